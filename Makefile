@@ -1,0 +1,65 @@
+# Ferrite: `make run` boots the kernel in QEMU virt; `make test` runs every test level.
+#
+#   make image        target/kernel8.img (raw Linux arm64 Image) and the ELF for gdb
+#   make run          build, set up what is missing, boot on QEMU virt
+#   make run BOARD=rpi4   the same image on QEMU raspi4b with the BCM2711 tree
+#   make test         host unit tests, kernel tests in QEMU, EL0 tests, boot matrix
+#   make gdb          QEMU waiting for gdb (-s -S) and the gdb command line
+#   make sdcard       target/sdcard.img for a Raspberry Pi 4; make flash DEVICE=/dev/sdX
+#   make bench        instruction-exact benchmarks (QEMU -icount shift=0)
+
+SHELL := /bin/bash
+TARGET := aarch64-unknown-none-softfloat
+PROFILE := release
+KERNEL_ELF := target/$(TARGET)/$(PROFILE)/ferrite
+KERNEL_IMG := target/kernel8.img
+HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+OBJCOPY = $(shell rustc --print sysroot)/lib/rustlib/$(HOST)/bin/llvm-objcopy
+QEMU ?= qemu-system-aarch64
+BOARD ?= virt
+RPI_DTB := tests/fixtures/dtb/bcm2711-rpi-4-b.dtb
+USER_DIR := tests/user
+USER_BIN_DIR := $(USER_DIR)/target/$(TARGET)/release
+
+ifeq ($(BOARD),rpi4)
+QEMU_MACHINE := -M raspi4b -dtb $(RPI_DTB) -serial null -serial mon:stdio
+else
+QEMU_MACHINE := -M virt -cpu cortex-a72 -m 512M -serial mon:stdio
+endif
+QEMU_COMMON := -display none -nic none -semihosting
+
+.PHONY: all setup image kernel run test test-host test-kernel test-user test-boot test-conformance \
+        gdb sdcard flash bench clippy fmt clean user
+
+all: image
+
+setup:
+	@scripts/setup.sh
+
+kernel:
+	cargo build --profile $(PROFILE) --target $(TARGET) --bin ferrite
+
+image: kernel
+	@mkdir -p target
+	$(OBJCOPY) -O binary $(KERNEL_ELF) $(KERNEL_IMG)
+	@echo "image: $(KERNEL_IMG) ($$(stat -c %s $(KERNEL_IMG)) bytes)"
+
+run: setup image
+	$(QEMU) $(QEMU_MACHINE) $(QEMU_COMMON) -kernel $(KERNEL_IMG) -append "loglevel=info"
+
+user:
+	cd $(USER_DIR) && cargo build --release
+
+gdb: setup image
+	@echo "In another terminal: gdb-multiarch $(KERNEL_ELF) -ex 'target remote :1234'"
+	$(QEMU) $(QEMU_MACHINE) $(QEMU_COMMON) -kernel $(KERNEL_IMG) -s -S
+
+test: setup test-host test-kernel test-user test-boot
+	@echo "make test: all levels passed"
+
+test-host:
+	cargo test --lib --target $(HOST)
+
+clean:
+	cargo clean
+	cd $(USER_DIR) && cargo clean

@@ -1,0 +1,78 @@
+//! CPU-level helpers: barriers, interrupt masking, feature probes, parking.
+
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::*;
+use core::arch::asm;
+
+/// Waits for an interrupt.
+pub fn wait_for_interrupt() {
+    aarch64_cpu::asm::wfi();
+}
+
+/// Parks this CPU for good, with interrupts masked.
+pub fn park() -> ! {
+    disable_interrupts();
+    loop {
+        aarch64_cpu::asm::wfi();
+    }
+}
+
+/// Masks IRQs and FIQs at EL1.
+pub fn disable_interrupts() {
+    // SAFETY: setting DAIF.I/F only masks interrupts; it touches no memory.
+    unsafe { asm!("msr daifset, #3", options(nomem, nostack)) };
+}
+
+/// Unmasks IRQs at EL1.
+pub fn enable_interrupts() {
+    // SAFETY: clearing DAIF.I lets the vector table (already installed) take IRQs.
+    unsafe { asm!("msr daifclr, #2", options(nomem, nostack)) };
+}
+
+/// Full-system data synchronisation barrier followed by an instruction barrier.
+pub fn dsb_isb() {
+    barrier::dsb(barrier::SY);
+    barrier::isb(barrier::SY);
+}
+
+/// The exception level the CPU runs at.
+pub fn current_el() -> u64 {
+    CurrentEL.read(CurrentEL::EL)
+}
+
+/// MPIDR_EL1 affinity bits of this CPU.
+pub fn mpidr() -> u64 {
+    MPIDR_EL1.get() & 0xff_00ff_ffff
+}
+
+/// True when the CPU implements Privileged Access Never (ARMv8.1).
+pub fn has_pan() -> bool {
+    (ID_AA64MMFR1_EL1.get() >> 20) & 0xf != 0
+}
+
+/// Turns PAN on now and on every exception entry, so the kernel cannot touch user
+/// memory except through the user-copy routines (which lift it for their duration).
+pub fn enable_pan() {
+    if !has_pan() {
+        return;
+    }
+    // SCTLR_EL1.SPAN = 0: exception entry to EL1 sets PSTATE.PAN.
+    SCTLR_EL1.set(SCTLR_EL1.get() & !(1 << 23));
+    // SAFETY: PAN is implemented (checked above); setting it only restricts EL1 access
+    // to EL0-accessible pages.
+    unsafe { asm!(".inst 0xd500419f", options(nomem, nostack)) }; // msr pan, #1
+    barrier::isb(barrier::SY);
+}
+
+/// Lets EL0 read the virtual counter and its frequency (ABI.md section 2), nothing else.
+pub fn allow_el0_counter() {
+    CNTKCTL_EL1.write(CNTKCTL_EL1::EL0VCTEN::SET);
+}
+
+/// Reads the frame pointer of the caller, for backtraces.
+pub fn frame_pointer() -> u64 {
+    let fp: u64;
+    // SAFETY: reads a register.
+    unsafe { asm!("mov {}, x29", out(reg) fp, options(nomem, nostack)) };
+    fp
+}

@@ -1,0 +1,144 @@
+//! Exception entry from the vector table: the saved trap frame, and the first decision
+//! of what an exception is (syscall, user page fault, user fault, IRQ, kernel fault).
+
+use crate::arch::aarch64::{semihosting, user_copy};
+use crate::trap::TrapCause;
+use aarch64_cpu::registers::*;
+
+/// The interrupted context, as vectors.S saves it (288 bytes, 16-byte aligned).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TrapFrame {
+    /// x0..x30.
+    pub x: [u64; 31],
+    /// The user stack pointer.
+    pub sp_el0: u64,
+    /// The return address.
+    pub elr: u64,
+    /// The saved PSTATE.
+    pub spsr: u64,
+    /// A frame record (fp, pc) linking backtraces through the trap.
+    frame_record: [u64; 2],
+}
+
+const _: () = assert!(core::mem::size_of::<TrapFrame>() == 288);
+
+impl TrapFrame {
+    /// A frame that enters EL0 at `entry` with stack `sp` and arguments x0..x2, every
+    /// other register zero, interrupts unmasked.
+    pub fn new_user(entry: u64, sp: u64, args: [u64; 3]) -> Self {
+        let mut frame = TrapFrame::default();
+        frame.x[..3].copy_from_slice(&args);
+        frame.sp_el0 = sp;
+        frame.elr = entry;
+        frame.spsr = 0; // EL0t, DAIF clear
+        frame
+    }
+}
+
+/// Which of the 16 vectors was taken (the `kind` vectors.S passes).
+mod kind {
+    pub const CUR_SP0: u64 = 0;
+    pub const CUR_SPX_SYNC: u64 = 4;
+    pub const CUR_SPX_IRQ: u64 = 5;
+    pub const LOW_SYNC: u64 = 8;
+    pub const LOW_IRQ: u64 = 9;
+    pub const LOW32: u64 = 12;
+}
+
+/// Called by vectors.S with the saved frame.
+#[unsafe(no_mangle)]
+extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
+    match kind {
+        kind::LOW_SYNC => lower_el_sync(frame),
+        kind::LOW_IRQ | kind::CUR_SPX_IRQ => crate::kernel::irq::handle_irq(),
+        kind::CUR_SPX_SYNC => current_el_sync(frame),
+        kind::LOW32 => crate::kernel::process::user_fault(frame, &"AArch32 execution", ESR_EL1.get(), FAR_EL1.get()),
+        kind::CUR_SP0 => crate::kernel::panic::trap_panic(frame, &"exception taken with SP_EL0 at EL1"),
+        _ => crate::kernel::panic::trap_panic(frame, &"unexpected FIQ or SError"),
+    }
+}
+
+fn lower_el_sync(frame: &mut TrapFrame) {
+    let esr = ESR_EL1.get();
+    let cause = TrapCause::from_esr(esr);
+    match cause {
+        TrapCause::Svc64 { .. } => crate::kernel::syscalls::handle(frame),
+        TrapCause::DataAbort { write, .. } => {
+            let far = FAR_EL1.get();
+            if crate::kernel::fault::resolve_user_fault(far, write, false).is_err() {
+                crate::kernel::process::user_fault(frame, &cause, esr, far);
+            }
+        }
+        TrapCause::InstructionAbort { .. } => {
+            let far = FAR_EL1.get();
+            if crate::kernel::fault::resolve_user_fault(far, false, true).is_err() {
+                crate::kernel::process::user_fault(frame, &cause, esr, far);
+            }
+        }
+        _ => crate::kernel::process::user_fault(frame, &cause, esr, FAR_EL1.get()),
+    }
+}
+
+fn current_el_sync(frame: &mut TrapFrame) {
+    let esr = ESR_EL1.get();
+    let cause = TrapCause::from_esr(esr);
+    // 1. A semihosting probe without a debugger: `hlt` is undefined. Skip it.
+    if matches!(cause, TrapCause::Undefined) && frame.elr == semihosting::hlt_address() {
+        frame.x[0] = semihosting::TRAPPED;
+        frame.elr += 4;
+        return;
+    }
+    // 2. A fault on a user address in the user-copy routine: resume at its fixup, which
+    //    reports the fault to the syscall (which resolves it and resumes, or fails).
+    if let TrapCause::DataAbort { write, .. } = cause {
+        let far = FAR_EL1.get();
+        if far < crate::abi::USER_END {
+            if let Some(fixup) = user_copy::fixup_for(frame.elr, far, write) {
+                frame.elr = fixup;
+                return;
+            }
+        }
+    }
+    crate::kernel::panic::trap_panic(frame, &cause);
+}
+
+/// Called by vectors.S on an overflow of a kernel stack, on the emergency stack.
+#[unsafe(no_mangle)]
+extern "C" fn kernel_stack_overflow(elr: u64, far: u64) -> ! {
+    crate::kernel::panic::stack_overflow(elr, far)
+}
+
+/// Enters EL0 for the first time with `frame`'s registers. The frame is placed at the
+/// top of the boot stack, which from then on is the kernel stack for exceptions from
+/// EL0 (everything below it that the boot path used is abandoned).
+pub fn enter_user(frame: TrapFrame) -> ! {
+    unsafe extern "C" {
+        static boot_stack_top: u8;
+        fn enter_user(frame: *mut TrapFrame) -> !;
+    }
+    // SAFETY: the slot is the top 288 bytes of the boot stack. The running code's own
+    // frame lies deeper in the stack (it called down from there), and nothing above it
+    // is used again since this function never returns.
+    unsafe {
+        let slot = ((&raw const boot_stack_top as usize) - core::mem::size_of::<TrapFrame>()) as *mut TrapFrame;
+        core::ptr::write_volatile(slot, frame);
+        enter_user(slot)
+    }
+}
+
+/// Called by the start-up assembly, in the high half with the boot stack.
+#[unsafe(no_mangle)]
+extern "C" fn kernel_entry(dtb_pa: u64, load_pa: u64) -> ! {
+    crate::kernel::boot::start(dtb_pa, load_pa)
+}
+
+/// Calls the image's `ferrite_main` (userboot in the kernel, the runner in test images).
+pub fn call_main(info: crate::kernel::boot::BootInfo) -> ! {
+    unsafe extern "Rust" {
+        fn ferrite_main(info: crate::kernel::boot::BootInfo) -> !;
+    }
+    // SAFETY: every image linking the kernel library defines `ferrite_main` with this
+    // signature (src/main.rs, tests/*.rs).
+    unsafe { ferrite_main(info) }
+}

@@ -1,0 +1,102 @@
+//! Copies to and from user memory. The range check is pure (`syscall::user_ptr`); the
+//! copy itself is an assembly routine whose faults are fixed up (user_copy.S): a fault
+//! ends the copy early and reports where, so the caller can resolve it (commit a page
+//! of a mapping) and resume, or give up with `ZX_ERR_INVALID_ARGS`. The kernel never
+//! takes a fatal fault on a user pointer.
+
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+
+/// Nonzero when PAN is on, so the copy routine lifts it around user accesses. Read by
+/// user_copy.S, hence the fixed name.
+#[unsafe(no_mangle)]
+static PAN_IN_USE: AtomicU8 = AtomicU8::new(0);
+
+static FAULT_ADDR: AtomicU64 = AtomicU64::new(0);
+static FAULT_WRITE: AtomicBool = AtomicBool::new(false);
+
+unsafe extern "C" {
+    fn ferrite_copy_user(dst: *mut u8, src: *const u8, len: usize) -> usize;
+    static user_copy_begin: u8;
+    static user_copy_end: u8;
+    static user_copy_fault: u8;
+}
+
+/// Records that PAN is enabled (see `cpu::enable_pan`).
+pub fn set_pan_in_use(on: bool) {
+    PAN_IN_USE.store(on as u8, Ordering::Relaxed);
+}
+
+/// If `pc` is inside the copy routine, records the fault and returns the address to
+/// resume at.
+pub fn fixup_for(pc: u64, far: u64, write: bool) -> Option<u64> {
+    let (begin, end, fault) =
+        (&raw const user_copy_begin as u64, &raw const user_copy_end as u64, &raw const user_copy_fault as u64);
+    if !(begin..end).contains(&pc) {
+        return None;
+    }
+    FAULT_ADDR.store(far, Ordering::Relaxed);
+    FAULT_WRITE.store(write, Ordering::Relaxed);
+    Some(fault)
+}
+
+/// Where a copy stopped: the user address that faulted and whether it was a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CopyFault {
+    /// Bytes copied before the fault.
+    pub copied: usize,
+    /// The faulting address.
+    pub addr: u64,
+    /// True for a store.
+    pub write: bool,
+}
+
+/// Copies `len` bytes between user address `user` and kernel memory at `kernel_va`
+/// (`to_user` says which way). The user range must already be checked to lie in user
+/// space.
+///
+/// # Safety
+/// `kernel_va..kernel_va+len` must be mapped kernel memory that may be read (and
+/// written, when `to_user` is false) for the duration of the call.
+pub unsafe fn copy(user: u64, kernel_va: u64, len: usize, to_user: bool) -> Result<(), CopyFault> {
+    // SAFETY: the kernel side is the caller's promise; user-side faults are fixed up.
+    let left = unsafe {
+        if to_user {
+            ferrite_copy_user(user as *mut u8, kernel_va as *const u8, len)
+        } else {
+            ferrite_copy_user(kernel_va as *mut u8, user as *const u8, len)
+        }
+    };
+    if left == 0 {
+        return Ok(());
+    }
+    Err(CopyFault {
+        copied: len - left.min(len),
+        addr: FAULT_ADDR.load(Ordering::Relaxed),
+        write: FAULT_WRITE.load(Ordering::Relaxed),
+    })
+}
+
+/// Copies between a user address and a kernel buffer.
+pub fn copy_slice_to_user(user: u64, src: &[u8]) -> Result<(), CopyFault> {
+    // SAFETY: `src` is a live kernel slice.
+    unsafe { copy(user, src.as_ptr() as u64, src.len(), true) }
+}
+
+/// Copies from a user address into a kernel buffer.
+pub fn copy_slice_from_user(dst: &mut [u8], user: u64) -> Result<(), CopyFault> {
+    // SAFETY: `dst` is a live, exclusively borrowed kernel slice.
+    unsafe { copy(user, dst.as_mut_ptr() as u64, dst.len(), false) }
+}
+
+/// Copies between a user address and a kernel page reached through the linear map.
+/// The caller (a syscall holding the kernel lock) holds the page for the duration.
+pub fn copy_kernel_page(user: u64, kernel_va: u64, len: usize, to_user: bool) -> Result<(), CopyFault> {
+    let page = kernel_va & !0xfff;
+    let in_linear_map = crate::mm::layout::linear_phys(crate::mm::VirtAddr(page)).is_some();
+    if !in_linear_map || (kernel_va & 0xfff) as usize + len > 4096 {
+        // Not a single page of the linear map: refuse rather than touch it.
+        return Err(CopyFault { copied: 0, addr: u64::MAX, write: false });
+    }
+    // SAFETY: the range lies within one linear-map page held by the caller.
+    unsafe { copy(user, kernel_va, len, to_user) }
+}

@@ -1,0 +1,132 @@
+// The exception vector table (16 entries) and the trap frame save/restore.
+//
+// Every entry saves the interrupted context as a `TrapFrame` (see trap_frame.rs) on the
+// current kernel stack and calls `handle_exception(frame, kind)` in Rust; on return the
+// frame is restored (Rust may have changed x0, ELR or SPSR) and `eret` resumes.
+
+.equ FRAME_SIZE, 288
+
+// kinds, matching arch::aarch64::exception::VectorKind
+.equ KIND_CUR_SP0,      0
+.equ KIND_CUR_SPX_SYNC, 4
+.equ KIND_CUR_SPX_IRQ,  5
+.equ KIND_CUR_SPX_FIQ,  6
+.equ KIND_CUR_SPX_SERR, 7
+.equ KIND_LOW_SYNC,     8
+.equ KIND_LOW_IRQ,      9
+.equ KIND_LOW_FIQ,      10
+.equ KIND_LOW_SERR,     11
+.equ KIND_LOW32,        12
+
+.macro ENTRY kind
+    .balign 0x80
+    sub     sp, sp, #FRAME_SIZE
+    stp     x0, x1, [sp, #0]
+    mov     x1, #\kind
+    b       trap_common
+.endm
+
+// A synchronous exception at EL1: check for a kernel stack overflow before pushing a
+// frame. Kernel stacks are 64 KiB-aligned windows whose lowest 4 KiB is the guard page,
+// so an SP whose bits 15..12 are all zero after reserving a frame has overflowed.
+.macro ENTRY_EL1_SYNC
+    .balign 0x80
+    msr     tpidr_el1, x0
+    mov     x0, sp
+    sub     x0, x0, #FRAME_SIZE
+    tst     x0, #0xf000
+    b.eq    stack_overflow
+    mrs     x0, tpidr_el1
+    sub     sp, sp, #FRAME_SIZE
+    stp     x0, x1, [sp, #0]
+    mov     x1, #KIND_CUR_SPX_SYNC
+    b       trap_common
+.endm
+
+.section .text.vectors, "ax"
+.balign 0x800
+.global exception_vectors
+exception_vectors:
+    ENTRY KIND_CUR_SP0          // current EL with SP_EL0: never used by the kernel
+    ENTRY KIND_CUR_SP0
+    ENTRY KIND_CUR_SP0
+    ENTRY KIND_CUR_SP0
+    ENTRY_EL1_SYNC              // current EL with SP_ELx
+    ENTRY KIND_CUR_SPX_IRQ
+    ENTRY KIND_CUR_SPX_FIQ
+    ENTRY KIND_CUR_SPX_SERR
+    ENTRY KIND_LOW_SYNC         // lower EL, AArch64
+    ENTRY KIND_LOW_IRQ
+    ENTRY KIND_LOW_FIQ
+    ENTRY KIND_LOW_SERR
+    ENTRY KIND_LOW32            // lower EL, AArch32: not supported
+    ENTRY KIND_LOW32
+    ENTRY KIND_LOW32
+    ENTRY KIND_LOW32
+
+trap_common:
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    mrs     x10, sp_el0
+    stp     x30, x10, [sp, #240]
+    mrs     x11, elr_el1
+    mrs     x12, spsr_el1
+    stp     x11, x12, [sp, #256]
+    // A frame record so backtraces walk through the trap into the interrupted code.
+    stp     x29, x11, [sp, #272]
+    add     x29, sp, #272
+    mov     x0, sp
+    bl      handle_exception
+    // fall through
+.global trap_return
+trap_return:
+    ldp     x11, x12, [sp, #256]
+    msr     elr_el1, x11
+    msr     spsr_el1, x12
+    ldp     x30, x10, [sp, #240]
+    msr     sp_el0, x10
+    ldp     x0, x1, [sp, #0]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldp     x18, x19, [sp, #144]
+    ldp     x20, x21, [sp, #160]
+    ldp     x22, x23, [sp, #176]
+    ldp     x24, x25, [sp, #192]
+    ldp     x26, x27, [sp, #208]
+    ldp     x28, x29, [sp, #224]
+    add     sp, sp, #FRAME_SIZE
+    eret
+
+// Enter EL0 for the first time: `frame` (x0) is a TrapFrame on the current stack that
+// holds the user registers; SP is set to it and the common return path runs.
+.global enter_user
+enter_user:
+    mov     sp, x0
+    b       trap_return
+
+stack_overflow:
+    ldr     x0, =emergency_stack_top
+    mov     sp, x0
+    mrs     x0, elr_el1
+    mrs     x1, far_el1
+    bl      kernel_stack_overflow
+0:  wfi
+    b       0b

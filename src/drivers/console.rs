@@ -1,0 +1,111 @@
+//! The kernel console: the UART the device tree names, or semihosting before there is
+//! one (and when there is none), and the `log` backend with a level set by the command
+//! line (`loglevel=debug`).
+
+use crate::arch::aarch64::semihosting;
+use crate::drivers::mini_uart::MiniUart;
+use crate::drivers::pl011::Pl011;
+use core::fmt::{self, Write};
+use spin::Mutex;
+
+/// Where console bytes go.
+#[derive(Clone, Copy)]
+pub enum Sink {
+    /// Nothing found yet: semihosting, if the host answers.
+    Early,
+    /// An Arm PL011 whose registers are mapped at this virtual address.
+    Pl011(usize),
+    /// The BCM2835 auxiliary mini UART, its AUX_MU registers mapped at this address.
+    MiniUart(usize),
+}
+
+impl Sink {
+    fn write_bytes(self, bytes: &[u8]) {
+        match self {
+            Sink::Early => semihosting::write0(bytes),
+            // SAFETY: `set_sink` callers map the device before naming it here, and the
+            // mapping is never removed.
+            Sink::Pl011(base) => unsafe { Pl011::new(base) }.write_bytes(bytes),
+            // SAFETY: as above.
+            Sink::MiniUart(base) => unsafe { MiniUart::new(base) }.write_bytes(bytes),
+        }
+    }
+}
+
+static CONSOLE: Mutex<Sink> = Mutex::new(Sink::Early);
+
+/// Switches the console to a UART.
+///
+/// # Safety
+/// The UART's registers must be mapped (Device memory) at the address in `sink` for the
+/// rest of the kernel's life.
+pub unsafe fn set_sink(sink: Sink) {
+    *CONSOLE.lock() = sink;
+}
+
+/// Writes bytes verbatim (used by `zx_debug_write`).
+pub fn write_bytes(bytes: &[u8]) {
+    let sink = *CONSOLE.lock();
+    sink.write_bytes(bytes);
+}
+
+struct ConsoleWriter;
+
+impl Write for ConsoleWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        write_bytes(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Formats to the console.
+pub fn print(args: fmt::Arguments<'_>) {
+    let _ = ConsoleWriter.write_fmt(args);
+}
+
+/// `println!` for the kernel console.
+#[macro_export]
+macro_rules! kprintln {
+    () => { $crate::drivers::console::print(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::drivers::console::print(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+struct Logger;
+
+impl log::Log for Logger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let secs = crate::kernel::irq::uptime_nanos();
+            print(format_args!(
+                "[{:>4}.{:06}] {:<5} {}\n",
+                secs / 1_000_000_000,
+                (secs % 1_000_000_000) / 1000,
+                record.level(),
+                record.args()
+            ));
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: Logger = Logger;
+
+/// Installs the logger with the level named by `loglevel=` on the command line
+/// (error, warn, info, debug, trace; default info).
+pub fn init_logging(cmdline: &str) {
+    let level = match crate::platform::cmdline_value(cmdline, "loglevel") {
+        Some("error") => log::LevelFilter::Error,
+        Some("warn") => log::LevelFilter::Warn,
+        Some("debug") => log::LevelFilter::Debug,
+        Some("trace") => log::LevelFilter::Trace,
+        Some("off") => log::LevelFilter::Off,
+        _ => log::LevelFilter::Info,
+    };
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(level);
+}

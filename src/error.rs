@@ -1,0 +1,96 @@
+//! The kernel's one error type: Zircon's status codes, with Zircon's values.
+//!
+//! Every fallible kernel function returns [`ZxResult`]; the syscall layer turns the
+//! error into the `zx_status_t` that user space sees in x0.
+
+/// A Zircon error status (ABI.md §5). `ZX_OK` is not an error and so is not a variant:
+/// success is `Ok(..)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum ZxError {
+    Internal = -1,
+    NotSupported = -2,
+    NoResources = -3,
+    NoMemory = -4,
+    InvalidArgs = -10,
+    BadHandle = -11,
+    WrongType = -12,
+    BadSyscall = -13,
+    OutOfRange = -14,
+    BufferTooSmall = -15,
+    BadState = -20,
+    TimedOut = -21,
+    ShouldWait = -22,
+    Canceled = -23,
+    PeerClosed = -24,
+    NotFound = -25,
+    AlreadyExists = -26,
+    AlreadyBound = -27,
+    Unavailable = -28,
+    AccessDenied = -30,
+    Io = -40,
+}
+
+/// `Result` with a Zircon status as the error.
+pub type ZxResult<T = ()> = Result<T, ZxError>;
+
+impl ZxError {
+    /// The `zx_status_t` value.
+    pub const fn status(self) -> i32 {
+        self as i32
+    }
+
+    /// The name Zircon gives the status, for log lines.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ZxError::Internal => "ZX_ERR_INTERNAL",
+            ZxError::NotSupported => "ZX_ERR_NOT_SUPPORTED",
+            ZxError::NoResources => "ZX_ERR_NO_RESOURCES",
+            ZxError::NoMemory => "ZX_ERR_NO_MEMORY",
+            ZxError::InvalidArgs => "ZX_ERR_INVALID_ARGS",
+            ZxError::BadHandle => "ZX_ERR_BAD_HANDLE",
+            ZxError::WrongType => "ZX_ERR_WRONG_TYPE",
+            ZxError::BadSyscall => "ZX_ERR_BAD_SYSCALL",
+            ZxError::OutOfRange => "ZX_ERR_OUT_OF_RANGE",
+            ZxError::BufferTooSmall => "ZX_ERR_BUFFER_TOO_SMALL",
+            ZxError::BadState => "ZX_ERR_BAD_STATE",
+            ZxError::TimedOut => "ZX_ERR_TIMED_OUT",
+            ZxError::ShouldWait => "ZX_ERR_SHOULD_WAIT",
+            ZxError::Canceled => "ZX_ERR_CANCELED",
+            ZxError::PeerClosed => "ZX_ERR_PEER_CLOSED",
+            ZxError::NotFound => "ZX_ERR_NOT_FOUND",
+            ZxError::AlreadyExists => "ZX_ERR_ALREADY_EXISTS",
+            ZxError::AlreadyBound => "ZX_ERR_ALREADY_BOUND",
+            ZxError::Unavailable => "ZX_ERR_UNAVAILABLE",
+            ZxError::AccessDenied => "ZX_ERR_ACCESS_DENIED",
+            ZxError::Io => "ZX_ERR_IO",
+        }
+    }
+}
+
+impl core::fmt::Display for ZxError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} ({})", self.name(), self.status())
+    }
+}
+
+/// Turns a result into the value placed in x0: 0 or the status, sign-extended.
+pub fn status_word(result: ZxResult) -> u64 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => e.status() as i64 as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_have_zircon_values_and_sign_extend() {
+        assert_eq!(ZxError::BadSyscall.status(), -13);
+        assert_eq!(ZxError::AccessDenied.status(), -30);
+        assert_eq!(status_word(Ok(())), 0);
+        assert_eq!(status_word(Err(ZxError::BadHandle)), 0xffff_ffff_ffff_fff5);
+    }
+}

@@ -1,0 +1,289 @@
+//! The boot sequence, from the first Rust code to a running user program:
+//!
+//! 1. the heap's bootstrap arena; the boot time;
+//! 2. the device tree (validated; a bad or missing tree stops here with one line);
+//! 3. the frame allocator over RAM minus reserved ranges, the image, tree and initrd;
+//! 4. the kernel's own tables: W^X image, linear map, guard page below the stack;
+//! 5. the console UART, logging, the banner and the machine found;
+//! 6. the GIC and the timer tick;
+//! 7. userboot, or (without an initrd) the self-checks and shutdown.
+
+use super::{KERNEL, Kernel};
+use crate::abi::PAGE_SIZE;
+use crate::arch::aarch64::mmu::{self, BootTableMemory, DeviceMapping, KernelTableMemory};
+use crate::arch::aarch64::{cpu, heap, semihosting, timer, user_copy};
+use crate::drivers::attach::{self, ConsoleUart};
+use crate::error::{ZxError, ZxResult};
+use crate::kprintln;
+use crate::mm::frame::FrameAllocator;
+use crate::mm::layout::{KERNEL_VBASE, LINEAR_BASE, MmioWindows};
+use crate::mm::page_table::{MemoryType, PageAttrs, PageTable};
+use crate::mm::{PhysAddr, VirtAddr};
+use crate::platform::{Gic, Machine, PhysRange, UartKind};
+use crate::vm::vmo::VmoStore;
+
+/// Facts from early boot the rest of the kernel needs.
+#[derive(Clone, Copy, Debug)]
+pub struct BootInfo {
+    /// Physical address of the device tree.
+    pub dtb: PhysAddr,
+    /// The initrd, if the loader gave one.
+    pub initrd: Option<PhysRange>,
+}
+
+/// Stops before the console exists: one line through semihosting (when the host
+/// answers), then shutdown with `status`.
+fn early_fail(what: &str, detail: &dyn core::fmt::Display) -> ! {
+    kprintln!("ferrite: {what}: {detail}");
+    super::shutdown::shutdown(1, "boot failed")
+}
+
+/// Called from the start-up assembly on the boot CPU, MMU on, in the high half.
+pub fn start(dtb_pa: u64, load_pa: u64) -> ! {
+    mmu::set_kernel_phys_base(load_pa);
+    heap::init_bootstrap_heap();
+    super::irq::mark_boot_time(timer::ticks());
+    let _ = semihosting::available();
+
+    // 2. The device tree, read through the boot identity map.
+    let blob = match mmu::boot_device_tree(dtb_pa) {
+        Ok(blob) => blob,
+        Err(why) => early_fail("no usable device tree", &why),
+    };
+    let machine = match Machine::from_fdt(blob) {
+        Ok(machine) => machine,
+        Err(e) => early_fail("the device tree is invalid", &e),
+    };
+    super::shutdown::set_psci(machine.psci.ok().map(|p| p.method));
+
+    // 3. Physical memory.
+    let mut frames = FrameAllocator::new();
+    let (image_start, image_end) = mmu::kernel_phys_range();
+    let reserved_by_kernel = [
+        PhysRange { base: PhysAddr(image_start), size: image_end - image_start },
+        PhysRange { base: PhysAddr(dtb_pa), size: machine.dtb_total_size as u64 },
+        // Page 0: the Raspberry Pi's armstub and spin table (harmless elsewhere).
+        PhysRange { base: PhysAddr(0), size: PAGE_SIZE },
+    ];
+    for range in machine.usable_ranges(&reserved_by_kernel).iter() {
+        frames.add_range(range.base, PhysAddr(range.base.0 + range.size));
+    }
+    for range in reserved_by_kernel.iter().take(2).chain(machine.initrd.iter()) {
+        frames.add_reserved_ram(range.base, PhysAddr(range.base.0 + range.size));
+    }
+    super::memory::RAM.call_once(|| {
+        super::memory::RamMap::new(machine.ram.iter().map(|r| (r.base.0, r.base.0 + r.size)))
+    });
+
+    // 4. The kernel's tables.
+    let mut kernel_table = match build_kernel_tables(&machine) {
+        Ok(table) => table,
+        Err(e) => early_fail("cannot build the kernel page tables", &e),
+    };
+    mmu::activate_kernel_tables(kernel_table.root());
+    mmu::disable_user_tables();
+    if cpu::has_pan() {
+        cpu::enable_pan();
+        user_copy::set_pan_in_use(true);
+    }
+    cpu::allow_el0_counter();
+    let heap_bytes = match heap::grow_heap(&mut frames) {
+        Ok(bytes) => bytes,
+        Err(e) => early_fail("cannot grow the kernel heap", &e),
+    };
+
+    // 5. Console and logging.
+    let mut mmio = MmioWindows::new();
+    let mut table_pages = 0u64;
+    let mut map = |pa: PhysAddr, size: u64, frames: &mut FrameAllocator| -> ZxResult<DeviceMapping> {
+        let mut tables = KernelTableMemory { frames, table_pages: &mut table_pages };
+        mmu::map_device(&mut kernel_table, &mut mmio, &mut tables, pa, size)
+    };
+    let console_ok = match machine.console {
+        Ok(uart) => {
+            let kind = match uart.kind {
+                UartKind::Pl011 => ConsoleUart::Pl011,
+                UartKind::MiniUart => ConsoleUart::MiniUart,
+            };
+            let mapped = map(uart.regs.base, uart.regs.size.max(0x40), &mut frames);
+            if let (Ok(gpio), crate::platform::Board::RaspberryPi4) = (machine.gpio, machine.board) {
+                if let Ok(gpio) = map(gpio.base, gpio.size, &mut frames) {
+                    attach::route_uart_pins(gpio, kind);
+                }
+            }
+            // The PL011's reference clock is in the tree; the mini UART's divisor is left
+            // as the firmware set it (its clock, the VPU's, is not a fixed clock).
+            let clock = if kind == ConsoleUart::Pl011 { uart.clock_hz } else { None };
+            mapped.and_then(|regs| attach::attach_console(kind, regs, clock, uart.baud.unwrap_or(115_200))).is_ok()
+        }
+        Err(_) => false,
+    };
+    let cmdline = machine.bootargs.as_str();
+    crate::drivers::console::init_logging(cmdline);
+    print_banner(&machine, dtb_pa, heap_bytes, &frames);
+    if !console_ok {
+        log::warn!("console: no usable UART in the device tree; using semihosting only");
+    }
+
+    // 6. Interrupts and the timer.
+    let gic = match machine.gic {
+        Ok(Gic::V2 { distributor, cpu_interface }) => map(distributor.base, distributor.size, &mut frames)
+            .and_then(|d| Ok(attach::gic_v2(d, map(cpu_interface.base, cpu_interface.size, &mut frames)?))),
+        Ok(Gic::V3 { distributor, redistributors }) => map(distributor.base, distributor.size, &mut frames)
+            .and_then(|d| Ok(attach::gic_v3(d, map(redistributors.base, redistributors.size.min(0x20000), &mut frames)?))),
+        Err(e) => {
+            log::error!("gic: {e}");
+            Err(ZxError::NotSupported)
+        }
+    };
+    let timer_intid = machine.timer.map(|t| t.virt.intid).unwrap_or(27);
+    match gic {
+        Ok(gic) => super::irq::start(gic, timer_intid),
+        Err(e) => log::error!("interrupts: no interrupt controller ({e}); no timer tick"),
+    }
+
+    // The kernel state.
+    let mut vmos = VmoStore::new();
+    let zero_page = frames.alloc().unwrap_or_else(|e| early_fail("no memory for the zero page", &e));
+    mmu::zero_page(zero_page);
+    let _ = &mut vmos;
+    *KERNEL.lock() = Some(Kernel {
+        machine,
+        frames,
+        kernel_table,
+        mmio,
+        vmos,
+        process: None,
+        zero_page,
+        root_resource_koid: 0,
+        user_table_pages: 0,
+        heap_bytes,
+        next_koid: 1,
+    });
+    super::with_kernel(|k| k.root_resource_koid = k.new_koid());
+    let info = BootInfo { dtb: PhysAddr(dtb_pa), initrd: machine.initrd };
+    crate::arch::aarch64::exception::call_main(info)
+}
+
+/// The kernel half's tables: the image by section with W^X (and the stack's guard page
+/// left out), and every RAM range in the linear map (normal write-back, never
+/// executable).
+fn build_kernel_tables(machine: &Machine) -> ZxResult<PageTable> {
+    let sections = mmu::kernel_sections();
+    let (text, rodata, data, guard) = (sections.text, sections.rodata, sections.data, sections.stack_guard);
+
+    let mut pool = BootTableMemory::new();
+    let mut table = PageTable::new(&mut pool)?;
+    let mut map = |(start, end): (u64, u64), attrs: PageAttrs, table: &mut PageTable| -> ZxResult {
+        if end > start {
+            let pa = PhysAddr(mmu::kernel_virt_to_phys(start));
+            table.map_range(VirtAddr(start), pa, end - start, attrs, &mut pool)?;
+        }
+        Ok(())
+    };
+    map(text, PageAttrs::kernel(true, false, true, MemoryType::NormalWriteBack), &mut table)?;
+    map(rodata, PageAttrs::kernel(true, false, false, MemoryType::NormalWriteBack), &mut table)?;
+    let rw = PageAttrs::kernel(true, true, false, MemoryType::NormalWriteBack);
+    map((data.0, guard), rw, &mut table)?;
+    map((guard + PAGE_SIZE, data.1), rw, &mut table)?;
+    for range in machine.ram.iter() {
+        let va = VirtAddr(LINEAR_BASE + range.base.0);
+        table.map_range(va, range.base, range.size & !(PAGE_SIZE - 1), rw, &mut pool)?;
+    }
+    let _ = KERNEL_VBASE;
+    Ok(table)
+}
+
+fn print_banner(machine: &Machine, dtb_pa: u64, heap_bytes: u64, frames: &FrameAllocator) {
+    kprintln!();
+    kprintln!("Ferrite {} (AArch64, EL{})", env!("CARGO_PKG_VERSION"), cpu::current_el());
+    kprintln!("machine: {} ({:?}), device tree at {dtb_pa:#x} ({} bytes)", machine.model, machine.board, machine.dtb_total_size);
+    kprintln!("cpus: {} in the tree", machine.cpus_in_tree);
+    for cpu in machine.cpus.iter() {
+        kprintln!("  cpu mpidr={:#x} enable-method={:?}", cpu.mpidr, cpu.enable_method);
+    }
+    for ram in machine.ram.iter() {
+        kprintln!("ram: {:#012x}..{:#012x} ({} MiB)", ram.base.0, ram.base.0 + ram.size, ram.size >> 20);
+    }
+    for r in machine.reserved.iter() {
+        kprintln!("reserved: {:#012x}..{:#012x}", r.base.0, r.base.0 + r.size);
+    }
+    if let Some(initrd) = machine.initrd {
+        kprintln!("initrd: {:#012x}..{:#012x} ({} bytes)", initrd.base.0, initrd.base.0 + initrd.size, initrd.size);
+    }
+    match &machine.console {
+        Ok(uart) => kprintln!("console: {:?} at {:#x} (stdout-path \"{}\")", uart.kind, uart.regs.base.0, machine.stdout_path),
+        Err(e) => kprintln!("console: {e}"),
+    }
+    match &machine.gic {
+        Ok(Gic::V2 { distributor, cpu_interface }) => {
+            kprintln!("gic: v2, distributor {:#x}, cpu interface {:#x}", distributor.base.0, cpu_interface.base.0)
+        }
+        Ok(Gic::V3 { distributor, redistributors }) => {
+            kprintln!("gic: v3, distributor {:#x}, redistributors {:#x}", distributor.base.0, redistributors.base.0)
+        }
+        Err(e) => kprintln!("gic: {e}"),
+    }
+    match &machine.timer {
+        Ok(t) => kprintln!("timer: {} Hz, virtual INTID {}, physical INTID {}", timer::frequency(), t.virt.intid, t.nonsecure_phys.intid),
+        Err(e) => kprintln!("timer: {e}"),
+    }
+    match &machine.psci {
+        Ok(p) => kprintln!("psci: {:?}", p.method),
+        Err(_) => kprintln!("psci: none"),
+    }
+    kprintln!("command line: \"{}\"", machine.bootargs);
+    let (start, end) = mmu::kernel_phys_range();
+    kprintln!("memory layout:");
+    kprintln!("  kernel image  {KERNEL_VBASE:#018x} -> phys {start:#x}..{end:#x} ({} KiB)", (end - start) >> 10);
+    kprintln!("  linear map    {LINEAR_BASE:#018x} + phys");
+    kprintln!("  mmio windows  {:#018x}", crate::mm::layout::MMIO_BASE);
+    kprintln!("  user space    {:#x}..{:#x}", crate::abi::USER_BASE, crate::abi::USER_END);
+    kprintln!(
+        "frames: {} MiB total, {} MiB free; heap {} KiB; semihosting {}",
+        frames.total_bytes() >> 20,
+        frames.free_bytes() >> 20,
+        heap_bytes >> 10,
+        if semihosting::available() { "yes" } else { "no" }
+    );
+}
+
+/// Runs the initrd as the first process, or, without one, shows the timer ticking and
+/// shuts down (status 0).
+pub fn run_userboot(info: BootInfo) -> ! {
+    let Some(initrd) = info.initrd else {
+        show_ticks();
+        super::shutdown::shutdown(0, "no initrd to run")
+    };
+    let image = mmu::phys_slice(initrd.base, initrd.size as usize);
+    let frame = super::with_kernel(|k| {
+        let cmdline = k.machine.bootargs;
+        super::process::userboot(k, image, cmdline.as_str())
+    });
+    match frame {
+        Ok(frame) => {
+            log::info!("userboot: entering {:#x}", frame.elr);
+            crate::arch::aarch64::exception::enter_user(frame)
+        }
+        Err(super::process::UserbootError::BadElf(e)) => {
+            kprintln!("ferrite: refusing the initrd: {e}");
+            super::shutdown::shutdown(crate::abi::exit_status::BAD_INITRD, "the initrd was refused")
+        }
+        Err(super::process::UserbootError::Kernel(e)) => {
+            kprintln!("ferrite: cannot start the initrd: {e}");
+            super::shutdown::shutdown(1, "userboot failed")
+        }
+    }
+}
+
+/// Waits for a few timer ticks and reports them, to show interrupts arriving.
+pub fn show_ticks() {
+    let start = super::irq::ticks();
+    for _ in 0..1000 {
+        if super::irq::ticks() >= start + 3 {
+            break;
+        }
+        super::irq::sleep_until_interrupt();
+    }
+    log::info!("timer: {} ticks at {} Hz, uptime {} ms", super::irq::ticks(), super::irq::TICK_HZ, super::irq::uptime_nanos() / 1_000_000);
+}

@@ -1,0 +1,88 @@
+//! User page faults: a fault inside a mapping, allowed by its permissions and inside
+//! its VMO, maps the page (committing or forking it for a write; the shared zero page
+//! for a read of an uncommitted page). Anything else is a user fault.
+
+use super::memory::{FramePages, LinearMapCaches};
+use crate::vm::vmo::CacheMaintenance;
+use super::process::apply_invalidations;
+use super::{Kernel, with_kernel};
+use crate::abi::{PAGE_SIZE, cache_policy, vm};
+use crate::arch::aarch64::mmu::{self, KernelTableMemory};
+use crate::error::{ZxError, ZxResult};
+use crate::mm::page_table::{MemoryType, PageAttrs};
+use crate::mm::{PhysAddr, VirtAddr};
+
+/// Resolves a fault taken from EL0 (the kernel lock is free).
+pub fn resolve_user_fault(far: u64, write: bool, execute: bool) -> ZxResult {
+    with_kernel(|k| resolve(k, far, write, execute))
+}
+
+/// Resolves a fault at user address `far`, or says why it cannot be.
+pub fn resolve(k: &mut Kernel, far: u64, write: bool, execute: bool) -> ZxResult {
+    let process = k.process.as_ref().ok_or(ZxError::BadState)?;
+    let mapping = *process.vmar.find(far).ok_or(ZxError::NotFound)?;
+    // 1. The access must be one the mapping allows.
+    let needed = if execute {
+        vm::PERM_EXECUTE
+    } else if write {
+        vm::PERM_WRITE
+    } else {
+        vm::PERM_READ
+    };
+    if mapping.perms & needed == 0 {
+        return Err(ZxError::AccessDenied);
+    }
+    // 2. The page must lie inside the VMO (a mapping may extend past its end).
+    let va = far & !(PAGE_SIZE - 1);
+    let offset = mapping.vmo_offset + (va - mapping.base);
+    if offset >= k.vmos.size(mapping.vmo) {
+        return Err(ZxError::OutOfRange);
+    }
+    let page = offset / PAGE_SIZE;
+    let policy = k.vmos.cache_policy(mapping.vmo);
+    let may_write = mapping.perms & vm::PERM_WRITE != 0;
+    // 3. Find or make the page. Reads of an uncommitted page of a cached VMO share the
+    //    zero page (read-only, so a later write faults again and commits).
+    let (pa, writable): (PhysAddr, bool) = if write {
+        let mut mem = FramePages { frames: &mut k.frames };
+        let pa = k.vmos.page_for_write(mapping.vmo, page, &mut mem)?;
+        if policy != cache_policy::CACHED {
+            // The page was zeroed or copied through the cacheable linear map: push
+            // that to memory before an uncached mapping reads it directly.
+            LinearMapCaches.clean_invalidate(pa, PAGE_SIZE as usize);
+        }
+        (pa, true)
+    } else {
+        match k.vmos.page_for_read(mapping.vmo, page) {
+            Some(found) => (found.pa, may_write && !found.shared),
+            None if policy == cache_policy::CACHED => (k.zero_page, false),
+            None => {
+                // Device-type mappings must not alias the cacheable zero page.
+                let mut mem = FramePages { frames: &mut k.frames };
+                let pa = k.vmos.page_for_write(mapping.vmo, page, &mut mem)?;
+                LinearMapCaches.clean_invalidate(pa, PAGE_SIZE as usize);
+                (pa, may_write)
+            }
+        }
+    };
+    apply_invalidations(k);
+    // 4. Install the entry.
+    let memory = MemoryType::from_cache_policy(policy).unwrap_or(MemoryType::NormalWriteBack);
+    let attrs = PageAttrs {
+        read: mapping.perms & vm::PERM_READ != 0,
+        write: writable,
+        execute: mapping.perms & vm::PERM_EXECUTE != 0,
+        user: true,
+        memory,
+        global: false,
+    };
+    let Kernel { process, frames, user_table_pages, .. } = k;
+    let process = process.as_mut().ok_or(ZxError::BadState)?;
+    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    process.page_table.map_page(VirtAddr(va), pa, attrs, &mut tables)?;
+    mmu::flush_tlb_user_page(va, process.asid);
+    if attrs.execute {
+        crate::arch::aarch64::cache::invalidate_all_instructions();
+    }
+    Ok(())
+}

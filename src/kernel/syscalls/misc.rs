@@ -1,0 +1,68 @@
+//! zx_debug_write and zx_cache_flush.
+
+use super::user;
+use crate::abi::{PAGE_SIZE, cache_flush as flush};
+use crate::arch::aarch64::cache::{self, DataOp};
+use crate::arch::aarch64::mmu::{self, KernelTableMemory};
+use crate::error::{ZxError, ZxResult};
+use crate::kernel::Kernel;
+use crate::mm::VirtAddr;
+use crate::syscall::user_ptr::check_range;
+
+/// The most bytes one `zx_debug_write` writes (ABI.md section 4).
+const DEBUG_WRITE_MAX: usize = 4096;
+
+/// `zx_debug_write`: at most 4096 bytes, verbatim to the console. The pointer must be a
+/// user address even for 0 bytes.
+pub fn debug_write(k: &mut Kernel, buf: u64, len: u64) -> ZxResult {
+    let len = (len as usize).min(DEBUG_WRITE_MAX);
+    check_range(buf, len as u64, true)?;
+    let mut bytes = [0u8; DEBUG_WRITE_MAX];
+    user::read_bytes(k, buf, &mut bytes[..len])?;
+    crate::drivers::console::write_bytes(&bytes[..len]);
+    Ok(())
+}
+
+/// `zx_cache_flush`: cache maintenance over a user range. Pages never mapped hold no
+/// cached data and are skipped.
+pub fn cache_flush(k: &mut Kernel, addr: u64, len: u64, options: u32) -> ZxResult {
+    // 1. The option set must be one Zircon accepts.
+    let valid = [
+        flush::INSN,
+        flush::DATA,
+        flush::DATA | flush::INSN,
+        flush::DATA | flush::INVALIDATE,
+        flush::DATA | flush::INVALIDATE | flush::INSN,
+    ];
+    if !valid.contains(&options) {
+        return Err(ZxError::InvalidArgs);
+    }
+    // 2. The range must lie wholly inside user space.
+    check_range(addr, len, true)?;
+    let Kernel { process, frames, user_table_pages, .. } = k;
+    let process = process.as_mut().ok_or(ZxError::BadState)?;
+    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    let end = addr + len;
+    let mut va = addr & !(PAGE_SIZE - 1);
+    while va < end {
+        if let Some((pa, _)) = process.page_table.translate(VirtAddr(va), &mut tables) {
+            let from = addr.max(va);
+            let to = end.min(va + PAGE_SIZE);
+            let kva = mmu::phys_to_virt(crate::mm::PhysAddr(pa.0 + (from - va))).0;
+            if crate::kernel::memory::RAM.get().is_some_and(|ram| ram.contains(pa)) {
+                if options & flush::DATA != 0 {
+                    let op = if options & flush::INVALIDATE != 0 { DataOp::CleanInvalidate } else { DataOp::Clean };
+                    cache::data_range(op, kva, to - from);
+                }
+                if options & flush::INSN != 0 {
+                    cache::data_range(DataOp::CleanToPou, kva, to - from);
+                }
+            }
+        }
+        va += PAGE_SIZE;
+    }
+    if options & flush::INSN != 0 {
+        cache::invalidate_all_instructions();
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! Copies between syscalls and user memory: the range is checked against user space,
+//! the copy runs in the fault-fixing routine, and a fault on a page that a mapping can
+//! supply (not yet committed, or a copy-on-write page) is resolved and the copy resumed.
+
+use crate::arch::aarch64::user_copy::{self, CopyFault};
+use crate::error::{ZxError, ZxResult};
+use crate::kernel::{Kernel, fault};
+use crate::syscall::user_ptr::{check_out, check_range};
+
+/// Runs `attempt` (which copies from a byte offset onwards and reports a fault), fixing
+/// faults one page at a time. Each successful fix maps a new page, so the loop ends.
+fn with_fault_retry(
+    k: &mut Kernel,
+    len: usize,
+    mut attempt: impl FnMut(usize) -> Result<(), CopyFault>,
+) -> ZxResult {
+    let mut done = 0usize;
+    let mut fixes = 0usize;
+    loop {
+        match attempt(done) {
+            Ok(()) => return Ok(()),
+            Err(f) => {
+                done += f.copied;
+                fixes += 1;
+                // A resolved fault that faults again at the same place means the page is
+                // not usable this way; bound the retries by the pages in the buffer.
+                if fixes > len / 4096 + 4 || fault::resolve(k, f.addr, f.write, false).is_err() {
+                    return Err(ZxError::InvalidArgs);
+                }
+            }
+        }
+    }
+}
+
+/// Copies `bytes` to user address `user` (checked to be in user space).
+pub fn write_bytes(k: &mut Kernel, user: u64, bytes: &[u8]) -> ZxResult {
+    check_range(user, bytes.len() as u64, false)?;
+    with_fault_retry(k, bytes.len(), |from| user_copy::copy_slice_to_user(user + from as u64, &bytes[from..]))
+}
+
+/// Copies a small value to an out-pointer (a NULL or kernel pointer is INVALID_ARGS).
+pub fn write_value(k: &mut Kernel, user: u64, bytes: &[u8]) -> ZxResult {
+    check_out(user, bytes.len() as u64)?;
+    write_bytes(k, user, bytes)
+}
+
+/// Copies from user address `user` into `buf`.
+pub fn read_bytes(k: &mut Kernel, user: u64, buf: &mut [u8]) -> ZxResult {
+    check_range(user, buf.len() as u64, false)?;
+    let len = buf.len();
+    with_fault_retry(k, len, |from| user_copy::copy_slice_from_user(&mut buf[from..], user + from as u64))
+}
+
+/// Copies `len` bytes between user address `user` and the kernel address `kernel_va`
+/// of a page the caller holds (`to_user` gives the direction).
+pub fn copy_page_bytes(k: &mut Kernel, user: u64, kernel_va: u64, len: usize, to_user: bool) -> ZxResult {
+    with_fault_retry(k, len, |from| {
+        // The kernel side is a page of RAM held by a VMO (or the zero page) for the
+        // duration of this syscall, reachable through the linear map.
+        crate::arch::aarch64::user_copy::copy_kernel_page(user + from as u64, kernel_va + from as u64, len - from, to_user)
+    })
+}

@@ -1,0 +1,366 @@
+//! The physical frame allocator: which 4 KiB pages of RAM are free, over a buddy system.
+//!
+//! The buddy allocator (`buddy_system_allocator::FrameAllocator`) counts in page frame
+//! numbers and only hands out power-of-two blocks aligned to their size. This wrapper
+//! speaks physical addresses, trims every block to exactly the pages asked for (the tail
+//! goes straight back), keeps its own byte accounting, remembers which ranges are RAM
+//! (so `zx_vmo_create_physical` can refuse them), and never panics: exhaustion and
+//! impossible requests are `NoMemory`, a bad free is logged and ignored.
+
+use alloc::vec::Vec;
+
+use buddy_system_allocator::FrameAllocator as BuddyFrames;
+
+use crate::abi::{PAGE_SHIFT, PAGE_SIZE};
+use crate::error::{ZxError, ZxResult};
+use crate::mm::addr::{PhysAddr, page_ceil};
+
+/// Number of block sizes of the buddy allocator: its largest block is 2^(ORDER-1) pages.
+const BUDDY_ORDER: usize = 33;
+
+/// The largest run of pages one request can get: 2^32 pages, 16 TiB.
+pub const MAX_CONTIGUOUS_PAGES: usize = 1 << (BUDDY_ORDER - 1);
+
+/// A physical range `[start, end)` in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Range {
+    start: u64,
+    end: u64,
+}
+
+impl Range {
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.start < end && start < self.end
+    }
+
+    fn contains(&self, start: u64, end: u64) -> bool {
+        self.start <= start && end <= self.end
+    }
+}
+
+/// Allocator of physical page frames.
+///
+/// All addresses are page aligned. A run allocated with [`alloc_contiguous`] may be freed
+/// in any page-aligned pieces, because every allocation is trimmed to its exact size.
+///
+/// [`alloc_contiguous`]: FrameAllocator::alloc_contiguous
+pub struct FrameAllocator {
+    buddy: BuddyFrames<BUDDY_ORDER>,
+    /// Ranges handed to the allocator, as given (not rounded): the RAM it manages.
+    usable: Vec<Range>,
+    /// RAM that is never allocated (kernel image, initrd, device tree, firmware).
+    reserved: Vec<Range>,
+    total_pages: u64,
+    free_pages: u64,
+}
+
+impl Default for FrameAllocator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FrameAllocator {
+    /// An allocator with no memory; add RAM with [`add_range`](Self::add_range).
+    pub const fn new() -> Self {
+        FrameAllocator {
+            buddy: BuddyFrames::new(),
+            usable: Vec::new(),
+            reserved: Vec::new(),
+            total_pages: 0,
+            free_pages: 0,
+        }
+    }
+
+    /// Gives the pages wholly inside `[start, end)` to the allocator.
+    ///
+    /// `start` is rounded up and `end` down to page boundaries; a range with no whole page
+    /// is ignored. A range overlapping RAM already known (added or reserved) is refused
+    /// with a log line, because adding a page twice would hand it out twice.
+    pub fn add_range(&mut self, start: PhysAddr, end: PhysAddr) {
+        let Some(first) = page_ceil(start.as_u64()) else {
+            return;
+        };
+        let last = end.page_floor().as_u64();
+        if first >= last {
+            return;
+        }
+        if self.overlaps_known_ram(start.as_u64(), end.as_u64()) {
+            log::warn!("frame allocator: RAM range {start}..{end} overlaps a known range; ignored");
+            return;
+        }
+        let (Ok(first_frame), Ok(end_frame)) =
+            (usize::try_from(first >> PAGE_SHIFT), usize::try_from(last >> PAGE_SHIFT))
+        else {
+            return;
+        };
+        self.buddy.add_frame(first_frame, end_frame);
+        let pages = (last - first) >> PAGE_SHIFT;
+        self.total_pages += pages;
+        self.free_pages += pages;
+        self.usable.push(Range { start: start.as_u64(), end: end.as_u64() });
+    }
+
+    /// Records `[start, end)` as RAM that is never allocated (the kernel image, the initrd,
+    /// the device tree, firmware), so that [`contains_ram`](Self::contains_ram) covers it.
+    pub fn add_reserved_ram(&mut self, start: PhysAddr, end: PhysAddr) {
+        if start < end {
+            self.reserved.push(Range { start: start.as_u64(), end: end.as_u64() });
+        }
+    }
+
+    /// One free page, or `NoMemory`. The contents are whatever was there before.
+    pub fn alloc(&mut self) -> ZxResult<PhysAddr> {
+        self.alloc_contiguous(1, 1)
+    }
+
+    /// `pages` physically contiguous pages whose first page number is a multiple of
+    /// `align_pages`.
+    ///
+    /// The buddy system finds a free block of `max(pages.next_power_of_two(), align_pages)`
+    /// pages; the pages past `pages` are returned at once, so only `pages` are used.
+    pub fn alloc_contiguous(&mut self, pages: usize, align_pages: usize) -> ZxResult<PhysAddr> {
+        // 1. The request must make sense: at least one page, a power-of-two alignment.
+        if pages == 0 || !align_pages.is_power_of_two() {
+            return Err(ZxError::InvalidArgs);
+        }
+        // 2. Requests larger than the largest buddy block can never succeed (and
+        //    `next_power_of_two` would overflow for the largest ones).
+        if pages > MAX_CONTIGUOUS_PAGES || align_pages > MAX_CONTIGUOUS_PAGES {
+            return Err(ZxError::NoMemory);
+        }
+        if pages as u64 > self.free_pages {
+            return Err(ZxError::NoMemory);
+        }
+        let block = pages.next_power_of_two().max(align_pages);
+        let first = self.buddy.alloc(block).ok_or(ZxError::NoMemory)?;
+        // The block is aligned to its size, so its tail splits into aligned pieces.
+        self.release_frames(first + pages, first + block);
+        self.free_pages -= pages as u64;
+        Ok(PhysAddr((first as u64) << PAGE_SHIFT))
+    }
+
+    /// Returns one page from [`alloc`](Self::alloc) or [`alloc_contiguous`](Self::alloc_contiguous).
+    pub fn free(&mut self, pa: PhysAddr) {
+        self.free_contiguous(pa, 1);
+    }
+
+    /// Returns `pages` pages starting at `pa`, all previously allocated.
+    ///
+    /// A free that cannot be right (unaligned, outside the managed RAM, more pages than are
+    /// allocated) is a kernel bug: it is logged and ignored rather than corrupting the
+    /// free lists.
+    pub fn free_contiguous(&mut self, pa: PhysAddr, pages: usize) {
+        let allocated = self.total_pages - self.free_pages;
+        let end = (pages as u64).checked_mul(PAGE_SIZE).and_then(|bytes| pa.checked_add(bytes));
+        let sane = pa.is_page_aligned()
+            && pages > 0
+            && pages as u64 <= allocated
+            && end.is_some_and(|end| {
+                self.usable.iter().any(|r| r.contains(pa.as_u64(), end.as_u64()))
+            });
+        let first = usize::try_from(pa.as_u64() >> PAGE_SHIFT);
+        match (sane, first) {
+            (true, Ok(first)) => {
+                self.release_frames(first, first + pages);
+                self.free_pages += pages as u64;
+            }
+            _ => log::error!("frame allocator: bad free of {pages} page(s) at {pa}; ignored"),
+        }
+    }
+
+    /// Bytes of RAM the allocator manages, free or not.
+    pub fn total_bytes(&self) -> u64 {
+        self.total_pages << PAGE_SHIFT
+    }
+
+    /// Bytes of RAM free to allocate.
+    pub fn free_bytes(&self) -> u64 {
+        self.free_pages << PAGE_SHIFT
+    }
+
+    /// True when `[start, end)` overlaps RAM: any range ever added, usable or reserved.
+    /// `zx_vmo_create_physical` refuses such ranges with `ACCESS_DENIED`.
+    pub fn contains_ram(&self, start: PhysAddr, end: PhysAddr) -> bool {
+        self.overlaps_known_ram(start.as_u64(), end.as_u64())
+    }
+
+    fn overlaps_known_ram(&self, start: u64, end: u64) -> bool {
+        self.usable.iter().chain(self.reserved.iter()).any(|r| r.overlaps(start, end))
+    }
+
+    /// Gives frames `[first, end)` back to the buddy system as the largest aligned
+    /// power-of-two pieces, the only shape it can take back.
+    fn release_frames(&mut self, first: usize, end: usize) {
+        let mut current = first;
+        while current < end {
+            let alignment =
+                if current == 0 { MAX_CONTIGUOUS_PAGES } else { 1 << current.trailing_zeros() };
+            let remaining = end - current;
+            let fits = 1 << (usize::BITS - 1 - remaining.leading_zeros());
+            let piece = alignment.min(fits).min(MAX_CONTIGUOUS_PAGES);
+            self.buddy.dealloc(current, piece);
+            current += piece;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    const PAGE: u64 = PAGE_SIZE;
+
+    fn allocator_with(start: u64, end: u64) -> FrameAllocator {
+        let mut frames = FrameAllocator::new();
+        frames.add_range(PhysAddr(start), PhysAddr(end));
+        frames
+    }
+
+    #[test]
+    fn unaligned_range_is_rounded_inward() {
+        let frames = allocator_with(0x4000_0123, 0x4000_5fff);
+        // Whole pages: 0x4000_1000 .. 0x4000_5000.
+        assert_eq!(frames.total_bytes(), 4 * PAGE);
+        assert_eq!(frames.free_bytes(), 4 * PAGE);
+    }
+
+    #[test]
+    fn empty_and_backwards_ranges_are_ignored() {
+        let mut frames = FrameAllocator::new();
+        frames.add_range(PhysAddr(0x1000), PhysAddr(0x1000));
+        frames.add_range(PhysAddr(0x1001), PhysAddr(0x1fff));
+        frames.add_range(PhysAddr(0x9000), PhysAddr(0x2000));
+        frames.add_range(PhysAddr(u64::MAX - 10), PhysAddr(u64::MAX));
+        assert_eq!(frames.total_bytes(), 0);
+        assert_eq!(frames.alloc(), Err(ZxError::NoMemory));
+        assert!(!frames.contains_ram(PhysAddr(0), PhysAddr(u64::MAX)));
+    }
+
+    #[test]
+    fn odd_sized_range_hands_out_every_page_once_then_no_memory() {
+        // Frames 3..10: seven pages, not a power of two and not aligned to one.
+        let mut frames = allocator_with(3 * PAGE, 10 * PAGE);
+        let mut seen = BTreeSet::new();
+        for _ in 0..7 {
+            let pa = frames.alloc().unwrap();
+            assert!(pa.is_page_aligned());
+            assert!((3 * PAGE..10 * PAGE).contains(&pa.as_u64()));
+            assert!(seen.insert(pa), "page {pa} handed out twice");
+        }
+        assert_eq!(frames.free_bytes(), 0);
+        assert_eq!(frames.alloc(), Err(ZxError::NoMemory));
+        assert_eq!(frames.alloc_contiguous(2, 1), Err(ZxError::NoMemory));
+        for pa in &seen {
+            frames.free(*pa);
+        }
+        assert_eq!(frames.free_bytes(), 7 * PAGE);
+        // After freeing, buddies merged back: the aligned 4-page block 4..8 exists again.
+        assert_eq!(frames.alloc_contiguous(4, 4), Ok(PhysAddr(4 * PAGE)));
+    }
+
+    #[test]
+    fn a_freed_page_is_reused() {
+        let mut frames = allocator_with(0x8000_0000, 0x8000_0000 + 2 * PAGE);
+        let a = frames.alloc().unwrap();
+        let b = frames.alloc().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(frames.alloc(), Err(ZxError::NoMemory));
+        frames.free(a);
+        assert_eq!(frames.alloc(), Ok(a));
+    }
+
+    #[test]
+    fn contiguous_allocations_are_aligned_and_trimmed_to_size() {
+        let mut frames = allocator_with(0, 64 * PAGE);
+        let pa = frames.alloc_contiguous(3, 8).unwrap();
+        assert_eq!(pa.as_u64() % (8 * PAGE), 0);
+        // Only three pages are used: the other five of the 8-page block came back.
+        assert_eq!(frames.free_bytes(), 61 * PAGE);
+        // Every other page is still allocatable, and none of them overlaps the run.
+        let mut others = 0;
+        while let Ok(page) = frames.alloc() {
+            assert!(page.as_u64() < pa.as_u64() || page.as_u64() >= pa.as_u64() + 3 * PAGE);
+            others += 1;
+        }
+        assert_eq!(others, 61);
+        // Free the run in two pieces: accounting and merging still work.
+        frames.free(pa);
+        frames.free_contiguous(PhysAddr(pa.as_u64() + PAGE), 2);
+        assert_eq!(frames.free_bytes(), 3 * PAGE);
+    }
+
+    #[test]
+    fn whole_range_coalesces_back_into_one_block() {
+        let mut frames = allocator_with(0x4000_0000, 0x4000_0000 + 16 * PAGE);
+        let pages: std::vec::Vec<_> = (0..16).map(|_| frames.alloc().unwrap()).collect();
+        for pa in pages.iter().rev() {
+            frames.free(*pa);
+        }
+        assert_eq!(frames.alloc_contiguous(16, 16), Ok(PhysAddr(0x4000_0000)));
+    }
+
+    #[test]
+    fn impossible_requests_fail_without_panicking() {
+        let mut frames = allocator_with(0, 8 * PAGE);
+        assert_eq!(frames.alloc_contiguous(0, 1), Err(ZxError::InvalidArgs));
+        assert_eq!(frames.alloc_contiguous(1, 0), Err(ZxError::InvalidArgs));
+        assert_eq!(frames.alloc_contiguous(1, 3), Err(ZxError::InvalidArgs));
+        assert_eq!(frames.alloc_contiguous(9, 1), Err(ZxError::NoMemory));
+        assert_eq!(frames.alloc_contiguous(usize::MAX, 1), Err(ZxError::NoMemory));
+        assert_eq!(frames.alloc_contiguous(1, 1 << 63), Err(ZxError::NoMemory));
+        assert_eq!(frames.alloc_contiguous(1, 16), Err(ZxError::NoMemory));
+        assert_eq!(frames.free_bytes(), 8 * PAGE);
+    }
+
+    #[test]
+    fn huge_range_is_split_into_maximal_blocks() {
+        // 256 TiB starting at 0: larger than one buddy block (16 TiB).
+        let mut frames = allocator_with(0, 1 << 48);
+        assert_eq!(frames.total_bytes(), 1 << 48);
+        let run = frames.alloc_contiguous(MAX_CONTIGUOUS_PAGES, 1).unwrap();
+        assert_eq!(run.as_u64() % (1 << 44), 0);
+        assert_eq!(frames.free_bytes(), (1 << 48) - (1 << 44));
+        assert_eq!(frames.alloc_contiguous(MAX_CONTIGUOUS_PAGES + 1, 1), Err(ZxError::NoMemory));
+        frames.free_contiguous(run, MAX_CONTIGUOUS_PAGES);
+        assert_eq!(frames.free_bytes(), 1 << 48);
+    }
+
+    #[test]
+    fn bad_frees_are_ignored() {
+        let mut frames = allocator_with(0x4000_0000, 0x4000_0000 + 4 * PAGE);
+        let pa = frames.alloc().unwrap();
+        frames.free(PhysAddr(pa.as_u64() + 1)); // unaligned
+        frames.free(PhysAddr(0x1000)); // not RAM
+        frames.free_contiguous(pa, 2); // more than is allocated
+        assert_eq!(frames.free_bytes(), 3 * PAGE);
+        frames.free(pa);
+        assert_eq!(frames.free_bytes(), 4 * PAGE);
+        frames.free(pa); // nothing is allocated any more
+        assert_eq!(frames.free_bytes(), 4 * PAGE);
+    }
+
+    #[test]
+    fn overlapping_ranges_are_not_added_twice() {
+        let mut frames = allocator_with(0x4000_0000, 0x4001_0000);
+        frames.add_range(PhysAddr(0x4000_8000), PhysAddr(0x4002_0000));
+        assert_eq!(frames.total_bytes(), 0x1_0000);
+        frames.add_range(PhysAddr(0x4001_0000), PhysAddr(0x4002_0000));
+        assert_eq!(frames.total_bytes(), 0x2_0000);
+    }
+
+    #[test]
+    fn contains_ram_covers_added_and_reserved_ranges() {
+        let mut frames = allocator_with(0x4000_0800, 0x4010_0000);
+        frames.add_reserved_ram(PhysAddr(0x4020_0000), PhysAddr(0x4040_0000));
+        assert!(frames.contains_ram(PhysAddr(0x4000_0000), PhysAddr(0x4000_1000)));
+        assert!(frames.contains_ram(PhysAddr(0x400f_f000), PhysAddr(0x5000_0000)));
+        assert!(frames.contains_ram(PhysAddr(0x4030_0000), PhysAddr(0x4030_1000)));
+        assert!(!frames.contains_ram(PhysAddr(0x4000_0000), PhysAddr(0x4000_0800)));
+        assert!(!frames.contains_ram(PhysAddr(0x4010_0000), PhysAddr(0x4020_0000)));
+        assert!(!frames.contains_ram(PhysAddr(0x0900_0000), PhysAddr(0x0900_1000)));
+        // Reserved RAM is never handed out.
+        assert_eq!(frames.total_bytes(), 0x4010_0000 - 0x4000_1000);
+    }
+}

@@ -1,0 +1,493 @@
+//! The per-process handle table: turns the `u32` handle values user space holds into
+//! (object, rights) pairs, following Zircon's rules for handle values.
+//!
+//! A handle value is built from a slot index and the slot's generation, XORed with a
+//! per-process salt:
+//!
+//! ```text
+//!   bit 31 ........ 18 17 ......... 2  1  0
+//!      [ generation  ][ slot index   ][ 1  1 ]   ^ (salt with bits 1..0 cleared)
+//! ```
+//!
+//! 1. Bits 1..0 are always `0b11` (Zircon's `ZX_HANDLE_FIXED_BITS_MASK`), so a valid value
+//!    is never `ZX_HANDLE_INVALID` (0) and any value without both bits set is rejected
+//!    before the table is touched.
+//! 2. The slot index gives O(1) lookup; the generation, bumped each time a slot is
+//!    emptied, makes the value of a closed handle stale.
+//! 3. Freed slots are reused oldest first, and only once [`REUSE_QUARANTINE`] of them
+//!    have piled up (or the table is full), so a closed value comes back only after its
+//!    slot has been reused 2^14 times: a stale value gives `BadHandle` for a long time.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use crate::abi::rights;
+use crate::error::{ZxError, ZxResult};
+
+/// Bits 1..0 of every valid handle value.
+const FIXED_BITS: u32 = 0b11;
+/// Where the slot index starts in a handle value.
+const INDEX_SHIFT: u32 = 2;
+/// Width of the slot index.
+const INDEX_BITS: u32 = 16;
+const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
+/// Where the generation starts in a handle value.
+const GENERATION_SHIFT: u32 = INDEX_SHIFT + INDEX_BITS;
+/// Width of the generation: the rest of the word.
+const GENERATION_BITS: u32 = u32::BITS - GENERATION_SHIFT;
+const GENERATION_MASK: u32 = (1 << GENERATION_BITS) - 1;
+
+/// Most handles one process may hold at once; one more gives `NoResources`.
+pub const MAX_HANDLES: usize = 1 << INDEX_BITS;
+
+/// Freed slots wait until this many have piled up before one is reused, so that a
+/// value that was just closed does not name a new handle on the next insert.
+pub const REUSE_QUARANTINE: usize = 16;
+
+/// One handle: the object it names and the rights it carries.
+///
+/// `rights` never contains `SAME_RIGHTS`; that is an argument sentinel only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handle<T> {
+    /// The kernel object (in the kernel, the object enum holding an `Arc`).
+    pub object: T,
+    /// The `ZX_RIGHT_*` bits of this handle.
+    pub rights: u32,
+}
+
+/// A slot of the table. `generation` is the generation the slot's current (or next)
+/// handle is known by.
+struct Slot<T> {
+    generation: u32,
+    handle: Option<Handle<T>>,
+}
+
+/// The handles of one process.
+///
+/// `get` never allocates; `insert` may allocate when the slot array or the free queue
+/// grows.
+pub struct HandleTable<T> {
+    slots: Vec<Slot<T>>,
+    /// Indices of empty slots, oldest first.
+    free: VecDeque<u32>,
+    /// The per-process scrambling word, bits 1..0 cleared so the fixed bits survive.
+    salt: u32,
+    /// Number of live handles.
+    live: usize,
+}
+
+impl<T> HandleTable<T> {
+    /// An empty table whose values are scrambled with `salt` (any value; the kernel
+    /// should pick a different one for each process).
+    pub fn new(salt: u32) -> Self {
+        HandleTable {
+            slots: Vec::new(),
+            free: VecDeque::new(),
+            salt: salt & !FIXED_BITS,
+            live: 0,
+        }
+    }
+
+    /// Number of live handles.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// True when the process holds no handle.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Adds a handle and returns its value.
+    ///
+    /// `NoResources` when the process already holds [`MAX_HANDLES`] handles.
+    pub fn insert(&mut self, object: T, rights: u32) -> ZxResult<u32> {
+        let index = self.take_free_slot()?;
+        let slot = self.slots.get_mut(index).ok_or(ZxError::Internal)?;
+        slot.handle = Some(Handle { object, rights });
+        let generation = slot.generation;
+        self.live += 1;
+        Ok(self.encode(index, generation))
+    }
+
+    /// The handle named by `value`, or `BadHandle`.
+    pub fn get(&self, value: u32) -> ZxResult<&Handle<T>> {
+        let index = self.slot_of(value)?;
+        self.slots
+            .get(index)
+            .and_then(|slot| slot.handle.as_ref())
+            .ok_or(ZxError::BadHandle)
+    }
+
+    /// The handle named by `value`, mutably, or `BadHandle`.
+    pub fn get_mut(&mut self, value: u32) -> ZxResult<&mut Handle<T>> {
+        let index = self.slot_of(value)?;
+        self.slots
+            .get_mut(index)
+            .and_then(|slot| slot.handle.as_mut())
+            .ok_or(ZxError::BadHandle)
+    }
+
+    /// Removes the handle named by `value` and gives it back (the caller drops the
+    /// object, which may release it), or `BadHandle`.
+    ///
+    /// This is also how the kernel undoes an `insert` whose value could not be copied
+    /// out to user space (Zircon: INVALID_ARGS, the object is dropped).
+    pub fn remove(&mut self, value: u32) -> ZxResult<Handle<T>> {
+        let index = self.slot_of(value)?;
+        self.empty_slot(index).ok_or(ZxError::BadHandle)
+    }
+
+    /// `zx_handle_replace`: removes the handle named by `value` and inserts its object
+    /// again with `new_rights`, returning the new value.
+    ///
+    /// Order:
+    /// 1. Look up `value` → `BadHandle`. No right is needed.
+    /// 2. The old handle is removed now, whatever happens next (newer Zircon kernels).
+    /// 3. `new_rights` is `SAME_RIGHTS` (copy) or a subset of the old rights, else
+    ///    `InvalidArgs`, and the object is dropped with the old handle.
+    /// 4. Insert. Cannot run out of slots, since step 2 freed one.
+    ///
+    /// Rolling back: if the new value cannot be copied out, the kernel calls
+    /// [`remove`](Self::remove) on the new value and drops the object. The old value
+    /// stays invalid, exactly as in Zircon, where the replaced handle is gone once the
+    /// call has got past step 1.
+    pub fn replace(&mut self, value: u32, new_rights: u32) -> ZxResult<u32> {
+        // 1, 2.
+        let old = self.remove(value)?;
+        // 3.
+        let rights = derived_rights(old.rights, new_rights)?;
+        // 4.
+        self.insert(old.object, rights)
+    }
+
+    /// Every live handle with its value, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &Handle<T>)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(index, slot)| {
+            slot.handle
+                .as_ref()
+                .map(|handle| (self.encode(index, slot.generation), handle))
+        })
+    }
+
+    /// Removes every handle, for process exit. The values of the removed handles
+    /// become stale like closed ones. Dropping the iterator early still empties the
+    /// table (the rest are dropped).
+    pub fn drain(&mut self) -> Drain<'_, T> {
+        Drain {
+            table: self,
+            next_index: 0,
+        }
+    }
+
+    /// The slot index named by `value` if the fixed bits and the generation match a
+    /// slot that exists; it may still be empty.
+    fn slot_of(&self, value: u32) -> ZxResult<usize> {
+        if value & FIXED_BITS != FIXED_BITS {
+            return Err(ZxError::BadHandle);
+        }
+        let raw = value ^ self.salt;
+        let index = ((raw >> INDEX_SHIFT) & INDEX_MASK) as usize;
+        let generation = raw >> GENERATION_SHIFT;
+        match self.slots.get(index) {
+            Some(slot) if slot.generation == generation => Ok(index),
+            _ => Err(ZxError::BadHandle),
+        }
+    }
+
+    /// The value that names slot `index` at `generation`.
+    fn encode(&self, index: usize, generation: u32) -> u32 {
+        // `index` < MAX_HANDLES, so the cast keeps every bit.
+        let raw = (generation << GENERATION_SHIFT)
+            | ((index as u32 & INDEX_MASK) << INDEX_SHIFT)
+            | FIXED_BITS;
+        raw ^ self.salt
+    }
+
+    /// Picks the slot for a new handle: grow while the free queue is short, reuse the
+    /// oldest freed slot otherwise, `NoResources` when every slot is taken.
+    fn take_free_slot(&mut self) -> ZxResult<usize> {
+        let can_grow = self.slots.len() < MAX_HANDLES;
+        if self.free.len() > REUSE_QUARANTINE || !can_grow {
+            if let Some(index) = self.free.pop_front() {
+                return Ok(index as usize);
+            }
+            // Full and nothing free.
+            return Err(ZxError::NoResources);
+        }
+        self.slots.push(Slot {
+            generation: 0,
+            handle: None,
+        });
+        Ok(self.slots.len() - 1)
+    }
+
+    /// Takes the handle out of slot `index`, retires the slot's current value and
+    /// queues the slot for reuse. `None` if the slot is empty or absent.
+    fn empty_slot(&mut self, index: usize) -> Option<Handle<T>> {
+        let slot = self.slots.get_mut(index)?;
+        let handle = slot.handle.take()?;
+        slot.generation = (slot.generation + 1) & GENERATION_MASK;
+        // `index` < MAX_HANDLES = 2^16, so it fits.
+        self.free.push_back(index as u32);
+        self.live -= 1;
+        Some(handle)
+    }
+}
+
+impl<T: Clone> HandleTable<T> {
+    /// `zx_handle_duplicate`: a second handle to the same object, returning its value.
+    ///
+    /// Order (Zircon):
+    /// 1. Look up `value` → `BadHandle`.
+    /// 2. The handle lacks `DUPLICATE` → `AccessDenied`.
+    /// 3. `SAME_RIGHTS` copies the rights; otherwise `rights` must be a subset of the
+    ///    handle's rights (0 is fine) → else `InvalidArgs`.
+    /// 4. Insert → `NoResources` when the table is full.
+    pub fn duplicate(&mut self, value: u32, rights: u32) -> ZxResult<u32> {
+        // 1.
+        let source = self.get(value)?;
+        // 2.
+        if source.rights & rights::DUPLICATE == 0 {
+            return Err(ZxError::AccessDenied);
+        }
+        // 3.
+        let new_rights = derived_rights(source.rights, rights)?;
+        // 4.
+        let object = source.object.clone();
+        self.insert(object, new_rights)
+    }
+}
+
+/// The rights of a handle derived from one holding `source` when `requested` was
+/// asked for: `SAME_RIGHTS` copies, anything else must be a subset (`InvalidArgs`).
+fn derived_rights(source: u32, requested: u32) -> ZxResult<u32> {
+    if requested == rights::SAME_RIGHTS {
+        Ok(source)
+    } else if requested & !source == 0 {
+        Ok(requested)
+    } else {
+        Err(ZxError::InvalidArgs)
+    }
+}
+
+/// The iterator of [`HandleTable::drain`].
+pub struct Drain<'a, T> {
+    table: &'a mut HandleTable<T>,
+    next_index: usize,
+}
+
+impl<T> Iterator for Drain<'_, T> {
+    type Item = Handle<T>;
+
+    fn next(&mut self) -> Option<Handle<T>> {
+        while self.next_index < self.table.slots.len() {
+            let index = self.next_index;
+            self.next_index += 1;
+            if let Some(handle) = self.table.empty_slot(index) {
+                return Some(handle);
+            }
+        }
+        None
+    }
+}
+
+impl<T> Drop for Drain<'_, T> {
+    fn drop(&mut self) {
+        // Finish the job so the table is empty however far the caller iterated.
+        self.by_ref().for_each(drop);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::rights::{DEFAULT_VMO, DUPLICATE, MAP, READ, SAME_RIGHTS, WRITE};
+    use std::collections::BTreeSet;
+    use std::vec;
+
+    const SALT: u32 = 0x5a5a_1234;
+
+    #[test]
+    fn values_have_fixed_bits_and_name_their_handle() {
+        let mut table = HandleTable::new(SALT);
+        let a = table.insert('a', READ).unwrap();
+        let b = table.insert('b', WRITE).unwrap();
+        assert_ne!(a, b);
+        for value in [a, b] {
+            assert_eq!(value & 0b11, 0b11);
+            assert_ne!(value, 0);
+        }
+        assert_eq!(
+            table.get(a).unwrap(),
+            &Handle {
+                object: 'a',
+                rights: READ
+            }
+        );
+        assert_eq!(table.get(b).unwrap().object, 'b');
+        assert_eq!(table.len(), 2);
+    }
+
+    #[test]
+    fn salt_changes_the_values() {
+        let mut one = HandleTable::new(0);
+        let mut two = HandleTable::new(0xdead_beef);
+        let v1 = one.insert((), 0).unwrap();
+        let v2 = two.insert((), 0).unwrap();
+        assert_ne!(v1, v2);
+        // A value from one process means nothing in the other.
+        assert_eq!(two.get(v1), Err(ZxError::BadHandle));
+    }
+
+    #[test]
+    fn values_without_both_fixed_bits_are_bad() {
+        let mut table = HandleTable::new(SALT);
+        let value = table.insert(1u8, READ).unwrap();
+        for bad in [0, value & !1, value & !2, value & !3, !1] {
+            assert_eq!(table.get(bad), Err(ZxError::BadHandle), "{bad:#x}");
+        }
+        assert_eq!(table.get(u32::MAX).err(), Some(ZxError::BadHandle));
+    }
+
+    #[test]
+    fn closed_value_stays_bad_for_a_long_time() {
+        let mut table = HandleTable::new(SALT);
+        let keep = table.insert(0u32, READ).unwrap();
+        let closed = table.insert(1u32, READ).unwrap();
+        assert_eq!(table.remove(closed).unwrap().object, 1);
+        assert_eq!(table.get(closed), Err(ZxError::BadHandle));
+        assert_eq!(table.remove(closed), Err(ZxError::BadHandle));
+        // Churn far more than one generation cycle of a single slot.
+        for round in 0..20_000u32 {
+            let value = table.insert(round, 0).unwrap();
+            assert_ne!(value, closed, "round {round}");
+            assert_eq!(table.get(closed), Err(ZxError::BadHandle));
+            table.remove(value).unwrap();
+        }
+        assert_eq!(table.get(keep).unwrap().object, 0);
+        assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn capacity_is_bounded() {
+        let mut table = HandleTable::new(SALT);
+        let mut values = BTreeSet::new();
+        for i in 0..MAX_HANDLES {
+            assert!(values.insert(table.insert(i, 0).unwrap()));
+        }
+        assert_eq!(table.insert(0, 0), Err(ZxError::NoResources));
+        let first = *values.iter().next().unwrap();
+        table.remove(first).unwrap();
+        // A full table reuses a freed slot at once, with a new value.
+        let again = table.insert(7, 0).unwrap();
+        assert_ne!(again, first);
+        assert_eq!(table.get(again).unwrap().object, 7);
+        assert_eq!(table.len(), MAX_HANDLES);
+    }
+
+    #[test]
+    fn duplicate_follows_zircon_order() {
+        let mut table = HandleTable::new(SALT);
+        let no_dup = table.insert("vmo", READ | WRITE).unwrap();
+        let dup = table.insert("vmo", DUPLICATE | READ | WRITE).unwrap();
+        // 1. Bad handle first.
+        assert_eq!(table.duplicate(0x7, SAME_RIGHTS), Err(ZxError::BadHandle));
+        // 2. No DUPLICATE → AccessDenied, even with bad rights.
+        assert_eq!(table.duplicate(no_dup, MAP), Err(ZxError::AccessDenied));
+        // 3. Not a subset → InvalidArgs; SAME_RIGHTS mixed with bits is not a subset.
+        assert_eq!(table.duplicate(dup, MAP), Err(ZxError::InvalidArgs));
+        assert_eq!(
+            table.duplicate(dup, SAME_RIGHTS | READ),
+            Err(ZxError::InvalidArgs)
+        );
+        assert_eq!(table.len(), 2);
+        // SAME_RIGHTS copies; a subset narrows; 0 is allowed.
+        let same = table.duplicate(dup, SAME_RIGHTS).unwrap();
+        assert_eq!(table.get(same).unwrap().rights, DUPLICATE | READ | WRITE);
+        let narrow = table.duplicate(dup, READ).unwrap();
+        assert_eq!(
+            table.get(narrow).unwrap(),
+            &Handle {
+                object: "vmo",
+                rights: READ
+            }
+        );
+        let none = table.duplicate(dup, 0).unwrap();
+        assert_eq!(table.get(none).unwrap().rights, 0);
+        assert_eq!(table.len(), 5);
+    }
+
+    #[test]
+    fn replace_always_removes_the_old_handle() {
+        let mut table = HandleTable::new(SALT);
+        let value = table.insert(9u8, READ | WRITE).unwrap();
+        assert_eq!(table.replace(0x3, SAME_RIGHTS), Err(ZxError::BadHandle));
+        // No DUPLICATE needed.
+        let narrowed = table.replace(value, READ).unwrap();
+        assert_eq!(table.get(value), Err(ZxError::BadHandle));
+        assert_eq!(
+            table.get(narrowed).unwrap(),
+            &Handle {
+                object: 9,
+                rights: READ
+            }
+        );
+        let same = table.replace(narrowed, SAME_RIGHTS).unwrap();
+        assert_eq!(table.get(same).unwrap().rights, READ);
+        // Invalid rights: the old handle is gone anyway.
+        assert_eq!(table.replace(same, READ | WRITE), Err(ZxError::InvalidArgs));
+        assert_eq!(table.get(same), Err(ZxError::BadHandle));
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn replace_on_a_full_table_succeeds() {
+        let mut table = HandleTable::new(SALT);
+        let mut last = 0;
+        for i in 0..MAX_HANDLES {
+            last = table.insert(i, DEFAULT_VMO).unwrap();
+        }
+        let new = table.replace(last, READ).unwrap();
+        assert_eq!(table.get(new).unwrap().rights, READ);
+        assert_eq!(table.len(), MAX_HANDLES);
+    }
+
+    #[test]
+    fn get_mut_changes_the_handle() {
+        let mut table = HandleTable::new(SALT);
+        let value = table.insert(1u32, READ).unwrap();
+        table.get_mut(value).unwrap().object = 2;
+        assert_eq!(table.get(value).unwrap().object, 2);
+        assert_eq!(table.get_mut(value ^ 0x4).err(), Some(ZxError::BadHandle));
+    }
+
+    #[test]
+    fn iter_and_drain_release_everything() {
+        let mut table = HandleTable::new(SALT);
+        let a = table.insert(10, READ).unwrap();
+        let b = table.insert(20, WRITE).unwrap();
+        let c = table.insert(30, MAP).unwrap();
+        table.remove(b).unwrap();
+        let listed: Vec<(u32, i32)> = table.iter().map(|(v, h)| (v, h.object)).collect();
+        assert_eq!(listed, vec![(a, 10), (c, 30)]);
+
+        let mut drained: Vec<i32> = table.drain().map(|h| h.object).collect();
+        drained.sort();
+        assert_eq!(drained, vec![10, 30]);
+        assert!(table.is_empty());
+        assert_eq!(table.get(a), Err(ZxError::BadHandle));
+        assert_eq!(table.iter().count(), 0);
+
+        // Dropping a drain early still empties the table.
+        table.insert(1, 0).unwrap();
+        table.insert(2, 0).unwrap();
+        let mut drain = table.drain();
+        assert!(drain.next().is_some());
+        drop(drain);
+        assert_eq!(table.len(), 0);
+        // And the table works afterwards.
+        let v = table.insert(3, 0).unwrap();
+        assert_eq!(table.get(v).unwrap().object, 3);
+    }
+}

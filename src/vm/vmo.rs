@@ -1,0 +1,3482 @@
+//! The VMO core: every virtual memory object in the kernel, its pages, and Zircon's
+//! rules for VMOs, as one pure, host-tested data structure ([`VmoStore`]).
+//!
+//! ## Model
+//!
+//! A VMO is one of three kinds:
+//! - **paged**: a sparse [`PageList`] of frames. A page that is not in the list is not
+//!   committed: it reads as zero and costs nothing.
+//! - **physical**: a fixed, contiguous physical range (`zx_vmo_create_physical`). Never
+//!   committed or freed; starts UNCACHED.
+//! - **slice**: a window onto another VMO's pages (`ZX_VMO_CHILD_SLICE`). A slice of a
+//!   slice is resolved at creation, so a slice always points straight at its *root* (a
+//!   paged or physical VMO) plus a page offset.
+//!
+//! Copy-on-write children (`SNAPSHOT`, `SNAPSHOT_AT_LEAST_ON_WRITE`) are eager snapshots
+//! with shared frames: at creation the child's page list receives the parent's frames
+//! for the range, and each frame's reference count goes up. A write to a frame held by
+//! more than one VMO forks a private copy for the writer; a write to a frame held once
+//! writes in place. So no VMO ever looks at another VMO's pages after creation, and a
+//! regrown or decommitted child can never see its parent's data again.
+//!
+//! ## Attribution
+//!
+//! Every frame has exactly one *owner* among its holders (the frame table). A VMO's
+//! `committed_bytes` counts the frames it owns. The parent keeps ownership of what it
+//! shares, a new child owns nothing (Zircon's ObjMemAccounting), a fork is owned by the
+//! writer, and a holder that lets go of a frame it owns passes ownership to another
+//! holder. Hence the sum of all VMOs' committed pages equals the frames really held,
+//! which is [`VmoStore::committed_frames_total`].
+//!
+//! ## Lifetime
+//!
+//! Reference counts are explicit: a new VMO starts with one reference, which belongs to
+//! the caller (its first handle); the kernel calls [`VmoStore::retain`] for every further
+//! handle and every mapping and [`VmoStore::release`] when one goes away. A slice holds a
+//! reference on its parent. At zero references a VMO gives up its frames. If it still
+//! has children it stays in the store as an empty *zombie* node, so that its ancestors
+//! keep counting it as a child (ZX_VMO_ZERO_CHILDREN stays clear while any descendant,
+//! grandchildren included, is alive or mapped); the node goes when its last child goes.
+//!
+//! ## Mappings
+//!
+//! The store knows nothing about page tables. Whenever the frame behind a page of a VMO
+//! changes, or a frame becomes shared (so writable mappings of it must become read-only),
+//! it queues an [`Invalidation`] for that VMO and for every slice that shows the page;
+//! the kernel drains the queue with [`VmoStore::take_invalidations`] and unmaps those
+//! pages so that they refault. A write to a page the VMO already owns queues nothing.
+//!
+//! The store is single-threaded; the kernel holds one lock around it.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use crate::abi::{PAGE_SHIFT, PAGE_SIZE, cache_policy, child, info, op, prop, rights, signal};
+use crate::error::{ZxError, ZxResult};
+use crate::mm::addr::page_ceil;
+use crate::mm::{PhysAddr, PhysMemory};
+use crate::vm::page_list::PageList;
+
+/// The largest VMO size: ROUNDDOWN(u64::MAX, 2 * 16 * PAGE_SIZE) = 2^64 − 128 KiB
+/// (Zircon's `VmObjectPaged::MAX_SIZE`).
+pub const MAX_SIZE: u64 = !(2 * 16 * PAGE_SIZE - 1);
+
+/// Zircon's `RoundSize`: `size` rounded up to a page, or OUT_OF_RANGE when the rounding
+/// overflows or the result exceeds [`MAX_SIZE`].
+pub fn round_size(size: u64) -> ZxResult<u64> {
+    match page_ceil(size) {
+        Some(rounded) if rounded <= MAX_SIZE => Ok(rounded),
+        _ => Err(ZxError::OutOfRange),
+    }
+}
+
+/// Zircon's `InRange`: `[offset, offset + len)` lies inside `[0, size)` without wrapping.
+pub fn in_range(offset: u64, len: u64, size: u64) -> bool {
+    match offset.checked_add(len) {
+        Some(end) => offset <= size && end <= size,
+        None => false,
+    }
+}
+
+/// Zircon's `TrimRange`: `len` clamped to `size - offset`, or `None` when `offset + len`
+/// wraps or `offset > size`. A result of zero is allowed.
+pub fn trim_range(offset: u64, len: u64, size: u64) -> Option<u64> {
+    if offset.checked_add(len).is_none() || offset > size {
+        return None;
+    }
+    Some(len.min(size - offset))
+}
+
+/// Number of whole pages in a page-multiple byte count.
+const fn pages(bytes: u64) -> u64 {
+    bytes >> PAGE_SHIFT
+}
+
+/// Byte offset of a page index. Page indices here always come from sizes at most
+/// [`MAX_SIZE`], so the shift cannot lose bits.
+const fn bytes(pages: u64) -> u64 {
+    pages << PAGE_SHIFT
+}
+
+/// Physical frame number used as the frame table's key.
+const fn pfn(frame: PhysAddr) -> u64 {
+    frame.0 >> PAGE_SHIFT
+}
+
+/// Names one VMO in a [`VmoStore`]: a slot index plus a generation, so an id kept past
+/// the VMO's destruction is caught instead of silently naming a newer VMO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VmoId(u32);
+
+/// Low bits of a [`VmoId`]: the slot index (so at most 2^20 VMOs exist at once).
+const INDEX_BITS: u32 = 20;
+const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
+/// High bits of a [`VmoId`]: the slot's generation, which wraps.
+const GENERATION_MASK: u32 = u32::MAX >> INDEX_BITS;
+
+impl VmoId {
+    fn new(index: u32, generation: u32) -> Self {
+        VmoId(((generation & GENERATION_MASK) << INDEX_BITS) | (index & INDEX_MASK))
+    }
+
+    fn index(self) -> usize {
+        (self.0 & INDEX_MASK) as usize
+    }
+
+    fn generation(self) -> u32 {
+        self.0 >> INDEX_BITS
+    }
+
+    /// The raw value, for logs.
+    pub const fn raw(self) -> u32 {
+        self.0
+    }
+}
+
+/// What a mapping may show for one page (see [`VmoStore::page_for_read`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRef {
+    /// The physical page.
+    pub pa: PhysAddr,
+    /// True when other VMOs hold the same frame: map it read-only, so that a write
+    /// faults and forks a private copy through [`VmoStore::page_for_write`].
+    pub shared: bool,
+}
+
+/// Pages of a VMO whose mappings are stale: unmap `[first_page, first_page + page_count)`
+/// (page indices of `vmo`, not addresses) so that the next access refaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Invalidation {
+    /// The VMO whose mappings must drop the pages.
+    pub vmo: VmoId,
+    /// First page index affected.
+    pub first_page: u64,
+    /// Number of pages affected (at least one).
+    pub page_count: u64,
+}
+
+/// The `ZX_INFO_VMO` facts the store knows (the syscall layer adds `VIA_HANDLE` to
+/// `flags` and the handle's rights).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmoInfo {
+    /// The VMO's koid.
+    pub koid: u64,
+    /// NUL-terminated name.
+    pub name: [u8; prop::NAME_LEN],
+    /// Page-rounded size.
+    pub size_bytes: u64,
+    /// Koid of the VMO it was created from; 0 for none (and for slices of physical
+    /// VMOs, as in Zircon).
+    pub parent_koid: u64,
+    /// Direct children still alive (or kept by descendants).
+    pub num_children: u64,
+    /// Mappings counted by [`VmoStore::add_mapping`].
+    pub num_mappings: u64,
+    /// Distinct address spaces mapping it; always 1 with ABI v1's single address space.
+    pub share_count: u64,
+    /// `info::VMO_TYPE_PAGED | VMO_RESIZABLE | VMO_IS_COW_CLONE | VMO_CONTIGUOUS` bits.
+    pub flags: u32,
+    /// Frames this VMO owns × PAGE_SIZE (slices and physical VMOs own none).
+    pub committed_bytes: u64,
+    /// `cache_policy::*`.
+    pub cache_policy: u32,
+}
+
+/// Data-cache maintenance by physical address, one call per piece of a committed page
+/// (or one call per physical range). The kernel implements it with `dc` instructions
+/// over the linear map; tests record the calls.
+pub trait CacheMaintenance {
+    /// Write dirty lines back (`dc cvac`).
+    fn clean(&mut self, pa: PhysAddr, len: usize);
+    /// Write back and invalidate (`dc civac`).
+    fn clean_invalidate(&mut self, pa: PhysAddr, len: usize);
+    /// Invalidate without writing back (`dc ivac`).
+    fn invalidate(&mut self, pa: PhysAddr, len: usize);
+    /// Make the range coherent for instruction fetch (clean to PoU, invalidate I-cache).
+    fn sync(&mut self, pa: PhysAddr, len: usize);
+}
+
+/// The four cache operations of `zx_vmo_op_range`.
+#[derive(Clone, Copy)]
+enum CacheOp {
+    Sync,
+    Invalidate,
+    Clean,
+    CleanInvalidate,
+}
+
+impl CacheOp {
+    fn apply(self, cache: &mut dyn CacheMaintenance, pa: PhysAddr, len: u64) {
+        // Lengths are at most a VMO size, and usize is 64 bits on every target we build.
+        let len = len as usize;
+        match self {
+            CacheOp::Sync => cache.sync(pa, len),
+            CacheOp::Invalidate => cache.invalidate(pa, len),
+            CacheOp::Clean => cache.clean(pa, len),
+            CacheOp::CleanInvalidate => cache.clean_invalidate(pa, len),
+        }
+    }
+}
+
+/// Where a VMO's pages come from.
+#[derive(Debug)]
+enum Backing {
+    /// Frames committed on demand.
+    Paged(PageList),
+    /// A fixed physical range starting here.
+    Physical(PhysAddr),
+    /// A window onto `root` (never itself a slice) starting at `root_first_page`.
+    Slice { root: VmoId, root_first_page: u64 },
+}
+
+/// One slice that shows part of a root VMO, kept on the root so that page changes can
+/// be reported in the slice's own page indices.
+#[derive(Clone, Copy, Debug)]
+struct SliceView {
+    slice: VmoId,
+    first_page: u64,
+    page_count: u64,
+}
+
+/// Holders of one frame. The reference count is `1 + others.len()`; the owner is the
+/// holder whose `committed_bytes` counts the frame.
+#[derive(Debug)]
+struct FrameMeta {
+    owner: VmoId,
+    others: Vec<VmoId>,
+}
+
+/// One VMO's state.
+#[derive(Debug)]
+struct Vmo {
+    koid: u64,
+    /// Page multiple.
+    size: u64,
+    content_size: u64,
+    resizable: bool,
+    /// Made by SNAPSHOT / SNAPSHOT_AT_LEAST_ON_WRITE.
+    cow_clone: bool,
+    cache_policy: u32,
+    name: [u8; prop::NAME_LEN],
+    backing: Backing,
+    /// The VMO this one was created from (alive or a zombie while this node exists).
+    parent: Option<VmoId>,
+    parent_koid: u64,
+    /// Direct children still in the store (alive or zombie).
+    num_children: u64,
+    /// Root only: COW children made from this root or from a slice of it. Such children
+    /// give the root Zircon's hidden parent, which forbids DECOMMIT.
+    cow_children: u64,
+    /// COW child only: the root whose `cow_children` counts this node.
+    cow_source_root: Option<VmoId>,
+    /// Root only: the slices that show this VMO's pages.
+    slices: Vec<SliceView>,
+    user_signals: u32,
+    /// Handles + mappings + slices of this VMO. Zero means a zombie.
+    refs: u32,
+    num_mappings: u64,
+    /// Frames this VMO owns (its committed_bytes / PAGE_SIZE).
+    owned_pages: u64,
+}
+
+impl Vmo {
+    fn new(koid: u64, size: u64, content_size: u64, backing: Backing) -> Self {
+        Vmo {
+            koid,
+            size,
+            content_size,
+            resizable: false,
+            cow_clone: false,
+            cache_policy: cache_policy::CACHED,
+            name: [0; prop::NAME_LEN],
+            backing,
+            parent: None,
+            parent_koid: 0,
+            num_children: 0,
+            cow_children: 0,
+            cow_source_root: None,
+            slices: Vec::new(),
+            user_signals: 0,
+            refs: 1,
+            num_mappings: 0,
+            owned_pages: 0,
+        }
+    }
+
+    fn page_list(&self) -> Option<&PageList> {
+        match &self.backing {
+            Backing::Paged(list) => Some(list),
+            _ => None,
+        }
+    }
+}
+
+/// One slab entry.
+#[derive(Debug)]
+struct Slot {
+    generation: u32,
+    vmo: Option<Vmo>,
+}
+
+/// The VMO behind `id`. A stale id means the kernel used a VMO after dropping its last
+/// reference: an internal invariant broken, never a user error, so it stops the kernel.
+fn vmo_ref(slots: &[Slot], id: VmoId) -> &Vmo {
+    match slots.get(id.index()) {
+        Some(Slot {
+            generation,
+            vmo: Some(vmo),
+        }) if *generation == id.generation() => vmo,
+        _ => panic!("VmoStore: stale VmoId {:?} (VMO already destroyed)", id),
+    }
+}
+
+/// Mutable [`vmo_ref`].
+fn vmo_mut(slots: &mut [Slot], id: VmoId) -> &mut Vmo {
+    match slots.get_mut(id.index()) {
+        Some(Slot {
+            generation,
+            vmo: Some(vmo),
+        }) if *generation == id.generation() => vmo,
+        _ => panic!("VmoStore: stale VmoId {:?} (VMO already destroyed)", id),
+    }
+}
+
+/// Queues an invalidation, merging it into the previous entry when it continues it.
+fn push_invalidation(queue: &mut Vec<Invalidation>, vmo: VmoId, first_page: u64, page_count: u64) {
+    if page_count == 0 {
+        return;
+    }
+    if let Some(last) = queue.last_mut()
+        && last.vmo == vmo
+        && last.first_page.checked_add(last.page_count) == Some(first_page)
+    {
+        last.page_count += page_count;
+        return;
+    }
+    queue.push(Invalidation {
+        vmo,
+        first_page,
+        page_count,
+    });
+}
+
+/// Where one page of a VMO really lives.
+enum Target {
+    /// A fixed physical page.
+    Physical(PhysAddr),
+    /// Page `index` of the paged root `root`.
+    Paged { root: VmoId, index: u64 },
+}
+
+/// Every VMO in the kernel, the frames they hold, and the queue of stale mappings.
+#[derive(Debug, Default)]
+pub struct VmoStore {
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    /// Key: physical frame number of every frame a VMO holds.
+    frames: BTreeMap<u64, FrameMeta>,
+    invalidations: Vec<Invalidation>,
+}
+
+impl VmoStore {
+    /// An empty store.
+    pub const fn new() -> Self {
+        VmoStore {
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            frames: BTreeMap::new(),
+            invalidations: Vec::new(),
+        }
+    }
+
+    // ----- creation -------------------------------------------------------------------
+
+    /// `zx_vmo_create`: a zero-filled paged VMO with nothing committed, holding one
+    /// reference (the caller's first handle).
+    ///
+    /// Order (after the caller's job-policy check):
+    /// 1. an option other than `VMO_RESIZABLE` → INVALID_ARGS;
+    /// 2. `RoundSize(size)` fails → OUT_OF_RANGE;
+    /// 3. no free slot → NO_MEMORY.
+    pub fn create(&mut self, koid: u64, size: u64, options: u32) -> ZxResult<VmoId> {
+        if options & !crate::abi::VMO_RESIZABLE != 0 {
+            return Err(ZxError::InvalidArgs);
+        }
+        let rounded = round_size(size)?;
+        let mut vmo = Vmo::new(koid, rounded, size, Backing::Paged(PageList::new()));
+        vmo.resizable = options & crate::abi::VMO_RESIZABLE != 0;
+        self.insert(vmo)
+    }
+
+    /// `zx_vmo_create_physical` once the caller has checked the resource, alignment and
+    /// the overlap with allocatable RAM: a VMO over `[paddr, paddr + size)`, UNCACHED.
+    /// Re-checks the shape (aligned, nonzero, no wrap → else INVALID_ARGS) so that the
+    /// store's own arithmetic can rely on it.
+    pub fn create_physical(&mut self, koid: u64, paddr: PhysAddr, size: u64) -> ZxResult<VmoId> {
+        if !paddr.is_page_aligned() || !size.is_multiple_of(PAGE_SIZE) || size == 0 {
+            return Err(ZxError::InvalidArgs);
+        }
+        if paddr.checked_add(size - 1).is_none() || size > MAX_SIZE {
+            return Err(ZxError::InvalidArgs);
+        }
+        let mut vmo = Vmo::new(koid, size, size, Backing::Physical(paddr));
+        vmo.cache_policy = cache_policy::UNCACHED;
+        self.insert(vmo)
+    }
+
+    /// `zx_vmo_create_child` from step 3 on (the caller has looked up the handle and
+    /// checked DUPLICATE|READ). `copy_name` is true when the source handle has
+    /// GET_PROPERTY. The new child holds one reference (the caller's handle).
+    ///
+    /// Order:
+    /// 1. NO_WRITE is ignored (it only affects the handle's rights).
+    /// 2. SLICE with any other option → INVALID_ARGS; then the slice rules of
+    ///    [`Self::create_slice`].
+    /// 3. Otherwise exactly one of SNAPSHOT / SNAPSHOT_AT_LEAST_ON_WRITE, optionally with
+    ///    RESIZABLE; anything else → INVALID_ARGS; then the snapshot rules of
+    ///    [`Self::create_snapshot`].
+    pub fn create_child(
+        &mut self,
+        parent: VmoId,
+        koid: u64,
+        options: u32,
+        offset: u64,
+        size: u64,
+        copy_name: bool,
+    ) -> ZxResult<VmoId> {
+        let options = options & !child::NO_WRITE;
+        if options & child::SLICE != 0 {
+            if options & !child::SLICE != 0 {
+                return Err(ZxError::InvalidArgs);
+            }
+            return self.create_slice(parent, koid, offset, size, copy_name);
+        }
+        // SNAPSHOT is taken first, so SNAPSHOT | AT_LEAST_ON_WRITE leaves a stray bit.
+        let mut rest = options;
+        if rest & child::SNAPSHOT != 0 {
+            rest &= !child::SNAPSHOT;
+        } else if rest & child::SNAPSHOT_AT_LEAST_ON_WRITE != 0 {
+            rest &= !child::SNAPSHOT_AT_LEAST_ON_WRITE;
+        } else {
+            return Err(ZxError::InvalidArgs);
+        }
+        let resizable = rest & child::RESIZABLE != 0;
+        rest &= !child::RESIZABLE;
+        if rest != 0 {
+            return Err(ZxError::InvalidArgs);
+        }
+        self.create_snapshot(parent, koid, resizable, offset, size, copy_name)
+    }
+
+    /// A slice of `parent`. Order (Zircon's `CreateChildSlice`):
+    /// 1. `offset` not page-aligned → INVALID_ARGS;
+    /// 2. `RoundSize(size)` fails → OUT_OF_RANGE;
+    /// 3. the slice not wholly inside the parent → INVALID_ARGS;
+    /// 4. the parent is resizable → NOT_SUPPORTED;
+    /// 5. the parent is not CACHED and not physical (contiguous) → BAD_STATE.
+    fn create_slice(
+        &mut self,
+        parent: VmoId,
+        koid: u64,
+        offset: u64,
+        size: u64,
+        copy_name: bool,
+    ) -> ZxResult<VmoId> {
+        let unrounded = size;
+        let physical = self.is_physical(parent);
+        let (root, root_first_page) = self.root_of(parent);
+        let p = vmo_ref(&self.slots, parent);
+        if !offset.is_multiple_of(PAGE_SIZE) {
+            return Err(ZxError::InvalidArgs);
+        }
+        let size = round_size(size)?;
+        if !in_range(offset, size, p.size) {
+            return Err(ZxError::InvalidArgs);
+        }
+        if p.resizable {
+            return Err(ZxError::NotSupported);
+        }
+        if p.cache_policy != cache_policy::CACHED && !physical {
+            return Err(ZxError::BadState);
+        }
+
+        let first_page = root_first_page + pages(offset);
+        let mut slice = Vmo::new(
+            koid,
+            size,
+            unrounded,
+            Backing::Slice {
+                root,
+                root_first_page: first_page,
+            },
+        );
+        slice.cache_policy = p.cache_policy;
+        slice.parent = Some(parent);
+        // Zircon's physical VMOs report no parent koid, even for slices.
+        slice.parent_koid = if physical { 0 } else { p.koid };
+        if copy_name {
+            slice.name = p.name;
+        }
+        let id = self.insert(slice)?;
+
+        let p = vmo_mut(&mut self.slots, parent);
+        p.num_children += 1;
+        // The slice keeps its parent (and through it the root) alive.
+        p.refs = p.refs.saturating_add(1);
+        vmo_mut(&mut self.slots, root).slices.push(SliceView {
+            slice: id,
+            first_page,
+            page_count: pages(size),
+        });
+        Ok(id)
+    }
+
+    /// A copy-on-write snapshot of `parent`. Order (Zircon's `CreateClone`):
+    /// 1. the parent is physical (or a slice of one) → NOT_SUPPORTED (the base
+    ///    `VmObject::CreateClone`, reached before any argument check);
+    /// 2. `offset` not page-aligned → INVALID_ARGS;
+    /// 3. `RoundSize(size)` fails → OUT_OF_RANGE;
+    /// 4. the parent is not CACHED → BAD_STATE.
+    ///
+    /// The child may extend past the parent's end; that part reads as zero. The parent's
+    /// frames in range become shared, so their writable mappings are invalidated.
+    fn create_snapshot(
+        &mut self,
+        parent: VmoId,
+        koid: u64,
+        resizable: bool,
+        offset: u64,
+        size: u64,
+        copy_name: bool,
+    ) -> ZxResult<VmoId> {
+        let unrounded = size;
+        if self.is_physical(parent) {
+            return Err(ZxError::NotSupported);
+        }
+        if !offset.is_multiple_of(PAGE_SIZE) {
+            return Err(ZxError::InvalidArgs);
+        }
+        let size = round_size(size)?;
+        let (root, root_first_page) = self.root_of(parent);
+        let p = vmo_ref(&self.slots, parent);
+        if p.cache_policy != cache_policy::CACHED {
+            return Err(ZxError::BadState);
+        }
+
+        // The parent pages the child sees: [offset, offset + size) ∩ [0, parent size).
+        let parent_pages = pages(p.size);
+        let offset_pages = pages(offset);
+        let visible = if offset_pages >= parent_pages {
+            0
+        } else {
+            pages(size).min(parent_pages - offset_pages)
+        };
+        let source_first = root_first_page + offset_pages;
+
+        let mut clone = Vmo::new(koid, size, unrounded, Backing::Paged(PageList::new()));
+        clone.resizable = resizable;
+        clone.cow_clone = true;
+        clone.parent = Some(parent);
+        clone.parent_koid = p.koid;
+        clone.cow_source_root = Some(root);
+        if copy_name {
+            clone.name = p.name;
+        }
+        let id = self.insert(clone)?;
+
+        let shared: Vec<(u64, PhysAddr)> = vmo_ref(&self.slots, root)
+            .page_list()
+            .map(|list| list.range(source_first, source_first + visible).collect())
+            .unwrap_or_default();
+        let mut child_pages = PageList::new();
+        for (root_index, frame) in shared {
+            child_pages.insert(root_index - source_first, frame);
+            if let Some(meta) = self.frames.get_mut(&pfn(frame)) {
+                meta.others.push(id);
+                // Only a frame that was private until now changes for the parent's
+                // mappings: it must become read-only there.
+                if meta.others.len() == 1 {
+                    self.invalidate(root, root_index, 1);
+                }
+            }
+        }
+        vmo_mut(&mut self.slots, id).backing = Backing::Paged(child_pages);
+        vmo_mut(&mut self.slots, parent).num_children += 1;
+        vmo_mut(&mut self.slots, root).cow_children += 1;
+        Ok(id)
+    }
+
+    // ----- plain accessors ------------------------------------------------------------
+
+    /// True while `id` names a VMO in the store (alive or zombie).
+    pub fn contains(&self, id: VmoId) -> bool {
+        matches!(self.slots.get(id.index()), Some(Slot { generation, vmo: Some(_) }) if *generation == id.generation())
+    }
+
+    /// The VMO's koid.
+    pub fn koid(&self, id: VmoId) -> u64 {
+        vmo_ref(&self.slots, id).koid
+    }
+
+    /// The page-rounded size (`zx_vmo_get_size`).
+    pub fn size(&self, id: VmoId) -> u64 {
+        vmo_ref(&self.slots, id).size
+    }
+
+    /// True for VMOs created RESIZABLE (or COW children created CHILD_RESIZABLE).
+    pub fn is_resizable(&self, id: VmoId) -> bool {
+        vmo_ref(&self.slots, id).resizable
+    }
+
+    /// True for physical VMOs and slices of them.
+    pub fn is_physical(&self, id: VmoId) -> bool {
+        let (root, _) = self.root_of(id);
+        matches!(vmo_ref(&self.slots, root).backing, Backing::Physical(_))
+    }
+
+    /// The cache policy mappings must use (`cache_policy::*`).
+    pub fn cache_policy(&self, id: VmoId) -> u32 {
+        vmo_ref(&self.slots, id).cache_policy
+    }
+
+    /// The 32-byte, NUL-terminated name.
+    pub fn name(&self, id: VmoId) -> [u8; prop::NAME_LEN] {
+        vmo_ref(&self.slots, id).name
+    }
+
+    /// Sets the name: at most 31 bytes are kept, the rest is NUL.
+    pub fn set_name(&mut self, id: VmoId, name: &[u8]) {
+        let mut stored = [0u8; prop::NAME_LEN];
+        let kept = name.len().min(prop::NAME_LEN - 1);
+        stored[..kept].copy_from_slice(&name[..kept]);
+        vmo_mut(&mut self.slots, id).name = stored;
+    }
+
+    /// `ZX_PROP_VMO_CONTENT_SIZE`: starts at the unrounded create size, follows
+    /// `set_size`.
+    pub fn content_size(&self, id: VmoId) -> u64 {
+        vmo_ref(&self.slots, id).content_size
+    }
+
+    /// Sets the content size to any value, with no other effect (ABI.md §4).
+    pub fn set_content_size(&mut self, id: VmoId, content_size: u64) {
+        vmo_mut(&mut self.slots, id).content_size = content_size;
+    }
+
+    /// Asserted signals: ZX_VMO_ZERO_CHILDREN when the VMO has no children (a child
+    /// counts while it or any of its descendants is alive or mapped) plus user signals.
+    pub fn signals(&self, id: VmoId) -> u32 {
+        let vmo = vmo_ref(&self.slots, id);
+        let zero_children = if vmo.num_children == 0 {
+            signal::VMO_ZERO_CHILDREN
+        } else {
+            0
+        };
+        zero_children | vmo.user_signals
+    }
+
+    /// `zx_object_signal`: clears then sets user signals. The caller has rejected bits
+    /// outside `USER_ALL`; any that slip through are ignored.
+    pub fn signal(&mut self, id: VmoId, clear: u32, set: u32) {
+        let vmo = vmo_mut(&mut self.slots, id);
+        vmo.user_signals = ((vmo.user_signals & !clear) | set) & signal::USER_ALL;
+    }
+
+    /// `ZX_INFO_VMO` as the store knows it.
+    pub fn info(&self, id: VmoId) -> VmoInfo {
+        let physical = self.is_physical(id);
+        let vmo = vmo_ref(&self.slots, id);
+        let mut flags = if physical {
+            info::VMO_CONTIGUOUS
+        } else {
+            info::VMO_TYPE_PAGED
+        };
+        if vmo.resizable {
+            flags |= info::VMO_RESIZABLE;
+        }
+        if vmo.cow_clone {
+            flags |= info::VMO_IS_COW_CLONE;
+        }
+        VmoInfo {
+            koid: vmo.koid,
+            name: vmo.name,
+            size_bytes: vmo.size,
+            parent_koid: vmo.parent_koid,
+            num_children: vmo.num_children,
+            num_mappings: vmo.num_mappings,
+            // Zircon counts distinct address spaces, and 1 when mapped fewer than twice;
+            // ABI v1 has one address space, so the answer is always 1.
+            share_count: 1,
+            flags,
+            committed_bytes: bytes(vmo.owned_pages),
+            cache_policy: vmo.cache_policy,
+        }
+    }
+
+    // ----- size -----------------------------------------------------------------------
+
+    /// `zx_vmo_set_size` (the caller checked WRITE). Order:
+    /// 1. not resizable (including physical VMOs and slices) → UNAVAILABLE;
+    /// 2. `RoundSize(size)` fails → OUT_OF_RANGE.
+    ///
+    /// Shrinking gives up the pages past the new end and invalidates their mappings
+    /// (touching them then faults); growing exposes zeros. The content size becomes
+    /// `size`, unrounded.
+    pub fn set_size(&mut self, id: VmoId, size: u64, mem: &mut dyn PhysMemory) -> ZxResult {
+        let vmo = vmo_ref(&self.slots, id);
+        if !vmo.resizable {
+            return Err(ZxError::Unavailable);
+        }
+        let rounded = round_size(size)?;
+        let old_pages = pages(vmo.size);
+        let new_pages = pages(rounded);
+        if new_pages < old_pages {
+            let dropped = match &mut vmo_mut(&mut self.slots, id).backing {
+                Backing::Paged(list) => list.take_from(new_pages),
+                _ => Vec::new(),
+            };
+            for (_, frame) in dropped {
+                self.drop_frame(id, frame, mem);
+            }
+            self.invalidate(id, new_pages, old_pages - new_pages);
+        }
+        let vmo = vmo_mut(&mut self.slots, id);
+        vmo.size = rounded;
+        vmo.content_size = size;
+        Ok(())
+    }
+
+    // ----- reading and writing --------------------------------------------------------
+
+    /// The checks of `zx_vmo_read` / `zx_vmo_write` after the handle and right. Order:
+    /// 1. physical VMO (or slice of one) → NOT_SUPPORTED. Zircon's physical VMO uses the
+    ///    base `VmObject::Read/Write`, which fails before looking at the arguments; and
+    ///    physical VMOs start UNCACHED, so checking the policy first would report
+    ///    BAD_STATE where ABI.md promises NOT_SUPPORTED;
+    /// 2. `offset + len` overflows → OUT_OF_RANGE;
+    /// 3. cache policy not CACHED → BAD_STATE (even for len 0);
+    /// 4. `offset + len > size` → OUT_OF_RANGE (no trimming).
+    pub fn check_read_write(&self, id: VmoId, offset: u64, len: u64) -> ZxResult {
+        if self.is_physical(id) {
+            return Err(ZxError::NotSupported);
+        }
+        let vmo = vmo_ref(&self.slots, id);
+        let end = offset.checked_add(len).ok_or(ZxError::OutOfRange)?;
+        if vmo.cache_policy != cache_policy::CACHED {
+            return Err(ZxError::BadState);
+        }
+        if end > vmo.size {
+            return Err(ZxError::OutOfRange);
+        }
+        Ok(())
+    }
+
+    /// The page behind `page_index` for reading or read-only mapping, or `None` when it
+    /// is not committed (reads as zero). Slices resolve to their root; physical VMOs
+    /// return the physical page. Never allocates. `None` too for an index past the end:
+    /// callers that must fault there compare against [`Self::size`] first.
+    pub fn page_for_read(&self, id: VmoId, page_index: u64) -> Option<PageRef> {
+        if page_index >= pages(vmo_ref(&self.slots, id).size) {
+            return None;
+        }
+        match self.target(id, page_index) {
+            Target::Physical(pa) => Some(PageRef { pa, shared: false }),
+            Target::Paged { root, index } => {
+                let frame = vmo_ref(&self.slots, root).page_list()?.get(index)?;
+                Some(PageRef {
+                    pa: frame,
+                    shared: self.is_shared(frame),
+                })
+            }
+        }
+    }
+
+    /// The page behind `page_index`, made private and writable: commits a zero page if
+    /// none is there, forks a copy if the frame is shared, and returns the frame as is
+    /// if this VMO alone holds it (no allocation, nothing queued). Physical VMOs return
+    /// the physical page. An index past the end → OUT_OF_RANGE; NO_MEMORY leaves every
+    /// VMO as it was.
+    pub fn page_for_write(
+        &mut self,
+        id: VmoId,
+        page_index: u64,
+        mem: &mut dyn PhysMemory,
+    ) -> ZxResult<PhysAddr> {
+        if page_index >= pages(vmo_ref(&self.slots, id).size) {
+            return Err(ZxError::OutOfRange);
+        }
+        match self.target(id, page_index) {
+            Target::Physical(pa) => Ok(pa),
+            Target::Paged { root, index } => self.make_private(root, index, mem),
+        }
+    }
+
+    // ----- op_range -------------------------------------------------------------------
+
+    /// `zx_vmo_op_range` after the handle lookup; `handle_rights` are the handle's.
+    /// 1. an unknown op → INVALID_ARGS;
+    /// 2. LOCK / UNLOCK → NOT_SUPPORTED (2020 tree, no rights needed);
+    /// 3. the op's right (WRITE for COMMIT, DECOMMIT, ZERO, CACHE_INVALIDATE; READ for
+    ///    CACHE_SYNC, CACHE_CLEAN, CACHE_CLEAN_INVALIDATE) missing → ACCESS_DENIED;
+    /// 4. the op's own checks, documented on each helper.
+    #[allow(clippy::too_many_arguments)]
+    pub fn op_range(
+        &mut self,
+        id: VmoId,
+        op_code: u32,
+        offset: u64,
+        size: u64,
+        handle_rights: u32,
+        mem: &mut dyn PhysMemory,
+        cache: &mut dyn CacheMaintenance,
+    ) -> ZxResult {
+        let need = |right: u32| {
+            if handle_rights & right != 0 {
+                Ok(())
+            } else {
+                Err(ZxError::AccessDenied)
+            }
+        };
+        match op_code {
+            op::COMMIT => {
+                need(rights::WRITE)?;
+                self.commit(id, offset, size, mem, cache)
+            }
+            op::DECOMMIT => {
+                need(rights::WRITE)?;
+                self.decommit(id, offset, size, mem)
+            }
+            op::LOCK | op::UNLOCK => Err(ZxError::NotSupported),
+            op::CACHE_SYNC => {
+                need(rights::READ)?;
+                self.cache_op(id, offset, size, CacheOp::Sync, cache)
+            }
+            op::CACHE_INVALIDATE => {
+                need(rights::WRITE)?;
+                self.cache_op(id, offset, size, CacheOp::Invalidate, cache)
+            }
+            op::CACHE_CLEAN => {
+                need(rights::READ)?;
+                self.cache_op(id, offset, size, CacheOp::Clean, cache)
+            }
+            op::CACHE_CLEAN_INVALIDATE => {
+                need(rights::READ)?;
+                self.cache_op(id, offset, size, CacheOp::CleanInvalidate, cache)
+            }
+            op::ZERO => {
+                need(rights::WRITE)?;
+                self.zero(id, offset, size, mem)
+            }
+            _ => Err(ZxError::InvalidArgs),
+        }
+    }
+
+    /// COMMIT:
+    /// 1. physical → NOT_SUPPORTED (base `VmObject::CommitRange`);
+    /// 2. `TrimRange(offset, len, size)` fails → OUT_OF_RANGE; a trimmed length of 0 → OK;
+    /// 3. every page touching `[offset, offset + len)` is faulted in for writing: a zero
+    ///    page where there is none, a private copy where the frame is shared.
+    ///
+    /// Not atomic, like Zircon's: on NO_MEMORY the pages committed so far stay. Contents
+    /// never change. In a VMO that is not CACHED each new frame is cleaned and
+    /// invalidated so no dirty cache line hides the zeros from uncached mappings.
+    fn commit(
+        &mut self,
+        id: VmoId,
+        offset: u64,
+        len: u64,
+        mem: &mut dyn PhysMemory,
+        cache: &mut dyn CacheMaintenance,
+    ) -> ZxResult {
+        if self.is_physical(id) {
+            return Err(ZxError::NotSupported);
+        }
+        let vmo = vmo_ref(&self.slots, id);
+        let trimmed = trim_range(offset, len, vmo.size).ok_or(ZxError::OutOfRange)?;
+        if trimmed == 0 {
+            return Ok(());
+        }
+        let uncached = vmo.cache_policy != cache_policy::CACHED;
+        let first = pages(offset);
+        // offset + trimmed <= size <= MAX_SIZE, so rounding up cannot overflow.
+        let end = pages(page_ceil(offset + trimmed).unwrap_or(vmo.size));
+        let (root, root_first_page) = self.root_of(id);
+        for page in first..end {
+            let index = root_first_page + page;
+            let before = vmo_ref(&self.slots, root)
+                .page_list()
+                .and_then(|list| list.get(index));
+            let frame = self.make_private(root, index, mem)?;
+            if uncached && before != Some(frame) {
+                cache.clean_invalidate(frame, PAGE_SIZE as usize);
+            }
+        }
+        Ok(())
+    }
+
+    /// DECOMMIT, in Zircon's order:
+    /// 1. physical (contiguous) → NOT_SUPPORTED;
+    /// 2. `TrimRange` fails → OUT_OF_RANGE; a trimmed length of 0 → OK;
+    /// 3. a slice forwards to its root with the offset added (and the trimmed length);
+    /// 4. the root is a COW child or has COW children → NOT_SUPPORTED;
+    /// 5. offset or length not page-aligned → INVALID_ARGS (even with nothing committed).
+    ///
+    /// Then the range's frames are given up and the range reads as zero.
+    fn decommit(&mut self, id: VmoId, offset: u64, len: u64, mem: &mut dyn PhysMemory) -> ZxResult {
+        if self.is_physical(id) {
+            return Err(ZxError::NotSupported);
+        }
+        let vmo = vmo_ref(&self.slots, id);
+        let trimmed = trim_range(offset, len, vmo.size).ok_or(ZxError::OutOfRange)?;
+        if trimmed == 0 {
+            return Ok(());
+        }
+        let (root, root_offset, checked_len) = match vmo.backing {
+            Backing::Slice {
+                root,
+                root_first_page,
+            } => (root, bytes(root_first_page) + offset, trimmed),
+            _ => (id, offset, len),
+        };
+        let r = vmo_ref(&self.slots, root);
+        if r.parent.is_some() || r.cow_children > 0 {
+            return Err(ZxError::NotSupported);
+        }
+        if !root_offset.is_multiple_of(PAGE_SIZE) || !checked_len.is_multiple_of(PAGE_SIZE) {
+            return Err(ZxError::InvalidArgs);
+        }
+        let first = pages(root_offset);
+        self.drop_pages(root, first, first + pages(trimmed), mem);
+        Ok(())
+    }
+
+    /// ZERO, in Zircon's order:
+    /// 1. physical → NOT_SUPPORTED (base `VmObject::ZeroRange`);
+    /// 2. cache policy not CACHED → BAD_STATE;
+    /// 3. `TrimRange` fails → OUT_OF_RANGE; a trimmed length of 0 → OK;
+    /// 4. a slice forwards to its root.
+    ///
+    /// Partial head and tail pages that are committed are made private and zeroed in
+    /// place; uncommitted ones already read as zero. Whole pages are given up, so
+    /// `committed_bytes` falls; with eager snapshots nothing can show through.
+    /// Allocation (forking a shared head or tail) happens before any byte changes, so
+    /// NO_MEMORY leaves the contents as they were.
+    fn zero(&mut self, id: VmoId, offset: u64, len: u64, mem: &mut dyn PhysMemory) -> ZxResult {
+        if self.is_physical(id) {
+            return Err(ZxError::NotSupported);
+        }
+        let vmo = vmo_ref(&self.slots, id);
+        if vmo.cache_policy != cache_policy::CACHED {
+            return Err(ZxError::BadState);
+        }
+        let trimmed = trim_range(offset, len, vmo.size).ok_or(ZxError::OutOfRange)?;
+        if trimmed == 0 {
+            return Ok(());
+        }
+        let (root, root_first_page) = self.root_of(id);
+        let start = bytes(root_first_page) + offset;
+        let end = start + trimmed;
+        // Whole pages are [whole_start, whole_end); when the range sits inside one page
+        // without covering it, whole_start > whole_end.
+        let whole_start = page_ceil(start).unwrap_or(end);
+        let whole_end = end & !(PAGE_SIZE - 1);
+
+        // Partial pieces: (page index, from, to) in bytes within the page.
+        let mut pieces: [Option<(u64, usize, usize)>; 2] = [None, None];
+        let in_page = |at: u64| (at % PAGE_SIZE) as usize;
+        if whole_start > whole_end {
+            pieces[0] = Some((
+                pages(start),
+                in_page(start),
+                in_page(start) + (end - start) as usize,
+            ));
+        } else {
+            if !start.is_multiple_of(PAGE_SIZE) {
+                pieces[0] = Some((pages(start), in_page(start), PAGE_SIZE as usize));
+            }
+            if !end.is_multiple_of(PAGE_SIZE) {
+                pieces[1] = Some((pages(end), 0, in_page(end)));
+            }
+        }
+
+        // Phase 1: make committed partial pages private (the only allocations).
+        for &(index, _, _) in pieces.iter().flatten() {
+            if self.root_page(root, index).is_some() {
+                self.make_private(root, index, mem)?;
+            }
+        }
+        // Phase 2: zero the partial pieces in place.
+        for &(index, from, to) in pieces.iter().flatten() {
+            if let Some(frame) = self.root_page(root, index) {
+                mem.zero_range(frame, from, to - from);
+            }
+        }
+        // Phase 3: give up the whole pages.
+        if whole_start < whole_end {
+            self.drop_pages(root, pages(whole_start), pages(whole_end), mem);
+        }
+        Ok(())
+    }
+
+    /// CACHE_SYNC / INVALIDATE / CLEAN / CLEAN_INVALIDATE:
+    /// 1. `len == 0` → INVALID_ARGS;
+    /// 2. not `InRange(offset, len, size)` → OUT_OF_RANGE;
+    /// 3. the operation runs on each committed piece of the range (uncommitted pages are
+    ///    skipped); a physical VMO's range is one contiguous call.
+    fn cache_op(
+        &self,
+        id: VmoId,
+        offset: u64,
+        len: u64,
+        kind: CacheOp,
+        cache: &mut dyn CacheMaintenance,
+    ) -> ZxResult {
+        if len == 0 {
+            return Err(ZxError::InvalidArgs);
+        }
+        if !in_range(offset, len, vmo_ref(&self.slots, id).size) {
+            return Err(ZxError::OutOfRange);
+        }
+        let (root, root_first_page) = self.root_of(id);
+        let start = bytes(root_first_page) + offset;
+        let end = start + len;
+        match &vmo_ref(&self.slots, root).backing {
+            Backing::Physical(base) => kind.apply(cache, PhysAddr(base.0 + start), len),
+            Backing::Paged(list) => {
+                let end_page = pages(page_ceil(end).unwrap_or(end));
+                for (index, frame) in list.range(pages(start), end_page) {
+                    let page_start = bytes(index);
+                    let lo = start.max(page_start);
+                    let hi = end.min(page_start + PAGE_SIZE);
+                    kind.apply(cache, PhysAddr(frame.0 + (lo - page_start)), hi - lo);
+                }
+            }
+            Backing::Slice { .. } => {}
+        }
+        Ok(())
+    }
+
+    // ----- cache policy ---------------------------------------------------------------
+
+    /// `zx_vmo_set_cache_policy` after the caller's mask check and MAP right.
+    ///
+    /// Physical VMO (or slice of one):
+    /// 1. the same policy again → OK, nothing changes;
+    /// 2. mapped, has children, or is a slice → BAD_STATE.
+    ///
+    /// Paged VMO, each failure BAD_STATE:
+    /// 1. it holds pages and its policy is not CACHED;
+    /// 2. (pinned pages: never, there is no pinning);
+    /// 3. it is mapped;
+    /// 4. it has children;
+    /// 5. it is a child (COW child or slice).
+    ///
+    /// Moving a paged VMO from CACHED to another policy cleans and invalidates every
+    /// frame it holds first, since the kernel may have written them through the cache.
+    pub fn set_cache_policy(
+        &mut self,
+        id: VmoId,
+        policy: u32,
+        cache: &mut dyn CacheMaintenance,
+    ) -> ZxResult {
+        if policy & !cache_policy::MASK != 0 {
+            return Err(ZxError::InvalidArgs);
+        }
+        let physical = self.is_physical(id);
+        let vmo = vmo_ref(&self.slots, id);
+        if physical {
+            if policy == vmo.cache_policy {
+                return Ok(());
+            }
+            if vmo.num_mappings != 0 || vmo.num_children != 0 || vmo.parent.is_some() {
+                return Err(ZxError::BadState);
+            }
+        } else {
+            let holds_pages = vmo.page_list().is_some_and(|list| !list.is_empty());
+            if holds_pages && vmo.cache_policy != cache_policy::CACHED {
+                return Err(ZxError::BadState);
+            }
+            if vmo.num_mappings != 0 || vmo.num_children != 0 || vmo.parent.is_some() {
+                return Err(ZxError::BadState);
+            }
+            if vmo.cache_policy == cache_policy::CACHED
+                && policy != cache_policy::CACHED
+                && let Some(list) = vmo.page_list()
+            {
+                for (_, frame) in list.iter() {
+                    cache.clean_invalidate(frame, PAGE_SIZE as usize);
+                }
+            }
+        }
+        vmo_mut(&mut self.slots, id).cache_policy = policy;
+        Ok(())
+    }
+
+    // ----- lifetime -------------------------------------------------------------------
+
+    /// Takes one more reference (a handle or a mapping).
+    pub fn retain(&mut self, id: VmoId) {
+        let vmo = vmo_mut(&mut self.slots, id);
+        debug_assert!(vmo.refs > 0, "retain of a destroyed VMO");
+        vmo.refs = vmo.refs.saturating_add(1);
+    }
+
+    /// Drops one reference. At zero the VMO gives up its frames (passing ownership of
+    /// shared ones to another holder), a slice releases its parent, and the node leaves
+    /// the store unless it still has children (then it stays as an empty zombie until
+    /// they are gone). Parents' child counts and ZX_VMO_ZERO_CHILDREN follow at once.
+    pub fn release(&mut self, id: VmoId, mem: &mut dyn PhysMemory) {
+        // Iterative, because a chain of slices releases parent after parent.
+        let mut next = Some(id);
+        while let Some(current) = next.take() {
+            let vmo = vmo_mut(&mut self.slots, current);
+            debug_assert!(vmo.refs > 0, "release of a destroyed VMO");
+            vmo.refs = vmo.refs.saturating_sub(1);
+            if vmo.refs == 0 {
+                next = self.destroy(current, mem);
+            }
+        }
+    }
+
+    /// Counts a new mapping of the VMO (for `num_mappings` and the cache-policy rule).
+    /// The kernel also calls [`Self::retain`] for it.
+    pub fn add_mapping(&mut self, id: VmoId) {
+        let vmo = vmo_mut(&mut self.slots, id);
+        vmo.num_mappings = vmo.num_mappings.saturating_add(1);
+    }
+
+    /// Counts a mapping gone. The kernel also calls [`Self::release`] for it.
+    pub fn remove_mapping(&mut self, id: VmoId) {
+        let vmo = vmo_mut(&mut self.slots, id);
+        vmo.num_mappings = vmo.num_mappings.saturating_sub(1);
+    }
+
+    // ----- kernel-facing queues and totals ----------------------------------------------
+
+    /// Drains the queued invalidations (the queue keeps its capacity).
+    pub fn take_invalidations(&mut self) -> alloc::vec::Drain<'_, Invalidation> {
+        self.invalidations.drain(..)
+    }
+
+    /// Frames held by all VMOs together (KMEM_STATS `vmo_bytes` / PAGE_SIZE). Physical
+    /// VMOs hold none.
+    pub fn committed_frames_total(&self) -> u64 {
+        self.frames.len() as u64
+    }
+
+    /// VMOs in the store, zombies included (for leak checks).
+    pub fn vmo_count(&self) -> usize {
+        self.slots.len() - self.free_slots.len()
+    }
+
+    // ----- internals ------------------------------------------------------------------
+
+    /// Puts a VMO in a free slot.
+    fn insert(&mut self, vmo: Vmo) -> ZxResult<VmoId> {
+        if let Some(index) = self.free_slots.pop() {
+            let slot = self
+                .slots
+                .get_mut(index as usize)
+                .ok_or(ZxError::Internal)?;
+            slot.vmo = Some(vmo);
+            return Ok(VmoId::new(index, slot.generation));
+        }
+        let index = u32::try_from(self.slots.len()).map_err(|_| ZxError::NoMemory)?;
+        if index > INDEX_MASK {
+            return Err(ZxError::NoMemory);
+        }
+        self.slots.push(Slot {
+            generation: 0,
+            vmo: Some(vmo),
+        });
+        Ok(VmoId::new(index, 0))
+    }
+
+    /// Empties a slot for reuse, with a new generation.
+    fn remove_slot(&mut self, id: VmoId) -> Option<Vmo> {
+        let slot = self.slots.get_mut(id.index())?;
+        let vmo = slot.vmo.take()?;
+        slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
+        self.free_slots.push(id.index() as u32);
+        Some(vmo)
+    }
+
+    /// The root VMO whose pages `id` shows, and the root page of `id`'s page 0.
+    fn root_of(&self, id: VmoId) -> (VmoId, u64) {
+        match vmo_ref(&self.slots, id).backing {
+            Backing::Slice {
+                root,
+                root_first_page,
+            } => (root, root_first_page),
+            _ => (id, 0),
+        }
+    }
+
+    /// Where page `page_index` (inside the VMO) really lives.
+    fn target(&self, id: VmoId, page_index: u64) -> Target {
+        let (root, root_first_page) = self.root_of(id);
+        let index = root_first_page + page_index;
+        match vmo_ref(&self.slots, root).backing {
+            // Creation guarantees base + size does not wrap.
+            Backing::Physical(base) => Target::Physical(PhysAddr(base.0 + bytes(index))),
+            _ => Target::Paged { root, index },
+        }
+    }
+
+    /// The frame at page `index` of paged root `root`, if committed.
+    fn root_page(&self, root: VmoId, index: u64) -> Option<PhysAddr> {
+        vmo_ref(&self.slots, root).page_list()?.get(index)
+    }
+
+    /// True when more than one VMO holds `frame`.
+    fn is_shared(&self, frame: PhysAddr) -> bool {
+        self.frames
+            .get(&pfn(frame))
+            .is_some_and(|meta| !meta.others.is_empty())
+    }
+
+    /// Makes page `index` of paged root `root` a frame that `root` alone holds and
+    /// returns it. Allocates only for an uncommitted or shared page; on failure nothing
+    /// has changed.
+    fn make_private(
+        &mut self,
+        root: VmoId,
+        index: u64,
+        mem: &mut dyn PhysMemory,
+    ) -> ZxResult<PhysAddr> {
+        let current = self.root_page(root, index);
+        let frame = match current {
+            Some(frame) if !self.is_shared(frame) => return Ok(frame),
+            Some(shared) => {
+                let copy = mem.alloc_copy_of(shared)?;
+                self.drop_frame(root, shared, mem);
+                copy
+            }
+            None => mem.alloc_zeroed_page()?,
+        };
+        self.frames.insert(
+            pfn(frame),
+            FrameMeta {
+                owner: root,
+                others: Vec::new(),
+            },
+        );
+        let vmo = vmo_mut(&mut self.slots, root);
+        vmo.owned_pages += 1;
+        if let Backing::Paged(list) = &mut vmo.backing {
+            list.insert(index, frame);
+        }
+        self.invalidate(root, index, 1);
+        Ok(frame)
+    }
+
+    /// `holder` lets go of `frame`: the frame is freed if nobody else holds it, and its
+    /// ownership passes to another holder if `holder` owned it.
+    fn drop_frame(&mut self, holder: VmoId, frame: PhysAddr, mem: &mut dyn PhysMemory) {
+        let key = pfn(frame);
+        let Some(meta) = self.frames.get_mut(&key) else {
+            debug_assert!(
+                false,
+                "frame {frame} held by a VMO but not in the frame table"
+            );
+            return;
+        };
+        if meta.owner == holder {
+            match meta.others.pop() {
+                Some(heir) => {
+                    meta.owner = heir;
+                    vmo_mut(&mut self.slots, heir).owned_pages += 1;
+                }
+                None => {
+                    self.frames.remove(&key);
+                    mem.free_page(frame);
+                }
+            }
+            let vmo = vmo_mut(&mut self.slots, holder);
+            vmo.owned_pages = vmo.owned_pages.saturating_sub(1);
+        } else if let Some(position) = meta.others.iter().position(|&other| other == holder) {
+            meta.others.swap_remove(position);
+        }
+    }
+
+    /// Gives up root pages `[first, end)` and invalidates the ones that were committed.
+    fn drop_pages(&mut self, root: VmoId, first: u64, end: u64, mem: &mut dyn PhysMemory) {
+        let dropped = match &mut vmo_mut(&mut self.slots, root).backing {
+            Backing::Paged(list) => list.take_range(first, end),
+            _ => Vec::new(),
+        };
+        for (index, frame) in dropped {
+            self.drop_frame(root, frame, mem);
+            self.invalidate(root, index, 1);
+        }
+    }
+
+    /// Queues `[first, first + count)` of `root` and the same pages in every slice of it.
+    fn invalidate(&mut self, root: VmoId, first: u64, count: u64) {
+        if count == 0 {
+            return;
+        }
+        push_invalidation(&mut self.invalidations, root, first, count);
+        let end = first.saturating_add(count);
+        for view in &vmo_ref(&self.slots, root).slices {
+            let lo = first.max(view.first_page);
+            let hi = end.min(view.first_page + view.page_count);
+            if lo < hi {
+                push_invalidation(
+                    &mut self.invalidations,
+                    view.slice,
+                    lo - view.first_page,
+                    hi - lo,
+                );
+            }
+        }
+    }
+
+    /// The last reference to `id` is gone. Returns the parent a slice must release.
+    fn destroy(&mut self, id: VmoId, mem: &mut dyn PhysMemory) -> Option<VmoId> {
+        // Nothing maps a VMO without a reference, so pending invalidations are moot.
+        self.invalidations.retain(|inv| inv.vmo != id);
+        let vmo = vmo_mut(&mut self.slots, id);
+        let frames = match &mut vmo.backing {
+            Backing::Paged(list) => list.take_all(),
+            _ => Vec::new(),
+        };
+        let slice_of = match vmo.backing {
+            Backing::Slice { root, .. } => Some(root),
+            _ => None,
+        };
+        let parent = vmo.parent;
+        let has_children = vmo.num_children > 0;
+        for (_, frame) in frames {
+            self.drop_frame(id, frame, mem);
+        }
+        let mut release_parent = None;
+        if let Some(root) = slice_of {
+            vmo_mut(&mut self.slots, root)
+                .slices
+                .retain(|view| view.slice != id);
+            release_parent = parent;
+        }
+        if !has_children {
+            self.remove_node_chain(id);
+        }
+        release_parent
+    }
+
+    /// Removes a dead, childless node, then every ancestor that this leaves dead and
+    /// childless (zombies waiting for their last descendant).
+    fn remove_node_chain(&mut self, id: VmoId) {
+        let mut current = id;
+        while let Some(vmo) = self.remove_slot(current) {
+            if let Some(root) = vmo.cow_source_root {
+                let root = vmo_mut(&mut self.slots, root);
+                root.cow_children = root.cow_children.saturating_sub(1);
+            }
+            let Some(parent) = vmo.parent else { break };
+            let p = vmo_mut(&mut self.slots, parent);
+            p.num_children = p.num_children.saturating_sub(1);
+            if p.refs != 0 || p.num_children != 0 {
+                break;
+            }
+            current = parent;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use alloc::boxed::Box;
+    use alloc::vec;
+    use std::format;
+    use std::string::String;
+
+    const P: u64 = PAGE_SIZE;
+    const ALL_RIGHTS: u32 = rights::DEFAULT_VMO;
+
+    // ----- test doubles -----------------------------------------------------------------
+
+    /// Physical memory as a map of page buffers, with an optional allocation budget.
+    struct FakeMemory {
+        pages: BTreeMap<u64, Box<[u8; PAGE_SIZE as usize]>>,
+        next: u64,
+        /// Allocations still allowed; `None` = unlimited.
+        budget: Option<usize>,
+    }
+
+    impl FakeMemory {
+        fn new() -> Self {
+            FakeMemory {
+                pages: BTreeMap::new(),
+                next: 0x4000_0000,
+                budget: None,
+            }
+        }
+
+        fn fail_after(&mut self, allocations: Option<usize>) {
+            self.budget = allocations;
+        }
+
+        fn live(&self) -> u64 {
+            self.pages.len() as u64
+        }
+
+        fn page(&self, pa: PhysAddr) -> &[u8; PAGE_SIZE as usize] {
+            self.pages
+                .get(&pa.0)
+                .expect("access to a page that is not allocated")
+        }
+
+        fn page_mut(&mut self, pa: PhysAddr) -> &mut [u8; PAGE_SIZE as usize] {
+            self.pages
+                .get_mut(&pa.0)
+                .expect("access to a page that is not allocated")
+        }
+
+        fn spend(&mut self) -> ZxResult {
+            match &mut self.budget {
+                Some(0) => Err(ZxError::NoMemory),
+                Some(n) => {
+                    *n -= 1;
+                    Ok(())
+                }
+                None => Ok(()),
+            }
+        }
+
+        fn fresh(&mut self, contents: [u8; PAGE_SIZE as usize]) -> PhysAddr {
+            let pa = PhysAddr(self.next);
+            self.next += P;
+            self.pages.insert(pa.0, Box::new(contents));
+            pa
+        }
+    }
+
+    impl PhysMemory for FakeMemory {
+        fn alloc_zeroed_page(&mut self) -> ZxResult<PhysAddr> {
+            self.spend()?;
+            Ok(self.fresh([0; PAGE_SIZE as usize]))
+        }
+
+        fn alloc_copy_of(&mut self, src: PhysAddr) -> ZxResult<PhysAddr> {
+            self.spend()?;
+            let contents = *self.page(src);
+            Ok(self.fresh(contents))
+        }
+
+        fn zero_range(&mut self, pa: PhysAddr, offset: usize, len: usize) {
+            self.page_mut(pa)[offset..offset + len].fill(0);
+        }
+
+        fn free_page(&mut self, pa: PhysAddr) {
+            assert!(self.pages.remove(&pa.0).is_some(), "double free of {pa}");
+        }
+    }
+
+    /// Records every cache maintenance call.
+    #[derive(Default)]
+    struct RecordingCache {
+        calls: Vec<(&'static str, PhysAddr, usize)>,
+    }
+
+    impl CacheMaintenance for RecordingCache {
+        fn clean(&mut self, pa: PhysAddr, len: usize) {
+            self.calls.push(("clean", pa, len));
+        }
+        fn clean_invalidate(&mut self, pa: PhysAddr, len: usize) {
+            self.calls.push(("clean_invalidate", pa, len));
+        }
+        fn invalidate(&mut self, pa: PhysAddr, len: usize) {
+            self.calls.push(("invalidate", pa, len));
+        }
+        fn sync(&mut self, pa: PhysAddr, len: usize) {
+            self.calls.push(("sync", pa, len));
+        }
+    }
+
+    // ----- helpers: what the syscall layer does with the primitives ---------------------
+
+    /// `zx_vmo_write`: checks, then faults every page in first (so NO_MEMORY leaves the
+    /// contents unchanged), then copies.
+    fn write(
+        store: &mut VmoStore,
+        mem: &mut FakeMemory,
+        id: VmoId,
+        offset: u64,
+        data: &[u8],
+    ) -> ZxResult {
+        let len = data.len() as u64;
+        store.check_read_write(id, offset, len)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let first = offset / P;
+        let last = (offset + len - 1) / P;
+        for page in first..=last {
+            store.page_for_write(id, page, mem)?;
+        }
+        let mut done = 0usize;
+        while done < data.len() {
+            let at = offset + done as u64;
+            let in_page = (at % P) as usize;
+            let n = (P as usize - in_page).min(data.len() - done);
+            let frame = store.page_for_write(id, at / P, mem)?;
+            mem.page_mut(frame)[in_page..in_page + n].copy_from_slice(&data[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// `zx_vmo_read`.
+    fn read(
+        store: &VmoStore,
+        mem: &FakeMemory,
+        id: VmoId,
+        offset: u64,
+        len: u64,
+    ) -> ZxResult<Vec<u8>> {
+        store.check_read_write(id, offset, len)?;
+        let mut out = vec![0u8; len as usize];
+        let mut done = 0usize;
+        while done < out.len() {
+            let at = offset + done as u64;
+            let in_page = (at % P) as usize;
+            let n = (P as usize - in_page).min(out.len() - done);
+            if let Some(page) = store.page_for_read(id, at / P) {
+                out[done..done + n].copy_from_slice(&mem.page(page.pa)[in_page..in_page + n]);
+            }
+            done += n;
+        }
+        Ok(out)
+    }
+
+    fn committed(store: &VmoStore, id: VmoId) -> u64 {
+        store.info(id).committed_bytes
+    }
+
+    fn pattern(seed: u8, len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| seed.wrapping_add((i % 251) as u8))
+            .collect()
+    }
+
+    fn invalidations(store: &mut VmoStore) -> Vec<Invalidation> {
+        store.take_invalidations().collect()
+    }
+
+    /// Every structural invariant of the store, plus frame conservation.
+    fn check_invariants(store: &VmoStore, mem: &FakeMemory) {
+        let mut holders: BTreeMap<u64, Vec<VmoId>> = BTreeMap::new();
+        let mut children: BTreeMap<VmoId, u64> = BTreeMap::new();
+        let mut owned_sum = 0;
+        for (index, slot) in store.slots.iter().enumerate() {
+            let Some(vmo) = &slot.vmo else { continue };
+            let id = VmoId::new(index as u32, slot.generation);
+            owned_sum += vmo.owned_pages;
+            if let Some(parent) = vmo.parent {
+                assert!(store.contains(parent), "parent of {id:?} is gone");
+                *children.entry(parent).or_default() += 1;
+            }
+            if vmo.refs == 0 {
+                assert!(vmo.num_children > 0, "zombie {id:?} without children");
+                assert!(
+                    vmo.page_list().is_none_or(|l| l.is_empty()),
+                    "zombie {id:?} holds pages"
+                );
+            }
+            if let Some(list) = vmo.page_list() {
+                for (page, frame) in list.iter() {
+                    assert!(
+                        page < pages(vmo.size),
+                        "{id:?} holds page {page} past its end"
+                    );
+                    holders.entry(pfn(frame)).or_default().push(id);
+                }
+            }
+            let owned = store.frames.values().filter(|m| m.owner == id).count() as u64;
+            assert_eq!(owned, vmo.owned_pages, "owned_pages of {id:?}");
+        }
+        for (index, slot) in store.slots.iter().enumerate() {
+            let Some(vmo) = &slot.vmo else { continue };
+            let id = VmoId::new(index as u32, slot.generation);
+            assert_eq!(
+                vmo.num_children,
+                children.get(&id).copied().unwrap_or(0),
+                "num_children of {id:?}"
+            );
+        }
+        assert_eq!(
+            holders.len(),
+            store.frames.len(),
+            "frames held vs frame table"
+        );
+        for (key, meta) in &store.frames {
+            let mut expected: Vec<VmoId> = meta.others.clone();
+            expected.push(meta.owner);
+            expected.sort();
+            let mut actual = holders.get(key).cloned().unwrap_or_default();
+            actual.sort();
+            assert_eq!(expected, actual, "holders of frame {key:#x}");
+        }
+        assert_eq!(owned_sum, store.committed_frames_total());
+        assert_eq!(
+            mem.live(),
+            store.committed_frames_total(),
+            "frames in memory vs held"
+        );
+    }
+
+    // ----- creation ---------------------------------------------------------------------
+
+    #[test]
+    fn round_size_and_ranges() {
+        assert_eq!(MAX_SIZE, 0xFFFF_FFFF_FFFE_0000);
+        assert_eq!(round_size(0), Ok(0));
+        assert_eq!(round_size(1), Ok(P));
+        assert_eq!(round_size(MAX_SIZE), Ok(MAX_SIZE));
+        assert_eq!(round_size(MAX_SIZE + 1), Err(ZxError::OutOfRange));
+        assert_eq!(round_size(u64::MAX), Err(ZxError::OutOfRange));
+        assert!(in_range(0, 10, 10));
+        assert!(!in_range(1, 10, 10));
+        assert!(!in_range(11, 0, 10));
+        assert!(!in_range(u64::MAX, 2, u64::MAX));
+        assert_eq!(trim_range(4, 100, 10), Some(6));
+        assert_eq!(trim_range(10, 100, 10), Some(0));
+        assert_eq!(trim_range(11, 0, 10), None);
+        assert_eq!(trim_range(1, u64::MAX, 10), None);
+    }
+
+    #[test]
+    fn create_checks_options_then_size() {
+        let mut store = VmoStore::new();
+        assert_eq!(store.create(1, P, 1), Err(ZxError::InvalidArgs));
+        assert_eq!(store.create(1, u64::MAX, 1 << 2), Err(ZxError::InvalidArgs));
+        assert_eq!(store.create(1, u64::MAX, 0), Err(ZxError::OutOfRange));
+        assert_eq!(store.create(1, MAX_SIZE + 1, 0), Err(ZxError::OutOfRange));
+        let big = store.create(1, MAX_SIZE, 0).unwrap();
+        assert_eq!(store.size(big), MAX_SIZE);
+        let empty = store.create(2, 0, 0).unwrap();
+        assert_eq!(store.size(empty), 0);
+
+        let id = store.create(42, 5000, crate::abi::VMO_RESIZABLE).unwrap();
+        assert_eq!(store.size(id), 2 * P);
+        assert_eq!(store.content_size(id), 5000);
+        assert!(store.is_resizable(id));
+        assert!(!store.is_physical(id));
+        assert_eq!(store.signals(id), signal::VMO_ZERO_CHILDREN);
+        let info = store.info(id);
+        assert_eq!(info.koid, 42);
+        assert_eq!(info.flags, info::VMO_TYPE_PAGED | info::VMO_RESIZABLE);
+        assert_eq!(info.committed_bytes, 0);
+        assert_eq!(info.cache_policy, cache_policy::CACHED);
+        assert_eq!(info.parent_koid, 0);
+        assert_eq!(info.num_children, 0);
+        assert_eq!(info.share_count, 1);
+        assert_eq!(store.info(empty).flags, info::VMO_TYPE_PAGED);
+    }
+
+    #[test]
+    fn ids_are_reused_with_a_new_generation() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let a = store.create(1, P, 0).unwrap();
+        store.release(a, &mut mem);
+        assert!(!store.contains(a));
+        let b = store.create(2, P, 0).unwrap();
+        assert_eq!(a.index(), b.index());
+        assert_ne!(a, b);
+        assert!(store.contains(b));
+        assert!(!store.contains(a));
+        assert_eq!(store.koid(b), 2);
+        assert_eq!(store.vmo_count(), 1);
+    }
+
+    // ----- read / write -----------------------------------------------------------------
+
+    #[test]
+    fn read_write_check_order() {
+        let mut store = VmoStore::new();
+        let mut cache = RecordingCache::default();
+        let id = store.create(1, 2 * P, 0).unwrap();
+        assert_eq!(store.check_read_write(id, 0, 2 * P), Ok(()));
+        assert_eq!(store.check_read_write(id, 2 * P, 0), Ok(()));
+        assert_eq!(
+            store.check_read_write(id, 2 * P + 1, 0),
+            Err(ZxError::OutOfRange)
+        );
+        assert_eq!(
+            store.check_read_write(id, P, P + 1),
+            Err(ZxError::OutOfRange)
+        );
+        assert_eq!(
+            store.check_read_write(id, u64::MAX, 2),
+            Err(ZxError::OutOfRange)
+        );
+
+        store
+            .set_cache_policy(id, cache_policy::UNCACHED, &mut cache)
+            .unwrap();
+        // Uncached beats the range check, even for len 0 ...
+        assert_eq!(store.check_read_write(id, 0, 0), Err(ZxError::BadState));
+        assert_eq!(
+            store.check_read_write(id, 10 * P, 1),
+            Err(ZxError::BadState)
+        );
+        // ... but not the overflow check.
+        assert_eq!(
+            store.check_read_write(id, u64::MAX, 2),
+            Err(ZxError::OutOfRange)
+        );
+
+        let phys = store.create_physical(2, PhysAddr(0x900_0000), P).unwrap();
+        assert_eq!(
+            store.check_read_write(phys, 0, 1),
+            Err(ZxError::NotSupported)
+        );
+        assert_eq!(
+            store.check_read_write(phys, u64::MAX, 2),
+            Err(ZxError::NotSupported)
+        );
+        store
+            .set_cache_policy(phys, cache_policy::CACHED, &mut cache)
+            .unwrap();
+        assert_eq!(
+            store.check_read_write(phys, 0, 1),
+            Err(ZxError::NotSupported)
+        );
+    }
+
+    #[test]
+    fn writes_commit_and_reads_do_not() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let id = store.create(1, 3 * P, 0).unwrap();
+        assert_eq!(
+            read(&store, &mem, id, 0, 3 * P).unwrap(),
+            vec![0; 3 * P as usize]
+        );
+        assert_eq!(committed(&store, id), 0);
+        assert_eq!(mem.live(), 0);
+
+        let data = pattern(7, 100);
+        write(&mut store, &mut mem, id, P - 50, &data).unwrap();
+        assert_eq!(committed(&store, id), 2 * P);
+        assert_eq!(read(&store, &mem, id, P - 50, 100).unwrap(), data);
+        assert_eq!(read(&store, &mem, id, 2 * P, 10).unwrap(), vec![0; 10]);
+        assert_eq!(store.page_for_read(id, 2), None);
+        assert_eq!(store.page_for_read(id, 3), None);
+        assert_eq!(
+            store.page_for_write(id, 3, &mut mem),
+            Err(ZxError::OutOfRange)
+        );
+        check_invariants(&store, &mem);
+
+        store.release(id, &mut mem);
+        assert_eq!(mem.live(), 0);
+        assert_eq!(store.vmo_count(), 0);
+    }
+
+    #[test]
+    fn write_to_an_owned_page_changes_nothing_else() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let id = store.create(1, P, 0).unwrap();
+        let first = store.page_for_write(id, 0, &mut mem).unwrap();
+        assert_eq!(
+            invalidations(&mut store),
+            vec![Invalidation {
+                vmo: id,
+                first_page: 0,
+                page_count: 1
+            }]
+        );
+        mem.fail_after(Some(0));
+        assert_eq!(store.page_for_write(id, 0, &mut mem), Ok(first));
+        assert!(invalidations(&mut store).is_empty());
+        assert_eq!(
+            store.page_for_read(id, 0),
+            Some(PageRef {
+                pa: first,
+                shared: false
+            })
+        );
+        assert_eq!(mem.live(), 1);
+    }
+
+    // ----- copy-on-write children -------------------------------------------------------
+
+    #[test]
+    fn cow_child_is_isolated_both_ways() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let parent = store.create(1, 2 * P, 0).unwrap();
+        write(&mut store, &mut mem, parent, 0, &pattern(1, 2 * P as usize)).unwrap();
+        let child = store
+            .create_child(parent, 2, child::SNAPSHOT, 0, 2 * P, true)
+            .unwrap();
+        assert_eq!(
+            read(&store, &mem, child, 0, 2 * P).unwrap(),
+            pattern(1, 2 * P as usize)
+        );
+        assert!(store.page_for_read(child, 0).unwrap().shared);
+        assert!(store.page_for_read(parent, 0).unwrap().shared);
+
+        write(&mut store, &mut mem, child, 0, b"child").unwrap();
+        write(&mut store, &mut mem, parent, P, b"parent").unwrap();
+        assert_eq!(&read(&store, &mem, parent, 0, 5).unwrap(), &pattern(1, 5));
+        assert_eq!(&read(&store, &mem, child, 0, 5).unwrap(), b"child");
+        assert_eq!(
+            &read(&store, &mem, child, P, 6).unwrap(),
+            &pattern(1, P as usize + 6)[P as usize..]
+        );
+        assert_eq!(&read(&store, &mem, parent, P, 6).unwrap(), b"parent");
+        // After both forks nothing is shared any more.
+        assert!(!store.page_for_read(child, 0).unwrap().shared);
+        assert!(!store.page_for_read(parent, 1).unwrap().shared);
+        check_invariants(&store, &mem);
+
+        // Closing one side never changes the other.
+        store.release(parent, &mut mem);
+        assert_eq!(&read(&store, &mem, child, 0, 5).unwrap(), b"child");
+        assert_eq!(
+            &read(&store, &mem, child, P, 6).unwrap(),
+            &pattern(1, P as usize + 6)[P as usize..]
+        );
+        check_invariants(&store, &mem);
+        store.release(child, &mut mem);
+        assert_eq!(mem.live(), 0);
+        assert_eq!(store.vmo_count(), 0);
+    }
+
+    #[test]
+    fn obj_mem_accounting() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let vmo = store.create(1, 2 * P, 0).unwrap();
+        write(&mut store, &mut mem, vmo, 0, &[1]).unwrap();
+        write(&mut store, &mut mem, vmo, P, &[1]).unwrap();
+        let clone = store
+            .create_child(vmo, 2, child::SNAPSHOT_AT_LEAST_ON_WRITE, 0, 2 * P, true)
+            .unwrap();
+        assert_eq!(committed(&store, vmo), 2 * P);
+        assert_eq!(committed(&store, clone), 0);
+
+        write(&mut store, &mut mem, clone, 0, &[2]).unwrap();
+        assert_eq!(committed(&store, vmo), 2 * P);
+        assert_eq!(committed(&store, clone), P);
+
+        write(&mut store, &mut mem, vmo, P, &[2]).unwrap();
+        assert_eq!(committed(&store, vmo), 2 * P);
+        assert_eq!(committed(&store, clone), 2 * P);
+
+        write(&mut store, &mut mem, vmo, 0, &[2]).unwrap();
+        write(&mut store, &mut mem, clone, P, &[2]).unwrap();
+        assert_eq!(committed(&store, vmo), 2 * P);
+        assert_eq!(committed(&store, clone), 2 * P);
+        assert_eq!(mem.live(), 4);
+        check_invariants(&store, &mem);
+    }
+
+    #[test]
+    fn closing_the_parent_passes_ownership() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let parent = store.create(1, 3 * P, 0).unwrap();
+        write(&mut store, &mut mem, parent, 0, &pattern(3, 3 * P as usize)).unwrap();
+        let a = store
+            .create_child(parent, 2, child::SNAPSHOT, 0, 3 * P, false)
+            .unwrap();
+        let b = store
+            .create_child(parent, 3, child::SNAPSHOT, P, 2 * P, false)
+            .unwrap();
+        assert_eq!(mem.live(), 3);
+        store.release(parent, &mut mem);
+        // Parent's three frames are still held (page 0 by a; pages 1, 2 by a and b).
+        assert_eq!(mem.live(), 3);
+        assert_eq!(committed(&store, a) + committed(&store, b), 3 * P);
+        check_invariants(&store, &mem);
+        store.release(a, &mut mem);
+        assert_eq!(mem.live(), 2);
+        assert_eq!(committed(&store, b), 2 * P);
+        assert_eq!(
+            read(&store, &mem, b, 0, 2 * P).unwrap(),
+            pattern(3, 3 * P as usize)[P as usize..].to_vec()
+        );
+        check_invariants(&store, &mem);
+        store.release(b, &mut mem);
+        assert_eq!(mem.live(), 0);
+        assert_eq!(store.vmo_count(), 0);
+    }
+
+    #[test]
+    fn child_past_the_parent_end_reads_zero() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let parent = store.create(1, 2 * P, 0).unwrap();
+        write(&mut store, &mut mem, parent, 0, &pattern(9, 2 * P as usize)).unwrap();
+        let child = store
+            .create_child(parent, 2, child::SNAPSHOT, P, 3 * P, false)
+            .unwrap();
+        assert_eq!(store.size(child), 3 * P);
+        assert_eq!(
+            read(&store, &mem, child, 0, P).unwrap(),
+            pattern(9, 2 * P as usize)[P as usize..].to_vec()
+        );
+        assert_eq!(
+            read(&store, &mem, child, P, 2 * P).unwrap(),
+            vec![0; 2 * P as usize]
+        );
+        let far = store
+            .create_child(parent, 3, child::SNAPSHOT, 100 * P, P, false)
+            .unwrap();
+        assert_eq!(read(&store, &mem, far, 0, P).unwrap(), vec![0; P as usize]);
+        assert_eq!(mem.live(), 2);
+        let info = store.info(child);
+        assert_eq!(info.parent_koid, 1);
+        assert_eq!(info.flags, info::VMO_TYPE_PAGED | info::VMO_IS_COW_CLONE);
+        assert_eq!(store.content_size(child), 3 * P);
+    }
+
+    #[test]
+    fn create_child_option_and_argument_order() {
+        let mut store = VmoStore::new();
+        let mut cache = RecordingCache::default();
+        let parent = store.create(1, 4 * P, 0).unwrap();
+        let cc = |s: &mut VmoStore, options, offset, size| {
+            s.create_child(parent, 9, options, offset, size, false)
+        };
+        assert_eq!(cc(&mut store, 0, 0, P), Err(ZxError::InvalidArgs));
+        assert_eq!(
+            cc(&mut store, child::RESIZABLE, 0, P),
+            Err(ZxError::InvalidArgs)
+        );
+        assert_eq!(
+            cc(
+                &mut store,
+                child::SNAPSHOT | child::SNAPSHOT_AT_LEAST_ON_WRITE,
+                0,
+                P
+            ),
+            Err(ZxError::InvalidArgs)
+        );
+        assert_eq!(
+            cc(&mut store, child::SNAPSHOT | (1 << 7), 0, P),
+            Err(ZxError::InvalidArgs)
+        );
+        assert_eq!(
+            cc(&mut store, child::SLICE | child::RESIZABLE, 0, P),
+            Err(ZxError::InvalidArgs)
+        );
+        assert_eq!(
+            cc(&mut store, child::SLICE | child::SNAPSHOT, 0, P),
+            Err(ZxError::InvalidArgs)
+        );
+        // Options beat arguments.
+        assert_eq!(cc(&mut store, 0, 1, u64::MAX), Err(ZxError::InvalidArgs));
+        assert_eq!(
+            cc(&mut store, child::SNAPSHOT, 1, u64::MAX),
+            Err(ZxError::InvalidArgs)
+        );
+        assert_eq!(
+            cc(&mut store, child::SNAPSHOT, 0, u64::MAX),
+            Err(ZxError::OutOfRange)
+        );
+        assert_eq!(
+            cc(&mut store, child::SNAPSHOT, 0, 0u64.wrapping_sub(P)),
+            Err(ZxError::OutOfRange)
+        );
+        // NO_WRITE only concerns rights.
+        let ok = cc(
+            &mut store,
+            child::SNAPSHOT | child::NO_WRITE | child::RESIZABLE,
+            0,
+            P,
+        )
+        .unwrap();
+        assert!(store.is_resizable(ok));
+        let plain = cc(&mut store, child::SNAPSHOT_AT_LEAST_ON_WRITE, 0, P).unwrap();
+        assert!(!store.is_resizable(plain));
+        assert_eq!(
+            store.set_size(plain, 2 * P, &mut FakeMemory::new()),
+            Err(ZxError::Unavailable)
+        );
+
+        let uncached = store.create(2, P, 0).unwrap();
+        store
+            .set_cache_policy(uncached, cache_policy::UNCACHED, &mut cache)
+            .unwrap();
+        assert_eq!(
+            store.create_child(uncached, 9, child::SNAPSHOT, 1, P, false),
+            Err(ZxError::InvalidArgs)
+        );
+        assert_eq!(
+            store.create_child(uncached, 9, child::SNAPSHOT, 0, u64::MAX, false),
+            Err(ZxError::OutOfRange)
+        );
+        assert_eq!(
+            store.create_child(uncached, 9, child::SNAPSHOT, 0, P, false),
+            Err(ZxError::BadState)
+        );
+
+        let phys = store
+            .create_physical(3, PhysAddr(0x900_0000), 2 * P)
+            .unwrap();
+        assert_eq!(
+            store.create_child(phys, 9, child::SNAPSHOT, 1, u64::MAX, false),
+            Err(ZxError::NotSupported)
+        );
+        assert_eq!(
+            store.create_child(phys, 9, child::SNAPSHOT_AT_LEAST_ON_WRITE, 0, P, false),
+            Err(ZxError::NotSupported)
+        );
+        assert_eq!(
+            store.create_child(phys, 9, 0, 0, P, false),
+            Err(ZxError::InvalidArgs)
+        );
+    }
+
+    #[test]
+    fn names_truncate_and_copy_to_children() {
+        let mut store = VmoStore::new();
+        let parent = store.create(1, P, 0).unwrap();
+        assert_eq!(store.name(parent), [0; 32]);
+        store.set_name(parent, b"0123456789abcdef0123456789abcdefXYZ");
+        let name = store.name(parent);
+        assert_eq!(&name[..31], b"0123456789abcdef0123456789abcde");
+        assert_eq!(name[31], 0);
+        store.set_name(parent, b"short");
+        assert_eq!(&store.name(parent)[..6], b"short\0");
+        assert!(store.name(parent)[5..].iter().all(|&b| b == 0));
+
+        let named = store
+            .create_child(parent, 2, child::SNAPSHOT, 0, P, true)
+            .unwrap();
+        let unnamed = store
+            .create_child(parent, 3, child::SNAPSHOT, 0, P, false)
+            .unwrap();
+        let slice = store
+            .create_child(parent, 4, child::SLICE, 0, P, true)
+            .unwrap();
+        assert_eq!(store.name(named), store.name(parent));
+        assert_eq!(store.name(unnamed), [0; 32]);
+        assert_eq!(store.name(slice), store.name(parent));
+        assert_eq!(store.info(named).name, store.name(parent));
+    }
+
+    // ----- slices -----------------------------------------------------------------------
+
+    #[test]
+    fn slice_rules_in_order() {
+        let mut store = VmoStore::new();
+        let mut cache = RecordingCache::default();
+        let parent = store.create(1, 4 * P, 0).unwrap();
+        let slice = |s: &mut VmoStore, p, offset, size| {
+            s.create_child(p, 9, child::SLICE, offset, size, false)
+        };
+        assert_eq!(
+            slice(&mut store, parent, 1, u64::MAX),
+            Err(ZxError::InvalidArgs)
+        );
+        assert_eq!(
+            slice(&mut store, parent, 0, u64::MAX),
+            Err(ZxError::OutOfRange)
+        );
+        assert_eq!(
+            slice(&mut store, parent, 0, 0u64.wrapping_sub(P)),
+            Err(ZxError::OutOfRange)
+        );
+        assert_eq!(
+            slice(&mut store, parent, 0u64.wrapping_sub(P), P),
+            Err(ZxError::InvalidArgs)
+        );
+        assert_eq!(
+            slice(&mut store, parent, 3 * P, 2 * P),
+            Err(ZxError::InvalidArgs)
+        );
+        assert_eq!(
+            slice(&mut store, parent, 5 * P, 0),
+            Err(ZxError::InvalidArgs)
+        );
+
+        let resizable = store.create(2, P, crate::abi::VMO_RESIZABLE).unwrap();
+        assert_eq!(
+            slice(&mut store, resizable, 0, 2 * P),
+            Err(ZxError::InvalidArgs)
+        );
+        assert_eq!(
+            slice(&mut store, resizable, 0, P),
+            Err(ZxError::NotSupported)
+        );
+
+        let uncached = store.create(3, P, 0).unwrap();
+        store
+            .set_cache_policy(uncached, cache_policy::UNCACHED, &mut cache)
+            .unwrap();
+        assert_eq!(slice(&mut store, uncached, 0, P), Err(ZxError::BadState));
+        let phys = store
+            .create_physical(4, PhysAddr(0x900_0000), 2 * P)
+            .unwrap();
+        let phys_slice = slice(&mut store, phys, P, P).unwrap();
+        assert_eq!(store.cache_policy(phys_slice), cache_policy::UNCACHED);
+
+        let empty = slice(&mut store, parent, 4 * P, 0).unwrap();
+        assert_eq!(store.size(empty), 0);
+        assert_eq!(store.check_read_write(empty, 0, 0), Ok(()));
+        assert_eq!(
+            store.check_read_write(empty, 0, 1),
+            Err(ZxError::OutOfRange)
+        );
+        let small = slice(&mut store, parent, P, 42).unwrap();
+        assert_eq!(store.size(small), P);
+        assert_eq!(store.content_size(small), 42);
+        let info = store.info(small);
+        assert_eq!(info.flags, info::VMO_TYPE_PAGED);
+        assert_eq!(info.parent_koid, 1);
+        assert_eq!(store.info(parent).num_children, 2);
+    }
+
+    #[test]
+    fn slices_share_pages_with_their_parent() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let parent = store.create(1, 4 * P, 0).unwrap();
+        write(&mut store, &mut mem, parent, P, b"in parent").unwrap();
+        let slice = store
+            .create_child(parent, 2, child::SLICE, P, 2 * P, false)
+            .unwrap();
+        assert_eq!(&read(&store, &mem, slice, 0, 9).unwrap(), b"in parent");
+        write(&mut store, &mut mem, slice, P + 3, b"via slice").unwrap();
+        assert_eq!(
+            &read(&store, &mem, parent, 2 * P + 3, 9).unwrap(),
+            b"via slice"
+        );
+        // Pages belong to the root; a slice owns nothing.
+        assert_eq!(committed(&store, parent), 2 * P);
+        assert_eq!(committed(&store, slice), 0);
+
+        // A slice of the slice resolves to the root.
+        let inner = store
+            .create_child(slice, 3, child::SLICE, P, P, false)
+            .unwrap();
+        assert_eq!(&read(&store, &mem, inner, 3, 9).unwrap(), b"via slice");
+        assert_eq!(store.info(inner).parent_koid, 2);
+        write(&mut store, &mut mem, inner, 0, b"inner").unwrap();
+        assert_eq!(&read(&store, &mem, parent, 2 * P, 5).unwrap(), b"inner");
+
+        // A COW child of a slice snapshots the slice's window.
+        let snap = store
+            .create_child(slice, 4, child::SNAPSHOT, 0, 3 * P, false)
+            .unwrap();
+        assert_eq!(&read(&store, &mem, snap, 0, 9).unwrap(), b"in parent");
+        assert_eq!(&read(&store, &mem, snap, P, 5).unwrap(), b"inner");
+        assert_eq!(
+            read(&store, &mem, snap, 2 * P, P).unwrap(),
+            vec![0; P as usize]
+        );
+        write(&mut store, &mut mem, slice, 0, b"changed").unwrap();
+        assert_eq!(&read(&store, &mem, snap, 0, 9).unwrap(), b"in parent");
+        check_invariants(&store, &mem);
+
+        // Releasing the parent's handle keeps it alive through the slice.
+        store.release(parent, &mut mem);
+        assert_eq!(&read(&store, &mem, inner, 0, 5).unwrap(), b"inner");
+        store.release(slice, &mut mem);
+        assert_eq!(&read(&store, &mem, inner, 0, 5).unwrap(), b"inner");
+        store.release(inner, &mut mem);
+        // The parent's pages are gone; the snapshot keeps its own.
+        check_invariants(&store, &mem);
+        assert_eq!(&read(&store, &mem, snap, P, 5).unwrap(), b"inner");
+        store.release(snap, &mut mem);
+        assert_eq!(mem.live(), 0);
+        assert_eq!(store.vmo_count(), 0);
+    }
+
+    // ----- signals and lifetime ---------------------------------------------------------
+
+    #[test]
+    fn zero_children_signal_tracks_descendants_and_mappings() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let parent = store.create(1, P, 0).unwrap();
+        let child = store
+            .create_child(parent, 2, child::SNAPSHOT, 0, P, false)
+            .unwrap();
+        assert_eq!(store.signals(parent) & signal::VMO_ZERO_CHILDREN, 0);
+        assert_eq!(store.info(parent).num_children, 1);
+        let grandchild = store
+            .create_child(child, 3, child::SNAPSHOT, 0, P, false)
+            .unwrap();
+
+        // The child's handle closes, but the grandchild keeps the parent's signal clear.
+        store.release(child, &mut mem);
+        assert_eq!(store.signals(parent) & signal::VMO_ZERO_CHILDREN, 0);
+        // A mapping of the grandchild keeps it alive after its handle closes.
+        store.retain(grandchild);
+        store.add_mapping(grandchild);
+        assert_eq!(store.info(grandchild).num_mappings, 1);
+        store.release(grandchild, &mut mem);
+        assert_eq!(store.signals(parent) & signal::VMO_ZERO_CHILDREN, 0);
+        store.remove_mapping(grandchild);
+        store.release(grandchild, &mut mem);
+        assert_eq!(store.signals(parent), signal::VMO_ZERO_CHILDREN);
+        assert_eq!(store.info(parent).num_children, 0);
+        assert_eq!(store.vmo_count(), 1);
+        check_invariants(&store, &mem);
+    }
+
+    #[test]
+    fn zombie_parents_go_with_their_last_child() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let root = store.create(1, P, 0).unwrap();
+        write(&mut store, &mut mem, root, 0, b"root").unwrap();
+        let child = store
+            .create_child(root, 2, child::SNAPSHOT, 0, P, false)
+            .unwrap();
+        let grandchild = store
+            .create_child(child, 3, child::SNAPSHOT, 0, P, false)
+            .unwrap();
+        store.release(root, &mut mem);
+        store.release(child, &mut mem);
+        assert_eq!(store.vmo_count(), 3);
+        assert_eq!(committed(&store, grandchild), P);
+        assert_eq!(&read(&store, &mem, grandchild, 0, 4).unwrap(), b"root");
+        check_invariants(&store, &mem);
+        store.release(grandchild, &mut mem);
+        assert_eq!(store.vmo_count(), 0);
+        assert_eq!(mem.live(), 0);
+    }
+
+    #[test]
+    fn user_signals() {
+        let mut store = VmoStore::new();
+        let id = store.create(1, 0, 0).unwrap();
+        store.signal(id, 0, 1 << 24 | 1 << 31);
+        assert_eq!(
+            store.signals(id),
+            signal::VMO_ZERO_CHILDREN | 1 << 24 | 1 << 31
+        );
+        store.signal(id, 1 << 24, 1 << 25);
+        assert_eq!(
+            store.signals(id),
+            signal::VMO_ZERO_CHILDREN | 1 << 25 | 1 << 31
+        );
+        // Bits outside USER_ALL are never stored.
+        store.signal(id, signal::VMO_ZERO_CHILDREN, 1);
+        assert_eq!(
+            store.signals(id),
+            signal::VMO_ZERO_CHILDREN | 1 << 25 | 1 << 31
+        );
+    }
+
+    // ----- size -------------------------------------------------------------------------
+
+    #[test]
+    fn set_size_rules_and_effects() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let fixed = store.create(1, P, 0).unwrap();
+        assert_eq!(
+            store.set_size(fixed, u64::MAX, &mut mem),
+            Err(ZxError::Unavailable)
+        );
+        let phys = store.create_physical(2, PhysAddr(0x900_0000), P).unwrap();
+        assert_eq!(store.set_size(phys, P, &mut mem), Err(ZxError::Unavailable));
+
+        let id = store.create(3, 3 * P, crate::abi::VMO_RESIZABLE).unwrap();
+        assert_eq!(
+            store.set_size(id, u64::MAX, &mut mem),
+            Err(ZxError::OutOfRange)
+        );
+        write(&mut store, &mut mem, id, 0, &pattern(5, 3 * P as usize)).unwrap();
+        invalidations(&mut store);
+        store.set_size(id, P + 7, &mut mem).unwrap();
+        assert_eq!(store.size(id), 2 * P);
+        assert_eq!(store.content_size(id), P + 7);
+        assert_eq!(mem.live(), 2);
+        assert_eq!(
+            invalidations(&mut store),
+            vec![Invalidation {
+                vmo: id,
+                first_page: 2,
+                page_count: 1
+            }]
+        );
+        store.set_size(id, 4 * P, &mut mem).unwrap();
+        assert!(invalidations(&mut store).is_empty());
+        assert_eq!(
+            read(&store, &mem, id, 2 * P, 2 * P).unwrap(),
+            vec![0; 2 * P as usize]
+        );
+        assert_eq!(
+            read(&store, &mem, id, 0, 2 * P).unwrap(),
+            pattern(5, 2 * P as usize)
+        );
+        store.set_size(id, 0, &mut mem).unwrap();
+        assert_eq!(mem.live(), 0);
+        check_invariants(&store, &mem);
+    }
+
+    #[test]
+    fn regrown_cow_child_never_sees_the_parent_again() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let parent = store.create(1, 2 * P, 0).unwrap();
+        write(&mut store, &mut mem, parent, 0, &pattern(4, 2 * P as usize)).unwrap();
+        let child = store
+            .create_child(
+                parent,
+                2,
+                child::SNAPSHOT | child::RESIZABLE,
+                0,
+                2 * P,
+                false,
+            )
+            .unwrap();
+        assert_eq!(
+            store.info(child).flags,
+            info::VMO_TYPE_PAGED | info::VMO_RESIZABLE | info::VMO_IS_COW_CLONE
+        );
+        store.set_size(child, P, &mut mem).unwrap();
+        store.set_size(child, 2 * P, &mut mem).unwrap();
+        assert_eq!(
+            read(&store, &mem, child, P, P).unwrap(),
+            vec![0; P as usize]
+        );
+        assert_eq!(
+            read(&store, &mem, child, 0, P).unwrap(),
+            pattern(4, P as usize)
+        );
+        assert_eq!(
+            read(&store, &mem, parent, 0, 2 * P).unwrap(),
+            pattern(4, 2 * P as usize)
+        );
+        check_invariants(&store, &mem);
+    }
+
+    // ----- op_range ---------------------------------------------------------------------
+
+    #[test]
+    fn op_range_dispatch_and_rights() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let mut cache = RecordingCache::default();
+        let id = store.create(1, 2 * P, 0).unwrap();
+        let mut op = |s: &mut VmoStore, code, rights| {
+            s.op_range(id, code, 0, P, rights, &mut mem, &mut cache)
+        };
+        assert_eq!(op(&mut store, 0, 0), Err(ZxError::InvalidArgs));
+        assert_eq!(op(&mut store, 5, 0), Err(ZxError::InvalidArgs));
+        assert_eq!(op(&mut store, 11, ALL_RIGHTS), Err(ZxError::InvalidArgs));
+        assert_eq!(op(&mut store, op::LOCK, 0), Err(ZxError::NotSupported));
+        assert_eq!(
+            op(&mut store, op::UNLOCK, ALL_RIGHTS),
+            Err(ZxError::NotSupported)
+        );
+        for code in [op::COMMIT, op::DECOMMIT, op::ZERO, op::CACHE_INVALIDATE] {
+            assert_eq!(
+                op(&mut store, code, rights::READ),
+                Err(ZxError::AccessDenied),
+                "op {code}"
+            );
+            assert_eq!(op(&mut store, code, rights::WRITE), Ok(()), "op {code}");
+        }
+        for code in [op::CACHE_SYNC, op::CACHE_CLEAN, op::CACHE_CLEAN_INVALIDATE] {
+            assert_eq!(
+                op(&mut store, code, rights::WRITE),
+                Err(ZxError::AccessDenied),
+                "op {code}"
+            );
+            assert_eq!(op(&mut store, code, rights::READ), Ok(()), "op {code}");
+        }
+    }
+
+    #[test]
+    fn commit_widens_and_trims() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let mut cache = RecordingCache::default();
+        let id = store.create(1, 4 * P, 0).unwrap();
+        let mut commit = |s: &mut VmoStore, m: &mut FakeMemory, offset, len| {
+            s.op_range(id, op::COMMIT, offset, len, ALL_RIGHTS, m, &mut cache)
+        };
+        assert_eq!(commit(&mut store, &mut mem, 0x10, 0x100), Ok(()));
+        assert_eq!(committed(&store, id), P);
+        assert_eq!(commit(&mut store, &mut mem, P - 1, 2), Ok(()));
+        assert_eq!(committed(&store, id), 2 * P);
+        assert_eq!(
+            commit(&mut store, &mut mem, 4 * P + 1, 0),
+            Err(ZxError::OutOfRange)
+        );
+        assert_eq!(commit(&mut store, &mut mem, 4 * P, 100), Ok(()));
+        assert_eq!(
+            commit(&mut store, &mut mem, 1, u64::MAX),
+            Err(ZxError::OutOfRange)
+        );
+        assert_eq!(committed(&store, id), 2 * P);
+        assert_eq!(commit(&mut store, &mut mem, 3 * P, 100 * P), Ok(()));
+        assert_eq!(committed(&store, id), 3 * P);
+        assert_eq!(
+            read(&store, &mem, id, 0, 4 * P).unwrap(),
+            vec![0; 4 * P as usize]
+        );
+        check_invariants(&store, &mem);
+
+        let phys = store.create_physical(2, PhysAddr(0x900_0000), P).unwrap();
+        for code in [op::COMMIT, op::DECOMMIT, op::ZERO] {
+            assert_eq!(
+                store.op_range(phys, code, 0, P, ALL_RIGHTS, &mut mem, &mut cache),
+                Err(ZxError::NotSupported)
+            );
+        }
+    }
+
+    #[test]
+    fn commit_on_a_cow_child_copies_the_parent() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let mut cache = RecordingCache::default();
+        let parent = store.create(1, 2 * P, 0).unwrap();
+        write(&mut store, &mut mem, parent, 0, b"parent data").unwrap();
+        let child = store
+            .create_child(parent, 2, child::SNAPSHOT, 0, 2 * P, false)
+            .unwrap();
+        store
+            .op_range(
+                child,
+                op::COMMIT,
+                0,
+                2 * P,
+                ALL_RIGHTS,
+                &mut mem,
+                &mut cache,
+            )
+            .unwrap();
+        assert_eq!(committed(&store, child), 2 * P);
+        assert_eq!(committed(&store, parent), P);
+        assert_eq!(&read(&store, &mem, child, 0, 11).unwrap(), b"parent data");
+        assert!(!store.page_for_read(parent, 0).unwrap().shared);
+        assert!(cache.calls.is_empty());
+        check_invariants(&store, &mem);
+    }
+
+    #[test]
+    fn commit_in_an_uncached_vmo_cleans_new_frames() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let mut cache = RecordingCache::default();
+        let id = store.create(1, 2 * P, 0).unwrap();
+        store
+            .set_cache_policy(id, cache_policy::WRITE_COMBINING, &mut cache)
+            .unwrap();
+        store
+            .op_range(id, op::COMMIT, 0, 2 * P, ALL_RIGHTS, &mut mem, &mut cache)
+            .unwrap();
+        assert_eq!(cache.calls.len(), 2);
+        assert!(
+            cache
+                .calls
+                .iter()
+                .all(|c| c.0 == "clean_invalidate" && c.2 == P as usize)
+        );
+        store
+            .op_range(id, op::COMMIT, 0, 2 * P, ALL_RIGHTS, &mut mem, &mut cache)
+            .unwrap();
+        assert_eq!(cache.calls.len(), 2);
+    }
+
+    #[test]
+    fn decommit_order() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let mut cache = RecordingCache::default();
+        let id = store.create(1, 4 * P, 0).unwrap();
+        let mut decommit = |s: &mut VmoStore, m: &mut FakeMemory, vmo, offset, len| {
+            s.op_range(vmo, op::DECOMMIT, offset, len, ALL_RIGHTS, m, &mut cache)
+        };
+        assert_eq!(
+            decommit(&mut store, &mut mem, id, 4 * P + 1, 0),
+            Err(ZxError::OutOfRange)
+        );
+        assert_eq!(decommit(&mut store, &mut mem, id, 4 * P, 0), Ok(()));
+        assert_eq!(decommit(&mut store, &mut mem, id, 4 * P, 5), Ok(()));
+        // Misalignment is an error even with nothing committed (DecommitMisaligned).
+        assert_eq!(
+            decommit(&mut store, &mut mem, id, 1, P),
+            Err(ZxError::InvalidArgs)
+        );
+        assert_eq!(
+            decommit(&mut store, &mut mem, id, 0, 1),
+            Err(ZxError::InvalidArgs)
+        );
+
+        // DecommitMiddle.
+        write(&mut store, &mut mem, id, 0, &pattern(2, 3 * P as usize)).unwrap();
+        assert_eq!(decommit(&mut store, &mut mem, id, P, P), Ok(()));
+        assert_eq!(committed(&store, id), 2 * P);
+        assert_eq!(read(&store, &mem, id, P, P).unwrap(), vec![0; P as usize]);
+        assert_eq!(
+            read(&store, &mem, id, 2 * P, 10).unwrap(),
+            pattern(2, 3 * P as usize)[2 * P as usize..][..10].to_vec()
+        );
+        // An overlong aligned range is trimmed.
+        assert_eq!(decommit(&mut store, &mut mem, id, 2 * P, 100 * P), Ok(()));
+        assert_eq!(committed(&store, id), P);
+
+        // COW children forbid decommit on both sides; the alignment check comes later.
+        let child = store
+            .create_child(id, 2, child::SNAPSHOT, 0, P, false)
+            .unwrap();
+        assert_eq!(
+            decommit(&mut store, &mut mem, id, 1, 1),
+            Err(ZxError::NotSupported)
+        );
+        assert_eq!(
+            decommit(&mut store, &mut mem, child, 1, 1),
+            Err(ZxError::NotSupported)
+        );
+        store.release(child, &mut mem);
+        assert_eq!(decommit(&mut store, &mut mem, id, 0, P), Ok(()));
+        assert_eq!(committed(&store, id), 0);
+
+        // A slice forwards to its root with the trimmed length.
+        let slice = store
+            .create_child(id, 3, child::SLICE, P, 2 * P, false)
+            .unwrap();
+        write(&mut store, &mut mem, slice, 0, &pattern(3, 2 * P as usize)).unwrap();
+        assert_eq!(decommit(&mut store, &mut mem, slice, P, 5 * P + 3), Ok(()));
+        assert_eq!(committed(&store, id), P);
+        assert_eq!(
+            read(&store, &mem, id, 2 * P, P).unwrap(),
+            vec![0; P as usize]
+        );
+        let snap = store
+            .create_child(slice, 4, child::SNAPSHOT, 0, P, false)
+            .unwrap();
+        assert_eq!(
+            decommit(&mut store, &mut mem, id, 0, P),
+            Err(ZxError::NotSupported)
+        );
+        store.release(snap, &mut mem);
+        check_invariants(&store, &mem);
+    }
+
+    #[test]
+    fn zero_rules_and_effects() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let mut cache = RecordingCache::default();
+        let id = store.create(1, 3 * P, 0).unwrap();
+        let mut zero = |s: &mut VmoStore, m: &mut FakeMemory, vmo, offset, len| {
+            s.op_range(vmo, op::ZERO, offset, len, ALL_RIGHTS, m, &mut cache)
+        };
+        // ZeroLengths.
+        for offset in [0, 10, P] {
+            assert_eq!(zero(&mut store, &mut mem, id, offset, 0), Ok(()));
+        }
+        assert_eq!(
+            zero(&mut store, &mut mem, id, 3 * P + 1, 0),
+            Err(ZxError::OutOfRange)
+        );
+        assert_eq!(
+            zero(&mut store, &mut mem, id, 1, u64::MAX),
+            Err(ZxError::OutOfRange)
+        );
+        // Zeroing uncommitted pages commits nothing.
+        assert_eq!(zero(&mut store, &mut mem, id, 10, 2 * P), Ok(()));
+        assert_eq!(mem.live(), 0);
+
+        let data = pattern(6, 3 * P as usize);
+        write(&mut store, &mut mem, id, 0, &data).unwrap();
+        assert_eq!(zero(&mut store, &mut mem, id, 100, 2 * P), Ok(()));
+        let mut expected = data.clone();
+        expected[100..100 + 2 * P as usize].fill(0);
+        assert_eq!(read(&store, &mem, id, 0, 3 * P).unwrap(), expected);
+        // Head (page 0) and tail (page 2) are zeroed in place; the whole page 1 between
+        // them is given up (DecommitMiddle-like: 3 pages → 2).
+        assert_eq!(committed(&store, id), 2 * P);
+        assert_eq!(store.page_for_read(id, 1), None);
+        // An exactly covered page goes too.
+        assert_eq!(zero(&mut store, &mut mem, id, 0, P), Ok(()));
+        assert_eq!(committed(&store, id), P);
+        expected[..P as usize].fill(0);
+        // Inside one page.
+        assert_eq!(zero(&mut store, &mut mem, id, 2 * P + 1, 2), Ok(()));
+        expected[2 * P as usize + 1..2 * P as usize + 3].fill(0);
+        assert_eq!(read(&store, &mem, id, 0, 3 * P).unwrap(), expected);
+
+        // Zeroing in a COW child leaves the parent alone and hides the parent.
+        let parent = store.create(2, 2 * P, 0).unwrap();
+        write(&mut store, &mut mem, parent, 0, &data[..2 * P as usize]).unwrap();
+        let child = store
+            .create_child(parent, 3, child::SNAPSHOT, 0, 2 * P, false)
+            .unwrap();
+        assert_eq!(zero(&mut store, &mut mem, child, 0, P + 10), Ok(()));
+        assert_eq!(
+            read(&store, &mem, parent, 0, 2 * P).unwrap(),
+            data[..2 * P as usize].to_vec()
+        );
+        let mut child_expected = data[..2 * P as usize].to_vec();
+        child_expected[..P as usize + 10].fill(0);
+        assert_eq!(read(&store, &mem, child, 0, 2 * P).unwrap(), child_expected);
+        assert_eq!(committed(&store, child), P);
+        assert_eq!(committed(&store, parent), 2 * P);
+
+        // Uncached VMOs refuse ZERO before the range check; physical ones before that.
+        let uncached = store.create(4, P, 0).unwrap();
+        store
+            .set_cache_policy(
+                uncached,
+                cache_policy::UNCACHED,
+                &mut RecordingCache::default(),
+            )
+            .unwrap();
+        assert_eq!(
+            zero(&mut store, &mut mem, uncached, 10 * P, 1),
+            Err(ZxError::BadState)
+        );
+        check_invariants(&store, &mem);
+    }
+
+    #[test]
+    fn cache_ops_check_ranges_and_skip_uncommitted_pages() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let mut cache = RecordingCache::default();
+        let size = 0x8000;
+        let id = store.create(1, size, 0).unwrap();
+        let ops = [
+            op::CACHE_SYNC,
+            op::CACHE_INVALIDATE,
+            op::CACHE_CLEAN,
+            op::CACHE_CLEAN_INVALIDATE,
+        ];
+        for code in ops {
+            let mut run = |offset, len| {
+                store.op_range(id, code, offset, len, ALL_RIGHTS, &mut mem, &mut cache)
+            };
+            assert_eq!(run(0, 0), Err(ZxError::InvalidArgs));
+            assert_eq!(run(size + 1, 0), Err(ZxError::InvalidArgs));
+            assert_eq!(run(size, 1), Err(ZxError::OutOfRange));
+            assert_eq!(run(size + 1, 1), Err(ZxError::OutOfRange));
+            assert_eq!(run(u64::MAX, 1), Err(ZxError::OutOfRange));
+            assert_eq!(run(1, size), Err(ZxError::OutOfRange));
+            assert_eq!(run(0x5200, 0x1200), Ok(()));
+        }
+        assert!(cache.calls.is_empty());
+
+        let frame5 = store.page_for_write(id, 5, &mut mem).unwrap();
+        let frame6 = store.page_for_write(id, 6, &mut mem).unwrap();
+        store
+            .op_range(
+                id,
+                op::CACHE_CLEAN,
+                0x5200,
+                0x1200,
+                ALL_RIGHTS,
+                &mut mem,
+                &mut cache,
+            )
+            .unwrap();
+        assert_eq!(
+            cache.calls,
+            vec![
+                ("clean", PhysAddr(frame5.0 + 0x200), 0xe00),
+                ("clean", frame6, 0x400)
+            ]
+        );
+
+        cache.calls.clear();
+        let phys = store
+            .create_physical(2, PhysAddr(0x900_0000), 4 * P)
+            .unwrap();
+        let slice = store
+            .create_child(phys, 3, child::SLICE, P, 2 * P, false)
+            .unwrap();
+        store
+            .op_range(
+                slice,
+                op::CACHE_SYNC,
+                0x10,
+                P,
+                ALL_RIGHTS,
+                &mut mem,
+                &mut cache,
+            )
+            .unwrap();
+        assert_eq!(
+            cache.calls,
+            vec![("sync", PhysAddr(0x900_1010), P as usize)]
+        );
+    }
+
+    // ----- cache policy -----------------------------------------------------------------
+
+    #[test]
+    fn cache_policy_rules_for_paged_vmos() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let mut cache = RecordingCache::default();
+        let id = store.create(1, 2 * P, 0).unwrap();
+        assert_eq!(
+            store.set_cache_policy(id, 4, &mut cache),
+            Err(ZxError::InvalidArgs)
+        );
+        for policy in [
+            cache_policy::UNCACHED,
+            cache_policy::UNCACHED_DEVICE,
+            cache_policy::WRITE_COMBINING,
+            cache_policy::CACHED,
+        ] {
+            assert_eq!(store.set_cache_policy(id, policy, &mut cache), Ok(()));
+            assert_eq!(store.info(id).cache_policy, policy);
+        }
+        // Cached → uncached with pages cleans and invalidates each of them.
+        let frame = store.page_for_write(id, 1, &mut mem).unwrap();
+        assert_eq!(
+            store.set_cache_policy(id, cache_policy::UNCACHED, &mut cache),
+            Ok(())
+        );
+        assert_eq!(cache.calls, vec![("clean_invalidate", frame, P as usize)]);
+        // Pages while not cached: stuck.
+        assert_eq!(
+            store.set_cache_policy(id, cache_policy::CACHED, &mut cache),
+            Err(ZxError::BadState)
+        );
+
+        let mapped = store.create(2, P, 0).unwrap();
+        store.retain(mapped);
+        store.add_mapping(mapped);
+        assert_eq!(
+            store.set_cache_policy(mapped, cache_policy::UNCACHED, &mut cache),
+            Err(ZxError::BadState)
+        );
+        store.remove_mapping(mapped);
+        store.release(mapped, &mut mem);
+        assert_eq!(
+            store.set_cache_policy(mapped, cache_policy::UNCACHED, &mut cache),
+            Ok(())
+        );
+
+        let parent = store.create(3, P, 0).unwrap();
+        let child = store
+            .create_child(parent, 4, child::SNAPSHOT, 0, P, false)
+            .unwrap();
+        assert_eq!(
+            store.set_cache_policy(parent, cache_policy::UNCACHED, &mut cache),
+            Err(ZxError::BadState)
+        );
+        assert_eq!(
+            store.set_cache_policy(child, cache_policy::UNCACHED, &mut cache),
+            Err(ZxError::BadState)
+        );
+        let slice = store
+            .create_child(parent, 5, child::SLICE, 0, P, false)
+            .unwrap();
+        assert_eq!(
+            store.set_cache_policy(slice, cache_policy::UNCACHED, &mut cache),
+            Err(ZxError::BadState)
+        );
+        store.release(child, &mut mem);
+        store.release(slice, &mut mem);
+        assert_eq!(
+            store.set_cache_policy(parent, cache_policy::UNCACHED, &mut cache),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn physical_vmos() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let mut cache = RecordingCache::default();
+        assert_eq!(
+            store.create_physical(1, PhysAddr(0x1001), P),
+            Err(ZxError::InvalidArgs)
+        );
+        assert_eq!(
+            store.create_physical(1, PhysAddr(0x1000), 0),
+            Err(ZxError::InvalidArgs)
+        );
+        assert_eq!(
+            store.create_physical(1, PhysAddr(0u64.wrapping_sub(P)), 2 * P),
+            Err(ZxError::InvalidArgs)
+        );
+        let phys = store
+            .create_physical(1, PhysAddr(0x900_0000), 4 * P)
+            .unwrap();
+        assert_eq!(store.cache_policy(phys), cache_policy::UNCACHED);
+        let info = store.info(phys);
+        assert_eq!(info.flags, info::VMO_CONTIGUOUS);
+        assert_eq!(info.committed_bytes, 0);
+        assert_eq!(
+            store.page_for_read(phys, 2),
+            Some(PageRef {
+                pa: PhysAddr(0x900_2000),
+                shared: false
+            })
+        );
+        assert_eq!(
+            store.page_for_write(phys, 3, &mut mem),
+            Ok(PhysAddr(0x900_3000))
+        );
+        assert_eq!(store.page_for_read(phys, 4), None);
+        assert_eq!(store.committed_frames_total(), 0);
+        assert!(invalidations(&mut store).is_empty());
+
+        let slice = store
+            .create_child(phys, 2, child::SLICE, 2 * P, 2 * P, false)
+            .unwrap();
+        assert!(store.is_physical(slice));
+        assert_eq!(
+            store.page_for_read(slice, 1).unwrap().pa,
+            PhysAddr(0x900_3000)
+        );
+        let slice_info = store.info(slice);
+        assert_eq!(slice_info.flags, info::VMO_CONTIGUOUS);
+        assert_eq!(slice_info.parent_koid, 0);
+        assert_eq!(store.info(phys).num_children, 1);
+
+        // Same policy again is fine even with children; a change is not.
+        assert_eq!(
+            store.set_cache_policy(phys, cache_policy::UNCACHED, &mut cache),
+            Ok(())
+        );
+        assert_eq!(
+            store.set_cache_policy(phys, cache_policy::CACHED, &mut cache),
+            Err(ZxError::BadState)
+        );
+        assert_eq!(
+            store.set_cache_policy(slice, cache_policy::UNCACHED, &mut cache),
+            Ok(())
+        );
+        assert_eq!(
+            store.set_cache_policy(slice, cache_policy::CACHED, &mut cache),
+            Err(ZxError::BadState)
+        );
+        store.release(slice, &mut mem);
+        store.retain(phys);
+        store.add_mapping(phys);
+        assert_eq!(
+            store.set_cache_policy(phys, cache_policy::CACHED, &mut cache),
+            Err(ZxError::BadState)
+        );
+        store.remove_mapping(phys);
+        store.release(phys, &mut mem);
+        assert_eq!(
+            store.set_cache_policy(phys, cache_policy::CACHED, &mut cache),
+            Ok(())
+        );
+        assert!(cache.calls.is_empty());
+        store.release(phys, &mut mem);
+        assert_eq!(store.vmo_count(), 0);
+        assert_eq!(mem.live(), 0);
+    }
+
+    // ----- invalidations ----------------------------------------------------------------
+
+    #[test]
+    fn invalidations_cover_the_vmo_and_its_slices() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let mut cache = RecordingCache::default();
+        let root = store.create(1, 4 * P, 0).unwrap();
+        let slice = store
+            .create_child(root, 2, child::SLICE, P, 2 * P, false)
+            .unwrap();
+        let inner = store
+            .create_child(slice, 3, child::SLICE, P, P, false)
+            .unwrap();
+        assert!(invalidations(&mut store).is_empty());
+
+        // A commit through the inner slice reports root page 2 in every view of it.
+        store.page_for_write(inner, 0, &mut mem).unwrap();
+        assert_eq!(
+            invalidations(&mut store),
+            vec![
+                Invalidation {
+                    vmo: root,
+                    first_page: 2,
+                    page_count: 1
+                },
+                Invalidation {
+                    vmo: slice,
+                    first_page: 1,
+                    page_count: 1
+                },
+                Invalidation {
+                    vmo: inner,
+                    first_page: 0,
+                    page_count: 1
+                },
+            ]
+        );
+        // Commit of the whole root: merged per VMO where contiguous.
+        store
+            .op_range(root, op::COMMIT, 0, 2 * P, ALL_RIGHTS, &mut mem, &mut cache)
+            .unwrap();
+        assert_eq!(
+            invalidations(&mut store),
+            vec![
+                Invalidation {
+                    vmo: root,
+                    first_page: 0,
+                    page_count: 2
+                },
+                Invalidation {
+                    vmo: slice,
+                    first_page: 0,
+                    page_count: 1
+                },
+            ]
+        );
+        // Sharing with a new COW child makes the shared pages read-only in root and views.
+        let snap = store
+            .create_child(root, 4, child::SNAPSHOT, P, 2 * P, false)
+            .unwrap();
+        assert_eq!(
+            invalidations(&mut store),
+            vec![
+                Invalidation {
+                    vmo: root,
+                    first_page: 1,
+                    page_count: 1
+                },
+                Invalidation {
+                    vmo: slice,
+                    first_page: 0,
+                    page_count: 1
+                },
+                Invalidation {
+                    vmo: root,
+                    first_page: 2,
+                    page_count: 1
+                },
+                Invalidation {
+                    vmo: slice,
+                    first_page: 1,
+                    page_count: 1
+                },
+                Invalidation {
+                    vmo: inner,
+                    first_page: 0,
+                    page_count: 1
+                },
+            ]
+        );
+        // The child forking its copy changes nothing for the root.
+        store.page_for_write(snap, 0, &mut mem).unwrap();
+        assert_eq!(
+            invalidations(&mut store),
+            vec![Invalidation {
+                vmo: snap,
+                first_page: 0,
+                page_count: 1
+            }]
+        );
+        // Writes to owned pages report nothing.
+        store.page_for_write(root, 0, &mut mem).unwrap();
+        store.page_for_write(snap, 0, &mut mem).unwrap();
+        assert!(invalidations(&mut store).is_empty());
+        // Closing a VMO drops its pending entries.
+        store.page_for_write(snap, 1, &mut mem).unwrap();
+        store.release(snap, &mut mem);
+        assert!(invalidations(&mut store).is_empty());
+        // Zeroing a whole page drops it.
+        store
+            .op_range(slice, op::ZERO, P, P, ALL_RIGHTS, &mut mem, &mut cache)
+            .unwrap();
+        assert_eq!(
+            invalidations(&mut store),
+            vec![
+                Invalidation {
+                    vmo: root,
+                    first_page: 2,
+                    page_count: 1
+                },
+                Invalidation {
+                    vmo: slice,
+                    first_page: 1,
+                    page_count: 1
+                },
+                Invalidation {
+                    vmo: inner,
+                    first_page: 0,
+                    page_count: 1
+                },
+            ]
+        );
+        check_invariants(&store, &mem);
+    }
+
+    // ----- exhaustion -------------------------------------------------------------------
+
+    /// A parent with pages 0..3 written (page 3 empty), a COW child of it and a slice of
+    /// the child.
+    fn exhaustion_scenario() -> (VmoStore, FakeMemory, [VmoId; 3]) {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let parent = store.create(1, 4 * P, 0).unwrap();
+        write(
+            &mut store,
+            &mut mem,
+            parent,
+            0,
+            &pattern(11, 3 * P as usize),
+        )
+        .unwrap();
+        let child = store
+            .create_child(parent, 2, child::SNAPSHOT, 0, 4 * P, false)
+            .unwrap();
+        let slice = store
+            .create_child(child, 3, child::SLICE, 0, 4 * P, false)
+            .unwrap();
+        store.take_invalidations();
+        (store, mem, [parent, child, slice])
+    }
+
+    fn contents(store: &VmoStore, mem: &FakeMemory, ids: &[VmoId]) -> Vec<Vec<u8>> {
+        ids.iter()
+            .map(|&id| read(store, mem, id, 0, store.size(id)).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn page_for_write_failure_changes_nothing() {
+        for (vmo_slot, page) in [(1usize, 0u64), (1, 3), (0, 1), (2, 2)] {
+            let (mut store, mut mem, ids) = exhaustion_scenario();
+            let before = contents(&store, &mem, &ids);
+            let infos: Vec<VmoInfo> = ids.iter().map(|&id| store.info(id)).collect();
+            let live = mem.live();
+            mem.fail_after(Some(0));
+            assert_eq!(
+                store.page_for_write(ids[vmo_slot], page, &mut mem),
+                Err(ZxError::NoMemory)
+            );
+            assert_eq!(contents(&store, &mem, &ids), before);
+            assert_eq!(
+                ids.iter().map(|&id| store.info(id)).collect::<Vec<_>>(),
+                infos
+            );
+            assert_eq!(mem.live(), live);
+            assert!(invalidations(&mut store).is_empty());
+            check_invariants(&store, &mem);
+        }
+    }
+
+    #[test]
+    fn every_allocation_failure_leaves_a_consistent_store() {
+        type Op = fn(&mut VmoStore, &mut FakeMemory, &[VmoId; 3]) -> ZxResult;
+        let ops: [(&str, Op); 5] = [
+            ("write child", |s, m, ids| {
+                write(s, m, ids[1], 10, &[0xAB; 4 * P as usize - 20])
+            }),
+            ("write parent", |s, m, ids| {
+                write(s, m, ids[0], P, &[0xCD; 2 * P as usize])
+            }),
+            ("commit child", |s, m, ids| {
+                s.op_range(
+                    ids[1],
+                    op::COMMIT,
+                    0,
+                    4 * P,
+                    ALL_RIGHTS,
+                    m,
+                    &mut RecordingCache::default(),
+                )
+            }),
+            ("zero via slice", |s, m, ids| {
+                s.op_range(
+                    ids[2],
+                    op::ZERO,
+                    100,
+                    2 * P,
+                    ALL_RIGHTS,
+                    m,
+                    &mut RecordingCache::default(),
+                )
+            }),
+            ("zero parent", |s, m, ids| {
+                s.op_range(
+                    ids[0],
+                    op::ZERO,
+                    P - 1,
+                    2,
+                    ALL_RIGHTS,
+                    m,
+                    &mut RecordingCache::default(),
+                )
+            }),
+        ];
+        for (name, op) in ops {
+            let mut succeeded = false;
+            for budget in 0..10 {
+                let (mut store, mut mem, ids) = exhaustion_scenario();
+                let before = contents(&store, &mem, &ids);
+                mem.fail_after(Some(budget));
+                match op(&mut store, &mut mem, &ids) {
+                    Err(ZxError::NoMemory) => {
+                        assert_eq!(
+                            contents(&store, &mem, &ids),
+                            before,
+                            "{name} budget {budget}"
+                        );
+                    }
+                    Ok(()) => succeeded = true,
+                    Err(e) => panic!("{name}: unexpected {e}"),
+                }
+                check_invariants(&store, &mem);
+                for id in ids.iter().rev() {
+                    store.release(*id, &mut mem);
+                }
+                assert_eq!(mem.live(), 0, "{name} budget {budget} leaked");
+                assert_eq!(store.vmo_count(), 0);
+                if succeeded {
+                    break;
+                }
+            }
+            assert!(succeeded, "{name} never succeeded");
+        }
+    }
+
+    // ----- randomized comparison with a model -----------------------------------------------
+
+    /// Iterates the VMOs in a slab (test-only convenience).
+    trait FlattenVmos<'a> {
+        fn flatten_vmos(self) -> impl Iterator<Item = &'a Vmo>;
+    }
+
+    impl<'a, I: Iterator<Item = &'a Slot>> FlattenVmos<'a> for I {
+        fn flatten_vmos(self) -> impl Iterator<Item = &'a Vmo> {
+            self.filter_map(|slot| slot.vmo.as_ref())
+        }
+    }
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            if n == 0 { 0 } else { self.next() % n }
+        }
+        fn chance(&mut self, percent: u64) -> bool {
+            self.below(100) < percent
+        }
+    }
+
+    enum Contents {
+        /// A paged VMO's own bytes (length = size).
+        Own(Vec<u8>),
+        /// A slice: bytes `[offset, offset + len)` of model entry `root` (an `Own`).
+        View {
+            root: usize,
+            offset: usize,
+            len: usize,
+        },
+    }
+
+    struct Model {
+        id: VmoId,
+        open: bool,
+        resizable: bool,
+        contents: Contents,
+    }
+
+    fn model_bytes(models: &[Model], index: usize) -> Vec<u8> {
+        match &models[index].contents {
+            Contents::Own(data) => data.clone(),
+            Contents::View { root, offset, len } => match &models[*root].contents {
+                Contents::Own(data) => data[*offset..*offset + *len].to_vec(),
+                Contents::View { .. } => unreachable!("views point at roots"),
+            },
+        }
+    }
+
+    fn model_apply(models: &mut [Model], index: usize, offset: usize, f: impl FnOnce(&mut [u8])) {
+        let (target, base) = match models[index].contents {
+            Contents::Own(_) => (index, 0),
+            Contents::View { root, offset, .. } => (root, offset),
+        };
+        if let Contents::Own(data) = &mut models[target].contents {
+            f(&mut data[base + offset..]);
+        }
+    }
+
+    fn random_vmo(rng: &mut Rng, models: &[Model]) -> Option<usize> {
+        let open: Vec<usize> = (0..models.len()).filter(|&i| models[i].open).collect();
+        if open.is_empty() {
+            None
+        } else {
+            Some(open[rng.below(open.len() as u64) as usize])
+        }
+    }
+
+    #[test]
+    fn randomized_against_a_model() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let mut cache = RecordingCache::default();
+        let mut models: Vec<Model> = Vec::new();
+        let mut koid = 100;
+        let mut log: Vec<String> = Vec::new();
+        // How often each interesting outcome happened, so the test proves its coverage.
+        let mut seen: BTreeMap<&'static str, u32> = BTreeMap::new();
+
+        for step in 0..6000 {
+            koid += 1;
+            let open_count = models.iter().filter(|m| m.open).count();
+            let Some(index) =
+                random_vmo(&mut rng, &models).filter(|_| open_count >= 2 || rng.chance(50))
+            else {
+                // Create a root.
+                let size = rng.below(6 * P + 1);
+                let resizable = rng.chance(50);
+                let options = if resizable {
+                    crate::abi::VMO_RESIZABLE
+                } else {
+                    0
+                };
+                let id = store.create(koid, size, options).unwrap();
+                let rounded = round_size(size).unwrap() as usize;
+                models.push(Model {
+                    id,
+                    open: true,
+                    resizable,
+                    contents: Contents::Own(vec![0; rounded]),
+                });
+                log.push(format!("{step}: create {id:?} size {size:#x}"));
+                continue;
+            };
+            let id = models[index].id;
+            let size = store.size(id);
+            let fail = rng.chance(15);
+            mem.fail_after(if fail {
+                Some(rng.below(3) as usize)
+            } else {
+                None
+            });
+            let action = rng.below(100);
+            let what;
+            match action {
+                0..=9 if open_count < 14 => {
+                    let offset = rng.below(5) * P;
+                    let child_size = rng.below(6 * P + 1);
+                    let resizable = rng.chance(40);
+                    let options = child::SNAPSHOT_AT_LEAST_ON_WRITE
+                        | if resizable { child::RESIZABLE } else { 0 };
+                    let child = store
+                        .create_child(id, koid, options, offset, child_size, false)
+                        .unwrap();
+                    let source = model_bytes(&models, index);
+                    let rounded = round_size(child_size).unwrap() as usize;
+                    let data: Vec<u8> = (0..rounded)
+                        .map(|j| source.get(offset as usize + j).copied().unwrap_or(0))
+                        .collect();
+                    models.push(Model {
+                        id: child,
+                        open: true,
+                        resizable,
+                        contents: Contents::Own(data),
+                    });
+                    what = format!(
+                        "cow child {child:?} of {id:?} at {offset:#x} size {child_size:#x}"
+                    );
+                }
+                10..=17 if open_count < 14 => {
+                    let offset = rng.below(pages(size) + 1) * P;
+                    let len = rng.below(size - offset + 1);
+                    let result = store.create_child(id, koid, child::SLICE, offset, len, false);
+                    if models[index].resizable {
+                        assert_eq!(result, Err(ZxError::NotSupported));
+                        what = String::from("slice of resizable refused");
+                    } else {
+                        let slice = result.unwrap();
+                        let (root, base) = match models[index].contents {
+                            Contents::Own(_) => (index, 0),
+                            Contents::View { root, offset, .. } => (root, offset),
+                        };
+                        let contents = Contents::View {
+                            root,
+                            offset: base + offset as usize,
+                            len: round_size(len).unwrap() as usize,
+                        };
+                        models.push(Model {
+                            id: slice,
+                            open: true,
+                            resizable: false,
+                            contents,
+                        });
+                        what = format!("slice {slice:?} of {id:?} at {offset:#x} len {len:#x}");
+                    }
+                }
+                18..=44 => {
+                    let offset = rng.below(size + 2);
+                    let len = rng.below(2 * P + 1);
+                    let byte = rng.next() as u8;
+                    let data = vec![byte; len as usize];
+                    let result = write(&mut store, &mut mem, id, offset, &data);
+                    match result {
+                        Ok(()) => model_apply(&mut models, index, offset as usize, |d| {
+                            d[..data.len()].copy_from_slice(&data)
+                        }),
+                        Err(ZxError::OutOfRange) => assert!(offset + len > size),
+                        Err(ZxError::NoMemory) => assert!(fail),
+                        Err(e) => panic!("write: {e}"),
+                    }
+                    what = format!("write {id:?} {offset:#x}+{len:#x} = {byte:#x}: {result:?}");
+                }
+                45..=59 => {
+                    let offset = rng.below(size + 1);
+                    let len = rng.below(size - offset + 1);
+                    let got = read(&store, &mem, id, offset, len).unwrap();
+                    let want = model_bytes(&models, index);
+                    assert_eq!(
+                        got,
+                        want[offset as usize..(offset + len) as usize].to_vec(),
+                        "step {step} read {id:?}"
+                    );
+                    what = format!("read {id:?}");
+                }
+                60..=66 => {
+                    let offset = rng.below(size + 1);
+                    let len = rng.below(3 * P);
+                    let result = store.op_range(
+                        id,
+                        op::COMMIT,
+                        offset,
+                        len,
+                        ALL_RIGHTS,
+                        &mut mem,
+                        &mut cache,
+                    );
+                    assert!(
+                        result.is_ok() || (fail && result == Err(ZxError::NoMemory)),
+                        "commit: {result:?}"
+                    );
+                    what = format!("commit {id:?} {offset:#x}+{len:#x}: {result:?}");
+                }
+                67..=73 => {
+                    let offset = rng.below(pages(size) + 1) * P;
+                    let len = rng.below(3) * P;
+                    let result = store.op_range(
+                        id,
+                        op::DECOMMIT,
+                        offset,
+                        len,
+                        ALL_RIGHTS,
+                        &mut mem,
+                        &mut cache,
+                    );
+                    match result {
+                        Ok(()) => {
+                            let n = len.min(size - offset) as usize;
+                            model_apply(&mut models, index, offset as usize, |d| d[..n].fill(0));
+                        }
+                        Err(ZxError::NotSupported) => {}
+                        Err(e) => panic!("decommit: {e}"),
+                    }
+                    what = format!("decommit {id:?} {offset:#x}+{len:#x}: {result:?}");
+                }
+                74..=84 => {
+                    let offset = rng.below(size + 1);
+                    let len = rng.below(3 * P);
+                    let result =
+                        store.op_range(id, op::ZERO, offset, len, ALL_RIGHTS, &mut mem, &mut cache);
+                    match result {
+                        Ok(()) => {
+                            let n = len.min(size - offset) as usize;
+                            model_apply(&mut models, index, offset as usize, |d| d[..n].fill(0));
+                        }
+                        Err(ZxError::NoMemory) => assert!(fail),
+                        Err(e) => panic!("zero: {e}"),
+                    }
+                    what = format!("zero {id:?} {offset:#x}+{len:#x}: {result:?}");
+                }
+                85..=91 => {
+                    let new_size = rng.below(6 * P + 1);
+                    let result = store.set_size(id, new_size, &mut mem);
+                    if models[index].resizable {
+                        assert_eq!(result, Ok(()));
+                        if let Contents::Own(data) = &mut models[index].contents {
+                            data.resize(round_size(new_size).unwrap() as usize, 0);
+                        }
+                    } else {
+                        assert_eq!(result, Err(ZxError::Unavailable));
+                    }
+                    what = format!("set_size {id:?} {new_size:#x}: {result:?}");
+                }
+                _ => {
+                    store.release(id, &mut mem);
+                    models[index].open = false;
+                    what = format!("close {id:?}");
+                }
+            }
+            for (needle, key) in [
+                ("cow child", "cow"),
+                ("slice VmoId", "slice"),
+                ("Err(NoMemory)", "no memory"),
+                ("decommit", "decommit"),
+                ("set_size", "resize"),
+                ("close", "close"),
+            ] {
+                if what.contains(needle) && !(key == "decommit" && what.contains("Err")) {
+                    *seen.entry(key).or_default() += 1;
+                }
+            }
+            if store.slots.iter().flatten_vmos().any(|vmo| vmo.refs == 0) {
+                *seen.entry("zombie").or_default() += 1;
+            }
+            log.push(format!("{step}: {what}"));
+            mem.fail_after(None);
+            let pending: Vec<Invalidation> = store.take_invalidations().collect();
+            for inv in pending {
+                assert!(inv.page_count > 0);
+                assert!(store.contains(inv.vmo), "invalidation for a destroyed VMO");
+            }
+            check_invariants(&store, &mem);
+            if step % 50 == 0 {
+                for (i, model) in models.iter().enumerate().filter(|(_, m)| m.open) {
+                    let got = read(&store, &mem, model.id, 0, store.size(model.id)).unwrap();
+                    assert_eq!(
+                        got,
+                        model_bytes(&models, i),
+                        "step {step}: contents of {:?}",
+                        model.id
+                    );
+                }
+            }
+        }
+        assert_eq!(log.len(), 6000);
+        for key in [
+            "cow",
+            "slice",
+            "no memory",
+            "decommit",
+            "resize",
+            "close",
+            "zombie",
+        ] {
+            assert!(
+                seen.get(key).copied().unwrap_or(0) >= 20,
+                "too few {key}: {seen:?}"
+            );
+        }
+        for model in models.iter_mut().filter(|m| m.open) {
+            store.release(model.id, &mut mem);
+            model.open = false;
+        }
+        assert_eq!(store.vmo_count(), 0);
+        assert_eq!(mem.live(), 0);
+        assert_eq!(store.committed_frames_total(), 0);
+    }
+}
