@@ -21,23 +21,26 @@ pub enum ConsoleUart {
     MiniUart,
 }
 
-/// Programs the UART (divisors only when the clock is known) and makes it the console.
-pub fn attach_console(kind: ConsoleUart, regs: DeviceMapping, clock_hz: Option<u32>, baud: u32) -> ZxResult {
-    match kind {
+/// Programs the UART (divisors only when the clock is known) and makes it the console,
+/// or, with `mirror`, a second UART that receives a copy of the console.
+pub fn attach_console(kind: ConsoleUart, regs: DeviceMapping, clock_hz: Option<u32>, baud: u32, mirror: bool) -> ZxResult {
+    let sink = match kind {
         ConsoleUart::Pl011 => {
             // SAFETY: `regs` maps the PL011's registers for the kernel's life.
             let uart = unsafe { Pl011::new(regs.va()) };
             uart.init(clock_hz, baud)?;
-            // SAFETY: as above.
-            unsafe { console::set_sink(Sink::Pl011(regs.va())) };
+            Sink::Pl011(regs.va())
         }
         ConsoleUart::MiniUart => {
             // SAFETY: `regs` maps AUX_MU_IO (and the AUX block before it) for life.
             let uart = unsafe { MiniUart::new(regs.va()) };
             uart.init(clock_hz, baud)?;
-            // SAFETY: as above.
-            unsafe { console::set_sink(Sink::MiniUart(regs.va())) };
+            Sink::MiniUart(regs.va())
         }
+    };
+    // SAFETY: the sink names the registers `regs` maps for the kernel's life.
+    unsafe {
+        if mirror { console::set_mirror(sink) } else { console::set_sink(sink) }
     }
     Ok(())
 }

@@ -32,7 +32,10 @@ impl Sink {
     }
 }
 
-static CONSOLE: Mutex<Sink> = Mutex::new(Sink::Early);
+/// The console: a primary sink and an optional mirror (on the Raspberry Pi the
+/// stdout-path UART is the mini UART, and the PL011 is mirrored so that QEMU's first
+/// serial port shows the console too).
+static CONSOLE: Mutex<(Sink, Option<Sink>)> = Mutex::new((Sink::Early, None));
 
 /// Switches the console to a UART.
 ///
@@ -40,13 +43,24 @@ static CONSOLE: Mutex<Sink> = Mutex::new(Sink::Early);
 /// The UART's registers must be mapped (Device memory) at the address in `sink` for the
 /// rest of the kernel's life.
 pub unsafe fn set_sink(sink: Sink) {
-    *CONSOLE.lock() = sink;
+    CONSOLE.lock().0 = sink;
+}
+
+/// Adds a second UART that receives a copy of everything.
+///
+/// # Safety
+/// As for [`set_sink`].
+pub unsafe fn set_mirror(sink: Sink) {
+    CONSOLE.lock().1 = Some(sink);
 }
 
 /// Writes bytes verbatim (used by `zx_debug_write`).
 pub fn write_bytes(bytes: &[u8]) {
-    let sink = *CONSOLE.lock();
-    sink.write_bytes(bytes);
+    let (primary, mirror) = *CONSOLE.lock();
+    primary.write_bytes(bytes);
+    if let Some(mirror) = mirror {
+        mirror.write_bytes(bytes);
+    }
 }
 
 struct ConsoleWriter;

@@ -99,23 +99,42 @@ pub fn start(dtb_pa: u64, load_pa: u64) -> ! {
         let mut tables = KernelTableMemory { frames, table_pages: &mut table_pages };
         mmu::map_device(&mut kernel_table, &mut mmio, &mut tables, pa, size)
     };
-    let console_ok = match machine.console {
-        Ok(uart) => {
-            let kind = match uart.kind {
-                UartKind::Pl011 => ConsoleUart::Pl011,
-                UartKind::MiniUart => ConsoleUart::MiniUart,
-            };
-            let mapped = map(uart.regs.base, uart.regs.size.max(0x40), &mut frames);
-            if let (Ok(gpio), crate::platform::Board::RaspberryPi4) = (machine.gpio, machine.board) {
-                if let Ok(gpio) = map(gpio.base, gpio.size, &mut frames) {
-                    attach::route_uart_pins(gpio, kind);
-                }
+    // `console=pl011` or `console=miniuart` on the command line picks the UART;
+    // otherwise the one stdout-path names, with the first PL011 mirrored when that is
+    // another UART (the Pi's mini UART is QEMU raspi4b's second serial port).
+    let wanted = crate::platform::cmdline_value(machine.bootargs.as_str(), "console");
+    let pick = |uart: &crate::platform::Uart| match wanted {
+        Some("pl011") => uart.kind == UartKind::Pl011,
+        Some("miniuart") => uart.kind == UartKind::MiniUart,
+        _ => true,
+    };
+    let (primary, mirror) = match (machine.console, machine.pl011) {
+        (Ok(c), Ok(p)) if pick(&c) && wanted.is_none() && p.regs.base != c.regs.base => (Ok(c), Some(p)),
+        (Ok(c), _) if pick(&c) => (Ok(c), None),
+        (_, Ok(p)) if pick(&p) => (Ok(p), None),
+        (c, _) => (c, None),
+    };
+    let mut attach_uart = |uart: crate::platform::Uart, mirror: bool, frames: &mut FrameAllocator| -> bool {
+        let kind = match uart.kind {
+            UartKind::Pl011 => ConsoleUart::Pl011,
+            UartKind::MiniUart => ConsoleUart::MiniUart,
+        };
+        let mapped = map(uart.regs.base, uart.regs.size.max(0x40), frames);
+        if let (Ok(gpio), crate::platform::Board::RaspberryPi4, false) = (machine.gpio, machine.board, mirror) {
+            if let Ok(gpio) = map(gpio.base, gpio.size, frames) {
+                attach::route_uart_pins(gpio, kind);
             }
-            // The PL011's reference clock is in the tree; the mini UART's divisor is left
-            // as the firmware set it (its clock, the VPU's, is not a fixed clock).
-            let clock = if kind == ConsoleUart::Pl011 { uart.clock_hz } else { None };
-            mapped.and_then(|regs| attach::attach_console(kind, regs, clock, uart.baud.unwrap_or(115_200))).is_ok()
         }
+        // The PL011's reference clock is in the tree; the mini UART's divisor is left
+        // as the firmware set it (its clock, the VPU's, is not a fixed clock).
+        let clock = if kind == ConsoleUart::Pl011 { uart.clock_hz } else { None };
+        mapped.and_then(|regs| attach::attach_console(kind, regs, clock, uart.baud.unwrap_or(115_200), mirror)).is_ok()
+    };
+    if let Some(uart) = mirror {
+        attach_uart(uart, true, &mut frames);
+    }
+    let console_ok = match primary {
+        Ok(uart) => attach_uart(uart, false, &mut frames),
         Err(_) => false,
     };
     let cmdline = machine.bootargs.as_str();

@@ -13,8 +13,8 @@ use user::harness::{kernel_can_read, unmapped_range};
 use user::zx::rights::*;
 use user::zx::*;
 use user::{
-    Ctx, Failure, TestResult, check, check_eq, check_hex, check_ok, check_one_of, check_status,
-    entry, fail, println, rt, skip, sys, tests,
+    Ctx, Failure, TestResult, check, check_eq, check_hex, check_ok, check_status,
+    entry, fail, rt, skip, sys, tests,
 };
 
 entry!(main);
@@ -906,11 +906,9 @@ fn vmo_create_options(_: &Ctx) -> TestResult {
 }
 
 fn vmo_create_out_of_range(_: &Ctx) -> TestResult {
-    for size in [u64::MAX, u64::MAX - PAGE + 1, u64::MAX - PAGE, MAX_VMO_SIZE + 1, 1 << 63 | 1 << 62 | 1 << 61 | 0xFFFF_FFFF_FFFF] {
-        if size > MAX_VMO_SIZE {
-            check_status(vmo_create(size, 0), ZX_ERR_OUT_OF_RANGE, "size near 2^64")?;
-            check_status(vmo_create(size, VMO_RESIZABLE), ZX_ERR_OUT_OF_RANGE, "resizable, size near 2^64")?;
-        }
+    for size in [u64::MAX, u64::MAX - PAGE + 1, u64::MAX - PAGE, MAX_VMO_SIZE + 1] {
+        check_status(vmo_create(size, 0), ZX_ERR_OUT_OF_RANGE, "size near 2^64")?;
+        check_status(vmo_create(size, VMO_RESIZABLE), ZX_ERR_OUT_OF_RANGE, "resizable, size near 2^64")?;
     }
     Ok(())
 }
@@ -1653,12 +1651,10 @@ fn replace_as_executable_vmex_checks(ctx: &Ctx) -> TestResult {
     let vmar_copy = dup(ctx.root_vmar, SAME_RIGHTS)?.into_raw();
     check_status(vmo_replace_as_executable(vmar_copy, 0u32), ZX_ERR_WRONG_TYPE, "handle is a VMAR")?;
     let _ = handle_close(vmar_copy);
-    let mut out = 0u32;
     let value = dup(&vmo, SAME_RIGHTS)?.into_raw();
     let status = raw(nr::VMO_REPLACE_AS_EXECUTABLE, &[value as u64, 0, KERNEL_ADDR]);
     check_status(status, ZX_ERR_INVALID_ARGS, "bad out-pointer")?;
     let _ = handle_close(value);
-    let _ = &mut out;
     Ok(())
 }
 
@@ -1739,4 +1735,553 @@ fn physical_mmio_map_and_read(ctx: &Ctx) -> TestResult {
     }
     let after = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS")?;
     check_eq(after.vmo_bytes, before.vmo_bytes, "physical VMOs never count as committed")
+}
+
+// ---------------------------------------------------------------------------------------
+// vmar_map.
+
+fn map_kernel_chosen_rw(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(2 * PAGE)?;
+    let mapping = map(ctx, VM_RW, &vmo, 2 * PAGE)?;
+    check_eq(mapping.addr() % PAGE, 0, "address page-aligned")?;
+    check(mapping.addr() >= USER_BASE && mapping.addr() + 2 * PAGE <= USER_END, "inside user space")?;
+    mapping.write(PAGE + 9, 0x6B);
+    check_eq(read_byte(&vmo, PAGE + 9)?, 0x6B, "store through the mapping seen by vmo_read")?;
+    write_byte(&vmo, 17, 0x6C)?;
+    check_eq(mapping.read(17), 0x6C, "vmo_write seen through the mapping")?;
+    // No permissions at all is a legal mapping.
+    let none = check_ok(Mapping::new(ctx.root_vmar, 0, 0, &vmo, 0, PAGE), "mapping with no permissions")?;
+    check(!kernel_can_read(none.addr()), "a no-permission mapping is not readable")?;
+    Ok(())
+}
+
+fn map_specific_overlap_and_overwrite(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(2 * PAGE)?;
+    write_byte(&vmo, 0, 1)?;
+    let other = new_vmo(2 * PAGE)?;
+    write_byte(&other, 0, 2)?;
+    let free = check_ok(unmapped_range(ctx, 2), "free range")?;
+    let offset = free - ROOT_BASE;
+    let first = check_ok(Mapping::new(ctx.root_vmar, VM_RW | VM_SPECIFIC, offset, &vmo, 0, 2 * PAGE), "SPECIFIC map")?;
+    check_hex(first.addr(), free, "SPECIFIC address")?;
+    check_eq(first.read(0), 1, "content at the SPECIFIC address")?;
+    check_status(vmar_map(ctx.root_vmar, VM_RW | VM_SPECIFIC, offset, &other, 0, PAGE), ZX_ERR_NO_MEMORY, "SPECIFIC over a mapping")?;
+    check_status(vmar_map(ctx.root_vmar, VM_RW | VM_SPECIFIC, offset + PAGE, &other, 0, 2 * PAGE), ZX_ERR_NO_MEMORY, "SPECIFIC partly over a mapping")?;
+    let over = check_ok(Mapping::new(ctx.root_vmar, VM_RW | VM_SPECIFIC_OVERWRITE, offset, &other, 0, PAGE), "SPECIFIC_OVERWRITE")?;
+    check_hex(over.addr(), free, "SPECIFIC_OVERWRITE address")?;
+    check_eq(first.read(0), 2, "overwritten page shows the new VMO")?;
+    check_eq(info(&vmo)?.num_mappings, 1, "the old mapping keeps its other page")?;
+    check_eq(first.read(PAGE), 0, "old mapping's second page")
+}
+
+fn map_specific_outside_vmar(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(2 * PAGE)?;
+    let root_len = USER_END - ROOT_BASE;
+    for offset in [u64::MAX & !(PAGE - 1), root_len, root_len - PAGE, 1 << 48] {
+        check_status(vmar_map(ctx.root_vmar, VM_PERM_READ | VM_SPECIFIC, offset, &vmo, 0, 2 * PAGE), ZX_ERR_INVALID_ARGS, "SPECIFIC outside the VMAR")?;
+    }
+    check_status(vmar_map(ctx.root_vmar, VM_PERM_READ | VM_SPECIFIC, 100, &vmo, 0, PAGE), ZX_ERR_INVALID_ARGS, "unaligned SPECIFIC offset")?;
+    check_status(vmar_map(ctx.root_vmar, VM_PERM_READ, PAGE, &vmo, 0, PAGE), ZX_ERR_INVALID_ARGS, "vmar_offset without SPECIFIC")
+}
+
+fn map_permission_checks(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(PAGE)?;
+    let no_map = dup(&vmo, DEFAULT_VMO & !MAP)?;
+    check_status(vmar_map(ctx.root_vmar, 0, 0, &no_map, 0, PAGE), ZX_ERR_ACCESS_DENIED, "VMO without MAP")?;
+    check_status(vmar_map(ctx.root_vmar, VM_PERM_WRITE, 0, &no_map, 0, PAGE), ZX_ERR_ACCESS_DENIED, "no MAP beats bad protection")?;
+    let read_map = dup(&vmo, READ | MAP | DUPLICATE)?;
+    check_status(vmar_map(ctx.root_vmar, VM_PERM_WRITE, 0, &read_map, 0, PAGE), ZX_ERR_INVALID_ARGS, "WRITE without READ")?;
+    check_status(vmar_map(ctx.root_vmar, VM_RW, 0, &read_map, 0, PAGE), ZX_ERR_ACCESS_DENIED, "R|W through a READ handle")?;
+    check_ok(Mapping::new(ctx.root_vmar, VM_PERM_READ, 0, &read_map, 0, PAGE), "R through a READ handle")?;
+    check_status(vmar_map(ctx.root_vmar, VM_PERM_READ | VM_PERM_EXECUTE, 0, &vmo, 0, PAGE), ZX_ERR_ACCESS_DENIED, "R|X without EXECUTE")?;
+    // The VMAR handle's rights bound the mapping too.
+    let read_vmar = dup(ctx.root_vmar, READ | DUPLICATE)?;
+    check_status(vmar_map(&read_vmar, VM_RW, 0, &vmo, 0, PAGE), ZX_ERR_ACCESS_DENIED, "R|W through a READ VMAR handle")?;
+    check_ok(Mapping::new(&read_vmar, VM_PERM_READ, 0, &vmo, 0, PAGE), "R through a READ VMAR handle")?;
+    let write_vmar = dup(ctx.root_vmar, WRITE)?;
+    check_status(vmar_map(&write_vmar, VM_PERM_READ, 0, &vmo, 0, PAGE), ZX_ERR_ACCESS_DENIED, "R through a VMAR handle without READ")?;
+    Ok(())
+}
+
+fn map_invalid_options(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(PAGE)?;
+    let bad = [
+        VM_PERM_WRITE,
+        VM_PERM_EXECUTE,
+        VM_PERM_WRITE | VM_PERM_EXECUTE,
+        VM_PERM_READ | VM_CAN_MAP_READ,
+        VM_PERM_READ | VM_CAN_MAP_WRITE,
+        VM_PERM_READ | VM_CAN_MAP_EXECUTE,
+        VM_PERM_READ | VM_CAN_MAP_SPECIFIC,
+        VM_PERM_READ | VM_MAP_RANGE | VM_SPECIFIC_OVERWRITE,
+        VM_PERM_READ | 1 << 20,
+        VM_PERM_READ | vm_align(9),
+        VM_PERM_READ | vm_align(33),
+        VM_PERM_READ | vm_align(1),
+    ];
+    for options in bad {
+        check_status(vmar_map(ctx.root_vmar, options, 0, &vmo, 0, PAGE), ZX_ERR_INVALID_ARGS, "invalid map options")?;
+    }
+    let resizable = new_resizable(PAGE)?;
+    check_status(
+        vmar_map(ctx.root_vmar, VM_PERM_READ | VM_REQUIRE_NON_RESIZABLE, 0, &resizable, 0, PAGE),
+        ZX_ERR_NOT_SUPPORTED,
+        "REQUIRE_NON_RESIZABLE on a resizable VMO",
+    )?;
+    check_ok(Mapping::new(ctx.root_vmar, VM_PERM_READ | VM_REQUIRE_NON_RESIZABLE, 0, &vmo, 0, PAGE), "REQUIRE_NON_RESIZABLE")?;
+    check_ok(Mapping::new(ctx.root_vmar, VM_PERM_READ | VM_MAP_RANGE, 0, &vmo, 0, PAGE), "MAP_RANGE")?;
+    Ok(())
+}
+
+fn map_len_and_offset_checks(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(2 * PAGE)?;
+    check_status(vmar_map(ctx.root_vmar, VM_PERM_READ, 0, &vmo, 0, 0), ZX_ERR_INVALID_ARGS, "len 0")?;
+    let one = check_ok(Mapping::new(ctx.root_vmar, VM_PERM_READ, 0, &vmo, 0, 1), "len 1")?;
+    check_eq(info(&vmo)?.num_mappings, 1, "len 1 maps a page")?;
+    drop(one);
+    check_status(vmar_map(ctx.root_vmar, VM_PERM_READ, 0, &vmo, 100, PAGE), ZX_ERR_INVALID_ARGS, "unaligned vmo_offset")?;
+    check_status(vmar_map(ctx.root_vmar, VM_PERM_READ, 0, &vmo, u64::MAX & !(PAGE - 1), 2 * PAGE), ZX_ERR_INVALID_ARGS, "vmo_offset + len wraps")?;
+    check_status(vmar_map(ctx.root_vmar, VM_PERM_READ, 0, &vmo, 0, u64::MAX), ZX_ERR_INVALID_ARGS, "len 2^64-1")?;
+    let at_offset = check_ok(Mapping::new(ctx.root_vmar, VM_PERM_READ, 0, &vmo, PAGE, PAGE), "map the second page")?;
+    write_byte(&vmo, PAGE + 1, 0x3C)?;
+    check_eq(at_offset.read(1), 0x3C, "vmo_offset honoured")
+}
+
+fn map_past_vmo_end_allowed(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(PAGE)?;
+    let mapping = check_ok(Mapping::new(ctx.root_vmar, VM_RW, 0, &vmo, 0, 3 * PAGE), "map 3 pages of a 1-page VMO")?;
+    mapping.write(5, 1);
+    check_eq(read_byte(&vmo, 5)?, 1, "the page inside the VMO works")?;
+    // The kernel's copy into the part past the end fails instead of faulting us.
+    check(!kernel_can_read(mapping.addr() + PAGE), "the part past the end is not readable")?;
+    Ok(())
+}
+
+fn map_num_mappings(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(PAGE)?;
+    let reader = dup(&vmo, READ)?;
+    check_eq(info(&vmo)?.num_mappings, 0, "no mappings")?;
+    let first = map(ctx, VM_RW, &vmo, PAGE)?;
+    check_eq(info(&vmo)?.num_mappings, 1, "one mapping")?;
+    let second = map(ctx, VM_PERM_READ, &vmo, PAGE)?;
+    check_eq(info(&vmo)?.num_mappings, 2, "two mappings")?;
+    drop(second);
+    check_eq(info(&vmo)?.num_mappings, 1, "after an unmap")?;
+    // Closing the VMO handles leaves the mapping working.
+    drop(vmo);
+    first.write(0, 0x5F);
+    check_eq(read_byte(&reader, 0)?, 0x5F, "mapping works after its handle closed")?;
+    check_eq(info(&reader)?.num_mappings, 1, "the mapping is still counted")?;
+    drop(first);
+    check_eq(info(&reader)?.num_mappings, 0, "after the last unmap")
+}
+
+fn map_align_option(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(PAGE)?;
+    for log2 in [12u32, 16, 20, 21, 30] {
+        let mapping = check_ok(Mapping::new(ctx.root_vmar, VM_PERM_READ | vm_align(log2), 0, &vmo, 0, PAGE), "aligned map")?;
+        check_eq(mapping.addr() % (1 << log2), 0, "mapping address alignment")?;
+    }
+    Ok(())
+}
+
+fn map_bad_handles_and_out_pointer(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(PAGE)?;
+    check_status(vmar_map(0xFFFF_FFFFu32, VM_PERM_READ, 0, &vmo, 0, PAGE), ZX_ERR_BAD_HANDLE, "bogus VMAR")?;
+    check_status(vmar_map(ctx.root_vmar, VM_PERM_READ, 0, 0xFFFF_FFFFu32, 0, PAGE), ZX_ERR_BAD_HANDLE, "bogus VMO")?;
+    check_status(vmar_map(&vmo, VM_PERM_READ, 0, &vmo, 0, PAGE), ZX_ERR_WRONG_TYPE, "VMAR handle is a VMO")?;
+    check_status(vmar_map(ctx.root_vmar, VM_PERM_READ, 0, ctx.root_vmar, 0, PAGE), ZX_ERR_WRONG_TYPE, "VMO handle is a VMAR")?;
+    for out in [0, KERNEL_ADDR, rodata_addr()] {
+        let args = [ctx.root_vmar as u64, VM_PERM_READ as u64, 0, vmo.raw_u64(), 0, PAGE, out];
+        check_status(raw(nr::VMAR_MAP, &args), ZX_ERR_INVALID_ARGS, "bad mapped_addr pointer")?;
+    }
+    check_eq(info(&vmo)?.num_mappings, 0, "refused maps leave no mapping")
+}
+
+// ---------------------------------------------------------------------------------------
+// vmar_unmap.
+
+fn unmap_splits_mapping(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(3 * PAGE)?;
+    for page in 0..3 {
+        write_byte(&vmo, page * PAGE, b'A' + page as u8)?;
+    }
+    let mapping = map(ctx, VM_RW, &vmo, 3 * PAGE)?;
+    check_ok(vmar_unmap(ctx.root_vmar, mapping.addr() + PAGE, PAGE), "unmap the middle page")?;
+    check(!kernel_can_read(mapping.addr() + PAGE), "middle page gone")?;
+    check_eq((mapping.read(0), mapping.read(2 * PAGE)), (b'A', b'C'), "outer pages still mapped")?;
+    mapping.write(1, b'x');
+    mapping.write(2 * PAGE + 1, b'y');
+    check_eq((read_byte(&vmo, 1)?, read_byte(&vmo, 2 * PAGE + 1)?), (b'x', b'y'), "stores through both halves")?;
+    check_eq(info(&vmo)?.num_mappings, 2, "the split leaves two mappings")?;
+    // A length that is not a page multiple is rounded up.
+    check_ok(vmar_unmap(ctx.root_vmar, mapping.addr(), 1), "unmap 1 byte (one page)")?;
+    check(!kernel_can_read(mapping.addr()), "first page gone")?;
+    check_eq(mapping.read(2 * PAGE), b'C', "last page still mapped")?;
+    Ok(())
+}
+
+fn unmap_nothing_mapped_ok(ctx: &Ctx) -> TestResult {
+    let free = check_ok(unmapped_range(ctx, 4), "free range")?;
+    check_ok(vmar_unmap(ctx.root_vmar, free, 4 * PAGE), "unmap a range with nothing mapped")?;
+    // A range that covers a mapping and holes around it.
+    let vmo = new_vmo(PAGE)?;
+    let mapping = check_ok(Mapping::new(ctx.root_vmar, VM_PERM_READ | VM_SPECIFIC, free + PAGE - ROOT_BASE, &vmo, 0, PAGE), "map in the middle")?;
+    check_ok(vmar_unmap(ctx.root_vmar, free, 4 * PAGE), "unmap around a mapping")?;
+    check(!kernel_can_read(mapping.addr()), "mapping in the range is gone")?;
+    check_eq(info(&vmo)?.num_mappings, 0, "num_mappings")
+}
+
+fn unmap_invalid_args(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(PAGE)?;
+    let mapping = map(ctx, VM_PERM_READ, &vmo, PAGE)?;
+    check_status(vmar_unmap(ctx.root_vmar, mapping.addr() + 1, PAGE), ZX_ERR_INVALID_ARGS, "unaligned address")?;
+    check_status(vmar_unmap(ctx.root_vmar, mapping.addr(), 0), ZX_ERR_INVALID_ARGS, "length 0")?;
+    check_status(vmar_unmap(ctx.root_vmar, KERNEL_ADDR, PAGE), ZX_ERR_INVALID_ARGS, "kernel address")?;
+    check_status(vmar_unmap(ctx.root_vmar, USER_END - PAGE, 2 * PAGE), ZX_ERR_INVALID_ARGS, "past the end of user space")?;
+    check_status(vmar_unmap(ctx.root_vmar, mapping.addr(), u64::MAX & !(PAGE - 1)), ZX_ERR_INVALID_ARGS, "address + length wraps")?;
+    check_status(vmar_unmap(0xFFFF_FFFFu32, mapping.addr(), PAGE), ZX_ERR_BAD_HANDLE, "bogus VMAR")?;
+    check_status(vmar_unmap(&vmo, mapping.addr(), PAGE), ZX_ERR_WRONG_TYPE, "VMO as VMAR")?;
+    check_eq(info(&vmo)?.num_mappings, 1, "mapping untouched by refused unmaps")
+}
+
+// ---------------------------------------------------------------------------------------
+// vmar_protect.
+
+fn protect_downgrade_read_only(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(2 * PAGE)?;
+    fill(&vmo, 0, 0x12, 2 * PAGE)?;
+    let mapping = map(ctx, VM_RW, &vmo, 2 * PAGE)?;
+    mapping.write(0, 0x34);
+    check_ok(vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr(), 2 * PAGE), "protect to read-only")?;
+    check_status(raw(nr::VMO_READ, &[vmo.raw_u64(), mapping.addr(), 0, 16]), ZX_ERR_INVALID_ARGS, "vmo_read into a read-only mapping")?;
+    check_eq(mapping.read(0), 0x34, "still readable")?;
+    check_ok(vmar_protect(ctx.root_vmar, VM_RW, mapping.addr(), 2 * PAGE), "back to read-write")?;
+    mapping.write(PAGE, 0x56);
+    check_eq(read_byte(&vmo, PAGE)?, 0x56, "writable again")?;
+    check_ok(vmar_protect(ctx.root_vmar, 0, mapping.addr(), PAGE), "protect to no access")?;
+    check(!kernel_can_read(mapping.addr()), "no-access page not readable")?;
+    check_ok(vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr(), PAGE), "readable again")?;
+    check_eq(mapping.read(0), 0x34, "content kept across protect")
+}
+
+fn protect_middle_page(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(3 * PAGE)?;
+    let mapping = map(ctx, VM_RW, &vmo, 3 * PAGE)?;
+    check_ok(vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr() + PAGE, PAGE), "protect the middle page")?;
+    let into = |page: u64| raw(nr::VMO_READ, &[vmo.raw_u64(), mapping.addr() + page * PAGE, 0, 8]);
+    check_status(into(0), ZX_OK, "first page writable")?;
+    check_status(into(1), ZX_ERR_INVALID_ARGS, "middle page read-only")?;
+    check_status(into(2), ZX_OK, "last page writable")
+}
+
+fn protect_hole_not_found(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(2 * PAGE)?;
+    let mapping = map(ctx, VM_RW, &vmo, 2 * PAGE)?;
+    check_ok(vmar_unmap(ctx.root_vmar, mapping.addr() + PAGE, PAGE), "make a hole")?;
+    check_status(vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr(), 2 * PAGE), ZX_ERR_NOT_FOUND, "range with a hole")?;
+    let free = check_ok(unmapped_range(ctx, 2), "free range")?;
+    check_status(vmar_protect(ctx.root_vmar, VM_PERM_READ, free, 2 * PAGE), ZX_ERR_NOT_FOUND, "nothing mapped")
+}
+
+fn protect_exceeding_rights(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(PAGE)?;
+    let read_map = dup(&vmo, READ | MAP)?;
+    let mapping = map(ctx, VM_PERM_READ, &read_map, PAGE)?;
+    check_status(vmar_protect(ctx.root_vmar, VM_RW, mapping.addr(), PAGE), ZX_ERR_ACCESS_DENIED, "R|W beyond the VMO handle's rights")?;
+    check_status(vmar_protect(ctx.root_vmar, VM_PERM_READ | VM_PERM_EXECUTE, mapping.addr(), PAGE), ZX_ERR_ACCESS_DENIED, "R|X beyond the VMO handle's rights")?;
+    let writable = map(ctx, VM_RW, &vmo, PAGE)?;
+    let read_vmar = dup(ctx.root_vmar, READ)?;
+    check_status(vmar_protect(&read_vmar, VM_RW, writable.addr(), PAGE), ZX_ERR_ACCESS_DENIED, "R|W through a READ VMAR handle")?;
+    check_ok(vmar_protect(&read_vmar, VM_PERM_READ, writable.addr(), PAGE), "R through a READ VMAR handle")
+}
+
+fn protect_invalid_args(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(PAGE)?;
+    let mapping = map(ctx, VM_RW, &vmo, PAGE)?;
+    check_status(vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr() + 1, PAGE), ZX_ERR_INVALID_ARGS, "unaligned address")?;
+    check_status(vmar_protect(ctx.root_vmar, VM_PERM_WRITE, mapping.addr(), PAGE), ZX_ERR_INVALID_ARGS, "WRITE without READ")?;
+    check_status(vmar_protect(ctx.root_vmar, VM_PERM_READ | VM_SPECIFIC, mapping.addr(), PAGE), ZX_ERR_INVALID_ARGS, "non-PERM flag")?;
+    check_status(vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr(), 0), ZX_ERR_INVALID_ARGS, "length 0")?;
+    check_status(vmar_protect(0xFFFF_FFFFu32, VM_PERM_READ, mapping.addr(), PAGE), ZX_ERR_BAD_HANDLE, "bogus VMAR")?;
+    check_status(vmar_protect(&vmo, VM_PERM_READ, mapping.addr(), PAGE), ZX_ERR_WRONG_TYPE, "VMO as VMAR")?;
+    check_status(raw(nr::VMO_READ, &[vmo.raw_u64(), mapping.addr(), 0, 8]), ZX_OK, "mapping still writable")
+}
+
+// ---------------------------------------------------------------------------------------
+// cache_flush.
+
+fn cache_flush_options(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(PAGE)?;
+    let mapping = map(ctx, VM_RW, &vmo, PAGE)?;
+    mapping.write(0, 1);
+    let valid = [
+        CACHE_FLUSH_INSN,
+        CACHE_FLUSH_DATA,
+        CACHE_FLUSH_DATA | CACHE_FLUSH_INSN,
+        CACHE_FLUSH_DATA | CACHE_FLUSH_INVALIDATE,
+        CACHE_FLUSH_DATA | CACHE_FLUSH_INVALIDATE | CACHE_FLUSH_INSN,
+    ];
+    for options in valid {
+        check_ok(cache_flush(mapping.addr(), PAGE, options), "valid cache_flush options")?;
+    }
+    for options in [0, CACHE_FLUSH_INVALIDATE, CACHE_FLUSH_INVALIDATE | CACHE_FLUSH_INSN, 1 << 3, CACHE_FLUSH_DATA | 1 << 3, u32::MAX] {
+        check_status(cache_flush(mapping.addr(), PAGE, options), ZX_ERR_INVALID_ARGS, "invalid cache_flush options")?;
+    }
+    check_eq(mapping.read(0), 1, "data survives the flushes")
+}
+
+fn cache_flush_ranges(_: &Ctx) -> TestResult {
+    for (addr, len) in [(0, 16), (8, 16), (KERNEL_ADDR, 16), (USER_END - 8, 16), (USER_END, 8), (u64::MAX - 7, 16), (rodata_addr(), u64::MAX)] {
+        check_status(cache_flush(addr, len, CACHE_FLUSH_DATA), ZX_ERR_INVALID_ARGS, "range not inside user space")?;
+    }
+    check_ok(cache_flush(rodata_addr(), RODATA.len() as u64, CACHE_FLUSH_DATA), "flush rodata")
+}
+
+// ---------------------------------------------------------------------------------------
+// Signals.
+
+fn signal_user_bits(_: &Ctx) -> TestResult {
+    let vmo = new_vmo(PAGE)?;
+    let user7 = USER_SIGNAL_0 << 7;
+    check_ok(object_signal(&vmo, 0, USER_SIGNAL_0 | user7), "set USER_0 and USER_7")?;
+    let (status, observed) = object_wait_one(&vmo, USER_SIGNAL_0, 0);
+    check_status(status, ZX_OK, "wait for a set signal")?;
+    check_hex(observed as u64, (USER_SIGNAL_0 | user7 | VMO_ZERO_CHILDREN) as u64, "observed")?;
+    check_ok(object_signal(&vmo, USER_SIGNAL_0, 0), "clear USER_0")?;
+    let (status, observed) = object_wait_one(&vmo, USER_SIGNAL_0, 0);
+    check_status(status, ZX_ERR_TIMED_OUT, "wait for a cleared signal")?;
+    check_hex(observed as u64, (user7 | VMO_ZERO_CHILDREN) as u64, "observed after clear")?;
+    // Clear and set in one call: clear first, then set.
+    check_ok(object_signal(&vmo, user7, user7), "clear and set USER_7")?;
+    check_eq(object_wait_one(&vmo, user7, 0).0, ZX_OK, "USER_7 still set")?;
+    check_ok(object_signal(&vmo, USER_SIGNAL_ALL, 0), "clear all user signals")?;
+    let (_, observed) = object_wait_one(&vmo, USER_SIGNAL_ALL, 0);
+    check_hex(observed as u64, VMO_ZERO_CHILDREN as u64, "only ZERO_CHILDREN left")
+}
+
+fn signal_invalid_bits_and_rights(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(PAGE)?;
+    for mask in [VMO_ZERO_CHILDREN, 1, 1 << 23, USER_SIGNAL_0 | 1] {
+        check_status(object_signal(&vmo, 0, mask), ZX_ERR_INVALID_ARGS, "set a non-user signal")?;
+        check_status(object_signal(&vmo, mask, 0), ZX_ERR_INVALID_ARGS, "clear a non-user signal")?;
+    }
+    check(zero_children(&vmo), "ZERO_CHILDREN untouched")?;
+    let no_signal = dup(&vmo, DEFAULT_VMO & !SIGNAL)?;
+    check_status(object_signal(&no_signal, 0, USER_SIGNAL_0), ZX_ERR_ACCESS_DENIED, "signal without SIGNAL")?;
+    let no_wait = dup(&vmo, DEFAULT_VMO & !WAIT)?;
+    check_status(object_wait_one(&no_wait, USER_SIGNAL_0, 0).0, ZX_ERR_ACCESS_DENIED, "wait without WAIT")?;
+    check_status(object_signal(0xFFFF_FFFFu32, 0, USER_SIGNAL_0), ZX_ERR_BAD_HANDLE, "signal a bogus handle")?;
+    check_status(object_wait_one(0xFFFF_FFFFu32, USER_SIGNAL_0, 0).0, ZX_ERR_BAD_HANDLE, "wait on a bogus handle")?;
+    let _ = ctx;
+    Ok(())
+}
+
+fn wait_one_deadlines(_: &Ctx) -> TestResult {
+    let vmo = new_vmo(PAGE)?;
+    let now = clock_get_monotonic();
+    for deadline in [0, 1, now - 1, -1, i64::MIN] {
+        let (status, observed) = object_wait_one(&vmo, USER_SIGNAL_0, deadline);
+        check_status(status, ZX_ERR_TIMED_OUT, "deadline in the past")?;
+        check_hex(observed as u64, VMO_ZERO_CHILDREN as u64, "observed on TIMED_OUT")?;
+    }
+    check_status(object_wait_one(&vmo, 0, 0).0, ZX_ERR_TIMED_OUT, "waiting for no signals")?;
+    // A satisfied signal returns at once, even with an infinite deadline.
+    let (status, observed) = object_wait_one(&vmo, VMO_ZERO_CHILDREN, TIME_INFINITE);
+    check_status(status, ZX_OK, "satisfied with an infinite deadline")?;
+    check_eq(observed & VMO_ZERO_CHILDREN, VMO_ZERO_CHILDREN, "observed")?;
+    check_ok(object_signal(&vmo, 0, USER_SIGNAL_0), "set USER_0")?;
+    check_status(object_wait_one(&vmo, USER_SIGNAL_0 | (USER_SIGNAL_0 << 1), TIME_INFINITE).0, ZX_OK, "any of two signals")?;
+    for ptr in [KERNEL_ADDR, rodata_addr()] {
+        let status = raw(nr::OBJECT_WAIT_ONE, &[vmo.raw_u64(), USER_SIGNAL_0 as u64, 0, ptr]);
+        check_status(status, ZX_ERR_INVALID_ARGS, "bad observed pointer")?;
+    }
+    Ok(())
+}
+
+fn wait_one_future_deadline_times_out(_: &Ctx) -> TestResult {
+    let vmo = new_vmo(PAGE)?;
+    let deadline = clock_get_monotonic() + 2_000_000;
+    let (status, observed) = object_wait_one(&vmo, USER_SIGNAL_0, deadline);
+    check_status(status, ZX_ERR_TIMED_OUT, "wait 2 ms for a signal nobody sets")?;
+    check_hex(observed as u64, VMO_ZERO_CHILDREN as u64, "observed")?;
+    let now = clock_get_monotonic();
+    if now < deadline {
+        fail!("returned {} ns before the deadline", deadline - now);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Page faults.
+
+fn fault_commits_touched_pages(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(8 * PAGE)?;
+    let mapping = map(ctx, VM_RW, &vmo, 8 * PAGE)?;
+    check_eq(committed(&vmo)?, 0, "mapping commits nothing")?;
+    mapping.write(PAGE + 3, 1);
+    check_eq(committed(&vmo)?, PAGE, "one store, one page")?;
+    mapping.write(5 * PAGE + 4095, 2);
+    mapping.write(5 * PAGE, 3);
+    check_eq(committed(&vmo)?, 2 * PAGE, "two touched pages")?;
+    check_eq(mapping.read(3 * PAGE + 17), 0, "an untouched page reads zero")?;
+    let after_read = committed(&vmo)?;
+    check(after_read == 2 * PAGE || after_read == 3 * PAGE, "a read fault commits at most its page")?;
+    check_eq((read_byte(&vmo, PAGE + 3)?, read_byte(&vmo, 5 * PAGE + 4095)?), (1, 2), "stores seen by vmo_read")
+}
+
+fn mapping_and_vmo_calls_agree(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(2 * PAGE)?;
+    let writer = map(ctx, VM_RW, &vmo, 2 * PAGE)?;
+    let reader = map(ctx, VM_PERM_READ, &vmo, 2 * PAGE)?;
+    for i in 0..64u64 {
+        writer.write(i * 127, i as u8);
+    }
+    for i in 0..64u64 {
+        if reader.read(i * 127) != i as u8 {
+            fail!("second mapping disagrees at {:#x}", i * 127);
+        }
+    }
+    let mut buf = [0u8; 128];
+    check_ok(vmo_read(&vmo, &mut buf, 0), "vmo_read")?;
+    check_eq((buf[0], buf[127]), (0, 1), "vmo_read sees the stores")?;
+    check_ok(vmo_write(&vmo, &[9; 16], PAGE), "vmo_write")?;
+    check_eq((writer.read(PAGE), reader.read(PAGE + 15)), (9, 9), "both mappings see vmo_write")?;
+    Ok(())
+}
+
+fn mapping_after_decommit_and_zero(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(2 * PAGE)?;
+    let mapping = map(ctx, VM_RW, &vmo, 2 * PAGE)?;
+    mapping.write(0, b'Z');
+    mapping.write(PAGE, b'Y');
+    check_ok(vmo_op_range(&vmo, OP_DECOMMIT, 0, PAGE), "DECOMMIT page 0")?;
+    check_eq(mapping.read(0), 0, "decommitted page reads zero through the mapping")?;
+    check_ok(vmo_op_range(&vmo, OP_ZERO, PAGE, PAGE), "ZERO page 1")?;
+    check_eq(mapping.read(PAGE), 0, "zeroed page reads zero through the mapping")?;
+    mapping.write(PAGE, b'W');
+    check_eq(read_byte(&vmo, PAGE)?, b'W', "the page works again after ZERO")?;
+    check_ok(vmo_op_range(&vmo, OP_COMMIT, 0, 2 * PAGE), "COMMIT a mapped range")?;
+    check_eq(mapping.read(PAGE), b'W', "COMMIT keeps the data")
+}
+
+fn cow_child_mapped_and_written(ctx: &Ctx) -> TestResult {
+    let parent = new_vmo(2 * PAGE)?;
+    write_byte(&parent, 0, b'p')?;
+    let child = check_ok(vmo_create_child(&parent, CHILD_SNAPSHOT, 0, 2 * PAGE), "child")?;
+    let child_map = map(ctx, VM_RW, &child, 2 * PAGE)?;
+    let parent_map = map(ctx, VM_RW, &parent, 2 * PAGE)?;
+    check_eq(child_map.read(0), b'p', "child mapping sees the parent's data")?;
+    child_map.write(0, b'c');
+    check_eq(read_byte(&parent, 0)?, b'p', "child store not in the parent")?;
+    check_eq(parent_map.read(0), b'p', "parent mapping unchanged")?;
+    check_eq(read_byte(&child, 0)?, b'c', "child store seen by vmo_read")?;
+    check_eq(committed(&child)?, PAGE, "child committed one page")?;
+    parent_map.write(0, b'P');
+    parent_map.write(PAGE, b'Q');
+    check_eq(child_map.read(0), b'c', "parent store not in the child's forked page")?;
+    check_eq(child_map.read(PAGE), 0, "parent store after the snapshot not in the child")
+}
+
+// ---------------------------------------------------------------------------------------
+// FP/SIMD.
+
+core::arch::global_asm!(
+    // fn ferrite_fp_probe(input: *const [u128; 32], output: *mut [u128; 32],
+    //                     control: *mut [u64; 4], touch: *mut u8)
+    // Loads v0..v31 from input and FPCR/FPSR from control[0..2], makes two syscalls
+    // (and a page fault when touch is not NULL), then stores v0..v31 to output and
+    // FPCR/FPSR to control[2..4], and zeroes FPCR/FPSR again.
+    ".section .text.ferrite_fp_probe, \"ax\", %progbits",
+    ".arch_extension fp",
+    ".arch_extension simd",
+    ".global ferrite_fp_probe",
+    ".type ferrite_fp_probe, %function",
+    "ferrite_fp_probe:",
+    "    ldp q0, q1, [x0, #0]",
+    "    ldp q2, q3, [x0, #32]",
+    "    ldp q4, q5, [x0, #64]",
+    "    ldp q6, q7, [x0, #96]",
+    "    ldp q8, q9, [x0, #128]",
+    "    ldp q10, q11, [x0, #160]",
+    "    ldp q12, q13, [x0, #192]",
+    "    ldp q14, q15, [x0, #224]",
+    "    ldp q16, q17, [x0, #256]",
+    "    ldp q18, q19, [x0, #288]",
+    "    ldp q20, q21, [x0, #320]",
+    "    ldp q22, q23, [x0, #352]",
+    "    ldp q24, q25, [x0, #384]",
+    "    ldp q26, q27, [x0, #416]",
+    "    ldp q28, q29, [x0, #448]",
+    "    ldp q30, q31, [x0, #480]",
+    "    ldr x9, [x2, #0]",
+    "    msr fpcr, x9",
+    "    ldr x9, [x2, #8]",
+    "    msr fpsr, x9",
+    "    mov x0, #0",
+    "    mov x16, #4",
+    "    svc #0",
+    "    cbz x3, 1f",
+    "    strb wzr, [x3]",
+    "1:  mov x16, #3",
+    "    svc #0",
+    "    stp q0, q1, [x1, #0]",
+    "    stp q2, q3, [x1, #32]",
+    "    stp q4, q5, [x1, #64]",
+    "    stp q6, q7, [x1, #96]",
+    "    stp q8, q9, [x1, #128]",
+    "    stp q10, q11, [x1, #160]",
+    "    stp q12, q13, [x1, #192]",
+    "    stp q14, q15, [x1, #224]",
+    "    stp q16, q17, [x1, #256]",
+    "    stp q18, q19, [x1, #288]",
+    "    stp q20, q21, [x1, #320]",
+    "    stp q22, q23, [x1, #352]",
+    "    stp q24, q25, [x1, #384]",
+    "    stp q26, q27, [x1, #416]",
+    "    stp q28, q29, [x1, #448]",
+    "    stp q30, q31, [x1, #480]",
+    "    mrs x9, fpcr",
+    "    str x9, [x2, #16]",
+    "    mrs x9, fpsr",
+    "    str x9, [x2, #24]",
+    "    msr fpcr, xzr",
+    "    msr fpsr, xzr",
+    "    ret",
+    ".size ferrite_fp_probe, . - ferrite_fp_probe",
+);
+
+unsafe extern "C" {
+    fn ferrite_fp_probe(input: *const [u128; 32], output: *mut [u128; 32], control: *mut [u64; 4], touch: *mut u8);
+}
+
+#[repr(C, align(16))]
+struct Vectors([u128; 32]);
+
+fn fp_simd_preserved_across_svc(ctx: &Ctx) -> TestResult {
+    let mut input = Vectors([0; 32]);
+    for (n, v) in input.0.iter_mut().enumerate() {
+        *v = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210u128.rotate_left(4 * n as u32) ^ (n as u128 * 0x0101_0101);
+    }
+    // FPCR: RMode = toward zero, FZ, DN, AHP. FPSR: the cumulative flags and QC.
+    let fpcr = 0x07C0_0000u64;
+    let fpsr = 0x0800_009Fu64;
+    let vmo = new_vmo(PAGE)?;
+    let mapping = map(ctx, VM_RW, &vmo, PAGE)?;
+    for touch in [core::ptr::null_mut(), mapping.addr() as usize as *mut u8] {
+        let mut output = Vectors([0; 32]);
+        let mut control = [fpcr, fpsr, 0, 0];
+        // SAFETY: the probe reads `input`, writes `output` and `control`, stores one
+        // byte to `touch` (a fresh RW mapping, or skipped when NULL), and leaves
+        // FPCR/FPSR zeroed as the soft-float code expects (it never reads them).
+        unsafe { ferrite_fp_probe(&input.0, &mut output.0, &mut control, touch) };
+        for n in 0..32 {
+            if output.0[n] != input.0[n] {
+                fail!("v{n} changed across svc{}: {:#x}, want {:#x}", if touch.is_null() { "" } else { " and a page fault" }, output.0[n], input.0[n]);
+            }
+        }
+        check_hex(control[2], fpcr, "FPCR across svc")?;
+        check_hex(control[3], fpsr, "FPSR across svc")?;
+    }
+    check_eq(committed(&vmo)?, PAGE, "the touch faulted a page in")
 }
