@@ -22,6 +22,14 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// True for the faults a page-fault handler can cure by mapping a page:
+    /// translation, access flag and permission faults.
+    pub fn may_be_resolved(self) -> bool {
+        matches!(self, FaultKind::Translation { .. } | FaultKind::AccessFlag { .. } | FaultKind::Permission { .. })
+    }
+}
+
+impl FaultKind {
     /// Decodes a DFSC/IFSC value.
     pub fn from_status(status: u8) -> Self {
         let level = status & 0b11;

@@ -11,6 +11,7 @@ pub mod process;
 pub mod shutdown;
 #[deny(unsafe_code)]
 pub mod syscalls;
+pub mod testing;
 
 use crate::mm::frame::FrameAllocator;
 use crate::mm::layout::MmioWindows;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# QEMU machine presets shared by the run, test and benchmark scripts (sourced).
+#   machine_args NAME   prints the QEMU arguments of a preset
+#   MACHINES            the boot matrix, in the order `make test` runs it
+
+MACHINES="virt virt-smp4 virt-2g virt-a53 virt-max virt-gicv3 virt-el2 virt-el2-gicv3-max virt-secure rpi4"
+
+machine_args() {
+    local here rpi_dtb
+    here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    rpi_dtb="$here/tests/fixtures/dtb/bcm2711-rpi-4-b.dtb"
+    case "$1" in
+        virt)               echo "-M virt -cpu cortex-a72 -m 512M" ;;
+        virt-smp4)          echo "-M virt -cpu cortex-a72 -m 512M -smp 4" ;;
+        virt-2g)            echo "-M virt -cpu cortex-a72 -m 2G" ;;
+        virt-a53)           echo "-M virt -cpu cortex-a53 -m 512M" ;;
+        virt-max)           echo "-M virt -cpu max -m 512M" ;;
+        virt-gicv3)         echo "-M virt,gic-version=3 -cpu cortex-a72 -m 512M" ;;
+        virt-el2)           echo "-M virt,virtualization=on -cpu cortex-a72 -m 512M" ;;
+        virt-el2-gicv3-max) echo "-M virt,virtualization=on,gic-version=3 -cpu max -m 2G -smp 4" ;;
+        virt-secure)        echo "-M virt,secure=on -cpu cortex-a72 -m 512M" ;;
+        # raspi4b: exactly 2 GiB and 4 CPUs; the mini UART (stdout-path) is the second
+        # serial port, the mirrored PL011 the first.
+        rpi4)               echo "-M raspi4b -dtb $rpi_dtb" ;;
+        *) echo "machines.sh: unknown machine '$1' (one of: $MACHINES)" >&2; return 1 ;;
+    esac
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Cargo runner for the kernel test images (tests/kernel_*.rs; see .cargo/config.toml):
+# turns the test ELF into a raw arm64 Image and boots it in QEMU, which exits with the
+# status the test runner passes to semihosting (0 all passed, 1 a test failed, 101 a
+# kernel panic). A hung image is killed after KERNEL_TEST_TIMEOUT seconds (default 60)
+# and the script exits 124, as timeout(1) does.
+#
+#   scripts/run-kernel-test.sh ELF [ignored libtest arguments...]
+#
+# Environment:
+#   MACHINE              QEMU machine arguments
+#                        (default: -M virt -cpu cortex-a72 -m 512M)
+#   QEMU                 the QEMU binary (default: qemu-system-aarch64)
+#   KERNEL_TEST_TIMEOUT  seconds before the run is killed (default: 60)
+set -euo pipefail
+
+if [[ $# -lt 1 ]]; then
+    echo "usage: $0 TEST_ELF [args...]" >&2
+    exit 2
+fi
+elf=$1
+shift
+# Cargo passes libtest's arguments (filters, --nocapture, ...); the in-kernel runner
+# takes none, so they are ignored.
+
+qemu=${QEMU:-qemu-system-aarch64}
+timeout_s=${KERNEL_TEST_TIMEOUT:-60}
+read -r -a machine <<< "${MACHINE:--M virt -cpu cortex-a72 -m 512M}"
+
+host=$(rustc -vV | sed -n 's/^host: //p')
+objcopy="$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-objcopy"
+if [[ ! -x $objcopy ]]; then
+    echo "$0: $objcopy not found (rustup component add llvm-tools)" >&2
+    exit 2
+fi
+
+image="$elf.img"
+"$objcopy" -O binary "$elf" "$image"
+
+echo "kernel test: $(basename "$elf") on ${machine[*]} (timeout ${timeout_s}s)" >&2
+status=0
+timeout --foreground "$timeout_s" \
+    "$qemu" "${machine[@]}" -nographic -nic none -semihosting -kernel "$image" \
+    </dev/null || status=$?
+if [[ $status -eq 124 ]]; then
+    echo "kernel test: $(basename "$elf") timed out after ${timeout_s}s" >&2
+fi
+exit "$status"

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Levels 3 and up of `make test`: the kernel image booted with the project's EL0
+# programs (tests/user) on the whole boot matrix, the isolation cases (each must die
+# with `user fault:` and status 139 while the kernel lives on), the refusal of a bad
+# initrd (status 2), and a short fixed-seed syscall fuzz.
+#
+#   scripts/system-tests.sh KERNEL_IMAGE USER_BIN_DIR [MACHINES...]
+#
+# Output reads like libtest's and ends with "N passed, M failed".
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/machines.sh
+source "$here/machines.sh"
+kernel=${1:?usage: system-tests.sh KERNEL_IMAGE USER_BIN_DIR [MACHINES...]}
+bins=${2:?usage: system-tests.sh KERNEL_IMAGE USER_BIN_DIR [MACHINES...]}
+shift 2
+matrix=("$@")
+[[ ${#matrix[@]} -eq 0 ]] && read -r -a matrix <<<"$MACHINES"
+
+# The isolation cases: tests/user/src/bin/fault.rs lists them when booted without one.
+fault_cases() {
+    local margs
+    read -r -a margs <<<"$(machine_args virt)"
+    timeout 60 "${QEMU:-qemu-system-aarch64}" "${margs[@]}" -nographic -nic none -semihosting \
+        -kernel "$kernel" -initrd "$bins/fault" </dev/null 2>&1 | tr -d '\r' | awk '/^fault:   [a-z_]+ /{print $2}'
+}
+
+passed=0 failed=0 failures=()
+run() {
+    local name=$1
+    shift
+    printf 'test %s ... ' "$name"
+    local out
+    if out=$("$here/qemu-run.sh" --quiet "$@" "$kernel" 2>&1); then
+        echo ok
+        passed=$((passed + 1))
+    else
+        echo FAILED
+        failed=$((failed + 1))
+        failures+=("$name")
+        printf '%s\n' "$out" | tail -n 25 | sed 's/^/    | /'
+    fi
+}
+
+bad_initrd=$(mktemp)
+trap 'rm -f "$bad_initrd"' EXIT
+printf 'this is not an ELF file\n' >"$bad_initrd"
+
+echo "running system tests on: ${matrix[*]}"
+for m in "${matrix[@]}"; do
+    run "boot/$m" --machine "$m" --append "loglevel=info" \
+        --expect '^Ferrite ' --expect '^ram: ' --expect 'timer: [0-9]+ ticks' --expect 'no initrd to run'
+    run "syscalls/$m" --machine "$m" --initrd "$bins/syscalls" --append "mmio=0x9010000" --summary --timeout 120
+done
+run "initrd/refused" --initrd "$bad_initrd" --status 2 --expect 'refusing the initrd'
+if [[ -x "$bins/fault" ]]; then
+    cases=$(fault_cases)
+    [[ -z $cases ]] && { echo "test isolation/list ... FAILED (the fault program listed no cases)"; failed=$((failed + 1)); }
+    for case in $cases; do
+        run "isolation/$case" --initrd "$bins/fault" --append "case=$case" --status 139 \
+            --expect "fault: about to $case" --expect '^user fault: '
+    done
+fi
+if [[ -x "$bins/fuzz" ]]; then
+    run "fuzz/seed-1" --initrd "$bins/fuzz" --append "seed=1 calls=20000" --summary --timeout 300
+fi
+
+echo
+echo "$passed passed, $failed failed"
+for f in "${failures[@]}"; do echo "  failed: $f"; done
+[[ $failed -eq 0 ]]
