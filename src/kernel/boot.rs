@@ -87,7 +87,8 @@ pub fn start(dtb_pa: u64, load_pa: u64) -> ! {
         user_copy::set_pan_in_use(true);
     }
     cpu::allow_el0_counter();
-    let heap_bytes = match heap::grow_heap(&mut frames) {
+    let ram_bytes = machine.ram.iter().map(|r| r.size).sum();
+    let heap_bytes = match heap::grow_heap(&mut frames, ram_bytes) {
         Ok(bytes) => bytes,
         Err(e) => early_fail("cannot grow the kernel heap", &e),
     };
@@ -120,10 +121,10 @@ pub fn start(dtb_pa: u64, load_pa: u64) -> ! {
             UartKind::MiniUart => ConsoleUart::MiniUart,
         };
         let mapped = map(uart.regs.base, uart.regs.size.max(0x40), frames);
-        if let (Ok(gpio), crate::platform::Board::RaspberryPi4, false) = (machine.gpio, machine.board, mirror) {
-            if let Ok(gpio) = map(gpio.base, gpio.size, frames) {
-                attach::route_uart_pins(gpio, kind);
-            }
+        if let (Ok(gpio), crate::platform::Board::RaspberryPi4, false) = (machine.gpio, machine.board, mirror)
+            && let Ok(gpio) = map(gpio.base, gpio.size.max(PAGE_SIZE), frames)
+        {
+            attach::route_uart_pins(gpio, kind);
         }
         // The PL011's reference clock is in the tree; the mini UART's divisor is left
         // as the firmware set it (its clock, the VPU's, is not a fixed clock).

@@ -13,15 +13,25 @@ pub struct FramePages<'a> {
     pub frames: &'a mut FrameAllocator,
 }
 
+/// A new page, or NO_MEMORY when frames run out or when the kernel heap is too low to
+/// track one more page (page lists and the frame table live on the heap, and a failed
+/// heap allocation cannot be turned into an error).
+fn alloc_frame(frames: &mut FrameAllocator) -> ZxResult<PhysAddr> {
+    if !crate::arch::aarch64::heap::has_headroom() {
+        return Err(crate::error::ZxError::NoMemory);
+    }
+    frames.alloc()
+}
+
 impl PhysMemory for FramePages<'_> {
     fn alloc_zeroed_page(&mut self) -> ZxResult<PhysAddr> {
-        let pa = self.frames.alloc()?;
+        let pa = alloc_frame(self.frames)?;
         mmu::zero_page(pa);
         Ok(pa)
     }
 
     fn alloc_copy_of(&mut self, src: PhysAddr) -> ZxResult<PhysAddr> {
-        let pa = self.frames.alloc()?;
+        let pa = alloc_frame(self.frames)?;
         mmu::copy_page(pa, src);
         Ok(pa)
     }

@@ -76,7 +76,7 @@ fn dump_registers(frame: &TrapFrame) {
 fn backtrace(mut fp: u64) {
     kprintln!("  backtrace:");
     for depth in 0..32 {
-        if fp == 0 || fp % 16 != 0 || fp < crate::mm::layout::LINEAR_BASE {
+        if fp == 0 || !fp.is_multiple_of(16) || fp < crate::mm::layout::LINEAR_BASE {
             break;
         }
         let Some((next, ret)) = crate::arch::aarch64::mmu::read_frame_record(fp) else { break };

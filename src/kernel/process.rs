@@ -208,10 +208,23 @@ pub fn clear_ptes(k: &mut Kernel, base: u64, len: u64) {
     }
 }
 
+/// Frees the page tables that covered `[base, base + len)` and map nothing now, so an
+/// unmap returns every page it cost (KMEM_STATS free_bytes comes back exactly).
+fn prune_tables(k: &mut Kernel, base: u64, len: u64) {
+    let Kernel { process, frames, user_table_pages, .. } = k;
+    let Some(process) = process.as_mut() else { return };
+    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    if process.page_table.prune(VirtAddr(base), len, &mut tables) > 0 {
+        // Cached walks may still point at the freed tables.
+        mmu::flush_tlb_asid(process.asid);
+    }
+}
+
 /// Drops the parts of mappings that `unmap` removed: page-table entries, the VMO's
 /// mapping count and reference.
 pub fn release_unmapped(k: &mut Kernel, removed: &Mapping<VmoId>, pieces_left: usize) {
     clear_ptes(k, removed.base, removed.len);
+    prune_tables(k, removed.base, removed.len);
     // A mapping split into two pieces now counts as two mappings of the VMO.
     match pieces_left {
         0 => {
@@ -298,6 +311,6 @@ pub fn user_fault(frame: &TrapFrame, cause: &dyn Display, esr: u64, far: u64) ->
         frame.elr, frame.sp_el0
     );
     // The kernel lock is free here: user faults arrive from EL0.
-    with_kernel(|k| destroy(k));
+    with_kernel(destroy);
     super::shutdown::shutdown(abi::exit_status::USER_FAULT, "the last process was killed by a fault")
 }

@@ -458,6 +458,20 @@ impl PageTable {
         cleared
     }
 
+    /// Frees the tables below the root that cover `[va, va + len)` and map nothing any
+    /// more, so that unmapping returns page-table memory too. Returns how many table
+    /// pages were freed. The caller must invalidate cached walks (TLBI by ASID) before
+    /// the freed pages are reused.
+    pub fn prune<M: TableMemory + ?Sized>(&mut self, va: VirtAddr, len: u64, mem: &mut M) -> usize {
+        let Ok(start) = index_bits(va) else {
+            return 0;
+        };
+        let end = start.saturating_add(len).min(VA_BITS_MASK + 1);
+        let mut freed = 0;
+        prune_table(self.root, 0, 0, start, end, mem, &mut freed);
+        freed
+    }
+
     /// The physical address `va` translates to (page or block offset included) and the
     /// leaf descriptor that maps it, or `None` when `va` is not mapped.
     pub fn translate<M: TableMemory + ?Sized>(
@@ -587,6 +601,35 @@ fn free_tables<M: TableMemory + ?Sized>(table: PhysAddr, level: usize, mem: &mut
         }
     }
     mem.free_table(table);
+}
+
+/// Prunes the table at `table` (covering index bits from `base`, at `level`) within
+/// `[start, end)`: empty child tables are freed and their entries cleared. Returns true
+/// when this table maps nothing at all afterwards.
+fn prune_table<M: TableMemory + ?Sized>(
+    table: PhysAddr,
+    level: usize,
+    base: u64,
+    start: u64,
+    end: u64,
+    mem: &mut M,
+    freed: &mut usize,
+) -> bool {
+    let size = level_size(level);
+    let first = (start.max(base) - base) / size;
+    let last = (end.min(base + size * ENTRIES_PER_TABLE as u64) - base).div_ceil(size);
+    for index in first..last {
+        let entry_base = base + index * size;
+        if let Entry::Table(next) = classify(mem.table_mut(table)[index as usize], level)
+            && level < PAGE_LEVEL
+            && prune_table(next, level + 1, entry_base, start, end, mem, freed)
+        {
+            mem.table_mut(table)[index as usize] = 0;
+            mem.free_table(next);
+            *freed += 1;
+        }
+    }
+    mem.table_mut(table).iter().all(|&entry| entry == 0)
 }
 
 #[cfg(test)]
@@ -950,5 +993,22 @@ mod tests {
             count += 1;
         });
         assert_eq!(count, 3 + 512 * 2 + 1 + 1);
+    }
+
+    #[test]
+    fn prune_frees_tables_that_map_nothing() {
+        let mut mem = FakeTables::new();
+        let mut table = PageTable::new(&mut mem).unwrap();
+        let attrs = PageAttrs::user(true, true, false);
+        let before = mem.live();
+        table.map_page(VirtAddr(0x1_0000_0000), PhysAddr(0x8000_0000), attrs, &mut mem).unwrap();
+        table.map_page(VirtAddr(0x1_0020_0000), PhysAddr(0x8000_1000), attrs, &mut mem).unwrap();
+        assert_eq!(mem.live(), before + 4, "L1, L2 and two L3 tables");
+        table.unmap_page(VirtAddr(0x1_0000_0000), &mut mem);
+        assert_eq!(table.prune(VirtAddr(0x1_0000_0000), 0x1000, &mut mem), 1, "one L3 now empty");
+        assert!(table.translate(VirtAddr(0x1_0020_0000), &mut mem).is_some(), "the other page stays");
+        table.unmap_page(VirtAddr(0x1_0020_0000), &mut mem);
+        assert_eq!(table.prune(VirtAddr(0), 1 << 47, &mut mem), 3);
+        assert_eq!(mem.live(), before, "back to the root alone");
     }
 }

@@ -302,7 +302,7 @@ pub fn boot_device_tree(dtb_pa: u64) -> Result<&'static [u8], &'static str> {
     if dtb_pa == 0 {
         return Err("x0 is 0: the loader passed no device tree");
     }
-    if dtb_pa % 8 != 0 {
+    if !dtb_pa.is_multiple_of(8) {
         return Err("the device tree address is not 8-byte aligned");
     }
     let mapped = |a: u64| a / GIB == image / GIB || (a >> 39 == image >> 39 && a / GIB == dtb_pa / GIB);

@@ -1,8 +1,18 @@
 // The exception vector table (16 entries) and the trap frame save/restore.
 //
-// Every entry saves the interrupted context as a `TrapFrame` (see trap_frame.rs) on the
+// Every entry saves the interrupted context as a `TrapFrame` (see exception.rs) on the
 // current kernel stack and calls `handle_exception(frame, kind)` in Rust; on return the
 // frame is restored (Rust may have changed x0, ELR or SPSR) and `eret` resumes.
+//
+// The one exception: `svc` from EL0, the syscall path, is lean. The ABI (ABI.md section 4)
+// lets a syscall change only x0 (and NZCV); the Rust handlers follow the AAPCS64, so they
+// preserve x19..x28 and SP themselves and SP_EL0 is never touched by the kernel. The
+// entry therefore saves only what Rust may clobber (x0..x18, x29, x30) plus ELR/SPSR (a
+// fault fixed up inside a syscall overwrites them), calls the handler from
+// `SYSCALL_TABLE` indexed by x16 with the user's x0..x7 still in place as its arguments,
+// and restores those registers around the result in x0. Any other synchronous exception
+// from EL0 completes the full frame and takes the common path, so fault dumps see every
+// register.
 
 .equ FRAME_SIZE, 288
 
@@ -17,6 +27,12 @@
 .equ KIND_LOW_FIQ,      10
 .equ KIND_LOW_SERR,     11
 .equ KIND_LOW32,        12
+
+// ESR_EL1.EC of an SVC from AArch64.
+.equ EC_SVC64,          0x15
+// Entries in SYSCALL_TABLE (numbers 0..=25; out-of-range numbers use entry 0, which
+// answers ZX_ERR_BAD_SYSCALL). Must match kernel::syscalls::SYSCALL_COUNT.
+.equ SYSCALL_COUNT,     26
 
 .macro ENTRY kind
     .balign 0x80
@@ -43,6 +59,43 @@
     b       trap_common
 .endm
 
+// A synchronous exception from EL0: save what a syscall needs saved; for an SVC call
+// its handler right here (the vector slot has room for 32 instructions), otherwise go
+// on to complete the frame.
+.macro ENTRY_EL0_SYNC
+    .balign 0x80
+    sub     sp, sp, #FRAME_SIZE
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    str     x18, [sp, #144]
+    stp     x29, x30, [sp, #232]
+    mrs     x10, elr_el1
+    mrs     x11, spsr_el1
+    stp     x10, x11, [sp, #256]
+    mrs     x9, esr_el1
+    lsr     x9, x9, #26
+    cmp     x9, #EC_SVC64
+    b.ne    el0_sync_not_svc
+    // A frame record so backtraces walk through the syscall into user code.
+    stp     x29, x10, [sp, #272]
+    add     x29, sp, #272
+    // The handler for number x16 (entry 0 for any number past the table).
+    cmp     x16, #SYSCALL_COUNT
+    csel    x9, x16, xzr, lo
+    adrp    x10, SYSCALL_TABLE
+    add     x10, x10, :lo12:SYSCALL_TABLE
+    ldr     x9, [x10, x9, lsl #3]
+    blr     x9
+    b       syscall_return
+.endm
+
 .section .text.vectors, "ax"
 .balign 0x800
 .global exception_vectors
@@ -55,7 +108,7 @@ exception_vectors:
     ENTRY KIND_CUR_SPX_IRQ
     ENTRY KIND_CUR_SPX_FIQ
     ENTRY KIND_CUR_SPX_SERR
-    ENTRY KIND_LOW_SYNC         // lower EL, AArch64
+    ENTRY_EL0_SYNC              // lower EL, AArch64: syscalls and user faults
     ENTRY KIND_LOW_IRQ
     ENTRY KIND_LOW_FIQ
     ENTRY KIND_LOW_SERR
@@ -117,6 +170,44 @@ trap_return:
 
 // Enter EL0 for the first time: `frame` (x0) is a TrapFrame on the current stack that
 // holds the user registers; SP is set to it and the common return path runs.
+// The rest of a synchronous exception from EL0 that is not a syscall: complete the frame
+// (x19..x28, SP_EL0, the frame record) and take the common path.
+el0_sync_not_svc:
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    str     x28, [sp, #224]
+    mrs     x9, sp_el0
+    str     x9, [sp, #248]
+    stp     x29, x10, [sp, #272]
+    add     x29, sp, #272
+    mov     x0, sp
+    mov     x1, #KIND_LOW_SYNC
+    bl      handle_exception
+    b       trap_return
+
+// Back to EL0 from a syscall: x0 holds the result; x19..x28 were preserved by the
+// handler (AAPCS64) and SP_EL0 was never changed.
+syscall_return:
+    ldp     x10, x11, [sp, #256]
+    msr     elr_el1, x10
+    msr     spsr_el1, x11
+    ldr     x1, [sp, #8]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldr     x18, [sp, #144]
+    ldp     x29, x30, [sp, #232]
+    add     sp, sp, #FRAME_SIZE
+    eret
+
 .global enter_user
 enter_user:
     mov     sp, x0

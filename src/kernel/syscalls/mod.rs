@@ -1,6 +1,7 @@
-//! Syscall handlers (ABI.md section 4): `handle` decodes the registers of an `svc`,
-//! runs the handler under the kernel lock and puts the result in x0. Every other
-//! register is restored from the trap frame untouched.
+//! Syscall handlers (ABI.md section 4): vectors.S calls the entry for the number in x16
+//! from `SYSCALL_TABLE` with the user's x0..x7; it decodes them, runs the handler under
+//! the kernel lock and returns the value for x0. Every other register is restored by
+//! vectors.S (or preserved by the handler itself, as the AAPCS64 requires).
 //!
 //! Each handler follows Zircon's check order: handle, type, rights, options, ranges
 //! against the object, and user buffers last (when the kernel copies them).
@@ -15,23 +16,85 @@ mod vmo;
 use super::Kernel;
 use super::process::{KObject, Process};
 use crate::arch::aarch64::exception::TrapFrame;
+use crate::abi::ZX_HANDLE_INVALID;
 use crate::error::{ZxError, ZxResult, status_word};
 use crate::object::rights::check_rights;
 use crate::syscall::{Syscall, decode};
 use crate::vm::vmo::VmoId;
 
-/// Entry from the exception vector for `svc #0` from EL0.
-pub fn handle(frame: &mut TrapFrame) {
-    let number = frame.x[16];
-    let mut args = [0u64; 8];
-    args.copy_from_slice(&frame.x[..8]);
-    frame.x[0] = match decode(number, &args) {
+/// Entries in [`SYSCALL_TABLE`]: numbers 0..=LAST (vectors.S has the same constant).
+pub const SYSCALL_COUNT: usize = 26;
+const _: () = assert!(SYSCALL_COUNT as u64 == crate::abi::sys::LAST + 1);
+
+/// A syscall handler as vectors.S calls it: the user's x0..x7 as arguments, the value
+/// for x0 as the result.
+pub type SyscallEntry = extern "C" fn(u64, u64, u64, u64, u64, u64, u64, u64) -> u64;
+
+/// The handler for each syscall number, indexed by x16 in vectors.S: a table rather than
+/// a chain of checks. Entry `N` is `entry::<N>`, in which the decoding of number `N` and
+/// the dispatch fold to the one handler. Entry 0 (which vectors.S also uses for every
+/// number past the table) answers ZX_ERR_BAD_SYSCALL.
+#[allow(unsafe_code)] // exported by name: vectors.S loads it
+#[unsafe(no_mangle)]
+static SYSCALL_TABLE: [SyscallEntry; SYSCALL_COUNT] = [
+    entry::<0>,
+    entry::<1>,
+    entry::<2>,
+    entry::<3>,
+    entry::<4>,
+    entry::<5>,
+    entry::<6>,
+    entry::<7>,
+    entry::<8>,
+    entry::<9>,
+    entry::<10>,
+    entry::<11>,
+    entry::<12>,
+    entry::<13>,
+    entry::<14>,
+    entry::<15>,
+    entry::<16>,
+    entry::<17>,
+    entry::<18>,
+    entry::<19>,
+    entry::<20>,
+    entry::<21>,
+    entry::<22>,
+    entry::<23>,
+    entry::<24>,
+    entry::<25>,
+];
+
+/// Syscall number `N` with the user's argument registers.
+#[allow(clippy::too_many_arguments)]
+extern "C" fn entry<const N: u64>(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64, a6: u64, a7: u64) -> u64 {
+    run(N, &[a0, a1, a2, a3, a4, a5, a6, a7])
+}
+
+/// Decodes and runs syscall `number`; returns the value for x0.
+#[inline(always)]
+fn run(number: u64, args: &[u64; 8]) -> u64 {
+    match decode(number, args) {
+        // The null syscall: closing ZX_HANDLE_INVALID is OK and touches no state, so it
+        // does not even take the kernel lock.
+        Ok(Syscall::HandleClose { handle: ZX_HANDLE_INVALID }) => 0,
         Ok(call) => super::with_kernel(|k| dispatch(k, call)),
         Err(e) => status_word(Err(e)),
-    };
+    }
+}
+
+/// Runs the syscall an `svc #0` from EL0 asked for, with the registers in `frame`, and
+/// puts the result in x0; every other register in the frame is left as it was. (The
+/// vector table calls [`SYSCALL_TABLE`] directly; this is the same path for a frame.)
+pub fn handle(frame: &mut TrapFrame) {
+    let number = frame.x[16];
+    let index = if number < SYSCALL_COUNT as u64 { number as usize } else { 0 };
+    let a = &frame.x;
+    frame.x[0] = SYSCALL_TABLE[index](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
 }
 
 /// Runs one decoded call; returns the value for x0.
+#[inline(always)]
 fn dispatch(k: &mut Kernel, call: Syscall) -> u64 {
     use Syscall::*;
     let result = match call {
@@ -134,4 +197,10 @@ fn publish_handle(k: &mut Kernel, value: u32, out: u64) -> ZxResult {
         return Err(e);
     }
     Ok(())
+}
+
+/// NO_MEMORY when the kernel heap is too low for a call that creates kernel objects or
+/// mappings: the kernel refuses rather than risk an allocation it cannot recover from.
+fn ensure_heap_headroom() -> ZxResult {
+    if crate::arch::aarch64::heap::has_headroom() { Ok(()) } else { Err(ZxError::NoMemory) }
 }

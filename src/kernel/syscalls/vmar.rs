@@ -32,6 +32,7 @@ pub fn map(k: &mut Kernel, vmar: u32, options: u32, vmar_offset: u64, vmo: u32, 
     }
     // 5. The remaining option bits, then the region.
     let request = validate_map_options(options)?;
+    super::ensure_heap_headroom()?;
     let len = round_map_len(vmo_offset, len)?;
     let placement = request.placement(vmar_offset)?;
     let addr = if request.overwrite {

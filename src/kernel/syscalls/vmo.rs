@@ -14,6 +14,7 @@ use crate::syscall::user_ptr::check_range;
 
 /// `zx_vmo_create`: options, then size, then the out-pointer.
 pub fn create(k: &mut Kernel, size: u64, options: u32, out: u64) -> ZxResult {
+    super::ensure_heap_headroom()?;
     let koid = k.new_koid();
     let vmo = k.vmos.create(koid, size, options)?;
     give(k, KObject::Vmo(vmo), rights::DEFAULT_VMO, out)
@@ -83,6 +84,7 @@ pub fn op_range(k: &mut Kernel, handle: u32, op: u32, offset: u64, size: u64, _b
 pub fn create_child(k: &mut Kernel, handle: u32, options: u32, offset: u64, size: u64, out: u64) -> ZxResult {
     let vmo_options = options & !child::NO_WRITE;
     let (parent, source_rights) = lookup_vmo(k, handle, rights::DUPLICATE | rights::READ)?;
+    super::ensure_heap_headroom()?;
     let koid = k.new_koid();
     let copy_name = source_rights & rights::GET_PROPERTY != 0;
     let result = k.vmos.create_child(parent, koid, vmo_options, offset, size, copy_name);
@@ -123,13 +125,14 @@ pub fn replace_as_executable(k: &mut Kernel, handle: u32, vmex: u32, out: u64) -
 /// range; not RAM the kernel allocates from (MMIO and reserved memory are fine).
 pub fn create_physical(k: &mut Kernel, resource: u32, paddr: u64, size: u64, out: u64) -> ZxResult {
     lookup_resource(k, resource)?;
-    if paddr % PAGE_SIZE != 0 || size % PAGE_SIZE != 0 || size == 0 {
+    if !paddr.is_multiple_of(PAGE_SIZE) || !size.is_multiple_of(PAGE_SIZE) || size == 0 {
         return Err(ZxError::InvalidArgs);
     }
     let end = paddr.checked_add(size).ok_or(ZxError::InvalidArgs)?;
     if k.frames.contains_ram(PhysAddr(paddr), PhysAddr(end)) {
         return Err(ZxError::AccessDenied);
     }
+    super::ensure_heap_headroom()?;
     let koid = k.new_koid();
     let vmo = k.vmos.create_physical(koid, PhysAddr(paddr), size)?;
     give(k, KObject::Vmo(vmo), rights::DEFAULT_VMO, out)

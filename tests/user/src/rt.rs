@@ -57,7 +57,8 @@ impl Ctx {
     /// The value of the command-line word `key=VALUE`, if present (first one wins).
     pub fn arg(&self, key: &str) -> Option<&'static str> {
         self.cmdline.split_ascii_whitespace().find_map(|word| {
-            word.strip_prefix(key).and_then(|rest| rest.strip_prefix('='))
+            word.strip_prefix(key)
+                .and_then(|rest| rest.strip_prefix('='))
         })
     }
 
@@ -120,7 +121,9 @@ pub fn counter_ticks() -> u64 {
     let ticks: u64;
     // SAFETY: ABI.md §2 lets EL0 read CNTVCT_EL0; `isb` orders the read after what came
     // before.
-    unsafe { core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) ticks, options(nomem, nostack)) };
+    unsafe {
+        core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) ticks, options(nomem, nostack))
+    };
     ticks
 }
 
