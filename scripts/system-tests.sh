@@ -48,7 +48,7 @@ printf 'this is not an ELF file\n' >"$bad_initrd"
 
 echo "running system tests on: ${matrix[*]}"
 for m in "${matrix[@]}"; do
-    run "boot/$m" --machine "$m" --append "loglevel=info" \
+    run "boot/$m" --machine "$m" --append "loglevel=info selftest" --summary \
         --expect '^Ferrite ' --expect '^ram: ' --expect 'timer: [0-9]+ ticks' --expect 'no initrd to run'
     run "syscalls/$m" --machine "$m" --initrd "$bins/syscalls" --append "mmio=0x9010000" --summary --timeout 120
 done

@@ -272,6 +272,11 @@ fn print_banner(machine: &Machine, dtb_pa: u64, heap_bytes: u64, frames: &FrameA
 /// shuts down (status 0).
 pub fn run_userboot(info: BootInfo) -> ! {
     let Some(initrd) = info.initrd else {
+        let selftest = super::with_kernel(|k| crate::platform::cmdline_flag(k.machine.bootargs.as_str(), "selftest"));
+        if selftest {
+            let passed = super::selftest::run();
+            super::shutdown::shutdown(if passed { 0 } else { 1 }, "self-checks done, no initrd to run")
+        }
         show_ticks();
         super::shutdown::shutdown(0, "no initrd to run")
     };

@@ -8,6 +8,7 @@ pub mod irq;
 pub mod memory;
 pub mod panic;
 pub mod process;
+pub mod selftest;
 pub mod shutdown;
 #[deny(unsafe_code)]
 pub mod syscalls;
