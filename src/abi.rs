@@ -203,4 +203,25 @@ pub mod exit_status {
     pub const KERNEL_PANIC: u32 = 101;
     /// A user fault killed the process.
     pub const USER_FAULT: u32 = 139;
+
+    /// The QEMU exit status for a process return code: its low byte, except that a
+    /// nonzero code whose low byte is 0 gives 1.
+    pub const fn for_retcode(retcode: i64) -> u32 {
+        let low = (retcode & 0xff) as u32;
+        if low == 0 && retcode != 0 { 1 } else { low }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exit_status::for_retcode;
+
+    #[test]
+    fn exit_statuses_follow_abi_section_3() {
+        assert_eq!(for_retcode(0), 0);
+        assert_eq!(for_retcode(1), 1);
+        assert_eq!(for_retcode(300), 44);
+        assert_eq!(for_retcode(256), 1);
+        assert_eq!(for_retcode(-1), 255);
+    }
 }

@@ -92,6 +92,10 @@ pub enum ElfError {
     WritableAndExecutable { segment: usize, vaddr: u64 },
     /// `PF_W` without `PF_R`: no page table can express it.
     WritableNotReadable { segment: usize, vaddr: u64 },
+    /// `PF_X` without `PF_R`: Zircon's mapping rules (and so `zx_vmar_map`) do not
+    /// allow execute-only mappings, so the loader cannot give the segment exactly its
+    /// permissions.
+    ExecutableNotReadable { segment: usize, vaddr: u64 },
     /// `p_align` is neither 0 nor a power of two.
     BadAlignment { segment: usize, align: u64 },
     /// `p_offset` and `p_vaddr` differ modulo the page size.
@@ -154,6 +158,9 @@ impl fmt::Display for ElfError {
             }
             ElfError::WritableNotReadable { segment, vaddr } => {
                 write!(f, "initrd: segment {segment} at {vaddr:#x} is writable but not readable")
+            }
+            ElfError::ExecutableNotReadable { segment, vaddr } => {
+                write!(f, "initrd: segment {segment} at {vaddr:#x} is executable but not readable")
             }
             ElfError::BadAlignment { segment, align } => {
                 write!(f, "initrd: segment {segment} alignment {align:#x} is not a power of two")
@@ -398,6 +405,9 @@ fn check_segment(image: &[u8], index: usize, header: &[u8]) -> Result<Segment, E
     if segment.write && !segment.read {
         return Err(ElfError::WritableNotReadable { segment: index, vaddr });
     }
+    if segment.execute && !segment.read {
+        return Err(ElfError::ExecutableNotReadable { segment: index, vaddr });
+    }
     if align != 0 && !align.is_power_of_two() {
         return Err(ElfError::BadAlignment { segment: index, align });
     }
@@ -556,9 +566,8 @@ mod tests {
     }
 
     #[test]
-    fn many_segments_and_execute_only_text_are_accepted() {
+    fn many_segments_are_accepted() {
         let plan = parse_with(|b| {
-            b.phdrs[0].flags = PF_X;
             b.phdrs.push(load(R, 0, 0x40_0000, 0, 0)); // empty: dropped from the plan
             for i in 0..20 {
                 b.phdrs.push(load(R, 0, 0x50_0000 + i * 0x1000, 0, 0x800));
@@ -566,7 +575,15 @@ mod tests {
         })
         .unwrap();
         assert_eq!(plan.segments.len(), 23);
-        assert!(!plan.segments[0].read && plan.segments[0].execute);
+        assert!(plan.segments[0].read && plan.segments[0].execute);
+    }
+
+    #[test]
+    fn refuses_execute_only_segment() {
+        assert_eq!(
+            parse_with(|b| b.phdrs[0].flags = PF_X),
+            Err(ElfError::ExecutableNotReadable { segment: 0, vaddr: 0x40_0000 })
+        );
     }
 
     #[test]

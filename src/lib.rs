@@ -47,7 +47,6 @@ pub mod trap;
 pub mod vm;
 
 pub mod arch;
-#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod drivers;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 #[deny(unsafe_code)]

@@ -298,7 +298,7 @@ pub fn destroy(k: &mut Kernel) {
 /// `zx_process_exit`: ends the process and, as it is the last, the machine.
 pub fn exit(k: &mut Kernel, retcode: i64) -> ! {
     destroy(k);
-    let status = super::shutdown::exit_status(retcode);
+    let status = abi::exit_status::for_retcode(retcode);
     log::info!("userboot: process exited with return code {retcode}");
     super::shutdown::shutdown(status, "the last process exited")
 }

@@ -19,13 +19,6 @@ pub fn set_psci(method: Option<PsciMethod>) {
     PSCI.store(code, Ordering::Relaxed);
 }
 
-/// The QEMU exit status for a process return code: its low byte, except that a nonzero
-/// code whose low byte is 0 gives 1 (ABI.md section 3).
-pub const fn exit_status(retcode: i64) -> u32 {
-    let low = (retcode & 0xff) as u32;
-    if low == 0 && retcode != 0 { 1 } else { low }
-}
-
 /// Shuts the machine down with `status` (already reduced to 0..=255).
 pub fn shutdown(status: u32, reason: &str) -> ! {
     cpu::disable_interrupts();
@@ -43,18 +36,4 @@ pub fn shutdown(status: u32, reason: &str) -> ! {
         crate::kprintln!("ferrite: no semihosting and no PSCI: parking the CPU (status {status})");
     }
     cpu::park()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::exit_status;
-
-    #[test]
-    fn statuses_follow_abi_section_3() {
-        assert_eq!(exit_status(0), 0);
-        assert_eq!(exit_status(1), 1);
-        assert_eq!(exit_status(300), 44);
-        assert_eq!(exit_status(256), 1);
-        assert_eq!(exit_status(-1), 255);
-    }
 }

@@ -113,26 +113,29 @@ macro_rules! check {
 /// format string adds context.
 #[macro_export]
 macro_rules! check_eq {
-    ($left:expr, $right:expr $(,)?) => {
-        $crate::check_eq!($left, $right, "")
-    };
-    ($left:expr, $right:expr, $($context:tt)+) => {
+    (@compare $left:expr, $right:expr, $context:expr) => {
         match (&$left, &$right) {
             (left, right) => {
                 if !(*left == *right) {
                     return Err($crate::kernel::testing::TestFailure::new(format_args!(
-                        "{}:{}: {} == {} failed: left {:?}, right {:?} {}",
+                        "{}:{}: {} == {} failed: left {:?}, right {:?}{}",
                         file!(),
                         line!(),
                         stringify!($left),
                         stringify!($right),
                         left,
                         right,
-                        format_args!($($context)+)
+                        $context
                     )));
                 }
             }
         }
+    };
+    ($left:expr, $right:expr $(,)?) => {
+        $crate::check_eq!(@compare $left, $right, format_args!(""))
+    };
+    ($left:expr, $right:expr, $($context:tt)+) => {
+        $crate::check_eq!(@compare $left, $right, format_args!(": {}", format_args!($($context)+)))
     };
 }
 

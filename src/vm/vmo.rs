@@ -238,8 +238,9 @@ struct SliceView {
     page_count: u64,
 }
 
-/// Holders of one frame. The reference count is `1 + others.len()`; the owner is the
-/// holder whose `committed_bytes` counts the frame.
+/// Holders of one shared frame. The reference count is `1 + others.len()` (at least 2:
+/// a frame with one holder has no entry); the owner is the holder whose
+/// `committed_bytes` counts the frame.
 #[derive(Debug)]
 struct FrameMeta {
     owner: VmoId,
@@ -373,8 +374,13 @@ enum Target {
 pub struct VmoStore {
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
-    /// Key: physical frame number of every frame a VMO holds.
+    /// Key: physical frame number of every frame that more than one VMO holds. A frame
+    /// with no entry belongs to the one VMO whose page list holds it, which owns it.
+    /// Keeping private frames out makes "is this frame shared?" free while nothing is
+    /// shared, and committing a page does no map insert.
     frames: BTreeMap<u64, FrameMeta>,
+    /// Frames held by all VMOs together.
+    committed_frames: u64,
     invalidations: Vec<Invalidation>,
 }
 
@@ -385,6 +391,7 @@ impl VmoStore {
             slots: Vec::new(),
             free_slots: Vec::new(),
             frames: BTreeMap::new(),
+            committed_frames: 0,
             invalidations: Vec::new(),
         }
     }
@@ -591,13 +598,16 @@ impl VmoStore {
         let mut child_pages = PageList::new();
         for (root_index, frame) in shared {
             child_pages.insert(root_index - source_first, frame);
-            if let Some(meta) = self.frames.get_mut(&pfn(frame)) {
-                meta.others.push(id);
-                // Only a frame that was private until now changes for the parent's
-                // mappings: it must become read-only there.
-                if meta.others.len() == 1 {
-                    self.invalidate(root, root_index, 1);
-                }
+            // A frame without an entry was private to `root`, which owns it.
+            let meta = self.frames.entry(pfn(frame)).or_insert_with(|| FrameMeta {
+                owner: root,
+                others: Vec::new(),
+            });
+            meta.others.push(id);
+            // Only a frame that was private until now changes for the parent's
+            // mappings: it must become read-only there.
+            if meta.others.len() == 1 {
+                self.invalidate(root, root_index, 1);
             }
         }
         vmo_mut(&mut self.slots, id).backing = Backing::Paged(child_pages);
@@ -1161,7 +1171,7 @@ impl VmoStore {
     /// Frames held by all VMOs together (KMEM_STATS `vmo_bytes` / PAGE_SIZE). Physical
     /// VMOs hold none.
     pub fn committed_frames_total(&self) -> u64 {
-        self.frames.len() as u64
+        self.committed_frames
     }
 
     /// VMOs in the store, zombies included (for leak checks).
@@ -1192,13 +1202,17 @@ impl VmoStore {
         Ok(VmoId::new(index, 0))
     }
 
-    /// Empties a slot for reuse, with a new generation.
-    fn remove_slot(&mut self, id: VmoId) -> Option<Vmo> {
+    /// Empties a slot for reuse, with a new generation. Returns the removed VMO's
+    /// links: its COW source root and its parent. (The VMO is dropped where it lies
+    /// rather than moved out: it is large, and only these two fields are needed.)
+    fn remove_slot(&mut self, id: VmoId) -> Option<(Option<VmoId>, Option<VmoId>)> {
         let slot = self.slots.get_mut(id.index())?;
-        let vmo = slot.vmo.take()?;
+        let vmo = slot.vmo.as_ref()?;
+        let links = (vmo.cow_source_root, vmo.parent);
+        slot.vmo = None;
         slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
         self.free_slots.push(id.index() as u32);
-        Some(vmo)
+        Some(links)
     }
 
     /// The root VMO whose pages `id` shows, and the root page of `id`'s page 0.
@@ -1228,11 +1242,9 @@ impl VmoStore {
         vmo_ref(&self.slots, root).page_list()?.get(index)
     }
 
-    /// True when more than one VMO holds `frame`.
+    /// True when more than one VMO holds `frame` (only shared frames have an entry).
     fn is_shared(&self, frame: PhysAddr) -> bool {
-        self.frames
-            .get(&pfn(frame))
-            .is_some_and(|meta| !meta.others.is_empty())
+        !self.frames.is_empty() && self.frames.contains_key(&pfn(frame))
     }
 
     /// Makes page `index` of paged root `root` a frame that `root` alone holds and
@@ -1254,13 +1266,8 @@ impl VmoStore {
             }
             None => mem.alloc_zeroed_page()?,
         };
-        self.frames.insert(
-            pfn(frame),
-            FrameMeta {
-                owner: root,
-                others: Vec::new(),
-            },
-        );
+        // A private frame needs no entry in the frame table.
+        self.committed_frames += 1;
         let vmo = vmo_mut(&mut self.slots, root);
         vmo.owned_pages += 1;
         if let Backing::Paged(list) = &mut vmo.backing {
@@ -1275,10 +1282,11 @@ impl VmoStore {
     fn drop_frame(&mut self, holder: VmoId, frame: PhysAddr, mem: &mut dyn PhysMemory) {
         let key = pfn(frame);
         let Some(meta) = self.frames.get_mut(&key) else {
-            debug_assert!(
-                false,
-                "frame {frame} held by a VMO but not in the frame table"
-            );
+            // A private frame: `holder` alone held and owned it.
+            self.committed_frames = self.committed_frames.saturating_sub(1);
+            mem.free_page(frame);
+            let vmo = vmo_mut(&mut self.slots, holder);
+            vmo.owned_pages = vmo.owned_pages.saturating_sub(1);
             return;
         };
         if meta.owner == holder {
@@ -1288,14 +1296,23 @@ impl VmoStore {
                     vmo_mut(&mut self.slots, heir).owned_pages += 1;
                 }
                 None => {
+                    debug_assert!(false, "frame {frame} in the frame table with one holder");
                     self.frames.remove(&key);
+                    self.committed_frames = self.committed_frames.saturating_sub(1);
                     mem.free_page(frame);
+                    let vmo = vmo_mut(&mut self.slots, holder);
+                    vmo.owned_pages = vmo.owned_pages.saturating_sub(1);
+                    return;
                 }
             }
             let vmo = vmo_mut(&mut self.slots, holder);
             vmo.owned_pages = vmo.owned_pages.saturating_sub(1);
         } else if let Some(position) = meta.others.iter().position(|&other| other == holder) {
             meta.others.swap_remove(position);
+        }
+        // A frame left with a single holder is private again (that holder owns it).
+        if self.frames.get(&key).is_some_and(|meta| meta.others.is_empty()) {
+            self.frames.remove(&key);
         }
     }
 
@@ -1367,12 +1384,12 @@ impl VmoStore {
     /// childless (zombies waiting for their last descendant).
     fn remove_node_chain(&mut self, id: VmoId) {
         let mut current = id;
-        while let Some(vmo) = self.remove_slot(current) {
-            if let Some(root) = vmo.cow_source_root {
+        while let Some((cow_source_root, parent)) = self.remove_slot(current) {
+            if let Some(root) = cow_source_root {
                 let root = vmo_mut(&mut self.slots, root);
                 root.cow_children = root.cow_children.saturating_sub(1);
             }
-            let Some(parent) = vmo.parent else { break };
+            let Some(parent) = parent else { break };
             let p = vmo_mut(&mut self.slots, parent);
             p.num_children = p.num_children.saturating_sub(1);
             if p.refs != 0 || p.num_children != 0 {
@@ -1595,8 +1612,17 @@ mod tests {
                     holders.entry(pfn(frame)).or_default().push(id);
                 }
             }
-            let owned = store.frames.values().filter(|m| m.owner == id).count() as u64;
-            assert_eq!(owned, vmo.owned_pages, "owned_pages of {id:?}");
+            let shared_owned = store.frames.values().filter(|m| m.owner == id).count();
+            let private = vmo.page_list().map_or(0, |list| {
+                list.iter()
+                    .filter(|&(_, frame)| !store.frames.contains_key(&pfn(frame)))
+                    .count()
+            });
+            assert_eq!(
+                (shared_owned + private) as u64,
+                vmo.owned_pages,
+                "owned_pages of {id:?}"
+            );
         }
         for (index, slot) in store.slots.iter().enumerate() {
             let Some(vmo) = &slot.vmo else { continue };
@@ -1608,11 +1634,14 @@ mod tests {
             );
         }
         assert_eq!(
-            holders.len(),
-            store.frames.len(),
-            "frames held vs frame table"
+            holders.len() as u64,
+            store.committed_frames_total(),
+            "frames held vs the committed count"
         );
+        let shared = holders.values().filter(|h| h.len() > 1).count();
+        assert_eq!(shared, store.frames.len(), "shared frames vs frame table");
         for (key, meta) in &store.frames {
+            assert!(!meta.others.is_empty(), "frame {key:#x} in the table with one holder");
             let mut expected: Vec<VmoId> = meta.others.clone();
             expected.push(meta.owner);
             expected.sort();

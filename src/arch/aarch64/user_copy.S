@@ -7,6 +7,17 @@
 // the routine lifts it for its duration only.
 //
 //   size_t ferrite_copy_user(void *dst, const void *src, size_t len)  -> bytes left
+//
+// Speed: the bulk of a copy moves 512 bytes per iteration with paired 128-bit loads and
+// stores of q0..q3 (37 instructions per 512 bytes), then 64-byte, 8-byte and 1-byte
+// steps finish the tail. The kernel is built soft-float and never touches FP/SIMD, so
+// q0..q3 still hold the user's values: they are saved on entry and restored on every
+// way out, the fault path included. Within a chunk the pointers and the count only move
+// after its last store, so a fault part-way re-copies the whole chunk on retry (the same
+// bytes again), which keeps "bytes left" exact.
+
+.arch_extension fp
+.arch_extension simd
 
 .section .text, "ax"
 .balign 64
@@ -16,36 +27,71 @@ ferrite_copy_user:
     ldrb    w9, [x9, :lo12:PAN_IN_USE]
     cbz     w9, 0f
     .inst   0xd500409f              // msr pan, #0
-0:
+0:  stp     q0, q1, [sp, #-64]!
+    stp     q2, q3, [sp, #32]
 .global user_copy_begin
 user_copy_begin:
-    cmp     x2, #64
+    cmp     x2, #512
     b.lo    2f
-1:  ldp     x3, x4, [x1]
-    ldp     x5, x6, [x1, #16]
-    ldp     x7, x8, [x1, #32]
-    ldp     x9, x10, [x1, #48]
-    stp     x3, x4, [x0]
-    stp     x5, x6, [x0, #16]
-    stp     x7, x8, [x0, #32]
-    stp     x9, x10, [x0, #48]
+1:  ldp     q0, q1, [x1]
+    ldp     q2, q3, [x1, #32]
+    stp     q0, q1, [x0]
+    stp     q2, q3, [x0, #32]
+    ldp     q0, q1, [x1, #64]
+    ldp     q2, q3, [x1, #96]
+    stp     q0, q1, [x0, #64]
+    stp     q2, q3, [x0, #96]
+    ldp     q0, q1, [x1, #128]
+    ldp     q2, q3, [x1, #160]
+    stp     q0, q1, [x0, #128]
+    stp     q2, q3, [x0, #160]
+    ldp     q0, q1, [x1, #192]
+    ldp     q2, q3, [x1, #224]
+    stp     q0, q1, [x0, #192]
+    stp     q2, q3, [x0, #224]
+    ldp     q0, q1, [x1, #256]
+    ldp     q2, q3, [x1, #288]
+    stp     q0, q1, [x0, #256]
+    stp     q2, q3, [x0, #288]
+    ldp     q0, q1, [x1, #320]
+    ldp     q2, q3, [x1, #352]
+    stp     q0, q1, [x0, #320]
+    stp     q2, q3, [x0, #352]
+    ldp     q0, q1, [x1, #384]
+    ldp     q2, q3, [x1, #416]
+    stp     q0, q1, [x0, #384]
+    stp     q2, q3, [x0, #416]
+    ldp     q0, q1, [x1, #448]
+    ldp     q2, q3, [x1, #480]
+    stp     q0, q1, [x0, #448]
+    stp     q2, q3, [x0, #480]
+    add     x1, x1, #512
+    add     x0, x0, #512
+    sub     x2, x2, #512
+    cmp     x2, #512
+    b.hs    1b
+2:  cmp     x2, #64
+    b.lo    3f
+    ldp     q0, q1, [x1]
+    ldp     q2, q3, [x1, #32]
+    stp     q0, q1, [x0]
+    stp     q2, q3, [x0, #32]
     add     x1, x1, #64
     add     x0, x0, #64
     sub     x2, x2, #64
-    cmp     x2, #64
-    b.hs    1b
-2:  cmp     x2, #8
-    b.lo    3f
+    b       2b
+3:  cmp     x2, #8
+    b.lo    4f
     ldr     x3, [x1], #8
     str     x3, [x0], #8
     sub     x2, x2, #8
-    b       2b
-3:  cbz     x2, 4f
+    b       3b
+4:  cbz     x2, 5f
     ldrb    w3, [x1], #1
     strb    w3, [x0], #1
     sub     x2, x2, #1
-    b       3b
-4:  mov     x0, #0
+    b       4b
+5:  mov     x0, #0
     b       user_copy_done
 .global user_copy_end
 user_copy_end:
@@ -53,8 +99,10 @@ user_copy_end:
 user_copy_fault:
     mov     x0, x2
 user_copy_done:
+    ldp     q2, q3, [sp, #32]
+    ldp     q0, q1, [sp], #64
     adrp    x9, PAN_IN_USE
     ldrb    w9, [x9, :lo12:PAN_IN_USE]
-    cbz     w9, 5f
+    cbz     w9, 6f
     .inst   0xd500419f              // msr pan, #1
-5:  ret
+6:  ret

@@ -1217,6 +1217,9 @@ impl<'a> Fuzzer<'a> {
             return;
         }
         let status = ret as i64 as i32;
+        if self.verbose {
+            println!("fuzz:   -> {} ({status})", status_name(status));
+        }
         if ret as i64 != status as i64 {
             self.surprise(plan, ret, "x0 is not a sign-extended 32-bit status");
             return;
@@ -1309,6 +1312,9 @@ impl<'a> Fuzzer<'a> {
             if self.live_slot(value).is_some() {
                 self.surprise(plan, ret, "new handle value equals a live handle");
                 return;
+            }
+            if self.verbose {
+                println!("fuzz:   new handle {value:#x}");
             }
             self.adopt(value, kind);
         }

@@ -1,0 +1,2 @@
+//! Empty: the benchmarks are in ../core.rs.
+#![no_std]
