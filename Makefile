@@ -55,8 +55,8 @@ gdb: setup image
 	@echo "In another terminal: gdb-multiarch $(KERNEL_ELF) -ex 'target remote :1234'"
 	$(QEMU) $(QEMU_MACHINE) $(QEMU_COMMON) -kernel $(KERNEL_IMG) -s -S
 
-test: setup test-host test-kernel test-system test-sdcard
-	@echo "make test: every level passed"
+test: setup
+	@scripts/test-all.sh
 
 # Level 1: the pure core, on the host.
 test-host:
@@ -64,7 +64,7 @@ test-host:
 
 # Level 2: kernel images (tests/kernel_*.rs) booted in QEMU, exiting through semihosting.
 test-kernel:
-	cargo test --profile $(PROFILE) --target $(TARGET) --test 'kernel_*'
+	cargo test --no-fail-fast --profile $(PROFILE) --target $(TARGET) --test 'kernel_*'
 
 # Level 3: the EL0 programs on the boot matrix, isolation cases, bad initrd, short fuzz.
 test-system: image user

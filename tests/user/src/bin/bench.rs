@@ -12,7 +12,7 @@
 //! BENCH <name> ops=<n> ticks=<t> insns=<i> [bytes=<b>]
 //! BENCH first_user_insn ticks=<t> insns=<i>
 //! BENCH cntfrq hz=<hz>
-//! BENCH kmem pages=<n> used_before=<b> used_after=<b> vmo_delta=<b> mmu_delta=<b> heap_delta=<b>
+//! BENCH kmem pages=<n> used_delta=<b> vmo_delta=<b> mmu_delta=<b> heap_total_delta=<b> heap_used_delta=<b>
 //! BENCH done
 //! ```
 //!
@@ -299,11 +299,11 @@ fn kmem_overhead(ctx: &Ctx) -> BenchResult {
     let used = |s: &zx::KmemStats| s.total_bytes - s.free_bytes;
     let heap_used = |s: &zx::KmemStats| s.total_heap_bytes - s.free_heap_bytes;
     println!(
-        "BENCH kmem pages={KMEM_PAGES} used_before={} used_after={} vmo_delta={} mmu_delta={} heap_delta={}",
-        used(&before),
-        used(&after),
+        "BENCH kmem pages={KMEM_PAGES} used_delta={} vmo_delta={} mmu_delta={} heap_total_delta={} heap_used_delta={}",
+        used(&after) as i64 - used(&before) as i64,
         after.vmo_bytes as i64 - before.vmo_bytes as i64,
         after.mmu_overhead_bytes as i64 - before.mmu_overhead_bytes as i64,
+        after.total_heap_bytes as i64 - before.total_heap_bytes as i64,
         heap_used(&after) as i64 - heap_used(&before) as i64,
     );
     drop(vmo);

@@ -1336,9 +1336,9 @@ impl<'a> Fuzzer<'a> {
             if specific.is_some_and(|want| want != addr) {
                 self.surprise(plan, ret, "SPECIFIC mapping placed elsewhere");
             }
-            if specific.is_none() {
-                self.track_mapping(addr, len);
-            }
+            // Every mapping is tracked: a SPECIFIC one may reach beyond the arena into
+            // free space, and the part outside the arena must be unmapped at the end.
+            self.track_mapping(addr, len);
         }
     }
 
