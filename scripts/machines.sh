@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # QEMU machine presets shared by the run, test and benchmark scripts (sourced).
 #   machine_args NAME   prints the QEMU arguments of a preset
+#   machine_test_args NAME   command-line words the EL0 tests need on that machine: a
+#                       device page they may map (mmio=) and a RAM page (ram=)
 #   MACHINES            the boot matrix, in the order `make test` runs it
 
 MACHINES="virt virt-smp4 virt-2g virt-a53 virt-max virt-gicv3 virt-el2 virt-el2-gicv3-max virt-secure rpi4"
@@ -23,5 +25,12 @@ machine_args() {
         # serial port, the mirrored PL011 the first.
         rpi4)               echo "-M raspi4b -dtb $rpi_dtb" ;;
         *) echo "machines.sh: unknown machine '$1' (one of: $MACHINES)" >&2; return 1 ;;
+    esac
+}
+
+machine_test_args() {
+    case "$1" in
+        rpi4) echo "mmio=0xfe201000 ram=0x10000000" ;;   # the PL011; low RAM
+        *)    echo "mmio=0x9010000 ram=0x50000000" ;;    # the PL031 RTC; RAM at 1 GiB + 256 MiB
     esac
 }

@@ -801,6 +801,21 @@ impl VmoStore {
         }
     }
 
+    /// The hot path of a write: the frame at `page_index` when `id` is a paged VMO (not
+    /// a slice) that already holds it privately, so [`Self::page_for_write`] would
+    /// return it unchanged. `None` means "take the general path" (uncommitted, shared,
+    /// a slice, physical, or past the end). One slot lookup and one page-list lookup.
+    #[inline]
+    pub fn private_page(&self, id: VmoId, page_index: u64) -> Option<PhysAddr> {
+        let vmo = vmo_ref(&self.slots, id);
+        let Backing::Paged(list) = &vmo.backing else { return None };
+        if page_index >= pages(vmo.size) {
+            return None;
+        }
+        let frame = list.get(page_index)?;
+        (!self.is_shared(frame)).then_some(frame)
+    }
+
     /// The page behind `page_index`, made private and writable: commits a zero page if
     /// none is there, forks a copy if the frame is shared, and returns the frame as is
     /// if this VMO alone holds it (no allocation, nothing queued). Physical VMOs return

@@ -37,10 +37,17 @@ pub fn read_write(k: &mut Kernel, handle: u32, buf: u64, offset: u64, len: u64, 
         let in_page = at % PAGE_SIZE;
         let n = (PAGE_SIZE - in_page).min(len - done);
         let pa = if write {
-            let mut mem = FramePages { frames: &mut k.frames };
-            let pa = k.vmos.page_for_write(vmo, at / PAGE_SIZE, &mut mem)?;
-            apply_invalidations(k);
-            pa
+            // A page the VMO already holds privately needs nothing else (the common
+            // case of rewriting committed memory); otherwise commit or fork it.
+            match k.vmos.private_page(vmo, at / PAGE_SIZE) {
+                Some(pa) => pa,
+                None => {
+                    let mut mem = FramePages { frames: &mut k.frames };
+                    let pa = k.vmos.page_for_write(vmo, at / PAGE_SIZE, &mut mem)?;
+                    apply_invalidations(k);
+                    pa
+                }
+            }
         } else {
             k.vmos.page_for_read(vmo, at / PAGE_SIZE).map_or(k.zero_page, |page| page.pa)
         };
