@@ -767,10 +767,16 @@ impl VmoStore {
     /// 3. cache policy not CACHED → BAD_STATE (even for len 0);
     /// 4. `offset + len > size` → OUT_OF_RANGE (no trimming).
     pub fn check_read_write(&self, id: VmoId, offset: u64, len: u64) -> ZxResult {
-        if self.is_physical(id) {
+        let vmo = vmo_ref(&self.slots, id);
+        // Only a slice needs its root looked up to tell whether it is physical.
+        let physical = match vmo.backing {
+            Backing::Paged(_) => false,
+            Backing::Physical(_) => true,
+            Backing::Slice { .. } => self.is_physical(id),
+        };
+        if physical {
             return Err(ZxError::NotSupported);
         }
-        let vmo = vmo_ref(&self.slots, id);
         let end = offset.checked_add(len).ok_or(ZxError::OutOfRange)?;
         if vmo.cache_policy != cache_policy::CACHED {
             return Err(ZxError::BadState);
@@ -1820,6 +1826,31 @@ mod tests {
         store.release(id, &mut mem);
         assert_eq!(mem.live(), 0);
         assert_eq!(store.vmo_count(), 0);
+    }
+
+    #[test]
+    fn private_page_is_the_fast_path_of_page_for_write() {
+        let mut store = VmoStore::new();
+        let mut mem = FakeMemory::new();
+        let id = store.create(1, 2 * P, 0).unwrap();
+        assert_eq!(store.private_page(id, 0), None, "uncommitted");
+        let frame = store.page_for_write(id, 0, &mut mem).unwrap();
+        assert_eq!(store.private_page(id, 0), Some(frame));
+        assert_eq!(store.private_page(id, 2), None, "past the end");
+        // Once a snapshot shares the frame, the general path must fork it.
+        let child = store
+            .create_child(id, 2, child::SNAPSHOT, 0, 2 * P, false)
+            .unwrap();
+        assert_eq!(store.private_page(id, 0), None, "shared");
+        assert_eq!(store.private_page(child, 0), None, "shared");
+        let forked = store.page_for_write(child, 0, &mut mem).unwrap();
+        assert_ne!(forked, frame);
+        assert_eq!(store.private_page(child, 0), Some(forked));
+        assert_eq!(store.private_page(id, 0), Some(frame), "private again");
+        check_invariants(&store, &mem);
+        store.release(child, &mut mem);
+        store.release(id, &mut mem);
+        assert_eq!(mem.live(), 0);
     }
 
     #[test]

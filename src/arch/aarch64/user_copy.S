@@ -8,8 +8,8 @@
 //
 //   size_t ferrite_copy_user(void *dst, const void *src, size_t len)  -> bytes left
 //
-// Speed: the bulk of a copy moves 512 bytes per iteration with paired 128-bit loads and
-// stores of q0..q3 (37 instructions per 512 bytes), then 64-byte, 8-byte and 1-byte
+// Speed: the bulk of a copy moves 1 KiB per iteration with paired 128-bit loads and
+// stores of q0..q3 (69 instructions per KiB), then 64-byte, 8-byte and 1-byte
 // steps finish the tail. The kernel is built soft-float and never touches FP/SIMD, so
 // q0..q3 still hold the user's values: they are saved on entry and restored on every
 // way out, the fault path included. Within a chunk the pointers and the count only move
@@ -31,7 +31,7 @@ ferrite_copy_user:
     stp     q2, q3, [sp, #32]
 .global user_copy_begin
 user_copy_begin:
-    cmp     x2, #512
+    cmp     x2, #1024
     b.lo    2f
 1:  ldp     q0, q1, [x1]
     ldp     q2, q3, [x1, #32]
@@ -65,10 +65,42 @@ user_copy_begin:
     ldp     q2, q3, [x1, #480]
     stp     q0, q1, [x0, #448]
     stp     q2, q3, [x0, #480]
-    add     x1, x1, #512
-    add     x0, x0, #512
-    sub     x2, x2, #512
-    cmp     x2, #512
+    ldp     q0, q1, [x1, #512]
+    ldp     q2, q3, [x1, #544]
+    stp     q0, q1, [x0, #512]
+    stp     q2, q3, [x0, #544]
+    ldp     q0, q1, [x1, #576]
+    ldp     q2, q3, [x1, #608]
+    stp     q0, q1, [x0, #576]
+    stp     q2, q3, [x0, #608]
+    ldp     q0, q1, [x1, #640]
+    ldp     q2, q3, [x1, #672]
+    stp     q0, q1, [x0, #640]
+    stp     q2, q3, [x0, #672]
+    ldp     q0, q1, [x1, #704]
+    ldp     q2, q3, [x1, #736]
+    stp     q0, q1, [x0, #704]
+    stp     q2, q3, [x0, #736]
+    ldp     q0, q1, [x1, #768]
+    ldp     q2, q3, [x1, #800]
+    stp     q0, q1, [x0, #768]
+    stp     q2, q3, [x0, #800]
+    ldp     q0, q1, [x1, #832]
+    ldp     q2, q3, [x1, #864]
+    stp     q0, q1, [x0, #832]
+    stp     q2, q3, [x0, #864]
+    ldp     q0, q1, [x1, #896]
+    ldp     q2, q3, [x1, #928]
+    stp     q0, q1, [x0, #896]
+    stp     q2, q3, [x0, #928]
+    ldp     q0, q1, [x1, #960]
+    ldp     q2, q3, [x1, #992]
+    stp     q0, q1, [x0, #960]
+    stp     q2, q3, [x0, #992]
+    add     x1, x1, #1024
+    add     x0, x0, #1024
+    sub     x2, x2, #1024
+    cmp     x2, #1024
     b.hs    1b
 2:  cmp     x2, #64
     b.lo    3f

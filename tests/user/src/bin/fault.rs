@@ -144,11 +144,6 @@ static CASES: &[Case] = &[
         what: "ldxr from an unaligned address",
         run: alignment,
     },
-    Case {
-        name: "unaligned_sp",
-        what: "load through a misaligned SP (needs SCTLR_EL1.SA0)",
-        run: unaligned_sp,
-    },
 ];
 
 fn main(ctx: &Ctx) -> i64 {
@@ -395,26 +390,6 @@ fn alignment(ctx: &Ctx) -> Result<(), &'static str> {
     // SAFETY: exclusive loads must be aligned; this one is meant to fault.
     unsafe {
         core::arch::asm!("ldxr {v}, [{a}]", "clrex", v = out(reg) value, a = in(reg) addr + 1)
-    };
-    core::hint::black_box(value);
-    Ok(())
-}
-
-fn unaligned_sp(_: &Ctx) -> Result<(), &'static str> {
-    let value: u64;
-    // SAFETY: SP is moved 33 bytes down (misaligned), used as a base once, and restored
-    // before anything else can use it. With SCTLR_EL1.SA0 set the load faults.
-    unsafe {
-        core::arch::asm!(
-            "mov {saved}, sp",
-            "sub {tmp}, {saved}, #33",
-            "mov sp, {tmp}",
-            "ldr {v}, [sp]",
-            "mov sp, {saved}",
-            saved = out(reg) _,
-            tmp = out(reg) _,
-            v = out(reg) value,
-        )
     };
     core::hint::black_box(value);
     Ok(())
