@@ -7,6 +7,7 @@
 #   make gdb          QEMU waiting for gdb (-s -S) and the gdb command line
 #   make sdcard       target/sdcard.img for a Raspberry Pi 4; make flash DEVICE=/dev/sdX
 #   make bench        instruction-exact benchmarks (QEMU -icount shift=0)
+#   make fuzz         the syscall fuzzer, 10 million calls (CALLS=, SEEDS=)
 
 SHELL := /bin/bash
 TARGET := aarch64-unknown-none-softfloat
@@ -29,7 +30,7 @@ endif
 QEMU_COMMON := -display none -nic none -semihosting
 
 .PHONY: all setup image kernel run test test-host test-kernel test-user test-boot test-conformance \
-        gdb sdcard flash bench clippy fmt clean user
+        gdb sdcard flash bench fuzz clippy fmt clean user
 
 all: image
 
@@ -83,6 +84,11 @@ sdcard: setup image
 flash:
 	@test -n "$(DEVICE)" || { echo "usage: make flash DEVICE=/dev/sdX [YES=1]"; exit 2; }
 	scripts/flash.sh "$(DEVICE)"
+
+# The syscall fuzzer at full length: CALLS (default 10 million) over SEEDS, one QEMU
+# per CPU. A short fixed-seed run is part of `make test`.
+fuzz: setup image user
+	scripts/fuzz.sh $(KERNEL_IMG) $(USER_BIN_DIR)/fuzz
 
 clippy:
 	cargo clippy --lib --target $(HOST)

@@ -62,7 +62,8 @@ if [[ -x "$bins/fault" ]]; then
     done
 fi
 if [[ -x "$bins/fuzz" ]]; then
-    run "fuzz/seed-1" --initrd "$bins/fuzz" --append "seed=1 calls=20000" --summary --timeout 300
+    run "fuzz/seed-1" --initrd "$bins/fuzz" --append "seed=1 calls=20000 $(machine_test_args virt)" --summary \
+        --timeout 300 --expect 'still held 2 handles .* 0 VMOs remain'
 fi
 
 echo

@@ -243,9 +243,8 @@ pub fn release_unmapped(k: &mut Kernel, removed: &Mapping<VmoId>, pieces_left: u
 /// Unmaps every page whose VMO page changed (committed, forked, decommitted...), so
 /// the next access refaults and sees the new page.
 pub fn apply_invalidations(k: &mut Kernel) {
-    // Collecting an empty drain allocates nothing: the common path stays heap-free.
-    let invalidations: alloc::vec::Vec<_> = k.vmos.take_invalidations().collect();
-    for inv in invalidations {
+    // One entry at a time, so the queue is never copied: no heap traffic on any path.
+    while let Some(inv) = k.vmos.pop_invalidation() {
         let Some(process) = k.process.as_ref() else { return };
         let first = inv.first_page * PAGE_SIZE;
         let end = first.saturating_add(inv.page_count.saturating_mul(PAGE_SIZE));
@@ -297,9 +296,13 @@ pub fn destroy(k: &mut Kernel) {
 
 /// `zx_process_exit`: ends the process and, as it is the last, the machine.
 pub fn exit(k: &mut Kernel, retcode: i64) -> ! {
+    let (handles, mappings) = k.process.as_ref().map_or((0, 0), |p| (p.handles.len(), p.vmar.mapping_count()));
     destroy(k);
     let status = abi::exit_status::for_retcode(retcode);
-    log::info!("userboot: process exited with return code {retcode}");
+    log::info!(
+        "userboot: process exited with return code {retcode}; it still held {handles} handles and {mappings} mappings; {} VMOs remain",
+        k.vmos.vmo_count()
+    );
     super::shutdown::shutdown(status, "the last process exited")
 }
 

@@ -1184,6 +1184,13 @@ impl VmoStore {
 
     // ----- kernel-facing queues and totals ----------------------------------------------
 
+    /// Takes one queued invalidation (the last queued first), or `None` when the queue
+    /// is empty. Unlike [`Self::take_invalidations`] it leaves the store free to use
+    /// while the entry is handled, so the caller needs no copy of the queue.
+    pub fn pop_invalidation(&mut self) -> Option<Invalidation> {
+        self.invalidations.pop()
+    }
+
     /// Drains the queued invalidations (the queue keeps its capacity).
     pub fn take_invalidations(&mut self) -> alloc::vec::Drain<'_, Invalidation> {
         self.invalidations.drain(..)
