@@ -50,7 +50,8 @@ echo "running system tests on: ${matrix[*]}"
 for m in "${matrix[@]}"; do
     run "boot/$m" --machine "$m" --append "loglevel=info selftest" --summary \
         --expect '^Ferrite ' --expect '^ram: ' --expect 'timer: [0-9]+ ticks' --expect 'no initrd to run'
-    run "syscalls/$m" --machine "$m" --initrd "$bins/syscalls" --append "$(machine_test_args "$m")" --summary --timeout 120
+    run "syscalls/$m" --machine "$m" --initrd "$bins/syscalls" --append "$(machine_test_args "$m")" --summary \
+        --timeout 120 --expect 'W\^X audit: [1-9][0-9]* user pages mapped, 0 writable\+executable'
 done
 run "initrd/refused" --initrd "$bad_initrd" --status 2 --expect 'refusing the initrd'
 if [[ -x "$bins/fault" ]]; then

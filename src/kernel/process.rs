@@ -297,6 +297,7 @@ pub fn destroy(k: &mut Kernel) {
 /// `zx_process_exit`: ends the process and, as it is the last, the machine.
 pub fn exit(k: &mut Kernel, retcode: i64) -> ! {
     let (handles, mappings) = k.process.as_ref().map_or((0, 0), |p| (p.handles.len(), p.vmar.mapping_count()));
+    audit_write_xor_execute(k);
     destroy(k);
     let status = abi::exit_status::for_retcode(retcode);
     log::info!(
@@ -304,6 +305,26 @@ pub fn exit(k: &mut Kernel, retcode: i64) -> ! {
         k.vmos.vmo_count()
     );
     super::shutdown::shutdown(status, "the last process exited")
+}
+
+/// Walks the live user tables and reports any entry EL0 could both write and execute
+/// (the page-table code refuses to make one; this checks the result).
+fn audit_write_xor_execute(k: &mut Kernel) {
+    let Kernel { process, frames, user_table_pages, .. } = k;
+    let Some(process) = process.as_ref() else { return };
+    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    let (mut pages, mut violations) = (0u64, 0u64);
+    process.page_table.for_each_leaf(&mut tables, |va, desc, _| {
+        pages += 1;
+        if let Some(info) = crate::mm::page_table::descriptor_attrs(desc)
+            && (info.el0_write || info.el1_write)
+            && (info.el0_execute || info.el1_execute)
+        {
+            violations += 1;
+            log::error!("W^X violation: user page {:#x} is writable and executable", va.0);
+        }
+    });
+    log::info!("userboot: W^X audit: {pages} user pages mapped, {violations} writable+executable");
 }
 
 /// A fault nothing handles: prints the `user fault:` line and kills the process
