@@ -30,7 +30,7 @@ endif
 QEMU_COMMON := -display none -nic none -semihosting
 
 .PHONY: all setup image kernel run test test-host test-kernel test-user test-boot test-conformance \
-        gdb sdcard flash bench fuzz clippy fmt clean user
+        gdb sdcard flash bench bench-host fuzz clippy fmt clean user
 
 all: image
 
@@ -84,6 +84,15 @@ sdcard: setup image
 flash:
 	@test -n "$(DEVICE)" || { echo "usage: make flash DEVICE=/dev/sdX [YES=1]"; exit 2; }
 	scripts/flash.sh "$(DEVICE)"
+
+# Instruction-exact benchmarks under QEMU -icount shift=0 (two runs must agree), the
+# table beside Linux 6.1, docs/BENCHMARKS.md and docs/benchmarks.svg.
+bench: setup image user
+	scripts/bench.sh
+
+# Host micro-benchmarks of the pure core (page list, handle table).
+bench-host:
+	cd benches/host && CARGO_TARGET_DIR=$(CURDIR)/target/host-benches cargo bench --bench core
 
 # The syscall fuzzer at full length: CALLS (default 10 million) over SEEDS, one QEMU
 # per CPU. A short fixed-seed run is part of `make test`.
