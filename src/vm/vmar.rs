@@ -442,27 +442,12 @@ impl<V: Copy + Eq> Vmar<V> {
                 continue;
             }
             self.mappings.remove(&key);
-            let cut_start = original.base.max(start);
-            let cut_end = original.end().min(end);
-            let mut pieces = 1;
-            if original.base < cut_start {
-                self.mappings
-                    .insert(original.base, original.part(original.base, cut_start));
-                pieces += 1;
-            }
-            if cut_end < original.end() {
-                self.mappings
-                    .insert(cut_end, original.part(cut_end, original.end()));
-                pieces += 1;
-            }
-            let protected = Mapping {
-                perms,
-                ..original.part(cut_start, cut_end)
-            };
-            self.mappings.insert(cut_start, protected);
+            let (inside, outside) = self.carve(original, start, end);
+            let protected = Mapping { perms, ..inside };
+            self.mappings.insert(protected.base, protected);
             changed.push(Protected {
                 mapping: protected,
-                pieces,
+                pieces: outside + 1,
             });
         }
         Ok(changed)
@@ -601,25 +586,31 @@ impl<V: Copy + Eq> Vmar<V> {
             let Some(original) = self.mappings.remove(&key) else {
                 continue;
             };
-            let cut_start = original.base.max(start);
-            let cut_end = original.end().min(end);
-            let mut pieces_left = 0;
-            if original.base < cut_start {
-                self.mappings
-                    .insert(original.base, original.part(original.base, cut_start));
-                pieces_left += 1;
-            }
-            if cut_end < original.end() {
-                self.mappings
-                    .insert(cut_end, original.part(cut_end, original.end()));
-                pieces_left += 1;
-            }
+            let (inside, pieces_left) = self.carve(original, start, end);
             removed.push(Unmapped {
-                mapping: original.part(cut_start, cut_end),
+                mapping: inside,
                 pieces_left,
             });
         }
         removed
+    }
+
+    /// For a mapping just taken out of the map and overlapping `[start, end)`: puts
+    /// back its parts outside the range and returns the part inside with how many parts
+    /// went back (0..=2).
+    fn carve(&mut self, original: Mapping<V>, start: u64, end: u64) -> (Mapping<V>, usize) {
+        let cut_start = original.base.max(start);
+        let cut_end = original.end().min(end);
+        let mut outside = 0;
+        if original.base < cut_start {
+            self.mappings.insert(original.base, original.part(original.base, cut_start));
+            outside += 1;
+        }
+        if cut_end < original.end() {
+            self.mappings.insert(cut_end, original.part(cut_end, original.end()));
+            outside += 1;
+        }
+        (original.part(cut_start, cut_end), outside)
     }
 }
 
