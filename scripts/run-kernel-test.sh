@@ -2,7 +2,7 @@
 # Cargo runner for the kernel test images (tests/kernel_*.rs; see .cargo/config.toml):
 # turns the test ELF into a raw arm64 Image and boots it in QEMU, which exits with the
 # status the test runner passes to semihosting (0 all passed, 1 a test failed, 101 a
-# kernel panic). A hung image is killed after KERNEL_TEST_TIMEOUT seconds (default 60)
+# kernel panic; images named kernel_panic_* must end in one). A hung image is killed after KERNEL_TEST_TIMEOUT seconds (default 60)
 # and the script exits 124, as timeout(1) does.
 #
 #   scripts/run-kernel-test.sh ELF [ignored libtest arguments...]
@@ -37,12 +37,28 @@ fi
 image="$elf.img"
 "$objcopy" -O binary "$elf" "$image"
 
-echo "kernel test: $(basename "$elf") on ${machine[*]} (timeout ${timeout_s}s)" >&2
-status=0
+name=$(basename "$elf")
+echo "kernel test: $name on ${machine[*]} (timeout ${timeout_s}s)" >&2
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
 timeout --foreground "$timeout_s" \
     "$qemu" "${machine[@]}" -nographic -nic none -semihosting -kernel "$image" \
-    </dev/null || status=$?
+    </dev/null | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
 if [[ $status -eq 124 ]]; then
-    echo "kernel test: $(basename "$elf") timed out after ${timeout_s}s" >&2
+    echo "kernel test: $name timed out after ${timeout_s}s" >&2
+fi
+# Images named kernel_panic_* must end in a kernel panic: status 101 and a line
+# "kernel panic: <what they announced with 'expect kernel panic: <what>'>".
+if [[ $name == kernel_panic_* ]]; then
+    expected=$(tr -d '\r' <"$log" | sed -n 's/^expect kernel panic: //p' | head -n 1)
+    if [[ $status -eq 101 && -n $expected ]] && tr -d '\r' <"$log" | grep -qF "kernel panic: $expected"; then
+        echo "test result: ok. 1 passed, 0 failed (the kernel panicked as expected, status 101)"
+        exit 0
+    fi
+    echo "test result: FAILED. 0 passed, 1 failed (wanted status 101 and 'kernel panic: $expected'; got status $status)"
+    exit 1
 fi
 exit "$status"

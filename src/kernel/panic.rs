@@ -20,7 +20,13 @@ fn on_panic(info: &core::panic::PanicInfo<'_>) -> ! {
     if let Some(location) = info.location() {
         kprintln!("  at {}:{}", location.file(), location.line());
     }
-    backtrace(cpu::frame_pointer());
+    let r = cpu::snapshot();
+    kprintln!(
+        "  sp={:#018x} fp={:#018x} lr={:#018x} daif={:#x} el={}",
+        r.sp, r.fp, r.lr, r.daif, cpu::current_el()
+    );
+    kprintln!("  esr_el1={:#010x} far_el1={:#018x} elr_el1={:#018x}", r.esr, r.far, r.elr);
+    backtrace(r.fp);
     finish()
 }
 

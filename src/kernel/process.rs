@@ -275,21 +275,17 @@ pub fn apply_invalidations(k: &mut Kernel) {
 pub fn destroy(k: &mut Kernel) {
     let Some(mut process) = k.process.take() else { return };
     mmu::disable_user_tables();
-    let mut mem_frames = &mut k.frames;
+    let mut mem = FramePages { frames: &mut k.frames };
     for handle in process.handles.drain() {
         if let KObject::Vmo(vmo) = handle.object {
-            let mut mem = FramePages { frames: mem_frames };
             k.vmos.release(vmo, &mut mem);
-            mem_frames = mem.frames;
         }
     }
     for mapping in process.vmar.drain() {
         k.vmos.remove_mapping(mapping.vmo);
-        let mut mem = FramePages { frames: mem_frames };
         k.vmos.release(mapping.vmo, &mut mem);
-        mem_frames = mem.frames;
     }
-    let mut tables = KernelTableMemory { frames: mem_frames, table_pages: &mut k.user_table_pages };
+    let mut tables = KernelTableMemory { frames: mem.frames, table_pages: &mut k.user_table_pages };
     process.page_table.destroy(&mut tables);
     mmu::flush_tlb_asid(process.asid);
 }

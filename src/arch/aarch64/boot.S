@@ -233,10 +233,10 @@ boot_l1_high:  .space PAGE_SIZE
 boot_l2_high:  .space PAGE_SIZE
 boot_l0_low:   .space PAGE_SIZE
 boot_l1_low:   .space PAGE_SIZE
-// The boot stack: a 64 KiB-aligned window whose lowest page is a guard page that the
-// final kernel tables leave unmapped. The vector code detects an overflow into it from
-// the low bits of SP (see vectors.S), so the alignment matters.
-.balign 65536
+// The boot stack (the kernel stack for good: exceptions from EL0 land at its top),
+// with a guard page below it that the final kernel tables leave unmapped. The EL1
+// synchronous vector compares SP with `boot_stack_bottom` to report an overflow.
+.balign PAGE_SIZE
 .global boot_stack_guard
 boot_stack_guard: .space PAGE_SIZE
 .global boot_stack_bottom

@@ -76,3 +76,39 @@ pub fn frame_pointer() -> u64 {
     unsafe { asm!("mov {}, x29", out(reg) fp, options(nomem, nostack)) };
     fp
 }
+
+/// The registers a panic report shows (the caller's SP, FP and LR, and the last
+/// exception's syndrome registers).
+pub struct RegisterSnapshot {
+    /// Stack pointer.
+    pub sp: u64,
+    /// Frame pointer (x29).
+    pub fp: u64,
+    /// Link register (x30).
+    pub lr: u64,
+    /// Interrupt masks.
+    pub daif: u64,
+    /// Syndrome of the last exception taken to EL1.
+    pub esr: u64,
+    /// Fault address of the last exception taken to EL1.
+    pub far: u64,
+    /// Return address of the last exception taken to EL1.
+    pub elr: u64,
+}
+
+/// Reads the registers of [`RegisterSnapshot`].
+#[inline(always)]
+pub fn snapshot() -> RegisterSnapshot {
+    let (sp, fp, lr): (u64, u64, u64);
+    // SAFETY: reads registers.
+    unsafe { asm!("mov {}, sp", "mov {}, x29", "mov {}, x30", out(reg) sp, out(reg) fp, out(reg) lr, options(nomem, nostack)) };
+    RegisterSnapshot {
+        sp,
+        fp,
+        lr,
+        daif: DAIF.get(),
+        esr: ESR_EL1.get(),
+        far: FAR_EL1.get(),
+        elr: ELR_EL1.get(),
+    }
+}

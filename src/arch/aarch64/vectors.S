@@ -43,15 +43,15 @@
 .endm
 
 // A synchronous exception at EL1: check for a kernel stack overflow before pushing a
-// frame. Kernel stacks are 64 KiB-aligned windows whose lowest 4 KiB is the guard page,
-// so an SP whose bits 15..12 are all zero after reserving a frame has overflowed.
+// frame. The kernel stack sits just above its guard page (boot.S); if a frame no longer
+// fits above `boot_stack_bottom`, the stack has overflowed (or is about to), and the
+// report runs on the emergency stack instead of faulting again and again.
 .macro ENTRY_EL1_SYNC
     .balign 0x80
     msr     tpidr_el1, x0
-    mov     x0, sp
-    sub     x0, x0, #FRAME_SIZE
-    tst     x0, #0xf000
-    b.eq    stack_overflow
+    ldr     x0, =boot_stack_bottom + FRAME_SIZE
+    cmp     sp, x0
+    b.lo    stack_overflow              // the frame would not fit above the guard page
     mrs     x0, tpidr_el1
     sub     sp, sp, #FRAME_SIZE
     stp     x0, x1, [sp, #0]
