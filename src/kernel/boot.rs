@@ -39,7 +39,7 @@ fn early_fail(what: &str, detail: &dyn core::fmt::Display) -> ! {
 }
 
 /// Called from the start-up assembly on the boot CPU, MMU on, in the high half.
-pub fn start(dtb_pa: u64, load_pa: u64) -> ! {
+pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     mmu::set_kernel_phys_base(load_pa);
     heap::init_bootstrap_heap();
     super::irq::mark_boot_time(timer::ticks());
@@ -140,7 +140,7 @@ pub fn start(dtb_pa: u64, load_pa: u64) -> ! {
     };
     let cmdline = machine.bootargs.as_str();
     crate::drivers::console::init_logging(cmdline);
-    print_banner(&machine, dtb_pa, heap_bytes, &frames);
+    print_banner(&machine, dtb_pa, entry_el, heap_bytes, &frames);
     if !console_ok {
         log::warn!("console: no usable UART in the device tree; using semihosting only");
     }
@@ -214,9 +214,9 @@ fn build_kernel_tables(machine: &Machine) -> ZxResult<PageTable> {
     Ok(table)
 }
 
-fn print_banner(machine: &Machine, dtb_pa: u64, heap_bytes: u64, frames: &FrameAllocator) {
+fn print_banner(machine: &Machine, dtb_pa: u64, entry_el: u64, heap_bytes: u64, frames: &FrameAllocator) {
     kprintln!();
-    kprintln!("Ferrite {} (AArch64, EL{})", env!("CARGO_PKG_VERSION"), cpu::current_el());
+    kprintln!("Ferrite {} (AArch64): entered at EL{entry_el}, running at EL{}", env!("CARGO_PKG_VERSION"), cpu::current_el());
     kprintln!("machine: {} ({:?}), device tree at {dtb_pa:#x} ({} bytes)", machine.model, machine.board, machine.dtb_total_size);
     kprintln!("cpus: {} in the tree", machine.cpus_in_tree);
     for cpu in machine.cpus.iter() {

@@ -1,4 +1,5 @@
-//! The physical frame allocator: which 4 KiB pages of RAM are free, over a buddy system.
+//! The physical frame allocator: which 4 KiB pages of RAM are free, over a buddy system
+//! with a cache of single pages in front of it.
 //!
 //! The buddy allocator (`buddy_system_allocator::FrameAllocator`) counts in page frame
 //! numbers and only hands out power-of-two blocks aligned to their size. This wrapper
@@ -6,6 +7,14 @@
 //! goes straight back), keeps its own byte accounting, remembers which ranges are RAM
 //! (so `zx_vmo_create_physical` can refuse them), and never panics: exhaustion and
 //! impossible requests are `NoMemory`, a bad free is logged and ignored.
+//!
+//! Nearly every request is one page (a VMO commit, a page table), and each buddy
+//! operation is a few ordered-set inserts and removes. So single pages go through a
+//! fixed array of free frame numbers (no heap, O(1) both ways): it is refilled with a
+//! whole block of [`REFILL_PAGES`] pages at a time and fed by [`FrameAllocator::free`].
+//! Cached frames are free frames: they count in `free_bytes`, and a contiguous request
+//! that the buddy system cannot meet first gives every cached frame back (so buddies
+//! merge again) and retries.
 
 use alloc::vec::Vec;
 
@@ -20,6 +29,17 @@ const BUDDY_ORDER: usize = 33;
 
 /// The largest run of pages one request can get: 2^32 pages, 16 TiB.
 pub const MAX_CONTIGUOUS_PAGES: usize = 1 << (BUDDY_ORDER - 1);
+
+/// Single free frames the cache can hold (2 KiB of frame numbers).
+const CACHE_CAPACITY: usize = 256;
+
+/// Pages taken from the buddy system at once when the cache runs dry: one aligned block,
+/// so consecutive single-page allocations are physically close.
+pub const REFILL_PAGES: usize = 64;
+
+/// Frames a full cache gives back to the buddy system on a free (half of it, so that
+/// alternating frees and allocations at the boundary do not spill on every call).
+const SPILL_PAGES: usize = CACHE_CAPACITY / 2;
 
 /// A physical range `[start, end)` in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +71,12 @@ pub struct FrameAllocator {
     /// RAM that is never allocated (kernel image, initrd, device tree, firmware).
     reserved: Vec<Range>,
     total_pages: u64,
+    /// Free pages, the cached ones included.
     free_pages: u64,
+    /// Frame numbers of free single pages that the buddy system does not hold; the
+    /// first `cached` entries are valid and the last one is handed out first.
+    cache: [usize; CACHE_CAPACITY],
+    cached: usize,
 }
 
 impl Default for FrameAllocator {
@@ -69,6 +94,8 @@ impl FrameAllocator {
             reserved: Vec::new(),
             total_pages: 0,
             free_pages: 0,
+            cache: [0; CACHE_CAPACITY],
+            cached: 0,
         }
     }
 
@@ -110,8 +137,48 @@ impl FrameAllocator {
     }
 
     /// One free page, or `NoMemory`. The contents are whatever was there before.
+    ///
+    /// The fast path pops the cache; an empty cache is refilled with one block from the
+    /// buddy system first.
+    #[inline]
     pub fn alloc(&mut self) -> ZxResult<PhysAddr> {
-        self.alloc_contiguous(1, 1)
+        if self.cached == 0 {
+            self.refill_cache()?;
+        }
+        self.cached -= 1;
+        let frame = self.cache[self.cached];
+        self.free_pages -= 1;
+        Ok(PhysAddr((frame as u64) << PAGE_SHIFT))
+    }
+
+    /// Moves the largest block the buddy system has, up to [`REFILL_PAGES`] pages, into
+    /// the (empty) cache, lowest frame on top. `NoMemory` when no page is free.
+    #[cold]
+    fn refill_cache(&mut self) -> ZxResult {
+        let mut block = REFILL_PAGES;
+        let first = loop {
+            if let Some(first) = self.buddy.alloc(block) {
+                break first;
+            }
+            if block == 1 {
+                return Err(ZxError::NoMemory);
+            }
+            block /= 2;
+        };
+        for (slot, frame) in self.cache.iter_mut().zip((first..first + block).rev()) {
+            *slot = frame;
+        }
+        self.cached = block;
+        Ok(())
+    }
+
+    /// Gives every cached frame back to the buddy system, so that neighbours merge.
+    fn drain_cache(&mut self) {
+        while self.cached > 0 {
+            self.cached -= 1;
+            let frame = self.cache[self.cached];
+            self.buddy.dealloc(frame, 1);
+        }
     }
 
     /// `pages` physically contiguous pages whose first page number is a multiple of
@@ -132,8 +199,20 @@ impl FrameAllocator {
         if pages as u64 > self.free_pages {
             return Err(ZxError::NoMemory);
         }
+        if pages == 1 && align_pages == 1 {
+            return self.alloc();
+        }
         let block = pages.next_power_of_two().max(align_pages);
-        let first = self.buddy.alloc(block).ok_or(ZxError::NoMemory)?;
+        // 3. The cache may hold the pages that would complete a block: give them back
+        //    and try once more before failing.
+        let first = match self.buddy.alloc(block) {
+            Some(first) => first,
+            None if self.cached > 0 => {
+                self.drain_cache();
+                self.buddy.alloc(block).ok_or(ZxError::NoMemory)?
+            }
+            None => return Err(ZxError::NoMemory),
+        };
         // The block is aligned to its size, so its tail splits into aligned pieces.
         self.release_frames(first + pages, first + block);
         self.free_pages -= pages as u64;
@@ -141,8 +220,21 @@ impl FrameAllocator {
     }
 
     /// Returns one page from [`alloc`](Self::alloc) or [`alloc_contiguous`](Self::alloc_contiguous).
+    ///
+    /// The page goes to the cache; a full cache first gives half of itself back to the
+    /// buddy system.
     pub fn free(&mut self, pa: PhysAddr) {
-        self.free_contiguous(pa, 1);
+        let Some(frame) = self.checked_free_start(pa, 1) else { return };
+        if self.cached == CACHE_CAPACITY {
+            for _ in 0..SPILL_PAGES {
+                self.cached -= 1;
+                let spilled = self.cache[self.cached];
+                self.buddy.dealloc(spilled, 1);
+            }
+        }
+        self.cache[self.cached] = frame;
+        self.cached += 1;
+        self.free_pages += 1;
     }
 
     /// Returns `pages` pages starting at `pa`, all previously allocated.
@@ -151,6 +243,16 @@ impl FrameAllocator {
     /// allocated) is a kernel bug: it is logged and ignored rather than corrupting the
     /// free lists.
     pub fn free_contiguous(&mut self, pa: PhysAddr, pages: usize) {
+        if let Some(first) = self.checked_free_start(pa, pages) {
+            self.release_frames(first, first + pages);
+            self.free_pages += pages as u64;
+        }
+    }
+
+    /// The first frame number of a free of `pages` pages at `pa`, or `None` (after
+    /// logging) when the free cannot be right: unaligned, outside the managed RAM, or
+    /// more pages than are allocated.
+    fn checked_free_start(&self, pa: PhysAddr, pages: usize) -> Option<usize> {
         let allocated = self.total_pages - self.free_pages;
         let end = (pages as u64).checked_mul(PAGE_SIZE).and_then(|bytes| pa.checked_add(bytes));
         let sane = pa.is_page_aligned()
@@ -159,13 +261,12 @@ impl FrameAllocator {
             && end.is_some_and(|end| {
                 self.usable.iter().any(|r| r.contains(pa.as_u64(), end.as_u64()))
             });
-        let first = usize::try_from(pa.as_u64() >> PAGE_SHIFT);
-        match (sane, first) {
-            (true, Ok(first)) => {
-                self.release_frames(first, first + pages);
-                self.free_pages += pages as u64;
+        match (sane, usize::try_from(pa.as_u64() >> PAGE_SHIFT)) {
+            (true, Ok(first)) => Some(first),
+            _ => {
+                log::error!("frame allocator: bad free of {pages} page(s) at {pa}; ignored");
+                None
             }
-            _ => log::error!("frame allocator: bad free of {pages} page(s) at {pa}; ignored"),
         }
     }
 
@@ -325,6 +426,70 @@ mod tests {
         assert_eq!(frames.alloc_contiguous(MAX_CONTIGUOUS_PAGES + 1, 1), Err(ZxError::NoMemory));
         frames.free_contiguous(run, MAX_CONTIGUOUS_PAGES);
         assert_eq!(frames.free_bytes(), 1 << 48);
+    }
+
+    #[test]
+    fn exhaustion_is_no_memory_and_every_page_comes_back() {
+        // 300 pages: more than one refill block and more than the cache holds.
+        let mut frames = allocator_with(0x4000_0000, 0x4000_0000 + 300 * PAGE);
+        let mut seen = BTreeSet::new();
+        while let Ok(pa) = frames.alloc() {
+            assert!(seen.insert(pa), "page {pa} handed out twice");
+        }
+        assert_eq!(seen.len(), 300);
+        assert_eq!(frames.free_bytes(), 0);
+        assert_eq!(frames.alloc(), Err(ZxError::NoMemory));
+        assert_eq!(frames.alloc_contiguous(1, 1), Err(ZxError::NoMemory));
+        assert_eq!(frames.alloc_contiguous(2, 1), Err(ZxError::NoMemory));
+        // Freeing 300 single pages overflows the cache: half of it spills to the buddy
+        // system, and the count stays exact all the way.
+        for (freed, pa) in seen.iter().enumerate() {
+            frames.free(*pa);
+            assert_eq!(frames.free_bytes(), (freed as u64 + 1) * PAGE);
+        }
+        assert_eq!(frames.free_bytes(), 300 * PAGE);
+        assert_eq!(frames.total_bytes(), 300 * PAGE);
+    }
+
+    #[test]
+    fn contiguous_allocation_succeeds_while_the_cache_holds_the_pages() {
+        // 64 pages, exactly one refill block: after one single allocation the buddy
+        // system is empty and the cache holds the other 63.
+        let mut frames = allocator_with(0, 64 * PAGE);
+        let one = frames.alloc().unwrap();
+        assert_eq!(frames.free_bytes(), 63 * PAGE);
+        frames.free(one);
+        assert_eq!(frames.free_bytes(), 64 * PAGE);
+        // Every page sits in the cache now; the whole range is still one block.
+        assert_eq!(frames.alloc_contiguous(64, 64), Ok(PhysAddr(0)));
+        assert_eq!(frames.free_bytes(), 0);
+        assert_eq!(frames.alloc(), Err(ZxError::NoMemory));
+        frames.free_contiguous(PhysAddr(0), 64);
+        assert_eq!(frames.free_bytes(), 64 * PAGE);
+    }
+
+    #[test]
+    fn contiguous_allocations_after_many_single_frees() {
+        let mut frames = allocator_with(0x8000_0000, 0x8000_0000 + 1024 * PAGE);
+        let pages: std::vec::Vec<_> = (0..1024).map(|_| frames.alloc().unwrap()).collect();
+        // Free every other page first, then the rest: the cache fills and spills in
+        // between, and the buddies must still merge into the whole range.
+        for pa in pages.iter().step_by(2).chain(pages.iter().skip(1).step_by(2)) {
+            frames.free(*pa);
+        }
+        assert_eq!(frames.free_bytes(), 1024 * PAGE);
+        assert_eq!(frames.alloc_contiguous(1024, 1024), Ok(PhysAddr(0x8000_0000)));
+        assert_eq!(frames.free_bytes(), 0);
+    }
+
+    #[test]
+    fn single_pages_come_from_one_block_in_ascending_order() {
+        let mut frames = allocator_with(0x4000_0000, 0x4000_0000 + 256 * PAGE);
+        let first = frames.alloc().unwrap();
+        assert_eq!(first.as_u64() % (REFILL_PAGES as u64 * PAGE), 0);
+        for i in 1..REFILL_PAGES as u64 {
+            assert_eq!(frames.alloc(), Ok(PhysAddr(first.as_u64() + i * PAGE)));
+        }
     }
 
     #[test]

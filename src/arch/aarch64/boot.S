@@ -29,6 +29,8 @@ _start:
 primary_entry:
     mov     x19, x0                     // x19 = device tree (physical)
     adr     x20, _start                 // x20 = physical load address of the image
+    mrs     x21, CurrentEL              // x21 = the exception level we were entered at
+    lsr     x21, x21, #2
 
     // Only CPU 0 (affinity 0) boots; others park (SMP comes later).
     mrs     x9, mpidr_el1
@@ -222,6 +224,7 @@ high_entry:
     mov     x30, xzr
     mov     x0, x19                     // device tree (physical)
     mov     x1, x20                     // physical load address
+    mov     x2, x21                     // exception level at entry
     bl      kernel_entry
 8:  wfi
     b       8b

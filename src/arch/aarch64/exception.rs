@@ -136,8 +136,8 @@ pub fn enter_user(frame: TrapFrame) -> ! {
 
 /// Called by the start-up assembly, in the high half with the boot stack.
 #[unsafe(no_mangle)]
-extern "C" fn kernel_entry(dtb_pa: u64, load_pa: u64) -> ! {
-    crate::kernel::boot::start(dtb_pa, load_pa)
+extern "C" fn kernel_entry(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
+    crate::kernel::boot::start(dtb_pa, load_pa, entry_el)
 }
 
 /// Calls the image's `ferrite_main` (userboot in the kernel, the runner in test images).
