@@ -19,7 +19,7 @@ use crate::mm::frame::FrameAllocator;
 use crate::mm::layout::{KERNEL_VBASE, LINEAR_BASE, MmioWindows};
 use crate::mm::page_table::{MemoryType, PageAttrs, PageTable};
 use crate::mm::{PhysAddr, VirtAddr};
-use crate::platform::{Gic, Machine, PhysRange, UartKind};
+use crate::platform::{Board, Gic, Machine, PhysRange, Uart, UartKind};
 use crate::vm::vmo::VmoStore;
 
 /// Facts from early boot the rest of the kernel needs.
@@ -94,85 +94,30 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     };
 
     // 5. Console and logging.
-    let mut mmio = MmioWindows::new();
-    let mut table_pages = 0u64;
-    let mut map = |pa: PhysAddr, size: u64, frames: &mut FrameAllocator| -> ZxResult<DeviceMapping> {
-        let mut tables = KernelTableMemory { frames, table_pages: &mut table_pages };
-        mmu::map_device(&mut kernel_table, &mut mmio, &mut tables, pa, size)
-    };
-    // `console=pl011` or `console=miniuart` on the command line picks the UART;
-    // otherwise the one stdout-path names, with the first PL011 mirrored when that is
-    // another UART (the Pi's mini UART is QEMU raspi4b's second serial port).
-    let wanted = crate::platform::cmdline_value(machine.bootargs.as_str(), "console");
-    let pick = |uart: &crate::platform::Uart| match wanted {
-        Some("pl011") => uart.kind == UartKind::Pl011,
-        Some("miniuart") => uart.kind == UartKind::MiniUart,
-        _ => true,
-    };
-    let (primary, mirror) = match (machine.console, machine.pl011) {
-        (Ok(c), Ok(p)) if pick(&c) && wanted.is_none() && p.regs.base != c.regs.base => (Ok(c), Some(p)),
-        (Ok(c), _) if pick(&c) => (Ok(c), None),
-        (_, Ok(p)) if pick(&p) => (Ok(p), None),
-        (c, _) => (c, None),
-    };
-    let mut attach_uart = |uart: crate::platform::Uart, mirror: bool, frames: &mut FrameAllocator| -> bool {
-        let kind = match uart.kind {
-            UartKind::Pl011 => ConsoleUart::Pl011,
-            UartKind::MiniUart => ConsoleUart::MiniUart,
-        };
-        let mapped = map(uart.regs.base, uart.regs.size.max(0x40), frames);
-        if let (Ok(gpio), crate::platform::Board::RaspberryPi4, false) = (machine.gpio, machine.board, mirror)
-            && let Ok(gpio) = map(gpio.base, gpio.size.max(PAGE_SIZE), frames)
-        {
-            attach::route_uart_pins(gpio, kind);
-        }
-        // The PL011's reference clock is in the tree; the mini UART's divisor is left
-        // as the firmware set it (its clock, the VPU's, is not a fixed clock).
-        let clock = if kind == ConsoleUart::Pl011 { uart.clock_hz } else { None };
-        mapped.and_then(|regs| attach::attach_console(kind, regs, clock, uart.baud.unwrap_or(115_200), mirror)).is_ok()
-    };
-    if let Some(uart) = mirror {
-        attach_uart(uart, true, &mut frames);
-    }
-    let console_ok = match primary {
-        Ok(uart) => attach_uart(uart, false, &mut frames),
-        Err(_) => false,
-    };
-    let cmdline = machine.bootargs.as_str();
-    crate::drivers::console::init_logging(cmdline);
-    print_banner(&machine, dtb_pa, entry_el, heap_bytes, &frames);
+    let mut devices = DeviceMapper { table: &mut kernel_table, windows: MmioWindows::new(), frames: &mut frames };
+    let console_ok = attach_console(&machine, &mut devices);
+    crate::drivers::console::init_logging(machine.bootargs.as_str());
+    print_banner(&machine, dtb_pa, entry_el, heap_bytes, devices.frames);
     if !console_ok {
         log::warn!("console: no usable UART in the device tree; using semihosting only");
     }
 
-    // 6. Interrupts and the timer.
-    let gic = match machine.gic {
-        Ok(Gic::V2 { distributor, cpu_interface }) => map(distributor.base, distributor.size, &mut frames)
-            .and_then(|d| Ok(attach::gic_v2(d, map(cpu_interface.base, cpu_interface.size, &mut frames)?))),
-        Ok(Gic::V3 { distributor, redistributors }) => map(distributor.base, distributor.size, &mut frames)
-            .and_then(|d| Ok(attach::gic_v3(d, map(redistributors.base, redistributors.size.min(0x20000), &mut frames)?))),
-        Err(e) => {
-            log::error!("gic: {e}");
-            Err(ZxError::NotSupported)
-        }
-    };
-    let timer_intid = machine.timer.map(|t| t.virt.intid).unwrap_or(27);
-    match gic {
-        Ok(gic) => super::irq::start(gic, timer_intid),
+    // 6. Interrupts and the timer tick.
+    match attach_gic(&machine, &mut devices) {
+        Ok(gic) => super::irq::start(gic, machine.timer.map_or(VIRTUAL_TIMER_INTID, |t| t.virt.intid)),
         Err(e) => log::error!("interrupts: no interrupt controller ({e}); no timer tick"),
     }
+    let mmio = devices.windows;
 
     // The kernel state.
-    let mut vmos = VmoStore::new();
     let zero_page = frames.alloc().unwrap_or_else(|e| early_fail("no memory for the zero page", &e));
     mmu::zero_page(zero_page);
-    let _ = &mut vmos;
     *KERNEL.lock() = Some(Kernel {
         machine,
         frames,
         kernel_table,
         mmio,
-        vmos,
+        vmos: VmoStore::new(),
         process: None,
         zero_page,
         root_resource_koid: 0,
@@ -183,6 +128,86 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     super::with_kernel(|k| k.root_resource_koid = k.new_koid());
     let info = BootInfo { dtb: PhysAddr(dtb_pa), initrd: machine.initrd };
     crate::arch::aarch64::exception::call_main(info)
+}
+
+/// The architected INTID of the EL1 virtual timer (PPI 11), when the tree has no timer.
+const VIRTUAL_TIMER_INTID: u32 = 27;
+
+/// Maps device registers into the kernel's MMIO windows during boot.
+struct DeviceMapper<'a> {
+    table: &'a mut PageTable,
+    windows: MmioWindows,
+    frames: &'a mut FrameAllocator,
+}
+
+impl DeviceMapper<'_> {
+    fn map(&mut self, range: PhysRange) -> ZxResult<DeviceMapping> {
+        let mut tables = KernelTableMemory { frames: self.frames, table_pages: &mut 0 };
+        mmu::map_device(self.table, &mut self.windows, &mut tables, range.base, range.size.max(PAGE_SIZE))
+    }
+}
+
+/// Brings up the console: `console=pl011` or `console=miniuart` on the command line picks
+/// the UART; otherwise the one stdout-path names, with the first PL011 mirrored when that
+/// is another UART (the Pi's mini UART is QEMU raspi4b's second serial port, the PL011
+/// its first). Returns false when no UART could be used (semihosting stays the console).
+fn attach_console(machine: &Machine, devices: &mut DeviceMapper<'_>) -> bool {
+    let wanted = crate::platform::cmdline_value(machine.bootargs.as_str(), "console");
+    let pick = |uart: &Uart| match wanted {
+        Some("pl011") => uart.kind == UartKind::Pl011,
+        Some("miniuart") => uart.kind == UartKind::MiniUart,
+        _ => true,
+    };
+    let (primary, mirror) = match (machine.console, machine.pl011) {
+        (Ok(c), Ok(p)) if wanted.is_none() && p.regs.base != c.regs.base => (Some(c), Some(p)),
+        (Ok(c), _) if pick(&c) => (Some(c), None),
+        (_, Ok(p)) if pick(&p) => (Some(p), None),
+        _ => (None, None),
+    };
+    if let Some(uart) = mirror {
+        attach_uart(machine, devices, uart, true);
+    }
+    primary.is_some_and(|uart| attach_uart(machine, devices, uart, false))
+}
+
+/// Maps and programs one UART as the console (or its mirror). On a Raspberry Pi the
+/// console UART also gets GPIO 14/15.
+fn attach_uart(machine: &Machine, devices: &mut DeviceMapper<'_>, uart: Uart, mirror: bool) -> bool {
+    let kind = match uart.kind {
+        UartKind::Pl011 => ConsoleUart::Pl011,
+        UartKind::MiniUart => ConsoleUart::MiniUart,
+    };
+    if let (Ok(gpio), Board::RaspberryPi4, false) = (machine.gpio, machine.board, mirror)
+        && let Ok(gpio) = devices.map(gpio)
+    {
+        attach::route_uart_pins(gpio, kind);
+    }
+    // The PL011's reference clock is in the tree; the mini UART's divisor is left as the
+    // firmware set it (its clock, the VPU's, is not a fixed clock).
+    let clock = if kind == ConsoleUart::Pl011 { uart.clock_hz } else { None };
+    devices
+        .map(uart.regs)
+        .and_then(|regs| attach::attach_console(kind, regs, clock, uart.baud.unwrap_or(115_200), mirror))
+        .is_ok()
+}
+
+/// Maps the GIC the tree describes (for GICv3, the boot CPU's redistributor frames).
+fn attach_gic(machine: &Machine, devices: &mut DeviceMapper<'_>) -> ZxResult<crate::drivers::gic::Gic> {
+    /// One redistributor: its RD_base and SGI_base frames, 64 KiB each.
+    const REDISTRIBUTOR_FRAMES: u64 = 0x20000;
+    match machine.gic {
+        Ok(Gic::V2 { distributor, cpu_interface }) => {
+            Ok(attach::gic_v2(devices.map(distributor)?, devices.map(cpu_interface)?))
+        }
+        Ok(Gic::V3 { distributor, redistributors }) => {
+            let first = PhysRange { size: redistributors.size.min(REDISTRIBUTOR_FRAMES), ..redistributors };
+            Ok(attach::gic_v3(devices.map(distributor)?, devices.map(first)?))
+        }
+        Err(e) => {
+            log::error!("gic: {e}");
+            Err(ZxError::NotSupported)
+        }
+    }
 }
 
 /// The kernel half's tables: the image by section with W^X (and the stack's guard page

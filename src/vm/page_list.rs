@@ -158,39 +158,52 @@ impl PageList {
         self.range(0, u64::MAX).chain(self.sparse.get(&u64::MAX).map(|&frame| (u64::MAX, frame)))
     }
 
-    /// Removes and returns the committed pages with `first <= index < end`.
-    pub fn take_range(&mut self, first: u64, end: u64) -> Vec<(u64, PhysAddr)> {
-        let taken: Vec<(u64, PhysAddr)> = self.range(first, end).collect();
-        for &(index, _) in &taken {
-            self.remove(index);
+    /// Removes and returns the committed page with the lowest index in `[first, last]`
+    /// (inclusive, so the last possible index can be named), or `None` when there is
+    /// none. Never allocates: callers that give up a range of pages call it until it
+    /// returns `None`, starting each call one past the index it returned last, so the
+    /// whole range is scanned once.
+    pub fn remove_first_in(&mut self, first: u64, last: u64) -> Option<(u64, PhysAddr)> {
+        if first > last {
+            return None;
         }
-        taken
-    }
-
-    /// Removes and returns every committed page with `index >= first` (a shrink).
-    pub fn take_from(&mut self, first: u64) -> Vec<(u64, PhysAddr)> {
-        let mut taken = self.take_range(first, DENSE_PAGES.max(first));
-        let tail = self.sparse.split_off(&first.max(DENSE_PAGES));
-        self.len -= tail.len() as u64;
-        taken.extend(tail);
-        taken
-    }
-
-    /// Removes and returns every committed page.
-    pub fn take_all(&mut self) -> Vec<(u64, PhysAddr)> {
-        let mut taken = Vec::with_capacity(self.len as usize);
-        for (c, chunk) in core::mem::take(&mut self.dense).into_iter().enumerate() {
-            let Some(chunk) = chunk else { continue };
-            let base = (c * CHUNK_PAGES) as u64;
-            for (slot, &entry) in chunk.frames.iter().enumerate() {
-                if entry != EMPTY {
-                    taken.push((base + slot as u64, PhysAddr(entry)));
+        if first < DENSE_PAGES {
+            let dense_last = last.min(DENSE_PAGES - 1);
+            let (first_chunk, first_slot) = split(first);
+            let (last_chunk, last_slot) = split(dense_last);
+            let chunks = self.dense.len().min(last_chunk + 1);
+            for c in first_chunk..chunks {
+                let Some(chunk) = self.dense[c].as_ref() else { continue };
+                let lo = if c == first_chunk { first_slot } else { 0 };
+                let hi = if c == last_chunk { last_slot } else { CHUNK_PAGES - 1 };
+                if let Some(slot) = (lo..=hi).find(|&slot| chunk.frames[slot] != EMPTY) {
+                    let index = (c * CHUNK_PAGES + slot) as u64;
+                    return self.remove(index).map(|frame| (index, frame));
                 }
             }
         }
-        taken.extend(core::mem::take(&mut self.sparse));
-        self.len = 0;
-        taken
+        if last < DENSE_PAGES {
+            return None;
+        }
+        let index = *self.sparse.range(first.max(DENSE_PAGES)..=last).next()?.0;
+        self.remove(index).map(|frame| (index, frame))
+    }
+
+    /// Consumes the list and yields every committed page, in index order. Gives each
+    /// chunk back as it goes and never allocates, so a VMO can be destroyed when the
+    /// heap is exhausted.
+    pub fn into_frames(self) -> impl Iterator<Item = (u64, PhysAddr)> {
+        let PageList { dense, sparse, .. } = self;
+        let dense = dense.into_iter().enumerate().flat_map(|(c, chunk)| {
+            let base = (c * CHUNK_PAGES) as u64;
+            chunk.into_iter().flat_map(move |chunk| {
+                (0..CHUNK_PAGES).filter_map(move |slot| {
+                    let entry = chunk.frames[slot];
+                    (entry != EMPTY).then_some((base + slot as u64, PhysAddr(entry)))
+                })
+            })
+        });
+        dense.chain(sparse)
     }
 }
 
@@ -231,23 +244,51 @@ mod tests {
         assert_eq!(list.iter().count(), 5);
     }
 
+    /// Every page `remove_first_in` yields for `[first, last]`, called as callers do.
+    fn drain_in(list: &mut PageList, first: u64, last: u64) -> Vec<(u64, PhysAddr)> {
+        let mut taken = Vec::new();
+        let mut from = first;
+        while let Some((index, frame)) = list.remove_first_in(from, last) {
+            assert!(index >= from && index <= last);
+            taken.push((index, frame));
+            match index.checked_add(1) {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+        taken
+    }
+
     #[test]
-    fn take_range_and_take_from() {
+    fn remove_first_in_drains_ranges_in_order() {
         let mut list = PageList::new();
         for i in 0..10u64 {
             list.insert(i, pa(i));
         }
-        let middle = list.take_range(2, 5);
+        let middle = drain_in(&mut list, 2, 4);
         assert_eq!(middle, vec![(2, pa(2)), (3, pa(3)), (4, pa(4))]);
         assert_eq!(list.len(), 7);
-        let tail = list.take_from(8);
+        assert_eq!(list.remove_first_in(2, 4), None);
+        assert_eq!(list.remove_first_in(9, 3), None, "a backwards range is empty");
+        let tail = drain_in(&mut list, 8, u64::MAX);
         assert_eq!(tail, vec![(8, pa(8)), (9, pa(9))]);
         assert_eq!(
             list.iter().map(|(i, _)| i).collect::<Vec<_>>(),
             vec![0, 1, 5, 6, 7]
         );
-        assert_eq!(list.take_all().len(), 5);
-        assert!(list.is_empty());
+        assert_eq!(list.into_frames().count(), 5);
+    }
+
+    #[test]
+    fn into_frames_yields_dense_then_sparse_in_order() {
+        let mut list = PageList::new();
+        let indices = [0, 127, 128, 1000, DENSE_PAGES - 1, DENSE_PAGES, u64::MAX];
+        for &i in indices.iter().rev() {
+            list.insert(i, pa(i & 0xffff));
+        }
+        let frames: Vec<(u64, PhysAddr)> = list.into_frames().collect();
+        assert_eq!(frames, indices.iter().map(|&i| (i, pa(i & 0xffff))).collect::<Vec<_>>());
+        assert_eq!(PageList::new().into_frames().count(), 0);
     }
 
     #[test]
@@ -268,7 +309,7 @@ mod tests {
             list.range(127, DENSE_PAGES + 1).map(|(i, _)| i).collect::<Vec<_>>(),
             vec![127, 128, DENSE_PAGES - 1, DENSE_PAGES]
         );
-        let tail = list.take_from(DENSE_PAGES - 1);
+        let tail = drain_in(&mut list, DENSE_PAGES - 1, u64::MAX);
         assert_eq!(
             tail.iter().map(|&(i, _)| i).collect::<Vec<_>>(),
             vec![DENSE_PAGES - 1, DENSE_PAGES, DENSE_PAGES + 5, u64::MAX - 1]
@@ -296,7 +337,7 @@ mod tests {
         let mut list = PageList::new();
         list.insert(3, PhysAddr(0));
         assert_eq!(list.get(3), Some(PhysAddr(0)));
-        assert_eq!(list.take_all(), vec![(3, PhysAddr(0))]);
+        assert_eq!(list.remove_first_in(0, u64::MAX), Some((3, PhysAddr(0))));
         assert_eq!(list.len(), 0);
     }
 }

@@ -44,7 +44,9 @@
 //! changes, or a frame becomes shared (so writable mappings of it must become read-only),
 //! it queues an [`Invalidation`] for that VMO and for every slice that shows the page;
 //! the kernel drains the queue with [`VmoStore::take_invalidations`] and unmaps those
-//! pages so that they refault. A write to a page the VMO already owns queues nothing.
+//! pages so that they refault. A write to a page the VMO already owns queues nothing,
+//! and neither does committing a fresh page of a VMO that no mapping ever showed the
+//! zero page for (the kernel reports that with [`VmoStore::note_zero_page_shown`]).
 //!
 //! The store is single-threaded; the kernel holds one lock around it.
 
@@ -278,6 +280,10 @@ struct Vmo {
     num_mappings: u64,
     /// Frames this VMO owns (its committed_bytes / PAGE_SIZE).
     owned_pages: u64,
+    /// Paged root only: some mapping of it (or of a slice of it) may show the shared
+    /// zero page for an uncommitted page. Until then committing a fresh page needs no
+    /// invalidation, because no mapping can show anything for that page.
+    zero_page_shown: bool,
 }
 
 impl Vmo {
@@ -301,6 +307,7 @@ impl Vmo {
             refs: 1,
             num_mappings: 0,
             owned_pages: 0,
+            zero_page_shown: false,
         }
     }
 
@@ -741,12 +748,13 @@ impl VmoStore {
         let old_pages = pages(vmo.size);
         let new_pages = pages(rounded);
         if new_pages < old_pages {
-            let dropped = match &mut vmo_mut(&mut self.slots, id).backing {
-                Backing::Paged(list) => list.take_from(new_pages),
-                _ => Vec::new(),
-            };
-            for (_, frame) in dropped {
+            // One page at a time, so that shrinking never allocates.
+            let mut from = new_pages;
+            while let Backing::Paged(list) = &mut vmo_mut(&mut self.slots, id).backing
+                && let Some((index, frame)) = list.remove_first_in(from, u64::MAX)
+            {
                 self.drop_frame(id, frame, mem);
+                from = index.saturating_add(1);
             }
             self.invalidate(id, new_pages, old_pages - new_pages);
         }
@@ -1176,6 +1184,15 @@ impl VmoStore {
         vmo.num_mappings = vmo.num_mappings.saturating_add(1);
     }
 
+    /// Records that a mapping of `id` is about to show the shared zero page for one of
+    /// its uncommitted pages (a read fault). From then on a commit of a fresh page of
+    /// the VMO queues an invalidation so that such mappings refault and see the new
+    /// frame; before, a fresh commit queues nothing (no mapping can show that page).
+    pub fn note_zero_page_shown(&mut self, id: VmoId) {
+        let (root, _) = self.root_of(id);
+        vmo_mut(&mut self.slots, root).zero_page_shown = true;
+    }
+
     /// Counts a mapping gone. The kernel also calls [`Self::release`] for it.
     pub fn remove_mapping(&mut self, id: VmoId) {
         let vmo = vmo_mut(&mut self.slots, id);
@@ -1301,7 +1318,11 @@ impl VmoStore {
         if let Backing::Paged(list) = &mut vmo.backing {
             list.insert(index, frame);
         }
-        self.invalidate(root, index, 1);
+        // A forked page replaces a frame mappings may show; a fresh page replaces at
+        // most the zero page, and only if some mapping ever showed it.
+        if current.is_some() || vmo.zero_page_shown {
+            self.invalidate(root, index, 1);
+        }
         Ok(frame)
     }
 
@@ -1346,13 +1367,17 @@ impl VmoStore {
 
     /// Gives up root pages `[first, end)` and invalidates the ones that were committed.
     fn drop_pages(&mut self, root: VmoId, first: u64, end: u64, mem: &mut dyn PhysMemory) {
-        let dropped = match &mut vmo_mut(&mut self.slots, root).backing {
-            Backing::Paged(list) => list.take_range(first, end),
-            _ => Vec::new(),
-        };
-        for (index, frame) in dropped {
+        if first >= end {
+            return;
+        }
+        // One page at a time, so that giving pages up never allocates.
+        let mut from = first;
+        while let Backing::Paged(list) = &mut vmo_mut(&mut self.slots, root).backing
+            && let Some((index, frame)) = list.remove_first_in(from, end - 1)
+        {
             self.drop_frame(root, frame, mem);
             self.invalidate(root, index, 1);
+            from = index.saturating_add(1);
         }
     }
 
@@ -1380,11 +1405,15 @@ impl VmoStore {
     /// The last reference to `id` is gone. Returns the parent a slice must release.
     fn destroy(&mut self, id: VmoId, mem: &mut dyn PhysMemory) -> Option<VmoId> {
         // Nothing maps a VMO without a reference, so pending invalidations are moot.
-        self.invalidations.retain(|inv| inv.vmo != id);
+        if !self.invalidations.is_empty() {
+            self.invalidations.retain(|inv| inv.vmo != id);
+        }
         let vmo = vmo_mut(&mut self.slots, id);
+        // The page list is moved out and consumed: no allocation while freeing, and
+        // nothing at all for a VMO that never committed a page.
         let frames = match &mut vmo.backing {
-            Backing::Paged(list) => list.take_all(),
-            _ => Vec::new(),
+            Backing::Paged(list) if !list.is_empty() => Some(core::mem::take(list)),
+            _ => None,
         };
         let slice_of = match vmo.backing {
             Backing::Slice { root, .. } => Some(root),
@@ -1392,7 +1421,7 @@ impl VmoStore {
         };
         let parent = vmo.parent;
         let has_children = vmo.num_children > 0;
-        for (_, frame) in frames {
+        for (_, frame) in frames.into_iter().flat_map(PageList::into_frames) {
             self.drop_frame(id, frame, mem);
         }
         let mut release_parent = None;
@@ -1864,7 +1893,12 @@ mod tests {
     fn write_to_an_owned_page_changes_nothing_else() {
         let mut store = VmoStore::new();
         let mut mem = FakeMemory::new();
-        let id = store.create(1, P, 0).unwrap();
+        let id = store.create(1, 2 * P, 0).unwrap();
+        // No mapping ever showed the zero page: a fresh commit has nothing to invalidate.
+        store.page_for_write(id, 1, &mut mem).unwrap();
+        assert!(invalidations(&mut store).is_empty());
+        // Once one may have, the fresh commit must make it refault.
+        store.note_zero_page_shown(id);
         let first = store.page_for_write(id, 0, &mut mem).unwrap();
         assert_eq!(
             invalidations(&mut store),
@@ -1884,7 +1918,7 @@ mod tests {
                 shared: false
             })
         );
-        assert_eq!(mem.live(), 1);
+        assert_eq!(mem.live(), 2);
     }
 
     // ----- copy-on-write children -------------------------------------------------------
@@ -2973,7 +3007,9 @@ mod tests {
             .unwrap();
         assert!(invalidations(&mut store).is_empty());
 
-        // A commit through the inner slice reports root page 2 in every view of it.
+        // A commit through the inner slice, once a mapping of it showed the zero page,
+        // reports root page 2 in every view of it.
+        store.note_zero_page_shown(inner);
         store.page_for_write(inner, 0, &mut mem).unwrap();
         assert_eq!(
             invalidations(&mut store),
