@@ -5,7 +5,7 @@
 #                       device page they may map (mmio=) and a RAM page (ram=)
 #   MACHINES            the boot matrix, in the order `make test` runs it
 
-MACHINES="virt virt-smp4 virt-2g virt-a53 virt-max virt-gicv3 virt-el2 virt-el2-gicv3-max virt-secure rpi4"
+MACHINES="virt virt-smp4 virt-128m virt-2g virt-a53 virt-max virt-gicv3 virt-el2 virt-el2-gicv3-max virt-secure rpi4"
 
 machine_args() {
     local here rpi_dtb
@@ -14,6 +14,7 @@ machine_args() {
     case "$1" in
         virt)               echo "-M virt -cpu cortex-a72 -m 512M" ;;
         virt-smp4)          echo "-M virt -cpu cortex-a72 -m 512M -smp 4" ;;
+        virt-128m)          echo "-M virt -cpu cortex-a72 -m 128M" ;;
         virt-2g)            echo "-M virt -cpu cortex-a72 -m 2G" ;;
         virt-a53)           echo "-M virt -cpu cortex-a53 -m 512M" ;;
         virt-max)           echo "-M virt -cpu max -m 512M" ;;
@@ -24,6 +25,9 @@ machine_args() {
         # raspi4b: exactly 2 GiB and 4 CPUs; the mini UART (stdout-path) is the second
         # serial port, the mirrored PL011 the first.
         rpi4)               echo "-M raspi4b -dtb $rpi_dtb" ;;
+        # raspi4b without a tree: QEMU hands the kernel ATAGs (x0 = 0x100), which the
+        # kernel must refuse with one line.
+        rpi4-no-dtb)        echo "-M raspi4b" ;;
         *) echo "machines.sh: unknown machine '$1' (one of: $MACHINES)" >&2; return 1 ;;
     esac
 }
@@ -31,6 +35,6 @@ machine_args() {
 machine_test_args() {
     case "$1" in
         rpi4) echo "mmio=0xfe201000 ram=0x10000000" ;;   # the PL011; low RAM
-        *)    echo "mmio=0x9010000 ram=0x50000000" ;;    # the PL031 RTC; RAM at 1 GiB + 256 MiB
+        *)    echo "mmio=0x9010000 ram=0x44000000" ;;    # the PL031 RTC; RAM at 1 GiB + 64 MiB
     esac
 }

@@ -54,6 +54,8 @@ for m in "${matrix[@]}"; do
         --timeout 120 --expect 'W\^X audit: [1-9][0-9]* user pages mapped, 0 writable\+executable'
 done
 run "initrd/refused" --initrd "$bad_initrd" --status 2 --expect 'refusing the initrd'
+run "devicetree/missing" --machine rpi4-no-dtb --status 1 \
+    --expect 'no usable device tree: no device tree magic' --expect 'shutting down \(status 1\)'
 if [[ -x "$bins/fault" ]]; then
     cases=$(fault_cases)
     [[ -z $cases ]] && { echo "test isolation/list ... FAILED (the fault program listed no cases)"; failed=$((failed + 1)); }

@@ -55,7 +55,11 @@ pub fn resolve(k: &mut Kernel, far: u64, write: bool, execute: bool) -> ZxResult
     } else {
         match k.vmos.page_for_read(mapping.vmo, page) {
             Some(found) => (found.pa, may_write && !found.shared),
-            None if policy == cache_policy::CACHED => (k.zero_page, false),
+            None if policy == cache_policy::CACHED => {
+                // A later commit of this page must unmap the zero page again.
+                k.vmos.note_zero_page_shown(mapping.vmo);
+                (k.zero_page, false)
+            }
             None => {
                 // Device-type mappings must not alias the cacheable zero page.
                 let mut mem = FramePages { frames: &mut k.frames };
