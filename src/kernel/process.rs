@@ -241,8 +241,18 @@ pub fn release_unmapped(k: &mut Kernel, removed: &Mapping<VmoId>, pieces_left: u
 }
 
 /// Unmaps every page whose VMO page changed (committed, forked, decommitted...), so
-/// the next access refaults and sees the new page.
+/// the next access refaults and sees the new page. Nearly always the queue is empty
+/// (a write to an owned page, a fresh commit nothing showed), so that test is inline.
+#[inline]
 pub fn apply_invalidations(k: &mut Kernel) {
+    if k.vmos.has_invalidations() {
+        apply_queued_invalidations(k);
+    }
+}
+
+/// [`apply_invalidations`] once something is queued.
+#[inline(never)]
+fn apply_queued_invalidations(k: &mut Kernel) {
     // One entry at a time, so the queue is never copied: no heap traffic on any path.
     while let Some(inv) = k.vmos.pop_invalidation() {
         let Some(process) = k.process.as_ref() else { return };

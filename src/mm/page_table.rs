@@ -265,6 +265,11 @@ fn leaf_descriptor(pa: PhysAddr, attrs: PageAttrs, level: usize) -> ZxResult<u64
     Ok(pa.as_u64() | type_bit | leaf_attribute_bits(attrs)?)
 }
 
+/// The output address of a page or block descriptor.
+pub fn descriptor_address(desc: u64) -> PhysAddr {
+    PhysAddr(desc & ADDRESS_MASK)
+}
+
 /// Decodes a valid leaf descriptor (page or block, as given by [`PageTable::translate`] or
 /// [`PageTable::for_each_leaf`]); `None` for an invalid one.
 pub fn descriptor_attrs(desc: u64) -> Option<LeafInfo> {
@@ -502,7 +507,24 @@ impl PageTable {
         mem: &mut M,
         mut f: impl FnMut(VirtAddr, u64, u64),
     ) {
-        visit_leaves(self.root, 0, 0, mem, &mut f);
+        visit_leaves(self.root, 0, 0, 0, VA_BITS_MASK + 1, mem, &mut f);
+    }
+
+    /// Like [`for_each_leaf`](Self::for_each_leaf), for the leaves overlapping
+    /// `[va, va + len)` only. Unmapped stretches are skipped a whole table at a time, so
+    /// a huge, sparse range costs what is mapped in it, not its length.
+    pub fn for_each_leaf_in<M: TableMemory + ?Sized>(
+        &self,
+        va: VirtAddr,
+        len: u64,
+        mem: &mut M,
+        mut f: impl FnMut(VirtAddr, u64, u64),
+    ) {
+        let Ok(start) = index_bits(va) else {
+            return;
+        };
+        let end = start.saturating_add(len).min(VA_BITS_MASK + 1);
+        visit_leaves(self.root, 0, 0, start, end, mem, &mut f);
     }
 
     /// Frees every table page, the root included. The pages and blocks the tables mapped
@@ -577,19 +599,26 @@ impl PageTable {
     }
 }
 
+/// Visits the leaves of the table at `table` (covering index bits from `va_prefix`, at
+/// `level`) that overlap `[start, end)`.
 fn visit_leaves<M: TableMemory + ?Sized>(
     table: PhysAddr,
     level: usize,
     va_prefix: u64,
+    start: u64,
+    end: u64,
     mem: &mut M,
     f: &mut impl FnMut(VirtAddr, u64, u64),
 ) {
-    for index in 0..ENTRIES_PER_TABLE {
-        let va48 = va_prefix | ((index as u64) << (39 - 9 * level as u32));
-        match classify(mem.table_mut(table)[index], level) {
+    let size = level_size(level);
+    let first = (start.max(va_prefix) - va_prefix) / size;
+    let last = (end.min(va_prefix + size * ENTRIES_PER_TABLE as u64).saturating_sub(va_prefix)).div_ceil(size);
+    for index in first..last.min(ENTRIES_PER_TABLE as u64) {
+        let va48 = va_prefix + index * size;
+        match classify(mem.table_mut(table)[index as usize], level) {
             Entry::Invalid => {}
-            Entry::Table(next) => visit_leaves(next, level + 1, va48, mem, f),
-            Entry::Leaf(desc) => f(VirtAddr(va48), desc, level_size(level)),
+            Entry::Table(next) => visit_leaves(next, level + 1, va48, start, end, mem, f),
+            Entry::Leaf(desc) => f(VirtAddr(va48), desc, size),
         }
     }
 }
@@ -1010,5 +1039,23 @@ mod tests {
         table.unmap_page(VirtAddr(0x1_0020_0000), &mut mem);
         assert_eq!(table.prune(VirtAddr(0), 1 << 47, &mut mem), 3);
         assert_eq!(mem.live(), before, "back to the root alone");
+    }
+
+    #[test]
+    fn leaves_in_a_range_are_only_those_overlapping_it() {
+        let mut mem = FakeTables::new();
+        let mut table = PageTable::new(&mut mem).unwrap();
+        for va in [0x1_0000_0000u64, 0x1_0000_1000, 0x1_0020_0000, 0x7f_0000_0000] {
+            table.map_page(VirtAddr(va), PhysAddr(0x8000_0000), USER_RO, &mut mem).unwrap();
+        }
+        let mut seen = Vec::new();
+        table.for_each_leaf_in(VirtAddr(0x1_0000_0800), 0x20_0000, &mut mem, |va, _, _| seen.push(va.as_u64()));
+        assert_eq!(seen, [0x1_0000_0000, 0x1_0000_1000, 0x1_0020_0000]);
+        seen.clear();
+        table.for_each_leaf_in(VirtAddr(0x10_0000), 1 << 46, &mut mem, |va, _, _| seen.push(va.as_u64()));
+        assert_eq!(seen.len(), 4, "a huge sparse range visits only what is mapped");
+        seen.clear();
+        table.for_each_leaf_in(VirtAddr(0x2_0000_0000), 0x1000, &mut mem, |va, _, _| seen.push(va.as_u64()));
+        assert!(seen.is_empty());
     }
 }

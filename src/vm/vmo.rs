@@ -368,6 +368,13 @@ fn push_invalidation(queue: &mut Vec<Invalidation>, vmo: VmoId, first_page: u64,
     });
 }
 
+/// True when the frame table `frames` lists `frame`, that is, more than one VMO holds it
+/// (free while nothing is shared).
+#[inline]
+fn is_shared_in(frames: &BTreeMap<u64, FrameMeta>, frame: PhysAddr) -> bool {
+    !frames.is_empty() && frames.contains_key(&pfn(frame))
+}
+
 /// Where one page of a VMO really lives.
 enum Target {
     /// A fixed physical page.
@@ -841,8 +848,29 @@ impl VmoStore {
         page_index: u64,
         mem: &mut dyn PhysMemory,
     ) -> ZxResult<PhysAddr> {
-        if page_index >= pages(vmo_ref(&self.slots, id).size) {
+        let vmo = vmo_mut(&mut self.slots, id);
+        if page_index >= pages(vmo.size) {
             return Err(ZxError::OutOfRange);
+        }
+        // The common cases of a paged VMO that is not a slice, with one slot lookup: a
+        // page it holds privately, and a fresh commit (which shares nothing, so it needs
+        // no frame-table entry).
+        if let Backing::Paged(list) = &mut vmo.backing {
+            match list.get(page_index) {
+                None => {
+                    let frame = mem.alloc_zeroed_page()?;
+                    list.insert(page_index, frame);
+                    vmo.owned_pages += 1;
+                    let shown = vmo.zero_page_shown;
+                    self.committed_frames += 1;
+                    if shown {
+                        self.invalidate(id, page_index, 1);
+                    }
+                    return Ok(frame);
+                }
+                Some(frame) if !is_shared_in(&self.frames, frame) => return Ok(frame),
+                Some(_) => {}
+            }
         }
         match self.target(id, page_index) {
             Target::Physical(pa) => Ok(pa),
@@ -1208,6 +1236,12 @@ impl VmoStore {
         self.invalidations.pop()
     }
 
+    /// True when invalidations are queued (the kernel's cheap test before draining).
+    #[inline]
+    pub fn has_invalidations(&self) -> bool {
+        !self.invalidations.is_empty()
+    }
+
     /// Drains the queued invalidations (the queue keeps its capacity).
     pub fn take_invalidations(&mut self) -> alloc::vec::Drain<'_, Invalidation> {
         self.invalidations.drain(..)
@@ -1289,7 +1323,7 @@ impl VmoStore {
 
     /// True when more than one VMO holds `frame` (only shared frames have an entry).
     fn is_shared(&self, frame: PhysAddr) -> bool {
-        !self.frames.is_empty() && self.frames.contains_key(&pfn(frame))
+        is_shared_in(&self.frames, frame)
     }
 
     /// Makes page `index` of paged root `root` a frame that `root` alone holds and

@@ -1,12 +1,13 @@
 //! zx_debug_write and zx_cache_flush.
 
 use super::user;
-use crate::abi::{PAGE_SIZE, cache_flush as flush};
+use crate::abi::cache_flush as flush;
 use crate::arch::aarch64::cache::{self, DataOp};
 use crate::arch::aarch64::mmu::{self, KernelTableMemory};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::Kernel;
-use crate::mm::VirtAddr;
+use crate::mm::page_table::descriptor_address;
+use crate::mm::{PhysAddr, VirtAddr};
 use crate::syscall::user_ptr::check_range;
 
 /// The most bytes one `zx_debug_write` writes (ABI.md section 4).
@@ -39,28 +40,27 @@ pub fn cache_flush(k: &mut Kernel, addr: u64, len: u64, options: u32) -> ZxResul
     }
     // 2. The range must lie wholly inside user space.
     check_range(addr, len, true)?;
+    // 3. Maintain what is mapped: pages never mapped hold no cached data. The walk skips
+    //    unmapped stretches a table at a time, so a huge sparse range costs little.
     let Kernel { process, frames, user_table_pages, .. } = k;
     let process = process.as_mut().ok_or(ZxError::BadState)?;
     let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
     let end = addr + len;
-    let mut va = addr & !(PAGE_SIZE - 1);
-    while va < end {
-        if let Some((pa, _)) = process.page_table.translate(VirtAddr(va), &mut tables) {
-            let from = addr.max(va);
-            let to = end.min(va + PAGE_SIZE);
-            let kva = mmu::phys_to_virt(crate::mm::PhysAddr(pa.0 + (from - va))).0;
-            if crate::kernel::memory::RAM.get().is_some_and(|ram| ram.contains(pa)) {
-                if options & flush::DATA != 0 {
-                    let op = if options & flush::INVALIDATE != 0 { DataOp::CleanInvalidate } else { DataOp::Clean };
-                    cache::data_range(op, kva, to - from);
-                }
-                if options & flush::INSN != 0 {
-                    cache::data_range(DataOp::CleanToPou, kva, to - from);
-                }
+    process.page_table.for_each_leaf_in(VirtAddr(addr), len, &mut tables, |va, desc, size| {
+        let (from, to) = (addr.max(va.0), end.min(va.0 + size));
+        let pa = PhysAddr(descriptor_address(desc).0 + (from - va.0));
+        // Only RAM is cached; device pages of a physical VMO need nothing.
+        if crate::kernel::memory::RAM.get().is_some_and(|ram| ram.contains(pa)) {
+            let kva = mmu::phys_to_virt(pa).0;
+            if options & flush::DATA != 0 {
+                let op = if options & flush::INVALIDATE != 0 { DataOp::CleanInvalidate } else { DataOp::Clean };
+                cache::data_range(op, kva, to - from);
+            }
+            if options & flush::INSN != 0 {
+                cache::data_range(DataOp::CleanToPou, kva, to - from);
             }
         }
-        va += PAGE_SIZE;
-    }
+    });
     if options & flush::INSN != 0 {
         cache::invalidate_all_instructions();
     }
