@@ -32,12 +32,10 @@ pub fn resolve(k: &mut Kernel, far: u64, write: bool, execute: bool) -> ZxResult
     if mapping.perms & needed == 0 {
         return Err(ZxError::AccessDenied);
     }
-    // 2. The page must lie inside the VMO (a mapping may extend past its end).
+    // 2. The page must lie inside the VMO (a mapping may extend past its end):
+    //    page_for_write checks that itself (OUT_OF_RANGE), reads check it here.
     let va = far & !(PAGE_SIZE - 1);
     let offset = mapping.vmo_offset + (va - mapping.base);
-    if offset >= k.vmos.size(mapping.vmo) {
-        return Err(ZxError::OutOfRange);
-    }
     let page = offset / PAGE_SIZE;
     let policy = k.vmos.cache_policy(mapping.vmo);
     let may_write = mapping.perms & vm::PERM_WRITE != 0;
@@ -53,6 +51,9 @@ pub fn resolve(k: &mut Kernel, far: u64, write: bool, execute: bool) -> ZxResult
         }
         (pa, true)
     } else {
+        if offset >= k.vmos.size(mapping.vmo) {
+            return Err(ZxError::OutOfRange);
+        }
         match k.vmos.page_for_read(mapping.vmo, page) {
             Some(found) => (found.pa, may_write && !found.shared),
             None if policy == cache_policy::CACHED => {

@@ -10,8 +10,9 @@
 //!
 //! Nearly every request is one page (a VMO commit, a page table), and each buddy
 //! operation is a few ordered-set inserts and removes. So single pages go through a
-//! fixed array of free frame numbers (no heap, O(1) both ways): it is refilled with a
-//! whole block of [`REFILL_PAGES`] pages at a time and fed by [`FrameAllocator::free`].
+//! stack of free frame numbers (O(1) both ways; its capacity is reserved once, when the
+//! first RAM is added, so it never allocates afterwards): it is refilled with a whole
+//! block of [`REFILL_PAGES`] pages at a time and fed by [`FrameAllocator::free`].
 //! Cached frames are free frames: they count in `free_bytes`, and a contiguous request
 //! that the buddy system cannot meet first gives every cached frame back (so buddies
 //! merge again) and retries.
@@ -30,12 +31,12 @@ const BUDDY_ORDER: usize = 33;
 /// The largest run of pages one request can get: 2^32 pages, 16 TiB.
 pub const MAX_CONTIGUOUS_PAGES: usize = 1 << (BUDDY_ORDER - 1);
 
-/// Single free frames the cache can hold (2 KiB of frame numbers).
-const CACHE_CAPACITY: usize = 256;
+/// Single free frames the cache can hold (4 KiB of frame numbers, 2 MiB of pages).
+const CACHE_CAPACITY: usize = 512;
 
 /// Pages taken from the buddy system at once when the cache runs dry: one aligned block,
 /// so consecutive single-page allocations are physically close.
-pub const REFILL_PAGES: usize = 64;
+pub const REFILL_PAGES: usize = 256;
 
 /// Frames a full cache gives back to the buddy system on a free (half of it, so that
 /// alternating frees and allocations at the boundary do not spill on every call).
@@ -74,9 +75,10 @@ pub struct FrameAllocator {
     /// Free pages, the cached ones included.
     free_pages: u64,
     /// Frame numbers of free single pages that the buddy system does not hold; the
-    /// first `cached` entries are valid and the last one is handed out first.
-    cache: [usize; CACHE_CAPACITY],
-    cached: usize,
+    /// last one is handed out first. Never grows past the capacity reserved in
+    /// [`add_range`](Self::add_range) (none, if that reservation failed: then every
+    /// page goes straight to and from the buddy system).
+    cache: Vec<usize>,
 }
 
 impl Default for FrameAllocator {
@@ -94,8 +96,7 @@ impl FrameAllocator {
             reserved: Vec::new(),
             total_pages: 0,
             free_pages: 0,
-            cache: [0; CACHE_CAPACITY],
-            cached: 0,
+            cache: Vec::new(),
         }
     }
 
@@ -121,6 +122,11 @@ impl FrameAllocator {
         else {
             return;
         };
+        if self.cache.capacity() == 0 {
+            // Reserved once, here, so that the cache never allocates. Without it the
+            // allocator still works, only slower.
+            let _ = self.cache.try_reserve_exact(CACHE_CAPACITY);
+        }
         self.buddy.add_frame(first_frame, end_frame);
         let pages = (last - first) >> PAGE_SHIFT;
         self.total_pages += pages;
@@ -142,20 +148,25 @@ impl FrameAllocator {
     /// buddy system first.
     #[inline]
     pub fn alloc(&mut self) -> ZxResult<PhysAddr> {
-        if self.cached == 0 {
-            self.refill_cache()?;
-        }
-        self.cached -= 1;
-        let frame = self.cache[self.cached];
+        let frame = match self.cache.pop() {
+            Some(frame) => frame,
+            None => self.refill_cache()?,
+        };
         self.free_pages -= 1;
         Ok(PhysAddr((frame as u64) << PAGE_SHIFT))
     }
 
-    /// Moves the largest block the buddy system has, up to [`REFILL_PAGES`] pages, into
-    /// the (empty) cache, lowest frame on top. `NoMemory` when no page is free.
+    /// Takes the largest block the buddy system has, up to [`REFILL_PAGES`] pages (and
+    /// no more than the cache can take besides the one returned), returns its lowest
+    /// frame and puts the rest in the (empty) cache, the next-lowest on top.
+    /// `NoMemory` when no page is free.
     #[cold]
-    fn refill_cache(&mut self) -> ZxResult {
-        let mut block = REFILL_PAGES;
+    fn refill_cache(&mut self) -> ZxResult<usize> {
+        let room = self.cache.capacity() - self.cache.len();
+        let mut block = REFILL_PAGES.min(room + 1).next_power_of_two();
+        if block > room + 1 {
+            block /= 2;
+        }
         let first = loop {
             if let Some(first) = self.buddy.alloc(block) {
                 break first;
@@ -165,18 +176,14 @@ impl FrameAllocator {
             }
             block /= 2;
         };
-        for (slot, frame) in self.cache.iter_mut().zip((first..first + block).rev()) {
-            *slot = frame;
-        }
-        self.cached = block;
-        Ok(())
+        // Within the reserved capacity: `block - 1 <= room`.
+        self.cache.extend((first + 1..first + block).rev());
+        Ok(first)
     }
 
     /// Gives every cached frame back to the buddy system, so that neighbours merge.
     fn drain_cache(&mut self) {
-        while self.cached > 0 {
-            self.cached -= 1;
-            let frame = self.cache[self.cached];
+        while let Some(frame) = self.cache.pop() {
             self.buddy.dealloc(frame, 1);
         }
     }
@@ -207,7 +214,7 @@ impl FrameAllocator {
         //    and try once more before failing.
         let first = match self.buddy.alloc(block) {
             Some(first) => first,
-            None if self.cached > 0 => {
+            None if !self.cache.is_empty() => {
                 self.drain_cache();
                 self.buddy.alloc(block).ok_or(ZxError::NoMemory)?
             }
@@ -225,16 +232,20 @@ impl FrameAllocator {
     /// buddy system.
     pub fn free(&mut self, pa: PhysAddr) {
         let Some(frame) = self.checked_free_start(pa, 1) else { return };
-        if self.cached == CACHE_CAPACITY {
-            for _ in 0..SPILL_PAGES {
-                self.cached -= 1;
-                let spilled = self.cache[self.cached];
+        self.free_pages += 1;
+        if self.cache.len() == self.cache.capacity() {
+            if self.cache.is_empty() {
+                // No cache at all (its reservation failed).
+                self.buddy.dealloc(frame, 1);
+                return;
+            }
+            let keep = self.cache.len().saturating_sub(SPILL_PAGES);
+            for spilled in self.cache.drain(keep..) {
                 self.buddy.dealloc(spilled, 1);
             }
         }
-        self.cache[self.cached] = frame;
-        self.cached += 1;
-        self.free_pages += 1;
+        // Within the reserved capacity: this push never allocates.
+        self.cache.push(frame);
     }
 
     /// Returns `pages` pages starting at `pa`, all previously allocated.
@@ -430,42 +441,47 @@ mod tests {
 
     #[test]
     fn exhaustion_is_no_memory_and_every_page_comes_back() {
-        // 300 pages: more than one refill block and more than the cache holds.
-        let mut frames = allocator_with(0x4000_0000, 0x4000_0000 + 300 * PAGE);
+        // 700 pages: more than one refill block and more than the cache holds.
+        const PAGES: u64 = 700;
+        assert!(PAGES as usize > CACHE_CAPACITY);
+        let mut frames = allocator_with(0x4000_0000, 0x4000_0000 + PAGES * PAGE);
         let mut seen = BTreeSet::new();
         while let Ok(pa) = frames.alloc() {
             assert!(seen.insert(pa), "page {pa} handed out twice");
         }
-        assert_eq!(seen.len(), 300);
+        assert_eq!(seen.len(), PAGES as usize);
         assert_eq!(frames.free_bytes(), 0);
         assert_eq!(frames.alloc(), Err(ZxError::NoMemory));
         assert_eq!(frames.alloc_contiguous(1, 1), Err(ZxError::NoMemory));
         assert_eq!(frames.alloc_contiguous(2, 1), Err(ZxError::NoMemory));
-        // Freeing 300 single pages overflows the cache: half of it spills to the buddy
+        // Freeing them all overflows the cache: half of it spills to the buddy
         // system, and the count stays exact all the way.
         for (freed, pa) in seen.iter().enumerate() {
             frames.free(*pa);
             assert_eq!(frames.free_bytes(), (freed as u64 + 1) * PAGE);
         }
-        assert_eq!(frames.free_bytes(), 300 * PAGE);
-        assert_eq!(frames.total_bytes(), 300 * PAGE);
+        assert_eq!(frames.free_bytes(), PAGES * PAGE);
+        assert_eq!(frames.total_bytes(), PAGES * PAGE);
+        assert!(frames.cache.len() <= CACHE_CAPACITY);
     }
 
     #[test]
     fn contiguous_allocation_succeeds_while_the_cache_holds_the_pages() {
-        // 64 pages, exactly one refill block: after one single allocation the buddy
-        // system is empty and the cache holds the other 63.
-        let mut frames = allocator_with(0, 64 * PAGE);
+        // Exactly one refill block: after one single allocation the buddy system is
+        // empty and the cache holds all the other pages.
+        const PAGES: usize = REFILL_PAGES;
+        let mut frames = allocator_with(0, PAGES as u64 * PAGE);
         let one = frames.alloc().unwrap();
-        assert_eq!(frames.free_bytes(), 63 * PAGE);
+        assert_eq!(frames.cache.len(), PAGES - 1);
+        assert_eq!(frames.free_bytes(), (PAGES as u64 - 1) * PAGE);
         frames.free(one);
-        assert_eq!(frames.free_bytes(), 64 * PAGE);
+        assert_eq!(frames.free_bytes(), PAGES as u64 * PAGE);
         // Every page sits in the cache now; the whole range is still one block.
-        assert_eq!(frames.alloc_contiguous(64, 64), Ok(PhysAddr(0)));
+        assert_eq!(frames.alloc_contiguous(PAGES, PAGES), Ok(PhysAddr(0)));
         assert_eq!(frames.free_bytes(), 0);
         assert_eq!(frames.alloc(), Err(ZxError::NoMemory));
-        frames.free_contiguous(PhysAddr(0), 64);
-        assert_eq!(frames.free_bytes(), 64 * PAGE);
+        frames.free_contiguous(PhysAddr(0), PAGES);
+        assert_eq!(frames.free_bytes(), PAGES as u64 * PAGE);
     }
 
     #[test]
@@ -484,12 +500,27 @@ mod tests {
 
     #[test]
     fn single_pages_come_from_one_block_in_ascending_order() {
-        let mut frames = allocator_with(0x4000_0000, 0x4000_0000 + 256 * PAGE);
+        let mut frames = allocator_with(0x4000_0000, 0x4000_0000 + 4 * REFILL_PAGES as u64 * PAGE);
         let first = frames.alloc().unwrap();
         assert_eq!(first.as_u64() % (REFILL_PAGES as u64 * PAGE), 0);
         for i in 1..REFILL_PAGES as u64 {
             assert_eq!(frames.alloc(), Ok(PhysAddr(first.as_u64() + i * PAGE)));
         }
+    }
+
+    #[test]
+    fn without_a_cache_pages_go_straight_through_the_buddy_system() {
+        let mut frames = allocator_with(0, 8 * PAGE);
+        // As if the reservation in add_range had failed.
+        frames.cache = Vec::new();
+        let pages: std::vec::Vec<_> = (0..8).map(|_| frames.alloc().unwrap()).collect();
+        assert_eq!(frames.alloc(), Err(ZxError::NoMemory));
+        for pa in &pages {
+            frames.free(*pa);
+        }
+        assert_eq!(frames.cache.capacity(), 0, "the cache never allocates");
+        assert_eq!(frames.free_bytes(), 8 * PAGE);
+        assert_eq!(frames.alloc_contiguous(8, 8), Ok(PhysAddr(0)));
     }
 
     #[test]

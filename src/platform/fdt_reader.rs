@@ -279,10 +279,44 @@ impl<'a> FdtReader<'a> {
     }
 
     /// The value of the node's property `name`.
+    ///
+    /// Names are compared as bytes in the strings block: no UTF-8 check and no search
+    /// for the terminator per property (boot looks up many properties of many nodes).
     pub fn property(&self, node: Node, name: &str) -> Option<&'a [u8]> {
-        self.properties(node)
-            .find(|p| p.name == name)
-            .map(|p| p.value)
+        self.raw_properties(node)
+            .find(|&(name_offset, _)| self.name_is(name_offset, name))
+            .map(|(_, value)| value)
+    }
+
+    /// The node's properties as (name offset in the strings block, value).
+    fn raw_properties(&self, node: Node) -> impl Iterator<Item = (u32, &'a [u8])> + '_ {
+        let mut offset = self.body(node);
+        core::iter::from_fn(move || {
+            loop {
+                let (token, next) = self.token(offset?)?;
+                match token {
+                    Token::Nop => offset = Some(next),
+                    Token::Prop { name_offset, value } => {
+                        offset = Some(next);
+                        return Some((name_offset, value));
+                    }
+                    Token::BeginNode { .. } | Token::EndNode | Token::End => {
+                        offset = None;
+                        return None;
+                    }
+                }
+            }
+        })
+    }
+
+    /// True when the string at `offset` in the strings block is exactly `name` (its
+    /// bytes, then a NUL).
+    fn name_is(&self, offset: u32, name: &str) -> bool {
+        let name = name.as_bytes();
+        self.strings
+            .get(offset as usize..)
+            .and_then(|rest| rest.get(..name.len().checked_add(1)?))
+            .is_some_and(|candidate| candidate.last() == Some(&0) && candidate[..name.len()] == *name)
     }
 
     /// The node's direct children, in order.
@@ -377,13 +411,34 @@ impl<'a> FdtReader<'a> {
     }
 
     /// The node whose `phandle` (or legacy `linux,phandle`) is `phandle`.
+    ///
+    /// One pass over the structure block's tokens; the value is compared before the
+    /// name, because few values equal the phandle. As in [`Self::properties`], a node's
+    /// properties are those between its `FDT_BEGIN_NODE` and its first child or end.
     pub fn find_phandle(&self, phandle: u32) -> Option<Node> {
-        self.nodes().find(|&node| {
-            self.properties(node).any(|p| {
-                (p.name == "phandle" || p.name == "linux,phandle")
-                    && read_number(p.value) == Some(u64::from(phandle))
-            })
-        })
+        let wanted = Some(u64::from(phandle));
+        let mut offset = self.root.offset;
+        // The node whose properties are being read, if any.
+        let mut current = None;
+        loop {
+            let (token, next) = self.token(offset)?;
+            match token {
+                Token::BeginNode { .. } => current = Some(Node { offset }),
+                Token::EndNode => current = None,
+                Token::Prop { name_offset, value } => {
+                    if current.is_some()
+                        && read_number(value) == wanted
+                        && (self.name_is(name_offset, "phandle")
+                            || self.name_is(name_offset, "linux,phandle"))
+                    {
+                        return current;
+                    }
+                }
+                Token::End => return None,
+                Token::Nop => {}
+            }
+            offset = next;
+        }
     }
 
     /// The property as a string: its bytes up to the first NUL, if valid UTF-8.
@@ -429,11 +484,17 @@ impl<'a> FdtReader<'a> {
 
     /// The first enabled node, depth-first, compatible with any of `compatibles`.
     pub fn find_compatible(&self, compatibles: &[&str]) -> Option<Node> {
+        // `compatible` first, as bytes (a cheap filter with no UTF-8 check); the exact
+        // rule and `status` only run for the few nodes that pass it.
         self.nodes().find(|&node| {
-            self.is_enabled(node)
-                && self
-                    .property_strings(node, "compatible")
-                    .any(|c| compatibles.contains(&c))
+            self.property(node, "compatible").is_some_and(|value| {
+                value
+                    .split(|&byte| byte == 0)
+                    .any(|entry| compatibles.iter().any(|c| c.as_bytes() == entry))
+            }) && self
+                .property_strings(node, "compatible")
+                .any(|c| compatibles.contains(&c))
+                && self.is_enabled(node)
         })
     }
 
@@ -772,6 +833,37 @@ mod tests {
             .end()
             .end()
             .build()
+    }
+
+    #[test]
+    fn phandles_and_property_names_match_exactly() {
+        let blob = FdtBuilder::new()
+            .begin("")
+            .begin("a")
+            // A value equal to the phandle under another name is not a phandle.
+            .prop("phandlex", &cells(&[5]))
+            .prop("phandl", &cells(&[5]))
+            .begin("child")
+            .prop("linux,phandle", &cells(&[6]))
+            .end()
+            .end()
+            .begin("b")
+            .nop()
+            .prop("phandle", &[0, 0, 0, 0, 0, 0, 0, 5])
+            .end()
+            .end()
+            .build();
+        let fdt = FdtReader::new(&blob).unwrap();
+        let a = fdt.find_path("/a").unwrap();
+        let b = fdt.find_path("/b").unwrap();
+        let child = fdt.find_path("/a/child").unwrap();
+        assert_eq!(fdt.find_phandle(5), Some(b));
+        assert_eq!(fdt.find_phandle(6), Some(child));
+        assert_eq!(fdt.find_phandle(7), None);
+        assert_eq!(fdt.property(a, "phandle"), None);
+        assert_eq!(fdt.property(a, "phandl"), Some(&cells(&[5])[..]));
+        assert_eq!(fdt.property(a, "phand"), None);
+        assert_eq!(fdt.property_u32(child, "linux,phandle"), Some(6));
     }
 
     #[test]

@@ -65,8 +65,65 @@ impl PageList {
     }
 
     /// Puts `frame` (page-aligned) at `index` and returns the frame it replaces, if any.
+    ///
+    /// Inline fast path: an index whose chunk already exists is one store and two
+    /// counts; anything else (a new chunk, the sparse part) goes out of line.
+    #[inline]
     pub fn insert(&mut self, index: u64, frame: PhysAddr) -> Option<PhysAddr> {
         debug_assert!(frame.0 != EMPTY, "PageList: {frame} is not a frame address");
+        if index < DENSE_PAGES {
+            let (chunk, slot) = split(index);
+            if let Some(Some(chunk)) = self.dense.get_mut(chunk)
+                && let Some(entry) = chunk.frames.get_mut(slot)
+            {
+                let old = core::mem::replace(entry, frame.0);
+                if old != EMPTY {
+                    return Some(PhysAddr(old));
+                }
+                chunk.used += 1;
+                self.len += 1;
+                return None;
+            }
+        }
+        self.insert_slow(index, frame)
+    }
+
+    /// The frame at `index`, or, when there is none, the frame `make` returns, put
+    /// there. The flag is true when the frame is new. An error from `make` leaves the
+    /// list unchanged. One lookup on the fast path (an index whose chunk exists).
+    #[inline]
+    pub fn get_or_insert_with<E>(
+        &mut self,
+        index: u64,
+        make: impl FnOnce() -> Result<PhysAddr, E>,
+    ) -> Result<(PhysAddr, bool), E> {
+        if index < DENSE_PAGES {
+            let (chunk, slot) = split(index);
+            if let Some(Some(chunk)) = self.dense.get_mut(chunk)
+                && let Some(entry) = chunk.frames.get_mut(slot)
+            {
+                if *entry != EMPTY {
+                    return Ok((PhysAddr(*entry), false));
+                }
+                let frame = make()?;
+                debug_assert!(frame.0 != EMPTY, "PageList: {frame} is not a frame address");
+                *entry = frame.0;
+                chunk.used += 1;
+                self.len += 1;
+                return Ok((frame, true));
+            }
+        }
+        if let Some(frame) = self.get(index) {
+            return Ok((frame, false));
+        }
+        let frame = make()?;
+        self.insert_slow(index, frame);
+        Ok((frame, true))
+    }
+
+    /// [`Self::insert`] into the sparse part or into a chunk that does not exist yet.
+    #[inline(never)]
+    fn insert_slow(&mut self, index: u64, frame: PhysAddr) -> Option<PhysAddr> {
         let old = if index >= DENSE_PAGES {
             self.sparse.insert(index, frame)
         } else {
@@ -315,6 +372,25 @@ mod tests {
             vec![DENSE_PAGES - 1, DENSE_PAGES, DENSE_PAGES + 5, u64::MAX - 1]
         );
         assert_eq!(list.len(), 4);
+    }
+
+    #[test]
+    fn get_or_insert_with_makes_only_missing_frames() {
+        let mut list = PageList::new();
+        for index in [5u64, 6, 300, DENSE_PAGES + 9] {
+            assert_eq!(list.get_or_insert_with(index, || Ok::<_, ()>(pa(index))), Ok((pa(index), true)));
+            assert_eq!(
+                list.get_or_insert_with(index, || -> Result<PhysAddr, ()> { panic!("made twice") }),
+                Ok((pa(index), false))
+            );
+        }
+        assert_eq!(list.len(), 4);
+        // A failure inserts nothing, in an existing chunk and in a missing one.
+        assert_eq!(list.get_or_insert_with(7, || Err::<PhysAddr, _>("full")), Err("full"));
+        assert_eq!(list.get_or_insert_with(1000, || Err::<PhysAddr, _>("full")), Err("full"));
+        assert_eq!(list.get(7), None);
+        assert_eq!(list.len(), 4);
+        assert_eq!(list.into_frames().map(|(i, _)| i).collect::<Vec<_>>(), vec![5, 6, 300, DENSE_PAGES + 9]);
     }
 
     #[test]

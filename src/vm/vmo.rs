@@ -287,6 +287,8 @@ struct Vmo {
 }
 
 impl Vmo {
+    // Inlined so that a new VMO is built straight in its slot, not built and copied.
+    #[inline(always)]
     fn new(koid: u64, size: u64, content_size: u64, backing: Backing) -> Self {
         Vmo {
             koid,
@@ -424,9 +426,11 @@ impl VmoStore {
             return Err(ZxError::InvalidArgs);
         }
         let rounded = round_size(size)?;
-        let mut vmo = Vmo::new(koid, rounded, size, Backing::Paged(PageList::new()));
-        vmo.resizable = options & crate::abi::VMO_RESIZABLE != 0;
-        self.insert(vmo)
+        self.insert_with(|| {
+            let mut vmo = Vmo::new(koid, rounded, size, Backing::Paged(PageList::new()));
+            vmo.resizable = options & crate::abi::VMO_RESIZABLE != 0;
+            vmo
+        })
     }
 
     /// `zx_vmo_create_physical` once the caller has checked the resource, alignment and
@@ -856,10 +860,8 @@ impl VmoStore {
         // page it holds privately, and a fresh commit (which shares nothing, so it needs
         // no frame-table entry).
         if let Backing::Paged(list) = &mut vmo.backing {
-            match list.get(page_index) {
-                None => {
-                    let frame = mem.alloc_zeroed_page()?;
-                    list.insert(page_index, frame);
+            match list.get_or_insert_with(page_index, || mem.alloc_zeroed_page())? {
+                (frame, true) => {
                     vmo.owned_pages += 1;
                     let shown = vmo.zero_page_shown;
                     self.committed_frames += 1;
@@ -868,8 +870,8 @@ impl VmoStore {
                     }
                     return Ok(frame);
                 }
-                Some(frame) if !is_shared_in(&self.frames, frame) => return Ok(frame),
-                Some(_) => {}
+                (frame, false) if !is_shared_in(&self.frames, frame) => return Ok(frame),
+                (_, false) => {}
             }
         }
         match self.target(id, page_index) {
@@ -1262,13 +1264,26 @@ impl VmoStore {
 
     /// Puts a VMO in a free slot.
     fn insert(&mut self, vmo: Vmo) -> ZxResult<VmoId> {
+        self.insert_with(move || vmo)
+    }
+
+    /// Puts the VMO `make` builds in a free slot. `make` runs only once the slot is
+    /// known to be empty, so (inlined, like [`Vmo::new`]) the VMO is written into the
+    /// slot field by field rather than built aside and copied there.
+    #[inline(always)]
+    fn insert_with(&mut self, make: impl FnOnce() -> Vmo) -> ZxResult<VmoId> {
         if let Some(index) = self.free_slots.pop() {
             let slot = self
                 .slots
                 .get_mut(index as usize)
                 .ok_or(ZxError::Internal)?;
-            slot.vmo = Some(vmo);
-            return Ok(VmoId::new(index, slot.generation));
+            return match &mut slot.vmo {
+                empty @ None => {
+                    *empty = Some(make());
+                    Ok(VmoId::new(index, slot.generation))
+                }
+                Some(_) => Err(ZxError::Internal),
+            };
         }
         let index = u32::try_from(self.slots.len()).map_err(|_| ZxError::NoMemory)?;
         if index > INDEX_MASK {
@@ -1276,7 +1291,7 @@ impl VmoStore {
         }
         self.slots.push(Slot {
             generation: 0,
-            vmo: Some(vmo),
+            vmo: Some(make()),
         });
         Ok(VmoId::new(index, 0))
     }
@@ -1455,8 +1470,8 @@ impl VmoStore {
         };
         let parent = vmo.parent;
         let has_children = vmo.num_children > 0;
-        for (_, frame) in frames.into_iter().flat_map(PageList::into_frames) {
-            self.drop_frame(id, frame, mem);
+        if let Some(frames) = frames {
+            self.drop_all_frames(id, frames, mem);
         }
         let mut release_parent = None;
         if let Some(root) = slice_of {
@@ -1469,6 +1484,14 @@ impl VmoStore {
             self.remove_node_chain(id);
         }
         release_parent
+    }
+
+    /// `holder` lets go of every frame in `list` (its page list, already moved out).
+    #[inline(never)]
+    fn drop_all_frames(&mut self, holder: VmoId, list: PageList, mem: &mut dyn PhysMemory) {
+        for (_, frame) in list.into_frames() {
+            self.drop_frame(holder, frame, mem);
+        }
     }
 
     /// Removes a dead, childless node, then every ancestor that this leaves dead and

@@ -62,52 +62,46 @@ const ZVA_PROHIBITED: u64 = u64::MAX;
 
 /// Zeroes one page at physical `pa` with `dc zva`.
 ///
-/// For the usual 64-byte block the loop is unrolled eight times: 64 `dc zva` and their
-/// address adds per page, with eight loop branches.
+/// For the usual 64-byte block the loop is unrolled completely: 64 `dc zva` and the 63
+/// address adds between them.
 pub fn zero_page(pa: PhysAddr) {
     let va = phys_to_virt(pa).0;
-    let block = match ZVA_BLOCK.load(Ordering::Relaxed) {
-        0 => read_zva_block_size(),
-        known => known,
-    };
+    let block = ZVA_BLOCK.load(Ordering::Relaxed);
+    if block != 64 {
+        zero_page_other(va, block);
+        return;
+    }
     // SAFETY: `pa` is a page the caller owns, reachable at `va` through a normal
-    // cacheable mapping; `dc zva` writes zeros to exactly one naturally aligned block
-    // per instruction, and a page is a whole number of blocks (blocks are at most 2 KiB).
+    // cacheable mapping; `dc zva` zeroes exactly one naturally aligned 64-byte block
+    // per instruction, and the 64 blocks cover the page.
     unsafe {
-        if block == 64 {
-            asm!(
-                "add {end}, {addr}, #4096",
-                "2:",
-                "dc zva, {addr}",
-                "add {addr}, {addr}, #64",
-                "dc zva, {addr}",
-                "add {addr}, {addr}, #64",
-                "dc zva, {addr}",
-                "add {addr}, {addr}, #64",
-                "dc zva, {addr}",
-                "add {addr}, {addr}, #64",
-                "dc zva, {addr}",
-                "add {addr}, {addr}, #64",
-                "dc zva, {addr}",
-                "add {addr}, {addr}, #64",
-                "dc zva, {addr}",
-                "add {addr}, {addr}, #64",
-                "dc zva, {addr}",
-                "add {addr}, {addr}, #64",
-                "cmp {addr}, {end}",
-                "b.ne 2b",
-                addr = inout(reg) va => _,
-                end = out(reg) _,
-                options(nostack),
-            );
-        } else if block != ZVA_PROHIBITED {
+        // Fully unrolled: 64 `dc zva`, 63 adds, no loop.
+        asm!(
+            ".rept 63",
+            "dc zva, {addr}",
+            "add {addr}, {addr}, #64",
+            ".endr",
+            "dc zva, {addr}",
+            addr = inout(reg) va => _,
+            options(nostack),
+        );
+    }
+}
+
+/// [`zero_page`] for any block size but 64 bytes, or before DCZID_EL0 has been read.
+#[cold]
+fn zero_page_other(va: u64, block: u64) {
+    let block = if block == 0 { read_zva_block_size() } else { block };
+    // SAFETY: as in `zero_page`; a page is a whole number of blocks (at most 2 KiB).
+    unsafe {
+        if block == ZVA_PROHIBITED {
+            core::ptr::write_bytes(va as *mut u8, 0, 4096);
+        } else {
             let mut addr = va;
             while addr < va + 4096 {
                 asm!("dc zva, {}", in(reg) addr, options(nostack));
                 addr += block;
             }
-        } else {
-            core::ptr::write_bytes(va as *mut u8, 0, 4096);
         }
     }
 }
