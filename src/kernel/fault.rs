@@ -12,13 +12,22 @@ use crate::error::{ZxError, ZxResult};
 use crate::mm::page_table::{MemoryType, PageAttrs};
 use crate::mm::{PhysAddr, VirtAddr};
 
-/// Resolves a fault taken from EL0 (the kernel lock is free).
-pub fn resolve_user_fault(far: u64, write: bool, execute: bool) -> ZxResult {
-    with_kernel(|k| resolve(k, far, write, execute))
+/// Resolves a fault taken from EL0 (the kernel lock is free). `translation` says the
+/// fault was a translation fault: the entry was invalid, so no TLB entry can exist for
+/// it and the new entry needs no TLB invalidation.
+pub fn resolve_user_fault(far: u64, write: bool, execute: bool, translation: bool) -> ZxResult {
+    with_kernel(|k| map_faulting_page(k, far, write, execute, !translation))
 }
 
-/// Resolves a fault at user address `far`, or says why it cannot be.
+/// Resolves a fault at user address `far` met by the kernel's copy routine, or says why
+/// it cannot be.
 pub fn resolve(k: &mut Kernel, far: u64, write: bool, execute: bool) -> ZxResult {
+    map_faulting_page(k, far, write, execute, true)
+}
+
+/// Maps the page behind a fault at `far`; `replaces_valid_entry` says whether a valid
+/// entry (hence perhaps a TLB entry) may be there already.
+fn map_faulting_page(k: &mut Kernel, far: u64, write: bool, execute: bool, replaces_valid_entry: bool) -> ZxResult {
     let process = k.process.as_ref().ok_or(ZxError::BadState)?;
     let mapping = *process.vmar.find(far).ok_or(ZxError::NotFound)?;
     // 1. The access must be one the mapping allows.
@@ -85,7 +94,13 @@ pub fn resolve(k: &mut Kernel, far: u64, write: bool, execute: bool) -> ZxResult
     let process = process.as_mut().ok_or(ZxError::BadState)?;
     let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
     process.page_table.map_page(VirtAddr(va), pa, attrs, &mut tables)?;
-    mmu::flush_tlb_user_page(va, process.asid);
+    if replaces_valid_entry {
+        mmu::flush_tlb_user_page(va, process.asid);
+    } else {
+        // Invalid entries are never cached: making the new one visible to the table
+        // walker is enough (the `eret` back to EL0 synchronises the context).
+        mmu::publish_table_update();
+    }
     if attrs.execute {
         crate::arch::aarch64::cache::invalidate_all_instructions();
     }

@@ -68,13 +68,15 @@ fn lower_el_sync(frame: &mut TrapFrame) {
         // has not mapped yet; alignment and other faults go straight to the process.
         TrapCause::DataAbort { write, fault, .. } if fault.may_be_resolved() => {
             let far = FAR_EL1.get();
-            if crate::kernel::fault::resolve_user_fault(far, write, false).is_err() {
+            let translation = matches!(fault, crate::trap::FaultKind::Translation { .. });
+            if crate::kernel::fault::resolve_user_fault(far, write, false, translation).is_err() {
                 crate::kernel::process::user_fault(frame, &cause, esr, far);
             }
         }
         TrapCause::InstructionAbort { fault, .. } if fault.may_be_resolved() => {
             let far = FAR_EL1.get();
-            if crate::kernel::fault::resolve_user_fault(far, false, true).is_err() {
+            let translation = matches!(fault, crate::trap::FaultKind::Translation { .. });
+            if crate::kernel::fault::resolve_user_fault(far, false, true, translation).is_err() {
                 crate::kernel::process::user_fault(frame, &cause, esr, far);
             }
         }
@@ -100,11 +102,11 @@ fn current_el_sync(frame: &mut TrapFrame) {
     //    reports the fault to the syscall (which resolves it and resumes, or fails).
     if let TrapCause::DataAbort { write, .. } = cause {
         let far = FAR_EL1.get();
-        if far < crate::abi::USER_END {
-            if let Some(fixup) = user_copy::fixup_for(frame.elr, far, write) {
-                frame.elr = fixup;
-                return;
-            }
+        if far < crate::abi::USER_END
+            && let Some(fixup) = user_copy::fixup_for(frame.elr, far, write)
+        {
+            frame.elr = fixup;
+            return;
         }
     }
     crate::kernel::panic::trap_panic(frame, &cause);

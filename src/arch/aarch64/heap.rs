@@ -5,10 +5,47 @@
 use crate::abi::PAGE_SIZE;
 use crate::error::ZxResult;
 use crate::mm::frame::FrameAllocator;
-use buddy_system_allocator::LockedHeap;
+use buddy_system_allocator::Heap;
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, Ordering};
+use spin::Mutex;
+
+/// The buddy heap, plus a flag kept up to date on every allocation and free so that
+/// [`has_headroom`] (asked on every page commit) is one load instead of a lock.
+struct KernelHeap {
+    heap: Mutex<Heap<32>>,
+    low: AtomicBool,
+}
+
+impl KernelHeap {
+    fn note_level(&self, heap: &Heap<32>) {
+        let free = heap.stats_total_bytes().saturating_sub(heap.stats_alloc_actual());
+        self.low.store(free < HEAP_HEADROOM_BYTES, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: allocations come from the buddy heap under its lock; the flag is advisory.
+unsafe impl GlobalAlloc for KernelHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let mut heap = self.heap.lock();
+        let ptr = heap.alloc(layout).map_or(core::ptr::null_mut(), NonNull::as_ptr);
+        self.note_level(&heap);
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let mut heap = self.heap.lock();
+        if let Some(ptr) = NonNull::new(ptr) {
+            // SAFETY: `ptr` came from `alloc` with this layout (GlobalAlloc's contract).
+            unsafe { heap.dealloc(ptr, layout) };
+        }
+        self.note_level(&heap);
+    }
+}
 
 #[global_allocator]
-static HEAP: LockedHeap<32> = LockedHeap::empty();
+static HEAP: KernelHeap = KernelHeap { heap: Mutex::new(Heap::empty()), low: AtomicBool::new(true) };
 
 const BOOTSTRAP_HEAP_BYTES: usize = 256 * 1024;
 
@@ -33,7 +70,9 @@ pub fn init_bootstrap_heap() {
     // static that nothing else references.
     unsafe {
         let start = (&raw mut BOOTSTRAP_HEAP) as usize;
-        HEAP.lock().init(start, BOOTSTRAP_HEAP_BYTES);
+        let mut heap = HEAP.heap.lock();
+        heap.init(start, BOOTSTRAP_HEAP_BYTES);
+        HEAP.note_level(&heap);
     }
 }
 
@@ -43,19 +82,20 @@ pub fn grow_heap(frames: &mut FrameAllocator, ram_bytes: u64) -> ZxResult<u64> {
     let bytes = (ram_bytes / HEAP_SHARE_OF_RAM).clamp(MIN_HEAP_BYTES, MAX_HEAP_BYTES) & !(PAGE_SIZE - 1);
     let pa = frames.alloc_contiguous((bytes / PAGE_SIZE) as usize, 1)?;
     let va = super::mmu::phys_to_virt(pa).0 as usize;
+    let mut heap = HEAP.heap.lock();
     // SAFETY: the frames were just taken from the allocator, so nothing else uses them,
     // and the linear map maps them at `va`.
-    unsafe { HEAP.lock().add_to_heap(va, va + bytes as usize) };
+    unsafe { heap.add_to_heap(va, va + bytes as usize) };
+    HEAP.note_level(&heap);
     Ok(BOOTSTRAP_HEAP_BYTES as u64 + bytes)
 }
 
 /// Bytes of heap currently allocated.
 pub fn used_bytes() -> u64 {
-    HEAP.lock().stats_alloc_actual() as u64
+    HEAP.heap.lock().stats_alloc_actual() as u64
 }
 
 /// True while the heap has room for one more kernel operation's allocations.
 pub fn has_headroom() -> bool {
-    let heap = HEAP.lock();
-    heap.stats_total_bytes().saturating_sub(heap.stats_alloc_actual()) >= HEAP_HEADROOM_BYTES
+    !HEAP.low.load(Ordering::Relaxed)
 }

@@ -420,3 +420,10 @@ pub fn kernel_sections() -> KernelSections {
         stack_guard: &raw const boot_stack_guard as u64,
     }
 }
+
+/// Orders page-table stores before later table walks (for a new entry where there was
+/// none: nothing to invalidate).
+pub fn publish_table_update() {
+    // SAFETY: a barrier.
+    unsafe { asm!("dsb ishst", options(nostack)) };
+}
