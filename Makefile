@@ -105,6 +105,7 @@ clippy:
 
 fmt:
 	cargo fmt
+	cd $(USER_DIR) && cargo fmt
 
 clean:
 	cargo clean

@@ -135,24 +135,21 @@ impl fmt::Display for ElfError {
             ElfError::BadProgramHeaderSize { size } => {
                 write!(f, "initrd: program header size {size} is not 56")
             }
-            ElfError::ProgramHeadersOutsideFile { offset, count } => write!(
-                f,
-                "initrd: {count} program headers at offset {offset:#x} lie outside the file"
-            ),
+            ElfError::ProgramHeadersOutsideFile { offset, count } => {
+                write!(f, "initrd: {count} program headers at offset {offset:#x} lie outside the file")
+            }
             ElfError::NoLoadSegment => write!(f, "initrd: no PT_LOAD segment"),
-            ElfError::FileSizeExceedsMemSize { segment, filesz, memsz } => write!(
-                f,
-                "initrd: segment {segment} has file size {filesz:#x} above its memory size {memsz:#x}"
-            ),
+            ElfError::FileSizeExceedsMemSize { segment, filesz, memsz } => {
+                write!(f, "initrd: segment {segment} has file size {filesz:#x} above its memory size {memsz:#x}")
+            }
             ElfError::OutsideUserSpace { segment, vaddr, memsz } => write!(
                 f,
                 "initrd: segment {segment} at {vaddr:#x} (size {memsz:#x}) is outside user space \
                  [{USER_BASE:#x}, {USER_END:#x})"
             ),
-            ElfError::FileRangeOutsideFile { segment, offset, filesz } => write!(
-                f,
-                "initrd: segment {segment} file range {offset:#x}+{filesz:#x} lies outside the file"
-            ),
+            ElfError::FileRangeOutsideFile { segment, offset, filesz } => {
+                write!(f, "initrd: segment {segment} file range {offset:#x}+{filesz:#x} lies outside the file")
+            }
             ElfError::WritableAndExecutable { segment, vaddr } => {
                 write!(f, "initrd: segment {segment} at {vaddr:#x} is both writable and executable")
             }
@@ -173,10 +170,9 @@ impl fmt::Display for ElfError {
             ElfError::OverlappingSegments { first, second, page } => {
                 write!(f, "initrd: segments {first} and {second} overlap at page {page:#x}")
             }
-            ElfError::SharedPageDifferentPermissions { first, second, page } => write!(
-                f,
-                "initrd: segments {first} and {second} share page {page:#x} with different permissions"
-            ),
+            ElfError::SharedPageDifferentPermissions { first, second, page } => {
+                write!(f, "initrd: segments {first} and {second} share page {page:#x} with different permissions")
+            }
             ElfError::EntryNotExecutable { entry } => {
                 write!(f, "initrd: entry point {entry:#x} is not inside an executable segment")
             }
@@ -303,9 +299,8 @@ pub fn parse(image: &[u8]) -> Result<LoadPlan, ElfError> {
     }
     let table_outside = ElfError::ProgramHeadersOutsideFile { offset: phoff, count: phnum };
     let table_start = usize::try_from(phoff).map_err(|_| table_outside)?;
-    let table_end = (usize::from(phnum) * usize::from(PROGRAM_HEADER_SIZE))
-        .checked_add(table_start)
-        .ok_or(table_outside)?;
+    let table_end =
+        (usize::from(phnum) * usize::from(PROGRAM_HEADER_SIZE)).checked_add(table_start).ok_or(table_outside)?;
     let table = image.get(table_start..table_end).ok_or(table_outside)?;
 
     // 4. Each loadable segment on its own.
@@ -352,18 +347,13 @@ pub fn parse(image: &[u8]) -> Result<LoadPlan, ElfError> {
             return Err(if bytes_overlap || first.same_permissions(second) {
                 ElfError::OverlappingSegments { first: first_index, second: second_index, page }
             } else {
-                ElfError::SharedPageDifferentPermissions {
-                    first: first_index,
-                    second: second_index,
-                    page,
-                }
+                ElfError::SharedPageDifferentPermissions { first: first_index, second: second_index, page }
             });
         }
     }
 
     // 7. The first instruction is executable.
-    let entry_ok =
-        segments.iter().any(|s| s.execute && s.vaddr <= entry && entry - s.vaddr < s.memsz);
+    let entry_ok = segments.iter().any(|s| s.execute && s.vaddr <= entry && entry - s.vaddr < s.memsz);
     if !entry_ok {
         return Err(ElfError::EntryNotExecutable { entry });
     }
@@ -390,8 +380,7 @@ fn check_segment(image: &[u8], index: usize, header: &[u8]) -> Result<Segment, E
     if filesz > memsz {
         return Err(ElfError::FileSizeExceedsMemSize { segment: index, filesz, memsz });
     }
-    let in_user_space =
-        vaddr >= USER_BASE && vaddr.checked_add(memsz).is_some_and(|end| end <= USER_END);
+    let in_user_space = vaddr >= USER_BASE && vaddr.checked_add(memsz).is_some_and(|end| end <= USER_END);
     if !in_user_space {
         return Err(ElfError::OutsideUserSpace { segment: index, vaddr, memsz });
     }
@@ -461,15 +450,7 @@ mod tests {
                     load(RX, 0, 0x40_0000, 0x300, 0x300),
                     load(RW, 0x1000, 0x40_1000, 0x10, 0x2000),
                     load(RW, 0, 0x40_4000, 0, 0x1000),
-                    Ph {
-                        kind: 0x6474_e551,
-                        flags: RW,
-                        offset: 0,
-                        vaddr: 0,
-                        filesz: 0,
-                        memsz: 0,
-                        align: 16,
-                    },
+                    Ph { kind: 0x6474_e551, flags: RW, offset: 0, vaddr: 0, filesz: 0, memsz: 0, align: 16 },
                 ],
             }
         }
@@ -605,46 +586,28 @@ mod tests {
 
     #[test]
     fn refuses_big_endian() {
-        assert_eq!(
-            parse_bytes_with(|i| i[EI_DATA] = 2),
-            Err(ElfError::NotLittleEndian { data: 2 })
-        );
+        assert_eq!(parse_bytes_with(|i| i[EI_DATA] = 2), Err(ElfError::NotLittleEndian { data: 2 }));
     }
 
     #[test]
     fn refuses_bad_versions() {
-        assert_eq!(
-            parse_bytes_with(|i| i[EI_VERSION] = 0),
-            Err(ElfError::BadVersion { version: 0 })
-        );
-        assert_eq!(
-            parse_bytes_with(|i| i[E_VERSION] = 2),
-            Err(ElfError::BadVersion { version: 2 })
-        );
+        assert_eq!(parse_bytes_with(|i| i[EI_VERSION] = 0), Err(ElfError::BadVersion { version: 0 }));
+        assert_eq!(parse_bytes_with(|i| i[E_VERSION] = 2), Err(ElfError::BadVersion { version: 2 }));
     }
 
     #[test]
     fn refuses_shared_object() {
-        assert_eq!(
-            parse_bytes_with(|i| i[E_TYPE] = 3),
-            Err(ElfError::NotExecutable { elf_type: 3 })
-        );
+        assert_eq!(parse_bytes_with(|i| i[E_TYPE] = 3), Err(ElfError::NotExecutable { elf_type: 3 }));
     }
 
     #[test]
     fn refuses_other_machines() {
-        assert_eq!(
-            parse_bytes_with(|i| i[E_MACHINE] = 62),
-            Err(ElfError::WrongMachine { machine: 62 })
-        );
+        assert_eq!(parse_bytes_with(|i| i[E_MACHINE] = 62), Err(ElfError::WrongMachine { machine: 62 }));
     }
 
     #[test]
     fn refuses_wrong_program_header_size() {
-        assert_eq!(
-            parse_bytes_with(|i| i[E_PHENTSIZE] = 64),
-            Err(ElfError::BadProgramHeaderSize { size: 64 })
-        );
+        assert_eq!(parse_bytes_with(|i| i[E_PHENTSIZE] = 64), Err(ElfError::BadProgramHeaderSize { size: 64 }));
     }
 
     #[test]
@@ -656,10 +619,7 @@ mod tests {
             image[E_PHOFF..E_PHOFF + 8].copy_from_slice(&value.to_le_bytes());
             parse(&image)
         };
-        assert_eq!(
-            set_phoff(len - 8),
-            Err(ElfError::ProgramHeadersOutsideFile { offset: len - 8, count: 4 })
-        );
+        assert_eq!(set_phoff(len - 8), Err(ElfError::ProgramHeadersOutsideFile { offset: len - 8, count: 4 }));
         assert_eq!(
             set_phoff(u64::MAX - 8),
             Err(ElfError::ProgramHeadersOutsideFile { offset: u64::MAX - 8, count: 4 })
@@ -671,25 +631,16 @@ mod tests {
 
     #[test]
     fn refuses_image_without_load_segment() {
-        assert_eq!(
-            parse_with(|b| b.phdrs.retain(|p| p.kind != PT_LOAD)),
-            Err(ElfError::NoLoadSegment)
-        );
+        assert_eq!(parse_with(|b| b.phdrs.retain(|p| p.kind != PT_LOAD)), Err(ElfError::NoLoadSegment));
         assert_eq!(parse_bytes_with(|i| i[E_PHNUM] = 0), Err(ElfError::NoLoadSegment));
     }
 
     #[test]
     fn refuses_segment_outside_user_space() {
         let low = parse_with(|b| b.phdrs[2].vaddr = 0xf000);
-        assert_eq!(
-            low,
-            Err(ElfError::OutsideUserSpace { segment: 2, vaddr: 0xf000, memsz: 0x1000 })
-        );
+        assert_eq!(low, Err(ElfError::OutsideUserSpace { segment: 2, vaddr: 0xf000, memsz: 0x1000 }));
         let high = parse_with(|b| b.phdrs[2].vaddr = USER_END - 0x800);
-        assert_eq!(
-            high,
-            Err(ElfError::OutsideUserSpace { segment: 2, vaddr: USER_END - 0x800, memsz: 0x1000 })
-        );
+        assert_eq!(high, Err(ElfError::OutsideUserSpace { segment: 2, vaddr: USER_END - 0x800, memsz: 0x1000 }));
         let wrapping = parse_with(|b| {
             b.phdrs[2].vaddr = 0x40_4000;
             b.phdrs[2].memsz = u64::MAX - 0x1000;
@@ -727,10 +678,7 @@ mod tests {
     fn refuses_writable_and_executable_segment() {
         let result = parse_with(|b| b.phdrs[1].flags = PF_R | PF_W | PF_X);
         assert_eq!(result, Err(ElfError::WritableAndExecutable { segment: 1, vaddr: 0x40_1000 }));
-        assert_eq!(
-            result.unwrap_err().to_string(),
-            "initrd: segment 1 at 0x401000 is both writable and executable"
-        );
+        assert_eq!(result.unwrap_err().to_string(), "initrd: segment 1 at 0x401000 is both writable and executable");
     }
 
     #[test]
@@ -783,22 +731,13 @@ mod tests {
             b.phdrs[1].vaddr = 0x40_0800;
             b.phdrs[1].offset = 0x800;
         });
-        assert_eq!(
-            result,
-            Err(ElfError::SharedPageDifferentPermissions { first: 0, second: 1, page: 0x40_0000 })
-        );
+        assert_eq!(result, Err(ElfError::SharedPageDifferentPermissions { first: 0, second: 1, page: 0x40_0000 }));
     }
 
     #[test]
     fn refuses_entry_outside_executable_segment() {
-        assert_eq!(
-            parse_with(|b| b.entry = 0x40_1000),
-            Err(ElfError::EntryNotExecutable { entry: 0x40_1000 })
-        );
-        assert_eq!(
-            parse_with(|b| b.entry = 0x40_0300),
-            Err(ElfError::EntryNotExecutable { entry: 0x40_0300 })
-        );
+        assert_eq!(parse_with(|b| b.entry = 0x40_1000), Err(ElfError::EntryNotExecutable { entry: 0x40_1000 }));
+        assert_eq!(parse_with(|b| b.entry = 0x40_0300), Err(ElfError::EntryNotExecutable { entry: 0x40_0300 }));
         assert_eq!(parse_with(|b| b.entry = 0), Err(ElfError::EntryNotExecutable { entry: 0 }));
     }
 
@@ -864,16 +803,12 @@ mod tests {
             if let Ok(plan) = parse(&image) {
                 accepted += 1;
                 for s in &plan.segments {
-                    assert!(
-                        s.vaddr >= USER_BASE && s.vaddr.checked_add(s.memsz).unwrap() <= USER_END
-                    );
+                    assert!(s.vaddr >= USER_BASE && s.vaddr.checked_add(s.memsz).unwrap() <= USER_END);
                     assert!(s.file_offset + s.filesz <= image.len() as u64);
                     assert!(s.filesz <= s.memsz && !(s.write && s.execute));
                 }
                 assert!(
-                    plan.segments.iter().any(|s| s.execute
-                        && s.vaddr <= plan.entry
-                        && plan.entry < s.vaddr + s.memsz)
+                    plan.segments.iter().any(|s| s.execute && s.vaddr <= plan.entry && plan.entry < s.vaddr + s.memsz)
                 );
             }
         }

@@ -194,10 +194,7 @@ mod tests {
 
     #[test]
     fn svc_from_el0() {
-        assert_eq!(
-            decode(0x5600_0000),
-            (TrapCause::Svc64 { imm: 0 }, "supervisor call (#0x0)".to_string())
-        );
+        assert_eq!(decode(0x5600_0000), (TrapCause::Svc64 { imm: 0 }, "supervisor call (#0x0)".to_string()));
         assert_eq!(TrapCause::from_esr(0x5600_0042), TrapCause::Svc64 { imm: 0x42 });
     }
 
@@ -218,10 +215,7 @@ mod tests {
         assert_eq!(decode(0x9200_0006).1, "data abort (translation fault, level 2, read)");
         // Write to a read-only page.
         let (cause, line) = decode(0x9200_004f);
-        assert!(matches!(
-            cause,
-            TrapCause::DataAbort { write: true, fault: FaultKind::Permission { level: 3 }, .. }
-        ));
+        assert!(matches!(cause, TrapCause::DataAbort { write: true, fault: FaultKind::Permission { level: 3 }, .. }));
         assert_eq!(line, "data abort (permission fault, level 3, write)");
         assert_eq!(decode(0x9200_000b).1, "data abort (access flag fault, level 3, read)");
         assert_eq!(decode(0x9200_0061).1, "data abort (alignment fault, write)");
@@ -229,19 +223,11 @@ mod tests {
 
     #[test]
     fn kernel_data_abort_and_external_abort_without_far() {
-        assert_eq!(
-            decode(0x9600_0004).1,
-            "data abort (translation fault, level 0, read, from EL1)"
-        );
+        assert_eq!(decode(0x9600_0004).1, "data abort (translation fault, level 0, read, from EL1)");
         let (cause, line) = decode(0x9200_0410);
         assert_eq!(
             cause,
-            TrapCause::DataAbort {
-                same_el: false,
-                write: false,
-                fault: FaultKind::Other(0x10),
-                far_valid: false
-            }
+            TrapCause::DataAbort { same_el: false, write: false, fault: FaultKind::Other(0x10), far_valid: false }
         );
         assert_eq!(line, "data abort (fault status 0x10, read, FAR not valid)");
     }
@@ -251,32 +237,20 @@ mod tests {
         assert_eq!(
             decode(0x8200_0007),
             (
-                TrapCause::InstructionAbort {
-                    same_el: false,
-                    fault: FaultKind::Translation { level: 3 }
-                },
+                TrapCause::InstructionAbort { same_el: false, fault: FaultKind::Translation { level: 3 } },
                 "instruction abort (translation fault, level 3)".to_string()
             )
         );
         // Executing a non-executable page.
         assert_eq!(decode(0x8200_000f).1, "instruction abort (permission fault, level 3)");
-        assert_eq!(
-            decode(0x8600_000f).1,
-            "instruction abort (permission fault, level 3, from EL1)"
-        );
+        assert_eq!(decode(0x8600_000f).1, "instruction abort (permission fault, level 3, from EL1)");
     }
 
     #[test]
     fn other_synchronous_exceptions() {
         // HLT at EL0 without semihosting (boot facts): EC 0.
-        assert_eq!(
-            decode(0x0200_0000),
-            (TrapCause::Undefined, "undefined instruction".to_string())
-        );
-        assert_eq!(
-            decode(0xf200_03e8),
-            (TrapCause::Breakpoint { imm: 0x3e8 }, "breakpoint (#0x3e8)".to_string())
-        );
+        assert_eq!(decode(0x0200_0000), (TrapCause::Undefined, "undefined instruction".to_string()));
+        assert_eq!(decode(0xf200_03e8), (TrapCause::Breakpoint { imm: 0x3e8 }, "breakpoint (#0x3e8)".to_string()));
         assert_eq!(TrapCause::from_esr(0x1fe0_0000), TrapCause::FpAccess);
         assert_eq!(TrapCause::from_esr(0x3a00_0000), TrapCause::IllegalState);
         assert_eq!(TrapCause::from_esr(0x8a00_0000), TrapCause::PcAlignment);

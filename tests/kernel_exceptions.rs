@@ -13,6 +13,7 @@ fn main() {}
 
 #[cfg(target_os = "none")]
 mod image {
+    use aarch64_cpu::registers::Readable as _;
     use core::arch::asm;
     use ferrite::abi::PAGE_SIZE;
     use ferrite::arch::aarch64::mmu::KernelTableMemory;
@@ -22,7 +23,6 @@ mod image {
     use ferrite::mm::layout::{MMIO_BASE, MMIO_SPAN};
     use ferrite::mm::{PhysAddr, VirtAddr};
     use ferrite::trap::{FaultKind, TrapCause};
-    use aarch64_cpu::registers::Readable as _;
     use ferrite::{check, check_eq, check_matches};
 
     /// ESR_EL1.IL: the trapped instruction was 32 bits.
@@ -34,13 +34,31 @@ mod image {
     #[unsafe(no_mangle)]
     fn ferrite_main(_info: BootInfo) -> ! {
         run_tests(&[
-            KernelTest { name: "exceptions::no_fault_is_reported_when_none_happens", run: no_fault_is_reported_when_none_happens },
-            KernelTest { name: "exceptions::brk_is_a_breakpoint_with_its_immediate", run: brk_is_a_breakpoint_with_its_immediate },
+            KernelTest {
+                name: "exceptions::no_fault_is_reported_when_none_happens",
+                run: no_fault_is_reported_when_none_happens,
+            },
+            KernelTest {
+                name: "exceptions::brk_is_a_breakpoint_with_its_immediate",
+                run: brk_is_a_breakpoint_with_its_immediate,
+            },
             KernelTest { name: "exceptions::udf_is_an_undefined_instruction", run: udf_is_an_undefined_instruction },
-            KernelTest { name: "exceptions::svc_at_el1_returns_after_the_call", run: svc_at_el1_returns_after_the_call },
-            KernelTest { name: "exceptions::load_from_unmapped_kernel_address_aborts", run: load_from_unmapped_kernel_address_aborts },
-            KernelTest { name: "exceptions::store_to_unmapped_kernel_address_aborts", run: store_to_unmapped_kernel_address_aborts },
-            KernelTest { name: "exceptions::misaligned_load_with_alignment_checking_faults", run: misaligned_load_with_alignment_checking_faults },
+            KernelTest {
+                name: "exceptions::svc_at_el1_returns_after_the_call",
+                run: svc_at_el1_returns_after_the_call,
+            },
+            KernelTest {
+                name: "exceptions::load_from_unmapped_kernel_address_aborts",
+                run: load_from_unmapped_kernel_address_aborts,
+            },
+            KernelTest {
+                name: "exceptions::store_to_unmapped_kernel_address_aborts",
+                run: store_to_unmapped_kernel_address_aborts,
+            },
+            KernelTest {
+                name: "exceptions::misaligned_load_with_alignment_checking_faults",
+                run: misaligned_load_with_alignment_checking_faults,
+            },
             KernelTest { name: "exceptions::faults_in_a_row_are_each_caught", run: faults_in_a_row_are_each_caught },
         ])
     }
@@ -199,7 +217,10 @@ mod image {
         })?;
         check_eq!(aarch64_cpu::registers::SCTLR_EL1.get() & 2, 0, "SCTLR_EL1.A left set");
         check_eq!(fault.exception_class(), 0x25, "ESR={:#x}", fault.esr);
-        check_matches!(fault.cause(), TrapCause::DataAbort { same_el: true, write: false, fault: FaultKind::Alignment, .. });
+        check_matches!(
+            fault.cause(),
+            TrapCause::DataAbort { same_el: true, write: false, fault: FaultKind::Alignment, .. }
+        );
         check_eq!(fault.far, addr);
         check_eq!(fault.elr, at);
         // The same load without checking works (Normal memory allows it).

@@ -33,9 +33,18 @@ mod image {
     fn ferrite_main(info: BootInfo) -> ! {
         BOOT_INFO.call_once(|| info);
         run_tests(&[
-            KernelTest { name: "memory::frames_run_out_with_no_memory_and_all_come_back", run: frames_run_out_with_no_memory_and_all_come_back },
-            KernelTest { name: "memory::impossible_frame_requests_are_refused", run: impossible_frame_requests_are_refused },
-            KernelTest { name: "memory::vmo_commit_runs_out_and_release_returns_every_frame", run: vmo_commit_runs_out_and_release_returns_every_frame },
+            KernelTest {
+                name: "memory::frames_run_out_with_no_memory_and_all_come_back",
+                run: frames_run_out_with_no_memory_and_all_come_back,
+            },
+            KernelTest {
+                name: "memory::impossible_frame_requests_are_refused",
+                run: impossible_frame_requests_are_refused,
+            },
+            KernelTest {
+                name: "memory::vmo_commit_runs_out_and_release_returns_every_frame",
+                run: vmo_commit_runs_out_and_release_returns_every_frame,
+            },
             KernelTest { name: "memory::heap_try_reserve_fails_cleanly", run: heap_try_reserve_fails_cleanly },
         ])
     }

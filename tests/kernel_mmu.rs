@@ -47,7 +47,10 @@ mod image {
             KernelTest { name: "mmu::mair_sctlr_and_ttbr1_are_as_built", run: mair_sctlr_and_ttbr1_are_as_built },
             KernelTest { name: "mmu::text_is_read_execute", run: text_is_read_execute },
             KernelTest { name: "mmu::rodata_is_read_only", run: rodata_is_read_only },
-            KernelTest { name: "mmu::data_and_bss_are_read_write_never_execute", run: data_and_bss_are_read_write_never_execute },
+            KernelTest {
+                name: "mmu::data_and_bss_are_read_write_never_execute",
+                run: data_and_bss_are_read_write_never_execute,
+            },
             KernelTest { name: "mmu::stack_guard_page_is_unmapped", run: stack_guard_page_is_unmapped },
             KernelTest { name: "mmu::no_leaf_is_writable_and_executable", run: no_leaf_is_writable_and_executable },
             KernelTest { name: "mmu::linear_map_is_normal_write_back", run: linear_map_is_normal_write_back },
@@ -56,7 +59,10 @@ mod image {
             KernelTest { name: "mmu::store_to_rodata_faults", run: store_to_rodata_faults },
             KernelTest { name: "mmu::store_to_data_succeeds", run: store_to_data_succeeds },
             KernelTest { name: "mmu::fetch_from_data_faults", run: fetch_from_data_faults },
-            KernelTest { name: "mmu::fetch_from_linear_alias_of_text_faults", run: fetch_from_linear_alias_of_text_faults },
+            KernelTest {
+                name: "mmu::fetch_from_linear_alias_of_text_faults",
+                run: fetch_from_linear_alias_of_text_faults,
+            },
             KernelTest { name: "mmu::load_from_guard_page_faults", run: load_from_guard_page_faults },
             KernelTest { name: "mmu::user_half_is_closed_to_the_kernel", run: user_half_is_closed_to_the_kernel },
         ])
@@ -90,7 +96,12 @@ mod image {
 
     /// Checks every page of `[start, end)`: mapped to the image's physical pages with
     /// `expect(info)` holding.
-    fn check_image_range(what: &str, (start, end): (u64, u64), skip: Option<u64>, expect: fn(&LeafInfo) -> bool) -> TestResult {
+    fn check_image_range(
+        what: &str,
+        (start, end): (u64, u64),
+        skip: Option<u64>,
+        expect: fn(&LeafInfo) -> bool,
+    ) -> TestResult {
         check!(end > start, "{what} is empty");
         check_eq!(start % PAGE_SIZE, 0, "{what} start");
         let mut va = start;
@@ -178,7 +189,9 @@ mod image {
             // Every leaf is in one of the three regions of mm::layout.
             let inside = |start: u64, len: u64| va >= start && va - start < len && size <= len - (va - start);
             check!(
-                inside(LINEAR_BASE, LINEAR_SPAN) || inside(MMIO_BASE, MMIO_SPAN) || inside(image_start, image_end - image_start),
+                inside(LINEAR_BASE, LINEAR_SPAN)
+                    || inside(MMIO_BASE, MMIO_SPAN)
+                    || inside(image_start, image_end - image_start),
                 "leaf {va:#x} ({size:#x} bytes) outside the linear map, MMIO and image"
             );
         }
@@ -204,7 +217,9 @@ mod image {
         }
         // Every linear-map leaf: RAM only, at its own offset, Normal WB inner shareable.
         let mut mapped_bytes = 0;
-        for (va, desc, size) in leaves().into_iter().filter(|&(va, _, _)| (LINEAR_BASE..LINEAR_BASE + LINEAR_SPAN).contains(&va)) {
+        for (va, desc, size) in
+            leaves().into_iter().filter(|&(va, _, _)| (LINEAR_BASE..LINEAR_BASE + LINEAR_SPAN).contains(&va))
+        {
             let pa = va - LINEAR_BASE;
             check_eq!(desc & 0x0000_ffff_ffff_f000 & !(size - 1), pa, "linear leaf {va:#x} maps another frame");
             check!(ram.iter().any(|&(b, s)| b <= pa && pa + size <= b + s), "linear leaf {va:#x} is not RAM");
@@ -224,7 +239,9 @@ mod image {
         });
         let mut windows = 0;
         let (mut uart_found, mut gicd_found) = (false, false);
-        for (va, desc, size) in leaves().into_iter().filter(|&(va, _, _)| (MMIO_BASE..MMIO_BASE + MMIO_SPAN).contains(&va)) {
+        for (va, desc, size) in
+            leaves().into_iter().filter(|&(va, _, _)| (MMIO_BASE..MMIO_BASE + MMIO_SPAN).contains(&va))
+        {
             let info = attrs(va, desc)?;
             check_eq!(info.memory, Some(MemoryType::Device_nGnRE), "MMIO leaf {va:#x}");
             check!(!info.el1_execute && info.el1_write, "MMIO leaf {va:#x}: {info:?}");
@@ -357,7 +374,10 @@ mod image {
             return Err(TestFailure::new(format_args!("{what} at {addr:#x} executed")));
         };
         check_eq!(fault.exception_class(), 0x21, "instruction abort from EL1 expected, ESR={:#x}", fault.esr);
-        check_matches!(fault.cause(), TrapCause::InstructionAbort { same_el: true, fault: FaultKind::Permission { .. } });
+        check_matches!(
+            fault.cause(),
+            TrapCause::InstructionAbort { same_el: true, fault: FaultKind::Permission { .. } }
+        );
         check_eq!(fault.far, addr);
         check_eq!(fault.elr, addr);
         Ok(())

@@ -28,7 +28,10 @@ mod image {
     fn ferrite_main(_info: BootInfo) -> ! {
         run_tests(&[
             KernelTest { name: "timer::virtual_timer_is_armed", run: virtual_timer_is_armed },
-            KernelTest { name: "timer::ticks_advance_with_interrupts_unmasked", run: ticks_advance_with_interrupts_unmasked },
+            KernelTest {
+                name: "timer::ticks_advance_with_interrupts_unmasked",
+                run: ticks_advance_with_interrupts_unmasked,
+            },
             KernelTest { name: "timer::no_tick_is_taken_while_masked", run: no_tick_is_taken_while_masked },
             KernelTest { name: "timer::tick_is_not_faster_than_tick_hz", run: tick_is_not_faster_than_tick_hz },
             KernelTest { name: "timer::uptime_is_monotonic", run: uptime_is_monotonic },

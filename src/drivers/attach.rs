@@ -23,7 +23,13 @@ pub enum ConsoleUart {
 
 /// Programs the UART (divisors only when the clock is known) and makes it the console,
 /// or, with `mirror`, a second UART that receives a copy of the console.
-pub fn attach_console(kind: ConsoleUart, regs: DeviceMapping, clock_hz: Option<u32>, baud: u32, mirror: bool) -> ZxResult {
+pub fn attach_console(
+    kind: ConsoleUart,
+    regs: DeviceMapping,
+    clock_hz: Option<u32>,
+    baud: u32,
+    mirror: bool,
+) -> ZxResult {
     let sink = match kind {
         ConsoleUart::Pl011 => {
             // SAFETY: `regs` maps the PL011's registers for the kernel's life.
@@ -39,9 +45,7 @@ pub fn attach_console(kind: ConsoleUart, regs: DeviceMapping, clock_hz: Option<u
         }
     };
     // SAFETY: the sink names the registers `regs` maps for the kernel's life.
-    unsafe {
-        if mirror { console::set_mirror(sink) } else { console::set_sink(sink) }
-    }
+    unsafe { if mirror { console::set_mirror(sink) } else { console::set_sink(sink) } }
     Ok(())
 }
 

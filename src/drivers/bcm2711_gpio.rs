@@ -108,8 +108,7 @@ pub fn gpfsel1_for_uart(old: u32, alt: UartAlt) -> u32 {
 pub fn pull_control0_for_uart(old: u32) -> u32 {
     let mut register = LocalRegisterCopy::<u32, GPIO_PUP_PDN_CNTRL_REG0::Register>::new(old);
     register.modify(
-        GPIO_PUP_PDN_CNTRL_REG0::GPIO_PUP_PDN_CNTRL14::PullUp
-            + GPIO_PUP_PDN_CNTRL_REG0::GPIO_PUP_PDN_CNTRL15::PullUp,
+        GPIO_PUP_PDN_CNTRL_REG0::GPIO_PUP_PDN_CNTRL14::PullUp + GPIO_PUP_PDN_CNTRL_REG0::GPIO_PUP_PDN_CNTRL15::PullUp,
     );
     register.get()
 }
@@ -144,8 +143,7 @@ impl Bcm2711Gpio {
     pub fn select_uart_pins(&self, alt: UartAlt) {
         let regs = &self.registers;
         regs.GPFSEL1.set(gpfsel1_for_uart(regs.GPFSEL1.get(), alt));
-        regs.GPIO_PUP_PDN_CNTRL_REG0
-            .set(pull_control0_for_uart(regs.GPIO_PUP_PDN_CNTRL_REG0.get()));
+        regs.GPIO_PUP_PDN_CNTRL_REG0.set(pull_control0_for_uart(regs.GPIO_PUP_PDN_CNTRL_REG0.get()));
     }
 }
 
@@ -161,10 +159,7 @@ mod tests {
         assert_eq!(gpfsel1_for_uart(0, UartAlt::Alt5), 0b010_010 << 12);
         // Other pins keep their functions; previous 14/15 functions are replaced.
         let old = 0xffff_ffff;
-        assert_eq!(
-            gpfsel1_for_uart(old, UartAlt::Alt0),
-            0xfffc_0fff | (0b100_100 << 12)
-        );
+        assert_eq!(gpfsel1_for_uart(old, UartAlt::Alt0), 0xfffc_0fff | (0b100_100 << 12));
         assert_eq!(gpfsel1_for_uart(0x0000_1249, UartAlt::Alt5), 0x0001_2249);
     }
 

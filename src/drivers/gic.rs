@@ -96,11 +96,7 @@ impl RegisterField {
     /// (`width` is 1, 2 or 8 in the GIC; it must divide 32).
     pub const fn for_intid(intid: u32, width: u32) -> Self {
         let per_register = 32 / width;
-        Self {
-            index: (intid / per_register) as usize,
-            shift: (intid % per_register) * width,
-            width,
-        }
+        Self { index: (intid / per_register) as usize, shift: (intid % per_register) * width, width }
     }
 
     /// One bit per INTID: IGROUPR, ISENABLER, ICENABLER, ISPENDR, ICPENDR, ISACTIVER, ICACTIVER.
@@ -162,11 +158,7 @@ pub const fn priority_word(priority: u8) -> u32 {
 /// `GICD_TYPER.ITLinesNumber` (`32 * (N + 1)`, the architecture's maximum is 1020).
 pub const fn supported_intids(it_lines_number: u32) -> u32 {
     let lines = 32 * ((it_lines_number & 0x1f) + 1);
-    if lines > FIRST_SPECIAL_INTID {
-        FIRST_SPECIAL_INTID
-    } else {
-        lines
-    }
+    if lines > FIRST_SPECIAL_INTID { FIRST_SPECIAL_INTID } else { lines }
 }
 
 /// Polls `done` up to `max_polls` times; `TimedOut` if it never became true.
@@ -364,14 +356,7 @@ mod tests {
 
     #[test]
     fn one_bit_fields_pick_word_and_bit() {
-        assert_eq!(
-            RegisterField::one_bit(0),
-            RegisterField {
-                index: 0,
-                shift: 0,
-                width: 1
-            }
-        );
+        assert_eq!(RegisterField::one_bit(0), RegisterField { index: 0, shift: 0, width: 1 });
         assert_eq!(RegisterField::one_bit(30).mask(), 1 << 30);
         let pl011_pi = RegisterField::one_bit(153);
         assert_eq!((pl011_pi.index, pl011_pi.shift), (4, 25));
@@ -383,10 +368,7 @@ mod tests {
     #[test]
     fn two_bit_fields_pick_icfgr_word_and_shift() {
         let timer = RegisterField::two_bit(30);
-        assert_eq!(
-            (timer.index, timer.shift, timer.mask()),
-            (1, 28, 0x3000_0000)
-        );
+        assert_eq!((timer.index, timer.shift, timer.mask()), (1, 28, 0x3000_0000));
         let uart = RegisterField::two_bit(33);
         assert_eq!((uart.index, uart.shift), (2, 2));
         assert_eq!(RegisterField::two_bit(1019).index, 63);
@@ -407,15 +389,9 @@ mod tests {
     fn icfgr_trigger_sets_and_clears_only_the_edge_bit() {
         // INTID 33: field at bits 2..3, edge bit is bit 3.
         assert_eq!(icfgr_with_trigger(0, 33, Trigger::Edge), 0b1000);
-        assert_eq!(
-            icfgr_with_trigger(0xffff_ffff, 33, Trigger::Level),
-            0xffff_fff7
-        );
+        assert_eq!(icfgr_with_trigger(0xffff_ffff, 33, Trigger::Level), 0xffff_fff7);
         // INTID 31: top field of ICFGR1, edge bit is bit 31.
-        assert_eq!(
-            icfgr_with_trigger(0x5555_5555, 31, Trigger::Edge),
-            0xd555_5555
-        );
+        assert_eq!(icfgr_with_trigger(0x5555_5555, 31, Trigger::Edge), 0xd555_5555);
     }
 
     #[test]

@@ -18,8 +18,7 @@ use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use tock_registers::{register_bitfields, register_structs};
 
 use super::gic::{
-    self, DEFAULT_PRIORITY, FIRST_SPECIAL_INTID, IntIdKind, InterruptController, RegisterField,
-    SPI_BASE, Trigger,
+    self, DEFAULT_PRIORITY, FIRST_SPECIAL_INTID, IntIdKind, InterruptController, RegisterField, SPI_BASE, Trigger,
 };
 use super::mmio::MmioBlock;
 use crate::error::{ZxError, ZxResult};
@@ -188,11 +187,7 @@ impl GicV2 {
         for igroupr in self.gicd.IGROUPR.iter().take(words_1bit) {
             igroupr.set(u32::MAX);
         }
-        let view = if self.gicd.IGROUPR[0].get() == 0 {
-            SecurityView::NonSecure
-        } else {
-            SecurityView::SecureOrSingle
-        };
+        let view = if self.gicd.IGROUPR[0].get() == 0 { SecurityView::NonSecure } else { SecurityView::SecureOrSingle };
 
         // 3. Everything disabled, not pending, not active.
         for index in 0..words_1bit {
@@ -206,22 +201,10 @@ impl GicV2 {
             ipriorityr.set(gic::priority_word(DEFAULT_PRIORITY));
         }
         let targets = self.this_cpu_target_mask() * 0x0101_0101;
-        for itargetsr in self
-            .gicd
-            .ITARGETSR
-            .iter()
-            .take(words_8bit)
-            .skip(first_spi_byte_word)
-        {
+        for itargetsr in self.gicd.ITARGETSR.iter().take(words_8bit).skip(first_spi_byte_word) {
             itargetsr.set(targets);
         }
-        for icfgr in self
-            .gicd
-            .ICFGR
-            .iter()
-            .take(words_2bit)
-            .skip(first_spi_cfg_word)
-        {
+        for icfgr in self.gicd.ICFGR.iter().take(words_2bit).skip(first_spi_cfg_word) {
             icfgr.set(0);
         }
 
@@ -229,10 +212,9 @@ impl GicV2 {
         //    enables Group 0 there, which holds nothing once step 2 has run).
         match view {
             SecurityView::NonSecure => self.gicd.CTLR.write(GICD_CTLR::EnableBit0::SET),
-            SecurityView::SecureOrSingle => self
-                .gicd
-                .CTLR
-                .write(GICD_CTLR::EnableBit0::SET + GICD_CTLR::EnableGrp1::SET),
+            SecurityView::SecureOrSingle => {
+                self.gicd.CTLR.write(GICD_CTLR::EnableBit0::SET + GICD_CTLR::EnableGrp1::SET)
+            }
         }
         view
     }
@@ -250,9 +232,7 @@ impl GicV2 {
                 GICC_CTLR::EnableBit0::SET + GICC_CTLR::EnableGrp1::SET + GICC_CTLR::AckCtl::SET
             }
         };
-        self.gicc
-            .CTLR
-            .write(enable + GICC_CTLR::BypassDisable.val(bypass));
+        self.gicc.CTLR.write(enable + GICC_CTLR::BypassDisable.val(bypass));
     }
 }
 
@@ -265,22 +245,14 @@ impl InterruptController for GicV2 {
 
     fn enable_interrupt(&self, intid: u32) -> ZxResult {
         let field = RegisterField::one_bit(self.check_intid(intid)?);
-        let register = self
-            .gicd
-            .ISENABLER
-            .get(field.index)
-            .ok_or(ZxError::OutOfRange)?;
+        let register = self.gicd.ISENABLER.get(field.index).ok_or(ZxError::OutOfRange)?;
         register.set(field.mask()); // write-one-to-set: no read-modify-write
         Ok(())
     }
 
     fn disable_interrupt(&self, intid: u32) -> ZxResult {
         let field = RegisterField::one_bit(self.check_intid(intid)?);
-        let register = self
-            .gicd
-            .ICENABLER
-            .get(field.index)
-            .ok_or(ZxError::OutOfRange)?;
+        let register = self.gicd.ICENABLER.get(field.index).ok_or(ZxError::OutOfRange)?;
         register.set(field.mask()); // write-one-to-clear
         Ok(())
     }
@@ -291,11 +263,7 @@ impl InterruptController for GicV2 {
             return Err(ZxError::InvalidArgs);
         }
         let field = RegisterField::two_bit(intid);
-        let register = self
-            .gicd
-            .ICFGR
-            .get(field.index)
-            .ok_or(ZxError::OutOfRange)?;
+        let register = self.gicd.ICFGR.get(field.index).ok_or(ZxError::OutOfRange)?;
         register.set(gic::icfgr_with_trigger(register.get(), intid, trigger));
         Ok(())
     }
@@ -303,11 +271,7 @@ impl InterruptController for GicV2 {
     fn set_priority(&self, intid: u32, priority: u8) -> ZxResult {
         let intid = self.check_intid(intid)?;
         let field = RegisterField::byte(intid);
-        let register = self
-            .gicd
-            .IPRIORITYR
-            .get(field.index)
-            .ok_or(ZxError::OutOfRange)?;
+        let register = self.gicd.IPRIORITYR.get(field.index).ok_or(ZxError::OutOfRange)?;
         register.set(gic::ipriorityr_with(register.get(), intid, priority));
         Ok(())
     }
@@ -417,10 +381,7 @@ mod tests {
         assert_eq!(gic.enable_interrupt(224), Err(ZxError::OutOfRange));
         assert_eq!(gic.enable_interrupt(1023), Err(ZxError::InvalidArgs));
         assert_eq!(gic.enable_interrupt(5000), Err(ZxError::InvalidArgs));
-        assert_eq!(
-            gic.set_trigger(3, Trigger::Level),
-            Err(ZxError::InvalidArgs)
-        );
+        assert_eq!(gic.set_trigger(3, Trigger::Level), Err(ZxError::InvalidArgs));
     }
 
     #[test]

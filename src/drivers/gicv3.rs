@@ -24,8 +24,8 @@ use tock_registers::registers::{ReadOnly, ReadWrite};
 use tock_registers::{register_bitfields, register_structs};
 
 use super::gic::{
-    self, DEFAULT_PRIORITY, FIRST_SPECIAL_INTID, IntIdKind, InterruptController, MAX_POLLS,
-    RegisterField, SPI_BASE, Trigger,
+    self, DEFAULT_PRIORITY, FIRST_SPECIAL_INTID, IntIdKind, InterruptController, MAX_POLLS, RegisterField, SPI_BASE,
+    Trigger,
 };
 use super::mmio::MmioBlock;
 use crate::error::{ZxError, ZxResult};
@@ -344,8 +344,7 @@ impl GicV3 {
 
     /// 1. Both frames identify as GICv3 or GICv4 (as Linux checks before using them).
     fn check_architecture(&self) -> ZxResult {
-        if is_gicv3_arch(self.gicd.PIDR2.read(PIDR2::ArchRev))
-            && is_gicv3_arch(self.gicr_rd.PIDR2.read(PIDR2::ArchRev))
+        if is_gicv3_arch(self.gicd.PIDR2.read(PIDR2::ArchRev)) && is_gicv3_arch(self.gicr_rd.PIDR2.read(PIDR2::ArchRev))
         {
             Ok(())
         } else {
@@ -374,13 +373,7 @@ impl GicV3 {
             self.gicd.ICPENDR[index].set(u32::MAX);
             self.gicd.ICACTIVER[index].set(u32::MAX);
         }
-        for ipriorityr in self
-            .gicd
-            .IPRIORITYR
-            .iter()
-            .take(words_8bit)
-            .skip(first_spi_8bit)
-        {
+        for ipriorityr in self.gicd.IPRIORITYR.iter().take(words_8bit).skip(first_spi_8bit) {
             ipriorityr.set(gic::priority_word(DEFAULT_PRIORITY));
         }
         for icfgr in self.gicd.ICFGR.iter().take(words_2bit).skip(first_spi_2bit) {
@@ -389,9 +382,7 @@ impl GicV3 {
         self.wait_for_distributor_writes()?;
 
         // 3. Enable Group 1 with affinity routing (bits valid in both security views).
-        self.gicd
-            .CTLR
-            .write(GICD_CTLR::ARE::SET + GICD_CTLR::EnableGrp1::SET + GICD_CTLR::EnableBit0::SET);
+        self.gicd.CTLR.write(GICD_CTLR::ARE::SET + GICD_CTLR::EnableGrp1::SET + GICD_CTLR::EnableBit0::SET);
         self.wait_for_distributor_writes()?;
 
         // 4. Route every SPI to this CPU (IROUTER is only meaningful once ARE is set).
@@ -406,9 +397,7 @@ impl GicV3 {
     fn program_redistributor(&self) -> ZxResult {
         // 1. Wake it: clear ProcessorSleep, then wait for the CPU interface to wake.
         self.gicr_rd.WAKER.modify(GICR_WAKER::ProcessorSleep::CLEAR);
-        gic::poll_until(MAX_POLLS, || {
-            !self.gicr_rd.WAKER.is_set(GICR_WAKER::ChildrenAsleep)
-        })?;
+        gic::poll_until(MAX_POLLS, || !self.gicr_rd.WAKER.is_set(GICR_WAKER::ChildrenAsleep))?;
 
         // 2. SGIs and PPIs: Group 1, disabled, inactive, not pending, one priority.
         let sgi = &self.gicr_sgi;
@@ -454,11 +443,7 @@ impl InterruptController for GicV3 {
         if intid < SPI_BASE {
             self.gicr_sgi.ISENABLER0.set(field.mask());
         } else {
-            let register = self
-                .gicd
-                .ISENABLER
-                .get(field.index)
-                .ok_or(ZxError::OutOfRange)?;
+            let register = self.gicd.ISENABLER.get(field.index).ok_or(ZxError::OutOfRange)?;
             register.set(field.mask());
         }
         Ok(())
@@ -471,11 +456,7 @@ impl InterruptController for GicV3 {
             self.gicr_sgi.ICENABLER0.set(field.mask());
             self.wait_for_redistributor_writes()
         } else {
-            let register = self
-                .gicd
-                .ICENABLER
-                .get(field.index)
-                .ok_or(ZxError::OutOfRange)?;
+            let register = self.gicd.ICENABLER.get(field.index).ok_or(ZxError::OutOfRange)?;
             register.set(field.mask());
             self.wait_for_distributor_writes()
         }
@@ -512,11 +493,7 @@ impl InterruptController for GicV3 {
         // Make the acknowledge visible before the handler touches the device (Linux
         // does the same after reading ICC_IAR1_EL1).
         icc::dsb_sy();
-        if (FIRST_SPECIAL_INTID..=gic::SPURIOUS_INTID).contains(&intid) {
-            None
-        } else {
-            Some(intid)
-        }
+        if (FIRST_SPECIAL_INTID..=gic::SPURIOUS_INTID).contains(&intid) { None } else { Some(intid) }
     }
 
     fn end_of_interrupt(&self, acknowledged: u32) {

@@ -177,14 +177,12 @@ impl MiniUart {
         // 3. 8 data bits, RTS inactive, FIFOs cleared, then the baud rate.
         regs.AUX_MU_LCR.write(AUX_MU_LCR::DATA_SIZE::EightBit);
         regs.AUX_MU_MCR.set(0);
-        regs.AUX_MU_IIR
-            .write(AUX_MU_IIR::CLEAR_RX_FIFO::SET + AUX_MU_IIR::CLEAR_TX_FIFO::SET);
+        regs.AUX_MU_IIR.write(AUX_MU_IIR::CLEAR_RX_FIFO::SET + AUX_MU_IIR::CLEAR_TX_FIFO::SET);
         if let Some(value) = baud_value {
             regs.AUX_MU_BAUD.write(AUX_MU_BAUD::BAUDRATE.val(value));
         }
         // 4. Enable.
-        regs.AUX_MU_CNTL
-            .write(AUX_MU_CNTL::RX_ENABLE::SET + AUX_MU_CNTL::TX_ENABLE::SET);
+        regs.AUX_MU_CNTL.write(AUX_MU_CNTL::RX_ENABLE::SET + AUX_MU_CNTL::TX_ENABLE::SET);
         Ok(())
     }
 

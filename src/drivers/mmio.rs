@@ -39,10 +39,7 @@ impl<T> MmioBlock<T> {
     /// 3. If several `MmioBlock`s cover the same device, their users agree on who may
     ///    program what (the hardware, not the type system, arbitrates concurrent access).
     pub const unsafe fn new(base_va: usize) -> Self {
-        Self {
-            base_va,
-            _registers: PhantomData,
-        }
+        Self { base_va, _registers: PhantomData }
     }
 
     /// The virtual address the block starts at.
@@ -83,9 +80,7 @@ pub(crate) struct FakeMmio {
 impl FakeMmio {
     /// Zeroed memory of at least `bytes` bytes.
     pub(crate) fn new(bytes: usize) -> Self {
-        Self {
-            words: alloc::vec![0u64; bytes.div_ceil(8)],
-        }
+        Self { words: alloc::vec![0u64; bytes.div_ceil(8)] }
     }
 
     /// The start address of the memory, to pass to a driver's `new`.

@@ -286,10 +286,7 @@ mod tests {
         let out: alloc::vec::Vec<u8> = with_crlf(b"a\nb\n\n").collect();
         assert_eq!(out, b"a\r\nb\r\n\r\n");
         assert_eq!(with_crlf(b"").count(), 0);
-        assert_eq!(
-            with_crlf(b"\r\n").collect::<alloc::vec::Vec<u8>>(),
-            b"\r\r\n"
-        );
+        assert_eq!(with_crlf(b"\r\n").collect::<alloc::vec::Vec<u8>>(), b"\r\r\n");
     }
 
     #[test]

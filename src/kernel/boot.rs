@@ -71,9 +71,8 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     for range in reserved_by_kernel.iter().take(2).chain(machine.initrd.iter()) {
         frames.add_reserved_ram(range.base, PhysAddr(range.base.0 + range.size));
     }
-    super::memory::RAM.call_once(|| {
-        super::memory::RamMap::new(machine.ram.iter().map(|r| (r.base.0, r.base.0 + r.size)))
-    });
+    super::memory::RAM
+        .call_once(|| super::memory::RamMap::new(machine.ram.iter().map(|r| (r.base.0, r.base.0 + r.size))));
 
     // 4. The kernel's tables.
     let mut kernel_table = match build_kernel_tables(&machine) {
@@ -241,8 +240,17 @@ fn build_kernel_tables(machine: &Machine) -> ZxResult<PageTable> {
 
 fn print_banner(machine: &Machine, dtb_pa: u64, entry_el: u64, heap_bytes: u64, frames: &FrameAllocator) {
     kprintln!();
-    kprintln!("Ferrite {} (AArch64): entered at EL{entry_el}, running at EL{}", env!("CARGO_PKG_VERSION"), cpu::current_el());
-    kprintln!("machine: {} ({:?}), device tree at {dtb_pa:#x} ({} bytes)", machine.model, machine.board, machine.dtb_total_size);
+    kprintln!(
+        "Ferrite {} (AArch64): entered at EL{entry_el}, running at EL{}",
+        env!("CARGO_PKG_VERSION"),
+        cpu::current_el()
+    );
+    kprintln!(
+        "machine: {} ({:?}), device tree at {dtb_pa:#x} ({} bytes)",
+        machine.model,
+        machine.board,
+        machine.dtb_total_size
+    );
     kprintln!("cpus: {} in the tree", machine.cpus_in_tree);
     for cpu in machine.cpus.iter() {
         kprintln!("  cpu mpidr={:#x} enable-method={:?}", cpu.mpidr, cpu.enable_method);
@@ -257,7 +265,9 @@ fn print_banner(machine: &Machine, dtb_pa: u64, entry_el: u64, heap_bytes: u64, 
         kprintln!("initrd: {:#012x}..{:#012x} ({} bytes)", initrd.base.0, initrd.base.0 + initrd.size, initrd.size);
     }
     match &machine.console {
-        Ok(uart) => kprintln!("console: {:?} at {:#x} (stdout-path \"{}\")", uart.kind, uart.regs.base.0, machine.stdout_path),
+        Ok(uart) => {
+            kprintln!("console: {:?} at {:#x} (stdout-path \"{}\")", uart.kind, uart.regs.base.0, machine.stdout_path)
+        }
         Err(e) => kprintln!("console: {e}"),
     }
     match &machine.gic {
@@ -270,7 +280,12 @@ fn print_banner(machine: &Machine, dtb_pa: u64, entry_el: u64, heap_bytes: u64, 
         Err(e) => kprintln!("gic: {e}"),
     }
     match &machine.timer {
-        Ok(t) => kprintln!("timer: {} Hz, virtual INTID {}, physical INTID {}", timer::frequency(), t.virt.intid, t.nonsecure_phys.intid),
+        Ok(t) => kprintln!(
+            "timer: {} Hz, virtual INTID {}, physical INTID {}",
+            timer::frequency(),
+            t.virt.intid,
+            t.nonsecure_phys.intid
+        ),
         Err(e) => kprintln!("timer: {e}"),
     }
     match &machine.psci {
@@ -335,5 +350,10 @@ pub fn show_ticks() {
         }
         super::irq::sleep_until_interrupt();
     }
-    log::info!("timer: {} ticks at {} Hz, uptime {} ms", super::irq::ticks(), super::irq::TICK_HZ, super::irq::uptime_nanos() / 1_000_000);
+    log::info!(
+        "timer: {} ticks at {} Hz, uptime {} ms",
+        super::irq::ticks(),
+        super::irq::TICK_HZ,
+        super::irq::uptime_nanos() / 1_000_000
+    );
 }

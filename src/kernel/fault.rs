@@ -3,7 +3,6 @@
 //! for a read of an uncommitted page). Anything else is a user fault.
 
 use super::memory::{FramePages, LinearMapCaches};
-use crate::vm::vmo::CacheMaintenance;
 use super::process::apply_invalidations;
 use super::{Kernel, with_kernel};
 use crate::abi::{PAGE_SIZE, cache_policy, vm};
@@ -11,6 +10,7 @@ use crate::arch::aarch64::mmu::{self, KernelTableMemory};
 use crate::error::{ZxError, ZxResult};
 use crate::mm::page_table::{MemoryType, PageAttrs};
 use crate::mm::{PhysAddr, VirtAddr};
+use crate::vm::vmo::CacheMaintenance;
 
 /// Resolves a fault taken from EL0 (the kernel lock is free). `translation` says the
 /// fault was a translation fault: the entry was invalid, so no TLB entry can exist for

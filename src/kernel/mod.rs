@@ -14,10 +14,10 @@ pub mod shutdown;
 pub mod syscalls;
 pub mod testing;
 
+use crate::mm::PhysAddr;
 use crate::mm::frame::FrameAllocator;
 use crate::mm::layout::MmioWindows;
 use crate::mm::page_table::PageTable;
-use crate::mm::PhysAddr;
 use crate::platform::Machine;
 use crate::vm::vmo::VmoStore;
 use process::Process;

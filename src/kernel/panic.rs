@@ -21,10 +21,7 @@ fn on_panic(info: &core::panic::PanicInfo<'_>) -> ! {
         kprintln!("  at {}:{}", location.file(), location.line());
     }
     let r = cpu::snapshot();
-    kprintln!(
-        "  sp={:#018x} fp={:#018x} lr={:#018x} daif={:#x} el={}",
-        r.sp, r.fp, r.lr, r.daif, cpu::current_el()
-    );
+    kprintln!("  sp={:#018x} fp={:#018x} lr={:#018x} daif={:#x} el={}", r.sp, r.fp, r.lr, r.daif, cpu::current_el());
     kprintln!("  esr_el1={:#010x} far_el1={:#018x} elr_el1={:#018x}", r.esr, r.far, r.elr);
     backtrace(r.fp);
     finish()
@@ -69,10 +66,25 @@ fn dump_registers(frame: &TrapFrame) {
         if r + 3 < 31 {
             kprintln!(
                 "  x{:<2}={:#018x} x{:<2}={:#018x} x{:<2}={:#018x} x{:<2}={:#018x}",
-                r, reg(r), r + 1, reg(r + 1), r + 2, reg(r + 2), r + 3, reg(r + 3)
+                r,
+                reg(r),
+                r + 1,
+                reg(r + 1),
+                r + 2,
+                reg(r + 2),
+                r + 3,
+                reg(r + 3)
             );
         } else {
-            kprintln!("  x{:<2}={:#018x} x{:<2}={:#018x} x{:<2}={:#018x}", r, reg(r), r + 1, reg(r + 1), r + 2, reg(r + 2));
+            kprintln!(
+                "  x{:<2}={:#018x} x{:<2}={:#018x} x{:<2}={:#018x}",
+                r,
+                reg(r),
+                r + 1,
+                reg(r + 1),
+                r + 2,
+                reg(r + 2)
+            );
         }
     }
     kprintln!("  sp_el0={:#018x} elr={:#018x} spsr={:#010x}", frame.sp_el0, frame.elr, frame.spsr);

@@ -105,9 +105,7 @@ fn load_segments(k: &mut Kernel, plan: &LoadPlan, image: &[u8]) -> ZxResult {
         let koid = k.new_koid();
         let vmo = k.vmos.create(koid, end - start, 0)?;
         let file_offset = segment.file_offset as usize;
-        let bytes = image
-            .get(file_offset..file_offset + segment.filesz as usize)
-            .ok_or(ZxError::InvalidArgs)?;
+        let bytes = image.get(file_offset..file_offset + segment.filesz as usize).ok_or(ZxError::InvalidArgs)?;
         write_kernel_bytes(k, vmo, segment.vaddr - start, bytes)?;
         let mut perms = 0;
         if segment.read {
@@ -338,7 +336,8 @@ fn audit_write_xor_execute(k: &mut Kernel) {
 pub fn user_fault(frame: &TrapFrame, cause: &dyn Display, esr: u64, far: u64) -> ! {
     crate::kprintln!(
         "user fault: {cause} esr={esr:#010x} far={far:#018x} elr={:#018x} sp={:#018x}",
-        frame.elr, frame.sp_el0
+        frame.elr,
+        frame.sp_el0
     );
     // The kernel lock is free here: user faults arrive from EL0.
     with_kernel(destroy);

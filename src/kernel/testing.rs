@@ -10,8 +10,8 @@
 
 use crate::arch::aarch64::exception::TrapFrame;
 use crate::kprintln;
-use aarch64_cpu::registers::Readable as _;
 use crate::trap::TrapCause;
+use aarch64_cpu::registers::Readable as _;
 use alloc::string::String;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering, compiler_fence};

@@ -269,9 +269,7 @@ impl FrameAllocator {
         let sane = pa.is_page_aligned()
             && pages > 0
             && pages as u64 <= allocated
-            && end.is_some_and(|end| {
-                self.usable.iter().any(|r| r.contains(pa.as_u64(), end.as_u64()))
-            });
+            && end.is_some_and(|end| self.usable.iter().any(|r| r.contains(pa.as_u64(), end.as_u64())));
         match (sane, usize::try_from(pa.as_u64() >> PAGE_SHIFT)) {
             (true, Ok(first)) => Some(first),
             _ => {
@@ -306,8 +304,7 @@ impl FrameAllocator {
     fn release_frames(&mut self, first: usize, end: usize) {
         let mut current = first;
         while current < end {
-            let alignment =
-                if current == 0 { MAX_CONTIGUOUS_PAGES } else { 1 << current.trailing_zeros() };
+            let alignment = if current == 0 { MAX_CONTIGUOUS_PAGES } else { 1 << current.trailing_zeros() };
             let remaining = end - current;
             let fits = 1 << (usize::BITS - 1 - remaining.leading_zeros());
             let piece = alignment.min(fits).min(MAX_CONTIGUOUS_PAGES);

@@ -27,11 +27,7 @@ pub const fn linear_virt(pa: PhysAddr) -> Option<VirtAddr> {
 
 /// The physical address behind a linear-map address.
 pub const fn linear_phys(va: VirtAddr) -> Option<PhysAddr> {
-    if va.0 >= LINEAR_BASE && va.0 - LINEAR_BASE < LINEAR_SPAN {
-        Some(PhysAddr(va.0 - LINEAR_BASE))
-    } else {
-        None
-    }
+    if va.0 >= LINEAR_BASE && va.0 - LINEAR_BASE < LINEAR_SPAN { Some(PhysAddr(va.0 - LINEAR_BASE)) } else { None }
 }
 
 /// A bump allocator for MMIO windows: each device region gets fresh page-aligned

@@ -102,14 +102,7 @@ pub struct PageAttrs {
 impl PageAttrs {
     /// A user (EL0, non-global) mapping of normal cached memory.
     pub const fn user(read: bool, write: bool, execute: bool) -> Self {
-        PageAttrs {
-            read,
-            write,
-            execute,
-            user: true,
-            memory: MemoryType::NormalWriteBack,
-            global: false,
-        }
+        PageAttrs { read, write, execute, user: true, memory: MemoryType::NormalWriteBack, global: false }
     }
 
     /// A kernel (EL1, global) mapping of the given memory type.
@@ -389,11 +382,7 @@ impl PageTable {
     /// Removes the page mapping at `va` and returns the physical page it mapped; `None`
     /// when no page is mapped there. The frame is not freed. Pages inside a block are not
     /// unmapped (blocks belong to the kernel's linear map, which never changes).
-    pub fn unmap_page<M: TableMemory + ?Sized>(
-        &mut self,
-        va: VirtAddr,
-        mem: &mut M,
-    ) -> Option<PhysAddr> {
+    pub fn unmap_page<M: TableMemory + ?Sized>(&mut self, va: VirtAddr, mem: &mut M) -> Option<PhysAddr> {
         let va48 = index_bits(va).ok()?;
         let mut table = self.root;
         for level in 0..PAGE_LEVEL {
@@ -416,12 +405,7 @@ impl PageTable {
     /// leaf entries were cleared. Unmapped stretches are skipped a whole table at a time,
     /// so a sparse range costs little. A block only partly inside the range is left
     /// alone. An invalid range (non-canonical, past the end of its half) unmaps nothing.
-    pub fn unmap_range<M: TableMemory + ?Sized>(
-        &mut self,
-        va: VirtAddr,
-        len: u64,
-        mem: &mut M,
-    ) -> usize {
+    pub fn unmap_range<M: TableMemory + ?Sized>(&mut self, va: VirtAddr, len: u64, mem: &mut M) -> usize {
         let Ok(start) = index_bits(va) else {
             return 0;
         };
@@ -449,9 +433,7 @@ impl PageTable {
                             *slot = 0;
                             cleared += 1;
                         } else {
-                            log::warn!(
-                                "page table: block at index bits {base:#x} only partly unmapped; left"
-                            );
+                            log::warn!("page table: block at index bits {base:#x} only partly unmapped; left");
                         }
                     }
                     Entry::Invalid => {}
@@ -479,11 +461,7 @@ impl PageTable {
 
     /// The physical address `va` translates to (page or block offset included) and the
     /// leaf descriptor that maps it, or `None` when `va` is not mapped.
-    pub fn translate<M: TableMemory + ?Sized>(
-        &self,
-        va: VirtAddr,
-        mem: &mut M,
-    ) -> Option<(PhysAddr, u64)> {
+    pub fn translate<M: TableMemory + ?Sized>(&self, va: VirtAddr, mem: &mut M) -> Option<(PhysAddr, u64)> {
         let va48 = index_bits(va).ok()?;
         let mut table = self.root;
         for level in 0..=PAGE_LEVEL {
@@ -502,11 +480,7 @@ impl PageTable {
     /// Calls `f(va, descriptor, size)` for every page and block, in address order.
     /// `va` holds the 48 bits that index the tables: the tables do not know which half
     /// they serve, so for TTBR1 tables the address is `0xffff_0000_0000_0000 | va`.
-    pub fn for_each_leaf<M: TableMemory + ?Sized>(
-        &self,
-        mem: &mut M,
-        mut f: impl FnMut(VirtAddr, u64, u64),
-    ) {
+    pub fn for_each_leaf<M: TableMemory + ?Sized>(&self, mem: &mut M, mut f: impl FnMut(VirtAddr, u64, u64)) {
         visit_leaves(self.root, 0, 0, 0, VA_BITS_MASK + 1, mem, &mut f);
     }
 
@@ -547,13 +521,7 @@ impl PageTable {
     }
 
     /// Writes `desc` into the entry for `va48` at `level`, creating missing tables.
-    fn install_leaf<M: TableMemory + ?Sized>(
-        &mut self,
-        va48: u64,
-        level: usize,
-        desc: u64,
-        mem: &mut M,
-    ) -> ZxResult {
+    fn install_leaf<M: TableMemory + ?Sized>(&mut self, va48: u64, level: usize, desc: u64, mem: &mut M) -> ZxResult {
         // 1. Follow the tables that exist.
         let mut table = self.root;
         let mut depth = 0;
@@ -585,8 +553,7 @@ impl PageTable {
         // 3. Link them, then write the leaf. A table already at the leaf's slot would
         //    be lost, so it is refused.
         for &next in &new_tables[..missing] {
-            mem.table_mut(table)[entry_index(va48, depth)] =
-                next.as_u64() | DESC_TABLE_OR_PAGE | DESC_VALID;
+            mem.table_mut(table)[entry_index(va48, depth)] = next.as_u64() | DESC_TABLE_OR_PAGE | DESC_VALID;
             table = next;
             depth += 1;
         }
@@ -765,17 +732,9 @@ mod tests {
         assert!(!rw.global && rw.access_flag);
         assert_eq!(rw.memory, Some(MemoryType::NormalWriteBack));
         let xo = descriptor_attrs(page_descriptor(PhysAddr(0), USER_XO).unwrap()).unwrap();
-        assert!(
-            !xo.el0_read && !xo.el0_write && xo.el0_execute && !xo.el1_write && !xo.el1_execute
-        );
+        assert!(!xo.el0_read && !xo.el0_write && xo.el0_execute && !xo.el1_write && !xo.el1_execute);
         let text = descriptor_attrs(page_descriptor(PhysAddr(0), KERNEL_RX).unwrap()).unwrap();
-        assert!(
-            !text.el0_read
-                && !text.el0_execute
-                && !text.el1_write
-                && text.el1_execute
-                && text.global
-        );
+        assert!(!text.el0_read && !text.el0_execute && !text.el1_write && text.el1_execute && text.global);
         // Writable at EL0 with PXN clear: the architecture still forbids EL1 execution.
         assert!(!descriptor_attrs(0x0040_0000_0000_0f43).unwrap().el1_execute);
         assert_eq!(descriptor_attrs(0x0060_0000_4000_1f42), None);
@@ -794,34 +753,16 @@ mod tests {
             PageAttrs::user(false, true, false),
         ] {
             assert_eq!(table.map_page(va, pa, attrs, &mut mem), Err(ZxError::InvalidArgs));
-            assert_eq!(
-                table.map_range(va, pa, 0x20_0000, attrs, &mut mem),
-                Err(ZxError::InvalidArgs)
-            );
+            assert_eq!(table.map_range(va, pa, 0x20_0000, attrs, &mut mem), Err(ZxError::InvalidArgs));
         }
         // Misaligned, non-canonical, too-high physical address, empty or overflowing range.
-        assert_eq!(
-            table.map_page(VirtAddr(0x40_0010), pa, USER_RW, &mut mem),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            table.map_page(va, PhysAddr(0x4000_0010), USER_RW, &mut mem),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            table.map_page(VirtAddr(1 << 50), pa, USER_RW, &mut mem),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            table.map_page(va, PhysAddr(1 << 48), USER_RW, &mut mem),
-            Err(ZxError::InvalidArgs)
-        );
+        assert_eq!(table.map_page(VirtAddr(0x40_0010), pa, USER_RW, &mut mem), Err(ZxError::InvalidArgs));
+        assert_eq!(table.map_page(va, PhysAddr(0x4000_0010), USER_RW, &mut mem), Err(ZxError::InvalidArgs));
+        assert_eq!(table.map_page(VirtAddr(1 << 50), pa, USER_RW, &mut mem), Err(ZxError::InvalidArgs));
+        assert_eq!(table.map_page(va, PhysAddr(1 << 48), USER_RW, &mut mem), Err(ZxError::InvalidArgs));
         assert_eq!(table.map_range(va, pa, 0, USER_RW, &mut mem), Err(ZxError::InvalidArgs));
         let top = VirtAddr(0xffff_ffff_ffff_f000);
-        assert_eq!(
-            table.map_range(top, pa, 0x2000, KERNEL_RW, &mut mem),
-            Err(ZxError::InvalidArgs)
-        );
+        assert_eq!(table.map_range(top, pa, 0x2000, KERNEL_RW, &mut mem), Err(ZxError::InvalidArgs));
         // Nothing was installed and no table was allocated beyond the root.
         assert!(leaves(&table, &mut mem).is_empty());
         assert_eq!(mem.live(), 1);
@@ -858,19 +799,13 @@ mod tests {
         table.map_page(va, PhysAddr(0x4000_0000), KERNEL_RW, &mut mem).unwrap();
         let root = mem.table_mut(table.root())[256];
         assert_eq!(root & 0b11, 0b11, "level-0 entry 256 holds the table");
-        assert_eq!(
-            leaves(&table, &mut mem),
-            [(0x8000_4000_0000, 0x0060_0000_4000_0703, PAGE_SIZE)]
-        );
+        assert_eq!(leaves(&table, &mut mem), [(0x8000_4000_0000, 0x0060_0000_4000_0703, PAGE_SIZE)]);
         assert!(table.translate(va, &mut mem).is_some());
         assert_eq!(table.translate(VirtAddr(0x4000_0000), &mut mem), None);
         // TTBR1 addresses 0xffff_0000_... index the tables exactly as TTBR0 ones do.
         let low_kernel = VirtAddr(0xffff_0000_0020_0000);
         table.map_page(low_kernel, PhysAddr(0x5000), KERNEL_RW, &mut mem).unwrap();
-        assert_eq!(
-            table.translate(VirtAddr(0x20_0000), &mut mem).map(|(pa, _)| pa),
-            Some(PhysAddr(0x5000))
-        );
+        assert_eq!(table.translate(VirtAddr(0x20_0000), &mut mem).map(|(pa, _)| pa), Some(PhysAddr(0x5000)));
         assert_eq!(table.unmap_page(VirtAddr(0x20_0000), &mut mem), Some(PhysAddr(0x5000)));
     }
 
@@ -905,9 +840,7 @@ mod tests {
     fn misaligned_physical_address_gets_pages_not_blocks() {
         let mut mem = FakeTables::new();
         let mut table = PageTable::new(&mut mem).unwrap();
-        table
-            .map_range(VirtAddr(0x20_0000), PhysAddr(0x4000_1000), 0x20_0000, USER_RW, &mut mem)
-            .unwrap();
+        table.map_range(VirtAddr(0x20_0000), PhysAddr(0x4000_1000), 0x20_0000, USER_RW, &mut mem).unwrap();
         let found = leaves(&table, &mut mem);
         assert_eq!(found.len(), 512);
         assert!(found.iter().all(|&(_, _, size)| size == PAGE_SIZE));
@@ -918,9 +851,7 @@ mod tests {
         let mut mem = FakeTables::new();
         let mut table = PageTable::new(&mut mem).unwrap();
         table.map_page(VirtAddr(0x20_3000), PhysAddr(0x9000_0000), USER_RO, &mut mem).unwrap();
-        table
-            .map_range(VirtAddr(0x20_0000), PhysAddr(0x4020_0000), 0x20_0000, USER_RW, &mut mem)
-            .unwrap();
+        table.map_range(VirtAddr(0x20_0000), PhysAddr(0x4020_0000), 0x20_0000, USER_RW, &mut mem).unwrap();
         let found = leaves(&table, &mut mem);
         assert_eq!(found.len(), 512);
         let replaced = table.translate(VirtAddr(0x20_3000), &mut mem).unwrap();
@@ -931,23 +862,13 @@ mod tests {
     fn unmap_range_clears_pages_and_whole_blocks_and_skips_holes() {
         let mut mem = FakeTables::new();
         let mut table = PageTable::new(&mut mem).unwrap();
-        table
-            .map_range(
-                VirtAddr(0x4000_0000),
-                PhysAddr(0x4000_0000),
-                GIB + 0x3000,
-                USER_RW,
-                &mut mem,
-            )
-            .unwrap();
+        table.map_range(VirtAddr(0x4000_0000), PhysAddr(0x4000_0000), GIB + 0x3000, USER_RW, &mut mem).unwrap();
         table.map_page(VirtAddr(0x7f00_0000_0000), PhysAddr(0x1000), USER_RO, &mut mem).unwrap();
         // The whole user half: only three pages, one block and one far page are cleared.
         assert_eq!(table.unmap_range(VirtAddr(0x1_0000), (1 << 47) - 0x1_0000, &mut mem), 5);
         assert!(leaves(&table, &mut mem).is_empty());
 
-        table
-            .map_range(VirtAddr(0x4000_0000), PhysAddr(0x4000_0000), GIB, USER_RW, &mut mem)
-            .unwrap();
+        table.map_range(VirtAddr(0x4000_0000), PhysAddr(0x4000_0000), GIB, USER_RW, &mut mem).unwrap();
         // Part of a block is not unmapped.
         assert_eq!(table.unmap_range(VirtAddr(0x4000_0000), 0x1000, &mut mem), 0);
         assert_eq!(leaves(&table, &mut mem).len(), 1);
@@ -959,10 +880,7 @@ mod tests {
         let mut mem = FakeTables::with_limit(3);
         let mut table = PageTable::new(&mut mem).unwrap();
         let va = VirtAddr(0x40_0000);
-        assert_eq!(
-            table.map_page(va, PhysAddr(0x4000_0000), USER_RW, &mut mem),
-            Err(ZxError::NoMemory)
-        );
+        assert_eq!(table.map_page(va, PhysAddr(0x4000_0000), USER_RW, &mut mem), Err(ZxError::NoMemory));
         assert_eq!(mem.live(), 1, "partly built tables were freed");
         assert_eq!(mem.table_mut(table.root())[0], 0, "root unchanged");
 
@@ -971,10 +889,7 @@ mod tests {
         let mut table = PageTable::new(&mut mem).unwrap();
         let len = 0x20_0000 + 0x1000; // last page needs a new level-3 table
         let start = VirtAddr(0x1f_f000);
-        assert_eq!(
-            table.map_range(start, PhysAddr(0x4000_0000), len, USER_RW, &mut mem),
-            Err(ZxError::NoMemory)
-        );
+        assert_eq!(table.map_range(start, PhysAddr(0x4000_0000), len, USER_RW, &mut mem), Err(ZxError::NoMemory));
         assert!(leaves(&table, &mut mem).is_empty());
         let live = mem.live();
         table.destroy(&mut mem);
@@ -988,9 +903,7 @@ mod tests {
         let mut table = PageTable::new(&mut mem).unwrap();
         table.map_page(VirtAddr(0x40_0000), PhysAddr(0x1000), USER_RX, &mut mem).unwrap();
         table.map_page(VirtAddr(0x7fff_ffff_f000), PhysAddr(0x2000), USER_RW, &mut mem).unwrap();
-        table
-            .map_range(VirtAddr(0xffff_8000_0000_0000), PhysAddr(0), 2 * GIB, KERNEL_RW, &mut mem)
-            .unwrap();
+        table.map_range(VirtAddr(0xffff_8000_0000_0000), PhysAddr(0), 2 * GIB, KERNEL_RW, &mut mem).unwrap();
         let allocated = mem.live();
         assert_eq!(allocated, 1 + 3 + 3 + 1);
         table.destroy(&mut mem);
@@ -1003,16 +916,10 @@ mod tests {
     fn live_tables_keep_write_xor_execute() {
         let mut mem = FakeTables::new();
         let mut table = PageTable::new(&mut mem).unwrap();
-        table
-            .map_range(VirtAddr(0x40_0000), PhysAddr(0x4010_0000), 0x3000, USER_RX, &mut mem)
-            .unwrap();
-        table
-            .map_range(VirtAddr(0x50_0000), PhysAddr(0x4020_0000), 0x40_0000, USER_RW, &mut mem)
-            .unwrap();
+        table.map_range(VirtAddr(0x40_0000), PhysAddr(0x4010_0000), 0x3000, USER_RX, &mut mem).unwrap();
+        table.map_range(VirtAddr(0x50_0000), PhysAddr(0x4020_0000), 0x40_0000, USER_RW, &mut mem).unwrap();
         table.map_page(VirtAddr(0xa0_0000), PhysAddr(0x4030_0000), USER_XO, &mut mem).unwrap();
-        table
-            .map_range(VirtAddr(0xffff_8000_0000_0000), PhysAddr(0), GIB, KERNEL_RX, &mut mem)
-            .unwrap();
+        table.map_range(VirtAddr(0xffff_8000_0000_0000), PhysAddr(0), GIB, KERNEL_RX, &mut mem).unwrap();
         let mut count = 0;
         table.for_each_leaf(&mut mem, |va, desc, _| {
             let info = descriptor_attrs(desc).unwrap();

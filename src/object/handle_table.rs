@@ -80,12 +80,7 @@ impl<T> HandleTable<T> {
     /// An empty table whose values are scrambled with `salt` (any value; the kernel
     /// should pick a different one for each process).
     pub fn new(salt: u32) -> Self {
-        HandleTable {
-            slots: Vec::new(),
-            free: VecDeque::new(),
-            salt: salt & !FIXED_BITS,
-            live: 0,
-        }
+        HandleTable { slots: Vec::new(), free: VecDeque::new(), salt: salt & !FIXED_BITS, live: 0 }
     }
 
     /// Number of live handles.
@@ -113,19 +108,13 @@ impl<T> HandleTable<T> {
     /// The handle named by `value`, or `BadHandle`.
     pub fn get(&self, value: u32) -> ZxResult<&Handle<T>> {
         let index = self.slot_of(value)?;
-        self.slots
-            .get(index)
-            .and_then(|slot| slot.handle.as_ref())
-            .ok_or(ZxError::BadHandle)
+        self.slots.get(index).and_then(|slot| slot.handle.as_ref()).ok_or(ZxError::BadHandle)
     }
 
     /// The handle named by `value`, mutably, or `BadHandle`.
     pub fn get_mut(&mut self, value: u32) -> ZxResult<&mut Handle<T>> {
         let index = self.slot_of(value)?;
-        self.slots
-            .get_mut(index)
-            .and_then(|slot| slot.handle.as_mut())
-            .ok_or(ZxError::BadHandle)
+        self.slots.get_mut(index).and_then(|slot| slot.handle.as_mut()).ok_or(ZxError::BadHandle)
     }
 
     /// Removes the handle named by `value` and gives it back (the caller drops the
@@ -164,9 +153,7 @@ impl<T> HandleTable<T> {
     /// Every live handle with its value, in slot order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &Handle<T>)> + '_ {
         self.slots.iter().enumerate().filter_map(|(index, slot)| {
-            slot.handle
-                .as_ref()
-                .map(|handle| (self.encode(index, slot.generation), handle))
+            slot.handle.as_ref().map(|handle| (self.encode(index, slot.generation), handle))
         })
     }
 
@@ -174,10 +161,7 @@ impl<T> HandleTable<T> {
     /// become stale like closed ones. Dropping the iterator early still empties the
     /// table (the rest are dropped).
     pub fn drain(&mut self) -> Drain<'_, T> {
-        Drain {
-            table: self,
-            next_index: 0,
-        }
+        Drain { table: self, next_index: 0 }
     }
 
     /// The slot index named by `value` if the fixed bits and the generation match a
@@ -198,9 +182,7 @@ impl<T> HandleTable<T> {
     /// The value that names slot `index` at `generation`.
     fn encode(&self, index: usize, generation: u32) -> u32 {
         // `index` < MAX_HANDLES, so the cast keeps every bit.
-        let raw = (generation << GENERATION_SHIFT)
-            | ((index as u32 & INDEX_MASK) << INDEX_SHIFT)
-            | FIXED_BITS;
+        let raw = (generation << GENERATION_SHIFT) | ((index as u32 & INDEX_MASK) << INDEX_SHIFT) | FIXED_BITS;
         raw ^ self.salt
     }
 
@@ -215,10 +197,7 @@ impl<T> HandleTable<T> {
             // Full and nothing free.
             return Err(ZxError::NoResources);
         }
-        self.slots.push(Slot {
-            generation: 0,
-            handle: None,
-        });
+        self.slots.push(Slot { generation: 0, handle: None });
         Ok(self.slots.len() - 1)
     }
 
@@ -318,13 +297,7 @@ mod tests {
             assert_eq!(value & 0b11, 0b11);
             assert_ne!(value, 0);
         }
-        assert_eq!(
-            table.get(a).unwrap(),
-            &Handle {
-                object: 'a',
-                rights: READ
-            }
-        );
+        assert_eq!(table.get(a).unwrap(), &Handle { object: 'a', rights: READ });
         assert_eq!(table.get(b).unwrap().object, 'b');
         assert_eq!(table.len(), 2);
     }
@@ -397,22 +370,13 @@ mod tests {
         assert_eq!(table.duplicate(no_dup, MAP), Err(ZxError::AccessDenied));
         // 3. Not a subset → InvalidArgs; SAME_RIGHTS mixed with bits is not a subset.
         assert_eq!(table.duplicate(dup, MAP), Err(ZxError::InvalidArgs));
-        assert_eq!(
-            table.duplicate(dup, SAME_RIGHTS | READ),
-            Err(ZxError::InvalidArgs)
-        );
+        assert_eq!(table.duplicate(dup, SAME_RIGHTS | READ), Err(ZxError::InvalidArgs));
         assert_eq!(table.len(), 2);
         // SAME_RIGHTS copies; a subset narrows; 0 is allowed.
         let same = table.duplicate(dup, SAME_RIGHTS).unwrap();
         assert_eq!(table.get(same).unwrap().rights, DUPLICATE | READ | WRITE);
         let narrow = table.duplicate(dup, READ).unwrap();
-        assert_eq!(
-            table.get(narrow).unwrap(),
-            &Handle {
-                object: "vmo",
-                rights: READ
-            }
-        );
+        assert_eq!(table.get(narrow).unwrap(), &Handle { object: "vmo", rights: READ });
         let none = table.duplicate(dup, 0).unwrap();
         assert_eq!(table.get(none).unwrap().rights, 0);
         assert_eq!(table.len(), 5);
@@ -426,13 +390,7 @@ mod tests {
         // No DUPLICATE needed.
         let narrowed = table.replace(value, READ).unwrap();
         assert_eq!(table.get(value), Err(ZxError::BadHandle));
-        assert_eq!(
-            table.get(narrowed).unwrap(),
-            &Handle {
-                object: 9,
-                rights: READ
-            }
-        );
+        assert_eq!(table.get(narrowed).unwrap(), &Handle { object: 9, rights: READ });
         let same = table.replace(narrowed, SAME_RIGHTS).unwrap();
         assert_eq!(table.get(same).unwrap().rights, READ);
         // Invalid rights: the old handle is gone anyway.

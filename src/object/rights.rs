@@ -11,11 +11,7 @@ use crate::error::{ZxError, ZxResult};
 /// This is step 3 of Zircon's lookup order (handle, type, rights): call it after the
 /// object's type has been checked.
 pub fn check_rights(have: u32, need: u32) -> ZxResult {
-    if have & need == need {
-        Ok(())
-    } else {
-        Err(ZxError::AccessDenied)
-    }
+    if have & need == need { Ok(()) } else { Err(ZxError::AccessDenied) }
 }
 
 /// True when every bit of `subset` is in `set`.
@@ -155,10 +151,7 @@ mod tests {
         assert_eq!(check_rights(READ | WRITE, READ | WRITE), Ok(()));
         assert_eq!(check_rights(0, 0), Ok(()));
         assert_eq!(check_rights(READ, READ | WRITE), Err(ZxError::AccessDenied));
-        assert_eq!(
-            check_rights(DEFAULT_VMO, EXECUTE),
-            Err(ZxError::AccessDenied)
-        );
+        assert_eq!(check_rights(DEFAULT_VMO, EXECUTE), Err(ZxError::AccessDenied));
         assert_eq!(check_rights(DEFAULT_VMO, DUPLICATE | READ), Ok(()));
     }
 
@@ -181,10 +174,7 @@ mod tests {
             vmo_child_rights(READ | DUPLICATE | EXECUTE, child::SNAPSHOT),
             READ | DUPLICATE | WRITE | GET_PROPERTY | SET_PROPERTY
         );
-        assert_eq!(
-            vmo_child_rights(DEFAULT_VMO, child::SNAPSHOT | child::RESIZABLE),
-            DEFAULT_VMO
-        );
+        assert_eq!(vmo_child_rights(DEFAULT_VMO, child::SNAPSHOT | child::RESIZABLE), DEFAULT_VMO);
     }
 
     #[test]
@@ -211,16 +201,10 @@ mod tests {
 
     #[test]
     fn perms_and_rights_map_both_ways() {
-        assert_eq!(
-            perms_allowed_by(DEFAULT_VMO),
-            vm::PERM_READ | vm::PERM_WRITE
-        );
+        assert_eq!(perms_allowed_by(DEFAULT_VMO), vm::PERM_READ | vm::PERM_WRITE);
         assert_eq!(perms_allowed_by(ROOT_VMAR), vm::PERM_MASK);
         assert_eq!(perms_allowed_by(MAP | DUPLICATE), 0);
-        assert_eq!(
-            rights_for_perms(vm::PERM_READ | vm::PERM_EXECUTE),
-            READ | EXECUTE
-        );
+        assert_eq!(rights_for_perms(vm::PERM_READ | vm::PERM_EXECUTE), READ | EXECUTE);
         assert_eq!(rights_for_perms(vm::SPECIFIC), 0);
         for perms in 0..=vm::PERM_MASK {
             assert_eq!(perms_allowed_by(rights_for_perms(perms)), perms);

@@ -19,10 +19,7 @@ pub struct CapacityExceeded;
 impl<T: Copy + Default, const N: usize> BoundedVec<T, N> {
     /// An empty list.
     pub fn new() -> Self {
-        BoundedVec {
-            items: [T::default(); N],
-            len: 0,
-        }
+        BoundedVec { items: [T::default(); N], len: 0 }
     }
 }
 
@@ -107,10 +104,7 @@ pub struct FixedStr<const N: usize> {
 impl<const N: usize> FixedStr<N> {
     /// The empty string.
     pub const fn new() -> Self {
-        FixedStr {
-            bytes: [0; N],
-            len: 0,
-        }
+        FixedStr { bytes: [0; N], len: 0 }
     }
 
     /// A copy of `text`, cut at the last character boundary that fits in `N` bytes.
@@ -133,17 +127,11 @@ impl<const N: usize> FixedStr<N> {
         }
         let (prefix, _) = Self::truncated(text);
         // The byte after the cut tells whether the cut fell between words.
-        let cut_between_words = text
-            .as_bytes()
-            .get(prefix.len)
-            .is_some_and(|b| b.is_ascii_whitespace());
+        let cut_between_words = text.as_bytes().get(prefix.len).is_some_and(|b| b.is_ascii_whitespace());
         let end = if cut_between_words {
             prefix.len
         } else {
-            prefix
-                .as_str()
-                .rfind(|c: char| c.is_ascii_whitespace())
-                .unwrap_or(0)
+            prefix.as_str().rfind(|c: char| c.is_ascii_whitespace()).unwrap_or(0)
         };
         let kept = text.get(..end).unwrap_or("").trim_end();
         (Self::copy_prefix(kept, kept.len()), true)

@@ -42,14 +42,8 @@ pub fn cmdline_args(cmdline: &str) -> impl Iterator<Item = CmdlineArg<'_>> {
         // A parameter quoted as a whole ("key=value") loses its outer quotes.
         let param = strip_quotes(raw);
         Some(match param.split_once('=') {
-            Some((key, value)) => CmdlineArg {
-                key,
-                value: Some(strip_quotes(value)),
-            },
-            None => CmdlineArg {
-                key: param,
-                value: None,
-            },
+            Some((key, value)) => CmdlineArg { key, value: Some(strip_quotes(value)) },
+            None => CmdlineArg { key: param, value: None },
         })
     })
 }
@@ -65,10 +59,7 @@ fn strip_quotes(text: &str) -> &str {
 /// The value of the last `key=value` parameter for `key` (later parameters override
 /// earlier ones, as in Linux). `key=` gives `Some("")`; a bare `key` gives `None`.
 pub fn cmdline_value<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {
-    cmdline_args(cmdline)
-        .filter(|arg| arg.key == key)
-        .filter_map(|arg| arg.value)
-        .last()
+    cmdline_args(cmdline).filter(|arg| arg.key == key).filter_map(|arg| arg.value).last()
 }
 
 /// True when `key` appears as a bare flag (`quiet`, not `quiet=...`).

@@ -159,78 +159,54 @@ pub enum DtError {
 impl fmt::Display for DtError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            DtError::TooShort { len } => write!(
-                f,
-                "the device tree is {len} bytes long, too short for the 40-byte header"
-            ),
-            DtError::BadMagic { found } => write!(
-                f,
-                "the device tree starts with {found:#010x} instead of the magic 0xd00dfeed"
-            ),
-            DtError::BadTotalSize {
-                total_size,
-                available,
-            } => write!(
-                f,
-                "the device tree header claims {total_size} bytes but {available} are available"
-            ),
-            DtError::UnsupportedVersion {
-                version,
-                last_compatible,
-            } => write!(
+            DtError::TooShort { len } => {
+                write!(f, "the device tree is {len} bytes long, too short for the 40-byte header")
+            }
+            DtError::BadMagic { found } => {
+                write!(f, "the device tree starts with {found:#010x} instead of the magic 0xd00dfeed")
+            }
+            DtError::BadTotalSize { total_size, available } => {
+                write!(f, "the device tree header claims {total_size} bytes but {available} are available")
+            }
+            DtError::UnsupportedVersion { version, last_compatible } => write!(
                 f,
                 "the device tree has format version {version} (compatible back to \
                  {last_compatible}), but only readers of version 17 are supported"
             ),
-            DtError::BlockOutOfBounds { block } => write!(
-                f,
-                "the device tree's {block} block lies outside the blob or is malformed"
-            ),
-            DtError::MalformedStructure { offset } => write!(
-                f,
-                "the device tree's structure block is malformed at offset {offset:#x}"
-            ),
-            DtError::TooDeep { offset } => write!(
-                f,
-                "the device tree node at structure offset {offset:#x} nests too deeply"
-            ),
-            DtError::BadName { offset } => write!(
-                f,
-                "the device tree name at offset {offset:#x} is not a terminated UTF-8 string"
-            ),
+            DtError::BlockOutOfBounds { block } => {
+                write!(f, "the device tree's {block} block lies outside the blob or is malformed")
+            }
+            DtError::MalformedStructure { offset } => {
+                write!(f, "the device tree's structure block is malformed at offset {offset:#x}")
+            }
+            DtError::TooDeep { offset } => {
+                write!(f, "the device tree node at structure offset {offset:#x} nests too deeply")
+            }
+            DtError::BadName { offset } => {
+                write!(f, "the device tree name at offset {offset:#x} is not a terminated UTF-8 string")
+            }
             DtError::NoRoot => f.write_str("the device tree has no root node"),
-            DtError::BadProperty { property } => write!(
-                f,
-                "the device tree property `{property}` is missing or malformed"
-            ),
-            DtError::UnsupportedCells { property, cells } => write!(
-                f,
-                "the device tree sets `{property}` to {cells}, more than 2 cells are unsupported"
-            ),
-            DtError::Untranslatable { address } => write!(
-                f,
-                "bus address {address:#x} is not mapped to a CPU address by any parent's `ranges`"
-            ),
-            DtError::AddressOverflow { address, size } => write!(
-                f,
-                "the device tree range at {address:#x} of size {size:#x} overflows 64 bits"
-            ),
-            DtError::TooManyReservedRanges { capacity } => write!(
-                f,
-                "the device tree reserves more than {capacity} memory ranges"
-            ),
-            DtError::BadInitrd { start, end } => write!(
-                f,
-                "the device tree's initrd range {start:#x}..{end:#x} is malformed"
-            ),
-            DtError::BadInterrupt {
-                kind,
-                number,
-                flags,
-            } => write!(
-                f,
-                "the interrupt specifier <{kind} {number} {flags:#x}> is not a valid GIC SPI or PPI"
-            ),
+            DtError::BadProperty { property } => {
+                write!(f, "the device tree property `{property}` is missing or malformed")
+            }
+            DtError::UnsupportedCells { property, cells } => {
+                write!(f, "the device tree sets `{property}` to {cells}, more than 2 cells are unsupported")
+            }
+            DtError::Untranslatable { address } => {
+                write!(f, "bus address {address:#x} is not mapped to a CPU address by any parent's `ranges`")
+            }
+            DtError::AddressOverflow { address, size } => {
+                write!(f, "the device tree range at {address:#x} of size {size:#x} overflows 64 bits")
+            }
+            DtError::TooManyReservedRanges { capacity } => {
+                write!(f, "the device tree reserves more than {capacity} memory ranges")
+            }
+            DtError::BadInitrd { start, end } => {
+                write!(f, "the device tree's initrd range {start:#x}..{end:#x} is malformed")
+            }
+            DtError::BadInterrupt { kind, number, flags } => {
+                write!(f, "the interrupt specifier <{kind} {number} {flags:#x}> is not a valid GIC SPI or PPI")
+            }
             DtError::Missing(device) => {
                 write!(f, "the device tree describes no {device}")
             }
@@ -250,9 +226,7 @@ mod tests {
             DtError::TooShort { len: 3 },
             DtError::BadMagic { found: 0x1234 },
             DtError::Missing(Device::Psci),
-            DtError::Untranslatable {
-                address: 0x7e20_1000,
-            },
+            DtError::Untranslatable { address: 0x7e20_1000 },
         ];
         for error in samples {
             let text = error.to_string();
@@ -263,9 +237,6 @@ mod tests {
             DtError::BadMagic { found: 0x1234 }.to_string(),
             "the device tree starts with 0x00001234 instead of the magic 0xd00dfeed"
         );
-        assert_eq!(
-            DtError::Missing(Device::Psci).to_string(),
-            "the device tree describes no PSCI firmware interface"
-        );
+        assert_eq!(DtError::Missing(Device::Psci).to_string(), "the device tree describes no PSCI firmware interface");
     }
 }

@@ -159,35 +159,23 @@ impl<'a> FdtReader<'a> {
         let total_size = field(1);
         let total = total_size as usize;
         if total < HEADER_SIZE || total > blob.len() {
-            return Err(DtError::BadTotalSize {
-                total_size,
-                available: blob.len(),
-            });
+            return Err(DtError::BadTotalSize { total_size, available: blob.len() });
         }
-        let blob = blob.get(..total).ok_or(DtError::BadTotalSize {
-            total_size,
-            available: blob.len(),
-        })?;
+        let blob = blob.get(..total).ok_or(DtError::BadTotalSize { total_size, available: blob.len() })?;
         // 4. Version.
         let (version, last_compatible) = (field(5), field(6));
         if version < SUPPORTED_VERSION || last_compatible > SUPPORTED_VERSION {
-            return Err(DtError::UnsupportedVersion {
-                version,
-                last_compatible,
-            });
+            return Err(DtError::UnsupportedVersion { version, last_compatible });
         }
         // 5. Structure and strings blocks.
         let block = |offset: u32, size: u32, which: Block| {
             let start = offset as usize;
             let end = start.checked_add(size as usize);
-            end.and_then(|end| blob.get(start..end))
-                .ok_or(DtError::BlockOutOfBounds { block: which })
+            end.and_then(|end| blob.get(start..end)).ok_or(DtError::BlockOutOfBounds { block: which })
         };
         let off_structure = field(2);
         if !off_structure.is_multiple_of(4) {
-            return Err(DtError::BlockOutOfBounds {
-                block: Block::Structure,
-            });
+            return Err(DtError::BlockOutOfBounds { block: Block::Structure });
         }
         let structure = block(off_structure, field(9), Block::Structure)?;
         let strings = block(field(3), field(8), Block::Strings)?;
@@ -196,24 +184,13 @@ impl<'a> FdtReader<'a> {
         let reservations = blob
             .get(off_reservations..)
             .filter(|_| off_reservations.is_multiple_of(8))
-            .ok_or(DtError::BlockOutOfBounds {
-                block: Block::MemReserve,
-            })?;
+            .ok_or(DtError::BlockOutOfBounds { block: Block::MemReserve })?;
         if !reservations_terminated(reservations) {
-            return Err(DtError::BlockOutOfBounds {
-                block: Block::MemReserve,
-            });
+            return Err(DtError::BlockOutOfBounds { block: Block::MemReserve });
         }
         // 7. Structure block.
         let root = validate_structure(structure, strings)?;
-        Ok(FdtReader {
-            structure,
-            strings,
-            reservations,
-            total_size,
-            boot_cpuid_phys: field(7),
-            root,
-        })
+        Ok(FdtReader { structure, strings, reservations, total_size, boot_cpuid_phys: field(7), root })
     }
 
     /// The header's `totalsize`: the bytes to keep reserved while the tree is in use.
@@ -272,10 +249,7 @@ impl<'a> FdtReader<'a> {
 
     /// The node's properties, in order.
     pub fn properties(&self, node: Node) -> Properties<'_, 'a> {
-        Properties {
-            reader: self,
-            offset: self.body(node),
-        }
+        Properties { reader: self, offset: self.body(node) }
     }
 
     /// The value of the node's property `name`.
@@ -283,9 +257,7 @@ impl<'a> FdtReader<'a> {
     /// Names are compared as bytes in the strings block: no UTF-8 check and no search
     /// for the terminator per property (boot looks up many properties of many nodes).
     pub fn property(&self, node: Node, name: &str) -> Option<&'a [u8]> {
-        self.raw_properties(node)
-            .find(|&(name_offset, _)| self.name_is(name_offset, name))
-            .map(|(_, value)| value)
+        self.raw_properties(node).find(|&(name_offset, _)| self.name_is(name_offset, name)).map(|(_, value)| value)
     }
 
     /// The node's properties as (name offset in the strings block, value).
@@ -321,10 +293,7 @@ impl<'a> FdtReader<'a> {
 
     /// The node's direct children, in order.
     pub fn children(&self, node: Node) -> Children<'_, 'a> {
-        Children {
-            reader: self,
-            offset: self.body(node),
-        }
+        Children { reader: self, offset: self.body(node) }
     }
 
     /// Every node, depth-first in blob order, the root first.
@@ -386,12 +355,9 @@ impl<'a> FdtReader<'a> {
 
     /// The node at `path` below `start`.
     fn find_relative(&self, start: Node, path: &str) -> Option<Node> {
-        path.split('/')
-            .filter(|component| !component.is_empty())
-            .try_fold(start, |node, component| {
-                self.children(node)
-                    .find(|&child| name_matches(self.name(child), component))
-            })
+        path.split('/').filter(|component| !component.is_empty()).try_fold(start, |node, component| {
+            self.children(node).find(|&child| name_matches(self.name(child), component))
+        })
     }
 
     /// Resolves a path that may start with an alias from `/aliases` (`serial0`, or
@@ -428,8 +394,7 @@ impl<'a> FdtReader<'a> {
                 Token::Prop { name_offset, value } => {
                     if current.is_some()
                         && read_number(value) == wanted
-                        && (self.name_is(name_offset, "phandle")
-                            || self.name_is(name_offset, "linux,phandle"))
+                        && (self.name_is(name_offset, "phandle") || self.name_is(name_offset, "linux,phandle"))
                     {
                         return current;
                     }
@@ -461,17 +426,12 @@ impl<'a> FdtReader<'a> {
     /// The property as a single u32 (exactly 4 bytes).
     pub fn property_u32(&self, node: Node, name: &str) -> Option<u32> {
         let value = self.property(node, name)?;
-        if value.len() == 4 {
-            be32(value, 0)
-        } else {
-            None
-        }
+        if value.len() == 4 { be32(value, 0) } else { None }
     }
 
     /// True when `compatible` lists `compatible`.
     pub fn is_compatible(&self, node: Node, compatible: &str) -> bool {
-        self.property_strings(node, "compatible")
-            .any(|c| c == compatible)
+        self.property_strings(node, "compatible").any(|c| c == compatible)
     }
 
     /// True unless `status` says otherwise: absent, `okay` and `ok` mean enabled.
@@ -488,12 +448,8 @@ impl<'a> FdtReader<'a> {
         // rule and `status` only run for the few nodes that pass it.
         self.nodes().find(|&node| {
             self.property(node, "compatible").is_some_and(|value| {
-                value
-                    .split(|&byte| byte == 0)
-                    .any(|entry| compatibles.iter().any(|c| c.as_bytes() == entry))
-            }) && self
-                .property_strings(node, "compatible")
-                .any(|c| compatibles.contains(&c))
+                value.split(|&byte| byte == 0).any(|entry| compatibles.iter().any(|c| c.as_bytes() == entry))
+            }) && self.property_strings(node, "compatible").any(|c| compatibles.contains(&c))
                 && self.is_enabled(node)
         })
     }
@@ -511,11 +467,7 @@ impl<'a> FdtReader<'a> {
 
 /// True when node `name` is what path `component` asks for.
 fn name_matches(name: &str, component: &str) -> bool {
-    if component.contains('@') {
-        name == component
-    } else {
-        name.split('@').next() == Some(component)
-    }
+    if component.contains('@') { name == component } else { name.split('@').next() == Some(component) }
 }
 
 /// Iterator over a node's properties; see [`FdtReader::properties`].
@@ -533,10 +485,7 @@ impl<'a> Iterator for Properties<'_, 'a> {
                 Token::Nop => self.offset = Some(next),
                 Token::Prop { name_offset, value } => {
                     self.offset = Some(next);
-                    return Some(Property {
-                        name: self.reader.string_at(name_offset),
-                        value,
-                    });
+                    return Some(Property { name: self.reader.string_at(name_offset), value });
                 }
                 Token::BeginNode { .. } | Token::EndNode | Token::End => {
                     self.offset = None;
@@ -622,9 +571,7 @@ fn token_at(structure: &[u8], offset: usize) -> Option<(Token<'_>, usize)> {
 
 /// True when the reservation block has its (0, 0) terminator within bounds.
 fn reservations_terminated(block: &[u8]) -> bool {
-    block
-        .chunks_exact(16)
-        .any(|entry| entry.iter().all(|&b| b == 0))
+    block.chunks_exact(16).any(|entry| entry.iter().all(|&b| b == 0))
 }
 
 /// Check 7 of [`FdtReader::new`]; returns the root node.
@@ -668,9 +615,7 @@ fn validate_structure(structure: &[u8], strings: &[u8]) -> Result<Node, DtError>
                     .and_then(until_nul)
                     .is_some_and(|bytes| core::str::from_utf8(bytes).is_ok());
                 if !name_ok {
-                    return Err(DtError::BadName {
-                        offset: name_offset as usize,
-                    });
+                    return Err(DtError::BadName { offset: name_offset as usize });
                 }
             }
             Token::EndNode => {
@@ -885,10 +830,7 @@ mod tests {
         let ancestors = fdt.ancestors(uart).unwrap();
         assert_eq!(ancestors.as_slice(), &[fdt.root(), bus]);
         assert_eq!(fdt.parent(fdt.root()), None);
-        assert_eq!(
-            fdt.memory_reservations().collect::<Vec<_>>(),
-            [(0x1000, 0x2000)]
-        );
+        assert_eq!(fdt.memory_reservations().collect::<Vec<_>>(), [(0x1000, 0x2000)]);
         assert_eq!(fdt.address_cells(fdt.root()), 1);
         assert_eq!(fdt.address_cells(bus), 2); // default
     }
@@ -909,63 +851,31 @@ mod tests {
     #[test]
     fn header_checks_in_order() {
         let blob = sample();
-        assert_eq!(
-            FdtReader::new(&blob[..39]).unwrap_err(),
-            DtError::TooShort { len: 39 }
-        );
+        assert_eq!(FdtReader::new(&blob[..39]).unwrap_err(), DtError::TooShort { len: 39 });
         let mut bad = blob.clone();
         bad[0] = 0;
-        assert_eq!(
-            FdtReader::new(&bad).unwrap_err(),
-            DtError::BadMagic { found: 0x000d_feed }
-        );
+        assert_eq!(FdtReader::new(&bad).unwrap_err(), DtError::BadMagic { found: 0x000d_feed });
         let short = &blob[..blob.len() - 1];
-        assert!(matches!(
-            FdtReader::new(short),
-            Err(DtError::BadTotalSize { .. })
-        ));
+        assert!(matches!(FdtReader::new(short), Err(DtError::BadTotalSize { .. })));
         let mut old = blob.clone();
         old[23] = 16; // version 16
-        assert!(matches!(
-            FdtReader::new(&old),
-            Err(DtError::UnsupportedVersion { .. })
-        ));
+        assert!(matches!(FdtReader::new(&old), Err(DtError::UnsupportedVersion { .. })));
         let mut outside = blob.clone();
         outside[36..40].copy_from_slice(&0x10_0000u32.to_be_bytes()); // size_dt_struct
-        assert_eq!(
-            FdtReader::new(&outside).unwrap_err(),
-            DtError::BlockOutOfBounds {
-                block: Block::Structure
-            }
-        );
+        assert_eq!(FdtReader::new(&outside).unwrap_err(), DtError::BlockOutOfBounds { block: Block::Structure });
     }
 
     #[test]
     fn rejects_malformed_structures() {
         // Property after a child node.
-        let blob = FdtBuilder::new()
-            .begin("")
-            .begin("a")
-            .end()
-            .prop("x", &[])
-            .end()
-            .build();
-        assert!(matches!(
-            FdtReader::new(&blob),
-            Err(DtError::MalformedStructure { .. })
-        ));
+        let blob = FdtBuilder::new().begin("").begin("a").end().prop("x", &[]).end().build();
+        assert!(matches!(FdtReader::new(&blob), Err(DtError::MalformedStructure { .. })));
         // Unbalanced: missing END_NODE.
         let blob = FdtBuilder::new().begin("").begin("a").end().build();
-        assert!(matches!(
-            FdtReader::new(&blob),
-            Err(DtError::MalformedStructure { .. })
-        ));
+        assert!(matches!(FdtReader::new(&blob), Err(DtError::MalformedStructure { .. })));
         // Two roots.
         let blob = FdtBuilder::new().begin("").end().begin("").end().build();
-        assert!(matches!(
-            FdtReader::new(&blob),
-            Err(DtError::MalformedStructure { .. })
-        ));
+        assert!(matches!(FdtReader::new(&blob), Err(DtError::MalformedStructure { .. })));
         // No root at all.
         let blob = FdtBuilder::new().build();
         assert_eq!(FdtReader::new(&blob).unwrap_err(), DtError::NoRoot);
@@ -977,27 +887,18 @@ mod tests {
         for _ in 0..=MAX_DEPTH {
             builder.end();
         }
-        assert!(matches!(
-            FdtReader::new(&builder.build()),
-            Err(DtError::TooDeep { .. })
-        ));
+        assert!(matches!(FdtReader::new(&builder.build()), Err(DtError::TooDeep { .. })));
         // Non-UTF-8 node name.
         let mut blob = FdtBuilder::new().begin("").begin("ab").end().end().build();
         let at = blob.windows(2).position(|w| w == b"ab").unwrap();
         blob[at] = 0xff;
-        assert!(matches!(
-            FdtReader::new(&blob),
-            Err(DtError::BadName { .. })
-        ));
+        assert!(matches!(FdtReader::new(&blob), Err(DtError::BadName { .. })));
     }
 
     #[test]
     fn cells_and_numbers() {
         assert_eq!(read_cells(&[0, 0, 0, 5], 1), Some(5));
-        assert_eq!(
-            read_cells(&[0, 0, 0, 1, 0, 0, 0, 2], 2),
-            Some(0x1_0000_0002)
-        );
+        assert_eq!(read_cells(&[0, 0, 0, 1, 0, 0, 0, 2], 2), Some(0x1_0000_0002));
         assert_eq!(read_cells(&[0, 0, 0], 1), None);
         assert_eq!(read_cells(&[], 0), Some(0));
         assert_eq!(read_cells(&[0; 12], 3), None);

@@ -59,17 +59,10 @@ impl IrqSpec {
     /// Converts the three GIC specifier cells. PPI numbers must be below 16 and SPI
     /// INTIDs at most 1019; other kinds (GICv3.1 extended ranges) are rejected.
     pub fn from_gic_cells(kind: u32, number: u32, flags: u32) -> Result<Self, DtError> {
-        let bad = DtError::BadInterrupt {
-            kind,
-            number,
-            flags,
-        };
+        let bad = DtError::BadInterrupt { kind, number, flags };
         let intid = match kind {
             GIC_PPI if number < PPI_COUNT => number + PPI_INTID_BASE,
-            GIC_SPI => number
-                .checked_add(SPI_INTID_BASE)
-                .filter(|&intid| intid <= MAX_SPI_INTID)
-                .ok_or(bad)?,
+            GIC_SPI => number.checked_add(SPI_INTID_BASE).filter(|&intid| intid <= MAX_SPI_INTID).ok_or(bad)?,
             _ => return Err(bad),
         };
         let trigger = match flags & 0xf {
@@ -99,18 +92,11 @@ pub fn interrupt_parent(fdt: &FdtReader<'_>, node: Node) -> Option<Node> {
 ///
 /// The interrupt parent must use at least 3 cells per specifier (GICv3 may use a 4th
 /// for PPI partitions, which is skipped).
-pub fn interrupts(
-    fdt: &FdtReader<'_>,
-    node: Node,
-) -> Result<BoundedVec<IrqSpec, MAX_INTERRUPTS>, DtError> {
-    let bad = DtError::BadProperty {
-        property: "interrupts",
-    };
+pub fn interrupts(fdt: &FdtReader<'_>, node: Node) -> Result<BoundedVec<IrqSpec, MAX_INTERRUPTS>, DtError> {
+    let bad = DtError::BadProperty { property: "interrupts" };
     let value = fdt.property(node, "interrupts").ok_or(bad)?;
     let controller = interrupt_parent(fdt, node).ok_or(bad)?;
-    let cells = fdt
-        .property_u32(controller, "#interrupt-cells")
-        .ok_or(bad)?;
+    let cells = fdt.property_u32(controller, "#interrupt-cells").ok_or(bad)?;
     if !(3..=4).contains(&cells) {
         return Err(bad);
     }
@@ -134,21 +120,9 @@ mod tests {
     #[test]
     fn ppi_and_spi_offsets() {
         let timer = IrqSpec::from_gic_cells(GIC_PPI, 14, 0xf08).unwrap();
-        assert_eq!(
-            timer,
-            IrqSpec {
-                intid: 30,
-                trigger: Trigger::LevelLow
-            }
-        );
+        assert_eq!(timer, IrqSpec { intid: 30, trigger: Trigger::LevelLow });
         let uart = IrqSpec::from_gic_cells(GIC_SPI, 121, 4).unwrap();
-        assert_eq!(
-            uart,
-            IrqSpec {
-                intid: 153,
-                trigger: Trigger::LevelHigh
-            }
-        );
+        assert_eq!(uart, IrqSpec { intid: 153, trigger: Trigger::LevelHigh });
         let edge = IrqSpec::from_gic_cells(GIC_SPI, 16, 1).unwrap();
         assert!(edge.trigger.is_edge());
         assert_eq!(IrqSpec::from_gic_cells(GIC_PPI, 11, 0).unwrap().intid, 27);
@@ -161,13 +135,6 @@ mod tests {
         assert!(IrqSpec::from_gic_cells(GIC_SPI, 987, 4).is_ok());
         assert!(IrqSpec::from_gic_cells(GIC_SPI, u32::MAX, 4).is_err());
         assert!(IrqSpec::from_gic_cells(2, 0, 4).is_err());
-        assert_eq!(
-            IrqSpec::from_gic_cells(GIC_SPI, 1, 3),
-            Err(DtError::BadInterrupt {
-                kind: 0,
-                number: 1,
-                flags: 3
-            })
-        );
+        assert_eq!(IrqSpec::from_gic_cells(GIC_SPI, 1, 3), Err(DtError::BadInterrupt { kind: 0, number: 1, flags: 3 }));
     }
 }

@@ -257,18 +257,12 @@ impl Machine {
         let (ram, ram_truncated) = parse_ram(&fdt)?;
         let reserved = parse_reserved(&fdt)?;
         let chosen = parse_chosen(&fdt)?;
-        let (bootargs, bootargs_truncated) =
-            FixedStr::truncated_at_word(chosen.bootargs.unwrap_or(""));
+        let (bootargs, bootargs_truncated) = FixedStr::truncated_at_word(chosen.bootargs.unwrap_or(""));
         let (cpus, cpus_in_tree) = parse_cpus(&fdt);
         Ok(Machine {
             board: Board::from_compatible(fdt.property_strings(root, "compatible")),
             model: FixedStr::truncated(fdt.property_str(root, "model").unwrap_or("")).0,
-            compatible: FixedStr::truncated(
-                fdt.property_strings(root, "compatible")
-                    .next()
-                    .unwrap_or(""),
-            )
-            .0,
+            compatible: FixedStr::truncated(fdt.property_strings(root, "compatible").next().unwrap_or("")).0,
             dtb_total_size: fdt.total_size(),
             boot_cpuid_phys: fdt.boot_cpuid_phys(),
             ram,
@@ -292,15 +286,9 @@ impl Machine {
     /// RAM minus the reserved ranges, the initrd, and `extra_reserved` (the caller
     /// passes what only it knows: the kernel image and the DTB's
     /// `[address, address + dtb_total_size)`), shrunk to whole pages, sorted.
-    pub fn usable_ranges(
-        &self,
-        extra_reserved: &[PhysRange],
-    ) -> BoundedVec<PhysRange, MAX_USABLE_RANGES> {
+    pub fn usable_ranges(&self, extra_reserved: &[PhysRange]) -> BoundedVec<PhysRange, MAX_USABLE_RANGES> {
         let initrd = self.initrd.as_slice();
-        subtract(
-            self.ram.as_slice(),
-            &[self.reserved.as_slice(), initrd, extra_reserved],
-        )
+        subtract(self.ram.as_slice(), &[self.reserved.as_slice(), initrd, extra_reserved])
     }
 
     /// The last `key=value` value for `key` on the kernel command line.
@@ -319,14 +307,12 @@ impl Machine {
 // ---------------------------------------------------------------------------------
 
 /// RAM from the root's enabled `device_type = "memory"` children.
-fn parse_ram(
-    fdt: &FdtReader<'_>,
-) -> Result<(BoundedVec<PhysRange, MAX_RAM_RANGES>, bool), DtError> {
+fn parse_ram(fdt: &FdtReader<'_>) -> Result<(BoundedVec<PhysRange, MAX_RAM_RANGES>, bool), DtError> {
     let mut ram = BoundedVec::new();
     let mut truncated = false;
-    let memory_nodes = fdt.children(fdt.root()).filter(|&node| {
-        fdt.property_str(node, "device_type") == Some("memory") && fdt.is_enabled(node)
-    });
+    let memory_nodes = fdt
+        .children(fdt.root())
+        .filter(|&node| fdt.property_str(node, "device_type") == Some("memory") && fdt.is_enabled(node));
     for node in memory_nodes {
         for_each_reg(fdt, node, |range| {
             if range.size > 0 && ram.push(range).is_err() {
@@ -340,19 +326,13 @@ fn parse_ram(
 
 /// `/memreserve/` entries plus the `reg` of enabled `/reserved-memory` children
 /// (dynamically placed pools, which have only `size`, are the allocator's business).
-fn parse_reserved(
-    fdt: &FdtReader<'_>,
-) -> Result<BoundedVec<PhysRange, MAX_RESERVED_RANGES>, DtError> {
+fn parse_reserved(fdt: &FdtReader<'_>) -> Result<BoundedVec<PhysRange, MAX_RESERVED_RANGES>, DtError> {
     let mut reserved = BoundedVec::new();
     let mut add = |range: PhysRange| {
         if range.size == 0 {
             return Ok(());
         }
-        reserved
-            .push(range)
-            .map_err(|_| DtError::TooManyReservedRanges {
-                capacity: MAX_RESERVED_RANGES,
-            })
+        reserved.push(range).map_err(|_| DtError::TooManyReservedRanges { capacity: MAX_RESERVED_RANGES })
     };
     for (address, size) in fdt.memory_reservations() {
         add(PhysRange::new(address, size)?)?;
@@ -380,36 +360,22 @@ struct Chosen<'a> {
 
 fn parse_chosen<'a>(fdt: &FdtReader<'a>) -> Result<Chosen<'a>, DtError> {
     let Some(chosen) = fdt.find_path("/chosen") else {
-        return Ok(Chosen {
-            bootargs: None,
-            stdout_path: None,
-            initrd: None,
-        });
+        return Ok(Chosen { bootargs: None, stdout_path: None, initrd: None });
     };
-    let stdout_path = fdt
-        .property_str(chosen, "stdout-path")
-        .or_else(|| fdt.property_str(chosen, "linux,stdout-path"));
+    let stdout_path = fdt.property_str(chosen, "stdout-path").or_else(|| fdt.property_str(chosen, "linux,stdout-path"));
     let start = fdt.property(chosen, "linux,initrd-start").map(read_number);
     let end = fdt.property(chosen, "linux,initrd-end").map(read_number);
     let initrd = match (start, end) {
         (None, None) => None,
         (Some(Some(start)), Some(Some(end))) => {
-            let range =
-                PhysRange::from_bounds(start, end).ok_or(DtError::BadInitrd { start, end })?;
+            let range = PhysRange::from_bounds(start, end).ok_or(DtError::BadInitrd { start, end })?;
             (range.size > 0).then_some(range)
         }
         (start, end) => {
-            return Err(DtError::BadInitrd {
-                start: start.flatten().unwrap_or(0),
-                end: end.flatten().unwrap_or(0),
-            });
+            return Err(DtError::BadInitrd { start: start.flatten().unwrap_or(0), end: end.flatten().unwrap_or(0) });
         }
     };
-    Ok(Chosen {
-        bootargs: fdt.property_str(chosen, "bootargs"),
-        stdout_path,
-        initrd,
-    })
+    Ok(Chosen { bootargs: fdt.property_str(chosen, "bootargs"), stdout_path, initrd })
 }
 
 // ---------------------------------------------------------------------------------
@@ -434,9 +400,7 @@ fn uart_at(fdt: &FdtReader<'_>, node: Node, kind: UartKind) -> Result<Uart, DtEr
         regs: reg_to_cpu(fdt, node, 0)?,
         clock_hz: fixed_clock_hz(fdt, node),
         baud: None,
-        irq: interrupts(fdt, node)
-            .ok()
-            .and_then(|irqs| irqs.as_slice().first().copied()),
+        irq: interrupts(fdt, node).ok().and_then(|irqs| irqs.as_slice().first().copied()),
     })
 }
 
@@ -452,9 +416,7 @@ fn fixed_clock_hz(fdt: &FdtReader<'_>, node: Node) -> Option<u32> {
 
 /// The baud rate at the start of `stdout-path` options (`115200n8` → 115200).
 fn parse_baud(options: &str) -> Option<u32> {
-    let digits = options
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(options.len());
+    let digits = options.find(|c: char| !c.is_ascii_digit()).unwrap_or(options.len());
     options.get(..digits)?.parse().ok()
 }
 
@@ -466,10 +428,7 @@ fn parse_console(fdt: &FdtReader<'_>, stdout_path: Option<&str>) -> Result<Uart,
             && let Some(kind) = uart_kind(fdt, node)
         {
             let uart = uart_at(fdt, node, kind)?;
-            return Ok(Uart {
-                baud: parse_baud(options),
-                ..uart
-            });
+            return Ok(Uart { baud: parse_baud(options), ..uart });
         }
     }
     first_pl011(fdt).map_err(|error| match error {
@@ -480,9 +439,7 @@ fn parse_console(fdt: &FdtReader<'_>, stdout_path: Option<&str>) -> Result<Uart,
 
 /// The first enabled `arm,pl011`.
 fn first_pl011(fdt: &FdtReader<'_>) -> Result<Uart, DtError> {
-    let node = fdt
-        .find_compatible(&["arm,pl011"])
-        .ok_or(DtError::Missing(Device::Pl011))?;
+    let node = fdt.find_compatible(&["arm,pl011"]).ok_or(DtError::Missing(Device::Pl011))?;
     uart_at(fdt, node, UartKind::Pl011)
 }
 
@@ -490,33 +447,21 @@ fn first_pl011(fdt: &FdtReader<'_>) -> Result<Uart, DtError> {
 fn parse_gic(fdt: &FdtReader<'_>) -> Result<Gic, DtError> {
     const V2: [&str; 3] = ["arm,cortex-a15-gic", "arm,gic-400", "arm,cortex-a7-gic"];
     const V3: &str = "arm,gic-v3";
-    let node = fdt
-        .find_compatible(&[V2[0], V2[1], V2[2], V3])
-        .ok_or(DtError::Missing(Device::InterruptController))?;
+    let node = fdt.find_compatible(&[V2[0], V2[1], V2[2], V3]).ok_or(DtError::Missing(Device::InterruptController))?;
     let distributor = reg_to_cpu(fdt, node, 0)?;
     let second = reg_to_cpu(fdt, node, 1)?;
     Ok(if fdt.is_compatible(node, V3) {
-        Gic::V3 {
-            distributor,
-            redistributors: second,
-        }
+        Gic::V3 { distributor, redistributors: second }
     } else {
-        Gic::V2 {
-            distributor,
-            cpu_interface: second,
-        }
+        Gic::V2 { distributor, cpu_interface: second }
     })
 }
 
 /// The generic timer's interrupts.
 fn parse_timer(fdt: &FdtReader<'_>) -> Result<Timer, DtError> {
-    let node = fdt
-        .find_compatible(&["arm,armv8-timer", "arm,armv7-timer"])
-        .ok_or(DtError::Missing(Device::Timer))?;
+    let node = fdt.find_compatible(&["arm,armv8-timer", "arm,armv7-timer"]).ok_or(DtError::Missing(Device::Timer))?;
     let irqs = interrupts(fdt, node)?;
-    let bad = DtError::BadProperty {
-        property: "interrupts",
-    };
+    let bad = DtError::BadProperty { property: "interrupts" };
     let irqs = irqs.as_slice();
     Ok(Timer {
         secure_phys: *irqs.first().ok_or(bad)?,
@@ -528,27 +473,20 @@ fn parse_timer(fdt: &FdtReader<'_>) -> Result<Timer, DtError> {
 
 /// The `/psci` node.
 fn parse_psci(fdt: &FdtReader<'_>) -> Result<Psci, DtError> {
-    let node = fdt
-        .find_compatible(&["arm,psci-1.0", "arm,psci-0.2", "arm,psci"])
-        .ok_or(DtError::Missing(Device::Psci))?;
+    let node =
+        fdt.find_compatible(&["arm,psci-1.0", "arm,psci-0.2", "arm,psci"]).ok_or(DtError::Missing(Device::Psci))?;
     let method = match fdt.property_str(node, "method") {
         Some("hvc") => PsciMethod::Hvc,
         Some("smc") => PsciMethod::Smc,
         _ => return Err(DtError::BadProperty { property: "method" }),
     };
-    let v0_2_or_later = fdt
-        .property_strings(node, "compatible")
-        .any(|c| c.starts_with("arm,psci-"));
+    let v0_2_or_later = fdt.property_strings(node, "compatible").any(|c| c.starts_with("arm,psci-"));
     let cpu_on = match (fdt.property_u32(node, "cpu_on"), v0_2_or_later) {
         (Some(id), _) => id,
         (None, true) => PSCI_0_2_CPU_ON_64,
         (None, false) => return Err(DtError::BadProperty { property: "cpu_on" }),
     };
-    Ok(Psci {
-        method,
-        v0_2_or_later,
-        cpu_on,
-    })
+    Ok(Psci { method, v0_2_or_later, cpu_on })
 }
 
 /// The CPU nodes of `/cpus`, and how many there are in all.
@@ -565,9 +503,7 @@ fn parse_cpus(fdt: &FdtReader<'_>) -> (BoundedVec<Cpu, MAX_CPUS>, usize) {
         }
         in_tree += 1;
         let mpidr = match address_cells {
-            1 | 2 => fdt
-                .property(node, "reg")
-                .and_then(|reg| read_cells(reg, address_cells)),
+            1 | 2 => fdt.property(node, "reg").and_then(|reg| read_cells(reg, address_cells)),
             _ => None,
         };
         let Some(mpidr) = mpidr else { continue };
@@ -577,25 +513,18 @@ fn parse_cpus(fdt: &FdtReader<'_>) -> (BoundedVec<Cpu, MAX_CPUS>, usize) {
             Some("spin-table") => fdt
                 .property(node, "cpu-release-addr")
                 .and_then(read_number)
-                .map_or(EnableMethod::Other, |addr| EnableMethod::SpinTable {
-                    release_addr: PhysAddr(addr),
-                }),
+                .map_or(EnableMethod::Other, |addr| EnableMethod::SpinTable { release_addr: PhysAddr(addr) }),
             Some(_) => EnableMethod::Other,
         };
         // Past MAX_CPUS the CPU is not recorded; it simply stays parked.
-        let _ = cpus.push(Cpu {
-            mpidr,
-            enable_method,
-        });
+        let _ = cpus.push(Cpu { mpidr, enable_method });
     }
     (cpus, in_tree)
 }
 
 /// The BCM2711 GPIO block.
 fn parse_gpio(fdt: &FdtReader<'_>) -> Result<PhysRange, DtError> {
-    let node = fdt
-        .find_compatible(&["brcm,bcm2711-gpio"])
-        .ok_or(DtError::Missing(Device::Gpio))?;
+    let node = fdt.find_compatible(&["brcm,bcm2711-gpio"]).ok_or(DtError::Missing(Device::Gpio))?;
     reg_to_cpu(fdt, node, 0)
 }
 
@@ -616,16 +545,8 @@ mod tests {
     static VIRT_INITRD: &[u8] = include_bytes!("../../tests/fixtures/dtb/virt-initrd.dtb");
     static RPI4: &[u8] = include_bytes!("../../tests/fixtures/dtb/bcm2711-rpi-4-b.dtb");
 
-    const ALL_FIXTURES: [&[u8]; 8] = [
-        VIRT_DEFAULT,
-        VIRT_SMP4,
-        VIRT_MEM2G,
-        VIRT_GICV3,
-        VIRT_EL2,
-        VIRT_SECURE,
-        VIRT_INITRD,
-        RPI4,
-    ];
+    const ALL_FIXTURES: [&[u8]; 8] =
+        [VIRT_DEFAULT, VIRT_SMP4, VIRT_MEM2G, VIRT_GICV3, VIRT_EL2, VIRT_SECURE, VIRT_INITRD, RPI4];
 
     const MIB: u64 = 1024 * 1024;
 
@@ -667,32 +588,16 @@ mod tests {
         assert_eq!(m.pl011, Ok(console));
         assert_eq!(
             m.gic,
-            Ok(Gic::V2 {
-                distributor: range(0x0800_0000, 0x1_0000),
-                cpu_interface: range(0x0801_0000, 0x1_0000),
-            })
+            Ok(Gic::V2 { distributor: range(0x0800_0000, 0x1_0000), cpu_interface: range(0x0801_0000, 0x1_0000) })
         );
         let timer = m.timer.unwrap();
         assert_eq!(timer.secure_phys, irq(29, Trigger::LevelHigh));
         assert_eq!(timer.nonsecure_phys, irq(30, Trigger::LevelHigh));
         assert_eq!(timer.virt, irq(27, Trigger::LevelHigh));
         assert_eq!(timer.hyp_phys, Some(irq(26, Trigger::LevelHigh)));
-        assert_eq!(
-            m.psci,
-            Ok(Psci {
-                method: PsciMethod::Hvc,
-                v0_2_or_later: true,
-                cpu_on: 0xc400_0003
-            })
-        );
+        assert_eq!(m.psci, Ok(Psci { method: PsciMethod::Hvc, v0_2_or_later: true, cpu_on: 0xc400_0003 }));
         // One CPU, which is already running: no enable-method.
-        assert_eq!(
-            m.cpus.as_slice(),
-            &[Cpu {
-                mpidr: 0,
-                enable_method: EnableMethod::Unspecified
-            }]
-        );
+        assert_eq!(m.cpus.as_slice(), &[Cpu { mpidr: 0, enable_method: EnableMethod::Unspecified }]);
         assert_eq!(m.cpus_in_tree, 1);
         assert_eq!(m.gpio, Err(DtError::Missing(Device::Gpio)));
     }
@@ -737,10 +642,7 @@ mod tests {
         assert_eq!(gic.version(), 3);
         assert_eq!(
             gic,
-            Gic::V3 {
-                distributor: range(0x0800_0000, 0x1_0000),
-                redistributors: range(0x080a_0000, 0xf6_0000),
-            }
+            Gic::V3 { distributor: range(0x0800_0000, 0x1_0000), redistributors: range(0x080a_0000, 0xf6_0000) }
         );
         assert_eq!(gic.distributor().base, PhysAddr(0x0800_0000));
         assert_eq!(m.timer.unwrap().nonsecure_phys.intid, 30);
@@ -776,13 +678,7 @@ mod tests {
         assert_eq!(m.initrd, Some(range(0x4800_0000, 0x1000)));
         // The initrd is carved out of usable memory even if the caller forgets it.
         let usable = m.usable_ranges(&[]);
-        assert_eq!(
-            usable.as_slice(),
-            &[
-                range(0x4000_0000, 0x800_0000),
-                range(0x4800_1000, 0x1800_0000 - 0x1000)
-            ]
-        );
+        assert_eq!(usable.as_slice(), &[range(0x4000_0000, 0x800_0000), range(0x4800_1000, 0x1800_0000 - 0x1000)]);
     }
 
     // --- Raspberry Pi 4 -----------------------------------------------------------
@@ -810,10 +706,7 @@ mod tests {
         assert_eq!(pl011.irq, Some(irq(153, Trigger::LevelHigh)));
         assert_eq!(
             m.gic,
-            Ok(Gic::V2 {
-                distributor: range(0xff84_1000, 0x1000),
-                cpu_interface: range(0xff84_2000, 0x2000),
-            })
+            Ok(Gic::V2 { distributor: range(0xff84_1000, 0x1000), cpu_interface: range(0xff84_2000, 0x2000) })
         );
         let timer = m.timer.unwrap();
         assert_eq!(timer.secure_phys, irq(29, Trigger::LevelLow));
@@ -821,20 +714,9 @@ mod tests {
         assert_eq!(timer.virt, irq(27, Trigger::LevelLow));
         assert_eq!(timer.hyp_phys, Some(irq(26, Trigger::LevelLow)));
         assert_eq!(m.psci, Err(DtError::Missing(Device::Psci)));
-        let releases: Vec<(u64, EnableMethod)> =
-            m.cpus.iter().map(|c| (c.mpidr, c.enable_method)).collect();
-        let spin = |addr| EnableMethod::SpinTable {
-            release_addr: PhysAddr(addr),
-        };
-        assert_eq!(
-            releases,
-            [
-                (0, spin(0xd8)),
-                (1, spin(0xe0)),
-                (2, spin(0xe8)),
-                (3, spin(0xf0))
-            ]
-        );
+        let releases: Vec<(u64, EnableMethod)> = m.cpus.iter().map(|c| (c.mpidr, c.enable_method)).collect();
+        let spin = |addr| EnableMethod::SpinTable { release_addr: PhysAddr(addr) };
+        assert_eq!(releases, [(0, spin(0xd8)), (1, spin(0xe0)), (2, spin(0xe8)), (3, spin(0xf0))]);
         assert_eq!(m.gpio, Ok(range(0xfe20_0000, 0xb4)));
     }
 
@@ -847,19 +729,10 @@ mod tests {
         let m = parse(&blob);
         assert_eq!(m.ram.as_slice(), &[range(0, 0x3b40_0000)]);
         let console = m.console.unwrap();
-        assert_eq!(
-            (console.kind, console.regs.base),
-            (UartKind::Pl011, PhysAddr(0xfe20_1000))
-        );
+        assert_eq!((console.kind, console.regs.base), (UartKind::Pl011, PhysAddr(0xfe20_1000)));
         assert_eq!(console.baud, Some(9600));
         let usable = m.usable_ranges(&[range(0x8_0000, 0x20_0000)]);
-        assert_eq!(
-            usable.as_slice(),
-            &[
-                range(0x1000, 0x7_f000),
-                range(0x28_0000, 0x3b40_0000 - 0x28_0000)
-            ]
-        );
+        assert_eq!(usable.as_slice(), &[range(0x1000, 0x7_f000), range(0x28_0000, 0x3b40_0000 - 0x28_0000)]);
     }
 
     /// Overwrites the value of an existing property in place, padding `value` with
@@ -887,10 +760,7 @@ mod tests {
             .prop("#size-cells", &cells(&[1]))
             .begin("memory@80000000")
             .prop("device_type", &strs(&["memory"]))
-            .prop(
-                "reg",
-                &cells(&[0x8000_0000, 0x1000_0000, 0xa000_0000, 0x100_0000]),
-            )
+            .prop("reg", &cells(&[0x8000_0000, 0x1000_0000, 0xa000_0000, 0x100_0000]))
             .end()
             .begin("reserved-memory")
             .prop("#address-cells", &cells(&[1]))
@@ -921,17 +791,8 @@ mod tests {
         ]);
         let m = parse(&blob);
         assert_eq!(m.board, Board::Unknown);
-        assert_eq!(
-            m.ram.as_slice(),
-            &[
-                range(0x8000_0000, 0x1000_0000),
-                range(0xa000_0000, 0x100_0000)
-            ]
-        );
-        assert_eq!(
-            m.reserved.as_slice(),
-            &[range(0x8000_0000, 0x1000), range(0x8f00_0000, 0x100_0000)]
-        );
+        assert_eq!(m.ram.as_slice(), &[range(0x8000_0000, 0x1000_0000), range(0xa000_0000, 0x100_0000)]);
+        assert_eq!(m.reserved.as_slice(), &[range(0x8000_0000, 0x1000), range(0x8f00_0000, 0x100_0000)]);
         assert_eq!(m.initrd, Some(range(0x8100_0000, 0x20_0000)));
         assert!(m.bootarg_flag("quiet"));
         assert_eq!(m.bootarg("root"), Some("/dev/vda"));
@@ -953,29 +814,15 @@ mod tests {
     #[test]
     fn bad_initrd_fails_the_parse() {
         let only_start = one_cell_tree(&[("linux,initrd-start", cells(&[0x8100_0000]))]);
-        assert_eq!(
-            Machine::from_fdt(&only_start).unwrap_err(),
-            DtError::BadInitrd {
-                start: 0x8100_0000,
-                end: 0
-            }
-        );
+        assert_eq!(Machine::from_fdt(&only_start).unwrap_err(), DtError::BadInitrd { start: 0x8100_0000, end: 0 });
         let backwards = one_cell_tree(&[
             ("linux,initrd-start", cells(&[0x8200_0000])),
             ("linux,initrd-end", cells(&[0x8100_0000])),
         ]);
-        assert!(matches!(
-            Machine::from_fdt(&backwards),
-            Err(DtError::BadInitrd { .. })
-        ));
-        let odd_length = one_cell_tree(&[
-            ("linux,initrd-start", std::vec![0, 0, 1]),
-            ("linux,initrd-end", cells(&[0x8100_0000])),
-        ]);
-        assert!(matches!(
-            Machine::from_fdt(&odd_length),
-            Err(DtError::BadInitrd { .. })
-        ));
+        assert!(matches!(Machine::from_fdt(&backwards), Err(DtError::BadInitrd { .. })));
+        let odd_length =
+            one_cell_tree(&[("linux,initrd-start", std::vec![0, 0, 1]), ("linux,initrd-end", cells(&[0x8100_0000]))]);
+        assert!(matches!(Machine::from_fdt(&odd_length), Err(DtError::BadInitrd { .. })));
     }
 
     #[test]
@@ -987,9 +834,7 @@ mod tests {
         b.begin("").end();
         assert_eq!(
             Machine::from_fdt(&b.build()).unwrap_err(),
-            DtError::TooManyReservedRanges {
-                capacity: MAX_RESERVED_RANGES
-            }
+            DtError::TooManyReservedRanges { capacity: MAX_RESERVED_RANGES }
         );
     }
 
@@ -1038,15 +883,9 @@ mod tests {
         let (start, end) = {
             let fdt = FdtReader::new(&blob).unwrap();
             let children: Vec<Node> = fdt.children(fdt.root()).collect();
-            let index = children
-                .iter()
-                .position(|&n| fdt.name(n) == "psci")
-                .unwrap();
+            let index = children.iter().position(|&n| fdt.name(n) == "psci").unwrap();
             let struct_offset = u32::from_be_bytes(blob[8..12].try_into().unwrap()) as usize;
-            (
-                struct_offset + children[index].offset(),
-                struct_offset + children[index + 1].offset(),
-            )
+            (struct_offset + children[index].offset(), struct_offset + children[index + 1].offset())
         };
         for word in blob[start..end].chunks_exact_mut(4) {
             word.copy_from_slice(&4u32.to_be_bytes());
@@ -1060,22 +899,10 @@ mod tests {
 
     #[test]
     fn board_from_compatible() {
-        assert_eq!(
-            Board::from_compatible(["linux,dummy-virt"]),
-            Board::QemuVirt
-        );
-        assert_eq!(
-            Board::from_compatible(["acme,x", "brcm,bcm2711"]),
-            Board::RaspberryPi4
-        );
-        assert_eq!(
-            Board::from_compatible(["raspberrypi,4-model-b"]),
-            Board::RaspberryPi4
-        );
-        assert_eq!(
-            Board::from_compatible(["raspberrypi,3-model-b"]),
-            Board::Unknown
-        );
+        assert_eq!(Board::from_compatible(["linux,dummy-virt"]), Board::QemuVirt);
+        assert_eq!(Board::from_compatible(["acme,x", "brcm,bcm2711"]), Board::RaspberryPi4);
+        assert_eq!(Board::from_compatible(["raspberrypi,4-model-b"]), Board::RaspberryPi4);
+        assert_eq!(Board::from_compatible(["raspberrypi,3-model-b"]), Board::Unknown);
         assert_eq!(Board::from_compatible([]), Board::Unknown);
     }
 
@@ -1129,22 +956,13 @@ mod tests {
 
     #[test]
     fn garbage_and_truncation_give_errors() {
-        assert_eq!(
-            Machine::from_fdt(&[]).unwrap_err(),
-            DtError::TooShort { len: 0 }
-        );
-        assert_eq!(
-            Machine::from_fdt(&[0u8; 64]).unwrap_err(),
-            DtError::BadMagic { found: 0 }
-        );
+        assert_eq!(Machine::from_fdt(&[]).unwrap_err(), DtError::TooShort { len: 0 });
+        assert_eq!(Machine::from_fdt(&[0u8; 64]).unwrap_err(), DtError::BadMagic { found: 0 });
         // QEMU's blobs carry a 1 MiB totalsize; a slice of only the used part is
         // refused rather than read past.
         assert!(matches!(
             Machine::from_fdt(&VIRT_DEFAULT[..0x4000]),
-            Err(DtError::BadTotalSize {
-                total_size: 0x10_0000,
-                available: 0x4000
-            })
+            Err(DtError::BadTotalSize { total_size: 0x10_0000, available: 0x4000 })
         ));
         for cut in (0..RPI4.len()).step_by(97) {
             assert!(Machine::from_fdt(&RPI4[..cut]).is_err(), "cut at {cut}");
@@ -1168,8 +986,7 @@ mod tests {
         let (mut accepted, mut rejected) = (0, 0);
         for (fixture, rounds) in [(RPI4, 1000), (VIRT_SMP4, 250), (VIRT_INITRD, 250)] {
             // Mutate only the part of the blob that is used (QEMU pads to 1 MiB).
-            let header =
-                |i: usize| u32::from_be_bytes(fixture[i * 4..i * 4 + 4].try_into().unwrap());
+            let header = |i: usize| u32::from_be_bytes(fixture[i * 4..i * 4 + 4].try_into().unwrap());
             let used = (header(3) + header(8)) as usize;
             for _ in 0..rounds {
                 let mut blob = fixture.to_vec();
@@ -1207,9 +1024,6 @@ mod tests {
             }
         }
         // Both outcomes happen, so the loop reaches the interpretation code too.
-        assert!(
-            accepted > 100 && rejected > 100,
-            "accepted {accepted}, rejected {rejected}"
-        );
+        assert!(accepted > 100 && rejected > 100, "accepted {accepted}, rejected {rejected}");
     }
 }

@@ -18,24 +18,15 @@ impl PhysRange {
     /// `[base, base + size)`, or `AddressOverflow` if the end does not fit in 64 bits.
     pub fn new(base: u64, size: u64) -> Result<Self, DtError> {
         match base.checked_add(size) {
-            Some(_) => Ok(PhysRange {
-                base: PhysAddr(base),
-                size,
-            }),
-            None => Err(DtError::AddressOverflow {
-                address: base,
-                size,
-            }),
+            Some(_) => Ok(PhysRange { base: PhysAddr(base), size }),
+            None => Err(DtError::AddressOverflow { address: base, size }),
         }
     }
 
     /// `[start, end)`, or `None` if `end < start`.
     pub fn from_bounds(start: u64, end: u64) -> Option<Self> {
         let size = end.checked_sub(start)?;
-        Some(PhysRange {
-            base: PhysAddr(start),
-            size,
-        })
+        Some(PhysRange { base: PhysAddr(start), size })
     }
 
     /// One past the last address.
@@ -62,10 +53,7 @@ impl PhysRange {
 /// Overlapping RAM ranges are counted once (a later range loses what an earlier one
 /// already covers), so no page is ever reported twice. If the result would exceed `N`
 /// ranges the excess is dropped: that only hides usable memory, which is safe.
-pub fn subtract<const N: usize>(
-    ram: &[PhysRange],
-    holes: &[&[PhysRange]],
-) -> BoundedVec<PhysRange, N> {
+pub fn subtract<const N: usize>(ram: &[PhysRange], holes: &[&[PhysRange]]) -> BoundedVec<PhysRange, N> {
     let mut usable = BoundedVec::new();
     for (index, region) in ram.iter().enumerate() {
         let earlier_ram = ram.get(..index).unwrap_or(&[]);
@@ -90,9 +78,7 @@ pub fn subtract<const N: usize>(
             }
         }
     }
-    usable
-        .as_mut_slice()
-        .sort_unstable_by_key(|range| range.base.0);
+    usable.as_mut_slice().sort_unstable_by_key(|range| range.base.0);
     usable
 }
 
@@ -120,13 +106,7 @@ mod tests {
 
     #[test]
     fn new_rejects_overflow() {
-        assert_eq!(
-            PhysRange::new(u64::MAX, 2),
-            Err(DtError::AddressOverflow {
-                address: u64::MAX,
-                size: 2
-            })
-        );
+        assert_eq!(PhysRange::new(u64::MAX, 2), Err(DtError::AddressOverflow { address: u64::MAX, size: 2 }));
         assert_eq!(r(0x1000, 0x1000).end(), 0x2000);
         assert!(r(0x1000, 0x1000).contains(0x1fff));
         assert!(!r(0x1000, 0x1000).contains(0x2000));
@@ -140,11 +120,7 @@ mod tests {
         let usable = subtract::<8>(&ram, &[&reserved, &extra]);
         assert_eq!(
             usable.as_slice(),
-            &[
-                r(0x4000_1000, 0x7_f000),
-                r(0x4018_0000, 0x7e8_0000),
-                r(0x4810_0000, 0x17f0_0000),
-            ]
+            &[r(0x4000_1000, 0x7_f000), r(0x4018_0000, 0x7e8_0000), r(0x4810_0000, 0x17f0_0000),]
         );
     }
 
@@ -153,10 +129,7 @@ mod tests {
         let ram = [r(0x1000, 0x10_000), r(0x8000, 0x10_000)]; // overlapping RAM
         let holes = [r(0x2800, 0x100), r(0x2000, 0x1000)]; // unsorted, overlapping
         let usable = subtract::<8>(&ram, &[&holes]);
-        assert_eq!(
-            usable.as_slice(),
-            &[r(0x1000, 0x1000), r(0x3000, 0xe000), r(0x11000, 0x7000)]
-        );
+        assert_eq!(usable.as_slice(), &[r(0x1000, 0x1000), r(0x3000, 0xe000), r(0x11000, 0x7000)]);
     }
 
     #[test]

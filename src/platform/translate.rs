@@ -17,11 +17,7 @@ use super::phys_range::PhysRange;
 
 /// The cell counts of a bus, each checked to be at most 2 (64 bits).
 fn checked_cells(cells: u32, property: &'static str) -> Result<u32, DtError> {
-    if cells <= 2 {
-        Ok(cells)
-    } else {
-        Err(DtError::UnsupportedCells { property, cells })
-    }
+    if cells <= 2 { Ok(cells) } else { Err(DtError::UnsupportedCells { property, cells }) }
 }
 
 /// Calls `visit` with every `reg` entry of `node`, translated to CPU addresses.
@@ -36,19 +32,13 @@ pub fn for_each_reg(
     node: Node,
     mut visit: impl FnMut(PhysRange) -> Result<(), DtError>,
 ) -> Result<(), DtError> {
-    let malformed = DtError::MalformedStructure {
-        offset: node.offset(),
-    };
+    let malformed = DtError::MalformedStructure { offset: node.offset() };
     let buses = fdt.ancestors(node).ok_or(malformed)?;
-    let parent = *buses
-        .last()
-        .ok_or(DtError::BadProperty { property: "reg" })?;
+    let parent = *buses.last().ok_or(DtError::BadProperty { property: "reg" })?;
     let address_cells = checked_cells(fdt.address_cells(parent), "#address-cells")?;
     let size_cells = checked_cells(fdt.size_cells(parent), "#size-cells")?;
     let entry_bytes = ((address_cells + size_cells) * 4) as usize;
-    let reg = fdt
-        .property(node, "reg")
-        .ok_or(DtError::BadProperty { property: "reg" })?;
+    let reg = fdt.property(node, "reg").ok_or(DtError::BadProperty { property: "reg" })?;
     if address_cells == 0 || !reg.len().is_multiple_of(entry_bytes) {
         return Err(DtError::BadProperty { property: "reg" });
     }
@@ -79,19 +69,12 @@ pub fn reg_to_cpu(fdt: &FdtReader<'_>, node: Node, index: usize) -> Result<PhysR
 
 /// Translates `[address, address + size)`, expressed in the space of the last bus in
 /// `buses` (root first), into the root's (CPU) address space.
-pub fn translate(
-    fdt: &FdtReader<'_>,
-    buses: &[Node],
-    address: u64,
-    size: u64,
-) -> Result<u64, DtError> {
+pub fn translate(fdt: &FdtReader<'_>, buses: &[Node], address: u64, size: u64) -> Result<u64, DtError> {
     let mut address = address;
     // buses[i] maps its children into the space of buses[i - 1]; the root maps nothing.
     for pair in buses.windows(2).rev() {
         let [above, bus] = pair else { continue };
-        let ranges = fdt
-            .property(*bus, "ranges")
-            .ok_or(DtError::Untranslatable { address })?;
+        let ranges = fdt.property(*bus, "ranges").ok_or(DtError::Untranslatable { address })?;
         if ranges.is_empty() {
             continue; // identity
         }
@@ -131,10 +114,7 @@ fn map_through_ranges(
         if fits {
             return parent_base
                 .checked_add(offset)
-                .ok_or(DtError::AddressOverflow {
-                    address: parent_base,
-                    size: offset,
-                });
+                .ok_or(DtError::AddressOverflow { address: parent_base, size: offset });
         }
     }
     Err(DtError::Untranslatable { address })
@@ -158,10 +138,7 @@ mod tests {
         let fdt = FdtReader::new(RPI4).unwrap();
         assert_eq!(base(&fdt, "/soc/serial@7e201000", 0), Ok(0xfe20_1000));
         assert_eq!(base(&fdt, "/soc/serial@7e215040", 0), Ok(0xfe21_5040));
-        assert_eq!(
-            base(&fdt, "/soc/interrupt-controller@40041000", 1),
-            Ok(0xff84_2000)
-        );
+        assert_eq!(base(&fdt, "/soc/interrupt-controller@40041000", 1), Ok(0xff84_2000));
         assert_eq!(base(&fdt, "/emmc2bus/mmc@7e340000", 0), Ok(0xfe34_0000));
         let gic = fdt.find_path("/soc/interrupt-controller@40041000").unwrap();
         let mut bases = std::vec::Vec::new();
@@ -170,30 +147,15 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert_eq!(
-            bases,
-            [
-                (0xff84_1000, 0x1000),
-                (0xff84_2000, 0x2000),
-                (0xff84_4000, 0x2000),
-                (0xff84_6000, 0x2000)
-            ]
-        );
-        assert_eq!(
-            base(&fdt, "/soc/serial@7e201000", 1),
-            Err(DtError::BadProperty { property: "reg" })
-        );
+        assert_eq!(bases, [(0xff84_1000, 0x1000), (0xff84_2000, 0x2000), (0xff84_4000, 0x2000), (0xff84_6000, 0x2000)]);
+        assert_eq!(base(&fdt, "/soc/serial@7e201000", 1), Err(DtError::BadProperty { property: "reg" }));
     }
 
     /// / (2 addr, 1 size) -> bus@.. (1, 1) -> leaf, with the bus's ranges configurable.
     fn nested(ranges: Option<&[u32]>) -> std::vec::Vec<u8> {
         let mut b = FdtBuilder::new();
-        b.begin("")
-            .prop("#address-cells", &cells(&[2]))
-            .prop("#size-cells", &cells(&[1]));
-        b.begin("bus")
-            .prop("#address-cells", &cells(&[1]))
-            .prop("#size-cells", &cells(&[1]));
+        b.begin("").prop("#address-cells", &cells(&[2])).prop("#size-cells", &cells(&[1]));
+        b.begin("bus").prop("#address-cells", &cells(&[1])).prop("#size-cells", &cells(&[1]));
         if let Some(ranges) = ranges {
             b.prop("ranges", &cells(ranges));
         }
@@ -206,10 +168,7 @@ mod tests {
     fn missing_ranges_is_untranslatable_and_empty_is_identity() {
         let blob = nested(None);
         let fdt = FdtReader::new(&blob).unwrap();
-        assert_eq!(
-            base(&fdt, "/bus/dev", 0),
-            Err(DtError::Untranslatable { address: 0x100 })
-        );
+        assert_eq!(base(&fdt, "/bus/dev", 0), Err(DtError::Untranslatable { address: 0x100 }));
         let blob = nested(Some(&[]));
         let fdt = FdtReader::new(&blob).unwrap();
         assert_eq!(base(&fdt, "/bus/dev", 0), Ok(0x100));
@@ -220,16 +179,10 @@ mod tests {
         // Malformed ranges length.
         let blob = nested(Some(&[0, 0x1]));
         let fdt = FdtReader::new(&blob).unwrap();
-        assert_eq!(
-            base(&fdt, "/bus/dev", 0),
-            Err(DtError::BadProperty { property: "ranges" })
-        );
+        assert_eq!(base(&fdt, "/bus/dev", 0), Err(DtError::BadProperty { property: "ranges" }));
         // Translation past 2^64.
         let blob = nested(Some(&[0x100, 0xffff_ffff, 0xffff_fff0, 0x1000]));
         let fdt = FdtReader::new(&blob).unwrap();
-        assert!(matches!(
-            base(&fdt, "/bus/dev", 0),
-            Err(DtError::AddressOverflow { .. })
-        ));
+        assert!(matches!(base(&fdt, "/bus/dev", 0), Err(DtError::AddressOverflow { .. })));
     }
 }

@@ -55,14 +55,9 @@ pub fn decode(number: u64, a: &[u64; 8]) -> ZxResult<Syscall> {
         sys::HANDLE_CLOSE => HandleClose { handle: lo(a[0]) },
         sys::HANDLE_DUPLICATE => HandleDuplicate { handle: lo(a[0]), rights: lo(a[1]), out: a[2] },
         sys::HANDLE_REPLACE => HandleReplace { handle: lo(a[0]), rights: lo(a[1]), out: a[2] },
-        sys::OBJECT_GET_INFO => ObjectGetInfo {
-            handle: lo(a[0]),
-            topic: lo(a[1]),
-            buf: a[2],
-            buf_size: a[3],
-            actual: a[4],
-            avail: a[5],
-        },
+        sys::OBJECT_GET_INFO => {
+            ObjectGetInfo { handle: lo(a[0]), topic: lo(a[1]), buf: a[2], buf_size: a[3], actual: a[4], avail: a[5] }
+        }
         sys::OBJECT_GET_PROPERTY => ObjectGetProperty { handle: lo(a[0]), property: lo(a[1]), value: a[2], size: a[3] },
         sys::OBJECT_SET_PROPERTY => ObjectSetProperty { handle: lo(a[0]), property: lo(a[1]), value: a[2], size: a[3] },
         sys::VMO_CREATE => VmoCreate { size: a[0], options: lo(a[1]), out: a[2] },
@@ -70,15 +65,12 @@ pub fn decode(number: u64, a: &[u64; 8]) -> ZxResult<Syscall> {
         sys::VMO_WRITE => VmoWrite { handle: lo(a[0]), buf: a[1], offset: a[2], len: a[3] },
         sys::VMO_GET_SIZE => VmoGetSize { handle: lo(a[0]), out: a[1] },
         sys::VMO_SET_SIZE => VmoSetSize { handle: lo(a[0]), size: a[1] },
-        sys::VMO_OP_RANGE => VmoOpRange {
-            handle: lo(a[0]),
-            op: lo(a[1]),
-            offset: a[2],
-            size: a[3],
-            buf: a[4],
-            buf_size: a[5],
-        },
-        sys::VMO_CREATE_CHILD => VmoCreateChild { handle: lo(a[0]), options: lo(a[1]), offset: a[2], size: a[3], out: a[4] },
+        sys::VMO_OP_RANGE => {
+            VmoOpRange { handle: lo(a[0]), op: lo(a[1]), offset: a[2], size: a[3], buf: a[4], buf_size: a[5] }
+        }
+        sys::VMO_CREATE_CHILD => {
+            VmoCreateChild { handle: lo(a[0]), options: lo(a[1]), offset: a[2], size: a[3], out: a[4] }
+        }
         sys::VMO_SET_CACHE_POLICY => VmoSetCachePolicy { handle: lo(a[0]), policy: lo(a[1]) },
         sys::VMO_REPLACE_AS_EXECUTABLE => VmoReplaceAsExecutable { handle: lo(a[0]), vmex: lo(a[1]), out: a[2] },
         sys::VMO_CREATE_PHYSICAL => VmoCreatePhysical { resource: lo(a[0]), paddr: a[1], size: a[2], out: a[3] },
@@ -95,7 +87,9 @@ pub fn decode(number: u64, a: &[u64; 8]) -> ZxResult<Syscall> {
         sys::VMAR_PROTECT => VmarProtect { vmar: lo(a[0]), options: lo(a[1]), addr: a[2], len: a[3] },
         sys::CACHE_FLUSH => CacheFlush { addr: a[0], len: a[1], options: lo(a[2]) },
         sys::OBJECT_SIGNAL => ObjectSignal { handle: lo(a[0]), clear_mask: lo(a[1]), set_mask: lo(a[2]) },
-        sys::OBJECT_WAIT_ONE => ObjectWaitOne { handle: lo(a[0]), signals: lo(a[1]), deadline: a[2] as i64, observed: a[3] },
+        sys::OBJECT_WAIT_ONE => {
+            ObjectWaitOne { handle: lo(a[0]), signals: lo(a[1]), deadline: a[2] as i64, observed: a[3] }
+        }
         _ => return Err(ZxError::BadSyscall),
     })
 }

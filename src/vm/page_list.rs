@@ -131,8 +131,8 @@ impl PageList {
             if self.dense.len() <= chunk {
                 self.dense.resize_with(chunk + 1, || None);
             }
-            let chunk = self.dense[chunk]
-                .get_or_insert_with(|| Box::new(Chunk { used: 0, frames: [EMPTY; CHUNK_PAGES] }));
+            let chunk =
+                self.dense[chunk].get_or_insert_with(|| Box::new(Chunk { used: 0, frames: [EMPTY; CHUNK_PAGES] }));
             let old = core::mem::replace(&mut chunk.frames[slot], frame.0);
             if old == EMPTY {
                 chunk.used += 1;
@@ -329,10 +329,7 @@ mod tests {
         assert_eq!(list.remove_first_in(9, 3), None, "a backwards range is empty");
         let tail = drain_in(&mut list, 8, u64::MAX);
         assert_eq!(tail, vec![(8, pa(8)), (9, pa(9))]);
-        assert_eq!(
-            list.iter().map(|(i, _)| i).collect::<Vec<_>>(),
-            vec![0, 1, 5, 6, 7]
-        );
+        assert_eq!(list.iter().map(|(i, _)| i).collect::<Vec<_>>(), vec![0, 1, 5, 6, 7]);
         assert_eq!(list.into_frames().count(), 5);
     }
 

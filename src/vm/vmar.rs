@@ -24,12 +24,8 @@ use crate::error::{ZxError, ZxResult};
 pub const VM_ALLOW_FAULTS: u32 = 1 << 12;
 
 /// The option bits `zx_vmar_map` accepts below the alignment field.
-const MAP_OPTION_BITS: u32 = vm::PERM_MASK
-    | vm::SPECIFIC
-    | vm::SPECIFIC_OVERWRITE
-    | vm::MAP_RANGE
-    | vm::REQUIRE_NON_RESIZABLE
-    | VM_ALLOW_FAULTS;
+const MAP_OPTION_BITS: u32 =
+    vm::PERM_MASK | vm::SPECIFIC | vm::SPECIFIC_OVERWRITE | vm::MAP_RANGE | vm::REQUIRE_NON_RESIZABLE | VM_ALLOW_FAULTS;
 
 /// Smallest and largest log2 alignment `ZX_VM_ALIGN_*` may name (1 KiB to 4 GiB).
 const MIN_ALIGN_LOG2: u32 = 10;
@@ -152,9 +148,7 @@ pub fn round_map_len(vmo_offset: u64, len: u64) -> ZxResult<u64> {
         return Err(ZxError::InvalidArgs);
     }
     // 2.
-    let len = round_up_to_page(len)
-        .filter(|&l| l != 0)
-        .ok_or(ZxError::InvalidArgs)?;
+    let len = round_up_to_page(len).filter(|&l| l != 0).ok_or(ZxError::InvalidArgs)?;
     // 3.
     vmo_offset.checked_add(len).ok_or(ZxError::InvalidArgs)?;
     Ok(len)
@@ -267,11 +261,7 @@ impl<V: Copy + Eq> Vmar<V> {
     /// run past 2^64 is cut short so the end stays representable.
     pub fn new(base: u64, len: u64) -> Self {
         debug_assert!(is_page_aligned(base) && is_page_aligned(len));
-        Vmar {
-            base,
-            len: len.min((u64::MAX - base) & !(PAGE_SIZE - 1)),
-            mappings: BTreeMap::new(),
-        }
+        Vmar { base, len: len.min((u64::MAX - base) & !(PAGE_SIZE - 1)), mappings: BTreeMap::new() }
     }
 
     /// First address of the VMAR.
@@ -337,17 +327,7 @@ impl<V: Copy + Eq> Vmar<V> {
             // 4.
             None => self.find_free(len, align)?,
         };
-        self.mappings.insert(
-            base,
-            Mapping {
-                base,
-                len,
-                vmo,
-                vmo_offset,
-                perms,
-                max_perms,
-            },
-        );
+        self.mappings.insert(base, Mapping { base, len, vmo, vmo_offset, perms, max_perms });
         Ok(base)
     }
 
@@ -369,17 +349,7 @@ impl<V: Copy + Eq> Vmar<V> {
         let align = check_new_mapping(align, len, vmo_offset, perms, max_perms)?;
         let base = self.specific_base(vmar_offset, len, align)?;
         let removed = self.remove_range(base, base + len);
-        self.mappings.insert(
-            base,
-            Mapping {
-                base,
-                len,
-                vmo,
-                vmo_offset,
-                perms,
-                max_perms,
-            },
-        );
+        self.mappings.insert(base, Mapping { base, len, vmo, vmo_offset, perms, max_perms });
         Ok((base, removed))
     }
 
@@ -445,21 +415,14 @@ impl<V: Copy + Eq> Vmar<V> {
             let (inside, outside) = self.carve(original, start, end);
             let protected = Mapping { perms, ..inside };
             self.mappings.insert(protected.base, protected);
-            changed.push(Protected {
-                mapping: protected,
-                pieces: outside + 1,
-            });
+            changed.push(Protected { mapping: protected, pieces: outside + 1 });
         }
         Ok(changed)
     }
 
     /// The mapping containing `addr`, if any. O(log n).
     pub fn find(&self, addr: u64) -> Option<&Mapping<V>> {
-        self.mappings
-            .range(..=addr)
-            .next_back()
-            .map(|(_, mapping)| mapping)
-            .filter(|mapping| mapping.contains(addr))
+        self.mappings.range(..=addr).next_back().map(|(_, mapping)| mapping).filter(|mapping| mapping.contains(addr))
     }
 
     /// Every mapping in address order.
@@ -469,9 +432,7 @@ impl<V: Copy + Eq> Vmar<V> {
 
     /// The mappings of `vmo`, in address order.
     pub fn mappings_of(&self, vmo: V) -> impl Iterator<Item = &Mapping<V>> + '_ {
-        self.mappings
-            .values()
-            .filter(move |mapping| mapping.vmo == vmo)
+        self.mappings.values().filter(move |mapping| mapping.vmo == vmo)
     }
 
     /// Removes every mapping and hands them over, for process teardown.
@@ -504,9 +465,7 @@ impl<V: Copy + Eq> Vmar<V> {
         if !is_page_aligned(addr) {
             return Err(ZxError::InvalidArgs);
         }
-        let len = round_up_to_page(len)
-            .filter(|&l| l != 0)
-            .ok_or(ZxError::InvalidArgs)?;
+        let len = round_up_to_page(len).filter(|&l| l != 0).ok_or(ZxError::InvalidArgs)?;
         let end = addr.checked_add(len).ok_or(ZxError::InvalidArgs)?;
         if addr < self.base || end > self.end() {
             return Err(ZxError::InvalidArgs);
@@ -565,16 +524,9 @@ impl<V: Copy + Eq> Vmar<V> {
 
     /// Bases of the mappings that overlap `[start, end)` (`start < end`), in order.
     fn keys_overlapping(&self, start: u64, end: u64) -> Vec<u64> {
-        let straddling = self
-            .mappings
-            .range(..start)
-            .next_back()
-            .filter(|(_, mapping)| mapping.end() > start)
-            .map(|(&key, _)| key);
-        straddling
-            .into_iter()
-            .chain(self.mappings.range(start..end).map(|(&key, _)| key))
-            .collect()
+        let straddling =
+            self.mappings.range(..start).next_back().filter(|(_, mapping)| mapping.end() > start).map(|(&key, _)| key);
+        straddling.into_iter().chain(self.mappings.range(start..end).map(|(&key, _)| key)).collect()
     }
 
     /// Takes `[start, end)` (checked, `start < end`) out of every mapping, putting
@@ -587,10 +539,7 @@ impl<V: Copy + Eq> Vmar<V> {
                 continue;
             };
             let (inside, pieces_left) = self.carve(original, start, end);
-            removed.push(Unmapped {
-                mapping: inside,
-                pieces_left,
-            });
+            removed.push(Unmapped { mapping: inside, pieces_left });
         }
         removed
     }
@@ -616,13 +565,7 @@ impl<V: Copy + Eq> Vmar<V> {
 
 /// Step 1 and 2 of [`Vmar::map`]: the checks that do not depend on the VMAR.
 /// Returns the effective alignment (at least a page).
-fn check_new_mapping(
-    align: u64,
-    len: u64,
-    vmo_offset: u64,
-    perms: u32,
-    max_perms: u32,
-) -> ZxResult<u64> {
+fn check_new_mapping(align: u64, len: u64, vmo_offset: u64, perms: u32, max_perms: u32) -> ZxResult<u64> {
     if len == 0 || !is_page_aligned(len) || !align.is_power_of_two() {
         return Err(ZxError::InvalidArgs);
     }
@@ -659,14 +602,11 @@ mod tests {
 
     /// Maps `pages` pages of VMO `vmo` at `addr` (absolute), read-write, max RWX.
     fn map_at(vmar: &mut Vmar<u32>, addr: u64, pages: u64, vmo: u32) -> u64 {
-        vmar.map(Some(addr - vmar.base()), P, pages * P, vmo, 0, RW, RWX)
-            .unwrap()
+        vmar.map(Some(addr - vmar.base()), P, pages * P, vmo, 0, RW, RWX).unwrap()
     }
 
     fn layout(vmar: &Vmar<u32>) -> Vec<(u64, u64, u32, u64, u32)> {
-        vmar.iter()
-            .map(|m| (m.base, m.len, m.vmo, m.vmo_offset, m.perms))
-            .collect()
+        vmar.iter().map(|m| (m.base, m.len, m.vmo, m.vmo_offset, m.perms)).collect()
     }
 
     // ---- option decoding ----
@@ -685,22 +625,14 @@ mod tests {
                 align: P,
             }
         );
-        let req = validate_map_options(
-            vm::SPECIFIC_OVERWRITE | vm::REQUIRE_NON_RESIZABLE | (32 << vm::ALIGN_SHIFT),
-        )
-        .unwrap();
+        let req =
+            validate_map_options(vm::SPECIFIC_OVERWRITE | vm::REQUIRE_NON_RESIZABLE | (32 << vm::ALIGN_SHIFT)).unwrap();
         assert!(req.specific && req.overwrite && req.require_non_resizable);
         assert_eq!(req.align, 1 << 32);
         assert_eq!(req.perms, 0);
         // 1 KiB alignment is still a page.
-        assert_eq!(
-            validate_map_options(10 << vm::ALIGN_SHIFT).unwrap().align,
-            P
-        );
-        assert_eq!(
-            validate_map_options(21 << vm::ALIGN_SHIFT).unwrap().align,
-            1 << 21
-        );
+        assert_eq!(validate_map_options(10 << vm::ALIGN_SHIFT).unwrap().align, P);
+        assert_eq!(validate_map_options(21 << vm::ALIGN_SHIFT).unwrap().align, 1 << 21);
         let req = validate_map_options(R | vm::MAP_RANGE | VM_ALLOW_FAULTS).unwrap();
         assert!(req.map_range && !req.specific);
     }
@@ -720,16 +652,9 @@ mod tests {
             33 << vm::ALIGN_SHIFT,                      // too large
             0xff << vm::ALIGN_SHIFT,
         ] {
-            assert_eq!(
-                validate_map_options(bad),
-                Err(ZxError::InvalidArgs),
-                "{bad:#x}"
-            );
+            assert_eq!(validate_map_options(bad), Err(ZxError::InvalidArgs), "{bad:#x}");
         }
-        assert_eq!(
-            check_map_protection(vm::PERM_WRITE),
-            Err(ZxError::InvalidArgs)
-        );
+        assert_eq!(check_map_protection(vm::PERM_WRITE), Err(ZxError::InvalidArgs));
         // Steps 3-5 alone let unknown bits through, for the caller's step 6 first.
         assert_eq!(check_map_protection(RW | (1 << 23)), Ok(RW));
         assert_eq!(check_map_protection(0), Ok(0));
@@ -748,14 +673,8 @@ mod tests {
     fn protect_options() {
         assert_eq!(validate_protect_options(0), Ok(0));
         assert_eq!(validate_protect_options(RWX), Ok(RWX));
-        assert_eq!(
-            validate_protect_options(vm::PERM_WRITE),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            validate_protect_options(R | vm::SPECIFIC),
-            Err(ZxError::InvalidArgs)
-        );
+        assert_eq!(validate_protect_options(vm::PERM_WRITE), Err(ZxError::InvalidArgs));
+        assert_eq!(validate_protect_options(R | vm::SPECIFIC), Err(ZxError::InvalidArgs));
     }
 
     #[test]
@@ -765,14 +684,8 @@ mod tests {
         assert_eq!(round_map_len(1, P), Err(ZxError::InvalidArgs));
         assert_eq!(round_map_len(0, 0), Err(ZxError::InvalidArgs));
         assert_eq!(round_map_len(0, u64::MAX), Err(ZxError::InvalidArgs));
-        assert_eq!(
-            round_map_len(0, u64::MAX - P + 2),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            round_map_len(u64::MAX - P + 1, P),
-            Err(ZxError::InvalidArgs)
-        );
+        assert_eq!(round_map_len(0, u64::MAX - P + 2), Err(ZxError::InvalidArgs));
+        assert_eq!(round_map_len(u64::MAX - P + 1, P), Err(ZxError::InvalidArgs));
         assert_eq!(round_map_len(u64::MAX - 2 * P + 1, P), Ok(P));
     }
 
@@ -806,20 +719,11 @@ mod tests {
         let big = vmar.map(None, 1 << 32, P, 3, 0, R, RWX).unwrap();
         assert_eq!(big, 2 << 32);
         // Specific mappings must meet the alignment too.
-        assert_eq!(
-            vmar.map(Some(P), 1 << 21, P, 4, 0, R, RWX),
-            Err(ZxError::InvalidArgs)
-        );
+        assert_eq!(vmar.map(Some(P), 1 << 21, P, 4, 0, R, RWX), Err(ZxError::InvalidArgs));
         // Alignment is of the absolute address: offset 0x1F_0000 gives 0x20_0000.
         let offset = (1 << 21) - USER_BASE;
-        assert_eq!(
-            vmar.map(Some(offset), 1 << 21, P, 4, 0, R, RWX),
-            Ok(1 << 21)
-        );
-        assert_eq!(
-            vmar.map(None, 3 * P, P, 5, 0, R, RWX),
-            Err(ZxError::InvalidArgs)
-        );
+        assert_eq!(vmar.map(Some(offset), 1 << 21, P, 4, 0, R, RWX), Ok(1 << 21));
+        assert_eq!(vmar.map(None, 3 * P, P, 5, 0, R, RWX), Err(ZxError::InvalidArgs));
     }
 
     #[test]
@@ -829,10 +733,7 @@ mod tests {
         assert_eq!(small.map(None, P, 4 * P, 1u8, 0, R, R), Ok(0x10_0000));
         assert_eq!(small.map(None, P, 4 * P, 2, 0, R, R), Ok(0x10_0000 + 4 * P));
         assert_eq!(small.map(None, P, P, 3, 0, R, R), Err(ZxError::NoMemory));
-        assert_eq!(
-            small.map(None, P, 9 * P, 3, 0, R, R),
-            Err(ZxError::InvalidArgs)
-        );
+        assert_eq!(small.map(None, P, 9 * P, 3, 0, R, R), Err(ZxError::InvalidArgs));
 
         // Above the floor full: fall back to the low part.
         let mut vmar = user_vmar();
@@ -845,17 +746,8 @@ mod tests {
     fn specific_overlap_is_no_memory() {
         let mut vmar = user_vmar();
         map_at(&mut vmar, 0x40_0000, 4, 1);
-        for (addr, pages) in [
-            (0x40_0000, 1),
-            (0x40_0000 + 3 * P, 4),
-            (0x40_0000 - P, 2),
-            (0x40_0000 - 4 * P, 16),
-        ] {
-            assert_eq!(
-                vmar.map(Some(addr - USER_BASE), P, pages * P, 2, 0, R, R),
-                Err(ZxError::NoMemory),
-                "{addr:#x}"
-            );
+        for (addr, pages) in [(0x40_0000, 1), (0x40_0000 + 3 * P, 4), (0x40_0000 - P, 2), (0x40_0000 - 4 * P, 16)] {
+            assert_eq!(vmar.map(Some(addr - USER_BASE), P, pages * P, 2, 0, R, R), Err(ZxError::NoMemory), "{addr:#x}");
         }
         // Touching ranges are fine on both sides.
         map_at(&mut vmar, 0x40_0000 - P, 1, 2);
@@ -867,27 +759,12 @@ mod tests {
     fn map_argument_checks() {
         let mut vmar = user_vmar();
         assert_eq!(vmar.map(None, P, 0, 1, 0, R, R), Err(ZxError::InvalidArgs));
-        assert_eq!(
-            vmar.map(None, P, P + 1, 1, 0, R, R),
-            Err(ZxError::InvalidArgs)
-        );
+        assert_eq!(vmar.map(None, P, P + 1, 1, 0, R, R), Err(ZxError::InvalidArgs));
         assert_eq!(vmar.map(None, P, P, 1, 1, R, R), Err(ZxError::InvalidArgs));
-        assert_eq!(
-            vmar.map(None, P, 2 * P, 1, u64::MAX - P + 1, R, R),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            vmar.map(None, P, P, 1, 0, vm::PERM_WRITE, RWX),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            vmar.map(None, P, P, 1, 0, RW, R),
-            Err(ZxError::AccessDenied)
-        );
-        assert_eq!(
-            vmar.map(Some(1), P, P, 1, 0, R, R),
-            Err(ZxError::InvalidArgs)
-        );
+        assert_eq!(vmar.map(None, P, 2 * P, 1, u64::MAX - P + 1, R, R), Err(ZxError::InvalidArgs));
+        assert_eq!(vmar.map(None, P, P, 1, 0, vm::PERM_WRITE, RWX), Err(ZxError::InvalidArgs));
+        assert_eq!(vmar.map(None, P, P, 1, 0, RW, R), Err(ZxError::AccessDenied));
+        assert_eq!(vmar.map(Some(1), P, P, 1, 0, R, R), Err(ZxError::InvalidArgs));
         // Permissions 0 are legal.
         assert!(vmar.map(None, P, P, 1, 0, 0, 0).is_ok());
         assert_eq!(vmar.mapping_count(), 1);
@@ -897,10 +774,7 @@ mod tests {
     fn specific_bounds_near_two_to_the_47() {
         let mut vmar = user_vmar();
         let last_page_offset = vmar.len() - P;
-        assert_eq!(
-            vmar.map(Some(last_page_offset), P, P, 1, 0, R, R),
-            Ok(USER_END - P)
-        );
+        assert_eq!(vmar.map(Some(last_page_offset), P, P, 1, 0, R, R), Ok(USER_END - P));
         assert_eq!(vmar.find(USER_END - 1).unwrap().vmo, 1);
         assert!(vmar.find(USER_END).is_none());
         for (offset, len) in [
@@ -945,34 +819,23 @@ mod tests {
         let removed = vmar.unmap(base + 2 * P, 3 * P).unwrap();
         assert_eq!(removed.len(), 1);
         let cut = removed[0];
-        assert_eq!(
-            (cut.mapping.base, cut.mapping.len, cut.mapping.vmo_offset),
-            (base + 2 * P, 3 * P, 2 * P)
-        );
+        assert_eq!((cut.mapping.base, cut.mapping.len, cut.mapping.vmo_offset), (base + 2 * P, 3 * P, 2 * P));
         assert_eq!(cut.pieces_left, 2);
         assert_eq!(cut.mapping_count_delta(), 1);
-        assert_eq!(
-            layout(&vmar),
-            vec![(base, 2 * P, 7, 0, RW), (base + 5 * P, 3 * P, 7, 5 * P, RW)]
-        );
+        assert_eq!(layout(&vmar), vec![(base, 2 * P, 7, 0, RW), (base + 5 * P, 3 * P, 7, 5 * P, RW)]);
         assert_eq!(vmar.mappings_of(7).count(), 2);
     }
 
     #[test]
     fn unmap_head_and_tail() {
         let mut vmar = user_vmar();
-        let base = vmar
-            .map(Some(0x100_0000 - USER_BASE), P, 8 * P, 7, 16 * P, RW, RWX)
-            .unwrap();
+        let base = vmar.map(Some(0x100_0000 - USER_BASE), P, 8 * P, 7, 16 * P, RW, RWX).unwrap();
         let head = vmar.unmap(base, 2 * P).unwrap();
         assert_eq!(head[0].mapping.vmo_offset, 16 * P);
         assert_eq!(head[0].pieces_left, 1);
         assert_eq!(head[0].mapping_count_delta(), 0);
         let tail = vmar.unmap(base + 7 * P, 1).unwrap(); // len rounds up to a page
-        assert_eq!(
-            (tail[0].mapping.base, tail[0].mapping.len),
-            (base + 7 * P, P)
-        );
+        assert_eq!((tail[0].mapping.base, tail[0].mapping.len), (base + 7 * P, P));
         assert_eq!(tail[0].mapping.vmo_offset, 23 * P);
         assert_eq!(layout(&vmar), vec![(base + 2 * P, 5 * P, 7, 18 * P, RW)]);
     }
@@ -987,29 +850,11 @@ mod tests {
         let removed = vmar.unmap(a + 3 * P, 7 * P).unwrap();
         let summary: Vec<(u64, u64, u32, u64, usize)> = removed
             .iter()
-            .map(|u| {
-                (
-                    u.mapping.base,
-                    u.mapping.len,
-                    u.mapping.vmo,
-                    u.mapping.vmo_offset,
-                    u.pieces_left,
-                )
-            })
+            .map(|u| (u.mapping.base, u.mapping.len, u.mapping.vmo, u.mapping.vmo_offset, u.pieces_left))
             .collect();
-        assert_eq!(
-            summary,
-            vec![
-                (a + 3 * P, P, 1, 3 * P, 1),
-                (b, 2 * P, 2, 0, 0),
-                (c, 2 * P, 3, 0, 1)
-            ]
-        );
+        assert_eq!(summary, vec![(a + 3 * P, P, 1, 3 * P, 1), (b, 2 * P, 2, 0, 0), (c, 2 * P, 3, 0, 1)]);
         assert_eq!(removed[1].mapping_count_delta(), -1);
-        assert_eq!(
-            layout(&vmar),
-            vec![(a, 3 * P, 1, 0, RW), (c + 2 * P, 2 * P, 3, 2 * P, RW)]
-        );
+        assert_eq!(layout(&vmar), vec![(a, 3 * P, 1, 0, RW), (c + 2 * P, 2 * P, 3, 2 * P, RW)]);
     }
 
     #[test]
@@ -1036,29 +881,14 @@ mod tests {
     fn map_overwrite_replaces_what_was_there() {
         let mut vmar = user_vmar();
         let a = map_at(&mut vmar, 0x100_0000, 4, 1);
-        let (addr, removed) = vmar
-            .map_overwrite(a + P - USER_BASE, P, 2 * P, 2, 0, R, R)
-            .unwrap();
+        let (addr, removed) = vmar.map_overwrite(a + P - USER_BASE, P, 2 * P, 2, 0, R, R).unwrap();
         assert_eq!(addr, a + P);
         assert_eq!(removed.len(), 1);
         assert_eq!(removed[0].pieces_left, 2);
-        assert_eq!(
-            layout(&vmar),
-            vec![
-                (a, P, 1, 0, RW),
-                (a + P, 2 * P, 2, 0, R),
-                (a + 3 * P, P, 1, 3 * P, RW)
-            ]
-        );
+        assert_eq!(layout(&vmar), vec![(a, P, 1, 0, RW), (a + P, 2 * P, 2, 0, R), (a + 3 * P, P, 1, 3 * P, RW)]);
         // Bad arguments change nothing.
-        assert_eq!(
-            vmar.map_overwrite(vmar.len(), P, P, 3, 0, R, R),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            vmar.map_overwrite(0, P, P, 3, 0, RW, R),
-            Err(ZxError::AccessDenied)
-        );
+        assert_eq!(vmar.map_overwrite(vmar.len(), P, P, 3, 0, R, R), Err(ZxError::InvalidArgs));
+        assert_eq!(vmar.map_overwrite(0, P, P, 3, 0, RW, R), Err(ZxError::AccessDenied));
         assert_eq!(vmar.mapping_count(), 3);
     }
 
@@ -1073,20 +903,12 @@ mod tests {
         assert_eq!(changed[0].pieces, 3);
         assert_eq!(changed[0].mapping_count_delta(), 2);
         assert_eq!(
-            (
-                changed[0].mapping.base,
-                changed[0].mapping.len,
-                changed[0].mapping.perms
-            ),
+            (changed[0].mapping.base, changed[0].mapping.len, changed[0].mapping.perms),
             (base + 2 * P, 2 * P, R)
         );
         assert_eq!(
             layout(&vmar),
-            vec![
-                (base, 2 * P, 1, 0, RW),
-                (base + 2 * P, 2 * P, 1, 2 * P, R),
-                (base + 4 * P, 2 * P, 1, 4 * P, RW)
-            ]
+            vec![(base, 2 * P, 1, 0, RW), (base + 2 * P, 2 * P, 1, 2 * P, R), (base + 4 * P, 2 * P, 1, 4 * P, RW)]
         );
         assert_eq!(vmar.find(base + 2 * P).unwrap().max_perms, RWX);
         // Raise back within max_perms across all three, no hole: one change, the
@@ -1115,23 +937,15 @@ mod tests {
         assert_eq!(layout(&vmar), before);
         assert_eq!(vmar.protect(a + 1, P, R), Err(ZxError::InvalidArgs));
         assert_eq!(vmar.protect(a, 0, R), Err(ZxError::InvalidArgs));
-        assert_eq!(
-            vmar.protect(a, P, vm::PERM_WRITE),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            vmar.protect(USER_END - P, 2 * P, R),
-            Err(ZxError::InvalidArgs)
-        );
+        assert_eq!(vmar.protect(a, P, vm::PERM_WRITE), Err(ZxError::InvalidArgs));
+        assert_eq!(vmar.protect(USER_END - P, 2 * P, R), Err(ZxError::InvalidArgs));
     }
 
     #[test]
     fn protect_respects_max_perms_before_changing_anything() {
         let mut vmar = user_vmar();
         let a = map_at(&mut vmar, 0x100_0000, 2, 1); // max RWX
-        let b = vmar
-            .map(Some(a + 2 * P - USER_BASE), P, 2 * P, 2, 0, R, RW)
-            .unwrap();
+        let b = vmar.map(Some(a + 2 * P - USER_BASE), P, 2 * P, 2, 0, R, RW).unwrap();
         let before = layout(&vmar);
         assert_eq!(vmar.protect(a, 4 * P, RWX), Err(ZxError::AccessDenied));
         assert_eq!(layout(&vmar), before);
@@ -1157,14 +971,8 @@ mod tests {
         assert!(vmar.find(a - 1).is_none());
         assert!(vmar.find(0).is_none());
         assert!(vmar.find(u64::MAX).is_none());
-        assert_eq!(
-            vmar.iter().map(|m| m.base).collect::<Vec<_>>(),
-            vec![a, b, c]
-        );
-        assert_eq!(
-            vmar.mappings_of(1).map(|m| m.base).collect::<Vec<_>>(),
-            vec![a, c]
-        );
+        assert_eq!(vmar.iter().map(|m| m.base).collect::<Vec<_>>(), vec![a, b, c]);
+        assert_eq!(vmar.mappings_of(1).map(|m| m.base).collect::<Vec<_>>(), vec![a, c]);
         assert_eq!(vmar.mappings_of(9).count(), 0);
         let drained: Vec<u32> = vmar.drain().map(|m| m.vmo).collect();
         assert_eq!(drained, vec![1, 2, 1]);

@@ -332,10 +332,7 @@ struct Slot {
 /// reference: an internal invariant broken, never a user error, so it stops the kernel.
 fn vmo_ref(slots: &[Slot], id: VmoId) -> &Vmo {
     match slots.get(id.index()) {
-        Some(Slot {
-            generation,
-            vmo: Some(vmo),
-        }) if *generation == id.generation() => vmo,
+        Some(Slot { generation, vmo: Some(vmo) }) if *generation == id.generation() => vmo,
         _ => panic!("VmoStore: stale VmoId {:?} (VMO already destroyed)", id),
     }
 }
@@ -343,10 +340,7 @@ fn vmo_ref(slots: &[Slot], id: VmoId) -> &Vmo {
 /// Mutable [`vmo_ref`].
 fn vmo_mut(slots: &mut [Slot], id: VmoId) -> &mut Vmo {
     match slots.get_mut(id.index()) {
-        Some(Slot {
-            generation,
-            vmo: Some(vmo),
-        }) if *generation == id.generation() => vmo,
+        Some(Slot { generation, vmo: Some(vmo) }) if *generation == id.generation() => vmo,
         _ => panic!("VmoStore: stale VmoId {:?} (VMO already destroyed)", id),
     }
 }
@@ -363,11 +357,7 @@ fn push_invalidation(queue: &mut Vec<Invalidation>, vmo: VmoId, first_page: u64,
         last.page_count += page_count;
         return;
     }
-    queue.push(Invalidation {
-        vmo,
-        first_page,
-        page_count,
-    });
+    queue.push(Invalidation { vmo, first_page, page_count });
 }
 
 /// True when the frame table `frames` lists `frame`, that is, more than one VMO holds it
@@ -499,14 +489,7 @@ impl VmoStore {
     /// 3. the slice not wholly inside the parent → INVALID_ARGS;
     /// 4. the parent is resizable → NOT_SUPPORTED;
     /// 5. the parent is not CACHED and not physical (contiguous) → BAD_STATE.
-    fn create_slice(
-        &mut self,
-        parent: VmoId,
-        koid: u64,
-        offset: u64,
-        size: u64,
-        copy_name: bool,
-    ) -> ZxResult<VmoId> {
+    fn create_slice(&mut self, parent: VmoId, koid: u64, offset: u64, size: u64, copy_name: bool) -> ZxResult<VmoId> {
         let unrounded = size;
         let physical = self.is_physical(parent);
         let (root, root_first_page) = self.root_of(parent);
@@ -526,15 +509,7 @@ impl VmoStore {
         }
 
         let first_page = root_first_page + pages(offset);
-        let mut slice = Vmo::new(
-            koid,
-            size,
-            unrounded,
-            Backing::Slice {
-                root,
-                root_first_page: first_page,
-            },
-        );
+        let mut slice = Vmo::new(koid, size, unrounded, Backing::Slice { root, root_first_page: first_page });
         slice.cache_policy = p.cache_policy;
         slice.parent = Some(parent);
         // Zircon's physical VMOs report no parent koid, even for slices.
@@ -548,11 +523,7 @@ impl VmoStore {
         p.num_children += 1;
         // The slice keeps its parent (and through it the root) alive.
         p.refs = p.refs.saturating_add(1);
-        vmo_mut(&mut self.slots, root).slices.push(SliceView {
-            slice: id,
-            first_page,
-            page_count: pages(size),
-        });
+        vmo_mut(&mut self.slots, root).slices.push(SliceView { slice: id, first_page, page_count: pages(size) });
         Ok(id)
     }
 
@@ -591,11 +562,7 @@ impl VmoStore {
         // The parent pages the child sees: [offset, offset + size) ∩ [0, parent size).
         let parent_pages = pages(p.size);
         let offset_pages = pages(offset);
-        let visible = if offset_pages >= parent_pages {
-            0
-        } else {
-            pages(size).min(parent_pages - offset_pages)
-        };
+        let visible = if offset_pages >= parent_pages { 0 } else { pages(size).min(parent_pages - offset_pages) };
         let source_first = root_first_page + offset_pages;
 
         let mut clone = Vmo::new(koid, size, unrounded, Backing::Paged(PageList::new()));
@@ -617,10 +584,7 @@ impl VmoStore {
         for (root_index, frame) in shared {
             child_pages.insert(root_index - source_first, frame);
             // A frame without an entry was private to `root`, which owns it.
-            let meta = self.frames.entry(pfn(frame)).or_insert_with(|| FrameMeta {
-                owner: root,
-                others: Vec::new(),
-            });
+            let meta = self.frames.entry(pfn(frame)).or_insert_with(|| FrameMeta { owner: root, others: Vec::new() });
             meta.others.push(id);
             // Only a frame that was private until now changes for the parent's
             // mappings: it must become read-only there.
@@ -695,11 +659,7 @@ impl VmoStore {
     /// counts while it or any of its descendants is alive or mapped) plus user signals.
     pub fn signals(&self, id: VmoId) -> u32 {
         let vmo = vmo_ref(&self.slots, id);
-        let zero_children = if vmo.num_children == 0 {
-            signal::VMO_ZERO_CHILDREN
-        } else {
-            0
-        };
+        let zero_children = if vmo.num_children == 0 { signal::VMO_ZERO_CHILDREN } else { 0 };
         zero_children | vmo.user_signals
     }
 
@@ -714,11 +674,7 @@ impl VmoStore {
     pub fn info(&self, id: VmoId) -> VmoInfo {
         let physical = self.is_physical(id);
         let vmo = vmo_ref(&self.slots, id);
-        let mut flags = if physical {
-            info::VMO_CONTIGUOUS
-        } else {
-            info::VMO_TYPE_PAGED
-        };
+        let mut flags = if physical { info::VMO_CONTIGUOUS } else { info::VMO_TYPE_PAGED };
         if vmo.resizable {
             flags |= info::VMO_RESIZABLE;
         }
@@ -818,10 +774,7 @@ impl VmoStore {
             Target::Physical(pa) => Some(PageRef { pa, shared: false }),
             Target::Paged { root, index } => {
                 let frame = vmo_ref(&self.slots, root).page_list()?.get(index)?;
-                Some(PageRef {
-                    pa: frame,
-                    shared: self.is_shared(frame),
-                })
+                Some(PageRef { pa: frame, shared: self.is_shared(frame) })
             }
         }
     }
@@ -846,12 +799,7 @@ impl VmoStore {
     /// if this VMO alone holds it (no allocation, nothing queued). Physical VMOs return
     /// the physical page. An index past the end → OUT_OF_RANGE; NO_MEMORY leaves every
     /// VMO as it was.
-    pub fn page_for_write(
-        &mut self,
-        id: VmoId,
-        page_index: u64,
-        mem: &mut dyn PhysMemory,
-    ) -> ZxResult<PhysAddr> {
+    pub fn page_for_write(&mut self, id: VmoId, page_index: u64, mem: &mut dyn PhysMemory) -> ZxResult<PhysAddr> {
         let vmo = vmo_mut(&mut self.slots, id);
         if page_index >= pages(vmo.size) {
             return Err(ZxError::OutOfRange);
@@ -900,11 +848,7 @@ impl VmoStore {
         cache: &mut dyn CacheMaintenance,
     ) -> ZxResult {
         let need = |right: u32| {
-            if handle_rights & right != 0 {
-                Ok(())
-            } else {
-                Err(ZxError::AccessDenied)
-            }
+            if handle_rights & right != 0 { Ok(()) } else { Err(ZxError::AccessDenied) }
         };
         match op_code {
             op::COMMIT => {
@@ -972,9 +916,7 @@ impl VmoStore {
         let (root, root_first_page) = self.root_of(id);
         for page in first..end {
             let index = root_first_page + page;
-            let before = vmo_ref(&self.slots, root)
-                .page_list()
-                .and_then(|list| list.get(index));
+            let before = vmo_ref(&self.slots, root).page_list().and_then(|list| list.get(index));
             let frame = self.make_private(root, index, mem)?;
             if uncached && before != Some(frame) {
                 cache.clean_invalidate(frame, PAGE_SIZE as usize);
@@ -1001,10 +943,7 @@ impl VmoStore {
             return Ok(());
         }
         let (root, root_offset, checked_len) = match vmo.backing {
-            Backing::Slice {
-                root,
-                root_first_page,
-            } => (root, bytes(root_first_page) + offset, trimmed),
+            Backing::Slice { root, root_first_page } => (root, bytes(root_first_page) + offset, trimmed),
             _ => (id, offset, len),
         };
         let r = vmo_ref(&self.slots, root);
@@ -1054,11 +993,7 @@ impl VmoStore {
         let mut pieces: [Option<(u64, usize, usize)>; 2] = [None, None];
         let in_page = |at: u64| (at % PAGE_SIZE) as usize;
         if whole_start > whole_end {
-            pieces[0] = Some((
-                pages(start),
-                in_page(start),
-                in_page(start) + (end - start) as usize,
-            ));
+            pieces[0] = Some((pages(start), in_page(start), in_page(start) + (end - start) as usize));
         } else {
             if !start.is_multiple_of(PAGE_SIZE) {
                 pieces[0] = Some((pages(start), in_page(start), PAGE_SIZE as usize));
@@ -1092,14 +1027,7 @@ impl VmoStore {
     /// 2. not `InRange(offset, len, size)` → OUT_OF_RANGE;
     /// 3. the operation runs on each committed piece of the range (uncommitted pages are
     ///    skipped); a physical VMO's range is one contiguous call.
-    fn cache_op(
-        &self,
-        id: VmoId,
-        offset: u64,
-        len: u64,
-        kind: CacheOp,
-        cache: &mut dyn CacheMaintenance,
-    ) -> ZxResult {
+    fn cache_op(&self, id: VmoId, offset: u64, len: u64, kind: CacheOp, cache: &mut dyn CacheMaintenance) -> ZxResult {
         if len == 0 {
             return Err(ZxError::InvalidArgs);
         }
@@ -1142,12 +1070,7 @@ impl VmoStore {
     ///
     /// Moving a paged VMO from CACHED to another policy cleans and invalidates every
     /// frame it holds first, since the kernel may have written them through the cache.
-    pub fn set_cache_policy(
-        &mut self,
-        id: VmoId,
-        policy: u32,
-        cache: &mut dyn CacheMaintenance,
-    ) -> ZxResult {
+    pub fn set_cache_policy(&mut self, id: VmoId, policy: u32, cache: &mut dyn CacheMaintenance) -> ZxResult {
         if policy & !cache_policy::MASK != 0 {
             return Err(ZxError::InvalidArgs);
         }
@@ -1273,10 +1196,7 @@ impl VmoStore {
     #[inline(always)]
     fn insert_with(&mut self, make: impl FnOnce() -> Vmo) -> ZxResult<VmoId> {
         if let Some(index) = self.free_slots.pop() {
-            let slot = self
-                .slots
-                .get_mut(index as usize)
-                .ok_or(ZxError::Internal)?;
+            let slot = self.slots.get_mut(index as usize).ok_or(ZxError::Internal)?;
             return match &mut slot.vmo {
                 empty @ None => {
                     *empty = Some(make());
@@ -1289,10 +1209,7 @@ impl VmoStore {
         if index > INDEX_MASK {
             return Err(ZxError::NoMemory);
         }
-        self.slots.push(Slot {
-            generation: 0,
-            vmo: Some(make()),
-        });
+        self.slots.push(Slot { generation: 0, vmo: Some(make()) });
         Ok(VmoId::new(index, 0))
     }
 
@@ -1312,10 +1229,7 @@ impl VmoStore {
     /// The root VMO whose pages `id` shows, and the root page of `id`'s page 0.
     fn root_of(&self, id: VmoId) -> (VmoId, u64) {
         match vmo_ref(&self.slots, id).backing {
-            Backing::Slice {
-                root,
-                root_first_page,
-            } => (root, root_first_page),
+            Backing::Slice { root, root_first_page } => (root, root_first_page),
             _ => (id, 0),
         }
     }
@@ -1344,12 +1258,7 @@ impl VmoStore {
     /// Makes page `index` of paged root `root` a frame that `root` alone holds and
     /// returns it. Allocates only for an uncommitted or shared page; on failure nothing
     /// has changed.
-    fn make_private(
-        &mut self,
-        root: VmoId,
-        index: u64,
-        mem: &mut dyn PhysMemory,
-    ) -> ZxResult<PhysAddr> {
+    fn make_private(&mut self, root: VmoId, index: u64, mem: &mut dyn PhysMemory) -> ZxResult<PhysAddr> {
         let current = self.root_page(root, index);
         let frame = match current {
             Some(frame) if !self.is_shared(frame) => return Ok(frame),
@@ -1441,12 +1350,7 @@ impl VmoStore {
             let lo = first.max(view.first_page);
             let hi = end.min(view.first_page + view.page_count);
             if lo < hi {
-                push_invalidation(
-                    &mut self.invalidations,
-                    view.slice,
-                    lo - view.first_page,
-                    hi - lo,
-                );
+                push_invalidation(&mut self.invalidations, view.slice, lo - view.first_page, hi - lo);
             }
         }
     }
@@ -1475,9 +1379,7 @@ impl VmoStore {
         }
         let mut release_parent = None;
         if let Some(root) = slice_of {
-            vmo_mut(&mut self.slots, root)
-                .slices
-                .retain(|view| view.slice != id);
+            vmo_mut(&mut self.slots, root).slices.retain(|view| view.slice != id);
             release_parent = parent;
         }
         if !has_children {
@@ -1539,11 +1441,7 @@ mod tests {
 
     impl FakeMemory {
         fn new() -> Self {
-            FakeMemory {
-                pages: BTreeMap::new(),
-                next: 0x4000_0000,
-                budget: None,
-            }
+            FakeMemory { pages: BTreeMap::new(), next: 0x4000_0000, budget: None }
         }
 
         fn fail_after(&mut self, allocations: Option<usize>) {
@@ -1555,15 +1453,11 @@ mod tests {
         }
 
         fn page(&self, pa: PhysAddr) -> &[u8; PAGE_SIZE as usize] {
-            self.pages
-                .get(&pa.0)
-                .expect("access to a page that is not allocated")
+            self.pages.get(&pa.0).expect("access to a page that is not allocated")
         }
 
         fn page_mut(&mut self, pa: PhysAddr) -> &mut [u8; PAGE_SIZE as usize] {
-            self.pages
-                .get_mut(&pa.0)
-                .expect("access to a page that is not allocated")
+            self.pages.get_mut(&pa.0).expect("access to a page that is not allocated")
         }
 
         fn spend(&mut self) -> ZxResult {
@@ -1631,13 +1525,7 @@ mod tests {
 
     /// `zx_vmo_write`: checks, then faults every page in first (so NO_MEMORY leaves the
     /// contents unchanged), then copies.
-    fn write(
-        store: &mut VmoStore,
-        mem: &mut FakeMemory,
-        id: VmoId,
-        offset: u64,
-        data: &[u8],
-    ) -> ZxResult {
+    fn write(store: &mut VmoStore, mem: &mut FakeMemory, id: VmoId, offset: u64, data: &[u8]) -> ZxResult {
         let len = data.len() as u64;
         store.check_read_write(id, offset, len)?;
         if len == 0 {
@@ -1661,13 +1549,7 @@ mod tests {
     }
 
     /// `zx_vmo_read`.
-    fn read(
-        store: &VmoStore,
-        mem: &FakeMemory,
-        id: VmoId,
-        offset: u64,
-        len: u64,
-    ) -> ZxResult<Vec<u8>> {
+    fn read(store: &VmoStore, mem: &FakeMemory, id: VmoId, offset: u64, len: u64) -> ZxResult<Vec<u8>> {
         store.check_read_write(id, offset, len)?;
         let mut out = vec![0u8; len as usize];
         let mut done = 0usize;
@@ -1688,9 +1570,7 @@ mod tests {
     }
 
     fn pattern(seed: u8, len: usize) -> Vec<u8> {
-        (0..len)
-            .map(|i| seed.wrapping_add((i % 251) as u8))
-            .collect()
+        (0..len).map(|i| seed.wrapping_add((i % 251) as u8)).collect()
     }
 
     fn invalidations(store: &mut VmoStore) -> Vec<Invalidation> {
@@ -1712,46 +1592,26 @@ mod tests {
             }
             if vmo.refs == 0 {
                 assert!(vmo.num_children > 0, "zombie {id:?} without children");
-                assert!(
-                    vmo.page_list().is_none_or(|l| l.is_empty()),
-                    "zombie {id:?} holds pages"
-                );
+                assert!(vmo.page_list().is_none_or(|l| l.is_empty()), "zombie {id:?} holds pages");
             }
             if let Some(list) = vmo.page_list() {
                 for (page, frame) in list.iter() {
-                    assert!(
-                        page < pages(vmo.size),
-                        "{id:?} holds page {page} past its end"
-                    );
+                    assert!(page < pages(vmo.size), "{id:?} holds page {page} past its end");
                     holders.entry(pfn(frame)).or_default().push(id);
                 }
             }
             let shared_owned = store.frames.values().filter(|m| m.owner == id).count();
-            let private = vmo.page_list().map_or(0, |list| {
-                list.iter()
-                    .filter(|&(_, frame)| !store.frames.contains_key(&pfn(frame)))
-                    .count()
-            });
-            assert_eq!(
-                (shared_owned + private) as u64,
-                vmo.owned_pages,
-                "owned_pages of {id:?}"
-            );
+            let private = vmo
+                .page_list()
+                .map_or(0, |list| list.iter().filter(|&(_, frame)| !store.frames.contains_key(&pfn(frame))).count());
+            assert_eq!((shared_owned + private) as u64, vmo.owned_pages, "owned_pages of {id:?}");
         }
         for (index, slot) in store.slots.iter().enumerate() {
             let Some(vmo) = &slot.vmo else { continue };
             let id = VmoId::new(index as u32, slot.generation);
-            assert_eq!(
-                vmo.num_children,
-                children.get(&id).copied().unwrap_or(0),
-                "num_children of {id:?}"
-            );
+            assert_eq!(vmo.num_children, children.get(&id).copied().unwrap_or(0), "num_children of {id:?}");
         }
-        assert_eq!(
-            holders.len() as u64,
-            store.committed_frames_total(),
-            "frames held vs the committed count"
-        );
+        assert_eq!(holders.len() as u64, store.committed_frames_total(), "frames held vs the committed count");
         let shared = holders.values().filter(|h| h.len() > 1).count();
         assert_eq!(shared, store.frames.len(), "shared frames vs frame table");
         for (key, meta) in &store.frames {
@@ -1764,11 +1624,7 @@ mod tests {
             assert_eq!(expected, actual, "holders of frame {key:#x}");
         }
         assert_eq!(owned_sum, store.committed_frames_total());
-        assert_eq!(
-            mem.live(),
-            store.committed_frames_total(),
-            "frames in memory vs held"
-        );
+        assert_eq!(mem.live(), store.committed_frames_total(), "frames in memory vs held");
     }
 
     // ----- creation ---------------------------------------------------------------------
@@ -1845,50 +1701,22 @@ mod tests {
         let id = store.create(1, 2 * P, 0).unwrap();
         assert_eq!(store.check_read_write(id, 0, 2 * P), Ok(()));
         assert_eq!(store.check_read_write(id, 2 * P, 0), Ok(()));
-        assert_eq!(
-            store.check_read_write(id, 2 * P + 1, 0),
-            Err(ZxError::OutOfRange)
-        );
-        assert_eq!(
-            store.check_read_write(id, P, P + 1),
-            Err(ZxError::OutOfRange)
-        );
-        assert_eq!(
-            store.check_read_write(id, u64::MAX, 2),
-            Err(ZxError::OutOfRange)
-        );
+        assert_eq!(store.check_read_write(id, 2 * P + 1, 0), Err(ZxError::OutOfRange));
+        assert_eq!(store.check_read_write(id, P, P + 1), Err(ZxError::OutOfRange));
+        assert_eq!(store.check_read_write(id, u64::MAX, 2), Err(ZxError::OutOfRange));
 
-        store
-            .set_cache_policy(id, cache_policy::UNCACHED, &mut cache)
-            .unwrap();
+        store.set_cache_policy(id, cache_policy::UNCACHED, &mut cache).unwrap();
         // Uncached beats the range check, even for len 0 ...
         assert_eq!(store.check_read_write(id, 0, 0), Err(ZxError::BadState));
-        assert_eq!(
-            store.check_read_write(id, 10 * P, 1),
-            Err(ZxError::BadState)
-        );
+        assert_eq!(store.check_read_write(id, 10 * P, 1), Err(ZxError::BadState));
         // ... but not the overflow check.
-        assert_eq!(
-            store.check_read_write(id, u64::MAX, 2),
-            Err(ZxError::OutOfRange)
-        );
+        assert_eq!(store.check_read_write(id, u64::MAX, 2), Err(ZxError::OutOfRange));
 
         let phys = store.create_physical(2, PhysAddr(0x900_0000), P).unwrap();
-        assert_eq!(
-            store.check_read_write(phys, 0, 1),
-            Err(ZxError::NotSupported)
-        );
-        assert_eq!(
-            store.check_read_write(phys, u64::MAX, 2),
-            Err(ZxError::NotSupported)
-        );
-        store
-            .set_cache_policy(phys, cache_policy::CACHED, &mut cache)
-            .unwrap();
-        assert_eq!(
-            store.check_read_write(phys, 0, 1),
-            Err(ZxError::NotSupported)
-        );
+        assert_eq!(store.check_read_write(phys, 0, 1), Err(ZxError::NotSupported));
+        assert_eq!(store.check_read_write(phys, u64::MAX, 2), Err(ZxError::NotSupported));
+        store.set_cache_policy(phys, cache_policy::CACHED, &mut cache).unwrap();
+        assert_eq!(store.check_read_write(phys, 0, 1), Err(ZxError::NotSupported));
     }
 
     #[test]
@@ -1896,10 +1724,7 @@ mod tests {
         let mut store = VmoStore::new();
         let mut mem = FakeMemory::new();
         let id = store.create(1, 3 * P, 0).unwrap();
-        assert_eq!(
-            read(&store, &mem, id, 0, 3 * P).unwrap(),
-            vec![0; 3 * P as usize]
-        );
+        assert_eq!(read(&store, &mem, id, 0, 3 * P).unwrap(), vec![0; 3 * P as usize]);
         assert_eq!(committed(&store, id), 0);
         assert_eq!(mem.live(), 0);
 
@@ -1910,10 +1735,7 @@ mod tests {
         assert_eq!(read(&store, &mem, id, 2 * P, 10).unwrap(), vec![0; 10]);
         assert_eq!(store.page_for_read(id, 2), None);
         assert_eq!(store.page_for_read(id, 3), None);
-        assert_eq!(
-            store.page_for_write(id, 3, &mut mem),
-            Err(ZxError::OutOfRange)
-        );
+        assert_eq!(store.page_for_write(id, 3, &mut mem), Err(ZxError::OutOfRange));
         check_invariants(&store, &mem);
 
         store.release(id, &mut mem);
@@ -1931,9 +1753,7 @@ mod tests {
         assert_eq!(store.private_page(id, 0), Some(frame));
         assert_eq!(store.private_page(id, 2), None, "past the end");
         // Once a snapshot shares the frame, the general path must fork it.
-        let child = store
-            .create_child(id, 2, child::SNAPSHOT, 0, 2 * P, false)
-            .unwrap();
+        let child = store.create_child(id, 2, child::SNAPSHOT, 0, 2 * P, false).unwrap();
         assert_eq!(store.private_page(id, 0), None, "shared");
         assert_eq!(store.private_page(child, 0), None, "shared");
         let forked = store.page_for_write(child, 0, &mut mem).unwrap();
@@ -1957,24 +1777,11 @@ mod tests {
         // Once one may have, the fresh commit must make it refault.
         store.note_zero_page_shown(id);
         let first = store.page_for_write(id, 0, &mut mem).unwrap();
-        assert_eq!(
-            invalidations(&mut store),
-            vec![Invalidation {
-                vmo: id,
-                first_page: 0,
-                page_count: 1
-            }]
-        );
+        assert_eq!(invalidations(&mut store), vec![Invalidation { vmo: id, first_page: 0, page_count: 1 }]);
         mem.fail_after(Some(0));
         assert_eq!(store.page_for_write(id, 0, &mut mem), Ok(first));
         assert!(invalidations(&mut store).is_empty());
-        assert_eq!(
-            store.page_for_read(id, 0),
-            Some(PageRef {
-                pa: first,
-                shared: false
-            })
-        );
+        assert_eq!(store.page_for_read(id, 0), Some(PageRef { pa: first, shared: false }));
         assert_eq!(mem.live(), 2);
     }
 
@@ -1986,13 +1793,8 @@ mod tests {
         let mut mem = FakeMemory::new();
         let parent = store.create(1, 2 * P, 0).unwrap();
         write(&mut store, &mut mem, parent, 0, &pattern(1, 2 * P as usize)).unwrap();
-        let child = store
-            .create_child(parent, 2, child::SNAPSHOT, 0, 2 * P, true)
-            .unwrap();
-        assert_eq!(
-            read(&store, &mem, child, 0, 2 * P).unwrap(),
-            pattern(1, 2 * P as usize)
-        );
+        let child = store.create_child(parent, 2, child::SNAPSHOT, 0, 2 * P, true).unwrap();
+        assert_eq!(read(&store, &mem, child, 0, 2 * P).unwrap(), pattern(1, 2 * P as usize));
         assert!(store.page_for_read(child, 0).unwrap().shared);
         assert!(store.page_for_read(parent, 0).unwrap().shared);
 
@@ -2000,10 +1802,7 @@ mod tests {
         write(&mut store, &mut mem, parent, P, b"parent").unwrap();
         assert_eq!(&read(&store, &mem, parent, 0, 5).unwrap(), &pattern(1, 5));
         assert_eq!(&read(&store, &mem, child, 0, 5).unwrap(), b"child");
-        assert_eq!(
-            &read(&store, &mem, child, P, 6).unwrap(),
-            &pattern(1, P as usize + 6)[P as usize..]
-        );
+        assert_eq!(&read(&store, &mem, child, P, 6).unwrap(), &pattern(1, P as usize + 6)[P as usize..]);
         assert_eq!(&read(&store, &mem, parent, P, 6).unwrap(), b"parent");
         // After both forks nothing is shared any more.
         assert!(!store.page_for_read(child, 0).unwrap().shared);
@@ -2013,10 +1812,7 @@ mod tests {
         // Closing one side never changes the other.
         store.release(parent, &mut mem);
         assert_eq!(&read(&store, &mem, child, 0, 5).unwrap(), b"child");
-        assert_eq!(
-            &read(&store, &mem, child, P, 6).unwrap(),
-            &pattern(1, P as usize + 6)[P as usize..]
-        );
+        assert_eq!(&read(&store, &mem, child, P, 6).unwrap(), &pattern(1, P as usize + 6)[P as usize..]);
         check_invariants(&store, &mem);
         store.release(child, &mut mem);
         assert_eq!(mem.live(), 0);
@@ -2030,9 +1826,7 @@ mod tests {
         let vmo = store.create(1, 2 * P, 0).unwrap();
         write(&mut store, &mut mem, vmo, 0, &[1]).unwrap();
         write(&mut store, &mut mem, vmo, P, &[1]).unwrap();
-        let clone = store
-            .create_child(vmo, 2, child::SNAPSHOT_AT_LEAST_ON_WRITE, 0, 2 * P, true)
-            .unwrap();
+        let clone = store.create_child(vmo, 2, child::SNAPSHOT_AT_LEAST_ON_WRITE, 0, 2 * P, true).unwrap();
         assert_eq!(committed(&store, vmo), 2 * P);
         assert_eq!(committed(&store, clone), 0);
 
@@ -2058,12 +1852,8 @@ mod tests {
         let mut mem = FakeMemory::new();
         let parent = store.create(1, 3 * P, 0).unwrap();
         write(&mut store, &mut mem, parent, 0, &pattern(3, 3 * P as usize)).unwrap();
-        let a = store
-            .create_child(parent, 2, child::SNAPSHOT, 0, 3 * P, false)
-            .unwrap();
-        let b = store
-            .create_child(parent, 3, child::SNAPSHOT, P, 2 * P, false)
-            .unwrap();
+        let a = store.create_child(parent, 2, child::SNAPSHOT, 0, 3 * P, false).unwrap();
+        let b = store.create_child(parent, 3, child::SNAPSHOT, P, 2 * P, false).unwrap();
         assert_eq!(mem.live(), 3);
         store.release(parent, &mut mem);
         // Parent's three frames are still held (page 0 by a; pages 1, 2 by a and b).
@@ -2073,10 +1863,7 @@ mod tests {
         store.release(a, &mut mem);
         assert_eq!(mem.live(), 2);
         assert_eq!(committed(&store, b), 2 * P);
-        assert_eq!(
-            read(&store, &mem, b, 0, 2 * P).unwrap(),
-            pattern(3, 3 * P as usize)[P as usize..].to_vec()
-        );
+        assert_eq!(read(&store, &mem, b, 0, 2 * P).unwrap(), pattern(3, 3 * P as usize)[P as usize..].to_vec());
         check_invariants(&store, &mem);
         store.release(b, &mut mem);
         assert_eq!(mem.live(), 0);
@@ -2089,21 +1876,11 @@ mod tests {
         let mut mem = FakeMemory::new();
         let parent = store.create(1, 2 * P, 0).unwrap();
         write(&mut store, &mut mem, parent, 0, &pattern(9, 2 * P as usize)).unwrap();
-        let child = store
-            .create_child(parent, 2, child::SNAPSHOT, P, 3 * P, false)
-            .unwrap();
+        let child = store.create_child(parent, 2, child::SNAPSHOT, P, 3 * P, false).unwrap();
         assert_eq!(store.size(child), 3 * P);
-        assert_eq!(
-            read(&store, &mem, child, 0, P).unwrap(),
-            pattern(9, 2 * P as usize)[P as usize..].to_vec()
-        );
-        assert_eq!(
-            read(&store, &mem, child, P, 2 * P).unwrap(),
-            vec![0; 2 * P as usize]
-        );
-        let far = store
-            .create_child(parent, 3, child::SNAPSHOT, 100 * P, P, false)
-            .unwrap();
+        assert_eq!(read(&store, &mem, child, 0, P).unwrap(), pattern(9, 2 * P as usize)[P as usize..].to_vec());
+        assert_eq!(read(&store, &mem, child, P, 2 * P).unwrap(), vec![0; 2 * P as usize]);
+        let far = store.create_child(parent, 3, child::SNAPSHOT, 100 * P, P, false).unwrap();
         assert_eq!(read(&store, &mem, far, 0, P).unwrap(), vec![0; P as usize]);
         assert_eq!(mem.live(), 2);
         let info = store.info(child);
@@ -2117,97 +1894,41 @@ mod tests {
         let mut store = VmoStore::new();
         let mut cache = RecordingCache::default();
         let parent = store.create(1, 4 * P, 0).unwrap();
-        let cc = |s: &mut VmoStore, options, offset, size| {
-            s.create_child(parent, 9, options, offset, size, false)
-        };
+        let cc = |s: &mut VmoStore, options, offset, size| s.create_child(parent, 9, options, offset, size, false);
         assert_eq!(cc(&mut store, 0, 0, P), Err(ZxError::InvalidArgs));
+        assert_eq!(cc(&mut store, child::RESIZABLE, 0, P), Err(ZxError::InvalidArgs));
         assert_eq!(
-            cc(&mut store, child::RESIZABLE, 0, P),
+            cc(&mut store, child::SNAPSHOT | child::SNAPSHOT_AT_LEAST_ON_WRITE, 0, P),
             Err(ZxError::InvalidArgs)
         );
-        assert_eq!(
-            cc(
-                &mut store,
-                child::SNAPSHOT | child::SNAPSHOT_AT_LEAST_ON_WRITE,
-                0,
-                P
-            ),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            cc(&mut store, child::SNAPSHOT | (1 << 7), 0, P),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            cc(&mut store, child::SLICE | child::RESIZABLE, 0, P),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            cc(&mut store, child::SLICE | child::SNAPSHOT, 0, P),
-            Err(ZxError::InvalidArgs)
-        );
+        assert_eq!(cc(&mut store, child::SNAPSHOT | (1 << 7), 0, P), Err(ZxError::InvalidArgs));
+        assert_eq!(cc(&mut store, child::SLICE | child::RESIZABLE, 0, P), Err(ZxError::InvalidArgs));
+        assert_eq!(cc(&mut store, child::SLICE | child::SNAPSHOT, 0, P), Err(ZxError::InvalidArgs));
         // Options beat arguments.
         assert_eq!(cc(&mut store, 0, 1, u64::MAX), Err(ZxError::InvalidArgs));
-        assert_eq!(
-            cc(&mut store, child::SNAPSHOT, 1, u64::MAX),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            cc(&mut store, child::SNAPSHOT, 0, u64::MAX),
-            Err(ZxError::OutOfRange)
-        );
-        assert_eq!(
-            cc(&mut store, child::SNAPSHOT, 0, 0u64.wrapping_sub(P)),
-            Err(ZxError::OutOfRange)
-        );
+        assert_eq!(cc(&mut store, child::SNAPSHOT, 1, u64::MAX), Err(ZxError::InvalidArgs));
+        assert_eq!(cc(&mut store, child::SNAPSHOT, 0, u64::MAX), Err(ZxError::OutOfRange));
+        assert_eq!(cc(&mut store, child::SNAPSHOT, 0, 0u64.wrapping_sub(P)), Err(ZxError::OutOfRange));
         // NO_WRITE only concerns rights.
-        let ok = cc(
-            &mut store,
-            child::SNAPSHOT | child::NO_WRITE | child::RESIZABLE,
-            0,
-            P,
-        )
-        .unwrap();
+        let ok = cc(&mut store, child::SNAPSHOT | child::NO_WRITE | child::RESIZABLE, 0, P).unwrap();
         assert!(store.is_resizable(ok));
         let plain = cc(&mut store, child::SNAPSHOT_AT_LEAST_ON_WRITE, 0, P).unwrap();
         assert!(!store.is_resizable(plain));
-        assert_eq!(
-            store.set_size(plain, 2 * P, &mut FakeMemory::new()),
-            Err(ZxError::Unavailable)
-        );
+        assert_eq!(store.set_size(plain, 2 * P, &mut FakeMemory::new()), Err(ZxError::Unavailable));
 
         let uncached = store.create(2, P, 0).unwrap();
-        store
-            .set_cache_policy(uncached, cache_policy::UNCACHED, &mut cache)
-            .unwrap();
-        assert_eq!(
-            store.create_child(uncached, 9, child::SNAPSHOT, 1, P, false),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            store.create_child(uncached, 9, child::SNAPSHOT, 0, u64::MAX, false),
-            Err(ZxError::OutOfRange)
-        );
-        assert_eq!(
-            store.create_child(uncached, 9, child::SNAPSHOT, 0, P, false),
-            Err(ZxError::BadState)
-        );
+        store.set_cache_policy(uncached, cache_policy::UNCACHED, &mut cache).unwrap();
+        assert_eq!(store.create_child(uncached, 9, child::SNAPSHOT, 1, P, false), Err(ZxError::InvalidArgs));
+        assert_eq!(store.create_child(uncached, 9, child::SNAPSHOT, 0, u64::MAX, false), Err(ZxError::OutOfRange));
+        assert_eq!(store.create_child(uncached, 9, child::SNAPSHOT, 0, P, false), Err(ZxError::BadState));
 
-        let phys = store
-            .create_physical(3, PhysAddr(0x900_0000), 2 * P)
-            .unwrap();
-        assert_eq!(
-            store.create_child(phys, 9, child::SNAPSHOT, 1, u64::MAX, false),
-            Err(ZxError::NotSupported)
-        );
+        let phys = store.create_physical(3, PhysAddr(0x900_0000), 2 * P).unwrap();
+        assert_eq!(store.create_child(phys, 9, child::SNAPSHOT, 1, u64::MAX, false), Err(ZxError::NotSupported));
         assert_eq!(
             store.create_child(phys, 9, child::SNAPSHOT_AT_LEAST_ON_WRITE, 0, P, false),
             Err(ZxError::NotSupported)
         );
-        assert_eq!(
-            store.create_child(phys, 9, 0, 0, P, false),
-            Err(ZxError::InvalidArgs)
-        );
+        assert_eq!(store.create_child(phys, 9, 0, 0, P, false), Err(ZxError::InvalidArgs));
     }
 
     #[test]
@@ -2223,15 +1944,9 @@ mod tests {
         assert_eq!(&store.name(parent)[..6], b"short\0");
         assert!(store.name(parent)[5..].iter().all(|&b| b == 0));
 
-        let named = store
-            .create_child(parent, 2, child::SNAPSHOT, 0, P, true)
-            .unwrap();
-        let unnamed = store
-            .create_child(parent, 3, child::SNAPSHOT, 0, P, false)
-            .unwrap();
-        let slice = store
-            .create_child(parent, 4, child::SLICE, 0, P, true)
-            .unwrap();
+        let named = store.create_child(parent, 2, child::SNAPSHOT, 0, P, true).unwrap();
+        let unnamed = store.create_child(parent, 3, child::SNAPSHOT, 0, P, false).unwrap();
+        let slice = store.create_child(parent, 4, child::SLICE, 0, P, true).unwrap();
         assert_eq!(store.name(named), store.name(parent));
         assert_eq!(store.name(unnamed), [0; 32]);
         assert_eq!(store.name(slice), store.name(parent));
@@ -2245,62 +1960,29 @@ mod tests {
         let mut store = VmoStore::new();
         let mut cache = RecordingCache::default();
         let parent = store.create(1, 4 * P, 0).unwrap();
-        let slice = |s: &mut VmoStore, p, offset, size| {
-            s.create_child(p, 9, child::SLICE, offset, size, false)
-        };
-        assert_eq!(
-            slice(&mut store, parent, 1, u64::MAX),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            slice(&mut store, parent, 0, u64::MAX),
-            Err(ZxError::OutOfRange)
-        );
-        assert_eq!(
-            slice(&mut store, parent, 0, 0u64.wrapping_sub(P)),
-            Err(ZxError::OutOfRange)
-        );
-        assert_eq!(
-            slice(&mut store, parent, 0u64.wrapping_sub(P), P),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            slice(&mut store, parent, 3 * P, 2 * P),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            slice(&mut store, parent, 5 * P, 0),
-            Err(ZxError::InvalidArgs)
-        );
+        let slice = |s: &mut VmoStore, p, offset, size| s.create_child(p, 9, child::SLICE, offset, size, false);
+        assert_eq!(slice(&mut store, parent, 1, u64::MAX), Err(ZxError::InvalidArgs));
+        assert_eq!(slice(&mut store, parent, 0, u64::MAX), Err(ZxError::OutOfRange));
+        assert_eq!(slice(&mut store, parent, 0, 0u64.wrapping_sub(P)), Err(ZxError::OutOfRange));
+        assert_eq!(slice(&mut store, parent, 0u64.wrapping_sub(P), P), Err(ZxError::InvalidArgs));
+        assert_eq!(slice(&mut store, parent, 3 * P, 2 * P), Err(ZxError::InvalidArgs));
+        assert_eq!(slice(&mut store, parent, 5 * P, 0), Err(ZxError::InvalidArgs));
 
         let resizable = store.create(2, P, crate::abi::VMO_RESIZABLE).unwrap();
-        assert_eq!(
-            slice(&mut store, resizable, 0, 2 * P),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            slice(&mut store, resizable, 0, P),
-            Err(ZxError::NotSupported)
-        );
+        assert_eq!(slice(&mut store, resizable, 0, 2 * P), Err(ZxError::InvalidArgs));
+        assert_eq!(slice(&mut store, resizable, 0, P), Err(ZxError::NotSupported));
 
         let uncached = store.create(3, P, 0).unwrap();
-        store
-            .set_cache_policy(uncached, cache_policy::UNCACHED, &mut cache)
-            .unwrap();
+        store.set_cache_policy(uncached, cache_policy::UNCACHED, &mut cache).unwrap();
         assert_eq!(slice(&mut store, uncached, 0, P), Err(ZxError::BadState));
-        let phys = store
-            .create_physical(4, PhysAddr(0x900_0000), 2 * P)
-            .unwrap();
+        let phys = store.create_physical(4, PhysAddr(0x900_0000), 2 * P).unwrap();
         let phys_slice = slice(&mut store, phys, P, P).unwrap();
         assert_eq!(store.cache_policy(phys_slice), cache_policy::UNCACHED);
 
         let empty = slice(&mut store, parent, 4 * P, 0).unwrap();
         assert_eq!(store.size(empty), 0);
         assert_eq!(store.check_read_write(empty, 0, 0), Ok(()));
-        assert_eq!(
-            store.check_read_write(empty, 0, 1),
-            Err(ZxError::OutOfRange)
-        );
+        assert_eq!(store.check_read_write(empty, 0, 1), Err(ZxError::OutOfRange));
         let small = slice(&mut store, parent, P, 42).unwrap();
         assert_eq!(store.size(small), P);
         assert_eq!(store.content_size(small), 42);
@@ -2316,38 +1998,26 @@ mod tests {
         let mut mem = FakeMemory::new();
         let parent = store.create(1, 4 * P, 0).unwrap();
         write(&mut store, &mut mem, parent, P, b"in parent").unwrap();
-        let slice = store
-            .create_child(parent, 2, child::SLICE, P, 2 * P, false)
-            .unwrap();
+        let slice = store.create_child(parent, 2, child::SLICE, P, 2 * P, false).unwrap();
         assert_eq!(&read(&store, &mem, slice, 0, 9).unwrap(), b"in parent");
         write(&mut store, &mut mem, slice, P + 3, b"via slice").unwrap();
-        assert_eq!(
-            &read(&store, &mem, parent, 2 * P + 3, 9).unwrap(),
-            b"via slice"
-        );
+        assert_eq!(&read(&store, &mem, parent, 2 * P + 3, 9).unwrap(), b"via slice");
         // Pages belong to the root; a slice owns nothing.
         assert_eq!(committed(&store, parent), 2 * P);
         assert_eq!(committed(&store, slice), 0);
 
         // A slice of the slice resolves to the root.
-        let inner = store
-            .create_child(slice, 3, child::SLICE, P, P, false)
-            .unwrap();
+        let inner = store.create_child(slice, 3, child::SLICE, P, P, false).unwrap();
         assert_eq!(&read(&store, &mem, inner, 3, 9).unwrap(), b"via slice");
         assert_eq!(store.info(inner).parent_koid, 2);
         write(&mut store, &mut mem, inner, 0, b"inner").unwrap();
         assert_eq!(&read(&store, &mem, parent, 2 * P, 5).unwrap(), b"inner");
 
         // A COW child of a slice snapshots the slice's window.
-        let snap = store
-            .create_child(slice, 4, child::SNAPSHOT, 0, 3 * P, false)
-            .unwrap();
+        let snap = store.create_child(slice, 4, child::SNAPSHOT, 0, 3 * P, false).unwrap();
         assert_eq!(&read(&store, &mem, snap, 0, 9).unwrap(), b"in parent");
         assert_eq!(&read(&store, &mem, snap, P, 5).unwrap(), b"inner");
-        assert_eq!(
-            read(&store, &mem, snap, 2 * P, P).unwrap(),
-            vec![0; P as usize]
-        );
+        assert_eq!(read(&store, &mem, snap, 2 * P, P).unwrap(), vec![0; P as usize]);
         write(&mut store, &mut mem, slice, 0, b"changed").unwrap();
         assert_eq!(&read(&store, &mem, snap, 0, 9).unwrap(), b"in parent");
         check_invariants(&store, &mem);
@@ -2373,14 +2043,10 @@ mod tests {
         let mut store = VmoStore::new();
         let mut mem = FakeMemory::new();
         let parent = store.create(1, P, 0).unwrap();
-        let child = store
-            .create_child(parent, 2, child::SNAPSHOT, 0, P, false)
-            .unwrap();
+        let child = store.create_child(parent, 2, child::SNAPSHOT, 0, P, false).unwrap();
         assert_eq!(store.signals(parent) & signal::VMO_ZERO_CHILDREN, 0);
         assert_eq!(store.info(parent).num_children, 1);
-        let grandchild = store
-            .create_child(child, 3, child::SNAPSHOT, 0, P, false)
-            .unwrap();
+        let grandchild = store.create_child(child, 3, child::SNAPSHOT, 0, P, false).unwrap();
 
         // The child's handle closes, but the grandchild keeps the parent's signal clear.
         store.release(child, &mut mem);
@@ -2405,12 +2071,8 @@ mod tests {
         let mut mem = FakeMemory::new();
         let root = store.create(1, P, 0).unwrap();
         write(&mut store, &mut mem, root, 0, b"root").unwrap();
-        let child = store
-            .create_child(root, 2, child::SNAPSHOT, 0, P, false)
-            .unwrap();
-        let grandchild = store
-            .create_child(child, 3, child::SNAPSHOT, 0, P, false)
-            .unwrap();
+        let child = store.create_child(root, 2, child::SNAPSHOT, 0, P, false).unwrap();
+        let grandchild = store.create_child(child, 3, child::SNAPSHOT, 0, P, false).unwrap();
         store.release(root, &mut mem);
         store.release(child, &mut mem);
         assert_eq!(store.vmo_count(), 3);
@@ -2427,21 +2089,12 @@ mod tests {
         let mut store = VmoStore::new();
         let id = store.create(1, 0, 0).unwrap();
         store.signal(id, 0, 1 << 24 | 1 << 31);
-        assert_eq!(
-            store.signals(id),
-            signal::VMO_ZERO_CHILDREN | 1 << 24 | 1 << 31
-        );
+        assert_eq!(store.signals(id), signal::VMO_ZERO_CHILDREN | 1 << 24 | 1 << 31);
         store.signal(id, 1 << 24, 1 << 25);
-        assert_eq!(
-            store.signals(id),
-            signal::VMO_ZERO_CHILDREN | 1 << 25 | 1 << 31
-        );
+        assert_eq!(store.signals(id), signal::VMO_ZERO_CHILDREN | 1 << 25 | 1 << 31);
         // Bits outside USER_ALL are never stored.
         store.signal(id, signal::VMO_ZERO_CHILDREN, 1);
-        assert_eq!(
-            store.signals(id),
-            signal::VMO_ZERO_CHILDREN | 1 << 25 | 1 << 31
-        );
+        assert_eq!(store.signals(id), signal::VMO_ZERO_CHILDREN | 1 << 25 | 1 << 31);
     }
 
     // ----- size -------------------------------------------------------------------------
@@ -2451,42 +2104,23 @@ mod tests {
         let mut store = VmoStore::new();
         let mut mem = FakeMemory::new();
         let fixed = store.create(1, P, 0).unwrap();
-        assert_eq!(
-            store.set_size(fixed, u64::MAX, &mut mem),
-            Err(ZxError::Unavailable)
-        );
+        assert_eq!(store.set_size(fixed, u64::MAX, &mut mem), Err(ZxError::Unavailable));
         let phys = store.create_physical(2, PhysAddr(0x900_0000), P).unwrap();
         assert_eq!(store.set_size(phys, P, &mut mem), Err(ZxError::Unavailable));
 
         let id = store.create(3, 3 * P, crate::abi::VMO_RESIZABLE).unwrap();
-        assert_eq!(
-            store.set_size(id, u64::MAX, &mut mem),
-            Err(ZxError::OutOfRange)
-        );
+        assert_eq!(store.set_size(id, u64::MAX, &mut mem), Err(ZxError::OutOfRange));
         write(&mut store, &mut mem, id, 0, &pattern(5, 3 * P as usize)).unwrap();
         invalidations(&mut store);
         store.set_size(id, P + 7, &mut mem).unwrap();
         assert_eq!(store.size(id), 2 * P);
         assert_eq!(store.content_size(id), P + 7);
         assert_eq!(mem.live(), 2);
-        assert_eq!(
-            invalidations(&mut store),
-            vec![Invalidation {
-                vmo: id,
-                first_page: 2,
-                page_count: 1
-            }]
-        );
+        assert_eq!(invalidations(&mut store), vec![Invalidation { vmo: id, first_page: 2, page_count: 1 }]);
         store.set_size(id, 4 * P, &mut mem).unwrap();
         assert!(invalidations(&mut store).is_empty());
-        assert_eq!(
-            read(&store, &mem, id, 2 * P, 2 * P).unwrap(),
-            vec![0; 2 * P as usize]
-        );
-        assert_eq!(
-            read(&store, &mem, id, 0, 2 * P).unwrap(),
-            pattern(5, 2 * P as usize)
-        );
+        assert_eq!(read(&store, &mem, id, 2 * P, 2 * P).unwrap(), vec![0; 2 * P as usize]);
+        assert_eq!(read(&store, &mem, id, 0, 2 * P).unwrap(), pattern(5, 2 * P as usize));
         store.set_size(id, 0, &mut mem).unwrap();
         assert_eq!(mem.live(), 0);
         check_invariants(&store, &mem);
@@ -2498,34 +2132,13 @@ mod tests {
         let mut mem = FakeMemory::new();
         let parent = store.create(1, 2 * P, 0).unwrap();
         write(&mut store, &mut mem, parent, 0, &pattern(4, 2 * P as usize)).unwrap();
-        let child = store
-            .create_child(
-                parent,
-                2,
-                child::SNAPSHOT | child::RESIZABLE,
-                0,
-                2 * P,
-                false,
-            )
-            .unwrap();
-        assert_eq!(
-            store.info(child).flags,
-            info::VMO_TYPE_PAGED | info::VMO_RESIZABLE | info::VMO_IS_COW_CLONE
-        );
+        let child = store.create_child(parent, 2, child::SNAPSHOT | child::RESIZABLE, 0, 2 * P, false).unwrap();
+        assert_eq!(store.info(child).flags, info::VMO_TYPE_PAGED | info::VMO_RESIZABLE | info::VMO_IS_COW_CLONE);
         store.set_size(child, P, &mut mem).unwrap();
         store.set_size(child, 2 * P, &mut mem).unwrap();
-        assert_eq!(
-            read(&store, &mem, child, P, P).unwrap(),
-            vec![0; P as usize]
-        );
-        assert_eq!(
-            read(&store, &mem, child, 0, P).unwrap(),
-            pattern(4, P as usize)
-        );
-        assert_eq!(
-            read(&store, &mem, parent, 0, 2 * P).unwrap(),
-            pattern(4, 2 * P as usize)
-        );
+        assert_eq!(read(&store, &mem, child, P, P).unwrap(), vec![0; P as usize]);
+        assert_eq!(read(&store, &mem, child, 0, P).unwrap(), pattern(4, P as usize));
+        assert_eq!(read(&store, &mem, parent, 0, 2 * P).unwrap(), pattern(4, 2 * P as usize));
         check_invariants(&store, &mem);
     }
 
@@ -2537,31 +2150,18 @@ mod tests {
         let mut mem = FakeMemory::new();
         let mut cache = RecordingCache::default();
         let id = store.create(1, 2 * P, 0).unwrap();
-        let mut op = |s: &mut VmoStore, code, rights| {
-            s.op_range(id, code, 0, P, rights, &mut mem, &mut cache)
-        };
+        let mut op = |s: &mut VmoStore, code, rights| s.op_range(id, code, 0, P, rights, &mut mem, &mut cache);
         assert_eq!(op(&mut store, 0, 0), Err(ZxError::InvalidArgs));
         assert_eq!(op(&mut store, 5, 0), Err(ZxError::InvalidArgs));
         assert_eq!(op(&mut store, 11, ALL_RIGHTS), Err(ZxError::InvalidArgs));
         assert_eq!(op(&mut store, op::LOCK, 0), Err(ZxError::NotSupported));
-        assert_eq!(
-            op(&mut store, op::UNLOCK, ALL_RIGHTS),
-            Err(ZxError::NotSupported)
-        );
+        assert_eq!(op(&mut store, op::UNLOCK, ALL_RIGHTS), Err(ZxError::NotSupported));
         for code in [op::COMMIT, op::DECOMMIT, op::ZERO, op::CACHE_INVALIDATE] {
-            assert_eq!(
-                op(&mut store, code, rights::READ),
-                Err(ZxError::AccessDenied),
-                "op {code}"
-            );
+            assert_eq!(op(&mut store, code, rights::READ), Err(ZxError::AccessDenied), "op {code}");
             assert_eq!(op(&mut store, code, rights::WRITE), Ok(()), "op {code}");
         }
         for code in [op::CACHE_SYNC, op::CACHE_CLEAN, op::CACHE_CLEAN_INVALIDATE] {
-            assert_eq!(
-                op(&mut store, code, rights::WRITE),
-                Err(ZxError::AccessDenied),
-                "op {code}"
-            );
+            assert_eq!(op(&mut store, code, rights::WRITE), Err(ZxError::AccessDenied), "op {code}");
             assert_eq!(op(&mut store, code, rights::READ), Ok(()), "op {code}");
         }
     }
@@ -2579,30 +2179,18 @@ mod tests {
         assert_eq!(committed(&store, id), P);
         assert_eq!(commit(&mut store, &mut mem, P - 1, 2), Ok(()));
         assert_eq!(committed(&store, id), 2 * P);
-        assert_eq!(
-            commit(&mut store, &mut mem, 4 * P + 1, 0),
-            Err(ZxError::OutOfRange)
-        );
+        assert_eq!(commit(&mut store, &mut mem, 4 * P + 1, 0), Err(ZxError::OutOfRange));
         assert_eq!(commit(&mut store, &mut mem, 4 * P, 100), Ok(()));
-        assert_eq!(
-            commit(&mut store, &mut mem, 1, u64::MAX),
-            Err(ZxError::OutOfRange)
-        );
+        assert_eq!(commit(&mut store, &mut mem, 1, u64::MAX), Err(ZxError::OutOfRange));
         assert_eq!(committed(&store, id), 2 * P);
         assert_eq!(commit(&mut store, &mut mem, 3 * P, 100 * P), Ok(()));
         assert_eq!(committed(&store, id), 3 * P);
-        assert_eq!(
-            read(&store, &mem, id, 0, 4 * P).unwrap(),
-            vec![0; 4 * P as usize]
-        );
+        assert_eq!(read(&store, &mem, id, 0, 4 * P).unwrap(), vec![0; 4 * P as usize]);
         check_invariants(&store, &mem);
 
         let phys = store.create_physical(2, PhysAddr(0x900_0000), P).unwrap();
         for code in [op::COMMIT, op::DECOMMIT, op::ZERO] {
-            assert_eq!(
-                store.op_range(phys, code, 0, P, ALL_RIGHTS, &mut mem, &mut cache),
-                Err(ZxError::NotSupported)
-            );
+            assert_eq!(store.op_range(phys, code, 0, P, ALL_RIGHTS, &mut mem, &mut cache), Err(ZxError::NotSupported));
         }
     }
 
@@ -2613,20 +2201,8 @@ mod tests {
         let mut cache = RecordingCache::default();
         let parent = store.create(1, 2 * P, 0).unwrap();
         write(&mut store, &mut mem, parent, 0, b"parent data").unwrap();
-        let child = store
-            .create_child(parent, 2, child::SNAPSHOT, 0, 2 * P, false)
-            .unwrap();
-        store
-            .op_range(
-                child,
-                op::COMMIT,
-                0,
-                2 * P,
-                ALL_RIGHTS,
-                &mut mem,
-                &mut cache,
-            )
-            .unwrap();
+        let child = store.create_child(parent, 2, child::SNAPSHOT, 0, 2 * P, false).unwrap();
+        store.op_range(child, op::COMMIT, 0, 2 * P, ALL_RIGHTS, &mut mem, &mut cache).unwrap();
         assert_eq!(committed(&store, child), 2 * P);
         assert_eq!(committed(&store, parent), P);
         assert_eq!(&read(&store, &mem, child, 0, 11).unwrap(), b"parent data");
@@ -2641,22 +2217,11 @@ mod tests {
         let mut mem = FakeMemory::new();
         let mut cache = RecordingCache::default();
         let id = store.create(1, 2 * P, 0).unwrap();
-        store
-            .set_cache_policy(id, cache_policy::WRITE_COMBINING, &mut cache)
-            .unwrap();
-        store
-            .op_range(id, op::COMMIT, 0, 2 * P, ALL_RIGHTS, &mut mem, &mut cache)
-            .unwrap();
+        store.set_cache_policy(id, cache_policy::WRITE_COMBINING, &mut cache).unwrap();
+        store.op_range(id, op::COMMIT, 0, 2 * P, ALL_RIGHTS, &mut mem, &mut cache).unwrap();
         assert_eq!(cache.calls.len(), 2);
-        assert!(
-            cache
-                .calls
-                .iter()
-                .all(|c| c.0 == "clean_invalidate" && c.2 == P as usize)
-        );
-        store
-            .op_range(id, op::COMMIT, 0, 2 * P, ALL_RIGHTS, &mut mem, &mut cache)
-            .unwrap();
+        assert!(cache.calls.iter().all(|c| c.0 == "clean_invalidate" && c.2 == P as usize));
+        store.op_range(id, op::COMMIT, 0, 2 * P, ALL_RIGHTS, &mut mem, &mut cache).unwrap();
         assert_eq!(cache.calls.len(), 2);
     }
 
@@ -2669,21 +2234,12 @@ mod tests {
         let mut decommit = |s: &mut VmoStore, m: &mut FakeMemory, vmo, offset, len| {
             s.op_range(vmo, op::DECOMMIT, offset, len, ALL_RIGHTS, m, &mut cache)
         };
-        assert_eq!(
-            decommit(&mut store, &mut mem, id, 4 * P + 1, 0),
-            Err(ZxError::OutOfRange)
-        );
+        assert_eq!(decommit(&mut store, &mut mem, id, 4 * P + 1, 0), Err(ZxError::OutOfRange));
         assert_eq!(decommit(&mut store, &mut mem, id, 4 * P, 0), Ok(()));
         assert_eq!(decommit(&mut store, &mut mem, id, 4 * P, 5), Ok(()));
         // Misalignment is an error even with nothing committed (DecommitMisaligned).
-        assert_eq!(
-            decommit(&mut store, &mut mem, id, 1, P),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            decommit(&mut store, &mut mem, id, 0, 1),
-            Err(ZxError::InvalidArgs)
-        );
+        assert_eq!(decommit(&mut store, &mut mem, id, 1, P), Err(ZxError::InvalidArgs));
+        assert_eq!(decommit(&mut store, &mut mem, id, 0, 1), Err(ZxError::InvalidArgs));
 
         // DecommitMiddle.
         write(&mut store, &mut mem, id, 0, &pattern(2, 3 * P as usize)).unwrap();
@@ -2699,39 +2255,21 @@ mod tests {
         assert_eq!(committed(&store, id), P);
 
         // COW children forbid decommit on both sides; the alignment check comes later.
-        let child = store
-            .create_child(id, 2, child::SNAPSHOT, 0, P, false)
-            .unwrap();
-        assert_eq!(
-            decommit(&mut store, &mut mem, id, 1, 1),
-            Err(ZxError::NotSupported)
-        );
-        assert_eq!(
-            decommit(&mut store, &mut mem, child, 1, 1),
-            Err(ZxError::NotSupported)
-        );
+        let child = store.create_child(id, 2, child::SNAPSHOT, 0, P, false).unwrap();
+        assert_eq!(decommit(&mut store, &mut mem, id, 1, 1), Err(ZxError::NotSupported));
+        assert_eq!(decommit(&mut store, &mut mem, child, 1, 1), Err(ZxError::NotSupported));
         store.release(child, &mut mem);
         assert_eq!(decommit(&mut store, &mut mem, id, 0, P), Ok(()));
         assert_eq!(committed(&store, id), 0);
 
         // A slice forwards to its root with the trimmed length.
-        let slice = store
-            .create_child(id, 3, child::SLICE, P, 2 * P, false)
-            .unwrap();
+        let slice = store.create_child(id, 3, child::SLICE, P, 2 * P, false).unwrap();
         write(&mut store, &mut mem, slice, 0, &pattern(3, 2 * P as usize)).unwrap();
         assert_eq!(decommit(&mut store, &mut mem, slice, P, 5 * P + 3), Ok(()));
         assert_eq!(committed(&store, id), P);
-        assert_eq!(
-            read(&store, &mem, id, 2 * P, P).unwrap(),
-            vec![0; P as usize]
-        );
-        let snap = store
-            .create_child(slice, 4, child::SNAPSHOT, 0, P, false)
-            .unwrap();
-        assert_eq!(
-            decommit(&mut store, &mut mem, id, 0, P),
-            Err(ZxError::NotSupported)
-        );
+        assert_eq!(read(&store, &mem, id, 2 * P, P).unwrap(), vec![0; P as usize]);
+        let snap = store.create_child(slice, 4, child::SNAPSHOT, 0, P, false).unwrap();
+        assert_eq!(decommit(&mut store, &mut mem, id, 0, P), Err(ZxError::NotSupported));
         store.release(snap, &mut mem);
         check_invariants(&store, &mem);
     }
@@ -2749,14 +2287,8 @@ mod tests {
         for offset in [0, 10, P] {
             assert_eq!(zero(&mut store, &mut mem, id, offset, 0), Ok(()));
         }
-        assert_eq!(
-            zero(&mut store, &mut mem, id, 3 * P + 1, 0),
-            Err(ZxError::OutOfRange)
-        );
-        assert_eq!(
-            zero(&mut store, &mut mem, id, 1, u64::MAX),
-            Err(ZxError::OutOfRange)
-        );
+        assert_eq!(zero(&mut store, &mut mem, id, 3 * P + 1, 0), Err(ZxError::OutOfRange));
+        assert_eq!(zero(&mut store, &mut mem, id, 1, u64::MAX), Err(ZxError::OutOfRange));
         // Zeroing uncommitted pages commits nothing.
         assert_eq!(zero(&mut store, &mut mem, id, 10, 2 * P), Ok(()));
         assert_eq!(mem.live(), 0);
@@ -2783,14 +2315,9 @@ mod tests {
         // Zeroing in a COW child leaves the parent alone and hides the parent.
         let parent = store.create(2, 2 * P, 0).unwrap();
         write(&mut store, &mut mem, parent, 0, &data[..2 * P as usize]).unwrap();
-        let child = store
-            .create_child(parent, 3, child::SNAPSHOT, 0, 2 * P, false)
-            .unwrap();
+        let child = store.create_child(parent, 3, child::SNAPSHOT, 0, 2 * P, false).unwrap();
         assert_eq!(zero(&mut store, &mut mem, child, 0, P + 10), Ok(()));
-        assert_eq!(
-            read(&store, &mem, parent, 0, 2 * P).unwrap(),
-            data[..2 * P as usize].to_vec()
-        );
+        assert_eq!(read(&store, &mem, parent, 0, 2 * P).unwrap(), data[..2 * P as usize].to_vec());
         let mut child_expected = data[..2 * P as usize].to_vec();
         child_expected[..P as usize + 10].fill(0);
         assert_eq!(read(&store, &mem, child, 0, 2 * P).unwrap(), child_expected);
@@ -2799,17 +2326,8 @@ mod tests {
 
         // Uncached VMOs refuse ZERO before the range check; physical ones before that.
         let uncached = store.create(4, P, 0).unwrap();
-        store
-            .set_cache_policy(
-                uncached,
-                cache_policy::UNCACHED,
-                &mut RecordingCache::default(),
-            )
-            .unwrap();
-        assert_eq!(
-            zero(&mut store, &mut mem, uncached, 10 * P, 1),
-            Err(ZxError::BadState)
-        );
+        store.set_cache_policy(uncached, cache_policy::UNCACHED, &mut RecordingCache::default()).unwrap();
+        assert_eq!(zero(&mut store, &mut mem, uncached, 10 * P, 1), Err(ZxError::BadState));
         check_invariants(&store, &mem);
     }
 
@@ -2820,16 +2338,9 @@ mod tests {
         let mut cache = RecordingCache::default();
         let size = 0x8000;
         let id = store.create(1, size, 0).unwrap();
-        let ops = [
-            op::CACHE_SYNC,
-            op::CACHE_INVALIDATE,
-            op::CACHE_CLEAN,
-            op::CACHE_CLEAN_INVALIDATE,
-        ];
+        let ops = [op::CACHE_SYNC, op::CACHE_INVALIDATE, op::CACHE_CLEAN, op::CACHE_CLEAN_INVALIDATE];
         for code in ops {
-            let mut run = |offset, len| {
-                store.op_range(id, code, offset, len, ALL_RIGHTS, &mut mem, &mut cache)
-            };
+            let mut run = |offset, len| store.op_range(id, code, offset, len, ALL_RIGHTS, &mut mem, &mut cache);
             assert_eq!(run(0, 0), Err(ZxError::InvalidArgs));
             assert_eq!(run(size + 1, 0), Err(ZxError::InvalidArgs));
             assert_eq!(run(size, 1), Err(ZxError::OutOfRange));
@@ -2842,47 +2353,14 @@ mod tests {
 
         let frame5 = store.page_for_write(id, 5, &mut mem).unwrap();
         let frame6 = store.page_for_write(id, 6, &mut mem).unwrap();
-        store
-            .op_range(
-                id,
-                op::CACHE_CLEAN,
-                0x5200,
-                0x1200,
-                ALL_RIGHTS,
-                &mut mem,
-                &mut cache,
-            )
-            .unwrap();
-        assert_eq!(
-            cache.calls,
-            vec![
-                ("clean", PhysAddr(frame5.0 + 0x200), 0xe00),
-                ("clean", frame6, 0x400)
-            ]
-        );
+        store.op_range(id, op::CACHE_CLEAN, 0x5200, 0x1200, ALL_RIGHTS, &mut mem, &mut cache).unwrap();
+        assert_eq!(cache.calls, vec![("clean", PhysAddr(frame5.0 + 0x200), 0xe00), ("clean", frame6, 0x400)]);
 
         cache.calls.clear();
-        let phys = store
-            .create_physical(2, PhysAddr(0x900_0000), 4 * P)
-            .unwrap();
-        let slice = store
-            .create_child(phys, 3, child::SLICE, P, 2 * P, false)
-            .unwrap();
-        store
-            .op_range(
-                slice,
-                op::CACHE_SYNC,
-                0x10,
-                P,
-                ALL_RIGHTS,
-                &mut mem,
-                &mut cache,
-            )
-            .unwrap();
-        assert_eq!(
-            cache.calls,
-            vec![("sync", PhysAddr(0x900_1010), P as usize)]
-        );
+        let phys = store.create_physical(2, PhysAddr(0x900_0000), 4 * P).unwrap();
+        let slice = store.create_child(phys, 3, child::SLICE, P, 2 * P, false).unwrap();
+        store.op_range(slice, op::CACHE_SYNC, 0x10, P, ALL_RIGHTS, &mut mem, &mut cache).unwrap();
+        assert_eq!(cache.calls, vec![("sync", PhysAddr(0x900_1010), P as usize)]);
     }
 
     // ----- cache policy -----------------------------------------------------------------
@@ -2893,71 +2371,37 @@ mod tests {
         let mut mem = FakeMemory::new();
         let mut cache = RecordingCache::default();
         let id = store.create(1, 2 * P, 0).unwrap();
-        assert_eq!(
-            store.set_cache_policy(id, 4, &mut cache),
-            Err(ZxError::InvalidArgs)
-        );
-        for policy in [
-            cache_policy::UNCACHED,
-            cache_policy::UNCACHED_DEVICE,
-            cache_policy::WRITE_COMBINING,
-            cache_policy::CACHED,
-        ] {
+        assert_eq!(store.set_cache_policy(id, 4, &mut cache), Err(ZxError::InvalidArgs));
+        for policy in
+            [cache_policy::UNCACHED, cache_policy::UNCACHED_DEVICE, cache_policy::WRITE_COMBINING, cache_policy::CACHED]
+        {
             assert_eq!(store.set_cache_policy(id, policy, &mut cache), Ok(()));
             assert_eq!(store.info(id).cache_policy, policy);
         }
         // Cached → uncached with pages cleans and invalidates each of them.
         let frame = store.page_for_write(id, 1, &mut mem).unwrap();
-        assert_eq!(
-            store.set_cache_policy(id, cache_policy::UNCACHED, &mut cache),
-            Ok(())
-        );
+        assert_eq!(store.set_cache_policy(id, cache_policy::UNCACHED, &mut cache), Ok(()));
         assert_eq!(cache.calls, vec![("clean_invalidate", frame, P as usize)]);
         // Pages while not cached: stuck.
-        assert_eq!(
-            store.set_cache_policy(id, cache_policy::CACHED, &mut cache),
-            Err(ZxError::BadState)
-        );
+        assert_eq!(store.set_cache_policy(id, cache_policy::CACHED, &mut cache), Err(ZxError::BadState));
 
         let mapped = store.create(2, P, 0).unwrap();
         store.retain(mapped);
         store.add_mapping(mapped);
-        assert_eq!(
-            store.set_cache_policy(mapped, cache_policy::UNCACHED, &mut cache),
-            Err(ZxError::BadState)
-        );
+        assert_eq!(store.set_cache_policy(mapped, cache_policy::UNCACHED, &mut cache), Err(ZxError::BadState));
         store.remove_mapping(mapped);
         store.release(mapped, &mut mem);
-        assert_eq!(
-            store.set_cache_policy(mapped, cache_policy::UNCACHED, &mut cache),
-            Ok(())
-        );
+        assert_eq!(store.set_cache_policy(mapped, cache_policy::UNCACHED, &mut cache), Ok(()));
 
         let parent = store.create(3, P, 0).unwrap();
-        let child = store
-            .create_child(parent, 4, child::SNAPSHOT, 0, P, false)
-            .unwrap();
-        assert_eq!(
-            store.set_cache_policy(parent, cache_policy::UNCACHED, &mut cache),
-            Err(ZxError::BadState)
-        );
-        assert_eq!(
-            store.set_cache_policy(child, cache_policy::UNCACHED, &mut cache),
-            Err(ZxError::BadState)
-        );
-        let slice = store
-            .create_child(parent, 5, child::SLICE, 0, P, false)
-            .unwrap();
-        assert_eq!(
-            store.set_cache_policy(slice, cache_policy::UNCACHED, &mut cache),
-            Err(ZxError::BadState)
-        );
+        let child = store.create_child(parent, 4, child::SNAPSHOT, 0, P, false).unwrap();
+        assert_eq!(store.set_cache_policy(parent, cache_policy::UNCACHED, &mut cache), Err(ZxError::BadState));
+        assert_eq!(store.set_cache_policy(child, cache_policy::UNCACHED, &mut cache), Err(ZxError::BadState));
+        let slice = store.create_child(parent, 5, child::SLICE, 0, P, false).unwrap();
+        assert_eq!(store.set_cache_policy(slice, cache_policy::UNCACHED, &mut cache), Err(ZxError::BadState));
         store.release(child, &mut mem);
         store.release(slice, &mut mem);
-        assert_eq!(
-            store.set_cache_policy(parent, cache_policy::UNCACHED, &mut cache),
-            Ok(())
-        );
+        assert_eq!(store.set_cache_policy(parent, cache_policy::UNCACHED, &mut cache), Ok(()));
     }
 
     #[test]
@@ -2965,83 +2409,40 @@ mod tests {
         let mut store = VmoStore::new();
         let mut mem = FakeMemory::new();
         let mut cache = RecordingCache::default();
-        assert_eq!(
-            store.create_physical(1, PhysAddr(0x1001), P),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            store.create_physical(1, PhysAddr(0x1000), 0),
-            Err(ZxError::InvalidArgs)
-        );
-        assert_eq!(
-            store.create_physical(1, PhysAddr(0u64.wrapping_sub(P)), 2 * P),
-            Err(ZxError::InvalidArgs)
-        );
-        let phys = store
-            .create_physical(1, PhysAddr(0x900_0000), 4 * P)
-            .unwrap();
+        assert_eq!(store.create_physical(1, PhysAddr(0x1001), P), Err(ZxError::InvalidArgs));
+        assert_eq!(store.create_physical(1, PhysAddr(0x1000), 0), Err(ZxError::InvalidArgs));
+        assert_eq!(store.create_physical(1, PhysAddr(0u64.wrapping_sub(P)), 2 * P), Err(ZxError::InvalidArgs));
+        let phys = store.create_physical(1, PhysAddr(0x900_0000), 4 * P).unwrap();
         assert_eq!(store.cache_policy(phys), cache_policy::UNCACHED);
         let info = store.info(phys);
         assert_eq!(info.flags, info::VMO_CONTIGUOUS);
         assert_eq!(info.committed_bytes, 0);
-        assert_eq!(
-            store.page_for_read(phys, 2),
-            Some(PageRef {
-                pa: PhysAddr(0x900_2000),
-                shared: false
-            })
-        );
-        assert_eq!(
-            store.page_for_write(phys, 3, &mut mem),
-            Ok(PhysAddr(0x900_3000))
-        );
+        assert_eq!(store.page_for_read(phys, 2), Some(PageRef { pa: PhysAddr(0x900_2000), shared: false }));
+        assert_eq!(store.page_for_write(phys, 3, &mut mem), Ok(PhysAddr(0x900_3000)));
         assert_eq!(store.page_for_read(phys, 4), None);
         assert_eq!(store.committed_frames_total(), 0);
         assert!(invalidations(&mut store).is_empty());
 
-        let slice = store
-            .create_child(phys, 2, child::SLICE, 2 * P, 2 * P, false)
-            .unwrap();
+        let slice = store.create_child(phys, 2, child::SLICE, 2 * P, 2 * P, false).unwrap();
         assert!(store.is_physical(slice));
-        assert_eq!(
-            store.page_for_read(slice, 1).unwrap().pa,
-            PhysAddr(0x900_3000)
-        );
+        assert_eq!(store.page_for_read(slice, 1).unwrap().pa, PhysAddr(0x900_3000));
         let slice_info = store.info(slice);
         assert_eq!(slice_info.flags, info::VMO_CONTIGUOUS);
         assert_eq!(slice_info.parent_koid, 0);
         assert_eq!(store.info(phys).num_children, 1);
 
         // Same policy again is fine even with children; a change is not.
-        assert_eq!(
-            store.set_cache_policy(phys, cache_policy::UNCACHED, &mut cache),
-            Ok(())
-        );
-        assert_eq!(
-            store.set_cache_policy(phys, cache_policy::CACHED, &mut cache),
-            Err(ZxError::BadState)
-        );
-        assert_eq!(
-            store.set_cache_policy(slice, cache_policy::UNCACHED, &mut cache),
-            Ok(())
-        );
-        assert_eq!(
-            store.set_cache_policy(slice, cache_policy::CACHED, &mut cache),
-            Err(ZxError::BadState)
-        );
+        assert_eq!(store.set_cache_policy(phys, cache_policy::UNCACHED, &mut cache), Ok(()));
+        assert_eq!(store.set_cache_policy(phys, cache_policy::CACHED, &mut cache), Err(ZxError::BadState));
+        assert_eq!(store.set_cache_policy(slice, cache_policy::UNCACHED, &mut cache), Ok(()));
+        assert_eq!(store.set_cache_policy(slice, cache_policy::CACHED, &mut cache), Err(ZxError::BadState));
         store.release(slice, &mut mem);
         store.retain(phys);
         store.add_mapping(phys);
-        assert_eq!(
-            store.set_cache_policy(phys, cache_policy::CACHED, &mut cache),
-            Err(ZxError::BadState)
-        );
+        assert_eq!(store.set_cache_policy(phys, cache_policy::CACHED, &mut cache), Err(ZxError::BadState));
         store.remove_mapping(phys);
         store.release(phys, &mut mem);
-        assert_eq!(
-            store.set_cache_policy(phys, cache_policy::CACHED, &mut cache),
-            Ok(())
-        );
+        assert_eq!(store.set_cache_policy(phys, cache_policy::CACHED, &mut cache), Ok(()));
         assert!(cache.calls.is_empty());
         store.release(phys, &mut mem);
         assert_eq!(store.vmo_count(), 0);
@@ -3056,12 +2457,8 @@ mod tests {
         let mut mem = FakeMemory::new();
         let mut cache = RecordingCache::default();
         let root = store.create(1, 4 * P, 0).unwrap();
-        let slice = store
-            .create_child(root, 2, child::SLICE, P, 2 * P, false)
-            .unwrap();
-        let inner = store
-            .create_child(slice, 3, child::SLICE, P, P, false)
-            .unwrap();
+        let slice = store.create_child(root, 2, child::SLICE, P, 2 * P, false).unwrap();
+        let inner = store.create_child(slice, 3, child::SLICE, P, P, false).unwrap();
         assert!(invalidations(&mut store).is_empty());
 
         // A commit through the inner slice, once a mapping of it showed the zero page,
@@ -3071,86 +2468,35 @@ mod tests {
         assert_eq!(
             invalidations(&mut store),
             vec![
-                Invalidation {
-                    vmo: root,
-                    first_page: 2,
-                    page_count: 1
-                },
-                Invalidation {
-                    vmo: slice,
-                    first_page: 1,
-                    page_count: 1
-                },
-                Invalidation {
-                    vmo: inner,
-                    first_page: 0,
-                    page_count: 1
-                },
+                Invalidation { vmo: root, first_page: 2, page_count: 1 },
+                Invalidation { vmo: slice, first_page: 1, page_count: 1 },
+                Invalidation { vmo: inner, first_page: 0, page_count: 1 },
             ]
         );
         // Commit of the whole root: merged per VMO where contiguous.
-        store
-            .op_range(root, op::COMMIT, 0, 2 * P, ALL_RIGHTS, &mut mem, &mut cache)
-            .unwrap();
+        store.op_range(root, op::COMMIT, 0, 2 * P, ALL_RIGHTS, &mut mem, &mut cache).unwrap();
         assert_eq!(
             invalidations(&mut store),
             vec![
-                Invalidation {
-                    vmo: root,
-                    first_page: 0,
-                    page_count: 2
-                },
-                Invalidation {
-                    vmo: slice,
-                    first_page: 0,
-                    page_count: 1
-                },
+                Invalidation { vmo: root, first_page: 0, page_count: 2 },
+                Invalidation { vmo: slice, first_page: 0, page_count: 1 },
             ]
         );
         // Sharing with a new COW child makes the shared pages read-only in root and views.
-        let snap = store
-            .create_child(root, 4, child::SNAPSHOT, P, 2 * P, false)
-            .unwrap();
+        let snap = store.create_child(root, 4, child::SNAPSHOT, P, 2 * P, false).unwrap();
         assert_eq!(
             invalidations(&mut store),
             vec![
-                Invalidation {
-                    vmo: root,
-                    first_page: 1,
-                    page_count: 1
-                },
-                Invalidation {
-                    vmo: slice,
-                    first_page: 0,
-                    page_count: 1
-                },
-                Invalidation {
-                    vmo: root,
-                    first_page: 2,
-                    page_count: 1
-                },
-                Invalidation {
-                    vmo: slice,
-                    first_page: 1,
-                    page_count: 1
-                },
-                Invalidation {
-                    vmo: inner,
-                    first_page: 0,
-                    page_count: 1
-                },
+                Invalidation { vmo: root, first_page: 1, page_count: 1 },
+                Invalidation { vmo: slice, first_page: 0, page_count: 1 },
+                Invalidation { vmo: root, first_page: 2, page_count: 1 },
+                Invalidation { vmo: slice, first_page: 1, page_count: 1 },
+                Invalidation { vmo: inner, first_page: 0, page_count: 1 },
             ]
         );
         // The child forking its copy changes nothing for the root.
         store.page_for_write(snap, 0, &mut mem).unwrap();
-        assert_eq!(
-            invalidations(&mut store),
-            vec![Invalidation {
-                vmo: snap,
-                first_page: 0,
-                page_count: 1
-            }]
-        );
+        assert_eq!(invalidations(&mut store), vec![Invalidation { vmo: snap, first_page: 0, page_count: 1 }]);
         // Writes to owned pages report nothing.
         store.page_for_write(root, 0, &mut mem).unwrap();
         store.page_for_write(snap, 0, &mut mem).unwrap();
@@ -3160,27 +2506,13 @@ mod tests {
         store.release(snap, &mut mem);
         assert!(invalidations(&mut store).is_empty());
         // Zeroing a whole page drops it.
-        store
-            .op_range(slice, op::ZERO, P, P, ALL_RIGHTS, &mut mem, &mut cache)
-            .unwrap();
+        store.op_range(slice, op::ZERO, P, P, ALL_RIGHTS, &mut mem, &mut cache).unwrap();
         assert_eq!(
             invalidations(&mut store),
             vec![
-                Invalidation {
-                    vmo: root,
-                    first_page: 2,
-                    page_count: 1
-                },
-                Invalidation {
-                    vmo: slice,
-                    first_page: 1,
-                    page_count: 1
-                },
-                Invalidation {
-                    vmo: inner,
-                    first_page: 0,
-                    page_count: 1
-                },
+                Invalidation { vmo: root, first_page: 2, page_count: 1 },
+                Invalidation { vmo: slice, first_page: 1, page_count: 1 },
+                Invalidation { vmo: inner, first_page: 0, page_count: 1 },
             ]
         );
         check_invariants(&store, &mem);
@@ -3194,28 +2526,15 @@ mod tests {
         let mut store = VmoStore::new();
         let mut mem = FakeMemory::new();
         let parent = store.create(1, 4 * P, 0).unwrap();
-        write(
-            &mut store,
-            &mut mem,
-            parent,
-            0,
-            &pattern(11, 3 * P as usize),
-        )
-        .unwrap();
-        let child = store
-            .create_child(parent, 2, child::SNAPSHOT, 0, 4 * P, false)
-            .unwrap();
-        let slice = store
-            .create_child(child, 3, child::SLICE, 0, 4 * P, false)
-            .unwrap();
+        write(&mut store, &mut mem, parent, 0, &pattern(11, 3 * P as usize)).unwrap();
+        let child = store.create_child(parent, 2, child::SNAPSHOT, 0, 4 * P, false).unwrap();
+        let slice = store.create_child(child, 3, child::SLICE, 0, 4 * P, false).unwrap();
         store.take_invalidations();
         (store, mem, [parent, child, slice])
     }
 
     fn contents(store: &VmoStore, mem: &FakeMemory, ids: &[VmoId]) -> Vec<Vec<u8>> {
-        ids.iter()
-            .map(|&id| read(store, mem, id, 0, store.size(id)).unwrap())
-            .collect()
+        ids.iter().map(|&id| read(store, mem, id, 0, store.size(id)).unwrap()).collect()
     }
 
     #[test]
@@ -3226,15 +2545,9 @@ mod tests {
             let infos: Vec<VmoInfo> = ids.iter().map(|&id| store.info(id)).collect();
             let live = mem.live();
             mem.fail_after(Some(0));
-            assert_eq!(
-                store.page_for_write(ids[vmo_slot], page, &mut mem),
-                Err(ZxError::NoMemory)
-            );
+            assert_eq!(store.page_for_write(ids[vmo_slot], page, &mut mem), Err(ZxError::NoMemory));
             assert_eq!(contents(&store, &mem, &ids), before);
-            assert_eq!(
-                ids.iter().map(|&id| store.info(id)).collect::<Vec<_>>(),
-                infos
-            );
+            assert_eq!(ids.iter().map(|&id| store.info(id)).collect::<Vec<_>>(), infos);
             assert_eq!(mem.live(), live);
             assert!(invalidations(&mut store).is_empty());
             check_invariants(&store, &mem);
@@ -3245,44 +2558,16 @@ mod tests {
     fn every_allocation_failure_leaves_a_consistent_store() {
         type Op = fn(&mut VmoStore, &mut FakeMemory, &[VmoId; 3]) -> ZxResult;
         let ops: [(&str, Op); 5] = [
-            ("write child", |s, m, ids| {
-                write(s, m, ids[1], 10, &[0xAB; 4 * P as usize - 20])
-            }),
-            ("write parent", |s, m, ids| {
-                write(s, m, ids[0], P, &[0xCD; 2 * P as usize])
-            }),
+            ("write child", |s, m, ids| write(s, m, ids[1], 10, &[0xAB; 4 * P as usize - 20])),
+            ("write parent", |s, m, ids| write(s, m, ids[0], P, &[0xCD; 2 * P as usize])),
             ("commit child", |s, m, ids| {
-                s.op_range(
-                    ids[1],
-                    op::COMMIT,
-                    0,
-                    4 * P,
-                    ALL_RIGHTS,
-                    m,
-                    &mut RecordingCache::default(),
-                )
+                s.op_range(ids[1], op::COMMIT, 0, 4 * P, ALL_RIGHTS, m, &mut RecordingCache::default())
             }),
             ("zero via slice", |s, m, ids| {
-                s.op_range(
-                    ids[2],
-                    op::ZERO,
-                    100,
-                    2 * P,
-                    ALL_RIGHTS,
-                    m,
-                    &mut RecordingCache::default(),
-                )
+                s.op_range(ids[2], op::ZERO, 100, 2 * P, ALL_RIGHTS, m, &mut RecordingCache::default())
             }),
             ("zero parent", |s, m, ids| {
-                s.op_range(
-                    ids[0],
-                    op::ZERO,
-                    P - 1,
-                    2,
-                    ALL_RIGHTS,
-                    m,
-                    &mut RecordingCache::default(),
-                )
+                s.op_range(ids[0], op::ZERO, P - 1, 2, ALL_RIGHTS, m, &mut RecordingCache::default())
             }),
         ];
         for (name, op) in ops {
@@ -3293,11 +2578,7 @@ mod tests {
                 mem.fail_after(Some(budget));
                 match op(&mut store, &mut mem, &ids) {
                     Err(ZxError::NoMemory) => {
-                        assert_eq!(
-                            contents(&store, &mem, &ids),
-                            before,
-                            "{name} budget {budget}"
-                        );
+                        assert_eq!(contents(&store, &mem, &ids), before, "{name} budget {budget}");
                     }
                     Ok(()) => succeeded = true,
                     Err(e) => panic!("{name}: unexpected {e}"),
@@ -3352,11 +2633,7 @@ mod tests {
         /// A paged VMO's own bytes (length = size).
         Own(Vec<u8>),
         /// A slice: bytes `[offset, offset + len)` of model entry `root` (an `Own`).
-        View {
-            root: usize,
-            offset: usize,
-            len: usize,
-        },
+        View { root: usize, offset: usize, len: usize },
     }
 
     struct Model {
@@ -3388,11 +2665,7 @@ mod tests {
 
     fn random_vmo(rng: &mut Rng, models: &[Model]) -> Option<usize> {
         let open: Vec<usize> = (0..models.len()).filter(|&i| models[i].open).collect();
-        if open.is_empty() {
-            None
-        } else {
-            Some(open[rng.below(open.len() as u64) as usize])
-        }
+        if open.is_empty() { None } else { Some(open[rng.below(open.len() as u64) as usize]) }
     }
 
     #[test]
@@ -3410,36 +2683,21 @@ mod tests {
         for step in 0..6000 {
             koid += 1;
             let open_count = models.iter().filter(|m| m.open).count();
-            let Some(index) =
-                random_vmo(&mut rng, &models).filter(|_| open_count >= 2 || rng.chance(50))
-            else {
+            let Some(index) = random_vmo(&mut rng, &models).filter(|_| open_count >= 2 || rng.chance(50)) else {
                 // Create a root.
                 let size = rng.below(6 * P + 1);
                 let resizable = rng.chance(50);
-                let options = if resizable {
-                    crate::abi::VMO_RESIZABLE
-                } else {
-                    0
-                };
+                let options = if resizable { crate::abi::VMO_RESIZABLE } else { 0 };
                 let id = store.create(koid, size, options).unwrap();
                 let rounded = round_size(size).unwrap() as usize;
-                models.push(Model {
-                    id,
-                    open: true,
-                    resizable,
-                    contents: Contents::Own(vec![0; rounded]),
-                });
+                models.push(Model { id, open: true, resizable, contents: Contents::Own(vec![0; rounded]) });
                 log.push(format!("{step}: create {id:?} size {size:#x}"));
                 continue;
             };
             let id = models[index].id;
             let size = store.size(id);
             let fail = rng.chance(15);
-            mem.fail_after(if fail {
-                Some(rng.below(3) as usize)
-            } else {
-                None
-            });
+            mem.fail_after(if fail { Some(rng.below(3) as usize) } else { None });
             let action = rng.below(100);
             let what;
             match action {
@@ -3447,25 +2705,14 @@ mod tests {
                     let offset = rng.below(5) * P;
                     let child_size = rng.below(6 * P + 1);
                     let resizable = rng.chance(40);
-                    let options = child::SNAPSHOT_AT_LEAST_ON_WRITE
-                        | if resizable { child::RESIZABLE } else { 0 };
-                    let child = store
-                        .create_child(id, koid, options, offset, child_size, false)
-                        .unwrap();
+                    let options = child::SNAPSHOT_AT_LEAST_ON_WRITE | if resizable { child::RESIZABLE } else { 0 };
+                    let child = store.create_child(id, koid, options, offset, child_size, false).unwrap();
                     let source = model_bytes(&models, index);
                     let rounded = round_size(child_size).unwrap() as usize;
-                    let data: Vec<u8> = (0..rounded)
-                        .map(|j| source.get(offset as usize + j).copied().unwrap_or(0))
-                        .collect();
-                    models.push(Model {
-                        id: child,
-                        open: true,
-                        resizable,
-                        contents: Contents::Own(data),
-                    });
-                    what = format!(
-                        "cow child {child:?} of {id:?} at {offset:#x} size {child_size:#x}"
-                    );
+                    let data: Vec<u8> =
+                        (0..rounded).map(|j| source.get(offset as usize + j).copied().unwrap_or(0)).collect();
+                    models.push(Model { id: child, open: true, resizable, contents: Contents::Own(data) });
+                    what = format!("cow child {child:?} of {id:?} at {offset:#x} size {child_size:#x}");
                 }
                 10..=17 if open_count < 14 => {
                     let offset = rng.below(pages(size) + 1) * P;
@@ -3485,12 +2732,7 @@ mod tests {
                             offset: base + offset as usize,
                             len: round_size(len).unwrap() as usize,
                         };
-                        models.push(Model {
-                            id: slice,
-                            open: true,
-                            resizable: false,
-                            contents,
-                        });
+                        models.push(Model { id: slice, open: true, resizable: false, contents });
                         what = format!("slice {slice:?} of {id:?} at {offset:#x} len {len:#x}");
                     }
                 }
@@ -3501,9 +2743,9 @@ mod tests {
                     let data = vec![byte; len as usize];
                     let result = write(&mut store, &mut mem, id, offset, &data);
                     match result {
-                        Ok(()) => model_apply(&mut models, index, offset as usize, |d| {
-                            d[..data.len()].copy_from_slice(&data)
-                        }),
+                        Ok(()) => {
+                            model_apply(&mut models, index, offset as usize, |d| d[..data.len()].copy_from_slice(&data))
+                        }
                         Err(ZxError::OutOfRange) => assert!(offset + len > size),
                         Err(ZxError::NoMemory) => assert!(fail),
                         Err(e) => panic!("write: {e}"),
@@ -3515,43 +2757,20 @@ mod tests {
                     let len = rng.below(size - offset + 1);
                     let got = read(&store, &mem, id, offset, len).unwrap();
                     let want = model_bytes(&models, index);
-                    assert_eq!(
-                        got,
-                        want[offset as usize..(offset + len) as usize].to_vec(),
-                        "step {step} read {id:?}"
-                    );
+                    assert_eq!(got, want[offset as usize..(offset + len) as usize].to_vec(), "step {step} read {id:?}");
                     what = format!("read {id:?}");
                 }
                 60..=66 => {
                     let offset = rng.below(size + 1);
                     let len = rng.below(3 * P);
-                    let result = store.op_range(
-                        id,
-                        op::COMMIT,
-                        offset,
-                        len,
-                        ALL_RIGHTS,
-                        &mut mem,
-                        &mut cache,
-                    );
-                    assert!(
-                        result.is_ok() || (fail && result == Err(ZxError::NoMemory)),
-                        "commit: {result:?}"
-                    );
+                    let result = store.op_range(id, op::COMMIT, offset, len, ALL_RIGHTS, &mut mem, &mut cache);
+                    assert!(result.is_ok() || (fail && result == Err(ZxError::NoMemory)), "commit: {result:?}");
                     what = format!("commit {id:?} {offset:#x}+{len:#x}: {result:?}");
                 }
                 67..=73 => {
                     let offset = rng.below(pages(size) + 1) * P;
                     let len = rng.below(3) * P;
-                    let result = store.op_range(
-                        id,
-                        op::DECOMMIT,
-                        offset,
-                        len,
-                        ALL_RIGHTS,
-                        &mut mem,
-                        &mut cache,
-                    );
+                    let result = store.op_range(id, op::DECOMMIT, offset, len, ALL_RIGHTS, &mut mem, &mut cache);
                     match result {
                         Ok(()) => {
                             let n = len.min(size - offset) as usize;
@@ -3565,8 +2784,7 @@ mod tests {
                 74..=84 => {
                     let offset = rng.below(size + 1);
                     let len = rng.below(3 * P);
-                    let result =
-                        store.op_range(id, op::ZERO, offset, len, ALL_RIGHTS, &mut mem, &mut cache);
+                    let result = store.op_range(id, op::ZERO, offset, len, ALL_RIGHTS, &mut mem, &mut cache);
                     match result {
                         Ok(()) => {
                             let n = len.min(size - offset) as usize;
@@ -3622,29 +2840,13 @@ mod tests {
             if step % 50 == 0 {
                 for (i, model) in models.iter().enumerate().filter(|(_, m)| m.open) {
                     let got = read(&store, &mem, model.id, 0, store.size(model.id)).unwrap();
-                    assert_eq!(
-                        got,
-                        model_bytes(&models, i),
-                        "step {step}: contents of {:?}",
-                        model.id
-                    );
+                    assert_eq!(got, model_bytes(&models, i), "step {step}: contents of {:?}", model.id);
                 }
             }
         }
         assert_eq!(log.len(), 6000);
-        for key in [
-            "cow",
-            "slice",
-            "no memory",
-            "decommit",
-            "resize",
-            "close",
-            "zombie",
-        ] {
-            assert!(
-                seen.get(key).copied().unwrap_or(0) >= 20,
-                "too few {key}: {seen:?}"
-            );
+        for key in ["cow", "slice", "no memory", "decommit", "resize", "close", "zombie"] {
+            assert!(seen.get(key).copied().unwrap_or(0) >= 20, "too few {key}: {seen:?}");
         }
         for model in models.iter_mut().filter(|m| m.open) {
             store.release(model.id, &mut mem);

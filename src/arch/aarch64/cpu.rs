@@ -101,14 +101,8 @@ pub struct RegisterSnapshot {
 pub fn snapshot() -> RegisterSnapshot {
     let (sp, fp, lr): (u64, u64, u64);
     // SAFETY: reads registers.
-    unsafe { asm!("mov {}, sp", "mov {}, x29", "mov {}, x30", out(reg) sp, out(reg) fp, out(reg) lr, options(nomem, nostack)) };
-    RegisterSnapshot {
-        sp,
-        fp,
-        lr,
-        daif: DAIF.get(),
-        esr: ESR_EL1.get(),
-        far: FAR_EL1.get(),
-        elr: ELR_EL1.get(),
-    }
+    unsafe {
+        asm!("mov {}, sp", "mov {}, x29", "mov {}, x30", out(reg) sp, out(reg) fp, out(reg) lr, options(nomem, nostack))
+    };
+    RegisterSnapshot { sp, fp, lr, daif: DAIF.get(), esr: ESR_EL1.get(), far: FAR_EL1.get(), elr: ELR_EL1.get() }
 }

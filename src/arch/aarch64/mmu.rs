@@ -45,11 +45,7 @@ pub fn kernel_virt_to_phys(va: u64) -> u64 {
 /// through the image mapping, elsewhere through the linear map.
 pub fn phys_to_virt(pa: PhysAddr) -> VirtAddr {
     let (start, end) = kernel_phys_range();
-    if (start..end).contains(&pa.0) {
-        VirtAddr(KERNEL_VBASE + (pa.0 - start))
-    } else {
-        VirtAddr(LINEAR_BASE + pa.0)
-    }
+    if (start..end).contains(&pa.0) { VirtAddr(KERNEL_VBASE + (pa.0 - start)) } else { VirtAddr(LINEAR_BASE + pa.0) }
 }
 
 /// `dc zva` block size in bytes as read from DCZID_EL0, [`ZVA_PROHIBITED`], or 0 before

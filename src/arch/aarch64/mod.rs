@@ -3,8 +3,8 @@
 
 pub mod cache;
 pub mod cpu;
-pub mod heap;
 pub mod exception;
+pub mod heap;
 pub mod mmu;
 pub mod psci;
 pub mod semihosting;

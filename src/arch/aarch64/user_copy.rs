@@ -4,7 +4,7 @@
 //! of a mapping) and resume, or give up with `ZX_ERR_INVALID_ARGS`. The kernel never
 //! takes a fatal fault on a user pointer.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 /// Nonzero when PAN is on, so the copy routine lifts it around user accesses. Read by
 /// user_copy.S, hence the fixed name.

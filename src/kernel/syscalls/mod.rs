@@ -15,8 +15,8 @@ mod vmo;
 
 use super::Kernel;
 use super::process::{KObject, Process};
-use crate::arch::aarch64::exception::TrapFrame;
 use crate::abi::ZX_HANDLE_INVALID;
+use crate::arch::aarch64::exception::TrapFrame;
 use crate::error::{ZxError, ZxResult, status_word};
 use crate::object::rights::check_rights;
 use crate::syscall::{Syscall, decode};
@@ -110,14 +110,20 @@ fn dispatch(k: &mut Kernel, call: Syscall) -> u64 {
         ObjectGetProperty { handle, property, value, size } => object::get_property(k, handle, property, value, size),
         ObjectSetProperty { handle, property, value, size } => object::set_property(k, handle, property, value, size),
         ObjectSignal { handle, clear_mask, set_mask } => object::signal(k, handle, clear_mask, set_mask),
-        ObjectWaitOne { handle, signals, deadline, observed } => object::wait_one(k, handle, signals, deadline, observed),
+        ObjectWaitOne { handle, signals, deadline, observed } => {
+            object::wait_one(k, handle, signals, deadline, observed)
+        }
         VmoCreate { size, options, out } => vmo::create(k, size, options, out),
         VmoRead { handle, buf, offset, len } => vmo::read_write(k, handle, buf, offset, len, false),
         VmoWrite { handle, buf, offset, len } => vmo::read_write(k, handle, buf, offset, len, true),
         VmoGetSize { handle, out } => vmo::get_size(k, handle, out),
         VmoSetSize { handle, size } => vmo::set_size(k, handle, size),
-        VmoOpRange { handle, op, offset, size, buf, buf_size } => vmo::op_range(k, handle, op, offset, size, buf, buf_size),
-        VmoCreateChild { handle, options, offset, size, out } => vmo::create_child(k, handle, options, offset, size, out),
+        VmoOpRange { handle, op, offset, size, buf, buf_size } => {
+            vmo::op_range(k, handle, op, offset, size, buf, buf_size)
+        }
+        VmoCreateChild { handle, options, offset, size, out } => {
+            vmo::create_child(k, handle, options, offset, size, out)
+        }
         VmoSetCachePolicy { handle, policy } => vmo::set_cache_policy(k, handle, policy),
         VmoReplaceAsExecutable { handle, vmex, out } => vmo::replace_as_executable(k, handle, vmex, out),
         VmoCreatePhysical { resource, paddr, size, out } => vmo::create_physical(k, resource, paddr, size, out),

@@ -9,11 +9,7 @@ use crate::syscall::user_ptr::{check_out, check_range};
 
 /// Runs `attempt` (which copies from a byte offset onwards and reports a fault), fixing
 /// faults one page at a time. Each successful fix maps a new page, so the loop ends.
-fn with_fault_retry(
-    k: &mut Kernel,
-    len: usize,
-    mut attempt: impl FnMut(usize) -> Result<(), CopyFault>,
-) -> ZxResult {
+fn with_fault_retry(k: &mut Kernel, len: usize, mut attempt: impl FnMut(usize) -> Result<(), CopyFault>) -> ZxResult {
     let mut done = 0usize;
     let mut fixes = 0usize;
     loop {
@@ -57,6 +53,11 @@ pub fn copy_page_bytes(k: &mut Kernel, user: u64, kernel_va: u64, len: usize, to
     with_fault_retry(k, len, |from| {
         // The kernel side is a page of RAM held by a VMO (or the zero page) for the
         // duration of this syscall, reachable through the linear map.
-        crate::arch::aarch64::user_copy::copy_kernel_page(user + from as u64, kernel_va + from as u64, len - from, to_user)
+        crate::arch::aarch64::user_copy::copy_kernel_page(
+            user + from as u64,
+            kernel_va + from as u64,
+            len - from,
+            to_user,
+        )
     })
 }

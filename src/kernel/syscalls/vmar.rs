@@ -12,7 +12,16 @@ use crate::vm::vmar::{check_map_protection, round_map_len, validate_map_options,
 /// protection bits; each permission allowed by both handles; REQUIRE_NON_RESIZABLE;
 /// then the region checks. Pages are mapped on first touch.
 #[allow(clippy::too_many_arguments)]
-pub fn map(k: &mut Kernel, vmar: u32, options: u32, vmar_offset: u64, vmo: u32, vmo_offset: u64, len: u64, out: u64) -> ZxResult {
+pub fn map(
+    k: &mut Kernel,
+    vmar: u32,
+    options: u32,
+    vmar_offset: u64,
+    vmo: u32,
+    vmo_offset: u64,
+    len: u64,
+    out: u64,
+) -> ZxResult {
     let vmar_rights = lookup_vmar(k, vmar)?;
     let (vmo_id, vmo_rights) = lookup_vmo(k, vmo, 0)?;
     // 1. The VMO handle must allow mapping.

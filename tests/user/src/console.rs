@@ -14,10 +14,7 @@ pub struct Console {
 impl Console {
     /// An empty console buffer.
     pub const fn new() -> Console {
-        Console {
-            buf: [0; 256],
-            len: 0,
-        }
+        Console { buf: [0; 256], len: 0 }
     }
 
     /// Writes out whatever is buffered.
@@ -83,10 +80,7 @@ pub struct TextBuf<const N: usize> {
 impl<const N: usize> TextBuf<N> {
     /// An empty buffer.
     pub const fn new() -> Self {
-        TextBuf {
-            bytes: [0; N],
-            len: 0,
-        }
+        TextBuf { bytes: [0; N], len: 0 }
     }
 
     /// The text so far (cut at a character boundary if it overflowed).

@@ -35,32 +35,19 @@ impl Failure {
     pub fn new(args: fmt::Arguments<'_>) -> Failure {
         let mut what = TextBuf::new();
         let _ = what.write_fmt(args);
-        Failure {
-            what,
-            location: Location::caller(),
-            skipped: false,
-        }
+        Failure { what, location: Location::caller(), skipped: false }
     }
 
     /// A skip with the reason `args`.
     #[track_caller]
     pub fn skip(args: fmt::Arguments<'_>) -> Failure {
-        Failure {
-            skipped: true,
-            ..Failure::new(args)
-        }
+        Failure { skipped: true, ..Failure::new(args) }
     }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} ({}:{})",
-            self.what.as_str(),
-            self.location.file(),
-            self.location.line()
-        )
+        write!(f, "{} ({}:{})", self.what.as_str(), self.location.file(), self.location.line())
     }
 }
 
@@ -138,35 +125,19 @@ impl fmt::Display for ShowStatus {
 /// Fails unless `condition` holds.
 #[track_caller]
 pub fn check(condition: bool, what: &str) -> TestResult {
-    if condition {
-        Ok(())
-    } else {
-        Err(Failure::new(format_args!("{what}")))
-    }
+    if condition { Ok(()) } else { Err(Failure::new(format_args!("{what}"))) }
 }
 
 /// Fails unless `got == want`.
 #[track_caller]
 pub fn check_eq<T: PartialEq + fmt::Debug>(got: T, want: T, what: &str) -> TestResult {
-    if got == want {
-        Ok(())
-    } else {
-        Err(Failure::new(format_args!(
-            "{what}: got {got:?}, want {want:?}"
-        )))
-    }
+    if got == want { Ok(()) } else { Err(Failure::new(format_args!("{what}: got {got:?}, want {want:?}"))) }
 }
 
 /// Fails unless `got == want`, showing both in hexadecimal.
 #[track_caller]
 pub fn check_hex(got: u64, want: u64, what: &str) -> TestResult {
-    if got == want {
-        Ok(())
-    } else {
-        Err(Failure::new(format_args!(
-            "{what}: got {got:#x}, want {want:#x}"
-        )))
-    }
+    if got == want { Ok(()) } else { Err(Failure::new(format_args!("{what}: got {got:#x}, want {want:#x}"))) }
 }
 
 /// Fails unless the call gave status `want`.
@@ -176,11 +147,7 @@ pub fn check_status(got: impl AsStatus, want: Status, what: &str) -> TestResult 
     if got == want {
         Ok(())
     } else {
-        Err(Failure::new(format_args!(
-            "{what}: got {}, want {}",
-            ShowStatus(got),
-            ShowStatus(want)
-        )))
+        Err(Failure::new(format_args!("{what}: got {}, want {}", ShowStatus(got), ShowStatus(want))))
     }
 }
 
@@ -193,18 +160,9 @@ pub fn check_one_of(got: impl AsStatus, wants: &[Status], what: &str) -> TestRes
     }
     let mut list = TextBuf::<96>::new();
     for (i, want) in wants.iter().enumerate() {
-        let _ = write!(
-            list,
-            "{}{}",
-            if i == 0 { "" } else { " or " },
-            zx::status_name(*want)
-        );
+        let _ = write!(list, "{}{}", if i == 0 { "" } else { " or " }, zx::status_name(*want));
     }
-    Err(Failure::new(format_args!(
-        "{what}: got {}, want {}",
-        ShowStatus(got),
-        list.as_str()
-    )))
+    Err(Failure::new(format_args!("{what}: got {}, want {}", ShowStatus(got), list.as_str())))
 }
 
 /// The value of a call that must succeed.
@@ -212,10 +170,7 @@ pub fn check_one_of(got: impl AsStatus, wants: &[Status], what: &str) -> TestRes
 pub fn check_ok<T>(result: ZxResult<T>, what: &str) -> Result<T, Failure> {
     match result {
         Ok(value) => Ok(value),
-        Err(status) => Err(Failure::new(format_args!(
-            "{what}: got {}, want OK",
-            ShowStatus(status)
-        ))),
+        Err(status) => Err(Failure::new(format_args!("{what}: got {}, want OK", ShowStatus(status)))),
     }
 }
 
@@ -258,8 +213,7 @@ fn probe_vmo() -> Option<zx::Handle> {
 pub fn kernel_can_read(addr: u64) -> bool {
     let Some(vmo) = probe_vmo() else { return false };
     // SAFETY: the kernel only reads from `addr`.
-    let status =
-        unsafe { crate::sys::call_status(zx::nr::VMO_WRITE, &[vmo.raw_u64(), addr, 0, 1]) };
+    let status = unsafe { crate::sys::call_status(zx::nr::VMO_WRITE, &[vmo.raw_u64(), addr, 0, 1]) };
     status == zx::ZX_OK
 }
 
@@ -303,14 +257,7 @@ pub fn stack_bounds(sp: u64, limit: u64) -> Option<(u64, u64)> {
 /// An address range of `pages` pages that is free right now (mapped, then unmapped).
 pub fn unmapped_range(ctx: &Ctx, pages: u64) -> ZxResult<u64> {
     let vmo = zx::vmo_create(pages * zx::PAGE_SIZE, 0)?;
-    let addr = zx::vmar_map(
-        ctx.root_vmar,
-        zx::VM_PERM_READ,
-        0,
-        &vmo,
-        0,
-        pages * zx::PAGE_SIZE,
-    )?;
+    let addr = zx::vmar_map(ctx.root_vmar, zx::VM_PERM_READ, 0, &vmo, 0, pages * zx::PAGE_SIZE)?;
     zx::vmar_unmap(ctx.root_vmar, addr, pages * zx::PAGE_SIZE)?;
     Ok(addr)
 }

@@ -17,7 +17,5 @@ pub mod rt;
 pub mod sys;
 pub mod zx;
 
-pub use harness::{
-    Failure, Test, TestResult, check, check_eq, check_hex, check_ok, check_one_of, check_status,
-};
+pub use harness::{Failure, Test, TestResult, check, check_eq, check_hex, check_ok, check_one_of, check_status};
 pub use rt::Ctx;

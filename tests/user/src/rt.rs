@@ -56,10 +56,9 @@ pub struct Ctx {
 impl Ctx {
     /// The value of the command-line word `key=VALUE`, if present (first one wins).
     pub fn arg(&self, key: &str) -> Option<&'static str> {
-        self.cmdline.split_ascii_whitespace().find_map(|word| {
-            word.strip_prefix(key)
-                .and_then(|rest| rest.strip_prefix('='))
-        })
+        self.cmdline
+            .split_ascii_whitespace()
+            .find_map(|word| word.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
     }
 
     /// The command-line word `key=NUMBER` (decimal or 0x-hex), if present and valid.
@@ -121,9 +120,7 @@ pub fn counter_ticks() -> u64 {
     let ticks: u64;
     // SAFETY: ABI.md §2 lets EL0 read CNTVCT_EL0; `isb` orders the read after what came
     // before.
-    unsafe {
-        core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) ticks, options(nomem, nostack))
-    };
+    unsafe { core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) ticks, options(nomem, nostack)) };
     ticks
 }
 

@@ -102,10 +102,7 @@ pub const STATUS_NAMES: [(Status, &str); 22] = [
 
 /// The name of a status, or "?" for one ABI.md does not name.
 pub fn status_name(status: Status) -> &'static str {
-    STATUS_NAMES
-        .iter()
-        .find(|(s, _)| *s == status)
-        .map_or("?", |(_, name)| name)
+    STATUS_NAMES.iter().find(|(s, _)| *s == status).map_or("?", |(_, name)| name)
 }
 
 /// Rights bits (ABI.md §5).
@@ -285,12 +282,7 @@ pub fn addr_of<T: ?Sized>(ptr: *const T) -> u64 {
 /// Writes `bytes` to the console with `zx_debug_write` (at most 4096 bytes per call).
 pub fn debug_write(bytes: &[u8]) -> ZxResult {
     // SAFETY: the kernel only reads the buffer.
-    ok(unsafe {
-        call_status(
-            nr::DEBUG_WRITE,
-            &[addr_of(bytes.as_ptr()), bytes.len() as u64],
-        )
-    })
+    ok(unsafe { call_status(nr::DEBUG_WRITE, &[addr_of(bytes.as_ptr()), bytes.len() as u64]) })
 }
 
 /// Ends the process with `retcode`.
@@ -408,10 +400,7 @@ pub struct InfoVmar {
 pub fn info_vmar(handle: impl AsRaw) -> ZxResult<InfoVmar> {
     let mut buf = [0u8; INFO_VMAR_SIZE];
     object_get_info(handle, INFO_VMAR, &mut buf)?;
-    Ok(InfoVmar {
-        base: le_u64(&buf, 0),
-        len: le_u64(&buf, 8),
-    })
+    Ok(InfoVmar { base: le_u64(&buf, 0), len: le_u64(&buf, 8) })
 }
 
 /// ZX_INFO_VMO (v1, 104 bytes).
@@ -485,24 +474,14 @@ pub fn kmem_stats(resource: impl AsRaw) -> ZxResult<KmemStats> {
 
 /// `zx_object_get_property` into `value`.
 pub fn object_get_property(handle: impl AsRaw, prop: u32, value: &mut [u8]) -> ZxResult {
-    let args = [
-        handle.raw() as u64,
-        prop as u64,
-        addr_of(value.as_mut_ptr()),
-        value.len() as u64,
-    ];
+    let args = [handle.raw() as u64, prop as u64, addr_of(value.as_mut_ptr()), value.len() as u64];
     // SAFETY: `value` is ours to overwrite.
     ok(unsafe { call_status(nr::OBJECT_GET_PROPERTY, &args) })
 }
 
 /// `zx_object_set_property` from `value`.
 pub fn object_set_property(handle: impl AsRaw, prop: u32, value: &[u8]) -> ZxResult {
-    let args = [
-        handle.raw() as u64,
-        prop as u64,
-        addr_of(value.as_ptr()),
-        value.len() as u64,
-    ];
+    let args = [handle.raw() as u64, prop as u64, addr_of(value.as_ptr()), value.len() as u64];
     // SAFETY: the kernel only reads `value`.
     ok(unsafe { call_status(nr::OBJECT_SET_PROPERTY, &args) })
 }
@@ -537,24 +516,14 @@ pub fn vmo_create(size: u64, options: u32) -> ZxResult<Handle> {
 
 /// Reads `buf.len()` bytes at `offset`.
 pub fn vmo_read(vmo: impl AsRaw, buf: &mut [u8], offset: u64) -> ZxResult {
-    let args = [
-        vmo.raw() as u64,
-        addr_of(buf.as_mut_ptr()),
-        offset,
-        buf.len() as u64,
-    ];
+    let args = [vmo.raw() as u64, addr_of(buf.as_mut_ptr()), offset, buf.len() as u64];
     // SAFETY: `buf` is ours to overwrite.
     ok(unsafe { call_status(nr::VMO_READ, &args) })
 }
 
 /// Writes `buf` at `offset`.
 pub fn vmo_write(vmo: impl AsRaw, buf: &[u8], offset: u64) -> ZxResult {
-    let args = [
-        vmo.raw() as u64,
-        addr_of(buf.as_ptr()),
-        offset,
-        buf.len() as u64,
-    ];
+    let args = [vmo.raw() as u64, addr_of(buf.as_ptr()), offset, buf.len() as u64];
     // SAFETY: the kernel only reads `buf`.
     ok(unsafe { call_status(nr::VMO_WRITE, &args) })
 }
@@ -570,12 +539,7 @@ pub fn vmo_read_byte(vmo: impl AsRaw, offset: u64) -> ZxResult<u8> {
 pub fn vmo_get_size(vmo: impl AsRaw) -> ZxResult<u64> {
     let mut size = u64::MAX;
     // SAFETY: `size` is ours to overwrite.
-    ok(unsafe {
-        call_status(
-            nr::VMO_GET_SIZE,
-            &[vmo.raw() as u64, addr_of(&raw mut size)],
-        )
-    })?;
+    ok(unsafe { call_status(nr::VMO_GET_SIZE, &[vmo.raw() as u64, addr_of(&raw mut size)]) })?;
     Ok(size)
 }
 
@@ -588,24 +552,13 @@ pub fn vmo_set_size(vmo: impl AsRaw, size: u64) -> ZxResult {
 /// `zx_vmo_op_range` with no buffer.
 pub fn vmo_op_range(vmo: impl AsRaw, op: u32, offset: u64, size: u64) -> ZxResult {
     // SAFETY: the buffer is NULL with size 0.
-    ok(unsafe {
-        call_status(
-            nr::VMO_OP_RANGE,
-            &[vmo.raw() as u64, op as u64, offset, size, 0, 0],
-        )
-    })
+    ok(unsafe { call_status(nr::VMO_OP_RANGE, &[vmo.raw() as u64, op as u64, offset, size, 0, 0]) })
 }
 
 /// Creates a child VMO.
 pub fn vmo_create_child(vmo: impl AsRaw, options: u32, offset: u64, size: u64) -> ZxResult<Handle> {
     let mut out = 0u32;
-    let args = [
-        vmo.raw() as u64,
-        options as u64,
-        offset,
-        size,
-        addr_of(&raw mut out),
-    ];
+    let args = [vmo.raw() as u64, options as u64, offset, size, addr_of(&raw mut out)];
     // SAFETY: `out` is ours to overwrite.
     ok(unsafe { call_status(nr::VMO_CREATE_CHILD, &args) })?;
     Ok(Handle(out))
@@ -646,15 +599,8 @@ pub fn vmar_map(
     len: u64,
 ) -> ZxResult<u64> {
     let mut addr = 0u64;
-    let args = [
-        vmar.raw() as u64,
-        options as u64,
-        vmar_offset,
-        vmo.raw() as u64,
-        vmo_offset,
-        len,
-        addr_of(&raw mut addr),
-    ];
+    let args =
+        [vmar.raw() as u64, options as u64, vmar_offset, vmo.raw() as u64, vmo_offset, len, addr_of(&raw mut addr)];
     // SAFETY: `addr` is ours to overwrite.
     ok(unsafe { call_status(nr::VMAR_MAP, &args) })?;
     Ok(addr)
@@ -670,12 +616,7 @@ pub fn vmar_unmap(vmar: impl AsRaw, addr: u64, len: u64) -> ZxResult {
 /// Changes the protection of `[addr, addr+len)`.
 pub fn vmar_protect(vmar: impl AsRaw, options: u32, addr: u64, len: u64) -> ZxResult {
     // SAFETY: as for `vmar_unmap`.
-    ok(unsafe {
-        call_status(
-            nr::VMAR_PROTECT,
-            &[vmar.raw() as u64, options as u64, addr, len],
-        )
-    })
+    ok(unsafe { call_status(nr::VMAR_PROTECT, &[vmar.raw() as u64, options as u64, addr, len]) })
 }
 
 /// `zx_cache_flush` over `[addr, addr+len)`.
@@ -696,12 +637,7 @@ pub fn object_signal(handle: impl AsRaw, clear_mask: u32, set_mask: u32) -> ZxRe
 /// (the observed set is reported for TIMED_OUT too, so both come back).
 pub fn object_wait_one(handle: impl AsRaw, signals: u32, deadline: i64) -> (Status, u32) {
     let mut observed = 0xDEAD_BEEFu32;
-    let args = [
-        handle.raw() as u64,
-        signals as u64,
-        deadline as u64,
-        addr_of(&raw mut observed),
-    ];
+    let args = [handle.raw() as u64, signals as u64, deadline as u64, addr_of(&raw mut observed)];
     // SAFETY: `observed` is ours to overwrite.
     let status = unsafe { call_status(nr::OBJECT_WAIT_ONE, &args) };
     (status, observed)
@@ -727,11 +663,7 @@ impl Mapping {
     ) -> ZxResult<Mapping> {
         let vmar = vmar.raw();
         let addr = vmar_map(vmar, options, vmar_offset, vmo, vmo_offset, len)?;
-        Ok(Mapping {
-            vmar,
-            addr,
-            len: len.div_ceil(PAGE_SIZE) * PAGE_SIZE,
-        })
+        Ok(Mapping { vmar, addr, len: len.div_ceil(PAGE_SIZE) * PAGE_SIZE })
     }
 
     /// First address.

@@ -25,7 +25,7 @@
 
 use core::cell::UnsafeCell;
 use user::zx::{self, Handle, Mapping, Status};
-use user::{println, Ctx};
+use user::{Ctx, println};
 
 user::entry!(main);
 
@@ -92,7 +92,7 @@ fn main(ctx: &Ctx) -> i64 {
     let (src, dst) = unsafe { (&mut *SRC.0.get(), &mut *DST.0.get()) };
     let dst: *mut u8 = dst.as_mut_ptr();
     src.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8 | 1);
-    
+
     let steps: [(&str, &dyn Fn() -> BenchResult); 8] = [
         ("null_syscall", &|| null_syscall(&bench, counts)),
         ("vmo_write_4k_committed", &|| vmo_write_4k_committed(&bench, counts, src)),

@@ -24,126 +24,38 @@ struct Case {
 }
 
 static CASES: &[Case] = &[
-    Case {
-        name: "read_kernel",
-        what: "load from a kernel address",
-        run: read_kernel,
-    },
-    Case {
-        name: "write_kernel",
-        what: "store to a kernel address",
-        run: write_kernel,
-    },
-    Case {
-        name: "exec_kernel",
-        what: "branch to a kernel address",
-        run: exec_kernel,
-    },
-    Case {
-        name: "read_null",
-        what: "load from address 0",
-        run: read_null,
-    },
-    Case {
-        name: "read_unmapped",
-        what: "load from a page nothing maps",
-        run: read_unmapped,
-    },
-    Case {
-        name: "read_guard_page",
-        what: "load from the stack's guard page",
-        run: read_guard_page,
-    },
-    Case {
-        name: "read_below_stack",
-        what: "load from 8 MiB below SP",
-        run: read_below_stack,
-    },
-    Case {
-        name: "stack_overflow",
-        what: "recurse into the guard page",
-        run: stack_overflow,
-    },
-    Case {
-        name: "write_rodata",
-        what: "store to the R segment",
-        run: write_rodata,
-    },
-    Case {
-        name: "write_text",
-        what: "store to the R+X segment",
-        run: write_text,
-    },
-    Case {
-        name: "exec_data",
-        what: "branch into the R+W segment",
-        run: exec_data,
-    },
-    Case {
-        name: "exec_stack",
-        what: "branch into the stack",
-        run: exec_stack,
-    },
-    Case {
-        name: "exec_nx_mapping",
-        what: "branch into an R+W mapping",
-        run: exec_nx_mapping,
-    },
-    Case {
-        name: "exec_unmapped",
-        what: "branch to a page nothing maps",
-        run: exec_unmapped,
-    },
-    Case {
-        name: "write_ro_mapping",
-        what: "store to an R mapping",
-        run: write_ro_mapping,
-    },
+    Case { name: "read_kernel", what: "load from a kernel address", run: read_kernel },
+    Case { name: "write_kernel", what: "store to a kernel address", run: write_kernel },
+    Case { name: "exec_kernel", what: "branch to a kernel address", run: exec_kernel },
+    Case { name: "read_null", what: "load from address 0", run: read_null },
+    Case { name: "read_unmapped", what: "load from a page nothing maps", run: read_unmapped },
+    Case { name: "read_guard_page", what: "load from the stack's guard page", run: read_guard_page },
+    Case { name: "read_below_stack", what: "load from 8 MiB below SP", run: read_below_stack },
+    Case { name: "stack_overflow", what: "recurse into the guard page", run: stack_overflow },
+    Case { name: "write_rodata", what: "store to the R segment", run: write_rodata },
+    Case { name: "write_text", what: "store to the R+X segment", run: write_text },
+    Case { name: "exec_data", what: "branch into the R+W segment", run: exec_data },
+    Case { name: "exec_stack", what: "branch into the stack", run: exec_stack },
+    Case { name: "exec_nx_mapping", what: "branch into an R+W mapping", run: exec_nx_mapping },
+    Case { name: "exec_unmapped", what: "branch to a page nothing maps", run: exec_unmapped },
+    Case { name: "write_ro_mapping", what: "store to an R mapping", run: write_ro_mapping },
     Case {
         name: "read_no_access_mapping",
         what: "load from a mapping with no permissions",
         run: read_no_access_mapping,
     },
-    Case {
-        name: "write_after_protect",
-        what: "store after vmar_protect to R",
-        run: write_after_protect,
-    },
-    Case {
-        name: "read_past_vmo_end",
-        what: "load from a mapping beyond its VMO's end",
-        run: read_past_vmo_end,
-    },
+    Case { name: "write_after_protect", what: "store after vmar_protect to R", run: write_after_protect },
+    Case { name: "read_past_vmo_end", what: "load from a mapping beyond its VMO's end", run: read_past_vmo_end },
     Case {
         name: "read_after_shrink",
         what: "load from a mapping after set_size shrank its VMO",
         run: read_after_shrink,
     },
-    Case {
-        name: "undefined_instruction",
-        what: "execute udf #0",
-        run: undefined_instruction,
-    },
-    Case {
-        name: "brk",
-        what: "execute brk #0",
-        run: brk,
-    },
-    Case {
-        name: "privileged_register",
-        what: "read SCTLR_EL1 at EL0",
-        run: privileged_register,
-    },
-    Case {
-        name: "hvc",
-        what: "execute hvc #0 at EL0",
-        run: hvc,
-    },
-    Case {
-        name: "alignment",
-        what: "ldxr from an unaligned address",
-        run: alignment,
-    },
+    Case { name: "undefined_instruction", what: "execute udf #0", run: undefined_instruction },
+    Case { name: "brk", what: "execute brk #0", run: brk },
+    Case { name: "privileged_register", what: "read SCTLR_EL1 at EL0", run: privileged_register },
+    Case { name: "hvc", what: "execute hvc #0 at EL0", run: hvc },
+    Case { name: "alignment", what: "ldxr from an unaligned address", run: alignment },
 ];
 
 fn main(ctx: &Ctx) -> i64 {
@@ -230,8 +142,7 @@ fn read_unmapped(ctx: &Ctx) -> Result<(), &'static str> {
 fn read_guard_page(ctx: &Ctx) -> Result<(), &'static str> {
     // The kernel tells us where the stack ends: the first page below SP that it cannot
     // read on our behalf is the guard page.
-    let (lowest, guard) = stack_bounds(rt::stack_pointer(), 64 << 20)
-        .ok_or("no guard page within 64 MiB below SP")?;
+    let (lowest, guard) = stack_bounds(rt::stack_pointer(), 64 << 20).ok_or("no guard page within 64 MiB below SP")?;
     println!(
         "fault: stack {lowest:#x}..{:#x} ({} KiB), guard page {guard:#x}",
         ctx.entry_sp,
@@ -388,9 +299,7 @@ fn alignment(ctx: &Ctx) -> Result<(), &'static str> {
     let addr = vmar_map(ctx.root_vmar, VM_RW, 0, &vmo, 0, PAGE_SIZE).map_err(|_| "vmar_map")?;
     let value: u64;
     // SAFETY: exclusive loads must be aligned; this one is meant to fault.
-    unsafe {
-        core::arch::asm!("ldxr {v}, [{a}]", "clrex", v = out(reg) value, a = in(reg) addr + 1)
-    };
+    unsafe { core::arch::asm!("ldxr {v}, [{a}]", "clrex", v = out(reg) value, a = in(reg) addr + 1) };
     core::hint::black_box(value);
     Ok(())
 }

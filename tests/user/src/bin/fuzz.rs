@@ -37,13 +37,8 @@ const SCRATCH_PAGES: u64 = 4;
 /// Size of the arena: the only place SPECIFIC maps, unmaps and protects may land.
 const ARENA_LEN: u64 = 64 << 20;
 /// Where the arena may go; the first free candidate wins.
-const ARENA_CANDIDATES: [u64; 5] = [
-    0x1000_0000_0000,
-    0x2000_0000_0000,
-    0x0100_0000_0000,
-    0x0010_0000_0000,
-    0x4000_0000_0000,
-];
+const ARENA_CANDIDATES: [u64; 5] =
+    [0x1000_0000_0000, 0x2000_0000_0000, 0x0100_0000_0000, 0x0010_0000_0000, 0x4000_0000_0000];
 /// Live handles the model tracks (the roots included).
 const MAX_LIVE: usize = 48;
 /// Recently closed handle values kept for reuse as arguments.
@@ -115,10 +110,7 @@ impl Rng {
 
     /// One of `items` (`fallback` for an empty slice).
     fn pick<T: Copy>(&mut self, items: &[T], fallback: T) -> T {
-        items
-            .get(self.below(items.len() as u64) as usize)
-            .copied()
-            .unwrap_or(fallback)
+        items.get(self.below(items.len() as u64) as usize).copied().unwrap_or(fallback)
     }
 }
 
@@ -199,10 +191,7 @@ fn syscall_name(nr: u64) -> &'static str {
         "object_signal",
         "object_wait_one",
     ];
-    NAMES
-        .get(nr as usize)
-        .copied()
-        .unwrap_or("reserved_or_unknown")
+    NAMES.get(nr as usize).copied().unwrap_or("reserved_or_unknown")
 }
 
 /// Addresses the fuzzer points the kernel at.
@@ -246,14 +235,14 @@ impl<'a> Fuzzer<'a> {
         // Warm-up: grow the handle table past what the model can hold, and build and
         // tear down the scratch and arena once so their page tables exist.
         warm_up().map_err(|s| why(format_args!("warm-up failed: {}", status_name(s))))?;
-        let (scratch, arena) = make_scratch_and_arena(ctx.root_vmar)
-            .map_err(|s| why(format_args!("setup failed: {}", status_name(s))))?;
+        let (scratch, arena) =
+            make_scratch_and_arena(ctx.root_vmar).map_err(|s| why(format_args!("setup failed: {}", status_name(s))))?;
         let _ = vmar_unmap(ctx.root_vmar, scratch, (SCRATCH_PAGES + 1) * PAGE_SIZE);
         let _ = vmar_unmap(ctx.root_vmar, arena, ARENA_LEN);
-        let baseline = kmem_stats(ctx.root_resource)
-            .map_err(|s| why(format_args!("KMEM_STATS: {}", status_name(s))))?;
-        let (scratch, arena) = make_scratch_and_arena(ctx.root_vmar)
-            .map_err(|s| why(format_args!("setup failed: {}", status_name(s))))?;
+        let baseline =
+            kmem_stats(ctx.root_resource).map_err(|s| why(format_args!("KMEM_STATS: {}", status_name(s))))?;
+        let (scratch, arena) =
+            make_scratch_and_arena(ctx.root_vmar).map_err(|s| why(format_args!("setup failed: {}", status_name(s))))?;
         let text_fn: fn(&Ctx) -> i64 = main;
         let layout = Layout {
             scratch,
@@ -289,16 +278,8 @@ impl<'a> Fuzzer<'a> {
             mmio: ctx.arg_u64("mmio"),
             baseline,
         };
-        fuzzer.live[0] = Some(Live {
-            value: ctx.root_vmar,
-            kind: Kind::Vmar,
-            protected: true,
-        });
-        fuzzer.live[1] = Some(Live {
-            value: ctx.root_resource,
-            kind: Kind::Resource,
-            protected: true,
-        });
+        fuzzer.live[0] = Some(Live { value: ctx.root_vmar, kind: Kind::Vmar, protected: true });
+        fuzzer.live[1] = Some(Live { value: ctx.root_resource, kind: Kind::Resource, protected: true });
         Ok(fuzzer)
     }
 
@@ -322,9 +303,7 @@ impl<'a> Fuzzer<'a> {
     // Model.
 
     fn live_slot(&self, value: u32) -> Option<usize> {
-        self.live
-            .iter()
-            .position(|slot| slot.is_some_and(|l| l.value == value))
+        self.live.iter().position(|slot| slot.is_some_and(|l| l.value == value))
     }
 
     fn is_closed(&self, value: u32) -> bool {
@@ -332,9 +311,7 @@ impl<'a> Fuzzer<'a> {
     }
 
     fn kind_of(&self, value: u32) -> Option<Kind> {
-        self.live_slot(value)
-            .and_then(|i| self.live[i])
-            .map(|l| l.kind)
+        self.live_slot(value).and_then(|i| self.live[i]).map(|l| l.kind)
     }
 
     fn forget(&mut self, value: u32) {
@@ -362,19 +339,13 @@ impl<'a> Fuzzer<'a> {
                 }
                 let victim = self.live[pick].map_or(0, |l| l.value);
                 if handle_close(victim).is_err() {
-                    self.surprise_text(format_args!(
-                        "model close of live handle {victim:#x} failed"
-                    ));
+                    self.surprise_text(format_args!("model close of live handle {victim:#x} failed"));
                 }
                 self.forget(victim);
                 pick
             }
         };
-        self.live[slot] = Some(Live {
-            value,
-            kind,
-            protected: false,
-        });
+        self.live[slot] = Some(Live { value, kind, protected: false });
     }
 
     fn track_mapping(&mut self, addr: u64, len: u64) {
@@ -386,10 +357,7 @@ impl<'a> Fuzzer<'a> {
     }
 
     fn check_roots(&mut self) {
-        for (value, what) in [
-            (self.ctx.root_vmar, "root VMAR"),
-            (self.ctx.root_resource, "root resource"),
-        ] {
+        for (value, what) in [(self.ctx.root_vmar, "root VMAR"), (self.ctx.root_resource, "root resource")] {
             if info_handle_basic(value).is_err() {
                 self.surprise_text(format_args!("the {what} handle {value:#x} stopped working"));
             }
@@ -419,11 +387,7 @@ impl<'a> Fuzzer<'a> {
             0 | 1 => {
                 let closed = self.closed;
                 let value = self.rng.pick(&closed, 0);
-                if value != 0 {
-                    value
-                } else {
-                    self.rng.next() as u32 | 3
-                }
+                if value != 0 { value } else { self.rng.next() as u32 | 3 }
             }
             2 => 0,
             3 => self.rng.next() as u32 | 3,
@@ -435,32 +399,16 @@ impl<'a> Fuzzer<'a> {
     /// A handle value a call may consume: never a root handle.
     fn consumable(&mut self, want: Kind) -> u32 {
         let value = self.handle(want);
-        if self
-            .live_slot(value)
-            .and_then(|i| self.live[i])
-            .is_some_and(|l| l.protected)
-        {
-            0
-        } else {
-            value
-        }
+        if self.live_slot(value).and_then(|i| self.live[i]).is_some_and(|l| l.protected) { 0 } else { value }
     }
 
     /// A u32 argument, sometimes with garbage above bit 31 (the kernel must ignore it).
     fn u32_arg(&mut self, value: u32) -> u64 {
-        if self.rng.one_in(16) {
-            (self.rng.next() & !0xFFFF_FFFF) | value as u64
-        } else {
-            value as u64
-        }
+        if self.rng.one_in(16) { (self.rng.next() & !0xFFFF_FFFF) | value as u64 } else { value as u64 }
     }
 
     fn random_u32(&mut self, common: &[u32]) -> u32 {
-        if self.rng.one_in(5) {
-            self.rng.next() as u32
-        } else {
-            self.rng.pick(common, 0)
-        }
+        if self.rng.one_in(5) { self.rng.next() as u32 } else { self.rng.pick(common, 0) }
     }
 
     fn rights(&mut self) -> u32 {
@@ -478,54 +426,16 @@ impl<'a> Fuzzer<'a> {
 
     fn vmo_size(&mut self) -> u64 {
         if self.rng.one_in(12) {
-            let huge = [
-                1 << 30,
-                1 << 40,
-                u64::MAX,
-                u64::MAX - PAGE_SIZE + 1,
-                MAX_VMO_SIZE,
-                MAX_VMO_SIZE + 1,
-            ];
-            return if self.rng.one_in(3) {
-                self.rng.next()
-            } else {
-                self.rng.pick(&huge, u64::MAX)
-            };
+            let huge = [1 << 30, 1 << 40, u64::MAX, u64::MAX - PAGE_SIZE + 1, MAX_VMO_SIZE, MAX_VMO_SIZE + 1];
+            return if self.rng.one_in(3) { self.rng.next() } else { self.rng.pick(&huge, u64::MAX) };
         }
-        let small = [
-            0,
-            1,
-            4095,
-            4096,
-            4097,
-            8192,
-            3 * 4096 + 5,
-            16 * 4096,
-            1 << 20,
-        ];
-        if self.rng.one_in(4) {
-            self.rng.below(1 << 18)
-        } else {
-            self.rng.pick(&small, 4096)
-        }
+        let small = [0, 1, 4095, 4096, 4097, 8192, 3 * 4096 + 5, 16 * 4096, 1 << 20];
+        if self.rng.one_in(4) { self.rng.below(1 << 18) } else { self.rng.pick(&small, 4096) }
     }
 
     fn offset(&mut self) -> u64 {
-        let common = [
-            0,
-            1,
-            8,
-            4095,
-            4096,
-            4097,
-            8192,
-            12288,
-            1 << 20,
-            1 << 30,
-            u64::MAX,
-            u64::MAX - 4095,
-            MAX_VMO_SIZE,
-        ];
+        let common =
+            [0, 1, 8, 4095, 4096, 4097, 8192, 12288, 1 << 20, 1 << 30, u64::MAX, u64::MAX - 4095, MAX_VMO_SIZE];
         match self.rng.below(8) {
             0 => self.rng.below(1 << 16),
             1 => self.rng.next(),
@@ -556,26 +466,7 @@ impl<'a> Fuzzer<'a> {
 
     /// A buffer for the kernel: (pointer, length). `kernel_writes`: the kernel writes it.
     fn buffer(&mut self, kernel_writes: bool) -> (u64, u64) {
-        let lengths = [
-            0,
-            1,
-            7,
-            8,
-            16,
-            31,
-            32,
-            71,
-            72,
-            103,
-            104,
-            200,
-            4095,
-            4096,
-            4097,
-            8192,
-            65536,
-            1 << 20,
-        ];
+        let lengths = [0, 1, 7, 8, 16, 31, 32, 71, 72, 103, 104, 200, 4095, 4096, 4097, 8192, 65536, 1 << 20];
         let huge = [1 << 32, 1 << 47, 1 << 63, u64::MAX, u64::MAX - 7];
         let mut len = match self.rng.below(10) {
             0 => self.rng.below(300),
@@ -630,11 +521,7 @@ impl<'a> Fuzzer<'a> {
             candidates[count] = (*addr, addr + len);
             count += 1;
         }
-        if count == 0 {
-            None
-        } else {
-            Some(self.rng.pick(&candidates[..count], (0, 0)))
-        }
+        if count == 0 { None } else { Some(self.rng.pick(&candidates[..count], (0, 0))) }
     }
 
     /// A range to unmap or protect: inside the arena or a fuzzer mapping, or invalid in a
@@ -642,14 +529,9 @@ impl<'a> Fuzzer<'a> {
     fn own_range(&mut self) -> (u64, u64) {
         let (start, end) = match self.rng.below(10) {
             0..=4 => (self.layout.arena, self.layout.arena + ARENA_LEN),
-            5..=7 => self
-                .mapping_target()
-                .unwrap_or((self.layout.arena, self.layout.arena + ARENA_LEN)),
+            5..=7 => self.mapping_target().unwrap_or((self.layout.arena, self.layout.arena + ARENA_LEN)),
             8 => {
-                return (
-                    KERNEL_ADDR + PAGE_SIZE * self.rng.below(1 << 20),
-                    self.rng.next(),
-                );
+                return (KERNEL_ADDR + PAGE_SIZE * self.rng.below(1 << 20), self.rng.next());
             }
             _ => return (self.rng.below(USER_BASE), PAGE_SIZE),
         };
@@ -665,10 +547,7 @@ impl<'a> Fuzzer<'a> {
         len = len.min(room);
         if self.rng.one_in(8) {
             // Unaligned: refused, and harmless even if the kernel rounded it down.
-            return (
-                addr + 1 + self.rng.below(PAGE_SIZE - 1),
-                len.saturating_sub(PAGE_SIZE),
-            );
+            return (addr + 1 + self.rng.below(PAGE_SIZE - 1), len.saturating_sub(PAGE_SIZE));
         }
         if self.rng.one_in(8) && len > 1 {
             len -= 1; // rounded up by the kernel, still inside the range
@@ -690,27 +569,12 @@ impl<'a> Fuzzer<'a> {
             }
             85..=89 => 0,
             90..=96 => 26 + self.rng.below(38),
-            _ => self.rng.pick(
-                &[
-                    64,
-                    1000,
-                    (1 << 32) | nr::HANDLE_CLOSE,
-                    (1 << 63) | nr::VMO_CREATE,
-                    u64::MAX,
-                ],
-                u64::MAX,
-            ),
+            _ => {
+                self.rng.pick(&[64, 1000, (1 << 32) | nr::HANDLE_CLOSE, (1 << 63) | nr::VMO_CREATE, u64::MAX], u64::MAX)
+            }
         };
-        let mut plan = Plan {
-            nr,
-            ..Plan::default()
-        };
-        let common_bad = [
-            ZX_ERR_BAD_HANDLE,
-            ZX_ERR_WRONG_TYPE,
-            ZX_ERR_ACCESS_DENIED,
-            ZX_ERR_INVALID_ARGS,
-        ];
+        let mut plan = Plan { nr, ..Plan::default() };
+        let common_bad = [ZX_ERR_BAD_HANDLE, ZX_ERR_WRONG_TYPE, ZX_ERR_ACCESS_DENIED, ZX_ERR_INVALID_ARGS];
         match nr {
             nr::DEBUG_WRITE => {
                 let (ptr, len) = if self.rng.one_in(3) {
@@ -719,10 +583,7 @@ impl<'a> Fuzzer<'a> {
                     // Never a user page that a later mapping could fill: the console
                     // would print whatever it holds.
                     let bad = [0, KERNEL_ADDR, USER_END - 1, 1 << 48, 8];
-                    (
-                        self.rng.pick(&bad, 0),
-                        self.rng.pick(&[0, 1, 5, 4096, 4097, u64::MAX], 1),
-                    )
+                    (self.rng.pick(&bad, 0), self.rng.pick(&[0, 1, 5, 4096, 4097, u64::MAX], 1))
                 };
                 plan.args[..2].copy_from_slice(&[ptr, len]);
                 plan.allowed = allow(&[ZX_OK, ZX_ERR_INVALID_ARGS]);
@@ -735,11 +596,7 @@ impl<'a> Fuzzer<'a> {
                 plan.allowed = allow(&[ZX_OK, ZX_ERR_BAD_HANDLE]);
             }
             nr::HANDLE_DUPLICATE | nr::HANDLE_REPLACE => {
-                let h = if nr == nr::HANDLE_REPLACE {
-                    self.consumable(Kind::Vmo)
-                } else {
-                    self.handle(Kind::Vmo)
-                };
+                let h = if nr == nr::HANDLE_REPLACE { self.consumable(Kind::Vmo) } else { self.handle(Kind::Vmo) };
                 let rights = self.rights();
                 let (out, in_scratch) = self.out_ptr(4);
                 plan.args[..3].copy_from_slice(&[self.u32_arg(h), self.u32_arg(rights), out]);
@@ -747,58 +604,23 @@ impl<'a> Fuzzer<'a> {
                 plan.new_handle = Some((out, in_scratch, kind));
                 if nr == nr::HANDLE_REPLACE {
                     plan.consumed = Some(h);
-                    plan.allowed = allow(&[
-                        ZX_OK,
-                        ZX_ERR_BAD_HANDLE,
-                        ZX_ERR_INVALID_ARGS,
-                        ZX_ERR_NO_MEMORY,
-                    ]);
+                    plan.allowed = allow(&[ZX_OK, ZX_ERR_BAD_HANDLE, ZX_ERR_INVALID_ARGS, ZX_ERR_NO_MEMORY]);
                 } else {
                     plan.handles[0] = Some(h);
-                    plan.allowed = allow(&[
-                        ZX_OK,
-                        ZX_ERR_BAD_HANDLE,
-                        ZX_ERR_ACCESS_DENIED,
-                        ZX_ERR_INVALID_ARGS,
-                        ZX_ERR_NO_MEMORY,
-                    ]);
+                    plan.allowed =
+                        allow(&[ZX_OK, ZX_ERR_BAD_HANDLE, ZX_ERR_ACCESS_DENIED, ZX_ERR_INVALID_ARGS, ZX_ERR_NO_MEMORY]);
                 }
             }
             nr::OBJECT_GET_INFO => {
-                let want = self
-                    .rng
-                    .pick(&[Kind::Vmo, Kind::Vmar, Kind::Resource], Kind::Vmo);
+                let want = self.rng.pick(&[Kind::Vmo, Kind::Vmar, Kind::Resource], Kind::Vmo);
                 let h = self.handle(want);
-                let topic = self.random_u32(&[
-                    INFO_HANDLE_BASIC,
-                    INFO_VMAR,
-                    INFO_KMEM_STATS,
-                    INFO_VMO,
-                    0,
-                    0x1000_0017,
-                ]);
+                let topic = self.random_u32(&[INFO_HANDLE_BASIC, INFO_VMAR, INFO_KMEM_STATS, INFO_VMO, 0, 0x1000_0017]);
                 let (buf, len) = self.buffer(true);
-                let actual = if self.rng.one_in(3) {
-                    0
-                } else {
-                    self.out_ptr(8).0
-                };
-                let avail = if self.rng.one_in(3) {
-                    0
-                } else {
-                    self.out_ptr(8).0
-                };
-                plan.args[..6].copy_from_slice(&[
-                    self.u32_arg(h),
-                    self.u32_arg(topic),
-                    buf,
-                    len,
-                    actual,
-                    avail,
-                ]);
+                let actual = if self.rng.one_in(3) { 0 } else { self.out_ptr(8).0 };
+                let avail = if self.rng.one_in(3) { 0 } else { self.out_ptr(8).0 };
+                plan.args[..6].copy_from_slice(&[self.u32_arg(h), self.u32_arg(topic), buf, len, actual, avail]);
                 plan.handles[0] = Some(h);
-                plan.allowed = allow(&common_bad)
-                    | allow(&[ZX_OK, ZX_ERR_NOT_SUPPORTED, ZX_ERR_BUFFER_TOO_SMALL]);
+                plan.allowed = allow(&common_bad) | allow(&[ZX_OK, ZX_ERR_NOT_SUPPORTED, ZX_ERR_BUFFER_TOO_SMALL]);
             }
             nr::OBJECT_GET_PROPERTY | nr::OBJECT_SET_PROPERTY => {
                 let h = self.handle(Kind::Vmo);
@@ -814,12 +636,7 @@ impl<'a> Fuzzer<'a> {
                 let (out, in_scratch) = self.out_ptr(4);
                 plan.args[..3].copy_from_slice(&[size, self.u32_arg(options), out]);
                 plan.new_handle = Some((out, in_scratch, Kind::Vmo));
-                plan.allowed = allow(&[
-                    ZX_OK,
-                    ZX_ERR_INVALID_ARGS,
-                    ZX_ERR_OUT_OF_RANGE,
-                    ZX_ERR_NO_MEMORY,
-                ]);
+                plan.allowed = allow(&[ZX_OK, ZX_ERR_INVALID_ARGS, ZX_ERR_OUT_OF_RANGE, ZX_ERR_NO_MEMORY]);
             }
             nr::VMO_READ | nr::VMO_WRITE => {
                 let h = self.handle(Kind::Vmo);
@@ -828,25 +645,14 @@ impl<'a> Fuzzer<'a> {
                 plan.args[..4].copy_from_slice(&[self.u32_arg(h), buf, offset, len]);
                 plan.handles[0] = Some(h);
                 plan.allowed = allow(&common_bad)
-                    | allow(&[
-                        ZX_OK,
-                        ZX_ERR_OUT_OF_RANGE,
-                        ZX_ERR_BAD_STATE,
-                        ZX_ERR_NOT_SUPPORTED,
-                        ZX_ERR_NO_MEMORY,
-                    ]);
+                    | allow(&[ZX_OK, ZX_ERR_OUT_OF_RANGE, ZX_ERR_BAD_STATE, ZX_ERR_NOT_SUPPORTED, ZX_ERR_NO_MEMORY]);
             }
             nr::VMO_GET_SIZE => {
                 let h = self.handle(Kind::Vmo);
                 let (out, _) = self.out_ptr(8);
                 plan.args[..2].copy_from_slice(&[self.u32_arg(h), out]);
                 plan.handles[0] = Some(h);
-                plan.allowed = allow(&[
-                    ZX_OK,
-                    ZX_ERR_BAD_HANDLE,
-                    ZX_ERR_WRONG_TYPE,
-                    ZX_ERR_INVALID_ARGS,
-                ]);
+                plan.allowed = allow(&[ZX_OK, ZX_ERR_BAD_HANDLE, ZX_ERR_WRONG_TYPE, ZX_ERR_INVALID_ARGS]);
             }
             nr::VMO_SET_SIZE => {
                 let h = self.handle(Kind::Vmo);
@@ -868,23 +674,10 @@ impl<'a> Fuzzer<'a> {
                 let op = self.random_u32(&[1, 2, 3, 4, 6, 7, 8, 9, 10, 1, 10, 0, 5, 11]);
                 let (offset, size) = (self.offset(), self.offset());
                 let (buf, len) = self.buffer(true);
-                plan.args[..6].copy_from_slice(&[
-                    self.u32_arg(h),
-                    self.u32_arg(op),
-                    offset,
-                    size,
-                    buf,
-                    len,
-                ]);
+                plan.args[..6].copy_from_slice(&[self.u32_arg(h), self.u32_arg(op), offset, size, buf, len]);
                 plan.handles[0] = Some(h);
                 plan.allowed = allow(&common_bad)
-                    | allow(&[
-                        ZX_OK,
-                        ZX_ERR_OUT_OF_RANGE,
-                        ZX_ERR_NOT_SUPPORTED,
-                        ZX_ERR_BAD_STATE,
-                        ZX_ERR_NO_MEMORY,
-                    ]);
+                    | allow(&[ZX_OK, ZX_ERR_OUT_OF_RANGE, ZX_ERR_NOT_SUPPORTED, ZX_ERR_BAD_STATE, ZX_ERR_NO_MEMORY]);
             }
             nr::VMO_CREATE_CHILD => {
                 let h = self.handle(Kind::Vmo);
@@ -899,36 +692,20 @@ impl<'a> Fuzzer<'a> {
                     CHILD_SLICE | CHILD_RESIZABLE,
                     0,
                 ]);
-                let (offset, size) = (
-                    self.offset() & !(PAGE_SIZE - 1) | self.rng.below(2),
-                    self.vmo_size(),
-                );
+                let (offset, size) = (self.offset() & !(PAGE_SIZE - 1) | self.rng.below(2), self.vmo_size());
                 let (out, in_scratch) = self.out_ptr(4);
-                plan.args[..5].copy_from_slice(&[
-                    self.u32_arg(h),
-                    self.u32_arg(options),
-                    offset,
-                    size,
-                    out,
-                ]);
+                plan.args[..5].copy_from_slice(&[self.u32_arg(h), self.u32_arg(options), offset, size, out]);
                 plan.handles[0] = Some(h);
                 plan.new_handle = Some((out, in_scratch, Kind::Vmo));
                 plan.allowed = allow(&common_bad)
-                    | allow(&[
-                        ZX_OK,
-                        ZX_ERR_OUT_OF_RANGE,
-                        ZX_ERR_NOT_SUPPORTED,
-                        ZX_ERR_BAD_STATE,
-                        ZX_ERR_NO_MEMORY,
-                    ]);
+                    | allow(&[ZX_OK, ZX_ERR_OUT_OF_RANGE, ZX_ERR_NOT_SUPPORTED, ZX_ERR_BAD_STATE, ZX_ERR_NO_MEMORY]);
             }
             nr::VMO_SET_CACHE_POLICY => {
                 let h = self.handle(Kind::Vmo);
                 let policy = self.random_u32(&[0, 1, 2, 3, 4]);
                 plan.args[..2].copy_from_slice(&[self.u32_arg(h), self.u32_arg(policy)]);
                 plan.handles[0] = Some(h);
-                plan.allowed =
-                    allow(&common_bad) | allow(&[ZX_OK, ZX_ERR_BAD_STATE, ZX_ERR_NOT_SUPPORTED]);
+                plan.allowed = allow(&common_bad) | allow(&[ZX_OK, ZX_ERR_BAD_STATE, ZX_ERR_NOT_SUPPORTED]);
             }
             nr::VMO_REPLACE_AS_EXECUTABLE => {
                 let h = self.consumable(Kind::Vmo);
@@ -945,63 +722,35 @@ impl<'a> Fuzzer<'a> {
                 plan.allowed = allow(&common_bad) | allow(&[ZX_OK, ZX_ERR_NO_MEMORY]);
             }
             nr::VMO_CREATE_PHYSICAL => {
-                let resource = if self.rng.one_in(2) {
-                    self.ctx.root_resource
-                } else {
-                    self.handle(Kind::Resource)
-                };
-                let mut paddrs = [
-                    0x5000_0000u64,
-                    0x4000_0000,
-                    0x5000_0001,
-                    u64::MAX - PAGE_SIZE + 1,
-                    0x5000_0000,
-                ];
+                let resource = if self.rng.one_in(2) { self.ctx.root_resource } else { self.handle(Kind::Resource) };
+                let mut paddrs = [0x5000_0000u64, 0x4000_0000, 0x5000_0001, u64::MAX - PAGE_SIZE + 1, 0x5000_0000];
                 if let Some(mmio) = self.mmio {
                     paddrs[4] = mmio;
                 }
                 let paddr = self.rng.pick(&paddrs, 0x5000_0000);
-                let size = self.rng.pick(
-                    &[PAGE_SIZE, 2 * PAGE_SIZE, 0, 100, u64::MAX, 1 << 30],
-                    PAGE_SIZE,
-                );
+                let size = self.rng.pick(&[PAGE_SIZE, 2 * PAGE_SIZE, 0, 100, u64::MAX, 1 << 30], PAGE_SIZE);
                 let (out, in_scratch) = self.out_ptr(4);
                 plan.args[..4].copy_from_slice(&[self.u32_arg(resource), paddr, size, out]);
                 plan.handles[0] = Some(resource);
                 plan.new_handle = Some((out, in_scratch, Kind::Vmo));
-                plan.allowed =
-                    allow(&common_bad) | allow(&[ZX_OK, ZX_ERR_OUT_OF_RANGE, ZX_ERR_NO_MEMORY]);
+                plan.allowed = allow(&common_bad) | allow(&[ZX_OK, ZX_ERR_OUT_OF_RANGE, ZX_ERR_NO_MEMORY]);
             }
             nr::VMAR_MAP => self.plan_map(&mut plan),
             nr::VMAR_UNMAP | nr::VMAR_PROTECT => {
-                let vmar = if self.rng.one_in(8) {
-                    self.handle(Kind::Vmar)
-                } else {
-                    self.ctx.root_vmar
-                };
+                let vmar = if self.rng.one_in(8) { self.handle(Kind::Vmar) } else { self.ctx.root_vmar };
                 let (addr, len) = self.own_range();
                 if nr == nr::VMAR_UNMAP {
                     plan.args[..3].copy_from_slice(&[self.u32_arg(vmar), addr, len]);
-                    plan.allowed = allow(&[
-                        ZX_OK,
-                        ZX_ERR_BAD_HANDLE,
-                        ZX_ERR_WRONG_TYPE,
-                        ZX_ERR_INVALID_ARGS,
-                        ZX_ERR_BAD_STATE,
-                    ]);
+                    plan.allowed =
+                        allow(&[ZX_OK, ZX_ERR_BAD_HANDLE, ZX_ERR_WRONG_TYPE, ZX_ERR_INVALID_ARGS, ZX_ERR_BAD_STATE]);
                 } else {
                     let mut options = self.rng.below(8) as u32;
                     if self.rng.one_in(10) {
                         options |= 1 << self.rng.below(32);
                     }
-                    plan.args[..4].copy_from_slice(&[
-                        self.u32_arg(vmar),
-                        self.u32_arg(options),
-                        addr,
-                        len,
-                    ]);
-                    plan.allowed = allow(&common_bad)
-                        | allow(&[ZX_OK, ZX_ERR_NOT_FOUND, ZX_ERR_BAD_STATE, ZX_ERR_NO_MEMORY]);
+                    plan.args[..4].copy_from_slice(&[self.u32_arg(vmar), self.u32_arg(options), addr, len]);
+                    plan.allowed =
+                        allow(&common_bad) | allow(&[ZX_OK, ZX_ERR_NOT_FOUND, ZX_ERR_BAD_STATE, ZX_ERR_NO_MEMORY]);
                 }
                 plan.handles[0] = Some(vmar);
             }
@@ -1010,17 +759,9 @@ impl<'a> Fuzzer<'a> {
                     0 => (self.layout.scratch + self.rng.below(PAGE_SIZE), PAGE_SIZE),
                     1 => (self.layout.rodata, 64),
                     2 => (self.layout.text, 256),
-                    _ => (
-                        self.rng
-                            .pick(&[0, 8, KERNEL_ADDR, USER_END, u64::MAX - 3], 0),
-                        u64::MAX,
-                    ),
+                    _ => (self.rng.pick(&[0, 8, KERNEL_ADDR, USER_END, u64::MAX - 3], 0), u64::MAX),
                 };
-                let len = if self.rng.one_in(4) {
-                    self.rng.next()
-                } else {
-                    self.rng.below(max.min(8192))
-                };
+                let len = if self.rng.one_in(4) { self.rng.next() } else { self.rng.below(max.min(8192)) };
                 let len = if max == u64::MAX { len } else { len.min(max) };
                 let options = self.random_u32(&[1, 2, 3, 6, 7, 0, 4, 5, 8]);
                 plan.args[..3].copy_from_slice(&[addr, len, self.u32_arg(options)]);
@@ -1028,51 +769,27 @@ impl<'a> Fuzzer<'a> {
             }
             nr::OBJECT_SIGNAL => {
                 let h = self.handle(Kind::Vmo);
-                let clear =
-                    self.random_u32(&[0, USER_SIGNAL_0, USER_SIGNAL_ALL, VMO_ZERO_CHILDREN, 1]);
-                let set = self.random_u32(&[
-                    0,
-                    USER_SIGNAL_0 << 3,
-                    USER_SIGNAL_ALL,
-                    VMO_ZERO_CHILDREN,
-                    1 << 23,
-                ]);
-                plan.args[..3].copy_from_slice(&[
-                    self.u32_arg(h),
-                    self.u32_arg(clear),
-                    self.u32_arg(set),
-                ]);
+                let clear = self.random_u32(&[0, USER_SIGNAL_0, USER_SIGNAL_ALL, VMO_ZERO_CHILDREN, 1]);
+                let set = self.random_u32(&[0, USER_SIGNAL_0 << 3, USER_SIGNAL_ALL, VMO_ZERO_CHILDREN, 1 << 23]);
+                plan.args[..3].copy_from_slice(&[self.u32_arg(h), self.u32_arg(clear), self.u32_arg(set)]);
                 plan.handles[0] = Some(h);
                 plan.allowed = allow(&common_bad) | allow(&[ZX_OK]);
             }
             nr::OBJECT_WAIT_ONE => {
                 let h = self.handle(Kind::Vmo);
-                let signals = self.random_u32(&[
-                    VMO_ZERO_CHILDREN,
-                    USER_SIGNAL_0,
-                    USER_SIGNAL_ALL | VMO_ZERO_CHILDREN,
-                    0,
-                ]);
+                let signals =
+                    self.random_u32(&[VMO_ZERO_CHILDREN, USER_SIGNAL_0, USER_SIGNAL_ALL | VMO_ZERO_CHILDREN, 0]);
                 // Never a deadline in the future: the call must not block.
                 let now = clock_get_monotonic();
                 let deadline = self.rng.pick(&[0i64, -1, i64::MIN, 1, now - 1], 0);
                 let (observed, _) = self.out_ptr(4);
-                plan.args[..4].copy_from_slice(&[
-                    self.u32_arg(h),
-                    self.u32_arg(signals),
-                    deadline as u64,
-                    observed,
-                ]);
+                plan.args[..4].copy_from_slice(&[self.u32_arg(h), self.u32_arg(signals), deadline as u64, observed]);
                 plan.handles[0] = Some(h);
                 plan.allowed = allow(&common_bad) | allow(&[ZX_OK, ZX_ERR_TIMED_OUT]);
             }
             _ => {
                 for arg in plan.args.iter_mut() {
-                    *arg = if self.rng.one_in(2) {
-                        self.rng.next()
-                    } else {
-                        0
-                    };
+                    *arg = if self.rng.one_in(2) { self.rng.next() } else { 0 };
                 }
                 plan.allowed = allow(&[ZX_ERR_BAD_SYSCALL]);
             }
@@ -1081,11 +798,7 @@ impl<'a> Fuzzer<'a> {
     }
 
     fn plan_map(&mut self, plan: &mut Plan) {
-        let vmar = if self.rng.one_in(10) {
-            self.handle(Kind::Vmar)
-        } else {
-            self.ctx.root_vmar
-        };
+        let vmar = if self.rng.one_in(10) { self.handle(Kind::Vmar) } else { self.ctx.root_vmar };
         let vmo = self.handle(Kind::Vmo);
         let mut options = self.rng.below(8) as u32;
         let placement = self.rng.below(10);
@@ -1101,34 +814,17 @@ impl<'a> Fuzzer<'a> {
             options |= VM_REQUIRE_NON_RESIZABLE;
         }
         if self.rng.one_in(16) {
-            options |= self.rng.pick(
-                &[
-                    VM_CAN_MAP_READ,
-                    VM_CAN_MAP_WRITE,
-                    VM_CAN_MAP_EXECUTE,
-                    VM_CAN_MAP_SPECIFIC,
-                    1 << 20,
-                ],
-                1 << 20,
-            );
+            options |= self
+                .rng
+                .pick(&[VM_CAN_MAP_READ, VM_CAN_MAP_WRITE, VM_CAN_MAP_EXECUTE, VM_CAN_MAP_SPECIFIC, 1 << 20], 1 << 20);
         }
         if self.rng.one_in(8) {
             options |= vm_align(8 + self.rng.below(27) as u32);
         }
-        let lengths = [
-            PAGE_SIZE,
-            2 * PAGE_SIZE,
-            1,
-            3 * PAGE_SIZE + 1,
-            16 * PAGE_SIZE,
-            1 << 20,
-            0,
-        ];
+        let lengths = [PAGE_SIZE, 2 * PAGE_SIZE, 1, 3 * PAGE_SIZE + 1, 16 * PAGE_SIZE, 1 << 20, 0];
         let mut len = match self.rng.below(12) {
             0 => self.rng.below(1 << 24),
-            1 => self
-                .rng
-                .pick(&[1 << 40, u64::MAX, u64::MAX - PAGE_SIZE + 1], u64::MAX),
+            1 => self.rng.pick(&[1 << 40, u64::MAX, u64::MAX - PAGE_SIZE + 1], u64::MAX),
             _ => self.rng.pick(&lengths, PAGE_SIZE),
         };
         let specific = options & (VM_SPECIFIC | VM_SPECIFIC_OVERWRITE) != 0;
@@ -1136,10 +832,7 @@ impl<'a> Fuzzer<'a> {
         let mut specific_addr = None;
         if specific {
             if self.rng.one_in(6) {
-                vmar_offset = self.rng.pick(
-                    &[!(PAGE_SIZE - 1), 1 << 47, self.layout.arena - ROOT_BASE + 1],
-                    u64::MAX,
-                );
+                vmar_offset = self.rng.pick(&[!(PAGE_SIZE - 1), 1 << 47, self.layout.arena - ROOT_BASE + 1], u64::MAX);
             } else {
                 let addr = self.layout.arena + PAGE_SIZE * self.rng.below(ARENA_LEN / PAGE_SIZE);
                 vmar_offset = addr - ROOT_BASE;
@@ -1228,16 +921,9 @@ impl<'a> Fuzzer<'a> {
             Some(i) => self.tally[i] += 1,
             None => self.unnamed_statuses += 1,
         }
-        let allowed = STATUS_NAMES
-            .iter()
-            .position(|(s, _)| *s == status)
-            .is_some_and(|i| plan.allowed & (1 << i) != 0);
+        let allowed = STATUS_NAMES.iter().position(|(s, _)| *s == status).is_some_and(|i| plan.allowed & (1 << i) != 0);
         if !allowed {
-            self.surprise(
-                plan,
-                ret,
-                "status outside the set Zircon returns for this call",
-            );
+            self.surprise(plan, ret, "status outside the set Zircon returns for this call");
         }
         self.check_handles(plan, ret, status);
         self.check_results(plan, ret, status);
@@ -1246,20 +932,13 @@ impl<'a> Fuzzer<'a> {
     /// The handle-model rules for one call.
     fn check_handles(&mut self, plan: &Plan, ret: u64, status: Status) {
         let looked_up: [u32; 2] = [plan.handles[0].unwrap_or(0), plan.handles[1].unwrap_or(0)];
-        let all_live = looked_up
-            .iter()
-            .zip(plan.handles)
-            .all(|(v, h)| h.is_none() || self.live_slot(*v).is_some());
+        let all_live = looked_up.iter().zip(plan.handles).all(|(v, h)| h.is_none() || self.live_slot(*v).is_some());
         if status == ZX_ERR_BAD_HANDLE
             && all_live
             && plan.handles.iter().any(|h| h.is_some())
             && plan.consumed.is_none_or(|c| self.live_slot(c).is_some())
         {
-            self.surprise(
-                plan,
-                ret,
-                "BAD_HANDLE although every handle argument is live",
-            );
+            self.surprise(plan, ret, "BAD_HANDLE although every handle argument is live");
         }
         if status == ZX_OK && looked_up.iter().any(|v| self.is_closed(*v)) {
             self.surprise(plan, ret, "OK with a closed handle value");
@@ -1326,10 +1005,7 @@ impl<'a> Fuzzer<'a> {
             // SAFETY: `out` lies in the scratch mapping.
             let addr = unsafe { core::ptr::read_volatile(out as usize as *const u64) };
             let len = len.div_ceil(PAGE_SIZE) * PAGE_SIZE;
-            if addr % PAGE_SIZE != 0
-                || addr < USER_BASE
-                || addr.checked_add(len).is_none_or(|end| end > USER_END)
-            {
+            if addr % PAGE_SIZE != 0 || addr < USER_BASE || addr.checked_add(len).is_none_or(|end| end > USER_END) {
                 self.surprise(plan, ret, "vmar_map returned an address outside user space");
                 return;
             }
@@ -1407,16 +1083,10 @@ impl<'a> Fuzzer<'a> {
         if let Some(guard) = self.layout.guard
             && user::harness::kernel_can_read(guard)
         {
-            self.surprise_text(format_args!(
-                "the stack guard page {guard:#x} is mapped now"
-            ));
+            self.surprise_text(format_args!("the stack guard page {guard:#x} is mapped now"));
         }
         let _ = vmar_unmap(self.ctx.root_vmar, self.layout.arena, ARENA_LEN);
-        let _ = vmar_unmap(
-            self.ctx.root_vmar,
-            self.layout.scratch,
-            (SCRATCH_PAGES + 1) * PAGE_SIZE,
-        );
+        let _ = vmar_unmap(self.ctx.root_vmar, self.layout.scratch, (SCRATCH_PAGES + 1) * PAGE_SIZE);
         self.check_roots();
     }
 
@@ -1440,15 +1110,7 @@ impl<'a> Fuzzer<'a> {
         let mut line = TextBuf::<1024>::new();
         for (nr, count) in self.calls_by_nr.iter().enumerate() {
             if *count > 0 {
-                let _ = write!(
-                    line,
-                    " {}={count}",
-                    if nr == 26 {
-                        "reserved/huge"
-                    } else {
-                        syscall_name(nr as u64)
-                    }
-                );
+                let _ = write!(line, " {}={count}", if nr == 26 { "reserved/huge" } else { syscall_name(nr as u64) });
             }
         }
         println!("fuzz: calls per syscall:{}", line.as_str());
@@ -1519,27 +1181,13 @@ fn touch_stack() {
 /// mappings keep the VMOs, and the fuzzer cannot name them.
 fn make_scratch_and_arena(root: u32) -> Result<(u64, u64), Status> {
     let scratch_vmo = vmo_create((SCRATCH_PAGES + 1) * PAGE_SIZE, 0)?;
-    let scratch = vmar_map(
-        root,
-        VM_RW,
-        0,
-        &scratch_vmo,
-        0,
-        (SCRATCH_PAGES + 1) * PAGE_SIZE,
-    )?;
+    let scratch = vmar_map(root, VM_RW, 0, &scratch_vmo, 0, (SCRATCH_PAGES + 1) * PAGE_SIZE)?;
     // The page after the scratch pages stays mapped with no access, so that no later
     // mapping can fill it: any kernel copy that runs off the scratch end faults there.
     vmar_protect(root, 0, scratch + SCRATCH_PAGES * PAGE_SIZE, PAGE_SIZE)?;
     let arena_vmo = vmo_create(ARENA_LEN, 0)?;
     for candidate in ARENA_CANDIDATES {
-        if let Ok(arena) = vmar_map(
-            root,
-            VM_SPECIFIC,
-            candidate - ROOT_BASE,
-            &arena_vmo,
-            0,
-            ARENA_LEN,
-        ) {
+        if let Ok(arena) = vmar_map(root, VM_SPECIFIC, candidate - ROOT_BASE, &arena_vmo, 0, ARENA_LEN) {
             return Ok((scratch, arena));
         }
     }

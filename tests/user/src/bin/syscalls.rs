@@ -15,8 +15,7 @@ use user::harness::{kernel_can_read, unmapped_range};
 use user::zx::rights::*;
 use user::zx::*;
 use user::{
-    Ctx, Failure, TestResult, check, check_eq, check_hex, check_ok, check_status, entry, fail, rt,
-    skip, sys, tests,
+    Ctx, Failure, TestResult, check, check_eq, check_hex, check_ok, check_status, entry, fail, rt, skip, sys, tests,
 };
 
 entry!(main);
@@ -203,10 +202,7 @@ fn committed(handle: impl AsRaw) -> Result<u64, Failure> {
 /// Maps all `len` bytes of `vmo` wherever the kernel likes.
 #[track_caller]
 fn map(ctx: &Ctx, options: u32, vmo: impl AsRaw, len: u64) -> Result<Mapping, Failure> {
-    check_ok(
-        Mapping::new(ctx.root_vmar, options, 0, vmo, 0, len),
-        "vmar_map",
-    )
+    check_ok(Mapping::new(ctx.root_vmar, options, 0, vmo, 0, len), "vmar_map")
 }
 
 /// Writes `len` bytes of `byte` at `offset`.
@@ -216,10 +212,7 @@ fn fill(vmo: impl AsRaw, offset: u64, byte: u8, len: u64) -> TestResult {
     let mut done = 0;
     while done < len {
         let n = (len - done).min(chunk.len() as u64);
-        check_ok(
-            vmo_write(&vmo, &chunk[..n as usize], offset + done),
-            "vmo_write (fill)",
-        )?;
+        check_ok(vmo_write(&vmo, &chunk[..n as usize], offset + done), "vmo_write (fill)")?;
         done += n;
     }
     Ok(())
@@ -232,16 +225,9 @@ fn expect_filled(vmo: impl AsRaw, offset: u64, byte: u8, len: u64, what: &str) -
     let mut done = 0;
     while done < len {
         let n = (len - done).min(chunk.len() as u64);
-        check_ok(
-            vmo_read(&vmo, &mut chunk[..n as usize], offset + done),
-            "vmo_read (check)",
-        )?;
+        check_ok(vmo_read(&vmo, &mut chunk[..n as usize], offset + done), "vmo_read (check)")?;
         if let Some(i) = chunk[..n as usize].iter().position(|b| *b != byte) {
-            fail!(
-                "{what}: byte at {:#x} is {:#04x}, want {byte:#04x}",
-                offset + done + i as u64,
-                chunk[i]
-            );
+            fail!("{what}: byte at {:#x} is {:#04x}, want {byte:#04x}", offset + done + i as u64, chunk[i]);
         }
         done += n;
     }
@@ -367,10 +353,7 @@ fn registers_preserved_across_svc(_: &Ctx) -> TestResult {
         for n in 1..=30u64 {
             let want = if n == 16 { number } else { register_pattern(n) };
             if out[n as usize] != want {
-                fail!(
-                    "syscall {number}: x{n} changed: {:#x}, want {want:#x}",
-                    out[n as usize]
-                );
+                fail!("syscall {number}: x{n} changed: {:#x}, want {want:#x}", out[n as usize]);
             }
         }
         check_hex(out[31], 0xa000_0000, "NZCV after svc")?;
@@ -383,155 +366,62 @@ fn status_is_sign_extended_and_unknown_numbers_fail(_: &Ctx) -> TestResult {
     let bad_syscall = ZX_ERR_BAD_SYSCALL as i64 as u64;
     // 0, the reserved block, the first number past it, and numbers whose low bits name a
     // real syscall (the number is compared as a full 64-bit value).
-    for number in [
-        0,
-        26,
-        40,
-        63,
-        64,
-        1000,
-        (1 << 32) | nr::HANDLE_CLOSE,
-        (1 << 63) | 3,
-        u64::MAX,
-    ] {
+    for number in [0, 26, 40, 63, 64, 1000, (1 << 32) | nr::HANDLE_CLOSE, (1 << 63) | 3, u64::MAX] {
         // SAFETY: no argument is a valid pointer.
         let ret = unsafe { sys::call(number, &[0, 0, 0, 0, 0, 0, 0, 0]) };
         if ret != bad_syscall {
-            fail!(
-                "syscall {number:#x}: x0 = {ret:#x}, want {bad_syscall:#x} (BAD_SYSCALL sign-extended)"
-            );
+            fail!("syscall {number:#x}: x0 = {ret:#x}, want {bad_syscall:#x} (BAD_SYSCALL sign-extended)");
         }
     }
     // An error status from a real syscall is sign-extended too.
     // SAFETY: no pointer arguments.
     let ret = unsafe { sys::call(nr::HANDLE_CLOSE, &[0xFFFF_FFFF]) };
-    check_hex(
-        ret,
-        ZX_ERR_BAD_HANDLE as i64 as u64,
-        "handle_close(bogus) x0",
-    )?;
+    check_hex(ret, ZX_ERR_BAD_HANDLE as i64 as u64, "handle_close(bogus) x0")?;
     // The process goes on: a real call still works.
-    check_status(
-        handle_close(0u32),
-        ZX_OK,
-        "handle_close(0) after bad syscalls",
-    )
+    check_status(handle_close(0u32), ZX_OK, "handle_close(0) after bad syscalls")
 }
 
 fn u32_arguments_ignore_upper_bits(_: &Ctx) -> TestResult {
     let mut out = 0u32;
     // options = RESIZABLE with garbage above bit 31.
-    let status = raw(
-        nr::VMO_CREATE,
-        &[
-            PAGE,
-            0xDEAD_BEEF_0000_0000 | VMO_RESIZABLE as u64,
-            addr_of(&raw mut out),
-        ],
-    );
+    let status = raw(nr::VMO_CREATE, &[PAGE, 0xDEAD_BEEF_0000_0000 | VMO_RESIZABLE as u64, addr_of(&raw mut out)]);
     check_status(status, ZX_OK, "vmo_create with upper option bits")?;
     let vmo = Handle::from_raw(out);
-    check_eq(
-        info(&vmo)?.flags & VMO_FLAG_RESIZABLE,
-        VMO_FLAG_RESIZABLE,
-        "RESIZABLE taken from low bits",
-    )?;
+    check_eq(info(&vmo)?.flags & VMO_FLAG_RESIZABLE, VMO_FLAG_RESIZABLE, "RESIZABLE taken from low bits")?;
     // A handle argument with upper bits set.
     let mut size = 0u64;
-    let status = raw(
-        nr::VMO_GET_SIZE,
-        &[
-            0xABCD_0000_0000_0000 | vmo.raw_u64(),
-            addr_of(&raw mut size),
-        ],
-    );
+    let status = raw(nr::VMO_GET_SIZE, &[0xABCD_0000_0000_0000 | vmo.raw_u64(), addr_of(&raw mut size)]);
     check_status(status, ZX_OK, "vmo_get_size with upper handle bits")?;
     check_eq(size, PAGE, "size")?;
     // Rights with upper bits set.
-    let status = raw(
-        nr::HANDLE_DUPLICATE,
-        &[
-            vmo.raw_u64(),
-            0xFFFF_FFFF_0000_0000 | READ as u64,
-            addr_of(&raw mut out),
-        ],
-    );
+    let status =
+        raw(nr::HANDLE_DUPLICATE, &[vmo.raw_u64(), 0xFFFF_FFFF_0000_0000 | READ as u64, addr_of(&raw mut out)]);
     check_status(status, ZX_OK, "handle_duplicate with upper rights bits")?;
     let copy = Handle::from_raw(out);
-    check_eq(
-        check_ok(rights_of(&copy), "rights")?,
-        READ,
-        "duplicate's rights",
-    )?;
+    check_eq(check_ok(rights_of(&copy), "rights")?, READ, "duplicate's rights")?;
     // Signals with upper bits set.
-    let status = raw(
-        nr::OBJECT_SIGNAL,
-        &[
-            vmo.raw_u64(),
-            0xFFFF_0000_0000_0000,
-            0x1_0000_0000 | USER_SIGNAL_0 as u64,
-        ],
-    );
+    let status = raw(nr::OBJECT_SIGNAL, &[vmo.raw_u64(), 0xFFFF_0000_0000_0000, 0x1_0000_0000 | USER_SIGNAL_0 as u64]);
     check_status(status, ZX_OK, "object_signal with upper mask bits")
 }
 
 fn debug_write_checks_its_buffer(ctx: &Ctx) -> TestResult {
     // (An empty slice's pointer is dangling, not a user address: use a real one.)
     let text = [b' '; 4];
-    check_status(
-        raw(nr::DEBUG_WRITE, &[addr_of(text.as_ptr()), 0]),
-        ZX_OK,
-        "0 bytes from a valid pointer",
-    )?;
-    check_status(
-        raw(nr::DEBUG_WRITE, &[rodata_addr(), 0]),
-        ZX_OK,
-        "0 bytes from rodata",
-    )?;
-    check_status(
-        raw(nr::DEBUG_WRITE, &[0, 0]),
-        ZX_ERR_INVALID_ARGS,
-        "debug_write(NULL, 0)",
-    )?;
-    check_status(
-        raw(nr::DEBUG_WRITE, &[0, 5]),
-        ZX_ERR_INVALID_ARGS,
-        "debug_write(NULL, 5)",
-    )?;
-    check_status(
-        raw(nr::DEBUG_WRITE, &[KERNEL_ADDR, 5]),
-        ZX_ERR_INVALID_ARGS,
-        "kernel pointer",
-    )?;
-    check_status(
-        raw(nr::DEBUG_WRITE, &[KERNEL_ADDR, 0]),
-        ZX_ERR_INVALID_ARGS,
-        "kernel pointer, 0 bytes",
-    )?;
+    check_status(raw(nr::DEBUG_WRITE, &[addr_of(text.as_ptr()), 0]), ZX_OK, "0 bytes from a valid pointer")?;
+    check_status(raw(nr::DEBUG_WRITE, &[rodata_addr(), 0]), ZX_OK, "0 bytes from rodata")?;
+    check_status(raw(nr::DEBUG_WRITE, &[0, 0]), ZX_ERR_INVALID_ARGS, "debug_write(NULL, 0)")?;
+    check_status(raw(nr::DEBUG_WRITE, &[0, 5]), ZX_ERR_INVALID_ARGS, "debug_write(NULL, 5)")?;
+    check_status(raw(nr::DEBUG_WRITE, &[KERNEL_ADDR, 5]), ZX_ERR_INVALID_ARGS, "kernel pointer")?;
+    check_status(raw(nr::DEBUG_WRITE, &[KERNEL_ADDR, 0]), ZX_ERR_INVALID_ARGS, "kernel pointer, 0 bytes")?;
     let hole = check_ok(unmapped_range(ctx, 1), "unmapped range")?;
-    check_status(
-        raw(nr::DEBUG_WRITE, &[hole, 5]),
-        ZX_ERR_INVALID_ARGS,
-        "unmapped pointer",
-    )?;
-    check_status(
-        raw(nr::DEBUG_WRITE, &[USER_END - 2, 4]),
-        ZX_ERR_INVALID_ARGS,
-        "range past user space",
-    )?;
+    check_status(raw(nr::DEBUG_WRITE, &[hole, 5]), ZX_ERR_INVALID_ARGS, "unmapped pointer")?;
+    check_status(raw(nr::DEBUG_WRITE, &[USER_END - 2, 4]), ZX_ERR_INVALID_ARGS, "range past user space")?;
     // A range whose tail runs into an unmapped page.
     let vmo = new_vmo(2 * PAGE)?;
     fill(&vmo, 0, b' ', 2 * PAGE)?;
     let mapping = map(ctx, VM_PERM_READ, &vmo, 2 * PAGE)?;
-    check_ok(
-        vmar_unmap(ctx.root_vmar, mapping.addr() + PAGE, PAGE),
-        "unmap second page",
-    )?;
-    check_status(
-        raw(nr::DEBUG_WRITE, &[mapping.addr() + PAGE - 2, 4]),
-        ZX_ERR_INVALID_ARGS,
-        "range into unmapped page",
-    )
+    check_ok(vmar_unmap(ctx.root_vmar, mapping.addr() + PAGE, PAGE), "unmap second page")?;
+    check_status(raw(nr::DEBUG_WRITE, &[mapping.addr() + PAGE - 2, 4]), ZX_ERR_INVALID_ARGS, "range into unmapped page")
 }
 
 fn debug_write_cuts_length_at_4096(ctx: &Ctx) -> TestResult {
@@ -540,15 +430,8 @@ fn debug_write_cuts_length_at_4096(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(2 * PAGE)?;
     fill(&vmo, 0, b' ', PAGE)?;
     let mapping = map(ctx, VM_PERM_READ, &vmo, 2 * PAGE)?;
-    check_ok(
-        vmar_unmap(ctx.root_vmar, mapping.addr() + PAGE, PAGE),
-        "unmap second page",
-    )?;
-    check_status(
-        raw(nr::DEBUG_WRITE, &[mapping.addr(), 10_000]),
-        ZX_OK,
-        "debug_write of 10000 bytes (cut to 4096)",
-    )?;
+    check_ok(vmar_unmap(ctx.root_vmar, mapping.addr() + PAGE, PAGE), "unmap second page")?;
+    check_status(raw(nr::DEBUG_WRITE, &[mapping.addr(), 10_000]), ZX_OK, "debug_write of 10000 bytes (cut to 4096)")?;
     check_status(
         raw(nr::DEBUG_WRITE, &[mapping.addr(), u64::MAX]),
         ZX_OK,
@@ -597,10 +480,7 @@ fn handle_values_have_low_bits_set(ctx: &Ctx) -> TestResult {
     let copy = dup(&vmo, SAME_RIGHTS)?;
     check_eq(copy.raw() & 3, 3, "duplicate low bits")?;
     check(copy.raw() != vmo.raw(), "a duplicate has a new value")?;
-    let child = check_ok(
-        vmo_create_child(&vmo, CHILD_SNAPSHOT, 0, PAGE),
-        "create_child",
-    )?;
+    let child = check_ok(vmo_create_child(&vmo, CHILD_SNAPSHOT, 0, PAGE), "create_child")?;
     check_eq(child.raw() & 3, 3, "child handle low bits")
 }
 
@@ -609,11 +489,7 @@ fn handle_close_rules(_: &Ctx) -> TestResult {
     let value = new_vmo(PAGE)?.into_raw();
     check_status(handle_close(value), ZX_OK, "close a live handle")?;
     check_status(handle_close(value), ZX_ERR_BAD_HANDLE, "close it again")?;
-    check_status(
-        handle_close(0xFFFF_FFFFu32),
-        ZX_ERR_BAD_HANDLE,
-        "close a bogus value",
-    )?;
+    check_status(handle_close(0xFFFF_FFFFu32), ZX_ERR_BAD_HANDLE, "close a bogus value")?;
     // A handle with no rights can be closed.
     let vmo = new_vmo(PAGE)?;
     let bare = dup(&vmo, 0)?.into_raw();
@@ -636,16 +512,8 @@ fn handle_closed_value_stays_bad(_: &Ctx) -> TestResult {
         }
         *slot = Some(vmo);
     }
-    check_status(
-        vmo_get_size(stale),
-        ZX_ERR_BAD_HANDLE,
-        "closed value after reuse of slots",
-    )?;
-    check_status(
-        info_handle_basic(stale),
-        ZX_ERR_BAD_HANDLE,
-        "get_info on the closed value",
-    )?;
+    check_status(vmo_get_size(stale), ZX_ERR_BAD_HANDLE, "closed value after reuse of slots")?;
+    check_status(info_handle_basic(stale), ZX_ERR_BAD_HANDLE, "get_info on the closed value")?;
     // Close them all, make more, and look again.
     for slot in live.iter_mut() {
         *slot = None;
@@ -656,11 +524,7 @@ fn handle_closed_value_stays_bad(_: &Ctx) -> TestResult {
             fail!("a new handle reuses the closed value {stale:#x} after a close cycle");
         }
     }
-    check_status(
-        handle_close(stale),
-        ZX_ERR_BAD_HANDLE,
-        "close the closed value",
-    )
+    check_status(handle_close(stale), ZX_ERR_BAD_HANDLE, "close the closed value")
 }
 
 fn handle_bogus_values_are_bad(_: &Ctx) -> TestResult {
@@ -668,11 +532,7 @@ fn handle_bogus_values_are_bad(_: &Ctx) -> TestResult {
     let real = vmo.raw();
     // Values without both low bits set are never handles.
     for bogus in [1u32, 2, real & !1, real & !2, real & !3, 0xFFFF_FFFE] {
-        check_status(
-            vmo_get_size(bogus),
-            ZX_ERR_BAD_HANDLE,
-            "value without both low bits",
-        )?;
+        check_status(vmo_get_size(bogus), ZX_ERR_BAD_HANDLE, "value without both low bits")?;
     }
     for bogus in [0u32, 3, 0x7FFF_FFFF, 0xFFFF_FFFF] {
         check_status(vmo_get_size(bogus), ZX_ERR_BAD_HANDLE, "bogus value")?;
@@ -685,36 +545,16 @@ fn handle_duplicate_rights(_: &Ctx) -> TestResult {
     let koid = check_ok(info_handle_basic(&vmo), "basic")?.koid;
     let same = dup(&vmo, SAME_RIGHTS)?;
     let same_info = check_ok(info_handle_basic(&same), "basic")?;
-    check_hex(
-        same_info.rights as u64,
-        DEFAULT_VMO as u64,
-        "SAME_RIGHTS copy",
-    )?;
+    check_hex(same_info.rights as u64, DEFAULT_VMO as u64, "SAME_RIGHTS copy")?;
     check_eq(same_info.koid, koid, "duplicate names the same object")?;
     let read = dup(&vmo, READ)?;
-    check_hex(
-        check_ok(rights_of(&read), "rights")? as u64,
-        READ as u64,
-        "subset",
-    )?;
+    check_hex(check_ok(rights_of(&read), "rights")? as u64, READ as u64, "subset")?;
     let none = dup(&vmo, 0)?;
     check_hex(check_ok(rights_of(&none), "rights")? as u64, 0, "no rights")?;
-    check_status(
-        handle_duplicate(&vmo, READ | EXECUTE),
-        ZX_ERR_INVALID_ARGS,
-        "rights beyond the source",
-    )?;
-    check_status(
-        handle_duplicate(&read, READ),
-        ZX_ERR_ACCESS_DENIED,
-        "source without DUPLICATE",
-    )?;
+    check_status(handle_duplicate(&vmo, READ | EXECUTE), ZX_ERR_INVALID_ARGS, "rights beyond the source")?;
+    check_status(handle_duplicate(&read, READ), ZX_ERR_ACCESS_DENIED, "source without DUPLICATE")?;
     // DUPLICATE is checked before the rights subset.
-    check_status(
-        handle_duplicate(&read, READ | EXECUTE),
-        ZX_ERR_ACCESS_DENIED,
-        "no DUPLICATE beats bad rights",
-    )?;
+    check_status(handle_duplicate(&read, READ | EXECUTE), ZX_ERR_ACCESS_DENIED, "no DUPLICATE beats bad rights")?;
     let dr = dup(&vmo, DUPLICATE | READ)?;
     let again = dup(&dr, SAME_RIGHTS)?;
     check_hex(
@@ -726,21 +566,10 @@ fn handle_duplicate_rights(_: &Ctx) -> TestResult {
 
 fn handle_duplicate_errors(_: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
-    check_status(
-        handle_duplicate(0xFFFF_FFFFu32, SAME_RIGHTS),
-        ZX_ERR_BAD_HANDLE,
-        "bogus handle",
-    )?;
-    check_status(
-        handle_duplicate(0u32, SAME_RIGHTS),
-        ZX_ERR_BAD_HANDLE,
-        "ZX_HANDLE_INVALID",
-    )?;
+    check_status(handle_duplicate(0xFFFF_FFFFu32, SAME_RIGHTS), ZX_ERR_BAD_HANDLE, "bogus handle")?;
+    check_status(handle_duplicate(0u32, SAME_RIGHTS), ZX_ERR_BAD_HANDLE, "ZX_HANDLE_INVALID")?;
     for out in [0, KERNEL_ADDR, rodata_addr()] {
-        let status = raw(
-            nr::HANDLE_DUPLICATE,
-            &[vmo.raw_u64(), SAME_RIGHTS as u64, out],
-        );
+        let status = raw(nr::HANDLE_DUPLICATE, &[vmo.raw_u64(), SAME_RIGHTS as u64, out]);
         check_status(status, ZX_ERR_INVALID_ARGS, "bad out-pointer")?;
     }
     check_status(vmo_get_size(&vmo), ZX_OK, "source still valid")
@@ -750,51 +579,23 @@ fn handle_replace_rules(_: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     let koid = check_ok(info_handle_basic(&vmo), "basic")?.koid;
     let old = vmo.into_raw();
-    let reduced = check_ok(
-        handle_replace(old, READ | DUPLICATE),
-        "replace with fewer rights",
-    )?;
-    check_status(
-        vmo_get_size(old),
-        ZX_ERR_BAD_HANDLE,
-        "old value after replace",
-    )?;
+    let reduced = check_ok(handle_replace(old, READ | DUPLICATE), "replace with fewer rights")?;
+    check_status(vmo_get_size(old), ZX_ERR_BAD_HANDLE, "old value after replace")?;
     let reduced_info = check_ok(info_handle_basic(&reduced), "basic")?;
     check_eq(reduced_info.koid, koid, "same object")?;
-    check_hex(
-        reduced_info.rights as u64,
-        (READ | DUPLICATE) as u64,
-        "new rights",
-    )?;
+    check_hex(reduced_info.rights as u64, (READ | DUPLICATE) as u64, "new rights")?;
     // No DUPLICATE needed, SAME_RIGHTS keeps them.
-    let read_only = check_ok(
-        handle_replace(dup(&reduced, READ)?.into_raw(), SAME_RIGHTS),
-        "replace without DUPLICATE",
-    )?;
-    check_hex(
-        check_ok(rights_of(&read_only), "rights")? as u64,
-        READ as u64,
-        "SAME_RIGHTS",
-    )?;
+    let read_only =
+        check_ok(handle_replace(dup(&reduced, READ)?.into_raw(), SAME_RIGHTS), "replace without DUPLICATE")?;
+    check_hex(check_ok(rights_of(&read_only), "rights")? as u64, READ as u64, "SAME_RIGHTS")?;
     // Rights beyond the source: INVALID_ARGS; the old handle may be gone (newer kernels
     // always remove it) or kept.
     let extra = dup(&reduced, SAME_RIGHTS)?.into_raw();
-    check_status(
-        handle_replace(extra, READ | WRITE),
-        ZX_ERR_INVALID_ARGS,
-        "rights beyond the source",
-    )?;
+    check_status(handle_replace(extra, READ | WRITE), ZX_ERR_INVALID_ARGS, "rights beyond the source")?;
     let _ = handle_close(extra);
-    check_status(
-        handle_replace(0xFFFF_FFFF, SAME_RIGHTS),
-        ZX_ERR_BAD_HANDLE,
-        "bogus handle",
-    )?;
+    check_status(handle_replace(0xFFFF_FFFF, SAME_RIGHTS), ZX_ERR_BAD_HANDLE, "bogus handle")?;
     let victim = dup(&reduced, SAME_RIGHTS)?.into_raw();
-    let status = raw(
-        nr::HANDLE_REPLACE,
-        &[victim as u64, SAME_RIGHTS as u64, KERNEL_ADDR],
-    );
+    let status = raw(nr::HANDLE_REPLACE, &[victim as u64, SAME_RIGHTS as u64, KERNEL_ADDR]);
     check_status(status, ZX_ERR_INVALID_ARGS, "bad out-pointer")?;
     let _ = handle_close(victim);
     Ok(())
@@ -811,28 +612,17 @@ fn info_handle_basic_values(ctx: &Ctx) -> TestResult {
     check_hex(basic.rights as u64, DEFAULT_VMO as u64, "new VMO rights")?;
     check_eq(basic.related_koid, 0, "VMO related_koid")?;
     let other = new_vmo(PAGE)?;
-    check(
-        check_ok(info_handle_basic(&other), "basic")?.koid != basic.koid,
-        "two VMOs have two koids",
-    )?;
+    check(check_ok(info_handle_basic(&other), "basic")?.koid != basic.koid, "two VMOs have two koids")?;
     let vmar = check_ok(info_handle_basic(ctx.root_vmar), "basic(root VMAR)")?;
     check_eq(vmar.obj_type, OBJ_TYPE_VMAR, "root VMAR type")?;
     check_hex(vmar.rights as u64, ROOT_VMAR as u64, "root VMAR rights")?;
     check(vmar.koid != 0 && vmar.koid != basic.koid, "root VMAR koid")?;
     let resource = check_ok(info_handle_basic(ctx.root_resource), "basic(root resource)")?;
     check_eq(resource.obj_type, OBJ_TYPE_RESOURCE, "root resource type")?;
-    check_hex(
-        resource.rights as u64,
-        ROOT_RESOURCE as u64,
-        "root resource rights",
-    )?;
+    check_hex(resource.rights as u64, ROOT_RESOURCE as u64, "root resource rights")?;
     // HANDLE_BASIC needs no rights.
     let bare = dup(&vmo, 0)?;
-    check_eq(
-        check_ok(info_handle_basic(&bare), "basic(no rights)")?.koid,
-        basic.koid,
-        "koid through a bare handle",
-    )
+    check_eq(check_ok(info_handle_basic(&bare), "basic(no rights)")?.koid, basic.koid, "koid through a bare handle")
 }
 
 fn info_vmar_of_root_vmar(ctx: &Ctx) -> TestResult {
@@ -846,17 +636,9 @@ fn info_vmar_of_root_vmar(ctx: &Ctx) -> TestResult {
 fn info_vmo_of_fresh_vmo(_: &Ctx) -> TestResult {
     let vmo = new_vmo(5000)?;
     let i = info(&vmo)?;
-    check_eq(
-        i.koid,
-        check_ok(info_handle_basic(&vmo), "basic")?.koid,
-        "koid",
-    )?;
+    check_eq(i.koid, check_ok(info_handle_basic(&vmo), "basic")?.koid, "koid")?;
     check_eq(i.size_bytes, 2 * PAGE, "size_bytes (rounded)")?;
-    check_hex(
-        i.flags as u64,
-        (VMO_FLAG_TYPE_PAGED | VMO_FLAG_VIA_HANDLE) as u64,
-        "flags",
-    )?;
+    check_hex(i.flags as u64, (VMO_FLAG_TYPE_PAGED | VMO_FLAG_VIA_HANDLE) as u64, "flags")?;
     check_eq(i.committed_bytes, 0, "committed_bytes")?;
     check_hex(i.handle_rights as u64, DEFAULT_VMO as u64, "handle_rights")?;
     check_eq(i.cache_policy, CACHE_POLICY_CACHED, "cache_policy")?;
@@ -872,11 +654,7 @@ fn info_vmo_of_fresh_vmo(_: &Ctx) -> TestResult {
     )?;
     // handle_rights holds the queried handle's rights; INFO_VMO needs no rights.
     let read = dup(&vmo, READ)?;
-    check_hex(
-        info(&read)?.handle_rights as u64,
-        READ as u64,
-        "handle_rights of a reduced handle",
-    )?;
+    check_hex(info(&read)?.handle_rights as u64, READ as u64, "handle_rights of a reduced handle")?;
     let bare = dup(&vmo, 0)?;
     check_status(info_vmo(&bare), ZX_OK, "INFO_VMO with no rights")
 }
@@ -901,121 +679,42 @@ fn info_errors(ctx: &Ctx) -> TestResult {
             addr_of(&raw mut actual),
             addr_of(&raw mut avail),
         ];
-        check_status(
-            raw(nr::OBJECT_GET_INFO, &args),
-            ZX_ERR_BUFFER_TOO_SMALL,
-            "buffer one byte short",
-        )?;
-        check_eq(
-            (actual, avail),
-            (0, 1),
-            "(actual, avail) after BUFFER_TOO_SMALL",
-        )?;
+        check_status(raw(nr::OBJECT_GET_INFO, &args), ZX_ERR_BUFFER_TOO_SMALL, "buffer one byte short")?;
+        check_eq((actual, avail), (0, 1), "(actual, avail) after BUFFER_TOO_SMALL")?;
     }
     // A bigger buffer is fine: actual = avail = 1.
     let mut big = [0u8; 200];
-    check_eq(
-        check_ok(object_get_info(&vmo, INFO_VMO, &mut big), "200-byte buffer")?,
-        (1, 1),
-        "(actual, avail)",
-    )?;
+    check_eq(check_ok(object_get_info(&vmo, INFO_VMO, &mut big), "200-byte buffer")?, (1, 1), "(actual, avail)")?;
     // actual and avail may be NULL.
     let mut buf = [0u8; INFO_VMO_SIZE];
-    let args = [
-        vmo.raw_u64(),
-        INFO_VMO as u64,
-        addr_of(buf.as_mut_ptr()),
-        buf.len() as u64,
-        0,
-        0,
-    ];
-    check_status(
-        raw(nr::OBJECT_GET_INFO, &args),
-        ZX_OK,
-        "NULL actual and avail",
-    )?;
+    let args = [vmo.raw_u64(), INFO_VMO as u64, addr_of(buf.as_mut_ptr()), buf.len() as u64, 0, 0];
+    check_status(raw(nr::OBJECT_GET_INFO, &args), ZX_OK, "NULL actual and avail")?;
     // An unknown topic is refused before the handle is looked up.
     for topic in [0u32, 1, 9999, 0x1000_0017 + 1] {
-        let args = [
-            0xFFFF_FFFF,
-            topic as u64,
-            addr_of(buf.as_mut_ptr()),
-            buf.len() as u64,
-            0,
-            0,
-        ];
-        check_status(
-            raw(nr::OBJECT_GET_INFO, &args),
-            ZX_ERR_NOT_SUPPORTED,
-            "unknown topic, bogus handle",
-        )?;
+        let args = [0xFFFF_FFFF, topic as u64, addr_of(buf.as_mut_ptr()), buf.len() as u64, 0, 0];
+        check_status(raw(nr::OBJECT_GET_INFO, &args), ZX_ERR_NOT_SUPPORTED, "unknown topic, bogus handle")?;
     }
     // Handle, then type.
-    check_status(
-        object_get_info(0xFFFF_FFFFu32, INFO_VMO, &mut buf),
-        ZX_ERR_BAD_HANDLE,
-        "bogus handle",
-    )?;
+    check_status(object_get_info(0xFFFF_FFFFu32, INFO_VMO, &mut buf), ZX_ERR_BAD_HANDLE, "bogus handle")?;
     let mut small = [0u8; 8];
     check_status(
         object_get_info(0xFFFF_FFFFu32, INFO_VMO, &mut small),
         ZX_ERR_BAD_HANDLE,
         "bogus handle beats small buffer",
     )?;
-    check_status(
-        object_get_info(ctx.root_vmar, INFO_VMO, &mut buf),
-        ZX_ERR_WRONG_TYPE,
-        "VMO topic on a VMAR",
-    )?;
-    check_status(
-        object_get_info(&vmo, INFO_KMEM_STATS, &mut buf),
-        ZX_ERR_WRONG_TYPE,
-        "KMEM_STATS of a VMO",
-    )?;
+    check_status(object_get_info(ctx.root_vmar, INFO_VMO, &mut buf), ZX_ERR_WRONG_TYPE, "VMO topic on a VMAR")?;
+    check_status(object_get_info(&vmo, INFO_KMEM_STATS, &mut buf), ZX_ERR_WRONG_TYPE, "KMEM_STATS of a VMO")?;
     // Bad buffers.
     let hole = check_ok(unmapped_range(ctx, 1), "unmapped range")?;
     for ptr in [0, KERNEL_ADDR, rodata_addr(), hole, USER_END - 8] {
-        let args = [
-            vmo.raw_u64(),
-            INFO_VMO as u64,
-            ptr,
-            INFO_VMO_SIZE as u64,
-            0,
-            0,
-        ];
-        check_status(
-            raw(nr::OBJECT_GET_INFO, &args),
-            ZX_ERR_INVALID_ARGS,
-            "bad record buffer",
-        )?;
+        let args = [vmo.raw_u64(), INFO_VMO as u64, ptr, INFO_VMO_SIZE as u64, 0, 0];
+        check_status(raw(nr::OBJECT_GET_INFO, &args), ZX_ERR_INVALID_ARGS, "bad record buffer")?;
     }
     for ptr in [KERNEL_ADDR, rodata_addr(), hole] {
-        let args = [
-            vmo.raw_u64(),
-            INFO_VMO as u64,
-            addr_of(buf.as_mut_ptr()),
-            buf.len() as u64,
-            ptr,
-            0,
-        ];
-        check_status(
-            raw(nr::OBJECT_GET_INFO, &args),
-            ZX_ERR_INVALID_ARGS,
-            "bad actual pointer",
-        )?;
-        let args = [
-            vmo.raw_u64(),
-            INFO_VMO as u64,
-            addr_of(buf.as_mut_ptr()),
-            buf.len() as u64,
-            0,
-            ptr,
-        ];
-        check_status(
-            raw(nr::OBJECT_GET_INFO, &args),
-            ZX_ERR_INVALID_ARGS,
-            "bad avail pointer",
-        )?;
+        let args = [vmo.raw_u64(), INFO_VMO as u64, addr_of(buf.as_mut_ptr()), buf.len() as u64, ptr, 0];
+        check_status(raw(nr::OBJECT_GET_INFO, &args), ZX_ERR_INVALID_ARGS, "bad actual pointer")?;
+        let args = [vmo.raw_u64(), INFO_VMO as u64, addr_of(buf.as_mut_ptr()), buf.len() as u64, 0, ptr];
+        check_status(raw(nr::OBJECT_GET_INFO, &args), ZX_ERR_INVALID_ARGS, "bad avail pointer")?;
     }
     Ok(())
 }
@@ -1024,21 +723,11 @@ fn info_kmem_stats_sane(ctx: &Ctx) -> TestResult {
     let stats = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS")?;
     check(stats.total_bytes > 0, "total_bytes > 0")?;
     check(stats.free_bytes > 0, "free_bytes > 0")?;
-    check(
-        stats.free_bytes <= stats.total_bytes,
-        "free_bytes <= total_bytes",
-    )?;
-    check_eq(
-        stats.total_bytes % PAGE,
-        0,
-        "total_bytes is a page multiple",
-    )?;
+    check(stats.free_bytes <= stats.total_bytes, "free_bytes <= total_bytes")?;
+    check_eq(stats.total_bytes % PAGE, 0, "total_bytes is a page multiple")?;
     check_eq(stats.free_bytes % PAGE, 0, "free_bytes is a page multiple")?;
     check_eq(stats.vmo_bytes % PAGE, 0, "vmo_bytes is a page multiple")?;
-    check(
-        stats.vmo_bytes <= stats.total_bytes,
-        "vmo_bytes <= total_bytes",
-    )
+    check(stats.vmo_bytes <= stats.total_bytes, "vmo_bytes <= total_bytes")
 }
 
 /// Creates, commits, clones, writes and closes some VMOs.
@@ -1054,14 +743,8 @@ fn vmo_churn() -> TestResult {
     let slice = check_ok(vmo_create_child(&a, CHILD_SLICE, PAGE, PAGE), "slice")?;
     fill(&slice, 0, 1, PAGE)?;
     let big = new_vmo(64 * PAGE)?;
-    check_ok(
-        vmo_op_range(&big, OP_COMMIT, 0, 64 * PAGE),
-        "commit 64 pages",
-    )?;
-    check_ok(
-        vmo_op_range(&big, OP_DECOMMIT, 0, 32 * PAGE),
-        "decommit 32 pages",
-    )?;
+    check_ok(vmo_op_range(&big, OP_COMMIT, 0, 64 * PAGE), "commit 64 pages")?;
+    check_ok(vmo_op_range(&big, OP_DECOMMIT, 0, 32 * PAGE), "decommit 32 pages")?;
     Ok(())
 }
 
@@ -1127,35 +810,15 @@ fn kmem_vmo_bytes_track_committed_pages(ctx: &Ctx) -> TestResult {
     let base = vmo_bytes()?;
     {
         let vmo = new_vmo(8 * PAGE)?;
-        check_eq(
-            vmo_bytes()?,
-            base,
-            "vmo_bytes after create (nothing committed)",
-        )?;
+        check_eq(vmo_bytes()?, base, "vmo_bytes after create (nothing committed)")?;
         check_ok(vmo_op_range(&vmo, OP_COMMIT, 0, 3 * PAGE), "commit 3 pages")?;
-        check_eq(
-            vmo_bytes()?,
-            base + 3 * PAGE,
-            "vmo_bytes after committing 3 pages",
-        )?;
+        check_eq(vmo_bytes()?, base + 3 * PAGE, "vmo_bytes after committing 3 pages")?;
         write_byte(&vmo, 5 * PAGE, 1)?;
-        check_eq(
-            vmo_bytes()?,
-            base + 4 * PAGE,
-            "vmo_bytes after writing a 4th page",
-        )?;
+        check_eq(vmo_bytes()?, base + 4 * PAGE, "vmo_bytes after writing a 4th page")?;
         let _ = read_byte(&vmo, 7 * PAGE)?;
-        check_eq(
-            vmo_bytes()?,
-            base + 4 * PAGE,
-            "vmo_bytes after reading an uncommitted page",
-        )?;
+        check_eq(vmo_bytes()?, base + 4 * PAGE, "vmo_bytes after reading an uncommitted page")?;
         check_ok(vmo_op_range(&vmo, OP_DECOMMIT, 0, PAGE), "decommit 1 page")?;
-        check_eq(
-            vmo_bytes()?,
-            base + 3 * PAGE,
-            "vmo_bytes after decommitting 1 page",
-        )?;
+        check_eq(vmo_bytes()?, base + 3 * PAGE, "vmo_bytes after decommitting 1 page")?;
     }
     check_eq(vmo_bytes()?, base, "vmo_bytes after close")
 }
@@ -1168,38 +831,25 @@ fn property_name_set_get(_: &Ctx) -> TestResult {
     check_ok(object_set_property(&vmo, PROP_NAME, b"hello"), "set NAME")?;
     let name = check_ok(get_name(&vmo), "get NAME")?;
     check_eq(&name[..6], b"hello\0".as_slice(), "name")?;
-    check_eq(
-        &info(&vmo)?.name[..6],
-        b"hello\0".as_slice(),
-        "INFO_VMO name",
-    )?;
+    check_eq(&info(&vmo)?.name[..6], b"hello\0".as_slice(), "INFO_VMO name")?;
     check_ok(object_set_property(&vmo, PROP_NAME, b""), "set empty NAME")?;
     check_eq(check_ok(get_name(&vmo), "get NAME")?[0], 0, "empty name")?;
     // A bigger buffer is fine.
     let mut wide = [0xFFu8; 64];
     check_ok(object_set_property(&vmo, PROP_NAME, b"abc"), "set NAME")?;
-    check_ok(
-        object_get_property(&vmo, PROP_NAME, &mut wide),
-        "get NAME into 64 bytes",
-    )?;
+    check_ok(object_get_property(&vmo, PROP_NAME, &mut wide), "get NAME into 64 bytes")?;
     check_eq(&wide[..4], b"abc\0".as_slice(), "name in a wide buffer")
 }
 
 fn property_name_truncated_to_31(_: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     let long = b"0123456789abcdefghijklmnopqrstuvwxyzABCD"; // 40 bytes
-    check_ok(
-        object_set_property(&vmo, PROP_NAME, long),
-        "set a 40-byte NAME",
-    )?;
+    check_ok(object_set_property(&vmo, PROP_NAME, long), "set a 40-byte NAME")?;
     let name = check_ok(get_name(&vmo), "get NAME")?;
     check_eq(&name[..31], &long[..31], "first 31 bytes kept")?;
     check_eq(name[31], 0, "byte 31 is the NUL")?;
     let exact = [b'x'; 32];
-    check_ok(
-        object_set_property(&vmo, PROP_NAME, &exact),
-        "set a 32-byte NAME",
-    )?;
+    check_ok(object_set_property(&vmo, PROP_NAME, &exact), "set a 32-byte NAME")?;
     let name = check_ok(get_name(&vmo), "get NAME")?;
     check_eq(name[30], b'x', "byte 30")?;
     check_eq(name[31], 0, "byte 31 is the NUL")
@@ -1208,100 +858,45 @@ fn property_name_truncated_to_31(_: &Ctx) -> TestResult {
 fn property_name_buffer_too_small(_: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     let mut short = [0u8; MAX_NAME_LEN - 1];
-    check_status(
-        object_get_property(&vmo, PROP_NAME, &mut short),
-        ZX_ERR_BUFFER_TOO_SMALL,
-        "get NAME into 31 bytes",
-    )?;
-    check_status(
-        object_get_property(&vmo, PROP_NAME, &mut []),
-        ZX_ERR_BUFFER_TOO_SMALL,
-        "get NAME into 0 bytes",
-    )
+    check_status(object_get_property(&vmo, PROP_NAME, &mut short), ZX_ERR_BUFFER_TOO_SMALL, "get NAME into 31 bytes")?;
+    check_status(object_get_property(&vmo, PROP_NAME, &mut []), ZX_ERR_BUFFER_TOO_SMALL, "get NAME into 0 bytes")
 }
 
 fn property_content_size(_: &Ctx) -> TestResult {
     let vmo = new_vmo(5000)?;
-    check_eq(
-        check_ok(get_content_size(&vmo), "content size")?,
-        5000,
-        "starts at the create size, unrounded",
-    )?;
+    check_eq(check_ok(get_content_size(&vmo), "content size")?, 5000, "starts at the create size, unrounded")?;
     let resizable = new_resizable(5000)?;
     check_ok(vmo_set_size(&resizable, 9000), "set_size(9000)")?;
-    check_eq(
-        check_ok(get_content_size(&resizable), "content size")?,
-        9000,
-        "follows set_size",
-    )?;
-    check_eq(
-        check_ok(vmo_get_size(&resizable), "size")?,
-        3 * PAGE,
-        "size rounded",
-    )?;
+    check_eq(check_ok(get_content_size(&resizable), "content size")?, 9000, "follows set_size")?;
+    check_eq(check_ok(vmo_get_size(&resizable), "size")?, 3 * PAGE, "size rounded")?;
     check_ok(set_content_size(&resizable, 123), "set content size 123")?;
-    check_eq(
-        check_ok(get_content_size(&resizable), "content size")?,
-        123,
-        "set value",
-    )?;
-    check_eq(
-        check_ok(vmo_get_size(&resizable), "size")?,
-        3 * PAGE,
-        "size unchanged by content size",
-    )?;
-    check_ok(
-        set_content_size(&vmo, 1 << 40),
-        "content size beyond the VMO",
-    )?;
-    check_eq(
-        check_ok(get_content_size(&vmo), "content size")?,
-        1 << 40,
-        "any value",
-    )?;
+    check_eq(check_ok(get_content_size(&resizable), "content size")?, 123, "set value")?;
+    check_eq(check_ok(vmo_get_size(&resizable), "size")?, 3 * PAGE, "size unchanged by content size")?;
+    check_ok(set_content_size(&vmo, 1 << 40), "content size beyond the VMO")?;
+    check_eq(check_ok(get_content_size(&vmo), "content size")?, 1 << 40, "any value")?;
     let mut short = [0u8; 7];
     check_status(
         object_get_property(&vmo, PROP_VMO_CONTENT_SIZE, &mut short),
         ZX_ERR_BUFFER_TOO_SMALL,
         "get into 7 bytes",
     )?;
-    check_status(
-        object_set_property(&vmo, PROP_VMO_CONTENT_SIZE, &short),
-        ZX_ERR_BUFFER_TOO_SMALL,
-        "set from 7 bytes",
-    )
+    check_status(object_set_property(&vmo, PROP_VMO_CONTENT_SIZE, &short), ZX_ERR_BUFFER_TOO_SMALL, "set from 7 bytes")
 }
 
 fn property_errors(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     let mut value = [0u8; 64];
     for prop in [0u32, 1, 2, 9999] {
-        check_status(
-            object_get_property(&vmo, prop, &mut value),
-            ZX_ERR_INVALID_ARGS,
-            "get unknown property",
-        )?;
-        check_status(
-            object_set_property(&vmo, prop, &value),
-            ZX_ERR_INVALID_ARGS,
-            "set unknown property",
-        )?;
+        check_status(object_get_property(&vmo, prop, &mut value), ZX_ERR_INVALID_ARGS, "get unknown property")?;
+        check_status(object_set_property(&vmo, prop, &value), ZX_ERR_INVALID_ARGS, "set unknown property")?;
     }
     // set with a NULL value: INVALID_ARGS before the handle is looked up.
     for handle in [vmo.raw_u64(), 0xFFFF_FFFF, 0] {
         let status = raw(nr::OBJECT_SET_PROPERTY, &[handle, PROP_NAME as u64, 0, 8]);
         check_status(status, ZX_ERR_INVALID_ARGS, "set_property(NULL value)")?;
     }
-    check_status(
-        object_get_property(0xFFFF_FFFFu32, PROP_NAME, &mut value),
-        ZX_ERR_BAD_HANDLE,
-        "get, bogus handle",
-    )?;
-    check_status(
-        object_set_property(0xFFFF_FFFFu32, PROP_NAME, b"x"),
-        ZX_ERR_BAD_HANDLE,
-        "set, bogus handle",
-    )?;
+    check_status(object_get_property(0xFFFF_FFFFu32, PROP_NAME, &mut value), ZX_ERR_BAD_HANDLE, "get, bogus handle")?;
+    check_status(object_set_property(0xFFFF_FFFFu32, PROP_NAME, b"x"), ZX_ERR_BAD_HANDLE, "set, bogus handle")?;
     // Rights: GET_PROPERTY / SET_PROPERTY, checked before the property number.
     let no_get = dup(&vmo, DEFAULT_VMO & !GET_PROPERTY)?;
     check_status(
@@ -1314,16 +909,9 @@ fn property_errors(ctx: &Ctx) -> TestResult {
         ZX_ERR_ACCESS_DENIED,
         "no right beats unknown property",
     )?;
-    check_ok(
-        object_set_property(&no_get, PROP_NAME, b"ok"),
-        "set without GET_PROPERTY",
-    )?;
+    check_ok(object_set_property(&no_get, PROP_NAME, b"ok"), "set without GET_PROPERTY")?;
     let no_set = dup(&vmo, DEFAULT_VMO & !SET_PROPERTY)?;
-    check_status(
-        object_set_property(&no_set, PROP_NAME, b"x"),
-        ZX_ERR_ACCESS_DENIED,
-        "set without SET_PROPERTY",
-    )?;
+    check_status(object_set_property(&no_set, PROP_NAME, b"x"), ZX_ERR_ACCESS_DENIED, "set without SET_PROPERTY")?;
     check_status(get_name(&no_set), ZX_OK, "get without SET_PROPERTY")?;
     check_status(
         object_get_property(ctx.root_vmar, PROP_NAME, &mut value),
@@ -1333,26 +921,13 @@ fn property_errors(ctx: &Ctx) -> TestResult {
     // Bad value buffers.
     let hole = check_ok(unmapped_range(ctx, 1), "unmapped range")?;
     for ptr in [0, KERNEL_ADDR, rodata_addr(), hole] {
-        let status = raw(
-            nr::OBJECT_GET_PROPERTY,
-            &[vmo.raw_u64(), PROP_NAME as u64, ptr, 32],
-        );
+        let status = raw(nr::OBJECT_GET_PROPERTY, &[vmo.raw_u64(), PROP_NAME as u64, ptr, 32]);
         check_status(status, ZX_ERR_INVALID_ARGS, "get into a bad buffer")?;
-        let status = raw(
-            nr::OBJECT_GET_PROPERTY,
-            &[vmo.raw_u64(), PROP_VMO_CONTENT_SIZE as u64, ptr, 8],
-        );
-        check_status(
-            status,
-            ZX_ERR_INVALID_ARGS,
-            "get content size into a bad buffer",
-        )?;
+        let status = raw(nr::OBJECT_GET_PROPERTY, &[vmo.raw_u64(), PROP_VMO_CONTENT_SIZE as u64, ptr, 8]);
+        check_status(status, ZX_ERR_INVALID_ARGS, "get content size into a bad buffer")?;
     }
     for ptr in [KERNEL_ADDR, hole] {
-        let status = raw(
-            nr::OBJECT_SET_PROPERTY,
-            &[vmo.raw_u64(), PROP_NAME as u64, ptr, 8],
-        );
+        let status = raw(nr::OBJECT_SET_PROPERTY, &[vmo.raw_u64(), PROP_NAME as u64, ptr, 8]);
         check_status(status, ZX_ERR_INVALID_ARGS, "set from a bad buffer")?;
     }
     Ok(())
@@ -1362,30 +937,16 @@ fn property_errors(ctx: &Ctx) -> TestResult {
 // vmo_create.
 
 fn vmo_create_sizes(_: &Ctx) -> TestResult {
-    for (size, rounded) in [
-        (0, 0),
-        (1, PAGE),
-        (PAGE, PAGE),
-        (PAGE + 1, 2 * PAGE),
-        (10 * PAGE - 1, 10 * PAGE),
-    ] {
+    for (size, rounded) in [(0, 0), (1, PAGE), (PAGE, PAGE), (PAGE + 1, 2 * PAGE), (10 * PAGE - 1, 10 * PAGE)] {
         let vmo = check_ok(vmo_create(size, 0), "vmo_create")?;
-        check_eq(
-            check_ok(vmo_get_size(&vmo), "get_size")?,
-            rounded,
-            "size rounded up to a page",
-        )?;
+        check_eq(check_ok(vmo_get_size(&vmo), "get_size")?, rounded, "size rounded up to a page")?;
         check_eq(info(&vmo)?.size_bytes, rounded, "size_bytes")?;
     }
     // Pages are committed lazily: a 1 GiB VMO costs nothing until touched.
     let big = check_ok(vmo_create(1 << 30, 0), "vmo_create(1 GiB)")?;
     check_eq(committed(&big)?, 0, "1 GiB VMO committed_bytes")?;
     write_byte(&big, (1 << 30) - 1, 0x42)?;
-    check_eq(
-        read_byte(&big, (1 << 30) - 1)?,
-        0x42,
-        "last byte of 1 GiB VMO",
-    )?;
+    check_eq(read_byte(&big, (1 << 30) - 1)?, 0x42, "last byte of 1 GiB VMO")?;
     check_eq(committed(&big)?, PAGE, "one page committed")
 }
 
@@ -1393,33 +954,16 @@ fn vmo_create_options(_: &Ctx) -> TestResult {
     check_ok(vmo_create(PAGE, 0), "options 0")?;
     check_ok(vmo_create(PAGE, VMO_RESIZABLE), "RESIZABLE")?;
     for bad in [1u32, 1 << 3, 1 << 8, 1 << 31, VMO_RESIZABLE | 1] {
-        check_status(
-            vmo_create(PAGE, bad),
-            ZX_ERR_INVALID_ARGS,
-            "unknown option bit",
-        )?;
+        check_status(vmo_create(PAGE, bad), ZX_ERR_INVALID_ARGS, "unknown option bit")?;
     }
     // Options are checked before the size.
-    check_status(
-        vmo_create(u64::MAX, 1 << 31),
-        ZX_ERR_INVALID_ARGS,
-        "bad option beats bad size",
-    )
+    check_status(vmo_create(u64::MAX, 1 << 31), ZX_ERR_INVALID_ARGS, "bad option beats bad size")
 }
 
 fn vmo_create_out_of_range(_: &Ctx) -> TestResult {
-    for size in [
-        u64::MAX,
-        u64::MAX - PAGE + 1,
-        u64::MAX - PAGE,
-        MAX_VMO_SIZE + 1,
-    ] {
+    for size in [u64::MAX, u64::MAX - PAGE + 1, u64::MAX - PAGE, MAX_VMO_SIZE + 1] {
         check_status(vmo_create(size, 0), ZX_ERR_OUT_OF_RANGE, "size near 2^64")?;
-        check_status(
-            vmo_create(size, VMO_RESIZABLE),
-            ZX_ERR_OUT_OF_RANGE,
-            "resizable, size near 2^64",
-        )?;
+        check_status(vmo_create(size, VMO_RESIZABLE), ZX_ERR_OUT_OF_RANGE, "resizable, size near 2^64")?;
     }
     Ok(())
 }
@@ -1427,11 +971,7 @@ fn vmo_create_out_of_range(_: &Ctx) -> TestResult {
 fn vmo_create_bad_out_pointer(ctx: &Ctx) -> TestResult {
     let hole = check_ok(unmapped_range(ctx, 1), "unmapped range")?;
     for out in [0, KERNEL_ADDR, rodata_addr(), hole, USER_END - 2] {
-        check_status(
-            raw(nr::VMO_CREATE, &[PAGE, 0, out]),
-            ZX_ERR_INVALID_ARGS,
-            "bad out-pointer",
-        )?;
+        check_status(raw(nr::VMO_CREATE, &[PAGE, 0, out]), ZX_ERR_INVALID_ARGS, "bad out-pointer")?;
     }
     Ok(())
 }
@@ -1456,18 +996,12 @@ fn vmo_read_write_roundtrip(_: &Ctx) -> TestResult {
     for (i, b) in data.iter_mut().enumerate() {
         *b = i as u8 ^ 0x5A;
     }
-    check_ok(
-        vmo_write(&vmo, &data, PAGE - 150),
-        "write across a page boundary",
-    )?;
+    check_ok(vmo_write(&vmo, &data, PAGE - 150), "write across a page boundary")?;
     let mut back = [0u8; 300];
     check_ok(vmo_read(&vmo, &mut back, PAGE - 150), "read it back")?;
     check_eq(back, data, "data")?;
     check_eq(committed(&vmo)?, 2 * PAGE, "two pages committed")?;
-    check_ok(
-        vmo_write(&vmo, &data[..8], 3 * PAGE - 8),
-        "write the last 8 bytes",
-    )?;
+    check_ok(vmo_write(&vmo, &data[..8], 3 * PAGE - 8), "write the last 8 bytes")?;
     check_eq(read_byte(&vmo, 3 * PAGE - 1)?, data[7], "last byte")?;
     // Writing from read-only memory is fine.
     check_ok(vmo_write(&vmo, &RODATA, 0), "write from rodata")?;
@@ -1478,56 +1012,24 @@ fn vmo_read_write_ranges(_: &Ctx) -> TestResult {
     let size = 2 * PAGE;
     let vmo = new_vmo(size)?;
     let mut buf = [0u8; 16];
-    check_status(
-        vmo_write(&vmo, &[0xAB; 16], size - 8),
-        ZX_ERR_OUT_OF_RANGE,
-        "write overlapping the end",
-    )?;
+    check_status(vmo_write(&vmo, &[0xAB; 16], size - 8), ZX_ERR_OUT_OF_RANGE, "write overlapping the end")?;
     expect_filled(&vmo, size - 8, 0, 8, "nothing written by a refused write")?;
-    check_status(
-        vmo_read(&vmo, &mut buf, size - 8),
-        ZX_ERR_OUT_OF_RANGE,
-        "read overlapping the end",
-    )?;
-    check_status(
-        vmo_read(&vmo, &mut buf, size),
-        ZX_ERR_OUT_OF_RANGE,
-        "read at the end",
-    )?;
-    check_status(
-        vmo_read(&vmo, &mut buf, u64::MAX - 1),
-        ZX_ERR_OUT_OF_RANGE,
-        "offset + len wraps",
-    )?;
-    check_status(
-        vmo_write(&vmo, &buf, u64::MAX - 1),
-        ZX_ERR_OUT_OF_RANGE,
-        "write offset + len wraps",
-    )?;
-    check_status(
-        vmo_read(&vmo, &mut buf, 1 << 40),
-        ZX_ERR_OUT_OF_RANGE,
-        "far past the end",
-    )?;
+    check_status(vmo_read(&vmo, &mut buf, size - 8), ZX_ERR_OUT_OF_RANGE, "read overlapping the end")?;
+    check_status(vmo_read(&vmo, &mut buf, size), ZX_ERR_OUT_OF_RANGE, "read at the end")?;
+    check_status(vmo_read(&vmo, &mut buf, u64::MAX - 1), ZX_ERR_OUT_OF_RANGE, "offset + len wraps")?;
+    check_status(vmo_write(&vmo, &buf, u64::MAX - 1), ZX_ERR_OUT_OF_RANGE, "write offset + len wraps")?;
+    check_status(vmo_read(&vmo, &mut buf, 1 << 40), ZX_ERR_OUT_OF_RANGE, "far past the end")?;
     check_ok(vmo_read(&vmo, &mut buf, size - 16), "the last 16 bytes")?;
     // Length 0: fine at any offset up to the size, and the pointer is never touched.
     for offset in [0, 10, size] {
-        check_status(
-            raw(nr::VMO_READ, &[vmo.raw_u64(), 0, offset, 0]),
-            ZX_OK,
-            "read 0 bytes into NULL",
-        )?;
+        check_status(raw(nr::VMO_READ, &[vmo.raw_u64(), 0, offset, 0]), ZX_OK, "read 0 bytes into NULL")?;
         check_status(
             raw(nr::VMO_WRITE, &[vmo.raw_u64(), KERNEL_ADDR, offset, 0]),
             ZX_OK,
             "write 0 bytes from a kernel pointer",
         )?;
     }
-    check_status(
-        raw(nr::VMO_READ, &[vmo.raw_u64(), 0, size + 1, 0]),
-        ZX_ERR_OUT_OF_RANGE,
-        "0 bytes past the end",
-    )?;
+    check_status(raw(nr::VMO_READ, &[vmo.raw_u64(), 0, size + 1, 0]), ZX_ERR_OUT_OF_RANGE, "0 bytes past the end")?;
     check_status(
         raw(nr::VMO_WRITE, &[vmo.raw_u64(), 0, size + 1, 0]),
         ZX_ERR_OUT_OF_RANGE,
@@ -1535,128 +1037,51 @@ fn vmo_read_write_ranges(_: &Ctx) -> TestResult {
     )?;
     // A zero-size VMO.
     let empty = new_vmo(0)?;
-    check_status(
-        vmo_read(&empty, &mut buf[..1], 0),
-        ZX_ERR_OUT_OF_RANGE,
-        "1 byte of a 0-byte VMO",
-    )?;
-    check_status(
-        raw(nr::VMO_READ, &[empty.raw_u64(), 0, 0, 0]),
-        ZX_OK,
-        "0 bytes of a 0-byte VMO",
-    )
+    check_status(vmo_read(&empty, &mut buf[..1], 0), ZX_ERR_OUT_OF_RANGE, "1 byte of a 0-byte VMO")?;
+    check_status(raw(nr::VMO_READ, &[empty.raw_u64(), 0, 0, 0]), ZX_OK, "0 bytes of a 0-byte VMO")
 }
 
 fn vmo_read_write_rights_and_types(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     let mut buf = [0u8; 8];
     let read_only = dup(&vmo, DEFAULT_VMO & !WRITE)?;
-    check_status(
-        vmo_write(&read_only, &buf, 0),
-        ZX_ERR_ACCESS_DENIED,
-        "write without WRITE",
-    )?;
+    check_status(vmo_write(&read_only, &buf, 0), ZX_ERR_ACCESS_DENIED, "write without WRITE")?;
     check_ok(vmo_read(&read_only, &mut buf, 0), "read with READ")?;
     let write_only = dup(&vmo, DEFAULT_VMO & !READ)?;
-    check_status(
-        vmo_read(&write_only, &mut buf, 0),
-        ZX_ERR_ACCESS_DENIED,
-        "read without READ",
-    )?;
+    check_status(vmo_read(&write_only, &mut buf, 0), ZX_ERR_ACCESS_DENIED, "read without READ")?;
     check_ok(vmo_write(&write_only, &buf, 0), "write with WRITE")?;
     // The rights check comes before the range check.
-    check_status(
-        vmo_read(&write_only, &mut buf, 1 << 40),
-        ZX_ERR_ACCESS_DENIED,
-        "no right beats bad range",
-    )?;
-    check_status(
-        vmo_read(ctx.root_vmar, &mut buf, 0),
-        ZX_ERR_WRONG_TYPE,
-        "read a VMAR",
-    )?;
-    check_status(
-        vmo_write(ctx.root_resource, &buf, 0),
-        ZX_ERR_WRONG_TYPE,
-        "write a resource",
-    )?;
+    check_status(vmo_read(&write_only, &mut buf, 1 << 40), ZX_ERR_ACCESS_DENIED, "no right beats bad range")?;
+    check_status(vmo_read(ctx.root_vmar, &mut buf, 0), ZX_ERR_WRONG_TYPE, "read a VMAR")?;
+    check_status(vmo_write(ctx.root_resource, &buf, 0), ZX_ERR_WRONG_TYPE, "write a resource")?;
     // WRONG_TYPE beats ACCESS_DENIED.
     let bare_vmar = dup(ctx.root_vmar, 0)?;
-    check_status(
-        vmo_read(&bare_vmar, &mut buf, 0),
-        ZX_ERR_WRONG_TYPE,
-        "VMAR handle with no rights",
-    )?;
-    check_status(
-        vmo_read(0xFFFF_FFFFu32, &mut buf, 0),
-        ZX_ERR_BAD_HANDLE,
-        "bogus handle",
-    )?;
-    check_status(
-        vmo_write(0u32, &buf, 0),
-        ZX_ERR_BAD_HANDLE,
-        "ZX_HANDLE_INVALID",
-    )
+    check_status(vmo_read(&bare_vmar, &mut buf, 0), ZX_ERR_WRONG_TYPE, "VMAR handle with no rights")?;
+    check_status(vmo_read(0xFFFF_FFFFu32, &mut buf, 0), ZX_ERR_BAD_HANDLE, "bogus handle")?;
+    check_status(vmo_write(0u32, &buf, 0), ZX_ERR_BAD_HANDLE, "ZX_HANDLE_INVALID")
 }
 
 fn vmo_uncached_bad_state_before_range(_: &Ctx) -> TestResult {
     let vmo = new_vmo(2 * PAGE)?;
-    check_ok(
-        vmo_set_cache_policy(&vmo, CACHE_POLICY_UNCACHED),
-        "set UNCACHED",
-    )?;
+    check_ok(vmo_set_cache_policy(&vmo, CACHE_POLICY_UNCACHED), "set UNCACHED")?;
     let mut buf = [0u8; 8];
-    check_status(
-        vmo_read(&vmo, &mut buf, 0),
-        ZX_ERR_BAD_STATE,
-        "read uncached",
-    )?;
+    check_status(vmo_read(&vmo, &mut buf, 0), ZX_ERR_BAD_STATE, "read uncached")?;
     check_status(vmo_write(&vmo, &buf, 0), ZX_ERR_BAD_STATE, "write uncached")?;
-    check_status(
-        vmo_read(&vmo, &mut buf, 1 << 40),
-        ZX_ERR_BAD_STATE,
-        "uncached beats range past the end",
-    )?;
-    check_status(
-        raw(nr::VMO_READ, &[vmo.raw_u64(), 0, 0, 0]),
-        ZX_ERR_BAD_STATE,
-        "uncached, length 0",
-    )?;
+    check_status(vmo_read(&vmo, &mut buf, 1 << 40), ZX_ERR_BAD_STATE, "uncached beats range past the end")?;
+    check_status(raw(nr::VMO_READ, &[vmo.raw_u64(), 0, 0, 0]), ZX_ERR_BAD_STATE, "uncached, length 0")?;
     // Overflow of offset + len is checked before the cache policy.
-    check_status(
-        vmo_read(&vmo, &mut buf, u64::MAX - 1),
-        ZX_ERR_OUT_OF_RANGE,
-        "wrap beats uncached",
-    )
+    check_status(vmo_read(&vmo, &mut buf, u64::MAX - 1), ZX_ERR_OUT_OF_RANGE, "wrap beats uncached")
 }
 
 fn vmo_read_write_bad_buffers(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(2 * PAGE)?;
     fill(&vmo, 0, 0x77, 2 * PAGE)?;
     let hole = check_ok(unmapped_range(ctx, 2), "unmapped range")?;
-    for ptr in [
-        0,
-        8,
-        KERNEL_ADDR,
-        u64::MAX - 7,
-        USER_END - 8,
-        USER_END,
-        1 << 48,
-        hole,
-        rodata_addr(),
-    ] {
-        check_status(
-            raw(nr::VMO_READ, &[vmo.raw_u64(), ptr, 0, 16]),
-            ZX_ERR_INVALID_ARGS,
-            "read into a bad buffer",
-        )?;
+    for ptr in [0, 8, KERNEL_ADDR, u64::MAX - 7, USER_END - 8, USER_END, 1 << 48, hole, rodata_addr()] {
+        check_status(raw(nr::VMO_READ, &[vmo.raw_u64(), ptr, 0, 16]), ZX_ERR_INVALID_ARGS, "read into a bad buffer")?;
     }
     for ptr in [0, KERNEL_ADDR, u64::MAX - 7, USER_END - 8, hole] {
-        check_status(
-            raw(nr::VMO_WRITE, &[vmo.raw_u64(), ptr, 0, 16]),
-            ZX_ERR_INVALID_ARGS,
-            "write from a bad buffer",
-        )?;
+        check_status(raw(nr::VMO_WRITE, &[vmo.raw_u64(), ptr, 0, 16]), ZX_ERR_INVALID_ARGS, "write from a bad buffer")?;
     }
     // A read-only mapping as the destination.
     let other = new_vmo(PAGE)?;
@@ -1669,10 +1094,7 @@ fn vmo_read_write_bad_buffers(ctx: &Ctx) -> TestResult {
     check_eq(ro.read(0), 0, "read-only mapping unchanged")?;
     // A destination whose second page is unmapped.
     let rw = map(ctx, VM_RW, &other, 2 * PAGE)?;
-    check_ok(
-        vmar_unmap(ctx.root_vmar, rw.addr() + PAGE, PAGE),
-        "unmap the tail",
-    )?;
+    check_ok(vmar_unmap(ctx.root_vmar, rw.addr() + PAGE, PAGE), "unmap the tail")?;
     check_status(
         raw(nr::VMO_READ, &[vmo.raw_u64(), rw.addr(), 0, 2 * PAGE]),
         ZX_ERR_INVALID_ARGS,
@@ -1691,32 +1113,18 @@ fn vmo_read_write_through_mappings(ctx: &Ctx) -> TestResult {
     let target = new_vmo(2 * PAGE)?;
     let window = map(ctx, VM_RW, &target, 2 * PAGE)?;
     check_status(
-        raw(
-            nr::VMO_READ,
-            &[source.raw_u64(), window.addr(), 0, 2 * PAGE],
-        ),
+        raw(nr::VMO_READ, &[source.raw_u64(), window.addr(), 0, 2 * PAGE]),
         ZX_OK,
         "read into an untouched mapping",
     )?;
-    check_eq(
-        (window.read(0), window.read(2 * PAGE - 1)),
-        (0x31, 0x32),
-        "bytes through the mapping",
-    )?;
+    check_eq((window.read(0), window.read(2 * PAGE - 1)), (0x31, 0x32), "bytes through the mapping")?;
     expect_filled(&target, 0, 0x31, PAGE, "target page 0")?;
-    check_eq(
-        committed(&target)?,
-        2 * PAGE,
-        "target committed by the copy",
-    )?;
+    check_eq(committed(&target)?, 2 * PAGE, "target committed by the copy")?;
     // Writing from an untouched read-only mapping copies zeros.
     let blank = new_vmo(PAGE)?;
     let blank_map = map(ctx, VM_PERM_READ, &blank, PAGE)?;
     check_status(
-        raw(
-            nr::VMO_WRITE,
-            &[source.raw_u64(), blank_map.addr(), 0, PAGE],
-        ),
+        raw(nr::VMO_WRITE, &[source.raw_u64(), blank_map.addr(), 0, PAGE]),
         ZX_OK,
         "write from an untouched mapping",
     )?;
@@ -1736,61 +1144,25 @@ fn vmo_read_write_through_mappings(ctx: &Ctx) -> TestResult {
 
 fn vmo_set_size_not_resizable_unavailable(_: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
-    check_status(
-        vmo_set_size(&vmo, 2 * PAGE),
-        ZX_ERR_UNAVAILABLE,
-        "grow a fixed-size VMO",
-    )?;
-    check_status(
-        vmo_set_size(&vmo, 0),
-        ZX_ERR_UNAVAILABLE,
-        "shrink a fixed-size VMO",
-    )?;
-    check_status(
-        vmo_set_size(&vmo, u64::MAX),
-        ZX_ERR_UNAVAILABLE,
-        "UNAVAILABLE beats a bad size",
-    )?;
-    check_eq(
-        check_ok(vmo_get_size(&vmo), "size")?,
-        PAGE,
-        "size unchanged",
-    )
+    check_status(vmo_set_size(&vmo, 2 * PAGE), ZX_ERR_UNAVAILABLE, "grow a fixed-size VMO")?;
+    check_status(vmo_set_size(&vmo, 0), ZX_ERR_UNAVAILABLE, "shrink a fixed-size VMO")?;
+    check_status(vmo_set_size(&vmo, u64::MAX), ZX_ERR_UNAVAILABLE, "UNAVAILABLE beats a bad size")?;
+    check_eq(check_ok(vmo_get_size(&vmo), "size")?, PAGE, "size unchanged")
 }
 
 fn vmo_set_size_range_and_rights(ctx: &Ctx) -> TestResult {
     let vmo = new_resizable(PAGE)?;
     for size in [u64::MAX, u64::MAX - PAGE + 1, MAX_VMO_SIZE + 1] {
-        check_status(
-            vmo_set_size(&vmo, size),
-            ZX_ERR_OUT_OF_RANGE,
-            "size near 2^64",
-        )?;
+        check_status(vmo_set_size(&vmo, size), ZX_ERR_OUT_OF_RANGE, "size near 2^64")?;
     }
     check_ok(vmo_set_size(&vmo, 5000), "set_size(5000)")?;
-    check_eq(
-        check_ok(vmo_get_size(&vmo), "size")?,
-        2 * PAGE,
-        "size rounded up",
-    )?;
+    check_eq(check_ok(vmo_get_size(&vmo), "size")?, 2 * PAGE, "size rounded up")?;
     check_ok(vmo_set_size(&vmo, 0), "set_size(0)")?;
     check_eq(check_ok(vmo_get_size(&vmo), "size")?, 0, "size 0")?;
     let read_only = dup(&vmo, DEFAULT_VMO & !WRITE)?;
-    check_status(
-        vmo_set_size(&read_only, PAGE),
-        ZX_ERR_ACCESS_DENIED,
-        "set_size without WRITE",
-    )?;
-    check_status(
-        vmo_set_size(ctx.root_vmar, PAGE),
-        ZX_ERR_WRONG_TYPE,
-        "set_size of a VMAR",
-    )?;
-    check_status(
-        vmo_set_size(0xFFFF_FFFFu32, PAGE),
-        ZX_ERR_BAD_HANDLE,
-        "bogus handle",
-    )
+    check_status(vmo_set_size(&read_only, PAGE), ZX_ERR_ACCESS_DENIED, "set_size without WRITE")?;
+    check_status(vmo_set_size(ctx.root_vmar, PAGE), ZX_ERR_WRONG_TYPE, "set_size of a VMAR")?;
+    check_status(vmo_set_size(0xFFFF_FFFFu32, PAGE), ZX_ERR_BAD_HANDLE, "bogus handle")
 }
 
 fn vmo_shrink_then_read_past_end(_: &Ctx) -> TestResult {
@@ -1800,16 +1172,8 @@ fn vmo_shrink_then_read_past_end(_: &Ctx) -> TestResult {
     check_eq(committed(&vmo)?, 2 * PAGE, "two pages written")?;
     check_ok(vmo_set_size(&vmo, PAGE), "shrink to one page")?;
     let mut byte = [0u8];
-    check_status(
-        vmo_read(&vmo, &mut byte, PAGE),
-        ZX_ERR_OUT_OF_RANGE,
-        "read past the new end",
-    )?;
-    check_status(
-        vmo_write(&vmo, &byte, 2 * PAGE + 5),
-        ZX_ERR_OUT_OF_RANGE,
-        "write past the new end",
-    )?;
+    check_status(vmo_read(&vmo, &mut byte, PAGE), ZX_ERR_OUT_OF_RANGE, "read past the new end")?;
+    check_status(vmo_write(&vmo, &byte, 2 * PAGE + 5), ZX_ERR_OUT_OF_RANGE, "write past the new end")?;
     check_eq(committed(&vmo)?, PAGE, "pages past the end freed")?;
     check_ok(vmo_set_size(&vmo, 3 * PAGE), "grow back")?;
     check_eq(read_byte(&vmo, 100)?, b'X', "data below the cut kept")?;
@@ -1828,28 +1192,12 @@ fn vmo_grow_reads_zero(_: &Ctx) -> TestResult {
 fn vmo_get_size_rights_and_errors(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(3 * PAGE)?;
     let bare = dup(&vmo, 0)?;
-    check_eq(
-        check_ok(vmo_get_size(&bare), "get_size with no rights")?,
-        3 * PAGE,
-        "size",
-    )?;
+    check_eq(check_ok(vmo_get_size(&bare), "get_size with no rights")?, 3 * PAGE, "size")?;
     for ptr in [0, KERNEL_ADDR, rodata_addr(), USER_END - 4] {
-        check_status(
-            raw(nr::VMO_GET_SIZE, &[vmo.raw_u64(), ptr]),
-            ZX_ERR_INVALID_ARGS,
-            "bad size pointer",
-        )?;
+        check_status(raw(nr::VMO_GET_SIZE, &[vmo.raw_u64(), ptr]), ZX_ERR_INVALID_ARGS, "bad size pointer")?;
     }
-    check_status(
-        vmo_get_size(ctx.root_vmar),
-        ZX_ERR_WRONG_TYPE,
-        "get_size of a VMAR",
-    )?;
-    check_status(
-        vmo_get_size(0xFFFF_FFFFu32),
-        ZX_ERR_BAD_HANDLE,
-        "bogus handle",
-    )
+    check_status(vmo_get_size(ctx.root_vmar), ZX_ERR_WRONG_TYPE, "get_size of a VMAR")?;
+    check_status(vmo_get_size(0xFFFF_FFFFu32), ZX_ERR_BAD_HANDLE, "bogus handle")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1860,35 +1208,15 @@ fn op_commit_widens_and_trims(_: &Ctx) -> TestResult {
     let vmo = new_vmo(size)?;
     check_ok(vmo_op_range(&vmo, OP_COMMIT, 0, 0), "COMMIT of nothing")?;
     check_eq(committed(&vmo)?, 0, "nothing committed")?;
-    check_ok(
-        vmo_op_range(&vmo, OP_COMMIT, 0x10, 0x100),
-        "COMMIT(0x10, 0x100)",
-    )?;
+    check_ok(vmo_op_range(&vmo, OP_COMMIT, 0x10, 0x100), "COMMIT(0x10, 0x100)")?;
     check_eq(committed(&vmo)?, PAGE, "widened to page 0")?;
-    check_ok(
-        vmo_op_range(&vmo, OP_COMMIT, PAGE - 1, 2),
-        "COMMIT across a boundary",
-    )?;
+    check_ok(vmo_op_range(&vmo, OP_COMMIT, PAGE - 1, 2), "COMMIT across a boundary")?;
     check_eq(committed(&vmo)?, 2 * PAGE, "pages 0 and 1")?;
-    check_ok(
-        vmo_op_range(&vmo, OP_COMMIT, 3 * PAGE + 1, u64::MAX / 2),
-        "overlong COMMIT",
-    )?;
+    check_ok(vmo_op_range(&vmo, OP_COMMIT, 3 * PAGE + 1, u64::MAX / 2), "overlong COMMIT")?;
     check_eq(committed(&vmo)?, 3 * PAGE, "trimmed to page 3")?;
-    check_ok(
-        vmo_op_range(&vmo, OP_COMMIT, size, 10),
-        "COMMIT at the end (trimmed to 0)",
-    )?;
-    check_status(
-        vmo_op_range(&vmo, OP_COMMIT, size + 1, 1),
-        ZX_ERR_OUT_OF_RANGE,
-        "COMMIT past the end",
-    )?;
-    check_status(
-        vmo_op_range(&vmo, OP_COMMIT, PAGE, u64::MAX),
-        ZX_ERR_OUT_OF_RANGE,
-        "COMMIT whose end wraps",
-    )?;
+    check_ok(vmo_op_range(&vmo, OP_COMMIT, size, 10), "COMMIT at the end (trimmed to 0)")?;
+    check_status(vmo_op_range(&vmo, OP_COMMIT, size + 1, 1), ZX_ERR_OUT_OF_RANGE, "COMMIT past the end")?;
+    check_status(vmo_op_range(&vmo, OP_COMMIT, PAGE, u64::MAX), ZX_ERR_OUT_OF_RANGE, "COMMIT whose end wraps")?;
     check_ok(vmo_op_range(&vmo, OP_COMMIT, 0, size), "COMMIT everything")?;
     check_eq(committed(&vmo)?, size, "all committed")?;
     expect_filled(&vmo, 0, 0, size, "committed pages read zero")
@@ -1898,45 +1226,22 @@ fn op_decommit(_: &Ctx) -> TestResult {
     let size = 4 * PAGE;
     let vmo = new_vmo(size)?;
     fill(&vmo, 0, 0xC5, size)?;
-    check_ok(
-        vmo_op_range(&vmo, OP_DECOMMIT, PAGE, PAGE),
-        "DECOMMIT page 1",
-    )?;
+    check_ok(vmo_op_range(&vmo, OP_DECOMMIT, PAGE, PAGE), "DECOMMIT page 1")?;
     check_eq(committed(&vmo)?, 3 * PAGE, "three pages left")?;
     expect_filled(&vmo, PAGE, 0, PAGE, "decommitted page")?;
     expect_filled(&vmo, 0, 0xC5, PAGE, "page 0 kept")?;
-    check_ok(
-        vmo_op_range(&vmo, OP_DECOMMIT, size, PAGE),
-        "DECOMMIT at the end (trimmed to 0)",
-    )?;
-    check_status(
-        vmo_op_range(&vmo, OP_DECOMMIT, size + PAGE, PAGE),
-        ZX_ERR_OUT_OF_RANGE,
-        "DECOMMIT past the end",
-    )?;
-    check_ok(
-        vmo_op_range(&vmo, OP_DECOMMIT, 0, (u64::MAX / 2) & !(PAGE - 1)),
-        "overlong DECOMMIT (clamped)",
-    )?;
+    check_ok(vmo_op_range(&vmo, OP_DECOMMIT, size, PAGE), "DECOMMIT at the end (trimmed to 0)")?;
+    check_status(vmo_op_range(&vmo, OP_DECOMMIT, size + PAGE, PAGE), ZX_ERR_OUT_OF_RANGE, "DECOMMIT past the end")?;
+    check_ok(vmo_op_range(&vmo, OP_DECOMMIT, 0, (u64::MAX / 2) & !(PAGE - 1)), "overlong DECOMMIT (clamped)")?;
     check_eq(committed(&vmo)?, 0, "everything decommitted")?;
     // A slice forwards DECOMMIT to its parent.
     let parent = new_vmo(size)?;
     fill(&parent, 0, 0x11, size)?;
-    let slice = check_ok(
-        vmo_create_child(&parent, CHILD_SLICE, PAGE, 2 * PAGE),
-        "slice",
-    )?;
-    check_ok(
-        vmo_op_range(&slice, OP_DECOMMIT, 0, PAGE),
-        "DECOMMIT through a slice",
-    )?;
+    let slice = check_ok(vmo_create_child(&parent, CHILD_SLICE, PAGE, 2 * PAGE), "slice")?;
+    check_ok(vmo_op_range(&slice, OP_DECOMMIT, 0, PAGE), "DECOMMIT through a slice")?;
     expect_filled(&parent, PAGE, 0, PAGE, "parent page behind the slice")?;
     expect_filled(&parent, 2 * PAGE, 0x11, PAGE, "next parent page kept")?;
-    check_eq(
-        committed(&parent)?,
-        3 * PAGE,
-        "parent committed after slice DECOMMIT",
-    )
+    check_eq(committed(&parent)?, 3 * PAGE, "parent committed after slice DECOMMIT")
 }
 
 fn op_decommit_misaligned(_: &Ctx) -> TestResult {
@@ -1950,11 +1255,7 @@ fn op_decommit_misaligned(_: &Ctx) -> TestResult {
         )?;
     }
     fill(&vmo, 0, 1, 4 * PAGE)?;
-    check_status(
-        vmo_op_range(&vmo, OP_DECOMMIT, 1, PAGE),
-        ZX_ERR_INVALID_ARGS,
-        "misaligned DECOMMIT",
-    )?;
+    check_status(vmo_op_range(&vmo, OP_DECOMMIT, 1, PAGE), ZX_ERR_INVALID_ARGS, "misaligned DECOMMIT")?;
     check_eq(committed(&vmo)?, 4 * PAGE, "nothing decommitted")
 }
 
@@ -1962,39 +1263,23 @@ fn op_decommit_cow_not_supported(_: &Ctx) -> TestResult {
     let parent = new_vmo(2 * PAGE)?;
     fill(&parent, 0, 0x22, 2 * PAGE)?;
     {
-        let child = check_ok(
-            vmo_create_child(&parent, CHILD_SNAPSHOT, 0, 2 * PAGE),
-            "snapshot child",
-        )?;
-        check_status(
-            vmo_op_range(&child, OP_DECOMMIT, 0, PAGE),
-            ZX_ERR_NOT_SUPPORTED,
-            "DECOMMIT on a COW child",
-        )?;
-        check_status(
-            vmo_op_range(&child, OP_DECOMMIT, 1, 1),
-            ZX_ERR_NOT_SUPPORTED,
-            "COW child beats misalignment",
-        )?;
+        let child = check_ok(vmo_create_child(&parent, CHILD_SNAPSHOT, 0, 2 * PAGE), "snapshot child")?;
+        check_status(vmo_op_range(&child, OP_DECOMMIT, 0, PAGE), ZX_ERR_NOT_SUPPORTED, "DECOMMIT on a COW child")?;
+        check_status(vmo_op_range(&child, OP_DECOMMIT, 1, 1), ZX_ERR_NOT_SUPPORTED, "COW child beats misalignment")?;
         check_status(
             vmo_op_range(&parent, OP_DECOMMIT, 0, PAGE),
             ZX_ERR_NOT_SUPPORTED,
             "DECOMMIT on a parent with a COW child",
         )?;
-        let aow = check_ok(
-            vmo_create_child(&parent, CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, 0, PAGE),
-            "AT_LEAST_ON_WRITE child",
-        )?;
+        let aow =
+            check_ok(vmo_create_child(&parent, CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, 0, PAGE), "AT_LEAST_ON_WRITE child")?;
         check_status(
             vmo_op_range(&aow, OP_DECOMMIT, 0, PAGE),
             ZX_ERR_NOT_SUPPORTED,
             "DECOMMIT on an AT_LEAST_ON_WRITE child",
         )?;
     }
-    check_ok(
-        vmo_op_range(&parent, OP_DECOMMIT, 0, PAGE),
-        "DECOMMIT once the children are gone",
-    )?;
+    check_ok(vmo_op_range(&parent, OP_DECOMMIT, 0, PAGE), "DECOMMIT once the children are gone")?;
     check_eq(committed(&parent)?, PAGE, "one page left")
 }
 
@@ -2006,30 +1291,17 @@ fn op_zero_partial_and_whole_pages(_: &Ctx) -> TestResult {
     expect_filled(&vmo, 100, 0, 200, "zeroed bytes")?;
     expect_filled(&vmo, 300, 0xAA, 100, "bytes after")?;
     check_eq(committed(&vmo)?, 3 * PAGE, "a partial ZERO keeps the page")?;
-    check_ok(
-        vmo_op_range(&vmo, OP_ZERO, PAGE - 8, 16),
-        "ZERO across a boundary",
-    )?;
+    check_ok(vmo_op_range(&vmo, OP_ZERO, PAGE - 8, 16), "ZERO across a boundary")?;
     expect_filled(&vmo, PAGE - 8, 0, 16, "zeroed across the boundary")?;
     expect_filled(&vmo, PAGE + 8, 0xAA, 8, "after the boundary zero")?;
-    check_ok(
-        vmo_op_range(&vmo, OP_ZERO, PAGE, PAGE),
-        "ZERO the middle page",
-    )?;
+    check_ok(vmo_op_range(&vmo, OP_ZERO, PAGE, PAGE), "ZERO the middle page")?;
     expect_filled(&vmo, PAGE, 0, PAGE, "middle page")?;
     expect_filled(&vmo, 2 * PAGE, 0xAA, PAGE, "last page")?;
-    check_eq(
-        committed(&vmo)?,
-        2 * PAGE,
-        "a whole zeroed page is decommitted",
-    )?;
+    check_eq(committed(&vmo)?, 2 * PAGE, "a whole zeroed page is decommitted")?;
     // Partial head, whole middle, partial tail.
     let other = new_vmo(3 * PAGE)?;
     fill(&other, 0, 0xBB, 3 * PAGE)?;
-    check_ok(
-        vmo_op_range(&other, OP_ZERO, PAGE - 10, PAGE + 20),
-        "ZERO head+whole+tail",
-    )?;
+    check_ok(vmo_op_range(&other, OP_ZERO, PAGE - 10, PAGE + 20), "ZERO head+whole+tail")?;
     expect_filled(&other, 0, 0xBB, PAGE - 10, "head kept")?;
     expect_filled(&other, PAGE - 10, 0, PAGE + 20, "zeroed span")?;
     expect_filled(&other, 2 * PAGE + 10, 0xBB, PAGE - 10, "tail kept")?;
@@ -2043,15 +1315,8 @@ fn op_zero_bounds_uncached_and_cow(_: &Ctx) -> TestResult {
     for offset in [0, 10, PAGE, size] {
         check_ok(vmo_op_range(&vmo, OP_ZERO, offset, 0), "ZERO of length 0")?;
     }
-    check_status(
-        vmo_op_range(&vmo, OP_ZERO, size + 1, 0),
-        ZX_ERR_OUT_OF_RANGE,
-        "ZERO past the end",
-    )?;
-    check_ok(
-        vmo_op_range(&vmo, OP_ZERO, size - 10, 100),
-        "overlong ZERO (trimmed)",
-    )?;
+    check_status(vmo_op_range(&vmo, OP_ZERO, size + 1, 0), ZX_ERR_OUT_OF_RANGE, "ZERO past the end")?;
+    check_ok(vmo_op_range(&vmo, OP_ZERO, size - 10, 100), "overlong ZERO (trimmed)")?;
     expect_filled(&vmo, size - 10, 0, 10, "trimmed ZERO")?;
     expect_filled(&vmo, size - 20, 0x99, 10, "before the trimmed ZERO")?;
     // A COW child's ZERO never shows through to, or exposes, the parent.
@@ -2060,57 +1325,22 @@ fn op_zero_bounds_uncached_and_cow(_: &Ctx) -> TestResult {
     expect_filled(&child, 0, 0, size - 10, "child zeroed")?;
     expect_filled(&vmo, 0, 0x99, size - 10, "parent untouched")?;
     let uncached = new_vmo(PAGE)?;
-    check_ok(
-        vmo_set_cache_policy(&uncached, CACHE_POLICY_UNCACHED),
-        "UNCACHED",
-    )?;
-    check_status(
-        vmo_op_range(&uncached, OP_ZERO, 0, PAGE),
-        ZX_ERR_BAD_STATE,
-        "ZERO uncached",
-    )
+    check_ok(vmo_set_cache_policy(&uncached, CACHE_POLICY_UNCACHED), "UNCACHED")?;
+    check_status(vmo_op_range(&uncached, OP_ZERO, 0, PAGE), ZX_ERR_BAD_STATE, "ZERO uncached")
 }
 
 fn op_cache_ops(_: &Ctx) -> TestResult {
     let size = 0x8000;
     let vmo = new_vmo(size)?;
     fill(&vmo, 0x4000, 3, 0x2000)?;
-    for op in [
-        OP_CACHE_SYNC,
-        OP_CACHE_INVALIDATE,
-        OP_CACHE_CLEAN,
-        OP_CACHE_CLEAN_INVALIDATE,
-    ] {
-        check_status(
-            vmo_op_range(&vmo, op, 0, 0),
-            ZX_ERR_INVALID_ARGS,
-            "cache op of size 0",
-        )?;
-        check_status(
-            vmo_op_range(&vmo, op, size + 1, 0),
-            ZX_ERR_INVALID_ARGS,
-            "size 0 beats range",
-        )?;
-        for (offset, len) in [
-            (size, 1),
-            (size + 1, 1),
-            (u64::MAX, 1),
-            (1, size),
-            (0, size + 1),
-            (8, u64::MAX),
-        ] {
-            check_status(
-                vmo_op_range(&vmo, op, offset, len),
-                ZX_ERR_OUT_OF_RANGE,
-                "cache op outside the VMO",
-            )?;
+    for op in [OP_CACHE_SYNC, OP_CACHE_INVALIDATE, OP_CACHE_CLEAN, OP_CACHE_CLEAN_INVALIDATE] {
+        check_status(vmo_op_range(&vmo, op, 0, 0), ZX_ERR_INVALID_ARGS, "cache op of size 0")?;
+        check_status(vmo_op_range(&vmo, op, size + 1, 0), ZX_ERR_INVALID_ARGS, "size 0 beats range")?;
+        for (offset, len) in [(size, 1), (size + 1, 1), (u64::MAX, 1), (1, size), (0, size + 1), (8, u64::MAX)] {
+            check_status(vmo_op_range(&vmo, op, offset, len), ZX_ERR_OUT_OF_RANGE, "cache op outside the VMO")?;
         }
         for (offset, len) in [(0x5200, 0x1200), (0, size), (0x10, 5), (size - 1, 1)] {
-            check_status(
-                vmo_op_range(&vmo, op, offset, len),
-                ZX_OK,
-                "cache op inside the VMO",
-            )?;
+            check_status(vmo_op_range(&vmo, op, offset, len), ZX_OK, "cache op inside the VMO")?;
         }
     }
     expect_filled(&vmo, 0x4000, 3, 0x1000, "data after clean ops")
@@ -2118,64 +1348,25 @@ fn op_cache_ops(_: &Ctx) -> TestResult {
 
 fn op_lock_unlock_not_supported(_: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
-    check_status(
-        vmo_op_range(&vmo, OP_LOCK, 0, PAGE),
-        ZX_ERR_NOT_SUPPORTED,
-        "LOCK",
-    )?;
-    check_status(
-        vmo_op_range(&vmo, OP_UNLOCK, 0, PAGE),
-        ZX_ERR_NOT_SUPPORTED,
-        "UNLOCK",
-    )
+    check_status(vmo_op_range(&vmo, OP_LOCK, 0, PAGE), ZX_ERR_NOT_SUPPORTED, "LOCK")?;
+    check_status(vmo_op_range(&vmo, OP_UNLOCK, 0, PAGE), ZX_ERR_NOT_SUPPORTED, "UNLOCK")
 }
 
 fn op_unknown_op_and_check_order(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     for op in [0u32, 5, 14, 100, 0xFFFF_FFFF] {
-        check_status(
-            vmo_op_range(&vmo, op, 0, PAGE),
-            ZX_ERR_INVALID_ARGS,
-            "unknown op",
-        )?;
+        check_status(vmo_op_range(&vmo, op, 0, PAGE), ZX_ERR_INVALID_ARGS, "unknown op")?;
     }
     // The handle is looked up (and typed) before the op is decoded, but rights come after.
-    check_status(
-        vmo_op_range(0xFFFF_FFFFu32, 0, 0, PAGE),
-        ZX_ERR_BAD_HANDLE,
-        "bogus handle beats bad op",
-    )?;
-    check_status(
-        vmo_op_range(0u32, 99, 0, PAGE),
-        ZX_ERR_BAD_HANDLE,
-        "invalid handle beats bad op",
-    )?;
-    check_status(
-        vmo_op_range(ctx.root_vmar, 0, 0, PAGE),
-        ZX_ERR_WRONG_TYPE,
-        "wrong type beats bad op",
-    )?;
-    check_status(
-        vmo_op_range(ctx.root_vmar, OP_COMMIT, 0, PAGE),
-        ZX_ERR_WRONG_TYPE,
-        "COMMIT on a VMAR",
-    )?;
+    check_status(vmo_op_range(0xFFFF_FFFFu32, 0, 0, PAGE), ZX_ERR_BAD_HANDLE, "bogus handle beats bad op")?;
+    check_status(vmo_op_range(0u32, 99, 0, PAGE), ZX_ERR_BAD_HANDLE, "invalid handle beats bad op")?;
+    check_status(vmo_op_range(ctx.root_vmar, 0, 0, PAGE), ZX_ERR_WRONG_TYPE, "wrong type beats bad op")?;
+    check_status(vmo_op_range(ctx.root_vmar, OP_COMMIT, 0, PAGE), ZX_ERR_WRONG_TYPE, "COMMIT on a VMAR")?;
     let bare = dup(&vmo, 0)?;
-    check_status(
-        vmo_op_range(&bare, 0, 0, PAGE),
-        ZX_ERR_INVALID_ARGS,
-        "bad op beats missing rights",
-    )?;
-    check_status(
-        vmo_op_range(&bare, OP_COMMIT, 0, PAGE),
-        ZX_ERR_ACCESS_DENIED,
-        "COMMIT with no rights",
-    )?;
+    check_status(vmo_op_range(&bare, 0, 0, PAGE), ZX_ERR_INVALID_ARGS, "bad op beats missing rights")?;
+    check_status(vmo_op_range(&bare, OP_COMMIT, 0, PAGE), ZX_ERR_ACCESS_DENIED, "COMMIT with no rights")?;
     // op_range's buffer is unused by these ops: a bad pointer is ignored.
-    let status = raw(
-        nr::VMO_OP_RANGE,
-        &[vmo.raw_u64(), OP_COMMIT as u64, 0, PAGE, KERNEL_ADDR, 64],
-    );
+    let status = raw(nr::VMO_OP_RANGE, &[vmo.raw_u64(), OP_COMMIT as u64, 0, PAGE, KERNEL_ADDR, 64]);
     check_status(status, ZX_OK, "COMMIT ignores the buffer")
 }
 
@@ -2184,40 +1375,16 @@ fn op_rights_per_op(_: &Ctx) -> TestResult {
     let read_only = dup(&vmo, DEFAULT_VMO & !WRITE)?;
     let write_only = dup(&vmo, DEFAULT_VMO & !READ)?;
     for op in [OP_COMMIT, OP_DECOMMIT, OP_ZERO, OP_CACHE_INVALIDATE] {
-        check_status(
-            vmo_op_range(&read_only, op, 0, PAGE),
-            ZX_ERR_ACCESS_DENIED,
-            "WRITE op without WRITE",
-        )?;
-        check_status(
-            vmo_op_range(&write_only, op, 0, PAGE),
-            ZX_OK,
-            "WRITE op with WRITE",
-        )?;
+        check_status(vmo_op_range(&read_only, op, 0, PAGE), ZX_ERR_ACCESS_DENIED, "WRITE op without WRITE")?;
+        check_status(vmo_op_range(&write_only, op, 0, PAGE), ZX_OK, "WRITE op with WRITE")?;
     }
     for op in [OP_CACHE_SYNC, OP_CACHE_CLEAN, OP_CACHE_CLEAN_INVALIDATE] {
-        check_status(
-            vmo_op_range(&write_only, op, 0, PAGE),
-            ZX_ERR_ACCESS_DENIED,
-            "READ op without READ",
-        )?;
-        check_status(
-            vmo_op_range(&read_only, op, 0, PAGE),
-            ZX_OK,
-            "READ op with READ",
-        )?;
+        check_status(vmo_op_range(&write_only, op, 0, PAGE), ZX_ERR_ACCESS_DENIED, "READ op without READ")?;
+        check_status(vmo_op_range(&read_only, op, 0, PAGE), ZX_OK, "READ op with READ")?;
     }
     // Rights come before the size check.
-    check_status(
-        vmo_op_range(&read_only, OP_CACHE_INVALIDATE, 0, 0),
-        ZX_ERR_ACCESS_DENIED,
-        "rights before size 0",
-    )?;
-    check_status(
-        vmo_op_range(&read_only, OP_COMMIT, 1 << 40, 1),
-        ZX_ERR_ACCESS_DENIED,
-        "rights before range",
-    )
+    check_status(vmo_op_range(&read_only, OP_CACHE_INVALIDATE, 0, 0), ZX_ERR_ACCESS_DENIED, "rights before size 0")?;
+    check_status(vmo_op_range(&read_only, OP_COMMIT, 1 << 40, 1), ZX_ERR_ACCESS_DENIED, "rights before range")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2227,107 +1394,52 @@ fn child_snapshot_isolation(_: &Ctx) -> TestResult {
     let parent = new_vmo(2 * PAGE)?;
     write_byte(&parent, 0, b'a')?;
     write_byte(&parent, PAGE, b'b')?;
-    let child = check_ok(
-        vmo_create_child(&parent, CHILD_SNAPSHOT, 0, 2 * PAGE),
-        "SNAPSHOT child",
-    )?;
-    check_eq(
-        (read_byte(&child, 0)?, read_byte(&child, PAGE)?),
-        (b'a', b'b'),
-        "child sees the parent's data",
-    )?;
+    let child = check_ok(vmo_create_child(&parent, CHILD_SNAPSHOT, 0, 2 * PAGE), "SNAPSHOT child")?;
+    check_eq((read_byte(&child, 0)?, read_byte(&child, PAGE)?), (b'a', b'b'), "child sees the parent's data")?;
     write_byte(&parent, 0, b'P')?;
-    check_eq(
-        read_byte(&child, 0)?,
-        b'a',
-        "parent write after the snapshot is not seen by the child",
-    )?;
+    check_eq(read_byte(&child, 0)?, b'a', "parent write after the snapshot is not seen by the child")?;
     write_byte(&child, PAGE, b'C')?;
-    check_eq(
-        read_byte(&parent, PAGE)?,
-        b'b',
-        "child write is not seen by the parent",
-    )?;
+    check_eq(read_byte(&parent, PAGE)?, b'b', "child write is not seen by the parent")?;
     check_eq(read_byte(&child, PAGE)?, b'C', "child sees its own write")?;
     check_eq(read_byte(&parent, 0)?, b'P', "parent sees its own write")?;
     // Closing the parent leaves the child's content alone, and the other way round.
     drop(parent);
-    check_eq(
-        (read_byte(&child, 0)?, read_byte(&child, PAGE)?),
-        (b'a', b'C'),
-        "child after the parent closed",
-    )
+    check_eq((read_byte(&child, 0)?, read_byte(&child, PAGE)?), (b'a', b'C'), "child after the parent closed")
 }
 
 fn child_at_least_on_write_isolation(_: &Ctx) -> TestResult {
     let parent = new_vmo(2 * PAGE)?;
     write_byte(&parent, 0, b'a')?;
     write_byte(&parent, PAGE, b'b')?;
-    let child = check_ok(
-        vmo_create_child(&parent, CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, 0, 2 * PAGE),
-        "AT_LEAST_ON_WRITE child",
-    )?;
-    check_eq(
-        (read_byte(&child, 0)?, read_byte(&child, PAGE)?),
-        (b'a', b'b'),
-        "child sees the parent's data",
-    )?;
+    let child =
+        check_ok(vmo_create_child(&parent, CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, 0, 2 * PAGE), "AT_LEAST_ON_WRITE child")?;
+    check_eq((read_byte(&child, 0)?, read_byte(&child, PAGE)?), (b'a', b'b'), "child sees the parent's data")?;
     write_byte(&child, PAGE, b'C')?;
-    check_eq(
-        read_byte(&parent, PAGE)?,
-        b'b',
-        "child write is not seen by the parent",
-    )?;
+    check_eq(read_byte(&parent, PAGE)?, b'b', "child write is not seen by the parent")?;
     // Once the child has written a page, the parent's later writes stay out of it.
     write_byte(&parent, PAGE, b'Q')?;
-    check_eq(
-        read_byte(&child, PAGE)?,
-        b'C',
-        "parent write to a page the child forked",
-    )?;
+    check_eq(read_byte(&child, PAGE)?, b'C', "parent write to a page the child forked")?;
     check_eq(read_byte(&parent, PAGE)?, b'Q', "parent sees its own write")?;
     let info = info(&child)?;
-    check_eq(
-        info.flags & VMO_FLAG_IS_COW_CLONE,
-        VMO_FLAG_IS_COW_CLONE,
-        "IS_COW_CLONE",
-    )
+    check_eq(info.flags & VMO_FLAG_IS_COW_CLONE, VMO_FLAG_IS_COW_CLONE, "IS_COW_CLONE")
 }
 
 fn child_committed_attribution(_: &Ctx) -> TestResult {
     let parent = new_vmo(4 * PAGE)?;
     fill(&parent, 0, 1, 2 * PAGE)?;
-    let child = check_ok(
-        vmo_create_child(&parent, CHILD_SNAPSHOT, 0, 4 * PAGE),
-        "child",
-    )?;
+    let child = check_ok(vmo_create_child(&parent, CHILD_SNAPSHOT, 0, 4 * PAGE), "child")?;
     check_eq(committed(&child)?, 0, "a new child has nothing committed")?;
     check_eq(committed(&parent)?, 2 * PAGE, "the parent keeps its pages")?;
     let _ = read_byte(&child, 0)?;
     check_eq(committed(&child)?, 0, "reading the child commits nothing")?;
     write_byte(&child, 0, 9)?;
     check_eq(committed(&child)?, PAGE, "child write forks one page")?;
-    check_eq(
-        committed(&parent)?,
-        2 * PAGE,
-        "parent unchanged by the fork",
-    )?;
+    check_eq(committed(&parent)?, 2 * PAGE, "parent unchanged by the fork")?;
     write_byte(&child, 3 * PAGE, 9)?;
-    check_eq(
-        committed(&child)?,
-        2 * PAGE,
-        "child write to a page the parent never had",
-    )?;
-    check_ok(
-        vmo_op_range(&child, OP_COMMIT, PAGE, PAGE),
-        "COMMIT a child page",
-    )?;
+    check_eq(committed(&child)?, 2 * PAGE, "child write to a page the parent never had")?;
+    check_ok(vmo_op_range(&child, OP_COMMIT, PAGE, PAGE), "COMMIT a child page")?;
     check_eq(committed(&child)?, 3 * PAGE, "committed child page")?;
-    check_eq(
-        read_byte(&child, PAGE)?,
-        1,
-        "committed child page copies the parent's content",
-    )
+    check_eq(read_byte(&child, PAGE)?, 1, "committed child page copies the parent's content")
 }
 
 fn child_info_fields(_: &Ctx) -> TestResult {
@@ -2343,42 +1455,19 @@ fn child_info_fields(_: &Ctx) -> TestResult {
         (VMO_FLAG_TYPE_PAGED | VMO_FLAG_VIA_HANDLE | VMO_FLAG_IS_COW_CLONE) as u64,
         "child flags",
     )?;
-    check_eq(
-        info(&parent)?.num_children,
-        1,
-        "num_children with one child",
-    )?;
-    check_eq(
-        info(&parent)?.flags & VMO_FLAG_IS_COW_CLONE,
-        0,
-        "the parent is no clone",
-    )?;
-    let second = check_ok(
-        vmo_create_child(&parent, CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, 0, PAGE),
-        "second child",
-    )?;
+    check_eq(info(&parent)?.num_children, 1, "num_children with one child")?;
+    check_eq(info(&parent)?.flags & VMO_FLAG_IS_COW_CLONE, 0, "the parent is no clone")?;
+    let second = check_ok(vmo_create_child(&parent, CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, 0, PAGE), "second child")?;
     check_eq(info(&parent)?.num_children, 2, "num_children with two")?;
     let slice = check_ok(vmo_create_child(&parent, CHILD_SLICE, 0, PAGE), "slice")?;
     let slice_info = info(&slice)?;
-    check_eq(
-        slice_info.flags & VMO_FLAG_IS_COW_CLONE,
-        0,
-        "a slice is no COW clone",
-    )?;
+    check_eq(slice_info.flags & VMO_FLAG_IS_COW_CLONE, 0, "a slice is no COW clone")?;
     check_eq(slice_info.parent_koid, parent_koid, "slice parent_koid")?;
     drop(second);
     drop(slice);
-    check_eq(
-        info(&parent)?.num_children,
-        1,
-        "num_children after closing two",
-    )?;
+    check_eq(info(&parent)?.num_children, 1, "num_children after closing two")?;
     drop(child);
-    check_eq(
-        info(&parent)?.num_children,
-        0,
-        "num_children after closing all",
-    )
+    check_eq(info(&parent)?.num_children, 0, "num_children after closing all")
 }
 
 fn child_zero_children_signal(_: &Ctx) -> TestResult {
@@ -2387,17 +1476,10 @@ fn child_zero_children_signal(_: &Ctx) -> TestResult {
     let child = check_ok(vmo_create_child(&parent, CHILD_SNAPSHOT, 0, PAGE), "child")?;
     let (status, observed) = object_wait_one(&parent, VMO_ZERO_CHILDREN, 0);
     check_status(status, ZX_ERR_TIMED_OUT, "ZERO_CHILDREN cleared by a child")?;
-    check_eq(
-        observed & VMO_ZERO_CHILDREN,
-        0,
-        "observed without ZERO_CHILDREN",
-    )?;
+    check_eq(observed & VMO_ZERO_CHILDREN, 0, "observed without ZERO_CHILDREN")?;
     check(zero_children(&child), "the child itself has no children")?;
     drop(child);
-    check(
-        zero_children(&parent),
-        "ZERO_CHILDREN set again when the child closes",
-    )?;
+    check(zero_children(&parent), "ZERO_CHILDREN set again when the child closes")?;
     let slice = check_ok(vmo_create_child(&parent, CHILD_SLICE, 0, PAGE), "slice")?;
     check(!zero_children(&parent), "a slice clears it too")?;
     drop(slice);
@@ -2407,28 +1489,16 @@ fn child_zero_children_signal(_: &Ctx) -> TestResult {
 fn child_zero_children_grandchild_and_mapping(ctx: &Ctx) -> TestResult {
     let parent = new_vmo(PAGE)?;
     let child = check_ok(vmo_create_child(&parent, CHILD_SNAPSHOT, 0, PAGE), "child")?;
-    let grandchild = check_ok(
-        vmo_create_child(&child, CHILD_SNAPSHOT, 0, PAGE),
-        "grandchild",
-    )?;
+    let grandchild = check_ok(vmo_create_child(&child, CHILD_SNAPSHOT, 0, PAGE), "grandchild")?;
     drop(child);
-    check(
-        !zero_children(&parent),
-        "a live grandchild keeps ZERO_CHILDREN clear",
-    )?;
+    check(!zero_children(&parent), "a live grandchild keeps ZERO_CHILDREN clear")?;
     drop(grandchild);
-    check(
-        zero_children(&parent),
-        "set when the last descendant is gone",
-    )?;
+    check(zero_children(&parent), "set when the last descendant is gone")?;
     // A mapping of a child keeps it alive.
     let child = check_ok(vmo_create_child(&parent, CHILD_SNAPSHOT, 0, PAGE), "child")?;
     let mapping = map(ctx, VM_PERM_READ, &child, PAGE)?;
     drop(child);
-    check(
-        !zero_children(&parent),
-        "a mapped child keeps ZERO_CHILDREN clear",
-    )?;
+    check(!zero_children(&parent), "a mapped child keeps ZERO_CHILDREN clear")?;
     drop(mapping);
     check(zero_children(&parent), "set when the mapping goes")
 }
@@ -2437,37 +1507,17 @@ fn child_resizable(_: &Ctx) -> TestResult {
     let parent = new_vmo(PAGE)?;
     write_byte(&parent, 0, 5)?;
     let fixed = check_ok(vmo_create_child(&parent, CHILD_SNAPSHOT, 0, PAGE), "child")?;
-    check_status(
-        vmo_set_size(&fixed, 2 * PAGE),
-        ZX_ERR_UNAVAILABLE,
-        "set_size of a fixed child",
-    )?;
-    let child = check_ok(
-        vmo_create_child(&parent, CHILD_SNAPSHOT | CHILD_RESIZABLE, 0, PAGE),
-        "resizable child",
-    )?;
-    check_eq(
-        info(&child)?.flags & VMO_FLAG_RESIZABLE,
-        VMO_FLAG_RESIZABLE,
-        "RESIZABLE flag",
-    )?;
+    check_status(vmo_set_size(&fixed, 2 * PAGE), ZX_ERR_UNAVAILABLE, "set_size of a fixed child")?;
+    let child = check_ok(vmo_create_child(&parent, CHILD_SNAPSHOT | CHILD_RESIZABLE, 0, PAGE), "resizable child")?;
+    check_eq(info(&child)?.flags & VMO_FLAG_RESIZABLE, VMO_FLAG_RESIZABLE, "RESIZABLE flag")?;
     check_ok(vmo_set_size(&child, 3 * PAGE), "grow the child")?;
     expect_filled(&child, PAGE, 0, 2 * PAGE, "grown child pages")?;
     check_eq(read_byte(&child, 0)?, 5, "inherited byte")?;
     check_ok(vmo_set_size(&child, 0), "shrink the child to 0")?;
     check_ok(vmo_set_size(&child, PAGE), "grow it again")?;
-    check_eq(
-        read_byte(&child, 0)?,
-        0,
-        "a regrown child does not see the parent again",
-    )?;
+    check_eq(read_byte(&child, 0)?, 0, "a regrown child does not see the parent again")?;
     let aow = check_ok(
-        vmo_create_child(
-            &parent,
-            CHILD_SNAPSHOT_AT_LEAST_ON_WRITE | CHILD_RESIZABLE,
-            0,
-            PAGE,
-        ),
+        vmo_create_child(&parent, CHILD_SNAPSHOT_AT_LEAST_ON_WRITE | CHILD_RESIZABLE, 0, PAGE),
         "resizable AOW child",
     )?;
     check_ok(vmo_set_size(&aow, 2 * PAGE), "grow the AOW child")
@@ -2476,34 +1526,15 @@ fn child_resizable(_: &Ctx) -> TestResult {
 fn child_beyond_parent_reads_zero(_: &Ctx) -> TestResult {
     let parent = new_vmo(PAGE)?;
     fill(&parent, 0, 0x44, PAGE)?;
-    let child = check_ok(
-        vmo_create_child(&parent, CHILD_SNAPSHOT, 0, 3 * PAGE),
-        "child larger than the parent",
-    )?;
-    check_eq(
-        check_ok(vmo_get_size(&child), "size")?,
-        3 * PAGE,
-        "child size",
-    )?;
+    let child = check_ok(vmo_create_child(&parent, CHILD_SNAPSHOT, 0, 3 * PAGE), "child larger than the parent")?;
+    check_eq(check_ok(vmo_get_size(&child), "size")?, 3 * PAGE, "child size")?;
     expect_filled(&child, 0, 0x44, PAGE, "inherited page")?;
     expect_filled(&child, PAGE, 0, 2 * PAGE, "pages beyond the parent")?;
-    let offset_child = check_ok(
-        vmo_create_child(&parent, CHILD_SNAPSHOT, PAGE, 2 * PAGE),
-        "child past the parent's end",
-    )?;
-    expect_filled(
-        &offset_child,
-        0,
-        0,
-        2 * PAGE,
-        "child wholly beyond the parent",
-    )?;
+    let offset_child =
+        check_ok(vmo_create_child(&parent, CHILD_SNAPSHOT, PAGE, 2 * PAGE), "child past the parent's end")?;
+    expect_filled(&offset_child, 0, 0, 2 * PAGE, "child wholly beyond the parent")?;
     write_byte(&offset_child, 5, 1)?;
-    check_eq(
-        read_byte(&offset_child, 5)?,
-        1,
-        "writable beyond the parent",
-    )
+    check_eq(read_byte(&offset_child, 5)?, 1, "writable beyond the parent")
 }
 
 fn child_options_invalid(_: &Ctx) -> TestResult {
@@ -2517,44 +1548,21 @@ fn child_options_invalid(_: &Ctx) -> TestResult {
         CHILD_SNAPSHOT | 1 << 31,
         1 << 1,
     ] {
-        check_status(
-            vmo_create_child(&vmo, options, 0, PAGE),
-            ZX_ERR_INVALID_ARGS,
-            "bad child options",
-        )?;
+        check_status(vmo_create_child(&vmo, options, 0, PAGE), ZX_ERR_INVALID_ARGS, "bad child options")?;
     }
-    check_status(
-        vmo_create_child(&vmo, CHILD_SNAPSHOT, 100, PAGE),
-        ZX_ERR_INVALID_ARGS,
-        "unaligned offset",
-    )?;
+    check_status(vmo_create_child(&vmo, CHILD_SNAPSHOT, 100, PAGE), ZX_ERR_INVALID_ARGS, "unaligned offset")?;
     check_status(
         vmo_create_child(&vmo, CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, 1, PAGE),
         ZX_ERR_INVALID_ARGS,
         "unaligned offset (AOW)",
     )?;
     for size in [u64::MAX, u64::MAX - PAGE + 1, MAX_VMO_SIZE + 1] {
-        check_status(
-            vmo_create_child(&vmo, CHILD_SNAPSHOT, 0, size),
-            ZX_ERR_OUT_OF_RANGE,
-            "child size near 2^64",
-        )?;
+        check_status(vmo_create_child(&vmo, CHILD_SNAPSHOT, 0, size), ZX_ERR_OUT_OF_RANGE, "child size near 2^64")?;
     }
-    check_status(
-        vmo_create_child(0xFFFF_FFFFu32, CHILD_SNAPSHOT, 0, PAGE),
-        ZX_ERR_BAD_HANDLE,
-        "bogus handle",
-    )?;
-    check_status(
-        vmo_create_child(0xFFFF_FFFFu32, 0, 0, PAGE),
-        ZX_ERR_BAD_HANDLE,
-        "bogus handle beats bad options",
-    )?;
+    check_status(vmo_create_child(0xFFFF_FFFFu32, CHILD_SNAPSHOT, 0, PAGE), ZX_ERR_BAD_HANDLE, "bogus handle")?;
+    check_status(vmo_create_child(0xFFFF_FFFFu32, 0, 0, PAGE), ZX_ERR_BAD_HANDLE, "bogus handle beats bad options")?;
     // A bad out-pointer drops the new child at once.
-    let status = raw(
-        nr::VMO_CREATE_CHILD,
-        &[vmo.raw_u64(), CHILD_SNAPSHOT as u64, 0, PAGE, KERNEL_ADDR],
-    );
+    let status = raw(nr::VMO_CREATE_CHILD, &[vmo.raw_u64(), CHILD_SNAPSHOT as u64, 0, PAGE, KERNEL_ADDR]);
     check_status(status, ZX_ERR_INVALID_ARGS, "bad out-pointer")?;
     check_eq(info(&vmo)?.num_children, 0, "no child left behind")?;
     check(zero_children(&vmo), "ZERO_CHILDREN still set")
@@ -2563,57 +1571,27 @@ fn child_options_invalid(_: &Ctx) -> TestResult {
 fn child_rights(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     let rd = dup(&vmo, READ | DUPLICATE)?;
-    let child = check_ok(
-        vmo_create_child(&rd, CHILD_SNAPSHOT, 0, PAGE),
-        "child of READ|DUPLICATE",
-    )?;
+    let child = check_ok(vmo_create_child(&rd, CHILD_SNAPSHOT, 0, PAGE), "child of READ|DUPLICATE")?;
     check_hex(
         check_ok(rights_of(&child), "rights")? as u64,
         (READ | DUPLICATE | WRITE | GET_PROPERTY | SET_PROPERTY) as u64,
         "COW child rights",
     )?;
-    let no_write = check_ok(
-        vmo_create_child(&vmo, CHILD_SNAPSHOT | CHILD_NO_WRITE, 0, PAGE),
-        "NO_WRITE child",
-    )?;
+    let no_write = check_ok(vmo_create_child(&vmo, CHILD_SNAPSHOT | CHILD_NO_WRITE, 0, PAGE), "NO_WRITE child")?;
     check_hex(
         check_ok(rights_of(&no_write), "rights")? as u64,
         (DEFAULT_VMO & !WRITE) as u64,
         "NO_WRITE child rights",
     )?;
-    check_status(
-        vmo_write(&no_write, b"x", 0),
-        ZX_ERR_ACCESS_DENIED,
-        "write a NO_WRITE child",
-    )?;
+    check_status(vmo_write(&no_write, b"x", 0), ZX_ERR_ACCESS_DENIED, "write a NO_WRITE child")?;
     // EXECUTE is dropped for COW children but kept for slices.
-    let exec = check_ok(
-        vmo_replace_as_executable(dup(&vmo, SAME_RIGHTS)?.into_raw(), 0u32),
-        "replace_as_executable",
-    )?;
-    let cow = check_ok(
-        vmo_create_child(&exec, CHILD_SNAPSHOT, 0, PAGE),
-        "COW child of executable",
-    )?;
-    check_eq(
-        check_ok(rights_of(&cow), "rights")? & EXECUTE,
-        0,
-        "COW child loses EXECUTE",
-    )?;
-    let exec_slice = check_ok(
-        vmo_create_child(&exec, CHILD_SLICE, 0, PAGE),
-        "slice of executable",
-    )?;
-    check_eq(
-        check_ok(rights_of(&exec_slice), "rights")? & EXECUTE,
-        EXECUTE,
-        "slice keeps EXECUTE",
-    )?;
+    let exec = check_ok(vmo_replace_as_executable(dup(&vmo, SAME_RIGHTS)?.into_raw(), 0u32), "replace_as_executable")?;
+    let cow = check_ok(vmo_create_child(&exec, CHILD_SNAPSHOT, 0, PAGE), "COW child of executable")?;
+    check_eq(check_ok(rights_of(&cow), "rights")? & EXECUTE, 0, "COW child loses EXECUTE")?;
+    let exec_slice = check_ok(vmo_create_child(&exec, CHILD_SLICE, 0, PAGE), "slice of executable")?;
+    check_eq(check_ok(rights_of(&exec_slice), "rights")? & EXECUTE, EXECUTE, "slice keeps EXECUTE")?;
     let rdm = dup(&vmo, READ | DUPLICATE | MAP)?;
-    let slice = check_ok(
-        vmo_create_child(&rdm, CHILD_SLICE, 0, PAGE),
-        "slice of READ|DUPLICATE|MAP",
-    )?;
+    let slice = check_ok(vmo_create_child(&rdm, CHILD_SLICE, 0, PAGE), "slice of READ|DUPLICATE|MAP")?;
     check_hex(
         check_ok(rights_of(&slice), "rights")? as u64,
         (READ | DUPLICATE | MAP | GET_PROPERTY | SET_PROPERTY) as u64,
@@ -2621,101 +1599,38 @@ fn child_rights(ctx: &Ctx) -> TestResult {
     )?;
     // DUPLICATE and READ are both needed, and checked before the options.
     let no_dup = dup(&vmo, DEFAULT_VMO & !DUPLICATE)?;
-    check_status(
-        vmo_create_child(&no_dup, CHILD_SNAPSHOT, 0, PAGE),
-        ZX_ERR_ACCESS_DENIED,
-        "child without DUPLICATE",
-    )?;
+    check_status(vmo_create_child(&no_dup, CHILD_SNAPSHOT, 0, PAGE), ZX_ERR_ACCESS_DENIED, "child without DUPLICATE")?;
     let no_read = dup(&vmo, DEFAULT_VMO & !READ)?;
-    check_status(
-        vmo_create_child(&no_read, CHILD_SNAPSHOT, 0, PAGE),
-        ZX_ERR_ACCESS_DENIED,
-        "child without READ",
-    )?;
-    check_status(
-        vmo_create_child(&no_read, 0, 0, PAGE),
-        ZX_ERR_ACCESS_DENIED,
-        "rights before options",
-    )?;
-    check_status(
-        vmo_create_child(ctx.root_vmar, CHILD_SNAPSHOT, 0, PAGE),
-        ZX_ERR_WRONG_TYPE,
-        "child of a VMAR",
-    )
+    check_status(vmo_create_child(&no_read, CHILD_SNAPSHOT, 0, PAGE), ZX_ERR_ACCESS_DENIED, "child without READ")?;
+    check_status(vmo_create_child(&no_read, 0, 0, PAGE), ZX_ERR_ACCESS_DENIED, "rights before options")?;
+    check_status(vmo_create_child(ctx.root_vmar, CHILD_SNAPSHOT, 0, PAGE), ZX_ERR_WRONG_TYPE, "child of a VMAR")
 }
 
 fn child_name_copied(_: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
-    check_ok(
-        object_set_property(&vmo, PROP_NAME, b"parent-name"),
-        "set NAME",
-    )?;
+    check_ok(object_set_property(&vmo, PROP_NAME, b"parent-name"), "set NAME")?;
     let child = check_ok(vmo_create_child(&vmo, CHILD_SNAPSHOT, 0, PAGE), "child")?;
     let name = check_ok(get_name(&child), "child NAME")?;
-    check_eq(
-        &name[..12],
-        b"parent-name\0".as_slice(),
-        "child name copied from the parent",
-    )
+    check_eq(&name[..12], b"parent-name\0".as_slice(), "child name copied from the parent")
 }
 
 fn slice_shares_writes_both_ways(_: &Ctx) -> TestResult {
     let parent = new_vmo(4 * PAGE)?;
-    let slice = check_ok(
-        vmo_create_child(&parent, CHILD_SLICE, PAGE, 2 * PAGE),
-        "slice",
-    )?;
-    check_eq(
-        check_ok(vmo_get_size(&slice), "size")?,
-        2 * PAGE,
-        "slice size",
-    )?;
+    let slice = check_ok(vmo_create_child(&parent, CHILD_SLICE, PAGE, 2 * PAGE), "slice")?;
+    check_eq(check_ok(vmo_get_size(&slice), "size")?, 2 * PAGE, "slice size")?;
     write_byte(&slice, 3, b'S')?;
-    check_eq(
-        read_byte(&parent, PAGE + 3)?,
-        b'S',
-        "slice write seen by the parent",
-    )?;
+    check_eq(read_byte(&parent, PAGE + 3)?, b'S', "slice write seen by the parent")?;
     write_byte(&parent, 2 * PAGE + 7, b'P')?;
-    check_eq(
-        read_byte(&slice, PAGE + 7)?,
-        b'P',
-        "parent write seen by the slice",
-    )?;
+    check_eq(read_byte(&slice, PAGE + 7)?, b'P', "parent write seen by the slice")?;
     let mut byte = [0u8];
-    check_status(
-        vmo_read(&slice, &mut byte, 2 * PAGE),
-        ZX_ERR_OUT_OF_RANGE,
-        "read past the slice",
-    )?;
-    let small = check_ok(
-        vmo_create_child(&parent, CHILD_SLICE, 0, 42),
-        "42-byte slice",
-    )?;
-    check_eq(
-        check_ok(vmo_get_size(&small), "size")?,
-        PAGE,
-        "slice size rounded up",
-    )?;
-    let empty = check_ok(
-        vmo_create_child(&parent, CHILD_SLICE, 0, 0),
-        "zero-size slice",
-    )?;
-    check_status(
-        vmo_read(&empty, &mut byte, 0),
-        ZX_ERR_OUT_OF_RANGE,
-        "read 1 byte of a zero-size slice",
-    )?;
-    check_status(
-        vmo_write(&empty, &byte, 0),
-        ZX_ERR_OUT_OF_RANGE,
-        "write 1 byte of a zero-size slice",
-    )?;
+    check_status(vmo_read(&slice, &mut byte, 2 * PAGE), ZX_ERR_OUT_OF_RANGE, "read past the slice")?;
+    let small = check_ok(vmo_create_child(&parent, CHILD_SLICE, 0, 42), "42-byte slice")?;
+    check_eq(check_ok(vmo_get_size(&small), "size")?, PAGE, "slice size rounded up")?;
+    let empty = check_ok(vmo_create_child(&parent, CHILD_SLICE, 0, 0), "zero-size slice")?;
+    check_status(vmo_read(&empty, &mut byte, 0), ZX_ERR_OUT_OF_RANGE, "read 1 byte of a zero-size slice")?;
+    check_status(vmo_write(&empty, &byte, 0), ZX_ERR_OUT_OF_RANGE, "write 1 byte of a zero-size slice")?;
     // A slice of a slice reaches the same pages.
-    let inner = check_ok(
-        vmo_create_child(&slice, CHILD_SLICE, PAGE, PAGE),
-        "slice of a slice",
-    )?;
+    let inner = check_ok(vmo_create_child(&slice, CHILD_SLICE, PAGE, PAGE), "slice of a slice")?;
     check_eq(read_byte(&inner, 7)?, b'P', "nested slice sees the parent")
 }
 
@@ -2728,84 +1643,36 @@ fn slice_options_and_bounds(_: &Ctx) -> TestResult {
         CHILD_SLICE | CHILD_SNAPSHOT_AT_LEAST_ON_WRITE,
         CHILD_SLICE | 1 << 6,
     ] {
-        check_status(
-            vmo_create_child(&vmo, options, 0, PAGE),
-            ZX_ERR_INVALID_ARGS,
-            "SLICE with another option",
-        )?;
+        check_status(vmo_create_child(&vmo, options, 0, PAGE), ZX_ERR_INVALID_ARGS, "SLICE with another option")?;
     }
-    let no_write = check_ok(
-        vmo_create_child(&vmo, CHILD_SLICE | CHILD_NO_WRITE, 0, PAGE),
-        "SLICE|NO_WRITE",
-    )?;
-    check_eq(
-        check_ok(rights_of(&no_write), "rights")? & WRITE,
-        0,
-        "NO_WRITE slice has no WRITE",
-    )?;
-    check_status(
-        vmo_create_child(&vmo, CHILD_SLICE, 100, PAGE),
-        ZX_ERR_INVALID_ARGS,
-        "unaligned slice offset",
-    )?;
-    for (offset, len) in [
-        (size, PAGE),
-        (u64::MAX - PAGE + 1, PAGE),
-        (PAGE, size),
-        (3 * PAGE, 2 * PAGE),
-    ] {
+    let no_write = check_ok(vmo_create_child(&vmo, CHILD_SLICE | CHILD_NO_WRITE, 0, PAGE), "SLICE|NO_WRITE")?;
+    check_eq(check_ok(rights_of(&no_write), "rights")? & WRITE, 0, "NO_WRITE slice has no WRITE")?;
+    check_status(vmo_create_child(&vmo, CHILD_SLICE, 100, PAGE), ZX_ERR_INVALID_ARGS, "unaligned slice offset")?;
+    for (offset, len) in [(size, PAGE), (u64::MAX - PAGE + 1, PAGE), (PAGE, size), (3 * PAGE, 2 * PAGE)] {
         check_status(
             vmo_create_child(&vmo, CHILD_SLICE, offset, len),
             ZX_ERR_INVALID_ARGS,
             "slice outside the parent",
         )?;
     }
-    check_status(
-        vmo_create_child(&vmo, CHILD_SLICE, 0, u64::MAX),
-        ZX_ERR_OUT_OF_RANGE,
-        "slice size 2^64-1",
-    )?;
-    check_ok(
-        vmo_create_child(&vmo, CHILD_SLICE, size, 0),
-        "zero-size slice at the end",
-    )?;
-    check_ok(
-        vmo_create_child(&vmo, CHILD_SLICE, 0, size),
-        "slice of everything",
-    )?;
+    check_status(vmo_create_child(&vmo, CHILD_SLICE, 0, u64::MAX), ZX_ERR_OUT_OF_RANGE, "slice size 2^64-1")?;
+    check_ok(vmo_create_child(&vmo, CHILD_SLICE, size, 0), "zero-size slice at the end")?;
+    check_ok(vmo_create_child(&vmo, CHILD_SLICE, 0, size), "slice of everything")?;
     Ok(())
 }
 
 fn slice_of_resizable_not_supported(_: &Ctx) -> TestResult {
     let vmo = new_resizable(2 * PAGE)?;
-    check_status(
-        vmo_create_child(&vmo, CHILD_SLICE, 0, PAGE),
-        ZX_ERR_NOT_SUPPORTED,
-        "slice of a resizable VMO",
-    )?;
-    check_ok(
-        vmo_create_child(&vmo, CHILD_SNAPSHOT, 0, PAGE),
-        "COW child of a resizable VMO",
-    )?;
+    check_status(vmo_create_child(&vmo, CHILD_SLICE, 0, PAGE), ZX_ERR_NOT_SUPPORTED, "slice of a resizable VMO")?;
+    check_ok(vmo_create_child(&vmo, CHILD_SNAPSHOT, 0, PAGE), "COW child of a resizable VMO")?;
     Ok(())
 }
 
 fn child_of_uncached_bad_state(_: &Ctx) -> TestResult {
     let vmo = new_vmo(2 * PAGE)?;
-    check_ok(
-        vmo_set_cache_policy(&vmo, CACHE_POLICY_UNCACHED),
-        "UNCACHED",
-    )?;
-    for options in [
-        CHILD_SNAPSHOT,
-        CHILD_SNAPSHOT_AT_LEAST_ON_WRITE,
-        CHILD_SLICE,
-    ] {
-        check_status(
-            vmo_create_child(&vmo, options, 0, PAGE),
-            ZX_ERR_BAD_STATE,
-            "child of an uncached VMO",
-        )?;
+    check_ok(vmo_set_cache_policy(&vmo, CACHE_POLICY_UNCACHED), "UNCACHED")?;
+    for options in [CHILD_SNAPSHOT, CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, CHILD_SLICE] {
+        check_status(vmo_create_child(&vmo, options, 0, PAGE), ZX_ERR_BAD_STATE, "child of an uncached VMO")?;
     }
     Ok(())
 }
@@ -2815,112 +1682,56 @@ fn child_of_uncached_bad_state(_: &Ctx) -> TestResult {
 
 fn cache_policy_all_four(_: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
-    for policy in [
-        CACHE_POLICY_UNCACHED,
-        CACHE_POLICY_UNCACHED_DEVICE,
-        CACHE_POLICY_WRITE_COMBINING,
-        CACHE_POLICY_CACHED,
-    ] {
-        check_ok(
-            vmo_set_cache_policy(&vmo, policy),
-            "set a policy on a clean VMO",
-        )?;
+    for policy in
+        [CACHE_POLICY_UNCACHED, CACHE_POLICY_UNCACHED_DEVICE, CACHE_POLICY_WRITE_COMBINING, CACHE_POLICY_CACHED]
+    {
+        check_ok(vmo_set_cache_policy(&vmo, policy), "set a policy on a clean VMO")?;
         check_eq(info(&vmo)?.cache_policy, policy, "cache_policy reported")?;
     }
     let resizable = new_resizable(PAGE)?;
-    check_ok(
-        vmo_set_cache_policy(&resizable, CACHE_POLICY_UNCACHED),
-        "UNCACHED on a resizable VMO",
-    )?;
+    check_ok(vmo_set_cache_policy(&resizable, CACHE_POLICY_UNCACHED), "UNCACHED on a resizable VMO")?;
     let i = info(&resizable)?;
-    check_hex(
-        i.flags as u64,
-        (VMO_FLAG_TYPE_PAGED | VMO_FLAG_VIA_HANDLE | VMO_FLAG_RESIZABLE) as u64,
-        "flags",
-    )?;
+    check_hex(i.flags as u64, (VMO_FLAG_TYPE_PAGED | VMO_FLAG_VIA_HANDLE | VMO_FLAG_RESIZABLE) as u64, "flags")?;
     check_eq(i.cache_policy, CACHE_POLICY_UNCACHED, "policy")
 }
 
 fn cache_policy_invalid_before_handle(_: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     for policy in [4u32, 5, 0x100, 0xFFFF_FFFF] {
-        check_status(
-            vmo_set_cache_policy(&vmo, policy),
-            ZX_ERR_INVALID_ARGS,
-            "policy outside the mask",
-        )?;
+        check_status(vmo_set_cache_policy(&vmo, policy), ZX_ERR_INVALID_ARGS, "policy outside the mask")?;
         check_status(
             vmo_set_cache_policy(0xFFFF_FFFFu32, policy),
             ZX_ERR_INVALID_ARGS,
             "bad policy beats bogus handle",
         )?;
     }
-    check_status(
-        vmo_set_cache_policy(0xFFFF_FFFFu32, CACHE_POLICY_CACHED),
-        ZX_ERR_BAD_HANDLE,
-        "bogus handle",
-    )
+    check_status(vmo_set_cache_policy(0xFFFF_FFFFu32, CACHE_POLICY_CACHED), ZX_ERR_BAD_HANDLE, "bogus handle")
 }
 
 fn cache_policy_bad_state(ctx: &Ctx) -> TestResult {
     // Mapped.
     let vmo = new_vmo(PAGE)?;
     let mapping = map(ctx, VM_PERM_READ, &vmo, PAGE)?;
-    check_status(
-        vmo_set_cache_policy(&vmo, CACHE_POLICY_UNCACHED),
-        ZX_ERR_BAD_STATE,
-        "mapped VMO",
-    )?;
+    check_status(vmo_set_cache_policy(&vmo, CACHE_POLICY_UNCACHED), ZX_ERR_BAD_STATE, "mapped VMO")?;
     drop(mapping);
-    check_ok(
-        vmo_set_cache_policy(&vmo, CACHE_POLICY_UNCACHED),
-        "after the unmap",
-    )?;
-    check_ok(
-        vmo_set_cache_policy(&vmo, CACHE_POLICY_CACHED),
-        "back to CACHED",
-    )?;
+    check_ok(vmo_set_cache_policy(&vmo, CACHE_POLICY_UNCACHED), "after the unmap")?;
+    check_ok(vmo_set_cache_policy(&vmo, CACHE_POLICY_CACHED), "back to CACHED")?;
     // Has children / is a child.
     let child = check_ok(vmo_create_child(&vmo, CHILD_SNAPSHOT, 0, PAGE), "child")?;
-    check_status(
-        vmo_set_cache_policy(&vmo, CACHE_POLICY_UNCACHED),
-        ZX_ERR_BAD_STATE,
-        "VMO with a child",
-    )?;
-    check_status(
-        vmo_set_cache_policy(&child, CACHE_POLICY_UNCACHED),
-        ZX_ERR_BAD_STATE,
-        "COW child",
-    )?;
+    check_status(vmo_set_cache_policy(&vmo, CACHE_POLICY_UNCACHED), ZX_ERR_BAD_STATE, "VMO with a child")?;
+    check_status(vmo_set_cache_policy(&child, CACHE_POLICY_UNCACHED), ZX_ERR_BAD_STATE, "COW child")?;
     drop(child);
     let slice = check_ok(vmo_create_child(&vmo, CHILD_SLICE, 0, PAGE), "slice")?;
-    check_status(
-        vmo_set_cache_policy(&slice, CACHE_POLICY_UNCACHED),
-        ZX_ERR_BAD_STATE,
-        "slice",
-    )?;
-    check_status(
-        vmo_set_cache_policy(&vmo, CACHE_POLICY_UNCACHED),
-        ZX_ERR_BAD_STATE,
-        "VMO with a slice",
-    )?;
+    check_status(vmo_set_cache_policy(&slice, CACHE_POLICY_UNCACHED), ZX_ERR_BAD_STATE, "slice")?;
+    check_status(vmo_set_cache_policy(&vmo, CACHE_POLICY_UNCACHED), ZX_ERR_BAD_STATE, "VMO with a slice")?;
     drop(slice);
     // Committed pages: cached -> uncached is allowed, away from uncached is not.
     let committed_vmo = new_vmo(PAGE)?;
     write_byte(&committed_vmo, 0, 1)?;
-    check_ok(
-        vmo_set_cache_policy(&committed_vmo, CACHE_POLICY_UNCACHED),
-        "cached -> uncached with pages",
-    )?;
+    check_ok(vmo_set_cache_policy(&committed_vmo, CACHE_POLICY_UNCACHED), "cached -> uncached with pages")?;
     let uncached = new_vmo(2 * PAGE)?;
-    check_ok(
-        vmo_set_cache_policy(&uncached, CACHE_POLICY_UNCACHED),
-        "UNCACHED",
-    )?;
-    check_ok(
-        vmo_op_range(&uncached, OP_COMMIT, 0, PAGE),
-        "COMMIT while uncached",
-    )?;
+    check_ok(vmo_set_cache_policy(&uncached, CACHE_POLICY_UNCACHED), "UNCACHED")?;
+    check_ok(vmo_op_range(&uncached, OP_COMMIT, 0, PAGE), "COMMIT while uncached")?;
     check_status(
         vmo_set_cache_policy(&uncached, CACHE_POLICY_CACHED),
         ZX_ERR_BAD_STATE,
@@ -2936,21 +1747,10 @@ fn cache_policy_bad_state(ctx: &Ctx) -> TestResult {
 fn cache_policy_rights_and_types(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     let no_map = dup(&vmo, DEFAULT_VMO & !MAP)?;
-    check_status(
-        vmo_set_cache_policy(&no_map, CACHE_POLICY_UNCACHED),
-        ZX_ERR_ACCESS_DENIED,
-        "without MAP",
-    )?;
+    check_status(vmo_set_cache_policy(&no_map, CACHE_POLICY_UNCACHED), ZX_ERR_ACCESS_DENIED, "without MAP")?;
     let map_only = dup(&vmo, MAP)?;
-    check_ok(
-        vmo_set_cache_policy(&map_only, CACHE_POLICY_UNCACHED),
-        "MAP is enough",
-    )?;
-    check_status(
-        vmo_set_cache_policy(ctx.root_vmar, CACHE_POLICY_UNCACHED),
-        ZX_ERR_WRONG_TYPE,
-        "VMAR",
-    )
+    check_ok(vmo_set_cache_policy(&map_only, CACHE_POLICY_UNCACHED), "MAP is enough")?;
+    check_status(vmo_set_cache_policy(ctx.root_vmar, CACHE_POLICY_UNCACHED), ZX_ERR_WRONG_TYPE, "VMAR")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2960,82 +1760,35 @@ fn replace_as_executable_basic(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     let koid = info(&vmo)?.koid;
     let old = vmo.into_raw();
-    let exec = check_ok(
-        vmo_replace_as_executable(old, 0u32),
-        "with vmex ZX_HANDLE_INVALID",
-    )?;
-    check_status(
-        vmo_get_size(old),
-        ZX_ERR_BAD_HANDLE,
-        "the old handle is consumed",
-    )?;
+    let exec = check_ok(vmo_replace_as_executable(old, 0u32), "with vmex ZX_HANDLE_INVALID")?;
+    check_status(vmo_get_size(old), ZX_ERR_BAD_HANDLE, "the old handle is consumed")?;
     let basic = check_ok(info_handle_basic(&exec), "basic")?;
     check_eq(basic.koid, koid, "same VMO")?;
-    check_hex(
-        basic.rights as u64,
-        (DEFAULT_VMO | EXECUTE) as u64,
-        "rights + EXECUTE",
-    )?;
-    let with_root = check_ok(
-        vmo_replace_as_executable(new_vmo(PAGE)?.into_raw(), ctx.root_resource),
-        "with the root resource",
-    )?;
-    check_eq(
-        check_ok(rights_of(&with_root), "rights")? & EXECUTE,
-        EXECUTE,
-        "EXECUTE added",
-    )?;
-    check_status(
-        rights_of(ctx.root_resource),
-        ZX_OK,
-        "the root resource is not consumed",
-    )?;
+    check_hex(basic.rights as u64, (DEFAULT_VMO | EXECUTE) as u64, "rights + EXECUTE")?;
+    let with_root =
+        check_ok(vmo_replace_as_executable(new_vmo(PAGE)?.into_raw(), ctx.root_resource), "with the root resource")?;
+    check_eq(check_ok(rights_of(&with_root), "rights")? & EXECUTE, EXECUTE, "EXECUTE added")?;
+    check_status(rights_of(ctx.root_resource), ZX_OK, "the root resource is not consumed")?;
     let reduced = dup(&exec, READ | MAP)?;
-    let reduced_exec = check_ok(
-        vmo_replace_as_executable(reduced.into_raw(), 0u32),
-        "reduced handle",
-    )?;
-    check_hex(
-        check_ok(rights_of(&reduced_exec), "rights")? as u64,
-        (READ | MAP | EXECUTE) as u64,
-        "only EXECUTE added",
-    )
+    let reduced_exec = check_ok(vmo_replace_as_executable(reduced.into_raw(), 0u32), "reduced handle")?;
+    check_hex(check_ok(rights_of(&reduced_exec), "rights")? as u64, (READ | MAP | EXECUTE) as u64, "only EXECUTE added")
 }
 
 fn replace_as_executable_vmex_checks(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     let other = new_vmo(PAGE)?;
     let value = dup(&vmo, SAME_RIGHTS)?.into_raw();
-    check_status(
-        vmo_replace_as_executable(value, &other),
-        ZX_ERR_WRONG_TYPE,
-        "vmex is a VMO",
-    )?;
+    check_status(vmo_replace_as_executable(value, &other), ZX_ERR_WRONG_TYPE, "vmex is a VMO")?;
     let _ = handle_close(value); // consumed or not, it must not leak
     let value = dup(&vmo, SAME_RIGHTS)?.into_raw();
-    check_status(
-        vmo_replace_as_executable(value, ctx.root_vmar),
-        ZX_ERR_WRONG_TYPE,
-        "vmex is a VMAR",
-    )?;
+    check_status(vmo_replace_as_executable(value, ctx.root_vmar), ZX_ERR_WRONG_TYPE, "vmex is a VMAR")?;
     let _ = handle_close(value);
-    check_status(
-        vmo_replace_as_executable(0xFFFF_FFFF, 0u32),
-        ZX_ERR_BAD_HANDLE,
-        "bogus handle",
-    )?;
+    check_status(vmo_replace_as_executable(0xFFFF_FFFF, 0u32), ZX_ERR_BAD_HANDLE, "bogus handle")?;
     let vmar_copy = dup(ctx.root_vmar, SAME_RIGHTS)?.into_raw();
-    check_status(
-        vmo_replace_as_executable(vmar_copy, 0u32),
-        ZX_ERR_WRONG_TYPE,
-        "handle is a VMAR",
-    )?;
+    check_status(vmo_replace_as_executable(vmar_copy, 0u32), ZX_ERR_WRONG_TYPE, "handle is a VMAR")?;
     let _ = handle_close(vmar_copy);
     let value = dup(&vmo, SAME_RIGHTS)?.into_raw();
-    let status = raw(
-        nr::VMO_REPLACE_AS_EXECUTABLE,
-        &[value as u64, 0, KERNEL_ADDR],
-    );
+    let status = raw(nr::VMO_REPLACE_AS_EXECUTABLE, &[value as u64, 0, KERNEL_ADDR]);
     check_status(status, ZX_ERR_INVALID_ARGS, "bad out-pointer")?;
     let _ = handle_close(value);
     Ok(())
@@ -3047,30 +1800,13 @@ fn replace_as_executable_runs_code(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     check_ok(vmo_write(&vmo, &code, 0), "write code")?;
     check_status(
-        Mapping::new(
-            ctx.root_vmar,
-            VM_PERM_READ | VM_PERM_EXECUTE,
-            0,
-            &vmo,
-            0,
-            PAGE,
-        ),
+        Mapping::new(ctx.root_vmar, VM_PERM_READ | VM_PERM_EXECUTE, 0, &vmo, 0, PAGE),
         ZX_ERR_ACCESS_DENIED,
         "R|X mapping without EXECUTE",
     )?;
-    let exec = check_ok(
-        vmo_replace_as_executable(vmo.into_raw(), 0u32),
-        "replace_as_executable",
-    )?;
+    let exec = check_ok(vmo_replace_as_executable(vmo.into_raw(), 0u32), "replace_as_executable")?;
     let text = map(ctx, VM_PERM_READ | VM_PERM_EXECUTE, &exec, PAGE)?;
-    check_ok(
-        cache_flush(
-            text.addr(),
-            code.len() as u64,
-            CACHE_FLUSH_DATA | CACHE_FLUSH_INSN,
-        ),
-        "cache_flush",
-    )?;
+    check_ok(cache_flush(text.addr(), code.len() as u64, CACHE_FLUSH_DATA | CACHE_FLUSH_INSN), "cache_flush")?;
     // SAFETY: the page holds exactly `mov x0, #42; ret`, mapped R+X and made coherent.
     let function: extern "C" fn() -> u64 = unsafe { core::mem::transmute(text.addr() as usize) };
     check_eq(function(), 42, "code run from an executable mapping")
@@ -3084,61 +1820,25 @@ const SOME_MMIO: u64 = 0x0901_0000;
 
 fn physical_argument_checks(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
-    check_status(
-        vmo_create_physical(&vmo, SOME_MMIO, PAGE),
-        ZX_ERR_WRONG_TYPE,
-        "resource is a VMO",
-    )?;
-    check_status(
-        vmo_create_physical(ctx.root_vmar, SOME_MMIO, PAGE),
-        ZX_ERR_WRONG_TYPE,
-        "resource is a VMAR",
-    )?;
-    check_status(
-        vmo_create_physical(0xFFFF_FFFFu32, SOME_MMIO, PAGE),
-        ZX_ERR_BAD_HANDLE,
-        "bogus resource",
-    )?;
+    check_status(vmo_create_physical(&vmo, SOME_MMIO, PAGE), ZX_ERR_WRONG_TYPE, "resource is a VMO")?;
+    check_status(vmo_create_physical(ctx.root_vmar, SOME_MMIO, PAGE), ZX_ERR_WRONG_TYPE, "resource is a VMAR")?;
+    check_status(vmo_create_physical(0xFFFF_FFFFu32, SOME_MMIO, PAGE), ZX_ERR_BAD_HANDLE, "bogus resource")?;
     let root = ctx.root_resource;
-    check_status(
-        vmo_create_physical(root, SOME_MMIO + 1, PAGE),
-        ZX_ERR_INVALID_ARGS,
-        "unaligned paddr",
-    )?;
-    check_status(
-        vmo_create_physical(root, SOME_MMIO, 0),
-        ZX_ERR_INVALID_ARGS,
-        "size 0",
-    )?;
-    check_status(
-        vmo_create_physical(root, SOME_MMIO, 100),
-        ZX_ERR_INVALID_ARGS,
-        "unaligned size",
-    )?;
+    check_status(vmo_create_physical(root, SOME_MMIO + 1, PAGE), ZX_ERR_INVALID_ARGS, "unaligned paddr")?;
+    check_status(vmo_create_physical(root, SOME_MMIO, 0), ZX_ERR_INVALID_ARGS, "size 0")?;
+    check_status(vmo_create_physical(root, SOME_MMIO, 100), ZX_ERR_INVALID_ARGS, "unaligned size")?;
     check_status(
         vmo_create_physical(root, u64::MAX - PAGE + 1, 2 * PAGE),
         ZX_ERR_INVALID_ARGS,
         "paddr + size overflows",
     )?;
-    check_status(
-        vmo_create_physical(root, PAGE, u64::MAX - PAGE + 1),
-        ZX_ERR_INVALID_ARGS,
-        "huge size overflows",
-    )
+    check_status(vmo_create_physical(root, PAGE, u64::MAX - PAGE + 1), ZX_ERR_INVALID_ARGS, "huge size overflows")
 }
 
 fn physical_ram_access_denied(ctx: &Ctx) -> TestResult {
     let ram = ctx.arg_u64("ram").unwrap_or(0x5000_0000);
-    check_status(
-        vmo_create_physical(ctx.root_resource, ram, PAGE),
-        ZX_ERR_ACCESS_DENIED,
-        "a page of RAM",
-    )?;
-    check_status(
-        vmo_create_physical(ctx.root_resource, ram, 16 * PAGE),
-        ZX_ERR_ACCESS_DENIED,
-        "16 pages of RAM",
-    )
+    check_status(vmo_create_physical(ctx.root_resource, ram, PAGE), ZX_ERR_ACCESS_DENIED, "a page of RAM")?;
+    check_status(vmo_create_physical(ctx.root_resource, ram, 16 * PAGE), ZX_ERR_ACCESS_DENIED, "16 pages of RAM")
 }
 
 fn physical_mmio_map_and_read(ctx: &Ctx) -> TestResult {
@@ -3147,72 +1847,38 @@ fn physical_mmio_map_and_read(ctx: &Ctx) -> TestResult {
     };
     let before = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS")?;
     {
-        let vmo = check_ok(
-            vmo_create_physical(ctx.root_resource, paddr, PAGE),
-            "create_physical(mmio)",
-        )?;
-        check_hex(
-            check_ok(rights_of(&vmo), "rights")? as u64,
-            DEFAULT_VMO as u64,
-            "physical VMO rights",
-        )?;
+        let vmo = check_ok(vmo_create_physical(ctx.root_resource, paddr, PAGE), "create_physical(mmio)")?;
+        check_hex(check_ok(rights_of(&vmo), "rights")? as u64, DEFAULT_VMO as u64, "physical VMO rights")?;
         let i = info(&vmo)?;
         check_eq(i.flags & VMO_FLAG_TYPE_PAGED, 0, "not TYPE_PAGED")?;
         check_eq(i.cache_policy, CACHE_POLICY_UNCACHED, "starts UNCACHED")?;
         check_eq(i.size_bytes, PAGE, "size")?;
         check_eq(i.committed_bytes, 0, "never committed")?;
         let mut buf = [0u8; 4];
-        check_status(
-            vmo_read(&vmo, &mut buf, 0),
-            ZX_ERR_NOT_SUPPORTED,
-            "read a physical VMO",
-        )?;
-        check_status(
-            vmo_write(&vmo, &buf, 0),
-            ZX_ERR_NOT_SUPPORTED,
-            "write a physical VMO",
-        )?;
+        check_status(vmo_read(&vmo, &mut buf, 0), ZX_ERR_NOT_SUPPORTED, "read a physical VMO")?;
+        check_status(vmo_write(&vmo, &buf, 0), ZX_ERR_NOT_SUPPORTED, "write a physical VMO")?;
         check_status(
             vmo_create_child(&vmo, CHILD_SNAPSHOT, 0, PAGE),
             ZX_ERR_NOT_SUPPORTED,
             "COW clone of a physical VMO",
         )?;
-        check_ok(
-            vmo_set_cache_policy(&vmo, CACHE_POLICY_UNCACHED),
-            "same policy again",
-        )?;
-        check_ok(
-            vmo_op_range(&vmo, OP_CACHE_CLEAN, 0, PAGE),
-            "cache op on a physical VMO",
-        )?;
-        let slice = check_ok(
-            vmo_create_child(&vmo, CHILD_SLICE, 0, PAGE),
-            "slice of a physical VMO",
-        )?;
+        check_ok(vmo_set_cache_policy(&vmo, CACHE_POLICY_UNCACHED), "same policy again")?;
+        check_ok(vmo_op_range(&vmo, OP_CACHE_CLEAN, 0, PAGE), "cache op on a physical VMO")?;
+        let slice = check_ok(vmo_create_child(&vmo, CHILD_SLICE, 0, PAGE), "slice of a physical VMO")?;
         let mapping = map(ctx, VM_PERM_READ, &slice, PAGE)?;
         // Every AMBA PrimeCell (PL011, PL031) has the cell ID 0xB105F00D in its last
         // four words, one byte per word.
         let mut cell_id = 0u32;
         for word in 0..4u64 {
             // SAFETY: the mapping covers the page; the register is a 32-bit word.
-            let value = unsafe {
-                core::ptr::read_volatile((mapping.addr() + 0xFF0 + 4 * word) as usize as *const u32)
-            };
+            let value = unsafe { core::ptr::read_volatile((mapping.addr() + 0xFF0 + 4 * word) as usize as *const u32) };
             cell_id |= (value & 0xFF) << (8 * word);
         }
-        check_hex(
-            cell_id as u64,
-            0xB105_F00D,
-            "PrimeCell ID read through the mapping",
-        )?;
+        check_hex(cell_id as u64, 0xB105_F00D, "PrimeCell ID read through the mapping")?;
         check_eq(info(&vmo)?.num_children, 1, "the slice is a child")?;
     }
     let after = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS")?;
-    check_eq(
-        after.vmo_bytes,
-        before.vmo_bytes,
-        "physical VMOs never count as committed",
-    )
+    check_eq(after.vmo_bytes, before.vmo_bytes, "physical VMOs never count as committed")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -3222,27 +1888,14 @@ fn map_kernel_chosen_rw(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(2 * PAGE)?;
     let mapping = map(ctx, VM_RW, &vmo, 2 * PAGE)?;
     check_eq(mapping.addr() % PAGE, 0, "address page-aligned")?;
-    check(
-        mapping.addr() >= USER_BASE && mapping.addr() + 2 * PAGE <= USER_END,
-        "inside user space",
-    )?;
+    check(mapping.addr() >= USER_BASE && mapping.addr() + 2 * PAGE <= USER_END, "inside user space")?;
     mapping.write(PAGE + 9, 0x6B);
-    check_eq(
-        read_byte(&vmo, PAGE + 9)?,
-        0x6B,
-        "store through the mapping seen by vmo_read",
-    )?;
+    check_eq(read_byte(&vmo, PAGE + 9)?, 0x6B, "store through the mapping seen by vmo_read")?;
     write_byte(&vmo, 17, 0x6C)?;
     check_eq(mapping.read(17), 0x6C, "vmo_write seen through the mapping")?;
     // No permissions at all is a legal mapping.
-    let none = check_ok(
-        Mapping::new(ctx.root_vmar, 0, 0, &vmo, 0, PAGE),
-        "mapping with no permissions",
-    )?;
-    check(
-        !kernel_can_read(none.addr()),
-        "a no-permission mapping is not readable",
-    )?;
+    let none = check_ok(Mapping::new(ctx.root_vmar, 0, 0, &vmo, 0, PAGE), "mapping with no permissions")?;
+    check(!kernel_can_read(none.addr()), "a no-permission mapping is not readable")?;
     Ok(())
 }
 
@@ -3253,17 +1906,7 @@ fn map_specific_overlap_and_overwrite(ctx: &Ctx) -> TestResult {
     write_byte(&other, 0, 2)?;
     let free = check_ok(unmapped_range(ctx, 2), "free range")?;
     let offset = free - ROOT_BASE;
-    let first = check_ok(
-        Mapping::new(
-            ctx.root_vmar,
-            VM_RW | VM_SPECIFIC,
-            offset,
-            &vmo,
-            0,
-            2 * PAGE,
-        ),
-        "SPECIFIC map",
-    )?;
+    let first = check_ok(Mapping::new(ctx.root_vmar, VM_RW | VM_SPECIFIC, offset, &vmo, 0, 2 * PAGE), "SPECIFIC map")?;
     check_hex(first.addr(), free, "SPECIFIC address")?;
     check_eq(first.read(0), 1, "content at the SPECIFIC address")?;
     check_status(
@@ -3272,35 +1915,17 @@ fn map_specific_overlap_and_overwrite(ctx: &Ctx) -> TestResult {
         "SPECIFIC over a mapping",
     )?;
     check_status(
-        vmar_map(
-            ctx.root_vmar,
-            VM_RW | VM_SPECIFIC,
-            offset + PAGE,
-            &other,
-            0,
-            2 * PAGE,
-        ),
+        vmar_map(ctx.root_vmar, VM_RW | VM_SPECIFIC, offset + PAGE, &other, 0, 2 * PAGE),
         ZX_ERR_NO_MEMORY,
         "SPECIFIC partly over a mapping",
     )?;
     let over = check_ok(
-        Mapping::new(
-            ctx.root_vmar,
-            VM_RW | VM_SPECIFIC_OVERWRITE,
-            offset,
-            &other,
-            0,
-            PAGE,
-        ),
+        Mapping::new(ctx.root_vmar, VM_RW | VM_SPECIFIC_OVERWRITE, offset, &other, 0, PAGE),
         "SPECIFIC_OVERWRITE",
     )?;
     check_hex(over.addr(), free, "SPECIFIC_OVERWRITE address")?;
     check_eq(first.read(0), 2, "overwritten page shows the new VMO")?;
-    check_eq(
-        info(&vmo)?.num_mappings,
-        1,
-        "the old mapping keeps its other page",
-    )?;
+    check_eq(info(&vmo)?.num_mappings, 1, "the old mapping keeps its other page")?;
     check_eq(first.read(PAGE), 0, "old mapping's second page")
 }
 
@@ -3309,27 +1934,13 @@ fn map_specific_outside_vmar(ctx: &Ctx) -> TestResult {
     let root_len = USER_END - ROOT_BASE;
     for offset in [!(PAGE - 1), root_len, root_len - PAGE, 1 << 48] {
         check_status(
-            vmar_map(
-                ctx.root_vmar,
-                VM_PERM_READ | VM_SPECIFIC,
-                offset,
-                &vmo,
-                0,
-                2 * PAGE,
-            ),
+            vmar_map(ctx.root_vmar, VM_PERM_READ | VM_SPECIFIC, offset, &vmo, 0, 2 * PAGE),
             ZX_ERR_INVALID_ARGS,
             "SPECIFIC outside the VMAR",
         )?;
     }
     check_status(
-        vmar_map(
-            ctx.root_vmar,
-            VM_PERM_READ | VM_SPECIFIC,
-            100,
-            &vmo,
-            0,
-            PAGE,
-        ),
+        vmar_map(ctx.root_vmar, VM_PERM_READ | VM_SPECIFIC, 100, &vmo, 0, PAGE),
         ZX_ERR_INVALID_ARGS,
         "unaligned SPECIFIC offset",
     )?;
@@ -3343,11 +1954,7 @@ fn map_specific_outside_vmar(ctx: &Ctx) -> TestResult {
 fn map_permission_checks(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     let no_map = dup(&vmo, DEFAULT_VMO & !MAP)?;
-    check_status(
-        vmar_map(ctx.root_vmar, 0, 0, &no_map, 0, PAGE),
-        ZX_ERR_ACCESS_DENIED,
-        "VMO without MAP",
-    )?;
+    check_status(vmar_map(ctx.root_vmar, 0, 0, &no_map, 0, PAGE), ZX_ERR_ACCESS_DENIED, "VMO without MAP")?;
     check_status(
         vmar_map(ctx.root_vmar, VM_PERM_WRITE, 0, &no_map, 0, PAGE),
         ZX_ERR_ACCESS_DENIED,
@@ -3364,19 +1971,9 @@ fn map_permission_checks(ctx: &Ctx) -> TestResult {
         ZX_ERR_ACCESS_DENIED,
         "R|W through a READ handle",
     )?;
-    check_ok(
-        Mapping::new(ctx.root_vmar, VM_PERM_READ, 0, &read_map, 0, PAGE),
-        "R through a READ handle",
-    )?;
+    check_ok(Mapping::new(ctx.root_vmar, VM_PERM_READ, 0, &read_map, 0, PAGE), "R through a READ handle")?;
     check_status(
-        vmar_map(
-            ctx.root_vmar,
-            VM_PERM_READ | VM_PERM_EXECUTE,
-            0,
-            &vmo,
-            0,
-            PAGE,
-        ),
+        vmar_map(ctx.root_vmar, VM_PERM_READ | VM_PERM_EXECUTE, 0, &vmo, 0, PAGE),
         ZX_ERR_ACCESS_DENIED,
         "R|X without EXECUTE",
     )?;
@@ -3387,10 +1984,7 @@ fn map_permission_checks(ctx: &Ctx) -> TestResult {
         ZX_ERR_ACCESS_DENIED,
         "R|W through a READ VMAR handle",
     )?;
-    check_ok(
-        Mapping::new(&read_vmar, VM_PERM_READ, 0, &vmo, 0, PAGE),
-        "R through a READ VMAR handle",
-    )?;
+    check_ok(Mapping::new(&read_vmar, VM_PERM_READ, 0, &vmo, 0, PAGE), "R through a READ VMAR handle")?;
     let write_vmar = dup(ctx.root_vmar, WRITE)?;
     check_status(
         vmar_map(&write_vmar, VM_PERM_READ, 0, &vmo, 0, PAGE),
@@ -3417,54 +2011,26 @@ fn map_invalid_options(ctx: &Ctx) -> TestResult {
         VM_PERM_READ | vm_align(1),
     ];
     for options in bad {
-        check_status(
-            vmar_map(ctx.root_vmar, options, 0, &vmo, 0, PAGE),
-            ZX_ERR_INVALID_ARGS,
-            "invalid map options",
-        )?;
+        check_status(vmar_map(ctx.root_vmar, options, 0, &vmo, 0, PAGE), ZX_ERR_INVALID_ARGS, "invalid map options")?;
     }
     let resizable = new_resizable(PAGE)?;
     check_status(
-        vmar_map(
-            ctx.root_vmar,
-            VM_PERM_READ | VM_REQUIRE_NON_RESIZABLE,
-            0,
-            &resizable,
-            0,
-            PAGE,
-        ),
+        vmar_map(ctx.root_vmar, VM_PERM_READ | VM_REQUIRE_NON_RESIZABLE, 0, &resizable, 0, PAGE),
         ZX_ERR_NOT_SUPPORTED,
         "REQUIRE_NON_RESIZABLE on a resizable VMO",
     )?;
     check_ok(
-        Mapping::new(
-            ctx.root_vmar,
-            VM_PERM_READ | VM_REQUIRE_NON_RESIZABLE,
-            0,
-            &vmo,
-            0,
-            PAGE,
-        ),
+        Mapping::new(ctx.root_vmar, VM_PERM_READ | VM_REQUIRE_NON_RESIZABLE, 0, &vmo, 0, PAGE),
         "REQUIRE_NON_RESIZABLE",
     )?;
-    check_ok(
-        Mapping::new(ctx.root_vmar, VM_PERM_READ | VM_MAP_RANGE, 0, &vmo, 0, PAGE),
-        "MAP_RANGE",
-    )?;
+    check_ok(Mapping::new(ctx.root_vmar, VM_PERM_READ | VM_MAP_RANGE, 0, &vmo, 0, PAGE), "MAP_RANGE")?;
     Ok(())
 }
 
 fn map_len_and_offset_checks(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(2 * PAGE)?;
-    check_status(
-        vmar_map(ctx.root_vmar, VM_PERM_READ, 0, &vmo, 0, 0),
-        ZX_ERR_INVALID_ARGS,
-        "len 0",
-    )?;
-    let one = check_ok(
-        Mapping::new(ctx.root_vmar, VM_PERM_READ, 0, &vmo, 0, 1),
-        "len 1",
-    )?;
+    check_status(vmar_map(ctx.root_vmar, VM_PERM_READ, 0, &vmo, 0, 0), ZX_ERR_INVALID_ARGS, "len 0")?;
+    let one = check_ok(Mapping::new(ctx.root_vmar, VM_PERM_READ, 0, &vmo, 0, 1), "len 1")?;
     check_eq(info(&vmo)?.num_mappings, 1, "len 1 maps a page")?;
     drop(one);
     check_status(
@@ -3477,32 +2043,19 @@ fn map_len_and_offset_checks(ctx: &Ctx) -> TestResult {
         ZX_ERR_INVALID_ARGS,
         "vmo_offset + len wraps",
     )?;
-    check_status(
-        vmar_map(ctx.root_vmar, VM_PERM_READ, 0, &vmo, 0, u64::MAX),
-        ZX_ERR_INVALID_ARGS,
-        "len 2^64-1",
-    )?;
-    let at_offset = check_ok(
-        Mapping::new(ctx.root_vmar, VM_PERM_READ, 0, &vmo, PAGE, PAGE),
-        "map the second page",
-    )?;
+    check_status(vmar_map(ctx.root_vmar, VM_PERM_READ, 0, &vmo, 0, u64::MAX), ZX_ERR_INVALID_ARGS, "len 2^64-1")?;
+    let at_offset = check_ok(Mapping::new(ctx.root_vmar, VM_PERM_READ, 0, &vmo, PAGE, PAGE), "map the second page")?;
     write_byte(&vmo, PAGE + 1, 0x3C)?;
     check_eq(at_offset.read(1), 0x3C, "vmo_offset honoured")
 }
 
 fn map_past_vmo_end_allowed(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
-    let mapping = check_ok(
-        Mapping::new(ctx.root_vmar, VM_RW, 0, &vmo, 0, 3 * PAGE),
-        "map 3 pages of a 1-page VMO",
-    )?;
+    let mapping = check_ok(Mapping::new(ctx.root_vmar, VM_RW, 0, &vmo, 0, 3 * PAGE), "map 3 pages of a 1-page VMO")?;
     mapping.write(5, 1);
     check_eq(read_byte(&vmo, 5)?, 1, "the page inside the VMO works")?;
     // The kernel's copy into the part past the end fails instead of faulting us.
-    check(
-        !kernel_can_read(mapping.addr() + PAGE),
-        "the part past the end is not readable",
-    )?;
+    check(!kernel_can_read(mapping.addr() + PAGE), "the part past the end is not readable")?;
     Ok(())
 }
 
@@ -3519,16 +2072,8 @@ fn map_num_mappings(ctx: &Ctx) -> TestResult {
     // Closing the VMO handles leaves the mapping working.
     drop(vmo);
     first.write(0, 0x5F);
-    check_eq(
-        read_byte(&reader, 0)?,
-        0x5F,
-        "mapping works after its handle closed",
-    )?;
-    check_eq(
-        info(&reader)?.num_mappings,
-        1,
-        "the mapping is still counted",
-    )?;
+    check_eq(read_byte(&reader, 0)?, 0x5F, "mapping works after its handle closed")?;
+    check_eq(info(&reader)?.num_mappings, 1, "the mapping is still counted")?;
     drop(first);
     check_eq(info(&reader)?.num_mappings, 0, "after the last unmap")
 }
@@ -3536,17 +2081,8 @@ fn map_num_mappings(ctx: &Ctx) -> TestResult {
 fn map_align_option(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     for log2 in [12u32, 16, 20, 21, 30] {
-        let mapping = check_ok(
-            Mapping::new(
-                ctx.root_vmar,
-                VM_PERM_READ | vm_align(log2),
-                0,
-                &vmo,
-                0,
-                PAGE,
-            ),
-            "aligned map",
-        )?;
+        let mapping =
+            check_ok(Mapping::new(ctx.root_vmar, VM_PERM_READ | vm_align(log2), 0, &vmo, 0, PAGE), "aligned map")?;
         check_eq(mapping.addr() % (1 << log2), 0, "mapping address alignment")?;
     }
     Ok(())
@@ -3554,41 +2090,17 @@ fn map_align_option(ctx: &Ctx) -> TestResult {
 
 fn map_bad_handles_and_out_pointer(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
-    check_status(
-        vmar_map(0xFFFF_FFFFu32, VM_PERM_READ, 0, &vmo, 0, PAGE),
-        ZX_ERR_BAD_HANDLE,
-        "bogus VMAR",
-    )?;
-    check_status(
-        vmar_map(ctx.root_vmar, VM_PERM_READ, 0, 0xFFFF_FFFFu32, 0, PAGE),
-        ZX_ERR_BAD_HANDLE,
-        "bogus VMO",
-    )?;
-    check_status(
-        vmar_map(&vmo, VM_PERM_READ, 0, &vmo, 0, PAGE),
-        ZX_ERR_WRONG_TYPE,
-        "VMAR handle is a VMO",
-    )?;
+    check_status(vmar_map(0xFFFF_FFFFu32, VM_PERM_READ, 0, &vmo, 0, PAGE), ZX_ERR_BAD_HANDLE, "bogus VMAR")?;
+    check_status(vmar_map(ctx.root_vmar, VM_PERM_READ, 0, 0xFFFF_FFFFu32, 0, PAGE), ZX_ERR_BAD_HANDLE, "bogus VMO")?;
+    check_status(vmar_map(&vmo, VM_PERM_READ, 0, &vmo, 0, PAGE), ZX_ERR_WRONG_TYPE, "VMAR handle is a VMO")?;
     check_status(
         vmar_map(ctx.root_vmar, VM_PERM_READ, 0, ctx.root_vmar, 0, PAGE),
         ZX_ERR_WRONG_TYPE,
         "VMO handle is a VMAR",
     )?;
     for out in [0, KERNEL_ADDR, rodata_addr()] {
-        let args = [
-            ctx.root_vmar as u64,
-            VM_PERM_READ as u64,
-            0,
-            vmo.raw_u64(),
-            0,
-            PAGE,
-            out,
-        ];
-        check_status(
-            raw(nr::VMAR_MAP, &args),
-            ZX_ERR_INVALID_ARGS,
-            "bad mapped_addr pointer",
-        )?;
+        let args = [ctx.root_vmar as u64, VM_PERM_READ as u64, 0, vmo.raw_u64(), 0, PAGE, out];
+        check_status(raw(nr::VMAR_MAP, &args), ZX_ERR_INVALID_ARGS, "bad mapped_addr pointer")?;
     }
     check_eq(info(&vmo)?.num_mappings, 0, "refused maps leave no mapping")
 }
@@ -3602,29 +2114,15 @@ fn unmap_splits_mapping(ctx: &Ctx) -> TestResult {
         write_byte(&vmo, page * PAGE, b'A' + page as u8)?;
     }
     let mapping = map(ctx, VM_RW, &vmo, 3 * PAGE)?;
-    check_ok(
-        vmar_unmap(ctx.root_vmar, mapping.addr() + PAGE, PAGE),
-        "unmap the middle page",
-    )?;
+    check_ok(vmar_unmap(ctx.root_vmar, mapping.addr() + PAGE, PAGE), "unmap the middle page")?;
     check(!kernel_can_read(mapping.addr() + PAGE), "middle page gone")?;
-    check_eq(
-        (mapping.read(0), mapping.read(2 * PAGE)),
-        (b'A', b'C'),
-        "outer pages still mapped",
-    )?;
+    check_eq((mapping.read(0), mapping.read(2 * PAGE)), (b'A', b'C'), "outer pages still mapped")?;
     mapping.write(1, b'x');
     mapping.write(2 * PAGE + 1, b'y');
-    check_eq(
-        (read_byte(&vmo, 1)?, read_byte(&vmo, 2 * PAGE + 1)?),
-        (b'x', b'y'),
-        "stores through both halves",
-    )?;
+    check_eq((read_byte(&vmo, 1)?, read_byte(&vmo, 2 * PAGE + 1)?), (b'x', b'y'), "stores through both halves")?;
     check_eq(info(&vmo)?.num_mappings, 2, "the split leaves two mappings")?;
     // A length that is not a page multiple is rounded up.
-    check_ok(
-        vmar_unmap(ctx.root_vmar, mapping.addr(), 1),
-        "unmap 1 byte (one page)",
-    )?;
+    check_ok(vmar_unmap(ctx.root_vmar, mapping.addr(), 1), "unmap 1 byte (one page)")?;
     check(!kernel_can_read(mapping.addr()), "first page gone")?;
     check_eq(mapping.read(2 * PAGE), b'C', "last page still mapped")?;
     Ok(())
@@ -3632,52 +2130,24 @@ fn unmap_splits_mapping(ctx: &Ctx) -> TestResult {
 
 fn unmap_nothing_mapped_ok(ctx: &Ctx) -> TestResult {
     let free = check_ok(unmapped_range(ctx, 4), "free range")?;
-    check_ok(
-        vmar_unmap(ctx.root_vmar, free, 4 * PAGE),
-        "unmap a range with nothing mapped",
-    )?;
+    check_ok(vmar_unmap(ctx.root_vmar, free, 4 * PAGE), "unmap a range with nothing mapped")?;
     // A range that covers a mapping and holes around it.
     let vmo = new_vmo(PAGE)?;
     let mapping = check_ok(
-        Mapping::new(
-            ctx.root_vmar,
-            VM_PERM_READ | VM_SPECIFIC,
-            free + PAGE - ROOT_BASE,
-            &vmo,
-            0,
-            PAGE,
-        ),
+        Mapping::new(ctx.root_vmar, VM_PERM_READ | VM_SPECIFIC, free + PAGE - ROOT_BASE, &vmo, 0, PAGE),
         "map in the middle",
     )?;
-    check_ok(
-        vmar_unmap(ctx.root_vmar, free, 4 * PAGE),
-        "unmap around a mapping",
-    )?;
-    check(
-        !kernel_can_read(mapping.addr()),
-        "mapping in the range is gone",
-    )?;
+    check_ok(vmar_unmap(ctx.root_vmar, free, 4 * PAGE), "unmap around a mapping")?;
+    check(!kernel_can_read(mapping.addr()), "mapping in the range is gone")?;
     check_eq(info(&vmo)?.num_mappings, 0, "num_mappings")
 }
 
 fn unmap_invalid_args(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     let mapping = map(ctx, VM_PERM_READ, &vmo, PAGE)?;
-    check_status(
-        vmar_unmap(ctx.root_vmar, mapping.addr() + 1, PAGE),
-        ZX_ERR_INVALID_ARGS,
-        "unaligned address",
-    )?;
-    check_status(
-        vmar_unmap(ctx.root_vmar, mapping.addr(), 0),
-        ZX_ERR_INVALID_ARGS,
-        "length 0",
-    )?;
-    check_status(
-        vmar_unmap(ctx.root_vmar, KERNEL_ADDR, PAGE),
-        ZX_ERR_INVALID_ARGS,
-        "kernel address",
-    )?;
+    check_status(vmar_unmap(ctx.root_vmar, mapping.addr() + 1, PAGE), ZX_ERR_INVALID_ARGS, "unaligned address")?;
+    check_status(vmar_unmap(ctx.root_vmar, mapping.addr(), 0), ZX_ERR_INVALID_ARGS, "length 0")?;
+    check_status(vmar_unmap(ctx.root_vmar, KERNEL_ADDR, PAGE), ZX_ERR_INVALID_ARGS, "kernel address")?;
     check_status(
         vmar_unmap(ctx.root_vmar, USER_END - PAGE, 2 * PAGE),
         ZX_ERR_INVALID_ARGS,
@@ -3688,21 +2158,9 @@ fn unmap_invalid_args(ctx: &Ctx) -> TestResult {
         ZX_ERR_INVALID_ARGS,
         "address + length wraps",
     )?;
-    check_status(
-        vmar_unmap(0xFFFF_FFFFu32, mapping.addr(), PAGE),
-        ZX_ERR_BAD_HANDLE,
-        "bogus VMAR",
-    )?;
-    check_status(
-        vmar_unmap(&vmo, mapping.addr(), PAGE),
-        ZX_ERR_WRONG_TYPE,
-        "VMO as VMAR",
-    )?;
-    check_eq(
-        info(&vmo)?.num_mappings,
-        1,
-        "mapping untouched by refused unmaps",
-    )
+    check_status(vmar_unmap(0xFFFF_FFFFu32, mapping.addr(), PAGE), ZX_ERR_BAD_HANDLE, "bogus VMAR")?;
+    check_status(vmar_unmap(&vmo, mapping.addr(), PAGE), ZX_ERR_WRONG_TYPE, "VMO as VMAR")?;
+    check_eq(info(&vmo)?.num_mappings, 1, "mapping untouched by refused unmaps")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -3713,50 +2171,27 @@ fn protect_downgrade_read_only(ctx: &Ctx) -> TestResult {
     fill(&vmo, 0, 0x12, 2 * PAGE)?;
     let mapping = map(ctx, VM_RW, &vmo, 2 * PAGE)?;
     mapping.write(0, 0x34);
-    check_ok(
-        vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr(), 2 * PAGE),
-        "protect to read-only",
-    )?;
+    check_ok(vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr(), 2 * PAGE), "protect to read-only")?;
     check_status(
         raw(nr::VMO_READ, &[vmo.raw_u64(), mapping.addr(), 0, 16]),
         ZX_ERR_INVALID_ARGS,
         "vmo_read into a read-only mapping",
     )?;
     check_eq(mapping.read(0), 0x34, "still readable")?;
-    check_ok(
-        vmar_protect(ctx.root_vmar, VM_RW, mapping.addr(), 2 * PAGE),
-        "back to read-write",
-    )?;
+    check_ok(vmar_protect(ctx.root_vmar, VM_RW, mapping.addr(), 2 * PAGE), "back to read-write")?;
     mapping.write(PAGE, 0x56);
     check_eq(read_byte(&vmo, PAGE)?, 0x56, "writable again")?;
-    check_ok(
-        vmar_protect(ctx.root_vmar, 0, mapping.addr(), PAGE),
-        "protect to no access",
-    )?;
-    check(
-        !kernel_can_read(mapping.addr()),
-        "no-access page not readable",
-    )?;
-    check_ok(
-        vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr(), PAGE),
-        "readable again",
-    )?;
+    check_ok(vmar_protect(ctx.root_vmar, 0, mapping.addr(), PAGE), "protect to no access")?;
+    check(!kernel_can_read(mapping.addr()), "no-access page not readable")?;
+    check_ok(vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr(), PAGE), "readable again")?;
     check_eq(mapping.read(0), 0x34, "content kept across protect")
 }
 
 fn protect_middle_page(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(3 * PAGE)?;
     let mapping = map(ctx, VM_RW, &vmo, 3 * PAGE)?;
-    check_ok(
-        vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr() + PAGE, PAGE),
-        "protect the middle page",
-    )?;
-    let into = |page: u64| {
-        raw(
-            nr::VMO_READ,
-            &[vmo.raw_u64(), mapping.addr() + page * PAGE, 0, 8],
-        )
-    };
+    check_ok(vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr() + PAGE, PAGE), "protect the middle page")?;
+    let into = |page: u64| raw(nr::VMO_READ, &[vmo.raw_u64(), mapping.addr() + page * PAGE, 0, 8]);
     check_status(into(0), ZX_OK, "first page writable")?;
     check_status(into(1), ZX_ERR_INVALID_ARGS, "middle page read-only")?;
     check_status(into(2), ZX_OK, "last page writable")
@@ -3765,21 +2200,14 @@ fn protect_middle_page(ctx: &Ctx) -> TestResult {
 fn protect_hole_not_found(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(2 * PAGE)?;
     let mapping = map(ctx, VM_RW, &vmo, 2 * PAGE)?;
-    check_ok(
-        vmar_unmap(ctx.root_vmar, mapping.addr() + PAGE, PAGE),
-        "make a hole",
-    )?;
+    check_ok(vmar_unmap(ctx.root_vmar, mapping.addr() + PAGE, PAGE), "make a hole")?;
     check_status(
         vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr(), 2 * PAGE),
         ZX_ERR_NOT_FOUND,
         "range with a hole",
     )?;
     let free = check_ok(unmapped_range(ctx, 2), "free range")?;
-    check_status(
-        vmar_protect(ctx.root_vmar, VM_PERM_READ, free, 2 * PAGE),
-        ZX_ERR_NOT_FOUND,
-        "nothing mapped",
-    )
+    check_status(vmar_protect(ctx.root_vmar, VM_PERM_READ, free, 2 * PAGE), ZX_ERR_NOT_FOUND, "nothing mapped")
 }
 
 fn protect_exceeding_rights(ctx: &Ctx) -> TestResult {
@@ -3792,12 +2220,7 @@ fn protect_exceeding_rights(ctx: &Ctx) -> TestResult {
         "R|W beyond the VMO handle's rights",
     )?;
     check_status(
-        vmar_protect(
-            ctx.root_vmar,
-            VM_PERM_READ | VM_PERM_EXECUTE,
-            mapping.addr(),
-            PAGE,
-        ),
+        vmar_protect(ctx.root_vmar, VM_PERM_READ | VM_PERM_EXECUTE, mapping.addr(), PAGE),
         ZX_ERR_ACCESS_DENIED,
         "R|X beyond the VMO handle's rights",
     )?;
@@ -3808,10 +2231,7 @@ fn protect_exceeding_rights(ctx: &Ctx) -> TestResult {
         ZX_ERR_ACCESS_DENIED,
         "R|W through a READ VMAR handle",
     )?;
-    check_ok(
-        vmar_protect(&read_vmar, VM_PERM_READ, writable.addr(), PAGE),
-        "R through a READ VMAR handle",
-    )
+    check_ok(vmar_protect(&read_vmar, VM_PERM_READ, writable.addr(), PAGE), "R through a READ VMAR handle")
 }
 
 fn protect_invalid_args(ctx: &Ctx) -> TestResult {
@@ -3828,35 +2248,14 @@ fn protect_invalid_args(ctx: &Ctx) -> TestResult {
         "WRITE without READ",
     )?;
     check_status(
-        vmar_protect(
-            ctx.root_vmar,
-            VM_PERM_READ | VM_SPECIFIC,
-            mapping.addr(),
-            PAGE,
-        ),
+        vmar_protect(ctx.root_vmar, VM_PERM_READ | VM_SPECIFIC, mapping.addr(), PAGE),
         ZX_ERR_INVALID_ARGS,
         "non-PERM flag",
     )?;
-    check_status(
-        vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr(), 0),
-        ZX_ERR_INVALID_ARGS,
-        "length 0",
-    )?;
-    check_status(
-        vmar_protect(0xFFFF_FFFFu32, VM_PERM_READ, mapping.addr(), PAGE),
-        ZX_ERR_BAD_HANDLE,
-        "bogus VMAR",
-    )?;
-    check_status(
-        vmar_protect(&vmo, VM_PERM_READ, mapping.addr(), PAGE),
-        ZX_ERR_WRONG_TYPE,
-        "VMO as VMAR",
-    )?;
-    check_status(
-        raw(nr::VMO_READ, &[vmo.raw_u64(), mapping.addr(), 0, 8]),
-        ZX_OK,
-        "mapping still writable",
-    )
+    check_status(vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr(), 0), ZX_ERR_INVALID_ARGS, "length 0")?;
+    check_status(vmar_protect(0xFFFF_FFFFu32, VM_PERM_READ, mapping.addr(), PAGE), ZX_ERR_BAD_HANDLE, "bogus VMAR")?;
+    check_status(vmar_protect(&vmo, VM_PERM_READ, mapping.addr(), PAGE), ZX_ERR_WRONG_TYPE, "VMO as VMAR")?;
+    check_status(raw(nr::VMO_READ, &[vmo.raw_u64(), mapping.addr(), 0, 8]), ZX_OK, "mapping still writable")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -3874,10 +2273,7 @@ fn cache_flush_options(ctx: &Ctx) -> TestResult {
         CACHE_FLUSH_DATA | CACHE_FLUSH_INVALIDATE | CACHE_FLUSH_INSN,
     ];
     for options in valid {
-        check_ok(
-            cache_flush(mapping.addr(), PAGE, options),
-            "valid cache_flush options",
-        )?;
+        check_ok(cache_flush(mapping.addr(), PAGE, options), "valid cache_flush options")?;
     }
     for options in [
         0,
@@ -3887,11 +2283,7 @@ fn cache_flush_options(ctx: &Ctx) -> TestResult {
         CACHE_FLUSH_DATA | 1 << 3,
         u32::MAX,
     ] {
-        check_status(
-            cache_flush(mapping.addr(), PAGE, options),
-            ZX_ERR_INVALID_ARGS,
-            "invalid cache_flush options",
-        )?;
+        check_status(cache_flush(mapping.addr(), PAGE, options), ZX_ERR_INVALID_ARGS, "invalid cache_flush options")?;
     }
     check_eq(mapping.read(0), 1, "data survives the flushes")
 }
@@ -3906,16 +2298,9 @@ fn cache_flush_ranges(_: &Ctx) -> TestResult {
         (u64::MAX - 7, 16),
         (rodata_addr(), u64::MAX),
     ] {
-        check_status(
-            cache_flush(addr, len, CACHE_FLUSH_DATA),
-            ZX_ERR_INVALID_ARGS,
-            "range not inside user space",
-        )?;
+        check_status(cache_flush(addr, len, CACHE_FLUSH_DATA), ZX_ERR_INVALID_ARGS, "range not inside user space")?;
     }
-    check_ok(
-        cache_flush(rodata_addr(), RODATA.len() as u64, CACHE_FLUSH_DATA),
-        "flush rodata",
-    )
+    check_ok(cache_flush(rodata_addr(), RODATA.len() as u64, CACHE_FLUSH_DATA), "flush rodata")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -3924,77 +2309,35 @@ fn cache_flush_ranges(_: &Ctx) -> TestResult {
 fn signal_user_bits(_: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     let user7 = USER_SIGNAL_0 << 7;
-    check_ok(
-        object_signal(&vmo, 0, USER_SIGNAL_0 | user7),
-        "set USER_0 and USER_7",
-    )?;
+    check_ok(object_signal(&vmo, 0, USER_SIGNAL_0 | user7), "set USER_0 and USER_7")?;
     let (status, observed) = object_wait_one(&vmo, USER_SIGNAL_0, 0);
     check_status(status, ZX_OK, "wait for a set signal")?;
-    check_hex(
-        observed as u64,
-        (USER_SIGNAL_0 | user7 | VMO_ZERO_CHILDREN) as u64,
-        "observed",
-    )?;
+    check_hex(observed as u64, (USER_SIGNAL_0 | user7 | VMO_ZERO_CHILDREN) as u64, "observed")?;
     check_ok(object_signal(&vmo, USER_SIGNAL_0, 0), "clear USER_0")?;
     let (status, observed) = object_wait_one(&vmo, USER_SIGNAL_0, 0);
     check_status(status, ZX_ERR_TIMED_OUT, "wait for a cleared signal")?;
-    check_hex(
-        observed as u64,
-        (user7 | VMO_ZERO_CHILDREN) as u64,
-        "observed after clear",
-    )?;
+    check_hex(observed as u64, (user7 | VMO_ZERO_CHILDREN) as u64, "observed after clear")?;
     // Clear and set in one call: clear first, then set.
     check_ok(object_signal(&vmo, user7, user7), "clear and set USER_7")?;
     check_eq(object_wait_one(&vmo, user7, 0).0, ZX_OK, "USER_7 still set")?;
-    check_ok(
-        object_signal(&vmo, USER_SIGNAL_ALL, 0),
-        "clear all user signals",
-    )?;
+    check_ok(object_signal(&vmo, USER_SIGNAL_ALL, 0), "clear all user signals")?;
     let (_, observed) = object_wait_one(&vmo, USER_SIGNAL_ALL, 0);
-    check_hex(
-        observed as u64,
-        VMO_ZERO_CHILDREN as u64,
-        "only ZERO_CHILDREN left",
-    )
+    check_hex(observed as u64, VMO_ZERO_CHILDREN as u64, "only ZERO_CHILDREN left")
 }
 
 fn signal_invalid_bits_and_rights(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     for mask in [VMO_ZERO_CHILDREN, 1, 1 << 23, USER_SIGNAL_0 | 1] {
-        check_status(
-            object_signal(&vmo, 0, mask),
-            ZX_ERR_INVALID_ARGS,
-            "set a non-user signal",
-        )?;
-        check_status(
-            object_signal(&vmo, mask, 0),
-            ZX_ERR_INVALID_ARGS,
-            "clear a non-user signal",
-        )?;
+        check_status(object_signal(&vmo, 0, mask), ZX_ERR_INVALID_ARGS, "set a non-user signal")?;
+        check_status(object_signal(&vmo, mask, 0), ZX_ERR_INVALID_ARGS, "clear a non-user signal")?;
     }
     check(zero_children(&vmo), "ZERO_CHILDREN untouched")?;
     let no_signal = dup(&vmo, DEFAULT_VMO & !SIGNAL)?;
-    check_status(
-        object_signal(&no_signal, 0, USER_SIGNAL_0),
-        ZX_ERR_ACCESS_DENIED,
-        "signal without SIGNAL",
-    )?;
+    check_status(object_signal(&no_signal, 0, USER_SIGNAL_0), ZX_ERR_ACCESS_DENIED, "signal without SIGNAL")?;
     let no_wait = dup(&vmo, DEFAULT_VMO & !WAIT)?;
-    check_status(
-        object_wait_one(&no_wait, USER_SIGNAL_0, 0).0,
-        ZX_ERR_ACCESS_DENIED,
-        "wait without WAIT",
-    )?;
-    check_status(
-        object_signal(0xFFFF_FFFFu32, 0, USER_SIGNAL_0),
-        ZX_ERR_BAD_HANDLE,
-        "signal a bogus handle",
-    )?;
-    check_status(
-        object_wait_one(0xFFFF_FFFFu32, USER_SIGNAL_0, 0).0,
-        ZX_ERR_BAD_HANDLE,
-        "wait on a bogus handle",
-    )?;
+    check_status(object_wait_one(&no_wait, USER_SIGNAL_0, 0).0, ZX_ERR_ACCESS_DENIED, "wait without WAIT")?;
+    check_status(object_signal(0xFFFF_FFFFu32, 0, USER_SIGNAL_0), ZX_ERR_BAD_HANDLE, "signal a bogus handle")?;
+    check_status(object_wait_one(0xFFFF_FFFFu32, USER_SIGNAL_0, 0).0, ZX_ERR_BAD_HANDLE, "wait on a bogus handle")?;
     let _ = ctx;
     Ok(())
 }
@@ -4005,17 +2348,9 @@ fn wait_one_deadlines(_: &Ctx) -> TestResult {
     for deadline in [0, 1, now - 1, -1, i64::MIN] {
         let (status, observed) = object_wait_one(&vmo, USER_SIGNAL_0, deadline);
         check_status(status, ZX_ERR_TIMED_OUT, "deadline in the past")?;
-        check_hex(
-            observed as u64,
-            VMO_ZERO_CHILDREN as u64,
-            "observed on TIMED_OUT",
-        )?;
+        check_hex(observed as u64, VMO_ZERO_CHILDREN as u64, "observed on TIMED_OUT")?;
     }
-    check_status(
-        object_wait_one(&vmo, 0, 0).0,
-        ZX_ERR_TIMED_OUT,
-        "waiting for no signals",
-    )?;
+    check_status(object_wait_one(&vmo, 0, 0).0, ZX_ERR_TIMED_OUT, "waiting for no signals")?;
     // A satisfied signal returns at once, even with an infinite deadline.
     let (status, observed) = object_wait_one(&vmo, VMO_ZERO_CHILDREN, TIME_INFINITE);
     check_status(status, ZX_OK, "satisfied with an infinite deadline")?;
@@ -4027,10 +2362,7 @@ fn wait_one_deadlines(_: &Ctx) -> TestResult {
         "any of two signals",
     )?;
     for ptr in [KERNEL_ADDR, rodata_addr()] {
-        let status = raw(
-            nr::OBJECT_WAIT_ONE,
-            &[vmo.raw_u64(), USER_SIGNAL_0 as u64, 0, ptr],
-        );
+        let status = raw(nr::OBJECT_WAIT_ONE, &[vmo.raw_u64(), USER_SIGNAL_0 as u64, 0, ptr]);
         check_status(status, ZX_ERR_INVALID_ARGS, "bad observed pointer")?;
     }
     Ok(())
@@ -4040,11 +2372,7 @@ fn wait_one_future_deadline_times_out(_: &Ctx) -> TestResult {
     let vmo = new_vmo(PAGE)?;
     let deadline = clock_get_monotonic() + 2_000_000;
     let (status, observed) = object_wait_one(&vmo, USER_SIGNAL_0, deadline);
-    check_status(
-        status,
-        ZX_ERR_TIMED_OUT,
-        "wait 2 ms for a signal nobody sets",
-    )?;
+    check_status(status, ZX_ERR_TIMED_OUT, "wait 2 ms for a signal nobody sets")?;
     check_hex(observed as u64, VMO_ZERO_CHILDREN as u64, "observed")?;
     let now = clock_get_monotonic();
     if now < deadline {
@@ -4065,24 +2393,10 @@ fn fault_commits_touched_pages(ctx: &Ctx) -> TestResult {
     mapping.write(5 * PAGE + 4095, 2);
     mapping.write(5 * PAGE, 3);
     check_eq(committed(&vmo)?, 2 * PAGE, "two touched pages")?;
-    check_eq(
-        mapping.read(3 * PAGE + 17),
-        0,
-        "an untouched page reads zero",
-    )?;
+    check_eq(mapping.read(3 * PAGE + 17), 0, "an untouched page reads zero")?;
     let after_read = committed(&vmo)?;
-    check(
-        after_read == 2 * PAGE || after_read == 3 * PAGE,
-        "a read fault commits at most its page",
-    )?;
-    check_eq(
-        (
-            read_byte(&vmo, PAGE + 3)?,
-            read_byte(&vmo, 5 * PAGE + 4095)?,
-        ),
-        (1, 2),
-        "stores seen by vmo_read",
-    )
+    check(after_read == 2 * PAGE || after_read == 3 * PAGE, "a read fault commits at most its page")?;
+    check_eq((read_byte(&vmo, PAGE + 3)?, read_byte(&vmo, 5 * PAGE + 4095)?), (1, 2), "stores seen by vmo_read")
 }
 
 fn mapping_and_vmo_calls_agree(ctx: &Ctx) -> TestResult {
@@ -4101,11 +2415,7 @@ fn mapping_and_vmo_calls_agree(ctx: &Ctx) -> TestResult {
     check_ok(vmo_read(&vmo, &mut buf, 0), "vmo_read")?;
     check_eq((buf[0], buf[127]), (0, 1), "vmo_read sees the stores")?;
     check_ok(vmo_write(&vmo, &[9; 16], PAGE), "vmo_write")?;
-    check_eq(
-        (writer.read(PAGE), reader.read(PAGE + 15)),
-        (9, 9),
-        "both mappings see vmo_write",
-    )?;
+    check_eq((writer.read(PAGE), reader.read(PAGE + 15)), (9, 9), "both mappings see vmo_write")?;
     Ok(())
 }
 
@@ -4115,65 +2425,31 @@ fn mapping_after_decommit_and_zero(ctx: &Ctx) -> TestResult {
     mapping.write(0, b'Z');
     mapping.write(PAGE, b'Y');
     check_ok(vmo_op_range(&vmo, OP_DECOMMIT, 0, PAGE), "DECOMMIT page 0")?;
-    check_eq(
-        mapping.read(0),
-        0,
-        "decommitted page reads zero through the mapping",
-    )?;
+    check_eq(mapping.read(0), 0, "decommitted page reads zero through the mapping")?;
     check_ok(vmo_op_range(&vmo, OP_ZERO, PAGE, PAGE), "ZERO page 1")?;
-    check_eq(
-        mapping.read(PAGE),
-        0,
-        "zeroed page reads zero through the mapping",
-    )?;
+    check_eq(mapping.read(PAGE), 0, "zeroed page reads zero through the mapping")?;
     mapping.write(PAGE, b'W');
-    check_eq(
-        read_byte(&vmo, PAGE)?,
-        b'W',
-        "the page works again after ZERO",
-    )?;
-    check_ok(
-        vmo_op_range(&vmo, OP_COMMIT, 0, 2 * PAGE),
-        "COMMIT a mapped range",
-    )?;
+    check_eq(read_byte(&vmo, PAGE)?, b'W', "the page works again after ZERO")?;
+    check_ok(vmo_op_range(&vmo, OP_COMMIT, 0, 2 * PAGE), "COMMIT a mapped range")?;
     check_eq(mapping.read(PAGE), b'W', "COMMIT keeps the data")
 }
 
 fn cow_child_mapped_and_written(ctx: &Ctx) -> TestResult {
     let parent = new_vmo(2 * PAGE)?;
     write_byte(&parent, 0, b'p')?;
-    let child = check_ok(
-        vmo_create_child(&parent, CHILD_SNAPSHOT, 0, 2 * PAGE),
-        "child",
-    )?;
+    let child = check_ok(vmo_create_child(&parent, CHILD_SNAPSHOT, 0, 2 * PAGE), "child")?;
     let child_map = map(ctx, VM_RW, &child, 2 * PAGE)?;
     let parent_map = map(ctx, VM_RW, &parent, 2 * PAGE)?;
-    check_eq(
-        child_map.read(0),
-        b'p',
-        "child mapping sees the parent's data",
-    )?;
+    check_eq(child_map.read(0), b'p', "child mapping sees the parent's data")?;
     child_map.write(0, b'c');
-    check_eq(
-        read_byte(&parent, 0)?,
-        b'p',
-        "child store not in the parent",
-    )?;
+    check_eq(read_byte(&parent, 0)?, b'p', "child store not in the parent")?;
     check_eq(parent_map.read(0), b'p', "parent mapping unchanged")?;
     check_eq(read_byte(&child, 0)?, b'c', "child store seen by vmo_read")?;
     check_eq(committed(&child)?, PAGE, "child committed one page")?;
     parent_map.write(0, b'P');
     parent_map.write(PAGE, b'Q');
-    check_eq(
-        child_map.read(0),
-        b'c',
-        "parent store not in the child's forked page",
-    )?;
-    check_eq(
-        child_map.read(PAGE),
-        0,
-        "parent store after the snapshot not in the child",
-    )
+    check_eq(child_map.read(0), b'c', "parent store not in the child's forked page")?;
+    check_eq(child_map.read(PAGE), 0, "parent store after the snapshot not in the child")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -4245,12 +2521,7 @@ core::arch::global_asm!(
 );
 
 unsafe extern "C" {
-    fn ferrite_fp_probe(
-        input: *const [u128; 32],
-        output: *mut [u128; 32],
-        control: *mut [u64; 4],
-        touch: *mut u8,
-    );
+    fn ferrite_fp_probe(input: *const [u128; 32], output: *mut [u128; 32], control: *mut [u64; 4], touch: *mut u8);
 }
 
 #[repr(C, align(16))]
@@ -4259,8 +2530,7 @@ struct Vectors([u128; 32]);
 fn fp_simd_preserved_across_svc(ctx: &Ctx) -> TestResult {
     let mut input = Vectors([0; 32]);
     for (n, v) in input.0.iter_mut().enumerate() {
-        *v = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210u128.rotate_left(4 * n as u32)
-            ^ (n as u128 * 0x0101_0101);
+        *v = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210u128.rotate_left(4 * n as u32) ^ (n as u128 * 0x0101_0101);
     }
     // FPCR: RMode = toward zero, FZ, DN, AHP. FPSR: the cumulative flags and QC.
     let fpcr = 0x07C0_0000u64;
@@ -4278,11 +2548,7 @@ fn fp_simd_preserved_across_svc(ctx: &Ctx) -> TestResult {
             if output.0[n] != input.0[n] {
                 fail!(
                     "v{n} changed across svc{}: {:#x}, want {:#x}",
-                    if touch.is_null() {
-                        ""
-                    } else {
-                        " and a page fault"
-                    },
+                    if touch.is_null() { "" } else { " and a page fault" },
                     output.0[n],
                     input.0[n]
                 );
