@@ -34,6 +34,30 @@
 // answers ZX_ERR_BAD_SYSCALL). Must match kernel::syscalls::SYSCALL_COUNT.
 .equ SYSCALL_COUNT,     26
 
+// x2..x17 at their TrapFrame offsets: the registers both the syscall path and the full
+// path save (x0/x1 are saved by each vector entry itself).
+.macro SAVE_X2_TO_X17
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+.endm
+
+.macro RESTORE_X2_TO_X17
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+.endm
+
 .macro ENTRY kind
     .balign 0x80
     sub     sp, sp, #FRAME_SIZE
@@ -66,14 +90,7 @@
     .balign 0x80
     sub     sp, sp, #FRAME_SIZE
     stp     x0, x1, [sp, #0]
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
+    SAVE_X2_TO_X17
     str     x18, [sp, #144]
     stp     x29, x30, [sp, #232]
     mrs     x10, elr_el1
@@ -109,6 +126,9 @@ exception_vectors:
     ENTRY KIND_CUR_SPX_FIQ
     ENTRY KIND_CUR_SPX_SERR
     ENTRY_EL0_SYNC              // lower EL, AArch64: syscalls and user faults
+    .if (. - exception_vectors) > 0x480
+    .error "the EL0 synchronous entry overflows its 128-byte vector slot"
+    .endif
     ENTRY KIND_LOW_IRQ
     ENTRY KIND_LOW_FIQ
     ENTRY KIND_LOW_SERR
@@ -118,14 +138,7 @@ exception_vectors:
     ENTRY KIND_LOW32
 
 trap_common:
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
+    SAVE_X2_TO_X17
     stp     x18, x19, [sp, #144]
     stp     x20, x21, [sp, #160]
     stp     x22, x23, [sp, #176]
@@ -151,14 +164,7 @@ trap_return:
     ldp     x30, x10, [sp, #240]
     msr     sp_el0, x10
     ldp     x0, x1, [sp, #0]
-    ldp     x2, x3, [sp, #16]
-    ldp     x4, x5, [sp, #32]
-    ldp     x6, x7, [sp, #48]
-    ldp     x8, x9, [sp, #64]
-    ldp     x10, x11, [sp, #80]
-    ldp     x12, x13, [sp, #96]
-    ldp     x14, x15, [sp, #112]
-    ldp     x16, x17, [sp, #128]
+    RESTORE_X2_TO_X17
     ldp     x18, x19, [sp, #144]
     ldp     x20, x21, [sp, #160]
     ldp     x22, x23, [sp, #176]
@@ -168,8 +174,6 @@ trap_return:
     add     sp, sp, #FRAME_SIZE
     eret
 
-// Enter EL0 for the first time: `frame` (x0) is a TrapFrame on the current stack that
-// holds the user registers; SP is set to it and the common return path runs.
 // The rest of a synchronous exception from EL0 that is not a syscall: complete the frame
 // (x19..x28, SP_EL0, the frame record) and take the common path.
 el0_sync_not_svc:
@@ -195,19 +199,14 @@ syscall_return:
     msr     elr_el1, x10
     msr     spsr_el1, x11
     ldr     x1, [sp, #8]
-    ldp     x2, x3, [sp, #16]
-    ldp     x4, x5, [sp, #32]
-    ldp     x6, x7, [sp, #48]
-    ldp     x8, x9, [sp, #64]
-    ldp     x10, x11, [sp, #80]
-    ldp     x12, x13, [sp, #96]
-    ldp     x14, x15, [sp, #112]
-    ldp     x16, x17, [sp, #128]
+    RESTORE_X2_TO_X17
     ldr     x18, [sp, #144]
     ldp     x29, x30, [sp, #232]
     add     sp, sp, #FRAME_SIZE
     eret
 
+// Enter EL0 for the first time: `frame` (x0) is a TrapFrame on the current stack that
+// holds the user registers; SP is set to it and the common return path runs.
 .global enter_user
 enter_user:
     mov     sp, x0
