@@ -149,6 +149,7 @@ static TESTS: &[user::Test] = tests![
     mapping_after_decommit_and_zero,
     cow_child_mapped_and_written,
     // Last: the only test that uses FP/SIMD registers.
+    memory_exhaustion_gives_no_memory_and_returns_every_frame,
     fp_simd_preserved_across_svc,
 ];
 
@@ -2558,4 +2559,48 @@ fn fp_simd_preserved_across_svc(ctx: &Ctx) -> TestResult {
         check_hex(control[3], fpsr, "FPSR across svc")?;
     }
     check_eq(committed(&vmo)?, PAGE, "the touch faulted a page in")
+}
+
+/// Issue 6: committing VMOs until memory runs out ends in NO_MEMORY (never a kernel
+/// panic), the kernel keeps answering, and closing the VMOs returns every frame.
+fn memory_exhaustion_gives_no_memory_and_returns_every_frame(ctx: &Ctx) -> TestResult {
+    const CHUNK: u64 = 32 << 20;
+    const MAX_VMOS: usize = 256; // 8 GiB: more than any machine of the matrix has
+    vmo_churn()?;
+    let before = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS before")?;
+    let mut held: [Option<Handle>; MAX_VMOS] = [const { None }; MAX_VMOS];
+    let mut ran_out = false;
+    for slot in held.iter_mut() {
+        let vmo = match vmo_create(CHUNK, 0) {
+            Ok(vmo) => vmo,
+            Err(ZX_ERR_NO_MEMORY) => {
+                ran_out = true;
+                break;
+            }
+            Err(status) => fail!("vmo_create while filling memory: {status}"),
+        };
+        let commit = vmo_op_range(&vmo, OP_COMMIT, 0, CHUNK);
+        *slot = Some(vmo);
+        match commit {
+            Ok(()) => {}
+            Err(ZX_ERR_NO_MEMORY) => {
+                ran_out = true;
+                break;
+            }
+            Err(status) => fail!("COMMIT while filling memory: {status}"),
+        }
+    }
+    check(ran_out, "memory never ran out")?;
+    let full = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS when full")?;
+    check(full.free_bytes < before.free_bytes / 8, "most free memory was committed")?;
+    // The kernel still answers, and a write that needs a fresh page is refused cleanly.
+    check_status(handle_close(0u32), ZX_OK, "a syscall with memory full")?;
+    let Some(last) = held.iter().flatten().last() else { fail!("no VMO was made") };
+    check_eq(check_ok(vmo_get_size(last), "get_size when full")?, CHUNK, "size")?;
+    for slot in held.iter_mut() {
+        *slot = None; // closes the handle
+    }
+    let after = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS after")?;
+    check_eq(after.free_bytes, before.free_bytes, "free_bytes after closing every VMO")?;
+    check_eq(after.vmo_bytes, before.vmo_bytes, "vmo_bytes after closing every VMO")
 }
