@@ -18,6 +18,8 @@ pub fn close(k: &mut Kernel, handle: u32) -> ZxResult {
 /// `zx_handle_duplicate`: BAD_HANDLE → ACCESS_DENIED (no DUPLICATE) → INVALID_ARGS
 /// (rights not a subset) → the out-pointer.
 pub fn duplicate(k: &mut Kernel, handle: u32, rights: u32, out: u64) -> ZxResult {
+    // BAD_HANDLE before NO_MEMORY (the rights checks come after it when the heap is low).
+    process(k)?.handles.get(handle)?;
     super::ensure_heap_headroom()?;
     let value = process(k)?.handles.duplicate(handle, rights)?;
     let object = process(k)?.handles.get(value)?.object;

@@ -14,6 +14,11 @@ use crate::syscall::user_ptr::check_range;
 
 /// `zx_vmo_create`: options, then size, then the out-pointer.
 pub fn create(k: &mut Kernel, size: u64, options: u32, out: u64) -> ZxResult {
+    // Zircon's order: options, then size, then NO_MEMORY.
+    if options & !crate::abi::VMO_RESIZABLE != 0 {
+        return Err(ZxError::InvalidArgs);
+    }
+    crate::vm::vmo::round_size(size)?;
     super::ensure_heap_headroom()?;
     let koid = k.new_koid();
     let vmo = k.vmos.create(koid, size, options)?;
