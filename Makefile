@@ -7,6 +7,7 @@
 #   make gdb          QEMU waiting for gdb (-s -S) and the gdb command line
 #   make sdcard       target/sdcard.img for a Raspberry Pi 4; make flash DEVICE=/dev/sdX
 #   make bench        instruction-exact benchmarks (QEMU -icount shift=0)
+#   make bench-host   host micro-benchmarks of the pure core
 #   make fuzz         the syscall fuzzer, 10 million calls (CALLS=, SEEDS=)
 
 SHELL := /bin/bash

@@ -10,6 +10,7 @@
 #     components (through rustup);
 #   - qemu-system-aarch64 >= 9.0 with the raspi4b machine (Debian 12: from bookworm-backports,
 #     whose apt source it adds when no apt source names that suite yet);
+#   - python3, used by `make bench` to write the report and the plot;
 #   - dtc, mtools (mdir/mcopy/mformat), mkfs.vfat and curl (or wget), used by the SD-card
 #     and firmware scripts;
 #   - gdb-multiarch, optional: a warning, not a failure, when it cannot be had.
@@ -172,6 +173,7 @@ need_met() {
         mtools)     have mdir && have mcopy && have mformat ;;
         dosfstools) have_sbin mkfs.vfat ;;
         curl)       have curl || have wget ;;
+        python3)    have python3 ;;
         gdb)        have gdb-multiarch ;;
         *)          die "internal: unknown need '$1'" ;;
     esac
@@ -190,6 +192,8 @@ package_for() {
         *:mtools)                        echo mtools ;;
         *:dosfstools)                    echo dosfstools ;;
         *:curl)                          echo curl ;;
+        brew:python3)                    echo python ;;
+        *:python3)                       echo python3 ;;
         *:gdb)                           echo gdb ;;
         *)                               echo "$2" ;;
     esac
@@ -249,7 +253,7 @@ apt_has_candidate() {
 ensure_system_tools() {
     local -a required_missing=()
     local need optional_gdb_missing=0
-    for need in qemu dtc mtools dosfstools curl; do
+    for need in qemu dtc mtools dosfstools curl python3; do
         need_met "$need" || required_missing+=("$need")
     done
     need_met gdb || optional_gdb_missing=1
