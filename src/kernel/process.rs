@@ -41,7 +41,7 @@ pub struct Process {
     pub page_table: PageTable,
     /// Address-space id tagging this process's TLB entries.
     pub asid: u16,
-    /// User signals asserted on the root VMAR and the root resource.
+    /// User signals asserted on the root VMAR.
     pub vmar_signals: u32,
     /// User signals on the root resource.
     pub resource_signals: u32,
@@ -102,11 +102,17 @@ fn load_segments(k: &mut Kernel, plan: &LoadPlan, image: &[u8]) -> ZxResult {
     for segment in &plan.segments {
         let start = segment.vaddr & !(PAGE_SIZE - 1);
         let end = crate::mm::addr::page_ceil(segment.vaddr + segment.memsz).ok_or(ZxError::InvalidArgs)?;
+        let file_offset = segment.file_offset as usize;
+        let bytes = file_offset
+            .checked_add(segment.filesz as usize)
+            .and_then(|file_end| image.get(file_offset..file_end))
+            .ok_or(ZxError::InvalidArgs)?;
         let koid = k.new_koid();
         let vmo = k.vmos.create(koid, end - start, 0)?;
-        let file_offset = segment.file_offset as usize;
-        let bytes = image.get(file_offset..file_offset + segment.filesz as usize).ok_or(ZxError::InvalidArgs)?;
-        write_kernel_bytes(k, vmo, segment.vaddr - start, bytes)?;
+        if let Err(e) = write_kernel_bytes(k, vmo, segment.vaddr - start, bytes) {
+            k.vmos.release(vmo, &mut FramePages { frames: &mut k.frames });
+            return Err(e);
+        }
         let mut perms = 0;
         if segment.read {
             perms |= vm::PERM_READ;
@@ -138,6 +144,7 @@ fn write_kernel_bytes(k: &mut Kernel, vmo: VmoId, offset: u64, bytes: &[u8]) -> 
         mmu::write_phys(PhysAddr(pa.0 + in_page as u64), &bytes[done..done + n]);
         done += n;
     }
+    // Nothing maps the VMO yet, so no page-table entry can be stale.
     let _ = k.vmos.take_invalidations();
     Ok(())
 }
@@ -156,7 +163,12 @@ fn build_stack(k: &mut Kernel, cmdline: &str) -> ZxResult<u64> {
     let mut text = [0u8; PAGE_SIZE as usize];
     let used = cmdline_len - 1;
     text[..used].copy_from_slice(&bytes[..used]);
-    write_kernel_bytes(k, vmo, STACK_BYTES + PAGE_SIZE + (cmdline_addr - cmdline_page), &text[..cmdline_len])?;
+    if let Err(e) =
+        write_kernel_bytes(k, vmo, STACK_BYTES + PAGE_SIZE + (cmdline_addr - cmdline_page), &text[..cmdline_len])
+    {
+        k.vmos.release(vmo, &mut FramePages { frames: &mut k.frames });
+        return Err(e);
+    }
     let guard = cmdline_page - STACK_BYTES - PAGE_SIZE;
     let rw = vm::PERM_READ | vm::PERM_WRITE;
     let result = map_vmo(k, vmo, Some(guard - USER_BASE), PAGE_SIZE, 0, 0, 0)
