@@ -320,6 +320,18 @@ pub fn run_userboot(info: BootInfo) -> ! {
         show_ticks();
         super::shutdown::shutdown(0, "no initrd to run")
     };
+    // The tree's initrd range must be RAM the linear map covers before it is read.
+    let in_ram = super::memory::RAM
+        .get()
+        .is_some_and(|ram| ram.ranges().iter().any(|&(start, end)| initrd.base.0 >= start && initrd.end() <= end));
+    if !in_ram {
+        kprintln!(
+            "ferrite: refusing the initrd: {:#x}..{:#x} (from the device tree) is not inside RAM",
+            initrd.base.0,
+            initrd.end()
+        );
+        super::shutdown::shutdown(crate::abi::exit_status::BAD_INITRD, "the initrd was refused")
+    }
     let image = mmu::phys_slice(initrd.base, initrd.size as usize);
     let frame = super::with_kernel(|k| {
         let cmdline = k.machine.bootargs;
