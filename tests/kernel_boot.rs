@@ -15,7 +15,7 @@ mod image {
     use ferrite::abi::PAGE_SIZE;
     use ferrite::arch::aarch64::{cpu, mmu, timer};
     use ferrite::kernel::boot::BootInfo;
-    use ferrite::kernel::testing::{KernelTest, TestResult, run_tests};
+    use ferrite::kernel::testing::{TestResult, run_tests};
     use ferrite::kernel::{memory, with_kernel};
     use ferrite::mm::PhysAddr;
     use ferrite::platform::{Gic, UartKind};
@@ -35,15 +35,9 @@ mod image {
     #[unsafe(no_mangle)]
     fn ferrite_main(info: BootInfo) -> ! {
         BOOT_INFO.call_once(|| info);
-        run_tests(&[
-            KernelTest { name: "boot::device_tree_gives_ram", run: device_tree_gives_ram },
-            KernelTest { name: "boot::device_tree_gives_gic_and_timer", run: device_tree_gives_gic_and_timer },
-            KernelTest { name: "boot::console_is_the_virt_pl011", run: console_is_the_virt_pl011 },
-            KernelTest { name: "boot::frames_are_free_and_inside_ram", run: frames_are_free_and_inside_ram },
-            KernelTest { name: "boot::image_and_tree_are_reserved", run: image_and_tree_are_reserved },
-            KernelTest { name: "boot::runs_at_el1_with_interrupts_masked", run: runs_at_el1_with_interrupts_masked },
-            KernelTest { name: "boot::counter_has_a_frequency", run: counter_has_a_frequency },
-        ])
+        run_tests(
+            ferrite::kernel_tests!(boot: device_tree_gives_ram, device_tree_gives_gic_and_timer, console_is_the_virt_pl011, frames_are_free_and_inside_ram, image_and_tree_are_reserved, runs_at_el1_with_interrupts_masked, counter_has_a_frequency),
+        )
     }
 
     fn device_tree_gives_ram() -> TestResult {

@@ -18,7 +18,7 @@ mod image {
     use ferrite::abi::PAGE_SIZE;
     use ferrite::arch::aarch64::mmu::KernelTableMemory;
     use ferrite::kernel::boot::BootInfo;
-    use ferrite::kernel::testing::{ExpectedFault, KernelTest, TestFailure, TestResult, expect_fault, run_tests};
+    use ferrite::kernel::testing::{ExpectedFault, TestFailure, TestResult, expect_fault, run_tests};
     use ferrite::kernel::with_kernel;
     use ferrite::mm::layout::{MMIO_BASE, MMIO_SPAN};
     use ferrite::mm::{PhysAddr, VirtAddr};
@@ -33,34 +33,9 @@ mod image {
 
     #[unsafe(no_mangle)]
     fn ferrite_main(_info: BootInfo) -> ! {
-        run_tests(&[
-            KernelTest {
-                name: "exceptions::no_fault_is_reported_when_none_happens",
-                run: no_fault_is_reported_when_none_happens,
-            },
-            KernelTest {
-                name: "exceptions::brk_is_a_breakpoint_with_its_immediate",
-                run: brk_is_a_breakpoint_with_its_immediate,
-            },
-            KernelTest { name: "exceptions::udf_is_an_undefined_instruction", run: udf_is_an_undefined_instruction },
-            KernelTest {
-                name: "exceptions::svc_at_el1_returns_after_the_call",
-                run: svc_at_el1_returns_after_the_call,
-            },
-            KernelTest {
-                name: "exceptions::load_from_unmapped_kernel_address_aborts",
-                run: load_from_unmapped_kernel_address_aborts,
-            },
-            KernelTest {
-                name: "exceptions::store_to_unmapped_kernel_address_aborts",
-                run: store_to_unmapped_kernel_address_aborts,
-            },
-            KernelTest {
-                name: "exceptions::misaligned_load_with_alignment_checking_faults",
-                run: misaligned_load_with_alignment_checking_faults,
-            },
-            KernelTest { name: "exceptions::faults_in_a_row_are_each_caught", run: faults_in_a_row_are_each_caught },
-        ])
+        run_tests(
+            ferrite::kernel_tests!(exceptions: no_fault_is_reported_when_none_happens, brk_is_a_breakpoint_with_its_immediate, udf_is_an_undefined_instruction, svc_at_el1_returns_after_the_call, load_from_unmapped_kernel_address_aborts, store_to_unmapped_kernel_address_aborts, misaligned_load_with_alignment_checking_faults, faults_in_a_row_are_each_caught),
+        )
     }
 
     /// Runs `provoke` expecting a fault; the failure names `what` when none comes.

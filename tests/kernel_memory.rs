@@ -21,7 +21,7 @@ mod image {
     use ferrite::error::ZxError;
     use ferrite::kernel::boot::BootInfo;
     use ferrite::kernel::memory::{FramePages, LinearMapCaches};
-    use ferrite::kernel::testing::{KernelTest, TestFailure, TestResult, run_tests};
+    use ferrite::kernel::testing::{TestFailure, TestResult, run_tests};
     use ferrite::kernel::with_kernel;
     use ferrite::mm::PhysAddr;
     use ferrite::{check, check_eq, check_matches};
@@ -32,21 +32,9 @@ mod image {
     #[unsafe(no_mangle)]
     fn ferrite_main(info: BootInfo) -> ! {
         BOOT_INFO.call_once(|| info);
-        run_tests(&[
-            KernelTest {
-                name: "memory::frames_run_out_with_no_memory_and_all_come_back",
-                run: frames_run_out_with_no_memory_and_all_come_back,
-            },
-            KernelTest {
-                name: "memory::impossible_frame_requests_are_refused",
-                run: impossible_frame_requests_are_refused,
-            },
-            KernelTest {
-                name: "memory::vmo_commit_runs_out_and_release_returns_every_frame",
-                run: vmo_commit_runs_out_and_release_returns_every_frame,
-            },
-            KernelTest { name: "memory::heap_try_reserve_fails_cleanly", run: heap_try_reserve_fails_cleanly },
-        ])
+        run_tests(
+            ferrite::kernel_tests!(memory: frames_run_out_with_no_memory_and_all_come_back, impossible_frame_requests_are_refused, vmo_commit_runs_out_and_release_returns_every_frame, heap_try_reserve_fails_cleanly),
+        )
     }
 
     fn frames_run_out_with_no_memory_and_all_come_back() -> TestResult {

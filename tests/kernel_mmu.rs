@@ -24,7 +24,7 @@ mod image {
     use ferrite::abi::PAGE_SIZE;
     use ferrite::arch::aarch64::mmu::{self, KernelTableMemory};
     use ferrite::kernel::boot::BootInfo;
-    use ferrite::kernel::testing::{KernelTest, TestFailure, TestResult, expect_fault, run_tests};
+    use ferrite::kernel::testing::{TestFailure, TestResult, expect_fault, run_tests};
     use ferrite::kernel::with_kernel;
     use ferrite::mm::layout::{KERNEL_VBASE, LINEAR_BASE, LINEAR_SPAN, MMIO_BASE, MMIO_SPAN};
     use ferrite::mm::page_table::{LeafInfo, MAIR_EL1_VALUE, MemoryType, descriptor_attrs};
@@ -43,29 +43,9 @@ mod image {
 
     #[unsafe(no_mangle)]
     fn ferrite_main(_info: BootInfo) -> ! {
-        run_tests(&[
-            KernelTest { name: "mmu::mair_sctlr_and_ttbr1_are_as_built", run: mair_sctlr_and_ttbr1_are_as_built },
-            KernelTest { name: "mmu::text_is_read_execute", run: text_is_read_execute },
-            KernelTest { name: "mmu::rodata_is_read_only", run: rodata_is_read_only },
-            KernelTest {
-                name: "mmu::data_and_bss_are_read_write_never_execute",
-                run: data_and_bss_are_read_write_never_execute,
-            },
-            KernelTest { name: "mmu::stack_guard_page_is_unmapped", run: stack_guard_page_is_unmapped },
-            KernelTest { name: "mmu::no_leaf_is_writable_and_executable", run: no_leaf_is_writable_and_executable },
-            KernelTest { name: "mmu::linear_map_is_normal_write_back", run: linear_map_is_normal_write_back },
-            KernelTest { name: "mmu::mmio_windows_are_device_ngnre", run: mmio_windows_are_device_ngnre },
-            KernelTest { name: "mmu::store_to_kernel_text_faults", run: store_to_kernel_text_faults },
-            KernelTest { name: "mmu::store_to_rodata_faults", run: store_to_rodata_faults },
-            KernelTest { name: "mmu::store_to_data_succeeds", run: store_to_data_succeeds },
-            KernelTest { name: "mmu::fetch_from_data_faults", run: fetch_from_data_faults },
-            KernelTest {
-                name: "mmu::fetch_from_linear_alias_of_text_faults",
-                run: fetch_from_linear_alias_of_text_faults,
-            },
-            KernelTest { name: "mmu::load_from_guard_page_faults", run: load_from_guard_page_faults },
-            KernelTest { name: "mmu::user_half_is_closed_to_the_kernel", run: user_half_is_closed_to_the_kernel },
-        ])
+        run_tests(
+            ferrite::kernel_tests!(mmu: mair_sctlr_and_ttbr1_are_as_built, text_is_read_execute, rodata_is_read_only, data_and_bss_are_read_write_never_execute, stack_guard_page_is_unmapped, no_leaf_is_writable_and_executable, linear_map_is_normal_write_back, mmio_windows_are_device_ngnre, store_to_kernel_text_faults, store_to_rodata_faults, store_to_data_succeeds, fetch_from_data_faults, fetch_from_linear_alias_of_text_faults, load_from_guard_page_faults, user_half_is_closed_to_the_kernel),
+        )
     }
 
     // ----- reading the live tables -------------------------------------------------

@@ -18,7 +18,7 @@ mod image {
     use ferrite::arch::aarch64::timer;
     use ferrite::kernel::boot::BootInfo;
     use ferrite::kernel::irq::{self, TICK_HZ};
-    use ferrite::kernel::testing::{KernelTest, TestFailure, TestResult, run_tests};
+    use ferrite::kernel::testing::{TestFailure, TestResult, run_tests};
     use ferrite::{check, check_eq};
 
     /// Waits are bounded by this many interrupts, not by time.
@@ -26,16 +26,9 @@ mod image {
 
     #[unsafe(no_mangle)]
     fn ferrite_main(_info: BootInfo) -> ! {
-        run_tests(&[
-            KernelTest { name: "timer::virtual_timer_is_armed", run: virtual_timer_is_armed },
-            KernelTest {
-                name: "timer::ticks_advance_with_interrupts_unmasked",
-                run: ticks_advance_with_interrupts_unmasked,
-            },
-            KernelTest { name: "timer::no_tick_is_taken_while_masked", run: no_tick_is_taken_while_masked },
-            KernelTest { name: "timer::tick_is_not_faster_than_tick_hz", run: tick_is_not_faster_than_tick_hz },
-            KernelTest { name: "timer::uptime_is_monotonic", run: uptime_is_monotonic },
-        ])
+        run_tests(
+            ferrite::kernel_tests!(timer: virtual_timer_is_armed, ticks_advance_with_interrupts_unmasked, no_tick_is_taken_while_masked, tick_is_not_faster_than_tick_hz, uptime_is_monotonic),
+        )
     }
 
     fn irqs_masked() -> bool {

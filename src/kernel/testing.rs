@@ -82,6 +82,18 @@ pub fn run_tests(tests: &[KernelTest]) -> ! {
     }
 }
 
+/// The test table of a kernel test image, each test named `group::function`:
+/// `kernel_tests!(mmu: text_is_read_execute, rodata_is_read_only)`.
+#[macro_export]
+macro_rules! kernel_tests {
+    ($group:ident: $($test:ident),+ $(,)?) => {
+        &[$($crate::kernel::testing::KernelTest {
+            name: concat!(stringify!($group), "::", stringify!($test)),
+            run: $test,
+        }),+]
+    };
+}
+
 /// Fails the test with the location and expression when `cond` is false; an optional
 /// format string adds context.
 #[macro_export]
