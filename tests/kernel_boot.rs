@@ -35,9 +35,16 @@ mod image {
     #[unsafe(no_mangle)]
     fn ferrite_main(info: BootInfo) -> ! {
         BOOT_INFO.call_once(|| info);
-        run_tests(
-            ferrite::kernel_tests!(boot: device_tree_gives_ram, device_tree_gives_gic_and_timer, console_is_the_virt_pl011, frames_are_free_and_inside_ram, image_and_tree_are_reserved, runs_at_el1_with_interrupts_masked, counter_has_a_frequency),
-        )
+        run_tests(ferrite::kernel_tests!(
+            boot:
+            device_tree_gives_ram,
+            device_tree_gives_gic_and_timer,
+            console_is_the_virt_pl011,
+            frames_are_free_and_inside_ram,
+            image_and_tree_are_reserved,
+            runs_at_el1_with_interrupts_masked,
+            counter_has_a_frequency,
+        ))
     }
 
     fn device_tree_gives_ram() -> TestResult {

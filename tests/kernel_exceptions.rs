@@ -33,9 +33,17 @@ mod image {
 
     #[unsafe(no_mangle)]
     fn ferrite_main(_info: BootInfo) -> ! {
-        run_tests(
-            ferrite::kernel_tests!(exceptions: no_fault_is_reported_when_none_happens, brk_is_a_breakpoint_with_its_immediate, udf_is_an_undefined_instruction, svc_at_el1_returns_after_the_call, load_from_unmapped_kernel_address_aborts, store_to_unmapped_kernel_address_aborts, misaligned_load_with_alignment_checking_faults, faults_in_a_row_are_each_caught),
-        )
+        run_tests(ferrite::kernel_tests!(
+            exceptions:
+            no_fault_is_reported_when_none_happens,
+            brk_is_a_breakpoint_with_its_immediate,
+            udf_is_an_undefined_instruction,
+            svc_at_el1_returns_after_the_call,
+            load_from_unmapped_kernel_address_aborts,
+            store_to_unmapped_kernel_address_aborts,
+            misaligned_load_with_alignment_checking_faults,
+            faults_in_a_row_are_each_caught,
+        ))
     }
 
     /// Runs `provoke` expecting a fault; the failure names `what` when none comes.

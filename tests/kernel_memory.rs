@@ -32,9 +32,13 @@ mod image {
     #[unsafe(no_mangle)]
     fn ferrite_main(info: BootInfo) -> ! {
         BOOT_INFO.call_once(|| info);
-        run_tests(
-            ferrite::kernel_tests!(memory: frames_run_out_with_no_memory_and_all_come_back, impossible_frame_requests_are_refused, vmo_commit_runs_out_and_release_returns_every_frame, heap_try_reserve_fails_cleanly),
-        )
+        run_tests(ferrite::kernel_tests!(
+            memory:
+            frames_run_out_with_no_memory_and_all_come_back,
+            impossible_frame_requests_are_refused,
+            vmo_commit_runs_out_and_release_returns_every_frame,
+            heap_try_reserve_fails_cleanly,
+        ))
     }
 
     fn frames_run_out_with_no_memory_and_all_come_back() -> TestResult {

@@ -43,9 +43,24 @@ mod image {
 
     #[unsafe(no_mangle)]
     fn ferrite_main(_info: BootInfo) -> ! {
-        run_tests(
-            ferrite::kernel_tests!(mmu: mair_sctlr_and_ttbr1_are_as_built, text_is_read_execute, rodata_is_read_only, data_and_bss_are_read_write_never_execute, stack_guard_page_is_unmapped, no_leaf_is_writable_and_executable, linear_map_is_normal_write_back, mmio_windows_are_device_ngnre, store_to_kernel_text_faults, store_to_rodata_faults, store_to_data_succeeds, fetch_from_data_faults, fetch_from_linear_alias_of_text_faults, load_from_guard_page_faults, user_half_is_closed_to_the_kernel),
-        )
+        run_tests(ferrite::kernel_tests!(
+            mmu:
+            mair_sctlr_and_ttbr1_are_as_built,
+            text_is_read_execute,
+            rodata_is_read_only,
+            data_and_bss_are_read_write_never_execute,
+            stack_guard_page_is_unmapped,
+            no_leaf_is_writable_and_executable,
+            linear_map_is_normal_write_back,
+            mmio_windows_are_device_ngnre,
+            store_to_kernel_text_faults,
+            store_to_rodata_faults,
+            store_to_data_succeeds,
+            fetch_from_data_faults,
+            fetch_from_linear_alias_of_text_faults,
+            load_from_guard_page_faults,
+            user_half_is_closed_to_the_kernel,
+        ))
     }
 
     // ----- reading the live tables -------------------------------------------------

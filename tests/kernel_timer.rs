@@ -26,9 +26,14 @@ mod image {
 
     #[unsafe(no_mangle)]
     fn ferrite_main(_info: BootInfo) -> ! {
-        run_tests(
-            ferrite::kernel_tests!(timer: virtual_timer_is_armed, ticks_advance_with_interrupts_unmasked, no_tick_is_taken_while_masked, tick_is_not_faster_than_tick_hz, uptime_is_monotonic),
-        )
+        run_tests(ferrite::kernel_tests!(
+            timer:
+            virtual_timer_is_armed,
+            ticks_advance_with_interrupts_unmasked,
+            no_tick_is_taken_while_masked,
+            tick_is_not_faster_than_tick_hz,
+            uptime_is_monotonic,
+        ))
     }
 
     fn irqs_masked() -> bool {
