@@ -67,6 +67,7 @@ test-host:
 # Level 2: kernel images (tests/kernel_*.rs) booted in QEMU, exiting through semihosting.
 test-kernel:
 	cargo test --no-fail-fast --profile $(PROFILE) --target $(TARGET) --test 'kernel_*'
+	MACHINE="-M virt -cpu max -m 512M" cargo test --no-fail-fast --profile $(PROFILE) --target $(TARGET) --test kernel_mmu
 
 # Level 3: the EL0 programs on the boot matrix, isolation cases, bad initrd, short fuzz.
 test-system: image user

@@ -60,6 +60,7 @@ mod image {
             fetch_from_linear_alias_of_text_faults,
             load_from_guard_page_faults,
             user_half_is_closed_to_the_kernel,
+            pan_is_on_when_the_cpu_has_it,
         ))
     }
 
@@ -425,6 +426,22 @@ mod image {
             TrapCause::DataAbort { same_el: true, write: false, fault: FaultKind::Translation { level: 0 }, .. }
         );
         check_eq!(fault.far, addr);
+        Ok(())
+    }
+
+    /// With PAN (ARMv8.1; `-cpu max` has it, cortex-a72 does not) the kernel runs with
+    /// PSTATE.PAN set, and SCTLR_EL1.SPAN is clear so every exception entry sets it again;
+    /// without PAN the copy routine is told not to toggle it.
+    fn pan_is_on_when_the_cpu_has_it() -> TestResult {
+        let pan: u64;
+        if ferrite::arch::aarch64::cpu::has_pan() {
+            // SAFETY: reads PSTATE.PAN (S3_0_C4_C2_3), which exists on this CPU.
+            unsafe { asm!("mrs {}, S3_0_C4_C2_3", out(reg) pan, options(nomem, nostack)) };
+            check_eq!(pan >> 22 & 1, 1, "PSTATE.PAN at EL1");
+            check_eq!(SCTLR_EL1.get() >> 23 & 1, 0, "SCTLR_EL1.SPAN (0: exception entry sets PAN)");
+        } else {
+            check_eq!(SCTLR_EL1.get() >> 23 & 1, 1, "SCTLR_EL1.SPAN is RES1 without PAN");
+        }
         Ok(())
     }
 }
