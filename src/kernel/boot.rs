@@ -8,7 +8,7 @@
 //! 6. the GIC and the timer tick;
 //! 7. userboot, or (without an initrd) the self-checks and shutdown.
 
-use super::{KERNEL, Kernel};
+use super::{KERNEL, Kernel, MACHINE};
 use crate::abi::PAGE_SIZE;
 use crate::arch::aarch64::mmu::{self, BootTableMemory, DeviceMapping, KernelTableMemory};
 use crate::arch::aarch64::{cpu, heap, semihosting, timer, user_copy};
@@ -111,21 +111,33 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     // The kernel state.
     let zero_page = frames.alloc().unwrap_or_else(|e| early_fail("no memory for the zero page", &e));
     mmu::zero_page(zero_page);
+    let initrd = machine.initrd;
+    MACHINE.call_once(|| machine);
     *KERNEL.lock() = Some(Kernel {
-        machine,
         frames,
         kernel_table,
+        kernel_table_pages: 0,
         mmio,
         vmos: VmoStore::new(),
-        process: None,
+        aspaces: alloc::collections::BTreeMap::new(),
+        next_aspace_id: 0,
+        asids: super::aspace::AsidPool::new(),
+        stack_slots: super::kstack::StackSlots::new(),
         zero_page,
-        root_resource_koid: 0,
         user_table_pages: 0,
         heap_bytes,
-        next_koid: 1,
     });
-    super::with_kernel(|k| k.root_resource_koid = k.new_koid());
-    let info = BootInfo { dtb: PhysAddr(dtb_pa), initrd: machine.initrd };
+
+    // This CPU: number 0, its boot path becomes its idle loop; TTBR0 names the empty
+    // table (the zero page) until a thread runs.
+    crate::arch::aarch64::percpu::set_cpu_index(0);
+    super::cpu::this().idle.adopt_running();
+    super::cpu::this().mpidr.store(cpu::mpidr(), core::sync::atomic::Ordering::Relaxed);
+    super::cpu::mark_online(0);
+    super::aspace::EMPTY_TTBR0.store(zero_page.0, core::sync::atomic::Ordering::Relaxed);
+    super::aspace::activate_none();
+    mmu::enable_user_walks();
+    let info = BootInfo { dtb: PhysAddr(dtb_pa), initrd };
     crate::arch::aarch64::exception::call_main(info)
 }
 
@@ -312,7 +324,7 @@ fn print_banner(machine: &Machine, dtb_pa: u64, entry_el: u64, heap_bytes: u64, 
 /// shuts down (status 0).
 pub fn run_userboot(info: BootInfo) -> ! {
     let Some(initrd) = info.initrd else {
-        let selftest = super::with_kernel(|k| crate::platform::cmdline_flag(k.machine.bootargs.as_str(), "selftest"));
+        let selftest = crate::platform::cmdline_flag(super::machine().bootargs.as_str(), "selftest");
         if selftest {
             let passed = super::selftest::run();
             super::shutdown::shutdown(if passed { 0 } else { 1 }, "self-checks done, no initrd to run")
@@ -333,24 +345,37 @@ pub fn run_userboot(info: BootInfo) -> ! {
         super::shutdown::shutdown(crate::abi::exit_status::BAD_INITRD, "the initrd was refused")
     }
     let image = mmu::phys_slice(initrd.base, initrd.size as usize);
-    let frame = super::with_kernel(|k| {
-        let cmdline = k.machine.bootargs;
-        super::process::userboot(k, image, cmdline.as_str())
-    });
-    match frame {
-        Ok(frame) => {
-            log::info!("userboot: entering {:#x}", frame.elr);
-            crate::arch::aarch64::exception::enter_user(frame)
+    let cmdline = super::machine().bootargs.as_str();
+    match super::userboot::start(image, cmdline) {
+        Ok(()) => {
+            super::irq::start_scheduling();
+            super::sched::idle_loop()
         }
-        Err(super::process::UserbootError::BadElf(e)) => {
-            kprintln!("ferrite: refusing the initrd: {e}");
+        Err(super::userboot::UserbootError::Refused(why)) => {
+            kprintln!("ferrite: refusing the initrd: {why}");
             super::shutdown::shutdown(crate::abi::exit_status::BAD_INITRD, "the initrd was refused")
         }
-        Err(super::process::UserbootError::Kernel(e)) => {
+        Err(super::userboot::UserbootError::Kernel(e)) => {
             kprintln!("ferrite: cannot start the initrd: {e}");
             super::shutdown::shutdown(1, "userboot failed")
         }
     }
+}
+
+/// A secondary CPU's first Rust code (after boot.S set its stack and tables).
+pub fn secondary_start(index: usize) -> ! {
+    super::cpu::this().idle.adopt_running();
+    super::cpu::this().mpidr.store(cpu::mpidr(), core::sync::atomic::Ordering::Relaxed);
+    mmu::finish_secondary_tables();
+    if cpu::has_pan() {
+        cpu::enable_pan();
+    }
+    cpu::allow_el0_counter();
+    super::aspace::activate_none();
+    mmu::enable_user_walks();
+    super::irq::start_secondary();
+    super::cpu::mark_online(index);
+    super::sched::idle_loop()
 }
 
 /// Waits for a few timer ticks and reports them, to show interrupts arriving.

@@ -2,8 +2,8 @@
 //! its VMO, maps the page (committing or forking it for a write; the shared zero page
 //! for a read of an uncommitted page). Anything else is a user fault.
 
+use super::aspace::apply_invalidations;
 use super::memory::{FramePages, LinearMapCaches};
-use super::process::apply_invalidations;
 use super::{Kernel, with_kernel};
 use crate::abi::{PAGE_SIZE, cache_policy, vm};
 use crate::arch::aarch64::mmu::{self, KernelTableMemory};
@@ -16,20 +16,28 @@ use crate::vm::vmo::CacheMaintenance;
 /// fault was a translation fault: the entry was invalid, so no TLB entry can exist for
 /// it and the new entry needs no TLB invalidation.
 pub fn resolve_user_fault(far: u64, write: bool, execute: bool, translation: bool) -> ZxResult {
-    with_kernel(|k| map_faulting_page(k, far, write, execute, !translation))
+    let aspace = super::cpu::this().current_aspace.load(core::sync::atomic::Ordering::Relaxed);
+    with_kernel(|k| map_faulting_page(k, aspace, far, write, execute, !translation))
 }
 
 /// Resolves a fault at user address `far` met by the kernel's copy routine, or says why
 /// it cannot be.
 pub fn resolve(k: &mut Kernel, far: u64, write: bool, execute: bool) -> ZxResult {
-    map_faulting_page(k, far, write, execute, true)
+    let aspace = super::cpu::this().current_aspace.load(core::sync::atomic::Ordering::Relaxed);
+    map_faulting_page(k, aspace, far, write, execute, true)
 }
 
 /// Maps the page behind a fault at `far`; `replaces_valid_entry` says whether a valid
 /// entry (hence perhaps a TLB entry) may be there already.
-fn map_faulting_page(k: &mut Kernel, far: u64, write: bool, execute: bool, replaces_valid_entry: bool) -> ZxResult {
-    let process = k.process.as_ref().ok_or(ZxError::BadState)?;
-    let mapping = *process.vmar.find(far).ok_or(ZxError::NotFound)?;
+pub fn map_faulting_page(
+    k: &mut Kernel,
+    aspace: u64,
+    far: u64,
+    write: bool,
+    execute: bool,
+    replaces_valid_entry: bool,
+) -> ZxResult {
+    let mapping = *super::aspace::get(k, aspace)?.vmar.find(far).ok_or(ZxError::NotFound)?;
     // 1. The access must be one the mapping allows.
     let needed = if execute {
         vm::PERM_EXECUTE
@@ -90,12 +98,12 @@ fn map_faulting_page(k: &mut Kernel, far: u64, write: bool, execute: bool, repla
         memory,
         global: false,
     };
-    let Kernel { process, frames, user_table_pages, .. } = k;
-    let process = process.as_mut().ok_or(ZxError::BadState)?;
+    let Kernel { aspaces, frames, user_table_pages, .. } = k;
+    let space = aspaces.get_mut(&aspace).ok_or(ZxError::BadState)?;
     let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
-    process.page_table.map_page(VirtAddr(va), pa, attrs, &mut tables)?;
+    space.page_table.map_page(VirtAddr(va), pa, attrs, &mut tables)?;
     if replaces_valid_entry {
-        mmu::flush_tlb_user_page(va, process.asid);
+        mmu::flush_tlb_user_page(va, space.asid);
     } else {
         // Invalid entries are never cached: making the new one visible to the table
         // walker is enough (the `eret` back to EL0 synchronises the context).
@@ -105,4 +113,26 @@ fn map_faulting_page(k: &mut Kernel, far: u64, write: bool, execute: bool, repla
         crate::arch::aarch64::cache::invalidate_all_instructions();
     }
     Ok(())
+}
+
+/// A fault nothing handles: prints the `user fault:` line (ABI.md section 3) and kills
+/// the whole process with ZX_TASK_RETCODE_EXCEPTION_KILL; the faulting thread ends on
+/// its way back to EL0. When it is the first process, the machine then stops (139).
+pub fn user_fault(frame: &crate::arch::aarch64::exception::TrapFrame, cause: &dyn core::fmt::Display, esr: u64, far: u64) {
+    use super::object::KernelObject;
+    let Some(thread) = super::cpu::current_thread() else {
+        super::panic::trap_panic(frame, &"user fault with no current thread")
+    };
+    let process = thread.process().clone();
+    let name = process.name().unwrap_or([0; 32]);
+    let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    crate::kprintln!(
+        "user fault: {cause} esr={esr:#010x} far={far:#018x} elr={:#018x} sp={:#018x} pid={} tid={} name={}",
+        frame.elr,
+        frame.sp_el0,
+        process.base().koid(),
+        thread.base().koid(),
+        core::str::from_utf8(&name[..len]).unwrap_or("?")
+    );
+    process.exit_with(crate::abi::retcode::EXCEPTION_KILL, true);
 }

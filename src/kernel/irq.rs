@@ -12,6 +12,21 @@ static TIMER_INTID: AtomicU32 = AtomicU32::new(27);
 static TICKS: AtomicU64 = AtomicU64::new(0);
 static BOOT_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// The counter value at boot ("time 0" of the monotonic clock).
+pub fn boot_counter() -> u64 {
+    BOOT_COUNTER.load(Ordering::Relaxed)
+}
+
+/// The SGI that asks a CPU to reschedule (a thread became ready for it, or one it runs
+/// was killed).
+pub const SGI_RESCHEDULE: u32 = 0;
+
+/// Interrupts CPU `target` so that it reschedules. With one CPU online the scheduler
+/// never asks for another CPU; the SMP bring-up provides the GIC's SGI path.
+pub fn send_reschedule(target: usize) {
+    let _ = target;
+}
+
 /// Records the counter value that is "time 0" for `zx_clock_get_monotonic`.
 pub fn mark_boot_time(counter: u64) {
     BOOT_COUNTER.store(counter, Ordering::Relaxed);
@@ -41,13 +56,28 @@ pub fn start(gic: Gic, timer_intid: u32) {
     timer::arm(timer::frequency() / TICK_HZ);
 }
 
+/// Whether the scheduler owns the timer (once the first thread exists): then each timer
+/// interrupt is its business, else the boot-time tick's.
+static SCHEDULING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Hands the timer to the scheduler.
+pub fn start_scheduling() {
+    SCHEDULING.store(true, Ordering::Release);
+}
+
 /// Called from the vector table for every IRQ.
 pub fn handle_irq() {
     let Some(gic) = GIC.get() else { return };
     while let Some(intid) = gic.acknowledge() {
         if intid == TIMER_INTID.load(Ordering::Relaxed) {
             TICKS.fetch_add(1, Ordering::Relaxed);
-            timer::arm(timer::frequency() / TICK_HZ);
+            if SCHEDULING.load(Ordering::Acquire) {
+                crate::kernel::sched::timer_interrupt();
+            } else {
+                timer::arm(timer::frequency() / TICK_HZ);
+            }
+        } else if intid == SGI_RESCHEDULE {
+            crate::kernel::cpu::this().need_resched.store(true, Ordering::Relaxed);
         } else {
             log::warn!("unexpected interrupt {intid}");
         }
@@ -61,4 +91,9 @@ pub fn sleep_until_interrupt() {
     crate::arch::aarch64::cpu::enable_interrupts();
     crate::arch::aarch64::cpu::wait_for_interrupt();
     crate::arch::aarch64::cpu::disable_interrupts();
+}
+
+/// Per-CPU interrupt set-up of a secondary CPU: its GIC CPU interface and its timer.
+pub fn start_secondary() {
+    timer::arm(timer::frequency() / TICK_HZ);
 }

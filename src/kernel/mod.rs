@@ -1,18 +1,34 @@
-//! The kernel proper: its global state, the boot sequence, the user process, syscall
-//! handlers, page faults, interrupts, panics and shutdown. It sits on the pure core and
-//! reaches the hardware only through `arch` and `drivers`.
+//! The kernel proper: the boot sequence, tasks and the scheduler, the object layer,
+//! syscall handlers, page faults, interrupts, panics and shutdown. It sits on the pure
+//! core and reaches the hardware only through `arch` and `drivers`.
+//!
+//! State is split by lock (docs/ARCHITECTURE.md has the full table and order):
+//! - the VM state [`Kernel`] behind [`KERNEL`] (frames, the kernel's tables, every VMO,
+//!   every address space): the innermost lock but the scheduler's and the console's;
+//! - each process's handle table and task state, each job's, each thread's;
+//! - each object's signals and observers;
+//! - the scheduler's run and deadline queues ([`sched`]);
+//! - per-CPU data ([`cpu`]).
 
+pub mod aspace;
 pub mod boot;
+pub mod cpu;
 pub mod fault;
+pub mod futex;
 pub mod irq;
+pub mod kstack;
 pub mod memory;
+pub mod object;
 pub mod panic;
-pub mod process;
+pub mod sched;
 pub mod selftest;
 pub mod shutdown;
 #[deny(unsafe_code)]
 pub mod syscalls;
+pub mod task;
 pub mod testing;
+pub mod userboot;
+pub mod vm_object;
 
 use crate::mm::PhysAddr;
 use crate::mm::frame::FrameAllocator;
@@ -20,48 +36,55 @@ use crate::mm::layout::MmioWindows;
 use crate::mm::page_table::PageTable;
 use crate::platform::Machine;
 use crate::vm::vmo::VmoStore;
-use process::Process;
+use alloc::collections::BTreeMap;
 use spin::Mutex;
 
-/// Everything the kernel owns, behind one lock. One CPU runs the kernel at a time and
-/// kernel code runs with interrupts masked, so the lock is never contended; it exists
-/// so that every access is visibly exclusive.
+/// The memory-management state, behind the VM lock: physical frames, the kernel's
+/// tables, every VMO and every address space. Kernel code runs with interrupts masked
+/// and takes this lock for short, bounded steps; it never blocks holding it.
 pub struct Kernel {
-    /// What the device tree told us.
-    pub machine: Machine,
     /// Every free physical page.
     pub frames: FrameAllocator,
     /// The kernel half's translation tables (TTBR1).
     pub kernel_table: PageTable,
+    /// Pages of the kernel half's tables allocated after boot (kernel stacks).
+    pub kernel_table_pages: u64,
     /// Virtual space for device registers.
     pub mmio: MmioWindows,
     /// Every VMO.
     pub vmos: VmoStore,
-    /// The user process, once userboot has made it.
-    pub process: Option<Process>,
+    /// Every process's address space, by id.
+    pub aspaces: BTreeMap<u64, aspace::AddressSpace>,
+    /// The last address-space id handed out.
+    pub next_aspace_id: u64,
+    /// ASIDs in use.
+    pub asids: aspace::AsidPool,
+    /// Slots of the kernel-stack area.
+    pub stack_slots: kstack::StackSlots,
     /// A page of zeros, mapped read-only for reads of uncommitted VMO pages.
     pub zero_page: PhysAddr,
-    /// Koid of the root resource.
-    pub root_resource_koid: u64,
     /// Pages of user page tables in use (KMEM_STATS mmu_overhead_bytes).
     pub user_table_pages: u64,
     /// Bytes of the kernel heap (KMEM_STATS total_heap_bytes).
     pub heap_bytes: u64,
-    next_koid: u64,
 }
 
-impl Kernel {
-    /// A fresh kernel object id (koids are never reused; 0 means "none").
-    pub fn new_koid(&mut self) -> u64 {
-        self.next_koid += 1;
-        self.next_koid
+/// The VM state, set up once by `boot`.
+pub static KERNEL: Mutex<Option<Kernel>> = Mutex::new(None);
+
+/// What the device tree told us, set once at boot.
+pub static MACHINE: spin::Once<Machine> = spin::Once::new();
+
+/// The machine description (boot sets it before anything else runs).
+pub fn machine() -> &'static Machine {
+    match MACHINE.get() {
+        Some(m) => m,
+        None => panic!("the machine description used before boot read it"),
     }
 }
 
-/// The kernel's state, set up once by `boot`.
-pub static KERNEL: Mutex<Option<Kernel>> = Mutex::new(None);
-
-/// Runs `f` with the kernel state. Panics (a kernel bug) if called before boot made it.
+/// Runs `f` with the VM state locked. Panics (a kernel bug) if called before boot made
+/// it, or when this CPU already holds the lock (a re-entry would deadlock).
 pub fn with_kernel<R>(f: impl FnOnce(&mut Kernel) -> R) -> R {
     let mut guard = KERNEL.lock();
     match guard.as_mut() {

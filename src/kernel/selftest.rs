@@ -93,7 +93,7 @@ fn frames_come_back_when_freed(k: &mut Kernel) -> Result<(), &'static str> {
 
 fn vmo_round_trip(k: &mut Kernel) -> Result<(), &'static str> {
     let before = k.frames.free_bytes();
-    let koid = k.new_koid();
+    let koid = crate::kernel::object::new_koid();
     let vmo = k.vmos.create(koid, 4 * PAGE_SIZE, 0).map_err(|_| "vmo create failed")?;
     let mut mem = FramePages { frames: &mut k.frames };
     let pa = k.vmos.page_for_write(vmo, 2, &mut mem).map_err(|_| "commit failed")?;

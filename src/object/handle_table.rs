@@ -105,6 +105,23 @@ impl<T> HandleTable<T> {
         Ok(self.encode(index, generation))
     }
 
+    /// As [`HandleTable::insert`], but a full table (or a failed allocation) gives the
+    /// object back instead of dropping it, so the caller decides where it is dropped.
+    pub fn try_insert(&mut self, object: T, rights: u32) -> Result<u32, T> {
+        match self.take_free_slot() {
+            Ok(index) => match self.slots.get_mut(index) {
+                Some(slot) => {
+                    slot.handle = Some(Handle { object, rights });
+                    let generation = slot.generation;
+                    self.live += 1;
+                    Ok(self.encode(index, generation))
+                }
+                None => Err(object),
+            },
+            Err(_) => Err(object),
+        }
+    }
+
     /// The handle named by `value`, or `BadHandle`.
     pub fn get(&self, value: u32) -> ZxResult<&Handle<T>> {
         let index = self.slot_of(value)?;
@@ -240,7 +257,7 @@ impl<T: Clone> HandleTable<T> {
 
 /// The rights of a handle derived from one holding `source` when `requested` was
 /// asked for: `SAME_RIGHTS` copies, anything else must be a subset (`InvalidArgs`).
-fn derived_rights(source: u32, requested: u32) -> ZxResult<u32> {
+pub fn derived_rights(source: u32, requested: u32) -> ZxResult<u32> {
     if requested == rights::SAME_RIGHTS {
         Ok(source)
     } else if requested & !source == 0 {

@@ -37,6 +37,53 @@ pub enum Syscall {
     CacheFlush { addr: UserAddr, len: u64, options: u32 },
     ObjectSignal { handle: u32, clear_mask: u32, set_mask: u32 },
     ObjectWaitOne { handle: u32, signals: u32, deadline: i64, observed: UserAddr },
+    ProcessCreate { job: u32, name: UserAddr, name_size: u64, options: u32, proc_out: UserAddr, vmar_out: UserAddr },
+    ProcessStart { process: u32, thread: u32, entry: u64, stack: u64, arg1: u32, arg2: u64 },
+    ProcessReadMemory { process: u32, vaddr: u64, buf: UserAddr, len: u64, actual: UserAddr },
+    ProcessWriteMemory { process: u32, vaddr: u64, buf: UserAddr, len: u64, actual: UserAddr },
+    ThreadCreate { process: u32, name: UserAddr, name_size: u64, options: u32, out: UserAddr },
+    ThreadStart { thread: u32, entry: u64, stack: u64, arg1: u64, arg2: u64 },
+    ThreadExit,
+    TaskKill { task: u32 },
+    JobCreate { parent: u32, options: u32, out: UserAddr },
+    HandleCloseMany { handles: UserAddr, count: u64 },
+    ObjectWaitMany { items: UserAddr, count: u64, deadline: i64 },
+    ObjectWaitAsync { handle: u32, port: u32, key: u64, signals: u32, options: u32 },
+    ObjectSignalPeer { handle: u32, clear_mask: u32, set_mask: u32 },
+    EventCreate { options: u32, out: UserAddr },
+    EventpairCreate { options: u32, out0: UserAddr, out1: UserAddr },
+    ChannelCreate { options: u32, out0: UserAddr, out1: UserAddr },
+    ChannelRead {
+        handle: u32,
+        options: u32,
+        bytes: UserAddr,
+        handles: UserAddr,
+        num_bytes: u32,
+        num_handles: u32,
+        actual_bytes: UserAddr,
+        actual_handles: UserAddr,
+    },
+    ChannelWrite { handle: u32, options: u32, bytes: UserAddr, num_bytes: u32, handles: UserAddr, num_handles: u32 },
+    ChannelCall { handle: u32, options: u32, deadline: i64, args: UserAddr, actual_bytes: UserAddr, actual_handles: UserAddr },
+    PortCreate { options: u32, out: UserAddr },
+    PortQueue { port: u32, packet: UserAddr },
+    PortWait { port: u32, deadline: i64, packet: UserAddr },
+    PortCancel { port: u32, source: u32, key: u64 },
+    FutexWait { value_ptr: UserAddr, current: i32, new_owner: u32, deadline: i64 },
+    FutexWake { value_ptr: UserAddr, count: u32 },
+    FutexRequeue { value_ptr: UserAddr, wake_count: u32, current: i32, requeue_ptr: UserAddr, requeue_count: u32, new_owner: u32 },
+    TimerCreate { options: u32, clock_id: u32, out: UserAddr },
+    TimerSet { timer: u32, deadline: i64, slack: i64 },
+    TimerCancel { timer: u32 },
+    Nanosleep { deadline: i64 },
+    DeadlineAfter { nanoseconds: i64 },
+    TicksGet,
+    TicksPerSecond,
+    SystemGetNumCpus,
+    SystemGetPageSize,
+    DebugRead { resource: u32, buf: UserAddr, len: u64, actual: UserAddr },
+    VmarAllocate { parent: u32, options: u32, offset: u64, size: u64, vmar_out: UserAddr, addr_out: UserAddr },
+    VmarDestroy { vmar: u32 },
 }
 
 /// The low 32 bits of a register.
@@ -90,6 +137,105 @@ pub fn decode(number: u64, a: &[u64; 8]) -> ZxResult<Syscall> {
         sys::OBJECT_WAIT_ONE => {
             ObjectWaitOne { handle: lo(a[0]), signals: lo(a[1]), deadline: a[2] as i64, observed: a[3] }
         }
+        sys::PROCESS_CREATE => ProcessCreate {
+            job: lo(a[0]),
+            name: a[1],
+            name_size: a[2],
+            options: lo(a[3]),
+            proc_out: a[4],
+            vmar_out: a[5],
+        },
+        sys::PROCESS_START => ProcessStart {
+            process: lo(a[0]),
+            thread: lo(a[1]),
+            entry: a[2],
+            stack: a[3],
+            arg1: lo(a[4]),
+            arg2: a[5],
+        },
+        sys::PROCESS_READ_MEMORY => {
+            ProcessReadMemory { process: lo(a[0]), vaddr: a[1], buf: a[2], len: a[3], actual: a[4] }
+        }
+        sys::PROCESS_WRITE_MEMORY => {
+            ProcessWriteMemory { process: lo(a[0]), vaddr: a[1], buf: a[2], len: a[3], actual: a[4] }
+        }
+        sys::THREAD_CREATE => {
+            ThreadCreate { process: lo(a[0]), name: a[1], name_size: a[2], options: lo(a[3]), out: a[4] }
+        }
+        sys::THREAD_START => ThreadStart { thread: lo(a[0]), entry: a[1], stack: a[2], arg1: a[3], arg2: a[4] },
+        sys::THREAD_EXIT => ThreadExit,
+        sys::TASK_KILL => TaskKill { task: lo(a[0]) },
+        sys::JOB_CREATE => JobCreate { parent: lo(a[0]), options: lo(a[1]), out: a[2] },
+        sys::HANDLE_CLOSE_MANY => HandleCloseMany { handles: a[0], count: a[1] },
+        sys::OBJECT_WAIT_MANY => ObjectWaitMany { items: a[0], count: a[1], deadline: a[2] as i64 },
+        sys::OBJECT_WAIT_ASYNC => {
+            ObjectWaitAsync { handle: lo(a[0]), port: lo(a[1]), key: a[2], signals: lo(a[3]), options: lo(a[4]) }
+        }
+        sys::OBJECT_SIGNAL_PEER => ObjectSignalPeer { handle: lo(a[0]), clear_mask: lo(a[1]), set_mask: lo(a[2]) },
+        sys::EVENT_CREATE => EventCreate { options: lo(a[0]), out: a[1] },
+        sys::EVENTPAIR_CREATE => EventpairCreate { options: lo(a[0]), out0: a[1], out1: a[2] },
+        sys::CHANNEL_CREATE => ChannelCreate { options: lo(a[0]), out0: a[1], out1: a[2] },
+        sys::CHANNEL_READ => ChannelRead {
+            handle: lo(a[0]),
+            options: lo(a[1]),
+            bytes: a[2],
+            handles: a[3],
+            num_bytes: lo(a[4]),
+            num_handles: lo(a[5]),
+            actual_bytes: a[6],
+            actual_handles: a[7],
+        },
+        sys::CHANNEL_WRITE => ChannelWrite {
+            handle: lo(a[0]),
+            options: lo(a[1]),
+            bytes: a[2],
+            num_bytes: lo(a[3]),
+            handles: a[4],
+            num_handles: lo(a[5]),
+        },
+        sys::CHANNEL_CALL => ChannelCall {
+            handle: lo(a[0]),
+            options: lo(a[1]),
+            deadline: a[2] as i64,
+            args: a[3],
+            actual_bytes: a[4],
+            actual_handles: a[5],
+        },
+        sys::PORT_CREATE => PortCreate { options: lo(a[0]), out: a[1] },
+        sys::PORT_QUEUE => PortQueue { port: lo(a[0]), packet: a[1] },
+        sys::PORT_WAIT => PortWait { port: lo(a[0]), deadline: a[1] as i64, packet: a[2] },
+        sys::PORT_CANCEL => PortCancel { port: lo(a[0]), source: lo(a[1]), key: a[2] },
+        sys::FUTEX_WAIT => {
+            FutexWait { value_ptr: a[0], current: lo(a[1]) as i32, new_owner: lo(a[2]), deadline: a[3] as i64 }
+        }
+        sys::FUTEX_WAKE => FutexWake { value_ptr: a[0], count: lo(a[1]) },
+        sys::FUTEX_REQUEUE => FutexRequeue {
+            value_ptr: a[0],
+            wake_count: lo(a[1]),
+            current: lo(a[2]) as i32,
+            requeue_ptr: a[3],
+            requeue_count: lo(a[4]),
+            new_owner: lo(a[5]),
+        },
+        sys::TIMER_CREATE => TimerCreate { options: lo(a[0]), clock_id: lo(a[1]), out: a[2] },
+        sys::TIMER_SET => TimerSet { timer: lo(a[0]), deadline: a[1] as i64, slack: a[2] as i64 },
+        sys::TIMER_CANCEL => TimerCancel { timer: lo(a[0]) },
+        sys::NANOSLEEP => Nanosleep { deadline: a[0] as i64 },
+        sys::DEADLINE_AFTER => DeadlineAfter { nanoseconds: a[0] as i64 },
+        sys::TICKS_GET => TicksGet,
+        sys::TICKS_PER_SECOND => TicksPerSecond,
+        sys::SYSTEM_GET_NUM_CPUS => SystemGetNumCpus,
+        sys::SYSTEM_GET_PAGE_SIZE => SystemGetPageSize,
+        sys::DEBUG_READ => DebugRead { resource: lo(a[0]), buf: a[1], len: a[2], actual: a[3] },
+        sys::VMAR_ALLOCATE => VmarAllocate {
+            parent: lo(a[0]),
+            options: lo(a[1]),
+            offset: a[2],
+            size: a[3],
+            vmar_out: a[4],
+            addr_out: a[5],
+        },
+        sys::VMAR_DESTROY => VmarDestroy { vmar: lo(a[0]) },
         _ => return Err(ZxError::BadSyscall),
     })
 }
@@ -100,13 +246,13 @@ mod tests {
 
     #[test]
     fn unknown_numbers_are_bad_syscall() {
-        for n in [0, 26, 63, 64, 1000, (1 << 32) | 4, u64::MAX] {
+        for n in [0, 64, 65, 1000, (1 << 32) | 4, u64::MAX] {
             assert_eq!(decode(n, &[0; 8]), Err(ZxError::BadSyscall), "number {n:#x}");
         }
     }
 
     #[test]
-    fn every_number_1_to_25_decodes() {
+    fn every_number_1_to_63_decodes() {
         for n in 1..=sys::LAST {
             assert!(decode(n, &[0; 8]).is_ok(), "number {n}");
         }

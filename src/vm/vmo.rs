@@ -670,6 +670,15 @@ impl VmoStore {
         vmo.user_signals = ((vmo.user_signals & !clear) | set) & signal::USER_ALL;
     }
 
+    /// Pages with content in `[offset, offset + len)` of the VMO (for a mapping's share of
+    /// ZX_INFO_TASK_STATS): committed pages it owns or sees through a parent.
+    pub fn committed_pages_in(&self, id: VmoId, offset: u64, len: u64) -> u64 {
+        let size = vmo_ref(&self.slots, id).size;
+        let end = offset.saturating_add(len).min(size);
+        let (first, last) = (offset / PAGE_SIZE, end.div_ceil(PAGE_SIZE));
+        (first..last).filter(|&page| self.page_for_read(id, page).is_some()).count() as u64
+    }
+
     /// `ZX_INFO_VMO` as the store knows it.
     pub fn info(&self, id: VmoId) -> VmoInfo {
         let physical = self.is_physical(id);

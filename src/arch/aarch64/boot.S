@@ -32,13 +32,15 @@ primary_entry:
     mrs     x21, CurrentEL              // x21 = the exception level we were entered at
     lsr     x21, x21, #2
 
-    // Only CPU 0 (affinity 0) boots; others park (SMP comes later).
+    // Other CPUs are started by the kernel itself (secondary_entry); one that arrives
+    // here anyway (a firmware that releases every CPU at the image) waits for good.
     mrs     x9, mpidr_el1
     and     x9, x9, #0xffffff
     cbz     x9, 1f
 0:  wfe
     b       0b
 1:
+    mov     x22, xzr                    // x22 = 0: the boot CPU
     mrs     x9, CurrentEL
     lsr     x9, x9, #2
     cmp     x9, #3
@@ -60,6 +62,9 @@ from_el3:
 2:  mov     x9, #0x3c5                  // EL1h, DAIF masked
     msr     spsr_el3, x9
     adr     x9, at_el1
+    adr     x10, secondary_at_el1
+    cmp     x22, #0
+    csel    x9, x9, x10, eq
     msr     elr_el3, x9
     eret
 
@@ -68,6 +73,9 @@ from_el2:
     mov     x9, #0x3c5                  // EL1h, DAIF masked
     msr     spsr_el2, x9
     adr     x9, at_el1
+    adr     x10, secondary_at_el1
+    cmp     x22, #0
+    csel    x9, x9, x10, eq
     msr     elr_el2, x9
     eret
 
@@ -96,6 +104,26 @@ configure_el2:
     isb
 3:  ret
 
+// A secondary CPU, started by the kernel (arch::aarch64::smp) through PSCI CPU_ON or a
+// spin table, MMU off, at EL2 or EL1. `secondary_boot` (written by the boot CPU before it
+// starts each CPU, one at a time) holds its stack top, CPU index and the kernel's TTBR1.
+.global secondary_entry
+secondary_entry:
+    mov     x22, #1                     // x22 = 1: a secondary CPU
+    mrs     x9, CurrentEL
+    lsr     x9, x9, #2
+    cmp     x9, #3
+    b.eq    from_el3
+    cmp     x9, #2
+    b.eq    from_el2
+secondary_at_el1:
+    mov     x9, #(3 << 20)              // FP/SIMD not trapped (as at_el1)
+    msr     cpacr_el1, x9
+    isb
+    bl      enable_mmu                  // the boot tables: identity + image
+    ldr     x9, =secondary_high_entry
+    br      x9
+
 at_el1:
     // FP/SIMD: not trapped at EL0/EL1 (user programs may use it; the kernel is
     // built soft-float and never touches it).
@@ -122,12 +150,17 @@ at_el1:
     // The tables were written with the MMU (and so the data cache) off: drop any stale
     // lines for them and the stack so cacheable walks and loads see memory.
     adrp    x9, boot_l0_high
-    adrp    x10, boot_stack_top
-    add     x10, x10, :lo12:boot_stack_top
+    adrp    x10, boot_tables_end
 9:  dc      ivac, x9
     add     x9, x9, #64
     cmp     x9, x10
     b.lo    9b
+    adrp    x9, boot_stack_bottom
+    adrp    x10, boot_stack_top
+10: dc      ivac, x9
+    add     x9, x9, #64
+    cmp     x9, x10
+    b.lo    10b
     dsb     sy
     bl      enable_mmu
 
@@ -229,6 +262,37 @@ high_entry:
 8:  wfi
     b       8b
 
+// A secondary CPU in the high half: the kernel's own tables, its stack, its index.
+secondary_high_entry:
+    ldr     x9, =secondary_boot
+    ldr     x10, [x9, #16]              // the kernel's TTBR1 root
+    dsb     ishst
+    msr     ttbr1_el1, x10
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    ldr     x10, [x9, #0]               // stack top
+    mov     sp, x10
+    adr     x10, exception_vectors
+    msr     vbar_el1, x10
+    isb
+    ldr     x0, [x9, #8]                // CPU index
+    mov     x29, xzr
+    mov     x30, xzr
+    bl      secondary_cpu_entry
+9:  wfi
+    b       9b
+
+.section .data
+.balign 8
+// Filled in by arch::aarch64::smp before each secondary CPU is started: stack top,
+// CPU index, TTBR1 root. Read by that CPU with its caches off, so the writer cleans it
+// to memory.
+.global secondary_boot
+secondary_boot:
+    .quad 0, 0, 0, 0
+
 .section .bss.boot, "aw", %nobits
 .balign PAGE_SIZE
 boot_l0_high:  .space PAGE_SIZE
@@ -236,15 +300,19 @@ boot_l1_high:  .space PAGE_SIZE
 boot_l2_high:  .space PAGE_SIZE
 boot_l0_low:   .space PAGE_SIZE
 boot_l1_low:   .space PAGE_SIZE
-// The boot stack (the kernel stack for good: exceptions from EL0 land at its top),
-// with a guard page below it that the final kernel tables leave unmapped. The EL1
-// synchronous vector compares SP with `boot_stack_bottom` to report an overflow.
-.balign PAGE_SIZE
+boot_tables_end:
+// The boot CPU's stack, in the upper half of a 128 KiB slot whose lower half ends in its
+// guard page, which the final kernel tables leave unmapped (kernel::kstack explains the
+// slot shape; vectors.S tests the STACK_BIT of SP to detect an overflow). Not zeroed.
+.section .kstack, "aw", %nobits
+.balign 131072
+boot_stack_slot:
+    .space 65536 - PAGE_SIZE
 .global boot_stack_guard
 boot_stack_guard: .space PAGE_SIZE
 .global boot_stack_bottom
 boot_stack_bottom:
-    .space 60 * 1024
+    .space 65536
 .global boot_stack_top
 boot_stack_top:
 // A small stack for reporting a kernel stack overflow.

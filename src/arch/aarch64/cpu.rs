@@ -36,6 +36,13 @@ pub fn dsb_isb() {
 }
 
 /// The exception level the CPU runs at.
+/// Instruction synchronisation barrier (lets a pending interrupt be taken right after
+/// interrupts are unmasked).
+pub fn isb() {
+    barrier::isb(barrier::SY);
+}
+
+/// The exception level the CPU runs at.
 pub fn current_el() -> u64 {
     CurrentEL.read(CurrentEL::EL)
 }

@@ -50,10 +50,17 @@ mod kind {
 #[unsafe(no_mangle)]
 extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
     match kind {
-        kind::LOW_SYNC => lower_el_sync(frame),
-        kind::LOW_IRQ | kind::CUR_SPX_IRQ => crate::kernel::irq::handle_irq(),
+        kind::LOW_SYNC => {
+            lower_el_sync(frame);
+            crate::kernel::sched::before_user_return();
+        }
+        kind::LOW_IRQ => {
+            crate::kernel::irq::handle_irq();
+            crate::kernel::sched::before_user_return();
+        }
+        kind::CUR_SPX_IRQ => crate::kernel::irq::handle_irq(),
         kind::CUR_SPX_SYNC => current_el_sync(frame),
-        kind::LOW32 => crate::kernel::process::user_fault(frame, &"AArch32 execution", ESR_EL1.get(), FAR_EL1.get()),
+        kind::LOW32 => crate::kernel::fault::user_fault(frame, &"AArch32 execution", ESR_EL1.get(), FAR_EL1.get()),
         kind::CUR_SP0 => crate::kernel::panic::trap_panic(frame, &"exception taken with SP_EL0 at EL1"),
         _ => crate::kernel::panic::trap_panic(frame, &"unexpected FIQ or SError"),
     }
@@ -70,17 +77,17 @@ fn lower_el_sync(frame: &mut TrapFrame) {
             let far = FAR_EL1.get();
             let translation = matches!(fault, crate::trap::FaultKind::Translation { .. });
             if crate::kernel::fault::resolve_user_fault(far, write, false, translation).is_err() {
-                crate::kernel::process::user_fault(frame, &cause, esr, far);
+                crate::kernel::fault::user_fault(frame, &cause, esr, far);
             }
         }
         TrapCause::InstructionAbort { fault, .. } if fault.may_be_resolved() => {
             let far = FAR_EL1.get();
             let translation = matches!(fault, crate::trap::FaultKind::Translation { .. });
             if crate::kernel::fault::resolve_user_fault(far, false, true, translation).is_err() {
-                crate::kernel::process::user_fault(frame, &cause, esr, far);
+                crate::kernel::fault::user_fault(frame, &cause, esr, far);
             }
         }
-        _ => crate::kernel::process::user_fault(frame, &cause, esr, FAR_EL1.get()),
+        _ => crate::kernel::fault::user_fault(frame, &cause, esr, FAR_EL1.get()),
     }
 }
 
@@ -118,28 +125,18 @@ extern "C" fn kernel_stack_overflow(elr: u64, far: u64) -> ! {
     crate::kernel::panic::stack_overflow(elr, far)
 }
 
-/// Enters EL0 for the first time with `frame`'s registers. The frame is placed at the
-/// top of the boot stack, which from then on is the kernel stack for exceptions from
-/// EL0 (everything below it that the boot path used is abandoned).
-pub fn enter_user(frame: TrapFrame) -> ! {
-    unsafe extern "C" {
-        static boot_stack_top: u8;
-        fn enter_user(frame: *mut TrapFrame) -> !;
-    }
-    // SAFETY: the slot is the top 288 bytes of the boot stack. The running code's own
-    // frame lies deeper in the stack (it called down from there), and nothing above it
-    // is used again since this function never returns.
-    unsafe {
-        let slot = ((&raw const boot_stack_top as usize) - core::mem::size_of::<TrapFrame>()) as *mut TrapFrame;
-        core::ptr::write_volatile(slot, frame);
-        enter_user(slot)
-    }
-}
-
 /// Called by the start-up assembly, in the high half with the boot stack.
 #[unsafe(no_mangle)]
 extern "C" fn kernel_entry(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     crate::kernel::boot::start(dtb_pa, load_pa, entry_el)
+}
+
+/// Called by `secondary_high_entry` in boot.S on a started secondary CPU, on its idle
+/// stack, with its CPU number.
+#[unsafe(no_mangle)]
+extern "C" fn secondary_cpu_entry(index: u64) -> ! {
+    super::percpu::set_cpu_index(index as usize);
+    crate::kernel::boot::secondary_start(index as usize)
 }
 
 /// Calls the image's `ferrite_main` (userboot in the kernel, the runner in test images).

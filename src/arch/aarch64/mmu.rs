@@ -236,6 +236,15 @@ pub fn activate_kernel_tables(root: PhysAddr) {
     flush_tlb_all();
 }
 
+/// On a secondary CPU that switched to the kernel's final tables (boot.S): makes
+/// writable memory never-executable as on the boot CPU and drops stale translations.
+pub fn finish_secondary_tables() {
+    SCTLR_EL1.modify(SCTLR_EL1::WXN::Enable);
+    barrier::isb(barrier::SY);
+    // SAFETY: local TLB maintenance changes no memory.
+    unsafe { asm!("tlbi vmalle1", "dsb nsh", "isb", options(nostack)) };
+}
+
 /// Turns off walks of TTBR0 (no process runs).
 pub fn disable_user_tables() {
     TCR_EL1.modify(TCR_EL1::EPD0::DisableTTBR0Walks);
@@ -247,6 +256,20 @@ pub fn disable_user_tables() {
 pub fn activate_user_tables(root: PhysAddr, asid: u16) {
     barrier::dsb(barrier::ISHST);
     TTBR0_EL1.set(root.0 | ((asid as u64) << 48));
+    TCR_EL1.modify(TCR_EL1::EPD0::EnableTTBR0Walks);
+    barrier::isb(barrier::SY);
+}
+
+/// Sets TTBR0 (user tables | ASID << 48) on this CPU and turns its walks on. With
+/// ASID-tagged entries nothing needs invalidating: another ASID's entries never match.
+pub fn set_ttbr0(value: u64) {
+    barrier::dsb(barrier::ISHST);
+    TTBR0_EL1.set(value);
+    barrier::isb(barrier::SY);
+}
+
+/// Turns on walks of TTBR0 on this CPU (after `set_ttbr0` named valid tables).
+pub fn enable_user_walks() {
     TCR_EL1.modify(TCR_EL1::EPD0::EnableTTBR0Walks);
     barrier::isb(barrier::SY);
 }
@@ -406,13 +429,13 @@ pub fn kernel_sections() -> KernelSections {
         static __rodata_start: u8;
         static __rodata_end: u8;
         static __data_start: u8;
-        static __bss_end: u8;
+        static __kernel_end: u8;
         static boot_stack_guard: u8;
     }
     KernelSections {
         text: (&raw const __text_start as u64, &raw const __text_end as u64),
         rodata: (&raw const __rodata_start as u64, &raw const __rodata_end as u64),
-        data: (&raw const __data_start as u64, &raw const __bss_end as u64),
+        data: (&raw const __data_start as u64, &raw const __kernel_end as u64),
         stack_guard: &raw const boot_stack_guard as u64,
     }
 }

@@ -14,7 +14,10 @@
 // from EL0 completes the full frame and takes the common path, so fault dumps see every
 // register.
 
-.equ FRAME_SIZE, 288
+.equ FRAME_SIZE, {frame_size}
+// Valid kernel stack addresses have this bit set (kernel::kstack: stacks fill the upper
+// half of naturally aligned slots whose lower half is the unmapped guard).
+.equ STACK_BIT, {stack_bit}
 
 // kinds, matching arch::aarch64::exception::VectorKind
 .equ KIND_CUR_SP0,      0
@@ -30,9 +33,9 @@
 
 // ESR_EL1.EC of an SVC from AArch64.
 .equ EC_SVC64,          0x15
-// Entries in SYSCALL_TABLE (numbers 0..=25; out-of-range numbers use entry 0, which
-// answers ZX_ERR_BAD_SYSCALL). Must match kernel::syscalls::SYSCALL_COUNT.
-.equ SYSCALL_COUNT,     26
+// Entries in SYSCALL_TABLE (out-of-range numbers use entry 0, which answers
+// ZX_ERR_BAD_SYSCALL): kernel::syscalls::SYSCALL_COUNT, passed in by arch::aarch64.
+.equ SYSCALL_COUNT,     {syscall_count}
 
 // x2..x17 at their TrapFrame offsets: the registers both the syscall path and the full
 // path save (x0/x1 are saved by each vector entry itself).
@@ -67,17 +70,20 @@
 .endm
 
 // A synchronous exception at EL1: check for a kernel stack overflow before pushing a
-// frame. The kernel stack sits just above its guard page (boot.S); if a frame no longer
-// fits above `boot_stack_bottom`, the stack has overflowed (or is about to), and the
-// report runs on the emergency stack instead of faulting again and again.
+// frame. Every kernel stack (the boot stack and each thread's) fills the upper half of a
+// naturally aligned slot whose lower half holds its unmapped guard page, so an address
+// inside a stack has STACK_BIT set and one below it (in the guard) has it clear. With no
+// free register, SP and x0 are swapped arithmetically (as Linux does) to test SP - the
+// frame; if the frame would not fit, the report runs on the emergency stack instead of
+// faulting again and again.
 .macro ENTRY_EL1_SYNC
     .balign 0x80
-    msr     tpidr_el1, x0
-    ldr     x0, =boot_stack_bottom + FRAME_SIZE
-    cmp     sp, x0
-    b.lo    stack_overflow              // the frame would not fit above the guard page
-    mrs     x0, tpidr_el1
     sub     sp, sp, #FRAME_SIZE
+    add     sp, sp, x0                  // sp = sp' + x0
+    sub     x0, sp, x0                  // x0 = sp'
+    tbz     x0, #STACK_BIT, stack_overflow
+    sub     x0, sp, x0                  // x0 = x0 again
+    sub     sp, sp, x0                  // sp = sp'
     stp     x0, x1, [sp, #0]
     mov     x1, #KIND_CUR_SPX_SYNC
     b       trap_common

@@ -1,48 +1,68 @@
-//! zx_handle_close, zx_handle_duplicate, zx_handle_replace.
+//! zx_handle_close, zx_handle_close_many, zx_handle_duplicate, zx_handle_replace.
 
-use super::{install_handle, process, publish_handle, release_object, retain_object};
+use super::{Caller, publish_handle, user};
 use crate::abi::ZX_HANDLE_INVALID;
 use crate::error::{ZxError, ZxResult};
-use crate::kernel::Kernel;
+use crate::object::handle_table::derived_rights;
 
 /// `zx_handle_close`: closing ZX_HANDLE_INVALID is OK (like free(NULL)); no rights.
-pub fn close(k: &mut Kernel, handle: u32) -> ZxResult {
+pub fn close(c: &Caller, handle: u32) -> ZxResult {
     if handle == ZX_HANDLE_INVALID {
         return Ok(());
     }
-    let removed = process(k)?.handles.remove(handle)?;
-    release_object(k, removed.object);
+    let removed = c.process.remove_handle(handle)?;
+    // Dropped with no lock held: closing may end the object.
+    drop(removed);
     Ok(())
+}
+
+/// `zx_handle_close_many`: chunks of 64 entries; every entry is closed even when one
+/// names no handle (BAD_HANDLE at the end); an unreadable chunk stops the call.
+pub fn close_many(c: &Caller, handles: u64, count: u64) -> ZxResult {
+    let mut result = Ok(());
+    let mut done = 0u64;
+    while done < count {
+        let n = (count - done).min(64) as usize;
+        let mut raw = [0u8; 64 * 4];
+        let at = done.checked_mul(4).and_then(|o| handles.checked_add(o)).ok_or(ZxError::InvalidArgs)?;
+        user::get(at, &mut raw[..n * 4])?;
+        for i in 0..n {
+            let value = u32::from_le_bytes([raw[i * 4], raw[i * 4 + 1], raw[i * 4 + 2], raw[i * 4 + 3]]);
+            if value != ZX_HANDLE_INVALID && close(c, value).is_err() {
+                result = Err(ZxError::BadHandle);
+            }
+        }
+        done += n as u64;
+    }
+    result
 }
 
 /// `zx_handle_duplicate`: BAD_HANDLE → ACCESS_DENIED (no DUPLICATE) → INVALID_ARGS
 /// (rights not a subset) → the out-pointer.
-pub fn duplicate(k: &mut Kernel, handle: u32, rights: u32, out: u64) -> ZxResult {
-    // BAD_HANDLE before NO_MEMORY (the rights checks come after it when the heap is low).
-    process(k)?.handles.get(handle)?;
+pub fn duplicate(c: &Caller, handle: u32, rights: u32, out: u64) -> ZxResult {
+    let (object, have, _) = c.process.get_handle(handle)?;
+    if have & crate::abi::rights::DUPLICATE == 0 {
+        return Err(ZxError::AccessDenied);
+    }
+    let new_rights = derived_rights(have, rights)?;
     super::ensure_heap_headroom()?;
-    let value = process(k)?.handles.duplicate(handle, rights)?;
-    let object = process(k)?.handles.get(value)?.object;
-    retain_object(k, object);
-    publish_handle(k, value, out)
+    let value = c.process.add_handle(object, new_rights)?;
+    publish_handle(c, value, out)
 }
 
 /// `zx_handle_replace`: the old handle is always consumed; no DUPLICATE needed.
-pub fn replace(k: &mut Kernel, handle: u32, rights: u32, out: u64) -> ZxResult {
-    let object = process(k)?.handles.get(handle)?.object;
-    match process(k)?.handles.replace(handle, rights) {
-        Ok(value) => publish_handle(k, value, out),
+pub fn replace(c: &Caller, handle: u32, rights: u32, out: u64) -> ZxResult {
+    let old = c.process.remove_handle(handle)?;
+    let new_rights = match derived_rights(old.rights, rights) {
+        Ok(r) => r,
         Err(e) => {
-            // The source handle is gone even though no new one was made.
-            if e != ZxError::BadHandle {
-                release_object(k, object);
-            }
-            Err(e)
+            drop(old);
+            return Err(e);
         }
-    }
-}
-
-/// Makes a handle for a new object (used by the VMO constructors).
-pub fn give(k: &mut Kernel, object: crate::kernel::process::KObject, rights: u32, out: u64) -> ZxResult {
-    install_handle(k, object, rights, out)
+    };
+    // A new handle (a new serial): waits through the old one end with CANCELED.
+    let fresh = old.object.clone();
+    drop(old);
+    let value = c.process.add_khandle(fresh, new_rights)?;
+    publish_handle(c, value, out)
 }

@@ -5,7 +5,7 @@ use crate::abi::cache_flush as flush;
 use crate::arch::aarch64::cache::{self, DataOp};
 use crate::arch::aarch64::mmu::{self, KernelTableMemory};
 use crate::error::{ZxError, ZxResult};
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, with_kernel};
 use crate::mm::page_table::descriptor_address;
 use crate::mm::{PhysAddr, VirtAddr};
 use crate::syscall::user_ptr::check_range;
@@ -15,18 +15,18 @@ const DEBUG_WRITE_MAX: usize = 4096;
 
 /// `zx_debug_write`: at most 4096 bytes, verbatim to the console. The pointer must be a
 /// user address even for 0 bytes.
-pub fn debug_write(k: &mut Kernel, buf: u64, len: u64) -> ZxResult {
+pub fn debug_write(buf: u64, len: u64) -> ZxResult {
     let len = (len as usize).min(DEBUG_WRITE_MAX);
     check_range(buf, len as u64, true)?;
     let mut bytes = [0u8; DEBUG_WRITE_MAX];
-    user::read_bytes(k, buf, &mut bytes[..len])?;
+    user::get(buf, &mut bytes[..len])?;
     crate::drivers::console::write_bytes(&bytes[..len]);
     Ok(())
 }
 
 /// `zx_cache_flush`: cache maintenance over a user range. Pages never mapped hold no
 /// cached data and are skipped.
-pub fn cache_flush(k: &mut Kernel, addr: u64, len: u64, options: u32) -> ZxResult {
+pub fn cache_flush(c: &super::Caller, addr: u64, len: u64, options: u32) -> ZxResult {
     // 1. The option set must be one Zircon accepts.
     let valid = [
         flush::INSN,
@@ -42,11 +42,21 @@ pub fn cache_flush(k: &mut Kernel, addr: u64, len: u64, options: u32) -> ZxResul
     check_range(addr, len, true)?;
     // 3. Maintain what is mapped: pages never mapped hold no cached data. The walk skips
     //    unmapped stretches a table at a time, so a huge sparse range costs little.
-    let Kernel { process, frames, user_table_pages, .. } = k;
-    let process = process.as_mut().ok_or(ZxError::BadState)?;
+    let id = c.process.aspace_id();
+    with_kernel(|k| flush_mapped(k, id, addr, len, options))?;
+    if options & flush::INSN != 0 {
+        cache::invalidate_all_instructions();
+    }
+    Ok(())
+}
+
+/// Cache maintenance of what address space `id` maps in `[addr, addr + len)`.
+fn flush_mapped(k: &mut Kernel, id: u64, addr: u64, len: u64, options: u32) -> ZxResult {
+    let Kernel { aspaces, frames, user_table_pages, .. } = k;
+    let space = aspaces.get_mut(&id).ok_or(ZxError::BadState)?;
     let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
     let end = addr + len;
-    process.page_table.for_each_leaf_in(VirtAddr(addr), len, &mut tables, |va, desc, size| {
+    space.page_table.for_each_leaf_in(VirtAddr(addr), len, &mut tables, |va, desc, size| {
         let (from, to) = (addr.max(va.0), end.min(va.0 + size));
         let pa = PhysAddr(descriptor_address(desc).0 + (from - va.0));
         // Only RAM is cached; device pages of a physical VMO need nothing.
@@ -61,8 +71,11 @@ pub fn cache_flush(k: &mut Kernel, addr: u64, len: u64, options: u32) -> ZxResul
             }
         }
     });
-    if options & flush::INSN != 0 {
-        cache::invalidate_all_instructions();
-    }
     Ok(())
+}
+
+/// `zx_deadline_after`: now + ns, saturating to ZX_TIME_INFINITE / INFINITE_PAST.
+pub fn deadline_after(ns: i64) -> i64 {
+    let now = crate::kernel::irq::uptime_nanos() as i64;
+    now.saturating_add(ns)
 }

@@ -1,6 +1,6 @@
 //! Syscall handlers (ABI.md section 4): vectors.S calls the entry for the number in x16
-//! from `SYSCALL_TABLE` with the user's x0..x7; it decodes them, runs the handler under
-//! the kernel lock and returns the value for x0. Every other register is restored by
+//! from `SYSCALL_TABLE` with the user's x0..x7; it decodes them, runs the handler for the
+//! calling thread (found through this CPU's data) and returns the value for x0. Every other register is restored by
 //! vectors.S (or preserved by the handler itself, as the AAPCS64 requires).
 //!
 //! Each handler follows Zircon's check order: handle, type, rights, options, ranges
@@ -9,26 +9,35 @@
 mod handle;
 mod misc;
 mod object;
-mod user;
+mod task;
+pub mod user;
 mod vmar;
-mod vmo;
+pub mod vmo;
+mod wait;
 
-use super::Kernel;
-use super::process::{KObject, Process};
+use super::cpu;
+use super::object::{KernelObject, Resource};
+use super::task::{Process, Thread};
+use super::vm_object::{VmarObject, VmoObject};
 use crate::abi::ZX_HANDLE_INVALID;
 use crate::arch::aarch64::exception::TrapFrame;
 use crate::error::{ZxError, ZxResult, status_word};
-use crate::object::rights::check_rights;
 use crate::syscall::{Syscall, decode};
-use crate::vm::vmo::VmoId;
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
 
-/// Entries in [`SYSCALL_TABLE`]: numbers 0..=LAST (vectors.S has the same constant).
-pub const SYSCALL_COUNT: usize = 26;
+/// Entries in [`SYSCALL_TABLE`]: numbers 0..=LAST (vectors.S gets this constant).
+pub const SYSCALL_COUNT: usize = 64;
 const _: () = assert!(SYSCALL_COUNT as u64 == crate::abi::sys::LAST + 1);
 
 /// A syscall handler as vectors.S calls it: the user's x0..x7 as arguments, the value
 /// for x0 as the result.
 pub type SyscallEntry = extern "C" fn(u64, u64, u64, u64, u64, u64, u64, u64) -> u64;
+
+/// Entry `N` of the table for each `N` below `SYSCALL_COUNT`.
+macro_rules! syscall_table {
+    ($($n:literal)*) => { [$(entry::<$n>),*] };
+}
 
 /// The handler for each syscall number, indexed by x16 in vectors.S: a table rather than
 /// a chain of checks. Entry `N` is `entry::<N>`, in which the decoding of number `N` and
@@ -36,34 +45,10 @@ pub type SyscallEntry = extern "C" fn(u64, u64, u64, u64, u64, u64, u64, u64) ->
 /// number past the table) answers ZX_ERR_BAD_SYSCALL.
 #[allow(unsafe_code)] // exported by name: vectors.S loads it
 #[unsafe(no_mangle)]
-static SYSCALL_TABLE: [SyscallEntry; SYSCALL_COUNT] = [
-    entry::<0>,
-    entry::<1>,
-    entry::<2>,
-    entry::<3>,
-    entry::<4>,
-    entry::<5>,
-    entry::<6>,
-    entry::<7>,
-    entry::<8>,
-    entry::<9>,
-    entry::<10>,
-    entry::<11>,
-    entry::<12>,
-    entry::<13>,
-    entry::<14>,
-    entry::<15>,
-    entry::<16>,
-    entry::<17>,
-    entry::<18>,
-    entry::<19>,
-    entry::<20>,
-    entry::<21>,
-    entry::<22>,
-    entry::<23>,
-    entry::<24>,
-    entry::<25>,
-];
+static SYSCALL_TABLE: [SyscallEntry; SYSCALL_COUNT] = syscall_table!(
+    0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
+    32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63
+);
 
 /// Syscall number `N` with the user's argument registers.
 #[allow(clippy::too_many_arguments)]
@@ -75,10 +60,16 @@ extern "C" fn entry<const N: u64>(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a
 #[inline(always)]
 fn run(number: u64, args: &[u64; 8]) -> u64 {
     match decode(number, args) {
-        // The null syscall: closing ZX_HANDLE_INVALID is OK and touches no state, so it
-        // does not even take the kernel lock.
+        // The null syscall: closing ZX_HANDLE_INVALID is OK and touches no state.
         Ok(Syscall::HandleClose { handle: ZX_HANDLE_INVALID }) => 0,
-        Ok(call) => super::with_kernel(|k| dispatch(k, call)),
+        Ok(call) => {
+            let value = dispatch(call);
+            // A thread killed while it was in the kernel ends here, with nothing held.
+            if cpu::this().exit_pending.load(Ordering::Relaxed) {
+                super::sched::exit_current();
+            }
+            value
+        }
         Err(e) => status_word(Err(e)),
     }
 }
@@ -93,113 +84,123 @@ pub fn handle(frame: &mut TrapFrame) {
     frame.x[0] = SYSCALL_TABLE[index](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
 }
 
+/// The thread making the call and its process.
+pub struct Caller {
+    /// The calling thread.
+    pub thread: Arc<Thread>,
+    /// Its process.
+    pub process: Arc<Process>,
+}
+
 /// Runs one decoded call; returns the value for x0.
-#[inline(always)]
-fn dispatch(k: &mut Kernel, call: Syscall) -> u64 {
+fn dispatch(call: Syscall) -> u64 {
     use Syscall::*;
-    let result = match call {
-        DebugWrite { buf, len } => misc::debug_write(k, buf, len),
-        ProcessExit { retcode } => super::process::exit(k, retcode),
+    // Calls that need no caller.
+    match call {
         ClockGetMonotonic => return super::irq::uptime_nanos(),
-        HandleClose { handle } => handle::close(k, handle),
-        HandleDuplicate { handle, rights, out } => handle::duplicate(k, handle, rights, out),
-        HandleReplace { handle, rights, out } => handle::replace(k, handle, rights, out),
+        TicksGet => return crate::arch::aarch64::timer::ticks(),
+        TicksPerSecond => return crate::arch::aarch64::timer::frequency(),
+        SystemGetNumCpus => return cpu::online_count() as u64,
+        SystemGetPageSize => return crate::abi::PAGE_SIZE,
+        DeadlineAfter { nanoseconds } => return misc::deadline_after(nanoseconds) as u64,
+        _ => {}
+    }
+    let Some(thread) = cpu::current_thread() else { return status_word(Err(ZxError::BadState)) };
+    let c = Caller { process: thread.process().clone(), thread };
+    let result = match call {
+        DebugWrite { buf, len } => misc::debug_write(buf, len),
+        ProcessExit { retcode } => task::process_exit(&c, retcode),
+        HandleClose { handle } => handle::close(&c, handle),
+        HandleDuplicate { handle, rights, out } => handle::duplicate(&c, handle, rights, out),
+        HandleReplace { handle, rights, out } => handle::replace(&c, handle, rights, out),
+        HandleCloseMany { handles, count } => handle::close_many(&c, handles, count),
         ObjectGetInfo { handle, topic, buf, buf_size, actual, avail } => {
-            object::get_info(k, handle, topic, buf, buf_size, actual, avail)
+            object::get_info(&c, handle, topic, buf, buf_size, actual, avail)
         }
-        ObjectGetProperty { handle, property, value, size } => object::get_property(k, handle, property, value, size),
-        ObjectSetProperty { handle, property, value, size } => object::set_property(k, handle, property, value, size),
-        ObjectSignal { handle, clear_mask, set_mask } => object::signal(k, handle, clear_mask, set_mask),
-        ObjectWaitOne { handle, signals, deadline, observed } => {
-            object::wait_one(k, handle, signals, deadline, observed)
-        }
-        VmoCreate { size, options, out } => vmo::create(k, size, options, out),
-        VmoRead { handle, buf, offset, len } => vmo::read_write(k, handle, buf, offset, len, false),
-        VmoWrite { handle, buf, offset, len } => vmo::read_write(k, handle, buf, offset, len, true),
-        VmoGetSize { handle, out } => vmo::get_size(k, handle, out),
-        VmoSetSize { handle, size } => vmo::set_size(k, handle, size),
-        VmoOpRange { handle, op, offset, size, buf, buf_size } => {
-            vmo::op_range(k, handle, op, offset, size, buf, buf_size)
-        }
-        VmoCreateChild { handle, options, offset, size, out } => {
-            vmo::create_child(k, handle, options, offset, size, out)
-        }
-        VmoSetCachePolicy { handle, policy } => vmo::set_cache_policy(k, handle, policy),
-        VmoReplaceAsExecutable { handle, vmex, out } => vmo::replace_as_executable(k, handle, vmex, out),
-        VmoCreatePhysical { resource, paddr, size, out } => vmo::create_physical(k, resource, paddr, size, out),
+        ObjectGetProperty { handle, property, value, size } => object::get_property(&c, handle, property, value, size),
+        ObjectSetProperty { handle, property, value, size } => object::set_property(&c, handle, property, value, size),
+        ObjectSignal { handle, clear_mask, set_mask } => object::signal(&c, handle, clear_mask, set_mask, false),
+        ObjectSignalPeer { handle, clear_mask, set_mask } => object::signal(&c, handle, clear_mask, set_mask, true),
+        ObjectWaitOne { handle, signals, deadline, observed } => wait::wait_one(&c, handle, signals, deadline, observed),
+        ObjectWaitMany { items, count, deadline } => wait::wait_many(&c, items, count, deadline),
+        VmoCreate { size, options, out } => vmo::create(&c, size, options, out),
+        VmoRead { handle, buf, offset, len } => vmo::read_write(&c, handle, buf, offset, len, false),
+        VmoWrite { handle, buf, offset, len } => vmo::read_write(&c, handle, buf, offset, len, true),
+        VmoGetSize { handle, out } => vmo::get_size(&c, handle, out),
+        VmoSetSize { handle, size } => vmo::set_size(&c, handle, size),
+        VmoOpRange { handle, op, offset, size, buf, buf_size } => vmo::op_range(&c, handle, op, offset, size, buf, buf_size),
+        VmoCreateChild { handle, options, offset, size, out } => vmo::create_child(&c, handle, options, offset, size, out),
+        VmoSetCachePolicy { handle, policy } => vmo::set_cache_policy(&c, handle, policy),
+        VmoReplaceAsExecutable { handle, vmex, out } => vmo::replace_as_executable(&c, handle, vmex, out),
+        VmoCreatePhysical { resource, paddr, size, out } => vmo::create_physical(&c, resource, paddr, size, out),
         VmarMap { vmar, options, vmar_offset, vmo, vmo_offset, len, out } => {
-            vmar::map(k, vmar, options, vmar_offset, vmo, vmo_offset, len, out)
+            vmar::map(&c, vmar, options, vmar_offset, vmo, vmo_offset, len, out)
         }
-        VmarUnmap { vmar, addr, len } => vmar::unmap(k, vmar, addr, len),
-        VmarProtect { vmar, options, addr, len } => vmar::protect(k, vmar, options, addr, len),
-        CacheFlush { addr, len, options } => misc::cache_flush(k, addr, len, options),
+        VmarUnmap { vmar, addr, len } => vmar::unmap(&c, vmar, addr, len),
+        VmarProtect { vmar, options, addr, len } => vmar::protect(&c, vmar, options, addr, len),
+        CacheFlush { addr, len, options } => misc::cache_flush(&c, addr, len, options),
+        ProcessCreate { job, name, name_size, options, proc_out, vmar_out } => {
+            task::process_create(&c, job, name, name_size, options, proc_out, vmar_out)
+        }
+        ProcessStart { process, thread, entry, stack, arg1, arg2 } => {
+            task::process_start(&c, process, thread, entry, stack, arg1, arg2)
+        }
+        ProcessReadMemory { process, vaddr, buf, len, actual } => {
+            task::process_memory(&c, process, vaddr, buf, len, actual, false)
+        }
+        ProcessWriteMemory { process, vaddr, buf, len, actual } => {
+            task::process_memory(&c, process, vaddr, buf, len, actual, true)
+        }
+        ThreadCreate { process, name, name_size, options, out } => {
+            task::thread_create(&c, process, name, name_size, options, out)
+        }
+        ThreadStart { thread, entry, stack, arg1, arg2 } => task::thread_start(&c, thread, entry, stack, arg1, arg2),
+        ThreadExit => task::thread_exit(&c),
+        TaskKill { task } => task::task_kill(&c, task),
+        JobCreate { parent, options, out } => task::job_create(&c, parent, options, out),
+        FutexWait { value_ptr, current, new_owner, deadline } => {
+            wait::futex_wait(&c, value_ptr, current, new_owner, deadline)
+        }
+        FutexWake { value_ptr, count } => super::futex::wake(&c.thread, value_ptr, count),
+        FutexRequeue { value_ptr, wake_count, current, requeue_ptr, requeue_count, new_owner } => {
+            wait::futex_requeue(&c, value_ptr, wake_count, current, requeue_ptr, requeue_count, new_owner)
+        }
+        Nanosleep { deadline } => wait::nanosleep(deadline),
+        // The IPC objects (channels, events, ports, timers) and sub-VMARs are not built
+        // yet: their numbers are known and refused.
+        _ => Err(ZxError::NotSupported),
     };
     status_word(result)
 }
 
-/// The running process (syscalls only come from one).
-fn process(k: &mut Kernel) -> ZxResult<&mut Process> {
-    k.process.as_mut().ok_or(ZxError::BadState)
-}
-
 /// Looks up a VMO handle: BAD_HANDLE, then WRONG_TYPE, then ACCESS_DENIED for `need`.
 /// Returns the VMO and the handle's rights.
-fn lookup_vmo(k: &mut Kernel, handle: u32, need: u32) -> ZxResult<(VmoId, u32)> {
-    let entry = process(k)?.handles.get(handle)?;
-    let KObject::Vmo(vmo) = entry.object else {
-        return Err(ZxError::WrongType);
-    };
-    check_rights(entry.rights, need)?;
-    Ok((vmo, entry.rights))
+fn lookup_vmo(c: &Caller, handle: u32, need: u32) -> ZxResult<(Arc<VmoObject>, u32)> {
+    c.process.get_object_and_rights::<VmoObject>(handle, need)
 }
 
-/// Looks up the root VMAR handle: BAD_HANDLE, then WRONG_TYPE. Returns its rights.
-fn lookup_vmar(k: &mut Kernel, handle: u32) -> ZxResult<u32> {
-    let entry = process(k)?.handles.get(handle)?;
-    match entry.object {
-        KObject::Vmar => Ok(entry.rights),
-        _ => Err(ZxError::WrongType),
-    }
+/// Looks up a VMAR handle: BAD_HANDLE, then WRONG_TYPE. Returns it and its rights.
+fn lookup_vmar(c: &Caller, handle: u32) -> ZxResult<(Arc<VmarObject>, u32)> {
+    c.process.get_object_and_rights::<VmarObject>(handle, 0)
 }
 
 /// Looks up a resource handle (only the root resource exists): BAD_HANDLE, WRONG_TYPE.
-fn lookup_resource(k: &mut Kernel, handle: u32) -> ZxResult<u32> {
-    let entry = process(k)?.handles.get(handle)?;
-    match entry.object {
-        KObject::Resource => Ok(entry.rights),
-        _ => Err(ZxError::WrongType),
-    }
+fn lookup_resource(c: &Caller, handle: u32) -> ZxResult<u32> {
+    c.process.get_object_and_rights::<Resource>(handle, 0).map(|(_, rights)| rights)
 }
 
-/// Gives up one reference to `object` (a closed or consumed handle).
-fn release_object(k: &mut Kernel, object: KObject) {
-    if let KObject::Vmo(vmo) = object {
-        let mut mem = super::memory::FramePages { frames: &mut k.frames };
-        k.vmos.release(vmo, &mut mem);
-        super::process::apply_invalidations(k);
-    }
-}
-
-/// Takes one more reference to `object` (a new handle to it).
-fn retain_object(k: &mut Kernel, object: KObject) {
-    if let KObject::Vmo(vmo) = object {
-        k.vmos.retain(vmo);
-    }
-}
-
-/// Installs a new handle and writes its value to `out`. If the copy fails the handle
-/// is removed again and the object dropped (INVALID_ARGS), as Zircon does.
-fn install_handle(k: &mut Kernel, object: KObject, rights: u32, out: u64) -> ZxResult {
-    let value = process(k)?.handles.insert(object, rights)?;
-    publish_handle(k, value, out)
+/// Makes a handle to a new object and writes its value to `out`; on a failed copy the
+/// handle is removed again and the object dropped (INVALID_ARGS), as Zircon does.
+fn give(c: &Caller, object: Arc<dyn KernelObject>, rights: u32, out: u64) -> ZxResult {
+    let value = c.process.add_handle(object, rights)?;
+    publish_handle(c, value, out)
 }
 
 /// Writes a handle value already in the table to `out`, undoing the handle on failure.
-fn publish_handle(k: &mut Kernel, value: u32, out: u64) -> ZxResult {
-    if let Err(e) = user::write_value(k, out, &value.to_le_bytes()) {
-        if let Ok(removed) = process(k)?.handles.remove(value) {
-            release_object(k, removed.object);
-        }
+fn publish_handle(c: &Caller, value: u32, out: u64) -> ZxResult {
+    if let Err(e) = user::put(out, &value.to_le_bytes()) {
+        let removed = c.process.remove_handle(value);
+        drop(removed);
         return Err(e);
     }
     Ok(())

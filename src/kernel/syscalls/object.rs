@@ -1,12 +1,15 @@
-//! zx_object_get_info, zx_object_get/set_property, zx_object_signal,
-//! zx_object_wait_one.
+//! zx_object_get_info, zx_object_get/set_property, zx_object_signal(_peer).
 
-use super::{lookup_resource, lookup_vmo, process, user};
-use crate::abi::{ZX_TIME_INFINITE, info, obj_type, prop, rights, signal};
+use super::{Caller, lookup_vmo, user};
+use crate::abi::{info, obj_type, prop, rights, signal};
 use crate::error::{ZxError, ZxResult};
-use crate::kernel::Kernel;
-use crate::kernel::process::KObject;
+use crate::kernel::object::{KernelObject, downcast, signalable};
+use crate::kernel::task::{Job, Process, Thread};
+use crate::kernel::vm_object::{VmarObject, VmoObject};
+use crate::kernel::{Kernel, aspace, cpu, with_kernel};
 use crate::object::rights::check_rights;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 /// Little-endian record builder for info structs.
 struct Record<const N: usize> {
@@ -31,51 +34,62 @@ impl<const N: usize> Record<N> {
     }
 }
 
-/// The koid, type and rights behind a handle.
-fn describe(k: &mut Kernel, handle: u32) -> ZxResult<(KObject, u64, u32, u32)> {
-    let root_resource_koid = k.root_resource_koid;
-    let p = k.process.as_ref().ok_or(ZxError::BadState)?;
-    let entry = p.handles.get(handle)?;
-    let (koid, kind) = match entry.object {
-        KObject::Vmo(vmo) => (k.vmos.koid(vmo), obj_type::VMO),
-        KObject::Vmar => (p.vmar_koid, obj_type::VMAR),
-        KObject::Resource => (root_resource_koid, obj_type::RESOURCE),
-    };
-    Ok((entry.object, koid, kind, entry.rights))
-}
-
-/// `zx_object_get_info`. An unknown topic is NOT_SUPPORTED before the handle is looked
-/// up; a buffer smaller than the record is BUFFER_TOO_SMALL with actual 0, avail 1.
-pub fn get_info(k: &mut Kernel, handle: u32, topic: u32, buf: u64, buf_size: u64, actual: u64, avail: u64) -> ZxResult {
-    let size = match topic {
+/// The record size of each single-record topic; None for unknown topics.
+fn record_size(topic: u32) -> Option<usize> {
+    Some(match topic {
         info::HANDLE_BASIC => info::HANDLE_BASIC_SIZE,
         info::VMAR => info::VMAR_SIZE,
         info::KMEM_STATS => info::KMEM_STATS_SIZE,
         info::VMO => info::VMO_SIZE,
-        _ => return Err(ZxError::NotSupported),
-    };
-    let mut record = Record::<{ info::VMO_SIZE }>::new();
+        info::PROCESS => info::PROCESS_SIZE,
+        info::THREAD => info::THREAD_SIZE,
+        info::TASK_STATS => info::TASK_STATS_SIZE,
+        info::THREAD_STATS => info::THREAD_STATS_SIZE,
+        info::HANDLE_COUNT => info::HANDLE_COUNT_SIZE,
+        info::PROCESS_HANDLE_STATS => info::PROCESS_HANDLE_STATS_SIZE,
+        info::JOB => info::JOB_SIZE,
+        _ => return None,
+    })
+}
+
+/// `zx_object_get_info`. An unknown topic is NOT_SUPPORTED before the handle is looked
+/// up; a buffer smaller than the record is BUFFER_TOO_SMALL with actual 0, avail 1.
+pub fn get_info(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, actual: u64, avail: u64) -> ZxResult {
+    match topic {
+        info::HANDLE_VALID => return c.process.get_handle(handle).map(|_| ()),
+        info::PROCESS_THREADS | info::JOB_CHILDREN | info::JOB_PROCESSES => {
+            return koid_list(c, handle, topic, buf, buf_size, actual, avail);
+        }
+        _ => {}
+    }
+    let size = record_size(topic).ok_or(ZxError::NotSupported)?;
+    let mut record = Record::<{ info::PROCESS_HANDLE_STATS_SIZE }>::new();
+    let (object, have, _) = c.process.get_handle(handle)?;
     match topic {
         info::HANDLE_BASIC => {
-            let (_, koid, kind, rights) = describe(k, handle)?;
-            // Every object of ABI v1 can be waited on: ZX_OBJ_PROP_WAITABLE.
-            record.u64(0, koid).u32(8, rights).u32(12, kind).u64(16, 0).u32(24, 1);
+            let props = if object.waitable() { 1 } else { 0 };
+            record
+                .u64(0, object.base().koid())
+                .u32(8, have)
+                .u32(12, object.obj_type())
+                .u64(16, object.related_koid())
+                .u32(24, props);
         }
         info::VMAR => {
-            super::lookup_vmar(k, handle)?;
-            let p = process(k)?;
-            record.u64(0, p.vmar.base()).u64(8, p.vmar.len());
+            let vmar = downcast::<VmarObject>(&object)?;
+            let (base, len) = vmar.range();
+            record.u64(0, base).u64(8, len);
         }
         info::KMEM_STATS => {
-            lookup_resource(k, handle)?;
-            let stats = kmem_stats(k);
+            downcast::<crate::kernel::object::Resource>(&object)?;
+            let stats = with_kernel(|k| kmem_stats(k));
             for (i, value) in stats.iter().enumerate() {
                 record.u64(i * 8, *value);
             }
         }
-        _ => {
-            let (vmo, handle_rights) = lookup_vmo(k, handle, 0)?;
-            let v = k.vmos.info(vmo);
+        info::VMO => {
+            let (vmo, handle_rights) = lookup_vmo(c, handle, 0)?;
+            let (v, sharing) = with_kernel(|k| (k.vmos.info(vmo.id()), aspace::spaces_mapping(k, vmo.id())));
             record
                 .u64(0, v.koid)
                 .raw(8, &v.name)
@@ -83,25 +97,104 @@ pub fn get_info(k: &mut Kernel, handle: u32, topic: u32, buf: u64, buf_size: u64
                 .u64(48, v.parent_koid)
                 .u64(56, v.num_children)
                 .u64(64, v.num_mappings)
-                .u64(72, v.share_count)
+                .u64(72, (sharing as u64).max(v.share_count))
                 .u32(80, v.flags | info::VMO_VIA_HANDLE)
                 .u64(88, v.committed_bytes)
                 .u32(96, handle_rights)
                 .u32(100, v.cache_policy);
         }
+        info::PROCESS => {
+            let p = downcast::<Process>(&object)?;
+            check_rights(have, rights::INSPECT)?;
+            let (code, started, exited) = p.info();
+            record.u64(0, code as u64);
+            record.bytes[8] = started as u8;
+            record.bytes[9] = exited as u8;
+        }
+        info::THREAD => {
+            let t = downcast::<Thread>(&object)?;
+            check_rights(have, rights::INSPECT)?;
+            let mask = (0..cpu::online_count()).fold(0u64, |m, i| m | (1 << i));
+            record.u32(0, t.info_state()).u32(4, 0).u64(8, mask);
+        }
+        info::TASK_STATS => {
+            let p = downcast::<Process>(&object)?;
+            check_rights(have, rights::INSPECT)?;
+            if p.life() == crate::kernel::task::ProcLife::Dead {
+                return Err(ZxError::BadState);
+            }
+            let stats = with_kernel(|k| task_stats(k, p.aspace_id()));
+            for (i, value) in stats.iter().enumerate() {
+                record.u64(i * 8, *value);
+            }
+        }
+        info::THREAD_STATS => {
+            let t = downcast::<Thread>(&object)?;
+            check_rights(have, rights::INSPECT)?;
+            let (runtime, last_cpu) = t.stats();
+            record.u64(0, runtime).u32(8, last_cpu.map_or(u32::MAX, |c| c as u32));
+        }
+        info::HANDLE_COUNT => {
+            check_rights(have, rights::INSPECT)?;
+            record.u32(0, object.base().handle_count());
+        }
+        info::PROCESS_HANDLE_STATS => {
+            let p = downcast::<Process>(&object)?;
+            check_rights(have, rights::INSPECT)?;
+            for kind in p.handle_types() {
+                let at = (kind as usize % 64) * 4;
+                let n = u32::from_le_bytes([record.bytes[at], record.bytes[at + 1], record.bytes[at + 2], record.bytes[at + 3]]);
+                record.u32(at, n + 1);
+            }
+        }
+        _ => {
+            let j = downcast::<Job>(&object)?;
+            check_rights(have, rights::INSPECT)?;
+            let (code, exited) = j.info();
+            record.u64(0, code as u64);
+            record.bytes[8] = exited as u8;
+        }
     }
+    drop(object);
     let fits = buf_size >= size as u64;
     if fits {
-        user::write_bytes(k, buf, &record.bytes[..size])?;
+        user::put_bytes(buf, &record.bytes[..size])?;
     }
     let count: u64 = if fits { 1 } else { 0 };
     if actual != 0 {
-        user::write_value(k, actual, &count.to_le_bytes())?;
+        user::put(actual, &count.to_le_bytes())?;
     }
     if avail != 0 {
-        user::write_value(k, avail, &1u64.to_le_bytes())?;
+        user::put(avail, &1u64.to_le_bytes())?;
     }
     if fits { Ok(()) } else { Err(ZxError::BufferTooSmall) }
+}
+
+/// The koid-array topics: as many records as fit, `avail` all of them.
+#[allow(clippy::too_many_arguments)]
+fn koid_list(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, actual: u64, avail: u64) -> ZxResult {
+    let koids: Vec<u64> = if topic == info::PROCESS_THREADS {
+        c.process.get_object_with_rights::<Process>(handle, rights::ENUMERATE)?.thread_koids()
+    } else {
+        let job = c.process.get_object_with_rights::<Job>(handle, rights::ENUMERATE)?;
+        if topic == info::JOB_CHILDREN { job.child_koids() } else { job.process_koids() }
+    };
+    let n = koids.len().min((buf_size / 8) as usize);
+    if n > 0 {
+        let mut bytes = Vec::new();
+        bytes.try_reserve(n * 8).map_err(|_| ZxError::NoMemory)?;
+        for k in &koids[..n] {
+            bytes.extend_from_slice(&k.to_le_bytes());
+        }
+        user::put_bytes(buf, &bytes)?;
+    }
+    if actual != 0 {
+        user::put(actual, &(n as u64).to_le_bytes())?;
+    }
+    if avail != 0 {
+        user::put(avail, &(koids.len() as u64).to_le_bytes())?;
+    }
+    Ok(())
 }
 
 /// The nine KMEM_STATS figures: total, free, wired, heap total, heap free, VMO, MMU
@@ -117,119 +210,96 @@ fn kmem_stats(k: &Kernel) -> [u64; 9] {
     [total, free, wired, heap_total, heap_free, vmo, mmu, 0, 0]
 }
 
+/// TASK_STATS: mapped bytes, and committed pages of mapped VMOs split private/shared.
+fn task_stats(k: &Kernel, id: u64) -> [u64; 4] {
+    let Some(space) = k.aspaces.get(&id) else { return [0; 4] };
+    let (mut mapped, mut private, mut shared, mut scaled) = (0u64, 0u64, 0u64, 0u64);
+    for m in space.vmar.iter() {
+        mapped += m.len;
+        let pages = k.vmos.committed_pages_in(m.vmo, m.vmo_offset, m.len);
+        let sharers = aspace::spaces_mapping(k, m.vmo) as u64;
+        if sharers <= 1 {
+            private += pages * 4096;
+        } else {
+            shared += pages * 4096;
+            scaled += pages * (4096 / sharers);
+        }
+    }
+    [mapped, private, shared, scaled]
+}
+
 /// `zx_object_get_property`: GET_PROPERTY → property → size → type → copy.
-pub fn get_property(k: &mut Kernel, handle: u32, property: u32, value: u64, size: u64) -> ZxResult {
-    let (object, _, _, rights) = describe(k, handle)?;
-    check_rights(rights, rights::GET_PROPERTY)?;
+pub fn get_property(c: &Caller, handle: u32, property: u32, value: u64, size: u64) -> ZxResult {
+    let (object, have, _) = c.process.get_handle(handle)?;
+    check_rights(have, rights::GET_PROPERTY)?;
     match property {
         prop::NAME => {
             if size < prop::NAME_LEN as u64 {
                 return Err(ZxError::BufferTooSmall);
             }
-            let name = match object {
-                KObject::Vmo(vmo) => k.vmos.name(vmo),
-                _ => [0u8; prop::NAME_LEN],
-            };
-            user::write_value(k, value, &name)
+            let name = object.name().unwrap_or([0u8; prop::NAME_LEN]);
+            drop(object);
+            user::put(value, &name)
         }
         prop::VMO_CONTENT_SIZE => {
             if size < 8 {
                 return Err(ZxError::BufferTooSmall);
             }
-            let KObject::Vmo(vmo) = object else { return Err(ZxError::WrongType) };
-            let content = k.vmos.content_size(vmo);
-            user::write_value(k, value, &content.to_le_bytes())
+            let vmo = downcast::<VmoObject>(&object)?;
+            let content = with_kernel(|k| k.vmos.content_size(vmo.id()));
+            user::put(value, &content.to_le_bytes())
         }
         _ => Err(ZxError::InvalidArgs),
     }
 }
 
 /// `zx_object_set_property`: NULL value → SET_PROPERTY → property → size → type → copy.
-pub fn set_property(k: &mut Kernel, handle: u32, property: u32, value: u64, size: u64) -> ZxResult {
+pub fn set_property(c: &Caller, handle: u32, property: u32, value: u64, size: u64) -> ZxResult {
     if value == 0 {
         return Err(ZxError::InvalidArgs);
     }
-    let (object, _, _, rights) = describe(k, handle)?;
-    check_rights(rights, rights::SET_PROPERTY)?;
+    let (object, have, _) = c.process.get_handle(handle)?;
+    check_rights(have, rights::SET_PROPERTY)?;
     match property {
         prop::NAME => {
             let len = (size as usize).min(prop::NAME_LEN - 1);
             let mut name = [0u8; prop::NAME_LEN];
-            user::read_bytes(k, value, &mut name[..len])?;
-            match object {
-                KObject::Vmo(vmo) => {
-                    k.vmos.set_name(vmo, &name[..len]);
-                    Ok(())
-                }
-                _ => Err(ZxError::NotSupported),
-            }
+            user::get(value, &mut name[..len])?;
+            let end = name[..len].iter().position(|&b| b == 0).unwrap_or(len);
+            object.set_name(&name[..end])
         }
         prop::VMO_CONTENT_SIZE => {
             if size < 8 {
                 return Err(ZxError::BufferTooSmall);
             }
-            let KObject::Vmo(vmo) = object else { return Err(ZxError::WrongType) };
+            let vmo = downcast::<VmoObject>(&object)?;
             let mut bytes = [0u8; 8];
-            user::read_bytes(k, value, &mut bytes)?;
-            k.vmos.set_content_size(vmo, u64::from_le_bytes(bytes));
+            user::get(value, &mut bytes)?;
+            with_kernel(|k| k.vmos.set_content_size(vmo.id(), u64::from_le_bytes(bytes)));
             Ok(())
         }
         _ => Err(ZxError::InvalidArgs),
     }
 }
 
-/// The signals currently asserted on `object`.
-fn signals_of(k: &mut Kernel, object: KObject) -> ZxResult<u32> {
-    Ok(match object {
-        KObject::Vmo(vmo) => k.vmos.signals(vmo),
-        KObject::Vmar => process(k)?.vmar_signals,
-        KObject::Resource => process(k)?.resource_signals,
-    })
-}
-
-/// `zx_object_signal`: SIGNAL right, then only user signals may change.
-pub fn signal(k: &mut Kernel, handle: u32, clear_mask: u32, set_mask: u32) -> ZxResult {
-    let (object, _, _, rights) = describe(k, handle)?;
-    check_rights(rights, rights::SIGNAL)?;
-    if (clear_mask | set_mask) & !signal::USER_ALL != 0 {
+/// `zx_object_signal` / `zx_object_signal_peer`: SIGNAL (SIGNAL_PEER) right, then only
+/// user signals (and the object's own settable ones) may change.
+pub fn signal(c: &Caller, handle: u32, clear_mask: u32, set_mask: u32, peer: bool) -> ZxResult {
+    let (object, have, _) = c.process.get_handle(handle)?;
+    let target: Arc<dyn KernelObject> = if peer {
+        check_rights(have, rights::SIGNAL_PEER)?;
+        object.peer()?
+    } else {
+        check_rights(have, rights::SIGNAL)?;
+        object
+    };
+    if (clear_mask | set_mask) & !signalable(&*target) != 0 {
         return Err(ZxError::InvalidArgs);
     }
-    let update = |s: u32| (s & !clear_mask) | set_mask;
-    match object {
-        KObject::Vmo(vmo) => k.vmos.signal(vmo, clear_mask, set_mask),
-        KObject::Vmar => {
-            let p = process(k)?;
-            p.vmar_signals = update(p.vmar_signals);
-        }
-        KObject::Resource => {
-            let p = process(k)?;
-            p.resource_signals = update(p.resource_signals);
-        }
+    if target.obj_type() == obj_type::VMO {
+        let vmo = downcast::<VmoObject>(&target)?;
+        with_kernel(|k| k.vmos.signal(vmo.id(), clear_mask & signal::USER_ALL, set_mask & signal::USER_ALL));
     }
+    target.base().update_signals(clear_mask, set_mask);
     Ok(())
-}
-
-/// `zx_object_wait_one`: WAIT right; returns at once when a signal is asserted or the
-/// deadline has passed (TIMED_OUT), else sleeps until the deadline. With one thread
-/// nothing else can assert a signal meanwhile, so the sleep ends at the deadline.
-pub fn wait_one(k: &mut Kernel, handle: u32, signals: u32, deadline: i64, observed: u64) -> ZxResult {
-    let (object, _, _, rights) = describe(k, handle)?;
-    check_rights(rights, rights::WAIT)?;
-    let mut current = signals_of(k, object)?;
-    let result = if current & signals != 0 {
-        Ok(())
-    } else {
-        if deadline == ZX_TIME_INFINITE {
-            log::warn!("zx_object_wait_one: waiting forever on signals {signals:#x} that nothing can raise");
-        }
-        while deadline > 0 && (crate::kernel::irq::uptime_nanos() as i64) < deadline {
-            crate::kernel::irq::sleep_until_interrupt();
-        }
-        current = signals_of(k, object)?;
-        if current & signals != 0 { Ok(()) } else { Err(ZxError::TimedOut) }
-    };
-    if observed != 0 {
-        user::write_value(k, observed, &current.to_le_bytes())?;
-    }
-    result
 }

@@ -61,3 +61,18 @@ pub fn copy_page_bytes(k: &mut Kernel, user: u64, kernel_va: u64, len: usize, to
         )
     })
 }
+
+/// [`write_value`] taking the VM lock itself (for handlers that hold no VM state).
+pub fn put(user: u64, bytes: &[u8]) -> ZxResult {
+    crate::kernel::with_kernel(|k| write_value(k, user, bytes))
+}
+
+/// [`write_bytes`] taking the VM lock itself.
+pub fn put_bytes(user: u64, bytes: &[u8]) -> ZxResult {
+    crate::kernel::with_kernel(|k| write_bytes(k, user, bytes))
+}
+
+/// [`read_bytes`] taking the VM lock itself.
+pub fn get(user: u64, buf: &mut [u8]) -> ZxResult {
+    crate::kernel::with_kernel(|k| read_bytes(k, user, buf))
+}

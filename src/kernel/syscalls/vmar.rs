@@ -1,10 +1,11 @@
-//! zx_vmar_map, zx_vmar_unmap, zx_vmar_protect on the root VMAR.
+//! zx_vmar_map, zx_vmar_unmap, zx_vmar_protect on a VMAR handle (which names its own
+//! address space, whatever process holds the handle).
 
-use super::{lookup_vmar, lookup_vmo, process, user};
+use super::{Caller, lookup_vmar, lookup_vmo, user};
 use crate::abi::{USER_BASE, rights, vm};
 use crate::error::{ZxError, ZxResult};
-use crate::kernel::Kernel;
-use crate::kernel::process::{clear_ptes, release_unmapped};
+use crate::kernel::aspace::{self, clear_ptes, release_unmapped};
+use crate::kernel::with_kernel;
 use crate::object::rights::{check_rights, perms_allowed_by, rights_for_perms};
 use crate::vm::vmar::{check_map_protection, round_map_len, validate_map_options, validate_protect_options};
 
@@ -12,18 +13,11 @@ use crate::vm::vmar::{check_map_protection, round_map_len, validate_map_options,
 /// protection bits; each permission allowed by both handles; REQUIRE_NON_RESIZABLE;
 /// then the region checks. Pages are mapped on first touch.
 #[allow(clippy::too_many_arguments)]
-pub fn map(
-    k: &mut Kernel,
-    vmar: u32,
-    options: u32,
-    vmar_offset: u64,
-    vmo: u32,
-    vmo_offset: u64,
-    len: u64,
-    out: u64,
-) -> ZxResult {
-    let vmar_rights = lookup_vmar(k, vmar)?;
-    let (vmo_id, vmo_rights) = lookup_vmo(k, vmo, 0)?;
+pub fn map(c: &Caller, vmar: u32, options: u32, vmar_offset: u64, vmo: u32, vmo_offset: u64, len: u64, out: u64) -> ZxResult {
+    let (region, vmar_rights) = lookup_vmar(c, vmar)?;
+    let (object, vmo_rights) = lookup_vmo(c, vmo, 0)?;
+    let vmo_id = object.id();
+    let id = region.aspace();
     // 1. The VMO handle must allow mapping.
     check_rights(vmo_rights, rights::MAP)?;
     // 2. Protection: WRITE or EXECUTE without READ, MAP_RANGE with SPECIFIC_OVERWRITE,
@@ -35,67 +29,76 @@ pub fn map(
     if perms & !allowed != 0 {
         return Err(ZxError::AccessDenied);
     }
-    // 4. REQUIRE_NON_RESIZABLE.
-    if options & vm::REQUIRE_NON_RESIZABLE != 0 && k.vmos.is_resizable(vmo_id) {
-        return Err(ZxError::NotSupported);
-    }
-    // 5. The remaining option bits, then the region.
-    let request = validate_map_options(options)?;
-    super::ensure_heap_headroom()?;
-    let len = round_map_len(vmo_offset, len)?;
-    let placement = request.placement(vmar_offset)?;
-    let addr = if request.overwrite {
-        let offset = placement.ok_or(ZxError::InvalidArgs)?;
-        let (addr, removed) =
-            process(k)?.vmar.map_overwrite(offset, request.align, len, vmo_id, vmo_offset, perms, allowed)?;
-        for piece in removed {
-            release_unmapped(k, &piece.mapping, piece.pieces_left);
+    with_kernel(|k| {
+        // 4. REQUIRE_NON_RESIZABLE.
+        if options & vm::REQUIRE_NON_RESIZABLE != 0 && k.vmos.is_resizable(vmo_id) {
+            return Err(ZxError::NotSupported);
         }
+        // 5. The remaining option bits, then the region.
+        let request = validate_map_options(options)?;
+        super::ensure_heap_headroom()?;
+        let len = round_map_len(vmo_offset, len)?;
+        let placement = request.placement(vmar_offset)?;
+        let addr = if request.overwrite {
+            let offset = placement.ok_or(ZxError::InvalidArgs)?;
+            let (addr, removed) =
+                aspace::get(k, id)?.vmar.map_overwrite(offset, request.align, len, vmo_id, vmo_offset, perms, allowed)?;
+            for piece in removed {
+                release_unmapped(k, id, &piece.mapping, piece.pieces_left);
+            }
+            addr
+        } else {
+            aspace::get(k, id)?.vmar.map(placement, request.align, len, vmo_id, vmo_offset, perms, allowed)?
+        };
         k.vmos.retain(vmo_id);
         k.vmos.add_mapping(vmo_id);
-        addr
-    } else {
-        let addr = process(k)?.vmar.map(placement, request.align, len, vmo_id, vmo_offset, perms, allowed)?;
-        k.vmos.retain(vmo_id);
-        k.vmos.add_mapping(vmo_id);
-        addr
-    };
-    if let Err(e) = user::write_value(k, out, &addr.to_le_bytes()) {
-        // Undo the mapping: the caller never learns where it is.
-        let _ = unmap(k, vmar, addr, len);
-        return Err(e);
-    }
-    Ok(())
+        if let Err(e) = user::write_value(k, out, &addr.to_le_bytes()) {
+            // Undo the mapping: the caller never learns where it is.
+            if let Ok(removed) = aspace::get(k, id).and_then(|s| s.vmar.unmap(addr, len)) {
+                for piece in removed {
+                    release_unmapped(k, id, &piece.mapping, piece.pieces_left);
+                }
+            }
+            return Err(e);
+        }
+        Ok(())
+    })
 }
 
 /// `zx_vmar_unmap`: no rights needed; splits mappings that straddle the range;
 /// nothing mapped is OK.
-pub fn unmap(k: &mut Kernel, vmar: u32, addr: u64, len: u64) -> ZxResult {
-    lookup_vmar(k, vmar)?;
-    let removed = process(k)?.vmar.unmap(addr, len)?;
-    for piece in removed {
-        release_unmapped(k, &piece.mapping, piece.pieces_left);
-    }
-    Ok(())
+pub fn unmap(c: &Caller, vmar: u32, addr: u64, len: u64) -> ZxResult {
+    let (region, _) = lookup_vmar(c, vmar)?;
+    let id = region.aspace();
+    with_kernel(|k| {
+        let removed = aspace::get(k, id)?.vmar.unmap(addr, len)?;
+        for piece in removed {
+            release_unmapped(k, id, &piece.mapping, piece.pieces_left);
+        }
+        Ok(())
+    })
 }
 
 /// `zx_vmar_protect`: the VMAR handle needs the rights for the new permissions; the
 /// options; then holes (NOT_FOUND) and each mapping's ceiling (ACCESS_DENIED).
-pub fn protect(k: &mut Kernel, vmar: u32, options: u32, addr: u64, len: u64) -> ZxResult {
-    let vmar_rights = lookup_vmar(k, vmar)?;
+pub fn protect(c: &Caller, vmar: u32, options: u32, addr: u64, len: u64) -> ZxResult {
+    let (region, vmar_rights) = lookup_vmar(c, vmar)?;
     check_rights(vmar_rights, rights_for_perms(options & vm::PERM_MASK))?;
     let perms = validate_protect_options(options)?;
     if addr < USER_BASE {
         return Err(ZxError::InvalidArgs);
     }
-    let changed = process(k)?.vmar.protect(addr, len, perms)?;
-    for piece in changed {
-        for _ in 0..piece.mapping_count_delta() {
-            k.vmos.add_mapping(piece.mapping.vmo);
-            k.vmos.retain(piece.mapping.vmo);
+    let id = region.aspace();
+    with_kernel(|k| {
+        let changed = aspace::get(k, id)?.vmar.protect(addr, len, perms)?;
+        for piece in changed {
+            for _ in 0..piece.mapping_count_delta() {
+                k.vmos.add_mapping(piece.mapping.vmo);
+                k.vmos.retain(piece.mapping.vmo);
+            }
+            // The entries refault with the new permissions.
+            clear_ptes(k, id, piece.mapping.base, piece.mapping.len);
         }
-        // The entries refault with the new permissions.
-        clear_ptes(k, piece.mapping.base, piece.mapping.len);
-    }
-    Ok(())
+        Ok(())
+    })
 }

@@ -365,9 +365,9 @@ fn registers_preserved_across_svc(_: &Ctx) -> TestResult {
 
 fn status_is_sign_extended_and_unknown_numbers_fail(_: &Ctx) -> TestResult {
     let bad_syscall = ZX_ERR_BAD_SYSCALL as i64 as u64;
-    // 0, the reserved block, the first number past it, and numbers whose low bits name a
-    // real syscall (the number is compared as a full 64-bit value).
-    for number in [0, 26, 40, 63, 64, 1000, (1 << 32) | nr::HANDLE_CLOSE, (1 << 63) | 3, u64::MAX] {
+    // 0, the first numbers past ABI v2's 63, and numbers whose low bits name a real
+    // syscall (the number is compared as a full 64-bit value).
+    for number in [0, 64, 65, 1000, (1 << 32) | nr::HANDLE_CLOSE, (1 << 63) | 3, u64::MAX] {
         // SAFETY: no argument is a valid pointer.
         let ret = unsafe { sys::call(number, &[0, 0, 0, 0, 0, 0, 0, 0]) };
         if ret != bad_syscall {
@@ -691,7 +691,8 @@ fn info_errors(ctx: &Ctx) -> TestResult {
     let args = [vmo.raw_u64(), INFO_VMO as u64, addr_of(buf.as_mut_ptr()), buf.len() as u64, 0, 0];
     check_status(raw(nr::OBJECT_GET_INFO, &args), ZX_OK, "NULL actual and avail")?;
     // An unknown topic is refused before the handle is looked up.
-    for topic in [0u32, 1, 9999, 0x1000_0017 + 1] {
+    // (Topic 1 is ABI v2's HANDLE_VALID.)
+    for topic in [0u32, 5, 9999, 0x1000_0017 + 1] {
         let args = [0xFFFF_FFFF, topic as u64, addr_of(buf.as_mut_ptr()), buf.len() as u64, 0, 0];
         check_status(raw(nr::OBJECT_GET_INFO, &args), ZX_ERR_NOT_SUPPORTED, "unknown topic, bogus handle")?;
     }

@@ -1,0 +1,234 @@
+//! Thread execution contexts: what a context switch saves (the callee-saved registers,
+//! the kernel stack pointer, `TPIDR_EL0` and the FP/SIMD state), the switch itself, the
+//! first entry of a new thread into EL0, and which CPU runs which context.
+//!
+//! The switch is eager for FP/SIMD: the kernel is built soft-float and never touches
+//! q0–q31, FPCR or FPSR, so only user state lives there and a switch between threads
+//! saves and loads it (512 + 16 bytes). Layout offsets come from `offset_of!` and reach
+//! the assembly as `const` operands, so they are written once.
+//!
+//! The hand-over protocol (as Linux's `on_cpu`): a context that is running, or whose
+//! registers are still being saved, has `on_cpu` set. The switch stores 0 there with
+//! release semantics only after the last register of the outgoing context is saved,
+//! and [`switch`] waits (acquire) for the incoming one's flag to be 0 before loading it.
+//! So a thread made runnable on one CPU while another CPU is still leaving it is never
+//! resumed from a half-saved context, and the scheduler need not hold a lock across the
+//! switch.
+
+use super::exception::TrapFrame;
+use core::cell::UnsafeCell;
+use core::mem::offset_of;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// The registers a switch saves, in the order the assembly stores them.
+#[repr(C, align(16))]
+#[derive(Default)]
+struct Saved {
+    /// x19..x28, x29 (frame pointer), x30 (return address), SP.
+    gprs: [u64; 13],
+    tpidr_el0: u64,
+    fpcr: u64,
+    fpsr: u64,
+    q: [u128; 32],
+}
+
+/// One thread's (or one CPU's idle loop's) saved execution state.
+#[repr(C)]
+pub struct Context {
+    saved: UnsafeCell<Saved>,
+    /// Nonzero while the context is running on a CPU (or being saved): CPU number + 1.
+    on_cpu: AtomicU32,
+}
+
+// SAFETY: `saved` is only written by `switch` on the CPU that runs the context (proved
+// by `on_cpu` naming that CPU) and only read by `switch` on the CPU that resumes it,
+// after `on_cpu` was released with release ordering and observed 0 with acquire
+// ordering. `new_thread` writes it before the context is shared.
+unsafe impl Sync for Context {}
+// SAFETY: as for Sync; the context holds no thread-bound data.
+unsafe impl Send for Context {}
+
+const GPRS: usize = offset_of!(Saved, gprs);
+const TPIDR: usize = offset_of!(Saved, tpidr_el0);
+const FPCR: usize = offset_of!(Saved, fpcr);
+const Q: usize = offset_of!(Saved, q);
+const ON_CPU: usize = offset_of!(Context, on_cpu);
+const _: () = assert!(offset_of!(Context, saved) == 0 && GPRS == 0 && FPCR + 8 == offset_of!(Saved, fpsr));
+
+core::arch::global_asm!(
+    ".arch_extension fp",
+    ".arch_extension simd",
+    ".section .text.switch, \"ax\"",
+    ".global ferrite_switch",
+    // x0 = outgoing Context, x1 = incoming Context.
+    "ferrite_switch:",
+    "    stp x19, x20, [x0, #{gprs} + 0]",
+    "    stp x21, x22, [x0, #{gprs} + 16]",
+    "    stp x23, x24, [x0, #{gprs} + 32]",
+    "    stp x25, x26, [x0, #{gprs} + 48]",
+    "    stp x27, x28, [x0, #{gprs} + 64]",
+    "    stp x29, x30, [x0, #{gprs} + 80]",
+    "    mov x9, sp",
+    "    str x9, [x0, #{gprs} + 96]",
+    "    mrs x9, tpidr_el0",
+    "    str x9, [x0, #{tpidr}]",
+    "    mrs x9, fpcr",
+    "    mrs x10, fpsr",
+    "    stp x9, x10, [x0, #{fpcr}]",
+    "    add x9, x0, #{q}",
+    "    stp q0, q1, [x9, #0]",
+    "    stp q2, q3, [x9, #32]",
+    "    stp q4, q5, [x9, #64]",
+    "    stp q6, q7, [x9, #96]",
+    "    stp q8, q9, [x9, #128]",
+    "    stp q10, q11, [x9, #160]",
+    "    stp q12, q13, [x9, #192]",
+    "    stp q14, q15, [x9, #224]",
+    "    stp q16, q17, [x9, #256]",
+    "    stp q18, q19, [x9, #288]",
+    "    stp q20, q21, [x9, #320]",
+    "    stp q22, q23, [x9, #352]",
+    "    stp q24, q25, [x9, #384]",
+    "    stp q26, q27, [x9, #416]",
+    "    stp q28, q29, [x9, #448]",
+    "    stp q30, q31, [x9, #480]",
+    // The outgoing context is completely saved: another CPU may now resume it.
+    "    add x9, x0, #{on_cpu}",
+    "    stlr wzr, [x9]",
+    "    add x9, x1, #{q}",
+    "    ldp q0, q1, [x9, #0]",
+    "    ldp q2, q3, [x9, #32]",
+    "    ldp q4, q5, [x9, #64]",
+    "    ldp q6, q7, [x9, #96]",
+    "    ldp q8, q9, [x9, #128]",
+    "    ldp q10, q11, [x9, #160]",
+    "    ldp q12, q13, [x9, #192]",
+    "    ldp q14, q15, [x9, #224]",
+    "    ldp q16, q17, [x9, #256]",
+    "    ldp q18, q19, [x9, #288]",
+    "    ldp q20, q21, [x9, #320]",
+    "    ldp q22, q23, [x9, #352]",
+    "    ldp q24, q25, [x9, #384]",
+    "    ldp q26, q27, [x9, #416]",
+    "    ldp q28, q29, [x9, #448]",
+    "    ldp q30, q31, [x9, #480]",
+    "    ldp x9, x10, [x1, #{fpcr}]",
+    "    msr fpcr, x9",
+    "    msr fpsr, x10",
+    "    ldr x9, [x1, #{tpidr}]",
+    "    msr tpidr_el0, x9",
+    "    ldp x19, x20, [x1, #{gprs} + 0]",
+    "    ldp x21, x22, [x1, #{gprs} + 16]",
+    "    ldp x23, x24, [x1, #{gprs} + 32]",
+    "    ldp x25, x26, [x1, #{gprs} + 48]",
+    "    ldp x27, x28, [x1, #{gprs} + 64]",
+    "    ldp x29, x30, [x1, #{gprs} + 80]",
+    "    ldr x9, [x1, #{gprs} + 96]",
+    "    mov sp, x9",
+    "    ret",
+    // A new thread's first run: x19 = its trap frame (at the top of its kernel stack).
+    // The scheduler's bookkeeping for the switch runs first, then the frame is entered.
+    ".global ferrite_thread_trampoline",
+    "ferrite_thread_trampoline:",
+    "    bl ferrite_thread_first_run",
+    "    mov sp, x19",
+    "    b trap_return",
+    gprs = const GPRS,
+    tpidr = const TPIDR,
+    fpcr = const FPCR,
+    q = const Q,
+    on_cpu = const ON_CPU,
+);
+
+unsafe extern "C" {
+    fn ferrite_switch(prev: *const Context, next: *const Context);
+    fn ferrite_thread_trampoline();
+}
+
+impl Context {
+    /// An empty context that no CPU runs (a thread not yet prepared, or a CPU's idle
+    /// loop before that CPU starts).
+    pub const fn new() -> Self {
+        Context {
+            saved: UnsafeCell::new(Saved { gprs: [0; 13], tpidr_el0: 0, fpcr: 0, fpsr: 0, q: [0; 32] }),
+            on_cpu: AtomicU32::new(0),
+        }
+    }
+
+    /// Marks this context as the code already running on this CPU (its boot path, which
+    /// becomes its idle loop): the first [`switch`] away from it fills it in.
+    pub fn adopt_running(&self) {
+        self.on_cpu.store(super::percpu::cpu_index() as u32 + 1, Ordering::Release);
+    }
+
+    /// Prepares a new thread that, when first switched to, runs the kernel's
+    /// `ferrite_thread_first_run` and then enters EL0 with `frame`'s registers. The frame
+    /// is written at the top of the kernel stack `[stack_bottom, stack_top)`.
+    ///
+    /// `stack_top` must be the 16-byte aligned top of a mapped, writable kernel stack
+    /// that nothing runs on, and the context must not be running or queued to run (a
+    /// NEW thread): the caller's `KernelStack` and thread state prove both. A stack too
+    /// small, or a context that is on a CPU, is refused with `false`.
+    pub fn prepare_entry(&self, stack_bottom: u64, stack_top: u64, frame: &TrapFrame) -> bool {
+        let frame_size = core::mem::size_of::<TrapFrame>() as u64;
+        if !stack_top.is_multiple_of(16) || stack_top < stack_bottom + frame_size + 1024 || self.is_on_cpu() {
+            return false;
+        }
+        let frame_at = stack_top - frame_size;
+        // SAFETY: the caller hands over a mapped, writable kernel stack that no code runs
+        // on yet; `frame_at..stack_top` lies inside it and is 16-byte aligned. The
+        // context is not on any CPU (checked) and not yet visible to a scheduler, so
+        // nothing else reads or writes `saved` now.
+        unsafe {
+            core::ptr::write(frame_at as *mut TrapFrame, *frame);
+            let saved = &mut *self.saved.get();
+            *saved = Saved::default();
+            saved.gprs[0] = frame_at; // x19
+            saved.gprs[11] = ferrite_thread_trampoline as *const () as u64; // x30
+            saved.gprs[12] = frame_at; // sp
+        }
+        true
+    }
+
+    /// True while some CPU runs this context or is still saving it.
+    pub fn is_on_cpu(&self) -> bool {
+        self.on_cpu.load(Ordering::Acquire) != 0
+    }
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Saves the running context into `prev` and resumes `next`; returns when something
+/// switches back to `prev`.
+///
+/// # Safety
+///
+/// 1. `prev` and `next` point to live contexts, and stay allocated until the switch has
+///    saved `prev` (its owner is kept alive elsewhere, e.g. in the CPU's reaper slot
+///    for a thread that is ending) and until `next` is switched away from again.
+/// 2. `prev` is the context running on this CPU (checked: its `on_cpu` names this CPU),
+///    `next` is no CPU's current context and is a prepared thread, an idle loop or a
+///    context that was switched away from; the call waits until the CPU that last ran
+///    `next` has finished saving it.
+/// 3. The caller holds no spinlock; interrupts are masked (as everywhere in the kernel).
+pub unsafe fn switch(prev: *const Context, next: *const Context) {
+    let me = super::percpu::cpu_index() as u32 + 1;
+    if core::ptr::eq(prev, next) {
+        return;
+    }
+    // SAFETY: both pointers are live (contract 1).
+    let (prev_ref, next_ref) = unsafe { (&*prev, &*next) };
+    assert!(prev_ref.on_cpu.load(Ordering::Relaxed) == me, "context switch away from a context this CPU does not run");
+    while next_ref.on_cpu.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        core::hint::spin_loop();
+    }
+    // SAFETY: `prev` is this CPU's running context (checked above), `next` is owned by
+    // this CPU now (its flag was 0 and we set it) and fully saved (acquire on the flag
+    // pairs with the release in the switch that saved it). The assembly follows the
+    // AAPCS64 for a call: it preserves the callee-saved state of `prev` in `prev`.
+    unsafe { ferrite_switch(prev, next) }
+}

@@ -1,0 +1,249 @@
+//! Address spaces: each process's root VMAR (its mappings), its translation tables and
+//! its ASID, kept in the VM state behind the VM lock (`kernel::with_kernel`), so that a
+//! change to a VMO can remove its old translations from **every** address space that maps
+//! it before the call that changed it returns.
+//!
+//! An address space is named by an id that is never reused (0: none), so a VMAR handle
+//! that outlives its process finds nothing rather than another process's mappings.
+
+use super::Kernel;
+use super::memory::FramePages;
+use crate::abi::{PAGE_SIZE, USER_BASE, USER_END};
+use crate::arch::aarch64::mmu::{self, KernelTableMemory};
+use crate::error::{ZxError, ZxResult};
+use crate::mm::VirtAddr;
+use crate::mm::page_table::PageTable;
+use crate::vm::vmar::{Mapping, Vmar};
+use crate::vm::vmo::VmoId;
+use alloc::vec::Vec;
+
+/// One process's memory: mappings, tables, ASID.
+pub struct AddressSpace {
+    /// The root VMAR's mappings.
+    pub vmar: Vmar<VmoId>,
+    /// TTBR0 tables.
+    pub page_table: PageTable,
+    /// Address-space id tagging this space's TLB entries.
+    pub asid: u16,
+}
+
+/// ASIDs 1..=255 handed out to address spaces (0 is the empty space of idle CPUs). An
+/// ASID comes back when its space is destroyed, after its TLB entries are invalidated on
+/// every CPU.
+pub struct AsidPool {
+    used: [u64; 4],
+}
+
+impl AsidPool {
+    /// No ASID in use.
+    pub const fn new() -> Self {
+        AsidPool { used: [1, 0, 0, 0] }
+    }
+    fn take(&mut self) -> Option<u16> {
+        for (w, word) in self.used.iter_mut().enumerate() {
+            if *word != u64::MAX {
+                let bit = (!*word).trailing_zeros();
+                *word |= 1 << bit;
+                return Some((w as u32 * 64 + bit) as u16);
+            }
+        }
+        None
+    }
+    fn give_back(&mut self, asid: u16) {
+        if asid != 0 {
+            self.used[(asid / 64) as usize % 4] &= !(1 << (asid % 64));
+        }
+    }
+}
+
+impl Default for AsidPool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Makes an empty address space: its id and its TTBR0 value (root | ASID << 48).
+pub fn create(k: &mut Kernel) -> ZxResult<(u64, u64)> {
+    let asid = k.asids.take().ok_or(ZxError::NoMemory)?;
+    let table = {
+        let mut tables = KernelTableMemory { frames: &mut k.frames, table_pages: &mut k.user_table_pages };
+        PageTable::new(&mut tables)
+    };
+    let page_table = match table {
+        Ok(t) => t,
+        Err(e) => {
+            k.asids.give_back(asid);
+            return Err(e);
+        }
+    };
+    k.next_aspace_id += 1;
+    let id = k.next_aspace_id;
+    let ttbr0 = page_table.root().0 | ((asid as u64) << 48);
+    k.aspaces.insert(id, AddressSpace { vmar: Vmar::new(USER_BASE, USER_END - USER_BASE), page_table, asid });
+    // A recycled ASID may still tag translations of the space that had it.
+    mmu::flush_tlb_asid(asid);
+    Ok((id, ttbr0))
+}
+
+/// Removes every mapping of address space `id` and frees its tables and ASID.
+pub fn destroy(k: &mut Kernel, id: u64) {
+    let Some(mut space) = k.aspaces.remove(&id) else { return };
+    let mut mem = FramePages { frames: &mut k.frames };
+    for mapping in space.vmar.drain() {
+        k.vmos.remove_mapping(mapping.vmo);
+        k.vmos.release(mapping.vmo, &mut mem);
+    }
+    let mut tables = KernelTableMemory { frames: &mut k.frames, table_pages: &mut k.user_table_pages };
+    space.page_table.destroy(&mut tables);
+    mmu::flush_tlb_asid(space.asid);
+    k.asids.give_back(space.asid);
+}
+
+/// Switches this CPU's TTBR0 to `ttbr0` (a process's tables and ASID).
+pub fn activate(_id: u64, ttbr0: u64) {
+    mmu::set_ttbr0(ttbr0);
+}
+
+/// Switches this CPU's TTBR0 to the empty tables (no process runs here).
+pub fn activate_none() {
+    mmu::set_ttbr0(EMPTY_TTBR0.load(core::sync::atomic::Ordering::Relaxed));
+}
+
+/// TTBR0 for an idle CPU: an all-zero table page (every entry invalid), ASID 0.
+pub static EMPTY_TTBR0: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The address space `id` (BAD_STATE once it is gone).
+pub fn get(k: &mut Kernel, id: u64) -> ZxResult<&mut AddressSpace> {
+    k.aspaces.get_mut(&id).ok_or(ZxError::BadState)
+}
+
+/// Adds a mapping of `vmo` to address space `id`: the VMAR entry, a reference and the
+/// VMO's mapping count. Pages are mapped lazily by the fault handler.
+#[allow(clippy::too_many_arguments)]
+pub fn map_vmo(
+    k: &mut Kernel,
+    id: u64,
+    vmo: VmoId,
+    specific: Option<u64>,
+    len: u64,
+    vmo_offset: u64,
+    perms: u32,
+    max_perms: u32,
+) -> ZxResult<u64> {
+    let space = get(k, id)?;
+    let addr = space.vmar.map(specific, PAGE_SIZE, len, vmo, vmo_offset, perms, max_perms)?;
+    k.vmos.retain(vmo);
+    k.vmos.add_mapping(vmo);
+    Ok(addr)
+}
+
+/// Clears the page-table entries of `[base, base + len)` in space `id` and their TLB
+/// entries on every CPU.
+pub fn clear_ptes(k: &mut Kernel, id: u64, base: u64, len: u64) {
+    let Kernel { aspaces, frames, user_table_pages, .. } = k;
+    let Some(space) = aspaces.get_mut(&id) else { return };
+    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    let cleared = space.page_table.unmap_range(VirtAddr(base), len, &mut tables);
+    if cleared == 0 {
+        return;
+    }
+    if cleared <= 16 {
+        // unmap_range does not say which pages it cleared; invalidate the range when it
+        // is short, the whole ASID otherwise.
+        if len / PAGE_SIZE <= 16 {
+            for i in 0..len / PAGE_SIZE {
+                mmu::flush_tlb_user_page(base + i * PAGE_SIZE, space.asid);
+            }
+            return;
+        }
+    }
+    mmu::flush_tlb_asid(space.asid);
+}
+
+/// Frees the page tables that covered `[base, base + len)` and map nothing now, so an
+/// unmap returns every page it cost (KMEM_STATS free_bytes comes back exactly).
+fn prune_tables(k: &mut Kernel, id: u64, base: u64, len: u64) {
+    let Kernel { aspaces, frames, user_table_pages, .. } = k;
+    let Some(space) = aspaces.get_mut(&id) else { return };
+    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    if space.page_table.prune(VirtAddr(base), len, &mut tables) > 0 {
+        // Cached walks may still point at the freed tables.
+        mmu::flush_tlb_asid(space.asid);
+    }
+}
+
+/// Drops the parts of mappings that `unmap` removed: page-table entries, the VMO's
+/// mapping count and reference.
+pub fn release_unmapped(k: &mut Kernel, id: u64, removed: &Mapping<VmoId>, pieces_left: usize) {
+    clear_ptes(k, id, removed.base, removed.len);
+    prune_tables(k, id, removed.base, removed.len);
+    // A mapping split into two pieces now counts as two mappings of the VMO.
+    match pieces_left {
+        0 => {
+            k.vmos.remove_mapping(removed.vmo);
+            let mut mem = FramePages { frames: &mut k.frames };
+            k.vmos.release(removed.vmo, &mut mem);
+        }
+        2 => {
+            k.vmos.add_mapping(removed.vmo);
+            k.vmos.retain(removed.vmo);
+        }
+        _ => {}
+    }
+}
+
+/// Unmaps, in every address space, every page whose VMO page changed (committed,
+/// forked, decommitted...), so the next access refaults and sees the new page. Nearly
+/// always the queue is empty, so that test is inline.
+#[inline]
+pub fn apply_invalidations(k: &mut Kernel) {
+    if k.vmos.has_invalidations() {
+        apply_queued_invalidations(k);
+    }
+}
+
+#[inline(never)]
+fn apply_queued_invalidations(k: &mut Kernel) {
+    let mut ranges: Vec<(u64, u64, u64)> = Vec::new();
+    while let Some(inv) = k.vmos.pop_invalidation() {
+        let first = inv.first_page * PAGE_SIZE;
+        let end = first.saturating_add(inv.page_count.saturating_mul(PAGE_SIZE));
+        for (&id, space) in k.aspaces.iter() {
+            for m in space.vmar.mappings_of(inv.vmo) {
+                let lo = first.max(m.vmo_offset);
+                let hi = end.min(m.vmo_offset + m.len);
+                if lo < hi {
+                    ranges.push((id, m.base + (lo - m.vmo_offset), hi - lo));
+                }
+            }
+        }
+        for (id, base, len) in ranges.drain(..) {
+            clear_ptes(k, id, base, len);
+        }
+    }
+}
+
+/// Walks the live user tables of space `id` and reports any entry EL0 could both write
+/// and execute (the page-table code refuses to make one; this checks the result).
+pub fn audit_write_xor_execute(k: &mut Kernel, id: u64) {
+    let Kernel { aspaces, frames, user_table_pages, .. } = k;
+    let Some(space) = aspaces.get(&id) else { return };
+    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    let (mut pages, mut violations) = (0u64, 0u64);
+    space.page_table.for_each_leaf(&mut tables, |va, desc, _| {
+        pages += 1;
+        if let Some(info) = crate::mm::page_table::descriptor_attrs(desc)
+            && (info.el0_write || info.el1_write)
+            && (info.el0_execute || info.el1_execute)
+        {
+            violations += 1;
+            log::error!("W^X violation: user page {:#x} is writable and executable", va.0);
+        }
+    });
+    log::info!("userboot: W^X audit: {pages} user pages mapped, {violations} writable+executable");
+}
+
+/// Processes that map `vmo` (for ZX_INFO_VMO.share_count and TASK_STATS).
+pub fn spaces_mapping(k: &Kernel, vmo: VmoId) -> usize {
+    k.aspaces.values().filter(|s| s.vmar.mappings_of(vmo).next().is_some()).count()
+}

@@ -1,0 +1,92 @@
+//! Per-CPU data: each CPU's idle context, the thread it runs, its reaper slot and its
+//! flags. Indexed by the CPU number `arch::aarch64::percpu` keeps in `TPIDR_EL1`.
+//!
+//! `current` is written only by its own CPU (in the scheduler) and read by it and, for
+//! kills and `ZX_INFO_THREAD`, by others: a small lock keeps that simple.
+
+use super::task::Thread;
+use crate::arch::aarch64::context::Context;
+use crate::arch::aarch64::percpu::{MAX_CPUS, cpu_index};
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use spin::Mutex;
+
+/// One CPU's kernel state.
+pub struct CpuLocal {
+    /// The context of this CPU's idle loop (its boot path).
+    pub idle: Context,
+    current: Mutex<Option<Arc<Thread>>>,
+    /// A thread that ended on this CPU, freed by the next context that runs here.
+    pub(super) reap: Mutex<Option<Arc<Thread>>>,
+    /// Set by an IPI or the timer: reschedule before returning to EL0.
+    pub need_resched: AtomicBool,
+    /// The current thread must end before it returns to EL0 (killed while blocked).
+    pub exit_pending: AtomicBool,
+    /// The address space of the current thread (0: none), for user copies.
+    pub current_aspace: AtomicU64,
+    /// True once the CPU runs its scheduler.
+    pub online: AtomicBool,
+    /// The CPU's MPIDR affinity.
+    pub mpidr: AtomicU64,
+}
+
+impl CpuLocal {
+    const fn new() -> Self {
+        CpuLocal {
+            idle: Context::new(),
+            current: Mutex::new(None),
+            reap: Mutex::new(None),
+            need_resched: AtomicBool::new(false),
+            exit_pending: AtomicBool::new(false),
+            current_aspace: AtomicU64::new(0),
+            online: AtomicBool::new(false),
+            mpidr: AtomicU64::new(0),
+        }
+    }
+
+    /// The thread this CPU runs (None: its idle loop).
+    pub fn current(&self) -> Option<Arc<Thread>> {
+        self.current.lock().clone()
+    }
+
+    pub(super) fn set_current(&self, thread: Option<Arc<Thread>>) -> Option<Arc<Thread>> {
+        core::mem::replace(&mut *self.current.lock(), thread)
+    }
+
+    /// True when this CPU runs `thread` now.
+    pub fn runs(&self, thread: &Thread) -> bool {
+        self.current.lock().as_ref().is_some_and(|t| core::ptr::eq(&**t, thread))
+    }
+}
+
+static CPUS: [CpuLocal; MAX_CPUS] = [const { CpuLocal::new() }; MAX_CPUS];
+static ONLINE: AtomicUsize = AtomicUsize::new(1);
+
+/// This CPU's data.
+#[inline(always)]
+pub fn this() -> &'static CpuLocal {
+    &CPUS[cpu_index()]
+}
+
+/// CPU `index`'s data.
+pub fn get(index: usize) -> &'static CpuLocal {
+    &CPUS[index % MAX_CPUS]
+}
+
+/// CPUs online (`zx_system_get_num_cpus`).
+pub fn online_count() -> usize {
+    ONLINE.load(Ordering::Acquire)
+}
+
+/// Records that CPU `index` came up (CPU 0 counts from the start).
+pub fn mark_online(index: usize) {
+    get(index).online.store(true, Ordering::Release);
+    if index != 0 {
+        ONLINE.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// The running thread, if any.
+pub fn current_thread() -> Option<Arc<Thread>> {
+    this().current()
+}

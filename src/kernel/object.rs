@@ -1,0 +1,249 @@
+//! The object layer: every kernel object (process, thread, job, VMO, VMAR, resource, and
+//! later channels, events, ports, timers) implements [`KernelObject`]; a handle is a
+//! reference-counted object plus rights ([`KHandle`] inside the pure handle table); one
+//! typed lookup, [`crate::kernel::task::Process::get_object_with_rights`], gives
+//! BAD_HANDLE, WRONG_TYPE and ACCESS_DENIED in Zircon's order.
+//!
+//! Signals live in each object's [`ObjectBase`] with the observers that wait for them
+//! (threads in `wait_one`/`wait_many`, later port registrations). An observer is told of
+//! every change while it is registered and of the closing of the handle it waits through.
+//!
+//! Lock order: an object's signal lock is taken after any lock of the object's own state
+//! and before the scheduler's lock (observers wake threads while it is held). It is never
+//! held across a user copy or a block.
+
+use crate::abi::signal;
+use crate::error::{ZxError, ZxResult};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use spin::Mutex;
+
+static NEXT_KOID: AtomicU64 = AtomicU64::new(1);
+static NEXT_HANDLE_SERIAL: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh kernel object id: unique for the boot, never 0, never reused.
+pub fn new_koid() -> u64 {
+    NEXT_KOID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Something waiting for an object's signals.
+pub trait Observer: Send + Sync {
+    /// The object's signals are now `signals` (also called once when registered).
+    /// Returns true when the observer is done and should be removed.
+    fn on_signals(&self, signals: u32) -> bool;
+    /// The handle with serial number `serial` was closed or moved. Returns true when the
+    /// observer waited through it and is now removed.
+    fn on_handle_closed(&self, serial: u64) -> bool;
+}
+
+/// What every object has: its koid, its handle count, its signals and their observers.
+pub struct ObjectBase {
+    koid: u64,
+    handles: AtomicU32,
+    signals: Mutex<SignalState>,
+}
+
+struct SignalState {
+    signals: u32,
+    observers: Vec<Arc<dyn Observer>>,
+}
+
+impl ObjectBase {
+    /// A base with a fresh koid and `initial` signals.
+    pub fn new(initial: u32) -> Self {
+        ObjectBase {
+            koid: new_koid(),
+            handles: AtomicU32::new(0),
+            signals: Mutex::new(SignalState { signals: initial, observers: Vec::new() }),
+        }
+    }
+
+    /// A base with a koid already taken (a VMO's, which the store also records).
+    pub fn with_koid(koid: u64, initial: u32) -> Self {
+        ObjectBase {
+            koid,
+            handles: AtomicU32::new(0),
+            signals: Mutex::new(SignalState { signals: initial, observers: Vec::new() }),
+        }
+    }
+
+    /// The object's koid.
+    pub fn koid(&self) -> u64 {
+        self.koid
+    }
+
+    /// Handles to the object anywhere (ZX_INFO_HANDLE_COUNT).
+    pub fn handle_count(&self) -> u32 {
+        self.handles.load(Ordering::Acquire)
+    }
+
+    /// The signals asserted now.
+    pub fn signals(&self) -> u32 {
+        self.signals.lock().signals
+    }
+
+    /// Clears `clear` and sets `set`, then tells every observer; observers that are done
+    /// are removed.
+    pub fn update_signals(&self, clear: u32, set: u32) {
+        let mut state = self.signals.lock();
+        let new = (state.signals & !clear) | set;
+        if new == state.signals {
+            return;
+        }
+        state.signals = new;
+        state.observers.retain(|o| !o.on_signals(new));
+    }
+
+    /// Registers `observer` and tells it the current signals at once; it stays only if
+    /// that call says it is not done yet. Returns the signals at registration.
+    pub fn add_observer(&self, observer: Arc<dyn Observer>) -> ZxResult<u32> {
+        let mut state = self.signals.lock();
+        let now = state.signals;
+        if !observer.on_signals(now) {
+            state.observers.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+            state.observers.push(observer);
+        }
+        Ok(now)
+    }
+
+    /// Removes `observer` if it is still registered; returns the signals now.
+    pub fn remove_observer(&self, observer: &Arc<dyn Observer>) -> u32 {
+        let mut state = self.signals.lock();
+        state.observers.retain(|o| !Arc::ptr_eq(o, observer));
+        state.signals
+    }
+
+    /// Tells observers that waited through handle `serial` that it is gone.
+    fn handle_closed(&self, serial: u64) {
+        let mut state = self.signals.lock();
+        if !state.observers.is_empty() {
+            state.observers.retain(|o| !o.on_handle_closed(serial));
+        }
+    }
+}
+
+/// Converts an `Arc` of a concrete object into `Arc<dyn Any>` for the typed lookup.
+pub trait AsAny: Any + Send + Sync {
+    /// `self` as `Any`.
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
+impl<T: Any + Send + Sync> AsAny for T {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+/// A kernel object.
+pub trait KernelObject: AsAny {
+    /// Koid, handle count and signals.
+    fn base(&self) -> &ObjectBase;
+    /// `ZX_OBJ_TYPE_*`.
+    fn obj_type(&self) -> u32;
+    /// The related object's koid (ABI.md section 5), 0 when none.
+    fn related_koid(&self) -> u64 {
+        0
+    }
+    /// Whether handles to it may be waited on (`ZX_OBJ_PROP_WAITABLE`).
+    fn waitable(&self) -> bool {
+        true
+    }
+    /// Signals `zx_object_signal` may change besides the user signals.
+    fn user_settable_signals(&self) -> u32 {
+        0
+    }
+    /// Called when the last handle to the object is closed.
+    fn on_zero_handles(&self) {}
+    /// The object's name, for objects that have one.
+    fn name(&self) -> Option<[u8; 32]> {
+        None
+    }
+    /// Sets the name (already cut to at most 31 bytes, stopping at a NUL).
+    fn set_name(&self, _name: &[u8]) -> ZxResult {
+        Err(ZxError::NotSupported)
+    }
+    /// The other end of a peered object (channel, eventpair).
+    fn peer(&self) -> ZxResult<Arc<dyn KernelObject>> {
+        Err(ZxError::NotSupported)
+    }
+}
+
+/// Downcasts a kernel object to its concrete type: WRONG_TYPE when it is another.
+pub fn downcast<T: KernelObject>(object: &Arc<dyn KernelObject>) -> ZxResult<Arc<T>> {
+    object.clone().into_any().downcast::<T>().map_err(|_| ZxError::WrongType)
+}
+
+/// The object a handle names. Each `KHandle` counts as one handle of the object; the
+/// last one dropped calls `on_zero_handles`. Dropping one also ends the waits made
+/// through it. It must not be dropped while a lock is held that `on_zero_handles` or an
+/// observer could take (handle-table code removes handles under the table lock and drops
+/// them after releasing it).
+pub struct KHandle {
+    object: Arc<dyn KernelObject>,
+    serial: u64,
+}
+
+impl KHandle {
+    /// A new handle to `object`.
+    pub fn new(object: Arc<dyn KernelObject>) -> Self {
+        object.base().handles.fetch_add(1, Ordering::AcqRel);
+        KHandle { object, serial: NEXT_HANDLE_SERIAL.fetch_add(1, Ordering::Relaxed) }
+    }
+
+    /// The object.
+    pub fn object(&self) -> &Arc<dyn KernelObject> {
+        &self.object
+    }
+
+    /// This handle's serial number (which waits are made through it).
+    pub fn serial(&self) -> u64 {
+        self.serial
+    }
+}
+
+impl Clone for KHandle {
+    fn clone(&self) -> Self {
+        KHandle::new(self.object.clone())
+    }
+}
+
+impl Drop for KHandle {
+    fn drop(&mut self) {
+        self.object.base().handle_closed(self.serial);
+        if self.object.base().handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.object.on_zero_handles();
+        }
+    }
+}
+
+/// The root resource (ABI.md section 2): the only resource object.
+pub struct Resource {
+    base: ObjectBase,
+}
+
+impl Resource {
+    /// The root resource, made once at boot.
+    pub fn root() -> &'static Arc<Resource> {
+        static ROOT: spin::Once<Arc<Resource>> = spin::Once::new();
+        ROOT.call_once(|| Arc::new(Resource { base: ObjectBase::new(0) }))
+    }
+}
+
+impl KernelObject for Resource {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+    fn obj_type(&self) -> u32 {
+        crate::abi::obj_type::RESOURCE
+    }
+    fn waitable(&self) -> bool {
+        false
+    }
+}
+
+/// Signals that `zx_object_signal` may set on `object`.
+pub fn signalable(object: &dyn KernelObject) -> u32 {
+    signal::USER_ALL | object.user_settable_signals()
+}

@@ -1,0 +1,511 @@
+//! The scheduler: per-CPU run queues served round robin with time slices of at most
+//! 10 ms, blocking with deadlines on per-CPU deadline queues, wake-ups that prefer an
+//! idle CPU (woken by an IPI), preemption from the timer, and the end of a thread.
+//!
+//! Locking: one scheduler lock, [`SCHED`], protects every run queue, every deadline
+//! queue and each thread's run state (`Thread::run`), as Zircon's `thread_lock` did.
+//! It is the innermost lock but for the console's: taken with object locks held (an
+//! observer waking a thread), never the other way round, never held across a context
+//! switch, a user copy or a block. The context switch itself needs no lock (see
+//! `arch::aarch64::context`).
+//!
+//! A wait is a [`WaitNode`]: whoever ends it (a signal, a futex wake, a deadline, a
+//! kill, a cancellation) first sets its reason with a compare-and-swap, so exactly one
+//! of them wins, and only then makes the thread runnable.
+
+use super::cpu::{self, CpuLocal};
+use super::task::Thread;
+use crate::arch::aarch64::context;
+use crate::arch::aarch64::percpu::{MAX_CPUS, cpu_index};
+use crate::arch::aarch64::timer;
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+use spin::Mutex;
+
+/// Longest time slice, in nanoseconds (ABI.md section 7: at most 10 ms).
+pub const TIME_SLICE_NS: u64 = 10_000_000;
+
+/// Why a wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WakeReason {
+    /// What it waited for happened.
+    Satisfied,
+    /// Its deadline passed.
+    TimedOut,
+    /// The handle it waited through was closed.
+    Canceled,
+    /// Its thread is being killed.
+    Killed,
+}
+
+impl WakeReason {
+    fn code(self) -> u32 {
+        match self {
+            WakeReason::Satisfied => 1,
+            WakeReason::TimedOut => 2,
+            WakeReason::Canceled => 3,
+            WakeReason::Killed => 4,
+        }
+    }
+    fn from_code(code: u32) -> Option<Self> {
+        match code {
+            1 => Some(WakeReason::Satisfied),
+            2 => Some(WakeReason::TimedOut),
+            3 => Some(WakeReason::Canceled),
+            4 => Some(WakeReason::Killed),
+            _ => None,
+        }
+    }
+}
+
+/// One blocking wait of one thread.
+pub struct WaitNode {
+    thread: Arc<Thread>,
+    reason: AtomicU32,
+}
+
+impl WaitNode {
+    /// A wait of `thread` (normally the current thread).
+    pub fn new(thread: Arc<Thread>) -> Arc<Self> {
+        Arc::new(WaitNode { thread, reason: AtomicU32::new(0) })
+    }
+
+    /// The waiting thread.
+    pub fn thread(&self) -> &Arc<Thread> {
+        &self.thread
+    }
+
+    /// Ends the wait with `reason` unless it already ended; returns whether this call
+    /// ended it.
+    pub fn wake(&self, reason: WakeReason) -> bool {
+        if self.reason.compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return false;
+        }
+        make_ready_if_blocked(&self.thread);
+        true
+    }
+
+    /// Why the wait ended, if it has.
+    pub fn reason(&self) -> Option<WakeReason> {
+        WakeReason::from_code(self.reason.load(Ordering::Acquire))
+    }
+}
+
+/// A thread's scheduling state, changed only with [`SCHED`] held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunState {
+    /// Not started.
+    New,
+    /// In a run queue.
+    Ready,
+    /// On a CPU.
+    Running,
+    /// Waiting.
+    Blocked,
+    /// Ended.
+    Dead,
+}
+
+/// Per-thread scheduler fields (in `Thread`).
+pub struct ThreadRun {
+    /// Where the thread is.
+    pub state: RunState,
+    /// The wait it is blocked in.
+    pub wait: Option<Arc<WaitNode>>,
+    /// The CPU it last ran on.
+    pub last_cpu: Option<usize>,
+    /// Nanoseconds run so far.
+    pub runtime_ns: u64,
+    /// Counter value when it last started running.
+    switched_in: u64,
+}
+
+impl ThreadRun {
+    /// A NEW thread's state.
+    pub const fn new() -> Self {
+        ThreadRun { state: RunState::New, wait: None, last_cpu: None, runtime_ns: 0, switched_in: 0 }
+    }
+}
+
+impl Default for ThreadRun {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+struct CpuQueue {
+    ready: VecDeque<Arc<Thread>>,
+    /// Blocked waits with a deadline, in no particular order (few at a time).
+    deadlines: Vec<(i64, Arc<WaitNode>)>,
+    idle: bool,
+    /// Counter value at which the running thread's slice ends.
+    slice_end: u64,
+}
+
+struct Sched {
+    cpus: [CpuQueue; MAX_CPUS],
+}
+
+static SCHED: Mutex<Sched> = Mutex::new(Sched {
+    cpus: [const { CpuQueue { ready: VecDeque::new(), deadlines: Vec::new(), idle: false, slice_end: 0 } }; MAX_CPUS],
+});
+
+/// Nanoseconds since boot.
+fn now_ns() -> i64 {
+    super::irq::uptime_nanos() as i64
+}
+
+fn ns_to_ticks(ns: u64) -> u64 {
+    ((ns as u128 * timer::frequency() as u128) / 1_000_000_000) as u64
+}
+
+/// Makes a NEW thread runnable (zx_thread_start, zx_process_start).
+pub fn start(thread: &Arc<Thread>) {
+    let mut s = SCHED.lock();
+    thread.run.lock().state = RunState::Ready;
+    enqueue(&mut s, thread.clone());
+}
+
+fn make_ready_if_blocked(thread: &Arc<Thread>) {
+    let mut s = SCHED.lock();
+    {
+        let mut run = thread.run.lock();
+        if run.state != RunState::Blocked {
+            return;
+        }
+        run.state = RunState::Ready;
+        run.wait = None;
+    }
+    for q in s.cpus.iter_mut() {
+        q.deadlines.retain(|(_, node)| !Arc::ptr_eq(&node.thread, thread));
+    }
+    enqueue(&mut s, thread.clone());
+}
+
+/// Puts a ready thread on a CPU's queue: an idle CPU first (sending it an IPI when it is
+/// another), else the CPU it last ran on, else the shortest queue.
+fn enqueue(s: &mut Sched, thread: Arc<Thread>) {
+    let me = cpu_index();
+    let online = cpu::online_count();
+    let last = thread.run.lock().last_cpu;
+    let idle = (0..online).map(|i| (me + i) % online).find(|&c| s.cpus[c].idle && cpu::get(c).online.load(Ordering::Acquire));
+    let target = idle.or(last.filter(|&c| c < online)).unwrap_or_else(|| {
+        (0..online).min_by_key(|&c| s.cpus[c].ready.len()).unwrap_or(me)
+    });
+    s.cpus[target].ready.push_back(thread);
+    if s.cpus[target].idle {
+        s.cpus[target].idle = false;
+        if target != me {
+            super::irq::send_reschedule(target);
+        }
+    }
+}
+
+/// The next thread for CPU `cpu`: its own queue first, else one taken from the longest
+/// other queue.
+fn pick(s: &mut Sched, cpu: usize) -> Option<Arc<Thread>> {
+    if let Some(t) = s.cpus[cpu].ready.pop_front() {
+        return Some(t);
+    }
+    let victim = (0..MAX_CPUS).filter(|&c| c != cpu).max_by_key(|&c| s.cpus[c].ready.len())?;
+    if s.cpus[victim].ready.is_empty() {
+        return None;
+    }
+    s.cpus[victim].ready.pop_back()
+}
+
+/// What becomes of the thread that gives up the CPU.
+enum Outcome {
+    /// It stays runnable (yield, preemption).
+    Yield,
+    /// It waits on the node until the deadline (`i64::MAX`: none).
+    Block(Arc<WaitNode>, i64),
+    /// It has ended.
+    Exit,
+}
+
+/// Gives up this CPU. Returns (for Yield and Block) when the thread runs again.
+fn reschedule(outcome: Outcome) {
+    let cpu = cpu_index();
+    let local = cpu::this();
+    let now = timer::ticks();
+    let mut s = SCHED.lock();
+    let prev = local.current();
+    if let Some(p) = &prev {
+        let mut run = p.run.lock();
+        run.runtime_ns += ticks_to_ns(now.saturating_sub(run.switched_in));
+        match &outcome {
+            Outcome::Yield => {
+                run.state = RunState::Ready;
+                drop(run);
+                s.cpus[cpu].ready.push_back(p.clone());
+            }
+            Outcome::Block(node, deadline) => {
+                if node.reason().is_some() {
+                    // Woken before it could sleep.
+                    run.switched_in = now;
+                    return;
+                }
+                run.state = RunState::Blocked;
+                run.wait = Some(node.clone());
+                if *deadline != i64::MAX {
+                    s.cpus[cpu].deadlines.push((*deadline, node.clone()));
+                }
+            }
+            Outcome::Exit => run.state = RunState::Dead,
+        }
+    }
+    let next = pick(&mut s, cpu);
+    if let (Some(p), Some(n)) = (&prev, &next)
+        && Arc::ptr_eq(p, n)
+    {
+        // Yielded with nothing else to run.
+        let mut run = p.run.lock();
+        run.state = RunState::Running;
+        run.switched_in = now;
+        s.cpus[cpu].slice_end = now + ns_to_ticks(TIME_SLICE_NS);
+        drop(run);
+        drop(s);
+        arm_timer(cpu);
+        return;
+    }
+    if let Some(n) = &next {
+        let mut run = n.run.lock();
+        run.state = RunState::Running;
+        run.last_cpu = Some(cpu);
+        run.switched_in = now;
+    }
+    s.cpus[cpu].slice_end = now + ns_to_ticks(TIME_SLICE_NS);
+    s.cpus[cpu].idle = next.is_none();
+    drop(s);
+
+    // Address space of the next thread (or none).
+    match &next {
+        Some(n) => {
+            super::aspace::activate(n.process().aspace_id(), n.process().ttbr0());
+            local.current_aspace.store(n.process().aspace_id(), Ordering::Relaxed);
+        }
+        None => {
+            super::aspace::activate_none();
+            local.current_aspace.store(0, Ordering::Relaxed);
+        }
+    }
+    let prev_ctx: *const context::Context = prev.as_ref().map_or(&local.idle as *const _, |p| p.context() as *const _);
+    let next_ctx: *const context::Context = next.as_ref().map_or(&local.idle as *const _, |n| n.context() as *const _);
+    local.set_current(next);
+    match outcome {
+        Outcome::Exit => {
+            // The ended thread stays allocated in the reaper slot until the next context
+            // here has switched away from it; no reference to it stays on its stack.
+            *local.reap.lock() = prev;
+        }
+        _ => drop(prev),
+    }
+    arm_timer(cpu);
+    // SAFETY: `prev_ctx` is this CPU's running context: the idle loop's, or the current
+    // thread's, kept alive by the `Arc` its caller holds (Yield/Block) or by the reaper
+    // slot (Exit). `next_ctx` is kept alive by `local.current` until this CPU switches
+    // away from it. No spinlock is held.
+    #[allow(unsafe_code)]
+    unsafe {
+        context::switch(prev_ctx, next_ctx)
+    };
+    finish_switch();
+}
+
+fn ticks_to_ns(ticks: u64) -> u64 {
+    ((ticks as u128 * 1_000_000_000) / timer::frequency().max(1) as u128) as u64
+}
+
+/// Runs on whatever context a CPU switched to, right after the switch: the ended
+/// thread of the previous context is freed now that nothing runs on its stack.
+fn finish_switch() {
+    let ended = cpu::this().reap.lock().take();
+    if let Some(thread) = ended {
+        thread.after_death();
+    }
+}
+
+/// A new thread's first code, before it enters EL0 (called by the trampoline).
+#[unsafe(no_mangle)]
+#[allow(unsafe_code)] // exported by name: the context trampoline calls it
+extern "C" fn ferrite_thread_first_run() {
+    finish_switch();
+}
+
+/// Programs this CPU's timer for the end of the slice or the earliest deadline.
+fn arm_timer(cpu: usize) {
+    let s = SCHED.lock();
+    let q = &s.cpus[cpu];
+    let now = timer::ticks();
+    let mut at = if q.idle { now + ns_to_ticks(TIME_SLICE_NS) } else { q.slice_end };
+    let boot = super::irq::boot_counter();
+    for (deadline, _) in q.deadlines.iter() {
+        let ticks = boot.saturating_add(ns_to_ticks((*deadline).max(0) as u64)).saturating_add(1);
+        at = at.min(ticks);
+    }
+    drop(s);
+    timer::arm(at.saturating_sub(now).max(1));
+}
+
+/// The current thread waits on `node` until it is woken or `deadline` (monotonic
+/// nanoseconds; `i64::MAX` for none) passes. `state` is the `ZX_THREAD_STATE_*` shown
+/// meanwhile. A kill ends the wait with `Killed` (and the thread then ends before it
+/// returns to EL0).
+pub fn block(node: &Arc<WaitNode>, state: u32, deadline: i64) -> WakeReason {
+    let thread = node.thread.clone();
+    if thread.kill_pending() {
+        node.wake(WakeReason::Killed);
+    }
+    if deadline != i64::MAX && now_ns() >= deadline {
+        node.wake(WakeReason::TimedOut);
+    }
+    thread.set_blocked_state(state);
+    reschedule(Outcome::Block(node.clone(), deadline));
+    thread.set_blocked_state(0);
+    let reason = node.reason().unwrap_or(WakeReason::Satisfied);
+    if reason == WakeReason::Killed || thread.kill_pending() {
+        cpu::this().exit_pending.store(true, Ordering::Relaxed);
+    }
+    reason
+}
+
+/// Sleeps until `deadline` (nanosleep).
+pub fn sleep_until(deadline: i64) -> WakeReason {
+    let Some(thread) = cpu::current_thread() else { return WakeReason::TimedOut };
+    let node = WaitNode::new(thread);
+    block(&node, crate::abi::thread_state::BLOCKED_SLEEPING, deadline)
+}
+
+/// Lets other runnable threads run first.
+pub fn yield_now() {
+    if cpu::current_thread().is_some() {
+        reschedule(Outcome::Yield);
+    }
+}
+
+/// Ends the current thread (its process and signals are updated by `after_death`, run
+/// by the next context on this CPU). The caller holds no lock and no reference it
+/// expects to be dropped: nothing on this stack runs again.
+pub fn exit_current() -> ! {
+    cpu::this().exit_pending.store(false, Ordering::Relaxed);
+    reschedule(Outcome::Exit);
+    unreachable!("an ended thread was resumed")
+}
+
+/// Called on the way back to EL0 after an interrupt or a syscall: ends a killed thread,
+/// or switches when an IPI or the timer asked for it.
+pub fn before_user_return() {
+    let local = cpu::this();
+    let kill = local.exit_pending.load(Ordering::Relaxed) || local.current().is_some_and(|t| t.kill_pending());
+    if kill {
+        exit_current();
+    }
+    if local.need_resched.swap(false, Ordering::Relaxed) {
+        reschedule(Outcome::Yield);
+        if local.current().is_some_and(|t| t.kill_pending()) {
+            exit_current();
+        }
+    }
+}
+
+/// The timer interrupt: ends expired waits and asks for a switch when the slice is over
+/// and another thread is waiting for this CPU.
+pub fn timer_interrupt() {
+    let cpu = cpu_index();
+    let now_ticks = timer::ticks();
+    let now = now_ns();
+    let expired: Vec<Arc<WaitNode>> = {
+        let mut s = SCHED.lock();
+        let q = &mut s.cpus[cpu];
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < q.deadlines.len() {
+            if q.deadlines[i].0 <= now {
+                out.push(q.deadlines.swap_remove(i).1);
+            } else {
+                i += 1;
+            }
+        }
+        if now_ticks >= q.slice_end {
+            if q.ready.is_empty() {
+                // Nothing else wants this CPU: a new slice.
+                q.slice_end = now_ticks + ns_to_ticks(TIME_SLICE_NS);
+            } else {
+                cpu::this().need_resched.store(true, Ordering::Relaxed);
+            }
+        }
+        out
+    };
+    for node in expired {
+        node.wake(WakeReason::TimedOut);
+    }
+    arm_timer(cpu);
+}
+
+/// Makes `thread` notice a kill: wakes it if it is blocked, or interrupts the CPU that
+/// runs it.
+pub fn kick(thread: &Arc<Thread>) {
+    let wait = {
+        let _s = SCHED.lock();
+        let run = thread.run.lock();
+        match run.state {
+            RunState::Blocked => run.wait.clone(),
+            RunState::Running => {
+                let target = run.last_cpu;
+                drop(run);
+                if let Some(c) = target
+                    && c != cpu_index()
+                {
+                    super::irq::send_reschedule(c);
+                }
+                None
+            }
+            _ => None,
+        }
+    };
+    if let Some(node) = wait {
+        node.wake(WakeReason::Killed);
+    }
+}
+
+/// This CPU's idle loop: runs threads as they become ready, waits in `wfi` otherwise.
+pub fn idle_loop() -> ! {
+    let local: &CpuLocal = cpu::this();
+    loop {
+        {
+            let mut s = SCHED.lock();
+            let cpu = cpu_index();
+            let has_work = !s.cpus[cpu].ready.is_empty() || (0..MAX_CPUS).any(|c| s.cpus[c].ready.len() > 1);
+            s.cpus[cpu].idle = !has_work;
+        }
+        yield_from_idle();
+        // Nothing to run: wait for an interrupt with interrupts masked (a pending one
+        // still ends the wait), then let it be taken.
+        crate::arch::aarch64::cpu::wait_for_interrupt();
+        crate::arch::aarch64::cpu::enable_interrupts();
+        crate::arch::aarch64::cpu::isb();
+        crate::arch::aarch64::cpu::disable_interrupts();
+        local.need_resched.store(false, Ordering::Relaxed);
+    }
+}
+
+/// From the idle loop: switches to a ready thread if there is one.
+fn yield_from_idle() {
+    let cpu = cpu_index();
+    let local = cpu::this();
+    let ready = {
+        let s = SCHED.lock();
+        !s.cpus[cpu].ready.is_empty() || (0..MAX_CPUS).any(|c| s.cpus[c].ready.len() > 1)
+    };
+    if ready && local.current().is_none() {
+        reschedule(Outcome::Yield);
+    }
+}
+
+/// Number of threads waiting in run queues (for tests and `ps`).
+pub fn ready_count() -> usize {
+    SCHED.lock().cpus.iter().map(|q| q.ready.len()).sum()
+}

@@ -1,0 +1,253 @@
+//! Waiting: zx_object_wait_one, zx_object_wait_many, zx_nanosleep and the futex calls'
+//! argument handling. A wait registers an observer on each object, then blocks; the
+//! observer records every signal state it sees (`observed`/`pending` is their union)
+//! and wakes the thread when one matches, or when the handle is closed.
+
+use super::{Caller, user};
+use crate::abi::{ZX_TIME_INFINITE, rights, signal, thread_state};
+use crate::error::{ZxError, ZxResult};
+use crate::kernel::object::{KernelObject, Observer};
+use crate::kernel::sched::{self, WaitNode, WakeReason};
+use crate::kernel::task::Thread;
+use crate::kernel::vm_object::{VmoObject, vmo_signals};
+use crate::object::rights::check_rights;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// One object's part of a wait.
+struct SignalWaiter {
+    node: Arc<WaitNode>,
+    mask: u32,
+    serial: u64,
+    seen: AtomicU32,
+}
+
+impl Observer for SignalWaiter {
+    fn on_signals(&self, signals: u32) -> bool {
+        self.seen.fetch_or(signals, Ordering::AcqRel);
+        if signals & self.mask != 0 {
+            self.node.wake(WakeReason::Satisfied);
+            return true;
+        }
+        false
+    }
+
+    fn on_handle_closed(&self, serial: u64) -> bool {
+        if serial != self.serial {
+            return false;
+        }
+        self.seen.fetch_or(signal::HANDLE_CLOSED, Ordering::AcqRel);
+        self.node.wake(WakeReason::Canceled);
+        true
+    }
+}
+
+/// The signals of `object` now (VMOs keep ZERO_CHILDREN in the VMO store).
+fn current_signals(object: &Arc<dyn KernelObject>) -> u32 {
+    match crate::kernel::object::downcast::<VmoObject>(object) {
+        Ok(vmo) => vmo_signals(&vmo),
+        Err(_) => object.base().signals(),
+    }
+}
+
+/// Waits on the given (object, serial, mask) items until one matches, the deadline or a
+/// cancellation; returns the reason and each item's union of signals seen.
+fn wait_on(
+    thread: &Arc<Thread>,
+    items: &[(Arc<dyn KernelObject>, u64, u32)],
+    deadline: i64,
+    state: u32,
+) -> ZxResult<(WakeReason, Vec<u32>)> {
+    let node = WaitNode::new(thread.clone());
+    let mut waiters: Vec<Arc<SignalWaiter>> = Vec::new();
+    waiters.try_reserve(items.len()).map_err(|_| ZxError::NoMemory)?;
+    let mut registered = 0;
+    let mut result = Ok(());
+    for (object, serial, mask) in items.iter() {
+        let w = Arc::new(SignalWaiter { node: node.clone(), mask: *mask, serial: *serial, seen: AtomicU32::new(0) });
+        // VMO signals the store keeps are checked now (their changes wake no one).
+        let extra = current_signals(object);
+        w.seen.fetch_or(extra, Ordering::AcqRel);
+        if extra & mask != 0 {
+            node.wake(WakeReason::Satisfied);
+        }
+        waiters.push(w.clone());
+        if let Err(e) = object.base().add_observer(w) {
+            result = Err(e);
+            break;
+        }
+        registered += 1;
+        if node.reason().is_some() {
+            break;
+        }
+    }
+    let reason = if result.is_err() {
+        WakeReason::Canceled
+    } else if node.reason().is_some() {
+        node.reason().unwrap_or(WakeReason::Satisfied)
+    } else {
+        sched::block(&node, state, if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline })
+    };
+    let mut seen = Vec::new();
+    seen.try_reserve(items.len()).map_err(|_| ZxError::NoMemory)?;
+    for (i, (object, _, _)) in items.iter().enumerate() {
+        let w = &waiters.get(i);
+        let observer: Option<Arc<dyn Observer>> = w.map(|w| w.clone() as Arc<dyn Observer>);
+        let now = match (&observer, i < registered) {
+            (Some(o), true) => object.base().remove_observer(o),
+            _ => current_signals(object),
+        };
+        let union = w.map_or(0, |w| w.seen.load(Ordering::Acquire));
+        let final_now = if i < registered { now | current_signals(object) & !signal::HANDLE_CLOSED } else { now };
+        seen.push(union | final_now);
+    }
+    result?;
+    Ok((reason, seen))
+}
+
+/// `zx_object_wait_one`: BAD_HANDLE, WAIT, waitable; then waits. `observed` gets the
+/// union of the signals seen (plus HANDLE_CLOSED when cancelled).
+pub fn wait_one(c: &Caller, handle: u32, signals: u32, deadline: i64, observed: u64) -> ZxResult {
+    let (object, have, serial) = c.process.get_handle(handle)?;
+    check_rights(have, rights::WAIT)?;
+    if !object.waitable() {
+        return Err(ZxError::NotSupported);
+    }
+    let items = [(object, serial, signals)];
+    let (reason, seen) = wait_on(&c.thread, &items, deadline, thread_state::BLOCKED_WAIT_ONE)?;
+    drop(items);
+    let mut seen_now = seen.first().copied().unwrap_or(0);
+    if reason == WakeReason::Canceled {
+        seen_now |= signal::HANDLE_CLOSED;
+    }
+    if observed != 0 {
+        user::put(observed, &seen_now.to_le_bytes())?;
+    }
+    match reason {
+        WakeReason::Satisfied if seen_now & signals != 0 => Ok(()),
+        WakeReason::Canceled => Err(ZxError::Canceled),
+        WakeReason::Killed => Err(ZxError::Canceled),
+        _ if seen_now & signals != 0 && deadline <= 0 => Ok(()),
+        _ => Err(ZxError::TimedOut),
+    }
+}
+
+/// Most items of one `zx_object_wait_many`.
+const WAIT_MANY_MAX: u64 = 64;
+
+/// `zx_object_wait_many` (ABI.md 4.2 call 36).
+pub fn wait_many(c: &Caller, items: u64, count: u64, deadline: i64) -> ZxResult {
+    if count == 0 {
+        let reason = sched::block(
+            &WaitNode::new(c.thread.clone()),
+            thread_state::BLOCKED_WAIT_MANY,
+            if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline },
+        );
+        return if reason == WakeReason::Killed { Err(ZxError::Canceled) } else { Err(ZxError::TimedOut) };
+    }
+    if count > WAIT_MANY_MAX {
+        return Err(ZxError::OutOfRange);
+    }
+    let n = count as usize;
+    let mut raw = [0u8; 12 * WAIT_MANY_MAX as usize];
+    user::get(items, &mut raw[..12 * n])?;
+    let word = |raw: &[u8], i: usize, at: usize| {
+        let o = i * 12 + at;
+        u32::from_le_bytes([raw[o], raw[o + 1], raw[o + 2], raw[o + 3]])
+    };
+    let masks: Vec<u32> = (0..n).map(|i| word(&raw, i, 4)).collect();
+    let mut list: Vec<(Arc<dyn KernelObject>, u64, u32)> = Vec::new();
+    list.try_reserve(n).map_err(|_| ZxError::NoMemory)?;
+    for i in 0..n {
+        let (object, have, serial) = c.process.get_handle(word(&raw, i, 0))?;
+        check_rights(have, rights::WAIT)?;
+        if !object.waitable() {
+            return Err(ZxError::NotSupported);
+        }
+        list.push((object, serial, masks[i]));
+    }
+    let (reason, seen) = wait_on(&c.thread, &list, deadline, thread_state::BLOCKED_WAIT_MANY)?;
+    let mut canceled = reason == WakeReason::Canceled;
+    for (i, pending) in seen.iter().enumerate() {
+        if pending & signal::HANDLE_CLOSED != 0 {
+            canceled = true;
+        }
+        raw[i * 12 + 8..i * 12 + 12].copy_from_slice(&pending.to_le_bytes());
+    }
+    drop(list);
+    user::put_bytes(items, &raw[..12 * n])?;
+    if canceled || reason == WakeReason::Killed {
+        return Err(ZxError::Canceled);
+    }
+    let any = (0..n).any(|i| seen[i] & masks[i] != 0);
+    if any { Ok(()) } else { Err(ZxError::TimedOut) }
+}
+
+/// `zx_nanosleep`: a deadline at or before 0 yields; otherwise sleeps until it.
+pub fn nanosleep(deadline: i64) -> ZxResult {
+    if deadline <= 0 {
+        sched::yield_now();
+        return Ok(());
+    }
+    sched::sleep_until(if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline });
+    Ok(())
+}
+
+/// The new owner of a futex: 0, or a thread handle (no right needed).
+fn owner(c: &Caller, handle: u32) -> ZxResult<Option<Arc<Thread>>> {
+    if handle == 0 {
+        return Ok(None);
+    }
+    c.process.get_object_with_rights::<Thread>(handle, 0).map(Some)
+}
+
+/// `zx_futex_wait`: pointer, value, owner, then the wait.
+pub fn futex_wait(c: &Caller, ptr: u64, current: i32, new_owner: u32, deadline: i64) -> ZxResult {
+    if ptr == 0 || !ptr.is_multiple_of(4) {
+        return Err(ZxError::InvalidArgs);
+    }
+    // The value is compared inside the futex lock; the owner's handle is resolved first
+    // but its checks that need the value come after it (BAD_STATE wins over them).
+    let owner_result = owner(c, new_owner);
+    let deadline = if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline };
+    match owner_result {
+        Ok(o) => crate::kernel::futex::wait(&c.thread, ptr, current, o, deadline),
+        Err(e) => {
+            // BAD_STATE (value mismatch) and pointer faults come before the owner check.
+            let mut bytes = [0u8; 4];
+            user::get(ptr, &mut bytes)?;
+            if i32::from_le_bytes(bytes) != current {
+                return Err(ZxError::BadState);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// `zx_futex_requeue`.
+#[allow(clippy::too_many_arguments)]
+pub fn futex_requeue(
+    c: &Caller,
+    ptr: u64,
+    wake_count: u32,
+    current: i32,
+    requeue_ptr: u64,
+    requeue_count: u32,
+    new_owner: u32,
+) -> ZxResult {
+    if ptr == 0 || !ptr.is_multiple_of(4) || requeue_ptr == 0 || !requeue_ptr.is_multiple_of(4) || ptr == requeue_ptr {
+        return Err(ZxError::InvalidArgs);
+    }
+    match owner(c, new_owner) {
+        Ok(o) => crate::kernel::futex::requeue(&c.thread, ptr, wake_count, current, requeue_ptr, requeue_count, o),
+        Err(e) => {
+            let mut bytes = [0u8; 4];
+            user::get(ptr, &mut bytes)?;
+            if i32::from_le_bytes(bytes) != current {
+                return Err(ZxError::BadState);
+            }
+            Err(e)
+        }
+    }
+}

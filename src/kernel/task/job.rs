@@ -1,0 +1,213 @@
+//! Jobs: a tree of jobs and processes. A job is alive until killed; a killed job is
+//! KILLING until every job and process below it is DEAD, then DEAD and TERMINATED. A
+//! job that is never killed is destroyed when its last handle is closed while it has no
+//! children (ABI.md 4.3).
+
+use super::Process;
+use crate::abi::{MAX_JOB_DEPTH, obj_type, retcode, signal};
+use crate::error::{ZxError, ZxResult};
+use crate::kernel::object::{KernelObject, ObjectBase};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use spin::Mutex;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum JobLife {
+    Alive,
+    Killing,
+    Dead,
+}
+
+struct JobState {
+    life: JobLife,
+    children: Vec<Arc<Job>>,
+    processes: Vec<Arc<Process>>,
+    retcode: i64,
+    /// Removed from its parent (dead, or destroyed when its handles went).
+    detached: bool,
+}
+
+/// A job object.
+pub struct Job {
+    base: ObjectBase,
+    parent: Option<Arc<Job>>,
+    depth: u32,
+    name: Mutex<[u8; 32]>,
+    state: Mutex<JobState>,
+}
+
+impl Job {
+    /// The root job (made once at boot).
+    pub fn root() -> &'static Arc<Job> {
+        static ROOT: spin::Once<Arc<Job>> = spin::Once::new();
+        ROOT.call_once(|| Arc::new(Job::new(None, 0, super::name_from(b"root"))))
+    }
+
+    fn new(parent: Option<Arc<Job>>, depth: u32, name: [u8; 32]) -> Job {
+        Job {
+            base: ObjectBase::new(signal::JOB_NO_JOBS | signal::JOB_NO_PROCESSES),
+            parent,
+            depth,
+            name: Mutex::new(name),
+            state: Mutex::new(JobState {
+                life: JobLife::Alive,
+                children: Vec::new(),
+                processes: Vec::new(),
+                retcode: 0,
+                detached: false,
+            }),
+        }
+    }
+
+    /// A child job: OUT_OF_RANGE 32 levels below the root, BAD_STATE when this job is
+    /// killed or dead.
+    pub fn create_child(self: &Arc<Self>) -> ZxResult<Arc<Job>> {
+        if self.depth >= MAX_JOB_DEPTH {
+            return Err(ZxError::OutOfRange);
+        }
+        let child = Arc::new(Job::new(Some(self.clone()), self.depth + 1, [0; 32]));
+        let mut s = self.state.lock();
+        if s.life != JobLife::Alive {
+            return Err(ZxError::BadState);
+        }
+        s.children.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+        s.children.push(child.clone());
+        drop(s);
+        self.base.update_signals(signal::JOB_NO_JOBS, 0);
+        Ok(child)
+    }
+
+    pub(super) fn add_process(&self, process: &Arc<Process>) -> ZxResult {
+        let mut s = self.state.lock();
+        if s.life != JobLife::Alive {
+            return Err(ZxError::BadState);
+        }
+        s.processes.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+        s.processes.push(process.clone());
+        drop(s);
+        self.base.update_signals(signal::JOB_NO_PROCESSES, 0);
+        Ok(())
+    }
+
+    /// A DEAD process leaves the job.
+    pub(super) fn remove_process(&self, process: &Process) {
+        let removed = {
+            let mut s = self.state.lock();
+            let at = s.processes.iter().position(|p| core::ptr::eq(&**p, process));
+            at.map(|i| s.processes.remove(i))
+        };
+        if removed.is_some() && self.state.lock().processes.is_empty() {
+            self.base.update_signals(0, signal::JOB_NO_PROCESSES);
+        }
+        drop(removed);
+        self.check_end();
+    }
+
+    /// A NEW process of this job lost its last handle: it ends with code 0.
+    pub(super) fn end_new_process(&self, process: &Process) {
+        let found = self.state.lock().processes.iter().find(|p| core::ptr::eq(&***p, process)).cloned();
+        if let Some(p) = found {
+            p.exit_with(0, false);
+        }
+    }
+
+    fn remove_child(&self, child: &Job) {
+        let removed = {
+            let mut s = self.state.lock();
+            let at = s.children.iter().position(|c| core::ptr::eq(&**c, child));
+            at.map(|i| s.children.remove(i))
+        };
+        if removed.is_some() && self.state.lock().children.is_empty() {
+            self.base.update_signals(0, signal::JOB_NO_JOBS);
+        }
+        drop(removed);
+        self.check_end();
+    }
+
+    /// A killed job with nothing left below it dies; a job nobody holds a handle to with
+    /// nothing below it is destroyed.
+    fn check_end(&self) {
+        let (die, detach) = {
+            let mut s = self.state.lock();
+            let empty = s.children.is_empty() && s.processes.is_empty();
+            if !empty || s.detached {
+                (false, false)
+            } else if s.life == JobLife::Killing {
+                s.life = JobLife::Dead;
+                s.detached = true;
+                (true, true)
+            } else if s.life == JobLife::Alive && self.base.handle_count() == 0 && self.parent.is_some() {
+                s.detached = true;
+                (false, true)
+            } else {
+                (false, false)
+            }
+        };
+        if detach && let Some(parent) = &self.parent {
+            parent.remove_child(self);
+        }
+        if die {
+            self.base.update_signals(0, signal::TASK_TERMINATED);
+        }
+    }
+
+    /// `zx_task_kill` of a job: everything below it is killed, depth first.
+    pub fn kill(self: &Arc<Self>) {
+        let (children, processes) = {
+            let mut s = self.state.lock();
+            if s.life != JobLife::Alive {
+                return;
+            }
+            s.life = JobLife::Killing;
+            s.retcode = retcode::SYSCALL_KILL;
+            (s.children.clone(), s.processes.clone())
+        };
+        for child in children.iter() {
+            child.kill();
+        }
+        for process in processes.iter() {
+            process.kill();
+        }
+        drop((children, processes));
+        self.check_end();
+    }
+
+    /// (return code, exited) for ZX_INFO_JOB.
+    pub fn info(&self) -> (i64, bool) {
+        let s = self.state.lock();
+        let dead = s.life == JobLife::Dead;
+        (if dead { s.retcode } else { 0 }, dead)
+    }
+
+    /// Koids of child jobs (not yet dead or destroyed).
+    pub fn child_koids(&self) -> Vec<u64> {
+        self.state.lock().children.iter().map(|c| c.base.koid()).collect()
+    }
+
+    /// Koids of child processes (not yet dead).
+    pub fn process_koids(&self) -> Vec<u64> {
+        self.state.lock().processes.iter().map(|p| p.base().koid()).collect()
+    }
+}
+
+impl KernelObject for Job {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+    fn obj_type(&self) -> u32 {
+        obj_type::JOB
+    }
+    fn related_koid(&self) -> u64 {
+        self.parent.as_ref().map_or(0, |p| p.base.koid())
+    }
+    fn name(&self) -> Option<[u8; 32]> {
+        Some(*self.name.lock())
+    }
+    fn set_name(&self, name: &[u8]) -> ZxResult {
+        *self.name.lock() = super::name_from(name);
+        Ok(())
+    }
+    fn on_zero_handles(&self) {
+        self.check_end();
+    }
+}

@@ -1,0 +1,357 @@
+//! Processes: a handle table, an address space and threads. NEW → RUNNING → DYING →
+//! DEAD (ABI.md 4.3). When the last running thread ends (or a NEW process is killed or
+//! loses its last handle) the process closes every handle it holds, destroys its
+//! address space, leaves its job, and only then asserts TERMINATED. The first process
+//! ending stops the machine (ABI.md section 3).
+
+use super::{Job, Thread, ThreadLife};
+use crate::abi::{exit_status, obj_type, retcode, signal};
+use crate::error::{ZxError, ZxResult};
+use crate::kernel::object::{KHandle, KernelObject, ObjectBase, downcast};
+use crate::kernel::with_kernel;
+use crate::object::handle_table::{Handle, HandleTable};
+use crate::object::rights::check_rights;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+use spin::Mutex;
+
+/// Where a process is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcLife {
+    /// Created, not started.
+    New,
+    /// Started.
+    Running,
+    /// Exit or kill under way.
+    Dying,
+    /// Ended.
+    Dead,
+}
+
+struct ProcState {
+    life: ProcLife,
+    retcode: Option<i64>,
+    /// Every thread that is not DEAD (NEW ones included), in creation order.
+    threads: Vec<Arc<Thread>>,
+    /// Started threads that are not DEAD, in start order.
+    started: Vec<Arc<Thread>>,
+    faulted: bool,
+}
+
+/// A process object.
+pub struct Process {
+    base: ObjectBase,
+    job: Arc<Job>,
+    name: Mutex<[u8; 32]>,
+    handles: Mutex<HandleTable<KHandle>>,
+    aspace_id: u64,
+    ttbr0: u64,
+    state: Mutex<ProcState>,
+    first: AtomicBool,
+}
+
+impl Process {
+    /// A NEW process in `job` with an empty address space.
+    pub fn create(job: &Arc<Job>, name: [u8; 32]) -> ZxResult<Arc<Process>> {
+        let (aspace_id, ttbr0) = with_kernel(crate::kernel::aspace::create)?;
+        let salt = (crate::arch::aarch64::timer::ticks() as u32).wrapping_mul(0x9e37_79b9);
+        let process = Arc::new(Process {
+            base: ObjectBase::new(0),
+            job: job.clone(),
+            name: Mutex::new(name),
+            handles: Mutex::new(HandleTable::new(salt ^ aspace_id as u32)),
+            aspace_id,
+            ttbr0,
+            state: Mutex::new(ProcState {
+                life: ProcLife::New,
+                retcode: None,
+                threads: Vec::new(),
+                started: Vec::new(),
+                faulted: false,
+            }),
+            first: AtomicBool::new(false),
+        });
+        if let Err(e) = job.add_process(&process) {
+            with_kernel(|k| crate::kernel::aspace::destroy(k, aspace_id));
+            return Err(e);
+        }
+        Ok(process)
+    }
+
+    /// Marks this as the first process: its end stops the machine.
+    pub fn mark_first(&self) {
+        self.first.store(true, Ordering::Release);
+    }
+
+    /// Its address space's id.
+    pub fn aspace_id(&self) -> u64 {
+        self.aspace_id
+    }
+
+    /// TTBR0 for its threads.
+    pub fn ttbr0(&self) -> u64 {
+        self.ttbr0
+    }
+
+    /// Its job.
+    pub fn job(&self) -> &Arc<Job> {
+        &self.job
+    }
+
+    /// Where it is in its life.
+    pub fn life(&self) -> ProcLife {
+        self.state.lock().life
+    }
+
+    /// (return code, started, exited) for ZX_INFO_PROCESS.
+    pub fn info(&self) -> (i64, bool, bool) {
+        let s = self.state.lock();
+        let exited = matches!(s.life, ProcLife::Dying | ProcLife::Dead);
+        let code = if s.life == ProcLife::Dead { s.retcode.unwrap_or(0) } else { 0 };
+        (code, s.life != ProcLife::New, exited)
+    }
+
+    /// Koids of started, not yet dead threads, in start order.
+    pub fn thread_koids(&self) -> Vec<u64> {
+        self.state.lock().started.iter().map(|t| t.base().koid()).collect()
+    }
+
+    // ---- handles ----
+
+    /// Runs `f` with the handle table locked. `f` must not drop handles (return them).
+    pub fn with_handles<R>(&self, f: impl FnOnce(&mut HandleTable<KHandle>) -> R) -> R {
+        f(&mut self.handles.lock())
+    }
+
+    /// The object and rights behind `handle`: BAD_HANDLE when it names none.
+    pub fn get_handle(&self, handle: u32) -> ZxResult<(Arc<dyn KernelObject>, u32, u64)> {
+        let table = self.handles.lock();
+        let entry = table.get(handle)?;
+        Ok((entry.object.object().clone(), entry.rights, entry.object.serial()))
+    }
+
+    /// The typed lookup: BAD_HANDLE, then WRONG_TYPE, then ACCESS_DENIED for `rights`.
+    pub fn get_object_with_rights<T: KernelObject>(&self, handle: u32, rights: u32) -> ZxResult<Arc<T>> {
+        self.get_object_and_rights::<T>(handle, rights).map(|(object, _)| object)
+    }
+
+    /// As [`Process::get_object_with_rights`], also giving the handle's rights.
+    pub fn get_object_and_rights<T: KernelObject>(&self, handle: u32, rights: u32) -> ZxResult<(Arc<T>, u32)> {
+        let (object, have, _) = self.get_handle(handle)?;
+        let typed = downcast::<T>(&object)?;
+        check_rights(have, rights)?;
+        Ok((typed, have))
+    }
+
+    /// Adds a handle to `object` with `rights`; NO_MEMORY when the table is full (the
+    /// object then loses this would-be handle, which may end it).
+    pub fn add_handle(&self, object: Arc<dyn KernelObject>, rights: u32) -> ZxResult<u32> {
+        self.add_khandle(KHandle::new(object), rights)
+    }
+
+    /// Adds an existing handle (moved from elsewhere).
+    pub fn add_khandle(&self, handle: KHandle, rights: u32) -> ZxResult<u32> {
+        let result: Result<u32, KHandle> = {
+            let mut table = self.handles.lock();
+            if self.state.lock().life == ProcLife::Dead {
+                Err(handle)
+            } else {
+                match table.try_insert(handle, rights) {
+                    Ok(value) => return Ok(value),
+                    Err(handle) => Err(handle),
+                }
+            }
+        };
+        // Dropped outside the table lock: it may end the object.
+        drop(result);
+        Err(ZxError::NoMemory)
+    }
+
+    /// Removes `handle` from the table and gives it back (the caller drops or moves it
+    /// with no lock held).
+    pub fn remove_handle(&self, handle: u32) -> ZxResult<Handle<KHandle>> {
+        self.handles.lock().remove(handle)
+    }
+
+    /// Handles in the table (for the exit line and PROCESS_HANDLE_STATS).
+    pub fn handle_types(&self) -> Vec<u32> {
+        self.handles.lock().iter().map(|(_, h)| h.object.object().obj_type()).collect()
+    }
+
+    // ---- threads ----
+
+    pub(super) fn add_thread(&self, thread: &Arc<Thread>) -> ZxResult {
+        let mut s = self.state.lock();
+        s.threads.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+        s.threads.push(thread.clone());
+        Ok(())
+    }
+
+    pub(super) fn thread_started(&self, thread: &Arc<Thread>) {
+        let mut s = self.state.lock();
+        if s.started.try_reserve(1).is_ok() {
+            s.started.push(thread.clone());
+        }
+    }
+
+    pub(super) fn forget_new_thread(&self, thread: &Thread) {
+        let removed = {
+            let mut s = self.state.lock();
+            let at = s.threads.iter().position(|t| core::ptr::eq(&**t, thread));
+            at.map(|i| s.threads.remove(i))
+        };
+        drop(removed);
+    }
+
+    /// A thread ended (`started`: it had run). When it was the last started thread of
+    /// a running or dying process, the process ends.
+    pub(super) fn thread_removed(self: &Arc<Self>, thread: &Thread, started: bool) {
+        let (removed, finish) = {
+            let mut s = self.state.lock();
+            let a = s.threads.iter().position(|t| core::ptr::eq(&**t, thread)).map(|i| s.threads.remove(i));
+            let b = s.started.iter().position(|t| core::ptr::eq(&**t, thread)).map(|i| s.started.remove(i));
+            let finish = started && s.started.is_empty() && matches!(s.life, ProcLife::Running | ProcLife::Dying);
+            if finish {
+                s.life = ProcLife::Dying;
+            }
+            ((a, b), finish)
+        };
+        drop(removed);
+        if finish {
+            self.finish();
+        }
+    }
+
+    /// `zx_process_start` after its checks: the process becomes RUNNING and `thread`
+    /// starts with x0 = `arg1` (already placed in this process's table) and x1 = `arg2`.
+    pub fn start(self: &Arc<Self>, thread: &Arc<Thread>, entry: u64, stack: u64, arg1: u64, arg2: u64) -> ZxResult {
+        {
+            let mut s = self.state.lock();
+            if s.life != ProcLife::New {
+                return Err(ZxError::BadState);
+            }
+            s.life = ProcLife::Running;
+        }
+        thread.start(entry, stack, arg1, arg2)
+    }
+
+    /// Marks the first process as started (userboot).
+    pub fn mark_running(&self) {
+        self.state.lock().life = ProcLife::Running;
+    }
+
+    /// Ends the process with `code` (unless a code is already set): every thread is
+    /// killed. The calling thread, if it is one of them, must end at the top of its
+    /// syscall or fault.
+    pub fn exit_with(self: &Arc<Self>, code: i64, faulted: bool) {
+        let (threads, was_new) = {
+            let mut s = self.state.lock();
+            if s.retcode.is_none() {
+                s.retcode = Some(code);
+                s.faulted = faulted;
+            }
+            match s.life {
+                ProcLife::Dead => return,
+                ProcLife::New => {
+                    s.life = ProcLife::Dying;
+                    (s.threads.clone(), true)
+                }
+                _ => {
+                    s.life = ProcLife::Dying;
+                    (s.threads.clone(), false)
+                }
+            }
+        };
+        for t in threads.iter() {
+            t.kill();
+        }
+        drop(threads);
+        if was_new {
+            self.finish();
+        }
+    }
+
+    /// `zx_task_kill` of the process.
+    pub fn kill(self: &Arc<Self>) {
+        self.exit_with(retcode::SYSCALL_KILL, false);
+    }
+
+    /// The process is DEAD: close its handles, free its memory, leave the job, signal.
+    fn finish(self: &Arc<Self>) {
+        {
+            let mut s = self.state.lock();
+            if s.life == ProcLife::Dead {
+                return;
+            }
+            s.life = ProcLife::Dead;
+        }
+        // Close every handle with no lock held (closing may end other objects).
+        loop {
+            let batch: Vec<Handle<KHandle>> = {
+                let mut table = self.handles.lock();
+                table.drain().take(64).collect()
+            };
+            if batch.is_empty() {
+                break;
+            }
+            drop(batch);
+        }
+        let (first, status) = {
+            let s = self.state.lock();
+            let status = if s.faulted { exit_status::USER_FAULT } else { exit_status::for_retcode(s.retcode.unwrap_or(0)) };
+            (self.first.load(Ordering::Acquire), status)
+        };
+        with_kernel(|k| {
+            if first {
+                crate::kernel::aspace::audit_write_xor_execute(k, self.aspace_id);
+            }
+            crate::kernel::aspace::destroy(k, self.aspace_id)
+        });
+        self.job.remove_process(self);
+        self.base.update_signals(0, signal::TASK_TERMINATED);
+        if first {
+            let code = self.state.lock().retcode.unwrap_or(0);
+            log::info!("userboot: the first process ended with return code {code}");
+            let reason = if status == exit_status::USER_FAULT {
+                "the first process was killed by a fault"
+            } else {
+                "the first process exited"
+            };
+            crate::kernel::shutdown::shutdown(status, reason)
+        }
+    }
+
+    /// True when no thread of it could run: it is new or has ended.
+    pub fn has_thread_running(&self) -> bool {
+        self.state.lock().threads.iter().any(|t| t.life() == ThreadLife::Running)
+    }
+}
+
+impl KernelObject for Process {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+    fn obj_type(&self) -> u32 {
+        obj_type::PROCESS
+    }
+    fn related_koid(&self) -> u64 {
+        self.job.base().koid()
+    }
+    fn name(&self) -> Option<[u8; 32]> {
+        Some(*self.name.lock())
+    }
+    fn set_name(&self, name: &[u8]) -> ZxResult {
+        *self.name.lock() = super::name_from(name);
+        Ok(())
+    }
+    fn on_zero_handles(&self) {
+        // A NEW process nobody can start any more ends at once (return code 0). The
+        // process holds no handles to itself while NEW, so this is its real end; but the
+        // object is reached only through `&self` here, so its end runs through the job's
+        // list, which holds an `Arc`.
+        if self.life() == ProcLife::New {
+            self.job.end_new_process(self);
+        }
+    }
+}

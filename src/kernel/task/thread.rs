@@ -1,0 +1,217 @@
+//! Threads: NEW → RUNNING → DYING → DEAD (ABI.md 4.3). A thread owns a kernel stack
+//! (with a guard page) and a saved context; it runs on any CPU the scheduler picks.
+
+use super::Process;
+use crate::abi::{obj_type, signal, thread_state};
+use crate::arch::aarch64::context::Context;
+use crate::arch::aarch64::exception::TrapFrame;
+use crate::error::{ZxError, ZxResult};
+use crate::kernel::kstack::KernelStack;
+use crate::kernel::object::{KernelObject, ObjectBase};
+use crate::kernel::sched::{self, ThreadRun};
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use spin::Mutex;
+
+/// Where a thread is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadLife {
+    /// Created, not started.
+    New,
+    /// Started (blocked included).
+    Running,
+    /// Being killed or exiting.
+    Dying,
+    /// Ended.
+    Dead,
+}
+
+/// A thread object.
+pub struct Thread {
+    base: ObjectBase,
+    process: Arc<Process>,
+    name: Mutex<[u8; 32]>,
+    context: Context,
+    stack: Mutex<Option<KernelStack>>,
+    life: Mutex<ThreadLife>,
+    kill: AtomicBool,
+    /// Scheduler state (only with the scheduler's lock held).
+    pub(crate) run: Mutex<ThreadRun>,
+    blocked_state: AtomicU32,
+}
+
+impl Thread {
+    /// A NEW thread of `process` with its kernel stack (NO_MEMORY when none can be had).
+    pub fn create(process: &Arc<Process>, name: [u8; 32]) -> ZxResult<Arc<Thread>> {
+        let stack = KernelStack::new()?;
+        let thread = Arc::new(Thread {
+            base: ObjectBase::new(0),
+            process: process.clone(),
+            name: Mutex::new(name),
+            context: Context::new(),
+            stack: Mutex::new(Some(stack)),
+            life: Mutex::new(ThreadLife::New),
+            kill: AtomicBool::new(false),
+            run: Mutex::new(ThreadRun::new()),
+            blocked_state: AtomicU32::new(0),
+        });
+        process.add_thread(&thread)?;
+        Ok(thread)
+    }
+
+    /// The thread's process.
+    pub fn process(&self) -> &Arc<Process> {
+        &self.process
+    }
+
+    /// The saved context (for the scheduler).
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// Where it is in its life.
+    pub fn life(&self) -> ThreadLife {
+        *self.life.lock()
+    }
+
+    /// True once a kill or exit of this thread (or its process) is under way.
+    pub fn kill_pending(&self) -> bool {
+        self.kill.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_blocked_state(&self, state: u32) {
+        self.blocked_state.store(state, Ordering::Release);
+    }
+
+    /// `ZX_INFO_THREAD.state`.
+    pub fn info_state(&self) -> u32 {
+        match self.life() {
+            ThreadLife::New => thread_state::NEW,
+            ThreadLife::Dying => thread_state::DYING,
+            ThreadLife::Dead => thread_state::DEAD,
+            ThreadLife::Running => match self.blocked_state.load(Ordering::Acquire) {
+                0 => thread_state::RUNNING,
+                s => s,
+            },
+        }
+    }
+
+    /// Nanoseconds run and the last CPU (ZX_INFO_THREAD_STATS).
+    pub fn stats(&self) -> (u64, Option<usize>) {
+        let run = self.run.lock();
+        (run.runtime_ns, run.last_cpu)
+    }
+
+    /// Starts a NEW thread at EL0: pc = entry, sp = stack, x0 = arg1, x1 = arg2, every
+    /// other register zero. BAD_STATE when it is not NEW.
+    pub fn start(self: &Arc<Self>, entry: u64, stack: u64, arg1: u64, arg2: u64) -> ZxResult {
+        {
+            let mut life = self.life.lock();
+            if *life != ThreadLife::New {
+                return Err(ZxError::BadState);
+            }
+            let stack_guard = self.stack.lock();
+            let kstack = stack_guard.as_ref().ok_or(ZxError::BadState)?;
+            let mut frame = TrapFrame::new_user(entry, stack, [arg1, arg2, 0]);
+            frame.x[2] = 0;
+            if !self.context.prepare_entry(kstack.bottom(), kstack.top(), &frame) {
+                return Err(ZxError::Internal);
+            }
+            *life = ThreadLife::Running;
+        }
+        self.process.thread_started(self);
+        self.base.update_signals(0, signal::THREAD_RUNNING);
+        sched::start(self);
+        Ok(())
+    }
+
+    /// Starts the first thread of the first process with userboot's registers.
+    pub fn start_with_frame(self: &Arc<Self>, frame: &TrapFrame) -> ZxResult {
+        {
+            let mut life = self.life.lock();
+            let stack_guard = self.stack.lock();
+            let kstack = stack_guard.as_ref().ok_or(ZxError::BadState)?;
+            if *life != ThreadLife::New || !self.context.prepare_entry(kstack.bottom(), kstack.top(), frame) {
+                return Err(ZxError::BadState);
+            }
+            *life = ThreadLife::Running;
+        }
+        self.process.thread_started(self);
+        self.base.update_signals(0, signal::THREAD_RUNNING);
+        sched::start(self);
+        Ok(())
+    }
+
+    /// Kills the thread: a NEW one is DEAD at once; a running one stops before it runs
+    /// more EL0 code (the caller, if it kills itself, must then end at the top of its
+    /// syscall).
+    pub fn kill(self: &Arc<Self>) {
+        let was_new = {
+            let mut life = self.life.lock();
+            match *life {
+                ThreadLife::New => {
+                    *life = ThreadLife::Dead;
+                    true
+                }
+                ThreadLife::Running => {
+                    *life = ThreadLife::Dying;
+                    self.kill.store(true, Ordering::Release);
+                    false
+                }
+                _ => return,
+            }
+        };
+        if was_new {
+            self.stack.lock().take();
+            self.base.update_signals(0, signal::TASK_TERMINATED);
+            self.process.thread_removed(self, false);
+        } else {
+            sched::kick(self);
+        }
+    }
+
+    /// Runs after the thread has ended and its CPU switched away from it: frees its
+    /// kernel stack, then asserts TERMINATED, then tells its process.
+    pub(crate) fn after_death(self: &Arc<Self>) {
+        self.stack.lock().take();
+        *self.life.lock() = ThreadLife::Dead;
+        self.kill.store(true, Ordering::Release);
+        self.base.update_signals(signal::THREAD_RUNNING, signal::TASK_TERMINATED);
+        self.process.thread_removed(self, true);
+    }
+}
+
+impl KernelObject for Thread {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+    fn obj_type(&self) -> u32 {
+        obj_type::THREAD
+    }
+    fn related_koid(&self) -> u64 {
+        self.process.base().koid()
+    }
+    fn name(&self) -> Option<[u8; 32]> {
+        Some(*self.name.lock())
+    }
+    fn set_name(&self, name: &[u8]) -> ZxResult {
+        *self.name.lock() = super::name_from(name);
+        Ok(())
+    }
+    fn on_zero_handles(&self) {
+        // A NEW thread nobody can start any more is destroyed.
+        let new = {
+            let mut life = self.life.lock();
+            if *life == ThreadLife::New {
+                *life = ThreadLife::Dead;
+                true
+            } else {
+                false
+            }
+        };
+        if new {
+            self.stack.lock().take();
+            self.process.forget_new_thread(self);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! VMOs and VMARs as kernel objects. A [`VmoObject`] holds one reference to its VMO in
+//! the VMO store (handles share the object; mappings hold references of their own), a
+//! [`VmarObject`] names a region of one address space.
+
+use super::object::{KernelObject, ObjectBase};
+use super::with_kernel;
+use crate::abi::{obj_type, signal};
+use crate::error::ZxResult;
+use crate::vm::vmo::VmoId;
+
+/// A VMO object.
+pub struct VmoObject {
+    base: ObjectBase,
+    id: VmoId,
+}
+
+impl VmoObject {
+    /// Wraps a VMO the store just made (its one reference moves into the object).
+    pub fn new(id: VmoId, koid: u64) -> Self {
+        VmoObject { base: ObjectBase::with_koid(koid, 0), id }
+    }
+
+    /// The VMO in the store.
+    pub fn id(&self) -> VmoId {
+        self.id
+    }
+}
+
+impl Drop for VmoObject {
+    fn drop(&mut self) {
+        with_kernel(|k| {
+            let mut mem = super::memory::FramePages { frames: &mut k.frames };
+            k.vmos.release(self.id, &mut mem);
+            super::aspace::apply_invalidations(k);
+        });
+    }
+}
+
+impl KernelObject for VmoObject {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+    fn obj_type(&self) -> u32 {
+        obj_type::VMO
+    }
+    fn name(&self) -> Option<[u8; 32]> {
+        Some(with_kernel(|k| k.vmos.name(self.id)))
+    }
+    fn set_name(&self, name: &[u8]) -> ZxResult {
+        with_kernel(|k| k.vmos.set_name(self.id, name));
+        Ok(())
+    }
+}
+
+/// Signals of a VMO: the store's (ZERO_CHILDREN) and the user signals.
+pub fn vmo_signals(vmo: &VmoObject) -> u32 {
+    let store = with_kernel(|k| k.vmos.signals(vmo.id)) & signal::VMO_ZERO_CHILDREN;
+    store | (vmo.base.signals() & signal::USER_ALL)
+}
+
+/// A VMAR: a region of one address space (ABI v2: the root VMAR of a process).
+pub struct VmarObject {
+    base: ObjectBase,
+    aspace: u64,
+    base_addr: u64,
+    len: u64,
+}
+
+impl VmarObject {
+    /// The root VMAR of address space `aspace`.
+    pub fn root(aspace: u64) -> Self {
+        VmarObject {
+            base: ObjectBase::new(0),
+            aspace,
+            base_addr: crate::abi::USER_BASE,
+            len: crate::abi::USER_END - crate::abi::USER_BASE,
+        }
+    }
+
+    /// The address space it belongs to.
+    pub fn aspace(&self) -> u64 {
+        self.aspace
+    }
+
+    /// (base, length) for ZX_INFO_VMAR.
+    pub fn range(&self) -> (u64, u64) {
+        (self.base_addr, self.len)
+    }
+}
+
+impl KernelObject for VmarObject {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+    fn obj_type(&self) -> u32 {
+        obj_type::VMAR
+    }
+    fn waitable(&self) -> bool {
+        false
+    }
+}
