@@ -48,10 +48,10 @@ mod image {
     }
 
     fn device_tree_gives_ram() -> TestResult {
-        with_kernel(|k| {
-            let ram = k.machine.ram.as_slice();
+        with_kernel(|_k| {
+            let ram = ferrite::kernel::machine().ram.as_slice();
             check!(!ram.is_empty(), "no RAM range in the device tree");
-            check!(!k.machine.ram_truncated);
+            check!(!ferrite::kernel::machine().ram_truncated);
             check_eq!(ram[0].base, PhysAddr(VIRT_RAM_BASE), "QEMU virt RAM starts at 1 GiB");
             check!(ram.iter().all(|r| r.size >= 16 << 20), "implausibly small RAM: {:?}", ram);
             // The RAM map the rest of the kernel consults is the same.
@@ -63,26 +63,26 @@ mod image {
     }
 
     fn device_tree_gives_gic_and_timer() -> TestResult {
-        with_kernel(|k| {
-            check_matches!(k.machine.gic, Ok(Gic::V2 { .. } | Gic::V3 { .. }));
-            if let Ok(gic) = k.machine.gic {
+        with_kernel(|_k| {
+            check_matches!(ferrite::kernel::machine().gic, Ok(Gic::V2 { .. } | Gic::V3 { .. }));
+            if let Ok(gic) = ferrite::kernel::machine().gic {
                 // QEMU virt: the distributor is at 0x0800_0000 for both versions.
                 check_eq!(gic.distributor().base, PhysAddr(0x0800_0000));
             }
-            check_matches!(k.machine.timer, Ok(_));
-            if let Ok(t) = k.machine.timer {
+            check_matches!(ferrite::kernel::machine().timer, Ok(_));
+            if let Ok(t) = ferrite::kernel::machine().timer {
                 check_eq!(t.virt.intid, 27, "the virtual timer is PPI 11 (INTID 27)");
             }
-            check!(k.machine.cpus_in_tree >= 1);
-            check!(!k.machine.model.as_str().is_empty(), "the root node has no model");
+            check!(ferrite::kernel::machine().cpus_in_tree >= 1);
+            check!(!ferrite::kernel::machine().model.as_str().is_empty(), "the root node has no model");
             Ok(())
         })
     }
 
     fn console_is_the_virt_pl011() -> TestResult {
-        with_kernel(|k| {
-            check_matches!(k.machine.console, Ok(_));
-            if let Ok(uart) = k.machine.console {
+        with_kernel(|_k| {
+            check_matches!(ferrite::kernel::machine().console, Ok(_));
+            if let Ok(uart) = ferrite::kernel::machine().console {
                 check_eq!(uart.kind, UartKind::Pl011);
                 check_eq!(uart.regs.base, PhysAddr(VIRT_PL011_BASE));
                 check!(uart.regs.size >= 0x1000, "PL011 register block too small: {:#x}", uart.regs.size);
@@ -95,7 +95,7 @@ mod image {
         with_kernel(|k| {
             let total = k.frames.total_bytes();
             let free = k.frames.free_bytes();
-            let ram: u64 = k.machine.ram.iter().map(|r| r.size).sum();
+            let ram: u64 = ferrite::kernel::machine().ram.iter().map(|r| r.size).sum();
             check!(free > 0, "no free frames after boot");
             check!(free % PAGE_SIZE == 0);
             check!(free <= total, "free {free:#x} > total {total:#x}");
@@ -107,7 +107,12 @@ mod image {
             let pa = k.frames.alloc();
             check_matches!(pa, Ok(_));
             let pa = pa.unwrap_or(PhysAddr(0));
-            check!(k.machine.ram.iter().any(|r| r.base.0 <= pa.0 && pa.0 + PAGE_SIZE <= r.base.0 + r.size));
+            check!(
+                ferrite::kernel::machine()
+                    .ram
+                    .iter()
+                    .any(|r| r.base.0 <= pa.0 && pa.0 + PAGE_SIZE <= r.base.0 + r.size)
+            );
             let (image_start, image_end) = mmu::kernel_phys_range();
             check!(pa.0 + PAGE_SIZE <= image_start || pa.0 >= image_end, "frame {pa} inside the image");
             k.frames.free(pa);
@@ -127,13 +132,13 @@ mod image {
             check!(image_end > image_start);
             // Both are RAM the allocator knows about (reserved), so never handed out...
             check!(k.frames.contains_ram(PhysAddr(image_start), PhysAddr(image_end)));
-            let dtb_end = PhysAddr(info.dtb.0 + k.machine.dtb_total_size as u64);
+            let dtb_end = PhysAddr(info.dtb.0 + ferrite::kernel::machine().dtb_total_size as u64);
             check!(k.frames.contains_ram(info.dtb, dtb_end), "the tree at {} is not recorded as RAM", info.dtb);
             // ...and the tree's header is intact, read through the linear map.
             let header = mmu::phys_slice(info.dtb, 8);
             check_eq!(header[..4], [0xd0, 0x0d, 0xfe, 0xed], "device tree magic");
             let total = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
-            check_eq!(total, k.machine.dtb_total_size);
+            check_eq!(total, ferrite::kernel::machine().dtb_total_size);
             Ok(())
         })
     }

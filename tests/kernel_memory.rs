@@ -71,7 +71,7 @@ mod image {
 
             // Examine the frames while holding them, then give every one back before
             // reporting, so that a failure here does not starve the next tests.
-            let verdict = examine_frames(&mut held, &info, k.machine.dtb_total_size as u64);
+            let verdict = examine_frames(&mut held, &info, ferrite::kernel::machine().dtb_total_size as u64);
             for &pa in held.iter() {
                 k.frames.free(pa);
             }
@@ -142,7 +142,7 @@ mod image {
             let committed_before = k.vmos.committed_frames_total();
             // More than all free memory, so the commit must run out.
             let size = free + 64 * PAGE_SIZE;
-            let koid = k.new_koid();
+            let koid = ferrite::kernel::object::new_koid();
             let id = match k.vmos.create(koid, size, 0) {
                 Ok(id) => id,
                 Err(e) => return Err(TestFailure::new(format_args!("vmo create of {size:#x} bytes: {e:?}"))),

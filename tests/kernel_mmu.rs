@@ -197,7 +197,8 @@ mod image {
     }
 
     fn linear_map_is_normal_write_back() -> TestResult {
-        let ram: Vec<(u64, u64)> = with_kernel(|k| k.machine.ram.iter().map(|r| (r.base.0, r.size)).collect());
+        let ram: Vec<(u64, u64)> =
+            with_kernel(|_k| ferrite::kernel::machine().ram.iter().map(|r| (r.base.0, r.size)).collect());
         check!(!ram.is_empty());
         // Both ends of every RAM range, at their linear addresses.
         for &(base, size) in &ram {
@@ -230,8 +231,11 @@ mod image {
     }
 
     fn mmio_windows_are_device_ngnre() -> TestResult {
-        let (uart, gicd) = with_kernel(|k| {
-            (k.machine.console.map(|u| u.regs.base.0).ok(), k.machine.gic.map(|g| g.distributor().base.0).ok())
+        let (uart, gicd) = with_kernel(|_k| {
+            (
+                ferrite::kernel::machine().console.map(|u| u.regs.base.0).ok(),
+                ferrite::kernel::machine().gic.map(|g| g.distributor().base.0).ok(),
+            )
         });
         let mut windows = 0;
         let (mut uart_found, mut gicd_found) = (false, false);
@@ -413,8 +417,13 @@ mod image {
     }
 
     fn user_half_is_closed_to_the_kernel() -> TestResult {
-        // No process runs, so TTBR0 walks are off: any user address faults at level 0.
-        check!(TCR_EL1.get() & (1 << 7) != 0, "TCR_EL1.EPD0 clear with no process");
+        // No process runs, so TTBR0 names the empty table (ASID 0): any user address
+        // faults at level 0.
+        let empty = ferrite::kernel::aspace::EMPTY_TTBR0.load(core::sync::atomic::Ordering::Relaxed);
+        check!(
+            empty != 0 && aarch64_cpu::registers::TTBR0_EL1.get() == empty,
+            "TTBR0 does not name the empty table with no process"
+        );
         let addr = ferrite::abi::USER_BASE;
         let Some(fault) = expect_fault(|| {
             load_u64(addr);

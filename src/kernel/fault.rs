@@ -118,7 +118,12 @@ pub fn map_faulting_page(
 /// A fault nothing handles: prints the `user fault:` line (ABI.md section 3) and kills
 /// the whole process with ZX_TASK_RETCODE_EXCEPTION_KILL; the faulting thread ends on
 /// its way back to EL0. When it is the first process, the machine then stops (139).
-pub fn user_fault(frame: &crate::arch::aarch64::exception::TrapFrame, cause: &dyn core::fmt::Display, esr: u64, far: u64) {
+pub fn user_fault(
+    frame: &crate::arch::aarch64::exception::TrapFrame,
+    cause: &dyn core::fmt::Display,
+    esr: u64,
+    far: u64,
+) {
     use super::object::KernelObject;
     let Some(thread) = super::cpu::current_thread() else {
         super::panic::trap_panic(frame, &"user fault with no current thread")

@@ -4,8 +4,8 @@
 //! respect to wakes and requeues of the same futex (lock order: futex table, then the
 //! VM lock for the read, then the scheduler's lock for wakes).
 
-use super::sched::{WaitNode, WakeReason};
 use super::object::KernelObject;
+use super::sched::{WaitNode, WakeReason};
 use super::task::Thread;
 use crate::error::{ZxError, ZxResult};
 use alloc::collections::{BTreeMap, VecDeque};
@@ -29,7 +29,12 @@ fn read_word(ptr: u64) -> ZxResult<i32> {
 
 /// Validates a new owner: none (0), or a thread of the same process that is not the
 /// caller and not waiting on `keys`.
-fn check_owner(owner: Option<&Arc<Thread>>, caller: &Arc<Thread>, table: &BTreeMap<Key, VecDeque<Arc<WaitNode>>>, keys: &[Key]) -> ZxResult {
+fn check_owner(
+    owner: Option<&Arc<Thread>>,
+    caller: &Arc<Thread>,
+    table: &BTreeMap<Key, VecDeque<Arc<WaitNode>>>,
+    keys: &[Key],
+) -> ZxResult {
     let Some(owner) = owner else { return Ok(()) };
     if !Arc::ptr_eq(owner.process(), caller.process()) || Arc::ptr_eq(owner, caller) {
         return Err(ZxError::InvalidArgs);

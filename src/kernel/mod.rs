@@ -15,6 +15,7 @@ pub mod boot;
 pub mod cpu;
 pub mod fault;
 pub mod futex;
+pub mod ipc;
 pub mod irq;
 pub mod kstack;
 pub mod memory;

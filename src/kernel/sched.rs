@@ -190,10 +190,11 @@ fn enqueue(s: &mut Sched, thread: Arc<Thread>) {
     let me = cpu_index();
     let online = cpu::online_count();
     let last = thread.run.lock().last_cpu;
-    let idle = (0..online).map(|i| (me + i) % online).find(|&c| s.cpus[c].idle && cpu::get(c).online.load(Ordering::Acquire));
-    let target = idle.or(last.filter(|&c| c < online)).unwrap_or_else(|| {
-        (0..online).min_by_key(|&c| s.cpus[c].ready.len()).unwrap_or(me)
-    });
+    let idle =
+        (0..online).map(|i| (me + i) % online).find(|&c| s.cpus[c].idle && cpu::get(c).online.load(Ordering::Acquire));
+    let target = idle
+        .or(last.filter(|&c| c < online))
+        .unwrap_or_else(|| (0..online).min_by_key(|&c| s.cpus[c].ready.len()).unwrap_or(me));
     s.cpus[target].ready.push_back(thread);
     if s.cpus[target].idle {
         s.cpus[target].idle = false;

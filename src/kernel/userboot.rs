@@ -50,7 +50,10 @@ impl fmt::Display for Refusal {
             Refusal::BadMember(path, e) => write!(f, "`{path}` in the initrd archive: {e}"),
             Refusal::Archive(e) => write!(f, "{e}"),
             Refusal::UnknownFormat => {
-                write!(f, "the initrd is neither an ELF program nor a cpio \"newc\" archive (compressed archives are not supported)")
+                write!(
+                    f,
+                    "the initrd is neither an ELF program nor a cpio \"newc\" archive (compressed archives are not supported)"
+                )
             }
         }
     }

@@ -2,6 +2,7 @@
 //! the kernel stack pointer, `TPIDR_EL0` and the FP/SIMD state), the switch itself, the
 //! first entry of a new thread into EL0, and which CPU runs which context.
 //!
+//! SP_EL0 is part of it because the lean syscall path never saves it (vectors.S).
 //! The switch is eager for FP/SIMD: the kernel is built soft-float and never touches
 //! q0–q31, FPCR or FPSR, so only user state lives there and a switch between threads
 //! saves and loads it (512 + 16 bytes). Layout offsets come from `offset_of!` and reach
@@ -27,6 +28,8 @@ struct Saved {
     /// x19..x28, x29 (frame pointer), x30 (return address), SP.
     gprs: [u64; 13],
     tpidr_el0: u64,
+    /// The user stack pointer: the syscall path leaves it in SP_EL0 (vectors.S).
+    sp_el0: u64,
     fpcr: u64,
     fpsr: u64,
     q: [u128; 32],
@@ -43,13 +46,14 @@ pub struct Context {
 // SAFETY: `saved` is only written by `switch` on the CPU that runs the context (proved
 // by `on_cpu` naming that CPU) and only read by `switch` on the CPU that resumes it,
 // after `on_cpu` was released with release ordering and observed 0 with acquire
-// ordering. `new_thread` writes it before the context is shared.
+// ordering. `prepare_entry` writes it before the context is shared.
 unsafe impl Sync for Context {}
 // SAFETY: as for Sync; the context holds no thread-bound data.
 unsafe impl Send for Context {}
 
 const GPRS: usize = offset_of!(Saved, gprs);
 const TPIDR: usize = offset_of!(Saved, tpidr_el0);
+const SP_EL0: usize = offset_of!(Saved, sp_el0);
 const FPCR: usize = offset_of!(Saved, fpcr);
 const Q: usize = offset_of!(Saved, q);
 const ON_CPU: usize = offset_of!(Context, on_cpu);
@@ -72,6 +76,8 @@ core::arch::global_asm!(
     "    str x9, [x0, #{gprs} + 96]",
     "    mrs x9, tpidr_el0",
     "    str x9, [x0, #{tpidr}]",
+    "    mrs x9, sp_el0",
+    "    str x9, [x0, #{sp_el0}]",
     "    mrs x9, fpcr",
     "    mrs x10, fpsr",
     "    stp x9, x10, [x0, #{fpcr}]",
@@ -117,6 +123,8 @@ core::arch::global_asm!(
     "    msr fpsr, x10",
     "    ldr x9, [x1, #{tpidr}]",
     "    msr tpidr_el0, x9",
+    "    ldr x9, [x1, #{sp_el0}]",
+    "    msr sp_el0, x9",
     "    ldp x19, x20, [x1, #{gprs} + 0]",
     "    ldp x21, x22, [x1, #{gprs} + 16]",
     "    ldp x23, x24, [x1, #{gprs} + 32]",
@@ -135,6 +143,7 @@ core::arch::global_asm!(
     "    b trap_return",
     gprs = const GPRS,
     tpidr = const TPIDR,
+    sp_el0 = const SP_EL0,
     fpcr = const FPCR,
     q = const Q,
     on_cpu = const ON_CPU,
@@ -150,7 +159,7 @@ impl Context {
     /// loop before that CPU starts).
     pub const fn new() -> Self {
         Context {
-            saved: UnsafeCell::new(Saved { gprs: [0; 13], tpidr_el0: 0, fpcr: 0, fpsr: 0, q: [0; 32] }),
+            saved: UnsafeCell::new(Saved { gprs: [0; 13], tpidr_el0: 0, sp_el0: 0, fpcr: 0, fpsr: 0, q: [0; 32] }),
             on_cpu: AtomicU32::new(0),
         }
     }

@@ -79,3 +79,35 @@ pub fn deadline_after(ns: i64) -> i64 {
     let now = crate::kernel::irq::uptime_nanos() as i64;
     now.saturating_add(ns)
 }
+
+/// `zx_event_create`: options must be 0.
+pub fn event_create(c: &super::Caller, options: u32, out: u64) -> ZxResult {
+    if options != 0 {
+        return Err(ZxError::InvalidArgs);
+    }
+    super::give(c, crate::kernel::ipc::event::Event::new(), crate::abi::rights::DEFAULT_EVENT, out)
+}
+
+/// `zx_eventpair_create`: options must be 0; both handles or none.
+pub fn eventpair_create(c: &super::Caller, options: u32, out0: u64, out1: u64) -> ZxResult {
+    if options != 0 {
+        return Err(ZxError::InvalidArgs);
+    }
+    let (a, b) = crate::kernel::ipc::event::EventPair::create();
+    let rights = crate::abi::rights::DEFAULT_EVENTPAIR;
+    let h0 = c.process.add_handle(a, rights)?;
+    let h1 = match c.process.add_handle(b, rights) {
+        Ok(h) => h,
+        Err(e) => {
+            drop(c.process.remove_handle(h0));
+            return Err(e);
+        }
+    };
+    let written = super::user::put(out0, &h0.to_le_bytes()).and_then(|_| super::user::put(out1, &h1.to_le_bytes()));
+    if let Err(e) = written {
+        drop(c.process.remove_handle(h0));
+        drop(c.process.remove_handle(h1));
+        return Err(e);
+    }
+    Ok(())
+}

@@ -121,15 +121,21 @@ fn dispatch(call: Syscall) -> u64 {
         ObjectSetProperty { handle, property, value, size } => object::set_property(&c, handle, property, value, size),
         ObjectSignal { handle, clear_mask, set_mask } => object::signal(&c, handle, clear_mask, set_mask, false),
         ObjectSignalPeer { handle, clear_mask, set_mask } => object::signal(&c, handle, clear_mask, set_mask, true),
-        ObjectWaitOne { handle, signals, deadline, observed } => wait::wait_one(&c, handle, signals, deadline, observed),
+        ObjectWaitOne { handle, signals, deadline, observed } => {
+            wait::wait_one(&c, handle, signals, deadline, observed)
+        }
         ObjectWaitMany { items, count, deadline } => wait::wait_many(&c, items, count, deadline),
         VmoCreate { size, options, out } => vmo::create(&c, size, options, out),
         VmoRead { handle, buf, offset, len } => vmo::read_write(&c, handle, buf, offset, len, false),
         VmoWrite { handle, buf, offset, len } => vmo::read_write(&c, handle, buf, offset, len, true),
         VmoGetSize { handle, out } => vmo::get_size(&c, handle, out),
         VmoSetSize { handle, size } => vmo::set_size(&c, handle, size),
-        VmoOpRange { handle, op, offset, size, buf, buf_size } => vmo::op_range(&c, handle, op, offset, size, buf, buf_size),
-        VmoCreateChild { handle, options, offset, size, out } => vmo::create_child(&c, handle, options, offset, size, out),
+        VmoOpRange { handle, op, offset, size, buf, buf_size } => {
+            vmo::op_range(&c, handle, op, offset, size, buf, buf_size)
+        }
+        VmoCreateChild { handle, options, offset, size, out } => {
+            vmo::create_child(&c, handle, options, offset, size, out)
+        }
         VmoSetCachePolicy { handle, policy } => vmo::set_cache_policy(&c, handle, policy),
         VmoReplaceAsExecutable { handle, vmex, out } => vmo::replace_as_executable(&c, handle, vmex, out),
         VmoCreatePhysical { resource, paddr, size, out } => vmo::create_physical(&c, resource, paddr, size, out),
@@ -166,6 +172,8 @@ fn dispatch(call: Syscall) -> u64 {
             wait::futex_requeue(&c, value_ptr, wake_count, current, requeue_ptr, requeue_count, new_owner)
         }
         Nanosleep { deadline } => wait::nanosleep(deadline),
+        EventCreate { options, out } => misc::event_create(&c, options, out),
+        EventpairCreate { options, out0, out1 } => misc::eventpair_create(&c, options, out0, out1),
         // The IPC objects (channels, events, ports, timers) and sub-VMARs are not built
         // yet: their numbers are known and refused.
         _ => Err(ZxError::NotSupported),

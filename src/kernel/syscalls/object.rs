@@ -143,7 +143,12 @@ pub fn get_info(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, ac
             check_rights(have, rights::INSPECT)?;
             for kind in p.handle_types() {
                 let at = (kind as usize % 64) * 4;
-                let n = u32::from_le_bytes([record.bytes[at], record.bytes[at + 1], record.bytes[at + 2], record.bytes[at + 3]]);
+                let n = u32::from_le_bytes([
+                    record.bytes[at],
+                    record.bytes[at + 1],
+                    record.bytes[at + 2],
+                    record.bytes[at + 3],
+                ]);
                 record.u32(at, n + 1);
             }
         }

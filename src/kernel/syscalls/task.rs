@@ -47,7 +47,15 @@ pub fn process_exit(c: &Caller, retcode: i64) -> ZxResult {
 
 /// `zx_process_create` (26).
 #[allow(clippy::too_many_arguments)]
-pub fn process_create(c: &Caller, job: u32, name: u64, name_size: u64, options: u32, proc_out: u64, vmar_out: u64) -> ZxResult {
+pub fn process_create(
+    c: &Caller,
+    job: u32,
+    name: u64,
+    name_size: u64,
+    options: u32,
+    proc_out: u64,
+    vmar_out: u64,
+) -> ZxResult {
     if options != 0 {
         return Err(ZxError::InvalidArgs);
     }
@@ -67,7 +75,8 @@ pub fn process_create(c: &Caller, job: u32, name: u64, name_size: u64, options: 
             return Err(e);
         }
     };
-    let written = user::put(proc_out, &proc_value.to_le_bytes()).and_then(|_| user::put(vmar_out, &vmar_value.to_le_bytes()));
+    let written =
+        user::put(proc_out, &proc_value.to_le_bytes()).and_then(|_| user::put(vmar_out, &vmar_value.to_le_bytes()));
     if let Err(e) = written {
         drop(c.process.remove_handle(vmar_value));
         drop(c.process.remove_handle(proc_value));

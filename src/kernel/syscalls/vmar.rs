@@ -13,7 +13,16 @@ use crate::vm::vmar::{check_map_protection, round_map_len, validate_map_options,
 /// protection bits; each permission allowed by both handles; REQUIRE_NON_RESIZABLE;
 /// then the region checks. Pages are mapped on first touch.
 #[allow(clippy::too_many_arguments)]
-pub fn map(c: &Caller, vmar: u32, options: u32, vmar_offset: u64, vmo: u32, vmo_offset: u64, len: u64, out: u64) -> ZxResult {
+pub fn map(
+    c: &Caller,
+    vmar: u32,
+    options: u32,
+    vmar_offset: u64,
+    vmo: u32,
+    vmo_offset: u64,
+    len: u64,
+    out: u64,
+) -> ZxResult {
     let (region, vmar_rights) = lookup_vmar(c, vmar)?;
     let (object, vmo_rights) = lookup_vmo(c, vmo, 0)?;
     let vmo_id = object.id();
@@ -41,8 +50,15 @@ pub fn map(c: &Caller, vmar: u32, options: u32, vmar_offset: u64, vmo: u32, vmo_
         let placement = request.placement(vmar_offset)?;
         let addr = if request.overwrite {
             let offset = placement.ok_or(ZxError::InvalidArgs)?;
-            let (addr, removed) =
-                aspace::get(k, id)?.vmar.map_overwrite(offset, request.align, len, vmo_id, vmo_offset, perms, allowed)?;
+            let (addr, removed) = aspace::get(k, id)?.vmar.map_overwrite(
+                offset,
+                request.align,
+                len,
+                vmo_id,
+                vmo_offset,
+                perms,
+                allowed,
+            )?;
             for piece in removed {
                 release_unmapped(k, id, &piece.mapping, piece.pieces_left);
             }

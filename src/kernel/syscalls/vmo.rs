@@ -9,10 +9,10 @@ use crate::kernel::memory::{FramePages, LinearMapCaches};
 use crate::kernel::object::new_koid;
 use crate::kernel::vm_object::VmoObject;
 use crate::kernel::{Kernel, with_kernel};
-use crate::vm::vmo::VmoId;
 use crate::mm::PhysAddr;
 use crate::object::rights::vmo_child_rights;
 use crate::syscall::user_ptr::check_range;
+use crate::vm::vmo::VmoId;
 use alloc::sync::Arc;
 
 /// `zx_vmo_create`: options, then size, then the out-pointer.

@@ -286,6 +286,7 @@ impl Process {
             }
             s.life = ProcLife::Dead;
         }
+        let held = self.handles.lock().len();
         // Close every handle with no lock held (closing may end other objects).
         loop {
             let batch: Vec<Handle<KHandle>> = {
@@ -299,20 +300,25 @@ impl Process {
         }
         let (first, status) = {
             let s = self.state.lock();
-            let status = if s.faulted { exit_status::USER_FAULT } else { exit_status::for_retcode(s.retcode.unwrap_or(0)) };
+            let status =
+                if s.faulted { exit_status::USER_FAULT } else { exit_status::for_retcode(s.retcode.unwrap_or(0)) };
             (self.first.load(Ordering::Acquire), status)
         };
-        with_kernel(|k| {
+        let (mappings, vmos_left) = with_kernel(|k| {
+            let mappings = k.aspaces.get(&self.aspace_id).map_or(0, |s| s.vmar.mapping_count());
             if first {
                 crate::kernel::aspace::audit_write_xor_execute(k, self.aspace_id);
             }
-            crate::kernel::aspace::destroy(k, self.aspace_id)
+            crate::kernel::aspace::destroy(k, self.aspace_id);
+            (mappings, k.vmos.vmo_count())
         });
         self.job.remove_process(self);
         self.base.update_signals(0, signal::TASK_TERMINATED);
         if first {
             let code = self.state.lock().retcode.unwrap_or(0);
-            log::info!("userboot: the first process ended with return code {code}");
+            log::info!(
+                "userboot: process exited with return code {code}; it still held {held} handles and {mappings} mappings; {vmos_left} VMOs remain"
+            );
             let reason = if status == exit_status::USER_FAULT {
                 "the first process was killed by a fault"
             } else {
