@@ -31,7 +31,7 @@ endif
 QEMU_COMMON := -display none -nic none -semihosting
 
 .PHONY: all setup image kernel run test test-host test-kernel test-user test-boot test-conformance \
-        gdb sdcard flash bench bench-host fuzz clippy fmt clean user
+        check-mmio test-kvm gdb sdcard flash bench bench-host fuzz clippy fmt clean user
 
 all: image
 
@@ -68,6 +68,11 @@ test-host:
 test-kernel:
 	cargo test --no-fail-fast --profile $(PROFILE) --target $(TARGET) --test 'kernel_*'
 	MACHINE="-M virt -cpu max -m 512M" cargo test --no-fail-fast --profile $(PROFILE) --target $(TARGET) --test kernel_mmu
+
+# Every device-register access is one ldr/str with a plain [Xn] address (what a
+# hypervisor can emulate): the accessors' disassembly and the drivers' source.
+check-mmio: kernel
+	scripts/check-mmio.sh $(KERNEL_ELF)
 
 # Level 3: the EL0 programs on the boot matrix, isolation cases, bad initrd, short fuzz.
 test-system: image user

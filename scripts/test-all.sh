@@ -3,6 +3,7 @@
 #
 #   1. host unit tests of the pure core          (make test-host)
 #   2. kernel test images booted in QEMU           (make test-kernel)
+#      and the MMIO accessor check                 (make check-mmio)
 #   3. EL0 programs on the boot matrix, isolation, bad initrd, fuzz (make test-system)
 #   4. the Raspberry Pi SD card image              (make test-sdcard)
 #
@@ -36,6 +37,7 @@ level() {
 
 level "host unit tests" test-host
 level "kernel tests in QEMU" test-kernel
+level "MMIO accessors (one ldr/str per register access)" check-mmio
 level "system tests (EL0 programs, boot matrix)" test-system
 level "Raspberry Pi SD card image" test-sdcard
 

@@ -6,10 +6,9 @@
 //! they are.
 
 use tock_registers::interfaces::{Readable, Writeable};
-use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use tock_registers::{register_bitfields, register_structs};
 
-use super::mmio::MmioBlock;
+use super::mmio::{MmioBlock, ReadOnly, ReadWrite, WriteOnly};
 use crate::error::{ZxError, ZxResult};
 
 // ─────────────────────────────────────────────────────────────────────────────
