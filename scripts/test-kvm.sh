@@ -94,7 +94,7 @@ fail() {
 }
 finish() {
     echo
-    echo "make test-kvm: $((SECONDS - start)) s"
+    echo "test-kvm: $((SECONDS - start)) s in all"
     echo "$passed passed, $failed failed"
     for f in "${failures[@]}"; do echo "  failed: $f"; done
     [[ $failed -eq 0 ]]
