@@ -8,6 +8,7 @@
 #   scripts/kvm-fetch.sh                 make sure every pinned .deb is in the cache
 #   scripts/kvm-fetch.sh --update-pins   resolve the current versions and rewrite the lock
 #   scripts/kvm-fetch.sh --print-cache   print the cache directory
+#   scripts/kvm-fetch.sh --print-files   fetch if needed, then print the pinned .debs' paths
 #
 # apt runs with a private, throw-away state (its own sources list, lists, cache and an
 # empty dpkg status, arm64 only, in a temporary directory): the machine's apt
@@ -39,8 +40,9 @@ case "${1:-}" in
         echo "$debs"
         exit 0
         ;;
+    --print-files) mode=files ;;
     -h | --help)
-        sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *) die "unknown argument '$1' (try --help)" ;;
@@ -152,6 +154,16 @@ fetch() {
         [[ -n $file ]] && rm -f "$file"
         missing+=("$package=$version")
     done < <(read_lock)
+    # .debs of earlier pins are no longer needed.
+    local cached keep
+    for cached in "$debs"/*.deb; do
+        [[ -e $cached ]] || continue
+        keep=0
+        while read -r package version sum; do
+            [[ $(find_deb "$debs" "$package" "$version") == "$cached" ]] && keep=1
+        done < <(read_lock)
+        [[ $keep -eq 1 ]] || rm -f "$cached"
+    done
     if [[ ${#missing[@]} -eq 0 ]]; then
         return 0
     fi
@@ -254,8 +266,13 @@ update_pins() {
     say "wrote $lock (${#pins[@]} packages); run scripts/kvm-fetch.sh to fill the cache"
 }
 
-if [[ $mode == update ]]; then
-    update_pins
-else
-    fetch
-fi
+case $mode in
+    update) update_pins ;;
+    fetch) fetch ;;
+    files)
+        fetch
+        while read -r package version sum; do
+            find_deb "$debs" "$package" "$version"
+        done < <(read_lock)
+        ;;
+esac

@@ -60,6 +60,8 @@ outer_timeout=${KVM_TIMEOUT:-900}
 run_timeout=${KVM_RUN_TIMEOUT:-300}
 qemu=${QEMU:-qemu-system-aarch64}
 start=$SECONDS
+work="" stage=""
+trap 'rm -rf ${work:+"$work"} ${stage:+"$stage"}' EXIT
 
 # The runs: NAME|MACHINE|CPUS|INITRD|APPEND (read by kvm-host-init.sh), and what each must show.
 test_args="mmio=0x9010000 ram=0x44000000"
@@ -121,11 +123,13 @@ for tool in cpio dpkg-deb sha256sum timeout "$qemu"; do
 done
 
 # 1. The pinned Debian packages.
-if ! "$here/kvm-fetch.sh"; then
+if ! pinned=$("$here/kvm-fetch.sh" --print-files); then
     fail kvm/packages "could not fetch the pinned Debian packages (see the kvm-fetch lines above)"
     finish
 fi
+mapfile -t pinned <<<"$pinned"
 debs=$("$here/kvm-fetch.sh" --print-cache)
+kernel_deb=$(printf '%s\n' "${pinned[@]}" | grep '/linux-image-[^/]*$' | head -n 1)
 
 # 2. The KVM host: its kernel and the static part of its initramfs, cached per lock file.
 host=$(rustc -vV | sed -n 's/^host: //p')
@@ -135,18 +139,20 @@ base_key=$( (
     echo "$base_format"
     cat "$here/kvm-packages.lock"
 ) | sha256sum | cut -c1-16)
-base="$(dirname "$(dirname "$debs")")/kvm/base-$base_key"
+cache_kvm=$(dirname "$debs")
+base="$cache_kvm/base-$base_key"
 
 build_base() {
-    local stage tree ir deb lib dir found real
-    stage=$(mktemp -d "${TMPDIR:-/tmp}/ferrite-kvm-base.XXXXXX") || return 1
+    local tree ir deb lib dir found
+    # Built beside the cache entry and renamed into place: concurrent runs cannot see
+    # half an entry.
+    stage=$(mktemp -d "$cache_kvm/build.XXXXXX") || return 1
     tree=$stage/tree ir=$stage/ir
-    mkdir -p "$tree" "$ir"/{bin,sbin,usr/bin,usr/sbin,lib/aarch64-linux-gnu,proc,sys,dev,tmp,ferrite}
-    deb=$(ls "$debs"/linux-image-*_arm64.deb 2>/dev/null | head -n 1)
-    [[ -n $deb ]] || { echo "no linux-image package in $debs" >&2; return 1; }
-    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$stage" --wildcards './boot/vmlinuz-*' || return 1
-    for deb in "$debs"/*.deb; do
-        [[ $deb == */linux-image-* ]] || dpkg-deb -x "$deb" "$tree" || return 1
+    mkdir -p "$tree" "$ir"/{bin,sbin,usr/bin,usr/sbin,lib/aarch64-linux-gnu,proc,sys,dev,tmp,ferrite} "$stage/out"
+    [[ -n $kernel_deb ]] || { echo "no linux-image package among the pinned ones" >&2; return 1; }
+    dpkg-deb --fsys-tarfile "$kernel_deb" | tar -x -C "$stage" --wildcards './boot/vmlinuz-*' || return 1
+    for deb in "${pinned[@]}"; do
+        [[ $deb == "$kernel_deb" ]] || dpkg-deb -x "$deb" "$tree" || return 1
     done
     cp "$tree/bin/busybox" "$ir/bin/busybox" || return 1
     cp "$tree/usr/bin/qemu-system-aarch64" "$ir/usr/bin/" || return 1
@@ -169,26 +175,29 @@ build_base() {
         done < <("$readobj" --needed-libs "$file" | sed -n '/NeededLibraries \[/,/\]/p' | sed '1d;$d' | tr -d ' ')
     done
     ln -s aarch64-linux-gnu/ld-linux-aarch64.so.1 "$ir/lib/ld-linux-aarch64.so.1"
-    (cd "$ir" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$stage/base.cpio" || return 1
-    mkdir -p "$base.tmp" && mv "$stage"/boot/vmlinuz-* "$base.tmp/vmlinuz" && mv "$stage/base.cpio" "$base.tmp/" &&
-        rm -rf "$base" && mv "$base.tmp" "$base"
-    local status=$?
-    rm -rf "$stage"
-    return $status
+    (cd "$ir" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$stage/out/base.cpio" || return 1
+    mv "$stage"/boot/vmlinuz-* "$stage/out/vmlinuz" || return 1
+    # Another run may have built the same entry meanwhile; either copy will do.
+    mv -T "$stage/out" "$base" 2>/dev/null || [[ -f $base/base.cpio ]]
 }
 
 if [[ ! -f $base/vmlinuz || ! -f $base/base.cpio ]]; then
     echo "test-kvm: building the KVM host's kernel and initramfs in $base"
-    if ! build_base; then
-        rm -rf "$base.tmp"
+    build_base
+    built=$?
+    rm -rf "$stage"
+    if [[ $built -ne 0 ]]; then
         fail kvm/host-image "could not build the KVM host's initramfs from the pinned packages"
         finish
     fi
+    # Entries of earlier pins are no longer needed.
+    for old in "$cache_kvm"/base-*; do
+        [[ $old == "$base" ]] || rm -rf "$old"
+    done
 fi
 
 # 3. This run's part of the initramfs: init, Ferrite, the EL0 programs, the run list.
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferrite-kvm.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/ir/ferrite"
 install -m 0755 "$here/kvm-host-init.sh" "$work/ir/init"
 cp "$kernel" "$work/ir/ferrite/kernel8.img"
@@ -204,7 +213,7 @@ cat "$base/base.cpio" "$work/run.cpio" >"$work/initramfs.cpio"
 
 # 4. The nested boot.
 log=$work/console.log
-echo "running ${#runs[@]} Ferrite boots under KVM in Linux $(basename "$(ls "$debs"/linux-image-*_arm64.deb | head -n 1)" | cut -d_ -f2) under QEMU TCG"
+echo "running ${#runs[@]} Ferrite boots under KVM in Linux $(basename "$kernel_deb" | cut -d_ -f2) under QEMU TCG"
 boot_start=$SECONDS
 timeout -s KILL "$outer_timeout" "$qemu" -M virt,virtualization=on,gic-version=3 -cpu max -smp 2 -m 2G \
     -nographic -nic none -no-reboot -kernel "$base/vmlinuz" -initrd "$work/initramfs.cpio" \
