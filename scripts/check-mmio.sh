@@ -101,6 +101,6 @@ hits=$(grep -rnE '\.va\(\)' src --include='*.rs' | grep -vE '^src/(drivers/|arch
 result "mmio/source/device-mappings-go-to-drivers" "${hits:+the address of a device mapping used outside the drivers: $hits}"
 
 echo
-echo "$passed passed, $failed failed"
 for f in "${failures[@]}"; do echo "  failed: $f"; done
+echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

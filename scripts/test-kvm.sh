@@ -96,9 +96,9 @@ fail() {
 }
 finish() {
     echo
+    for f in "${failures[@]}"; do echo "  failed: $f"; done
     echo "test-kvm: $((SECONDS - start)) s in all"
     echo "$passed passed, $failed failed"
-    for f in "${failures[@]}"; do echo "  failed: $f"; done
     [[ $failed -eq 0 ]]
     exit
 }
