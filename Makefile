@@ -3,7 +3,8 @@
 #   make image        target/kernel8.img (raw Linux arm64 Image) and the ELF for gdb
 #   make run          build, set up what is missing, boot on QEMU virt
 #   make run BOARD=rpi4   the same image on QEMU raspi4b with the BCM2711 tree
-#   make test         host unit tests, kernel tests in QEMU, EL0 tests, boot matrix
+#   make test         host unit tests, kernel tests in QEMU, EL0 tests, boot matrix, KVM
+#   make test-kvm     Ferrite under KVM (nested: arm64 Linux + KVM under QEMU TCG)
 #   make gdb          QEMU waiting for gdb (-s -S) and the gdb command line
 #   make sdcard       target/sdcard.img for a Raspberry Pi 4; make flash DEVICE=/dev/sdX
 #   make bench        instruction-exact benchmarks (QEMU -icount shift=0)
@@ -31,7 +32,7 @@ endif
 QEMU_COMMON := -display none -nic none -semihosting
 
 .PHONY: all setup image kernel run test test-host test-kernel test-user test-boot test-conformance \
-        gdb sdcard flash bench bench-host fuzz clippy fmt clean user
+        check-mmio test-kvm gdb sdcard flash bench bench-host fuzz clippy fmt clean user
 
 all: image
 
@@ -69,9 +70,20 @@ test-kernel:
 	cargo test --no-fail-fast --profile $(PROFILE) --target $(TARGET) --test 'kernel_*'
 	MACHINE="-M virt -cpu max -m 512M" cargo test --no-fail-fast --profile $(PROFILE) --target $(TARGET) --test kernel_mmu
 
+# Every device-register access is one ldr/str with a plain [Xn] address (what a
+# hypervisor can emulate): the accessors' disassembly and the drivers' source.
+check-mmio: kernel
+	scripts/check-mmio.sh $(KERNEL_ELF)
+
 # Level 3: the EL0 programs on the boot matrix, isolation cases, bad initrd, short fuzz.
 test-system: image user
 	scripts/system-tests.sh $(KERNEL_IMG) $(USER_BIN_DIR)
+
+# Ferrite as a KVM guest: Debian's arm64 Linux with KVM at EL2 under QEMU TCG boots
+# Ferrite with qemu-system-aarch64 -accel kvm (GICv3 and GICv2, 1 and 2 vCPUs) and runs
+# the syscall suite inside; pinned Debian packages, cached in ~/.cache/ferrite/kvm.
+test-kvm: image user
+	scripts/test-kvm.sh $(KERNEL_IMG) $(USER_BIN_DIR)
 
 # The SD card image for a Raspberry Pi 4 (skipped, not failed, when the firmware
 # package cannot be fetched).

@@ -13,6 +13,7 @@
 #   - python3, used by `make bench` to write the report and the plot;
 #   - dtc, mtools (mdir/mcopy/mformat), mkfs.vfat and curl (or wget), used by the SD-card
 #     and firmware scripts;
+#   - cpio, with which `make test-kvm` packs the initramfs of its KVM host;
 #   - gdb-multiarch, optional: a warning, not a failure, when it cannot be had.
 # On a Debian-family system it installs with apt-get (through sudo when not root). On any
 # other system it prints the exact packages to install and exits 1.
@@ -173,6 +174,7 @@ need_met() {
         mtools)     have mdir && have mcopy && have mformat ;;
         dosfstools) have_sbin mkfs.vfat ;;
         curl)       have curl || have wget ;;
+        cpio)       have cpio ;;
         python3)    have python3 ;;
         gdb)        have gdb-multiarch ;;
         *)          die "internal: unknown need '$1'" ;;
@@ -192,6 +194,7 @@ package_for() {
         *:mtools)                        echo mtools ;;
         *:dosfstools)                    echo dosfstools ;;
         *:curl)                          echo curl ;;
+        *:cpio)                          echo cpio ;;
         brew:python3)                    echo python ;;
         *:python3)                       echo python3 ;;
         *:gdb)                           echo gdb ;;
@@ -253,7 +256,7 @@ apt_has_candidate() {
 ensure_system_tools() {
     local -a required_missing=()
     local need optional_gdb_missing=0
-    for need in qemu dtc mtools dosfstools curl python3; do
+    for need in qemu dtc mtools dosfstools curl cpio python3; do
         need_met "$need" || required_missing+=("$need")
     done
     need_met gdb || optional_gdb_missing=1

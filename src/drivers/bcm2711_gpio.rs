@@ -6,10 +6,9 @@
 //! clocking sequence does not exist on this chip.
 
 use tock_registers::interfaces::{Readable, Writeable};
-use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use tock_registers::{LocalRegisterCopy, register_bitfields, register_structs};
 
-use super::mmio::MmioBlock;
+use super::mmio::{MmioBlock, ReadOnly, ReadWrite, WriteOnly};
 
 // ─────────────────────────────────────────────────────────────────────────────
 // Register definitions (BCM2711 ARM Peripherals, chapter 5 "General Purpose I/O")

@@ -14,13 +14,12 @@
 //! enables Group 1 in that view's bit positions.
 
 use tock_registers::interfaces::{Readable, Writeable};
-use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use tock_registers::{register_bitfields, register_structs};
 
 use super::gic::{
     self, DEFAULT_PRIORITY, FIRST_SPECIAL_INTID, IntIdKind, InterruptController, RegisterField, SPI_BASE, Trigger,
 };
-use super::mmio::MmioBlock;
+use super::mmio::{MmioBlock, ReadOnly, ReadWrite, WriteOnly};
 use crate::error::{ZxError, ZxResult};
 
 // ─────────────────────────────────────────────────────────────────────────────

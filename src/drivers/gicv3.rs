@@ -20,14 +20,13 @@
 //! crate and its tests build and run on the host.
 
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
-use tock_registers::registers::{ReadOnly, ReadWrite};
 use tock_registers::{register_bitfields, register_structs};
 
 use super::gic::{
     self, DEFAULT_PRIORITY, FIRST_SPECIAL_INTID, IntIdKind, InterruptController, MAX_POLLS, RegisterField, SPI_BASE,
     Trigger,
 };
-use super::mmio::MmioBlock;
+use super::mmio::{MmioBlock, ReadOnly, ReadWrite};
 use crate::error::{ZxError, ZxResult};
 
 // ─────────────────────────────────────────────────────────────────────────────

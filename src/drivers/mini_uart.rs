@@ -10,10 +10,9 @@
 //! and its baud register is `clock / (8 * baud) - 1`. Polled, no interrupts.
 
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
-use tock_registers::registers::{ReadOnly, ReadWrite};
 use tock_registers::{register_bitfields, register_structs};
 
-use super::mmio::MmioBlock;
+use super::mmio::{MmioBlock, ReadOnly, ReadWrite};
 use super::pl011::with_crlf;
 use crate::error::{ZxError, ZxResult};
 
