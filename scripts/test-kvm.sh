@@ -254,7 +254,7 @@ judge() { # name, kind; the run's console lines are in $work/run.log
         syscalls)
             grep -Eq 'W\^X audit: [1-9][0-9]* user pages mapped, 0 writable\+executable' "$out" ||
                 { echo "no W^X audit line"; return; }
-            [[ $last == "ferrite: the last process exited; shutting down (status 0)" ]] ||
+            [[ $last == "ferrite: the first process exited; shutting down (status 0)" ]] ||
                 { echo "last line is '$last', not the status-0 shutdown"; return; }
             ;;
     esac
