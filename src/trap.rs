@@ -60,7 +60,9 @@ impl fmt::Display for FaultKind {
 pub enum TrapCause {
     /// `svc #imm` from AArch64.
     Svc64 { imm: u16 },
-    /// A load or store faulted; the address is in `FAR_EL1` when `far_valid`.
+    /// A load or store faulted; the address is in `FAR_EL1` when `far_valid`. `write` is
+    /// WnR without CM: a faulting cache maintenance instruction (`dc civac`) counts as a
+    /// read, as in Zircon, so it never commits a page or needs write permission.
     DataAbort { same_el: bool, write: bool, fault: FaultKind, far_valid: bool },
     /// An instruction fetch faulted; the address is in `FAR_EL1`.
     InstructionAbort { same_el: bool, fault: FaultKind },
@@ -98,6 +100,9 @@ const EC_BRK64: u8 = 0x3c;
 
 // Data abort ISS bits.
 const ISS_WNR: u64 = 1 << 6;
+/// CM: the fault came from a cache maintenance or address translation instruction.
+/// Such instructions report WnR = 1 but never write.
+const ISS_CM: u64 = 1 << 8;
 const ISS_FNV: u64 = 1 << 10;
 
 impl TrapCause {
@@ -118,7 +123,8 @@ impl TrapCause {
             EC_PC_ALIGNMENT => TrapCause::PcAlignment,
             EC_DATA_ABORT_LOWER | EC_DATA_ABORT_SAME => TrapCause::DataAbort {
                 same_el: ec == EC_DATA_ABORT_SAME,
-                write: iss & ISS_WNR != 0,
+                // Zircon: a write is `WnR && !CM`.
+                write: iss & ISS_WNR != 0 && iss & ISS_CM == 0,
                 fault,
                 far_valid: iss & ISS_FNV == 0,
             },
@@ -219,6 +225,33 @@ mod tests {
         assert_eq!(line, "data abort (permission fault, level 3, write)");
         assert_eq!(decode(0x9200_000b).1, "data abort (access flag fault, level 3, read)");
         assert_eq!(decode(0x9200_0061).1, "data abort (alignment fault, write)");
+    }
+
+    /// Issue 13, defect 5: a cache maintenance instruction (`dc civac`, `dc cvac`, ...)
+    /// that faults reports WnR = 1 with CM = 1. It is not a write (Zircon: `WnR && !CM`),
+    /// so it must neither kill a program on a read-only mapping nor commit a page.
+    #[test]
+    fn cache_maintenance_faults_are_not_writes() {
+        // dc civac on a read-only page at EL0: permission fault, level 3, CM and WnR set.
+        let (cause, line) = decode(0x9200_014f);
+        assert_eq!(
+            cause,
+            TrapCause::DataAbort {
+                same_el: false,
+                write: false,
+                fault: FaultKind::Permission { level: 3 },
+                far_valid: true
+            }
+        );
+        assert_eq!(line, "data abort (permission fault, level 3, read)");
+        // dc civac on an untouched page: translation fault, not a write either.
+        assert!(matches!(TrapCause::from_esr(0x9200_0147), TrapCause::DataAbort { write: false, .. }));
+        // CM without WnR (as some cores report a `dc ivac`-style read) stays a read, and
+        // WnR without CM is still a write.
+        assert!(matches!(TrapCause::from_esr(0x9200_0107), TrapCause::DataAbort { write: false, .. }));
+        assert!(matches!(TrapCause::from_esr(0x9200_0047), TrapCause::DataAbort { write: true, .. }));
+        // The same from EL1 (the copy routine never issues one, but the decoder is shared).
+        assert!(matches!(TrapCause::from_esr(0x9600_014f), TrapCause::DataAbort { write: false, same_el: true, .. }));
     }
 
     #[test]
