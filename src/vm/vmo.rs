@@ -167,8 +167,8 @@ pub struct VmoInfo {
     pub name: [u8; prop::NAME_LEN],
     /// Page-rounded size.
     pub size_bytes: u64,
-    /// Koid of the VMO it was created from; 0 for none (and for slices of physical
-    /// VMOs, as in Zircon).
+    /// Koid of the VMO it was created from (slices of physical VMOs included); 0 for
+    /// none.
     pub parent_koid: u64,
     /// Direct children still alive (or kept by descendants).
     pub num_children: u64,
@@ -512,8 +512,9 @@ impl VmoStore {
         let mut slice = Vmo::new(koid, size, unrounded, Backing::Slice { root, root_first_page: first_page });
         slice.cache_policy = p.cache_policy;
         slice.parent = Some(parent);
-        // Zircon's physical VMOs report no parent koid, even for slices.
-        slice.parent_koid = if physical { 0 } else { p.koid };
+        // Every slice names its parent, a physical one included (Zircon's
+        // VmoTestCase.PhysicalSlice).
+        slice.parent_koid = p.koid;
         if copy_name {
             slice.name = p.name;
         }

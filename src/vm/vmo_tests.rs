@@ -1002,7 +1002,11 @@ fn physical_vmos() {
     assert_eq!(store.page_for_read(slice, 1).unwrap().pa, PhysAddr(0x900_3000));
     let slice_info = store.info(slice);
     assert_eq!(slice_info.flags, info::VMO_CONTIGUOUS);
-    assert_eq!(slice_info.parent_koid, 0);
+    // Issue 13, defect 7: Zircon's VmoTestCase.PhysicalSlice expects the parent's koid.
+    assert_eq!(slice_info.parent_koid, 1, "a physical VMO's slice names its parent");
+    let inner = store.create_child(slice, 3, child::SLICE, P, P, false).unwrap();
+    assert_eq!(store.info(inner).parent_koid, 2, "and so does a slice of that slice");
+    store.release(inner, &mut mem);
     assert_eq!(store.info(phys).num_children, 1);
 
     // Same policy again is fine even with children; a change is not.

@@ -1867,6 +1867,8 @@ fn physical_mmio_map_and_read(ctx: &Ctx) -> TestResult {
         check_ok(vmo_set_cache_policy(&vmo, CACHE_POLICY_UNCACHED), "same policy again")?;
         check_ok(vmo_op_range(&vmo, OP_CACHE_CLEAN, 0, PAGE), "cache op on a physical VMO")?;
         let slice = check_ok(vmo_create_child(&vmo, CHILD_SLICE, 0, PAGE), "slice of a physical VMO")?;
+        // Issue 13, defect 7: the slice names its parent (Zircon's PhysicalSlice test).
+        check_eq(info(&slice)?.parent_koid, i.koid, "a physical slice's parent_koid")?;
         let mapping = map(ctx, VM_PERM_READ, &slice, PAGE)?;
         // Every AMBA PrimeCell (PL011, PL031) has the cell ID 0xB105F00D in its last
         // four words, one byte per word.
