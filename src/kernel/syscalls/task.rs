@@ -6,7 +6,7 @@ use crate::error::{ZxError, ZxResult};
 use crate::kernel::object::KernelObject;
 use crate::kernel::task::{Job, ProcLife, Process, Thread, name_from};
 use crate::kernel::vm_object::VmarObject;
-use crate::kernel::{aspace, sched, with_kernel};
+use crate::kernel::{aspace, with_kernel};
 use crate::object::rights::check_rights;
 use alloc::sync::Arc;
 
@@ -188,7 +188,6 @@ pub fn task_kill(c: &Caller, task: u32) -> ZxResult {
     if c.thread.kill_pending() {
         crate::kernel::cpu::this().exit_pending.store(true, core::sync::atomic::Ordering::Relaxed);
     }
-    let _ = sched::ready_count;
     Ok(())
 }
 
