@@ -483,6 +483,12 @@ pub fn idle_loop() -> ! {
             s.cpus[cpu].idle = !has_work;
         }
         yield_from_idle();
+        // Deadlines that passed while this CPU was busy end now, and the timer is armed
+        // again before sleeping, so no wake-up depends on one interrupt arriving.
+        timer_interrupt();
+        if local.need_resched.swap(false, Ordering::Relaxed) || SCHED.lock().cpus[cpu_index()].ready.len() > 0 {
+            continue;
+        }
         // Nothing to run: wait for an interrupt with interrupts masked (a pending one
         // still ends the wait), then let it be taken.
         crate::arch::aarch64::cpu::wait_for_interrupt();
