@@ -129,6 +129,17 @@ impl ThreadRun {
     }
 }
 
+impl ThreadRun {
+    /// Nanoseconds run, the current stretch on a CPU included.
+    pub fn runtime_now(&self) -> u64 {
+        if self.state == RunState::Running {
+            self.runtime_ns + ticks_to_ns(timer::ticks().saturating_sub(self.switched_in))
+        } else {
+            self.runtime_ns
+        }
+    }
+}
+
 impl Default for ThreadRun {
     fn default() -> Self {
         Self::new()
@@ -348,7 +359,9 @@ fn arm_timer(cpu: usize) {
         at = at.min(ticks);
     }
     drop(s);
-    timer::arm(at.saturating_sub(now).max(1));
+    // At least 20 us ahead: an interrupt due now is taken on the way out anyway, and a
+    // timer armed in the past would fire again at once.
+    timer::arm(at.saturating_sub(now).max(ns_to_ticks(20_000)).max(1));
 }
 
 /// The current thread waits on `node` until it is woken or `deadline` (monotonic
@@ -431,12 +444,12 @@ pub fn timer_interrupt() {
             }
         }
         if now_ticks >= q.slice_end {
-            if q.ready.is_empty() {
-                // Nothing else wants this CPU: a new slice.
-                q.slice_end = now_ticks + ns_to_ticks(TIME_SLICE_NS);
-            } else {
+            if !q.ready.is_empty() {
                 cpu::this().need_resched.store(true, Ordering::Relaxed);
             }
+            // A new slice either way (the switch, if one is due, starts its own), so the
+            // timer is never programmed for a moment already past.
+            q.slice_end = now_ticks + ns_to_ticks(TIME_SLICE_NS);
         }
         out
     };

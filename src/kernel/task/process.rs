@@ -37,6 +37,8 @@ struct ProcState {
     /// Started threads that are not DEAD, in start order.
     started: Vec<Arc<Thread>>,
     faulted: bool,
+    /// `zx_process_start` succeeded (or userboot started it).
+    was_started: bool,
 }
 
 /// A process object.
@@ -69,6 +71,7 @@ impl Process {
                 threads: Vec::new(),
                 started: Vec::new(),
                 faulted: false,
+                was_started: false,
             }),
             first: AtomicBool::new(false),
         });
@@ -109,7 +112,7 @@ impl Process {
         let s = self.state.lock();
         let exited = matches!(s.life, ProcLife::Dying | ProcLife::Dead);
         let code = if s.life == ProcLife::Dead { s.retcode.unwrap_or(0) } else { 0 };
-        (code, s.life != ProcLife::New, exited)
+        (code, s.was_started, exited)
     }
 
     /// Koids of started, not yet dead threads, in start order.
@@ -232,13 +235,16 @@ impl Process {
                 return Err(ZxError::BadState);
             }
             s.life = ProcLife::Running;
+            s.was_started = true;
         }
         thread.start(entry, stack, arg1, arg2)
     }
 
     /// Marks the first process as started (userboot).
     pub fn mark_running(&self) {
-        self.state.lock().life = ProcLife::Running;
+        let mut s = self.state.lock();
+        s.life = ProcLife::Running;
+        s.was_started = true;
     }
 
     /// Ends the process with `code` (unless a code is already set): every thread is

@@ -99,7 +99,7 @@ impl Thread {
     /// Nanoseconds run and the last CPU (ZX_INFO_THREAD_STATS).
     pub fn stats(&self) -> (u64, Option<usize>) {
         let run = self.run.lock();
-        (run.runtime_ns, run.last_cpu)
+        (run.runtime_now(), run.last_cpu)
     }
 
     /// Starts a NEW thread at EL0: pc = entry, sp = stack, x0 = arg1, x1 = arg2, every
