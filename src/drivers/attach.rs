@@ -66,8 +66,8 @@ pub fn gic_v2(distributor: DeviceMapping, cpu_interface: DeviceMapping) -> Gic {
     Gic::V2(unsafe { GicV2::new(distributor.va(), cpu_interface.va()) })
 }
 
-/// A GICv3 from its mapped distributor and the boot CPU's redistributor.
-pub fn gic_v3(distributor: DeviceMapping, redistributor: DeviceMapping) -> Gic {
+/// A GICv3 from its mapped distributor and its whole mapped redistributor region.
+pub fn gic_v3(distributor: DeviceMapping, redistributors: DeviceMapping) -> Gic {
     // SAFETY: both mappings cover the GIC's frames for life.
-    Gic::V3(unsafe { GicV3::new(distributor.va(), redistributor.va()) })
+    Gic::V3(unsafe { GicV3::with_region(distributor.va(), redistributors.va(), redistributors.size() as usize) })
 }

@@ -261,6 +261,31 @@ impl Gic {
     // The methods below repeat the trait's so that callers holding a `Gic` need not
     // import `InterruptController`; each forwards to the version-specific driver.
 
+    /// Per-CPU set-up of a CPU other than the boot CPU, enabling `ppis` (SGIs and PPIs)
+    /// on it.
+    pub fn init_this_cpu(&self, ppis: &[u32]) -> ZxResult {
+        match self {
+            Gic::V2(gic) => gic.init_this_cpu(ppis),
+            Gic::V3(gic) => gic.init_this_cpu(ppis),
+        }
+    }
+
+    /// This CPU's address for [`Gic::send_sgi`]: its GICv2 target bit, or its MPIDR.
+    pub fn this_cpu_target(&self, mpidr: u64) -> u64 {
+        match self {
+            Gic::V2(gic) => gic.cpu_target() as u64,
+            Gic::V3(_) => mpidr,
+        }
+    }
+
+    /// Sends SGI `intid` to the CPU whose [`Gic::this_cpu_target`] is `target`.
+    pub fn send_sgi(&self, intid: u32, target: u64) {
+        match self {
+            Gic::V2(gic) => gic.send_sgi(intid, target as u32),
+            Gic::V3(gic) => gic.send_sgi(intid, target),
+        }
+    }
+
     /// See [`InterruptController::init`].
     pub fn init(&self) -> ZxResult {
         self.controller().init()

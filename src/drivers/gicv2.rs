@@ -171,6 +171,34 @@ impl GicV2 {
         if banked == 0 { 1 } else { banked }
     }
 
+    /// This CPU's bit for [`GicV2::send_sgi`].
+    pub fn cpu_target(&self) -> u32 {
+        self.this_cpu_target_mask()
+    }
+
+    /// Per-CPU set-up on a CPU other than the boot CPU: its banked SGI/PPI state in the
+    /// distributor and its CPU interface; enables the SGIs and PPIs `ppis` there.
+    pub fn init_this_cpu(&self, ppis: &[u32]) -> ZxResult {
+        self.gicd.IGROUPR[0].set(u32::MAX);
+        let view = if self.gicd.IGROUPR[0].get() == 0 { SecurityView::NonSecure } else { SecurityView::SecureOrSingle };
+        self.gicd.ICENABLER[0].set(u32::MAX);
+        self.gicd.ICPENDR[0].set(u32::MAX);
+        self.gicd.ICACTIVER[0].set(u32::MAX);
+        for ipriorityr in self.gicd.IPRIORITYR.iter().take(SPI_BASE as usize / 4) {
+            ipriorityr.set(gic::priority_word(DEFAULT_PRIORITY));
+        }
+        self.program_cpu_interface(view);
+        for &intid in ppis.iter().filter(|&&i| i < SPI_BASE) {
+            self.gicd.ISENABLER[0].set(RegisterField::one_bit(intid).mask());
+        }
+        Ok(())
+    }
+
+    /// Sends SGI `intid` to the CPUs in `target_mask` (their [`GicV2::cpu_target`] bits).
+    pub fn send_sgi(&self, intid: u32, target_mask: u32) {
+        self.gicd.SGIR.set(((target_mask & 0xff) << 16) | (intid & 0xf));
+    }
+
     fn program_distributor(&self) -> SecurityView {
         let words_1bit = RegisterField::one_bit(self.supported_intids() - 1).index + 1;
         let words_2bit = RegisterField::two_bit(self.supported_intids() - 1).index + 1;

@@ -213,6 +213,7 @@ mod icc {
     sysreg_write!(write_igrpen1, "s3_0_c12_c12_7"); // ICC_IGRPEN1_EL1
     sysreg_read!(read_iar1, "s3_0_c12_c12_0"); // ICC_IAR1_EL1
     sysreg_write!(write_eoir1, "s3_0_c12_c12_1"); // ICC_EOIR1_EL1
+    sysreg_write!(write_sgi1r, "s3_0_c12_c11_5"); // ICC_SGI1R_EL1
 
     /// The boot CPU's MPIDR_EL1.
     pub fn read_mpidr() -> u64 {
@@ -258,6 +259,7 @@ mod icc {
     fake_sysreg!(IGRPEN1, read_igrpen1, write_igrpen1, 0);
     fake_sysreg!(IAR1, read_iar1, set_iar1, 1023);
     fake_sysreg!(EOIR1, read_eoir1, write_eoir1, 0);
+    fake_sysreg!(SGI1R, read_sgi1r, write_sgi1r, 0);
 
     /// The fake CPU is CPU 0 of cluster 0.
     pub fn read_mpidr() -> u64 {
@@ -288,6 +290,9 @@ pub struct GicV3 {
     gicd: MmioBlock<GicdRegisters>,
     gicr_rd: MmioBlock<GicrRdRegisters>,
     gicr_sgi: MmioBlock<GicrSgiRegisters>,
+    /// The whole redistributor region (every CPU's frames) and its length.
+    gicr_region: usize,
+    gicr_region_len: usize,
 }
 
 impl GicV3 {
@@ -315,8 +320,80 @@ impl GicV3 {
                 gicd: MmioBlock::new(gicd),
                 gicr_rd: MmioBlock::new(gicr),
                 gicr_sgi: MmioBlock::new(gicr + GICR_SGI_FRAME_OFFSET),
+                gicr_region: gicr,
+                gicr_region_len: GICR_STRIDE,
             }
         }
+    }
+
+    /// A driver whose redistributor region `[gicr, gicr + len)` holds every CPU's
+    /// frames; the boot CPU's are found by its MPIDR (else the first are used).
+    ///
+    /// # Safety
+    ///
+    /// As [`GicV3::new`], with the whole region mapped for `len` bytes (a multiple of
+    /// [`GICR_STRIDE`]).
+    pub unsafe fn with_region(gicd: usize, gicr: usize, len: usize) -> Self {
+        // SAFETY: the caller maps the whole region; the first frames are inside it.
+        let mut gic = unsafe { Self::new(gicd, gicr) };
+        gic.gicr_region_len = len - len % GICR_STRIDE;
+        if let Some(own) = gic.find_redistributor(icc::read_mpidr()) {
+            // SAFETY: `own` is a redistributor's RD_base inside the mapped region.
+            unsafe {
+                gic.gicr_rd = MmioBlock::new(own);
+                gic.gicr_sgi = MmioBlock::new(own + GICR_SGI_FRAME_OFFSET);
+            }
+        }
+        gic
+    }
+
+    /// The RD_base address of the redistributor serving the CPU `mpidr`.
+    fn find_redistributor(&self, mpidr: u64) -> Option<usize> {
+        let want = gicr_affinity_for_mpidr(mpidr);
+        let mut offset = 0;
+        while offset + GICR_STRIDE <= self.gicr_region_len {
+            let at = self.gicr_region + offset;
+            // SAFETY: `at` is a GICR_STRIDE-aligned frame inside the mapped region.
+            let rd: MmioBlock<GicrRdRegisters> = unsafe { MmioBlock::new(at) };
+            let typer = rd.TYPER.get();
+            if (typer >> 32) as u32 == want {
+                return Some(at);
+            }
+            if rd.TYPER.is_set(GICR_TYPER::Last) {
+                return None;
+            }
+            offset += GICR_STRIDE;
+        }
+        None
+    }
+
+    /// Per-CPU set-up on a CPU other than the boot CPU: wakes and programs its own
+    /// redistributor, its CPU interface, and enables the SGIs and PPIs `ppis` there.
+    pub fn init_this_cpu(&self, ppis: &[u32]) -> ZxResult {
+        let at = self.find_redistributor(icc::read_mpidr()).ok_or(ZxError::NotFound)?;
+        // SAFETY: `at` is this CPU's redistributor inside the mapped region; only this
+        // CPU programs it.
+        let (rd, sgi): (MmioBlock<GicrRdRegisters>, MmioBlock<GicrSgiRegisters>) =
+            unsafe { (MmioBlock::new(at), MmioBlock::new(at + GICR_SGI_FRAME_OFFSET)) };
+        Self::program_redistributor_frames(&rd, &sgi)?;
+        self.program_cpu_interface()?;
+        for &intid in ppis.iter().filter(|&&i| i < SPI_BASE) {
+            sgi.ISENABLER0.set(RegisterField::one_bit(intid).mask());
+        }
+        Ok(())
+    }
+
+    /// Sends SGI `intid` to the CPU `mpidr` (ICC_SGI1R_EL1).
+    pub fn send_sgi(&self, intid: u32, mpidr: u64) {
+        let aff0 = mpidr & 0xf;
+        let value = ((mpidr >> 32) & 0xff) << 48
+            | ((mpidr >> 16) & 0xff) << 32
+            | ((intid as u64) & 0xf) << 24
+            | ((mpidr >> 8) & 0xff) << 16
+            | (1 << aff0);
+        icc::dsb_sy();
+        icc::write_sgi1r(value);
+        icc::isb();
     }
 
     /// The number of INTIDs the distributor implements (32 to 1020).
@@ -394,12 +471,15 @@ impl GicV3 {
     }
 
     fn program_redistributor(&self) -> ZxResult {
+        Self::program_redistributor_frames(&self.gicr_rd, &self.gicr_sgi)
+    }
+
+    fn program_redistributor_frames(rd: &MmioBlock<GicrRdRegisters>, sgi: &MmioBlock<GicrSgiRegisters>) -> ZxResult {
         // 1. Wake it: clear ProcessorSleep, then wait for the CPU interface to wake.
-        self.gicr_rd.WAKER.modify(GICR_WAKER::ProcessorSleep::CLEAR);
-        gic::poll_until(MAX_POLLS, || !self.gicr_rd.WAKER.is_set(GICR_WAKER::ChildrenAsleep))?;
+        rd.WAKER.modify(GICR_WAKER::ProcessorSleep::CLEAR);
+        gic::poll_until(MAX_POLLS, || !rd.WAKER.is_set(GICR_WAKER::ChildrenAsleep))?;
 
         // 2. SGIs and PPIs: Group 1, disabled, inactive, not pending, one priority.
-        let sgi = &self.gicr_sgi;
         sgi.IGROUPR0.set(u32::MAX);
         sgi.ICENABLER0.set(u32::MAX);
         sgi.ICPENDR0.set(u32::MAX);
@@ -407,7 +487,7 @@ impl GicV3 {
         for ipriorityr in sgi.IPRIORITYR.iter() {
             ipriorityr.set(gic::priority_word(DEFAULT_PRIORITY));
         }
-        self.wait_for_redistributor_writes()
+        gic::poll_until(MAX_POLLS, || !rd.CTLR.is_set(GICR_CTLR::RWP))
     }
 
     fn program_cpu_interface(&self) -> ZxResult {

@@ -40,6 +40,9 @@ fn early_fail(what: &str, detail: &dyn core::fmt::Display) -> ! {
 
 /// Called from the start-up assembly on the boot CPU, MMU on, in the high half.
 pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
+    // This is CPU 0 (per-CPU data is indexed by TPIDR_EL1 from here on).
+    crate::arch::aarch64::percpu::set_cpu_index(0);
+    super::cpu::this().mpidr.store(cpu::mpidr(), core::sync::atomic::Ordering::Relaxed);
     mmu::set_kernel_phys_base(load_pa);
     heap::init_bootstrap_heap();
     super::irq::mark_boot_time(timer::ticks());
@@ -130,13 +133,12 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
 
     // This CPU: number 0, its boot path becomes its idle loop; TTBR0 names the empty
     // table (the zero page) until a thread runs.
-    crate::arch::aarch64::percpu::set_cpu_index(0);
     super::cpu::this().idle.adopt_running();
-    super::cpu::this().mpidr.store(cpu::mpidr(), core::sync::atomic::Ordering::Relaxed);
     super::cpu::mark_online(0);
     super::aspace::EMPTY_TTBR0.store(zero_page.0, core::sync::atomic::Ordering::Relaxed);
     super::aspace::activate_none();
     mmu::enable_user_walks();
+    start_other_cpus();
     let info = BootInfo { dtb: PhysAddr(dtb_pa), initrd };
     crate::arch::aarch64::exception::call_main(info)
 }
@@ -211,8 +213,10 @@ fn attach_gic(machine: &Machine, devices: &mut DeviceMapper<'_>) -> ZxResult<cra
             Ok(attach::gic_v2(devices.map(distributor)?, devices.map(cpu_interface)?))
         }
         Ok(Gic::V3 { distributor, redistributors }) => {
-            let first = PhysRange { size: redistributors.size.min(REDISTRIBUTOR_FRAMES), ..redistributors };
-            Ok(attach::gic_v3(devices.map(distributor)?, devices.map(first)?))
+            // Every CPU's frames, as far as the CPUs the tree lists need them.
+            let cpus = machine.cpus.len().max(1) as u64;
+            let needed = PhysRange { size: redistributors.size.min(REDISTRIBUTOR_FRAMES * cpus), ..redistributors };
+            Ok(attach::gic_v3(devices.map(distributor)?, devices.map(needed)?))
         }
         Err(e) => {
             log::error!("gic: {e}");
@@ -362,6 +366,61 @@ pub fn run_userboot(info: BootInfo) -> ! {
     }
 }
 
+/// Starts every other CPU the tree lists (ABI.md section 7), one at a time: PSCI
+/// `CPU_ON` through the tree's conduit, or the spin table. Each gets a kernel stack for
+/// its idle loop and the next CPU number once it reports itself online; one that has
+/// not within a second is reported and left out.
+fn start_other_cpus() {
+    use crate::arch::aarch64::smp::{StartMethod, start_cpu};
+    use crate::platform::EnableMethod;
+    let machine = super::machine();
+    let me = cpu::mpidr();
+    let conduit = machine.psci.ok().map(|p| p.method);
+    let mut next = 1;
+    for other in machine.cpus.iter().filter(|c| c.mpidr != me) {
+        if next >= crate::arch::aarch64::percpu::MAX_CPUS {
+            kprintln!("cpus: more than {} CPUs; cpu {:#x} left out", next, other.mpidr);
+            break;
+        }
+        let method = match (other.enable_method, conduit) {
+            (EnableMethod::Psci, Some(conduit)) => StartMethod::Psci(conduit),
+            (EnableMethod::SpinTable { release_addr }, _) => StartMethod::SpinTable(release_addr),
+            (how, _) => {
+                kprintln!("cpus: cpu {:#x} has no usable enable method ({how:?}); left out", other.mpidr);
+                continue;
+            }
+        };
+        let stack = match super::kstack::KernelStack::new() {
+            Ok(stack) => stack,
+            Err(e) => {
+                kprintln!("cpus: no memory for cpu {:#x}'s stack ({e}); left out", other.mpidr);
+                break;
+            }
+        };
+        if let Err(e) = start_cpu(other.mpidr, method, next, stack.top()) {
+            kprintln!("cpus: cpu {:#x} did not start ({e:?}); left out", other.mpidr);
+            continue;
+        }
+        let started = timer::ticks();
+        let second = timer::frequency();
+        while !super::cpu::get(next).online.load(core::sync::atomic::Ordering::Acquire) {
+            if timer::ticks().wrapping_sub(started) > second {
+                break;
+            }
+            core::hint::spin_loop();
+        }
+        if super::cpu::get(next).online.load(core::sync::atomic::Ordering::Acquire) {
+            // The stack is the CPU's idle stack for good.
+            core::mem::forget(stack);
+            next += 1;
+        } else {
+            kprintln!("cpus: cpu {:#x} did not come up within 1 s; left out", other.mpidr);
+            core::mem::forget(stack);
+        }
+    }
+    log::info!("cpus: {} online", super::cpu::online_count());
+}
+
 /// A secondary CPU's first Rust code (after boot.S set its stack and tables).
 pub fn secondary_start(index: usize) -> ! {
     super::cpu::this().idle.adopt_running();
@@ -373,7 +432,10 @@ pub fn secondary_start(index: usize) -> ! {
     cpu::allow_el0_counter();
     super::aspace::activate_none();
     mmu::enable_user_walks();
-    super::irq::start_secondary();
+    if let Err(e) = super::irq::start_secondary() {
+        kprintln!("cpus: cpu {index} cannot take interrupts ({e}); left out");
+        cpu::park()
+    }
     super::cpu::mark_online(index);
     super::sched::idle_loop()
 }

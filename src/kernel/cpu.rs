@@ -28,6 +28,8 @@ pub struct CpuLocal {
     pub online: AtomicBool,
     /// The CPU's MPIDR affinity.
     pub mpidr: AtomicU64,
+    /// How the GIC addresses this CPU for an SGI (GICv2 target bit, GICv3 MPIDR).
+    pub gic_target: AtomicU64,
 }
 
 impl CpuLocal {
@@ -41,6 +43,7 @@ impl CpuLocal {
             current_aspace: AtomicU64::new(0),
             online: AtomicBool::new(false),
             mpidr: AtomicU64::new(0),
+            gic_target: AtomicU64::new(0),
         }
     }
 

@@ -21,10 +21,12 @@ pub fn boot_counter() -> u64 {
 /// was killed).
 pub const SGI_RESCHEDULE: u32 = 0;
 
-/// Interrupts CPU `target` so that it reschedules. With one CPU online the scheduler
-/// never asks for another CPU; the SMP bring-up provides the GIC's SGI path.
+/// Interrupts CPU `target` so that it reschedules (an SGI through the GIC).
 pub fn send_reschedule(target: usize) {
-    let _ = target;
+    if let Some(gic) = GIC.get() {
+        let address = crate::kernel::cpu::get(target).gic_target.load(Ordering::Acquire);
+        gic.send_sgi(SGI_RESCHEDULE, address);
+    }
 }
 
 /// Records the counter value that is "time 0" for `zx_clock_get_monotonic`.
@@ -52,6 +54,11 @@ pub fn start(gic: Gic, timer_intid: u32) {
         log::error!("gic: cannot enable the timer interrupt {timer_intid}: {e}");
         return;
     }
+    if let Err(e) = gic.enable_interrupt(SGI_RESCHEDULE) {
+        log::error!("gic: cannot enable the reschedule SGI: {e}");
+    }
+    let local = crate::kernel::cpu::this();
+    local.gic_target.store(gic.this_cpu_target(local.mpidr.load(Ordering::Relaxed)), Ordering::Release);
     TIMER_INTID.store(timer_intid, Ordering::Relaxed);
     timer::arm(timer::frequency() / TICK_HZ);
 }
@@ -68,7 +75,8 @@ pub fn start_scheduling() {
 /// Called from the vector table for every IRQ.
 pub fn handle_irq() {
     let Some(gic) = GIC.get() else { return };
-    while let Some(intid) = gic.acknowledge() {
+    while let Some(acknowledged) = gic.acknowledge() {
+        let intid = crate::drivers::gic::acknowledged_intid(acknowledged);
         if intid == TIMER_INTID.load(Ordering::Relaxed) {
             TICKS.fetch_add(1, Ordering::Relaxed);
             if SCHEDULING.load(Ordering::Acquire) {
@@ -81,7 +89,7 @@ pub fn handle_irq() {
         } else {
             log::warn!("unexpected interrupt {intid}");
         }
-        gic.end_of_interrupt(intid);
+        gic.end_of_interrupt(acknowledged);
     }
 }
 
@@ -93,7 +101,13 @@ pub fn sleep_until_interrupt() {
     crate::arch::aarch64::cpu::disable_interrupts();
 }
 
-/// Per-CPU interrupt set-up of a secondary CPU: its GIC CPU interface and its timer.
-pub fn start_secondary() {
+/// Per-CPU interrupt set-up of a secondary CPU: its GIC CPU interface (and, on GICv3,
+/// its redistributor), the timer PPI and the reschedule SGI, its timer.
+pub fn start_secondary() -> crate::error::ZxResult {
+    let gic = GIC.get().ok_or(crate::error::ZxError::BadState)?;
+    gic.init_this_cpu(&[TIMER_INTID.load(Ordering::Relaxed), SGI_RESCHEDULE])?;
+    let local = crate::kernel::cpu::this();
+    local.gic_target.store(gic.this_cpu_target(local.mpidr.load(Ordering::Relaxed)), Ordering::Release);
     timer::arm(timer::frequency() / TICK_HZ);
+    Ok(())
 }
