@@ -30,6 +30,8 @@ extern crate alloc;
 #[deny(unsafe_code)]
 pub mod abi;
 #[deny(unsafe_code)]
+pub mod cpio;
+#[deny(unsafe_code)]
 pub mod elf;
 #[deny(unsafe_code)]
 pub mod error;
