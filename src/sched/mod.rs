@@ -1,0 +1,3 @@
+//! Scheduling policy: run queues, placement and address-space ids — pure, host-tested.
+
+pub mod asid;
