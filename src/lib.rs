@@ -42,6 +42,8 @@ pub mod object;
 #[deny(unsafe_code)]
 pub mod platform;
 #[deny(unsafe_code)]
+pub mod sched;
+#[deny(unsafe_code)]
 pub mod syscall;
 #[deny(unsafe_code)]
 pub mod trap;

@@ -1,0 +1,346 @@
+//! Host tests of the ASID allocator (src/sched/asid.rs): exhaustion and roll-over with
+//! 8-bit ids, reservation of the ids CPUs run, reuse of released ids, and a randomized
+//! run against a model of every CPU's TLB that catches any stale translation.
+extern crate std;
+
+use super::*;
+use alloc::vec::Vec;
+use std::collections::BTreeSet;
+use std::vec;
+
+/// Activates a fresh address space on `cpu` and returns its tag.
+fn fresh(allocator: &mut AsidAllocator, cpu: usize) -> (AsidTag, bool) {
+    let mut tag = AsidTag::NONE;
+    let flush = allocator.activate(cpu, &mut tag).unwrap();
+    (tag, flush)
+}
+
+#[test]
+fn widths_and_capacities() {
+    assert_eq!((AsidAllocator::new(8).bits(), AsidAllocator::new(8).capacity()), (8, 255));
+    assert_eq!((AsidAllocator::new(16).bits(), AsidAllocator::new(16).capacity()), (16, 65_535));
+    // Anything else falls back to the 8-bit ids every CPU has.
+    for bits in [0, 4, 12, 17, 255] {
+        assert_eq!(AsidAllocator::new(bits).bits(), 8, "{bits}");
+    }
+    let allocator = AsidAllocator::new(8);
+    assert_eq!((allocator.generation(), allocator.ids_in_use()), (1, 0));
+    assert_eq!(AsidTag::default(), AsidTag::NONE);
+}
+
+#[test]
+fn ids_run_from_1_and_0_is_never_handed_out() {
+    let mut allocator = AsidAllocator::new(8);
+    let mut seen = BTreeSet::new();
+    for _ in 0..255 {
+        let (tag, flush) = fresh(&mut allocator, 0);
+        assert!(!flush);
+        assert_eq!(tag.generation(), 1);
+        assert!(tag.asid() != 0 && seen.insert(tag.asid()), "{tag:?}");
+    }
+    assert_eq!(seen.len(), 255);
+    assert_eq!(allocator.ids_in_use(), 255);
+}
+
+#[test]
+fn a_tag_of_the_current_generation_is_kept() {
+    let mut allocator = AsidAllocator::new(8);
+    let (mut tag, _) = fresh(&mut allocator, 0);
+    let first = tag;
+    for cpu in [0, 1, 2, 0, 7] {
+        assert_eq!(allocator.activate(cpu, &mut tag), Ok(false));
+        assert_eq!(tag, first);
+        assert_eq!(allocator.active(cpu), Some(first));
+    }
+    assert_eq!(allocator.ids_in_use(), 1);
+}
+
+#[test]
+fn exhaustion_rolls_over_and_every_cpu_flushes_once() {
+    let mut allocator = AsidAllocator::new(8);
+    let mut tags: Vec<AsidTag> = (0..255).map(|_| fresh(&mut allocator, 0).0).collect();
+    // CPU 0 runs the last one; CPU 1 ran nothing user.
+    let running = *tags.last().unwrap();
+    assert_eq!(allocator.active(0), Some(running));
+
+    // The 256th address space: a new generation, and CPU 1 flushes.
+    let (new, flush) = fresh(&mut allocator, 1);
+    assert!(flush);
+    assert_eq!(allocator.generation(), 2);
+    assert_eq!(new.generation(), 2);
+    // CPU 0's id was reserved, so the new space got another one.
+    assert_ne!(new.asid(), running.asid());
+    assert_eq!(allocator.ids_in_use(), 2);
+
+    // Every other CPU owes one flush, due at its next activation only.
+    for (cpu, tag) in tags.iter_mut().enumerate().take(MAX_CPUS).skip(2) {
+        assert_eq!(allocator.activate(cpu, tag), Ok(true), "cpu {cpu}");
+        assert_eq!(allocator.activate(cpu, tag), Ok(false), "cpu {cpu}");
+        assert_eq!(tag.generation(), 2);
+    }
+    // CPU 0 has not switched yet: it still runs the old tag, and flushes on its switch.
+    assert_eq!(allocator.active(0), Some(running));
+    let mut again = running;
+    assert_eq!(allocator.activate(0, &mut again), Ok(true));
+    assert_eq!(again.asid(), running.asid(), "the reserved id is kept");
+    assert_eq!(again.generation(), 2);
+    assert_eq!(allocator.activate(1, &mut tags[0]), Ok(false), "CPU 1 flushed already");
+}
+
+#[test]
+fn ids_running_at_a_roll_over_are_reserved_for_their_owners() {
+    let mut allocator = AsidAllocator::new(8);
+    let (mut a, _) = fresh(&mut allocator, 0);
+    let (mut b, _) = fresh(&mut allocator, 1);
+    // The same address space on two CPUs (two threads of one process).
+    let (mut c, _) = fresh(&mut allocator, 2);
+    allocator.activate(3, &mut c).unwrap();
+    let (a_id, b_id, c_id) = (a.asid(), b.asid(), c.asid());
+    // Exhaust the generation from CPU 4, then roll over several times.
+    let mut others = Vec::new();
+    while allocator.generation() < 4 {
+        others.push(fresh(&mut allocator, 4).0);
+    }
+    // Nothing else got a reserved id in any later generation.
+    for tag in others.iter().filter(|t| t.generation() > 1) {
+        assert!(![a_id, b_id, c_id].contains(&tag.asid()), "{tag:?}");
+    }
+    // The owners keep their ids whichever CPU activates them next, and every CPU that
+    // still runs one of them moves along.
+    allocator.activate(5, &mut a).unwrap();
+    allocator.activate(1, &mut b).unwrap();
+    allocator.activate(6, &mut c).unwrap();
+    assert_eq!((a.asid(), b.asid(), c.asid()), (a_id, b_id, c_id));
+    assert_eq!(allocator.active(0), Some(a));
+    assert_eq!(allocator.active(2), Some(c));
+    assert_eq!(allocator.active(3), Some(c));
+    assert!([a, b, c].iter().all(|t| t.generation() == 4));
+}
+
+#[test]
+fn an_id_no_cpu_runs_is_not_reserved() {
+    let mut allocator = AsidAllocator::new(8);
+    let (mut a, _) = fresh(&mut allocator, 0);
+    let a_id = a.asid();
+    allocator.deactivate(0).unwrap();
+    let mut last = AsidTag::NONE;
+    let mut new = AsidTag::NONE;
+    while allocator.generation() == 1 {
+        last = new;
+        new = fresh(&mut allocator, 1).0;
+    }
+    // Only what CPU 1 ran was reserved: the search restarts at 1 and finds `a`'s old id
+    // free, so the roll-over's new address space gets it.
+    assert_eq!(allocator.ids_in_use(), 2);
+    assert_eq!(new.asid(), a_id);
+    assert_ne!(last.asid(), a_id);
+    // `a` itself gets a new id, not its old one.
+    allocator.activate(0, &mut a).unwrap();
+    assert_eq!(a.generation(), 2);
+    assert!(a.asid() != a_id && a.asid() != last.asid());
+}
+
+#[test]
+fn released_ids_are_reused_without_a_roll_over() {
+    let mut allocator = AsidAllocator::new(8);
+    let mut tags: Vec<AsidTag> = (0..255).map(|_| fresh(&mut allocator, 0).0).collect();
+    allocator.deactivate(0).unwrap();
+    let freed = tags[16].asid();
+    allocator.release(&mut tags[16]).unwrap();
+    assert_eq!(tags[16], AsidTag::NONE);
+    assert_eq!(allocator.ids_in_use(), 254);
+    let (tag, flush) = fresh(&mut allocator, 3);
+    assert_eq!((tag.asid(), tag.generation(), flush), (freed, 1, false));
+}
+
+#[test]
+fn a_released_id_rests_while_others_are_free() {
+    let mut allocator = AsidAllocator::new(16);
+    let (mut a, _) = fresh(&mut allocator, 0);
+    allocator.deactivate(0).unwrap();
+    let id = a.asid();
+    allocator.release(&mut a).unwrap();
+    let (b, _) = fresh(&mut allocator, 0);
+    assert_ne!(b.asid(), id, "the search goes on from the last id handed out");
+}
+
+#[test]
+fn release_refuses_a_running_address_space_and_is_otherwise_safe() {
+    let mut allocator = AsidAllocator::new(8);
+    let (mut a, _) = fresh(&mut allocator, 2);
+    let before = a;
+    assert_eq!(allocator.release(&mut a), Err(ZxError::BadState));
+    assert_eq!(a, before);
+    allocator.deactivate(2).unwrap();
+    assert_eq!(allocator.release(&mut a), Ok(()));
+    assert_eq!(allocator.release(&mut a), Ok(()), "NONE releases to nothing");
+
+    // A tag of an old generation frees nothing: its id may be someone else's now.
+    let (mut old, _) = fresh(&mut allocator, 0);
+    allocator.deactivate(0).unwrap();
+    let mut newer = Vec::new();
+    while allocator.generation() == 1 {
+        newer.push(fresh(&mut allocator, 1).0);
+    }
+    let in_use = allocator.ids_in_use();
+    allocator.release(&mut old).unwrap();
+    assert_eq!(allocator.ids_in_use(), in_use);
+}
+
+#[test]
+fn cpus_past_the_limit_are_refused() {
+    let mut allocator = AsidAllocator::new(8);
+    let mut tag = AsidTag::NONE;
+    assert_eq!(allocator.activate(MAX_CPUS, &mut tag), Err(ZxError::OutOfRange));
+    assert_eq!(tag, AsidTag::NONE);
+    assert_eq!(allocator.deactivate(usize::MAX), Err(ZxError::OutOfRange));
+    assert_eq!(allocator.active(MAX_CPUS), None);
+}
+
+#[test]
+fn sixteen_bit_ids_fill_up_and_roll_over_too() {
+    let mut allocator = AsidAllocator::new(16);
+    let mut seen = vec![false; 1 << 16];
+    for _ in 0..65_535 {
+        let (tag, flush) = fresh(&mut allocator, 0);
+        assert!(!flush && !seen[usize::from(tag.asid())] && tag.asid() != 0);
+        seen[usize::from(tag.asid())] = true;
+    }
+    let (tag, flush) = fresh(&mut allocator, 1);
+    assert!(flush && tag.generation() == 2);
+}
+
+/// A random run of activations, switches to kernel-only, unmaps and releases over many
+/// roll-overs, checked against a model of each CPU's TLB: entries are (id, address
+/// space, version of its mappings). The kernel's side is played by the rules the
+/// allocator documents: flush the local TLB when `activate` says so; invalidate by the
+/// tag's id on unmap and before release. The checks:
+///
+/// - a CPU never uses an entry of its TTBR0 id that belongs to another address space or
+///   to an older version of its own (a stale translation);
+/// - a CPU runs an address space under the id in its tag (so invalidation by tag
+///   reaches it);
+/// - live tags of the current generation are distinct.
+fn model_run(bits: u8, cpus: usize, max_spaces: usize, steps: usize, seed: u64) -> u64 {
+    /// A live address space: its name, tag and the version of its mappings.
+    struct Space {
+        name: u32,
+        tag: AsidTag,
+        version: u32,
+    }
+    /// A TLB entry: (id, address space, version of its mappings).
+    type Entry = (u16, u32, u32);
+
+    let mut allocator = AsidAllocator::new(bits);
+    let mut state = seed;
+    let mut next = move || {
+        // xorshift64*
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let mut spaces: Vec<Space> = Vec::new();
+    let mut names = 0u32;
+    // Per CPU: the address space in TTBR0, and the TLB.
+    let mut running: Vec<Option<u32>> = vec![None; cpus];
+    let mut tlb: Vec<BTreeSet<Entry>> = vec![BTreeSet::new(); cpus];
+    let invalidate_everywhere = |tlb: &mut Vec<BTreeSet<Entry>>, asid: u16| {
+        for entries in tlb.iter_mut() {
+            entries.retain(|&(id, _, _)| id != asid);
+        }
+    };
+    // For the uniqueness check: the step at which an id was last seen.
+    let mut seen_at = vec![usize::MAX; 1 << 16];
+
+    for step in 0..steps {
+        let cpu = (next() % cpus as u64) as usize;
+        let index = if spaces.is_empty() { 0 } else { (next() % spaces.len() as u64) as usize };
+        match next() % 10 {
+            // A new address space.
+            0..=2 if spaces.len() < max_spaces => {
+                spaces.push(Space { name: names, tag: AsidTag::NONE, version: 0 });
+                names += 1;
+            }
+            // A switch, and the program runs and fills the TLB.
+            0..=6 if !spaces.is_empty() => {
+                let space = &mut spaces[index];
+                if allocator.activate(cpu, &mut space.tag).unwrap() {
+                    tlb[cpu].clear();
+                }
+                let id = space.tag.asid();
+                assert_ne!(id, 0);
+                for &(entry_id, owner, version) in &tlb[cpu] {
+                    if entry_id == id {
+                        assert_eq!((owner, version), (space.name, space.version), "stale entry for id {id}");
+                    }
+                }
+                tlb[cpu].insert((id, space.name, space.version));
+                running[cpu] = Some(space.name);
+            }
+            // To kernel-only (idle).
+            7 => {
+                allocator.deactivate(cpu).unwrap();
+                running[cpu] = None;
+            }
+            // An unmap: new mappings, the old ones invalidated by the tag's id.
+            8 if !spaces.is_empty() => {
+                let space = &mut spaces[index];
+                space.version += 1;
+                if space.tag != AsidTag::NONE {
+                    invalidate_everywhere(&mut tlb, space.tag.asid());
+                }
+                for (entries, _) in tlb.iter_mut().zip(&running).filter(|(_, r)| **r == Some(space.name)) {
+                    entries.insert((space.tag.asid(), space.name, space.version));
+                }
+            }
+            // The process ends: off every CPU, its id invalidated, then released.
+            9 if !spaces.is_empty() => {
+                let mut space = spaces.swap_remove(index);
+                if running.contains(&Some(space.name)) {
+                    assert_eq!(allocator.release(&mut space.tag), Err(ZxError::BadState));
+                    for (c, runs) in running.iter_mut().enumerate().filter(|(_, r)| **r == Some(space.name)) {
+                        allocator.deactivate(c).unwrap();
+                        *runs = None;
+                    }
+                }
+                invalidate_everywhere(&mut tlb, space.tag.asid());
+                allocator.release(&mut space.tag).unwrap();
+                assert_eq!(space.tag, AsidTag::NONE);
+            }
+            _ => {}
+        }
+
+        // Every CPU runs its address space under exactly the space's tag, so
+        // invalidation by the tag reaches it.
+        for (c, runs) in running.iter().enumerate() {
+            let expected = runs.map(|name| spaces.iter().find(|s| s.name == name).unwrap().tag);
+            assert_eq!(allocator.active(c), expected, "cpu {c}");
+        }
+        // No two live address spaces share an id within the current generation.
+        let mut current = 0;
+        for space in spaces.iter().filter(|s| s.tag.generation() == allocator.generation()) {
+            let id = usize::from(space.tag.asid());
+            assert_ne!(seen_at[id], step, "{:?} shared", space.tag);
+            seen_at[id] = step;
+            current += 1;
+        }
+        assert!(allocator.ids_in_use() >= current);
+    }
+    allocator.generation()
+}
+
+#[test]
+fn randomized_model_run_with_8_bit_ids() {
+    for seed in 1..=4u64 {
+        let generations = model_run(8, MAX_CPUS, 600, 60_000, seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        assert!(generations > 20, "only {generations} generations: the run barely rolled over");
+    }
+}
+
+#[test]
+fn randomized_model_run_with_few_cpus_and_16_bit_ids() {
+    model_run(8, 1, 300, 20_000, 7);
+    model_run(8, 2, 300, 20_000, 8);
+    assert_eq!(model_run(16, 4, 1_000, 20_000, 9), 1);
+}
