@@ -13,9 +13,12 @@ use crate::arch::aarch64::mmu::{self, KernelTableMemory};
 use crate::error::{ZxError, ZxResult};
 use crate::mm::VirtAddr;
 use crate::mm::page_table::PageTable;
+use crate::sched::asid::{AsidAllocator, AsidTag};
 use crate::vm::vmar::{Mapping, Vmar};
 use crate::vm::vmo::VmoId;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use spin::Mutex;
 
 /// One process's memory: mappings, tables, ASID.
 pub struct AddressSpace {
@@ -24,65 +27,60 @@ pub struct AddressSpace {
     /// TTBR0 tables.
     pub page_table: PageTable,
     /// Address-space id tagging this space's TLB entries.
-    pub asid: u16,
+    pub asid: Arc<AsidCell>,
 }
 
-/// ASIDs 1..=255 handed out to address spaces (0 is the empty space of idle CPUs). An
-/// ASID comes back when its space is destroyed, after its TLB entries are invalidated on
-/// every CPU.
-pub struct AsidPool {
-    used: [u64; 4],
+/// An address space's ASID tag, shared by the address space (whose TLB invalidations
+/// name the id) and its process (whose threads activate it on a CPU). A leaf lock.
+pub struct AsidCell {
+    tag: Mutex<AsidTag>,
 }
 
-impl AsidPool {
-    /// No ASID in use.
-    pub const fn new() -> Self {
-        AsidPool { used: [1, 0, 0, 0] }
-    }
-    fn take(&mut self) -> Option<u16> {
-        for (w, word) in self.used.iter_mut().enumerate() {
-            if *word != u64::MAX {
-                let bit = (!*word).trailing_zeros();
-                *word |= 1 << bit;
-                return Some((w as u32 * 64 + bit) as u16);
-            }
-        }
-        None
-    }
-    fn give_back(&mut self, asid: u16) {
-        if asid != 0 {
-            self.used[(asid / 64) as usize % 4] &= !(1 << (asid % 64));
-        }
+impl AsidCell {
+    /// The id the space's TLB entries carry now.
+    pub fn id(&self) -> u16 {
+        self.tag.lock().asid()
     }
 }
 
-impl Default for AsidPool {
-    fn default() -> Self {
-        Self::new()
+/// The ASID allocator (generations with roll-over, `sched::asid`), for every CPU.
+/// Lock order: after the VM lock, before an `AsidCell`.
+static ASIDS: Mutex<AsidAllocator> = Mutex::new(AsidAllocator::new(8));
+
+/// Chooses 16-bit ASIDs when the CPU has them (ID_AA64MMFR0_EL1.ASIDBits, TCR_EL1.AS),
+/// on every CPU; the allocator is sized once, by the boot CPU.
+pub fn init_asids(boot_cpu: bool) {
+    let bits = mmu::enable_wide_asids();
+    if boot_cpu {
+        *ASIDS.lock() = AsidAllocator::new(bits);
     }
 }
 
-/// Makes an empty address space: its id and its TTBR0 value (root | ASID << 48).
-pub fn create(k: &mut Kernel) -> ZxResult<(u64, u64)> {
-    let asid = k.asids.take().ok_or(ZxError::NoMemory)?;
-    let table = {
+/// Switches this CPU to the tables `root` with the space's ASID (a new one after a
+/// roll-over, with this CPU's TLB flushed first when the allocator says so).
+pub fn activate(root: u64, asid: &AsidCell) {
+    let cpu = crate::arch::aarch64::percpu::cpu_index();
+    let mut tag = asid.tag.lock();
+    let flush = ASIDS.lock().activate(cpu, &mut tag).unwrap_or(true);
+    if flush {
+        mmu::flush_tlb_local();
+    }
+    mmu::set_ttbr0(root | ((tag.asid() as u64) << 48));
+}
+
+/// Makes an empty address space: its id, its tables' root and its ASID cell.
+pub fn create(k: &mut Kernel) -> ZxResult<(u64, u64, Arc<AsidCell>)> {
+    let cell = Arc::new(AsidCell { tag: Mutex::new(AsidTag::NONE) });
+    let page_table = {
         let mut tables = KernelTableMemory { frames: &mut k.frames, table_pages: &mut k.user_table_pages };
-        PageTable::new(&mut tables)
-    };
-    let page_table = match table {
-        Ok(t) => t,
-        Err(e) => {
-            k.asids.give_back(asid);
-            return Err(e);
-        }
+        PageTable::new(&mut tables)?
     };
     k.next_aspace_id += 1;
     let id = k.next_aspace_id;
-    let ttbr0 = page_table.root().0 | ((asid as u64) << 48);
-    k.aspaces.insert(id, AddressSpace { vmar: Vmar::new(USER_BASE, USER_END - USER_BASE), page_table, asid });
-    // A recycled ASID may still tag translations of the space that had it.
-    mmu::flush_tlb_asid(asid);
-    Ok((id, ttbr0))
+    let root = page_table.root().0;
+    k.aspaces
+        .insert(id, AddressSpace { vmar: Vmar::new(USER_BASE, USER_END - USER_BASE), page_table, asid: cell.clone() });
+    Ok((id, root, cell))
 }
 
 /// Removes every mapping of address space `id` and frees its tables and ASID.
@@ -95,17 +93,20 @@ pub fn destroy(k: &mut Kernel, id: u64) {
     }
     let mut tables = KernelTableMemory { frames: &mut k.frames, table_pages: &mut k.user_table_pages };
     space.page_table.destroy(&mut tables);
-    mmu::flush_tlb_asid(space.asid);
-    k.asids.give_back(space.asid);
-}
-
-/// Switches this CPU's TTBR0 to `ttbr0` (a process's tables and ASID).
-pub fn activate(_id: u64, ttbr0: u64) {
-    mmu::set_ttbr0(ttbr0);
+    let mut tag = space.asid.tag.lock();
+    if tag.asid() != 0 {
+        mmu::flush_tlb_asid(tag.asid());
+    }
+    // No CPU runs the space any more (its threads are dead and every switch away from
+    // it activated another space or none), so the id goes back.
+    if ASIDS.lock().release(&mut tag).is_err() {
+        log::warn!("asid: a destroyed address space was still active on a CPU");
+    }
 }
 
 /// Switches this CPU's TTBR0 to the empty tables (no process runs here).
 pub fn activate_none() {
+    let _ = ASIDS.lock().deactivate(crate::arch::aarch64::percpu::cpu_index());
     mmu::set_ttbr0(EMPTY_TTBR0.load(core::sync::atomic::Ordering::Relaxed));
 }
 
@@ -152,12 +153,12 @@ pub fn clear_ptes(k: &mut Kernel, id: u64, base: u64, len: u64) {
         // is short, the whole ASID otherwise.
         if len / PAGE_SIZE <= 16 {
             for i in 0..len / PAGE_SIZE {
-                mmu::flush_tlb_user_page(base + i * PAGE_SIZE, space.asid);
+                mmu::flush_tlb_user_page(base + i * PAGE_SIZE, space.asid.id());
             }
             return;
         }
     }
-    mmu::flush_tlb_asid(space.asid);
+    mmu::flush_tlb_asid(space.asid.id());
 }
 
 /// Frees the page tables that covered `[base, base + len)` and map nothing now, so an
@@ -168,7 +169,7 @@ fn prune_tables(k: &mut Kernel, id: u64, base: u64, len: u64) {
     let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
     if space.page_table.prune(VirtAddr(base), len, &mut tables) > 0 {
         // Cached walks may still point at the freed tables.
-        mmu::flush_tlb_asid(space.asid);
+        mmu::flush_tlb_asid(space.asid.id());
     }
 }
 

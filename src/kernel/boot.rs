@@ -124,7 +124,6 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
         vmos: VmoStore::new(),
         aspaces: alloc::collections::BTreeMap::new(),
         next_aspace_id: 0,
-        asids: super::aspace::AsidPool::new(),
         stack_slots: super::kstack::StackSlots::new(),
         zero_page,
         user_table_pages: 0,
@@ -136,6 +135,7 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     super::cpu::this().idle.adopt_running();
     super::cpu::mark_online(0);
     super::aspace::EMPTY_TTBR0.store(zero_page.0, core::sync::atomic::Ordering::Relaxed);
+    super::aspace::init_asids(true);
     super::aspace::activate_none();
     mmu::enable_user_walks();
     start_other_cpus();
@@ -430,6 +430,7 @@ pub fn secondary_start(index: usize) -> ! {
         cpu::enable_pan();
     }
     cpu::allow_el0_counter();
+    super::aspace::init_asids(false);
     super::aspace::activate_none();
     mmu::enable_user_walks();
     if let Err(e) = super::irq::start_secondary() {

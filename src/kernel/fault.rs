@@ -103,7 +103,7 @@ pub fn map_faulting_page(
     let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
     space.page_table.map_page(VirtAddr(va), pa, attrs, &mut tables)?;
     if replaces_valid_entry {
-        mmu::flush_tlb_user_page(va, space.asid);
+        mmu::flush_tlb_user_page(va, space.asid.id());
     } else {
         // Invalid entries are never cached: making the new one visible to the table
         // walker is enough (the `eret` back to EL0 synchronises the context).

@@ -58,8 +58,6 @@ pub struct Kernel {
     pub aspaces: BTreeMap<u64, aspace::AddressSpace>,
     /// The last address-space id handed out.
     pub next_aspace_id: u64,
-    /// ASIDs in use.
-    pub asids: aspace::AsidPool,
     /// Slots of the kernel-stack area.
     pub stack_slots: kstack::StackSlots,
     /// A page of zeros, mapped read-only for reads of uncommitted VMO pages.

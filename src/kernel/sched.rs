@@ -296,8 +296,11 @@ fn reschedule(outcome: Outcome) {
     // Address space of the next thread (or none).
     match &next {
         Some(n) => {
-            super::aspace::activate(n.process().aspace_id(), n.process().ttbr0());
-            local.current_aspace.store(n.process().aspace_id(), Ordering::Relaxed);
+            let id = n.process().aspace_id();
+            if local.current_aspace.load(Ordering::Relaxed) != id {
+                n.process().activate_on_this_cpu();
+                local.current_aspace.store(id, Ordering::Relaxed);
+            }
         }
         None => {
             super::aspace::activate_none();

@@ -268,6 +268,24 @@ pub fn set_ttbr0(value: u64) {
     barrier::isb(barrier::SY);
 }
 
+/// Uses 16-bit ASIDs when the CPU has them (ID_AA64MMFR0_EL1.ASIDBits = 2): sets
+/// TCR_EL1.AS. Returns the ASID width in use, 8 or 16.
+pub fn enable_wide_asids() -> u8 {
+    if (ID_AA64MMFR0_EL1.get() >> 4) & 0xf == 2 {
+        TCR_EL1.modify(TCR_EL1::AS::ASID16Bits);
+        barrier::isb(barrier::SY);
+        16
+    } else {
+        8
+    }
+}
+
+/// Invalidates every TLB entry of this CPU only (after an ASID roll-over).
+pub fn flush_tlb_local() {
+    // SAFETY: TLB maintenance changes no memory; the barriers order it.
+    unsafe { asm!("dsb nshst", "tlbi vmalle1", "dsb nsh", "isb", options(nostack)) };
+}
+
 /// Turns on walks of TTBR0 on this CPU (after `set_ttbr0` named valid tables).
 pub fn enable_user_walks() {
     TCR_EL1.modify(TCR_EL1::EPD0::EnableTTBR0Walks);

@@ -5,8 +5,10 @@
 
 use aarch64_cpu::registers::*;
 
-/// The most CPUs the kernel drives (ABI.md section 7 asks for at least 8).
-pub const MAX_CPUS: usize = 16;
+/// The most CPUs the kernel drives (ABI.md section 7 asks for at least 8): as many as
+/// the device-tree reader records.
+pub const MAX_CPUS: usize = crate::platform::machine::MAX_CPUS;
+const _: () = assert!(MAX_CPUS.is_power_of_two());
 
 /// Records this CPU's index; called once per CPU before it runs any other kernel code.
 pub fn set_cpu_index(index: usize) {

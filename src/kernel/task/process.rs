@@ -48,7 +48,8 @@ pub struct Process {
     name: Mutex<[u8; 32]>,
     handles: Mutex<HandleTable<KHandle>>,
     aspace_id: u64,
-    ttbr0: u64,
+    root: u64,
+    asid: Arc<crate::kernel::aspace::AsidCell>,
     state: Mutex<ProcState>,
     first: AtomicBool,
 }
@@ -56,7 +57,7 @@ pub struct Process {
 impl Process {
     /// A NEW process in `job` with an empty address space.
     pub fn create(job: &Arc<Job>, name: [u8; 32]) -> ZxResult<Arc<Process>> {
-        let (aspace_id, ttbr0) = with_kernel(crate::kernel::aspace::create)?;
+        let (aspace_id, root, asid) = with_kernel(crate::kernel::aspace::create)?;
         let salt = (crate::arch::aarch64::timer::ticks() as u32).wrapping_mul(0x9e37_79b9);
         let process = Arc::new(Process {
             base: ObjectBase::new(0),
@@ -64,7 +65,8 @@ impl Process {
             name: Mutex::new(name),
             handles: Mutex::new(HandleTable::new(salt ^ aspace_id as u32)),
             aspace_id,
-            ttbr0,
+            root,
+            asid,
             state: Mutex::new(ProcState {
                 life: ProcLife::New,
                 retcode: None,
@@ -92,9 +94,9 @@ impl Process {
         self.aspace_id
     }
 
-    /// TTBR0 for its threads.
-    pub fn ttbr0(&self) -> u64 {
-        self.ttbr0
+    /// Switches this CPU to its address space (tables and ASID).
+    pub fn activate_on_this_cpu(&self) {
+        crate::kernel::aspace::activate(self.root, &self.asid);
     }
 
     /// Its job.
