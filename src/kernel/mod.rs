@@ -13,6 +13,7 @@
 pub mod aspace;
 pub mod boot;
 pub mod cpu;
+pub mod exceptions;
 pub mod fault;
 pub mod futex;
 pub mod ipc;

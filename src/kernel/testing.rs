@@ -219,6 +219,7 @@ static CAUGHT_ELR: AtomicU64 = AtomicU64::new(0);
 /// is any exception while no test waits.
 pub fn expect_fault(provoke: impl FnOnce()) -> Option<ExpectedFault> {
     CAUGHT.store(false, Ordering::SeqCst);
+    super::exceptions::set_kernel_fault_hook(catch_expected_fault);
     ARMED.store(true, Ordering::SeqCst);
     compiler_fence(Ordering::SeqCst);
     provoke();

@@ -46,64 +46,37 @@ mod kind {
     pub const LOW32: u64 = 12;
 }
 
-/// Called by vectors.S with the saved frame.
+/// Called by vectors.S with the saved frame: the mechanism only. Which faults are
+/// resolved, what a syscall does and how a thread ends are the kernel's business
+/// (`kernel::exceptions`, one entry point per kind); arch keeps the two fix-ups that are
+/// about its own code (a semihosting probe, the user-copy routine).
 #[unsafe(no_mangle)]
 extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
+    use crate::kernel::exceptions as k;
     match kind {
-        kind::LOW_SYNC => {
-            lower_el_sync(frame);
-            crate::kernel::sched::before_user_return();
+        kind::LOW_SYNC => k::from_user_sync(frame, ESR_EL1.get(), FAR_EL1.get()),
+        kind::LOW_IRQ => k::from_user_irq(),
+        kind::CUR_SPX_IRQ => k::kernel_irq(),
+        kind::CUR_SPX_SYNC => {
+            if !arch_fixup(frame) {
+                k::kernel_sync(frame, ESR_EL1.get(), FAR_EL1.get())
+            }
         }
-        kind::LOW_IRQ => {
-            crate::kernel::irq::handle_irq();
-            crate::kernel::sched::before_user_return();
-        }
-        kind::CUR_SPX_IRQ => crate::kernel::irq::handle_irq(),
-        kind::CUR_SPX_SYNC => current_el_sync(frame),
-        kind::LOW32 => crate::kernel::fault::user_fault(frame, &"AArch32 execution", ESR_EL1.get(), FAR_EL1.get()),
-        kind::CUR_SP0 => crate::kernel::panic::trap_panic(frame, &"exception taken with SP_EL0 at EL1"),
-        _ => crate::kernel::panic::trap_panic(frame, &"unexpected FIQ or SError"),
+        kind::LOW32 => k::from_user_aarch32(frame, ESR_EL1.get(), FAR_EL1.get()),
+        kind::CUR_SP0 => k::kernel_unexpected(frame, &"exception taken with SP_EL0 at EL1"),
+        _ => k::kernel_unexpected(frame, &"unexpected FIQ or SError"),
     }
 }
 
-fn lower_el_sync(frame: &mut TrapFrame) {
+/// A synchronous exception at EL1 that arch's own code expects: true when handled.
+fn arch_fixup(frame: &mut TrapFrame) -> bool {
     let esr = ESR_EL1.get();
-    let cause = TrapCause::from_esr(esr);
-    match cause {
-        TrapCause::Svc64 { .. } => crate::kernel::syscalls::handle(frame),
-        // Only translation, access-flag and permission faults can be a page the kernel
-        // has not mapped yet; alignment and other faults go straight to the process.
-        TrapCause::DataAbort { write, fault, .. } if fault.may_be_resolved() => {
-            let far = FAR_EL1.get();
-            let translation = matches!(fault, crate::trap::FaultKind::Translation { .. });
-            if crate::kernel::fault::resolve_user_fault(far, write, false, translation).is_err() {
-                crate::kernel::fault::user_fault(frame, &cause, esr, far);
-            }
-        }
-        TrapCause::InstructionAbort { fault, .. } if fault.may_be_resolved() => {
-            let far = FAR_EL1.get();
-            let translation = matches!(fault, crate::trap::FaultKind::Translation { .. });
-            if crate::kernel::fault::resolve_user_fault(far, false, true, translation).is_err() {
-                crate::kernel::fault::user_fault(frame, &cause, esr, far);
-            }
-        }
-        _ => crate::kernel::fault::user_fault(frame, &cause, esr, FAR_EL1.get()),
-    }
-}
-
-fn current_el_sync(frame: &mut TrapFrame) {
-    let esr = ESR_EL1.get();
-    // 0. A kernel test image provoked this fault on purpose (kernel::testing::expect_fault):
-    //    it is recorded and execution resumes past it. One relaxed load when no test waits.
-    if crate::kernel::testing::catch_expected_fault(frame, esr) {
-        return;
-    }
     let cause = TrapCause::from_esr(esr);
     // 1. A semihosting probe without a debugger: `hlt` is undefined. Skip it.
     if matches!(cause, TrapCause::Undefined) && frame.elr == semihosting::hlt_address() {
         frame.x[0] = semihosting::TRAPPED;
         frame.elr += 4;
-        return;
+        return true;
     }
     // 2. A fault on a user address in the user-copy routine: resume at its fixup, which
     //    reports the fault to the syscall (which resolves it and resumes, or fails).
@@ -113,10 +86,10 @@ fn current_el_sync(frame: &mut TrapFrame) {
             && let Some(fixup) = user_copy::fixup_for(frame.elr, far, write)
         {
             frame.elr = fixup;
-            return;
+            return true;
         }
     }
-    crate::kernel::panic::trap_panic(frame, &cause);
+    false
 }
 
 /// Called by vectors.S on an overflow of a kernel stack, on the emergency stack.

@@ -1,0 +1,75 @@
+//! What the kernel does with each kind of exception (arch's vector code calls one
+//! function per kind): syscalls and page faults from EL0, interrupts, faults in the
+//! kernel. The way back to EL0 is where a killed thread ends and a preempted one
+//! yields.
+
+use crate::arch::aarch64::exception::TrapFrame;
+use crate::trap::{FaultKind, TrapCause};
+use core::fmt::Display;
+
+/// A synchronous exception from EL0 that did not take the lean syscall path: a syscall
+/// through a frame, or a fault the VM layer may resolve, or a user fault.
+pub fn from_user_sync(frame: &mut TrapFrame, esr: u64, far: u64) {
+    let cause = TrapCause::from_esr(esr);
+    match cause {
+        TrapCause::Svc64 { .. } => super::syscalls::handle(frame),
+        // Only translation, access-flag and permission faults can be a page the kernel
+        // has not mapped yet; alignment and other faults go straight to the process.
+        TrapCause::DataAbort { write, fault, .. } if fault.may_be_resolved() => {
+            let translation = matches!(fault, FaultKind::Translation { .. });
+            if super::fault::resolve_user_fault(far, write, false, translation).is_err() {
+                super::fault::user_fault(frame, &cause, esr, far);
+            }
+        }
+        TrapCause::InstructionAbort { fault, .. } if fault.may_be_resolved() => {
+            let translation = matches!(fault, FaultKind::Translation { .. });
+            if super::fault::resolve_user_fault(far, false, true, translation).is_err() {
+                super::fault::user_fault(frame, &cause, esr, far);
+            }
+        }
+        _ => super::fault::user_fault(frame, &cause, esr, far),
+    }
+    super::sched::before_user_return();
+}
+
+/// AArch32 code at EL0: never supported, a user fault.
+pub fn from_user_aarch32(frame: &mut TrapFrame, esr: u64, far: u64) {
+    super::fault::user_fault(frame, &"AArch32 execution", esr, far);
+    super::sched::before_user_return();
+}
+
+/// An interrupt taken from EL0.
+pub fn from_user_irq() {
+    super::irq::handle_irq();
+    super::sched::before_user_return();
+}
+
+/// An interrupt taken at EL1 (only in the idle loop, which unmasks them).
+pub fn kernel_irq() {
+    super::irq::handle_irq();
+}
+
+/// A hook a kernel test image installs to catch the faults it provokes on purpose
+/// (`kernel::testing::expect_fault`); 0 in the product, where it costs one load.
+static KERNEL_FAULT_HOOK: spin::Once<fn(&mut TrapFrame, u64) -> bool> = spin::Once::new();
+
+/// Installs the test images' fault hook (once; later calls keep the first).
+pub fn set_kernel_fault_hook(hook: fn(&mut TrapFrame, u64) -> bool) {
+    KERNEL_FAULT_HOOK.call_once(|| hook);
+}
+
+/// A synchronous exception at EL1 that arch did not expect: a kernel bug (or a test
+/// image's deliberate fault).
+pub fn kernel_sync(frame: &mut TrapFrame, esr: u64, _far: u64) {
+    if let Some(hook) = KERNEL_FAULT_HOOK.get()
+        && hook(frame, esr)
+    {
+        return;
+    }
+    super::panic::trap_panic(frame, &TrapCause::from_esr(esr));
+}
+
+/// An exception the kernel never expects.
+pub fn kernel_unexpected(frame: &TrapFrame, what: &dyn Display) -> ! {
+    super::panic::trap_panic(frame, what)
+}
