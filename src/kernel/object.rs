@@ -172,7 +172,12 @@ pub trait KernelObject: AsAny {
 
 /// Downcasts a kernel object to its concrete type: WRONG_TYPE when it is another.
 pub fn downcast<T: KernelObject>(object: &Arc<dyn KernelObject>) -> ZxResult<Arc<T>> {
-    object.clone().into_any().downcast::<T>().map_err(|_| ZxError::WrongType)
+    downcast_owned(object.clone())
+}
+
+/// As [`downcast`], consuming the reference (no extra reference count traffic).
+pub fn downcast_owned<T: KernelObject>(object: Arc<dyn KernelObject>) -> ZxResult<Arc<T>> {
+    object.into_any().downcast::<T>().map_err(|_| ZxError::WrongType)
 }
 
 /// The object a handle names. Each `KHandle` counts as one handle of the object; the

@@ -10,7 +10,7 @@ pub fn close(c: &Caller, handle: u32) -> ZxResult {
     if handle == ZX_HANDLE_INVALID {
         return Ok(());
     }
-    let removed = c.process.remove_handle(handle)?;
+    let removed = c.process().remove_handle(handle)?;
     // Dropped with no lock held: closing may end the object.
     drop(removed);
     Ok(())
@@ -40,19 +40,19 @@ pub fn close_many(c: &Caller, handles: u64, count: u64) -> ZxResult {
 /// `zx_handle_duplicate`: BAD_HANDLE → ACCESS_DENIED (no DUPLICATE) → INVALID_ARGS
 /// (rights not a subset) → the out-pointer.
 pub fn duplicate(c: &Caller, handle: u32, rights: u32, out: u64) -> ZxResult {
-    let (object, have, _) = c.process.get_handle(handle)?;
+    let (object, have, _) = c.process().get_handle(handle)?;
     if have & crate::abi::rights::DUPLICATE == 0 {
         return Err(ZxError::AccessDenied);
     }
     let new_rights = derived_rights(have, rights)?;
     super::ensure_heap_headroom()?;
-    let value = c.process.add_handle(object, new_rights)?;
+    let value = c.process().add_handle(object, new_rights)?;
     publish_handle(c, value, out)
 }
 
 /// `zx_handle_replace`: the old handle is always consumed; no DUPLICATE needed.
 pub fn replace(c: &Caller, handle: u32, rights: u32, out: u64) -> ZxResult {
-    let old = c.process.remove_handle(handle)?;
+    let old = c.process().remove_handle(handle)?;
     let new_rights = match derived_rights(old.rights, rights) {
         Ok(r) => r,
         Err(e) => {
@@ -63,6 +63,6 @@ pub fn replace(c: &Caller, handle: u32, rights: u32, out: u64) -> ZxResult {
     // A new handle (a new serial): waits through the old one end with CANCELED.
     let fresh = old.object.clone();
     drop(old);
-    let value = c.process.add_khandle(fresh, new_rights)?;
+    let value = c.process().add_khandle(fresh, new_rights)?;
     publish_handle(c, value, out)
 }

@@ -42,7 +42,7 @@ pub fn cache_flush(c: &super::Caller, addr: u64, len: u64, options: u32) -> ZxRe
     check_range(addr, len, true)?;
     // 3. Maintain what is mapped: pages never mapped hold no cached data. The walk skips
     //    unmapped stretches a table at a time, so a huge sparse range costs little.
-    let id = c.process.aspace_id();
+    let id = c.process().aspace_id();
     with_kernel(|k| flush_mapped(k, id, addr, len, options))?;
     if options & flush::INSN != 0 {
         cache::invalidate_all_instructions();
@@ -95,18 +95,18 @@ pub fn eventpair_create(c: &super::Caller, options: u32, out0: u64, out1: u64) -
     }
     let (a, b) = crate::kernel::ipc::event::EventPair::create();
     let rights = crate::abi::rights::DEFAULT_EVENTPAIR;
-    let h0 = c.process.add_handle(a, rights)?;
-    let h1 = match c.process.add_handle(b, rights) {
+    let h0 = c.process().add_handle(a, rights)?;
+    let h1 = match c.process().add_handle(b, rights) {
         Ok(h) => h,
         Err(e) => {
-            drop(c.process.remove_handle(h0));
+            drop(c.process().remove_handle(h0));
             return Err(e);
         }
     };
     let written = super::user::put(out0, &h0.to_le_bytes()).and_then(|_| super::user::put(out1, &h1.to_le_bytes()));
     if let Err(e) = written {
-        drop(c.process.remove_handle(h0));
-        drop(c.process.remove_handle(h1));
+        drop(c.process().remove_handle(h0));
+        drop(c.process().remove_handle(h1));
         return Err(e);
     }
     Ok(())

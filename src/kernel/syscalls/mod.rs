@@ -84,12 +84,18 @@ pub fn handle(frame: &mut TrapFrame) {
     frame.x[0] = SYSCALL_TABLE[index](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
 }
 
-/// The thread making the call and its process.
+/// The thread making the call.
 pub struct Caller {
     /// The calling thread.
     pub thread: Arc<Thread>,
-    /// Its process.
-    pub process: Arc<Process>,
+}
+
+impl Caller {
+    /// The calling thread's process.
+    #[inline(always)]
+    pub fn process(&self) -> &Arc<Process> {
+        self.thread.process()
+    }
 }
 
 /// Runs one decoded call; returns the value for x0.
@@ -106,7 +112,7 @@ fn dispatch(call: Syscall) -> u64 {
         _ => {}
     }
     let Some(thread) = cpu::current_thread() else { return status_word(Err(ZxError::BadState)) };
-    let c = Caller { process: thread.process().clone(), thread };
+    let c = Caller { thread };
     let result = match call {
         DebugWrite { buf, len } => misc::debug_write(buf, len),
         ProcessExit { retcode } => task::process_exit(&c, retcode),
@@ -184,30 +190,30 @@ fn dispatch(call: Syscall) -> u64 {
 /// Looks up a VMO handle: BAD_HANDLE, then WRONG_TYPE, then ACCESS_DENIED for `need`.
 /// Returns the VMO and the handle's rights.
 fn lookup_vmo(c: &Caller, handle: u32, need: u32) -> ZxResult<(Arc<VmoObject>, u32)> {
-    c.process.get_object_and_rights::<VmoObject>(handle, need)
+    c.process().get_object_and_rights::<VmoObject>(handle, need)
 }
 
 /// Looks up a VMAR handle: BAD_HANDLE, then WRONG_TYPE. Returns it and its rights.
 fn lookup_vmar(c: &Caller, handle: u32) -> ZxResult<(Arc<VmarObject>, u32)> {
-    c.process.get_object_and_rights::<VmarObject>(handle, 0)
+    c.process().get_object_and_rights::<VmarObject>(handle, 0)
 }
 
 /// Looks up a resource handle (only the root resource exists): BAD_HANDLE, WRONG_TYPE.
 fn lookup_resource(c: &Caller, handle: u32) -> ZxResult<u32> {
-    c.process.get_object_and_rights::<Resource>(handle, 0).map(|(_, rights)| rights)
+    c.process().get_object_and_rights::<Resource>(handle, 0).map(|(_, rights)| rights)
 }
 
 /// Makes a handle to a new object and writes its value to `out`; on a failed copy the
 /// handle is removed again and the object dropped (INVALID_ARGS), as Zircon does.
 fn give(c: &Caller, object: Arc<dyn KernelObject>, rights: u32, out: u64) -> ZxResult {
-    let value = c.process.add_handle(object, rights)?;
+    let value = c.process().add_handle(object, rights)?;
     publish_handle(c, value, out)
 }
 
 /// Writes a handle value already in the table to `out`, undoing the handle on failure.
 fn publish_handle(c: &Caller, value: u32, out: u64) -> ZxResult {
     if let Err(e) = user::put(out, &value.to_le_bytes()) {
-        let removed = c.process.remove_handle(value);
+        let removed = c.process().remove_handle(value);
         drop(removed);
         return Err(e);
     }

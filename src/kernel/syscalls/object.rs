@@ -56,7 +56,7 @@ fn record_size(topic: u32) -> Option<usize> {
 /// up; a buffer smaller than the record is BUFFER_TOO_SMALL with actual 0, avail 1.
 pub fn get_info(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, actual: u64, avail: u64) -> ZxResult {
     match topic {
-        info::HANDLE_VALID => return c.process.get_handle(handle).map(|_| ()),
+        info::HANDLE_VALID => return c.process().get_handle(handle).map(|_| ()),
         info::PROCESS_THREADS | info::JOB_CHILDREN | info::JOB_PROCESSES => {
             return koid_list(c, handle, topic, buf, buf_size, actual, avail);
         }
@@ -64,7 +64,7 @@ pub fn get_info(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, ac
     }
     let size = record_size(topic).ok_or(ZxError::NotSupported)?;
     let mut record = Record::<{ info::PROCESS_HANDLE_STATS_SIZE }>::new();
-    let (object, have, _) = c.process.get_handle(handle)?;
+    let (object, have, _) = c.process().get_handle(handle)?;
     match topic {
         info::HANDLE_BASIC => {
             let props = if object.waitable() { 1 } else { 0 };
@@ -179,9 +179,9 @@ pub fn get_info(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, ac
 #[allow(clippy::too_many_arguments)]
 fn koid_list(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, actual: u64, avail: u64) -> ZxResult {
     let koids: Vec<u64> = if topic == info::PROCESS_THREADS {
-        c.process.get_object_with_rights::<Process>(handle, rights::ENUMERATE)?.thread_koids()
+        c.process().get_object_with_rights::<Process>(handle, rights::ENUMERATE)?.thread_koids()
     } else {
-        let job = c.process.get_object_with_rights::<Job>(handle, rights::ENUMERATE)?;
+        let job = c.process().get_object_with_rights::<Job>(handle, rights::ENUMERATE)?;
         if topic == info::JOB_CHILDREN { job.child_koids() } else { job.process_koids() }
     };
     let n = koids.len().min((buf_size / 8) as usize);
@@ -235,7 +235,7 @@ fn task_stats(k: &Kernel, id: u64) -> [u64; 4] {
 
 /// `zx_object_get_property`: GET_PROPERTY → property → size → type → copy.
 pub fn get_property(c: &Caller, handle: u32, property: u32, value: u64, size: u64) -> ZxResult {
-    let (object, have, _) = c.process.get_handle(handle)?;
+    let (object, have, _) = c.process().get_handle(handle)?;
     check_rights(have, rights::GET_PROPERTY)?;
     match property {
         prop::NAME => {
@@ -263,7 +263,7 @@ pub fn set_property(c: &Caller, handle: u32, property: u32, value: u64, size: u6
     if value == 0 {
         return Err(ZxError::InvalidArgs);
     }
-    let (object, have, _) = c.process.get_handle(handle)?;
+    let (object, have, _) = c.process().get_handle(handle)?;
     check_rights(have, rights::SET_PROPERTY)?;
     match property {
         prop::NAME => {
@@ -290,7 +290,7 @@ pub fn set_property(c: &Caller, handle: u32, property: u32, value: u64, size: u6
 /// `zx_object_signal` / `zx_object_signal_peer`: SIGNAL (SIGNAL_PEER) right, then only
 /// user signals (and the object's own settable ones) may change.
 pub fn signal(c: &Caller, handle: u32, clear_mask: u32, set_mask: u32, peer: bool) -> ZxResult {
-    let (object, have, _) = c.process.get_handle(handle)?;
+    let (object, have, _) = c.process().get_handle(handle)?;
     let target: Arc<dyn KernelObject> = if peer {
         check_rights(have, rights::SIGNAL_PEER)?;
         object.peer()?

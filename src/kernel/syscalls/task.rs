@@ -26,7 +26,7 @@ fn read_name(name: u64, size: u64) -> ZxResult<[u8; 32]> {
 
 /// A job handle with `right`, or with WRITE (Zircon's fallback).
 fn job_with(c: &Caller, handle: u32, right: u32) -> ZxResult<Arc<Job>> {
-    let (job, have) = c.process.get_object_and_rights::<Job>(handle, 0)?;
+    let (job, have) = c.process().get_object_and_rights::<Job>(handle, 0)?;
     if have & right == 0 && have & rights::WRITE == 0 {
         return Err(ZxError::AccessDenied);
     }
@@ -40,7 +40,7 @@ fn entry_valid(entry: u64) -> ZxResult {
 
 /// `zx_process_exit`: records the code, kills every thread, and never returns.
 pub fn process_exit(c: &Caller, retcode: i64) -> ZxResult {
-    c.process.exit_with(retcode, false);
+    c.process().exit_with(retcode, false);
     crate::kernel::cpu::this().exit_pending.store(true, core::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
@@ -64,22 +64,22 @@ pub fn process_create(
     super::ensure_heap_headroom()?;
     let process = Process::create(&job, name)?;
     let vmar: Arc<dyn KernelObject> = Arc::new(VmarObject::root(process.aspace_id()));
-    let proc_value = match c.process.add_handle(process.clone(), rights::DEFAULT_PROCESS) {
+    let proc_value = match c.process().add_handle(process.clone(), rights::DEFAULT_PROCESS) {
         Ok(v) => v,
         Err(e) => return Err(e),
     };
-    let vmar_value = match c.process.add_handle(vmar, rights::DEFAULT_VMAR | rights::IO | rights::EXECUTE) {
+    let vmar_value = match c.process().add_handle(vmar, rights::DEFAULT_VMAR | rights::IO | rights::EXECUTE) {
         Ok(v) => v,
         Err(e) => {
-            drop(c.process.remove_handle(proc_value));
+            drop(c.process().remove_handle(proc_value));
             return Err(e);
         }
     };
     let written =
         user::put(proc_out, &proc_value.to_le_bytes()).and_then(|_| user::put(vmar_out, &vmar_value.to_le_bytes()));
     if let Err(e) = written {
-        drop(c.process.remove_handle(vmar_value));
-        drop(c.process.remove_handle(proc_value));
+        drop(c.process().remove_handle(vmar_value));
+        drop(c.process().remove_handle(proc_value));
         return Err(e);
     }
     Ok(())
@@ -89,11 +89,11 @@ pub fn process_create(
 #[allow(clippy::too_many_arguments)]
 pub fn process_start(c: &Caller, process: u32, thread: u32, entry: u64, stack: u64, arg1: u32, arg2: u64) -> ZxResult {
     let looked_up = c
-        .process
+        .process()
         .get_object_with_rights::<Process>(process, rights::WRITE)
-        .and_then(|p| c.process.get_object_with_rights::<Thread>(thread, rights::WRITE).map(|t| (p, t)));
+        .and_then(|p| c.process().get_object_with_rights::<Thread>(thread, rights::WRITE).map(|t| (p, t)));
     // 3. arg1 leaves the caller's table whatever happens next.
-    let moved = if arg1 == 0 { None } else { c.process.remove_handle(arg1).ok() };
+    let moved = if arg1 == 0 { None } else { c.process().remove_handle(arg1).ok() };
     let (target, thread) = looked_up?;
     // 4.
     if !Arc::ptr_eq(thread.process(), &target) {
@@ -127,7 +127,7 @@ pub fn process_memory(c: &Caller, process: u32, vaddr: u64, buf: u64, len: u64, 
         return Err(ZxError::InvalidArgs);
     }
     let need = if write { rights::WRITE } else { rights::READ | rights::WRITE };
-    let target = c.process.get_object_with_rights::<Process>(process, need)?;
+    let target = c.process().get_object_with_rights::<Process>(process, need)?;
     if target.life() == ProcLife::Dead {
         return Err(ZxError::BadState);
     }
@@ -148,7 +148,7 @@ pub fn thread_create(c: &Caller, process: u32, name: u64, name_size: u64, option
         return Err(ZxError::InvalidArgs);
     }
     let name = read_name(name, name_size)?;
-    let target = c.process.get_object_with_rights::<Process>(process, rights::MANAGE_THREAD)?;
+    let target = c.process().get_object_with_rights::<Process>(process, rights::MANAGE_THREAD)?;
     super::ensure_heap_headroom()?;
     let thread = Thread::create(&target, name)?;
     give(c, thread, rights::DEFAULT_THREAD, out)
@@ -156,7 +156,7 @@ pub fn thread_create(c: &Caller, process: u32, name: u64, name_size: u64, option
 
 /// `zx_thread_start` (31).
 pub fn thread_start(c: &Caller, thread: u32, entry: u64, stack: u64, arg1: u64, arg2: u64) -> ZxResult {
-    let thread = c.process.get_object_with_rights::<Thread>(thread, rights::MANAGE_THREAD)?;
+    let thread = c.process().get_object_with_rights::<Thread>(thread, rights::MANAGE_THREAD)?;
     if thread.process().life() != ProcLife::Running {
         return Err(ZxError::BadState);
     }
@@ -173,7 +173,7 @@ pub fn thread_exit(c: &Caller) -> ZxResult {
 
 /// `zx_task_kill` (33): BAD_HANDLE, DESTROY, then the type.
 pub fn task_kill(c: &Caller, task: u32) -> ZxResult {
-    let (object, have, _) = c.process.get_handle(task)?;
+    let (object, have, _) = c.process().get_handle(task)?;
     check_rights(have, rights::DESTROY)?;
     if let Ok(job) = crate::kernel::object::downcast::<Job>(&object) {
         job.kill();
@@ -199,6 +199,6 @@ pub fn job_create(c: &Caller, parent: u32, options: u32, out: u64) -> ZxResult {
     let parent = job_with(c, parent, rights::MANAGE_JOB)?;
     super::ensure_heap_headroom()?;
     let job = parent.create_child()?;
-    let value = c.process.add_handle(job, rights::DEFAULT_JOB)?;
+    let value = c.process().add_handle(job, rights::DEFAULT_JOB)?;
     publish_handle(c, value, out)
 }

@@ -137,7 +137,7 @@ pub fn set_cache_policy(c: &Caller, handle: u32, policy: u32) -> ZxResult {
 /// handle is consumed even when `vmex` is refused; the new handle adds EXECUTE.
 pub fn replace_as_executable(c: &Caller, handle: u32, vmex: u32, out: u64) -> ZxResult {
     let vmex_status = if vmex == ZX_HANDLE_INVALID { Ok(()) } else { lookup_resource(c, vmex).map(|_| ()) };
-    let source = c.process.remove_handle(handle)?;
+    let source = c.process().remove_handle(handle)?;
     if let Err(e) = vmex_status {
         drop(source);
         return Err(e);
@@ -150,7 +150,7 @@ pub fn replace_as_executable(c: &Caller, handle: u32, vmex: u32, out: u64) -> Zx
     let fresh = source.object.clone();
     let new_rights = source.rights | rights::EXECUTE;
     drop(source);
-    let value = c.process.add_khandle(fresh, new_rights)?;
+    let value = c.process().add_khandle(fresh, new_rights)?;
     super::publish_handle(c, value, out)
 }
 

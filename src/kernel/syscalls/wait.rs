@@ -109,7 +109,7 @@ fn wait_on(
 /// `zx_object_wait_one`: BAD_HANDLE, WAIT, waitable; then waits. `observed` gets the
 /// union of the signals seen (plus HANDLE_CLOSED when cancelled).
 pub fn wait_one(c: &Caller, handle: u32, signals: u32, deadline: i64, observed: u64) -> ZxResult {
-    let (object, have, serial) = c.process.get_handle(handle)?;
+    let (object, have, serial) = c.process().get_handle(handle)?;
     check_rights(have, rights::WAIT)?;
     if !object.waitable() {
         return Err(ZxError::NotSupported);
@@ -160,7 +160,7 @@ pub fn wait_many(c: &Caller, items: u64, count: u64, deadline: i64) -> ZxResult 
     let mut list: Vec<(Arc<dyn KernelObject>, u64, u32)> = Vec::new();
     list.try_reserve(n).map_err(|_| ZxError::NoMemory)?;
     for i in 0..n {
-        let (object, have, serial) = c.process.get_handle(word(&raw, i, 0))?;
+        let (object, have, serial) = c.process().get_handle(word(&raw, i, 0))?;
         check_rights(have, rights::WAIT)?;
         if !object.waitable() {
             return Err(ZxError::NotSupported);
@@ -199,7 +199,7 @@ fn owner(c: &Caller, handle: u32) -> ZxResult<Option<Arc<Thread>>> {
     if handle == 0 {
         return Ok(None);
     }
-    c.process.get_object_with_rights::<Thread>(handle, 0).map(Some)
+    c.process().get_object_with_rights::<Thread>(handle, 0).map(Some)
 }
 
 /// `zx_futex_wait`: pointer, value, owner, then the wait.

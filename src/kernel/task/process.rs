@@ -7,7 +7,7 @@
 use super::{Job, Thread, ThreadLife};
 use crate::abi::{exit_status, obj_type, retcode, signal};
 use crate::error::{ZxError, ZxResult};
-use crate::kernel::object::{KHandle, KernelObject, ObjectBase, downcast};
+use crate::kernel::object::{KHandle, KernelObject, ObjectBase};
 use crate::kernel::with_kernel;
 use crate::object::handle_table::{Handle, HandleTable};
 use crate::object::rights::check_rights;
@@ -144,7 +144,7 @@ impl Process {
     /// As [`Process::get_object_with_rights`], also giving the handle's rights.
     pub fn get_object_and_rights<T: KernelObject>(&self, handle: u32, rights: u32) -> ZxResult<(Arc<T>, u32)> {
         let (object, have, _) = self.get_handle(handle)?;
-        let typed = downcast::<T>(&object)?;
+        let typed = crate::kernel::object::downcast_owned::<T>(object)?;
         check_rights(have, rights)?;
         Ok((typed, have))
     }
