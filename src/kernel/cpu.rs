@@ -30,6 +30,10 @@ pub struct CpuLocal {
     pub mpidr: AtomicU64,
     /// How the GIC addresses this CPU for an SGI (GICv2 target bit, GICv3 MPIDR).
     pub gic_target: AtomicU64,
+    /// Timer interrupts this CPU has taken.
+    pub timer_irqs: AtomicU64,
+    /// Reschedule SGIs this CPU has taken.
+    pub reschedule_irqs: AtomicU64,
 }
 
 impl CpuLocal {
@@ -44,6 +48,8 @@ impl CpuLocal {
             online: AtomicBool::new(false),
             mpidr: AtomicU64::new(0),
             gic_target: AtomicU64::new(0),
+            timer_irqs: AtomicU64::new(0),
+            reschedule_irqs: AtomicU64::new(0),
         }
     }
 

@@ -79,13 +79,16 @@ pub fn handle_irq() {
         let intid = crate::drivers::gic::acknowledged_intid(acknowledged);
         if intid == TIMER_INTID.load(Ordering::Relaxed) {
             TICKS.fetch_add(1, Ordering::Relaxed);
+            crate::kernel::cpu::this().timer_irqs.fetch_add(1, Ordering::Relaxed);
             if SCHEDULING.load(Ordering::Acquire) {
                 crate::kernel::sched::timer_interrupt();
             } else {
                 timer::arm(timer::frequency() / TICK_HZ);
             }
         } else if intid == SGI_RESCHEDULE {
-            crate::kernel::cpu::this().need_resched.store(true, Ordering::Relaxed);
+            let local = crate::kernel::cpu::this();
+            local.reschedule_irqs.fetch_add(1, Ordering::Relaxed);
+            local.need_resched.store(true, Ordering::Relaxed);
         } else {
             log::warn!("unexpected interrupt {intid}");
         }
