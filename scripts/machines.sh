@@ -32,9 +32,10 @@ machine_args() {
     esac
 }
 
+# (lockcheck: the kernel checks its lock order on every acquisition.)
 machine_test_args() {
     case "$1" in
-        rpi4) echo "mmio=0xfe201000 ram=0x10000000" ;;   # the PL011; low RAM
-        *)    echo "mmio=0x9010000 ram=0x44000000" ;;    # the PL031 RTC; RAM at 1 GiB + 64 MiB
+        rpi4) echo "mmio=0xfe201000 ram=0x10000000 lockcheck" ;;   # the PL011; low RAM
+        *)    echo "mmio=0x9010000 ram=0x44000000 lockcheck" ;;    # the PL031 RTC; RAM at 1 GiB + 64 MiB
     esac
 }

@@ -48,7 +48,7 @@ printf 'this is not an ELF file\n' >"$bad_initrd"
 
 echo "running system tests on: ${matrix[*]}"
 for m in "${matrix[@]}"; do
-    run "boot/$m" --machine "$m" --append "loglevel=info selftest" --summary \
+    run "boot/$m" --machine "$m" --append "loglevel=info selftest lockcheck" --summary \
         --expect '^Ferrite ' --expect '^ram: ' --expect 'timer: [0-9]+ ticks' --expect 'no initrd to run'
     run "syscalls/$m" --machine "$m" --initrd "$bins/syscalls" --append "$(machine_test_args "$m")" --summary \
         --timeout 120 --expect 'W\^X audit: [1-9][0-9]* user pages mapped, 0 writable\+executable'
@@ -60,7 +60,7 @@ if [[ -x "$bins/fault" ]]; then
     cases=$(fault_cases)
     [[ -z $cases ]] && { echo "test isolation/list ... FAILED (the fault program listed no cases)"; failed=$((failed + 1)); }
     for case in $cases; do
-        run "isolation/$case" --initrd "$bins/fault" --append "case=$case" --status 139 \
+        run "isolation/$case" --initrd "$bins/fault" --append "case=$case lockcheck" --status 139 \
             --expect "fault: about to $case" --expect '^user fault: '
     done
 fi

@@ -8,6 +8,7 @@
 
 use super::Kernel;
 use super::memory::FramePages;
+use super::sync::{Lock, class};
 use crate::abi::{PAGE_SIZE, USER_BASE, USER_END};
 use crate::arch::aarch64::mmu::{self, KernelTableMemory};
 use crate::error::{ZxError, ZxResult};
@@ -18,7 +19,6 @@ use crate::vm::vmar::{Mapping, Vmar};
 use crate::vm::vmo::VmoId;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use spin::Mutex;
 
 /// One process's memory: mappings, tables, ASID.
 pub struct AddressSpace {
@@ -33,7 +33,7 @@ pub struct AddressSpace {
 /// An address space's ASID tag, shared by the address space (whose TLB invalidations
 /// name the id) and its process (whose threads activate it on a CPU). A leaf lock.
 pub struct AsidCell {
-    tag: Mutex<AsidTag>,
+    tag: Lock<AsidTag>,
 }
 
 impl AsidCell {
@@ -45,7 +45,7 @@ impl AsidCell {
 
 /// The ASID allocator (generations with roll-over, `sched::asid`), for every CPU.
 /// Lock order: after the VM lock, before an `AsidCell`.
-static ASIDS: Mutex<AsidAllocator> = Mutex::new(AsidAllocator::new(8));
+static ASIDS: Lock<AsidAllocator> = Lock::new(&class::ASIDS, AsidAllocator::new(8));
 
 /// Chooses 16-bit ASIDs when the CPU has them (ID_AA64MMFR0_EL1.ASIDBits, TCR_EL1.AS),
 /// on every CPU; the allocator is sized once, by the boot CPU.
@@ -70,7 +70,7 @@ pub fn activate(root: u64, asid: &AsidCell) {
 
 /// Makes an empty address space: its id, its tables' root and its ASID cell.
 pub fn create(k: &mut Kernel) -> ZxResult<(u64, u64, Arc<AsidCell>)> {
-    let cell = Arc::new(AsidCell { tag: Mutex::new(AsidTag::NONE) });
+    let cell = Arc::new(AsidCell { tag: Lock::new(&class::ASID_TAG, AsidTag::NONE) });
     let page_table = {
         let mut tables = KernelTableMemory { frames: &mut k.frames, table_pages: &mut k.user_table_pages };
         PageTable::new(&mut tables)?

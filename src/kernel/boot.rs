@@ -115,6 +115,9 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     let zero_page = frames.alloc().unwrap_or_else(|e| early_fail("no memory for the zero page", &e));
     mmu::zero_page(zero_page);
     let initrd = machine.initrd;
+    if crate::platform::cmdline_flag(machine.bootargs.as_str(), "lockcheck") {
+        super::sync::enable_order_check();
+    }
     MACHINE.call_once(|| machine);
     *KERNEL.lock() = Some(Kernel {
         frames,

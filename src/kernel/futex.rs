@@ -6,16 +6,16 @@
 
 use super::object::KernelObject;
 use super::sched::{WaitNode, WakeReason};
+use super::sync::{Lock, class};
 use super::task::Thread;
 use crate::error::{ZxError, ZxResult};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
-use spin::Mutex;
 
 type Key = (u64, u64);
 
 /// Every futex with waiters: (process koid, address) → waiters, longest-waiting first.
-static FUTEXES: Mutex<BTreeMap<Key, VecDeque<Arc<WaitNode>>>> = Mutex::new(BTreeMap::new());
+static FUTEXES: Lock<BTreeMap<Key, VecDeque<Arc<WaitNode>>>> = Lock::new(&class::FUTEX, BTreeMap::new());
 
 fn check_ptr(ptr: u64) -> ZxResult {
     if ptr == 0 || !ptr.is_multiple_of(4) { Err(ZxError::InvalidArgs) } else { Ok(()) }

@@ -80,6 +80,7 @@ pub fn handle_irq() {
         if intid == TIMER_INTID.load(Ordering::Relaxed) {
             TICKS.fetch_add(1, Ordering::Relaxed);
             crate::kernel::cpu::this().timer_irqs.fetch_add(1, Ordering::Relaxed);
+            crate::kernel::sync::watchdog_tick();
             if SCHEDULING.load(Ordering::Acquire) {
                 crate::kernel::sched::timer_interrupt();
             } else {

@@ -25,6 +25,7 @@ pub mod panic;
 pub mod sched;
 pub mod selftest;
 pub mod shutdown;
+pub mod sync;
 #[deny(unsafe_code)]
 pub mod syscalls;
 pub mod task;
@@ -39,7 +40,7 @@ use crate::mm::page_table::PageTable;
 use crate::platform::Machine;
 use crate::vm::vmo::VmoStore;
 use alloc::collections::BTreeMap;
-use spin::Mutex;
+use sync::{Lock, class};
 
 /// The memory-management state, behind the VM lock: physical frames, the kernel's
 /// tables, every VMO and every address space. Kernel code runs with interrupts masked
@@ -70,7 +71,7 @@ pub struct Kernel {
 }
 
 /// The VM state, set up once by `boot`.
-pub static KERNEL: Mutex<Option<Kernel>> = Mutex::new(None);
+pub static KERNEL: Lock<Option<Kernel>> = Lock::new(&class::VM, None);
 
 /// What the device tree told us, set once at boot.
 pub static MACHINE: spin::Once<Machine> = spin::Once::new();

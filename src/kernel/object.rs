@@ -12,13 +12,13 @@
 //! and before the scheduler's lock (observers wake threads while it is held). It is never
 //! held across a user copy or a block.
 
+use super::sync::{Lock, class};
 use crate::abi::signal;
 use crate::error::{ZxError, ZxResult};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use spin::Mutex;
 
 static NEXT_KOID: AtomicU64 = AtomicU64::new(1);
 static NEXT_HANDLE_SERIAL: AtomicU64 = AtomicU64::new(1);
@@ -42,7 +42,7 @@ pub trait Observer: Send + Sync {
 pub struct ObjectBase {
     koid: u64,
     handles: AtomicU32,
-    signals: Mutex<SignalState>,
+    signals: Lock<SignalState>,
 }
 
 struct SignalState {
@@ -56,7 +56,7 @@ impl ObjectBase {
         ObjectBase {
             koid: new_koid(),
             handles: AtomicU32::new(0),
-            signals: Mutex::new(SignalState { signals: initial, observers: Vec::new() }),
+            signals: Lock::new(&class::SIGNALS, SignalState { signals: initial, observers: Vec::new() }),
         }
     }
 
@@ -65,7 +65,7 @@ impl ObjectBase {
         ObjectBase {
             koid,
             handles: AtomicU32::new(0),
-            signals: Mutex::new(SignalState { signals: initial, observers: Vec::new() }),
+            signals: Lock::new(&class::SIGNALS, SignalState { signals: initial, observers: Vec::new() }),
         }
     }
 

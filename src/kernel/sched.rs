@@ -14,6 +14,7 @@
 //! of them wins, and only then makes the thread runnable.
 
 use super::cpu::{self, CpuLocal};
+use super::sync::{Lock, class};
 use super::task::Thread;
 use crate::arch::aarch64::context;
 use crate::arch::aarch64::percpu::{MAX_CPUS, cpu_index};
@@ -22,7 +23,6 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
-use spin::Mutex;
 
 /// Longest time slice, in nanoseconds (ABI.md section 7: at most 10 ms).
 pub const TIME_SLICE_NS: u64 = 10_000_000;
@@ -159,9 +159,13 @@ struct Sched {
     cpus: [CpuQueue; MAX_CPUS],
 }
 
-static SCHED: Mutex<Sched> = Mutex::new(Sched {
-    cpus: [const { CpuQueue { ready: VecDeque::new(), deadlines: Vec::new(), idle: false, slice_end: 0 } }; MAX_CPUS],
-});
+static SCHED: Lock<Sched> = Lock::new(
+    &class::SCHED,
+    Sched {
+        cpus: [const { CpuQueue { ready: VecDeque::new(), deadlines: Vec::new(), idle: false, slice_end: 0 } };
+            MAX_CPUS],
+    },
+);
 
 /// Nanoseconds since boot.
 fn now_ns() -> i64 {

@@ -5,8 +5,8 @@
 use crate::abi::{obj_type, signal};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::object::{KernelObject, ObjectBase};
+use crate::kernel::sync::{Lock, class};
 use alloc::sync::{Arc, Weak};
-use spin::Mutex;
 
 /// An event.
 pub struct Event {
@@ -35,7 +35,7 @@ impl KernelObject for Event {
 /// One end of an eventpair.
 pub struct EventPair {
     base: ObjectBase,
-    peer: Mutex<Weak<EventPair>>,
+    peer: Lock<Weak<EventPair>>,
     peer_koid: core::sync::atomic::AtomicU64,
 }
 
@@ -44,12 +44,12 @@ impl EventPair {
     pub fn create() -> (Arc<EventPair>, Arc<EventPair>) {
         let a = Arc::new(EventPair {
             base: ObjectBase::new(0),
-            peer: Mutex::new(Weak::new()),
+            peer: Lock::new(&class::LEAF, Weak::new()),
             peer_koid: core::sync::atomic::AtomicU64::new(0),
         });
         let b = Arc::new(EventPair {
             base: ObjectBase::new(0),
-            peer: Mutex::new(Arc::downgrade(&a)),
+            peer: Lock::new(&class::LEAF, Arc::downgrade(&a)),
             peer_koid: core::sync::atomic::AtomicU64::new(a.base.koid()),
         });
         *a.peer.lock() = Arc::downgrade(&b);

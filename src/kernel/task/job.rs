@@ -7,9 +7,9 @@ use super::Process;
 use crate::abi::{MAX_JOB_DEPTH, obj_type, retcode, signal};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::object::{KernelObject, ObjectBase};
+use crate::kernel::sync::{Lock, class};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use spin::Mutex;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum JobLife {
@@ -32,8 +32,8 @@ pub struct Job {
     base: ObjectBase,
     parent: Option<Arc<Job>>,
     depth: u32,
-    name: Mutex<[u8; 32]>,
-    state: Mutex<JobState>,
+    name: Lock<[u8; 32]>,
+    state: Lock<JobState>,
 }
 
 impl Job {
@@ -48,14 +48,17 @@ impl Job {
             base: ObjectBase::new(signal::JOB_NO_JOBS | signal::JOB_NO_PROCESSES),
             parent,
             depth,
-            name: Mutex::new(name),
-            state: Mutex::new(JobState {
-                life: JobLife::Alive,
-                children: Vec::new(),
-                processes: Vec::new(),
-                retcode: 0,
-                detached: false,
-            }),
+            name: Lock::new(&class::NAME, name),
+            state: Lock::new(
+                &class::JOB,
+                JobState {
+                    life: JobLife::Alive,
+                    children: Vec::new(),
+                    processes: Vec::new(),
+                    retcode: 0,
+                    detached: false,
+                },
+            ),
         }
     }
 

@@ -8,13 +8,13 @@ use super::{Job, Thread, ThreadLife};
 use crate::abi::{exit_status, obj_type, retcode, signal};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::object::{KHandle, KernelObject, ObjectBase};
+use crate::kernel::sync::{Lock, class};
 use crate::kernel::with_kernel;
 use crate::object::handle_table::{Handle, HandleTable};
 use crate::object::rights::check_rights;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
-use spin::Mutex;
 
 /// Where a process is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,12 +45,12 @@ struct ProcState {
 pub struct Process {
     base: ObjectBase,
     job: Arc<Job>,
-    name: Mutex<[u8; 32]>,
-    handles: Mutex<HandleTable<KHandle>>,
+    name: Lock<[u8; 32]>,
+    handles: Lock<HandleTable<KHandle>>,
     aspace_id: u64,
     root: u64,
     asid: Arc<crate::kernel::aspace::AsidCell>,
-    state: Mutex<ProcState>,
+    state: Lock<ProcState>,
     first: AtomicBool,
 }
 
@@ -62,19 +62,22 @@ impl Process {
         let process = Arc::new(Process {
             base: ObjectBase::new(0),
             job: job.clone(),
-            name: Mutex::new(name),
-            handles: Mutex::new(HandleTable::new(salt ^ aspace_id as u32)),
+            name: Lock::new(&class::NAME, name),
+            handles: Lock::new(&class::HANDLES, HandleTable::new(salt ^ aspace_id as u32)),
             aspace_id,
             root,
             asid,
-            state: Mutex::new(ProcState {
-                life: ProcLife::New,
-                retcode: None,
-                threads: Vec::new(),
-                started: Vec::new(),
-                faulted: false,
-                was_started: false,
-            }),
+            state: Lock::new(
+                &class::PROCESS,
+                ProcState {
+                    life: ProcLife::New,
+                    retcode: None,
+                    threads: Vec::new(),
+                    started: Vec::new(),
+                    faulted: false,
+                    was_started: false,
+                },
+            ),
             first: AtomicBool::new(false),
         });
         if let Err(e) = job.add_process(&process) {

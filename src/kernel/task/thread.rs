@@ -9,9 +9,9 @@ use crate::error::{ZxError, ZxResult};
 use crate::kernel::kstack::KernelStack;
 use crate::kernel::object::{KernelObject, ObjectBase};
 use crate::kernel::sched::{self, ThreadRun};
+use crate::kernel::sync::{Lock, class};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use spin::Mutex;
 
 /// Where a thread is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,13 +30,13 @@ pub enum ThreadLife {
 pub struct Thread {
     base: ObjectBase,
     process: Arc<Process>,
-    name: Mutex<[u8; 32]>,
+    name: Lock<[u8; 32]>,
     context: Context,
-    stack: Mutex<Option<KernelStack>>,
-    life: Mutex<ThreadLife>,
+    stack: Lock<Option<KernelStack>>,
+    life: Lock<ThreadLife>,
     kill: AtomicBool,
     /// Scheduler state (only with the scheduler's lock held).
-    pub(crate) run: Mutex<ThreadRun>,
+    pub(crate) run: Lock<ThreadRun>,
     blocked_state: AtomicU32,
 }
 
@@ -47,12 +47,12 @@ impl Thread {
         let thread = Arc::new(Thread {
             base: ObjectBase::new(0),
             process: process.clone(),
-            name: Mutex::new(name),
+            name: Lock::new(&class::NAME, name),
             context: Context::new(),
-            stack: Mutex::new(Some(stack)),
-            life: Mutex::new(ThreadLife::New),
+            stack: Lock::new(&class::THREAD_STACK, Some(stack)),
+            life: Lock::new(&class::THREAD_LIFE, ThreadLife::New),
             kill: AtomicBool::new(false),
-            run: Mutex::new(ThreadRun::new()),
+            run: Lock::new(&class::THREAD_RUN, ThreadRun::new()),
             blocked_state: AtomicU32::new(0),
         });
         process.add_thread(&thread)?;

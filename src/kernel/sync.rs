@@ -1,0 +1,194 @@
+//! Kernel locks: spinlocks that know their place in the lock order, and a watchdog.
+//!
+//! Every kernel lock belongs to a [`LockClass`] with a rank; a CPU may take a lock only
+//! when every lock it already holds has a lower rank. With the check on (the command-line
+//! word `lockcheck`, which the test runners pass), each acquisition compares the class's
+//! rank with the ranks this CPU holds and panics, naming both locks, the first time an
+//! order that could deadlock is taken, rather than the day two CPUs race. Off, it costs
+//! one relaxed load per acquisition.
+//!
+//! Kernel code runs with interrupts masked, so a spinlock is never taken by an interrupt
+//! handler on a CPU that already holds it: no lock needs to mask interrupts itself.
+//!
+//! The watchdog has two halves: a CPU that has spun on one lock for [`STUCK_SECONDS`]
+//! reports the lock and its own backtrace and panics; and on each timer interrupt a CPU
+//! looks at the next CPU's timer-interrupt count, reporting (and panicking) when it has
+//! not moved for [`STUCK_SECONDS`] (interrupts masked that long: a stuck kernel path).
+
+use crate::arch::aarch64::percpu::{MAX_CPUS, cpu_index};
+use crate::arch::aarch64::timer;
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Seconds without progress after which the watchdog reports a CPU.
+pub const STUCK_SECONDS: u64 = 10;
+
+/// A lock's class: its name and its rank in the lock order (lower ranks are taken first).
+pub struct LockClass {
+    /// Shown in reports.
+    pub name: &'static str,
+    /// Position in the order, below 64.
+    pub rank: u8,
+}
+
+/// The kernel's lock classes, in the order they may be taken (docs/ARCHITECTURE.md
+/// section 15 explains what each protects).
+pub mod class {
+    use super::LockClass;
+    /// A job's children, processes and life.
+    pub static JOB: LockClass = LockClass { name: "job state", rank: 4 };
+    /// A process's handle table.
+    pub static HANDLES: LockClass = LockClass { name: "process handle table", rank: 8 };
+    /// A process's life, threads and return code.
+    pub static PROCESS: LockClass = LockClass { name: "process state", rank: 10 };
+    /// The futex queues.
+    pub static FUTEX: LockClass = LockClass { name: "futex table", rank: 14 };
+    /// A thread's life.
+    pub static THREAD_LIFE: LockClass = LockClass { name: "thread life", rank: 18 };
+    /// A thread's kernel stack.
+    pub static THREAD_STACK: LockClass = LockClass { name: "thread stack", rank: 20 };
+    /// An object's name.
+    pub static NAME: LockClass = LockClass { name: "object name", rank: 22 };
+    /// An object's signals and observers.
+    pub static SIGNALS: LockClass = LockClass { name: "object signals", rank: 26 };
+    /// The VM state: frames, kernel tables, VMOs, address spaces.
+    pub static VM: LockClass = LockClass { name: "VM state", rank: 32 };
+    /// An address space's ASID tag.
+    pub static ASID_TAG: LockClass = LockClass { name: "ASID tag", rank: 36 };
+    /// The ASID allocator.
+    pub static ASIDS: LockClass = LockClass { name: "ASID allocator", rank: 38 };
+    /// Run queues, deadline queues.
+    pub static SCHED: LockClass = LockClass { name: "scheduler", rank: 44 };
+    /// A thread's run state.
+    pub static THREAD_RUN: LockClass = LockClass { name: "thread run state", rank: 46 };
+    /// Leaf locks of other objects (an eventpair's peer link).
+    pub static LEAF: LockClass = LockClass { name: "leaf", rank: 50 };
+}
+
+static CHECK_ORDER: AtomicBool = AtomicBool::new(false);
+/// Bit `rank` set while this CPU holds a lock of that rank.
+static HELD: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Turns the lock-order check on (the `lockcheck` command-line word).
+pub fn enable_order_check() {
+    CHECK_ORDER.store(true, Ordering::Release);
+}
+
+/// A spinlock of a [`LockClass`].
+pub struct Lock<T> {
+    class: &'static LockClass,
+    inner: spin::Mutex<T>,
+}
+
+/// The holder of a [`Lock`].
+pub struct LockGuard<'a, T> {
+    guard: spin::MutexGuard<'a, T>,
+    /// The rank bit this acquisition set (0: the check was off).
+    bit: u64,
+}
+
+impl<T> Lock<T> {
+    /// A lock of `class` around `value`.
+    pub const fn new(class: &'static LockClass, value: T) -> Self {
+        Lock { class, inner: spin::Mutex::new(value) }
+    }
+
+    /// Takes the lock, spinning; checks the order when the check is on.
+    #[inline]
+    pub fn lock(&self) -> LockGuard<'_, T> {
+        let bit = if CHECK_ORDER.load(Ordering::Relaxed) { self.check_order() } else { 0 };
+        let guard = match self.inner.try_lock() {
+            Some(guard) => guard,
+            None => self.spin(),
+        };
+        LockGuard { guard, bit }
+    }
+
+    #[cold]
+    fn check_order(&self) -> u64 {
+        let held = HELD[cpu_index()].load(Ordering::Relaxed);
+        let bit = 1u64 << (self.class.rank & 63);
+        if held >= bit {
+            let highest = 63 - held.leading_zeros();
+            panic!(
+                "lock order: taking `{}` (rank {}) while holding a lock of rank {} (ranks held: {held:#x})",
+                self.class.name, self.class.rank, highest
+            );
+        }
+        HELD[cpu_index()].store(held | bit, Ordering::Relaxed);
+        bit
+    }
+
+    #[cold]
+    fn spin(&self) -> spin::MutexGuard<'_, T> {
+        let mut since = 0u64;
+        let mut spins = 0u32;
+        loop {
+            core::hint::spin_loop();
+            if let Some(guard) = self.inner.try_lock() {
+                return guard;
+            }
+            spins = spins.wrapping_add(1);
+            if spins % 4096 == 0 {
+                let now = timer::ticks();
+                if since == 0 {
+                    since = now;
+                } else if now.saturating_sub(since) > STUCK_SECONDS * timer::frequency() {
+                    panic!(
+                        "watchdog: cpu {} has waited {STUCK_SECONDS} s for the lock `{}`",
+                        cpu_index(),
+                        self.class.name
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl<T> Drop for LockGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.bit != 0 {
+            HELD[cpu_index()].fetch_and(!self.bit, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<T> Deref for LockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> DerefMut for LockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+/// Per-CPU timer-interrupt counts the watchdog last saw, and when.
+static SEEN: [(AtomicU64, AtomicU64); MAX_CPUS] = [const { (AtomicU64::new(0), AtomicU64::new(0)) }; MAX_CPUS];
+
+/// Called on each timer interrupt: this CPU watches the next online CPU, and reports it
+/// (with a panic, so the test runner sees it) when its timer-interrupt count has not
+/// moved for [`STUCK_SECONDS`].
+pub fn watchdog_tick() {
+    let online = super::cpu::online_count();
+    if online < 2 {
+        return;
+    }
+    let me = cpu_index();
+    let watched = (me + 1) % online;
+    let count = super::cpu::get(watched).timer_irqs.load(Ordering::Relaxed);
+    let now = timer::ticks();
+    let (seen_count, seen_at) = &SEEN[me];
+    if seen_count.load(Ordering::Relaxed) != count || seen_at.load(Ordering::Relaxed) == 0 {
+        seen_count.store(count, Ordering::Relaxed);
+        seen_at.store(now, Ordering::Relaxed);
+    } else if now.saturating_sub(seen_at.load(Ordering::Relaxed)) > STUCK_SECONDS * timer::frequency() {
+        panic!(
+            "watchdog: cpu {watched} has taken no timer interrupt for {STUCK_SECONDS} s (interrupts masked: a stuck kernel path)"
+        );
+    }
+}
