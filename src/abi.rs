@@ -224,6 +224,8 @@ pub mod vm {
     pub const PERM_READ: u32 = 1 << 0;
     pub const PERM_WRITE: u32 = 1 << 1;
     pub const PERM_EXECUTE: u32 = 1 << 2;
+    /// (v2) A placement hint, accepted by `zx_vmar_allocate` and `zx_vmar_map`.
+    pub const COMPACT: u32 = 1 << 3;
     pub const SPECIFIC: u32 = 1 << 4;
     pub const SPECIFIC_OVERWRITE: u32 = 1 << 5;
     pub const CAN_MAP_SPECIFIC: u32 = 1 << 6;

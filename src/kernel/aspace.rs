@@ -1,5 +1,6 @@
-//! Address spaces: each process's root VMAR (its mappings), its translation tables and
-//! its ASID, kept in the VM state behind the VM lock (`kernel::with_kernel`), so that a
+//! Address spaces: each process's mappings (one flat VMAR for the whole space), its
+//! regions (the root VMAR and the sub-VMARs inside it), its translation tables and its
+//! ASID, kept in the VM state behind the VM lock (`kernel::with_kernel`), so that a
 //! change to a VMO can remove its old translations from **every** address space that maps
 //! it before the call that changed it returns.
 //!
@@ -15,15 +16,19 @@ use crate::error::{ZxError, ZxResult};
 use crate::mm::VirtAddr;
 use crate::mm::page_table::PageTable;
 use crate::sched::asid::{AsidAllocator, AsidTag};
-use crate::vm::vmar::{Mapping, Vmar};
+use crate::vm::region::{RegionId, RegionTree};
+use crate::vm::vmar::{Mapping, Unmapped, Vmar};
 use crate::vm::vmo::VmoId;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-/// One process's memory: mappings, tables, ASID.
+/// One process's memory: mappings, regions, tables, ASID.
 pub struct AddressSpace {
-    /// The root VMAR's mappings.
+    /// Every mapping of the space, whichever region it was made in (the page-fault path
+    /// looks here). Changed through `regions` once sub-VMARs may exist.
     pub vmar: Vmar<VmoId>,
+    /// The root VMAR and its sub-VMARs (`vm::region`).
+    pub regions: RegionTree,
     /// TTBR0 tables.
     pub page_table: PageTable,
     /// Address-space id tagging this space's TLB entries.
@@ -78,8 +83,9 @@ pub fn create(k: &mut Kernel) -> ZxResult<(u64, u64, Arc<AsidCell>)> {
     k.next_aspace_id += 1;
     let id = k.next_aspace_id;
     let root = page_table.root().0;
-    k.aspaces
-        .insert(id, AddressSpace { vmar: Vmar::new(USER_BASE, USER_END - USER_BASE), page_table, asid: cell.clone() });
+    let vmar = Vmar::new(USER_BASE, USER_END - USER_BASE);
+    let regions = RegionTree::new(&vmar);
+    k.aspaces.insert(id, AddressSpace { vmar, regions, page_table, asid: cell.clone() });
     Ok((id, root, cell))
 }
 
@@ -191,6 +197,26 @@ pub fn release_unmapped(k: &mut Kernel, id: u64, removed: &Mapping<VmoId>, piece
         }
         _ => {}
     }
+}
+
+/// [`release_unmapped`] for every piece a region operation removed.
+pub fn release_all(k: &mut Kernel, id: u64, removed: Vec<Unmapped<VmoId>>) {
+    for piece in removed {
+        release_unmapped(k, id, &piece.mapping, piece.pieces_left);
+    }
+}
+
+/// `zx_vmar_destroy` of region `region` of space `id`: every mapping inside it leaves the
+/// page tables (on every CPU) and its VMO, and the region and those below it are gone.
+/// The root → NOT_SUPPORTED; already destroyed (or the space is gone) → BAD_STATE.
+pub fn destroy_region(k: &mut Kernel, id: u64, region: RegionId) -> ZxResult {
+    if region.is_root() {
+        return Err(ZxError::NotSupported);
+    }
+    let space = get(k, id)?;
+    let removed = space.regions.destroy(&mut space.vmar, region)?;
+    release_all(k, id, removed);
+    Ok(())
 }
 
 /// Unmaps, in every address space, every page whose VMO page changed (committed,

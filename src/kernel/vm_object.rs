@@ -1,11 +1,12 @@
 //! VMOs and VMARs as kernel objects. A [`VmoObject`] holds one reference to its VMO in
 //! the VMO store (handles share the object; mappings hold references of their own), a
-//! [`VmarObject`] names a region of one address space.
+//! [`VmarObject`] names a region (the root VMAR or a sub-VMAR) of one address space.
 
 use super::object::{KernelObject, ObjectBase};
 use super::with_kernel;
 use crate::abi::{obj_type, signal};
 use crate::error::ZxResult;
+use crate::vm::region::RegionId;
 use crate::vm::vmo::VmoId;
 
 /// A VMO object.
@@ -58,10 +59,13 @@ pub fn vmo_signals(vmo: &VmoObject) -> u32 {
     store | (vmo.base.signals() & signal::USER_ALL)
 }
 
-/// A VMAR: a region of one address space (ABI v2: the root VMAR of a process).
+/// A VMAR: a region of one address space, the root VMAR or a sub-VMAR. Closing its
+/// handles does not destroy the region (only `zx_vmar_destroy`, an unmap that covers it
+/// or the end of the address space does).
 pub struct VmarObject {
     base: ObjectBase,
     aspace: u64,
+    region: RegionId,
     base_addr: u64,
     len: u64,
 }
@@ -72,9 +76,15 @@ impl VmarObject {
         VmarObject {
             base: ObjectBase::new(0),
             aspace,
+            region: RegionId::ROOT,
             base_addr: crate::abi::USER_BASE,
             len: crate::abi::USER_END - crate::abi::USER_BASE,
         }
+    }
+
+    /// Sub-VMAR `region` of address space `aspace`, over `[base_addr, base_addr + len)`.
+    pub fn sub(aspace: u64, region: RegionId, base_addr: u64, len: u64) -> Self {
+        VmarObject { base: ObjectBase::new(0), aspace, region, base_addr, len }
     }
 
     /// The address space it belongs to.
@@ -82,7 +92,13 @@ impl VmarObject {
         self.aspace
     }
 
-    /// (base, length) for ZX_INFO_VMAR.
+    /// The region in that address space's region tree.
+    pub fn region(&self) -> RegionId {
+        self.region
+    }
+
+    /// (base, length) for ZX_INFO_VMAR (kept after the region is destroyed, as Zircon
+    /// does).
     pub fn range(&self) -> (u64, u64) {
         (self.base_addr, self.len)
     }

@@ -1,6 +1,7 @@
-//! Virtual memory objects and address regions: the commit state of every VMO page and
-//! the mappings of a VMAR, as pure data structures.
+//! Virtual memory objects and address regions: the commit state of every VMO page,
+//! the mappings of a VMAR and the tree of sub-VMARs, as pure data structures.
 
 pub mod page_list;
+pub mod region;
 pub mod vmar;
 pub mod vmo;

@@ -23,9 +23,15 @@ use crate::error::{ZxError, ZxResult};
 /// lets a mapping extend past the end of its VMO (ABI.md §4).
 pub const VM_ALLOW_FAULTS: u32 = 1 << 12;
 
-/// The option bits `zx_vmar_map` accepts below the alignment field.
-const MAP_OPTION_BITS: u32 =
-    vm::PERM_MASK | vm::SPECIFIC | vm::SPECIFIC_OVERWRITE | vm::MAP_RANGE | vm::REQUIRE_NON_RESIZABLE | VM_ALLOW_FAULTS;
+/// The option bits `zx_vmar_map` accepts below the alignment field (COMPACT is a
+/// hint, ABI v2 §5).
+const MAP_OPTION_BITS: u32 = vm::PERM_MASK
+    | vm::COMPACT
+    | vm::SPECIFIC
+    | vm::SPECIFIC_OVERWRITE
+    | vm::MAP_RANGE
+    | vm::REQUIRE_NON_RESIZABLE
+    | VM_ALLOW_FAULTS;
 
 /// Smallest and largest log2 alignment `ZX_VM_ALIGN_*` may name (1 KiB to 4 GiB).
 const MIN_ALIGN_LOG2: u32 = 10;
@@ -430,6 +436,15 @@ impl<V: Copy + Eq> Vmar<V> {
         self.mappings.values()
     }
 
+    /// The mappings that overlap `[start, end)`, in address order (none when
+    /// `start >= end`). O(log n + k).
+    pub fn overlapping(&self, start: u64, end: u64) -> impl Iterator<Item = &Mapping<V>> + '_ {
+        let end = end.max(start);
+        let straddling =
+            self.mappings.range(..start).next_back().map(|(_, m)| m).filter(move |m| start < end && m.end() > start);
+        straddling.into_iter().chain(self.mappings.range(start..end).map(|(_, m)| m))
+    }
+
     /// The mappings of `vmo`, in address order.
     pub fn mappings_of(&self, vmo: V) -> impl Iterator<Item = &Mapping<V>> + '_ {
         self.mappings.values().filter(move |mapping| mapping.vmo == vmo)
@@ -565,7 +580,7 @@ impl<V: Copy + Eq> Vmar<V> {
 
 /// Step 1 and 2 of [`Vmar::map`]: the checks that do not depend on the VMAR.
 /// Returns the effective alignment (at least a page).
-fn check_new_mapping(align: u64, len: u64, vmo_offset: u64, perms: u32, max_perms: u32) -> ZxResult<u64> {
+pub fn check_new_mapping(align: u64, len: u64, vmo_offset: u64, perms: u32, max_perms: u32) -> ZxResult<u64> {
     if len == 0 || !is_page_aligned(len) || !align.is_power_of_two() {
         return Err(ZxError::InvalidArgs);
     }
@@ -635,6 +650,8 @@ mod tests {
         assert_eq!(validate_map_options(21 << vm::ALIGN_SHIFT).unwrap().align, 1 << 21);
         let req = validate_map_options(R | vm::MAP_RANGE | VM_ALLOW_FAULTS).unwrap();
         assert!(req.map_range && !req.specific);
+        // (v2) COMPACT is a hint: accepted, changes nothing.
+        assert_eq!(validate_map_options(R | vm::COMPACT), validate_map_options(R));
     }
 
     #[test]
@@ -645,7 +662,6 @@ mod tests {
             R | vm::MAP_RANGE | vm::SPECIFIC_OVERWRITE, // 4
             R | vm::CAN_MAP_READ,                       // 5
             R | vm::CAN_MAP_SPECIFIC,                   // 5
-            R | (1 << 3),                               // COMPACT: not for a mapping
             R | (1 << 13),                              // unknown here
             R | (1 << 23),                              // unknown
             9 << vm::ALIGN_SHIFT,                       // alignment too small
@@ -958,6 +974,22 @@ mod tests {
     }
 
     // ---- lookup and teardown ----
+
+    #[test]
+    fn overlapping_lists_straddling_and_inner_mappings() {
+        let mut vmar = user_vmar();
+        let a = map_at(&mut vmar, 0x100_0000, 2, 1);
+        let b = map_at(&mut vmar, 0x100_0000 + 4 * P, 1, 2);
+        let c = map_at(&mut vmar, 0x100_0000 + 8 * P, 2, 3);
+        let bases = |s: u64, e: u64| vmar.overlapping(s, e).map(|m| m.base).collect::<Vec<_>>();
+        assert_eq!(bases(a + P, c + P), vec![a, b, c]);
+        assert_eq!(bases(a + 2 * P, b), Vec::<u64>::new());
+        assert_eq!(bases(a + 2 * P, b + 1), vec![b]);
+        assert_eq!(bases(0, u64::MAX), vec![a, b, c]);
+        assert_eq!(bases(c + 2 * P, u64::MAX), Vec::<u64>::new());
+        assert_eq!(bases(c, c), Vec::<u64>::new());
+        assert_eq!(bases(c + P, a), Vec::<u64>::new());
+    }
 
     #[test]
     fn find_iter_mappings_of_and_drain() {

@@ -150,6 +150,10 @@ fn dispatch(call: Syscall) -> u64 {
         }
         VmarUnmap { vmar, addr, len } => vmar::unmap(&c, vmar, addr, len),
         VmarProtect { vmar, options, addr, len } => vmar::protect(&c, vmar, options, addr, len),
+        VmarAllocate { parent, options, offset, size, vmar_out, addr_out } => {
+            vmar::allocate(&c, parent, options, offset, size, vmar_out, addr_out)
+        }
+        VmarDestroy { vmar } => vmar::destroy(&c, vmar),
         CacheFlush { addr, len, options } => misc::cache_flush(&c, addr, len, options),
         ProcessCreate { job, name, name_size, options, proc_out, vmar_out } => {
             task::process_create(&c, job, name, name_size, options, proc_out, vmar_out)
@@ -180,8 +184,8 @@ fn dispatch(call: Syscall) -> u64 {
         Nanosleep { deadline } => wait::nanosleep(deadline),
         EventCreate { options, out } => misc::event_create(&c, options, out),
         EventpairCreate { options, out0, out1 } => misc::eventpair_create(&c, options, out0, out1),
-        // The IPC objects (channels, events, ports, timers) and sub-VMARs are not built
-        // yet: their numbers are known and refused.
+        // The IPC objects (channels, events, ports, timers) are not built yet: their
+        // numbers are known and refused.
         _ => Err(ZxError::NotSupported),
     };
     status_word(result)

@@ -1,17 +1,23 @@
-//! zx_vmar_map, zx_vmar_unmap, zx_vmar_protect on a VMAR handle (which names its own
-//! address space, whatever process holds the handle).
+//! zx_vmar_map, zx_vmar_unmap, zx_vmar_protect, zx_vmar_allocate and zx_vmar_destroy on a
+//! VMAR handle, which names a region (the root VMAR or a sub-VMAR) of its own address
+//! space, whatever process holds the handle. The region rules are `vm::region`'s; the
+//! page tables change in `kernel::aspace`.
 
-use super::{Caller, lookup_vmar, lookup_vmo, user};
-use crate::abi::{USER_BASE, rights, vm};
+use super::{Caller, lookup_vmar, lookup_vmo, publish_handle, user};
+use crate::abi::{rights, vm};
 use crate::error::{ZxError, ZxResult};
-use crate::kernel::aspace::{self, clear_ptes, release_unmapped};
+use crate::kernel::aspace::{self, clear_ptes, release_all};
+use crate::kernel::object::KernelObject;
+use crate::kernel::vm_object::VmarObject;
 use crate::kernel::with_kernel;
 use crate::object::rights::{check_rights, perms_allowed_by, rights_for_perms};
+use crate::vm::region::{can_map_perms, validate_allocate_options};
 use crate::vm::vmar::{check_map_protection, round_map_len, validate_map_options, validate_protect_options};
+use alloc::sync::Arc;
 
 /// `zx_vmar_map`, in Zircon's order: the VMAR, then the VMO; MAP on the VMO; the
 /// protection bits; each permission allowed by both handles; REQUIRE_NON_RESIZABLE;
-/// then the region checks. Pages are mapped on first touch.
+/// then the region checks (`RegionTree::map`). Pages are mapped on first touch.
 #[allow(clippy::too_many_arguments)]
 pub fn map(
     c: &Caller,
@@ -33,7 +39,7 @@ pub fn map(
     //    CAN_MAP_* from the user.
     let perms = check_map_protection(options)?;
     // 3. Every requested permission must be allowed by both handles; what both allow is
-    //    the ceiling for later zx_vmar_protect calls.
+    //    the ceiling for later zx_vmar_protect calls (cut to the region's CAN_MAP_*).
     let allowed = perms_allowed_by(vmo_rights) & perms_allowed_by(vmar_rights);
     if perms & !allowed != 0 {
         return Err(ZxError::AccessDenied);
@@ -47,33 +53,24 @@ pub fn map(
         let request = validate_map_options(options)?;
         super::ensure_heap_headroom()?;
         let len = round_map_len(vmo_offset, len)?;
-        let placement = request.placement(vmar_offset)?;
-        let addr = if request.overwrite {
-            let offset = placement.ok_or(ZxError::InvalidArgs)?;
-            let (addr, removed) = aspace::get(k, id)?.vmar.map_overwrite(
-                offset,
-                request.align,
-                len,
-                vmo_id,
-                vmo_offset,
-                perms,
-                allowed,
-            )?;
-            for piece in removed {
-                release_unmapped(k, id, &piece.mapping, piece.pieces_left);
-            }
-            addr
-        } else {
-            aspace::get(k, id)?.vmar.map(placement, request.align, len, vmo_id, vmo_offset, perms, allowed)?
-        };
+        let space = aspace::get(k, id)?;
+        let (addr, removed) = space.regions.map(
+            &mut space.vmar,
+            region.region(),
+            &request,
+            vmar_offset,
+            len,
+            vmo_id,
+            vmo_offset,
+            allowed,
+        )?;
+        release_all(k, id, removed);
         k.vmos.retain(vmo_id);
         k.vmos.add_mapping(vmo_id);
         if let Err(e) = user::write_value(k, out, &addr.to_le_bytes()) {
             // Undo the mapping: the caller never learns where it is.
             if let Ok(removed) = aspace::get(k, id).and_then(|s| s.vmar.unmap(addr, len)) {
-                for piece in removed {
-                    release_unmapped(k, id, &piece.mapping, piece.pieces_left);
-                }
+                release_all(k, id, removed);
             }
             return Err(e);
         }
@@ -81,32 +78,31 @@ pub fn map(
     })
 }
 
-/// `zx_vmar_unmap`: no rights needed; splits mappings that straddle the range;
-/// nothing mapped is OK.
+/// `zx_vmar_unmap`: no rights needed; the range must lie in the region; splits mappings
+/// that straddle it; destroys sub-regions wholly inside it (a partial overlap is
+/// INVALID_ARGS); nothing mapped is OK.
 pub fn unmap(c: &Caller, vmar: u32, addr: u64, len: u64) -> ZxResult {
     let (region, _) = lookup_vmar(c, vmar)?;
     let id = region.aspace();
     with_kernel(|k| {
-        let removed = aspace::get(k, id)?.vmar.unmap(addr, len)?;
-        for piece in removed {
-            release_unmapped(k, id, &piece.mapping, piece.pieces_left);
-        }
+        let space = aspace::get(k, id)?;
+        let removed = space.regions.unmap(&mut space.vmar, region.region(), addr, len)?;
+        release_all(k, id, removed);
         Ok(())
     })
 }
 
 /// `zx_vmar_protect`: the VMAR handle needs the rights for the new permissions; the
-/// options; then holes (NOT_FOUND) and each mapping's ceiling (ACCESS_DENIED).
+/// options; then the region: destroyed (BAD_STATE), the range outside it, holes
+/// (NOT_FOUND), sub-regions (INVALID_ARGS) and each mapping's ceiling (ACCESS_DENIED).
 pub fn protect(c: &Caller, vmar: u32, options: u32, addr: u64, len: u64) -> ZxResult {
     let (region, vmar_rights) = lookup_vmar(c, vmar)?;
     check_rights(vmar_rights, rights_for_perms(options & vm::PERM_MASK))?;
     let perms = validate_protect_options(options)?;
-    if addr < USER_BASE {
-        return Err(ZxError::InvalidArgs);
-    }
     let id = region.aspace();
     with_kernel(|k| {
-        let changed = aspace::get(k, id)?.vmar.protect(addr, len, perms)?;
+        let space = aspace::get(k, id)?;
+        let changed = space.regions.protect(&mut space.vmar, region.region(), addr, len, perms)?;
         for piece in changed {
             for _ in 0..piece.mapping_count_delta() {
                 k.vmos.add_mapping(piece.mapping.vmo);
@@ -117,4 +113,60 @@ pub fn protect(c: &Caller, vmar: u32, options: u32, addr: u64, len: u64) -> ZxRe
         }
         Ok(())
     })
+}
+
+/// `zx_vmar_allocate` (ABI.md 62), steps 1 to 11: the parent handle with the rights its
+/// CAN_MAP_* bits need; the option bits; then the region rules
+/// (`RegionTree::allocate`); then `child_addr` and the handle, whose failure destroys
+/// the new region. The handle gets 0x8003 plus READ/WRITE/EXECUTE per CAN_MAP_*.
+pub fn allocate(
+    c: &Caller,
+    parent: u32,
+    options: u32,
+    offset: u64,
+    size: u64,
+    vmar_out: u64,
+    addr_out: u64,
+) -> ZxResult {
+    // 1.
+    let needed = rights_for_perms(can_map_perms(options));
+    let (region, have) = lookup_vmar(c, parent)?;
+    check_rights(have, needed)?;
+    // 2.
+    let request = validate_allocate_options(options)?;
+    super::ensure_heap_headroom()?;
+    let id = region.aspace();
+    // 3-10, and child_addr.
+    let (child, base) = with_kernel(|k| {
+        let space = aspace::get(k, id)?;
+        let (child, base) = space.regions.allocate(&space.vmar, region.region(), &request, offset, size)?;
+        if let Err(e) = user::write_value(k, addr_out, &base.to_le_bytes()) {
+            // Nothing can be inside it yet: no handle to it exists.
+            let _ = aspace::destroy_region(k, id, child);
+            return Err(e);
+        }
+        Ok((child, base))
+    })?;
+    // 11. The handle.
+    let object: Arc<dyn KernelObject> = Arc::new(VmarObject::sub(id, child, base, size));
+    let handle_rights = rights::DEFAULT_VMAR | rights_for_perms(can_map_perms(request.flags));
+    let published = c.process().add_handle(object, handle_rights).and_then(|value| publish_handle(c, value, vmar_out));
+    if let Err(e) = published {
+        // Another thread may already have mapped into it (through an unmap of the range
+        // it could even be gone): destroy it with whatever it holds.
+        let _ = with_kernel(|k| aspace::destroy_region(k, id, child));
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// `zx_vmar_destroy` (ABI.md 63): no right needed; the root VMAR → NOT_SUPPORTED;
+/// already destroyed → BAD_STATE; otherwise everything inside is unmapped and every
+/// region below destroyed before the call returns.
+pub fn destroy(c: &Caller, vmar: u32) -> ZxResult {
+    let (region, _) = lookup_vmar(c, vmar)?;
+    if region.region().is_root() {
+        return Err(ZxError::NotSupported);
+    }
+    with_kernel(|k| aspace::destroy_region(k, region.aspace(), region.region()))
 }

@@ -48,6 +48,9 @@ pub mod nr {
     pub const CACHE_FLUSH: u64 = 23;
     pub const OBJECT_SIGNAL: u64 = 24;
     pub const OBJECT_WAIT_ONE: u64 = 25;
+    /// (v2) Sub-VMARs.
+    pub const VMAR_ALLOCATE: u64 = 62;
+    pub const VMAR_DESTROY: u64 = 63;
 }
 
 /// Status codes (ABI.md §5).
@@ -128,6 +131,8 @@ pub mod rights {
     pub const ROOT_VMAR: u32 = DUPLICATE | TRANSFER | READ | WRITE | EXECUTE | INSPECT | WAIT;
     /// What the root resource handle gets: DUPLICATE|TRANSFER|WRITE|INSPECT.
     pub const ROOT_RESOURCE: u32 = DUPLICATE | TRANSFER | WRITE | INSPECT;
+    /// (v2) A VMAR from `zx_vmar_allocate`, before READ/WRITE/EXECUTE for its CAN_MAP_*.
+    pub const DEFAULT_VMAR: u32 = DUPLICATE | TRANSFER | INSPECT;
 }
 
 /// Object types.
@@ -165,6 +170,8 @@ pub const CACHE_POLICY_WRITE_COMBINING: u32 = 3;
 pub const VM_PERM_READ: u32 = 1;
 pub const VM_PERM_WRITE: u32 = 1 << 1;
 pub const VM_PERM_EXECUTE: u32 = 1 << 2;
+/// (v2) A placement hint for `zx_vmar_allocate` and `zx_vmar_map`.
+pub const VM_COMPACT: u32 = 1 << 3;
 pub const VM_SPECIFIC: u32 = 1 << 4;
 pub const VM_SPECIFIC_OVERWRITE: u32 = 1 << 5;
 pub const VM_CAN_MAP_SPECIFIC: u32 = 1 << 6;
@@ -617,6 +624,24 @@ pub fn vmar_unmap(vmar: impl AsRaw, addr: u64, len: u64) -> ZxResult {
 pub fn vmar_protect(vmar: impl AsRaw, options: u32, addr: u64, len: u64) -> ZxResult {
     // SAFETY: as for `vmar_unmap`.
     ok(unsafe { call_status(nr::VMAR_PROTECT, &[vmar.raw() as u64, options as u64, addr, len]) })
+}
+
+/// (v2) `zx_vmar_allocate`: a sub-region of `size` bytes in `parent` (at `offset` with
+/// `VM_SPECIFIC`); returns its handle and address. Closing the handle does not destroy
+/// the region: see [`vmar_destroy`].
+pub fn vmar_allocate(parent: impl AsRaw, options: u32, offset: u64, size: u64) -> ZxResult<(Handle, u64)> {
+    let (mut handle, mut addr) = (0u32, 0u64);
+    let args = [parent.raw() as u64, options as u64, offset, size, addr_of(&raw mut handle), addr_of(&raw mut addr)];
+    // SAFETY: `handle` and `addr` are ours to overwrite.
+    ok(unsafe { call_status(nr::VMAR_ALLOCATE, &args) })?;
+    Ok((Handle(handle), addr))
+}
+
+/// (v2) `zx_vmar_destroy`: unmaps everything in the region and destroys it and every
+/// region below it.
+pub fn vmar_destroy(vmar: impl AsRaw) -> ZxResult {
+    // SAFETY: no pointer argument; the caller only destroys regions it made.
+    ok(unsafe { call_status(nr::VMAR_DESTROY, &[vmar.raw() as u64]) })
 }
 
 /// `zx_cache_flush` over `[addr, addr+len)`.

@@ -135,6 +135,16 @@ static TESTS: &[user::Test] = tests![
     protect_hole_not_found,
     protect_exceeding_rights,
     protect_invalid_args,
+    // (v2) Sub-VMARs: vmar_allocate, vmar_destroy, and map/unmap/protect in them.
+    sub_vmar_rights_info_and_placement,
+    sub_vmar_mappings_are_relative_and_bounded,
+    sub_vmar_protect_and_unmap_respect_regions,
+    sub_vmar_allocate_check_order,
+    sub_vmar_allocate_bad_out_pointers_leave_nothing,
+    sub_vmar_destroy_unmaps_everything_inside,
+    sub_vmar_unmap_destroys_wholly_contained_regions,
+    sub_vmar_survives_its_handles,
+    sub_vmar_memory_returns,
     // cache_flush.
     cache_flush_options,
     cache_flush_ranges,
@@ -2260,6 +2270,362 @@ fn protect_invalid_args(ctx: &Ctx) -> TestResult {
     check_status(vmar_protect(0xFFFF_FFFFu32, VM_PERM_READ, mapping.addr(), PAGE), ZX_ERR_BAD_HANDLE, "bogus VMAR")?;
     check_status(vmar_protect(&vmo, VM_PERM_READ, mapping.addr(), PAGE), ZX_ERR_WRONG_TYPE, "VMO as VMAR")?;
     check_status(raw(nr::VMO_READ, &[vmo.raw_u64(), mapping.addr(), 0, 8]), ZX_OK, "mapping still writable")
+}
+
+// ---------------------------------------------------------------------------------------
+// (v2) Sub-VMARs (ABI.md 62, 63).
+
+const CAN_R: u32 = VM_CAN_MAP_READ;
+const CAN_RW: u32 = VM_CAN_MAP_READ | VM_CAN_MAP_WRITE;
+const CAN_RWX: u32 = VM_CAN_MAP_READ | VM_CAN_MAP_WRITE | VM_CAN_MAP_EXECUTE;
+
+/// A sub-VMAR that is destroyed when dropped (closing its handle would not destroy it).
+struct SubVmar {
+    handle: Handle,
+    addr: u64,
+}
+
+impl SubVmar {
+    #[track_caller]
+    fn new(parent: impl AsRaw, options: u32, offset: u64, len: u64) -> Result<SubVmar, Failure> {
+        let (handle, addr) = check_ok(vmar_allocate(parent, options, offset, len), "vmar_allocate")?;
+        Ok(SubVmar { handle, addr })
+    }
+}
+
+impl Drop for SubVmar {
+    fn drop(&mut self) {
+        let _ = vmar_destroy(&self.handle);
+    }
+}
+
+fn sub_vmar_rights_info_and_placement(ctx: &Ctx) -> TestResult {
+    let region = SubVmar::new(ctx.root_vmar, CAN_RW | VM_CAN_MAP_SPECIFIC, 0, 16 * PAGE)?;
+    let basic = check_ok(info_handle_basic(&region.handle), "HANDLE_BASIC")?;
+    check_eq((basic.obj_type, basic.props), (OBJ_TYPE_VMAR, 0), "a VMAR, not waitable")?;
+    check_hex(basic.rights as u64, (DEFAULT_VMAR | READ | WRITE) as u64, "rights 0x8003 | READ | WRITE")?;
+    let root_koid = check_ok(info_handle_basic(ctx.root_vmar), "root HANDLE_BASIC")?.koid;
+    check(basic.koid != root_koid, "its own koid")?;
+    let range = check_ok(info_vmar(&region.handle), "ZX_INFO_VMAR")?;
+    check_eq((range.base, range.len), (region.addr, 16 * PAGE), "ZX_INFO_VMAR: its base and length")?;
+    check(region.addr % PAGE == 0 && region.addr >= USER_BASE && region.addr + 16 * PAGE <= USER_END, "in user space")?;
+    for (flags, want) in [
+        (0, DEFAULT_VMAR),
+        (CAN_R, DEFAULT_VMAR | READ),
+        (VM_CAN_MAP_READ | VM_CAN_MAP_EXECUTE, DEFAULT_VMAR | READ | EXECUTE),
+        (CAN_RWX | VM_CAN_MAP_SPECIFIC, DEFAULT_VMAR | READ | WRITE | EXECUTE),
+    ] {
+        let sub = SubVmar::new(ctx.root_vmar, flags, 0, PAGE)?;
+        check_hex(check_ok(rights_of(&sub.handle), "rights")? as u64, want as u64, "rights per CAN_MAP_*")?;
+    }
+    for log2 in [16u32, 20, 21] {
+        let aligned = SubVmar::new(ctx.root_vmar, CAN_R | vm_align(log2), 0, PAGE)?;
+        check_eq(aligned.addr % (1 << log2), 0, "ZX_VM_ALIGN_n")?;
+    }
+    let compact = SubVmar::new(ctx.root_vmar, CAN_R | VM_COMPACT, 0, 2 * PAGE)?;
+    check(compact.addr % PAGE == 0, "COMPACT is accepted")?;
+    let vmo = new_vmo(PAGE)?;
+    check_ok(Mapping::new(ctx.root_vmar, VM_PERM_READ | VM_COMPACT, 0, &vmo, 0, PAGE), "COMPACT on vmar_map")?;
+    // Two regions never overlap.
+    let other = SubVmar::new(ctx.root_vmar, CAN_R, 0, 16 * PAGE)?;
+    check(other.addr + 16 * PAGE <= region.addr || region.addr + 16 * PAGE <= other.addr, "disjoint regions")
+}
+
+fn sub_vmar_mappings_are_relative_and_bounded(ctx: &Ctx) -> TestResult {
+    let region = SubVmar::new(ctx.root_vmar, CAN_RW | VM_CAN_MAP_SPECIFIC, 0, 16 * PAGE)?;
+    let h = &region.handle;
+    let vmo = new_vmo(4 * PAGE)?;
+    let at = check_ok(Mapping::new(h, VM_RW | VM_SPECIFIC, 4 * PAGE, &vmo, 0, 2 * PAGE), "SPECIFIC map")?;
+    check_hex(at.addr(), region.addr + 4 * PAGE, "SPECIFIC offsets are relative to the region")?;
+    at.write(7, 0x5A);
+    check_eq(read_byte(&vmo, 7)?, 0x5A, "a store through the mapping reaches the VMO")?;
+    let inner = SubVmar::new(h, CAN_R | VM_SPECIFIC, 8 * PAGE, 4 * PAGE)?;
+    check_hex(inner.addr, region.addr + 8 * PAGE, "a nested region at a SPECIFIC offset")?;
+    let inside = |addr: u64, base: u64, len: u64| base <= addr && addr < base + len;
+    for _ in 0..4 {
+        let m = check_ok(Mapping::new(h, VM_PERM_READ, 0, &vmo, 0, PAGE), "map anywhere in the region")?;
+        check(inside(m.addr(), region.addr, 16 * PAGE), "placed inside the region")?;
+        check(!inside(m.addr(), inner.addr, 4 * PAGE), "not inside the nested region")?;
+        check(!inside(m.addr(), at.addr(), 2 * PAGE), "not over a mapping")?;
+        m.leak(); // stays until the region is destroyed
+    }
+    let in_inner = check_ok(Mapping::new(&inner.handle, VM_PERM_READ, 0, &vmo, 0, PAGE), "map in the nested region")?;
+    check(inside(in_inner.addr(), inner.addr, 4 * PAGE), "placed inside the nested region")?;
+    check_eq(in_inner.read(7), 0x5A, "the nested mapping shows the VMO")?;
+    let cases: [(&Handle, u32, u64, u64, Status, &str); 9] = [
+        (h, VM_PERM_READ | VM_SPECIFIC, 15 * PAGE, 2 * PAGE, ZX_ERR_INVALID_ARGS, "SPECIFIC past the end"),
+        (h, VM_PERM_READ | VM_SPECIFIC, 16 * PAGE, PAGE, ZX_ERR_INVALID_ARGS, "SPECIFIC at the end"),
+        (h, VM_PERM_READ | VM_SPECIFIC, 5 * PAGE, PAGE, ZX_ERR_NO_MEMORY, "SPECIFIC over a mapping"),
+        (h, VM_PERM_READ | VM_SPECIFIC, 9 * PAGE, PAGE, ZX_ERR_NO_MEMORY, "SPECIFIC over the nested region"),
+        (h, VM_PERM_READ | VM_SPECIFIC_OVERWRITE, 7 * PAGE, 2 * PAGE, ZX_ERR_INVALID_ARGS, "OVERWRITE of a region"),
+        (h, VM_PERM_READ | VM_PERM_EXECUTE, 0, PAGE, ZX_ERR_ACCESS_DENIED, "EXECUTE without CAN_MAP_EXECUTE"),
+        (h, VM_PERM_READ, PAGE, PAGE, ZX_ERR_INVALID_ARGS, "an offset without SPECIFIC"),
+        (&inner.handle, VM_RW, 0, PAGE, ZX_ERR_ACCESS_DENIED, "WRITE in a read-only region"),
+        (&inner.handle, VM_PERM_READ | VM_SPECIFIC, 0, PAGE, ZX_ERR_ACCESS_DENIED, "no CAN_MAP_SPECIFIC"),
+    ];
+    for (vmar, options, offset, len, want, what) in cases {
+        check_status(vmar_map(vmar, options, offset, &vmo, 0, len), want, what)?;
+    }
+    check_status(vmar_map(h, VM_PERM_READ, 0, &vmo, 0, 17 * PAGE), ZX_ERR_INVALID_ARGS, "longer than the region")?;
+    // The region is full now but for what the loop left: fill it, then NO_MEMORY.
+    while vmar_map(h, VM_PERM_READ, 0, &vmo, 0, PAGE).is_ok() {}
+    check_status(vmar_map(h, VM_PERM_READ, 0, &vmo, 0, PAGE), ZX_ERR_NO_MEMORY, "a full region")?;
+    // `at`, ten one-page mappings in the ten free pages, and the one in the nested region.
+    check_eq(info(&vmo)?.num_mappings, 12, "mappings in the region and the nested one")?;
+    drop(in_inner);
+    drop(at);
+    drop(inner);
+    drop(region);
+    check_eq(info(&vmo)?.num_mappings, 0, "destroying the regions unmapped everything")
+}
+
+fn sub_vmar_protect_and_unmap_respect_regions(ctx: &Ctx) -> TestResult {
+    let region = SubVmar::new(ctx.root_vmar, CAN_RW | VM_CAN_MAP_SPECIFIC, 0, 8 * PAGE)?;
+    let h = &region.handle;
+    let vmo = new_vmo(8 * PAGE)?;
+    let low = check_ok(Mapping::new(h, VM_RW | VM_SPECIFIC, 0, &vmo, 0, 2 * PAGE), "map pages 0-1")?;
+    let inner = SubVmar::new(h, CAN_RW | VM_SPECIFIC, 2 * PAGE, 2 * PAGE)?;
+    let nested = check_ok(Mapping::new(&inner.handle, VM_RW, 0, &vmo, 2 * PAGE, 2 * PAGE), "map in the nested")?;
+    let high = check_ok(Mapping::new(h, VM_RW | VM_SPECIFIC, 4 * PAGE, &vmo, 4 * PAGE, 2 * PAGE), "map pages 4-5")?;
+    let writable = |addr: u64| raw(nr::VMO_READ, &[vmo.raw_u64(), addr, 0, 8]) == ZX_OK;
+    // Protect inside the region's own mappings works.
+    check_ok(vmar_protect(h, VM_PERM_READ, low.addr(), 2 * PAGE), "protect in the region")?;
+    check(!writable(low.addr()) && kernel_can_read(low.addr()), "read-only now")?;
+    check_ok(vmar_protect(h, VM_RW, low.addr(), 2 * PAGE), "back to read-write")?;
+    check(writable(low.addr() + PAGE), "writable again")?;
+    // A range with a nested region in it: INVALID_ARGS, nothing changed.
+    check_status(vmar_protect(h, VM_PERM_READ, low.addr(), 6 * PAGE), ZX_ERR_INVALID_ARGS, "across a region")?;
+    check(writable(low.addr()) && writable(high.addr()), "unchanged")?;
+    check_status(vmar_protect(ctx.root_vmar, VM_PERM_READ, low.addr(), PAGE), ZX_ERR_INVALID_ARGS, "through root")?;
+    check_status(vmar_protect(h, VM_PERM_READ, region.addr + 6 * PAGE, PAGE), ZX_ERR_NOT_FOUND, "a hole")?;
+    check_status(
+        vmar_protect(h, VM_PERM_READ, region.addr + 7 * PAGE, 2 * PAGE),
+        ZX_ERR_INVALID_ARGS,
+        "a range past the region's end",
+    )?;
+    check_status(
+        vmar_protect(h, VM_PERM_READ | VM_PERM_EXECUTE, low.addr(), PAGE),
+        ZX_ERR_ACCESS_DENIED,
+        "EXECUTE through a handle of a region without CAN_MAP_EXECUTE",
+    )?;
+    check_ok(vmar_protect(&inner.handle, VM_PERM_READ, nested.addr(), 2 * PAGE), "protect in the nested")?;
+    check(!writable(nested.addr()), "the nested mapping is read-only")?;
+    // Unmap: the range must lie in the region; a partial overlap with a region is refused.
+    check_status(vmar_unmap(&inner.handle, low.addr(), PAGE), ZX_ERR_INVALID_ARGS, "outside the region")?;
+    check_status(vmar_unmap(h, nested.addr(), PAGE), ZX_ERR_INVALID_ARGS, "inside a nested region")?;
+    check_status(vmar_unmap(h, low.addr() + PAGE, 2 * PAGE), ZX_ERR_INVALID_ARGS, "half of a nested region")?;
+    check_status(vmar_unmap(ctx.root_vmar, low.addr(), PAGE), ZX_ERR_INVALID_ARGS, "through root")?;
+    check(kernel_can_read(low.addr()) && kernel_can_read(nested.addr()), "refused unmaps change nothing")?;
+    check_ok(vmar_unmap(h, low.addr() + PAGE, PAGE), "a page of the region's own mapping")?;
+    check(!kernel_can_read(low.addr() + PAGE) && kernel_can_read(low.addr()), "split")?;
+    check_eq(info(&vmo)?.num_mappings, 3, "low, nested, high")?;
+    drop((low, nested, high));
+    Ok(())
+}
+
+fn sub_vmar_allocate_check_order(ctx: &Ctx) -> TestResult {
+    let root = ctx.root_vmar;
+    let vmo = new_vmo(PAGE)?;
+    // 1. The handle, its type, the rights for the CAN_MAP_* bits (before the options).
+    check_status(vmar_allocate(0xFFFF_FFFFu32, CAN_R, 0, PAGE), ZX_ERR_BAD_HANDLE, "a bogus parent")?;
+    check_status(vmar_allocate(&vmo, CAN_R, 0, PAGE), ZX_ERR_WRONG_TYPE, "a VMO as parent")?;
+    let read_only = dup(root, READ)?;
+    check_status(vmar_allocate(&read_only, CAN_RW, 0, PAGE), ZX_ERR_ACCESS_DENIED, "CAN_MAP_WRITE without WRITE")?;
+    check_status(
+        vmar_allocate(&read_only, VM_CAN_MAP_EXECUTE | VM_PERM_READ, 0, 1),
+        ZX_ERR_ACCESS_DENIED,
+        "rights before options",
+    )?;
+    let no_rights = dup(root, 0)?;
+    let bare = SubVmar::new(&no_rights, VM_CAN_MAP_SPECIFIC, 0, PAGE)?;
+    check_hex(check_ok(rights_of(&bare.handle), "rights")? as u64, DEFAULT_VMAR as u64, "no R/W/X")?;
+    // 2. Option bits, then the alignment field.
+    for bad in [VM_PERM_READ, VM_SPECIFIC_OVERWRITE, VM_MAP_RANGE, VM_REQUIRE_NON_RESIZABLE, 1 << 12, 1 << 20] {
+        check_status(vmar_allocate(root, CAN_R | bad, 0, 1), ZX_ERR_INVALID_ARGS, "an option bit it refuses")?;
+    }
+    for log2 in [1u32, 9, 33, 255] {
+        check_status(vmar_allocate(root, CAN_R | vm_align(log2), 0, PAGE), ZX_ERR_INVALID_ARGS, "a bad ALIGN_n")?;
+    }
+    // 3. The size's alignment, before a destroyed parent.
+    let (gone, _) = check_ok(vmar_allocate(root, CAN_R, 0, PAGE), "a parent to destroy")?;
+    check_ok(vmar_destroy(&gone), "destroy it")?;
+    for size in [1, PAGE - 1, PAGE + 1] {
+        check_status(vmar_allocate(root, CAN_R, 0, size), ZX_ERR_INVALID_ARGS, "size not a page multiple")?;
+        check_status(vmar_allocate(&gone, CAN_R, 0, size), ZX_ERR_INVALID_ARGS, "size before BAD_STATE")?;
+    }
+    // 4. A destroyed parent, before size 0.
+    check_status(vmar_allocate(&gone, CAN_R, 0, 0), ZX_ERR_BAD_STATE, "a destroyed parent")?;
+    // 5. Size 0.
+    check_status(vmar_allocate(root, CAN_R, 0, 0), ZX_ERR_INVALID_ARGS, "size 0")?;
+    // 6. CAN_MAP_* the parent lacks, before an offset without SPECIFIC.
+    let rw = SubVmar::new(root, CAN_RW, 0, 16 * PAGE)?;
+    let exec = vmar_allocate(&rw.handle, VM_CAN_MAP_EXECUTE, PAGE, PAGE);
+    check_status(exec, ZX_ERR_ACCESS_DENIED, "CAN_MAP_EXECUTE the parent lacks")?;
+    // 7. An offset without SPECIFIC, before SPECIFIC without CAN_MAP_SPECIFIC.
+    check_status(vmar_allocate(&rw.handle, CAN_R, PAGE, PAGE), ZX_ERR_INVALID_ARGS, "offset, no SPECIFIC")?;
+    // 8. SPECIFIC in a parent without CAN_MAP_SPECIFIC, before the range.
+    let status = vmar_allocate(&rw.handle, CAN_R | VM_SPECIFIC, 1 << 40, PAGE);
+    check_status(status, ZX_ERR_ACCESS_DENIED, "SPECIFIC without CAN_MAP_SPECIFIC")?;
+    // 9. The range against the parent.
+    let s = SubVmar::new(root, CAN_R | VM_CAN_MAP_SPECIFIC | vm_align(16), 0, 32 * PAGE)?;
+    check_eq(s.addr % (64 * 1024), 0, "ALIGN_64KB")?;
+    let sh = &s.handle;
+    for (offset, size, what) in [
+        (32 * PAGE, PAGE, "offset = size"),
+        (31 * PAGE, 2 * PAGE, "a range past the end"),
+        (!(PAGE - 1), PAGE, "offset near 2^64"),
+        (PAGE, !(PAGE - 1), "offset + size wraps"),
+    ] {
+        check_status(vmar_allocate(sh, CAN_R | VM_SPECIFIC, offset, size), ZX_ERR_INVALID_ARGS, what)?;
+    }
+    check_status(vmar_allocate(sh, CAN_R, 0, 33 * PAGE), ZX_ERR_INVALID_ARGS, "larger than the parent")?;
+    // 10. The SPECIFIC base's alignment, then overlaps; no room without SPECIFIC.
+    check_status(vmar_allocate(sh, CAN_R | VM_SPECIFIC, 100, PAGE), ZX_ERR_INVALID_ARGS, "unaligned offset")?;
+    let align = CAN_R | VM_SPECIFIC | vm_align(16);
+    check_status(vmar_allocate(sh, align, PAGE, PAGE), ZX_ERR_INVALID_ARGS, "a base that misses ALIGN_64KB")?;
+    let half = SubVmar::new(sh, align, 16 * PAGE, 16 * PAGE)?;
+    check_hex(half.addr, s.addr + 16 * PAGE, "a SPECIFIC base on ALIGN_64KB")?;
+    let mapped = check_ok(Mapping::new(sh, VM_PERM_READ | VM_SPECIFIC, 2 * PAGE, &vmo, 0, PAGE), "map")?;
+    check_status(vmar_allocate(sh, CAN_R | VM_SPECIFIC, 15 * PAGE, 2 * PAGE), ZX_ERR_NO_MEMORY, "over a region")?;
+    check_status(vmar_allocate(sh, CAN_R | VM_SPECIFIC, PAGE, 2 * PAGE), ZX_ERR_NO_MEMORY, "over a mapping")?;
+    check_status(vmar_allocate(sh, CAN_R, 0, 14 * PAGE), ZX_ERR_NO_MEMORY, "no room")?;
+    let fits = SubVmar::new(sh, CAN_R, 0, 13 * PAGE)?;
+    check_hex(fits.addr, s.addr + 3 * PAGE, "the lowest free range")?;
+    drop(mapped);
+    Ok(())
+}
+
+fn sub_vmar_allocate_bad_out_pointers_leave_nothing(ctx: &Ctx) -> TestResult {
+    // A one-page parent: a second one-page child fits only if the first is gone.
+    let parent = SubVmar::new(ctx.root_vmar, CAN_R, 0, PAGE)?;
+    let p = parent.handle.raw_u64();
+    let mut handle = 0u32;
+    let mut addr = 0u64;
+    let handle_ptr = addr_of(&raw mut handle);
+    for bad in [0, KERNEL_ADDR, rodata_addr()] {
+        let status = raw(nr::VMAR_ALLOCATE, &[p, CAN_R as u64, 0, PAGE, handle_ptr, bad]);
+        check_status(status, ZX_ERR_INVALID_ARGS, "an unwritable child_addr")?;
+        check_eq(handle, 0, "no handle written")?;
+        let status = raw(nr::VMAR_ALLOCATE, &[p, CAN_R as u64, 0, PAGE, bad, addr_of(&raw mut addr)]);
+        check_status(status, ZX_ERR_INVALID_ARGS, "an unwritable child_vmar")?;
+    }
+    let (child, child_addr) = check_ok(vmar_allocate(&parent.handle, CAN_R, 0, PAGE), "the parent is empty again")?;
+    check_hex(child_addr, parent.addr, "its one page")?;
+    check_ok(vmar_destroy(&child), "destroy")
+}
+
+fn sub_vmar_destroy_unmaps_everything_inside(ctx: &Ctx) -> TestResult {
+    let region = SubVmar::new(ctx.root_vmar, CAN_RW | VM_CAN_MAP_SPECIFIC, 0, 8 * PAGE)?;
+    let h = &region.handle;
+    let (vmo, vmo2) = (new_vmo(2 * PAGE)?, new_vmo(PAGE)?);
+    let at = check_ok(vmar_map(h, VM_RW | VM_SPECIFIC, 0, &vmo, 0, 2 * PAGE), "map")?;
+    // SAFETY: a store through the mapping just made.
+    unsafe { core::ptr::write_volatile(at as *mut u8, 1) };
+    let (inner, inner_addr) =
+        check_ok(vmar_allocate(h, CAN_R | VM_CAN_MAP_SPECIFIC | VM_SPECIFIC, 4 * PAGE, 4 * PAGE), "inner")?;
+    let deep = check_ok(vmar_map(&inner, VM_PERM_READ, 0, &vmo2, 0, PAGE), "map in the inner region")?;
+    let (deeper, _) = check_ok(vmar_allocate(&inner, CAN_R | VM_SPECIFIC, 2 * PAGE, 2 * PAGE), "deeper")?;
+    check_ok(vmar_map(&deeper, VM_PERM_READ, 0, &vmo2, 0, PAGE), "map in the deeper region")?;
+    check_eq(info(&vmo2)?.num_mappings, 2, "two mappings of vmo2")?;
+    let no_rights = dup(h, 0)?;
+    check_ok(vmar_destroy(&no_rights), "destroy (no right needed)")?;
+    check_eq(info(&vmo)?.num_mappings, 0, "the mapping is gone")?;
+    check_eq(info(&vmo2)?.num_mappings, 0, "the nested regions' mappings are gone")?;
+    check(!kernel_can_read(at) && !kernel_can_read(deep), "nothing readable there")?;
+    check_status(vmar_map(h, VM_PERM_READ, 0, &vmo, 0, PAGE), ZX_ERR_BAD_STATE, "map in it")?;
+    check_status(vmar_allocate(h, CAN_R, 0, PAGE), ZX_ERR_BAD_STATE, "allocate in it")?;
+    check_status(vmar_unmap(h, at, PAGE), ZX_ERR_BAD_STATE, "unmap in it")?;
+    check_status(vmar_protect(h, VM_PERM_READ, at, PAGE), ZX_ERR_BAD_STATE, "protect in it")?;
+    check_status(vmar_destroy(h), ZX_ERR_BAD_STATE, "destroy it again")?;
+    for nested in [&inner, &deeper] {
+        check_status(vmar_destroy(nested), ZX_ERR_BAD_STATE, "a nested region is destroyed too")?;
+        check_status(vmar_map(nested, VM_PERM_READ, 0, &vmo, 0, PAGE), ZX_ERR_BAD_STATE, "map in a nested one")?;
+    }
+    // Argument errors still come before BAD_STATE.
+    check_status(vmar_unmap(h, at, 0), ZX_ERR_INVALID_ARGS, "unmap length 0")?;
+    check_status(vmar_protect(h, VM_PERM_WRITE, at, PAGE), ZX_ERR_INVALID_ARGS, "protect W without R")?;
+    check_status(vmar_allocate(h, CAN_R, 0, 1), ZX_ERR_INVALID_ARGS, "allocate size 1")?;
+    let info_after = check_ok(info_vmar(&inner), "ZX_INFO_VMAR of a destroyed region")?;
+    check_eq((info_after.base, info_after.len), (inner_addr, 4 * PAGE), "its range as it was")?;
+    // Its range is free in the root again.
+    let again = Mapping::new(ctx.root_vmar, VM_RW | VM_SPECIFIC, at - ROOT_BASE, &vmo, 0, 8 * PAGE);
+    check_ok(again, "the range is free again (map over it)")?;
+    // The root VMAR cannot be destroyed; other objects and values are refused.
+    check_status(vmar_destroy(ctx.root_vmar), ZX_ERR_NOT_SUPPORTED, "the root VMAR")?;
+    check_status(vmar_destroy(dup(ctx.root_vmar, 0)?), ZX_ERR_NOT_SUPPORTED, "the root VMAR, no rights")?;
+    check_status(vmar_destroy(&vmo), ZX_ERR_WRONG_TYPE, "a VMO")?;
+    check_status(vmar_destroy(0xFFFF_FFFFu32), ZX_ERR_BAD_HANDLE, "a bogus handle")
+}
+
+fn sub_vmar_unmap_destroys_wholly_contained_regions(ctx: &Ctx) -> TestResult {
+    // A sandbox region, so that the unmaps below can never reach the program's memory.
+    let sandbox = SubVmar::new(ctx.root_vmar, CAN_R | VM_CAN_MAP_SPECIFIC, 0, 16 * PAGE)?;
+    let sb = &sandbox.handle;
+    let vmo = new_vmo(PAGE)?;
+    let whole = SubVmar::new(sb, CAN_R | VM_CAN_MAP_SPECIFIC | VM_SPECIFIC, 4 * PAGE, 2 * PAGE)?;
+    let (nested, _) = check_ok(vmar_allocate(&whole.handle, CAN_R | VM_SPECIFIC, PAGE, PAGE), "nested")?;
+    check_ok(vmar_map(&nested, VM_PERM_READ, 0, &vmo, 0, PAGE), "map in the nested")?;
+    check_ok(vmar_map(&whole.handle, VM_PERM_READ, 0, &vmo, 0, PAGE), "map in the region")?;
+    let beside = check_ok(vmar_map(sb, VM_PERM_READ | VM_SPECIFIC, 6 * PAGE, &vmo, 0, PAGE), "beside")?;
+    check_eq(info(&vmo)?.num_mappings, 3, "three mappings")?;
+    for (addr, len, what) in [
+        (whole.addr, PAGE, "the first half"),
+        (whole.addr + PAGE, 2 * PAGE, "the second half and beyond"),
+        (whole.addr - PAGE, 2 * PAGE, "before and the first half"),
+    ] {
+        check_status(vmar_unmap(sb, addr, len), ZX_ERR_INVALID_ARGS, what)?;
+    }
+    check_eq(info(&vmo)?.num_mappings, 3, "refused unmaps change nothing")?;
+    check_ok(vmar_unmap(sb, whole.addr - PAGE, 4 * PAGE), "unmap a range holding the region")?;
+    check_eq(info(&vmo)?.num_mappings, 0, "its mappings, the nested ones and the one beside went")?;
+    check(!kernel_can_read(beside), "the mapping beside is gone")?;
+    check_status(vmar_map(&whole.handle, VM_PERM_READ, 0, &vmo, 0, PAGE), ZX_ERR_BAD_STATE, "destroyed")?;
+    check_status(vmar_destroy(&nested), ZX_ERR_BAD_STATE, "the nested region is destroyed")?;
+    // The range is free in the sandbox again.
+    let again = SubVmar::new(sb, CAN_R | VM_SPECIFIC, 3 * PAGE, 4 * PAGE)?;
+    check_hex(again.addr, whole.addr - PAGE, "the range is free again")
+}
+
+fn sub_vmar_survives_its_handles(ctx: &Ctx) -> TestResult {
+    let sandbox = SubVmar::new(ctx.root_vmar, CAN_RW | VM_CAN_MAP_SPECIFIC, 0, 8 * PAGE)?;
+    let sb = &sandbox.handle;
+    let vmo = new_vmo(PAGE)?;
+    write_byte(&vmo, 0, 0x77)?;
+    let (handle, addr) = check_ok(vmar_allocate(sb, CAN_R | VM_SPECIFIC, 2 * PAGE, 2 * PAGE), "allocate")?;
+    let mapped = check_ok(vmar_map(&handle, VM_PERM_READ, 0, &vmo, 0, PAGE), "map in it")?;
+    drop(handle);
+    // SAFETY: a load through a mapping that closing the region's handle left in place.
+    check_eq(unsafe { core::ptr::read_volatile(mapped as *const u8) }, 0x77, "the mapping stays")?;
+    let status = vmar_map(sb, VM_PERM_READ | VM_SPECIFIC, 3 * PAGE, &vmo, 0, PAGE);
+    check_status(status, ZX_ERR_NO_MEMORY, "the region still holds its range")?;
+    check_eq(info(&vmo)?.num_mappings, 1, "one mapping")?;
+    check_ok(vmar_unmap(sb, addr, 2 * PAGE), "unmap the whole region")?;
+    check_eq(info(&vmo)?.num_mappings, 0, "gone with the region")?;
+    check_ok(vmar_map(sb, VM_PERM_READ | VM_SPECIFIC, 3 * PAGE, &vmo, 0, PAGE), "the range is free").map(|_| ())
+}
+
+fn sub_vmar_memory_returns(ctx: &Ctx) -> TestResult {
+    let cycle = || -> TestResult {
+        let vmo = new_vmo(4 * PAGE)?;
+        let outer = SubVmar::new(ctx.root_vmar, CAN_RW | VM_CAN_MAP_SPECIFIC, 0, 64 * PAGE)?;
+        let (mid, _) = check_ok(vmar_allocate(&outer.handle, CAN_RW, 0, 32 * PAGE), "mid")?;
+        let (leaf, _) = check_ok(vmar_allocate(&mid, CAN_RW, 0, 8 * PAGE), "leaf")?;
+        for vmar in [&outer.handle, &mid, &leaf] {
+            let addr = check_ok(vmar_map(vmar, VM_RW, 0, &vmo, 0, 4 * PAGE), "map")?;
+            for page in 0..4 {
+                // SAFETY: a store through the mapping just made.
+                unsafe { core::ptr::write_volatile((addr + page * PAGE) as *mut u8, page as u8) };
+            }
+        }
+        Ok(())
+    };
+    cycle()?; // warm-up
+    let before = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS")?;
+    cycle()?;
+    cycle()?;
+    let after = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS")?;
+    check_eq(after.free_bytes, before.free_bytes, "free_bytes after sub-VMAR cycles")?;
+    check_eq(after.mmu_overhead_bytes, before.mmu_overhead_bytes, "page tables")
 }
 
 // ---------------------------------------------------------------------------------------
