@@ -139,26 +139,23 @@ pub fn map_vmo(
 }
 
 /// Clears the page-table entries of `[base, base + len)` in space `id` and their TLB
-/// entries on every CPU.
+/// entries on every CPU. The walk skips missing tables and empty stretches, so the cost
+/// follows what is mapped, not `len`.
 pub fn clear_ptes(k: &mut Kernel, id: u64, base: u64, len: u64) {
     let Kernel { aspaces, frames, user_table_pages, .. } = k;
     let Some(space) = aspaces.get_mut(&id) else { return };
     let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
-    let cleared = space.page_table.unmap_range(VirtAddr(base), len, &mut tables);
-    if cleared == 0 {
-        return;
-    }
-    if cleared <= 16 {
-        // unmap_range does not say which pages it cleared; invalidate the range when it
-        // is short, the whole ASID otherwise.
-        if len / PAGE_SIZE <= 16 {
-            for i in 0..len / PAGE_SIZE {
-                mmu::flush_tlb_user_page(base + i * PAGE_SIZE, space.asid.id());
-            }
-            return;
+    let asid = space.asid.id();
+    let mut cleared = 0u64;
+    space.page_table.clear_range(VirtAddr(base), len, &mut tables, |va| {
+        cleared += 1;
+        if cleared <= 16 {
+            mmu::flush_tlb_user_page(va.as_u64(), asid);
         }
+    });
+    if cleared > 16 {
+        mmu::flush_tlb_asid(asid);
     }
-    mmu::flush_tlb_asid(space.asid.id());
 }
 
 /// Frees the page tables that covered `[base, base + len)` and map nothing now, so an
