@@ -42,9 +42,13 @@ run() {
     fi
 }
 
-bad_initrd=$(mktemp)
-trap 'rm -f "$bad_initrd"' EXIT
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+bad_initrd=$scratch/not-an-elf
 printf 'this is not an ELF file\n' >"$bad_initrd"
+# Hand-made programs (issue 13): a segment where the stack used to go, and 40,001 segments.
+python3 "$here/mk-test-elf.py" top-segment "$scratch/top-segment.elf"
+python3 "$here/mk-test-elf.py" many-loads 40001 "$scratch/many-loads.elf"
 
 echo "running system tests on: ${matrix[*]}"
 for m in "${matrix[@]}"; do
@@ -54,6 +58,10 @@ for m in "${matrix[@]}"; do
         --timeout 120 --expect 'W\^X audit: [1-9][0-9]* user pages mapped, 0 writable\+executable'
 done
 run "initrd/refused" --initrd "$bad_initrd" --status 2 --expect 'refusing the initrd'
+run "initrd/segment-at-the-top" --initrd "$scratch/top-segment.elf" \
+    --expect 'process exited with return code 0; .* 0 VMOs remain'
+run "initrd/40001-loads" --initrd "$scratch/many-loads.elf" --status 2 \
+    --expect 'refusing the initrd: initrd: 40001 PT_LOAD segments'
 run "devicetree/missing" --machine rpi4-no-dtb --status 1 \
     --expect 'no usable device tree: no device tree magic' --expect 'shutting down \(status 1\)'
 if [[ -x "$bins/fault" ]]; then
