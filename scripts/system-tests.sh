@@ -49,6 +49,12 @@ printf 'this is not an ELF file\n' >"$bad_initrd"
 # Hand-made programs (issue 13): a segment where the stack used to go, and 40,001 segments.
 python3 "$here/mk-test-elf.py" top-segment "$scratch/top-segment.elf"
 python3 "$here/mk-test-elf.py" many-loads 40001 "$scratch/many-loads.elf"
+# QEMU virt's own tree with the PL011 moved to 2^45, beyond the cortex-a72's 44-bit
+# physical addresses (issue 13, defect 6). QEMU rewrites /memory from -m, so the
+# 2^62-byte memory node is a host test (platform::machine) only.
+far_uart_dtb=$scratch/uart-beyond-pa-range.dtb
+cp "$here/../tests/fixtures/dtb/virt-default.dtb" "$far_uart_dtb"
+fdtput -t x "$far_uart_dtb" /pl011@9000000 reg 0x2000 0 0 0x1000
 
 echo "running system tests on: ${matrix[*]}"
 for m in "${matrix[@]}"; do
@@ -64,6 +70,8 @@ run "initrd/40001-loads" --initrd "$scratch/many-loads.elf" --status 2 \
     --expect 'refusing the initrd: initrd: 40001 PT_LOAD segments'
 run "devicetree/missing" --machine rpi4-no-dtb --status 1 \
     --expect 'no usable device tree: no device tree magic' --expect 'shutting down \(status 1\)'
+run "devicetree/uart-beyond-pa-range" --dtb "$far_uart_dtb" --expect 'no initrd to run' \
+    --expect "^console: the device tree's console UART registers at 0x200000000000 .*beyond the 44-bit physical"
 if [[ -x "$bins/fault" ]]; then
     cases=$(fault_cases)
     [[ -z $cases ]] && { echo "test isolation/list ... FAILED (the fault program listed no cases)"; failed=$((failed + 1)); }

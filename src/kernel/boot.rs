@@ -53,10 +53,14 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
         Ok(blob) => blob,
         Err(why) => early_fail("no usable device tree", &why),
     };
-    let machine = match Machine::from_fdt(blob) {
+    let mut machine = match Machine::from_fdt(blob) {
         Ok(machine) => machine,
         Err(e) => early_fail("the device tree is invalid", &e),
     };
+    // RAM or registers this CPU cannot address: refuse the tree, or drop the device.
+    if let Err(e) = machine.check_physical_reach(cpu::physical_address_bits()) {
+        early_fail("the device tree is invalid", &e);
+    }
     super::shutdown::set_psci(machine.psci.ok().map(|p| p.method));
 
     // 3. Physical memory.
