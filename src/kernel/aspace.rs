@@ -17,7 +17,6 @@ use crate::sched::asid::{AsidAllocator, AsidTag};
 use crate::vm::vmar::{Mapping, Vmar};
 use crate::vm::vmo::VmoId;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use spin::Mutex;
 
 /// One process's memory: mappings, tables, ASID.
@@ -200,23 +199,46 @@ pub fn apply_invalidations(k: &mut Kernel) {
     }
 }
 
+/// [`apply_invalidations`] once something is queued. Never allocates: the queue has a
+/// fixed size, and when it overflowed every mapping of every address space refaults.
 #[inline(never)]
 fn apply_queued_invalidations(k: &mut Kernel) {
-    let mut ranges: Vec<(u64, u64, u64)> = Vec::new();
-    while let Some(inv) = k.vmos.pop_invalidation() {
+    let Kernel { aspaces, frames, user_table_pages, vmos, .. } = k;
+    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    if vmos.take_invalidate_everything() {
+        while vmos.pop_invalidation().is_some() {}
+        for space in aspaces.values_mut() {
+            for m in space.vmar.iter() {
+                space.page_table.clear_range(VirtAddr(m.base), m.len, &mut tables, |_| {});
+            }
+            mmu::flush_tlb_asid(space.asid.id());
+        }
+        return;
+    }
+    // One entry at a time, so the queue is never copied: no heap traffic on any path.
+    while let Some(inv) = vmos.pop_invalidation() {
         let first = inv.first_page * PAGE_SIZE;
         let end = first.saturating_add(inv.page_count.saturating_mul(PAGE_SIZE));
-        for (&id, space) in k.aspaces.iter() {
-            for m in space.vmar.mappings_of(inv.vmo) {
+        for space in aspaces.values_mut() {
+            let AddressSpace { vmar, page_table, asid } = space;
+            let asid = asid.id();
+            let mut cleared = 0u64;
+            for m in vmar.mappings_of(inv.vmo) {
                 let lo = first.max(m.vmo_offset);
                 let hi = end.min(m.vmo_offset + m.len);
                 if lo < hi {
-                    ranges.push((id, m.base + (lo - m.vmo_offset), hi - lo));
+                    let base = m.base + (lo - m.vmo_offset);
+                    page_table.clear_range(VirtAddr(base), hi - lo, &mut tables, |va| {
+                        cleared += 1;
+                        if cleared <= 16 {
+                            mmu::flush_tlb_user_page(va.as_u64(), asid);
+                        }
+                    });
                 }
             }
-        }
-        for (id, base, len) in ranges.drain(..) {
-            clear_ptes(k, id, base, len);
+            if cleared > 16 {
+                mmu::flush_tlb_asid(asid);
+            }
         }
     }
 }

@@ -46,6 +46,8 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     mmu::set_kernel_phys_base(load_pa);
     heap::init_bootstrap_heap();
     super::irq::mark_boot_time(timer::ticks());
+    // Sparse page indices are hashed with a seed a program cannot know.
+    crate::vm::page_list::set_hash_seed(timer::ticks().wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ dtb_pa.rotate_left(17));
     let _ = semihosting::available();
 
     // 2. The device tree, read through the boot identity map.

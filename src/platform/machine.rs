@@ -323,11 +323,17 @@ impl Machine {
     pub fn check_physical_reach(&mut self, pa_bits: u32) -> Result<(), DtError> {
         let bits = pa_bits.min(u64::BITS);
         let limit = if bits >= u64::BITS { u64::MAX } else { 1u64 << bits };
-        let ends_within = |range: &PhysRange, limit: u64| range.base.0.checked_add(range.size).is_some_and(|end| end <= limit);
+        let ends_within =
+            |range: &PhysRange, limit: u64| range.base.0.checked_add(range.size).is_some_and(|end| end <= limit);
         let linear_bits = LINEAR_SPAN.trailing_zeros();
         let (ram_limit, ram_bits) = if limit < LINEAR_SPAN { (limit, bits) } else { (LINEAR_SPAN, linear_bits) };
         if let Some(ram) = self.ram.iter().find(|range| !ends_within(range, ram_limit)) {
-            return Err(DtError::BeyondPhysicalRange { what: "RAM range", address: ram.base.0, size: ram.size, bits: ram_bits });
+            return Err(DtError::BeyondPhysicalRange {
+                what: "RAM range",
+                address: ram.base.0,
+                size: ram.size,
+                bits: ram_bits,
+            });
         }
         let check = |what: &'static str, range: PhysRange| {
             if ends_within(&range, limit) {
@@ -825,7 +831,8 @@ mod tests {
         let mut m = parse(&blob);
         assert_eq!(m.console.map(|uart| uart.regs.base), Ok(PhysAddr(1 << 45)));
         assert_eq!(m.check_physical_reach(44), Ok(()));
-        let beyond = DtError::BeyondPhysicalRange { what: "console UART registers", address: 1 << 45, size: 0x1000, bits: 44 };
+        let beyond =
+            DtError::BeyondPhysicalRange { what: "console UART registers", address: 1 << 45, size: 0x1000, bits: 44 };
         assert_eq!(m.console.map(|uart| uart.regs), Err(beyond));
         assert!(matches!(m.pl011, Err(DtError::BeyondPhysicalRange { what: "PL011 UART registers", .. })));
         assert!(m.gic.is_ok() && m.ram.len() == 1);
