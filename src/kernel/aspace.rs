@@ -189,6 +189,15 @@ pub fn release_unmapped(k: &mut Kernel, id: u64, removed: &Mapping<VmoId>, piece
     }
 }
 
+/// Releases, one at a time, every piece the last unmap (or overwriting map) of space
+/// `id` took out of its VMAR. No list of them is ever built, so unmapping allocates
+/// nothing.
+pub fn release_all_unmapped(k: &mut Kernel, id: u64) {
+    while let Some(piece) = k.aspaces.get_mut(&id).and_then(|space| space.vmar.take_unmapped()) {
+        release_unmapped(k, id, &piece.mapping, piece.pieces_left);
+    }
+}
+
 /// Unmaps, in every address space, every page whose VMO page changed (committed,
 /// forked, decommitted...), so the next access refaults and sees the new page. Nearly
 /// always the queue is empty, so that test is inline.

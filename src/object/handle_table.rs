@@ -64,8 +64,9 @@ struct Slot<T> {
 
 /// The handles of one process.
 ///
-/// `get` never allocates; `insert` may allocate when the slot array or the free queue
-/// grows.
+/// `get`, `remove` and `drain` never allocate, so closing handles and ending a process
+/// cannot fail for lack of memory; `insert` may need the slot array and the free queue
+/// to grow, which it does fallibly (`NoMemory`, nothing changed).
 pub struct HandleTable<T> {
     slots: Vec<Slot<T>>,
     /// Indices of empty slots, oldest first.
@@ -95,7 +96,8 @@ impl<T> HandleTable<T> {
 
     /// Adds a handle and returns its value.
     ///
-    /// `NoResources` when the process already holds [`MAX_HANDLES`] handles.
+    /// `NoResources` when the process already holds [`MAX_HANDLES`] handles; `NoMemory`
+    /// (nothing changed) when the table must grow and the heap cannot give it room.
     pub fn insert(&mut self, object: T, rights: u32) -> ZxResult<u32> {
         let index = self.take_free_slot()?;
         let slot = self.slots.get_mut(index).ok_or(ZxError::Internal)?;
@@ -214,6 +216,13 @@ impl<T> HandleTable<T> {
             // Full and nothing free.
             return Err(ZxError::NoResources);
         }
+        // Room first: a slot, and a place in the free queue for every slot, so that
+        // emptying a slot (closing a handle) never allocates.
+        self.slots.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+        let needed = self.slots.len() + 1;
+        if self.free.capacity() < needed {
+            self.free.try_reserve(needed - self.free.len()).map_err(|_| ZxError::NoMemory)?;
+        }
         self.slots.push(Slot { generation: 0, handle: None });
         Ok(self.slots.len() - 1)
     }
@@ -224,7 +233,8 @@ impl<T> HandleTable<T> {
         let slot = self.slots.get_mut(index)?;
         let handle = slot.handle.take()?;
         slot.generation = (slot.generation + 1) & GENERATION_MASK;
-        // `index` < MAX_HANDLES = 2^16, so it fits.
+        // `index` < MAX_HANDLES = 2^16, so it fits; the queue has room for every slot
+        // (reserved when the slot was made), so this never allocates.
         self.free.push_back(index as u32);
         self.live -= 1;
         Some(handle)
@@ -464,5 +474,26 @@ mod tests {
         // And the table works afterwards.
         let v = table.insert(3, 0).unwrap();
         assert_eq!(table.get(v).unwrap().object, 3);
+    }
+
+    /// Issue 13, defect 2: growing the table is fallible, and closing handles (one by
+    /// one or all at once) never allocates.
+    #[test]
+    fn growth_is_fallible_and_closing_never_allocates() {
+        use crate::arch::host_alloc::{allocations_during, with_heap_budget};
+        let mut table = HandleTable::new(SALT);
+        let mut values = vec![table.insert(0u64, READ | DUPLICATE).unwrap()];
+        while table.slots.len() < table.slots.capacity() {
+            values.push(table.insert(values.len() as u64, READ).unwrap());
+        }
+        assert_eq!(with_heap_budget(0, || table.insert(99, READ)), Err(ZxError::NoMemory));
+        assert_eq!(with_heap_budget(0, || table.duplicate(values[0], SAME_RIGHTS)), Err(ZxError::NoMemory));
+        assert_eq!(table.len(), values.len());
+        let half = values.len() / 2;
+        for &value in &values[..half] {
+            assert_eq!(with_heap_budget(0, || allocations_during(|| drop(table.remove(value).unwrap()))), 0);
+        }
+        assert_eq!(with_heap_budget(0, || allocations_during(|| table.drain().for_each(drop))), 0);
+        assert!(table.is_empty());
     }
 }

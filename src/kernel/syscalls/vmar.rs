@@ -4,7 +4,7 @@
 use super::{Caller, lookup_vmar, lookup_vmo, user};
 use crate::abi::{USER_BASE, rights, vm};
 use crate::error::{ZxError, ZxResult};
-use crate::kernel::aspace::{self, clear_ptes, release_unmapped};
+use crate::kernel::aspace::{self, clear_ptes, release_all_unmapped};
 use crate::kernel::with_kernel;
 use crate::object::rights::{check_rights, perms_allowed_by, rights_for_perms};
 use crate::vm::vmar::{check_map_protection, round_map_len, validate_map_options, validate_protect_options};
@@ -50,7 +50,7 @@ pub fn map(
         let placement = request.placement(vmar_offset)?;
         let addr = if request.overwrite {
             let offset = placement.ok_or(ZxError::InvalidArgs)?;
-            let (addr, removed) = aspace::get(k, id)?.vmar.map_overwrite(
+            let addr = aspace::get(k, id)?.vmar.map_overwrite(
                 offset,
                 request.align,
                 len,
@@ -59,9 +59,7 @@ pub fn map(
                 perms,
                 allowed,
             )?;
-            for piece in removed {
-                release_unmapped(k, id, &piece.mapping, piece.pieces_left);
-            }
+            release_all_unmapped(k, id);
             addr
         } else {
             aspace::get(k, id)?.vmar.map(placement, request.align, len, vmo_id, vmo_offset, perms, allowed)?
@@ -70,10 +68,8 @@ pub fn map(
         k.vmos.add_mapping(vmo_id);
         if let Err(e) = user::write_value(k, out, &addr.to_le_bytes()) {
             // Undo the mapping: the caller never learns where it is.
-            if let Ok(removed) = aspace::get(k, id).and_then(|s| s.vmar.unmap(addr, len)) {
-                for piece in removed {
-                    release_unmapped(k, id, &piece.mapping, piece.pieces_left);
-                }
+            if aspace::get(k, id).and_then(|s| s.vmar.unmap(addr, len)).is_ok() {
+                release_all_unmapped(k, id);
             }
             return Err(e);
         }
@@ -87,10 +83,8 @@ pub fn unmap(c: &Caller, vmar: u32, addr: u64, len: u64) -> ZxResult {
     let (region, _) = lookup_vmar(c, vmar)?;
     let id = region.aspace();
     with_kernel(|k| {
-        let removed = aspace::get(k, id)?.vmar.unmap(addr, len)?;
-        for piece in removed {
-            release_unmapped(k, id, &piece.mapping, piece.pieces_left);
-        }
+        aspace::get(k, id)?.vmar.unmap(addr, len)?;
+        release_all_unmapped(k, id);
         Ok(())
     })
 }
@@ -106,14 +100,18 @@ pub fn protect(c: &Caller, vmar: u32, options: u32, addr: u64, len: u64) -> ZxRe
     }
     let id = region.aspace();
     with_kernel(|k| {
-        let changed = aspace::get(k, id)?.vmar.protect(addr, len, perms)?;
-        for piece in changed {
+        let outcome = aspace::get(k, id)?.vmar.protect(addr, len, perms)?;
+        // A mapping split at an edge of the range counts as more mappings of its VMO.
+        for piece in outcome.splits.iter().flatten() {
             for _ in 0..piece.mapping_count_delta() {
                 k.vmos.add_mapping(piece.mapping.vmo);
                 k.vmos.retain(piece.mapping.vmo);
             }
-            // The entries refault with the new permissions.
-            clear_ptes(k, id, piece.mapping.base, piece.mapping.len);
+        }
+        // Every changed mapping lies inside the range: its entries refault with the new
+        // permissions (one walk, costing what is mapped).
+        if outcome.changed > 0 {
+            clear_ptes(k, id, addr, len.div_ceil(crate::abi::PAGE_SIZE) * crate::abi::PAGE_SIZE);
         }
         Ok(())
     })
