@@ -9,7 +9,7 @@ use crate::abi::{exit_status, obj_type, retcode, signal};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::object::{KHandle, KernelObject, ObjectBase};
 use crate::kernel::with_kernel;
-use crate::object::handle_table::{Handle, HandleTable};
+use crate::object::handle_table::{Handle, HandleTable, MAX_HANDLES};
 use crate::object::rights::check_rights;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -149,28 +149,31 @@ impl Process {
         Ok((typed, have))
     }
 
-    /// Adds a handle to `object` with `rights`; NO_MEMORY when the table is full (the
-    /// object then loses this would-be handle, which may end it).
+    /// Adds a handle to `object` with `rights`: NO_RESOURCES when the table holds
+    /// [`MAX_HANDLES`] handles, NO_MEMORY when it cannot grow (or the process is dead).
+    /// On failure the object loses this would-be handle, which may end it.
     pub fn add_handle(&self, object: Arc<dyn KernelObject>, rights: u32) -> ZxResult<u32> {
         self.add_khandle(KHandle::new(object), rights)
     }
 
-    /// Adds an existing handle (moved from elsewhere).
+    /// Adds an existing handle (moved from elsewhere), failing as
+    /// [`Process::add_handle`] does.
     pub fn add_khandle(&self, handle: KHandle, rights: u32) -> ZxResult<u32> {
-        let result: Result<u32, KHandle> = {
+        let (unmade, error) = {
             let mut table = self.handles.lock();
             if self.state.lock().life == ProcLife::Dead {
-                Err(handle)
+                (handle, ZxError::NoMemory)
             } else {
                 match table.try_insert(handle, rights) {
                     Ok(value) => return Ok(value),
-                    Err(handle) => Err(handle),
+                    Err(handle) if table.len() >= MAX_HANDLES => (handle, ZxError::NoResources),
+                    Err(handle) => (handle, ZxError::NoMemory),
                 }
             }
         };
         // Dropped outside the table lock: it may end the object.
-        drop(result);
-        Err(ZxError::NoMemory)
+        drop(unmade);
+        Err(error)
     }
 
     /// Removes `handle` from the table and gives it back (the caller drops or moves it
