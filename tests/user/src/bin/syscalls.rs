@@ -40,6 +40,7 @@ static TESTS: &[user::Test] = tests![
     handle_duplicate_rights,
     handle_duplicate_errors,
     handle_replace_rules,
+    new_objects_die_with_their_unmade_handle,
     // object_get_info.
     info_handle_basic_values,
     info_vmar_of_root_vmar,
@@ -1883,6 +1884,64 @@ fn physical_mmio_map_and_read(ctx: &Ctx) -> TestResult {
     }
     let after = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS")?;
     check_eq(after.vmo_bytes, before.vmo_bytes, "physical VMOs never count as committed")
+}
+
+/// Raw values of the duplicates that fill the handle table (more than it can hold).
+static FILLER: [core::sync::atomic::AtomicU32; 65_600] = [const { core::sync::atomic::AtomicU32::new(0) }; 65_600];
+
+/// Issue 13, defect 1: with the handle table full, `zx_vmo_create`, `zx_vmo_create_child`
+/// (COW and slice) and `zx_vmo_create_physical` fail with NO_RESOURCES and the object
+/// they made dies with its unmade handle: the parent gets no child, keeps
+/// ZERO_CHILDREN, and every frame comes back once the handles are closed.
+fn new_objects_die_with_their_unmade_handle(ctx: &Ctx) -> TestResult {
+    use core::sync::atomic::Ordering::Relaxed;
+    // Commit the filler's own pages first, so that they do not count as a difference.
+    FILLER.iter().for_each(|slot| slot.store(0, Relaxed));
+    vmo_churn()?;
+    let before = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS before")?;
+    let parent = new_vmo(4 * PAGE)?;
+    fill(&parent, 0, 0x3C, 4 * PAGE)?;
+    let mut held = 0;
+    let filled = loop {
+        if held == FILLER.len() {
+            break Err(Failure::new(format_args!("the handle table never filled up")));
+        }
+        match handle_duplicate(&parent, SAME_RIGHTS) {
+            Ok(h) => {
+                FILLER[held].store(h.into_raw(), Relaxed);
+                held += 1;
+            }
+            Err(ZX_ERR_NO_RESOURCES) => break Ok(()),
+            Err(status) => break Err(Failure::new(format_args!("handle_duplicate while filling the table: {status}"))),
+        }
+    };
+    let result = filled.and_then(|()| {
+        check_status(vmo_create(PAGE, 0), ZX_ERR_NO_RESOURCES, "vmo_create, table full")?;
+        check_status(
+            vmo_create_child(&parent, CHILD_SNAPSHOT, 0, 4 * PAGE),
+            ZX_ERR_NO_RESOURCES,
+            "COW child, table full",
+        )?;
+        check_status(vmo_create_child(&parent, CHILD_SLICE, 0, PAGE), ZX_ERR_NO_RESOURCES, "slice, table full")?;
+        if let Some(mmio) = ctx.arg_u64("mmio") {
+            check_status(
+                vmo_create_physical(ctx.root_resource, mmio, PAGE),
+                ZX_ERR_NO_RESOURCES,
+                "physical VMO, table full",
+            )?;
+        }
+        Ok(())
+    });
+    for slot in &FILLER[..held] {
+        check_ok(handle_close(slot.swap(0, Relaxed)), "closing a filler handle")?;
+    }
+    result?;
+    check_eq(info(&parent)?.num_children, 0, "children left by the failed calls")?;
+    check(zero_children(&parent), "ZERO_CHILDREN after the failed calls")?;
+    drop(parent);
+    let after = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS after")?;
+    check_eq(after.vmo_bytes, before.vmo_bytes, "vmo_bytes after closing every handle")?;
+    check_eq(after.free_bytes, before.free_bytes, "free_bytes after closing every handle")
 }
 
 // ---------------------------------------------------------------------------------------
