@@ -89,53 +89,147 @@ impl Segment {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ElfError {
     /// Shorter than the 64-byte file header.
-    TooShort { len: usize },
+    TooShort {
+        /// Bytes in the file.
+        len: usize,
+    },
     /// Does not start with `\x7fELF`.
     BadMagic,
     /// `EI_CLASS` is not `ELFCLASS64`.
-    NotElf64 { class: u8 },
+    NotElf64 {
+        /// The `EI_CLASS` found.
+        class: u8,
+    },
     /// `EI_DATA` is not `ELFDATA2LSB`.
-    NotLittleEndian { data: u8 },
+    NotLittleEndian {
+        /// The `EI_DATA` found.
+        data: u8,
+    },
     /// `EI_VERSION` or `e_version` is not 1.
-    BadVersion { version: u32 },
+    BadVersion {
+        /// The version found.
+        version: u32,
+    },
     /// `e_type` is not `ET_EXEC`.
-    NotExecutable { elf_type: u16 },
+    NotExecutable {
+        /// The `e_type` found.
+        elf_type: u16,
+    },
     /// `e_machine` is not `EM_AARCH64`.
-    WrongMachine { machine: u16 },
+    WrongMachine {
+        /// The `e_machine` found.
+        machine: u16,
+    },
     /// `e_phentsize` is not 56.
-    BadProgramHeaderSize { size: u16 },
+    BadProgramHeaderSize {
+        /// The `e_phentsize` found.
+        size: u16,
+    },
     /// The program header table does not lie wholly inside the file.
-    ProgramHeadersOutsideFile { offset: u64, count: u16 },
+    ProgramHeadersOutsideFile {
+        /// The `e_phoff` found.
+        offset: u64,
+        /// The `e_phnum` found.
+        count: u16,
+    },
     /// No `PT_LOAD` header.
     NoLoadSegment,
     /// `p_filesz > p_memsz`.
-    FileSizeExceedsMemSize { segment: usize, filesz: u64, memsz: u64 },
+    FileSizeExceedsMemSize {
+        /// Program header index of the segment.
+        segment: usize,
+        /// Its `p_filesz`.
+        filesz: u64,
+        /// Its `p_memsz`.
+        memsz: u64,
+    },
     /// `[p_vaddr, p_vaddr + p_memsz)` is not inside user space (or overflows).
-    OutsideUserSpace { segment: usize, vaddr: u64, memsz: u64 },
+    OutsideUserSpace {
+        /// Program header index of the segment.
+        segment: usize,
+        /// Its `p_vaddr`.
+        vaddr: u64,
+        /// Its `p_memsz`.
+        memsz: u64,
+    },
     /// `[p_offset, p_offset + p_filesz)` is not inside the file (or overflows).
-    FileRangeOutsideFile { segment: usize, offset: u64, filesz: u64 },
+    FileRangeOutsideFile {
+        /// Program header index of the segment.
+        segment: usize,
+        /// Its `p_offset`.
+        offset: u64,
+        /// Its `p_filesz`.
+        filesz: u64,
+    },
     /// `PF_W` and `PF_X` together.
-    WritableAndExecutable { segment: usize, vaddr: u64 },
+    WritableAndExecutable {
+        /// Program header index of the segment.
+        segment: usize,
+        /// Its `p_vaddr`.
+        vaddr: u64,
+    },
     /// `PF_W` without `PF_R`: no page table can express it.
-    WritableNotReadable { segment: usize, vaddr: u64 },
+    WritableNotReadable {
+        /// Program header index of the segment.
+        segment: usize,
+        /// Its `p_vaddr`.
+        vaddr: u64,
+    },
     /// `PF_X` without `PF_R`: Zircon's mapping rules (and so `zx_vmar_map`) do not
     /// allow execute-only mappings, so the loader cannot give the segment exactly its
     /// permissions.
-    ExecutableNotReadable { segment: usize, vaddr: u64 },
+    ExecutableNotReadable {
+        /// Program header index of the segment.
+        segment: usize,
+        /// Its `p_vaddr`.
+        vaddr: u64,
+    },
     /// `p_align` is neither 0 nor a power of two.
-    BadAlignment { segment: usize, align: u64 },
+    BadAlignment {
+        /// Program header index of the segment.
+        segment: usize,
+        /// Its `p_align`.
+        align: u64,
+    },
     /// `p_offset` and `p_vaddr` differ modulo the page size.
-    OffsetNotCongruent { segment: usize, vaddr: u64, offset: u64 },
+    OffsetNotCongruent {
+        /// Program header index of the segment.
+        segment: usize,
+        /// Its `p_vaddr`.
+        vaddr: u64,
+        /// Its `p_offset`.
+        offset: u64,
+    },
     /// Two segments cover the same bytes, or share a page with equal permissions.
-    OverlappingSegments { first: usize, second: usize, page: u64 },
+    OverlappingSegments {
+        /// Program header index of the first segment.
+        first: usize,
+        /// Program header index of the second segment.
+        second: usize,
+        /// The first page they both touch.
+        page: u64,
+    },
     /// Two segments with different permissions share a page.
-    SharedPageDifferentPermissions { first: usize, second: usize, page: u64 },
+    SharedPageDifferentPermissions {
+        /// Program header index of the first segment.
+        first: usize,
+        /// Program header index of the second segment.
+        second: usize,
+        /// The first page they both touch.
+        page: u64,
+    },
     /// `e_entry` is not inside an executable segment.
-    EntryNotExecutable { entry: u64 },
+    EntryNotExecutable {
+        /// The `e_entry` found.
+        entry: u64,
+    },
     /// The kernel heap could not hold the segment list.
     OutOfMemory,
     /// More than [`MAX_LOAD_SEGMENTS`] `PT_LOAD` headers.
-    TooManySegments { count: usize },
+    TooManySegments {
+        /// How many `PT_LOAD` headers the image has.
+        count: usize,
+    },
     /// The segments leave no room anywhere in user space for the stack region.
     NoRoomForStack,
 }

@@ -1107,7 +1107,7 @@ fn exhaustion_scenario() -> (VmoStore, FakeMemory, [VmoId; 3]) {
     write(&mut store, &mut mem, parent, 0, &pattern(11, 3 * P as usize)).unwrap();
     let child = store.create_child(parent, 2, child::SNAPSHOT, 0, 4 * P, false).unwrap();
     let slice = store.create_child(child, 3, child::SLICE, 0, 4 * P, false).unwrap();
-    store.take_invalidations();
+    store.take_invalidations().for_each(drop);
     (store, mem, [parent, child, slice])
 }
 
