@@ -63,6 +63,14 @@ for m in "${matrix[@]}"; do
     run "syscalls/$m" --machine "$m" --initrd "$bins/syscalls" --append "$(machine_test_args "$m")" --summary \
         --timeout 120 --expect 'W\^X audit: [1-9][0-9]* user pages mapped, 0 writable\+executable'
 done
+# Issue 13, defect 2: the kernel heap filled by a program (one-page mappings, then one
+# unmap of them all; VMOs until NO_MEMORY), on the default and the smallest heap.
+for m in virt virt-128m; do
+    run "heap-exhaustion/$m" --machine "$m" --initrd "$bins/syscalls" --timeout 300 --summary \
+        --append "filter=heap_exhaustion heap=1 $(machine_test_args "$m")" \
+        --expect '^test heap_exhaustion_one_page_mappings_then_one_unmap \.\.\. ok$' \
+        --expect '^test heap_exhaustion_many_one_page_vmos \.\.\. ok$'
+done
 run "initrd/refused" --initrd "$bad_initrd" --status 2 --expect 'refusing the initrd'
 run "initrd/segment-at-the-top" --initrd "$scratch/top-segment.elf" \
     --expect 'process exited with return code 0; .* 0 VMOs remain'
