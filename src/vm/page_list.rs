@@ -311,13 +311,19 @@ impl PageList {
                 })
                 .map(move |(slot, &entry)| (base + slot as u64, PhysAddr(entry)))
         });
+        // The sparse part: probe each index of a short range, scan the map otherwise,
+        // whichever is less work.
         let sparse_first = first.max(DENSE_PAGES);
-        let sparse = self
+        let probe = end.saturating_sub(sparse_first) < self.sparse.len() as u64;
+        let probed = if probe { sparse_first..end } else { 0..0 };
+        let probed = probed.filter_map(move |index| self.sparse.get(&index).map(|&frame| (index, frame)));
+        let scanned = self
             .sparse
             .iter()
+            .take(if probe { 0 } else { usize::MAX })
             .filter(move |&(&index, _)| index >= sparse_first && index < end)
             .map(|(&index, &frame)| (index, frame));
-        dense.chain(sparse)
+        dense.chain(probed).chain(scanned)
     }
 
     /// Every committed page (dense part in index order, then the sparse part).
