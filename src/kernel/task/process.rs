@@ -256,7 +256,7 @@ impl Process {
     /// killed. The calling thread, if it is one of them, must end at the top of its
     /// syscall or fault.
     pub fn exit_with(self: &Arc<Self>, code: i64, faulted: bool) {
-        let (threads, was_new) = {
+        let was_new = {
             let mut s = self.state.lock();
             if s.retcode.is_none() {
                 s.retcode = Some(code);
@@ -264,23 +264,27 @@ impl Process {
             }
             match s.life {
                 ProcLife::Dead => return,
-                ProcLife::New => {
+                life => {
                     s.life = ProcLife::Dying;
-                    (s.threads.clone(), true)
-                }
-                _ => {
-                    s.life = ProcLife::Dying;
-                    (s.threads.clone(), false)
+                    life == ProcLife::New
                 }
             }
         };
-        for t in threads.iter() {
-            t.kill();
+        // One thread at a time, with no copy of the list: killing never allocates. A
+        // thread that still needs killing is NEW or RUNNING (killing makes a NEW one
+        // DEAD and takes it off the list, a RUNNING one DYING), so this ends.
+        while let Some(thread) = self.next_thread_to_kill() {
+            thread.kill();
         }
-        drop(threads);
         if was_new {
             self.finish();
         }
+    }
+
+    /// A thread of this process that is NEW or RUNNING (not yet killed), if any.
+    fn next_thread_to_kill(&self) -> Option<Arc<Thread>> {
+        let s = self.state.lock();
+        s.threads.iter().find(|t| matches!(t.life(), ThreadLife::New | ThreadLife::Running)).cloned()
     }
 
     /// `zx_task_kill` of the process.
@@ -298,16 +302,17 @@ impl Process {
             s.life = ProcLife::Dead;
         }
         let held = self.handles.lock().len();
-        // Close every handle with no lock held (closing may end other objects).
+        // Close every handle with no lock held (closing may end other objects), a batch
+        // at a time on the stack: closing never allocates.
+        // Nothing adds handles to a DEAD process, so the cursor never misses one.
+        let mut cursor = 0;
         loop {
-            let batch: Vec<Handle<KHandle>> = {
-                let mut table = self.handles.lock();
-                table.drain().take(64).collect()
-            };
-            if batch.is_empty() {
+            let mut batch: [Option<Handle<KHandle>>; 32] = [const { None }; 32];
+            let taken = self.handles.lock().take_batch(&mut cursor, &mut batch);
+            drop(batch);
+            if taken == 0 {
                 break;
             }
-            drop(batch);
         }
         let (first, status) = {
             let s = self.state.lock();
