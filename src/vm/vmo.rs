@@ -820,12 +820,24 @@ impl VmoStore {
     }
 
     /// Pages with content in `[offset, offset + len)` of the VMO (for a mapping's share of
-    /// ZX_INFO_TASK_STATS): committed pages it owns or sees through a parent.
+    /// ZX_INFO_TASK_STATS): committed pages it owns or sees through a parent (every page
+    /// of a physical VMO). Costs what is committed there, not the range's length
+    /// ([`PageList::range`]), so a huge, sparsely committed mapping is cheap (issue 13,
+    /// defect 3).
     pub fn committed_pages_in(&self, id: VmoId, offset: u64, len: u64) -> u64 {
         let size = vmo_ref(&self.slots, id).size;
         let end = offset.saturating_add(len).min(size);
         let (first, last) = (offset / PAGE_SIZE, end.div_ceil(PAGE_SIZE));
-        (first..last).filter(|&page| self.page_for_read(id, page).is_some()).count() as u64
+        if first >= last {
+            return 0;
+        }
+        let (root, root_first_page) = self.root_of(id);
+        let root = vmo_ref(&self.slots, root);
+        match (&root.backing, root.page_list()) {
+            (Backing::Physical(_), _) => last - first,
+            (_, Some(list)) => list.range(root_first_page + first, root_first_page + last).count() as u64,
+            (_, None) => 0,
+        }
     }
 
     /// `ZX_INFO_VMO` as the store knows it.
