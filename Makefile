@@ -10,6 +10,7 @@
 #   make bench        instruction-exact benchmarks (QEMU -icount shift=0)
 #   make bench-host   host micro-benchmarks of the pure core
 #   make fuzz         the syscall fuzzer, 10 million calls (CALLS=, SEEDS=)
+#   make lint         the lint gates: fmt --check, clippy -D warnings (host and kernel)
 
 SHELL := /bin/bash
 TARGET := aarch64-unknown-none-softfloat
@@ -32,7 +33,7 @@ endif
 QEMU_COMMON := -display none -nic none -semihosting
 
 .PHONY: all setup image kernel run test test-host test-kernel test-user test-boot test-conformance \
-        check-mmio test-kvm gdb sdcard flash bench bench-host fuzz clippy fmt clean user
+        check-mmio test-kvm gdb sdcard flash bench bench-host fuzz clippy lint fmt clean user
 
 all: image
 
@@ -116,8 +117,14 @@ fuzz: setup image user
 	scripts/fuzz.sh $(KERNEL_IMG) $(USER_BIN_DIR)/fuzz
 
 clippy:
-	cargo clippy --lib --target $(HOST)
-	cargo clippy --profile $(PROFILE) --target $(TARGET) --bin ferrite
+	cargo clippy --lib --tests --target $(HOST) -- -D warnings -W clippy::undocumented_unsafe_blocks
+	cargo clippy --profile $(PROFILE) --target $(TARGET) --bin ferrite -- -D warnings -W clippy::undocumented_unsafe_blocks
+
+# The lint gates of `make test` (scripts/lint.sh): fmt --check (kernel and tests/user),
+# clippy -D warnings with undocumented_unsafe_blocks (host and kernel target), and
+# missing_docs on the pure core.
+lint:
+	@scripts/lint.sh
 
 fmt:
 	cargo fmt

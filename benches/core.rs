@@ -33,7 +33,7 @@ fn bench(name: &str, n: u64, mut op: impl FnMut(u64)) {
 fn filled(first: u64, pages: u64) -> PageList {
     let mut list = PageList::new();
     for i in 0..pages {
-        list.insert(first + i, PhysAddr(0x4000_0000 + i * 4096));
+        let _ = list.insert(first + i, PhysAddr(0x4000_0000 + i * 4096));
     }
     list
 }
@@ -45,7 +45,7 @@ fn main() {
     bench("page_list_get_dense_4096", 1_000_000, |i| {
         black_box(dense.get(black_box(i % PAGES)));
     });
-    // Far past the directory: the ordered-map part.
+    // Far past the directory: the hashed part.
     let sparse = filled(1 << 40, PAGES);
     bench("page_list_get_sparse_4096", 1_000_000, |i| {
         black_box(sparse.get(black_box((1 << 40) + i % PAGES)));
@@ -53,7 +53,7 @@ fn main() {
     bench("page_list_insert_remove_dense", 1_000_000, |i| {
         let mut list = PageList::new();
         let index = black_box(i % PAGES);
-        list.insert(index, PhysAddr(0x4000_0000));
+        let _ = list.insert(index, PhysAddr(0x4000_0000));
         black_box(list.remove(index));
     });
     let mut growing = PageList::new();
@@ -61,7 +61,7 @@ fn main() {
         if i == 0 {
             growing = PageList::new();
         }
-        black_box(growing.insert(black_box(i), PhysAddr(0x4000_0000 + i * 4096)));
+        let _ = black_box(growing.insert(black_box(i), PhysAddr(0x4000_0000 + i * 4096)));
     });
 
     let mut handles: HandleTable<u64> = HandleTable::new(0x1234_5678);

@@ -5,6 +5,7 @@
 #     --machine NAME      a preset from scripts/machines.sh (default: virt)
 #     --initrd FILE       the user program to boot
 #     --append TEXT       the kernel command line
+#     --dtb FILE          hand QEMU this device tree (-dtb) instead of its own
 #     --status N          the QEMU exit status expected (default 0)
 #     --expect REGEX      a line the output must contain (may repeat)
 #     --summary           the output must end its tests with "N passed, 0 failed"
@@ -17,13 +18,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/machines.sh
 source "$here/machines.sh"
 
-machine=virt initrd="" append="" want_status=0 timeout_s=60 quiet=0 summary=0
+machine=virt initrd="" append="" dtb="" want_status=0 timeout_s=60 quiet=0 summary=0
 expects=()
 while [[ $# -gt 1 ]]; do
     case "$1" in
         --machine) machine=$2; shift 2 ;;
         --initrd) initrd=$2; shift 2 ;;
         --append) append=$2; shift 2 ;;
+        --dtb) dtb=$2; shift 2 ;;
         --status) want_status=$2; shift 2 ;;
         --expect) expects+=("$2"); shift 2 ;;
         --timeout) timeout_s=$2; shift 2 ;;
@@ -37,6 +39,7 @@ read -r -a margs <<<"$(machine_args "$machine")" || exit 2
 args=("${margs[@]}" -nographic -nic none -semihosting -kernel "$kernel")
 [[ -n $initrd ]] && args+=(-initrd "$initrd")
 [[ -n $append ]] && args+=(-append "$append")
+[[ -n $dtb ]] && args+=(-dtb "$dtb")
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

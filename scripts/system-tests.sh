@@ -42,9 +42,19 @@ run() {
     fi
 }
 
-bad_initrd=$(mktemp)
-trap 'rm -f "$bad_initrd"' EXIT
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+bad_initrd=$scratch/not-an-elf
 printf 'this is not an ELF file\n' >"$bad_initrd"
+# Hand-made programs (issue 13): a segment where the stack used to go, and 40,001 segments.
+python3 "$here/mk-test-elf.py" top-segment "$scratch/top-segment.elf"
+python3 "$here/mk-test-elf.py" many-loads 40001 "$scratch/many-loads.elf"
+# QEMU virt's own tree with the PL011 moved to 2^45, beyond the cortex-a72's 44-bit
+# physical addresses (issue 13, defect 6). QEMU rewrites /memory from -m, so the
+# 2^62-byte memory node is a host test (platform::machine) only.
+far_uart_dtb=$scratch/uart-beyond-pa-range.dtb
+cp "$here/../tests/fixtures/dtb/virt-default.dtb" "$far_uart_dtb"
+fdtput -t x "$far_uart_dtb" /pl011@9000000 reg 0x2000 0 0 0x1000
 
 echo "running system tests on: ${matrix[*]}"
 for m in "${matrix[@]}"; do
@@ -53,9 +63,23 @@ for m in "${matrix[@]}"; do
     run "syscalls/$m" --machine "$m" --initrd "$bins/syscalls" --append "$(machine_test_args "$m")" --summary \
         --timeout 120 --expect 'W\^X audit: [1-9][0-9]* user pages mapped, 0 writable\+executable'
 done
+# Issue 13, defect 2: the kernel heap filled by a program (one-page mappings, then one
+# unmap of them all; VMOs until NO_MEMORY), on the default and the smallest heap.
+for m in virt virt-128m; do
+    run "heap-exhaustion/$m" --machine "$m" --initrd "$bins/syscalls" --timeout 300 --summary \
+        --append "filter=heap_exhaustion heap=1 $(machine_test_args "$m")" \
+        --expect '^test heap_exhaustion_one_page_mappings_then_one_unmap \.\.\. ok$' \
+        --expect '^test heap_exhaustion_many_one_page_vmos \.\.\. ok$'
+done
 run "initrd/refused" --initrd "$bad_initrd" --status 2 --expect 'refusing the initrd'
+run "initrd/segment-at-the-top" --initrd "$scratch/top-segment.elf" \
+    --expect 'process exited with return code 0; .* 0 VMOs remain'
+run "initrd/40001-loads" --initrd "$scratch/many-loads.elf" --status 2 \
+    --expect 'refusing the initrd: initrd: 40001 PT_LOAD segments'
 run "devicetree/missing" --machine rpi4-no-dtb --status 1 \
     --expect 'no usable device tree: no device tree magic' --expect 'shutting down \(status 1\)'
+run "devicetree/uart-beyond-pa-range" --dtb "$far_uart_dtb" --expect 'no initrd to run' \
+    --expect "^console: the device tree's console UART registers at 0x200000000000 .*beyond the 44-bit physical"
 if [[ -x "$bins/fault" ]]; then
     cases=$(fault_cases)
     [[ -z $cases ]] && { echo "test isolation/list ... FAILED (the fault program listed no cases)"; failed=$((failed + 1)); }

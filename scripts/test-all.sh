@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every level, one after another, then one line with the totals.
 #
+#   0. lint gates: fmt --check, clippy -D warnings (make lint)
 #   1. host unit tests of the pure core          (make test-host)
 #   2. kernel test images booted in QEMU           (make test-kernel)
 #      and the MMIO accessor check                 (make check-mmio)
@@ -41,6 +42,7 @@ level() {
     echo
 }
 
+level "lint gates" lint
 level "host unit tests" test-host
 level "kernel tests in QEMU" test-kernel
 level "MMIO accessors (one ldr/str per register access)" check-mmio

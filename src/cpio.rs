@@ -123,26 +123,70 @@ impl fmt::Debug for ShortName {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CpioError {
     /// The bytes at `offset` start with neither `070701` nor `070702`.
-    BadMagic { offset: usize },
+    BadMagic {
+        /// Where the header should start.
+        offset: usize,
+    },
     /// Fewer than 110 bytes are left for the header at `offset`.
-    HeaderPastEnd { offset: usize },
+    HeaderPastEnd {
+        /// Where the header starts.
+        offset: usize,
+    },
     /// A header field is not exactly 8 hexadecimal digits.
-    BadField { offset: usize, field: &'static str },
+    BadField {
+        /// Where the header starts.
+        offset: usize,
+        /// The field's name, such as `c_filesize`.
+        field: &'static str,
+    },
     /// `c_namesize` is 0: not even room for the NUL.
-    EmptyName { offset: usize },
+    EmptyName {
+        /// Where the header starts.
+        offset: usize,
+    },
     /// The name (`namesize` bytes at `offset + 110`) runs past the end of the archive.
-    NamePastEnd { offset: usize, namesize: u32 },
+    NamePastEnd {
+        /// Where the header starts.
+        offset: usize,
+        /// Its `c_namesize`.
+        namesize: u32,
+    },
     /// The name's byte at `c_namesize - 1` is not NUL.
-    NameNotTerminated { offset: usize, name: ShortName },
+    NameNotTerminated {
+        /// Where the header starts.
+        offset: usize,
+        /// The start of the name.
+        name: ShortName,
+    },
     /// The member's `size` bytes of data run past the end of the archive.
-    DataPastEnd { offset: usize, name: ShortName, size: u32 },
+    DataPastEnd {
+        /// Where the header starts.
+        offset: usize,
+        /// The member's name.
+        name: ShortName,
+        /// Its `c_filesize`.
+        size: u32,
+    },
     /// The archive (or the zero padding at its end) ends at `offset` before a member
     /// named `TRAILER!!!`.
-    NoTrailer { offset: usize },
+    NoTrailer {
+        /// Where the archive ends.
+        offset: usize,
+    },
     /// No member has the name `path` (compared without leading `/` and `./`).
-    NotFound { path: ShortName },
+    NotFound {
+        /// The path looked up.
+        path: ShortName,
+    },
     /// The first member named `path` (its header at `offset`) is not a regular file.
-    NotRegularFile { path: ShortName, mode: u32, offset: usize },
+    NotRegularFile {
+        /// The path looked up.
+        path: ShortName,
+        /// The member's `c_mode`.
+        mode: u32,
+        /// Where its header starts.
+        offset: usize,
+    },
 }
 
 impl fmt::Display for CpioError {

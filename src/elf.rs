@@ -18,6 +18,32 @@ pub struct LoadPlan {
     pub entry: u64,
     /// The `PT_LOAD` segments; no two touch the same page.
     pub segments: Vec<Segment>,
+    /// One past the top of the stack region: the highest place below `USER_END` where
+    /// the [`STACK_REGION_BYTES`] of guard, stack and command line, and one free page
+    /// above them, touch no segment (see [`place_stack`]).
+    pub stack_top: u64,
+}
+
+/// Bytes of the region userboot puts below [`LoadPlan::stack_top`]: a guard page, the
+/// 256 KiB stack and the command-line page.
+pub const STACK_REGION_BYTES: u64 = 256 * 1024 + 2 * PAGE_SIZE;
+
+/// Where the stack region goes: its top (exclusive) is the highest page boundary at or
+/// below `USER_END - PAGE_SIZE` such that `[top - STACK_REGION_BYTES, top + PAGE_SIZE)`
+/// touches no page of `segments` (the page above stays unmapped). So the stack sits at
+/// the top of user space unless the program is there, and then just below the program's
+/// pages. `None` when no such place exists at or above `USER_BASE`.
+pub fn place_stack(segments: &[Segment]) -> Option<u64> {
+    let mut top = USER_END - PAGE_SIZE;
+    loop {
+        let low = top.checked_sub(STACK_REGION_BYTES).filter(|&low| low >= USER_BASE)?;
+        let clash = segments.iter().filter(|s| s.page_start() < top + PAGE_SIZE && s.page_end() > low);
+        match clash.map(Segment::page_start).min() {
+            None => return Some(top),
+            // Strictly lower each time, so the loop ends.
+            Some(start) => top = start.checked_sub(PAGE_SIZE)?,
+        }
+    }
 }
 
 /// One `PT_LOAD` segment: `memsz` bytes at `vaddr`, the first `filesz` of them copied from
@@ -63,51 +89,149 @@ impl Segment {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ElfError {
     /// Shorter than the 64-byte file header.
-    TooShort { len: usize },
+    TooShort {
+        /// Bytes in the file.
+        len: usize,
+    },
     /// Does not start with `\x7fELF`.
     BadMagic,
     /// `EI_CLASS` is not `ELFCLASS64`.
-    NotElf64 { class: u8 },
+    NotElf64 {
+        /// The `EI_CLASS` found.
+        class: u8,
+    },
     /// `EI_DATA` is not `ELFDATA2LSB`.
-    NotLittleEndian { data: u8 },
+    NotLittleEndian {
+        /// The `EI_DATA` found.
+        data: u8,
+    },
     /// `EI_VERSION` or `e_version` is not 1.
-    BadVersion { version: u32 },
+    BadVersion {
+        /// The version found.
+        version: u32,
+    },
     /// `e_type` is not `ET_EXEC`.
-    NotExecutable { elf_type: u16 },
+    NotExecutable {
+        /// The `e_type` found.
+        elf_type: u16,
+    },
     /// `e_machine` is not `EM_AARCH64`.
-    WrongMachine { machine: u16 },
+    WrongMachine {
+        /// The `e_machine` found.
+        machine: u16,
+    },
     /// `e_phentsize` is not 56.
-    BadProgramHeaderSize { size: u16 },
+    BadProgramHeaderSize {
+        /// The `e_phentsize` found.
+        size: u16,
+    },
     /// The program header table does not lie wholly inside the file.
-    ProgramHeadersOutsideFile { offset: u64, count: u16 },
+    ProgramHeadersOutsideFile {
+        /// The `e_phoff` found.
+        offset: u64,
+        /// The `e_phnum` found.
+        count: u16,
+    },
     /// No `PT_LOAD` header.
     NoLoadSegment,
     /// `p_filesz > p_memsz`.
-    FileSizeExceedsMemSize { segment: usize, filesz: u64, memsz: u64 },
+    FileSizeExceedsMemSize {
+        /// Program header index of the segment.
+        segment: usize,
+        /// Its `p_filesz`.
+        filesz: u64,
+        /// Its `p_memsz`.
+        memsz: u64,
+    },
     /// `[p_vaddr, p_vaddr + p_memsz)` is not inside user space (or overflows).
-    OutsideUserSpace { segment: usize, vaddr: u64, memsz: u64 },
+    OutsideUserSpace {
+        /// Program header index of the segment.
+        segment: usize,
+        /// Its `p_vaddr`.
+        vaddr: u64,
+        /// Its `p_memsz`.
+        memsz: u64,
+    },
     /// `[p_offset, p_offset + p_filesz)` is not inside the file (or overflows).
-    FileRangeOutsideFile { segment: usize, offset: u64, filesz: u64 },
+    FileRangeOutsideFile {
+        /// Program header index of the segment.
+        segment: usize,
+        /// Its `p_offset`.
+        offset: u64,
+        /// Its `p_filesz`.
+        filesz: u64,
+    },
     /// `PF_W` and `PF_X` together.
-    WritableAndExecutable { segment: usize, vaddr: u64 },
+    WritableAndExecutable {
+        /// Program header index of the segment.
+        segment: usize,
+        /// Its `p_vaddr`.
+        vaddr: u64,
+    },
     /// `PF_W` without `PF_R`: no page table can express it.
-    WritableNotReadable { segment: usize, vaddr: u64 },
+    WritableNotReadable {
+        /// Program header index of the segment.
+        segment: usize,
+        /// Its `p_vaddr`.
+        vaddr: u64,
+    },
     /// `PF_X` without `PF_R`: Zircon's mapping rules (and so `zx_vmar_map`) do not
     /// allow execute-only mappings, so the loader cannot give the segment exactly its
     /// permissions.
-    ExecutableNotReadable { segment: usize, vaddr: u64 },
+    ExecutableNotReadable {
+        /// Program header index of the segment.
+        segment: usize,
+        /// Its `p_vaddr`.
+        vaddr: u64,
+    },
     /// `p_align` is neither 0 nor a power of two.
-    BadAlignment { segment: usize, align: u64 },
+    BadAlignment {
+        /// Program header index of the segment.
+        segment: usize,
+        /// Its `p_align`.
+        align: u64,
+    },
     /// `p_offset` and `p_vaddr` differ modulo the page size.
-    OffsetNotCongruent { segment: usize, vaddr: u64, offset: u64 },
+    OffsetNotCongruent {
+        /// Program header index of the segment.
+        segment: usize,
+        /// Its `p_vaddr`.
+        vaddr: u64,
+        /// Its `p_offset`.
+        offset: u64,
+    },
     /// Two segments cover the same bytes, or share a page with equal permissions.
-    OverlappingSegments { first: usize, second: usize, page: u64 },
+    OverlappingSegments {
+        /// Program header index of the first segment.
+        first: usize,
+        /// Program header index of the second segment.
+        second: usize,
+        /// The first page they both touch.
+        page: u64,
+    },
     /// Two segments with different permissions share a page.
-    SharedPageDifferentPermissions { first: usize, second: usize, page: u64 },
+    SharedPageDifferentPermissions {
+        /// Program header index of the first segment.
+        first: usize,
+        /// Program header index of the second segment.
+        second: usize,
+        /// The first page they both touch.
+        page: u64,
+    },
     /// `e_entry` is not inside an executable segment.
-    EntryNotExecutable { entry: u64 },
+    EntryNotExecutable {
+        /// The `e_entry` found.
+        entry: u64,
+    },
     /// The kernel heap could not hold the segment list.
     OutOfMemory,
+    /// More than [`MAX_LOAD_SEGMENTS`] `PT_LOAD` headers.
+    TooManySegments {
+        /// How many `PT_LOAD` headers the image has.
+        count: usize,
+    },
+    /// The segments leave no room anywhere in user space for the stack region.
+    NoRoomForStack,
 }
 
 impl fmt::Display for ElfError {
@@ -177,9 +301,19 @@ impl fmt::Display for ElfError {
                 write!(f, "initrd: entry point {entry:#x} is not inside an executable segment")
             }
             ElfError::OutOfMemory => write!(f, "initrd: out of memory reading program headers"),
+            ElfError::NoRoomForStack => {
+                write!(f, "initrd: the segments leave no room for the {STACK_REGION_BYTES}-byte stack region")
+            }
+            ElfError::TooManySegments { count } => {
+                write!(f, "initrd: {count} PT_LOAD segments, more than the {MAX_LOAD_SEGMENTS} the loader takes")
+            }
         }
     }
 }
+
+/// Most `PT_LOAD` headers an image may have. Each becomes a VMO and a mapping, so the
+/// count bounds what loading costs; real programs have a handful.
+pub const MAX_LOAD_SEGMENTS: usize = 1024;
 
 // ELF constants (System V gABI, AArch64 ELF ABI).
 const ELF_MAGIC: [u8; 4] = [0x7f, b'E', b'L', b'F'];
@@ -242,14 +376,16 @@ fn read_u64(image: &[u8], offset: usize) -> Option<u64> {
 ///
 /// 1. the file holds a whole 64-byte header;
 /// 2. magic, class ELF64, little-endian, version 1, type `ET_EXEC`, machine `EM_AARCH64`;
-/// 3. program headers are 56 bytes each and lie wholly inside the file;
+/// 3. program headers are 56 bytes each and lie wholly inside the file; at most
+///    [`MAX_LOAD_SEGMENTS`] of them are `PT_LOAD`;
 /// 4. each `PT_LOAD` (others are ignored; empty ones are checked, then left out): `filesz <= memsz`; `[vaddr, vaddr + memsz)`
 ///    inside user space; file range inside the file; not writable and executable; not
 ///    writable without readable; `p_align` zero or a power of two; `p_offset` congruent
 ///    to `p_vaddr` modulo the page size;
 /// 5. at least one `PT_LOAD`;
 /// 6. no two segments touch the same page (segments are mapped a page at a time);
-/// 7. the entry point lies inside an executable segment.
+/// 7. the entry point lies inside an executable segment;
+/// 8. the stack region fits somewhere the segments are not ([`place_stack`]).
 pub fn parse(image: &[u8]) -> Result<LoadPlan, ElfError> {
     // 1. A whole file header; after this every header read below succeeds.
     if image.len() < FILE_HEADER_SIZE {
@@ -302,6 +438,11 @@ pub fn parse(image: &[u8]) -> Result<LoadPlan, ElfError> {
     let table_end =
         (usize::from(phnum) * usize::from(PROGRAM_HEADER_SIZE)).checked_add(table_start).ok_or(table_outside)?;
     let table = image.get(table_start..table_end).ok_or(table_outside)?;
+    let loads = table.chunks_exact(usize::from(PROGRAM_HEADER_SIZE)).filter(|h| read_u32(h, P_TYPE) == Some(PT_LOAD));
+    let count = loads.count();
+    if count > MAX_LOAD_SEGMENTS {
+        return Err(ElfError::TooManySegments { count });
+    }
 
     // 4. Each loadable segment on its own.
     let mut segments = Vec::new();
@@ -358,7 +499,10 @@ pub fn parse(image: &[u8]) -> Result<LoadPlan, ElfError> {
         return Err(ElfError::EntryNotExecutable { entry });
     }
 
-    Ok(LoadPlan { entry, segments })
+    // 8. Somewhere for the stack.
+    let stack_top = place_stack(&segments).ok_or(ElfError::NoRoomForStack)?;
+
+    Ok(LoadPlan { entry, segments, stack_top })
 }
 
 /// The checks of step 4 for the `PT_LOAD` header at `index`.
@@ -559,6 +703,58 @@ mod tests {
         assert!(plan.segments[0].read && plan.segments[0].execute);
     }
 
+    /// Issue 13, defect 2: 40,001 PT_LOAD segments made the kernel run out of heap at
+    /// boot (one VMO and one mapping each). More than [`MAX_LOAD_SEGMENTS`] is refused.
+    #[test]
+    fn refuses_too_many_load_segments() {
+        let many = |count: u64| {
+            parse_with(|b| {
+                b.phdrs.truncate(1);
+                for i in 1..count {
+                    b.phdrs.push(load(R, 0, 0x50_0000 + i * 0x1000, 0, 0x1000));
+                }
+            })
+        };
+        assert_eq!(many(40_001).map(|plan| plan.segments.len()), Err(ElfError::TooManySegments { count: 40_001 }));
+        assert_eq!(many(MAX_LOAD_SEGMENTS as u64).map(|plan| plan.segments.len()), Ok(MAX_LOAD_SEGMENTS));
+        assert_eq!(
+            many(MAX_LOAD_SEGMENTS as u64 + 1).map(|plan| plan.segments.len()),
+            Err(ElfError::TooManySegments { count: MAX_LOAD_SEGMENTS + 1 })
+        );
+    }
+
+    /// Issue 13, defect 4: a valid program with a segment in the top 264 KiB of user
+    /// space, where the stack always went, gets its stack below that segment.
+    #[test]
+    fn stack_goes_where_the_program_is_not() {
+        let plan = parse(&Builder::valid().bytes()).unwrap();
+        assert_eq!(plan.stack_top, USER_END - PAGE_SIZE, "the top of user space when it is free");
+        for vaddr in [USER_END - PAGE_SIZE, USER_END - 0x4_0000, USER_END - STACK_REGION_BYTES - PAGE_SIZE] {
+            let plan = parse_with(|b| b.phdrs.push(load(RW, 0, vaddr, 0, 0x800))).unwrap();
+            let low = plan.stack_top - STACK_REGION_BYTES;
+            assert!(low >= USER_BASE);
+            for s in &plan.segments {
+                assert!(s.page_end() <= low || s.page_start() >= plan.stack_top + PAGE_SIZE, "{vaddr:#x}: {s:?}");
+            }
+            assert_eq!(plan.stack_top, (vaddr & !(PAGE_SIZE - 1)) - PAGE_SIZE, "just below {vaddr:#x}");
+        }
+        // Two segments with a gap too small for the region between them: below both.
+        let plan = parse_with(|b| {
+            b.phdrs.push(load(RW, 0, USER_END - 0x1000, 0, 0x1000));
+            b.phdrs.push(load(R, 0, USER_END - 0x2_0000, 0, 0x1000));
+        })
+        .unwrap();
+        assert_eq!(plan.stack_top, USER_END - 0x2_0000 - PAGE_SIZE);
+        // A program that fills user space leaves no room: refused, not a kernel failure.
+        assert_eq!(
+            parse_with(|b| {
+                b.entry = USER_BASE;
+                b.phdrs = vec![load(RX, 0, USER_BASE, 0, USER_END - USER_BASE)];
+            }),
+            Err(ElfError::NoRoomForStack)
+        );
+    }
+
     #[test]
     fn refuses_execute_only_segment() {
         assert_eq!(
@@ -749,6 +945,8 @@ mod tests {
             ElfError::NoLoadSegment,
             ElfError::OverlappingSegments { first: 0, second: 1, page: 0x1000 },
             ElfError::OutOfMemory,
+            ElfError::TooManySegments { count: 40_001 },
+            ElfError::NoRoomForStack,
         ];
         for error in errors {
             let line = format!("{error}");
@@ -810,6 +1008,9 @@ mod tests {
                 assert!(
                     plan.segments.iter().any(|s| s.execute && s.vaddr <= plan.entry && plan.entry < s.vaddr + s.memsz)
                 );
+                let low = plan.stack_top - STACK_REGION_BYTES;
+                assert!(low >= USER_BASE && plan.stack_top < USER_END);
+                assert!(plan.segments.iter().all(|s| s.page_end() <= low || s.page_start() > plan.stack_top));
             }
         }
         // Some mutations are harmless (pattern bytes, unused fields): the loop did reach

@@ -8,26 +8,47 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(i32)]
 pub enum ZxError {
+    /// `ZX_ERR_INTERNAL`: a kernel invariant broke.
     Internal = -1,
+    /// `ZX_ERR_NOT_SUPPORTED`: the operation does not apply to this object.
     NotSupported = -2,
+    /// `ZX_ERR_NO_RESOURCES`: a fixed resource (such as handle slots) ran out.
     NoResources = -3,
+    /// `ZX_ERR_NO_MEMORY`: memory (frames, heap, address space) ran out.
     NoMemory = -4,
+    /// `ZX_ERR_INVALID_ARGS`: an argument is malformed.
     InvalidArgs = -10,
+    /// `ZX_ERR_BAD_HANDLE`: the handle value names nothing.
     BadHandle = -11,
+    /// `ZX_ERR_WRONG_TYPE`: the handle names an object of another type.
     WrongType = -12,
+    /// `ZX_ERR_BAD_SYSCALL`: no such syscall number.
     BadSyscall = -13,
+    /// `ZX_ERR_OUT_OF_RANGE`: an offset or size lies outside the object.
     OutOfRange = -14,
+    /// `ZX_ERR_BUFFER_TOO_SMALL`: the caller's buffer cannot hold the result.
     BufferTooSmall = -15,
+    /// `ZX_ERR_BAD_STATE`: the object is not in a state that allows the operation.
     BadState = -20,
+    /// `ZX_ERR_TIMED_OUT`: the deadline passed.
     TimedOut = -21,
+    /// `ZX_ERR_SHOULD_WAIT`: the operation would block.
     ShouldWait = -22,
+    /// `ZX_ERR_CANCELED`: the wait was canceled.
     Canceled = -23,
+    /// `ZX_ERR_PEER_CLOSED`: the other end is gone.
     PeerClosed = -24,
+    /// `ZX_ERR_NOT_FOUND`: nothing is there (such as a hole in a protect range).
     NotFound = -25,
+    /// `ZX_ERR_ALREADY_EXISTS`: something is there already.
     AlreadyExists = -26,
+    /// `ZX_ERR_ALREADY_BOUND`: already bound.
     AlreadyBound = -27,
+    /// `ZX_ERR_UNAVAILABLE`: the object cannot do this (such as resizing a fixed-size VMO).
     Unavailable = -28,
+    /// `ZX_ERR_ACCESS_DENIED`: the handle lacks a right, or the resource forbids it.
     AccessDenied = -30,
+    /// `ZX_ERR_IO`: an input/output error.
     Io = -40,
 }
 

@@ -10,11 +10,20 @@ use core::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultKind {
     /// No valid descriptor at `level` (0..=3): the page is not mapped (yet).
-    Translation { level: u8 },
+    Translation {
+        /// The translation table level of the walk that failed.
+        level: u8,
+    },
     /// The descriptor's access flag is clear.
-    AccessFlag { level: u8 },
+    AccessFlag {
+        /// The level of the descriptor.
+        level: u8,
+    },
     /// The descriptor forbids this access (write to read-only, execute of XN, ...).
-    Permission { level: u8 },
+    Permission {
+        /// The level of the descriptor.
+        level: u8,
+    },
     /// A misaligned access to Device memory, or with alignment checking on.
     Alignment,
     /// Any other status code (address size, external abort, TLB conflict, ...).
@@ -59,13 +68,30 @@ impl fmt::Display for FaultKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TrapCause {
     /// `svc #imm` from AArch64.
-    Svc64 { imm: u16 },
+    Svc64 {
+        /// The instruction's immediate.
+        imm: u16,
+    },
     /// A load or store faulted; the address is in `FAR_EL1` when `far_valid`. `write` is
     /// WnR without CM: a faulting cache maintenance instruction (`dc civac`) counts as a
     /// read, as in Zircon, so it never commits a page or needs write permission.
-    DataAbort { same_el: bool, write: bool, fault: FaultKind, far_valid: bool },
+    DataAbort {
+        /// Taken from EL1 (the kernel), not from EL0.
+        same_el: bool,
+        /// The access was a write (WnR set and CM clear).
+        write: bool,
+        /// Why the access failed.
+        fault: FaultKind,
+        /// `FAR_EL1` holds the faulting address.
+        far_valid: bool,
+    },
     /// An instruction fetch faulted; the address is in `FAR_EL1`.
-    InstructionAbort { same_el: bool, fault: FaultKind },
+    InstructionAbort {
+        /// Taken from EL1 (the kernel), not from EL0.
+        same_el: bool,
+        /// Why the fetch failed.
+        fault: FaultKind,
+    },
     /// An undefined or unallocated instruction (EC 0, "unknown reason").
     Undefined,
     /// `eret` or an exception return to an illegal state (PSTATE.IL).
@@ -75,13 +101,19 @@ pub enum TrapCause {
     /// A load or store through a misaligned SP.
     SpAlignment,
     /// `brk #imm`.
-    Breakpoint { imm: u16 },
+    Breakpoint {
+        /// The instruction's immediate.
+        imm: u16,
+    },
     /// FP/SIMD instruction while CPACR_EL1.FPEN traps it.
     FpAccess,
     /// An asynchronous system error.
     SError,
     /// Any other exception class.
-    Other { ec: u8 },
+    Other {
+        /// The exception class (ESR bits 31..26).
+        ec: u8,
+    },
 }
 
 // Exception classes (ESR_ELx.EC).

@@ -4,3 +4,7 @@
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod aarch64;
+
+/// Host unit tests only: an allocator with a per-thread budget (see the module).
+#[cfg(test)]
+pub mod host_alloc;

@@ -17,10 +17,9 @@ use crate::mm::VirtAddr;
 use crate::mm::page_table::PageTable;
 use crate::sched::asid::{AsidAllocator, AsidTag};
 use crate::vm::region::{RegionId, RegionTree};
-use crate::vm::vmar::{Mapping, Unmapped, Vmar};
+use crate::vm::vmar::{Mapping, Vmar};
 use crate::vm::vmo::VmoId;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 
 /// One process's memory: mappings, regions, tables, ASID.
 pub struct AddressSpace {
@@ -145,26 +144,23 @@ pub fn map_vmo(
 }
 
 /// Clears the page-table entries of `[base, base + len)` in space `id` and their TLB
-/// entries on every CPU.
+/// entries on every CPU. The walk skips missing tables and empty stretches, so the cost
+/// follows what is mapped, not `len`.
 pub fn clear_ptes(k: &mut Kernel, id: u64, base: u64, len: u64) {
     let Kernel { aspaces, frames, user_table_pages, .. } = k;
     let Some(space) = aspaces.get_mut(&id) else { return };
     let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
-    let cleared = space.page_table.unmap_range(VirtAddr(base), len, &mut tables);
-    if cleared == 0 {
-        return;
-    }
-    if cleared <= 16 {
-        // unmap_range does not say which pages it cleared; invalidate the range when it
-        // is short, the whole ASID otherwise.
-        if len / PAGE_SIZE <= 16 {
-            for i in 0..len / PAGE_SIZE {
-                mmu::flush_tlb_user_page(base + i * PAGE_SIZE, space.asid.id());
-            }
-            return;
+    let asid = space.asid.id();
+    let mut cleared = 0u64;
+    space.page_table.clear_range(VirtAddr(base), len, &mut tables, |va| {
+        cleared += 1;
+        if cleared <= 16 {
+            mmu::flush_tlb_user_page(va.as_u64(), asid);
         }
+    });
+    if cleared > 16 {
+        mmu::flush_tlb_asid(asid);
     }
-    mmu::flush_tlb_asid(space.asid.id());
 }
 
 /// Frees the page tables that covered `[base, base + len)` and map nothing now, so an
@@ -199,9 +195,11 @@ pub fn release_unmapped(k: &mut Kernel, id: u64, removed: &Mapping<VmoId>, piece
     }
 }
 
-/// [`release_unmapped`] for every piece a region operation removed.
-pub fn release_all(k: &mut Kernel, id: u64, removed: Vec<Unmapped<VmoId>>) {
-    for piece in removed {
+/// Releases, one at a time, every piece the last unmap (or overwriting map) of space
+/// `id` took out of its VMAR. No list of them is ever built, so unmapping allocates
+/// nothing.
+pub fn release_all_unmapped(k: &mut Kernel, id: u64) {
+    while let Some(piece) = k.aspaces.get_mut(&id).and_then(|space| space.vmar.take_unmapped()) {
         release_unmapped(k, id, &piece.mapping, piece.pieces_left);
     }
 }
@@ -214,8 +212,8 @@ pub fn destroy_region(k: &mut Kernel, id: u64, region: RegionId) -> ZxResult {
         return Err(ZxError::NotSupported);
     }
     let space = get(k, id)?;
-    let removed = space.regions.destroy(&mut space.vmar, region)?;
-    release_all(k, id, removed);
+    space.regions.destroy(&mut space.vmar, region)?;
+    release_all_unmapped(k, id);
     Ok(())
 }
 
@@ -229,23 +227,46 @@ pub fn apply_invalidations(k: &mut Kernel) {
     }
 }
 
+/// [`apply_invalidations`] once something is queued. Never allocates: the queue has a
+/// fixed size, and when it overflowed every mapping of every address space refaults.
 #[inline(never)]
 fn apply_queued_invalidations(k: &mut Kernel) {
-    let mut ranges: Vec<(u64, u64, u64)> = Vec::new();
-    while let Some(inv) = k.vmos.pop_invalidation() {
+    let Kernel { aspaces, frames, user_table_pages, vmos, .. } = k;
+    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    if vmos.take_invalidate_everything() {
+        while vmos.pop_invalidation().is_some() {}
+        for space in aspaces.values_mut() {
+            for m in space.vmar.iter() {
+                space.page_table.clear_range(VirtAddr(m.base), m.len, &mut tables, |_| {});
+            }
+            mmu::flush_tlb_asid(space.asid.id());
+        }
+        return;
+    }
+    // One entry at a time, so the queue is never copied: no heap traffic on any path.
+    while let Some(inv) = vmos.pop_invalidation() {
         let first = inv.first_page * PAGE_SIZE;
         let end = first.saturating_add(inv.page_count.saturating_mul(PAGE_SIZE));
-        for (&id, space) in k.aspaces.iter() {
-            for m in space.vmar.mappings_of(inv.vmo) {
+        for space in aspaces.values_mut() {
+            let AddressSpace { vmar, page_table, asid, .. } = space;
+            let asid = asid.id();
+            let mut cleared = 0u64;
+            for m in vmar.mappings_of(inv.vmo) {
                 let lo = first.max(m.vmo_offset);
                 let hi = end.min(m.vmo_offset + m.len);
                 if lo < hi {
-                    ranges.push((id, m.base + (lo - m.vmo_offset), hi - lo));
+                    let base = m.base + (lo - m.vmo_offset);
+                    page_table.clear_range(VirtAddr(base), hi - lo, &mut tables, |va| {
+                        cleared += 1;
+                        if cleared <= 16 {
+                            mmu::flush_tlb_user_page(va.as_u64(), asid);
+                        }
+                    });
                 }
             }
-        }
-        for (id, base, len) in ranges.drain(..) {
-            clear_ptes(k, id, base, len);
+            if cleared > 16 {
+                mmu::flush_tlb_asid(asid);
+            }
         }
     }
 }

@@ -46,6 +46,8 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     mmu::set_kernel_phys_base(load_pa);
     heap::init_bootstrap_heap();
     super::irq::mark_boot_time(timer::ticks());
+    // Sparse page indices are hashed with a seed a program cannot know.
+    crate::vm::page_list::set_hash_seed(timer::ticks().wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ dtb_pa.rotate_left(17));
     let _ = semihosting::available();
 
     // 2. The device tree, read through the boot identity map.
@@ -53,10 +55,14 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
         Ok(blob) => blob,
         Err(why) => early_fail("no usable device tree", &why),
     };
-    let machine = match Machine::from_fdt(blob) {
+    let mut machine = match Machine::from_fdt(blob) {
         Ok(machine) => machine,
         Err(e) => early_fail("the device tree is invalid", &e),
     };
+    // RAM or registers this CPU cannot address: refuse the tree, or drop the device.
+    if let Err(e) = machine.check_physical_reach(cpu::physical_address_bits()) {
+        early_fail("the device tree is invalid", &e);
+    }
     super::shutdown::set_psci(machine.psci.ok().map(|p| p.method));
 
     // 3. Physical memory.

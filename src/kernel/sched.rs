@@ -506,7 +506,7 @@ pub fn idle_loop() -> ! {
         // Deadlines that passed while this CPU was busy end now, and the timer is armed
         // again before sleeping, so no wake-up depends on one interrupt arriving.
         timer_interrupt();
-        if local.need_resched.swap(false, Ordering::Relaxed) || SCHED.lock().cpus[cpu_index()].ready.len() > 0 {
+        if local.need_resched.swap(false, Ordering::Relaxed) || !SCHED.lock().cpus[cpu_index()].ready.is_empty() {
             continue;
         }
         // Nothing to run: wait for an interrupt with interrupts masked (a pending one

@@ -7,7 +7,7 @@ use super::object::{KernelObject, Resource, new_koid};
 use super::task::{Job, Process, Thread, name_from};
 use super::vm_object::{VmarObject, VmoObject};
 use super::{Kernel, aspace, with_kernel};
-use crate::abi::{PAGE_SIZE, USER_BASE, USER_END, rights, vm};
+use crate::abi::{PAGE_SIZE, USER_BASE, rights, vm};
 use crate::arch::aarch64::exception::TrapFrame;
 use crate::arch::aarch64::mmu;
 use crate::elf::{self, LoadPlan};
@@ -19,9 +19,8 @@ use core::fmt;
 
 /// Bytes of user stack (ABI.md section 2: at least 256 KiB).
 pub const STACK_BYTES: u64 = 256 * 1024;
-/// Where the stack's mapping ends: the top of user space, less a page for the command
-/// line.
-const STACK_TOP: u64 = USER_END - PAGE_SIZE;
+// The loader placed a region of guard, stack and command line (LoadPlan::stack_top).
+const _: () = assert!(STACK_BYTES + 2 * PAGE_SIZE == elf::STACK_REGION_BYTES);
 
 /// Why userboot refused the initrd or could not start it.
 pub enum UserbootError {
@@ -92,7 +91,7 @@ pub fn start(image: &'static [u8], cmdline: &'static str) -> Result<(), Userboot
     let id = process.aspace_id();
     let cmdline_addr = with_kernel(|k| -> ZxResult<u64> {
         load_segments(k, id, &plan, program)?;
-        build_stack(k, id, cmdline)
+        build_stack(k, id, cmdline, plan.stack_top)
     })?;
 
     let vmar: Arc<dyn KernelObject> = Arc::new(VmarObject::root(id));
@@ -187,15 +186,16 @@ fn write_kernel_bytes(k: &mut Kernel, vmo: VmoId, offset: u64, bytes: &[u8]) -> 
 }
 
 /// Maps the stack (with an inaccessible guard page below it) and the command line
-/// above it. Returns the command line's user address.
-fn build_stack(k: &mut Kernel, id: u64, cmdline: &str) -> ZxResult<u64> {
+/// above it, ending at `stack_top` (where the loader found room). Returns the command
+/// line's user address.
+fn build_stack(k: &mut Kernel, id: u64, cmdline: &str, stack_top: u64) -> ZxResult<u64> {
     let bytes = cmdline.as_bytes();
     let cmdline_len = (bytes.len() + 1).min(PAGE_SIZE as usize);
     let vmo = k.vmos.create(new_koid(), STACK_BYTES + PAGE_SIZE * 2, 0)?;
     // Page 0 is the guard (mapped with no permissions), then the stack, then the
     // command line page.
-    let cmdline_page = STACK_TOP - PAGE_SIZE;
-    let cmdline_addr = STACK_TOP - cmdline_len as u64;
+    let cmdline_page = stack_top - PAGE_SIZE;
+    let cmdline_addr = stack_top - cmdline_len as u64;
     let mut text = [0u8; PAGE_SIZE as usize];
     let used = cmdline_len - 1;
     text[..used].copy_from_slice(&bytes[..used]);

@@ -406,43 +406,44 @@ impl PageTable {
     /// so a sparse range costs little. A block only partly inside the range is left
     /// alone. An invalid range (non-canonical, past the end of its half) unmaps nothing.
     pub fn unmap_range<M: TableMemory + ?Sized>(&mut self, va: VirtAddr, len: u64, mem: &mut M) -> usize {
+        self.clear_leaves(va, len, mem, &mut |_| {})
+    }
+
+    /// The walk of [`unmap_range`](Self::unmap_range) and
+    /// [`clear_range`](Self::clear_range): clears the leaves wholly inside the range and
+    /// calls `cleared` with the index bits of each.
+    fn clear_leaves<M: TableMemory + ?Sized>(
+        &mut self,
+        va: VirtAddr,
+        len: u64,
+        mem: &mut M,
+        cleared_at: &mut dyn FnMut(u64),
+    ) -> usize {
         let Ok(start) = index_bits(va) else {
             return 0;
         };
         let end = start.saturating_add(len).min(VA_BITS_MASK + 1);
         let mut cleared = 0;
-        let mut cur = start & !(PAGE_SIZE - 1);
-        while cur < end {
-            let mut table = self.root;
-            let mut level = 0;
-            // Walk down until the entry for `cur` is a leaf or missing, then move `cur`
-            // past what that entry covers.
-            loop {
-                let size = level_size(level);
-                let next_boundary = (cur | (size - 1)) + 1;
-                let slot = &mut mem.table_mut(table)[entry_index(cur, level)];
-                match classify(*slot, level) {
-                    Entry::Table(next) => {
-                        table = next;
-                        level += 1;
-                        continue;
-                    }
-                    Entry::Leaf(_) => {
-                        let base = cur & !(size - 1);
-                        if base >= start && base + size <= end {
-                            *slot = 0;
-                            cleared += 1;
-                        } else {
-                            log::warn!("page table: block at index bits {base:#x} only partly unmapped; left");
-                        }
-                    }
-                    Entry::Invalid => {}
-                }
-                cur = next_boundary;
-                break;
-            }
+        if start < end {
+            clear_table(self.root, 0, 0, start, end, mem, cleared_at, &mut cleared);
         }
         cleared
+    }
+
+    /// Clears every page and every whole block in `[va, va + len)`, calling `cleared`
+    /// with the address of each (for TLB maintenance), and returns how many there were.
+    /// Like [`unmap_range`](Self::unmap_range), whose walk it shares, it skips missing
+    /// tables and empty stretches whole, so its cost follows the entries that exist,
+    /// not the length: a page mapped in a 4 TiB range costs a few table reads.
+    pub fn clear_range<M: TableMemory + ?Sized>(
+        &mut self,
+        va: VirtAddr,
+        len: u64,
+        mem: &mut M,
+        mut cleared: impl FnMut(VirtAddr),
+    ) -> usize {
+        let half = va.as_u64() & !VA_BITS_MASK;
+        self.clear_leaves(va, len, mem, &mut |va48| cleared(VirtAddr(half | va48)))
     }
 
     /// Frees the tables below the root that cover `[va, va + len)` and map nothing any
@@ -566,6 +567,50 @@ impl PageTable {
     }
 }
 
+/// Clears the leaves of the table at `table` (covering index bits from `va_prefix`, at
+/// `level`) that lie wholly inside `[start, end)`, counting them in `cleared` and
+/// reporting each to `cleared_at`. Each step looks for the next valid entry in one
+/// pass over the table, so empty stretches cost nothing per entry and a missing
+/// table is skipped whole. A block only partly inside the range is left (and logged).
+#[allow(clippy::too_many_arguments)]
+fn clear_table<M: TableMemory + ?Sized>(
+    table: PhysAddr,
+    level: usize,
+    va_prefix: u64,
+    start: u64,
+    end: u64,
+    mem: &mut M,
+    cleared_at: &mut dyn FnMut(u64),
+    cleared: &mut usize,
+) {
+    let size = level_size(level);
+    let first = ((start.max(va_prefix) - va_prefix) / size) as usize;
+    let last = (end.min(va_prefix + size * ENTRIES_PER_TABLE as u64).saturating_sub(va_prefix))
+        .div_ceil(size)
+        .min(ENTRIES_PER_TABLE as u64) as usize;
+    let mut index = first;
+    while index < last {
+        let Some(skip) = mem.table_mut(table)[index..last].iter().position(|&desc| desc & DESC_VALID != 0) else {
+            return;
+        };
+        index += skip;
+        let base = va_prefix + index as u64 * size;
+        match classify(mem.table_mut(table)[index], level) {
+            Entry::Invalid => {}
+            Entry::Table(next) => clear_table(next, level + 1, base, start, end, mem, cleared_at, cleared),
+            Entry::Leaf(_) if base >= start && base + size <= end => {
+                mem.table_mut(table)[index] = 0;
+                *cleared += 1;
+                cleared_at(base);
+            }
+            Entry::Leaf(_) => {
+                log::warn!("page table: block at index bits {base:#x} only partly unmapped; left");
+            }
+        }
+        index += 1;
+    }
+}
+
 /// Visits the leaves of the table at `table` (covering index bits from `va_prefix`, at
 /// `level`) that overlap `[start, end)`.
 fn visit_leaves<M: TableMemory + ?Sized>(
@@ -641,6 +686,8 @@ mod tests {
         next: u64,
         limit: usize,
         freed: Vec<u64>,
+        /// Table reads and writes so far: the cost of a walk.
+        accesses: usize,
     }
 
     impl FakeTables {
@@ -648,7 +695,7 @@ mod tests {
             Self::with_limit(usize::MAX)
         }
         fn with_limit(limit: usize) -> Self {
-            FakeTables { tables: BTreeMap::new(), next: 0x8000_0000, limit, freed: Vec::new() }
+            FakeTables { tables: BTreeMap::new(), next: 0x8000_0000, limit, freed: Vec::new(), accesses: 0 }
         }
         fn live(&self) -> usize {
             self.tables.len()
@@ -666,6 +713,7 @@ mod tests {
             Ok(PhysAddr(pa))
         }
         fn table_mut(&mut self, pa: PhysAddr) -> &mut [u64; ENTRIES_PER_TABLE] {
+            self.accesses += 1;
             self.tables.get_mut(&pa.as_u64()).expect("walk reached a page that is not a table")
         }
         fn free_table(&mut self, pa: PhysAddr) {
@@ -872,6 +920,37 @@ mod tests {
         // Part of a block is not unmapped.
         assert_eq!(table.unmap_range(VirtAddr(0x4000_0000), 0x1000, &mut mem), 0);
         assert_eq!(leaves(&table, &mut mem).len(), 1);
+    }
+
+    /// Issue 13, defect 3: clearing the entries of a huge range (unmap, protect, a VMO
+    /// shrinking under a mapping) costs what is mapped in it, not its length.
+    #[test]
+    fn clear_range_costs_what_is_mapped_not_the_range() {
+        let mut mem = FakeTables::new();
+        let mut table = PageTable::new(&mut mem).unwrap();
+        let base = 0x10_0000_0000u64;
+        for page in [0u64, 1, 7, 511, 512, 100_000] {
+            table.map_page(VirtAddr(base + page * PAGE_SIZE), PhysAddr(0x1000), USER_RW, &mut mem).unwrap();
+        }
+        // 1 GiB with six pages in it.
+        mem.accesses = 0;
+        let mut seen = Vec::new();
+        let cleared = table.clear_range(VirtAddr(base), GIB, &mut mem, |va| seen.push(va.as_u64()));
+        let cost = mem.accesses;
+        assert_eq!(cleared, 6);
+        assert_eq!(seen, [0u64, 1, 7, 511, 512, 100_000].map(|p| base + p * PAGE_SIZE));
+        assert!(leaves(&table, &mut mem).is_empty());
+        assert!(cost < 64, "1 GiB with 6 pages took {cost} table accesses");
+        // 4 TiB with one page in it (mapping a one-page VMO over a huge range is allowed).
+        table.map_page(VirtAddr(base + 5 * PAGE_SIZE), PhysAddr(0x1000), USER_RW, &mut mem).unwrap();
+        mem.accesses = 0;
+        assert_eq!(table.clear_range(VirtAddr(base), 4 << 40, &mut mem, |_| {}), 1);
+        assert!(mem.accesses < 32, "4 TiB with one page took {} table accesses", mem.accesses);
+        // Nothing mapped: a few accesses only, whatever the length; bad ranges clear nothing.
+        mem.accesses = 0;
+        assert_eq!(table.clear_range(VirtAddr(0x1_0000), (1 << 47) - 0x1_0000, &mut mem, |_| {}), 0);
+        assert!(mem.accesses < 64, "a user half with nothing mapped took {} table accesses", mem.accesses);
+        assert_eq!(table.clear_range(VirtAddr(0x1234_0000_0000_0000), PAGE_SIZE, &mut mem, |_| {}), 0);
     }
 
     #[test]

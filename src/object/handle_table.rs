@@ -64,8 +64,9 @@ struct Slot<T> {
 
 /// The handles of one process.
 ///
-/// `get` never allocates; `insert` may allocate when the slot array or the free queue
-/// grows.
+/// `get`, `remove` and `drain` never allocate, so closing handles and ending a process
+/// cannot fail for lack of memory; `insert` may need the slot array and the free queue
+/// to grow, which it does fallibly (`NoMemory`, nothing changed).
 pub struct HandleTable<T> {
     slots: Vec<Slot<T>>,
     /// Indices of empty slots, oldest first.
@@ -95,7 +96,8 @@ impl<T> HandleTable<T> {
 
     /// Adds a handle and returns its value.
     ///
-    /// `NoResources` when the process already holds [`MAX_HANDLES`] handles.
+    /// `NoResources` when the process already holds [`MAX_HANDLES`] handles; `NoMemory`
+    /// (nothing changed) when the table must grow and the heap cannot give it room.
     pub fn insert(&mut self, object: T, rights: u32) -> ZxResult<u32> {
         let index = self.take_free_slot()?;
         let slot = self.slots.get_mut(index).ok_or(ZxError::Internal)?;
@@ -181,6 +183,28 @@ impl<T> HandleTable<T> {
         Drain { table: self, next_index: 0 }
     }
 
+    /// Removes handles from the slots at or after `*cursor`, in slot order, into the
+    /// empty places of `batch` until it is full, and moves `*cursor` past the last slot
+    /// looked at; returns how many it took. For process exit when nothing can add
+    /// handles any more: unlike [`drain`](Self::drain), which drops whatever the caller
+    /// did not take, every handle removed is handed over, so the caller drops them with
+    /// no lock held, a batch at a time from a cursor starting at 0, until one takes
+    /// none. Never allocates.
+    pub fn take_batch(&mut self, cursor: &mut usize, batch: &mut [Option<Handle<T>>]) -> usize {
+        let mut taken = 0;
+        for place in batch.iter_mut().filter(|place| place.is_none()) {
+            let Some(handle) = (*cursor..self.slots.len()).find_map(|index| {
+                *cursor = index + 1;
+                self.empty_slot(index)
+            }) else {
+                break;
+            };
+            *place = Some(handle);
+            taken += 1;
+        }
+        taken
+    }
+
     /// The slot index named by `value` if the fixed bits and the generation match a
     /// slot that exists; it may still be empty.
     fn slot_of(&self, value: u32) -> ZxResult<usize> {
@@ -214,6 +238,13 @@ impl<T> HandleTable<T> {
             // Full and nothing free.
             return Err(ZxError::NoResources);
         }
+        // Room first: a slot, and a place in the free queue for every slot, so that
+        // emptying a slot (closing a handle) never allocates.
+        self.slots.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+        let needed = self.slots.len() + 1;
+        if self.free.capacity() < needed {
+            self.free.try_reserve(needed - self.free.len()).map_err(|_| ZxError::NoMemory)?;
+        }
         self.slots.push(Slot { generation: 0, handle: None });
         Ok(self.slots.len() - 1)
     }
@@ -224,7 +255,8 @@ impl<T> HandleTable<T> {
         let slot = self.slots.get_mut(index)?;
         let handle = slot.handle.take()?;
         slot.generation = (slot.generation + 1) & GENERATION_MASK;
-        // `index` < MAX_HANDLES = 2^16, so it fits.
+        // `index` < MAX_HANDLES = 2^16, so it fits; the queue has room for every slot
+        // (reserved when the slot was made), so this never allocates.
         self.free.push_back(index as u32);
         self.live -= 1;
         Some(handle)
@@ -464,5 +496,62 @@ mod tests {
         // And the table works afterwards.
         let v = table.insert(3, 0).unwrap();
         assert_eq!(table.get(v).unwrap().object, 3);
+    }
+
+    /// Issue 13, defect 2: growing the table is fallible, and closing handles (one by
+    /// one or all at once) never allocates.
+    #[test]
+    fn growth_is_fallible_and_closing_never_allocates() {
+        use crate::arch::host_alloc::{allocations_during, with_heap_budget};
+        let mut table = HandleTable::new(SALT);
+        let mut values = vec![table.insert(0u64, READ | DUPLICATE).unwrap()];
+        while table.slots.len() < table.slots.capacity() {
+            values.push(table.insert(values.len() as u64, READ).unwrap());
+        }
+        assert_eq!(with_heap_budget(0, || table.insert(99, READ)), Err(ZxError::NoMemory));
+        assert_eq!(with_heap_budget(0, || table.duplicate(values[0], SAME_RIGHTS)), Err(ZxError::NoMemory));
+        assert_eq!(table.len(), values.len());
+        let half = values.len() / 2;
+        for &value in &values[..half] {
+            assert_eq!(with_heap_budget(0, || allocations_during(|| assert!(table.remove(value).is_ok()))), 0);
+        }
+        assert_eq!(with_heap_budget(0, || allocations_during(|| table.drain().for_each(drop))), 0);
+        assert!(table.is_empty());
+    }
+
+    /// Process exit on the redesigned kernel closes its handles in batches handed over
+    /// by `take_batch` (dropped with no lock held): every handle comes out exactly once,
+    /// in slot order, and taking them never allocates.
+    #[test]
+    fn take_batch_hands_over_every_handle_without_allocating() {
+        use crate::arch::host_alloc::{allocations_during, with_heap_budget};
+        let mut table = HandleTable::new(SALT);
+        let values: Vec<u32> = (0..100u64).map(|i| table.insert(i, READ).unwrap()).collect();
+        for &value in values.iter().step_by(3) {
+            table.remove(value).unwrap();
+        }
+        let left = table.len();
+        let mut seen = Vec::with_capacity(left);
+        let mut cursor = 0;
+        let mut batches = 0;
+        loop {
+            let mut batch: [Option<Handle<u64>>; 8] = [const { None }; 8];
+            let mut taken = 0;
+            let allocations =
+                with_heap_budget(0, || allocations_during(|| taken = table.take_batch(&mut cursor, &mut batch)));
+            assert_eq!(allocations, 0);
+            assert_eq!(batch.iter().filter(|h| h.is_some()).count(), taken);
+            if taken == 0 {
+                break;
+            }
+            batches += 1;
+            seen.extend(batch.iter().flatten().map(|h| h.object));
+        }
+        assert!(table.is_empty());
+        assert_eq!(batches, left.div_ceil(8));
+        let want: Vec<u64> = (0..100u64).filter(|i| i % 3 != 0).collect();
+        assert_eq!(seen, want);
+        // The old values are stale, like closed ones.
+        assert_eq!(table.get(values[1]).err(), Some(ZxError::BadHandle));
     }
 }

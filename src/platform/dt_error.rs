@@ -154,6 +154,18 @@ pub enum DtError {
     },
     /// The tree does not describe this device (or describes it only as disabled).
     Missing(Device),
+    /// A range ends beyond the physical addresses this CPU (or, for RAM, the kernel's
+    /// linear map) can reach: the tree describes memory or registers that cannot exist.
+    BeyondPhysicalRange {
+        /// What the range is ("RAM range", "console UART registers", ...).
+        what: &'static str,
+        /// Start of the range.
+        address: u64,
+        /// Its size.
+        size: u64,
+        /// The reachable width in bits: addresses are below 2^bits.
+        bits: u32,
+    },
 }
 
 impl fmt::Display for DtError {
@@ -210,6 +222,11 @@ impl fmt::Display for DtError {
             DtError::Missing(device) => {
                 write!(f, "the device tree describes no {device}")
             }
+            DtError::BeyondPhysicalRange { what, address, size, bits } => write!(
+                f,
+                "the device tree's {what} at {address:#x} (size {size:#x}) lies beyond the {bits}-bit \
+                 physical address range"
+            ),
         }
     }
 }
@@ -227,6 +244,7 @@ mod tests {
             DtError::BadMagic { found: 0x1234 },
             DtError::Missing(Device::Psci),
             DtError::Untranslatable { address: 0x7e20_1000 },
+            DtError::BeyondPhysicalRange { what: "RAM range", address: 0x4000_0000, size: 1 << 62, bits: 44 },
         ];
         for error in samples {
             let text = error.to_string();

@@ -32,6 +32,22 @@ use super::irq_spec::interrupts;
 use super::phys_range::subtract;
 use super::translate::{for_each_reg, reg_to_cpu};
 use crate::mm::addr::PhysAddr;
+use crate::mm::layout::LINEAR_SPAN;
+
+/// The physical address width ID_AA64MMFR0_EL1.PARange (bits 3..0) encodes: 32, 36,
+/// 40, 42, 44, 48 or 52 bits. A value the architecture does not define yet is read as
+/// the widest known one, 52 (larger values only ever mean wider).
+pub fn pa_bits_from_parange(parange: u64) -> u32 {
+    match parange & 0xf {
+        0 => 32,
+        1 => 36,
+        2 => 40,
+        3 => 42,
+        4 => 44,
+        5 => 48,
+        _ => 52,
+    }
+}
 
 /// Most RAM ranges recorded.
 pub const MAX_RAM_RANGES: usize = 16;
@@ -289,6 +305,60 @@ impl Machine {
     pub fn usable_ranges(&self, extra_reserved: &[PhysRange]) -> BoundedVec<PhysRange, MAX_USABLE_RANGES> {
         let initrd = self.initrd.as_slice();
         subtract(self.ram.as_slice(), &[self.reserved.as_slice(), initrd, extra_reserved])
+    }
+
+    /// Holds the tree to what can exist on this CPU, whose physical addresses are
+    /// `pa_bits` wide (ID_AA64MMFR0_EL1.PARange, see [`pa_bits_from_parange`]):
+    ///
+    /// 1. a RAM range ending beyond 2^`pa_bits`, or beyond the [`LINEAR_SPAN`] the kernel's
+    ///    linear map covers, fails the whole tree with `BeyondPhysicalRange` (the kernel
+    ///    cannot manage memory it cannot reach; a 2^62-byte memory node once exhausted
+    ///    the bootstrap heap);
+    /// 2. a device whose registers end beyond 2^`pa_bits` (the console, the first PL011,
+    ///    the GIC, the GPIO block) becomes that device's `BeyondPhysicalRange` error, so
+    ///    the kernel reports it on whatever console it has instead of faulting on it.
+    ///
+    /// Reserved ranges beyond the limit are harmless (nothing there to allocate) and an
+    /// initrd outside RAM is refused later, by userboot.
+    pub fn check_physical_reach(&mut self, pa_bits: u32) -> Result<(), DtError> {
+        let bits = pa_bits.min(u64::BITS);
+        let limit = if bits >= u64::BITS { u64::MAX } else { 1u64 << bits };
+        let ends_within =
+            |range: &PhysRange, limit: u64| range.base.0.checked_add(range.size).is_some_and(|end| end <= limit);
+        let linear_bits = LINEAR_SPAN.trailing_zeros();
+        let (ram_limit, ram_bits) = if limit < LINEAR_SPAN { (limit, bits) } else { (LINEAR_SPAN, linear_bits) };
+        if let Some(ram) = self.ram.iter().find(|range| !ends_within(range, ram_limit)) {
+            return Err(DtError::BeyondPhysicalRange {
+                what: "RAM range",
+                address: ram.base.0,
+                size: ram.size,
+                bits: ram_bits,
+            });
+        }
+        let check = |what: &'static str, range: PhysRange| {
+            if ends_within(&range, limit) {
+                Ok(())
+            } else {
+                Err(DtError::BeyondPhysicalRange { what, address: range.base.0, size: range.size, bits })
+            }
+        };
+        if let Ok(uart) = self.console {
+            self.console = check("console UART registers", uart.regs).map(|()| uart);
+        }
+        if let Ok(uart) = self.pl011 {
+            self.pl011 = check("PL011 UART registers", uart.regs).map(|()| uart);
+        }
+        if let Ok(gic) = self.gic {
+            let regs = match gic {
+                Gic::V2 { distributor, cpu_interface } => [distributor, cpu_interface],
+                Gic::V3 { distributor, redistributors } => [distributor, redistributors],
+            };
+            self.gic = regs.iter().try_for_each(|&range| check("interrupt controller registers", range)).map(|()| gic);
+        }
+        if let Ok(gpio) = self.gpio {
+            self.gpio = check("GPIO registers", gpio).map(|()| gpio);
+        }
+        Ok(())
     }
 
     /// The last `key=value` value for `key` on the kernel command line.
@@ -718,6 +788,65 @@ mod tests {
         let spin = |addr| EnableMethod::SpinTable { release_addr: PhysAddr(addr) };
         assert_eq!(releases, [(0, spin(0xd8)), (1, spin(0xe0)), (2, spin(0xe8)), (3, spin(0xf0))]);
         assert_eq!(m.gpio, Ok(range(0xfe20_0000, 0xb4)));
+    }
+
+    /// Issue 13, defect 6: trees that describe what cannot exist on this CPU are
+    /// refused with one line (RAM) or make that device unusable (registers), instead of
+    /// exhausting the bootstrap heap or faulting.
+    #[test]
+    fn ranges_beyond_the_physical_address_range_are_refused() {
+        assert_eq!([0, 1, 2, 3, 4, 5, 6, 7, 15].map(pa_bits_from_parange), [32, 36, 40, 42, 44, 48, 52, 52, 52]);
+        // Every fixture fits a 40-bit CPU (the Pi 4's Cortex-A72 has 44 bits).
+        for blob in ALL_FIXTURES {
+            let mut m = parse(blob);
+            let before = (m.console, m.gic, m.gpio);
+            assert_eq!(m.check_physical_reach(40), Ok(()));
+            assert_eq!((m.console, m.gic, m.gpio), before);
+        }
+        // A memory node claiming 2^62 bytes: the parse alone accepts it...
+        let mut blob = VIRT_DEFAULT.to_vec();
+        patch_property(&mut blob, "/memory@40000000", "reg", &cells(&[0, 0x4000_0000, 0x4000_0000, 0]));
+        let mut m = parse(&blob);
+        assert_eq!(m.ram.as_slice(), &[range(0x4000_0000, 1 << 62)]);
+        // ...the reach check refuses the tree, at the linear map's 2^46 even on a 52-bit CPU.
+        let refused = m.check_physical_reach(52).unwrap_err();
+        assert_eq!(
+            refused,
+            DtError::BeyondPhysicalRange { what: "RAM range", address: 0x4000_0000, size: 1 << 62, bits: 46 }
+        );
+        assert_eq!(
+            refused.to_string(),
+            "the device tree's RAM range at 0x40000000 (size 0x4000000000000000) lies beyond the 46-bit physical \
+             address range"
+        );
+        // RAM just inside a 36-bit CPU's range is fine, just past it is not.
+        patch_property(&mut blob, "/memory@40000000", "reg", &cells(&[0xf, 0xc000_0000, 0, 0x4000_0000]));
+        assert_eq!(parse(&blob).check_physical_reach(36), Ok(()));
+        patch_property(&mut blob, "/memory@40000000", "reg", &cells(&[0xf, 0xc000_0000, 0, 0x4000_1000]));
+        assert!(matches!(parse(&blob).check_physical_reach(36), Err(DtError::BeyondPhysicalRange { bits: 36, .. })));
+        // A PL011 at 2^45 on a 44-bit CPU: the console and the PL011 become errors (the
+        // kernel stays on semihosting), the rest of the machine is unchanged.
+        let mut blob = VIRT_DEFAULT.to_vec();
+        patch_property(&mut blob, "/pl011@9000000", "reg", &cells(&[0x2000, 0, 0, 0x1000]));
+        let mut m = parse(&blob);
+        assert_eq!(m.console.map(|uart| uart.regs.base), Ok(PhysAddr(1 << 45)));
+        assert_eq!(m.check_physical_reach(44), Ok(()));
+        let beyond =
+            DtError::BeyondPhysicalRange { what: "console UART registers", address: 1 << 45, size: 0x1000, bits: 44 };
+        assert_eq!(m.console.map(|uart| uart.regs), Err(beyond));
+        assert!(matches!(m.pl011, Err(DtError::BeyondPhysicalRange { what: "PL011 UART registers", .. })));
+        assert!(m.gic.is_ok() && m.ram.len() == 1);
+        // The same UART is fine on a 48-bit CPU.
+        let mut m = parse(&blob);
+        assert_eq!(m.check_physical_reach(48), Ok(()));
+        assert!(m.console.is_ok());
+        // A GIC redistributor region beyond the range.
+        let mut m = parse(VIRT_GICV3);
+        if let Ok(Gic::V3 { distributor, .. }) = m.gic {
+            m.gic = Ok(Gic::V3 { distributor, redistributors: range(1 << 50, 0x2_0000) });
+        }
+        assert_eq!(m.check_physical_reach(44), Ok(()));
+        assert!(matches!(m.gic, Err(DtError::BeyondPhysicalRange { what: "interrupt controller registers", .. })));
     }
 
     #[test]

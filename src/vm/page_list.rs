@@ -6,15 +6,23 @@
 //! - the first `DENSE_PAGES` page indices live in a directory of fixed-size chunks,
 //!   indexed directly: a lookup is two loads, never a search, never an allocation;
 //!   a chunk is allocated when its first page is committed and freed with its last;
-//! - page indices beyond that (sparse by nature) live in an ordered map.
+//! - page indices beyond that (sparse by nature) live in a hash map keyed with a
+//!   seeded hash ([`set_hash_seed`]), so a program cannot choose indices that collide.
+//!
+//! Every allocation is fallible (issue 13): [`PageList::insert`] and
+//! [`PageList::reserve`] return NO_MEMORY with the list unchanged, and removing pages
+//! ([`PageList::remove`], [`PageList::drain_range`], [`PageList::into_frames`]) never
+//! allocates, so a VMO can always be shrunk, decommitted or destroyed.
 //!
 //! Whether a frame is shared with other VMOs is not stored here but in the VMO store's
 //! frame table, because sharing is a property of the frame, not of one VMO's view of it.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use core::hash::{BuildHasher, Hasher};
+use core::sync::atomic::{AtomicU64, Ordering};
 
+use crate::error::{ZxError, ZxResult};
 use crate::mm::PhysAddr;
 
 /// Pages per chunk of the directory (1 KiB of entries).
@@ -32,13 +40,83 @@ struct Chunk {
     frames: [u64; CHUNK_PAGES],
 }
 
+/// A chunk on the heap: a one-element boxed slice, because a box can be allocated
+/// fallibly only through a `Vec` (`Box::try_new` is not stable).
+type ChunkBox = Box<[Chunk]>;
+
+/// A new, empty chunk, or NO_MEMORY.
+fn new_chunk() -> ZxResult<ChunkBox> {
+    let mut one = Vec::new();
+    one.try_reserve_exact(1).map_err(|_| ZxError::NoMemory)?;
+    one.push(Chunk { used: 0, frames: [EMPTY; CHUNK_PAGES] });
+    // Length equals capacity: no reallocation.
+    Ok(one.into_boxed_slice())
+}
+
+/// The seed of [`IndexHashing`], mixed into every hash of a page index or frame number.
+static HASH_SEED: AtomicU64 = AtomicU64::new(0x243f_6a88_85a3_08d3);
+
+/// Sets the seed of the hash that places sparse page indices (and the VMO store's
+/// frame numbers). The kernel calls it once at boot, with a value a program cannot
+/// predict, before any VMO exists: changing it later would misplace every entry.
+pub fn set_hash_seed(seed: u64) {
+    HASH_SEED.store(seed, Ordering::Relaxed);
+}
+
+/// Builds [`IndexHasher`]s seeded with the global seed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IndexHashing;
+
+impl BuildHasher for IndexHashing {
+    type Hasher = IndexHasher;
+    fn build_hasher(&self) -> IndexHasher {
+        IndexHasher { state: HASH_SEED.load(Ordering::Relaxed) }
+    }
+}
+
+/// A hash for `u64` keys: two rounds of a folded 128-bit multiply with the seed mixed
+/// in, so every input bit reaches the low bits (the bucket) and the high bits (the tag).
+#[derive(Clone, Copy, Debug)]
+pub struct IndexHasher {
+    state: u64,
+}
+
+/// `a * b` as 128 bits, the halves XORed together.
+const fn folded_multiply(a: u64, b: u64) -> u64 {
+    let product = (a as u128) * (b as u128);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+impl Hasher for IndexHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        let seed = self.state;
+        let first = folded_multiply(value ^ seed, 0x9e37_79b9_7f4a_7c15);
+        self.state = folded_multiply(first ^ seed.rotate_left(29), 0xbf58_476d_1ce4_e5b9);
+    }
+
+    fn finish(&self) -> u64 {
+        self.state
+    }
+}
+
+/// A hash map with the seeded index hash.
+pub type IndexMap<V> = hashbrown::HashMap<u64, V, IndexHashing>;
+
 /// Sparse map from page index (offset / PAGE_SIZE) to the frame holding that page.
 #[derive(Debug, Default)]
 pub struct PageList {
     /// Chunk `c` holds indices `c * CHUNK_PAGES ..`; grown only as far as needed.
-    dense: Vec<Option<Box<Chunk>>>,
+    dense: Vec<Option<ChunkBox>>,
     /// Indices from `DENSE_PAGES` on.
-    sparse: BTreeMap<u64, PhysAddr>,
+    sparse: IndexMap<PhysAddr>,
     len: u64,
 }
 
@@ -48,9 +126,9 @@ fn split(index: u64) -> (usize, usize) {
 }
 
 impl PageList {
-    /// An empty list: every page reads as zero.
+    /// An empty list: every page reads as zero. Allocates nothing.
     pub const fn new() -> Self {
-        PageList { dense: Vec::new(), sparse: BTreeMap::new(), len: 0 }
+        PageList { dense: Vec::new(), sparse: hashbrown::HashMap::with_hasher(IndexHashing), len: 0 }
     }
 
     /// The frame at `index`, if one is committed there.
@@ -60,82 +138,78 @@ impl PageList {
             return self.sparse.get(&index).copied();
         }
         let (chunk, slot) = split(index);
-        let entry = *self.dense.get(chunk)?.as_ref()?.frames.get(slot)?;
+        let entry = *self.dense.get(chunk)?.as_deref()?.first()?.frames.get(slot)?;
         (entry != EMPTY).then_some(PhysAddr(entry))
     }
 
-    /// Puts `frame` (page-aligned) at `index` and returns the frame it replaces, if any.
-    ///
-    /// Inline fast path: an index whose chunk already exists is one store and two
-    /// counts; anything else (a new chunk, the sparse part) goes out of line.
+    /// The entry for a dense `index` whose chunk exists.
     #[inline]
-    pub fn insert(&mut self, index: u64, frame: PhysAddr) -> Option<PhysAddr> {
-        debug_assert!(frame.0 != EMPTY, "PageList: {frame} is not a frame address");
-        if index < DENSE_PAGES {
-            let (chunk, slot) = split(index);
-            if let Some(Some(chunk)) = self.dense.get_mut(chunk)
-                && let Some(entry) = chunk.frames.get_mut(slot)
-            {
-                let old = core::mem::replace(entry, frame.0);
-                if old != EMPTY {
-                    return Some(PhysAddr(old));
-                }
-                chunk.used += 1;
-                self.len += 1;
-                return None;
+    fn dense_entry(&mut self, index: u64) -> Option<(&mut usize, &mut u64)> {
+        if index >= DENSE_PAGES {
+            return None;
+        }
+        let (chunk, slot) = split(index);
+        let chunk = self.dense.get_mut(chunk)?.as_deref_mut()?.first_mut()?;
+        let entry = chunk.frames.get_mut(slot)?;
+        Some((&mut chunk.used, entry))
+    }
+
+    /// Makes sure that putting a frame at `index` will not allocate: the directory
+    /// reaches its chunk and the chunk exists, or the sparse map has room for one more.
+    /// NO_MEMORY leaves the list's contents unchanged.
+    pub fn reserve(&mut self, index: u64) -> ZxResult {
+        if index >= DENSE_PAGES {
+            if !self.sparse.contains_key(&index) {
+                self.sparse.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
             }
+            return Ok(());
+        }
+        let (chunk, _) = split(index);
+        if self.dense.len() <= chunk {
+            self.dense.try_reserve(chunk + 1 - self.dense.len()).map_err(|_| ZxError::NoMemory)?;
+            self.dense.resize_with(chunk + 1, || None);
+        }
+        if self.dense[chunk].is_none() {
+            self.dense[chunk] = Some(new_chunk()?);
+        }
+        Ok(())
+    }
+
+    /// Puts `frame` (page-aligned) at `index` and returns the frame it replaces, if
+    /// any. NO_MEMORY (a chunk or map slot could not be allocated) leaves the list as it
+    /// was. Inline fast path: an index whose chunk already exists is one store and two
+    /// counts.
+    #[inline]
+    pub fn insert(&mut self, index: u64, frame: PhysAddr) -> ZxResult<Option<PhysAddr>> {
+        debug_assert!(frame.0 != EMPTY, "PageList: {frame} is not a frame address");
+        if let Some((used, entry)) = self.dense_entry(index) {
+            let old = core::mem::replace(entry, frame.0);
+            if old != EMPTY {
+                return Ok(Some(PhysAddr(old)));
+            }
+            *used += 1;
+            self.len += 1;
+            return Ok(None);
         }
         self.insert_slow(index, frame)
     }
 
-    /// The frame at `index`, or, when there is none, the frame `make` returns, put
-    /// there. The flag is true when the frame is new. An error from `make` leaves the
-    /// list unchanged. One lookup on the fast path (an index whose chunk exists).
-    #[inline]
-    pub fn get_or_insert_with<E>(
-        &mut self,
-        index: u64,
-        make: impl FnOnce() -> Result<PhysAddr, E>,
-    ) -> Result<(PhysAddr, bool), E> {
-        if index < DENSE_PAGES {
-            let (chunk, slot) = split(index);
-            if let Some(Some(chunk)) = self.dense.get_mut(chunk)
-                && let Some(entry) = chunk.frames.get_mut(slot)
-            {
-                if *entry != EMPTY {
-                    return Ok((PhysAddr(*entry), false));
-                }
-                let frame = make()?;
-                debug_assert!(frame.0 != EMPTY, "PageList: {frame} is not a frame address");
-                *entry = frame.0;
-                chunk.used += 1;
-                self.len += 1;
-                return Ok((frame, true));
-            }
-        }
-        if let Some(frame) = self.get(index) {
-            return Ok((frame, false));
-        }
-        let frame = make()?;
-        self.insert_slow(index, frame);
-        Ok((frame, true))
-    }
-
     /// [`Self::insert`] into the sparse part or into a chunk that does not exist yet.
     #[inline(never)]
-    fn insert_slow(&mut self, index: u64, frame: PhysAddr) -> Option<PhysAddr> {
+    fn insert_slow(&mut self, index: u64, frame: PhysAddr) -> ZxResult<Option<PhysAddr>> {
+        self.reserve(index)?;
+        Ok(self.insert_reserved(index, frame))
+    }
+
+    /// Inserts at an index [`Self::reserve`] made room for: never allocates.
+    fn insert_reserved(&mut self, index: u64, frame: PhysAddr) -> Option<PhysAddr> {
         let old = if index >= DENSE_PAGES {
             self.sparse.insert(index, frame)
         } else {
-            let (chunk, slot) = split(index);
-            if self.dense.len() <= chunk {
-                self.dense.resize_with(chunk + 1, || None);
-            }
-            let chunk =
-                self.dense[chunk].get_or_insert_with(|| Box::new(Chunk { used: 0, frames: [EMPTY; CHUNK_PAGES] }));
-            let old = core::mem::replace(&mut chunk.frames[slot], frame.0);
+            let (used, entry) = self.dense_entry(index)?;
+            let old = core::mem::replace(entry, frame.0);
             if old == EMPTY {
-                chunk.used += 1;
+                *used += 1;
                 None
             } else {
                 Some(PhysAddr(old))
@@ -147,15 +221,45 @@ impl PageList {
         old
     }
 
-    /// Takes the frame at `index` out of the list.
+    /// The frame at `index`, or, when there is none, the frame `make` returns, put
+    /// there. The flag is true when the frame is new. Room is made before `make` runs,
+    /// so an error from either leaves the list unchanged (and `make`'s frame is never
+    /// lost). One lookup on the fast path (an index whose chunk exists).
+    #[inline]
+    pub fn get_or_insert_with(
+        &mut self,
+        index: u64,
+        make: impl FnOnce() -> ZxResult<PhysAddr>,
+    ) -> ZxResult<(PhysAddr, bool)> {
+        if let Some((used, entry)) = self.dense_entry(index) {
+            if *entry != EMPTY {
+                return Ok((PhysAddr(*entry), false));
+            }
+            let frame = make()?;
+            debug_assert!(frame.0 != EMPTY, "PageList: {frame} is not a frame address");
+            *entry = frame.0;
+            *used += 1;
+            self.len += 1;
+            return Ok((frame, true));
+        }
+        if let Some(frame) = self.get(index) {
+            return Ok((frame, false));
+        }
+        self.reserve(index)?;
+        let frame = make()?;
+        self.insert_reserved(index, frame);
+        Ok((frame, true))
+    }
+
+    /// Takes the frame at `index` out of the list. Never allocates.
     pub fn remove(&mut self, index: u64) -> Option<PhysAddr> {
         let old = if index >= DENSE_PAGES {
             self.sparse.remove(&index)
         } else {
             let (chunk_index, slot) = split(index);
             let entry = self.dense.get_mut(chunk_index)?;
-            let chunk = entry.as_mut()?;
-            let old = core::mem::replace(&mut chunk.frames[slot], EMPTY);
+            let chunk = entry.as_deref_mut()?.first_mut()?;
+            let old = core::mem::replace(chunk.frames.get_mut(slot)?, EMPTY);
             if old == EMPTY {
                 return None;
             }
@@ -181,8 +285,9 @@ impl PageList {
         self.len == 0
     }
 
-    /// The committed pages with `first <= index < end`, in index order. An empty or
-    /// backwards range yields nothing (it never panics).
+    /// The committed pages with `first <= index < end`: the dense part in index order,
+    /// then the sparse part in no particular order. An empty or backwards range yields
+    /// nothing (it never panics). Costs what is committed, not the range's length.
     pub fn range(&self, first: u64, end: u64) -> impl Iterator<Item = (u64, PhysAddr)> + '_ {
         let end = end.max(first);
         let dense_end = end.min(DENSE_PAGES);
@@ -198,6 +303,7 @@ impl PageList {
             let base = (c * CHUNK_PAGES) as u64;
             self.dense[c]
                 .iter()
+                .flat_map(|chunk| chunk.iter())
                 .flat_map(move |chunk| chunk.frames.iter().enumerate())
                 .filter(move |&(slot, &entry)| {
                     let index = base + slot as u64;
@@ -205,24 +311,35 @@ impl PageList {
                 })
                 .map(move |(slot, &entry)| (base + slot as u64, PhysAddr(entry)))
         });
-        // `BTreeMap::range` panics when start > end; `end >= first` here.
-        let sparse = self.sparse.range(first.max(DENSE_PAGES)..end.max(DENSE_PAGES));
-        dense.chain(sparse.map(|(&index, &frame)| (index, frame)))
+        // The sparse part: probe each index of a short range, scan the map otherwise,
+        // whichever is less work.
+        let sparse_first = first.max(DENSE_PAGES);
+        let probe = end.saturating_sub(sparse_first) < self.sparse.len() as u64;
+        let probed = if probe { sparse_first..end } else { 0..0 };
+        let probed = probed.filter_map(move |index| self.sparse.get(&index).map(|&frame| (index, frame)));
+        let scanned = self
+            .sparse
+            .iter()
+            .take(if probe { 0 } else { usize::MAX })
+            .filter(move |&(&index, _)| index >= sparse_first && index < end)
+            .map(|(&index, &frame)| (index, frame));
+        dense.chain(probed).chain(scanned)
     }
 
-    /// Every committed page, in index order.
+    /// Every committed page (dense part in index order, then the sparse part).
     pub fn iter(&self) -> impl Iterator<Item = (u64, PhysAddr)> + '_ {
-        self.range(0, u64::MAX).chain(self.sparse.get(&u64::MAX).map(|&frame| (u64::MAX, frame)))
+        let dense_end = (self.dense.len() * CHUNK_PAGES) as u64;
+        self.range(0, dense_end).chain(self.sparse.iter().map(|(&index, &frame)| (index, frame)))
     }
 
-    /// Removes and returns the committed page with the lowest index in `[first, last]`
-    /// (inclusive, so the last possible index can be named), or `None` when there is
-    /// none. Never allocates: callers that give up a range of pages call it until it
-    /// returns `None`, starting each call one past the index it returned last, so the
-    /// whole range is scanned once.
-    pub fn remove_first_in(&mut self, first: u64, last: u64) -> Option<(u64, PhysAddr)> {
+    /// Removes every committed page with `first <= index <= last` (inclusive, so the
+    /// last possible index can be named) and hands each to `taken`: the dense part in
+    /// index order, then the sparse part in no particular order. Never allocates, and
+    /// costs the smaller of the range's length and the pages committed (a chunk that does
+    /// not exist is skipped whole).
+    pub fn drain_range(&mut self, first: u64, last: u64, mut taken: impl FnMut(u64, PhysAddr)) {
         if first > last {
-            return None;
+            return;
         }
         if first < DENSE_PAGES {
             let dense_last = last.min(DENSE_PAGES - 1);
@@ -230,32 +347,58 @@ impl PageList {
             let (last_chunk, last_slot) = split(dense_last);
             let chunks = self.dense.len().min(last_chunk + 1);
             for c in first_chunk..chunks {
-                let Some(chunk) = self.dense[c].as_ref() else { continue };
+                let Some(chunk) = self.dense[c].as_deref_mut().and_then(|chunk| chunk.first_mut()) else { continue };
                 let lo = if c == first_chunk { first_slot } else { 0 };
                 let hi = if c == last_chunk { last_slot } else { CHUNK_PAGES - 1 };
-                if let Some(slot) = (lo..=hi).find(|&slot| chunk.frames[slot] != EMPTY) {
-                    let index = (c * CHUNK_PAGES + slot) as u64;
-                    return self.remove(index).map(|frame| (index, frame));
+                for slot in lo..=hi {
+                    let entry = core::mem::replace(&mut chunk.frames[slot], EMPTY);
+                    if entry != EMPTY {
+                        chunk.used -= 1;
+                        self.len -= 1;
+                        taken((c * CHUNK_PAGES + slot) as u64, PhysAddr(entry));
+                    }
+                }
+                if chunk.used == 0 {
+                    self.dense[c] = None;
                 }
             }
         }
-        if last < DENSE_PAGES {
-            return None;
+        if last < DENSE_PAGES || self.sparse.is_empty() {
+            return;
         }
-        let index = *self.sparse.range(first.max(DENSE_PAGES)..=last).next()?.0;
-        self.remove(index).map(|frame| (index, frame))
+        let sparse_first = first.max(DENSE_PAGES);
+        let span = last - sparse_first;
+        let mut removed = 0u64;
+        if span < self.sparse.len() as u64 {
+            for index in sparse_first..=last {
+                if let Some(frame) = self.sparse.remove(&index) {
+                    removed += 1;
+                    taken(index, frame);
+                }
+            }
+        } else {
+            self.sparse.retain(|&index, &mut frame| {
+                let inside = index >= sparse_first && index <= last;
+                if inside {
+                    removed += 1;
+                    taken(index, frame);
+                }
+                !inside
+            });
+        }
+        self.len -= removed;
     }
 
-    /// Consumes the list and yields every committed page, in index order. Gives each
-    /// chunk back as it goes and never allocates, so a VMO can be destroyed when the
-    /// heap is exhausted.
+    /// Consumes the list and yields every committed page (dense part in index order,
+    /// then the sparse part). Gives each chunk back as it goes and never allocates, so
+    /// a VMO can be destroyed when the heap is exhausted.
     pub fn into_frames(self) -> impl Iterator<Item = (u64, PhysAddr)> {
         let PageList { dense, sparse, .. } = self;
         let dense = dense.into_iter().enumerate().flat_map(|(c, chunk)| {
             let base = (c * CHUNK_PAGES) as u64;
             chunk.into_iter().flat_map(move |chunk| {
                 (0..CHUNK_PAGES).filter_map(move |slot| {
-                    let entry = chunk.frames[slot];
+                    let entry = chunk[0].frames[slot];
                     (entry != EMPTY).then_some((base + slot as u64, PhysAddr(entry)))
                 })
             })
@@ -267,18 +410,24 @@ impl PageList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::host_alloc::{allocations_during, with_heap_budget};
     use alloc::vec;
 
     fn pa(n: u64) -> PhysAddr {
         PhysAddr(n * 0x1000)
     }
 
+    fn sorted(mut pages: Vec<(u64, PhysAddr)>) -> Vec<(u64, PhysAddr)> {
+        pages.sort();
+        pages
+    }
+
     #[test]
     fn insert_get_remove() {
         let mut list = PageList::new();
         assert!(list.is_empty());
-        assert_eq!(list.insert(5, pa(1)), None);
-        assert_eq!(list.insert(5, pa(2)), Some(pa(1)));
+        assert_eq!(list.insert(5, pa(1)), Ok(None));
+        assert_eq!(list.insert(5, pa(2)), Ok(Some(pa(1))));
         assert_eq!(list.get(5), Some(pa(2)));
         assert_eq!(list.get(4), None);
         assert_eq!(list.len(), 1);
@@ -291,7 +440,7 @@ mod tests {
     fn ranges_are_half_open_and_never_panic() {
         let mut list = PageList::new();
         for i in [0u64, 3, 4, 9, u64::MAX] {
-            list.insert(i, pa(i & 0xff));
+            list.insert(i, pa(i & 0xff)).unwrap();
         }
         let indices: Vec<u64> = list.range(3, 9).map(|(i, _)| i).collect();
         assert_eq!(indices, vec![3, 4]);
@@ -301,32 +450,27 @@ mod tests {
         assert_eq!(list.iter().count(), 5);
     }
 
-    /// Every page `remove_first_in` yields for `[first, last]`, called as callers do.
+    /// Every page `drain_range` takes for `[first, last]`.
     fn drain_in(list: &mut PageList, first: u64, last: u64) -> Vec<(u64, PhysAddr)> {
         let mut taken = Vec::new();
-        let mut from = first;
-        while let Some((index, frame)) = list.remove_first_in(from, last) {
-            assert!(index >= from && index <= last);
+        list.drain_range(first, last, |index, frame| {
+            assert!(index >= first && index <= last);
             taken.push((index, frame));
-            match index.checked_add(1) {
-                Some(next) => from = next,
-                None => break,
-            }
-        }
-        taken
+        });
+        sorted(taken)
     }
 
     #[test]
-    fn remove_first_in_drains_ranges_in_order() {
+    fn drain_range_takes_exactly_the_range() {
         let mut list = PageList::new();
         for i in 0..10u64 {
-            list.insert(i, pa(i));
+            list.insert(i, pa(i)).unwrap();
         }
         let middle = drain_in(&mut list, 2, 4);
         assert_eq!(middle, vec![(2, pa(2)), (3, pa(3)), (4, pa(4))]);
         assert_eq!(list.len(), 7);
-        assert_eq!(list.remove_first_in(2, 4), None);
-        assert_eq!(list.remove_first_in(9, 3), None, "a backwards range is empty");
+        assert!(drain_in(&mut list, 2, 4).is_empty());
+        assert!(drain_in(&mut list, 9, 3).is_empty(), "a backwards range is empty");
         let tail = drain_in(&mut list, 8, u64::MAX);
         assert_eq!(tail, vec![(8, pa(8)), (9, pa(9))]);
         assert_eq!(list.iter().map(|(i, _)| i).collect::<Vec<_>>(), vec![0, 1, 5, 6, 7]);
@@ -334,33 +478,35 @@ mod tests {
     }
 
     #[test]
-    fn into_frames_yields_dense_then_sparse_in_order() {
+    fn into_frames_yields_every_page() {
         let mut list = PageList::new();
         let indices = [0, 127, 128, 1000, DENSE_PAGES - 1, DENSE_PAGES, u64::MAX];
         for &i in indices.iter().rev() {
-            list.insert(i, pa(i & 0xffff));
+            list.insert(i, pa(i & 0xffff)).unwrap();
         }
         let frames: Vec<(u64, PhysAddr)> = list.into_frames().collect();
-        assert_eq!(frames, indices.iter().map(|&i| (i, pa(i & 0xffff))).collect::<Vec<_>>());
+        // The dense part comes first, in order.
+        assert_eq!(&frames[..5], &indices[..5].iter().map(|&i| (i, pa(i & 0xffff))).collect::<Vec<_>>()[..]);
+        assert_eq!(sorted(frames), indices.iter().map(|&i| (i, pa(i & 0xffff))).collect::<Vec<_>>());
         assert_eq!(PageList::new().into_frames().count(), 0);
     }
 
     #[test]
-    fn dense_and_sparse_parts_meet_in_order() {
+    fn dense_and_sparse_parts_meet() {
         let mut list = PageList::new();
         let indices = [0, 1, 127, 128, DENSE_PAGES - 1, DENSE_PAGES, DENSE_PAGES + 5, u64::MAX - 1];
         for &i in indices.iter().rev() {
-            assert_eq!(list.insert(i, pa(i & 0xffff)), None);
+            assert_eq!(list.insert(i, pa(i & 0xffff)), Ok(None));
         }
         assert_eq!(list.len(), indices.len() as u64);
-        assert_eq!(list.iter().map(|(i, _)| i).collect::<Vec<_>>(), indices.to_vec());
+        assert_eq!(sorted(list.iter().collect()).iter().map(|&(i, _)| i).collect::<Vec<_>>(), indices.to_vec());
         for &i in &indices {
             assert_eq!(list.get(i), Some(pa(i & 0xffff)), "index {i}");
         }
         assert_eq!(list.get(2), None);
         assert_eq!(list.get(DENSE_PAGES + 4), None);
         assert_eq!(
-            list.range(127, DENSE_PAGES + 1).map(|(i, _)| i).collect::<Vec<_>>(),
+            sorted(list.range(127, DENSE_PAGES + 1).collect()).iter().map(|&(i, _)| i).collect::<Vec<_>>(),
             vec![127, 128, DENSE_PAGES - 1, DENSE_PAGES]
         );
         let tail = drain_in(&mut list, DENSE_PAGES - 1, u64::MAX);
@@ -375,26 +521,23 @@ mod tests {
     fn get_or_insert_with_makes_only_missing_frames() {
         let mut list = PageList::new();
         for index in [5u64, 6, 300, DENSE_PAGES + 9] {
-            assert_eq!(list.get_or_insert_with(index, || Ok::<_, ()>(pa(index))), Ok((pa(index), true)));
-            assert_eq!(
-                list.get_or_insert_with(index, || -> Result<PhysAddr, ()> { panic!("made twice") }),
-                Ok((pa(index), false))
-            );
+            assert_eq!(list.get_or_insert_with(index, || Ok(pa(index))), Ok((pa(index), true)));
+            assert_eq!(list.get_or_insert_with(index, || panic!("made twice")), Ok((pa(index), false)));
         }
         assert_eq!(list.len(), 4);
         // A failure inserts nothing, in an existing chunk and in a missing one.
-        assert_eq!(list.get_or_insert_with(7, || Err::<PhysAddr, _>("full")), Err("full"));
-        assert_eq!(list.get_or_insert_with(1000, || Err::<PhysAddr, _>("full")), Err("full"));
+        assert_eq!(list.get_or_insert_with(7, || Err(ZxError::NoMemory)), Err(ZxError::NoMemory));
+        assert_eq!(list.get_or_insert_with(1000, || Err(ZxError::NoMemory)), Err(ZxError::NoMemory));
         assert_eq!(list.get(7), None);
         assert_eq!(list.len(), 4);
-        assert_eq!(list.into_frames().map(|(i, _)| i).collect::<Vec<_>>(), vec![5, 6, 300, DENSE_PAGES + 9]);
+        assert_eq!(sorted(list.into_frames().collect()).len(), 4);
     }
 
     #[test]
     fn a_chunk_goes_with_its_last_page() {
         let mut list = PageList::new();
-        list.insert(130, pa(1));
-        list.insert(131, pa(2));
+        list.insert(130, pa(1)).unwrap();
+        list.insert(131, pa(2)).unwrap();
         assert!(list.dense[1].is_some());
         assert_eq!(list.remove(130), Some(pa(1)));
         assert!(list.dense[1].is_some());
@@ -408,9 +551,47 @@ mod tests {
     #[test]
     fn the_frame_at_address_zero_is_a_frame() {
         let mut list = PageList::new();
-        list.insert(3, PhysAddr(0));
+        list.insert(3, PhysAddr(0)).unwrap();
         assert_eq!(list.get(3), Some(PhysAddr(0)));
-        assert_eq!(list.remove_first_in(0, u64::MAX), Some((3, PhysAddr(0))));
+        assert_eq!(drain_in(&mut list, 0, u64::MAX), vec![(3, PhysAddr(0))]);
         assert_eq!(list.len(), 0);
+    }
+
+    /// Issue 13, defect 2: inserting is fallible (NO_MEMORY, list unchanged, whatever
+    /// part of the list needs memory) and taking pages out never allocates.
+    #[test]
+    fn allocation_failure_is_no_memory_and_removal_never_allocates() {
+        let mut list = PageList::new();
+        for index in [0u64, 1, 2, 100_000, DENSE_PAGES + 3] {
+            list.insert(index, pa(index & 0xff)).unwrap();
+        }
+        // Fill the sparse map to its capacity, so that one more entry needs memory.
+        let mut next = DENSE_PAGES + 10;
+        while list.sparse.len() < list.sparse.capacity() {
+            list.insert(next, pa(9)).unwrap();
+            next += 1;
+        }
+        let before: Vec<(u64, PhysAddr)> = sorted(list.iter().collect());
+        // A new chunk, a longer directory, a sparse entry: each needs memory.
+        for index in [200u64, 200_000, DENSE_PAGES + 1_000_000] {
+            let result = with_heap_budget(0, || list.insert(index, pa(7)));
+            assert_eq!(result, Err(ZxError::NoMemory), "index {index}");
+            let made = with_heap_budget(0, || list.get_or_insert_with(index, || panic!("frame made before room")));
+            assert_eq!(made, Err(ZxError::NoMemory));
+            assert_eq!(sorted(list.iter().collect()), before, "index {index}");
+        }
+        // An existing chunk needs none.
+        assert_eq!(with_heap_budget(0, || list.insert(3, pa(3))), Ok(None));
+        assert_eq!(allocations_during(|| assert_eq!(list.remove(3), Some(pa(3)))), 0);
+        // Draining and destroying allocate nothing.
+        assert_eq!(allocations_during(|| list.drain_range(1, u64::MAX, |_, _| {})), 0);
+        assert_eq!(list.len(), 1);
+        let mut big = PageList::new();
+        for index in (0..5_000u64).map(|i| DENSE_PAGES + i * 977) {
+            big.insert(index, pa(1)).unwrap();
+        }
+        assert_eq!(allocations_during(|| big.drain_range(DENSE_PAGES, u64::MAX, |_, _| {})), 0);
+        assert!(big.is_empty());
+        assert_eq!(allocations_during(|| assert_eq!(list.into_frames().count(), 1)), 0);
     }
 }

@@ -30,7 +30,7 @@
 use alloc::vec::Vec;
 
 use super::vmar::{
-    MapRequest, Mapping, PLACEMENT_FLOOR_OFFSET, Protected, Unmapped, Vmar, check_new_mapping, is_valid_protection,
+    MapRequest, Mapping, PLACEMENT_FLOOR_OFFSET, ProtectOutcome, Vmar, check_new_mapping, is_valid_protection,
 };
 use crate::abi::{PAGE_SIZE, vm};
 use crate::error::{ZxError, ZxResult};
@@ -326,16 +326,16 @@ impl RegionTree {
     }
 
     /// `zx_vmar_destroy` after the handle checks: the root → `NotSupported`; already
-    /// destroyed → `BadState`. Otherwise every mapping inside is unmapped (returned, as
-    /// from [`Vmar::unmap`]) and the region and every region below it destroyed; its
-    /// range is free in the parent again.
-    pub fn destroy<V: Copy + Eq>(&mut self, vmar: &mut Vmar<V>, id: RegionId) -> ZxResult<Vec<Unmapped<V>>> {
+    /// destroyed → `BadState`. Otherwise every mapping inside is unmapped (the pieces
+    /// wait in `vmar`, as after [`Vmar::unmap`], for [`Vmar::take_unmapped`]) and the
+    /// region and every region below it destroyed; its range is free in the parent again.
+    pub fn destroy<V: Copy + Eq>(&mut self, vmar: &mut Vmar<V>, id: RegionId) -> ZxResult {
         if id.is_root() {
             return Err(ZxError::NotSupported);
         }
         let node = self.live_node(id)?;
         let (base, len, parent) = (node.base, node.len, node.parent);
-        let removed = vmar.unmap(base, len)?;
+        vmar.unmap(base, len)?;
         // Nothing below can fail: the mappings are gone, now the regions.
         if let Some(parent) = self.node_mut(parent) {
             let at = parent.children.partition_point(|c| c.base < base);
@@ -344,13 +344,14 @@ impl RegionTree {
             }
         }
         self.free_subtree(id.index);
-        Ok(removed)
+        Ok(())
     }
 
     /// `zx_vmar_map` in region `id`, after the caller's option and rights checks
     /// (`request` from [`super::vmar::validate_map_options`], `len` from
     /// [`super::vmar::round_map_len`], `max_perms` what both handles allow). Returns the
-    /// address and, for SPECIFIC_OVERWRITE, what was unmapped to make room.
+    /// address; for SPECIFIC_OVERWRITE, what was unmapped to make room waits in `vmar` for
+    /// [`Vmar::take_unmapped`].
     ///
     /// 1. The checks of [`check_new_mapping`] (`InvalidArgs`, `AccessDenied`).
     /// 2. The region destroyed → `BadState`.
@@ -377,7 +378,7 @@ impl RegionTree {
         vmo: V,
         vmo_offset: u64,
         max_perms: u32,
-    ) -> ZxResult<(u64, Vec<Unmapped<V>>)> {
+    ) -> ZxResult<u64> {
         // 1.
         let align = check_new_mapping(request.align, len, vmo_offset, request.perms, max_perms)?;
         // 2.
@@ -421,7 +422,7 @@ impl RegionTree {
         if request.overwrite {
             vmar.map_overwrite(offset, align, len, vmo, vmo_offset, request.perms, max_perms)
         } else {
-            vmar.map(Some(offset), align, len, vmo, vmo_offset, request.perms, max_perms).map(|addr| (addr, Vec::new()))
+            vmar.map(Some(offset), align, len, vmo, vmo_offset, request.perms, max_perms)
         }
     }
 
@@ -432,14 +433,9 @@ impl RegionTree {
     /// 2. The region destroyed → `BadState`.
     /// 3. The range not wholly inside the region (or overflowing) → `InvalidArgs`.
     /// 4. A child region partly inside the range → `InvalidArgs`, nothing changed.
-    /// 5. Mappings partly inside are split; nothing mapped → `Ok(empty)`.
-    pub fn unmap<V: Copy + Eq>(
-        &mut self,
-        vmar: &mut Vmar<V>,
-        id: RegionId,
-        addr: u64,
-        len: u64,
-    ) -> ZxResult<Vec<Unmapped<V>>> {
+    /// 5. Mappings partly inside are split; nothing mapped is fine. The removed pieces
+    ///    wait in `vmar` for [`Vmar::take_unmapped`].
+    pub fn unmap<V: Copy + Eq>(&mut self, vmar: &mut Vmar<V>, id: RegionId, addr: u64, len: u64) -> ZxResult {
         // 1-3.
         let (start, end) = self.checked_range(id, addr, len)?;
         let node = self.live_node(id)?;
@@ -449,7 +445,7 @@ impl RegionTree {
             return Err(ZxError::InvalidArgs);
         }
         // 5. The mappings first (the only step that may fail), then the regions.
-        let removed = vmar.unmap(start, end - start)?;
+        vmar.unmap(start, end - start)?;
         if !inside.is_empty() {
             let Some(node) = self.node_mut(id.index) else { return Err(ZxError::Internal) };
             let mut children = core::mem::take(&mut node.children);
@@ -460,7 +456,7 @@ impl RegionTree {
                 node.children = children;
             }
         }
-        Ok(removed)
+        Ok(())
     }
 
     /// `zx_vmar_protect` through region `id` (`perms` checked against the handle by the
@@ -481,7 +477,7 @@ impl RegionTree {
         addr: u64,
         len: u64,
         perms: u32,
-    ) -> ZxResult<Vec<Protected<V>>> {
+    ) -> ZxResult<ProtectOutcome<V>> {
         // 1.
         if perms & !vm::PERM_MASK != 0 || !is_valid_protection(perms) {
             return Err(ZxError::InvalidArgs);

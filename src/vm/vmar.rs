@@ -12,8 +12,6 @@
 //! 3. `vmo_offset + len` of every mapping does not overflow.
 //! 4. `perms` ⊆ `max_perms` ⊆ `PERM_READ | PERM_WRITE | PERM_EXECUTE`.
 
-use alloc::collections::BTreeMap;
-use alloc::collections::btree_map;
 use alloc::vec::Vec;
 
 use crate::abi::{PAGE_SIZE, vm};
@@ -252,13 +250,34 @@ impl<V> Protected<V> {
     }
 }
 
+/// What [`Vmar::protect`] did: how many mappings changed, and the (at most two) that
+/// were split at an edge of the range, which the caller counts as new mappings of their
+/// VMOs. Every mapping changed lies inside the range, so the caller clears the range's
+/// page-table entries once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProtectOutcome<V> {
+    /// Mappings (or parts) whose permissions changed.
+    pub changed: usize,
+    /// The changed mappings that were split, in no particular order.
+    pub splits: [Option<Protected<V>>; 2],
+}
+
 /// The mappings of one VMAR over `[base, base + len)`. `V` names a VMO.
+///
+/// The mappings are a vector sorted by address: lookups are binary searches, and every
+/// change but an insertion happens in place, so unmapping never allocates. An
+/// insertion (a new mapping, or a hole punched into one) reserves its room first, so
+/// running out of memory is `NoMemory` with nothing changed.
 #[derive(Clone, Debug)]
 pub struct Vmar<V> {
     base: u64,
     len: u64,
-    /// Keyed by mapping base.
-    mappings: BTreeMap<u64, Mapping<V>>,
+    /// `mappings[..live]`: the mappings, sorted by base. `mappings[live..]`: mappings
+    /// that [`unmap`](Self::unmap) removed whole and the caller has not taken yet.
+    mappings: Vec<Mapping<V>>,
+    live: usize,
+    /// Parts of mappings that the last unmap cut off, not taken yet.
+    cuts: [Option<Unmapped<V>>; 2],
 }
 
 impl<V: Copy + Eq> Vmar<V> {
@@ -267,7 +286,13 @@ impl<V: Copy + Eq> Vmar<V> {
     /// run past 2^64 is cut short so the end stays representable.
     pub fn new(base: u64, len: u64) -> Self {
         debug_assert!(is_page_aligned(base) && is_page_aligned(len));
-        Vmar { base, len: len.min((u64::MAX - base) & !(PAGE_SIZE - 1)), mappings: BTreeMap::new() }
+        Vmar {
+            base,
+            len: len.min((u64::MAX - base) & !(PAGE_SIZE - 1)),
+            mappings: Vec::new(),
+            live: 0,
+            cuts: [None, None],
+        }
     }
 
     /// First address of the VMAR.
@@ -289,7 +314,24 @@ impl<V: Copy + Eq> Vmar<V> {
 
     /// Number of mappings.
     pub fn mapping_count(&self) -> usize {
-        self.mappings.len()
+        self.live
+    }
+
+    /// The mappings, in address order.
+    fn live(&self) -> &[Mapping<V>] {
+        &self.mappings[..self.live]
+    }
+
+    /// Room for `extra` more mappings, or `NoMemory`.
+    fn reserve(&mut self, extra: usize) -> ZxResult {
+        self.mappings.try_reserve(extra).map_err(|_| ZxError::NoMemory)
+    }
+
+    /// Inserts `mapping` in address order (room reserved by the caller).
+    fn insert_sorted(&mut self, mapping: Mapping<V>) {
+        let at = self.live().partition_point(|m| m.base < mapping.base);
+        self.mappings.insert(at, mapping);
+        self.live += 1;
     }
 
     /// Maps `len` bytes of `vmo` from `vmo_offset` and returns the address.
@@ -308,6 +350,7 @@ impl<V: Copy + Eq> Vmar<V> {
     /// 4. Otherwise: `len` larger than the VMAR → `InvalidArgs`; the lowest free
     ///    `align`-aligned address at or above `base + PLACEMENT_FLOOR_OFFSET`, else the
     ///    lowest anywhere, else `NoMemory`.
+    /// 5. No heap for one more mapping → `NoMemory`, nothing changed.
     #[allow(clippy::too_many_arguments)]
     pub fn map(
         &mut self,
@@ -333,14 +376,16 @@ impl<V: Copy + Eq> Vmar<V> {
             // 4.
             None => self.find_free(len, align)?,
         };
-        self.mappings.insert(base, Mapping { base, len, vmo, vmo_offset, perms, max_perms });
+        // 5.
+        self.reserve(1)?;
+        self.insert_sorted(Mapping { base, len, vmo, vmo_offset, perms, max_perms });
         Ok(base)
     }
 
     /// SPECIFIC_OVERWRITE: like a SPECIFIC [`map`](Self::map) at `vmar_offset`, but
-    /// whatever was mapped in the range is unmapped first (and returned, as from
-    /// [`unmap`](Self::unmap)) instead of giving `NoMemory`. Every argument is checked
-    /// before anything is removed.
+    /// whatever was mapped in the range is unmapped first instead of giving `NoMemory`;
+    /// the caller takes the removed parts with [`take_unmapped`](Self::take_unmapped).
+    /// Every argument is checked, and room reserved, before anything is removed.
     #[allow(clippy::too_many_arguments)]
     pub fn map_overwrite(
         &mut self,
@@ -351,26 +396,44 @@ impl<V: Copy + Eq> Vmar<V> {
         vmo_offset: u64,
         perms: u32,
         max_perms: u32,
-    ) -> ZxResult<(u64, Vec<Unmapped<V>>)> {
+    ) -> ZxResult<u64> {
         let align = check_new_mapping(align, len, vmo_offset, perms, max_perms)?;
         let base = self.specific_base(vmar_offset, len, align)?;
-        let removed = self.remove_range(base, base + len);
-        self.mappings.insert(base, Mapping { base, len, vmo, vmo_offset, perms, max_perms });
-        Ok((base, removed))
+        // The new mapping, and the tail of one it might be punched into.
+        self.reserve(2)?;
+        self.remove_range(base, base + len)?;
+        self.insert_sorted(Mapping { base, len, vmo, vmo_offset, perms, max_perms });
+        Ok(base)
     }
 
-    /// `zx_vmar_unmap`: removes every mapped page in `[addr, addr + len)`.
+    /// `zx_vmar_unmap`: removes every mapped page in `[addr, addr + len)` and returns
+    /// how many pieces it removed; the caller takes each with
+    /// [`take_unmapped`](Self::take_unmapped) (one per mapping touched).
     ///
     /// 1. `addr` not page-aligned, or `len` rounding up to 0 → `InvalidArgs`.
     /// 2. The range not wholly inside the VMAR (or overflowing) → `InvalidArgs`.
-    /// 3. Mappings partly inside the range are split; nothing mapped → `Ok(empty)`.
-    ///
-    /// Returns, in address order, one [`Unmapped`] per mapping touched.
-    pub fn unmap(&mut self, addr: u64, len: u64) -> ZxResult<Vec<Unmapped<V>>> {
+    /// 3. Mappings partly inside the range are cut; nothing mapped → `Ok(0)`.
+    /// 4. Punching a hole into one mapping needs room for one more → `NoMemory` with
+    ///    nothing changed when there is none. Nothing else allocates: removing whole
+    ///    mappings and cutting heads or tails happen in place.
+    pub fn unmap(&mut self, addr: u64, len: u64) -> ZxResult<usize> {
         // 1, 2.
         let (start, end) = self.check_range(addr, len)?;
-        // 3.
-        Ok(self.remove_range(start, end))
+        // 3, 4.
+        self.remove_range(start, end)
+    }
+
+    /// One piece the last [`unmap`](Self::unmap) or
+    /// [`map_overwrite`](Self::map_overwrite) removed, until there are none. Never
+    /// allocates.
+    pub fn take_unmapped(&mut self) -> Option<Unmapped<V>> {
+        if let Some(cut) = self.cuts.iter_mut().find_map(Option::take) {
+            return Some(cut);
+        }
+        if self.mappings.len() > self.live {
+            return self.mappings.pop().map(|mapping| Unmapped { mapping, pieces_left: 0 });
+        }
+        None
     }
 
     /// `zx_vmar_protect` on the VMAR's side: gives every page in `[addr, addr + len)`
@@ -382,21 +445,20 @@ impl<V: Copy + Eq> Vmar<V> {
     ///    problem wins: a hole before a mapping → `NotFound`; `perms` beyond that
     ///    mapping's `max_perms` → `AccessDenied`; finally a hole at the end of the range
     ///    → `NotFound`. Nothing changes unless every check passes.
-    /// 3. Mappings sticking out of the range are split at its edges; mappings that
-    ///    already have `perms` are left alone (and not reported).
-    ///
-    /// Returns, in address order, one [`Protected`] per mapping changed.
-    pub fn protect(&mut self, addr: u64, len: u64, perms: u32) -> ZxResult<Vec<Protected<V>>> {
+    /// 3. Mappings sticking out of the range are split at its edges (room for the new
+    ///    pieces is reserved first: `NoMemory` with nothing changed); mappings that
+    ///    already have `perms` are left alone (and not counted).
+    pub fn protect(&mut self, addr: u64, len: u64, perms: u32) -> ZxResult<ProtectOutcome<V>> {
         // 1.
         let (start, end) = self.check_range(addr, len)?;
         if perms & !vm::PERM_MASK != 0 || !is_valid_protection(perms) {
             return Err(ZxError::InvalidArgs);
         }
         // 2.
-        let keys = self.keys_overlapping(start, end);
+        let (first, last) = self.overlapping_indices(start, end);
         let mut covered_to = start;
-        for key in &keys {
-            let mapping = self.mappings.get(key).ok_or(ZxError::Internal)?;
+        let mut splits_needed = 0;
+        for mapping in &self.mappings[first..last] {
             if mapping.base > covered_to {
                 return Err(ZxError::NotFound);
             }
@@ -404,60 +466,86 @@ impl<V: Copy + Eq> Vmar<V> {
                 return Err(ZxError::AccessDenied);
             }
             covered_to = mapping.end();
+            if mapping.perms != perms {
+                splits_needed += usize::from(mapping.base < start) + usize::from(mapping.end() > end);
+            }
         }
         if covered_to < end {
             return Err(ZxError::NotFound);
         }
-        // 3.
-        let mut changed = Vec::new();
-        for key in keys {
-            let Some(original) = self.mappings.get(&key).copied() else {
-                continue;
-            };
+        // 3. Last to first, so inserting after index `i` never moves what is left.
+        self.reserve(splits_needed)?;
+        let mut outcome = ProtectOutcome { changed: 0, splits: [None, None] };
+        for i in (first..last).rev() {
+            let original = self.mappings[i];
             if original.perms == perms {
                 continue;
             }
-            self.mappings.remove(&key);
-            let (inside, outside) = self.carve(original, start, end);
-            let protected = Mapping { perms, ..inside };
-            self.mappings.insert(protected.base, protected);
-            changed.push(Protected { mapping: protected, pieces: outside + 1 });
+            outcome.changed += 1;
+            let cut_start = original.base.max(start);
+            let cut_end = original.end().min(end);
+            let inside = Mapping { perms, ..original.part(cut_start, cut_end) };
+            let mut pieces = 1;
+            if cut_end < original.end() {
+                self.mappings.insert(i + 1, original.part(cut_end, original.end()));
+                self.live += 1;
+                pieces += 1;
+            }
+            if original.base < cut_start {
+                self.mappings[i] = original.part(original.base, cut_start);
+                self.mappings.insert(i + 1, inside);
+                self.live += 1;
+                pieces += 1;
+            } else {
+                self.mappings[i] = inside;
+            }
+            if pieces > 1
+                && let Some(slot) = outcome.splits.iter_mut().find(|slot| slot.is_none())
+            {
+                *slot = Some(Protected { mapping: inside, pieces });
+            }
         }
-        Ok(changed)
+        Ok(outcome)
     }
 
     /// The mapping containing `addr`, if any. O(log n).
     pub fn find(&self, addr: u64) -> Option<&Mapping<V>> {
-        self.mappings.range(..=addr).next_back().map(|(_, mapping)| mapping).filter(|mapping| mapping.contains(addr))
+        let live = self.live();
+        let after = live.partition_point(|mapping| mapping.base <= addr);
+        after.checked_sub(1).and_then(|i| live.get(i)).filter(|mapping| mapping.contains(addr))
     }
 
     /// Every mapping in address order.
     pub fn iter(&self) -> impl Iterator<Item = &Mapping<V>> + '_ {
-        self.mappings.values()
+        self.live().iter()
     }
 
     /// The mappings that overlap `[start, end)`, in address order (none when
     /// `start >= end`). O(log n + k).
     pub fn overlapping(&self, start: u64, end: u64) -> impl Iterator<Item = &Mapping<V>> + '_ {
-        let end = end.max(start);
-        let straddling =
-            self.mappings.range(..start).next_back().map(|(_, m)| m).filter(move |m| start < end && m.end() > start);
-        straddling.into_iter().chain(self.mappings.range(start..end).map(|(_, m)| m))
+        let (first, last) = if start < end { self.overlapping_indices(start, end) } else { (0, 0) };
+        self.live()[first..last].iter()
     }
 
     /// The mappings of `vmo`, in address order.
     pub fn mappings_of(&self, vmo: V) -> impl Iterator<Item = &Mapping<V>> + '_ {
-        self.mappings.values().filter(move |mapping| mapping.vmo == vmo)
+        self.live().iter().filter(move |mapping| mapping.vmo == vmo)
     }
 
-    /// Removes every mapping and hands them over, for process teardown.
-    pub fn drain(&mut self) -> btree_map::IntoValues<u64, Mapping<V>> {
-        core::mem::take(&mut self.mappings).into_values()
+    /// Removes every mapping and hands them over, for process teardown. Never
+    /// allocates.
+    pub fn drain(&mut self) -> alloc::vec::Drain<'_, Mapping<V>> {
+        self.cuts = [None, None];
+        self.mappings.truncate(self.live);
+        self.live = 0;
+        self.mappings.drain(..)
     }
 
     /// Removes every mapping (the caller has already released what they hold).
     pub fn clear(&mut self) {
         self.mappings.clear();
+        self.live = 0;
+        self.cuts = [None, None];
     }
 
     /// The address of a SPECIFIC mapping at `offset` from the VMAR base: the offset
@@ -492,10 +580,9 @@ impl<V: Copy + Eq> Vmar<V> {
     /// mapping starting before the end can reach into the range.
     fn is_free(&self, start: u64, len: u64) -> bool {
         let end = start + len;
-        match self.mappings.range(..end).next_back() {
-            Some((_, mapping)) => mapping.end() <= start,
-            None => true,
-        }
+        let live = self.live();
+        let before_end = live.partition_point(|mapping| mapping.base < end);
+        before_end.checked_sub(1).and_then(|i| live.get(i)).is_none_or(|mapping| mapping.end() <= start)
     }
 
     /// The place for a non-SPECIFIC mapping (step 4 of [`map`](Self::map)).
@@ -514,13 +601,15 @@ impl<V: Copy + Eq> Vmar<V> {
     /// `[low, high)`.
     fn find_gap(&self, low: u64, high: u64, len: u64, align: u64) -> Option<u64> {
         let mut candidate = align_up(low, align)?;
+        let live = self.live();
+        let from = live.partition_point(|mapping| mapping.base < low);
         // A mapping starting below `low` may still cover it.
-        if let Some((_, below)) = self.mappings.range(..low).next_back()
+        if let Some(below) = from.checked_sub(1).and_then(|i| live.get(i))
             && below.end() > candidate
         {
             candidate = align_up(below.end(), align)?;
         }
-        for mapping in self.mappings.range(low..).map(|(_, m)| m) {
+        for mapping in &live[from..] {
             let candidate_end = candidate.checked_add(len)?;
             if candidate_end > high {
                 return None;
@@ -537,44 +626,61 @@ impl<V: Copy + Eq> Vmar<V> {
         (candidate_end <= high).then_some(candidate)
     }
 
-    /// Bases of the mappings that overlap `[start, end)` (`start < end`), in order.
-    fn keys_overlapping(&self, start: u64, end: u64) -> Vec<u64> {
-        let straddling =
-            self.mappings.range(..start).next_back().filter(|(_, mapping)| mapping.end() > start).map(|(&key, _)| key);
-        straddling.into_iter().chain(self.mappings.range(start..end).map(|(&key, _)| key)).collect()
+    /// The indices `[first, last)` of the mappings that overlap `[start, end)`.
+    fn overlapping_indices(&self, start: u64, end: u64) -> (usize, usize) {
+        let live = self.live();
+        let first = live.partition_point(|mapping| mapping.end() <= start);
+        let last = live.partition_point(|mapping| mapping.base < end);
+        (first, last.max(first))
     }
 
-    /// Takes `[start, end)` (checked, `start < end`) out of every mapping, putting
-    /// back the parts outside it.
-    fn remove_range(&mut self, start: u64, end: u64) -> Vec<Unmapped<V>> {
-        let keys = self.keys_overlapping(start, end);
-        let mut removed = Vec::with_capacity(keys.len());
-        for key in keys {
-            let Some(original) = self.mappings.remove(&key) else {
-                continue;
-            };
-            let (inside, pieces_left) = self.carve(original, start, end);
-            removed.push(Unmapped { mapping: inside, pieces_left });
+    /// Takes `[start, end)` (checked, `start < end`) out of every mapping, leaving the
+    /// parts outside it; the removed pieces wait for [`take_unmapped`](Self::take_unmapped).
+    /// Only a hole punched into one mapping needs room (reserved first); everything else
+    /// happens in place. O(mappings after `start`).
+    fn remove_range(&mut self, start: u64, end: u64) -> ZxResult<usize> {
+        // Pieces a caller did not take are dropped (a caller bug: debug builds stop).
+        debug_assert!(self.take_unmapped().is_none(), "Vmar: removed pieces were not taken");
+        self.cuts = [None, None];
+        self.mappings.truncate(self.live);
+        let (mut first, mut last) = self.overlapping_indices(start, end);
+        if first == last {
+            return Ok(0);
         }
-        removed
-    }
-
-    /// For a mapping just taken out of the map and overlapping `[start, end)`: puts
-    /// back its parts outside the range and returns the part inside with how many parts
-    /// went back (0..=2).
-    fn carve(&mut self, original: Mapping<V>, start: u64, end: u64) -> (Mapping<V>, usize) {
-        let cut_start = original.base.max(start);
-        let cut_end = original.end().min(end);
-        let mut outside = 0;
-        if original.base < cut_start {
-            self.mappings.insert(original.base, original.part(original.base, cut_start));
-            outside += 1;
+        let mut removed = 0;
+        let head = self.mappings[first];
+        if head.base < start && head.end() > end {
+            // A hole in the middle of one mapping: its tail becomes a new mapping.
+            self.reserve(1)?;
+            self.mappings[first] = head.part(head.base, start);
+            self.mappings.insert(first + 1, head.part(end, head.end()));
+            self.live += 1;
+            self.cuts[0] = Some(Unmapped { mapping: head.part(start, end), pieces_left: 2 });
+            return Ok(1);
         }
-        if cut_end < original.end() {
-            self.mappings.insert(cut_end, original.part(cut_end, original.end()));
-            outside += 1;
+        if head.base < start {
+            self.mappings[first] = head.part(head.base, start);
+            self.cuts[0] = Some(Unmapped { mapping: head.part(start, head.end()), pieces_left: 1 });
+            removed += 1;
+            first += 1;
         }
-        (original.part(cut_start, cut_end), outside)
+        if first < last {
+            let tail = self.mappings[last - 1];
+            if tail.end() > end {
+                self.mappings[last - 1] = tail.part(end, tail.end());
+                self.cuts[1] = Some(Unmapped { mapping: tail.part(tail.base, end), pieces_left: 1 });
+                removed += 1;
+                last -= 1;
+            }
+        }
+        // The mappings wholly inside move behind the live ones, in one pass.
+        let whole = last - first;
+        if whole > 0 {
+            self.mappings[first..].rotate_left(whole);
+            self.live -= whole;
+            removed += whole;
+        }
+        Ok(removed)
     }
 }
 
@@ -618,6 +724,15 @@ mod tests {
     /// Maps `pages` pages of VMO `vmo` at `addr` (absolute), read-write, max RWX.
     fn map_at(vmar: &mut Vmar<u32>, addr: u64, pages: u64, vmo: u32) -> u64 {
         vmar.map(Some(addr - vmar.base()), P, pages * P, vmo, 0, RW, RWX).unwrap()
+    }
+
+    /// `unmap`, then every piece it removed, in address order.
+    fn unmap_all<V: Copy + Eq>(vmar: &mut Vmar<V>, addr: u64, len: u64) -> ZxResult<Vec<Unmapped<V>>> {
+        let count = vmar.unmap(addr, len)?;
+        let mut pieces: Vec<Unmapped<V>> = core::iter::from_fn(|| vmar.take_unmapped()).collect();
+        assert_eq!(pieces.len(), count);
+        pieces.sort_by_key(|piece| piece.mapping.base);
+        Ok(pieces)
     }
 
     fn layout(vmar: &Vmar<u32>) -> Vec<(u64, u64, u32, u64, u32)> {
@@ -715,7 +830,7 @@ mod tests {
         let b = vmar.map(None, P, P, 2, 0, R, RWX).unwrap();
         assert_eq!(b, FLOOR + 2 * P);
         // A hole left by an unmap is the lowest free place again.
-        vmar.unmap(a, P).unwrap();
+        unmap_all(&mut vmar, a, P).unwrap();
         assert_eq!(vmar.map(None, P, P, 3, 0, R, RWX), Ok(a));
         // Too big for the hole: goes after b.
         assert_eq!(vmar.map(None, P, 2 * P, 4, 0, R, RWX), Ok(FLOOR + 3 * P));
@@ -821,9 +936,9 @@ mod tests {
         assert_eq!(vmar.end(), u64::MAX - P + 1);
         assert_eq!(vmar.map(None, P, 15 * P, 1, 0, R, R), Ok(top));
         assert_eq!(vmar.map(None, P, P, 1, 0, R, R), Err(ZxError::NoMemory));
-        assert_eq!(vmar.unmap(top, u64::MAX), Err(ZxError::InvalidArgs));
-        assert_eq!(vmar.unmap(top + 14 * P, 2 * P), Err(ZxError::InvalidArgs));
-        assert_eq!(vmar.unmap(top + 14 * P, P).unwrap().len(), 1);
+        assert_eq!(unmap_all(&mut vmar, top, u64::MAX), Err(ZxError::InvalidArgs));
+        assert_eq!(unmap_all(&mut vmar, top + 14 * P, 2 * P), Err(ZxError::InvalidArgs));
+        assert_eq!(unmap_all(&mut vmar, top + 14 * P, P).unwrap().len(), 1);
     }
 
     // ---- unmap ----
@@ -832,7 +947,7 @@ mod tests {
     fn unmap_middle_splits_in_two() {
         let mut vmar = user_vmar();
         let base = map_at(&mut vmar, 0x100_0000, 8, 7);
-        let removed = vmar.unmap(base + 2 * P, 3 * P).unwrap();
+        let removed = unmap_all(&mut vmar, base + 2 * P, 3 * P).unwrap();
         assert_eq!(removed.len(), 1);
         let cut = removed[0];
         assert_eq!((cut.mapping.base, cut.mapping.len, cut.mapping.vmo_offset), (base + 2 * P, 3 * P, 2 * P));
@@ -846,11 +961,11 @@ mod tests {
     fn unmap_head_and_tail() {
         let mut vmar = user_vmar();
         let base = vmar.map(Some(0x100_0000 - USER_BASE), P, 8 * P, 7, 16 * P, RW, RWX).unwrap();
-        let head = vmar.unmap(base, 2 * P).unwrap();
+        let head = unmap_all(&mut vmar, base, 2 * P).unwrap();
         assert_eq!(head[0].mapping.vmo_offset, 16 * P);
         assert_eq!(head[0].pieces_left, 1);
         assert_eq!(head[0].mapping_count_delta(), 0);
-        let tail = vmar.unmap(base + 7 * P, 1).unwrap(); // len rounds up to a page
+        let tail = unmap_all(&mut vmar, base + 7 * P, 1).unwrap(); // len rounds up to a page
         assert_eq!((tail[0].mapping.base, tail[0].mapping.len), (base + 7 * P, P));
         assert_eq!(tail[0].mapping.vmo_offset, 23 * P);
         assert_eq!(layout(&vmar), vec![(base + 2 * P, 5 * P, 7, 18 * P, RW)]);
@@ -863,7 +978,7 @@ mod tests {
         let b = map_at(&mut vmar, 0x100_0000 + 4 * P, 2, 2);
         // hole of 2 pages
         let c = map_at(&mut vmar, 0x100_0000 + 8 * P, 4, 3);
-        let removed = vmar.unmap(a + 3 * P, 7 * P).unwrap();
+        let removed = unmap_all(&mut vmar, a + 3 * P, 7 * P).unwrap();
         let summary: Vec<(u64, u64, u32, u64, usize)> = removed
             .iter()
             .map(|u| (u.mapping.base, u.mapping.len, u.mapping.vmo, u.mapping.vmo_offset, u.pieces_left))
@@ -877,19 +992,19 @@ mod tests {
     fn unmap_checks_and_empty_ranges() {
         let mut vmar = user_vmar();
         map_at(&mut vmar, 0x100_0000, 1, 1);
-        assert_eq!(vmar.unmap(0x100_0001, P), Err(ZxError::InvalidArgs));
-        assert_eq!(vmar.unmap(0x100_0000, 0), Err(ZxError::InvalidArgs));
-        assert_eq!(vmar.unmap(0x100_0000, u64::MAX), Err(ZxError::InvalidArgs));
-        assert_eq!(vmar.unmap(0, P), Err(ZxError::InvalidArgs));
-        assert_eq!(vmar.unmap(USER_END, P), Err(ZxError::InvalidArgs));
-        assert_eq!(vmar.unmap(USER_END - P, 2 * P), Err(ZxError::InvalidArgs));
-        assert_eq!(vmar.unmap(!(P - 1), P), Err(ZxError::InvalidArgs));
+        assert_eq!(unmap_all(&mut vmar, 0x100_0001, P), Err(ZxError::InvalidArgs));
+        assert_eq!(unmap_all(&mut vmar, 0x100_0000, 0), Err(ZxError::InvalidArgs));
+        assert_eq!(unmap_all(&mut vmar, 0x100_0000, u64::MAX), Err(ZxError::InvalidArgs));
+        assert_eq!(unmap_all(&mut vmar, 0, P), Err(ZxError::InvalidArgs));
+        assert_eq!(unmap_all(&mut vmar, USER_END, P), Err(ZxError::InvalidArgs));
+        assert_eq!(unmap_all(&mut vmar, USER_END - P, 2 * P), Err(ZxError::InvalidArgs));
+        assert_eq!(unmap_all(&mut vmar, !(P - 1), P), Err(ZxError::InvalidArgs));
         // Nothing mapped there: OK, nothing removed.
-        assert_eq!(vmar.unmap(0x200_0000, 16 * P), Ok(vec![]));
+        assert_eq!(unmap_all(&mut vmar, 0x200_0000, 16 * P), Ok(vec![]));
         assert_eq!(vmar.mapping_count(), 1);
         // The whole VMAR.
         let len = vmar.len();
-        assert_eq!(vmar.unmap(USER_BASE, len).unwrap().len(), 1);
+        assert_eq!(unmap_all(&mut vmar, USER_BASE, len).unwrap().len(), 1);
         assert_eq!(vmar.mapping_count(), 0);
     }
 
@@ -897,7 +1012,8 @@ mod tests {
     fn map_overwrite_replaces_what_was_there() {
         let mut vmar = user_vmar();
         let a = map_at(&mut vmar, 0x100_0000, 4, 1);
-        let (addr, removed) = vmar.map_overwrite(a + P - USER_BASE, P, 2 * P, 2, 0, R, R).unwrap();
+        let addr = vmar.map_overwrite(a + P - USER_BASE, P, 2 * P, 2, 0, R, R).unwrap();
+        let removed: Vec<Unmapped<u32>> = core::iter::from_fn(|| vmar.take_unmapped()).collect();
         assert_eq!(addr, a + P);
         assert_eq!(removed.len(), 1);
         assert_eq!(removed[0].pieces_left, 2);
@@ -908,6 +1024,61 @@ mod tests {
         assert_eq!(vmar.mapping_count(), 3);
     }
 
+    /// Issue 13, defect 2: mapping one page at a time until the heap runs out, then one
+    /// unmap of the whole range. Mapping is fallible (NO_MEMORY, nothing changed); the
+    /// unmap, however many mappings it removes, allocates nothing; punching a hole
+    /// (a new mapping) is the one unmap that needs room, and refuses cleanly without it.
+    #[test]
+    fn mapping_is_fallible_and_unmapping_never_allocates() {
+        use crate::arch::host_alloc::{allocations_during, with_heap_budget};
+        let mut vmar = user_vmar();
+        let mut mapped = 0u64;
+        loop {
+            match with_heap_budget(64 * 1024, || vmar.map(None, P, P, 1, 0, RW, RWX)) {
+                Ok(_) => mapped += 1,
+                Err(e) => {
+                    assert_eq!(e, ZxError::NoMemory);
+                    break;
+                }
+            }
+            if mapped > 200_000 {
+                panic!("the map never ran out of memory");
+            }
+        }
+        assert!(mapped > 100, "only {mapped} mappings");
+        assert_eq!(vmar.mapping_count() as u64, mapped);
+        let before = layout(&vmar);
+        // A hole in a mapping needs one more entry: refused without memory.
+        map_at(&mut vmar, 0x100_0000, 4, 2);
+        let with_hole_target = layout(&vmar);
+        if vmar.mappings.len() == vmar.mappings.capacity() {
+            assert_eq!(with_heap_budget(0, || vmar.unmap(0x100_0000 + P, P)), Err(ZxError::NoMemory));
+            assert_eq!(layout(&vmar), with_hole_target);
+            assert_eq!(
+                with_heap_budget(0, || vmar.protect(0x100_0000 + P, P, R)).map(|o| o.changed),
+                Err(ZxError::NoMemory)
+            );
+            assert_eq!(layout(&vmar), with_hole_target);
+        }
+        unmap_all(&mut vmar, 0x100_0000, 4 * P).unwrap();
+        assert_eq!(layout(&vmar), before);
+        // One unmap of everything, and taking every piece, with no heap at all.
+        let len = vmar.len();
+        let mut taken = 0;
+        let allocations = allocations_during(|| {
+            with_heap_budget(0, || {
+                assert_eq!(vmar.unmap(USER_BASE, len), Ok(mapped as usize));
+                while let Some(piece) = vmar.take_unmapped() {
+                    assert_eq!(piece.pieces_left, 0);
+                    taken += 1;
+                }
+            })
+        });
+        assert_eq!(allocations, 0);
+        assert_eq!(taken, mapped);
+        assert_eq!(vmar.mapping_count(), 0);
+    }
+
     // ---- protect ----
 
     #[test]
@@ -915,13 +1086,12 @@ mod tests {
         let mut vmar = user_vmar();
         let base = map_at(&mut vmar, 0x100_0000, 6, 1);
         let changed = vmar.protect(base + 2 * P, 2 * P, R).unwrap();
-        assert_eq!(changed.len(), 1);
-        assert_eq!(changed[0].pieces, 3);
-        assert_eq!(changed[0].mapping_count_delta(), 2);
-        assert_eq!(
-            (changed[0].mapping.base, changed[0].mapping.len, changed[0].mapping.perms),
-            (base + 2 * P, 2 * P, R)
-        );
+        assert_eq!(changed.changed, 1);
+        let split = changed.splits[0].unwrap();
+        assert_eq!(changed.splits[1], None);
+        assert_eq!(split.pieces, 3);
+        assert_eq!(split.mapping_count_delta(), 2);
+        assert_eq!((split.mapping.base, split.mapping.len, split.mapping.perms), (base + 2 * P, 2 * P, R));
         assert_eq!(
             layout(&vmar),
             vec![(base, 2 * P, 1, 0, RW), (base + 2 * P, 2 * P, 1, 2 * P, R), (base + 4 * P, 2 * P, 1, 4 * P, RW)]
@@ -930,12 +1100,12 @@ mod tests {
         // Raise back within max_perms across all three, no hole: one change, the
         // others already have RW.
         let changed = vmar.protect(base, 6 * P, RW).unwrap();
-        assert_eq!(changed.len(), 1);
-        assert_eq!(changed[0].pieces, 1);
+        assert_eq!(changed.changed, 1);
+        assert_eq!(changed.splits, [None, None]);
         assert!(vmar.iter().all(|m| m.perms == RW));
         // Protect to nothing is allowed; the head piece is split off.
         let changed = vmar.protect(base + P, P, 0).unwrap();
-        assert_eq!(changed[0].pieces, 2);
+        assert_eq!(changed.splits[0].unwrap().pieces, 2);
         assert_eq!(vmar.find(base + P).unwrap().perms, 0);
         assert_eq!(vmar.find(base).unwrap().perms, RW);
     }
@@ -968,9 +1138,9 @@ mod tests {
         // First problem in address order wins: a limit before a trailing hole.
         assert_eq!(vmar.protect(b, 3 * P, RWX), Err(ZxError::AccessDenied));
         // A hole before the limited mapping wins over its limit.
-        vmar.unmap(a + P, P).unwrap();
+        unmap_all(&mut vmar, a + P, P).unwrap();
         assert_eq!(vmar.protect(a, 4 * P, RWX), Err(ZxError::NotFound));
-        assert_eq!(vmar.protect(b, 2 * P, RW).unwrap().len(), 1);
+        assert_eq!(vmar.protect(b, 2 * P, RW).unwrap().changed, 1);
     }
 
     // ---- lookup and teardown ----

@@ -48,16 +48,24 @@
 //! and neither does committing a fresh page of a VMO that no mapping ever showed the
 //! zero page for (the kernel reports that with [`VmoStore::note_zero_page_shown`]).
 //!
+//! ## Memory
+//!
+//! Every allocation an operation needs is made, fallibly, before the operation changes
+//! anything, so NO_MEMORY leaves the store as it was (issue 13): the slot of a new VMO,
+//! the root's slice list, a COW child's page list and frame-table entries, a page-list
+//! chunk. Releasing a VMO, decommitting, zeroing and shrinking never allocate, and the
+//! queue of stale mappings has a fixed size (when it overflows, the kernel is told to
+//! refault everything).
+//!
 //! The store is single-threaded; the kernel holds one lock around it.
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use crate::abi::{PAGE_SHIFT, PAGE_SIZE, cache_policy, child, info, op, prop, rights, signal};
 use crate::error::{ZxError, ZxResult};
 use crate::mm::addr::page_ceil;
 use crate::mm::{PhysAddr, PhysMemory};
-use crate::vm::page_list::PageList;
+use crate::vm::page_list::{IndexHashing, IndexMap, PageList};
 
 /// The largest VMO size: ROUNDDOWN(u64::MAX, 2 * 16 * PAGE_SIZE) = 2^64 − 128 KiB
 /// (Zircon's `VmObjectPaged::MAX_SIZE`).
@@ -246,7 +254,132 @@ struct SliceView {
 #[derive(Debug)]
 struct FrameMeta {
     owner: VmoId,
-    others: Vec<VmoId>,
+    others: Others,
+}
+
+/// The holders of a shared frame besides its owner. The first is kept inline, so the
+/// common frame shared by two VMOs costs no allocation of its own; more go in a vector
+/// whose room is reserved (fallibly) before a holder is added.
+#[derive(Debug, Default)]
+struct Others {
+    first: Option<VmoId>,
+    more: Vec<VmoId>,
+}
+
+impl Others {
+    fn one(id: VmoId) -> Self {
+        Others { first: Some(id), more: Vec::new() }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none() && self.more.is_empty()
+    }
+
+    /// Makes room so that the next [`Self::push`] does not allocate.
+    fn try_reserve_one(&mut self) -> ZxResult {
+        if self.first.is_some() && self.more.len() == self.more.capacity() {
+            self.more.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+        }
+        Ok(())
+    }
+
+    /// Adds a holder; never allocates after [`Self::try_reserve_one`].
+    fn push(&mut self, id: VmoId) {
+        if self.first.is_none() {
+            self.first = Some(id);
+        } else {
+            self.more.push(id);
+        }
+    }
+
+    fn pop(&mut self) -> Option<VmoId> {
+        self.more.pop().or_else(|| self.first.take())
+    }
+
+    /// Removes `id` if it is a holder. Never allocates.
+    fn remove(&mut self, id: VmoId) {
+        if self.first == Some(id) {
+            self.first = self.more.pop();
+        } else if let Some(position) = self.more.iter().position(|&other| other == id) {
+            self.more.swap_remove(position);
+        }
+    }
+
+    #[cfg(test)]
+    fn iter(&self) -> impl Iterator<Item = VmoId> + '_ {
+        self.first.iter().copied().chain(self.more.iter().copied())
+    }
+}
+
+/// Entries the queue of stale mappings holds before it widens entries or gives up and
+/// asks for everything to be refaulted.
+const INVALIDATION_SLOTS: usize = 32;
+
+/// The queue of [`Invalidation`]s: a fixed array, so queuing never allocates. When it
+/// is full, a new entry widens an entry of the same VMO (unmapping more than needed
+/// only costs refaults); failing that, `everything` is set and the kernel refaults every
+/// mapping ([`VmoStore::take_invalidate_everything`]).
+#[derive(Debug)]
+struct InvalidationQueue {
+    entries: [Invalidation; INVALIDATION_SLOTS],
+    len: usize,
+    everything: bool,
+}
+
+impl InvalidationQueue {
+    const fn new() -> Self {
+        let empty = Invalidation { vmo: VmoId(0), first_page: 0, page_count: 0 };
+        InvalidationQueue { entries: [empty; INVALIDATION_SLOTS], len: 0, everything: false }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0 && !self.everything
+    }
+
+    /// Queues `[first_page, first_page + page_count)` of `vmo`, merging it into the
+    /// previous entry when it continues it.
+    fn push(&mut self, vmo: VmoId, first_page: u64, page_count: u64) {
+        if page_count == 0 || self.everything {
+            return;
+        }
+        if let Some(last) = self.entries[..self.len].last_mut()
+            && last.vmo == vmo
+            && last.first_page.checked_add(last.page_count) == Some(first_page)
+        {
+            last.page_count += page_count;
+            return;
+        }
+        if self.len < INVALIDATION_SLOTS {
+            self.entries[self.len] = Invalidation { vmo, first_page, page_count };
+            self.len += 1;
+            return;
+        }
+        if let Some(entry) = self.entries.iter_mut().find(|entry| entry.vmo == vmo) {
+            let end = entry.first_page.saturating_add(entry.page_count).max(first_page.saturating_add(page_count));
+            entry.first_page = entry.first_page.min(first_page);
+            entry.page_count = end - entry.first_page;
+            return;
+        }
+        self.everything = true;
+        self.len = 0;
+    }
+
+    fn pop(&mut self) -> Option<Invalidation> {
+        self.len = self.len.checked_sub(1)?;
+        Some(self.entries[self.len])
+    }
+
+    /// Drops the entries of `vmo`.
+    fn forget(&mut self, vmo: VmoId) {
+        let mut kept = 0;
+        for index in 0..self.len {
+            if self.entries[index].vmo != vmo {
+                self.entries[kept] = self.entries[index];
+                kept += 1;
+            }
+        }
+        self.len = kept;
+    }
 }
 
 /// One VMO's state.
@@ -345,25 +478,10 @@ fn vmo_mut(slots: &mut [Slot], id: VmoId) -> &mut Vmo {
     }
 }
 
-/// Queues an invalidation, merging it into the previous entry when it continues it.
-fn push_invalidation(queue: &mut Vec<Invalidation>, vmo: VmoId, first_page: u64, page_count: u64) {
-    if page_count == 0 {
-        return;
-    }
-    if let Some(last) = queue.last_mut()
-        && last.vmo == vmo
-        && last.first_page.checked_add(last.page_count) == Some(first_page)
-    {
-        last.page_count += page_count;
-        return;
-    }
-    queue.push(Invalidation { vmo, first_page, page_count });
-}
-
 /// True when the frame table `frames` lists `frame`, that is, more than one VMO holds it
 /// (free while nothing is shared).
 #[inline]
-fn is_shared_in(frames: &BTreeMap<u64, FrameMeta>, frame: PhysAddr) -> bool {
+fn is_shared_in(frames: &IndexMap<FrameMeta>, frame: PhysAddr) -> bool {
     !frames.is_empty() && frames.contains_key(&pfn(frame))
 }
 
@@ -376,7 +494,7 @@ enum Target {
 }
 
 /// Every VMO in the kernel, the frames they hold, and the queue of stale mappings.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct VmoStore {
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
@@ -384,10 +502,16 @@ pub struct VmoStore {
     /// with no entry belongs to the one VMO whose page list holds it, which owns it.
     /// Keeping private frames out makes "is this frame shared?" free while nothing is
     /// shared, and committing a page does no map insert.
-    frames: BTreeMap<u64, FrameMeta>,
+    frames: IndexMap<FrameMeta>,
     /// Frames held by all VMOs together.
     committed_frames: u64,
-    invalidations: Vec<Invalidation>,
+    invalidations: InvalidationQueue,
+}
+
+impl Default for VmoStore {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl VmoStore {
@@ -396,9 +520,9 @@ impl VmoStore {
         VmoStore {
             slots: Vec::new(),
             free_slots: Vec::new(),
-            frames: BTreeMap::new(),
+            frames: hashbrown::HashMap::with_hasher(IndexHashing),
             committed_frames: 0,
-            invalidations: Vec::new(),
+            invalidations: InvalidationQueue::new(),
         }
     }
 
@@ -518,6 +642,9 @@ impl VmoStore {
         if copy_name {
             slice.name = p.name;
         }
+        // Memory first: the root's list of slices and the slot.
+        vmo_mut(&mut self.slots, root).slices.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+        self.reserve_slot()?;
         let id = self.insert(slice)?;
 
         let p = vmo_mut(&mut self.slots, parent);
@@ -566,7 +693,26 @@ impl VmoStore {
         let visible = if offset_pages >= parent_pages { 0 } else { pages(size).min(parent_pages - offset_pages) };
         let source_first = root_first_page + offset_pages;
 
-        let mut clone = Vmo::new(koid, size, unrounded, Backing::Paged(PageList::new()));
+        // 1. Every allocation, before anything changes: the child's page list, room in
+        //    the frame table for frames shared for the first time, room among the
+        //    holders of frames already shared, and the child's slot.
+        let mut child_pages = PageList::new();
+        let mut newly_shared = 0usize;
+        if let Some(list) = vmo_ref(&self.slots, root).page_list() {
+            for (root_index, frame) in list.range(source_first, source_first + visible) {
+                child_pages.insert(root_index - source_first, frame)?;
+                match self.frames.get_mut(&pfn(frame)) {
+                    Some(meta) => meta.others.try_reserve_one()?,
+                    None => newly_shared += 1,
+                }
+            }
+        }
+        self.frames.try_reserve(newly_shared).map_err(|_| ZxError::NoMemory)?;
+        self.reserve_slot()?;
+
+        // 2. Nothing below allocates.
+        let p = vmo_ref(&self.slots, parent);
+        let mut clone = Vmo::new(koid, size, unrounded, Backing::Paged(child_pages));
         clone.resizable = resizable;
         clone.cow_clone = true;
         clone.parent = Some(parent);
@@ -576,24 +722,26 @@ impl VmoStore {
             clone.name = p.name;
         }
         let id = self.insert(clone)?;
-
-        let shared: Vec<(u64, PhysAddr)> = vmo_ref(&self.slots, root)
-            .page_list()
-            .map(|list| list.range(source_first, source_first + visible).collect())
-            .unwrap_or_default();
-        let mut child_pages = PageList::new();
-        for (root_index, frame) in shared {
-            child_pages.insert(root_index - source_first, frame);
-            // A frame without an entry was private to `root`, which owns it.
-            let meta = self.frames.entry(pfn(frame)).or_insert_with(|| FrameMeta { owner: root, others: Vec::new() });
-            meta.others.push(id);
-            // Only a frame that was private until now changes for the parent's
-            // mappings: it must become read-only there.
-            if meta.others.len() == 1 {
-                self.invalidate(root, root_index, 1);
+        // Frames private to `root` until now must become read-only in its mappings:
+        // the span of them is invalidated once, after the loop.
+        let mut span: Option<(u64, u64)> = None;
+        if let Some(list) = vmo_ref(&self.slots, root).page_list() {
+            for (root_index, frame) in list.range(source_first, source_first + visible) {
+                match self.frames.get_mut(&pfn(frame)) {
+                    Some(meta) => meta.others.push(id),
+                    None => {
+                        // A frame without an entry was private to `root`, which owns it.
+                        self.frames.insert(pfn(frame), FrameMeta { owner: root, others: Others::one(id) });
+                        span = Some(
+                            span.map_or((root_index, root_index), |(lo, hi)| (lo.min(root_index), hi.max(root_index))),
+                        );
+                    }
+                }
             }
         }
-        vmo_mut(&mut self.slots, id).backing = Backing::Paged(child_pages);
+        if let Some((lo, hi)) = span {
+            self.invalidate(root, lo, hi - lo + 1);
+        }
         vmo_mut(&mut self.slots, parent).num_children += 1;
         vmo_mut(&mut self.slots, root).cow_children += 1;
         Ok(id)
@@ -672,12 +820,24 @@ impl VmoStore {
     }
 
     /// Pages with content in `[offset, offset + len)` of the VMO (for a mapping's share of
-    /// ZX_INFO_TASK_STATS): committed pages it owns or sees through a parent.
+    /// ZX_INFO_TASK_STATS): committed pages it owns or sees through a parent (every page
+    /// of a physical VMO). Costs what is committed there, not the range's length
+    /// ([`PageList::range`]), so a huge, sparsely committed mapping is cheap (issue 13,
+    /// defect 3).
     pub fn committed_pages_in(&self, id: VmoId, offset: u64, len: u64) -> u64 {
         let size = vmo_ref(&self.slots, id).size;
         let end = offset.saturating_add(len).min(size);
         let (first, last) = (offset / PAGE_SIZE, end.div_ceil(PAGE_SIZE));
-        (first..last).filter(|&page| self.page_for_read(id, page).is_some()).count() as u64
+        if first >= last {
+            return 0;
+        }
+        let (root, root_first_page) = self.root_of(id);
+        let root = vmo_ref(&self.slots, root);
+        match (&root.backing, root.page_list()) {
+            (Backing::Physical(_), _) => last - first,
+            (_, Some(list)) => list.range(root_first_page + first, root_first_page + last).count() as u64,
+            (_, None) => 0,
+        }
     }
 
     /// `ZX_INFO_VMO` as the store knows it.
@@ -725,14 +885,8 @@ impl VmoStore {
         let old_pages = pages(vmo.size);
         let new_pages = pages(rounded);
         if new_pages < old_pages {
-            // One page at a time, so that shrinking never allocates.
-            let mut from = new_pages;
-            while let Backing::Paged(list) = &mut vmo_mut(&mut self.slots, id).backing
-                && let Some((index, frame)) = list.remove_first_in(from, u64::MAX)
-            {
-                self.drop_frame(id, frame, mem);
-                from = index.saturating_add(1);
-            }
+            // Never allocates: the pages go straight from the list to `drop_frame`.
+            self.drain_pages(id, new_pages, u64::MAX, mem);
             self.invalidate(id, new_pages, old_pages - new_pages);
         }
         let vmo = vmo_mut(&mut self.slots, id);
@@ -1171,15 +1325,27 @@ impl VmoStore {
         self.invalidations.pop()
     }
 
-    /// True when invalidations are queued (the kernel's cheap test before draining).
+    /// True when the queue overflowed: every mapping of every VMO must drop its
+    /// page-table entries (they refault). Clears the flag, and the kernel should drain
+    /// the remaining entries with [`Self::pop_invalidation`] too (they are covered).
+    pub fn take_invalidate_everything(&mut self) -> bool {
+        core::mem::take(&mut self.invalidations.everything)
+    }
+
+    /// True when invalidations are queued, or everything must be invalidated (the
+    /// kernel's cheap test before draining).
     #[inline]
     pub fn has_invalidations(&self) -> bool {
         !self.invalidations.is_empty()
     }
 
-    /// Drains the queued invalidations (the queue keeps its capacity).
-    pub fn take_invalidations(&mut self) -> alloc::vec::Drain<'_, Invalidation> {
-        self.invalidations.drain(..)
+    /// Empties the queue and returns what it held. The queue has a fixed size, so
+    /// this copies at most a few hundred bytes and never allocates.
+    pub fn take_invalidations(&mut self) -> impl Iterator<Item = Invalidation> {
+        let taken = self.invalidations.entries;
+        let len = core::mem::take(&mut self.invalidations.len);
+        self.invalidations.everything = false;
+        taken.into_iter().take(len)
     }
 
     /// Frames held by all VMOs together (KMEM_STATS `vmo_bytes` / PAGE_SIZE). Physical
@@ -1205,6 +1371,7 @@ impl VmoStore {
     /// slot field by field rather than built aside and copied there.
     #[inline(always)]
     fn insert_with(&mut self, make: impl FnOnce() -> Vmo) -> ZxResult<VmoId> {
+        self.reserve_slot()?;
         if let Some(index) = self.free_slots.pop() {
             let slot = self.slots.get_mut(index as usize).ok_or(ZxError::Internal)?;
             return match &mut slot.vmo {
@@ -1223,6 +1390,25 @@ impl VmoStore {
         Ok(VmoId::new(index, 0))
     }
 
+    /// Makes sure the next [`Self::insert_with`] finds or makes a slot without
+    /// allocating: a free slot, or room in the slab for one more and in the free list
+    /// for every slot (so that releasing a VMO never allocates). NO_MEMORY otherwise,
+    /// with nothing changed.
+    fn reserve_slot(&mut self) -> ZxResult {
+        if !self.free_slots.is_empty() {
+            return Ok(());
+        }
+        if self.slots.len() > INDEX_MASK as usize {
+            return Err(ZxError::NoMemory);
+        }
+        self.slots.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+        let needed = self.slots.len() + 1;
+        if self.free_slots.capacity() < needed {
+            self.free_slots.try_reserve(needed - self.free_slots.len()).map_err(|_| ZxError::NoMemory)?;
+        }
+        Ok(())
+    }
+
     /// Empties a slot for reuse, with a new generation. Returns the removed VMO's
     /// links: its COW source root and its parent. (The VMO is dropped where it lies
     /// rather than moved out: it is large, and only these two fields are needed.)
@@ -1232,6 +1418,7 @@ impl VmoStore {
         let links = (vmo.cow_source_root, vmo.parent);
         slot.vmo = None;
         slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
+        // Within the capacity `reserve_slot` keeps (one entry per slot): no allocation.
         self.free_slots.push(id.index() as u32);
         Some(links)
     }
@@ -1270,8 +1457,16 @@ impl VmoStore {
     /// has changed.
     fn make_private(&mut self, root: VmoId, index: u64, mem: &mut dyn PhysMemory) -> ZxResult<PhysAddr> {
         let current = self.root_page(root, index);
+        if let Some(frame) = current
+            && !self.is_shared(frame)
+        {
+            return Ok(frame);
+        }
+        // Room in the page list first, so that a new frame is never allocated and lost.
+        if let Backing::Paged(list) = &mut vmo_mut(&mut self.slots, root).backing {
+            list.reserve(index)?;
+        }
         let frame = match current {
-            Some(frame) if !self.is_shared(frame) => return Ok(frame),
             Some(shared) => {
                 let copy = mem.alloc_copy_of(shared)?;
                 self.drop_frame(root, shared, mem);
@@ -1284,7 +1479,8 @@ impl VmoStore {
         let vmo = vmo_mut(&mut self.slots, root);
         vmo.owned_pages += 1;
         if let Backing::Paged(list) = &mut vmo.backing {
-            list.insert(index, frame);
+            // Room was reserved above: this cannot fail.
+            let _ = list.insert(index, frame);
         }
         // A forked page replaces a frame mappings may show; a fresh page replaces at
         // most the zero page, and only if some mapping ever showed it.
@@ -1324,8 +1520,8 @@ impl VmoStore {
             }
             let vmo = vmo_mut(&mut self.slots, holder);
             vmo.owned_pages = vmo.owned_pages.saturating_sub(1);
-        } else if let Some(position) = meta.others.iter().position(|&other| other == holder) {
-            meta.others.swap_remove(position);
+        } else {
+            meta.others.remove(holder);
         }
         // A frame left with a single holder is private again (that holder owns it).
         if self.frames.get(&key).is_some_and(|meta| meta.others.is_empty()) {
@@ -1333,20 +1529,32 @@ impl VmoStore {
         }
     }
 
-    /// Gives up root pages `[first, end)` and invalidates the ones that were committed.
+    /// Gives up root pages `[first, end)` and, if any was committed, invalidates the
+    /// range (one queue entry per view, however many pages there were).
     fn drop_pages(&mut self, root: VmoId, first: u64, end: u64, mem: &mut dyn PhysMemory) {
         if first >= end {
             return;
         }
-        // One page at a time, so that giving pages up never allocates.
-        let mut from = first;
-        while let Backing::Paged(list) = &mut vmo_mut(&mut self.slots, root).backing
-            && let Some((index, frame)) = list.remove_first_in(from, end - 1)
-        {
-            self.drop_frame(root, frame, mem);
-            self.invalidate(root, index, 1);
-            from = index.saturating_add(1);
+        if self.drain_pages(root, first, end - 1, mem) > 0 {
+            self.invalidate(root, first, end - first);
         }
+    }
+
+    /// `holder` (a paged VMO) lets go of its pages `[first, last]`; returns how many it
+    /// held. The page list is taken out while its pages are dropped, so nothing
+    /// allocates and the cost follows the pages held, not the range.
+    fn drain_pages(&mut self, holder: VmoId, first: u64, last: u64, mem: &mut dyn PhysMemory) -> u64 {
+        let Backing::Paged(list) = &mut vmo_mut(&mut self.slots, holder).backing else { return 0 };
+        let mut list = core::mem::take(list);
+        let mut dropped = 0;
+        list.drain_range(first, last, |_, frame| {
+            self.drop_frame(holder, frame, mem);
+            dropped += 1;
+        });
+        if let Backing::Paged(slot) = &mut vmo_mut(&mut self.slots, holder).backing {
+            *slot = list;
+        }
+        dropped
     }
 
     /// Queues `[first, first + count)` of `root` and the same pages in every slice of it.
@@ -1354,13 +1562,13 @@ impl VmoStore {
         if count == 0 {
             return;
         }
-        push_invalidation(&mut self.invalidations, root, first, count);
+        self.invalidations.push(root, first, count);
         let end = first.saturating_add(count);
         for view in &vmo_ref(&self.slots, root).slices {
             let lo = first.max(view.first_page);
             let hi = end.min(view.first_page + view.page_count);
             if lo < hi {
-                push_invalidation(&mut self.invalidations, view.slice, lo - view.first_page, hi - lo);
+                self.invalidations.push(view.slice, lo - view.first_page, hi - lo);
             }
         }
     }
@@ -1368,9 +1576,7 @@ impl VmoStore {
     /// The last reference to `id` is gone. Returns the parent a slice must release.
     fn destroy(&mut self, id: VmoId, mem: &mut dyn PhysMemory) -> Option<VmoId> {
         // Nothing maps a VMO without a reference, so pending invalidations are moot.
-        if !self.invalidations.is_empty() {
-            self.invalidations.retain(|inv| inv.vmo != id);
-        }
+        self.invalidations.forget(id);
         let vmo = vmo_mut(&mut self.slots, id);
         // The page list is moved out and consumed: no allocation while freeing, and
         // nothing at all for a VMO that never committed a page.

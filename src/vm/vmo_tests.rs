@@ -5,6 +5,7 @@ extern crate std;
 
 use super::*;
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::vec;
 use std::format;
 use std::string::String;
@@ -199,7 +200,7 @@ fn check_invariants(store: &VmoStore, mem: &FakeMemory) {
     assert_eq!(shared, store.frames.len(), "shared frames vs frame table");
     for (key, meta) in &store.frames {
         assert!(!meta.others.is_empty(), "frame {key:#x} in the table with one holder");
-        let mut expected: Vec<VmoId> = meta.others.clone();
+        let mut expected: Vec<VmoId> = meta.others.iter().collect();
         expected.push(meta.owner);
         expected.sort();
         let mut actual = holders.get(key).cloned().unwrap_or_default();
@@ -300,6 +301,51 @@ fn read_write_check_order() {
     assert_eq!(store.check_read_write(phys, u64::MAX, 2), Err(ZxError::NotSupported));
     store.set_cache_policy(phys, cache_policy::CACHED, &mut cache).unwrap();
     assert_eq!(store.check_read_write(phys, 0, 1), Err(ZxError::NotSupported));
+}
+
+/// Issue 13, defect 3, in the redesign's ZX_INFO_TASK_STATS: the committed pages of a
+/// mapping's range are counted from the page list, not page by page over the range, and
+/// agree with `page_for_read` for paged VMOs, COW children, slices and physical VMOs.
+#[test]
+fn committed_pages_in_costs_what_is_committed() {
+    let mut store = VmoStore::new();
+    let mut mem = FakeMemory::new();
+    // 2^44 bytes with three pages committed, one of them in the sparse part. Page by
+    // page this was 2^32 lookups (2^28 took 9 s); from the page list it is immediate.
+    let huge = store.create(1, 1 << 44, 0).unwrap();
+    for page in [0u64, 5, 1 << 31] {
+        write(&mut store, &mut mem, huge, page * P, &[1]).unwrap();
+    }
+    let started = std::time::Instant::now();
+    assert_eq!(store.committed_pages_in(huge, 0, 1 << 44), 3);
+    assert_eq!(store.committed_pages_in(huge, P, (1 << 44) - P), 2);
+    assert_eq!(store.committed_pages_in(huge, 0, u64::MAX), 3);
+    assert_eq!(store.committed_pages_in(huge, 1 << 45, P), 0);
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(2), "counting a 16 TiB range took {took:?}");
+    // Against the page-by-page count on small VMOs of every kind.
+    let parent = store.create(2, 8 * P, 0).unwrap();
+    for page in [1u64, 2, 6] {
+        write(&mut store, &mut mem, parent, page * P + 3, &[2]).unwrap();
+    }
+    let cow = store.create_child(parent, 3, child::SNAPSHOT, P, 6 * P, false).unwrap();
+    write(&mut store, &mut mem, cow, 4 * P, &[3]).unwrap();
+    let slice = store.create_child(parent, 4, child::SLICE, 2 * P, 4 * P, false).unwrap();
+    let phys = store.create_physical(5, PhysAddr(0x900_0000), 3 * P).unwrap();
+    for id in [parent, cow, slice, phys] {
+        let size = store.size(id);
+        for offset in (0..size + 2 * P).step_by(P as usize) {
+            for len in [0, 1, P, 3 * P, u64::MAX] {
+                let end = offset.saturating_add(len).min(size);
+                let want = (offset / P..end.div_ceil(P)).filter(|&p| store.page_for_read(id, p).is_some()).count();
+                assert_eq!(store.committed_pages_in(id, offset, len), want as u64, "{id:?} {offset:#x}+{len:#x}");
+            }
+        }
+    }
+    for id in [phys, slice, cow, parent, huge] {
+        store.release(id, &mut mem);
+    }
+    assert_eq!(mem.live(), 0);
 }
 
 #[test]
@@ -1060,15 +1106,14 @@ fn invalidations_cover_the_vmo_and_its_slices() {
             Invalidation { vmo: slice, first_page: 0, page_count: 1 },
         ]
     );
-    // Sharing with a new COW child makes the shared pages read-only in root and views.
+    // Sharing with a new COW child makes the shared pages read-only in root and views:
+    // the span of newly shared pages, once per view.
     let snap = store.create_child(root, 4, child::SNAPSHOT, P, 2 * P, false).unwrap();
     assert_eq!(
         invalidations(&mut store),
         vec![
-            Invalidation { vmo: root, first_page: 1, page_count: 1 },
-            Invalidation { vmo: slice, first_page: 0, page_count: 1 },
-            Invalidation { vmo: root, first_page: 2, page_count: 1 },
-            Invalidation { vmo: slice, first_page: 1, page_count: 1 },
+            Invalidation { vmo: root, first_page: 1, page_count: 2 },
+            Invalidation { vmo: slice, first_page: 0, page_count: 2 },
             Invalidation { vmo: inner, first_page: 0, page_count: 1 },
         ]
     );
@@ -1107,7 +1152,7 @@ fn exhaustion_scenario() -> (VmoStore, FakeMemory, [VmoId; 3]) {
     write(&mut store, &mut mem, parent, 0, &pattern(11, 3 * P as usize)).unwrap();
     let child = store.create_child(parent, 2, child::SNAPSHOT, 0, 4 * P, false).unwrap();
     let slice = store.create_child(child, 3, child::SLICE, 0, 4 * P, false).unwrap();
-    store.take_invalidations();
+    store.take_invalidations().for_each(drop);
     (store, mem, [parent, child, slice])
 }
 
@@ -1430,4 +1475,174 @@ fn randomized_against_a_model() {
     assert_eq!(store.vmo_count(), 0);
     assert_eq!(mem.live(), 0);
     assert_eq!(store.committed_frames_total(), 0);
+}
+
+// ----- heap exhaustion (issue 13, defect 2) -------------------------------------------
+
+use crate::arch::host_alloc::{allocations_during, with_heap_budget};
+
+/// Every VMO in the store, for "nothing changed" comparisons.
+fn all_infos(store: &VmoStore) -> Vec<VmoInfo> {
+    let mut infos = Vec::new();
+    for (index, slot) in store.slots.iter().enumerate() {
+        if slot.vmo.is_some() {
+            infos.push(store.info(VmoId::new(index as u32, slot.generation)));
+        }
+    }
+    infos
+}
+
+/// Creating a VMO when the slab must grow and the heap cannot give it memory is
+/// NO_MEMORY with nothing changed (the slot vector once grew by doubling, 14 MiB at
+/// once, and the kernel panicked); releasing VMOs never allocates.
+#[test]
+fn vmo_creation_is_fallible_and_release_never_allocates() {
+    let mut store = VmoStore::new();
+    let mut mem = FakeMemory::new();
+    let mut ids = Vec::new();
+    ids.push(store.create(1, P, 0).unwrap());
+    while store.slots.len() < store.slots.capacity() {
+        ids.push(store.create(ids.len() as u64 + 1, P, 0).unwrap());
+    }
+    let before = all_infos(&store);
+    assert_eq!(with_heap_budget(0, || store.create(999, P, 0)), Err(ZxError::NoMemory));
+    assert_eq!(with_heap_budget(0, || store.create_physical(999, PhysAddr(0x900_0000), P)), Err(ZxError::NoMemory));
+    assert_eq!(all_infos(&store), before);
+    for &id in &ids {
+        write(&mut store, &mut mem, id, 0, &[1]).unwrap();
+    }
+    // Release (close) each, with no heap at all.
+    for id in ids {
+        assert_eq!(with_heap_budget(0, || allocations_during(|| store.release(id, &mut mem))), 0);
+    }
+    assert_eq!(store.vmo_count(), 0);
+    assert_eq!(mem.live(), 0);
+    // Freed slots are reused without allocating.
+    assert!(with_heap_budget(0, || store.create(1000, P, 0)).is_ok());
+}
+
+/// The 7th COW child of a committed VMO needed megabytes at once (the frame table's
+/// holder lists, the child's page list, a copy of the shared range): each of them is
+/// now reserved first, so any allocation failure is NO_MEMORY with the store as it was.
+#[test]
+fn cow_child_creation_is_fallible_at_every_allocation() {
+    const PAGES: u64 = 300;
+    let (mut store, mut mem) = (VmoStore::new(), FakeMemory::new());
+    let parent = store.create(1, PAGES * P, 0).unwrap();
+    store.op_range(parent, op::COMMIT, 0, PAGES * P, ALL_RIGHTS, &mut mem, &mut RecordingCache::default()).unwrap();
+    let mut children = Vec::new();
+    for koid in 2..8 {
+        children.push(store.create_child(parent, koid, child::SNAPSHOT, 0, PAGES * P, false).unwrap());
+    }
+    store.take_invalidations().for_each(drop);
+    let before = all_infos(&store);
+    let frames_before = store.frames.len();
+    let mut budget = 0;
+    let seventh = loop {
+        match with_heap_budget(budget, || store.create_child(parent, 100, child::SNAPSHOT, 0, PAGES * P, false)) {
+            Ok(id) => break id,
+            Err(e) => {
+                assert_eq!(e, ZxError::NoMemory);
+                assert_eq!(all_infos(&store), before, "budget {budget}");
+                assert_eq!(store.frames.len(), frames_before);
+                assert!(invalidations(&mut store).is_empty());
+                check_invariants(&store, &mem);
+            }
+        }
+        budget += 256;
+    };
+    assert!(budget > 0, "a 300-page COW child needs some memory");
+    assert_eq!(store.info(parent).num_children, 7);
+    // A first COW child of another committed VMO: the frame table itself must grow.
+    let other = store.create(200, PAGES * P, 0).unwrap();
+    store.op_range(other, op::COMMIT, 0, PAGES * P, ALL_RIGHTS, &mut mem, &mut RecordingCache::default()).unwrap();
+    let before = all_infos(&store);
+    assert_eq!(
+        with_heap_budget(0, || store.create_child(other, 201, child::SNAPSHOT, 0, PAGES * P, false)),
+        Err(ZxError::NoMemory)
+    );
+    assert_eq!(all_infos(&store), before);
+    // Closing every VMO needs no memory.
+    children.push(seventh);
+    for id in children.into_iter().chain([parent, other]) {
+        assert_eq!(with_heap_budget(0, || allocations_during(|| store.release(id, &mut mem))), 0);
+        check_invariants(&store, &mem);
+    }
+    assert_eq!(store.vmo_count(), 0);
+    assert_eq!(mem.live(), 0);
+}
+
+/// Slices kept alive only by mappings: the root's slice list grows fallibly, and a
+/// change to the root queues at most a fixed number of invalidations (then "refault
+/// everything") instead of one heap entry per slice.
+#[test]
+fn slices_grow_fallibly_and_invalidations_never_allocate() {
+    let (mut store, mut mem) = (VmoStore::new(), FakeMemory::new());
+    let root = store.create(1, 4 * P, 0).unwrap();
+    let mut slices = Vec::new();
+    for koid in 2..2002 {
+        let slice = store.create_child(root, koid, child::SLICE, 0, 4 * P, false).unwrap();
+        // A mapping keeps the slice; its handle is closed.
+        store.retain(slice);
+        store.add_mapping(slice);
+        store.release(slice, &mut mem);
+        slices.push(slice);
+    }
+    let root_slices = &vmo_ref(&store.slots, root).slices;
+    if root_slices.len() == root_slices.capacity() {
+        assert_eq!(
+            with_heap_budget(0, || store.create_child(root, 9999, child::SLICE, 0, P, false)),
+            Err(ZxError::NoMemory)
+        );
+    }
+    assert_eq!(store.info(root).num_children, 2000);
+    // Every slice shows the root's pages: decommitting a page invalidates 2,001 views.
+    store.page_for_write(root, 1, &mut mem).unwrap();
+    store.take_invalidations().for_each(drop);
+    let allocations = allocations_during(|| {
+        let mut cache = RecordingCache::default();
+        store.op_range(root, op::DECOMMIT, P, P, ALL_RIGHTS, &mut mem, &mut cache).unwrap();
+    });
+    assert_eq!(allocations, 0);
+    assert!(store.take_invalidate_everything(), "more views than queue slots: refault everything");
+    assert!(!store.has_invalidations() || store.pop_invalidation().is_some());
+    for slice in slices {
+        store.remove_mapping(slice);
+        assert_eq!(allocations_during(|| store.release(slice, &mut mem)), 0);
+    }
+    store.release(root, &mut mem);
+    assert_eq!((store.vmo_count(), mem.live()), (0, 0));
+}
+
+/// ZERO and DECOMMIT over many sparse committed pages, with no heap left: the pages
+/// go back and the queue holds one entry, where it once grew by one entry per page.
+#[test]
+fn zero_and_decommit_over_many_sparse_pages_never_allocate() {
+    let (mut store, mut mem) = (VmoStore::new(), FakeMemory::new());
+    let size = 1 << 40;
+    let vmo = store.create(1, size, 0).unwrap();
+    let committed: Vec<u64> = (0..60_000u64).map(|i| (i * 7919 * 3 + 5) % (size / P)).collect();
+    for &page in &committed {
+        store.page_for_write(vmo, page, &mut mem).unwrap();
+    }
+    store.note_zero_page_shown(vmo);
+    let live = mem.live();
+    assert!(live > 50_000);
+    let mut cache = RecordingCache::default();
+    let allocations = allocations_during(|| {
+        let zeroed =
+            with_heap_budget(0, || store.op_range(vmo, op::ZERO, 0, size / 2, ALL_RIGHTS, &mut mem, &mut cache));
+        assert_eq!(zeroed, Ok(()));
+    });
+    assert_eq!(allocations, 0);
+    assert_eq!(invalidations(&mut store), vec![Invalidation { vmo, first_page: 0, page_count: size / 2 / P }]);
+    let allocations = allocations_during(|| {
+        let decommitted =
+            with_heap_budget(0, || store.op_range(vmo, op::DECOMMIT, 0, size, ALL_RIGHTS, &mut mem, &mut cache));
+        assert_eq!(decommitted, Ok(()));
+    });
+    assert_eq!(allocations, 0);
+    assert_eq!(mem.live(), 0);
+    assert_eq!(store.info(vmo).committed_bytes, 0);
+    check_invariants(&store, &mem);
 }

@@ -52,6 +52,11 @@ pub fn mpidr() -> u64 {
     MPIDR_EL1.get() & 0xff_00ff_ffff
 }
 
+/// Width of this CPU's physical addresses (ID_AA64MMFR0_EL1.PARange): 32 to 52 bits.
+pub fn physical_address_bits() -> u32 {
+    crate::platform::machine::pa_bits_from_parange(ID_AA64MMFR0_EL1.get() & 0xf)
+}
+
 /// True when the CPU implements Privileged Access Never (ARMv8.1).
 pub fn has_pan() -> bool {
     (ID_AA64MMFR1_EL1.get() >> 20) & 0xf != 0

@@ -16,6 +16,9 @@ use spin::Mutex;
 struct KernelHeap {
     heap: Mutex<Heap<32>>,
     low: AtomicBool,
+    /// Set once the heap has grown from RAM: from then on large allocations keep off
+    /// the headroom.
+    grown: AtomicBool,
 }
 
 impl KernelHeap {
@@ -29,6 +32,17 @@ impl KernelHeap {
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let mut heap = self.heap.lock();
+        // The headroom is kept for small allocations (tree nodes, which cannot fail
+        // gracefully): a large one, always made with try_reserve, fails instead of
+        // eating into it.
+        // (Boot's own allocations, before the heap has grown, are not held to it.)
+        let free = heap.stats_total_bytes().saturating_sub(heap.stats_alloc_actual());
+        if layout.size() > SMALL_ALLOCATION_BYTES
+            && self.grown.load(Ordering::Relaxed)
+            && free.saturating_sub(layout.size()) < HEAP_HEADROOM_BYTES
+        {
+            return core::ptr::null_mut();
+        }
         let ptr = heap.alloc(layout).map_or(core::ptr::null_mut(), NonNull::as_ptr);
         self.note_level(&heap);
         ptr
@@ -45,7 +59,8 @@ unsafe impl GlobalAlloc for KernelHeap {
 }
 
 #[global_allocator]
-static HEAP: KernelHeap = KernelHeap { heap: Mutex::new(Heap::empty()), low: AtomicBool::new(true) };
+static HEAP: KernelHeap =
+    KernelHeap { heap: Mutex::new(Heap::empty()), low: AtomicBool::new(true), grown: AtomicBool::new(false) };
 
 const BOOTSTRAP_HEAP_BYTES: usize = 256 * 1024;
 
@@ -63,6 +78,11 @@ const MAX_HEAP_BYTES: u64 = 256 << 20;
 /// Below this much free heap, operations that would allocate kernel memory refuse with
 /// NO_MEMORY instead of risking an allocation failure (which cannot be recovered from).
 pub const HEAP_HEADROOM_BYTES: usize = 256 * 1024;
+
+/// Allocations up to this size may use the headroom; larger ones (vectors and tables
+/// that grow with what a program does, all reserved fallibly) fail rather than leave
+/// less than [`HEAP_HEADROOM_BYTES`] free.
+const SMALL_ALLOCATION_BYTES: usize = 1024;
 
 /// Gives the heap its bootstrap arena (before the device tree is parsed).
 pub fn init_bootstrap_heap() {
@@ -87,6 +107,7 @@ pub fn grow_heap(frames: &mut FrameAllocator, ram_bytes: u64) -> ZxResult<u64> {
     // and the linear map maps them at `va`.
     unsafe { heap.add_to_heap(va, va + bytes as usize) };
     HEAP.note_level(&heap);
+    HEAP.grown.store(true, Ordering::Relaxed);
     Ok(BOOTSTRAP_HEAP_BYTES as u64 + bytes)
 }
 

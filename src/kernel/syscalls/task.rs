@@ -64,10 +64,7 @@ pub fn process_create(
     super::ensure_heap_headroom()?;
     let process = Process::create(&job, name)?;
     let vmar: Arc<dyn KernelObject> = Arc::new(VmarObject::root(process.aspace_id()));
-    let proc_value = match c.process().add_handle(process.clone(), rights::DEFAULT_PROCESS) {
-        Ok(v) => v,
-        Err(e) => return Err(e),
-    };
+    let proc_value = c.process().add_handle(process.clone(), rights::DEFAULT_PROCESS)?;
     let vmar_value = match c.process().add_handle(vmar, rights::DEFAULT_VMAR | rights::IO | rights::EXECUTE) {
         Ok(v) => v,
         Err(e) => {

@@ -6,7 +6,7 @@
 use super::{Caller, lookup_vmar, lookup_vmo, publish_handle, user};
 use crate::abi::{rights, vm};
 use crate::error::{ZxError, ZxResult};
-use crate::kernel::aspace::{self, clear_ptes, release_all};
+use crate::kernel::aspace::{self, clear_ptes, release_all_unmapped};
 use crate::kernel::object::KernelObject;
 use crate::kernel::vm_object::VmarObject;
 use crate::kernel::with_kernel;
@@ -54,7 +54,7 @@ pub fn map(
         super::ensure_heap_headroom()?;
         let len = round_map_len(vmo_offset, len)?;
         let space = aspace::get(k, id)?;
-        let (addr, removed) = space.regions.map(
+        let addr = space.regions.map(
             &mut space.vmar,
             region.region(),
             &request,
@@ -64,13 +64,13 @@ pub fn map(
             vmo_offset,
             allowed,
         )?;
-        release_all(k, id, removed);
+        release_all_unmapped(k, id);
         k.vmos.retain(vmo_id);
         k.vmos.add_mapping(vmo_id);
         if let Err(e) = user::write_value(k, out, &addr.to_le_bytes()) {
             // Undo the mapping: the caller never learns where it is.
-            if let Ok(removed) = aspace::get(k, id).and_then(|s| s.vmar.unmap(addr, len)) {
-                release_all(k, id, removed);
+            if aspace::get(k, id).and_then(|s| s.vmar.unmap(addr, len)).is_ok() {
+                release_all_unmapped(k, id);
             }
             return Err(e);
         }
@@ -86,8 +86,8 @@ pub fn unmap(c: &Caller, vmar: u32, addr: u64, len: u64) -> ZxResult {
     let id = region.aspace();
     with_kernel(|k| {
         let space = aspace::get(k, id)?;
-        let removed = space.regions.unmap(&mut space.vmar, region.region(), addr, len)?;
-        release_all(k, id, removed);
+        space.regions.unmap(&mut space.vmar, region.region(), addr, len)?;
+        release_all_unmapped(k, id);
         Ok(())
     })
 }
@@ -102,14 +102,18 @@ pub fn protect(c: &Caller, vmar: u32, options: u32, addr: u64, len: u64) -> ZxRe
     let id = region.aspace();
     with_kernel(|k| {
         let space = aspace::get(k, id)?;
-        let changed = space.regions.protect(&mut space.vmar, region.region(), addr, len, perms)?;
-        for piece in changed {
+        let outcome = space.regions.protect(&mut space.vmar, region.region(), addr, len, perms)?;
+        // A mapping split at an edge of the range counts as more mappings of its VMO.
+        for piece in outcome.splits.iter().flatten() {
             for _ in 0..piece.mapping_count_delta() {
                 k.vmos.add_mapping(piece.mapping.vmo);
                 k.vmos.retain(piece.mapping.vmo);
             }
-            // The entries refault with the new permissions.
-            clear_ptes(k, id, piece.mapping.base, piece.mapping.len);
+        }
+        // Every changed mapping lies inside the range: its entries refault with the new
+        // permissions (one walk, costing what is mapped).
+        if outcome.changed > 0 {
+            clear_ptes(k, id, addr, len.div_ceil(crate::abi::PAGE_SIZE) * crate::abi::PAGE_SIZE);
         }
         Ok(())
     })

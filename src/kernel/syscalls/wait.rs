@@ -156,7 +156,6 @@ pub fn wait_many(c: &Caller, items: u64, count: u64, deadline: i64) -> ZxResult 
         let o = i * 12 + at;
         u32::from_le_bytes([raw[o], raw[o + 1], raw[o + 2], raw[o + 3]])
     };
-    let masks: Vec<u32> = (0..n).map(|i| word(&raw, i, 4)).collect();
     let mut list: Vec<(Arc<dyn KernelObject>, u64, u32)> = Vec::new();
     list.try_reserve(n).map_err(|_| ZxError::NoMemory)?;
     for i in 0..n {
@@ -165,7 +164,7 @@ pub fn wait_many(c: &Caller, items: u64, count: u64, deadline: i64) -> ZxResult 
         if !object.waitable() {
             return Err(ZxError::NotSupported);
         }
-        list.push((object, serial, masks[i]));
+        list.push((object, serial, word(&raw, i, 4)));
     }
     let (reason, seen) = wait_on(&c.thread, &list, deadline, thread_state::BLOCKED_WAIT_MANY)?;
     let mut canceled = reason == WakeReason::Canceled;
@@ -175,12 +174,12 @@ pub fn wait_many(c: &Caller, items: u64, count: u64, deadline: i64) -> ZxResult 
         }
         raw[i * 12 + 8..i * 12 + 12].copy_from_slice(&pending.to_le_bytes());
     }
+    let any = list.iter().zip(seen.iter()).any(|((_, _, mask), pending)| pending & mask != 0);
     drop(list);
     user::put_bytes(items, &raw[..12 * n])?;
     if canceled || reason == WakeReason::Killed {
         return Err(ZxError::Canceled);
     }
-    let any = (0..n).any(|i| seen[i] & masks[i] != 0);
     if any { Ok(()) } else { Err(ZxError::TimedOut) }
 }
 

@@ -3,7 +3,7 @@
 //! job that is never killed is destroyed when its last handle is closed while it has no
 //! children (ABI.md 4.3).
 
-use super::Process;
+use super::{ProcLife, Process};
 use crate::abi::{MAX_JOB_DEPTH, obj_type, retcode, signal};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::object::{KernelObject, ObjectBase};
@@ -155,24 +155,39 @@ impl Job {
     }
 
     /// `zx_task_kill` of a job: everything below it is killed, depth first.
+    ///
+    /// One child at a time, with no copy of the lists, so killing never allocates: a
+    /// KILLING job takes no new children, and each step kills one that is not killed
+    /// yet (a job still ALIVE, a process still NEW or RUNNING), so this ends.
     pub fn kill(self: &Arc<Self>) {
-        let (children, processes) = {
+        {
             let mut s = self.state.lock();
             if s.life != JobLife::Alive {
                 return;
             }
             s.life = JobLife::Killing;
             s.retcode = retcode::SYSCALL_KILL;
-            (s.children.clone(), s.processes.clone())
-        };
-        for child in children.iter() {
+        }
+        while let Some(child) = self.next_child_to_kill() {
             child.kill();
         }
-        for process in processes.iter() {
+        while let Some(process) = self.next_process_to_kill() {
             process.kill();
         }
-        drop((children, processes));
         self.check_end();
+    }
+
+    /// A child job still ALIVE, if any (its lock is taken inside this job's: parent
+    /// before child, the only order in which two job locks are ever nested).
+    fn next_child_to_kill(&self) -> Option<Arc<Job>> {
+        let s = self.state.lock();
+        s.children.iter().find(|c| c.state.lock().life == JobLife::Alive).cloned()
+    }
+
+    /// A process of this job still NEW or RUNNING, if any.
+    fn next_process_to_kill(&self) -> Option<Arc<Process>> {
+        let s = self.state.lock();
+        s.processes.iter().find(|p| matches!(p.life(), ProcLife::New | ProcLife::Running)).cloned()
     }
 
     /// (return code, exited) for ZX_INFO_JOB.

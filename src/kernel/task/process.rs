@@ -152,28 +152,31 @@ impl Process {
         Ok((typed, have))
     }
 
-    /// Adds a handle to `object` with `rights`; NO_MEMORY when the table is full (the
-    /// object then loses this would-be handle, which may end it).
+    /// Adds a handle to `object` with `rights`: NO_MEMORY when the table holds
+    /// `MAX_HANDLES` handles or cannot grow, or the process is dead (ABI v2 section 4:
+    /// a handle beyond the kernel's limit is NO_MEMORY; v1 said NO_RESOURCES).
+    /// On failure the object loses this would-be handle, which may end it.
     pub fn add_handle(&self, object: Arc<dyn KernelObject>, rights: u32) -> ZxResult<u32> {
         self.add_khandle(KHandle::new(object), rights)
     }
 
-    /// Adds an existing handle (moved from elsewhere).
+    /// Adds an existing handle (moved from elsewhere), failing as
+    /// [`Process::add_handle`] does.
     pub fn add_khandle(&self, handle: KHandle, rights: u32) -> ZxResult<u32> {
-        let result: Result<u32, KHandle> = {
+        let (unmade, error) = {
             let mut table = self.handles.lock();
             if self.state.lock().life == ProcLife::Dead {
-                Err(handle)
+                (handle, ZxError::NoMemory)
             } else {
                 match table.try_insert(handle, rights) {
                     Ok(value) => return Ok(value),
-                    Err(handle) => Err(handle),
+                    Err(handle) => (handle, ZxError::NoMemory),
                 }
             }
         };
         // Dropped outside the table lock: it may end the object.
-        drop(result);
-        Err(ZxError::NoMemory)
+        drop(unmade);
+        Err(error)
     }
 
     /// Removes `handle` from the table and gives it back (the caller drops or moves it
@@ -256,7 +259,7 @@ impl Process {
     /// killed. The calling thread, if it is one of them, must end at the top of its
     /// syscall or fault.
     pub fn exit_with(self: &Arc<Self>, code: i64, faulted: bool) {
-        let (threads, was_new) = {
+        let was_new = {
             let mut s = self.state.lock();
             if s.retcode.is_none() {
                 s.retcode = Some(code);
@@ -264,23 +267,27 @@ impl Process {
             }
             match s.life {
                 ProcLife::Dead => return,
-                ProcLife::New => {
+                life => {
                     s.life = ProcLife::Dying;
-                    (s.threads.clone(), true)
-                }
-                _ => {
-                    s.life = ProcLife::Dying;
-                    (s.threads.clone(), false)
+                    life == ProcLife::New
                 }
             }
         };
-        for t in threads.iter() {
-            t.kill();
+        // One thread at a time, with no copy of the list: killing never allocates. A
+        // thread that still needs killing is NEW or RUNNING (killing makes a NEW one
+        // DEAD and takes it off the list, a RUNNING one DYING), so this ends.
+        while let Some(thread) = self.next_thread_to_kill() {
+            thread.kill();
         }
-        drop(threads);
         if was_new {
             self.finish();
         }
+    }
+
+    /// A thread of this process that is NEW or RUNNING (not yet killed), if any.
+    fn next_thread_to_kill(&self) -> Option<Arc<Thread>> {
+        let s = self.state.lock();
+        s.threads.iter().find(|t| matches!(t.life(), ThreadLife::New | ThreadLife::Running)).cloned()
     }
 
     /// `zx_task_kill` of the process.
@@ -298,16 +305,17 @@ impl Process {
             s.life = ProcLife::Dead;
         }
         let held = self.handles.lock().len();
-        // Close every handle with no lock held (closing may end other objects).
+        // Close every handle with no lock held (closing may end other objects), a batch
+        // at a time on the stack: closing never allocates.
+        // Nothing adds handles to a DEAD process, so the cursor never misses one.
+        let mut cursor = 0;
         loop {
-            let batch: Vec<Handle<KHandle>> = {
-                let mut table = self.handles.lock();
-                table.drain().take(64).collect()
-            };
-            if batch.is_empty() {
+            let mut batch: [Option<Handle<KHandle>>; 32] = [const { None }; 32];
+            let taken = self.handles.lock().take_batch(&mut cursor, &mut batch);
+            drop(batch);
+            if taken == 0 {
                 break;
             }
-            drop(batch);
         }
         let (first, status) = {
             let s = self.state.lock();

@@ -40,6 +40,7 @@ static TESTS: &[user::Test] = tests![
     handle_duplicate_rights,
     handle_duplicate_errors,
     handle_replace_rules,
+    new_objects_die_with_their_unmade_handle,
     // object_get_info.
     info_handle_basic_values,
     info_vmar_of_root_vmar,
@@ -158,6 +159,9 @@ static TESTS: &[user::Test] = tests![
     mapping_and_vmo_calls_agree,
     mapping_after_decommit_and_zero,
     cow_child_mapped_and_written,
+    // Heap exhaustion (with the command-line word heap=1 only).
+    heap_exhaustion_one_page_mappings_then_one_unmap,
+    heap_exhaustion_many_one_page_vmos,
     // Last: the only test that uses FP/SIMD registers.
     memory_exhaustion_gives_no_memory_and_returns_every_frame,
     fp_simd_preserved_across_svc,
@@ -1895,6 +1899,64 @@ fn physical_mmio_map_and_read(ctx: &Ctx) -> TestResult {
     check_eq(after.vmo_bytes, before.vmo_bytes, "physical VMOs never count as committed")
 }
 
+/// Raw values of the duplicates that fill the handle table (more than it can hold).
+static FILLER: [core::sync::atomic::AtomicU32; 65_600] = [const { core::sync::atomic::AtomicU32::new(0) }; 65_600];
+
+/// Issue 13, defect 1: with the handle table full, `zx_vmo_create`, `zx_vmo_create_child`
+/// (COW and slice) and `zx_vmo_create_physical` fail with NO_MEMORY (ABI v2) and the object
+/// they made dies with its unmade handle: the parent gets no child, keeps
+/// ZERO_CHILDREN, and every frame comes back once the handles are closed.
+fn new_objects_die_with_their_unmade_handle(ctx: &Ctx) -> TestResult {
+    use core::sync::atomic::Ordering::Relaxed;
+    // Commit the filler's own pages first, so that they do not count as a difference.
+    FILLER.iter().for_each(|slot| slot.store(0, Relaxed));
+    vmo_churn()?;
+    let before = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS before")?;
+    let parent = new_vmo(4 * PAGE)?;
+    fill(&parent, 0, 0x3C, 4 * PAGE)?;
+    let mut held = 0;
+    let filled = loop {
+        if held == FILLER.len() {
+            break Err(Failure::new(format_args!("the handle table never filled up")));
+        }
+        match handle_duplicate(&parent, SAME_RIGHTS) {
+            Ok(h) => {
+                FILLER[held].store(h.into_raw(), Relaxed);
+                held += 1;
+            }
+            Err(ZX_ERR_NO_MEMORY) => break Ok(()),
+            Err(status) => break Err(Failure::new(format_args!("handle_duplicate while filling the table: {status}"))),
+        }
+    };
+    let result = filled.and_then(|()| {
+        check_status(vmo_create(PAGE, 0), ZX_ERR_NO_MEMORY, "vmo_create, table full")?;
+        check_status(
+            vmo_create_child(&parent, CHILD_SNAPSHOT, 0, 4 * PAGE),
+            ZX_ERR_NO_MEMORY,
+            "COW child, table full",
+        )?;
+        check_status(vmo_create_child(&parent, CHILD_SLICE, 0, PAGE), ZX_ERR_NO_MEMORY, "slice, table full")?;
+        if let Some(mmio) = ctx.arg_u64("mmio") {
+            check_status(
+                vmo_create_physical(ctx.root_resource, mmio, PAGE),
+                ZX_ERR_NO_MEMORY,
+                "physical VMO, table full",
+            )?;
+        }
+        Ok(())
+    });
+    for slot in &FILLER[..held] {
+        check_ok(handle_close(slot.swap(0, Relaxed)), "closing a filler handle")?;
+    }
+    result?;
+    check_eq(info(&parent)?.num_children, 0, "children left by the failed calls")?;
+    check(zero_children(&parent), "ZERO_CHILDREN after the failed calls")?;
+    drop(parent);
+    let after = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS after")?;
+    check_eq(after.vmo_bytes, before.vmo_bytes, "vmo_bytes after closing every handle")?;
+    check_eq(after.free_bytes, before.free_bytes, "free_bytes after closing every handle")
+}
+
 // ---------------------------------------------------------------------------------------
 // vmar_map.
 
@@ -2928,6 +2990,81 @@ fn fp_simd_preserved_across_svc(ctx: &Ctx) -> TestResult {
         check_hex(control[3], fpsr, "FPSR across svc")?;
     }
     check_eq(committed(&vmo)?, PAGE, "the touch faulted a page in")
+}
+
+/// Issue 13, defect 2 (with `heap=1` only: hundreds of thousands of calls): mapping one
+/// page at a time until the kernel heap runs out ends in NO_MEMORY, and one unmap of the
+/// whole range then removes every mapping (it used to panic the kernel: the unmap
+/// built lists of every mapping it removed).
+fn heap_exhaustion_one_page_mappings_then_one_unmap(ctx: &Ctx) -> TestResult {
+    if ctx.arg("heap").is_none() {
+        skip!("no heap=1 word on the command line");
+    }
+    const OFFSET: u64 = 1 << 38; // 256 GiB into the root VMAR: nothing else is there
+    const LIMIT: u64 = 8_000_000;
+    vmo_churn()?;
+    let before = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS before")?;
+    let vmo = new_vmo(PAGE)?;
+    let mut mapped = 0u64;
+    loop {
+        // SPECIFIC, so that placing each mapping does not scan the others.
+        match vmar_map(ctx.root_vmar, VM_PERM_READ | VM_SPECIFIC, OFFSET + mapped * PAGE, &vmo, 0, PAGE) {
+            Ok(_) => mapped += 1,
+            Err(ZX_ERR_NO_MEMORY) => break,
+            Err(status) => fail!("vmar_map number {mapped}: {status}"),
+        }
+        if mapped == LIMIT {
+            fail!("{LIMIT} mappings and the heap never ran out");
+        }
+    }
+    check(mapped > 1000, "at least a thousand mappings before NO_MEMORY")?;
+    check_eq(info(&vmo)?.num_mappings, mapped, "num_mappings when the heap ran out")?;
+    let base = USER_BASE + OFFSET;
+    check_ok(vmar_unmap(ctx.root_vmar, base, mapped * PAGE), "one unmap of every mapping")?;
+    check_eq(info(&vmo)?.num_mappings, 0, "num_mappings after the unmap")?;
+    drop(vmo);
+    let after = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS after")?;
+    check_eq(after.free_bytes, before.free_bytes, "free_bytes after the unmap")?;
+    check_eq(after.vmo_bytes, before.vmo_bytes, "vmo_bytes after the unmap")
+}
+
+/// Issue 13, defect 2 (with `heap=1` only): one-page VMOs until the kernel says
+/// NO_MEMORY (or the handle table is full); the VMO table used to grow by doubling and
+/// panic the kernel at about 32,000 VMOs on 512 MiB. Closing them all returns every
+/// frame, and a VMO made afterwards can still commit a page.
+fn heap_exhaustion_many_one_page_vmos(ctx: &Ctx) -> TestResult {
+    use core::sync::atomic::Ordering::Relaxed;
+    if ctx.arg("heap").is_none() {
+        skip!("no heap=1 word on the command line");
+    }
+    FILLER.iter().for_each(|slot| slot.store(0, Relaxed));
+    vmo_churn()?;
+    let before = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS before")?;
+    let mut held = 0;
+    let result = loop {
+        if held == FILLER.len() {
+            break Err(Failure::new(format_args!("{held} VMOs and nothing ran out")));
+        }
+        match vmo_create(PAGE, 0) {
+            Ok(vmo) => {
+                FILLER[held].store(vmo.into_raw(), Relaxed);
+                held += 1;
+            }
+            Err(ZX_ERR_NO_MEMORY) | Err(ZX_ERR_NO_RESOURCES) => break Ok(()),
+            Err(status) => break Err(Failure::new(format_args!("vmo_create number {held}: {status}"))),
+        }
+    };
+    let answered = handle_close(0u32);
+    for slot in &FILLER[..held] {
+        check_ok(handle_close(slot.swap(0, Relaxed)), "closing a VMO")?;
+    }
+    result?;
+    check(held > 1000, "at least a thousand VMOs")?;
+    check_ok(answered, "a syscall with the heap full")?;
+    fill(&new_vmo(PAGE)?, 0, 0x5A, PAGE)?;
+    let after = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS after")?;
+    check_eq(after.free_bytes, before.free_bytes, "free_bytes after closing every VMO")?;
+    check_eq(after.vmo_bytes, before.vmo_bytes, "vmo_bytes after closing every VMO")
 }
 
 /// Issue 6: committing VMOs until memory runs out ends in NO_MEMORY (never a kernel
