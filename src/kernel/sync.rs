@@ -129,7 +129,7 @@ impl<T> Lock<T> {
                 return guard;
             }
             spins = spins.wrapping_add(1);
-            if spins % 4096 == 0 {
+            if spins.is_multiple_of(4096) {
                 let now = timer::ticks();
                 if since == 0 {
                     since = now;

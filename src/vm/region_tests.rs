@@ -580,7 +580,12 @@ fn randomized_against_a_model() {
 
     for step in 0..20_000 {
         let leftover = take_all(&mut vmar);
-        assert!(leftover.is_empty(), "step {step}: pieces left by the previous step: {}\n{}", leftover.len(), log.join("\n"));
+        assert!(
+            leftover.is_empty(),
+            "step {step}: pieces left by the previous step: {}\n{}",
+            leftover.len(),
+            log.join("\n")
+        );
         // Mostly live regions; sometimes a dead one.
         let r = {
             let live: Vec<usize> = (0..model.regions.len()).filter(|&i| model.regions[i].alive).collect();
