@@ -14,7 +14,7 @@
 //!  | kernel          boot sequence, process, syscall handlers, faults,    |  safe
 //!  |                 interrupts, panic, shutdown                          |
 //!  +----------------------------------------------------------------------+
-//!  | syscall  object  vm  mm  platform  elf  trap                         |  pure, host-tested
+//!  | syscall  object  vm  ipc  mm  platform  elf  trap                    |  pure, host-tested
 //!  +----------------------------------------------------------------------+
 //!  | drivers         PL011, mini UART, GIC v2/v3, BCM2711 GPIO            |  MMIO, unsafe
 //!  +----------------------------------------------------------------------+
@@ -35,6 +35,8 @@ pub mod cpio;
 pub mod elf;
 #[deny(unsafe_code)]
 pub mod error;
+#[deny(unsafe_code)]
+pub mod ipc;
 #[deny(unsafe_code)]
 pub mod mm;
 #[deny(unsafe_code)]
