@@ -32,6 +32,71 @@ impl Sink {
     }
 }
 
+impl Sink {
+    /// Takes received bytes into `buf`; returns how many. `polled`: only from UARTs
+    /// without a receive interrupt (the mini UART), for the timer tick.
+    fn read_bytes(self, buf: &mut [u8], polled: bool) -> usize {
+        let mut n = 0;
+        match self {
+            Sink::Early => {}
+            Sink::Pl011(base) if !polled => {
+                // SAFETY: as in `write_bytes`.
+                let uart = unsafe { Pl011::new(base) };
+                while n < buf.len() {
+                    let Some(byte) = uart.read_byte() else { break };
+                    buf[n] = byte;
+                    n += 1;
+                }
+                if n < buf.len() {
+                    uart.clear_rx_interrupt();
+                }
+            }
+            Sink::Pl011(_) => {}
+            Sink::MiniUart(base) => {
+                // SAFETY: as in `write_bytes`.
+                let uart = unsafe { MiniUart::new(base) };
+                while n < buf.len() {
+                    let Some(byte) = uart.read_byte() else { break };
+                    buf[n] = byte;
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    fn enable_rx_interrupt(self) {
+        if let Sink::Pl011(base) = self {
+            // SAFETY: as in `write_bytes`.
+            unsafe { Pl011::new(base) }.enable_rx_interrupt();
+        }
+    }
+}
+
+/// Console input: takes bytes received by the console UARTs (the primary and the
+/// mirror) into `buf` and returns how many. With `polled` only UARTs that raise no
+/// receive interrupt are read (the mini UART, polled from the timer tick).
+pub fn read_input(buf: &mut [u8], polled: bool) -> usize {
+    let (primary, mirror) = *CONSOLE.lock();
+    let n = primary.read_bytes(buf, polled);
+    n + mirror.map_or(0, |m| m.read_bytes(&mut buf[n..], polled))
+}
+
+/// Turns on the receive interrupt of every PL011 the console uses.
+pub fn enable_input_interrupts() {
+    let (primary, mirror) = *CONSOLE.lock();
+    primary.enable_rx_interrupt();
+    if let Some(mirror) = mirror {
+        mirror.enable_rx_interrupt();
+    }
+}
+
+/// True when a console UART has no receive interrupt and must be polled.
+pub fn input_needs_polling() -> bool {
+    let (primary, mirror) = *CONSOLE.lock();
+    matches!(primary, Sink::MiniUart(_)) || matches!(mirror, Some(Sink::MiniUart(_)))
+}
+
 /// The console: a primary sink and an optional mirror (on the Raspberry Pi the
 /// stdout-path UART is the mini UART, and the PL011 is mirrored so that QEMU's first
 /// serial port shows the console too).

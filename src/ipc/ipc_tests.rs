@@ -331,7 +331,8 @@ fn port_queue_randomized_against_a_model() {
                 }
                 8..=9 => assert_eq!(p.pop(), packets.pop_front()),
                 10 => {
-                    let gone: Vec<u64> = regs.iter().filter(|(_, sk)| **sk == (source, key)).map(|(id, _)| *id).collect();
+                    let gone: Vec<u64> =
+                        regs.iter().filter(|(_, sk)| **sk == (source, key)).map(|(id, _)| *id).collect();
                     for id in &gone {
                         regs.remove(id);
                     }

@@ -1,0 +1,105 @@
+//! Console input for `zx_debug_read` (ABI.md 61): bytes received by the console UART go
+//! into a 1024-byte ring (new bytes are dropped while it is full) and wake the threads
+//! waiting for input. The PL011 raises its receive interrupt (its INTID comes from the
+//! device tree); the Raspberry Pi's mini UART has its interrupt on the shared AUX line,
+//! so it is polled from the timer tick instead (at most 10 ms apart while a thread waits).
+
+use crate::error::{ZxError, ZxResult};
+use crate::kernel::sched::{self, WaitNode, WakeReason};
+use crate::kernel::task::Thread;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+use spin::Mutex;
+
+/// Bytes of console input kept for readers.
+pub const RING_BYTES: usize = 1024;
+
+struct Input {
+    ring: [u8; RING_BYTES],
+    head: usize,
+    len: usize,
+    waiters: Vec<Arc<WaitNode>>,
+}
+
+static INPUT: Mutex<Input> = Mutex::new(Input { ring: [0; RING_BYTES], head: 0, len: 0, waiters: Vec::new() });
+static POLLED: AtomicBool = AtomicBool::new(false);
+
+/// Sets console input up once the console and the interrupt controller are: the PL011's
+/// receive interrupt `pl011_intid` (when the console uses a PL011 and the tree names
+/// its interrupt), and polling for a mini UART.
+pub fn start(pl011_intid: Option<u32>) {
+    POLLED.store(crate::drivers::console::input_needs_polling(), Ordering::Relaxed);
+    if let Some(intid) = pl011_intid {
+        crate::kernel::irq::enable_console_input(intid);
+        crate::drivers::console::enable_input_interrupts();
+    }
+}
+
+/// Takes what the UARTs received into the ring and wakes the readers.
+fn take_input(polled: bool) {
+    let mut buf = [0u8; 64];
+    let mut input = INPUT.lock();
+    let mut any = false;
+    loop {
+        let n = crate::drivers::console::read_input(&mut buf, polled);
+        for &byte in &buf[..n] {
+            if input.len < RING_BYTES {
+                let at = (input.head + input.len) % RING_BYTES;
+                input.ring[at] = byte;
+                input.len += 1;
+            }
+        }
+        any |= n > 0;
+        if n < buf.len() {
+            break;
+        }
+    }
+    if any {
+        for node in input.waiters.drain(..) {
+            node.wake(WakeReason::Satisfied);
+        }
+    }
+}
+
+/// The console UART's receive interrupt.
+pub fn on_interrupt() {
+    take_input(false);
+}
+
+/// The timer tick: polls a UART without a receive interrupt.
+pub fn poll() {
+    if POLLED.load(Ordering::Relaxed) {
+        take_input(true);
+    }
+}
+
+/// `zx_debug_read` after its checks: waits for the first byte, then takes up to
+/// `out.len()` bytes already received (`\r` becomes `\n`). `out` is not empty.
+pub fn read(thread: &Arc<Thread>, out: &mut [u8]) -> ZxResult<usize> {
+    loop {
+        let node = {
+            let mut input = INPUT.lock();
+            if input.len > 0 {
+                let n = out.len().min(input.len);
+                for slot in out[..n].iter_mut() {
+                    let byte = input.ring[input.head];
+                    input.head = (input.head + 1) % RING_BYTES;
+                    *slot = if byte == b'\r' { b'\n' } else { byte };
+                }
+                input.len -= n;
+                return Ok(n);
+            }
+            input.waiters.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+            let node = WaitNode::new(thread.clone());
+            input.waiters.push(node.clone());
+            node
+        };
+        // The waiting thread reads as RUNNING (Zircon blocks here without a reason).
+        let reason = sched::block(&node, 0, i64::MAX);
+        if reason != WakeReason::Satisfied {
+            INPUT.lock().waiters.retain(|n| !Arc::ptr_eq(n, &node));
+            return Err(ZxError::Canceled);
+        }
+    }
+}
