@@ -52,7 +52,10 @@ for m in "${matrix[@]}"; do
         --expect '^Ferrite ' --expect '^ram: ' --expect 'timer: [0-9]+ ticks' --expect 'no initrd to run'
     run "syscalls/$m" --machine "$m" --initrd "$bins/syscalls" --append "$(machine_test_args "$m")" --summary \
         --timeout 120 --expect 'W\^X audit: [1-9][0-9]* user pages mapped, 0 writable\+executable'
+    run "ipc/$m" --machine "$m" --initrd "$bins/ipc" --append "rounds=3" --summary --timeout 120
 done
+run "ipc/debug_read" --initrd "$bins/ipc" --append "filter=debug_read input=typed" --input typed --summary \
+    --expect 'debug_read_returns_console_input \.\.\. ok$'
 run "initrd/refused" --initrd "$bad_initrd" --status 2 --expect 'refusing the initrd'
 run "devicetree/missing" --machine rpi4-no-dtb --status 1 \
     --expect 'no usable device tree: no device tree magic' --expect 'shutting down \(status 1\)'

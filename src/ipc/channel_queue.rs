@@ -81,6 +81,11 @@ impl<M, W> EndQueue<M, W> {
         self.messages.pop_front()
     }
 
+    /// The unread messages, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &M> {
+        self.messages.iter()
+    }
+
     /// Takes every unread message (the endpoint was closed), leaving the queue's memory
     /// with them.
     pub fn take_all(&mut self) -> VecDeque<M> {

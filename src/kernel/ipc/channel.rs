@@ -339,7 +339,7 @@ impl KernelObject for Channel {
         }
     }
     fn on_zero_handles(&self) {
-        let (dead, mine, theirs, me, peer) = {
+        let (dead, mine, theirs, me, peer, orphaned) = {
             let mut state = self.pair.state.lock();
             let end = &mut state.ends[self.side];
             end.open = false;
@@ -350,15 +350,34 @@ impl KernelObject for Channel {
             let peer = &mut state.ends[self.peer_side()];
             let theirs = if peer.open { peer.queue.take_calls() } else { Vec::new() };
             Self::end_calls(&theirs, ENDED_PEER_CLOSED);
-            let peer = if peer.open { peer.object.upgrade() } else { None };
-            if let Some(peer) = &peer {
-                peer.base.update_signals(signal::CHANNEL_WRITABLE, signal::PEER_CLOSED);
+            let peer_object = if peer.open { peer.object.upgrade() } else { None };
+            // The peer's only handles may sit in its own queue (it was written into this
+            // endpoint): nobody can read them any more, so they are freed now rather than
+            // kept forever (Zircon keeps them).
+            let mut orphaned = VecDeque::new();
+            if let Some(p) = &peer_object {
+                p.base.update_signals(signal::CHANNEL_WRITABLE, signal::PEER_CLOSED);
+                let target = Arc::as_ptr(p) as *const ();
+                let inside: usize = peer
+                    .queue
+                    .iter()
+                    .map(|m| m.handles.iter().filter(|h| Arc::as_ptr(h.object.object()) as *const () == target).count())
+                    .sum();
+                if inside > 0 && inside == p.base.handle_count() as usize {
+                    orphaned = peer.queue.take_all();
+                    if !orphaned.is_empty() {
+                        p.base.update_signals(signal::CHANNEL_READABLE, 0);
+                    }
+                }
             }
-            (dead, mine, theirs, me, peer)
+            (dead, mine, theirs, me, peer_object, orphaned)
         };
-        drop((mine, theirs, peer));
+        drop((mine, theirs));
         if let Some(me) = me {
             bury(me, dead);
+        }
+        if let Some(peer) = peer {
+            bury(peer, orphaned);
         }
     }
 }
@@ -379,6 +398,8 @@ fn bury(channel: Arc<Channel>, messages: VecDeque<Message>) {
     let cpu = cpu_index();
     {
         let mut grave = channel.grave.lock();
+        // An endpoint is buried with messages at most once: by its own last handle, or
+        // as an orphan when its peer closed; either way nothing reaches its queue after.
         grave.messages = messages;
         let mut head = GRAVEYARD[cpu].lock();
         grave.next = head.take();
