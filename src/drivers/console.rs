@@ -33,13 +33,13 @@ impl Sink {
 }
 
 impl Sink {
-    /// Takes received bytes into `buf`; returns how many. `polled`: only from UARTs
-    /// without a receive interrupt (the mini UART), for the timer tick.
-    fn read_bytes(self, buf: &mut [u8], polled: bool) -> usize {
+    /// Takes received bytes into `buf` from a PL011 (when `pl011`) or a mini UART (when
+    /// `mini`); returns how many.
+    fn read_bytes(self, buf: &mut [u8], pl011: bool, mini: bool) -> usize {
         let mut n = 0;
         match self {
             Sink::Early => {}
-            Sink::Pl011(base) if !polled => {
+            Sink::Pl011(base) if pl011 => {
                 // SAFETY: as in `write_bytes`.
                 let uart = unsafe { Pl011::new(base) };
                 while n < buf.len() {
@@ -52,7 +52,7 @@ impl Sink {
                 }
             }
             Sink::Pl011(_) => {}
-            Sink::MiniUart(base) => {
+            Sink::MiniUart(base) if mini => {
                 // SAFETY: as in `write_bytes`.
                 let uart = unsafe { MiniUart::new(base) };
                 while n < buf.len() {
@@ -61,6 +61,7 @@ impl Sink {
                     n += 1;
                 }
             }
+            Sink::MiniUart(_) => {}
         }
         n
     }
@@ -74,12 +75,12 @@ impl Sink {
 }
 
 /// Console input: takes bytes received by the console UARTs (the primary and the
-/// mirror) into `buf` and returns how many. With `polled` only UARTs that raise no
-/// receive interrupt are read (the mini UART, polled from the timer tick).
-pub fn read_input(buf: &mut [u8], polled: bool) -> usize {
+/// mirror) into `buf` and returns how many, from the PL011s when `pl011` and from the
+/// mini UARTs when `mini`.
+pub fn read_input(buf: &mut [u8], pl011: bool, mini: bool) -> usize {
     let (primary, mirror) = *CONSOLE.lock();
-    let n = primary.read_bytes(buf, polled);
-    n + mirror.map_or(0, |m| m.read_bytes(&mut buf[n..], polled))
+    let n = primary.read_bytes(buf, pl011, mini);
+    n + mirror.map_or(0, |m| m.read_bytes(&mut buf[n..], pl011, mini))
 }
 
 /// Turns on the receive interrupt of every PL011 the console uses.
@@ -91,10 +92,15 @@ pub fn enable_input_interrupts() {
     }
 }
 
-/// True when a console UART has no receive interrupt and must be polled.
-pub fn input_needs_polling() -> bool {
+/// Which kinds of UART the console uses: (a PL011, a mini UART).
+pub fn input_uarts() -> (bool, bool) {
     let (primary, mirror) = *CONSOLE.lock();
-    matches!(primary, Sink::MiniUart(_)) || matches!(mirror, Some(Sink::MiniUart(_)))
+    let is = |sink: Option<Sink>, pl011: bool| match sink {
+        Some(Sink::Pl011(_)) => pl011,
+        Some(Sink::MiniUart(_)) => !pl011,
+        _ => false,
+    };
+    (is(Some(primary), true) || is(mirror, true), is(Some(primary), false) || is(mirror, false))
 }
 
 /// The console: a primary sink and an optional mirror (on the Raspberry Pi the

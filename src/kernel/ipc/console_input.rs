@@ -1,8 +1,9 @@
 //! Console input for `zx_debug_read` (ABI.md 61): bytes received by the console UART go
 //! into a 1024-byte ring (new bytes are dropped while it is full) and wake the threads
 //! waiting for input. The PL011 raises its receive interrupt (its INTID comes from the
-//! device tree); the Raspberry Pi's mini UART has its interrupt on the shared AUX line,
-//! so it is polled from the timer tick instead (at most 10 ms apart while a thread waits).
+//! device tree). The Raspberry Pi's mini UART has its interrupt on the shared AUX line,
+//! so it is polled from the timer tick instead (ticks are at most 10 ms apart, idle CPUs
+//! included); so is a PL011 whose tree node names no interrupt.
 
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::sched::{self, WaitNode, WakeReason};
@@ -23,26 +24,32 @@ struct Input {
 }
 
 static INPUT: Mutex<Input> = Mutex::new(Input { ring: [0; RING_BYTES], head: 0, len: 0, waiters: Vec::new() });
-static POLLED: AtomicBool = AtomicBool::new(false);
+/// UARTs read from the timer tick: PL011s (without an interrupt) and mini UARTs.
+static POLL_PL011: AtomicBool = AtomicBool::new(false);
+static POLL_MINI: AtomicBool = AtomicBool::new(false);
 
 /// Sets console input up once the console and the interrupt controller are: the PL011's
 /// receive interrupt `pl011_intid` (when the console uses a PL011 and the tree names
 /// its interrupt), and polling for a mini UART.
 pub fn start(pl011_intid: Option<u32>) {
-    POLLED.store(crate::drivers::console::input_needs_polling(), Ordering::Relaxed);
-    if let Some(intid) = pl011_intid {
-        crate::kernel::irq::enable_console_input(intid);
-        crate::drivers::console::enable_input_interrupts();
+    let (pl011, mini) = crate::drivers::console::input_uarts();
+    POLL_MINI.store(mini, Ordering::Relaxed);
+    match pl011_intid {
+        Some(intid) if pl011 => {
+            crate::kernel::irq::enable_console_input(intid);
+            crate::drivers::console::enable_input_interrupts();
+        }
+        _ => POLL_PL011.store(pl011, Ordering::Relaxed),
     }
 }
 
 /// Takes what the UARTs received into the ring and wakes the readers.
-fn take_input(polled: bool) {
+fn take_input(pl011: bool, mini: bool) {
     let mut buf = [0u8; 64];
     let mut input = INPUT.lock();
     let mut any = false;
     loop {
-        let n = crate::drivers::console::read_input(&mut buf, polled);
+        let n = crate::drivers::console::read_input(&mut buf, pl011, mini);
         for &byte in &buf[..n] {
             if input.len < RING_BYTES {
                 let at = (input.head + input.len) % RING_BYTES;
@@ -64,13 +71,14 @@ fn take_input(polled: bool) {
 
 /// The console UART's receive interrupt.
 pub fn on_interrupt() {
-    take_input(false);
+    take_input(true, false);
 }
 
-/// The timer tick: polls a UART without a receive interrupt.
+/// The timer tick: polls the UARTs without a receive interrupt.
 pub fn poll() {
-    if POLLED.load(Ordering::Relaxed) {
-        take_input(true);
+    let (pl011, mini) = (POLL_PL011.load(Ordering::Relaxed), POLL_MINI.load(Ordering::Relaxed));
+    if pl011 || mini {
+        take_input(pl011, mini);
     }
 }
 
