@@ -37,6 +37,11 @@ pub const READ_MAY_DISCARD: u32 = 1;
 /// Spare byte buffers a channel keeps for its next messages, and the largest kept.
 const SPARE_BUFFERS: usize = 2;
 const SPARE_BUFFER_MAX: usize = 16 * 1024;
+/// Bigger buffers (up to a whole message) are shared by every channel: at most this
+/// many are kept, so their memory stays bounded however many channels there are.
+const BIG_SPARES: usize = 4;
+
+static BIG_SPARE_LIST: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
 /// Bytes a message's handle costs in the IPC accounting.
 const HANDLE_COST: usize = core::mem::size_of::<Handle<KHandle>>();
@@ -150,14 +155,19 @@ impl Channel {
         1 - self.side
     }
 
-    /// A buffer of `len` bytes for a new message: a spare one when it is big enough,
-    /// else a new one (NO_MEMORY when there is none). Its contents are garbage the
-    /// caller overwrites.
+    /// A buffer of `len` bytes for a new message: a spare one when it is big enough
+    /// (this channel's for small messages, the shared list's for big ones), else a new
+    /// one (NO_MEMORY when there is none). Its contents are garbage the caller
+    /// overwrites; only a new buffer is filled here.
     pub fn buffer(&self, len: usize) -> ZxResult<Vec<u8>> {
-        let spare = {
+        let spare = if len <= SPARE_BUFFER_MAX {
             let mut state = self.pair.state.lock();
             let at = state.spare.iter().position(|b| b.capacity() >= len);
             at.map(|i| state.spare.swap_remove(i))
+        } else {
+            let mut big = BIG_SPARE_LIST.lock();
+            let at = big.iter().position(|b| b.capacity() >= len);
+            at.map(|i| big.swap_remove(i))
         };
         let mut buf = match spare {
             Some(buf) => buf,
@@ -167,20 +177,38 @@ impl Channel {
                 buf
             }
         };
-        // Only bytes beyond the buffer's old length are filled here.
+        // A recycled buffer keeps its old length: only bytes beyond it are filled.
         buf.resize(len, 0);
         Ok(buf)
     }
 
-    /// Gives a message's byte buffer back for reuse.
+    /// Gives a message's byte buffer back for reuse (or frees it).
     pub fn recycle(&self, buf: Vec<u8>) {
-        if buf.capacity() == 0 || buf.capacity() > SPARE_BUFFER_MAX {
+        let capacity = buf.capacity();
+        if capacity == 0 {
             return;
         }
-        let mut state = self.pair.state.lock();
-        if state.spare.len() < state.spare.capacity() {
-            state.spare.push(buf);
-        }
+        let rest = if capacity <= SPARE_BUFFER_MAX {
+            let mut state = self.pair.state.lock();
+            if state.spare.len() < state.spare.capacity() {
+                state.spare.push(buf);
+                None
+            } else {
+                Some(buf)
+            }
+        } else {
+            let mut big = BIG_SPARE_LIST.lock();
+            if big.capacity() < BIG_SPARES {
+                let _ = big.try_reserve_exact(BIG_SPARES);
+            }
+            if big.len() < BIG_SPARES.min(big.capacity()) {
+                big.push(buf);
+                None
+            } else {
+                Some(buf)
+            }
+        };
+        drop(rest);
     }
 
     /// Hands `msg` to the peer (the caller holds the pair lock): PEER_CLOSED, the queue

@@ -321,8 +321,8 @@ pub fn channel_call(
     let mut raw = [0u8; 48];
     user::get(args, &mut raw)?;
     let args = CallArgs::parse(&raw);
-    let reply = match call_send(c, handle, options, deadline, &args) {
-        Ok(reply) => reply,
+    let (reply, channel) = match call_send(c, handle, options, deadline, &args) {
+        Ok(done) => done,
         Err((e, handed_over)) => {
             if !handed_over {
                 consume_handles(c, args.wr_handles, args.wr_num_handles as u64);
@@ -340,9 +340,8 @@ pub fn channel_call(
         drop(reply);
         return Err(e);
     }
-    // Its buffer is recycled when the caller's handle still names the channel.
-    let channel = c.process.get_object_with_rights::<Channel>(handle, 0).ok();
-    copy_out(c, channel.as_deref(), reply, args.rd_bytes, args.rd_handles)
+    // Its buffer goes back to the channel it came through.
+    copy_out(c, Some(&channel), reply, args.rd_bytes, args.rd_handles)
 }
 
 /// Steps 2–10 of `zx_channel_call`: the reply, or the error and whether the handles
@@ -353,7 +352,7 @@ fn call_send(
     options: u32,
     deadline: i64,
     args: &CallArgs,
-) -> Result<Message, (ZxError, bool)> {
+) -> Result<(Message, Arc<Channel>), (ZxError, bool)> {
     if options != 0 {
         return Err((ZxError::InvalidArgs, false));
     }
@@ -363,7 +362,8 @@ fn call_send(
         .map_err(|e| (e, false))?;
     ensure_heap_headroom().map_err(|e| (e, false))?;
     let deadline = if deadline == crate::abi::ZX_TIME_INFINITE { i64::MAX } else { deadline };
-    channel.call(&c.thread, msg, deadline).map_err(|e| (e, true))
+    let reply = channel.call(&c.thread, msg, deadline).map_err(|e| (e, true))?;
+    Ok((reply, channel))
 }
 
 /// `zx_port_create`: options must be 0 (no interrupts to bind); rights 0x800F.
