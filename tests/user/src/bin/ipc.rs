@@ -12,7 +12,7 @@
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use user::ipc::*;
-use user::zx::{self, AsRaw, Handle, Mapping, ZX_ERR_BUFFER_TOO_SMALL, ZX_ERR_CANCELED, ZX_ERR_PEER_CLOSED};
+use user::zx::{self, AsRaw, Handle, Mapping, addr_of, ZX_ERR_BUFFER_TOO_SMALL, ZX_ERR_CANCELED, ZX_ERR_PEER_CLOSED};
 use user::zx::{ZX_ERR_SHOULD_WAIT, ZX_ERR_TIMED_OUT, ZX_OK};
 use user::{Ctx, TestResult, check, check_eq, check_ok, check_status, fail, skip, tests};
 
@@ -36,6 +36,7 @@ static TESTS: &[user::Test] = tests![
     kill_during_blocked_ipc,
     nested_channels_are_freed_without_recursion,
     ipc_churn_returns_kernel_memory,
+    ipc_calls_with_garbage_arguments,
     debug_read_returns_console_input,
 ];
 
@@ -64,6 +65,8 @@ const CHILD_ECHO: u64 = 1;
 const CHILD_MAP_VMO: u64 = 2;
 const CHILD_ECHO_ON_RECEIVED: u64 = 3;
 const CHILD_CALL_FOREVER: u64 = 4;
+/// Runs `garbage` with the seed in bits 8 and up, then exits (75 on a bad result).
+const CHILD_GARBAGE: u64 = 5;
 
 /// Echoes every message (bytes and handles) on `channel` until its peer closes.
 fn echo(channel: u32) {
@@ -124,6 +127,11 @@ extern "C" fn child_main(channel: u64, what: u64) -> ! {
             let mut reply = [0u8; 16];
             let _ = channel_call(channel, i64::MAX, b"call\0\0\0\0", &[], &mut reply, &mut []);
             zx::process_exit(74);
+        }
+        what if what & 0xff == CHILD_GARBAGE => {
+            if !garbage(what >> 8, channel) {
+                zx::process_exit(75);
+            }
         }
         _ => {}
     }
@@ -559,6 +567,182 @@ fn ipc_churn_returns_kernel_memory(ctx: &Ctx) -> TestResult {
     check_eq(second.ipc_bytes, first.ipc_bytes, "ipc_bytes")?;
     check_eq(second.free_bytes, first.free_bytes, "free_bytes")?;
     check_eq(second.free_heap_bytes, first.free_heap_bytes, "free_heap_bytes")
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Random calls 37, 38, 41–48, 52–54 and 61 with handles of every kind, bogus handles,
+/// and good, NULL, kernel, unmapped and read-only pointers, with deadlines that never
+/// block long (in a copied process: `child_main`, CHILD_GARBAGE). Returns false when a
+/// call returned something that is not a status.
+fn garbage(seed: u64, own: u32) -> bool {
+    static RODATA: [u8; 64] = [7; 64];
+    const UNMAPPED: u64 = 0x7000_0000_0000;
+    let mut buf = [0u8; 4096];
+    let mut rng = Rng(seed);
+    let fresh = |rng: &mut Rng| -> u32 {
+        let made = match rng.below(5) {
+            0 | 1 => channel_create().map(|(a, b)| {
+                let _ = channel_write(&a, b"x", &[]);
+                // Half keep their peer (in the table until the process ends).
+                if rng.below(2) == 0 {
+                    core::mem::forget(b);
+                }
+                a.into_raw()
+            }),
+            2 => port_create().map(Handle::into_raw),
+            3 => timer_create(0).map(Handle::into_raw),
+            _ => event_create().map(Handle::into_raw),
+        };
+        made.unwrap_or(0)
+    };
+    let mut pool = [0u32; 24];
+    for slot in pool.iter_mut() {
+        *slot = fresh(&mut rng);
+    }
+    let base = addr_of(buf.as_mut_ptr());
+    for _ in 0..3000 {
+        let handle = |rng: &mut Rng, pool: &[u32; 24]| match rng.below(8) {
+            0 => 0,
+            1 => rng.next() as u32 | 3,
+            2 => own,
+            _ => pool[rng.below(24) as usize],
+        };
+        let ptr = |rng: &mut Rng| match rng.below(8) {
+            0 => 0,
+            1 => 0xffff_0000_0000_0000,
+            2 => UNMAPPED,
+            3 => addr_of(RODATA.as_ptr()),
+            _ => base + rng.below(2048),
+        };
+        let small = |rng: &mut Rng| match rng.below(6) {
+            0 => rng.next(),
+            1 => 0,
+            _ => rng.below(64),
+        };
+        let deadline = |rng: &mut Rng| match rng.below(3) {
+            0 => 0,
+            1 => i64::MIN,
+            _ => deadline_after(rng.below(200_000) as i64),
+        };
+        let nr = [37u64, 38, 41, 42, 43, 44, 45, 46, 47, 48, 52, 53, 54, 61][rng.below(14) as usize];
+        let mut args = [0u64; 8];
+        match nr {
+            37 => args[..5].copy_from_slice(&[
+                handle(&mut rng, &pool) as u64,
+                handle(&mut rng, &pool) as u64,
+                rng.next(),
+                rng.next() & 0xff00_000f,
+                rng.below(3),
+            ]),
+            38 => args[..3].copy_from_slice(&[handle(&mut rng, &pool) as u64, rng.next(), rng.next() & 0xff00_0000]),
+            41 | 45 => args[..3].copy_from_slice(&[rng.below(2), ptr(&mut rng), ptr(&mut rng)]),
+            42 => {
+                args = [
+                    handle(&mut rng, &pool) as u64,
+                    rng.below(3),
+                    ptr(&mut rng),
+                    ptr(&mut rng),
+                    small(&mut rng),
+                    small(&mut rng),
+                    ptr(&mut rng),
+                    ptr(&mut rng),
+                ]
+            }
+            43 => {
+                let i = rng.below(24) as usize;
+                buf[2048..2052].copy_from_slice(&pool[i].to_le_bytes());
+                let hptr = if rng.below(4) == 0 { ptr(&mut rng) } else { base + 2048 };
+                args[..6].copy_from_slice(&[
+                    handle(&mut rng, &pool) as u64,
+                    rng.below(2),
+                    ptr(&mut rng),
+                    small(&mut rng),
+                    hptr,
+                    rng.below(3),
+                ]);
+            }
+            44 => {
+                let mut call = [0u64; 6];
+                call[0] = ptr(&mut rng);
+                call[2] = ptr(&mut rng);
+                call[4] = small(&mut rng) | small(&mut rng) << 32;
+                call[5] = small(&mut rng) | small(&mut rng) << 32;
+                for (i, word) in call.iter().enumerate() {
+                    buf[3000 + i * 8..3008 + i * 8].copy_from_slice(&word.to_le_bytes());
+                }
+                let aptr = if rng.below(5) == 0 { ptr(&mut rng) } else { base + 3000 };
+                args[..6].copy_from_slice(&[
+                    handle(&mut rng, &pool) as u64,
+                    rng.below(2),
+                    deadline(&mut rng) as u64,
+                    aptr,
+                    ptr(&mut rng),
+                    ptr(&mut rng),
+                ]);
+            }
+            46 => args[..2].copy_from_slice(&[handle(&mut rng, &pool) as u64, ptr(&mut rng)]),
+            47 => args[..3].copy_from_slice(&[handle(&mut rng, &pool) as u64, deadline(&mut rng) as u64, ptr(&mut rng)]),
+            48 => args[..3].copy_from_slice(&[handle(&mut rng, &pool) as u64, handle(&mut rng, &pool) as u64, rng.below(4)]),
+            52 => args[..3].copy_from_slice(&[rng.below(4), rng.below(2), ptr(&mut rng)]),
+            53 => {
+                let far = [0, deadline_after(rng.below(2_000_000) as i64), i64::MAX, -5][rng.below(4) as usize];
+                args[..3].copy_from_slice(&[handle(&mut rng, &pool) as u64, far as u64, rng.below(3).wrapping_sub(1)]);
+            }
+            54 => args[0] = handle(&mut rng, &pool) as u64,
+            // debug_read: only 0-byte reads (nothing may wait for console input).
+            _ => args[..4].copy_from_slice(&[handle(&mut rng, &pool) as u64, ptr(&mut rng), 0, ptr(&mut rng)]),
+        }
+        let status = raw_status(nr, &args);
+        if status > 0 || status < -40 {
+            return false;
+        }
+        // A handle a call consumed is replaced.
+        for slot in pool.iter_mut() {
+            if zx::object_get_info(*slot, 1, &mut []).is_err() {
+                *slot = fresh(&mut rng);
+            }
+        }
+    }
+    true
+}
+
+/// Runs [`garbage`] in another process twice; once that process is dead, KMEM_STATS is
+/// where the first run left it (every handle it held, in its table or in messages, and
+/// every object behind them freed).
+fn ipc_calls_with_garbage_arguments(ctx: &Ctx) -> TestResult {
+    let run = |seed: u64| -> TestResult {
+        let child = check_ok(spawn_copy(ctx, child_main, CHILD_GARBAGE | seed << 8), "start")?;
+        check_ok(wait_terminated(&child.process, 6 * TIMEOUT), "the run ends")?;
+        let mut info = [0u8; 16];
+        zx::object_get_info(&child.process, 3, &mut info)?;
+        check_eq(u64_at(&info, 0), 0, "its return code")?;
+        drop(child);
+        Ok(())
+    };
+    for seed in 1..=rounds(ctx) {
+        run(seed)?;
+        let first = zx::kmem_stats(ctx.root_resource)?;
+        run(seed)?;
+        let second = zx::kmem_stats(ctx.root_resource)?;
+        check_eq(second.ipc_bytes, first.ipc_bytes, "ipc_bytes")?;
+        check_eq(second.free_bytes, first.free_bytes, "free_bytes")?;
+    }
+    Ok(())
 }
 
 /// With `input=TEXT` on the command line (QEMU's stdin carrying TEXT), zx_debug_read
