@@ -210,7 +210,8 @@ fn koid_list(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, actua
 }
 
 /// The nine KMEM_STATS figures: total, free, wired, heap total, heap free, VMO, MMU
-/// overhead, IPC, other. The parts add up to the total.
+/// overhead, IPC, other. The parts but IPC add up to the total; IPC (queued messages
+/// and port packets) is a part of the heap's used bytes.
 fn kmem_stats(k: &Kernel) -> [u64; 9] {
     let total = k.frames.total_bytes();
     let free = k.frames.free_bytes();
