@@ -11,6 +11,8 @@
 #     --summary           the output must end its tests with "N passed, 0 failed"
 #     --timeout SECONDS   default 60 (a hang gives status 124)
 #     --quiet             print the output only when the check fails
+#     --input TEXT        type TEXT and a carriage return on the console one second
+#                         after start (stdin is otherwise empty)
 #
 # Prints `ok` or `FAILED` with the reason, and exits 0 only when every check held.
 set -uo pipefail
@@ -18,7 +20,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/machines.sh
 source "$here/machines.sh"
 
-machine=virt initrd="" append="" dtb="" want_status=0 timeout_s=60 quiet=0 summary=0
+machine=virt initrd="" append="" dtb="" want_status=0 timeout_s=60 quiet=0 summary=0 input=""
 expects=()
 while [[ $# -gt 1 ]]; do
     case "$1" in
@@ -31,6 +33,7 @@ while [[ $# -gt 1 ]]; do
         --timeout) timeout_s=$2; shift 2 ;;
         --summary) summary=1; shift ;;
         --quiet) quiet=1; shift ;;
+        --input) input=$2; shift 2 ;;
         *) echo "qemu-run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -43,8 +46,20 @@ args=("${margs[@]}" -nographic -nic none -semihosting -kernel "$kernel")
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-timeout "$timeout_s" "${QEMU:-qemu-system-aarch64}" "${args[@]}" </dev/null >"$log" 2>&1
-status=$?
+if [[ -n $input ]]; then
+    fifo=$(mktemp -u)
+    mkfifo "$fifo"
+    # The feeder ends up as a `sleep` that keeps stdin open; it is stopped afterwards.
+    (sleep 1; printf '%s\r' "$input"; exec sleep "$timeout_s") >"$fifo" &
+    feeder=$!
+    timeout "$timeout_s" "${QEMU:-qemu-system-aarch64}" "${args[@]}" <"$fifo" >"$log" 2>&1
+    status=$?
+    kill "$feeder" 2>/dev/null
+    rm -f "$fifo"
+else
+    timeout "$timeout_s" "${QEMU:-qemu-system-aarch64}" "${args[@]}" </dev/null >"$log" 2>&1
+    status=$?
+fi
 tr -d '\r' <"$log" >"$log.clean" && mv "$log.clean" "$log"
 
 why=""

@@ -62,6 +62,7 @@ for m in "${matrix[@]}"; do
         --expect '^Ferrite ' --expect '^ram: ' --expect 'timer: [0-9]+ ticks' --expect 'no initrd to run'
     run "syscalls/$m" --machine "$m" --initrd "$bins/syscalls" --append "$(machine_test_args "$m")" --summary \
         --timeout 120 --expect 'W\^X audit: [1-9][0-9]* user pages mapped, 0 writable\+executable'
+    run "ipc/$m" --machine "$m" --initrd "$bins/ipc" --append "rounds=3" --summary --timeout 120
 done
 # Issue 13, defect 2: the kernel heap filled by a program (one-page mappings, then one
 # unmap of them all; VMOs until NO_MEMORY), on the default and the smallest heap.
@@ -71,6 +72,8 @@ for m in virt virt-128m; do
         --expect '^test heap_exhaustion_one_page_mappings_then_one_unmap \.\.\. ok$' \
         --expect '^test heap_exhaustion_many_one_page_vmos \.\.\. ok$'
 done
+run "ipc/debug_read" --initrd "$bins/ipc" --append "filter=debug_read input=typed" --input typed --summary \
+    --expect 'debug_read_returns_console_input \.\.\. ok$'
 run "initrd/refused" --initrd "$bad_initrd" --status 2 --expect 'refusing the initrd'
 run "initrd/segment-at-the-top" --initrd "$scratch/top-segment.elf" \
     --expect 'process exited with return code 0; .* 0 VMOs remain'

@@ -14,7 +14,7 @@
 //!  | kernel          boot sequence, process, syscall handlers, faults,    |  safe
 //!  |                 interrupts, panic, shutdown                          |
 //!  +----------------------------------------------------------------------+
-//!  | syscall  object  vm  mm  platform  elf  trap                         |  pure, host-tested
+//!  | syscall  object  vm  ipc  mm  platform  elf  trap                    |  pure, host-tested
 //!  +----------------------------------------------------------------------+
 //!  | drivers         PL011, mini UART, GIC v2/v3, BCM2711 GPIO            |  MMIO, unsafe
 //!  +----------------------------------------------------------------------+
@@ -40,6 +40,8 @@ pub mod elf;
 #[deny(unsafe_code)]
 #[warn(missing_docs)]
 pub mod error;
+#[deny(unsafe_code)]
+pub mod ipc;
 #[deny(unsafe_code)]
 #[warn(missing_docs)]
 pub mod mm;

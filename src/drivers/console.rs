@@ -32,6 +32,77 @@ impl Sink {
     }
 }
 
+impl Sink {
+    /// Takes received bytes into `buf` from a PL011 (when `pl011`) or a mini UART (when
+    /// `mini`); returns how many.
+    fn read_bytes(self, buf: &mut [u8], pl011: bool, mini: bool) -> usize {
+        let mut n = 0;
+        match self {
+            Sink::Early => {}
+            Sink::Pl011(base) if pl011 => {
+                // SAFETY: as in `write_bytes`.
+                let uart = unsafe { Pl011::new(base) };
+                while n < buf.len() {
+                    let Some(byte) = uart.read_byte() else { break };
+                    buf[n] = byte;
+                    n += 1;
+                }
+                if n < buf.len() {
+                    uart.clear_rx_interrupt();
+                }
+            }
+            Sink::Pl011(_) => {}
+            Sink::MiniUart(base) if mini => {
+                // SAFETY: as in `write_bytes`.
+                let uart = unsafe { MiniUart::new(base) };
+                while n < buf.len() {
+                    let Some(byte) = uart.read_byte() else { break };
+                    buf[n] = byte;
+                    n += 1;
+                }
+            }
+            Sink::MiniUart(_) => {}
+        }
+        n
+    }
+
+    fn enable_rx_interrupt(self) {
+        if let Sink::Pl011(base) = self {
+            // SAFETY: as in `write_bytes`.
+            unsafe { Pl011::new(base) }.enable_rx_interrupt();
+        }
+    }
+}
+
+/// Console input: takes bytes received by the console UARTs (the primary and the
+/// mirror) into `buf` and returns how many, from the PL011s when `pl011` and from the
+/// mini UARTs when `mini`.
+pub fn read_input(buf: &mut [u8], pl011: bool, mini: bool) -> usize {
+    let (primary, mirror) = *CONSOLE.lock();
+    let n = primary.read_bytes(buf, pl011, mini);
+    n + mirror.map_or(0, |m| m.read_bytes(&mut buf[n..], pl011, mini))
+}
+
+/// Turns on the receive interrupt of every PL011 the console uses.
+pub fn enable_input_interrupts() {
+    let (primary, mirror) = *CONSOLE.lock();
+    primary.enable_rx_interrupt();
+    if let Some(mirror) = mirror {
+        mirror.enable_rx_interrupt();
+    }
+}
+
+/// Which kinds of UART the console uses: (a PL011, a mini UART).
+pub fn input_uarts() -> (bool, bool) {
+    let (primary, mirror) = *CONSOLE.lock();
+    let is = |sink: Option<Sink>, pl011: bool| match sink {
+        Some(Sink::Pl011(_)) => pl011,
+        Some(Sink::MiniUart(_)) => !pl011,
+        _ => false,
+    };
+    (is(Some(primary), true) || is(mirror, true), is(Some(primary), false) || is(mirror, false))
+}
+
 /// The console: a primary sink and an optional mirror (on the Raspberry Pi the
 /// stdout-path UART is the mini UART, and the PL011 is mirrored so that QEMU's first
 /// serial port shows the console too).

@@ -135,6 +135,11 @@ pub fn with_crlf(bytes: &[u8]) -> impl Iterator<Item = u8> + '_ {
 // Driver
 // ─────────────────────────────────────────────────────────────────────────────
 
+/// IMSC/ICR bit of the receive interrupt.
+pub const IMSC_RX: u32 = 1 << 4;
+/// IMSC/ICR bit of the receive-timeout interrupt.
+pub const IMSC_RT: u32 = 1 << 6;
+
 /// Depth of the transmit FIFO, which [`Pl011::init`] enables: 16 bytes up to PL011
 /// revision r1p4 and in QEMU's model (r1p5 has 32; 16 is safe on both).
 pub const TX_FIFO_BYTES: usize = 16;
@@ -230,6 +235,17 @@ impl Pl011 {
         while self.registers.FR.is_set(FR::BUSY) {
             core::hint::spin_loop();
         }
+    }
+
+    /// Lets received bytes raise the UART's interrupt: the receive interrupt (FIFO at
+    /// its trigger level) and the receive timeout (bytes waiting, none arriving).
+    pub fn enable_rx_interrupt(&self) {
+        self.registers.IMSC.set(self.registers.IMSC.get() | IMSC_RX | IMSC_RT);
+    }
+
+    /// Clears the receive and receive-timeout interrupts (after draining the FIFO).
+    pub fn clear_rx_interrupt(&self) {
+        self.registers.ICR.set(IMSC_RX | IMSC_RT);
     }
 
     /// A received byte, or `None` if the receive FIFO is empty.

@@ -115,6 +115,9 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
         Ok(gic) => super::irq::start(gic, machine.timer.map_or(VIRTUAL_TIMER_INTID, |t| t.virt.intid)),
         Err(e) => log::error!("interrupts: no interrupt controller ({e}); no timer tick"),
     }
+    // Console input (zx_debug_read): the PL011's receive interrupt, or a polled mini UART.
+    let pl011 = [machine.console.ok(), machine.pl011.ok()].into_iter().flatten().find(|u| u.kind == UartKind::Pl011);
+    super::ipc::console_input::start(pl011.and_then(|u| u.irq).map(|irq| irq.intid));
     let mmio = devices.windows;
 
     // The kernel state.

@@ -11,6 +11,8 @@ static GIC: spin::Once<Gic> = spin::Once::new();
 static TIMER_INTID: AtomicU32 = AtomicU32::new(27);
 static TICKS: AtomicU64 = AtomicU64::new(0);
 static BOOT_COUNTER: AtomicU64 = AtomicU64::new(0);
+/// The console UART's receive interrupt (`u32::MAX`: none).
+static CONSOLE_INTID: AtomicU32 = AtomicU32::new(u32::MAX);
 
 /// The counter value at boot ("time 0" of the monotonic clock).
 pub fn boot_counter() -> u64 {
@@ -63,6 +65,16 @@ pub fn start(gic: Gic, timer_intid: u32) {
     timer::arm(timer::frequency() / TICK_HZ);
 }
 
+/// Lets the console UART's receive interrupt `intid` in (from the device tree).
+pub fn enable_console_input(intid: u32) {
+    let Some(gic) = GIC.get() else { return };
+    CONSOLE_INTID.store(intid, Ordering::Relaxed);
+    if let Err(e) = gic.enable_interrupt(intid) {
+        CONSOLE_INTID.store(u32::MAX, Ordering::Relaxed);
+        log::warn!("console: cannot enable the receive interrupt {intid}: {e}");
+    }
+}
+
 /// Whether the scheduler owns the timer (once the first thread exists): then each timer
 /// interrupt is its business, else the boot-time tick's.
 static SCHEDULING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
@@ -81,11 +93,14 @@ pub fn handle_irq() {
             TICKS.fetch_add(1, Ordering::Relaxed);
             crate::kernel::cpu::this().timer_irqs.fetch_add(1, Ordering::Relaxed);
             crate::kernel::sync::watchdog_tick();
+            crate::kernel::ipc::console_input::poll();
             if SCHEDULING.load(Ordering::Acquire) {
                 crate::kernel::sched::timer_interrupt();
             } else {
                 timer::arm(timer::frequency() / TICK_HZ);
             }
+        } else if intid == CONSOLE_INTID.load(Ordering::Relaxed) {
+            crate::kernel::ipc::console_input::on_interrupt();
         } else if intid == SGI_RESCHEDULE {
             let local = crate::kernel::cpu::this();
             local.reschedule_irqs.fetch_add(1, Ordering::Relaxed);

@@ -93,6 +93,21 @@ impl WaitNode {
     }
 }
 
+/// Something a deadline entry calls when it comes due (a timer object): called from the
+/// timer interrupt with no scheduler lock held, at or after its deadline.
+pub trait DeadlineCallback: Send + Sync {
+    /// The entry queued with `token` came due.
+    fn deadline_reached(&self, token: u64);
+}
+
+/// What a deadline queue entry does when it comes due.
+enum DeadlineEntry {
+    /// Ends a blocked wait with `TimedOut`.
+    Wake(Arc<WaitNode>),
+    /// Calls back an object (a timer), with the token it was queued with.
+    Call(Arc<dyn DeadlineCallback>, u64),
+}
+
 /// A thread's scheduling state, changed only with [`SCHED`] held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunState {
@@ -148,8 +163,8 @@ impl Default for ThreadRun {
 
 struct CpuQueue {
     ready: VecDeque<Arc<Thread>>,
-    /// Blocked waits with a deadline, in no particular order (few at a time).
-    deadlines: Vec<(i64, Arc<WaitNode>)>,
+    /// Blocked waits and armed timers with a deadline, in no particular order.
+    deadlines: Vec<(i64, DeadlineEntry)>,
     idle: bool,
     /// Counter value at which the running thread's slice ends.
     slice_end: u64,
@@ -194,7 +209,7 @@ fn make_ready_if_blocked(thread: &Arc<Thread>) {
         run.wait = None;
     }
     for q in s.cpus.iter_mut() {
-        q.deadlines.retain(|(_, node)| !Arc::ptr_eq(&node.thread, thread));
+        q.deadlines.retain(|(_, e)| !matches!(e, DeadlineEntry::Wake(node) if Arc::ptr_eq(&node.thread, thread)));
     }
     enqueue(&mut s, thread.clone());
 }
@@ -267,7 +282,7 @@ fn reschedule(outcome: Outcome) {
                 run.state = RunState::Blocked;
                 run.wait = Some(node.clone());
                 if *deadline != i64::MAX {
-                    s.cpus[cpu].deadlines.push((*deadline, node.clone()));
+                    s.cpus[cpu].deadlines.push((*deadline, DeadlineEntry::Wake(node.clone())));
                 }
             }
             Outcome::Exit => run.state = RunState::Dead,
@@ -438,7 +453,7 @@ pub fn timer_interrupt() {
     let cpu = cpu_index();
     let now_ticks = timer::ticks();
     let now = now_ns();
-    let expired: Vec<Arc<WaitNode>> = {
+    let expired: Vec<DeadlineEntry> = {
         let mut s = SCHED.lock();
         let q = &mut s.cpus[cpu];
         let mut out = Vec::new();
@@ -454,16 +469,51 @@ pub fn timer_interrupt() {
             if !q.ready.is_empty() {
                 cpu::this().need_resched.store(true, Ordering::Relaxed);
             }
-            // A new slice either way (the switch, if one is due, starts its own), so the
-            // timer is never programmed for a moment already past.
+            // A new slice either way (the switch that need_resched asks for sets its
+            // own): a slice end left in the past would re-arm the timer in the past, and
+            // an idle CPU between `enable_interrupts` and `disable_interrupts` would then
+            // take the timer interrupt again at once, forever.
             q.slice_end = now_ticks + ns_to_ticks(TIME_SLICE_NS);
         }
         out
     };
-    for node in expired {
-        node.wake(WakeReason::TimedOut);
+    for entry in expired {
+        match entry {
+            DeadlineEntry::Wake(node) => {
+                node.wake(WakeReason::TimedOut);
+            }
+            DeadlineEntry::Call(target, token) => target.deadline_reached(token),
+        }
     }
     arm_timer(cpu);
+}
+
+/// Queues a call of `target` with `token` at `deadline` (monotonic nanoseconds) on this
+/// CPU's deadline queue (timers). NO_MEMORY when the queue cannot grow.
+pub fn add_deadline_call(deadline: i64, target: Arc<dyn DeadlineCallback>, token: u64) -> crate::error::ZxResult {
+    {
+        let mut s = SCHED.lock();
+        let q = &mut s.cpus[cpu_index()].deadlines;
+        q.try_reserve(1).map_err(|_| crate::error::ZxError::NoMemory)?;
+        q.push((deadline, DeadlineEntry::Call(target, token)));
+    }
+    arm_timer(cpu_index());
+    Ok(())
+}
+
+/// Removes the deadline call queued with `token`, wherever it is; gives its target back
+/// for the caller to drop with no lock held.
+pub fn remove_deadline_call(token: u64) -> Option<Arc<dyn DeadlineCallback>> {
+    let mut s = SCHED.lock();
+    for q in s.cpus.iter_mut() {
+        let at = q.deadlines.iter().position(|(_, e)| matches!(e, DeadlineEntry::Call(_, t) if *t == token));
+        if let Some(at) = at
+            && let (_, DeadlineEntry::Call(target, _)) = q.deadlines.swap_remove(at)
+        {
+            return Some(target);
+        }
+    }
+    None
 }
 
 /// Makes `thread` notice a kill: wakes it if it is blocked, or interrupts the CPU that

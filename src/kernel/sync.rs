@@ -43,6 +43,10 @@ pub mod class {
     pub static PROCESS: LockClass = LockClass { name: "process state", rank: 10 };
     /// The futex queues.
     pub static FUTEX: LockClass = LockClass { name: "futex table", rank: 14 };
+    /// A channel pair: queues and pending calls of both ends.
+    pub static CHANNEL: LockClass = LockClass { name: "channel pair", rank: 12 };
+    /// A timer's arming.
+    pub static TIMER: LockClass = LockClass { name: "timer state", rank: 13 };
     /// A thread's life.
     pub static THREAD_LIFE: LockClass = LockClass { name: "thread life", rank: 18 };
     /// A thread's kernel stack.
@@ -51,6 +55,10 @@ pub mod class {
     pub static NAME: LockClass = LockClass { name: "object name", rank: 22 };
     /// An object's signals and observers.
     pub static SIGNALS: LockClass = LockClass { name: "object signals", rank: 26 };
+    /// A port's packets, registrations and waiters.
+    pub static PORT: LockClass = LockClass { name: "port", rank: 28 };
+    /// The console input ring and its readers.
+    pub static CONSOLE_INPUT: LockClass = LockClass { name: "console input", rank: 30 };
     /// The VM state: frames, kernel tables, VMOs, address spaces.
     pub static VM: LockClass = LockClass { name: "VM state", rank: 32 };
     /// An address space's ASID tag.

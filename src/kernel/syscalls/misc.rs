@@ -88,10 +88,11 @@ pub fn event_create(c: &super::Caller, options: u32, out: u64) -> ZxResult {
     super::give(c, crate::kernel::ipc::event::Event::new(), crate::abi::rights::DEFAULT_EVENT, out)
 }
 
-/// `zx_eventpair_create`: options must be 0; both handles or none.
+/// `zx_eventpair_create`: options must be 0 (else NOT_SUPPORTED, as Zircon says, with
+/// nothing written); both handles or none.
 pub fn eventpair_create(c: &super::Caller, options: u32, out0: u64, out1: u64) -> ZxResult {
     if options != 0 {
-        return Err(ZxError::InvalidArgs);
+        return Err(ZxError::NotSupported);
     }
     let (a, b) = crate::kernel::ipc::event::EventPair::create();
     let rights = crate::abi::rights::DEFAULT_EVENTPAIR;

@@ -7,6 +7,7 @@
 //! against the object, and user buffers last (when the kernel copies them).
 
 mod handle;
+mod ipc;
 mod misc;
 mod object;
 mod task;
@@ -184,8 +185,27 @@ fn dispatch(call: Syscall) -> u64 {
         Nanosleep { deadline } => wait::nanosleep(deadline),
         EventCreate { options, out } => misc::event_create(&c, options, out),
         EventpairCreate { options, out0, out1 } => misc::eventpair_create(&c, options, out0, out1),
-        // The IPC objects (channels, events, ports, timers) are not built yet: their
-        // numbers are known and refused.
+        ChannelCreate { options, out0, out1 } => ipc::channel_create(&c, options, out0, out1),
+        ChannelRead { handle, options, bytes, handles, num_bytes, num_handles, actual_bytes, actual_handles } => {
+            ipc::channel_read(&c, handle, options, bytes, handles, num_bytes, num_handles, actual_bytes, actual_handles)
+        }
+        ChannelWrite { handle, options, bytes, num_bytes, handles, num_handles } => {
+            ipc::channel_write(&c, handle, options, bytes, num_bytes, handles, num_handles)
+        }
+        ChannelCall { handle, options, deadline, args, actual_bytes, actual_handles } => {
+            ipc::channel_call(&c, handle, options, deadline, args, actual_bytes, actual_handles)
+        }
+        ObjectWaitAsync { handle, port, key, signals, options } => {
+            ipc::wait_async(&c, handle, port, key, signals, options)
+        }
+        PortCreate { options, out } => ipc::port_create(&c, options, out),
+        PortQueue { port, packet } => ipc::port_queue(&c, port, packet),
+        PortWait { port, deadline, packet } => ipc::port_wait(&c, port, deadline, packet),
+        PortCancel { port, source, key } => ipc::port_cancel(&c, port, source, key),
+        TimerCreate { options, clock_id, out } => ipc::timer_create(&c, options, clock_id, out),
+        TimerSet { timer, deadline, slack } => ipc::timer_set(&c, timer, deadline, slack),
+        TimerCancel { timer } => ipc::timer_cancel(&c, timer),
+        DebugRead { resource, buf, len, actual } => ipc::debug_read(&c, resource, buf, len, actual),
         _ => Err(ZxError::NotSupported),
     };
     status_word(result)

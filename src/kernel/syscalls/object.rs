@@ -48,6 +48,7 @@ fn record_size(topic: u32) -> Option<usize> {
         info::HANDLE_COUNT => info::HANDLE_COUNT_SIZE,
         info::PROCESS_HANDLE_STATS => info::PROCESS_HANDLE_STATS_SIZE,
         info::JOB => info::JOB_SIZE,
+        info::TIMER => info::TIMER_SIZE,
         _ => return None,
     })
 }
@@ -152,6 +153,12 @@ pub fn get_info(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, ac
                 record.u32(at, n + 1);
             }
         }
+        info::TIMER => {
+            let t = downcast::<crate::kernel::ipc::timer::Timer>(&object)?;
+            check_rights(have, rights::INSPECT)?;
+            let (options, deadline, slack) = t.info();
+            record.u32(0, options).u32(4, 0).u64(8, deadline as u64).u64(16, slack as u64);
+        }
         _ => {
             let j = downcast::<Job>(&object)?;
             check_rights(have, rights::INSPECT)?;
@@ -203,7 +210,8 @@ fn koid_list(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, actua
 }
 
 /// The nine KMEM_STATS figures: total, free, wired, heap total, heap free, VMO, MMU
-/// overhead, IPC, other. The parts add up to the total.
+/// overhead, IPC, other. The parts but IPC add up to the total; IPC (queued messages
+/// and port packets) is a part of the heap's used bytes.
 fn kmem_stats(k: &Kernel) -> [u64; 9] {
     let total = k.frames.total_bytes();
     let free = k.frames.free_bytes();
@@ -212,7 +220,8 @@ fn kmem_stats(k: &Kernel) -> [u64; 9] {
     let heap_total = k.heap_bytes;
     let heap_free = heap_total.saturating_sub(crate::arch::aarch64::heap::used_bytes());
     let wired = total.saturating_sub(free).saturating_sub(vmo).saturating_sub(mmu).saturating_sub(heap_total);
-    [total, free, wired, heap_total, heap_free, vmo, mmu, 0, 0]
+    let ipc = crate::kernel::ipc::ipc_bytes();
+    [total, free, wired, heap_total, heap_free, vmo, mmu, ipc, 0]
 }
 
 /// TASK_STATS: mapped bytes, and committed pages of mapped VMOs split private/shared.
@@ -291,16 +300,19 @@ pub fn set_property(c: &Caller, handle: u32, property: u32, value: u64, size: u6
 /// user signals (and the object's own settable ones) may change.
 pub fn signal(c: &Caller, handle: u32, clear_mask: u32, set_mask: u32, peer: bool) -> ZxResult {
     let (object, have, _) = c.process().get_handle(handle)?;
-    let target: Arc<dyn KernelObject> = if peer {
-        check_rights(have, rights::SIGNAL_PEER)?;
-        object.peer()?
-    } else {
-        check_rights(have, rights::SIGNAL)?;
-        object
-    };
-    if (clear_mask | set_mask) & !signalable(&*target) != 0 {
+    check_rights(have, if peer { rights::SIGNAL_PEER } else { rights::SIGNAL })?;
+    if peer && !matches!(object.obj_type(), obj_type::CHANNEL | obj_type::EVENTPAIR) {
+        return Err(ZxError::NotSupported);
+    }
+    if !peer && !object.waitable() {
+        return Err(ZxError::NotSupported);
+    }
+    // The mask first, then whether the peer is still there (ABI.md 38); a peer has the
+    // same type, so the same signals are settable on it.
+    if (clear_mask | set_mask) & !signalable(&*object) != 0 {
         return Err(ZxError::InvalidArgs);
     }
+    let target: Arc<dyn KernelObject> = if peer { object.peer()? } else { object };
     if target.obj_type() == obj_type::VMO {
         let vmo = downcast::<VmoObject>(&target)?;
         with_kernel(|k| k.vmos.signal(vmo.id(), clear_mask & signal::USER_ALL, set_mask & signal::USER_ALL));

@@ -45,6 +45,14 @@ impl Failure {
     }
 }
 
+impl From<Status> for Failure {
+    /// `?` on a syscall result in a test: the status, located at the `?`.
+    #[track_caller]
+    fn from(status: Status) -> Failure {
+        Failure::new(format_args!("a call failed: {}", ShowStatus(status)))
+    }
+}
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({}:{})", self.what.as_str(), self.location.file(), self.location.line())

@@ -13,6 +13,7 @@
 
 pub mod console;
 pub mod harness;
+pub mod ipc;
 pub mod rt;
 pub mod sys;
 pub mod zx;

@@ -3,9 +3,9 @@
 //!
 //! The kernel enters `_start` at EL0 with SP 16-byte aligned at the top of its stack,
 //! x0 = root VMAR handle, x1 = root resource handle and x2 = the NUL-terminated command
-//! line. `_start` passes those and the entry SP to [`start`], which builds a [`Ctx`] and
-//! calls the program's main (named with [`crate::entry!`]); main's result is the exit
-//! status.
+//! line, and (ABI v2) x3..x5 = this process, this thread and the root job. `_start`
+//! passes those and the entry SP to [`start`], which builds a [`Ctx`] and calls the
+//! program's main (named with [`crate::entry!`]); main's result is the exit status.
 
 use crate::{println, zx};
 
@@ -14,6 +14,11 @@ core::arch::global_asm!(
     ".global _start",
     ".type _start, %function",
     "_start:",
+    // x3..x5 (ABI v2: this process, this thread, the root job) move up one register
+    // so that x3 can carry the entry SP.
+    "    mov x6, x5",
+    "    mov x5, x4",
+    "    mov x4, x3",
     "    mov x3, sp",
     "    bl {start}",
     // `start` never returns; if it did, stop with a debug exception rather than run on.
@@ -51,6 +56,12 @@ pub struct Ctx {
     pub entry_sp: u64,
     /// CNTVCT_EL0 when the first Rust code ran.
     pub start_ticks: u64,
+    /// (v2) x3: a handle to this process (0 under an ABI v1 kernel).
+    pub process: u32,
+    /// (v2) x4: a handle to this thread.
+    pub thread: u32,
+    /// (v2) x5: a handle to the root job.
+    pub root_job: u32,
 }
 
 impl Ctx {
@@ -103,7 +114,15 @@ fn cmdline_at(ptr: u64) -> &'static str {
     }
 }
 
-extern "C" fn start(root_vmar: u64, root_resource: u64, cmdline: u64, entry_sp: u64) -> ! {
+extern "C" fn start(
+    root_vmar: u64,
+    root_resource: u64,
+    cmdline: u64,
+    entry_sp: u64,
+    process: u64,
+    thread: u64,
+    root_job: u64,
+) -> ! {
     let start_ticks = counter_ticks();
     let ctx = Ctx {
         root_vmar: root_vmar as u32,
@@ -111,6 +130,9 @@ extern "C" fn start(root_vmar: u64, root_resource: u64, cmdline: u64, entry_sp: 
         cmdline: cmdline_at(cmdline),
         entry_sp,
         start_ticks,
+        process: process as u32,
+        thread: thread as u32,
+        root_job: root_job as u32,
     };
     zx::process_exit(ferrite_user_main(&ctx))
 }

@@ -1,0 +1,177 @@
+//! A port's packets and its `zx_object_wait_async` registrations.
+//!
+//! Rules (ABI.md 37, 46–48): packets come out in FIFO order, user and signal packets
+//! alike; a user packet is refused (SHOULD_WAIT) while more than 2048 are queued, so
+//! [`MAX_USER_PACKETS`] fit; signal packets never count against that limit and never
+//! fail: each registration holds a packet slot from the moment it is made, so firing
+//! never allocates (Zircon preallocates the packet in its `PortObserver`).
+//! `zx_port_cancel` removes the registrations made through one handle with one key and
+//! the signal packets they already queued; user packets are never removed.
+//!
+//! Invariant: the packet FIFO's capacity covers every queued packet plus one per live
+//! registration.
+
+use crate::error::{ZxError, ZxResult};
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+/// User packets a port holds: one is refused while more than 2048 are queued.
+pub const MAX_USER_PACKETS: usize = 2049;
+
+/// Where a queued packet came from: `None` for a user packet, else the handle serial
+/// and key of the registration that queued it.
+type Origin = Option<(u64, u64)>;
+
+struct Registration<R> {
+    id: u64,
+    source: u64,
+    key: u64,
+    reg: R,
+}
+
+/// The state of one port.
+pub struct PortQueue<P, R> {
+    packets: VecDeque<(Origin, P)>,
+    user: usize,
+    regs: Vec<Registration<R>>,
+    closed: bool,
+}
+
+impl<P, R> Default for PortQueue<P, R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<P, R> PortQueue<P, R> {
+    /// An empty, open port.
+    pub const fn new() -> Self {
+        PortQueue { packets: VecDeque::new(), user: 0, regs: Vec::new(), closed: false }
+    }
+
+    /// Queued packets.
+    pub fn len(&self) -> usize {
+        self.packets.len()
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.packets.is_empty()
+    }
+
+    /// Queued user packets.
+    pub fn user_packets(&self) -> usize {
+        self.user
+    }
+
+    /// Live registrations.
+    pub fn registrations(&self) -> usize {
+        self.regs.len()
+    }
+
+    /// True once [`PortQueue::close`] ran.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Reserves room for `extra` more packets beyond those queued and those the live
+    /// registrations hold.
+    fn reserve(&mut self, extra: usize) -> ZxResult {
+        self.packets.try_reserve(self.regs.len() + extra).map_err(|_| ZxError::NoMemory)
+    }
+
+    /// Queues a user packet: SHOULD_WAIT when [`MAX_USER_PACKETS`] are queued,
+    /// NO_MEMORY when the FIFO cannot grow, BAD_STATE once closed.
+    pub fn queue_user(&mut self, packet: P) -> ZxResult {
+        if self.closed {
+            return Err(ZxError::BadState);
+        }
+        if self.user >= MAX_USER_PACKETS {
+            return Err(ZxError::ShouldWait);
+        }
+        self.reserve(1)?;
+        self.packets.push_back((None, packet));
+        self.user += 1;
+        Ok(())
+    }
+
+    /// Adds registration `id`, made through the handle with serial `source` for `key`,
+    /// with its packet slot. BAD_STATE once closed; NO_MEMORY when there is no room.
+    pub fn register(&mut self, id: u64, source: u64, key: u64, reg: R) -> ZxResult {
+        if self.closed {
+            return Err(ZxError::BadState);
+        }
+        self.reserve(1)?;
+        self.regs.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+        self.regs.push(Registration { id, source, key, reg });
+        Ok(())
+    }
+
+    /// Registration `id` fired: it ends and its packet is queued (never allocating).
+    /// Nothing happens, and `None` comes back, when it had already ended (cancelled,
+    /// its handle closed, the port closed).
+    pub fn fire(&mut self, id: u64, packet: P) -> Option<R> {
+        let at = self.regs.iter().position(|r| r.id == id)?;
+        let r = self.regs.swap_remove(at);
+        // The slot this registration held: capacity > len, so no allocation.
+        debug_assert!(self.packets.capacity() > self.packets.len());
+        self.packets.push_back((Some((r.source, r.key)), packet));
+        Some(r.reg)
+    }
+
+    /// Ends registration `id` without a packet (its handle was closed).
+    pub fn forget(&mut self, id: u64) -> Option<R> {
+        let at = self.regs.iter().position(|r| r.id == id)?;
+        Some(self.regs.swap_remove(at).reg)
+    }
+
+    /// Takes the oldest packet.
+    pub fn pop(&mut self) -> Option<P> {
+        let (origin, packet) = self.packets.pop_front()?;
+        if origin.is_none() {
+            self.user -= 1;
+        }
+        Some(packet)
+    }
+
+    /// `zx_port_cancel`: removes the registrations made through `source` with `key`
+    /// (given back, for the caller to unhook from their objects) and the signal packets
+    /// they queued. `Ok(None)` when nothing was removed (NOT_FOUND for the caller);
+    /// NO_MEMORY when the list of removed registrations cannot be made.
+    pub fn cancel(&mut self, source: u64, key: u64) -> ZxResult<Option<Vec<R>>> {
+        let matches = |s: u64, k: u64| s == source && k == key;
+        let count = self.regs.iter().filter(|r| matches(r.source, r.key)).count();
+        let mut removed = Vec::new();
+        removed.try_reserve_exact(count).map_err(|_| ZxError::NoMemory)?;
+        let mut i = 0;
+        while i < self.regs.len() {
+            if matches(self.regs[i].source, self.regs[i].key) {
+                removed.push(self.regs.swap_remove(i).reg);
+            } else {
+                i += 1;
+            }
+        }
+        let before = self.packets.len();
+        self.packets.retain(|(origin, _)| !origin.is_some_and(|(s, k)| matches(s, k)));
+        let packets_removed = before - self.packets.len();
+        if count == 0 && packets_removed == 0 { Ok(None) } else { Ok(Some(removed)) }
+    }
+
+    /// The port's last handle is gone: no more packets or registrations are accepted,
+    /// the queued packets are freed (their number comes back) and the live
+    /// registrations are given back for the caller to unhook (no allocation).
+    pub fn close(&mut self) -> (usize, impl Iterator<Item = R> + use<P, R>) {
+        self.closed = true;
+        self.user = 0;
+        let dropped = core::mem::take(&mut self.packets).len();
+        (dropped, core::mem::take(&mut self.regs).into_iter().map(|r| r.reg))
+    }
+}
+
+#[cfg(test)]
+impl<P, R> PortQueue<P, R> {
+    /// The packet FIFO's capacity (tests of the slot invariant).
+    pub fn capacity_for_test(&self) -> usize {
+        self.packets.capacity()
+    }
+}

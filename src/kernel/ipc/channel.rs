@@ -1,0 +1,468 @@
+//! Channels (ABI.md 41–44): two endpoints sharing one lock; each holds the messages
+//! written to it and not yet read, and the `zx_channel_call`s pending on it.
+//!
+//! A message owns its bytes (copied once from the writer into kernel memory and once
+//! out to the reader) and its handles (moved out of the writer's table, counted while in
+//! flight). Byte buffers are recycled per channel, so a warm channel allocates nothing
+//! per message. Closing an endpoint's last handle frees the messages queued to it; the
+//! handles inside them may end further channels, whose messages are then freed by the
+//! same loop rather than by recursion ([`bury`]), so no user-built nesting of channels
+//! inside messages deepens the kernel stack.
+//!
+//! Lock order: the pair lock, then an endpoint's signal lock (READABLE, PEER_CLOSED),
+//! then the scheduler's (waking a caller). Messages and handles are dropped only after
+//! the pair lock is released.
+
+use crate::abi::{obj_type, signal, thread_state};
+use crate::arch::aarch64::percpu::{MAX_CPUS, cpu_index};
+use crate::error::{ZxError, ZxResult};
+use crate::ipc::channel_queue::{Delivery, EndQueue, txid_of};
+use crate::kernel::object::{KHandle, KernelObject, ObjectBase, new_koid};
+use crate::kernel::sched::{self, WaitNode, WakeReason};
+use crate::kernel::task::Thread;
+use crate::object::handle_table::Handle;
+use alloc::collections::VecDeque;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use spin::Mutex;
+
+/// Most bytes in one message.
+pub const MAX_MSG_BYTES: usize = 65536;
+/// Most handles in one message.
+pub const MAX_MSG_HANDLES: usize = 64;
+/// `zx_channel_read` option: drop a message that does not fit.
+pub const READ_MAY_DISCARD: u32 = 1;
+
+/// Spare byte buffers a channel keeps for its next messages, and the largest kept.
+const SPARE_BUFFERS: usize = 2;
+const SPARE_BUFFER_MAX: usize = 16 * 1024;
+/// Bigger buffers (up to a whole message) are shared by every channel: at most this
+/// many are kept, so their memory stays bounded however many channels there are.
+const BIG_SPARES: usize = 4;
+
+static BIG_SPARE_LIST: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+/// Bytes a message's handle costs in the IPC accounting.
+const HANDLE_COST: usize = core::mem::size_of::<Handle<KHandle>>();
+
+/// One message: bytes and handles (with their rights).
+pub struct Message {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// The handles, in the writer's order.
+    pub handles: Vec<Handle<KHandle>>,
+    accounted: usize,
+}
+
+impl Message {
+    /// A message of `bytes` and `handles`, counted in KMEM_STATS' ipc_bytes while it
+    /// lives.
+    pub fn new(bytes: Vec<u8>, handles: Vec<Handle<KHandle>>) -> Message {
+        let accounted = bytes.capacity() + handles.capacity() * HANDLE_COST;
+        super::account(accounted as i64);
+        Message { bytes, handles, accounted }
+    }
+}
+
+impl Drop for Message {
+    fn drop(&mut self) {
+        super::account(-(self.accounted as i64));
+    }
+}
+
+/// A `zx_channel_call` waiting for its reply.
+struct CallWaiter {
+    node: Arc<WaitNode>,
+    reply: Mutex<Option<Message>>,
+    /// Why it ended without a reply: PEER_CLOSED or CANCELED (as a status word).
+    ended: AtomicU32,
+}
+
+const ENDED_PEER_CLOSED: u32 = 1;
+const ENDED_CANCELED: u32 = 2;
+
+struct End {
+    queue: EndQueue<Message, Arc<CallWaiter>>,
+    /// False once its last handle is gone.
+    open: bool,
+    object: Weak<Channel>,
+}
+
+struct PairState {
+    ends: [End; 2],
+    spare: Vec<Vec<u8>>,
+}
+
+struct Pair {
+    state: crate::kernel::sync::Lock<PairState>,
+}
+
+/// One endpoint of a channel.
+pub struct Channel {
+    base: ObjectBase,
+    pair: Arc<Pair>,
+    side: usize,
+    peer_koid: u64,
+    /// Messages of this endpoint being freed after its last handle went, and the next
+    /// endpoint on this CPU's graveyard list.
+    grave: Mutex<Grave>,
+}
+
+#[derive(Default)]
+struct Grave {
+    messages: VecDeque<Message>,
+    next: Option<Arc<Channel>>,
+}
+
+/// How a read went.
+pub enum ReadOutcome {
+    /// The message, dequeued.
+    Message(Message),
+    /// The first message has these sizes and does not fit (with MAY_DISCARD it was
+    /// dequeued and is given back to be freed).
+    TooSmall(u32, u32, Option<Message>),
+}
+
+impl Channel {
+    /// Two connected endpoints, both WRITABLE.
+    pub fn create() -> (Arc<Channel>, Arc<Channel>) {
+        let koids = [new_koid(), new_koid()];
+        let mut spare = Vec::new();
+        // The spare list never grows past this capacity (no allocation per message).
+        let _ = spare.try_reserve_exact(SPARE_BUFFERS);
+        let end = || End { queue: EndQueue::new(), open: true, object: Weak::new() };
+        let pair = Arc::new(Pair {
+            state: crate::kernel::sync::Lock::new(
+                &crate::kernel::sync::class::CHANNEL,
+                PairState { ends: [end(), end()], spare },
+            ),
+        });
+        let make = |side: usize| {
+            Arc::new(Channel {
+                base: ObjectBase::with_koid(koids[side], signal::CHANNEL_WRITABLE),
+                pair: pair.clone(),
+                side,
+                peer_koid: koids[1 - side],
+                grave: Mutex::new(Grave::default()),
+            })
+        };
+        let (a, b) = (make(0), make(1));
+        {
+            let mut state = pair.state.lock();
+            state.ends[0].object = Arc::downgrade(&a);
+            state.ends[1].object = Arc::downgrade(&b);
+        }
+        (a, b)
+    }
+
+    fn peer_side(&self) -> usize {
+        1 - self.side
+    }
+
+    /// A buffer of `len` bytes for a new message: a spare one when it is big enough
+    /// (this channel's for small messages, the shared list's for big ones), else a new
+    /// one (NO_MEMORY when there is none). Its contents are garbage the caller
+    /// overwrites; only a new buffer is filled here.
+    pub fn buffer(&self, len: usize) -> ZxResult<Vec<u8>> {
+        let spare = if len <= SPARE_BUFFER_MAX {
+            let mut state = self.pair.state.lock();
+            let at = state.spare.iter().position(|b| b.capacity() >= len);
+            at.map(|i| state.spare.swap_remove(i))
+        } else {
+            let mut big = BIG_SPARE_LIST.lock();
+            let at = big.iter().position(|b| b.capacity() >= len);
+            at.map(|i| big.swap_remove(i))
+        };
+        let mut buf = match spare {
+            Some(buf) => buf,
+            None => {
+                let mut buf = Vec::new();
+                buf.try_reserve_exact(len).map_err(|_| ZxError::NoMemory)?;
+                buf
+            }
+        };
+        // A recycled buffer keeps its old length: only bytes beyond it are filled.
+        buf.resize(len, 0);
+        Ok(buf)
+    }
+
+    /// Gives a message's byte buffer back for reuse (or frees it).
+    pub fn recycle(&self, buf: Vec<u8>) {
+        let capacity = buf.capacity();
+        if capacity == 0 {
+            return;
+        }
+        let rest = if capacity <= SPARE_BUFFER_MAX {
+            let mut state = self.pair.state.lock();
+            if state.spare.len() < state.spare.capacity() {
+                state.spare.push(buf);
+                None
+            } else {
+                Some(buf)
+            }
+        } else {
+            let mut big = BIG_SPARE_LIST.lock();
+            if big.capacity() < BIG_SPARES {
+                let _ = big.try_reserve_exact(BIG_SPARES);
+            }
+            if big.len() < BIG_SPARES.min(big.capacity()) {
+                big.push(buf);
+                None
+            } else {
+                Some(buf)
+            }
+        };
+        drop(rest);
+    }
+
+    /// Hands `msg` to the peer (the caller holds the pair lock): PEER_CLOSED, the queue
+    /// cap, a pending call's reply, or queued. A refused message comes back.
+    fn deliver(&self, state: &mut PairState, msg: Message) -> Result<Option<Arc<Channel>>, (ZxError, Message)> {
+        let peer = &mut state.ends[self.peer_side()];
+        if !peer.open {
+            return Err((ZxError::PeerClosed, msg));
+        }
+        let txid = txid_of(&msg.bytes);
+        let was_empty = match peer.queue.deliver(msg, txid)? {
+            Delivery::Queued { was_empty } => was_empty,
+            Delivery::Reply(waiter, msg) => {
+                *waiter.reply.lock() = Some(msg);
+                if waiter.node.wake(WakeReason::Satisfied) {
+                    return Ok(None);
+                }
+                // The call ended (deadline, kill) before its reply: an ordinary message.
+                let late = waiter.reply.lock().take();
+                match late {
+                    Some(msg) => peer.queue.requeue(msg)?,
+                    None => return Ok(None),
+                }
+            }
+        };
+        let object = peer.object.upgrade();
+        if was_empty && let Some(object) = &object {
+            object.base.update_signals(0, signal::CHANNEL_READABLE);
+        }
+        Ok(object)
+    }
+
+    /// `zx_channel_write` after its checks: the message goes to the peer. A refused
+    /// message comes back with the error, for the caller to free with no lock held.
+    pub fn write(&self, msg: Message) -> Result<(), (ZxError, Message)> {
+        let peer = {
+            let mut state = self.pair.state.lock();
+            self.deliver(&mut state, msg)?
+        };
+        drop(peer);
+        Ok(())
+    }
+
+    /// `zx_channel_read` after its checks: the first message if it fits in `max_bytes`
+    /// and `max_handles`; PEER_CLOSED or SHOULD_WAIT when there is none.
+    pub fn read(&self, max_bytes: u32, max_handles: u32, may_discard: bool) -> ZxResult<ReadOutcome> {
+        let mut state = self.pair.state.lock();
+        let peer_open = state.ends[self.peer_side()].open;
+        let end = &mut state.ends[self.side];
+        let Some(first) = end.queue.front() else {
+            return Err(if peer_open { ZxError::ShouldWait } else { ZxError::PeerClosed });
+        };
+        let (nb, nh) = (first.bytes.len() as u32, first.handles.len() as u32);
+        let fits = nb <= max_bytes && nh <= max_handles;
+        if !fits && !may_discard {
+            return Ok(ReadOutcome::TooSmall(nb, nh, None));
+        }
+        let msg = end.queue.pop();
+        if end.queue.is_empty() {
+            self.base.update_signals(signal::CHANNEL_READABLE, 0);
+        }
+        drop(state);
+        match msg {
+            Some(msg) if fits => Ok(ReadOutcome::Message(msg)),
+            msg => Ok(ReadOutcome::TooSmall(nb, nh, msg)),
+        }
+    }
+
+    /// `zx_channel_call` after its checks: sends `msg` with a fresh txid in its first
+    /// four bytes and waits until `deadline` for the reply. The message is consumed
+    /// whatever happens (a refused one is freed before this returns).
+    pub fn call(&self, thread: &Arc<Thread>, mut msg: Message, deadline: i64) -> ZxResult<Message> {
+        let waiter = Arc::new(CallWaiter {
+            node: WaitNode::new(thread.clone()),
+            reply: Mutex::new(None),
+            ended: AtomicU32::new(0),
+        });
+        let (txid, peer) = {
+            let mut state = self.pair.state.lock();
+            let refused = {
+                let peer = &state.ends[self.peer_side()];
+                if !peer.open {
+                    Some(ZxError::PeerClosed)
+                } else if peer.queue.is_full() {
+                    Some(ZxError::ShouldWait)
+                } else {
+                    None
+                }
+            };
+            if let Some(e) = refused {
+                drop(state);
+                drop(msg);
+                return Err(e);
+            }
+            let end = &mut state.ends[self.side];
+            let txid = end.queue.next_txid();
+            msg.bytes[..4].copy_from_slice(&txid.to_le_bytes());
+            if let Err(e) = end.queue.add_call(txid, waiter.clone()) {
+                drop(state);
+                drop(msg);
+                return Err(e);
+            }
+            match self.deliver(&mut state, msg) {
+                Ok(peer) => (txid, peer),
+                Err((e, msg)) => {
+                    let me = state.ends[self.side].queue.remove_call(txid);
+                    drop(state);
+                    drop((me, msg));
+                    return Err(e);
+                }
+            }
+        };
+        drop(peer);
+        let reason = sched::block(&waiter.node, thread_state::BLOCKED_CHANNEL, deadline);
+        let (reply, me) = {
+            let mut state = self.pair.state.lock();
+            let me = state.ends[self.side].queue.remove_call(txid);
+            (waiter.reply.lock().take(), me)
+        };
+        drop(me);
+        if let Some(reply) = reply {
+            return Ok(reply);
+        }
+        Err(match (reason, waiter.ended.load(Ordering::Acquire)) {
+            (WakeReason::TimedOut, _) => ZxError::TimedOut,
+            (_, ENDED_PEER_CLOSED) => ZxError::PeerClosed,
+            _ => ZxError::Canceled,
+        })
+    }
+
+    /// Ends the pending calls taken from an endpoint with `why`.
+    fn end_calls(calls: &[(u32, Arc<CallWaiter>)], why: u32) {
+        for (_, waiter) in calls {
+            waiter.ended.store(why, Ordering::Release);
+            waiter.node.wake(WakeReason::Canceled);
+        }
+    }
+}
+
+impl KernelObject for Channel {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+    fn obj_type(&self) -> u32 {
+        obj_type::CHANNEL
+    }
+    fn related_koid(&self) -> u64 {
+        self.peer_koid
+    }
+    fn peer(&self) -> ZxResult<Arc<dyn KernelObject>> {
+        let state = self.pair.state.lock();
+        let peer = &state.ends[self.peer_side()];
+        match (peer.open, peer.object.upgrade()) {
+            (true, Some(object)) => Ok(object),
+            _ => Err(ZxError::PeerClosed),
+        }
+    }
+    fn on_zero_handles(&self) {
+        let (dead, mine, theirs, me, peer, orphaned) = {
+            let mut state = self.pair.state.lock();
+            let end = &mut state.ends[self.side];
+            end.open = false;
+            let dead = end.queue.take_all();
+            let mine = end.queue.take_calls();
+            let me = end.object.upgrade();
+            Self::end_calls(&mine, ENDED_CANCELED);
+            let peer = &mut state.ends[self.peer_side()];
+            let theirs = if peer.open { peer.queue.take_calls() } else { Vec::new() };
+            Self::end_calls(&theirs, ENDED_PEER_CLOSED);
+            let peer_object = if peer.open { peer.object.upgrade() } else { None };
+            // The peer's only handles may sit in its own queue (it was written into this
+            // endpoint): nobody can read them any more, so they are freed now rather than
+            // kept forever (Zircon keeps them).
+            let mut orphaned = VecDeque::new();
+            if let Some(p) = &peer_object {
+                p.base.update_signals(signal::CHANNEL_WRITABLE, signal::PEER_CLOSED);
+                let target = Arc::as_ptr(p) as *const ();
+                let inside: usize = peer
+                    .queue
+                    .iter()
+                    .map(|m| m.handles.iter().filter(|h| Arc::as_ptr(h.object.object()) as *const () == target).count())
+                    .sum();
+                if inside > 0 && inside == p.base.handle_count() as usize {
+                    orphaned = peer.queue.take_all();
+                    if !orphaned.is_empty() {
+                        p.base.update_signals(signal::CHANNEL_READABLE, 0);
+                    }
+                }
+            }
+            (dead, mine, theirs, me, peer_object, orphaned)
+        };
+        drop((mine, theirs));
+        if let Some(me) = me {
+            bury(me, dead);
+        }
+        if let Some(peer) = peer {
+            bury(peer, orphaned);
+        }
+    }
+}
+
+/// Per CPU: endpoints whose queued messages are being freed, and whether this CPU is
+/// inside the loop that frees them.
+static GRAVEYARD: [Mutex<Option<Arc<Channel>>>; MAX_CPUS] = [const { Mutex::new(None) }; MAX_CPUS];
+static FREEING: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+
+/// Frees the messages of an endpoint whose last handle went. Freeing a message closes
+/// its handles, which may end other endpoints, which come back here: the outermost call
+/// on this CPU frees them all in a loop, the inner ones only add to its list. (Kernel
+/// code is not preempted and does not block while freeing, so the list is per CPU.)
+fn bury(channel: Arc<Channel>, messages: VecDeque<Message>) {
+    if messages.is_empty() {
+        return;
+    }
+    let cpu = cpu_index();
+    {
+        let mut grave = channel.grave.lock();
+        // An endpoint is buried with messages at most once: by its own last handle, or
+        // as an orphan when its peer closed; either way nothing reaches its queue after.
+        grave.messages = messages;
+        let mut head = GRAVEYARD[cpu].lock();
+        grave.next = head.take();
+        drop(grave);
+        *head = Some(channel);
+    }
+    if FREEING[cpu].swap(true, Ordering::AcqRel) {
+        return;
+    }
+    loop {
+        let next = {
+            let mut head = GRAVEYARD[cpu].lock();
+            let channel = head.take();
+            if let Some(c) = &channel {
+                *head = c.grave.lock().next.take();
+            }
+            channel
+        };
+        let Some(channel) = next else { break };
+        loop {
+            let msg = channel.grave.lock().messages.pop_front();
+            match msg {
+                Some(msg) => drop(msg),
+                None => break,
+            }
+        }
+        // Its queue's memory goes with it.
+        let memory = core::mem::take(&mut channel.grave.lock().messages);
+        drop(memory);
+        drop(channel);
+    }
+    FREEING[cpu].store(false, Ordering::Release);
+}

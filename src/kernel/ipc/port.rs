@@ -1,0 +1,269 @@
+//! Ports (ABI.md 37, 45–48): a FIFO of 48-byte packets, user packets from
+//! `zx_port_queue` and signal packets from `zx_object_wait_async` registrations, taken
+//! one by one by `zx_port_wait`.
+//!
+//! A registration is an [`Observer`] on the watched object: the first signal state that
+//! meets its trigger queues its packet (into the slot it reserved when it was made) and
+//! ends it; closing, replacing or reading out of a channel the handle it was made
+//! through removes it silently (`on_handle_closed` with that handle's serial); so do
+//! `zx_port_cancel` and the port's last handle closing. Whether a registration is still
+//! live is decided by the port's list alone, under the port lock, so a firing that
+//! races with a cancel either queued its packet before the cancel (which removes it) or
+//! queues nothing.
+//!
+//! Lock order: an object's signal lock, then the port lock (observers queue packets),
+//! then the scheduler's (waking a waiter). Code holding the port lock never takes a
+//! signal lock: unhooking registrations from their objects happens after unlocking.
+
+use crate::abi::{ZX_TIME_INFINITE, obj_type, thread_state};
+use crate::error::{ZxError, ZxResult};
+use crate::ipc::port_queue::PortQueue;
+use crate::kernel::object::{KernelObject, ObjectBase, Observer};
+use crate::kernel::sched::{self, WaitNode, WakeReason};
+use crate::kernel::task::Thread;
+use alloc::collections::VecDeque;
+use alloc::sync::{Arc, Weak};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Bytes of one `zx_port_packet_t` (ABI.md section 5).
+pub const PACKET_SIZE: usize = 48;
+/// A packet as user space sees it.
+pub type Packet = [u8; PACKET_SIZE];
+
+/// `zx_port_packet_t.type` of a user packet.
+pub const PKT_TYPE_USER: u32 = 0;
+/// `zx_port_packet_t.type` of a signal packet.
+pub const PKT_TYPE_SIGNAL_ONE: u32 = 1;
+/// `zx_object_wait_async` option: stamp the packet with the time of the signal.
+pub const WAIT_ASYNC_TIMESTAMP: u32 = 1;
+
+static NEXT_REGISTRATION: AtomicU64 = AtomicU64::new(1);
+
+struct PortState {
+    queue: PortQueue<Packet, Arc<Registration>>,
+    waiters: VecDeque<Arc<WaitNode>>,
+}
+
+/// A port object.
+pub struct Port {
+    base: ObjectBase,
+    state: crate::kernel::sync::Lock<PortState>,
+}
+
+impl Port {
+    /// A new, empty port.
+    pub fn new() -> Arc<Port> {
+        Arc::new(Port {
+            base: ObjectBase::new(0),
+            state: crate::kernel::sync::Lock::new(
+                &crate::kernel::sync::class::PORT,
+                PortState { queue: PortQueue::new(), waiters: VecDeque::new() },
+            ),
+        })
+    }
+
+    /// Wakes one thread blocked in `zx_port_wait` (with the port lock held).
+    fn wake_one(state: &mut PortState) {
+        while let Some(node) = state.waiters.pop_front() {
+            if node.wake(WakeReason::Satisfied) {
+                break;
+            }
+        }
+    }
+
+    /// `zx_port_queue` after its checks: the packet with `type` forced to USER.
+    pub fn queue_user(&self, mut packet: Packet) -> ZxResult {
+        packet[8..12].copy_from_slice(&PKT_TYPE_USER.to_le_bytes());
+        let mut state = self.state.lock();
+        state.queue.queue_user(packet)?;
+        super::account(PACKET_SIZE as i64);
+        Self::wake_one(&mut state);
+        Ok(())
+    }
+
+    /// `zx_port_wait`: the oldest packet, waiting for one until `deadline`.
+    pub fn wait(&self, thread: &Arc<Thread>, deadline: i64) -> ZxResult<Packet> {
+        let deadline = if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline };
+        loop {
+            let node = {
+                let mut state = self.state.lock();
+                if let Some(packet) = state.queue.pop() {
+                    super::account(-(PACKET_SIZE as i64));
+                    // Another waiter may now find the next packet.
+                    if !state.queue.is_empty() {
+                        Self::wake_one(&mut state);
+                    }
+                    return Ok(packet);
+                }
+                state.waiters.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+                let node = WaitNode::new(thread.clone());
+                state.waiters.push_back(node.clone());
+                node
+            };
+            let reason = sched::block(&node, thread_state::BLOCKED_PORT, deadline);
+            if reason != WakeReason::Satisfied {
+                let mut state = self.state.lock();
+                state.waiters.retain(|n| !Arc::ptr_eq(n, &node));
+                return Err(if reason == WakeReason::TimedOut { ZxError::TimedOut } else { ZxError::Canceled });
+            }
+        }
+    }
+
+    /// `zx_object_wait_async` after its checks: registers for `signals` on `object`
+    /// through the handle with serial `serial`. `extra` holds signals kept outside the
+    /// object's base (a VMO's ZERO_CHILDREN), checked once now.
+    pub fn register(
+        self: &Arc<Self>,
+        object: &Arc<dyn KernelObject>,
+        serial: u64,
+        key: u64,
+        signals: u32,
+        options: u32,
+        extra: u32,
+    ) -> ZxResult {
+        let reg = Arc::new(Registration {
+            id: NEXT_REGISTRATION.fetch_add(1, Ordering::Relaxed),
+            port: self.clone(),
+            object: Arc::downgrade(object),
+            serial,
+            key,
+            trigger: signals,
+            timestamp: options & WAIT_ASYNC_TIMESTAMP != 0,
+            hooked: AtomicBool::new(true),
+        });
+        {
+            let mut state = self.state.lock();
+            if state.queue.is_closed() {
+                // The port's last handle went while this call ran: nothing to do.
+                return Ok(());
+            }
+            state.queue.register(reg.id, serial, key, reg.clone())?;
+        }
+        if extra & signals != 0 {
+            reg.hooked.store(false, Ordering::Release);
+            reg.fire(extra | object.base().signals());
+            return Ok(());
+        }
+        if let Err(e) = object.base().add_observer(reg.clone()) {
+            drop(self.state.lock().queue.forget(reg.id));
+            return Err(e);
+        }
+        // Cancelled or closed while it was being hooked: unhook it again.
+        if !reg.hooked.load(Ordering::Acquire) {
+            object.base().remove_observer(&(reg.clone() as Arc<dyn Observer>));
+        }
+        Ok(())
+    }
+
+    /// `zx_port_cancel` after its checks: NOT_FOUND when no registration made through
+    /// `serial` with `key` and no packet of one was left.
+    pub fn cancel(&self, serial: u64, key: u64) -> ZxResult {
+        let removed = {
+            let mut state = self.state.lock();
+            let before = state.queue.len();
+            let removed = state.queue.cancel(serial, key)?;
+            super::account(-(((before - state.queue.len()) * PACKET_SIZE) as i64));
+            removed
+        };
+        let removed = removed.ok_or(ZxError::NotFound)?;
+        unhook(removed);
+        Ok(())
+    }
+}
+
+/// Unhooks registrations the port no longer lists from their objects (no lock held).
+fn unhook(regs: impl IntoIterator<Item = Arc<Registration>>) {
+    for reg in regs {
+        reg.hooked.store(false, Ordering::Release);
+        if let Some(object) = reg.object.upgrade() {
+            object.base().remove_observer(&(reg.clone() as Arc<dyn Observer>));
+            drop(object);
+        }
+    }
+}
+
+impl KernelObject for Port {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+    fn obj_type(&self) -> u32 {
+        obj_type::PORT
+    }
+    fn waitable(&self) -> bool {
+        false
+    }
+    fn on_zero_handles(&self) {
+        // Packets and registrations go; threads blocked in zx_port_wait stay until
+        // their deadlines (ABI.md 4.3).
+        let regs = {
+            let mut state = self.state.lock();
+            let (dropped, regs) = state.queue.close();
+            super::account(-((dropped * PACKET_SIZE) as i64));
+            regs
+        };
+        unhook(regs);
+    }
+}
+
+/// One `zx_object_wait_async` registration: an observer of the watched object.
+struct Registration {
+    id: u64,
+    port: Arc<Port>,
+    object: Weak<dyn KernelObject>,
+    serial: u64,
+    key: u64,
+    trigger: u32,
+    timestamp: bool,
+    /// False once the port dropped it (cancel, close): its next notification unhooks it.
+    hooked: AtomicBool,
+}
+
+impl Registration {
+    /// The trigger was met with the object's signals `observed`: queue the packet if the
+    /// port still lists this registration.
+    fn fire(&self, observed: u32) {
+        let mut packet = [0u8; PACKET_SIZE];
+        packet[0..8].copy_from_slice(&self.key.to_le_bytes());
+        packet[8..12].copy_from_slice(&PKT_TYPE_SIGNAL_ONE.to_le_bytes());
+        packet[16..20].copy_from_slice(&self.trigger.to_le_bytes());
+        packet[20..24].copy_from_slice(&observed.to_le_bytes());
+        packet[24..32].copy_from_slice(&1u64.to_le_bytes());
+        if self.timestamp {
+            let now = crate::kernel::irq::uptime_nanos();
+            packet[32..40].copy_from_slice(&now.to_le_bytes());
+        }
+        let mut state = self.port.state.lock();
+        if let Some(me) = state.queue.fire(self.id, packet) {
+            super::account(PACKET_SIZE as i64);
+            Port::wake_one(&mut state);
+            // `me` is this registration's own Arc from the port's list; the caller (an
+            // object's observer list) still holds another, so this is not the last.
+            drop(state);
+            drop(me);
+        }
+    }
+}
+
+impl Observer for Registration {
+    fn on_signals(&self, signals: u32) -> bool {
+        if !self.hooked.load(Ordering::Acquire) {
+            return true;
+        }
+        if signals & self.trigger == 0 {
+            return false;
+        }
+        self.hooked.store(false, Ordering::Release);
+        self.fire(signals);
+        true
+    }
+
+    fn on_handle_closed(&self, serial: u64) -> bool {
+        if serial != self.serial {
+            return false;
+        }
+        self.hooked.store(false, Ordering::Release);
+        let me = self.port.state.lock().queue.forget(self.id);
+        drop(me);
+        true
+    }
+}

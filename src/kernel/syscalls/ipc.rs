@@ -1,0 +1,467 @@
+//! Channels, ports, async waits, timers and console input (ABI.md 4.2, calls 37, 41–48,
+//! 52–54, 61), each in its check order.
+//!
+//! Handles a write or call names leave the caller's table whatever the result (ABI.md
+//! 43): those that pass their checks move into the message under the table lock; on a
+//! failure before the message is handed over, every entry still naming a handle is
+//! closed too ([`consume_handles`]). Everything is closed before the call returns.
+
+use super::{Caller, ensure_heap_headroom, give, user};
+use crate::abi::{ZX_HANDLE_INVALID, rights};
+use crate::error::{ZxError, ZxResult};
+use crate::ipc::channel_queue::MAX_PENDING_MESSAGES;
+use crate::kernel::ipc::channel::{Channel, MAX_MSG_BYTES, MAX_MSG_HANDLES, Message, READ_MAY_DISCARD, ReadOutcome};
+use crate::kernel::ipc::console_input;
+use crate::kernel::ipc::port::{PACKET_SIZE, Port, WAIT_ASYNC_TIMESTAMP};
+use crate::kernel::ipc::timer::{MAX_SLACK_MODE, Timer};
+use crate::kernel::object::{KHandle, KernelObject, downcast};
+use crate::kernel::vm_object::{VmoObject, vmo_signals};
+use crate::object::handle_table::Handle;
+use crate::object::rights::check_rights;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+const _: () = assert!(MAX_PENDING_MESSAGES == 3500);
+
+/// Creates two connected objects and writes both handle values, or leaves neither.
+fn give_pair(
+    c: &Caller,
+    a: Arc<dyn KernelObject>,
+    b: Arc<dyn KernelObject>,
+    rights: u32,
+    out0: u64,
+    out1: u64,
+) -> ZxResult {
+    let h0 = c.process().add_handle(a, rights)?;
+    let h1 = match c.process().add_handle(b, rights) {
+        Ok(h) => h,
+        Err(e) => {
+            drop(c.process().remove_handle(h0));
+            return Err(e);
+        }
+    };
+    let written = user::put(out0, &h0.to_le_bytes()).and_then(|_| user::put(out1, &h1.to_le_bytes()));
+    if let Err(e) = written {
+        drop(c.process().remove_handle(h0));
+        drop(c.process().remove_handle(h1));
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// `zx_channel_create`: options must be 0; rights 0xF00E on both ends.
+pub fn channel_create(c: &Caller, options: u32, out0: u64, out1: u64) -> ZxResult {
+    if options != 0 {
+        return Err(ZxError::InvalidArgs);
+    }
+    ensure_heap_headroom()?;
+    let (a, b) = Channel::create();
+    give_pair(c, a, b, rights::DEFAULT_CHANNEL, out0, out1)
+}
+
+/// Closes every handle the user array `handles[..count]` still names, reading it in
+/// chunks of 64 and stopping at a chunk that cannot be read (Zircon's cleanup of a
+/// failed write).
+fn consume_handles(c: &Caller, handles: u64, count: u64) {
+    let mut done = 0u64;
+    while done < count {
+        let n = (count - done).min(64) as usize;
+        let mut raw = [0u8; 64 * 4];
+        let Some(at) = done.checked_mul(4).and_then(|o| handles.checked_add(o)) else { return };
+        if user::get(at, &mut raw[..n * 4]).is_err() {
+            return;
+        }
+        for i in 0..n {
+            let value = u32::from_le_bytes([raw[i * 4], raw[i * 4 + 1], raw[i * 4 + 2], raw[i * 4 + 3]]);
+            if value != ZX_HANDLE_INVALID
+                && let Ok(h) = c.process().remove_handle(value)
+            {
+                drop(h);
+            }
+        }
+        done += n as u64;
+    }
+}
+
+/// Builds a message for `channel` from the caller's bytes and handles (steps 3–6 of
+/// ABI.md 43; `min_bytes` is call's 4-byte minimum, checked after the copy). Handles
+/// that pass move out of the table; on an error those are closed here, and the caller
+/// still has to consume the entries left.
+fn take_message(
+    c: &Caller,
+    channel: &Arc<Channel>,
+    bytes: u64,
+    num_bytes: u32,
+    handles: u64,
+    num_handles: u32,
+    min_bytes: u32,
+) -> ZxResult<Message> {
+    let (nb, nh) = (num_bytes as usize, num_handles as usize);
+    if nb > MAX_MSG_BYTES || nh > MAX_MSG_HANDLES {
+        return Err(ZxError::OutOfRange);
+    }
+    ensure_heap_headroom()?;
+    let mut buf = channel.buffer(nb)?;
+    if nb > 0 {
+        user::get(bytes, &mut buf)?;
+    }
+    if num_bytes < min_bytes {
+        return Err(ZxError::InvalidArgs);
+    }
+    let mut raw = [0u8; MAX_MSG_HANDLES * 4];
+    if nh > 0 {
+        user::get(handles, &mut raw[..nh * 4])?;
+    }
+    let mut moved: Vec<Handle<KHandle>> = Vec::new();
+    moved.try_reserve_exact(nh).map_err(|_| ZxError::NoMemory)?;
+    let me = Arc::as_ptr(channel) as *const ();
+    let failed = c.process().with_handles(|table| {
+        let mut first_error = None;
+        for i in 0..nh {
+            let value = u32::from_le_bytes([raw[i * 4], raw[i * 4 + 1], raw[i * 4 + 2], raw[i * 4 + 3]]);
+            let check = match table.get(value) {
+                Err(e) => Err(e),
+                Ok(h) if h.rights & rights::TRANSFER == 0 => Err(ZxError::AccessDenied),
+                Ok(h) if Arc::as_ptr(h.object.object()) as *const () == me => Err(ZxError::NotSupported),
+                Ok(_) => Ok(()),
+            };
+            match check {
+                Ok(()) => {
+                    if let Ok(h) = table.remove(value) {
+                        moved.push(h);
+                    }
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error
+    });
+    if let Some(e) = failed {
+        // The handles that moved are closed with no lock held; the rest are consumed by
+        // the caller's cleanup.
+        drop(moved);
+        return Err(e);
+    }
+    Ok(Message::new(buf, moved))
+}
+
+/// `zx_channel_write` (ABI.md 43).
+pub fn channel_write(
+    c: &Caller,
+    handle: u32,
+    options: u32,
+    bytes: u64,
+    num_bytes: u32,
+    handles: u64,
+    num_handles: u32,
+) -> ZxResult {
+    let result = write_inner(c, handle, options, bytes, num_bytes, handles, num_handles);
+    match result {
+        Ok(()) => Ok(()),
+        Err((e, handed_over)) => {
+            if !handed_over {
+                consume_handles(c, handles, num_handles as u64);
+            }
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_inner(
+    c: &Caller,
+    handle: u32,
+    options: u32,
+    bytes: u64,
+    num_bytes: u32,
+    handles: u64,
+    num_handles: u32,
+) -> Result<(), (ZxError, bool)> {
+    if options != 0 {
+        return Err((ZxError::InvalidArgs, false));
+    }
+    let channel = c.process().get_object_with_rights::<Channel>(handle, rights::WRITE).map_err(|e| (e, false))?;
+    let msg = take_message(c, &channel, bytes, num_bytes, handles, num_handles, 0).map_err(|e| (e, false))?;
+    if let Err((e, msg)) = channel.write(msg) {
+        // Refused (peer closed, queue full): its handles are closed before returning.
+        drop(msg);
+        return Err((e, true));
+    }
+    Ok(())
+}
+
+/// Copies a received message out: `bytes` (the caller checked it fits), then its
+/// handles, installed in the caller's table with fresh serials (waits through the
+/// handles as they were in the sender's table end now, ABI.md section 4), their values
+/// written to `handles`. A fault loses the message and its handles.
+fn copy_out(c: &Caller, channel: Option<&Channel>, mut msg: Message, bytes: u64, handles: u64) -> ZxResult {
+    if !msg.bytes.is_empty() {
+        user::put_bytes(bytes, &msg.bytes)?;
+    }
+    if let Some(channel) = channel {
+        channel.recycle(core::mem::take(&mut msg.bytes));
+    }
+    let n = msg.handles.len();
+    if n == 0 {
+        return Ok(());
+    }
+    let received = core::mem::take(&mut msg.handles);
+    drop(msg);
+    let mut raw = [0u8; MAX_MSG_HANDLES * 4];
+    let mut installed = [0u32; MAX_MSG_HANDLES];
+    let mut count = 0;
+    let mut result = Ok(());
+    for h in received {
+        // A new handle (new serial) to the same object, then the old one dropped: waits
+        // and async registrations made through the old one end.
+        let fresh = KHandle::new(h.object.object().clone());
+        let rights = h.rights;
+        drop(h);
+        if result.is_err() {
+            continue;
+        }
+        match c.process().add_khandle(fresh, rights) {
+            Ok(value) => {
+                installed[count] = value;
+                raw[count * 4..count * 4 + 4].copy_from_slice(&value.to_le_bytes());
+                count += 1;
+            }
+            Err(e) => result = Err(e),
+        }
+    }
+    let result = result.and_then(|()| user::put_bytes(handles, &raw[..n * 4]));
+    if result.is_err() {
+        for value in &installed[..count] {
+            drop(c.process().remove_handle(*value));
+        }
+    }
+    result
+}
+
+/// `zx_channel_read` (ABI.md 42).
+#[allow(clippy::too_many_arguments)]
+pub fn channel_read(
+    c: &Caller,
+    handle: u32,
+    options: u32,
+    bytes: u64,
+    handles: u64,
+    num_bytes: u32,
+    num_handles: u32,
+    actual_bytes: u64,
+    actual_handles: u64,
+) -> ZxResult {
+    let channel = c.process().get_object_with_rights::<Channel>(handle, rights::READ)?;
+    if options & !READ_MAY_DISCARD != 0 {
+        return Err(ZxError::NotSupported);
+    }
+    let write_actuals = |nb: u32, nh: u32| -> ZxResult {
+        if actual_bytes != 0 {
+            user::put(actual_bytes, &nb.to_le_bytes())?;
+        }
+        if actual_handles != 0 {
+            user::put(actual_handles, &nh.to_le_bytes())?;
+        }
+        Ok(())
+    };
+    match channel.read(num_bytes, num_handles, options & READ_MAY_DISCARD != 0)? {
+        ReadOutcome::TooSmall(nb, nh, discarded) => {
+            drop(discarded);
+            write_actuals(nb, nh)?;
+            Err(ZxError::BufferTooSmall)
+        }
+        ReadOutcome::Message(msg) => {
+            write_actuals(msg.bytes.len() as u32, msg.handles.len() as u32)?;
+            copy_out(c, Some(&channel), msg, bytes, handles)
+        }
+    }
+}
+
+/// `zx_channel_call_args_t` (ABI.md section 5).
+struct CallArgs {
+    wr_bytes: u64,
+    wr_handles: u64,
+    rd_bytes: u64,
+    rd_handles: u64,
+    wr_num_bytes: u32,
+    wr_num_handles: u32,
+    rd_num_bytes: u32,
+    rd_num_handles: u32,
+}
+
+impl CallArgs {
+    fn parse(raw: &[u8; 48]) -> CallArgs {
+        let u64_at = |o: usize| u64::from_le_bytes(raw[o..o + 8].try_into().unwrap_or([0; 8]));
+        let u32_at = |o: usize| u32::from_le_bytes(raw[o..o + 4].try_into().unwrap_or([0; 4]));
+        CallArgs {
+            wr_bytes: u64_at(0),
+            wr_handles: u64_at(8),
+            rd_bytes: u64_at(16),
+            rd_handles: u64_at(24),
+            wr_num_bytes: u32_at(32),
+            wr_num_handles: u32_at(36),
+            rd_num_bytes: u32_at(40),
+            rd_num_handles: u32_at(44),
+        }
+    }
+}
+
+/// `zx_channel_call` (ABI.md 44).
+pub fn channel_call(
+    c: &Caller,
+    handle: u32,
+    options: u32,
+    deadline: i64,
+    args: u64,
+    actual_bytes: u64,
+    actual_handles: u64,
+) -> ZxResult {
+    let mut raw = [0u8; 48];
+    user::get(args, &mut raw)?;
+    let args = CallArgs::parse(&raw);
+    let (reply, channel) = match call_send(c, handle, options, deadline, &args) {
+        Ok(done) => done,
+        Err((e, handed_over)) => {
+            if !handed_over {
+                consume_handles(c, args.wr_handles, args.wr_num_handles as u64);
+            }
+            return Err(e);
+        }
+    };
+    if reply.bytes.len() > args.rd_num_bytes as usize || reply.handles.len() > args.rd_num_handles as usize {
+        drop(reply);
+        return Err(ZxError::BufferTooSmall);
+    }
+    let sizes = user::put(actual_bytes, &(reply.bytes.len() as u32).to_le_bytes())
+        .and_then(|()| user::put(actual_handles, &(reply.handles.len() as u32).to_le_bytes()));
+    if let Err(e) = sizes {
+        drop(reply);
+        return Err(e);
+    }
+    // Its buffer goes back to the channel it came through.
+    copy_out(c, Some(&channel), reply, args.rd_bytes, args.rd_handles)
+}
+
+/// Steps 2–10 of `zx_channel_call`: the reply, or the error and whether the handles
+/// were already handed to the kernel (then nothing is left to consume).
+fn call_send(
+    c: &Caller,
+    handle: u32,
+    options: u32,
+    deadline: i64,
+    args: &CallArgs,
+) -> Result<(Message, Arc<Channel>), (ZxError, bool)> {
+    if options != 0 {
+        return Err((ZxError::InvalidArgs, false));
+    }
+    let channel =
+        c.process().get_object_with_rights::<Channel>(handle, rights::READ | rights::WRITE).map_err(|e| (e, false))?;
+    let msg = take_message(c, &channel, args.wr_bytes, args.wr_num_bytes, args.wr_handles, args.wr_num_handles, 4)
+        .map_err(|e| (e, false))?;
+    ensure_heap_headroom().map_err(|e| (e, false))?;
+    let deadline = if deadline == crate::abi::ZX_TIME_INFINITE { i64::MAX } else { deadline };
+    let reply = channel.call(&c.thread, msg, deadline).map_err(|e| (e, true))?;
+    Ok((reply, channel))
+}
+
+/// `zx_port_create`: options must be 0 (no interrupts to bind); rights 0x800F.
+pub fn port_create(c: &Caller, options: u32, out: u64) -> ZxResult {
+    if options != 0 {
+        return Err(ZxError::InvalidArgs);
+    }
+    ensure_heap_headroom()?;
+    give(c, Port::new(), rights::DEFAULT_PORT, out)
+}
+
+/// `zx_port_queue`: WRITE, the packet, the user-packet limit.
+pub fn port_queue(c: &Caller, port: u32, packet: u64) -> ZxResult {
+    let port = c.process().get_object_with_rights::<Port>(port, rights::WRITE)?;
+    let mut bytes = [0u8; PACKET_SIZE];
+    user::get(packet, &mut bytes)?;
+    ensure_heap_headroom()?;
+    port.queue_user(bytes)
+}
+
+/// `zx_port_wait`: READ, then the oldest packet (a faulting out-pointer loses it).
+pub fn port_wait(c: &Caller, port: u32, deadline: i64, packet: u64) -> ZxResult {
+    let port = c.process().get_object_with_rights::<Port>(port, rights::READ)?;
+    let bytes = port.wait(&c.thread, deadline)?;
+    drop(port);
+    user::put(packet, &bytes)
+}
+
+/// Looks up the object of a wait: BAD_HANDLE, WAIT, waitable. Returns it, the handle's
+/// serial and the signals kept outside its base (a VMO's ZERO_CHILDREN).
+fn waitable(c: &Caller, handle: u32) -> ZxResult<(Arc<dyn KernelObject>, u64, u32)> {
+    let (object, have, serial) = c.process().get_handle(handle)?;
+    check_rights(have, rights::WAIT)?;
+    if !object.waitable() {
+        return Err(ZxError::NotSupported);
+    }
+    let extra = match downcast::<VmoObject>(&object) {
+        Ok(vmo) => vmo_signals(&vmo),
+        Err(_) => 0,
+    };
+    Ok((object, serial, extra))
+}
+
+/// `zx_port_cancel`: the port (WRITE), the source (WAIT, waitable), then NOT_FOUND when
+/// nothing was removed.
+pub fn port_cancel(c: &Caller, port: u32, source: u32, key: u64) -> ZxResult {
+    let port = c.process().get_object_with_rights::<Port>(port, rights::WRITE)?;
+    let (object, serial, _) = waitable(c, source)?;
+    drop(object);
+    port.cancel(serial, key)
+}
+
+/// `zx_object_wait_async`: options, the port (WRITE), the object (WAIT, waitable).
+pub fn wait_async(c: &Caller, handle: u32, port: u32, key: u64, signals: u32, options: u32) -> ZxResult {
+    if options & !WAIT_ASYNC_TIMESTAMP != 0 {
+        return Err(ZxError::InvalidArgs);
+    }
+    let port = c.process().get_object_with_rights::<Port>(port, rights::WRITE)?;
+    let (object, serial, extra) = waitable(c, handle)?;
+    ensure_heap_headroom()?;
+    let result = port.register(&object, serial, key, signals, options, extra);
+    drop((object, port));
+    result
+}
+
+/// `zx_timer_create`: the clock (monotonic only), then the slack mode.
+pub fn timer_create(c: &Caller, options: u32, clock_id: u32, out: u64) -> ZxResult {
+    if clock_id != 0 || options > MAX_SLACK_MODE {
+        return Err(ZxError::InvalidArgs);
+    }
+    ensure_heap_headroom()?;
+    give(c, Timer::new(options), rights::DEFAULT_TIMER, out)
+}
+
+/// `zx_timer_set`: slack ≥ 0 (before the handle), WRITE; then disarm and set.
+pub fn timer_set(c: &Caller, handle: u32, deadline: i64, slack: i64) -> ZxResult {
+    if slack < 0 {
+        return Err(ZxError::OutOfRange);
+    }
+    c.process().get_object_with_rights::<Timer>(handle, rights::WRITE)?.set(deadline, slack)
+}
+
+/// `zx_timer_cancel`: WRITE; disarms and clears SIGNALED.
+pub fn timer_cancel(c: &Caller, handle: u32) -> ZxResult {
+    c.process().get_object_with_rights::<Timer>(handle, rights::WRITE)?.cancel();
+    Ok(())
+}
+
+/// `zx_debug_read`: the root resource (no right needed), then at least one byte of
+/// console input (waiting for the first only), `\r` read as `\n`.
+pub fn debug_read(c: &Caller, resource: u32, buf: u64, len: u64, actual: u64) -> ZxResult {
+    super::lookup_resource(c, resource)?;
+    if len == 0 {
+        return user::put(actual, &0u64.to_le_bytes());
+    }
+    let mut bytes = [0u8; console_input::RING_BYTES];
+    let want = (len as usize).min(bytes.len());
+    let n = console_input::read(&c.thread, &mut bytes[..want])?;
+    user::put_bytes(buf, &bytes[..n])?;
+    user::put(actual, &(n as u64).to_le_bytes())
+}
