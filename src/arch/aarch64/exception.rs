@@ -24,6 +24,21 @@ pub struct TrapFrame {
 const _: () = assert!(core::mem::size_of::<TrapFrame>() == 288);
 
 impl TrapFrame {
+    /// Where x0 is (x_n at `X_OFFSET + 8 * n`); vectors.S gets these four offsets.
+    pub const X_OFFSET: usize = core::mem::offset_of!(TrapFrame, x);
+    /// SP_EL0, right after x30 (the assembly stores them as a pair).
+    pub const SP_EL0_OFFSET: usize = core::mem::offset_of!(TrapFrame, sp_el0);
+    /// ELR, with SPSR right after it (a pair).
+    pub const ELR_OFFSET: usize = core::mem::offset_of!(TrapFrame, elr);
+    /// The frame record (x29, ELR) linking backtraces through the trap.
+    pub const RECORD_OFFSET: usize = core::mem::offset_of!(TrapFrame, frame_record);
+}
+
+const _: () = assert!(TrapFrame::SP_EL0_OFFSET == TrapFrame::X_OFFSET + 31 * 8);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, spsr) == TrapFrame::ELR_OFFSET + 8);
+const _: () = assert!(TrapFrame::RECORD_OFFSET + 16 <= core::mem::size_of::<TrapFrame>());
+
+impl TrapFrame {
     /// A frame that enters EL0 at `entry` with stack `sp` and arguments x0..x2, every
     /// other register zero, interrupts unmasked.
     pub fn new_user(entry: u64, sp: u64, args: [u64; 3]) -> Self {

@@ -15,6 +15,12 @@
 // register.
 
 .equ FRAME_SIZE, {frame_size}
+// TrapFrame field offsets (exception.rs, via offset_of!): x0..x30 at TF_X + 8 * n, then
+// SP_EL0 (so x30 and SP_EL0 make a pair), ELR and SPSR (a pair), the frame record.
+.equ TF_X, {tf_x}
+.equ TF_SP_EL0, {tf_sp_el0}
+.equ TF_ELR, {tf_elr}
+.equ TF_RECORD, {tf_record}
 // Valid kernel stack addresses have this bit set (kernel::kstack: stacks fill the upper
 // half of naturally aligned slots whose lower half is the unmapped guard).
 .equ STACK_BIT, {stack_bit}
@@ -40,31 +46,31 @@
 // x2..x17 at their TrapFrame offsets: the registers both the syscall path and the full
 // path save (x0/x1 are saved by each vector entry itself).
 .macro SAVE_X2_TO_X17
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
+    stp     x2, x3, [sp, #TF_X + 8 * 2]
+    stp     x4, x5, [sp, #TF_X + 8 * 4]
+    stp     x6, x7, [sp, #TF_X + 8 * 6]
+    stp     x8, x9, [sp, #TF_X + 8 * 8]
+    stp     x10, x11, [sp, #TF_X + 8 * 10]
+    stp     x12, x13, [sp, #TF_X + 8 * 12]
+    stp     x14, x15, [sp, #TF_X + 8 * 14]
+    stp     x16, x17, [sp, #TF_X + 8 * 16]
 .endm
 
 .macro RESTORE_X2_TO_X17
-    ldp     x2, x3, [sp, #16]
-    ldp     x4, x5, [sp, #32]
-    ldp     x6, x7, [sp, #48]
-    ldp     x8, x9, [sp, #64]
-    ldp     x10, x11, [sp, #80]
-    ldp     x12, x13, [sp, #96]
-    ldp     x14, x15, [sp, #112]
-    ldp     x16, x17, [sp, #128]
+    ldp     x2, x3, [sp, #TF_X + 8 * 2]
+    ldp     x4, x5, [sp, #TF_X + 8 * 4]
+    ldp     x6, x7, [sp, #TF_X + 8 * 6]
+    ldp     x8, x9, [sp, #TF_X + 8 * 8]
+    ldp     x10, x11, [sp, #TF_X + 8 * 10]
+    ldp     x12, x13, [sp, #TF_X + 8 * 12]
+    ldp     x14, x15, [sp, #TF_X + 8 * 14]
+    ldp     x16, x17, [sp, #TF_X + 8 * 16]
 .endm
 
 .macro ENTRY kind
     .balign 0x80
     sub     sp, sp, #FRAME_SIZE
-    stp     x0, x1, [sp, #0]
+    stp     x0, x1, [sp, #TF_X + 8 * 0]
     mov     x1, #\kind
     b       trap_common
 .endm
@@ -84,7 +90,7 @@
     tbz     x0, #STACK_BIT, stack_overflow
     sub     x0, sp, x0                  // x0 = x0 again
     sub     sp, sp, x0                  // sp = sp'
-    stp     x0, x1, [sp, #0]
+    stp     x0, x1, [sp, #TF_X + 8 * 0]
     mov     x1, #KIND_CUR_SPX_SYNC
     b       trap_common
 .endm
@@ -95,19 +101,19 @@
 .macro ENTRY_EL0_SYNC
     .balign 0x80
     sub     sp, sp, #FRAME_SIZE
-    stp     x0, x1, [sp, #0]
+    stp     x0, x1, [sp, #TF_X + 8 * 0]
     SAVE_X2_TO_X17
-    str     x18, [sp, #144]
-    stp     x29, x30, [sp, #232]
+    str     x18, [sp, #TF_X + 8 * 18]
+    stp     x29, x30, [sp, #TF_X + 8 * 29]
     mrs     x10, elr_el1
     mrs     x11, spsr_el1
-    stp     x10, x11, [sp, #256]
+    stp     x10, x11, [sp, #TF_ELR]
     mrs     x9, esr_el1
     lsr     x9, x9, #26
     cmp     x9, #EC_SVC64
     b.ne    el0_sync_not_svc
     // A frame record so backtraces walk through the syscall into user code.
-    stp     x29, x10, [sp, #272]
+    stp     x29, x10, [sp, #TF_RECORD]
     add     x29, sp, #272
     // The handler for number x16 (entry 0 for any number past the table).
     cmp     x16, #SYSCALL_COUNT
@@ -142,53 +148,53 @@ exception_vectors:
 
 trap_common:
     SAVE_X2_TO_X17
-    stp     x18, x19, [sp, #144]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
+    stp     x18, x19, [sp, #TF_X + 8 * 18]
+    stp     x20, x21, [sp, #TF_X + 8 * 20]
+    stp     x22, x23, [sp, #TF_X + 8 * 22]
+    stp     x24, x25, [sp, #TF_X + 8 * 24]
+    stp     x26, x27, [sp, #TF_X + 8 * 26]
+    stp     x28, x29, [sp, #TF_X + 8 * 28]
     mrs     x10, sp_el0
-    stp     x30, x10, [sp, #240]
+    stp     x30, x10, [sp, #TF_X + 8 * 30]
     mrs     x11, elr_el1
     mrs     x12, spsr_el1
-    stp     x11, x12, [sp, #256]
+    stp     x11, x12, [sp, #TF_ELR]
     // A frame record so backtraces walk through the trap into the interrupted code.
-    stp     x29, x11, [sp, #272]
+    stp     x29, x11, [sp, #TF_RECORD]
     add     x29, sp, #272
     mov     x0, sp
     bl      handle_exception
     // fall through
 .global trap_return
 trap_return:
-    ldp     x11, x12, [sp, #256]
+    ldp     x11, x12, [sp, #TF_ELR]
     msr     elr_el1, x11
     msr     spsr_el1, x12
-    ldp     x30, x10, [sp, #240]
+    ldp     x30, x10, [sp, #TF_X + 8 * 30]
     msr     sp_el0, x10
-    ldp     x0, x1, [sp, #0]
+    ldp     x0, x1, [sp, #TF_X + 8 * 0]
     RESTORE_X2_TO_X17
-    ldp     x18, x19, [sp, #144]
-    ldp     x20, x21, [sp, #160]
-    ldp     x22, x23, [sp, #176]
-    ldp     x24, x25, [sp, #192]
-    ldp     x26, x27, [sp, #208]
-    ldp     x28, x29, [sp, #224]
+    ldp     x18, x19, [sp, #TF_X + 8 * 18]
+    ldp     x20, x21, [sp, #TF_X + 8 * 20]
+    ldp     x22, x23, [sp, #TF_X + 8 * 22]
+    ldp     x24, x25, [sp, #TF_X + 8 * 24]
+    ldp     x26, x27, [sp, #TF_X + 8 * 26]
+    ldp     x28, x29, [sp, #TF_X + 8 * 28]
     add     sp, sp, #FRAME_SIZE
     eret
 
 // The rest of a synchronous exception from EL0 that is not a syscall: complete the frame
 // (x19..x28, SP_EL0, the frame record) and take the common path.
 el0_sync_not_svc:
-    stp     x18, x19, [sp, #144]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    str     x28, [sp, #224]
+    stp     x18, x19, [sp, #TF_X + 8 * 18]
+    stp     x20, x21, [sp, #TF_X + 8 * 20]
+    stp     x22, x23, [sp, #TF_X + 8 * 22]
+    stp     x24, x25, [sp, #TF_X + 8 * 24]
+    stp     x26, x27, [sp, #TF_X + 8 * 26]
+    str     x28, [sp, #TF_X + 8 * 28]
     mrs     x9, sp_el0
-    str     x9, [sp, #248]
-    stp     x29, x10, [sp, #272]
+    str     x9, [sp, #TF_SP_EL0]
+    stp     x29, x10, [sp, #TF_RECORD]
     add     x29, sp, #272
     mov     x0, sp
     mov     x1, #KIND_LOW_SYNC
@@ -198,13 +204,13 @@ el0_sync_not_svc:
 // Back to EL0 from a syscall: x0 holds the result; x19..x28 were preserved by the
 // handler (AAPCS64) and SP_EL0 was never changed.
 syscall_return:
-    ldp     x10, x11, [sp, #256]
+    ldp     x10, x11, [sp, #TF_ELR]
     msr     elr_el1, x10
     msr     spsr_el1, x11
-    ldr     x1, [sp, #8]
+    ldr     x1, [sp, #TF_X + 8 * 1]
     RESTORE_X2_TO_X17
-    ldr     x18, [sp, #144]
-    ldp     x29, x30, [sp, #232]
+    ldr     x18, [sp, #TF_X + 8 * 18]
+    ldp     x29, x30, [sp, #TF_X + 8 * 29]
     add     sp, sp, #FRAME_SIZE
     eret
 
