@@ -19,6 +19,7 @@ use super::task::Thread;
 use crate::arch::aarch64::context;
 use crate::arch::aarch64::percpu::{MAX_CPUS, cpu_index};
 use crate::arch::aarch64::timer;
+use crate::sched::run_queue;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -218,13 +219,11 @@ fn make_ready_if_blocked(thread: &Arc<Thread>) {
 /// another), else the CPU it last ran on, else the shortest queue.
 fn enqueue(s: &mut Sched, thread: Arc<Thread>) {
     let me = cpu_index();
-    let online = cpu::online_count();
     let last = thread.run.lock().last_cpu;
-    let idle =
-        (0..online).map(|i| (me + i) % online).find(|&c| s.cpus[c].idle && cpu::get(c).online.load(Ordering::Acquire));
-    let target = idle
-        .or(last.filter(|&c| c < online))
-        .unwrap_or_else(|| (0..online).min_by_key(|&c| s.cpus[c].ready.len()).unwrap_or(me));
+    let (loads, online) = loads(s);
+    // The pure placement policy (`sched::run_queue::place`): fewest runnable threads,
+    // then the thread's last CPU, then this one.
+    let target = run_queue::place(&loads[..online], last, me).unwrap_or(me);
     s.cpus[target].ready.push_back(thread);
     if s.cpus[target].idle {
         s.cpus[target].idle = false;
@@ -234,17 +233,38 @@ fn enqueue(s: &mut Sched, thread: Arc<Thread>) {
     }
 }
 
-/// The next thread for CPU `cpu`: its own queue first, else one taken from the longest
-/// other queue.
+/// Whether idle CPU `cpu` has a thread to run: its own, or one it may take.
+fn has_work_for(s: &Sched, cpu: usize) -> bool {
+    if !s.cpus[cpu].ready.is_empty() {
+        return true;
+    }
+    let (mut loads, online) = loads(s);
+    loads[cpu] = run_queue::CpuLoad { idle: true, waiting: 0 };
+    run_queue::steal_from(&loads[..online], cpu).is_some()
+}
+
+/// Each online CPU's load, for the placement policy.
+fn loads(s: &Sched) -> ([run_queue::CpuLoad; MAX_CPUS], usize) {
+    let online = cpu::online_count().min(MAX_CPUS);
+    let mut loads = [run_queue::CpuLoad { idle: true, waiting: 0 }; MAX_CPUS];
+    for (c, load) in loads.iter_mut().enumerate().take(online) {
+        load.idle = s.cpus[c].idle;
+        load.waiting = s.cpus[c].ready.len();
+    }
+    (loads, online)
+}
+
+/// The next thread for CPU `cpu`: its own queue first, else, as an idle CPU, the
+/// longest-waiting thread of the CPU the policy (`sched::run_queue::steal_from`) names.
 fn pick(s: &mut Sched, cpu: usize) -> Option<Arc<Thread>> {
     if let Some(t) = s.cpus[cpu].ready.pop_front() {
         return Some(t);
     }
-    let victim = (0..MAX_CPUS).filter(|&c| c != cpu).max_by_key(|&c| s.cpus[c].ready.len())?;
-    if s.cpus[victim].ready.is_empty() {
-        return None;
-    }
-    s.cpus[victim].ready.pop_back()
+    let (mut loads, online) = loads(s);
+    // This CPU is about to idle unless it takes something.
+    loads[cpu] = run_queue::CpuLoad { idle: true, waiting: 0 };
+    let victim = run_queue::steal_from(&loads[..online], cpu)?;
+    s.cpus[victim].ready.pop_front()
 }
 
 /// What becomes of the thread that gives up the CPU.
@@ -549,7 +569,7 @@ pub fn idle_loop() -> ! {
         {
             let mut s = SCHED.lock();
             let cpu = cpu_index();
-            let has_work = !s.cpus[cpu].ready.is_empty() || (0..MAX_CPUS).any(|c| s.cpus[c].ready.len() > 1);
+            let has_work = has_work_for(&s, cpu);
             s.cpus[cpu].idle = !has_work;
         }
         yield_from_idle();
@@ -575,7 +595,7 @@ fn yield_from_idle() {
     let local = cpu::this();
     let ready = {
         let s = SCHED.lock();
-        !s.cpus[cpu].ready.is_empty() || (0..MAX_CPUS).any(|c| s.cpus[c].ready.len() > 1)
+        has_work_for(&s, cpu)
     };
     if ready && local.current().is_none() {
         reschedule(Outcome::Yield);
