@@ -419,7 +419,9 @@ pub fn before_user_return() {
     }
     if local.need_resched.swap(false, Ordering::Relaxed) {
         reschedule(Outcome::Yield);
-        if local.current().is_some_and(|t| t.kill_pending()) {
+        // This thread may resume on another CPU: `local` is the CPU it left, whose
+        // current thread is someone else now. Look at the thread itself.
+        if cpu::current_thread().is_some_and(|t| t.kill_pending()) {
             exit_current();
         }
     }
