@@ -88,6 +88,8 @@ static TESTS: &[user::Test] = tests![
     // Memory views across address spaces.
     stale_mapping_decommit_cross_process,
     stale_mapping_shrink_cross_process,
+    stale_mapping_unmap_cross_process,
+    stale_mapping_decommit_same_process,
     // Kernel memory.
     kmem_free_bytes_back_after_tasks,
 ];
@@ -2208,6 +2210,94 @@ fn stale_mapping_shrink_cross_process(ctx: &Ctx) -> TestResult {
     check_eq(child.mb().results[2].load(Ordering::Acquire), 0, "reads that succeeded after the shrink")?;
     drop(poisons);
     fault_lines_done();
+    Ok(())
+}
+
+fn stale_mapping_unmap_cross_process(ctx: &Ctx) -> TestResult {
+    fault_lines_follow();
+    let (_vmo, child) = watched_page(ctx, false)?;
+    let at = child.mb().args[0].load(Ordering::Acquire);
+    // Unmapped from the child's address space by us, while it reads on another CPU.
+    check_ok(vmar_unmap(&child.image.vmar, at, PAGE_SIZE), "unmap from the child")?;
+    child.mb().phase.store(1, Ordering::Release);
+    let info = child.wait_end()?;
+    check_eq(info.return_code, retcode::EXCEPTION_KILL, "the watcher faulted")?;
+    check_eq(child.mb().results[0].load(Ordering::Acquire), 0, "bad words read")?;
+    check_eq(child.mb().results[2].load(Ordering::Acquire), 0, "passes over the page after the unmap returned")?;
+    fault_lines_done();
+    Ok(())
+}
+
+struct Watcher {
+    addr: u64,
+    phase: AtomicU64,
+    passes: AtomicU64,
+    passes_after: AtomicU64,
+    bad: AtomicU64,
+    last_bad: AtomicU64,
+}
+
+/// The in-process watcher: as the child's CMD_WATCH, on a thread of ours.
+fn watch_page(w: &Watcher) {
+    loop {
+        let phase = w.phase.load(Ordering::Acquire);
+        if phase >= 2 {
+            return;
+        }
+        for i in 0..512 {
+            // SAFETY: the page stays mapped (only decommitted) until this thread ends.
+            let word = unsafe { core::ptr::read_volatile((w.addr as usize as *const u64).add(i)) };
+            if !(word == 0 || (word == OLD_WORD && phase == 0)) {
+                w.bad.fetch_add(1, Ordering::AcqRel);
+                w.last_bad.store(word, Ordering::Release);
+            }
+        }
+        if phase == 1 {
+            w.passes_after.fetch_add(1, Ordering::AcqRel);
+        }
+        w.passes.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+fn stale_mapping_decommit_same_process(ctx: &Ctx) -> TestResult {
+    // One address space, two CPUs (when there are): a thread reading a page that the
+    // main thread decommits must see zeros from then on, never the reused frame.
+    let vmo = check_ok(vmo_create(PAGE_SIZE, 0), "vmo")?;
+    let page = [OLD_WORD; 512];
+    // SAFETY: reinterpreting the u64 array as its bytes.
+    let bytes = unsafe { core::slice::from_raw_parts(page.as_ptr().cast::<u8>(), PAGE_SIZE as usize) };
+    check_ok(vmo_write(&vmo, bytes, 0), "fill")?;
+    let map = check_ok(Mapping::new(ctx.root_vmar, VM_PERM_READ, 0, &vmo, 0, PAGE_SIZE), "map")?;
+    let w = Watcher {
+        addr: map.addr(),
+        phase: AtomicU64::new(0),
+        passes: AtomicU64::new(0),
+        passes_after: AtomicU64::new(0),
+        bad: AtomicU64::new(0),
+        last_bad: AtomicU64::new(0),
+    };
+    let t = check_ok(thread::spawn("watcher", watch_page, &w), "spawn")?;
+    wait_for("the watcher's passes", || w.passes.load(Ordering::Acquire) >= 5)?;
+    check_ok(vmo_op_range(&vmo, OP_DECOMMIT, 0, PAGE_SIZE), "DECOMMIT")?;
+    let mut poisons = [poison(32)?, poison(32)?];
+    w.phase.store(1, Ordering::Release);
+    let start = w.passes.load(Ordering::Acquire);
+    for round in 0..6 {
+        poisons[round % 2] = poison(32)?;
+        let _ = nanosleep(0);
+    }
+    wait_for("more passes", || w.passes.load(Ordering::Acquire) >= start + 5)?;
+    w.phase.store(2, Ordering::Release);
+    check_ok(t.join(), "join")?;
+    let bad = w.bad.load(Ordering::Acquire);
+    if bad != 0 {
+        fail!(
+            "another thread read {bad} words of old or reused data after DECOMMIT (last {:#x})",
+            w.last_bad.load(Ordering::Acquire)
+        );
+    }
+    check(w.passes_after.load(Ordering::Acquire) > 0, "the thread read the page after DECOMMIT")?;
+    drop((poisons, map));
     Ok(())
 }
 
