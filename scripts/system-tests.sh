@@ -2,7 +2,9 @@
 # Levels 3 and up of `make test`: the kernel image booted with the project's EL0
 # programs (tests/user) on the whole boot matrix, the isolation cases (each must die
 # with `user fault:` and status 139 while the kernel lives on), the refusal of a bad
-# initrd (status 2), and a short fixed-seed syscall fuzz.
+# initrd (status 2), a short fixed-seed syscall fuzz, and the task suite (threads,
+# processes, jobs, futexes, SMP) from its cpio archive on every CPU count of
+# TASK_MACHINES, then several times with the vCPUs truly in parallel.
 #
 #   scripts/system-tests.sh KERNEL_IMAGE USER_BIN_DIR [MACHINES...]
 #
@@ -43,7 +45,8 @@ run() {
 }
 
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
+initrds=$(mktemp -d)
+trap 'rm -rf "$scratch" "$initrds"' EXIT
 bad_initrd=$scratch/not-an-elf
 printf 'this is not an ELF file\n' >"$bad_initrd"
 # Hand-made programs (issue 13): a segment where the stack used to go, and 40,001 segments.
@@ -94,6 +97,30 @@ fi
 if [[ -x "$bins/fuzz" ]]; then
     run "fuzz/seed-1" --initrd "$bins/fuzz" --append "seed=1 calls=20000 $(machine_test_args virt)" --summary \
         --timeout 300 --expect 'still held 5 handles .* 0 VMOs remain'
+fi
+# The task suite boots from its archive (bin/tasks and the child it starts, bin/tasks-child).
+# cpus= tells it the CPU count to expect; under -icount the vCPUs take turns, so it must
+# not require two threads to run at the same instant (parallel=0).
+task_args() {
+    local words="init=bin/tasks cpus=$(machine_cpus "$1")"
+    [[ " $(machine_args "$1") " == *" -icount "* ]] && words+=" parallel=0"
+    echo "$words"
+}
+if [[ -x "$bins/tasks" && -x "$bins/tasks-child" ]]; then
+    if "$here/mk-test-initrds" "$bins" "$initrds"; then
+        for m in $TASK_MACHINES; do
+            run "tasks/$m" --machine "$m" --initrd "$initrds/tasks.cpio" --append "$(task_args "$m")" \
+                --summary --timeout 240 --expect '^running [0-9]+ tests'
+        done
+        for ((i = 1; i <= TASK_PARALLEL_RUNS; i++)); do
+            run "tasks/$TASK_PARALLEL_MACHINE/run-$i" --machine "$TASK_PARALLEL_MACHINE" --initrd "$initrds/tasks.cpio" \
+                --append "$(task_args "$TASK_PARALLEL_MACHINE")" --summary --timeout 240
+        done
+    else
+        echo "test tasks/archive ... FAILED (scripts/mk-test-initrds)"
+        failed=$((failed + 1))
+        failures+=("tasks/archive")
+    fi
 fi
 
 echo

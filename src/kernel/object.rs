@@ -206,6 +206,12 @@ impl KHandle {
     pub fn serial(&self) -> u64 {
         self.serial
     }
+
+    /// The handle is moved to another table (`zx_process_start`'s arg1): the waits made
+    /// through it end with CANCELED, as when it is closed, while the handle lives on.
+    pub fn end_waits(&self) {
+        self.object.base().handle_closed(self.serial);
+    }
 }
 
 impl Clone for KHandle {

@@ -294,6 +294,14 @@ fn reschedule(outcome: Outcome) {
                 s.cpus[cpu].ready.push_back(p.clone());
             }
             Outcome::Block(node, deadline) => {
+                // A kill after `block` looked for one found this thread still Running,
+                // so `kick` only interrupted this CPU and woke nothing: look again here,
+                // under the lock `kick` takes, before the thread can be queued as
+                // blocked (else it would wait for good).
+                if p.kill_pending() {
+                    let _ =
+                        node.reason.compare_exchange(0, WakeReason::Killed.code(), Ordering::AcqRel, Ordering::Acquire);
+                }
                 if node.reason().is_some() {
                     // Woken before it could sleep.
                     run.switched_in = now;
@@ -461,7 +469,9 @@ pub fn before_user_return() {
     }
     if local.need_resched.swap(false, Ordering::Relaxed) {
         reschedule(Outcome::Yield);
-        if local.current().is_some_and(|t| t.kill_pending()) {
+        // This thread may resume on another CPU: `local` is the CPU it left, whose
+        // current thread is someone else now. Look at the thread itself.
+        if cpu::current_thread().is_some_and(|t| t.kill_pending()) {
             exit_current();
         }
     }

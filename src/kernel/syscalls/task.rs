@@ -111,7 +111,11 @@ pub fn process_start(c: &Caller, process: u32, thread: u32, entry: u64, stack: u
         return Err(ZxError::BadState);
     }
     let arg1_value = match moved {
-        Some(h) => target.add_khandle(h.object, h.rights)? as u64,
+        Some(h) => {
+            // Waits through the moved handle end now (ABI.md 4, "Waits end with CANCELED").
+            h.object.end_waits();
+            target.add_khandle(h.object, h.rights)? as u64
+        }
         None => 0,
     };
     target.start(&thread, entry, stack, arg1_value, arg2)

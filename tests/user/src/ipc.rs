@@ -399,7 +399,7 @@ impl<'a> Thread<'a> {
         unsafe {
             core::ptr::write(slot as usize as *mut *const (dyn Fn() + Sync + 'a), ptr);
         }
-        let handle = thread_create(ctx.process, b"ipc-test")?;
+        let handle = thread_create(ctx.process(), b"ipc-test")?;
         let args = [handle.raw() as u64, thread_trampoline as *const () as usize as u64, slot, slot, 0];
         // SAFETY: entry and stack are ours; the kernel touches no pointer here.
         ok(unsafe { call_status(nr::THREAD_START, &args) })?;
@@ -471,7 +471,7 @@ impl Drop for Child {
 /// 64 KiB stack, and `entry(channel, arg)` as its first code.
 pub fn spawn_copy(ctx: &Ctx, entry: extern "C" fn(u64, u64) -> !, arg: u64) -> ZxResult<Child> {
     const ROOT_BASE: u64 = zx::USER_BASE;
-    let job = job_create(ctx.root_job)?;
+    let job = job_create(ctx.root_job())?;
     let (mut proc_out, mut vmar_out) = (0u32, 0u32);
     let name = b"ipc-child";
     let args = [

@@ -2,20 +2,36 @@
 //!
 //! Every program in `src/bin/` is a static EL0 image (see `user.ld`) that the kernel boots
 //! as its initrd. This library gives them:
+//! - [`abi`], [`kernel_error`]: the kernel's own ABI numbers and status codes
+//!   (`src/abi.rs`, `src/error.rs`, compiled in here too),
 //! - [`sys`]: the raw `svc #0` call,
-//! - [`zx`]: ABI v1 constants, owned handles and mappings, a safe wrapper per syscall,
+//! - [`zx`]: ABI constants, owned handles and mappings, a safe wrapper per syscall,
 //! - [`console`]: `print!`/`println!` over `zx_debug_write`,
 //! - [`rt`]: `_start`, the command line ([`Ctx`]), counter and SP readers, the panic handler,
-//! - [`harness`]: the libtest-shaped test runner and its checks.
+//! - [`harness`]: the libtest-shaped test runner and its checks,
+//! - [`thread`]: threads of this process on their own stacks, joined by waiting,
+//! - [`loader`]: the initrd archive, and programs from it started as child processes,
+//! - [`proto`]: the mailbox the `tasks` program shares with its child program.
 #![no_std]
 // Without an allocator a failure carries its message inline, so `Err` is large on purpose.
 #![allow(clippy::result_large_err)]
 
+/// The kernel's ABI numbers: the very file the kernel compiles (`src/abi.rs`), so the
+/// syscall numbers, rights, topics and signals the tests use cannot drift from the
+/// kernel's. It is pure `core` code with no dependencies.
+#[path = "../../../src/abi.rs"]
+pub mod abi;
 pub mod console;
 pub mod harness;
 pub mod ipc;
+/// The kernel's status codes (`src/error.rs`, pure `core` code), for the same reason.
+#[path = "../../../src/error.rs"]
+pub mod kernel_error;
+pub mod loader;
+pub mod proto;
 pub mod rt;
 pub mod sys;
+pub mod thread;
 pub mod zx;
 
 pub use harness::{Failure, Test, TestResult, check, check_eq, check_hex, check_ok, check_one_of, check_status};

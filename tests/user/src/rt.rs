@@ -3,9 +3,17 @@
 //!
 //! The kernel enters `_start` at EL0 with SP 16-byte aligned at the top of its stack,
 //! x0 = root VMAR handle, x1 = root resource handle and x2 = the NUL-terminated command
-//! line, and (ABI v2) x3..x5 = this process, this thread and the root job. `_start`
-//! passes those and the entry SP to [`start`], which builds a [`Ctx`] and calls the
-//! program's main (named with [`crate::entry!`]); main's result is the exit status.
+//! line; (v2) x3..x5 = handles to the process, its thread and the root job, x6/x7 = the
+//! initrd VMO and its length when the initrd is an archive. `_start` saves x0..x7 on the
+//! stack and passes them with the entry SP to [`start`], which builds a [`Ctx`] and
+//! calls the program's main (named with [`crate::entry!`]); main's result is the exit
+//! status.
+//!
+//! A program started by `zx_process_start` enters the same way with x0 = the handle
+//! passed as `arg1`, x1 = `arg2` and every other register zero: [`Ctx::regs`] has them
+//! (its `root_vmar`, `root_resource` and `cmdline` then mean nothing).
+
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::{println, zx};
 
@@ -14,12 +22,14 @@ core::arch::global_asm!(
     ".global _start",
     ".type _start, %function",
     "_start:",
-    // x3..x5 (ABI v2: this process, this thread, the root job) move up one register
-    // so that x3 can carry the entry SP.
-    "    mov x6, x5",
-    "    mov x5, x4",
-    "    mov x4, x3",
-    "    mov x3, sp",
+    "    mov x9, sp",
+    "    sub sp, sp, #64",
+    "    stp x0, x1, [sp, #0]",
+    "    stp x2, x3, [sp, #16]",
+    "    stp x4, x5, [sp, #32]",
+    "    stp x6, x7, [sp, #48]",
+    "    mov x0, sp",
+    "    mov x1, x9",
     "    bl {start}",
     // `start` never returns; if it did, stop with a debug exception rather than run on.
     "    brk #0xbad",
@@ -56,15 +66,32 @@ pub struct Ctx {
     pub entry_sp: u64,
     /// CNTVCT_EL0 when the first Rust code ran.
     pub start_ticks: u64,
-    /// (v2) x3: a handle to this process (0 under an ABI v1 kernel).
-    pub process: u32,
-    /// (v2) x4: a handle to this thread.
-    pub thread: u32,
-    /// (v2) x5: a handle to the root job.
-    pub root_job: u32,
+    /// x0..x7 exactly as the kernel set them at entry.
+    pub regs: [u64; 8],
 }
 
 impl Ctx {
+    /// (v2) x3: a handle to this process (the first process only).
+    pub fn process(&self) -> u32 {
+        self.regs[3] as u32
+    }
+
+    /// (v2) x4: a handle to this first thread (the first process only).
+    pub fn thread(&self) -> u32 {
+        self.regs[4] as u32
+    }
+
+    /// (v2) x5: a handle to the root job (the first process only).
+    pub fn root_job(&self) -> u32 {
+        self.regs[5] as u32
+    }
+
+    /// (v2) x6 and x7: the initrd VMO handle and the initrd's length, when the initrd is
+    /// a cpio archive.
+    pub fn initrd(&self) -> Option<(u32, u64)> {
+        (self.regs[6] != 0).then_some((self.regs[6] as u32, self.regs[7]))
+    }
+
     /// The value of the command-line word `key=VALUE`, if present (first one wins).
     pub fn arg(&self, key: &str) -> Option<&'static str> {
         self.cmdline
@@ -114,26 +141,38 @@ fn cmdline_at(ptr: u64) -> &'static str {
     }
 }
 
-extern "C" fn start(
-    root_vmar: u64,
-    root_resource: u64,
-    cmdline: u64,
-    entry_sp: u64,
-    process: u64,
-    thread: u64,
-    root_job: u64,
-) -> ! {
+/// The root VMAR and process handles from x0 and x3, for helpers that need them without
+/// a [`Ctx`] (0 until `start` ran, and in a program started by `zx_process_start`,
+/// where x0 is something else and x3 is 0).
+static ROOT_VMAR: AtomicU32 = AtomicU32::new(0);
+static SELF_PROCESS: AtomicU32 = AtomicU32::new(0);
+
+/// The root VMAR handle of the first process (x0 at entry).
+pub fn root_vmar() -> u32 {
+    ROOT_VMAR.load(Ordering::Relaxed)
+}
+
+/// This process's handle (x3 at entry; 0 in a process started by `zx_process_start`).
+pub fn self_process() -> u32 {
+    SELF_PROCESS.load(Ordering::Relaxed)
+}
+
+extern "C" fn start(regs: &[u64; 8], entry_sp: u64) -> ! {
     let start_ticks = counter_ticks();
+    let regs = *regs;
     let ctx = Ctx {
-        root_vmar: root_vmar as u32,
-        root_resource: root_resource as u32,
-        cmdline: cmdline_at(cmdline),
+        root_vmar: regs[0] as u32,
+        root_resource: regs[1] as u32,
+        cmdline: cmdline_at(regs[2]),
         entry_sp,
         start_ticks,
-        process: process as u32,
-        thread: thread as u32,
-        root_job: root_job as u32,
+        regs,
     };
+    // x3 is a process handle only in the first process; x0 is its root VMAR then.
+    if regs[3] != 0 {
+        ROOT_VMAR.store(ctx.root_vmar, Ordering::Relaxed);
+        SELF_PROCESS.store(regs[3] as u32, Ordering::Relaxed);
+    }
     zx::process_exit(ferrite_user_main(&ctx))
 }
 

@@ -1,5 +1,11 @@
-//! ABI v1 as EL0 sees it: the constants of ABI.md §4–§5, owned handles and mappings, the
-//! info records, and one safe wrapper per syscall.
+//! The ABI as EL0 sees it: the constants of ABI.md §4–§5, owned handles and mappings, the
+//! info records, and one safe wrapper per syscall (v1 first, then the v2 task, wait,
+//! futex and time calls).
+//!
+//! Every number here is the kernel's own: syscall numbers ([`nr`]), rights ([`rights`]),
+//! options, topics and signals come from `src/abi.rs` (compiled in as [`crate::abi`]),
+//! status codes from `src/error.rs` ([`crate::kernel_error`]); nothing is copied, so the
+//! tests and the kernel cannot disagree about a value.
 //!
 //! Wrappers take handles as anything [`AsRaw`] (a raw `u32` or an owned [`Handle`]), so
 //! tests can pass bogus values as easily as real ones. They return [`ZxResult`]; a failed
@@ -12,70 +18,44 @@ pub type Status = i32;
 /// The result of a syscall: a value, or the status that is not OK.
 pub type ZxResult<T = ()> = Result<T, Status>;
 
+use crate::abi;
+use crate::kernel_error::ZxError;
+
 /// Page size of every address space.
-pub const PAGE_SIZE: u64 = 4096;
+pub const PAGE_SIZE: u64 = abi::PAGE_SIZE;
 /// First user address.
-pub const USER_BASE: u64 = 0x1_0000;
+pub const USER_BASE: u64 = abi::USER_BASE;
 /// One past the last user address (2^47).
-pub const USER_END: u64 = 1 << 47;
+pub const USER_END: u64 = abi::USER_END;
 /// Zircon's largest VMO size for 4 KiB pages: 2^64 − 128 KiB.
 pub const MAX_VMO_SIZE: u64 = u64::MAX - (128 * 1024 - 1);
 
-/// Syscall numbers (ABI.md §4).
-pub mod nr {
-    pub const DEBUG_WRITE: u64 = 1;
-    pub const PROCESS_EXIT: u64 = 2;
-    pub const CLOCK_GET_MONOTONIC: u64 = 3;
-    pub const HANDLE_CLOSE: u64 = 4;
-    pub const HANDLE_DUPLICATE: u64 = 5;
-    pub const HANDLE_REPLACE: u64 = 6;
-    pub const OBJECT_GET_INFO: u64 = 7;
-    pub const OBJECT_GET_PROPERTY: u64 = 8;
-    pub const OBJECT_SET_PROPERTY: u64 = 9;
-    pub const VMO_CREATE: u64 = 10;
-    pub const VMO_READ: u64 = 11;
-    pub const VMO_WRITE: u64 = 12;
-    pub const VMO_GET_SIZE: u64 = 13;
-    pub const VMO_SET_SIZE: u64 = 14;
-    pub const VMO_OP_RANGE: u64 = 15;
-    pub const VMO_CREATE_CHILD: u64 = 16;
-    pub const VMO_SET_CACHE_POLICY: u64 = 17;
-    pub const VMO_REPLACE_AS_EXECUTABLE: u64 = 18;
-    pub const VMO_CREATE_PHYSICAL: u64 = 19;
-    pub const VMAR_MAP: u64 = 20;
-    pub const VMAR_UNMAP: u64 = 21;
-    pub const VMAR_PROTECT: u64 = 22;
-    pub const CACHE_FLUSH: u64 = 23;
-    pub const OBJECT_SIGNAL: u64 = 24;
-    pub const OBJECT_WAIT_ONE: u64 = 25;
-    /// (v2) Sub-VMARs.
-    pub const VMAR_ALLOCATE: u64 = 62;
-    pub const VMAR_DESTROY: u64 = 63;
-}
+/// Syscall numbers (ABI.md §4): the kernel's table itself.
+pub use crate::abi::sys as nr;
 
-/// Status codes (ABI.md §5).
+/// Status codes (ABI.md §5): the kernel's `ZxError` values.
 pub const ZX_OK: Status = 0;
-pub const ZX_ERR_INTERNAL: Status = -1;
-pub const ZX_ERR_NOT_SUPPORTED: Status = -2;
-pub const ZX_ERR_NO_RESOURCES: Status = -3;
-pub const ZX_ERR_NO_MEMORY: Status = -4;
-pub const ZX_ERR_INVALID_ARGS: Status = -10;
-pub const ZX_ERR_BAD_HANDLE: Status = -11;
-pub const ZX_ERR_WRONG_TYPE: Status = -12;
-pub const ZX_ERR_BAD_SYSCALL: Status = -13;
-pub const ZX_ERR_OUT_OF_RANGE: Status = -14;
-pub const ZX_ERR_BUFFER_TOO_SMALL: Status = -15;
-pub const ZX_ERR_BAD_STATE: Status = -20;
-pub const ZX_ERR_TIMED_OUT: Status = -21;
-pub const ZX_ERR_SHOULD_WAIT: Status = -22;
-pub const ZX_ERR_CANCELED: Status = -23;
-pub const ZX_ERR_PEER_CLOSED: Status = -24;
-pub const ZX_ERR_NOT_FOUND: Status = -25;
-pub const ZX_ERR_ALREADY_EXISTS: Status = -26;
-pub const ZX_ERR_ALREADY_BOUND: Status = -27;
-pub const ZX_ERR_UNAVAILABLE: Status = -28;
-pub const ZX_ERR_ACCESS_DENIED: Status = -30;
-pub const ZX_ERR_IO: Status = -40;
+pub const ZX_ERR_INTERNAL: Status = ZxError::Internal.status();
+pub const ZX_ERR_NOT_SUPPORTED: Status = ZxError::NotSupported.status();
+pub const ZX_ERR_NO_RESOURCES: Status = ZxError::NoResources.status();
+pub const ZX_ERR_NO_MEMORY: Status = ZxError::NoMemory.status();
+pub const ZX_ERR_INVALID_ARGS: Status = ZxError::InvalidArgs.status();
+pub const ZX_ERR_BAD_HANDLE: Status = ZxError::BadHandle.status();
+pub const ZX_ERR_WRONG_TYPE: Status = ZxError::WrongType.status();
+pub const ZX_ERR_BAD_SYSCALL: Status = ZxError::BadSyscall.status();
+pub const ZX_ERR_OUT_OF_RANGE: Status = ZxError::OutOfRange.status();
+pub const ZX_ERR_BUFFER_TOO_SMALL: Status = ZxError::BufferTooSmall.status();
+pub const ZX_ERR_BAD_STATE: Status = ZxError::BadState.status();
+pub const ZX_ERR_TIMED_OUT: Status = ZxError::TimedOut.status();
+pub const ZX_ERR_SHOULD_WAIT: Status = ZxError::ShouldWait.status();
+pub const ZX_ERR_CANCELED: Status = ZxError::Canceled.status();
+pub const ZX_ERR_PEER_CLOSED: Status = ZxError::PeerClosed.status();
+pub const ZX_ERR_NOT_FOUND: Status = ZxError::NotFound.status();
+pub const ZX_ERR_ALREADY_EXISTS: Status = ZxError::AlreadyExists.status();
+pub const ZX_ERR_ALREADY_BOUND: Status = ZxError::AlreadyBound.status();
+pub const ZX_ERR_UNAVAILABLE: Status = ZxError::Unavailable.status();
+pub const ZX_ERR_ACCESS_DENIED: Status = ZxError::AccessDenied.status();
+pub const ZX_ERR_IO: Status = ZxError::Io.status();
 
 /// Every status ABI.md names, with its name, for messages and the fuzzer's tally.
 pub const STATUS_NAMES: [(Status, &str); 22] = [
@@ -108,122 +88,98 @@ pub fn status_name(status: Status) -> &'static str {
     STATUS_NAMES.iter().find(|(s, _)| *s == status).map_or("?", |(_, name)| name)
 }
 
-/// Rights bits (ABI.md §5).
-pub mod rights {
-    pub const NONE: u32 = 0;
-    pub const DUPLICATE: u32 = 1 << 0;
-    pub const TRANSFER: u32 = 1 << 1;
-    pub const READ: u32 = 1 << 2;
-    pub const WRITE: u32 = 1 << 3;
-    pub const EXECUTE: u32 = 1 << 4;
-    pub const MAP: u32 = 1 << 5;
-    pub const GET_PROPERTY: u32 = 1 << 6;
-    pub const SET_PROPERTY: u32 = 1 << 7;
-    pub const SIGNAL: u32 = 1 << 12;
-    pub const WAIT: u32 = 1 << 14;
-    pub const INSPECT: u32 = 1 << 15;
-    pub const SAME_RIGHTS: u32 = 1 << 31;
-    /// TRANSFER | DUPLICATE | WAIT | INSPECT.
-    pub const BASIC: u32 = 0xC003;
-    /// What a new VMO handle gets.
-    pub const DEFAULT_VMO: u32 = 0xD0EF;
-    /// What the root VMAR handle gets: DUPLICATE|TRANSFER|READ|WRITE|EXECUTE|INSPECT|WAIT.
-    pub const ROOT_VMAR: u32 = DUPLICATE | TRANSFER | READ | WRITE | EXECUTE | INSPECT | WAIT;
-    /// What the root resource handle gets: DUPLICATE|TRANSFER|WRITE|INSPECT.
-    pub const ROOT_RESOURCE: u32 = DUPLICATE | TRANSFER | WRITE | INSPECT;
-    /// (v2) A VMAR from `zx_vmar_allocate`, before READ/WRITE/EXECUTE for its CAN_MAP_*.
-    pub const DEFAULT_VMAR: u32 = DUPLICATE | TRANSFER | INSPECT;
-}
+/// Rights bits and the default rights of each object type (ABI.md §5): the kernel's.
+pub use crate::abi::rights;
 
 /// Object types.
-pub const OBJ_TYPE_VMO: u32 = 3;
-pub const OBJ_TYPE_RESOURCE: u32 = 15;
-pub const OBJ_TYPE_VMAR: u32 = 18;
+pub const OBJ_TYPE_VMO: u32 = abi::obj_type::VMO;
+pub const OBJ_TYPE_RESOURCE: u32 = abi::obj_type::RESOURCE;
+pub const OBJ_TYPE_VMAR: u32 = abi::obj_type::VMAR;
 
 /// `zx_vmo_create` options.
-pub const VMO_RESIZABLE: u32 = 1 << 1;
+pub const VMO_RESIZABLE: u32 = abi::VMO_RESIZABLE;
 /// `zx_vmo_create_child` options.
-pub const CHILD_SNAPSHOT: u32 = 1 << 0;
-pub const CHILD_RESIZABLE: u32 = 1 << 2;
-pub const CHILD_SLICE: u32 = 1 << 3;
-pub const CHILD_SNAPSHOT_AT_LEAST_ON_WRITE: u32 = 1 << 4;
-pub const CHILD_NO_WRITE: u32 = 1 << 5;
+pub const CHILD_SNAPSHOT: u32 = abi::child::SNAPSHOT;
+pub const CHILD_RESIZABLE: u32 = abi::child::RESIZABLE;
+pub const CHILD_SLICE: u32 = abi::child::SLICE;
+pub const CHILD_SNAPSHOT_AT_LEAST_ON_WRITE: u32 = abi::child::SNAPSHOT_AT_LEAST_ON_WRITE;
+pub const CHILD_NO_WRITE: u32 = abi::child::NO_WRITE;
 
 /// `zx_vmo_op_range` ops.
-pub const OP_COMMIT: u32 = 1;
-pub const OP_DECOMMIT: u32 = 2;
-pub const OP_LOCK: u32 = 3;
-pub const OP_UNLOCK: u32 = 4;
-pub const OP_CACHE_SYNC: u32 = 6;
-pub const OP_CACHE_INVALIDATE: u32 = 7;
-pub const OP_CACHE_CLEAN: u32 = 8;
-pub const OP_CACHE_CLEAN_INVALIDATE: u32 = 9;
-pub const OP_ZERO: u32 = 10;
+pub const OP_COMMIT: u32 = abi::op::COMMIT;
+pub const OP_DECOMMIT: u32 = abi::op::DECOMMIT;
+pub const OP_LOCK: u32 = abi::op::LOCK;
+pub const OP_UNLOCK: u32 = abi::op::UNLOCK;
+pub const OP_CACHE_SYNC: u32 = abi::op::CACHE_SYNC;
+pub const OP_CACHE_INVALIDATE: u32 = abi::op::CACHE_INVALIDATE;
+pub const OP_CACHE_CLEAN: u32 = abi::op::CACHE_CLEAN;
+pub const OP_CACHE_CLEAN_INVALIDATE: u32 = abi::op::CACHE_CLEAN_INVALIDATE;
+pub const OP_ZERO: u32 = abi::op::ZERO;
 
 /// Cache policies.
-pub const CACHE_POLICY_CACHED: u32 = 0;
-pub const CACHE_POLICY_UNCACHED: u32 = 1;
-pub const CACHE_POLICY_UNCACHED_DEVICE: u32 = 2;
-pub const CACHE_POLICY_WRITE_COMBINING: u32 = 3;
+pub const CACHE_POLICY_CACHED: u32 = abi::cache_policy::CACHED;
+pub const CACHE_POLICY_UNCACHED: u32 = abi::cache_policy::UNCACHED;
+pub const CACHE_POLICY_UNCACHED_DEVICE: u32 = abi::cache_policy::UNCACHED_DEVICE;
+pub const CACHE_POLICY_WRITE_COMBINING: u32 = abi::cache_policy::WRITE_COMBINING;
 
 /// VM options for `zx_vmar_map` and `zx_vmar_protect`.
-pub const VM_PERM_READ: u32 = 1;
-pub const VM_PERM_WRITE: u32 = 1 << 1;
-pub const VM_PERM_EXECUTE: u32 = 1 << 2;
-/// (v2) A placement hint for `zx_vmar_allocate` and `zx_vmar_map`.
-pub const VM_COMPACT: u32 = 1 << 3;
-pub const VM_SPECIFIC: u32 = 1 << 4;
-pub const VM_SPECIFIC_OVERWRITE: u32 = 1 << 5;
-pub const VM_CAN_MAP_SPECIFIC: u32 = 1 << 6;
-pub const VM_CAN_MAP_READ: u32 = 1 << 7;
-pub const VM_CAN_MAP_WRITE: u32 = 1 << 8;
-pub const VM_CAN_MAP_EXECUTE: u32 = 1 << 9;
-pub const VM_MAP_RANGE: u32 = 1 << 10;
-pub const VM_REQUIRE_NON_RESIZABLE: u32 = 1 << 11;
+pub const VM_PERM_READ: u32 = abi::vm::PERM_READ;
+pub const VM_PERM_WRITE: u32 = abi::vm::PERM_WRITE;
+pub const VM_PERM_EXECUTE: u32 = abi::vm::PERM_EXECUTE;
+pub const VM_COMPACT: u32 = abi::vm::COMPACT;
+pub const VM_SPECIFIC: u32 = abi::vm::SPECIFIC;
+pub const VM_SPECIFIC_OVERWRITE: u32 = abi::vm::SPECIFIC_OVERWRITE;
+pub const VM_CAN_MAP_SPECIFIC: u32 = abi::vm::CAN_MAP_SPECIFIC;
+pub const VM_CAN_MAP_READ: u32 = abi::vm::CAN_MAP_READ;
+pub const VM_CAN_MAP_WRITE: u32 = abi::vm::CAN_MAP_WRITE;
+pub const VM_CAN_MAP_EXECUTE: u32 = abi::vm::CAN_MAP_EXECUTE;
+pub const VM_MAP_RANGE: u32 = abi::vm::MAP_RANGE;
+pub const VM_REQUIRE_NON_RESIZABLE: u32 = abi::vm::REQUIRE_NON_RESIZABLE;
 /// `ZX_VM_ALIGN_n`: the mapping's address is a multiple of 2^n (n in 10..=32).
 pub const fn vm_align(log2: u32) -> u32 {
-    log2 << 24
+    log2 << abi::vm::ALIGN_SHIFT
 }
 /// Read and write, the usual data mapping.
 pub const VM_RW: u32 = VM_PERM_READ | VM_PERM_WRITE;
 
 /// `zx_cache_flush` options.
-pub const CACHE_FLUSH_INSN: u32 = 1 << 0;
-pub const CACHE_FLUSH_DATA: u32 = 1 << 1;
-pub const CACHE_FLUSH_INVALIDATE: u32 = 1 << 2;
+pub const CACHE_FLUSH_INSN: u32 = abi::cache_flush::INSN;
+pub const CACHE_FLUSH_DATA: u32 = abi::cache_flush::DATA;
+pub const CACHE_FLUSH_INVALIDATE: u32 = abi::cache_flush::INVALIDATE;
 
 /// Time.
-pub const TIME_INFINITE: i64 = i64::MAX;
+pub const TIME_INFINITE: i64 = abi::ZX_TIME_INFINITE;
 
 /// Properties.
-pub const PROP_NAME: u32 = 3;
-pub const PROP_VMO_CONTENT_SIZE: u32 = 17;
+pub const PROP_NAME: u32 = abi::prop::NAME;
+pub const PROP_VMO_CONTENT_SIZE: u32 = abi::prop::VMO_CONTENT_SIZE;
 /// Size of a name buffer, NUL included.
-pub const MAX_NAME_LEN: usize = 32;
+pub const MAX_NAME_LEN: usize = abi::prop::NAME_LEN;
 
 /// Signals.
-pub const VMO_ZERO_CHILDREN: u32 = 1 << 3;
+pub const VMO_ZERO_CHILDREN: u32 = abi::signal::VMO_ZERO_CHILDREN;
 pub const USER_SIGNAL_0: u32 = 1 << 24;
 /// USER_SIGNAL_0..=7.
-pub const USER_SIGNAL_ALL: u32 = 0xFF00_0000;
+pub const USER_SIGNAL_ALL: u32 = abi::signal::USER_ALL;
+const _: () = assert!(USER_SIGNAL_ALL == 0xFF * USER_SIGNAL_0);
 
 /// get_info topics and record sizes.
-pub const INFO_HANDLE_BASIC: u32 = 2;
-pub const INFO_VMAR: u32 = 7;
-pub const INFO_KMEM_STATS: u32 = 17;
-pub const INFO_VMO: u32 = 23;
-pub const INFO_HANDLE_BASIC_SIZE: usize = 32;
-pub const INFO_VMAR_SIZE: usize = 16;
-pub const INFO_KMEM_STATS_SIZE: usize = 72;
-pub const INFO_VMO_SIZE: usize = 104;
+pub const INFO_HANDLE_BASIC: u32 = abi::info::HANDLE_BASIC;
+pub const INFO_VMAR: u32 = abi::info::VMAR;
+pub const INFO_KMEM_STATS: u32 = abi::info::KMEM_STATS;
+pub const INFO_VMO: u32 = abi::info::VMO;
+pub const INFO_HANDLE_BASIC_SIZE: usize = abi::info::HANDLE_BASIC_SIZE;
+pub const INFO_VMAR_SIZE: usize = abi::info::VMAR_SIZE;
+pub const INFO_KMEM_STATS_SIZE: usize = abi::info::KMEM_STATS_SIZE;
+pub const INFO_VMO_SIZE: usize = abi::info::VMO_SIZE;
 
 /// ZX_INFO_VMO flags.
-pub const VMO_FLAG_TYPE_PAGED: u32 = 1 << 0;
-pub const VMO_FLAG_RESIZABLE: u32 = 1 << 1;
-pub const VMO_FLAG_IS_COW_CLONE: u32 = 1 << 2;
-pub const VMO_FLAG_VIA_HANDLE: u32 = 1 << 3;
-pub const VMO_FLAG_VIA_MAPPING: u32 = 1 << 4;
-pub const VMO_FLAG_CONTIGUOUS: u32 = 1 << 6;
+pub const VMO_FLAG_TYPE_PAGED: u32 = abi::info::VMO_TYPE_PAGED;
+pub const VMO_FLAG_RESIZABLE: u32 = abi::info::VMO_RESIZABLE;
+pub const VMO_FLAG_IS_COW_CLONE: u32 = abi::info::VMO_IS_COW_CLONE;
+pub const VMO_FLAG_VIA_HANDLE: u32 = abi::info::VMO_VIA_HANDLE;
+pub const VMO_FLAG_VIA_MAPPING: u32 = abi::info::VMO_VIA_MAPPING;
+pub const VMO_FLAG_CONTIGUOUS: u32 = abi::info::VMO_CONTIGUOUS;
 
 /// Something that names a handle value: a raw `u32` (bogus values included) or a
 /// [`Handle`]. Only the value is used; nothing is consumed.
@@ -732,4 +688,399 @@ impl Drop for Mapping {
     fn drop(&mut self) {
         let _ = vmar_unmap(self.vmar, self.addr, self.len);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// (v2) Tasks, waits, events, futexes, time and CPUs (ABI.md §4.2, §5, §7). The numbers
+// come from the kernel's table (`crate::abi`).
+// ---------------------------------------------------------------------------------------
+
+pub use crate::abi::{info, obj_type, retcode, signal, thread_state};
+
+/// (v2) Object types of the task and event objects.
+pub const OBJ_TYPE_PROCESS: u32 = obj_type::PROCESS;
+pub const OBJ_TYPE_THREAD: u32 = obj_type::THREAD;
+pub const OBJ_TYPE_EVENT: u32 = obj_type::EVENT;
+pub const OBJ_TYPE_EVENTPAIR: u32 = obj_type::EVENTPAIR;
+pub const OBJ_TYPE_JOB: u32 = obj_type::JOB;
+
+/// (v2) Signals of tasks, events and eventpairs.
+pub const TASK_TERMINATED: u32 = signal::TASK_TERMINATED;
+pub const THREAD_RUNNING: u32 = signal::THREAD_RUNNING;
+pub const JOB_NO_JOBS: u32 = signal::JOB_NO_JOBS;
+pub const JOB_NO_PROCESSES: u32 = signal::JOB_NO_PROCESSES;
+pub const EVENT_SIGNALED: u32 = signal::SIGNALED;
+pub const PEER_CLOSED: u32 = signal::PEER_CLOSED;
+pub const SIGNAL_HANDLE_CLOSED: u32 = signal::HANDLE_CLOSED;
+
+/// (v2) The most distant past deadline.
+pub const TIME_INFINITE_PAST: i64 = crate::abi::ZX_TIME_INFINITE_PAST;
+/// (v2) The most items one `zx_object_wait_many` takes.
+pub const WAIT_MANY_MAX_ITEMS: usize = 64;
+
+/// The koid of the object behind a handle.
+pub fn koid_of(handle: impl AsRaw) -> ZxResult<u64> {
+    info_handle_basic(handle).map(|info| info.koid)
+}
+
+/// (v2) `zx_process_create`: a NEW process in `job`; returns (process, root VMAR).
+pub fn process_create(job: impl AsRaw, name: &str, options: u32) -> ZxResult<(Handle, Handle)> {
+    let (mut process, mut vmar) = (0u32, 0u32);
+    let args = [
+        job.raw() as u64,
+        addr_of(name.as_ptr()),
+        name.len() as u64,
+        options as u64,
+        addr_of(&raw mut process),
+        addr_of(&raw mut vmar),
+    ];
+    // SAFETY: the kernel reads the name and writes the two handle values, all ours.
+    ok(unsafe { call_status(nr::PROCESS_CREATE, &args) })?;
+    Ok((Handle(process), Handle(vmar)))
+}
+
+/// (v2) `zx_process_start`. `arg1` is consumed whatever the result (ABI.md 4.2 call 27).
+pub fn process_start(
+    process: impl AsRaw,
+    thread: impl AsRaw,
+    entry: u64,
+    stack: u64,
+    arg1: u32,
+    arg2: u64,
+) -> ZxResult {
+    let args = [process.raw() as u64, thread.raw() as u64, entry, stack, arg1 as u64, arg2];
+    // SAFETY: no pointer the kernel writes through in this process; `entry` and `stack`
+    // are addresses in the other process.
+    ok(unsafe { call_status(nr::PROCESS_START, &args) })
+}
+
+/// (v2) `zx_process_read_memory` into `buf`; returns the bytes read.
+pub fn process_read_memory(process: impl AsRaw, vaddr: u64, buf: &mut [u8]) -> ZxResult<usize> {
+    let mut actual = 0u64;
+    let args = [process.raw() as u64, vaddr, addr_of(buf.as_mut_ptr()), buf.len() as u64, addr_of(&raw mut actual)];
+    // SAFETY: `buf` and `actual` are ours to overwrite.
+    ok(unsafe { call_status(nr::PROCESS_READ_MEMORY, &args) })?;
+    Ok(actual as usize)
+}
+
+/// (v2) `zx_process_write_memory` from `buf`; returns the bytes written.
+pub fn process_write_memory(process: impl AsRaw, vaddr: u64, buf: &[u8]) -> ZxResult<usize> {
+    let mut actual = 0u64;
+    let args = [process.raw() as u64, vaddr, addr_of(buf.as_ptr()), buf.len() as u64, addr_of(&raw mut actual)];
+    // SAFETY: the kernel reads `buf` and writes `actual`, ours; the memory it writes is
+    // the other process's.
+    ok(unsafe { call_status(nr::PROCESS_WRITE_MEMORY, &args) })?;
+    Ok(actual as usize)
+}
+
+/// (v2) `zx_thread_create`: a NEW thread of `process`.
+pub fn thread_create(process: impl AsRaw, name: &str, options: u32) -> ZxResult<Handle> {
+    let mut out = 0u32;
+    let args = [process.raw() as u64, addr_of(name.as_ptr()), name.len() as u64, options as u64, addr_of(&raw mut out)];
+    // SAFETY: the kernel reads the name and writes `out`, ours.
+    ok(unsafe { call_status(nr::THREAD_CREATE, &args) })?;
+    Ok(Handle(out))
+}
+
+/// (v2) `zx_thread_start`. The new thread runs at `entry` on `stack`: the caller vouches
+/// for both (see [`crate::thread`] for a safe way to start threads).
+pub fn thread_start(thread: impl AsRaw, entry: u64, stack: u64, arg1: u64, arg2: u64) -> ZxResult {
+    // SAFETY: the kernel writes through no pointer of ours.
+    ok(unsafe { call_status(nr::THREAD_START, &[thread.raw() as u64, entry, stack, arg1, arg2]) })
+}
+
+/// (v2) `zx_thread_exit`: the calling thread ends.
+pub fn thread_exit() -> ! {
+    // SAFETY: no arguments.
+    unsafe {
+        crate::sys::call(nr::THREAD_EXIT, &[]);
+    }
+    loop {
+        // SAFETY: `brk` only raises a debug exception, which ends the process.
+        unsafe { core::arch::asm!("brk #0xdead") };
+    }
+}
+
+/// (v2) `zx_task_kill` of a job, process or thread.
+pub fn task_kill(task: impl AsRaw) -> ZxResult {
+    // SAFETY: no pointer arguments.
+    ok(unsafe { call_status(nr::TASK_KILL, &[task.raw() as u64]) })
+}
+
+/// (v2) `zx_job_create`: a child job of `parent`.
+pub fn job_create(parent: impl AsRaw, options: u32) -> ZxResult<Handle> {
+    let mut out = 0u32;
+    // SAFETY: `out` is ours to overwrite.
+    ok(unsafe { call_status(nr::JOB_CREATE, &[parent.raw() as u64, options as u64, addr_of(&raw mut out)]) })?;
+    Ok(Handle(out))
+}
+
+/// (v2) `zx_handle_close_many`.
+pub fn handle_close_many(handles: &[u32]) -> ZxResult {
+    // SAFETY: the kernel only reads the array.
+    ok(unsafe { call_status(nr::HANDLE_CLOSE_MANY, &[addr_of(handles.as_ptr()), handles.len() as u64]) })
+}
+
+/// (v2) `zx_wait_item_t`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WaitItem {
+    pub handle: u32,
+    pub waitfor: u32,
+    pub pending: u32,
+}
+
+impl WaitItem {
+    /// An item waiting for `waitfor` on `handle`, `pending` poisoned so a write shows.
+    pub fn new(handle: impl AsRaw, waitfor: u32) -> WaitItem {
+        WaitItem { handle: handle.raw(), waitfor, pending: 0xDEAD_BEEF }
+    }
+}
+
+/// (v2) `zx_object_wait_many`; `pending` of each item is written back.
+pub fn object_wait_many(items: &mut [WaitItem], deadline: i64) -> ZxResult {
+    // SAFETY: `items` is ours; the kernel reads and rewrites exactly those 12-byte records.
+    ok(unsafe {
+        call_status(nr::OBJECT_WAIT_MANY, &[addr_of(items.as_mut_ptr()), items.len() as u64, deadline as u64])
+    })
+}
+
+/// (v2) `zx_object_signal_peer`.
+pub fn object_signal_peer(handle: impl AsRaw, clear_mask: u32, set_mask: u32) -> ZxResult {
+    // SAFETY: no pointer arguments.
+    ok(unsafe { call_status(nr::OBJECT_SIGNAL_PEER, &[handle.raw() as u64, clear_mask as u64, set_mask as u64]) })
+}
+
+/// (v2) `zx_event_create`.
+pub fn event_create(options: u32) -> ZxResult<Handle> {
+    let mut out = 0u32;
+    // SAFETY: `out` is ours to overwrite.
+    ok(unsafe { call_status(nr::EVENT_CREATE, &[options as u64, addr_of(&raw mut out)]) })?;
+    Ok(Handle(out))
+}
+
+/// (v2) `zx_eventpair_create`.
+pub fn eventpair_create(options: u32) -> ZxResult<(Handle, Handle)> {
+    let (mut a, mut b) = (0u32, 0u32);
+    // SAFETY: `a` and `b` are ours to overwrite.
+    ok(unsafe { call_status(nr::EVENTPAIR_CREATE, &[options as u64, addr_of(&raw mut a), addr_of(&raw mut b)]) })?;
+    Ok((Handle(a), Handle(b)))
+}
+
+/// (v2) `zx_futex_wait` on the word at `word`.
+pub fn futex_wait(word: &core::sync::atomic::AtomicI32, current: i32, new_owner: u32, deadline: i64) -> ZxResult {
+    let args = [addr_of(word.as_ptr()), current as u32 as u64, new_owner as u64, deadline as u64];
+    // SAFETY: the kernel only reads the futex word.
+    ok(unsafe { call_status(nr::FUTEX_WAIT, &args) })
+}
+
+/// (v2) `zx_futex_wake` of up to `count` waiters of `word` (u32::MAX: all).
+pub fn futex_wake(word: &core::sync::atomic::AtomicI32, count: u32) -> ZxResult {
+    // SAFETY: the kernel never touches the memory.
+    ok(unsafe { call_status(nr::FUTEX_WAKE, &[addr_of(word.as_ptr()), count as u64]) })
+}
+
+/// (v2) `zx_futex_requeue`.
+pub fn futex_requeue(
+    word: &core::sync::atomic::AtomicI32,
+    wake_count: u32,
+    current: i32,
+    requeue: &core::sync::atomic::AtomicI32,
+    requeue_count: u32,
+    new_owner: u32,
+) -> ZxResult {
+    let args = [
+        addr_of(word.as_ptr()),
+        wake_count as u64,
+        current as u32 as u64,
+        addr_of(requeue.as_ptr()),
+        requeue_count as u64,
+        new_owner as u64,
+    ];
+    // SAFETY: the kernel only reads the first futex word.
+    ok(unsafe { call_status(nr::FUTEX_REQUEUE, &args) })
+}
+
+/// (v2) `zx_nanosleep` until `deadline` (≤ 0: yield).
+pub fn nanosleep(deadline: i64) -> ZxResult {
+    // SAFETY: no pointer arguments.
+    ok(unsafe { call_status(nr::NANOSLEEP, &[deadline as u64]) })
+}
+
+/// (v2) Sleeps for `nanoseconds`.
+pub fn sleep_ns(nanoseconds: i64) {
+    let _ = nanosleep(deadline_after(nanoseconds));
+}
+
+/// (v2) `zx_deadline_after`.
+pub fn deadline_after(nanoseconds: i64) -> i64 {
+    // SAFETY: no pointer arguments.
+    unsafe { crate::sys::call(nr::DEADLINE_AFTER, &[nanoseconds as u64]) as i64 }
+}
+
+/// (v2) `zx_ticks_get`.
+pub fn ticks_get() -> i64 {
+    // SAFETY: no arguments.
+    unsafe { crate::sys::call(nr::TICKS_GET, &[]) as i64 }
+}
+
+/// (v2) `zx_ticks_per_second`.
+pub fn ticks_per_second() -> i64 {
+    // SAFETY: no arguments.
+    unsafe { crate::sys::call(nr::TICKS_PER_SECOND, &[]) as i64 }
+}
+
+/// (v2) `zx_system_get_num_cpus` (the whole of x0, to see that it is zero-extended).
+pub fn system_get_num_cpus() -> u64 {
+    // SAFETY: no arguments.
+    unsafe { crate::sys::call(nr::SYSTEM_GET_NUM_CPUS, &[]) }
+}
+
+/// (v2) `zx_system_get_page_size` (the whole of x0).
+pub fn system_get_page_size() -> u64 {
+    // SAFETY: no arguments.
+    unsafe { crate::sys::call(nr::SYSTEM_GET_PAGE_SIZE, &[]) }
+}
+
+/// (v2) ZX_INFO_PROCESS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InfoProcess {
+    pub return_code: i64,
+    pub started: bool,
+    pub exited: bool,
+    pub debugger_attached: bool,
+}
+
+/// (v2) Reads ZX_INFO_PROCESS.
+pub fn info_process(process: impl AsRaw) -> ZxResult<InfoProcess> {
+    let mut buf = [0xA5u8; info::PROCESS_SIZE];
+    object_get_info(process, info::PROCESS, &mut buf)?;
+    Ok(InfoProcess {
+        return_code: le_u64(&buf, 0) as i64,
+        started: buf[8] != 0,
+        exited: buf[9] != 0,
+        debugger_attached: buf[10] != 0,
+    })
+}
+
+/// (v2) ZX_INFO_THREAD (the fields that are not always zero, and the ones that are).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InfoThread {
+    pub state: u32,
+    pub wait_exception_channel_type: u32,
+    pub cpu_affinity_mask: u64,
+    /// Words 1..8 of the affinity mask, OR-ed (always 0).
+    pub other_mask_words: u64,
+}
+
+/// (v2) Reads ZX_INFO_THREAD.
+pub fn info_thread(thread: impl AsRaw) -> ZxResult<InfoThread> {
+    let mut buf = [0xA5u8; info::THREAD_SIZE];
+    object_get_info(thread, info::THREAD, &mut buf)?;
+    Ok(InfoThread {
+        state: le_u32(&buf, 0),
+        wait_exception_channel_type: le_u32(&buf, 4),
+        cpu_affinity_mask: le_u64(&buf, 8),
+        other_mask_words: (1..8).fold(0, |acc, i| acc | le_u64(&buf, 8 + 8 * i)),
+    })
+}
+
+/// (v2) The state of a thread (ZX_INFO_THREAD.state), or u32::MAX when it cannot be read.
+pub fn thread_state_of(thread: impl AsRaw) -> u32 {
+    info_thread(thread).map_or(u32::MAX, |info| info.state)
+}
+
+/// (v2) ZX_INFO_THREAD_STATS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InfoThreadStats {
+    pub total_runtime: i64,
+    pub last_scheduled_cpu: u32,
+}
+
+/// (v2) Reads ZX_INFO_THREAD_STATS.
+pub fn info_thread_stats(thread: impl AsRaw) -> ZxResult<InfoThreadStats> {
+    let mut buf = [0xA5u8; info::THREAD_STATS_SIZE];
+    object_get_info(thread, info::THREAD_STATS, &mut buf)?;
+    Ok(InfoThreadStats { total_runtime: le_u64(&buf, 0) as i64, last_scheduled_cpu: le_u32(&buf, 8) })
+}
+
+/// (v2) ZX_INFO_TASK_STATS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InfoTaskStats {
+    pub mem_mapped_bytes: u64,
+    pub mem_private_bytes: u64,
+    pub mem_shared_bytes: u64,
+    pub mem_scaled_shared_bytes: u64,
+}
+
+/// (v2) Reads ZX_INFO_TASK_STATS.
+pub fn info_task_stats(process: impl AsRaw) -> ZxResult<InfoTaskStats> {
+    let mut buf = [0xA5u8; info::TASK_STATS_SIZE];
+    object_get_info(process, info::TASK_STATS, &mut buf)?;
+    Ok(InfoTaskStats {
+        mem_mapped_bytes: le_u64(&buf, 0),
+        mem_private_bytes: le_u64(&buf, 8),
+        mem_shared_bytes: le_u64(&buf, 16),
+        mem_scaled_shared_bytes: le_u64(&buf, 24),
+    })
+}
+
+/// (v2) ZX_INFO_JOB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InfoJob {
+    pub return_code: i64,
+    pub exited: bool,
+}
+
+/// (v2) Reads ZX_INFO_JOB.
+pub fn info_job(job: impl AsRaw) -> ZxResult<InfoJob> {
+    let mut buf = [0xA5u8; info::JOB_SIZE];
+    object_get_info(job, info::JOB, &mut buf)?;
+    Ok(InfoJob { return_code: le_u64(&buf, 0) as i64, exited: buf[8] != 0 })
+}
+
+/// (v2) A koid-array topic (PROCESS_THREADS, JOB_CHILDREN, JOB_PROCESSES) into `koids`;
+/// returns (actual, avail).
+pub fn info_koids(handle: impl AsRaw, topic: u32, koids: &mut [u64]) -> ZxResult<(usize, usize)> {
+    let (mut actual, mut avail) = (u64::MAX, u64::MAX);
+    let args = [
+        handle.raw() as u64,
+        topic as u64,
+        addr_of(koids.as_mut_ptr()),
+        (koids.len() * 8) as u64,
+        addr_of(&raw mut actual),
+        addr_of(&raw mut avail),
+    ];
+    // SAFETY: the array and the two counts are ours to overwrite.
+    ok(unsafe { call_status(nr::OBJECT_GET_INFO, &args) })?;
+    Ok((actual as usize, avail as usize))
+}
+
+/// (v2) ZX_INFO_HANDLE_COUNT.
+pub fn info_handle_count(handle: impl AsRaw) -> ZxResult<u32> {
+    let mut buf = [0xA5u8; info::HANDLE_COUNT_SIZE];
+    object_get_info(handle, info::HANDLE_COUNT, &mut buf)?;
+    Ok(le_u32(&buf, 0))
+}
+
+/// (v2) ZX_INFO_PROCESS_HANDLE_STATS: handles in the process's table by object type.
+pub fn info_process_handle_stats(process: impl AsRaw) -> ZxResult<[u32; 64]> {
+    let mut buf = [0xA5u8; info::PROCESS_HANDLE_STATS_SIZE];
+    object_get_info(process, info::PROCESS_HANDLE_STATS, &mut buf)?;
+    let mut counts = [0u32; 64];
+    for (i, count) in counts.iter_mut().enumerate() {
+        *count = le_u32(&buf, i * 4);
+    }
+    Ok(counts)
+}
+
+/// (v2) ZX_INFO_HANDLE_VALID: OK when the handle exists.
+pub fn handle_valid(handle: impl AsRaw) -> ZxResult {
+    // SAFETY: the topic touches no buffer; all pointers are NULL.
+    ok(unsafe { call_status(nr::OBJECT_GET_INFO, &[handle.raw() as u64, info::HANDLE_VALID as u64, 0, 0, 0, 0]) })
+}
+
+/// (v2) Waits until `handle` asserts TERMINATED (at most until `deadline`).
+pub fn wait_terminated(handle: impl AsRaw, deadline: i64) -> ZxResult {
+    ok(object_wait_one(handle, TASK_TERMINATED, deadline).0)
 }

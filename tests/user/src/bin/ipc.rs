@@ -455,7 +455,7 @@ fn wait_many_is_canceled_when_a_handle_is_closed(ctx: &Ctx) -> TestResult {
         WaitItem { handle: victim, waitfor: SIGNALED, pending: 0 },
     ];
     let closer = || {
-        let _ = wait_thread_state(ctx.thread, 0x703);
+        let _ = wait_thread_state(ctx.thread(), 0x703);
         let _ = zx::handle_close(victim);
     };
     let t = Thread::spawn(ctx, &closer)?;
