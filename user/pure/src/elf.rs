@@ -313,7 +313,8 @@ mod tests {
 
     #[test]
     fn refuses_each_defect() {
-        let cases: Vec<(fn(&mut Vec<u8>), ElfError)> = vec![
+        type Case = (fn(&mut Vec<u8>), ElfError);
+        let cases: Vec<Case> = vec![
             (|f| f.truncate(40), ElfError::Truncated),
             (|f| f[1] = b'X', ElfError::BadMagic),
             (|f| f[4] = 1, ElfError::NotElf64),
@@ -372,7 +373,7 @@ mod tests {
                     continue;
                 }
                 match r % 4 {
-                    0 => f[at] ^= 1 << (r >> 40) % 8,
+                    0 => f[at] ^= 1 << ((r >> 40) % 8),
                     1 => f[at] = (r >> 32) as u8,
                     2 => {
                         let v = next(&mut state);

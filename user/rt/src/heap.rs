@@ -51,7 +51,7 @@ unsafe impl GlobalAlloc for Allocator {
         if let Ok(p) = state.heap.alloc(layout) {
             return p.as_ptr();
         }
-        let want = layout.size().max(layout.align()).checked_mul(2).unwrap_or(usize::MAX);
+        let want = layout.size().max(layout.align()).saturating_mul(2);
         let size = want.max(state.heap.stats_total_bytes()).max(FIRST_CHUNK).next_power_of_two();
         let Some(base) = map_chunk(state.vmar, size) else {
             return core::ptr::null_mut();

@@ -251,7 +251,7 @@ extern "C" fn rt_start(regs: &[u64; 9]) -> ! {
 
 /// The arguments in the block at `addr` (x1 of a launched program).
 fn read_args(addr: u64) -> Vec<&'static str> {
-    if addr == 0 || addr % 16 != 0 {
+    if addr == 0 || !addr.is_multiple_of(16) {
         return Vec::new();
     }
     let mut header = [0u8; pure::args::HEADER_LEN];

@@ -26,7 +26,7 @@ fn is_prime(n: u64) -> bool {
     }
     let mut d = 2;
     while d * d <= n {
-        if n % d == 0 {
+        if n.is_multiple_of(d) {
             return false;
         }
         d += 1;
@@ -92,7 +92,7 @@ fn round(limit: u64, workers: u64) -> bool {
 fn main() -> i32 {
     let args = ferrite_rt::args();
     let limit: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2_000_000);
-    let forever = args.iter().any(|a| *a == "loop");
+    let forever = args.contains(&"loop");
     let workers = zx::system_get_num_cpus().max(1) as u64;
     println!("demo-primes: counting primes below {limit} on {workers} threads (one per CPU)");
     loop {

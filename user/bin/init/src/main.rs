@@ -70,7 +70,7 @@ fn run_one(spec: &str) -> bool {
 
 fn main() -> i32 {
     let s = startup();
-    let run = s.cmdline.split_ascii_whitespace().filter_map(|w| w.strip_prefix("run=")).last();
+    let run = s.cmdline.split_ascii_whitespace().filter_map(|w| w.strip_prefix("run=")).next_back();
     if let Some(list) = run {
         let mut all_ok = true;
         for spec in list.split(',').filter(|p| !p.is_empty()) {

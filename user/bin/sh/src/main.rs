@@ -136,12 +136,13 @@ impl Shell {
         }
     }
 
-    fn start(&mut self, words: &[&str]) -> Option<Running> {
+    fn start(&mut self, words: &[&str], background: bool) -> Option<Running> {
         let name = words[0];
         match process::spawn(name, &words[1..]) {
             Ok((job, launched)) => {
-                let number = self.next_number;
-                self.next_number += 1;
+                // Background programs get a number for `kill N`.
+                let number = if background { self.next_number } else { 0 };
+                self.next_number += background as u32;
                 Some(Running { number, name: name.into(), job, launched, started: Time::get_monotonic() })
             }
             Err(process::LaunchError::NotFound) => {
@@ -197,7 +198,7 @@ impl Shell {
             "kill" => self.kill(&words[1..]),
             "poweroff" | "exit" => return false,
             _ => {
-                if let Some(running) = self.start(words) {
+                if let Some(running) = self.start(words, background) {
                     if background {
                         println!("[{}] {} pid {}", running.number, running.name, koid_of(&running.launched.process));
                         self.background.push(running);
