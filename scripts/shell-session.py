@@ -8,7 +8,8 @@ types a line (or a control byte) and waits for the output it must produce, and f
 prompt where one follows. It checks ls, running a demo, a background program in ps,
 kill, Ctrl-C of a foreground program, echo/cpus/mem/uptime, and that `poweroff` ends
 QEMU with status 0. Prints one `test shell/<step> ... ok|FAILED` line per step and
-`N passed, M failed`; on a failure, the console output so far. Standard library only.
+`N passed, M failed`; on a failure (or with SHOW_CONSOLE=1), the console output.
+Standard library only.
 """
 
 import os
@@ -118,7 +119,7 @@ def main():
         else:
             failed += 1
             print(f"test shell/qemu-exit-status-0 ... FAILED: status {status}")
-    if failed:
+    if failed or os.environ.get("SHOW_CONSOLE"):
         print("---- console ----")
         print(text())
         print("----")

@@ -240,8 +240,8 @@ impl Shell {
     fn ps(&self) {
         let s = startup();
         if let Some(root) = &s.root_job {
-            let (jobs, procs) = count_tree(root, 0);
-            println!("root job: {jobs} job(s), {procs} process(es) in all");
+            let (jobs, procs) = count_children(root);
+            println!("root job: {jobs} child job(s), {procs} process(es) directly below it");
         }
         println!(
             "{:>4} {:>6} {:<16} {:<9} {:>4} {:<10} {:>4} {:>9} {:>9}",
@@ -288,12 +288,12 @@ impl Shell {
     }
 }
 
-/// Jobs and processes below `job` (koids only: Ferrite has no zx_object_get_child).
-fn count_tree(job: &Job, depth: u32) -> (usize, usize) {
+/// Child jobs and processes of `job`. Deeper levels cannot be listed: enumeration gives
+/// koids only, and ABI v2 has no zx_object_get_child to turn a koid into a handle.
+fn count_children(job: &Job) -> (usize, usize) {
     let mut koids = [0u64; 256];
     let procs = job.processes(&mut koids).map_or(0, |(_, avail)| avail);
     let jobs = job.children(&mut koids).map_or(0, |(_, avail)| avail);
-    let _ = depth;
     (jobs, procs)
 }
 
