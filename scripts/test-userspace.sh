@@ -39,8 +39,9 @@ run_case init-runs-the-demos --machine virt-smp4 --append "lockcheck run=hello:a
     --expect 'child \(pid [0-9]+\) reads from shared memory: "hello from the parent process"' \
     --expect 'init: demo-vmo exited with code 0' --expect 'CPUs busy on average' \
     --expect 'init: demo-primes exited with code 0' --status 0
-run_case init-reports-a-fault --machine virt-smp4 --append "lockcheck run=demo-fault,hello" \
+run_case init-reports-a-fault --machine virt-smp4 --append "lockcheck run=demo-fault,demo-fault:stack,hello" \
     --expect 'user fault: .*name=demo-fault' --expect 'init: demo-fault was killed by a fault' \
+    --expect 'recursing until the stack overflows' --expect 'init: demo-fault was killed by a fault' \
     --expect 'init: hello exited with code 0' --status 1
 run_case init-missing-program --machine virt --append "run=nosuch" --expect 'init: cannot start nosuch: no such program' --status 1
 echo "$passed passed, $failed failed"

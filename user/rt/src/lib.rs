@@ -267,6 +267,20 @@ fn read_args(addr: u64) -> Vec<&'static str> {
     pure::args::parse(block, addr).unwrap_or_default()
 }
 
+/// Maps a stack of `size` bytes (a fresh VMO) in `vmar` inside a sub-region one page
+/// larger, whose lowest page stays unmapped: a guard page that turns an overflow into a
+/// fault. Returns the region (destroy it to free the stack) and the stack's lowest address.
+pub fn map_stack(vmar: &Vmar, size: usize) -> zx::Result<(Vmar, usize)> {
+    let vmo = Vmo::create(size as u64)?;
+    let (region, base) = vmar.allocate(
+        0,
+        size + zx::PAGE_SIZE,
+        VmarFlags::CAN_MAP_READ | VmarFlags::CAN_MAP_WRITE | VmarFlags::CAN_MAP_SPECIFIC,
+    )?;
+    region.map(zx::PAGE_SIZE, &vmo, 0, size, VmarFlags::PERM_READ | VmarFlags::PERM_WRITE | VmarFlags::SPECIFIC)?;
+    Ok((region, base + zx::PAGE_SIZE))
+}
+
 /// Whether a handle value is valid in this process.
 pub fn handle_valid(h: &impl AsHandleRef) -> bool {
     h.get_info_raw(zx::abi::info::HANDLE_VALID, &mut []).is_ok()

@@ -11,7 +11,7 @@
 //!    pages are copied only when written. Otherwise its bytes are copied into a new VMO.
 //!    The zero-filled part past `filesz` is a fresh VMO (and the zeroed tail of the last
 //!    file page).
-//! 4. A 256 KiB stack gets the argument block ([`pure::args`]) at its top.
+//! 4. A 256 KiB stack, with an unmapped guard page below it, gets the argument block ([`pure::args`]) at its top.
 //! 5. A channel is made; the bootstrap message ([`pure::bootstrap`]) with the process's
 //!    own handles and the ones the caller added is written into it; the process starts
 //!    with its other end in x0 and the argument block's address in x1.
@@ -136,7 +136,15 @@ impl ProcessBuilder {
         }
         // The stack, with the argument block at its top.
         let stack_vmo = Vmo::create(STACK_SIZE as u64)?;
-        let stack = vmar.map(0, &stack_vmo, 0, STACK_SIZE, VmarFlags::PERM_READ | VmarFlags::PERM_WRITE)? as u64;
+        // Inside a region one page larger whose lowest page stays unmapped (a guard).
+        let (stack_region, region_base) = vmar.allocate(
+            0,
+            STACK_SIZE + zx::PAGE_SIZE,
+            VmarFlags::CAN_MAP_READ | VmarFlags::CAN_MAP_WRITE | VmarFlags::CAN_MAP_SPECIFIC,
+        )?;
+        let flags = VmarFlags::PERM_READ | VmarFlags::PERM_WRITE | VmarFlags::SPECIFIC;
+        stack_region.map(zx::PAGE_SIZE, &stack_vmo, 0, STACK_SIZE, flags)?;
+        let stack = (region_base + zx::PAGE_SIZE) as u64;
         let arg_refs: Vec<&str> = self.args.iter().map(String::as_str).collect();
         let (block_addr, block) =
             args::build(&arg_refs, stack + STACK_SIZE as u64).map_err(|_| LaunchError::TooManyArguments)?;

@@ -5,9 +5,9 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use zx::{AsHandleRef, HandleBased, Rights, Signals, Thread, Time, VmarFlags, Vmo};
+use zx::{AsHandleRef, HandleBased, Rights, Signals, Thread, Time};
 
-/// Bytes of stack of each spawned thread.
+/// Bytes of stack of each spawned thread (with an unmapped guard page below).
 pub const STACK_SIZE: usize = 256 * 1024;
 
 /// What TPIDR_EL0 points at: per-thread data of the runtime.
@@ -66,7 +66,7 @@ struct Start {
 pub struct JoinHandle<T> {
     thread: Thread,
     packet: Arc<Packet<T>>,
-    stack: usize,
+    stack: zx::Vmar,
     data: *mut ThreadData,
 }
 
@@ -98,8 +98,7 @@ where
         theirs.done.store(1, Ordering::Release);
         let _ = zx::futex_wake(&theirs.done, u32::MAX);
     });
-    let vmo = Vmo::create(STACK_SIZE as u64)?;
-    let stack = startup.root_vmar.map(0, &vmo, 0, STACK_SIZE, VmarFlags::PERM_READ | VmarFlags::PERM_WRITE)?;
+    let (region, stack) = crate::map_stack(&startup.root_vmar, STACK_SIZE)?;
     let thread = Thread::create(&startup.process, name)?;
     let data = Box::new(ThreadData { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), handle: thread.raw() });
     let data_ptr = &*data as *const ThreadData as *mut ThreadData;
@@ -110,11 +109,11 @@ where
         // SAFETY: the thread never ran, so the Box and the stack are still only ours.
         unsafe {
             drop(Box::from_raw(start));
-            let _ = startup.root_vmar.unmap(stack, STACK_SIZE);
+            let _ = region.destroy();
         }
         return Err(e);
     }
-    Ok(JoinHandle { thread, packet, stack, data: data_ptr })
+    Ok(JoinHandle { thread, packet, stack: region, data: data_ptr })
 }
 
 /// Starts `f` on a new thread.
@@ -146,7 +145,7 @@ impl<T> JoinHandle<T> {
         let _ = self.thread.wait_handle(Signals::TASK_TERMINATED, Time::INFINITE);
         // SAFETY: the thread is dead: nothing uses its stack or its ThreadData any more.
         unsafe {
-            let _ = crate::startup().root_vmar.unmap(self.stack, STACK_SIZE);
+            let _ = self.stack.destroy();
             drop(Box::from_raw(self.data));
         }
         // SAFETY: `done` was acquired, so the result is written and no one else reads it.
