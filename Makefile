@@ -1,8 +1,9 @@
 # Ferrite: `make run` boots the kernel in QEMU virt; `make test` runs every test level.
 #
 #   make image        target/kernel8.img (raw Linux arm64 Image) and the ELF for gdb
-#   make run          build, set up what is missing, boot on QEMU virt
-#   make run BOARD=rpi4   the same image on QEMU raspi4b with the BCM2711 tree
+#   make run          build kernel and boot archive, boot into the shell on QEMU virt -smp 4
+#   make run BOARD=rpi4   the same on QEMU raspi4b with the BCM2711 tree
+#   make run CMD="run=demo-pingpong"   run programs without the shell, then stop
 #   make test         host unit tests, kernel tests in QEMU, EL0 tests, boot matrix, KVM
 #   make test-kvm     Ferrite under KVM (nested: arm64 Linux + KVM under QEMU TCG)
 #   make gdb          QEMU waiting for gdb (-s -S) and the gdb command line
@@ -24,15 +25,19 @@ BOARD ?= virt
 RPI_DTB := tests/fixtures/dtb/bcm2711-rpi-4-b.dtb
 USER_DIR := tests/user
 USER_BIN_DIR := $(USER_DIR)/target/$(TARGET)/release
+# The boot archive of user/ (init, sh, demos) that `make run` boots into.
+INITRD := target/initrd.cpio
+# Extra kernel command-line words for `make run`, e.g. CMD="run=demo-pingpong".
+CMD ?=
 
 ifeq ($(BOARD),rpi4)
 QEMU_MACHINE := -M raspi4b -dtb $(RPI_DTB) -serial null -serial mon:stdio
 else
-QEMU_MACHINE := -M virt -cpu cortex-a72 -m 512M -serial mon:stdio
+QEMU_MACHINE := -M virt -cpu cortex-a72 -m 512M -smp 4 -serial mon:stdio
 endif
 QEMU_COMMON := -display none -nic none -semihosting
 
-.PHONY: all setup image kernel run test test-host test-kernel test-user test-boot test-conformance \
+.PHONY: all setup image kernel initrd test-userspace run test test-host test-kernel test-user test-boot test-conformance \
         check-mmio test-kvm gdb sdcard flash bench bench-host fuzz clippy lint fmt clean user
 
 all: image
@@ -48,9 +53,13 @@ image: kernel
 	$(OBJCOPY) -O binary $(KERNEL_ELF) $(KERNEL_IMG)
 	@echo "image: $(KERNEL_IMG) ($$(stat -c %s $(KERNEL_IMG)) bytes)"
 
-run: setup image
-	@echo "Booting $(KERNEL_IMG) on QEMU $(BOARD) (Ctrl-A X quits if it does not stop by itself)"
-	$(QEMU) $(QEMU_MACHINE) $(QEMU_COMMON) -kernel $(KERNEL_IMG) -append "loglevel=info"
+run: setup image initrd
+	@echo "Booting $(KERNEL_IMG) with $(INITRD) on QEMU $(BOARD): type 'poweroff' to stop (or Ctrl-A X)"
+	$(QEMU) $(QEMU_MACHINE) $(QEMU_COMMON) -kernel $(KERNEL_IMG) -initrd $(INITRD) -append "$(strip $(CMD))"
+
+# The boot archive: builds user/ and packs user/bin/* as bin/NAME (scripts/mkinitrd.sh).
+initrd:
+	scripts/mkinitrd.sh $(INITRD)
 
 user:
 	cd $(USER_DIR) && cargo build --release
@@ -81,6 +90,11 @@ check-mmio: kernel
 # Level 3: the EL0 programs on the boot matrix, isolation cases, bad initrd, short fuzz.
 test-system: image user
 	scripts/system-tests.sh $(KERNEL_IMG) $(USER_BIN_DIR)
+
+# The user space of user/: host tests of its pure parts, init running the demos, and a
+# scripted shell session typed over the serial console (virt -smp 4 and raspi4b).
+test-userspace: image initrd
+	scripts/test-userspace.sh $(KERNEL_IMG) $(INITRD)
 
 # Ferrite as a KVM guest: Debian's arm64 Linux with KVM at EL2 under QEMU TCG boots
 # Ferrite with qemu-system-aarch64 -accel kvm (GICv3 and GICv2, 1 and 2 vCPUs) and runs
@@ -129,7 +143,9 @@ lint:
 fmt:
 	cargo fmt
 	cd $(USER_DIR) && cargo fmt
+	cd user && cargo fmt
 
 clean:
 	cargo clean
 	cd $(USER_DIR) && cargo clean
+	cd user && cargo clean

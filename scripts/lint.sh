@@ -7,6 +7,10 @@
 #                     with clippy::undocumented_unsafe_blocks; the pure core's modules
 #                     carry #[warn(missing_docs)] (src/lib.rs), so an undocumented public
 #                     item of the pure core fails here too
+#   fmt/userspace     cargo fmt --check on the user/ workspace
+#   clippy/userspace  clippy -D warnings on the user/ workspace (EL0 target) with
+#                     clippy::undocumented_unsafe_blocks, and on its pure crate's tests
+#                     for the host
 #   clippy/kernel     clippy -D warnings on the kernel (library and binary) for the
 #                     bare-metal target, with clippy::undocumented_unsafe_blocks
 #
@@ -34,6 +38,8 @@ gate() {
 
 gate fmt/kernel cargo fmt --check
 gate fmt/user bash -c 'cd tests/user && cargo fmt --check'
+gate fmt/userspace bash -c 'cd user && cargo fmt --check'
+gate clippy/userspace bash -c "cd user && cargo clippy --release --workspace -- ${unsafe_lints[*]} && cargo clippy -p pure --tests --target $host -- ${unsafe_lints[*]}"
 gate clippy/host cargo clippy --lib --tests --target "$host" -- "${unsafe_lints[@]}"
 gate clippy/kernel cargo clippy --profile release --target aarch64-unknown-none-softfloat --bin ferrite -- "${unsafe_lints[@]}"
 

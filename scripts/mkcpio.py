@@ -7,7 +7,9 @@ Each NAME=FILE stores the bytes of FILE as the regular file NAME (a relative pat
 as bin/init), with FILE's permission bits. Every directory above a NAME (bin for
 bin/init) gets its own directory member first, once. The archive ends with the
 TRAILER!!! member and is padded with zeros to a multiple of 512 bytes, as GNU cpio
-does. --crc writes the "crc" variant (magic 070702, c_check = the sum of the data
+does. --page-align puts every regular file's data on a 4096-byte boundary of the
+archive (by a padding member named .pad/N before it, when needed), so that a program's
+segments can be mapped straight from the archive's pages. --crc writes the "crc" variant (magic 070702, c_check = the sum of the data
 bytes); the default is "newc" (070701, c_check 0).
 
 Owners are 0, times are 0 and inode numbers count up from 0, so the same arguments
@@ -22,6 +24,7 @@ import stat
 import sys
 
 BLOCK = 512
+PAGE = 4096
 
 
 def header(magic, ino, mode, nlink, filesize, namesize, check):
@@ -58,6 +61,24 @@ def member(out, magic, ino, mode, nlink, name, data, crc):
     pad4(out)
 
 
+def align4(value):
+    return (value + 3) & ~3
+
+
+def pad_to_page(out, magic, ino, name, crc):
+    """Adds a padding member (.pad/N) when needed so that the data of the member named
+    `name`, written next, starts at a multiple of 4096. Returns the next inode number."""
+    name_part = align4(110 + len(name.encode()) + 1)
+    if (len(out) + name_part) % PAGE == 0:
+        return ino
+    pad_name = f".pad/{ino}"
+    pad_data_at = align4(len(out) + 110 + len(pad_name) + 1)
+    # The smallest page boundary T with T - name_part >= pad_data_at.
+    target = -(-(pad_data_at + name_part) // PAGE) * PAGE
+    member(out, magic, ino, stat.S_IFREG | 0o644, 1, pad_name, b"\0" * (target - name_part - pad_data_at), crc)
+    return ino + 1
+
+
 def parse_entry(text):
     name, sep, path = text.partition("=")
     if not sep or not name or not path:
@@ -71,6 +92,7 @@ def parse_entry(text):
 def main():
     parser = argparse.ArgumentParser(description="Write a cpio newc archive from NAME=FILE pairs.")
     parser.add_argument("--crc", action="store_true", help="write the 070702 variant with checksums")
+    parser.add_argument("--page-align", action="store_true", help="start each file's data on a 4096-byte boundary")
     parser.add_argument("output")
     parser.add_argument("entries", nargs="+", metavar="NAME=FILE")
     args = parser.parse_args()
@@ -93,6 +115,8 @@ def main():
                 ino += 1
         with open(path, "rb") as source:
             data = source.read()
+        if args.page_align:
+            ino = pad_to_page(out, magic, ino, name, args.crc)
         permissions = stat.S_IMODE(os.stat(path).st_mode)
         member(out, magic, ino, stat.S_IFREG | permissions, 1, name, data, args.crc)
         ino += 1

@@ -6,6 +6,8 @@
 #   2. kernel test images booted in QEMU           (make test-kernel)
 #      and the MMIO accessor check                 (make check-mmio)
 #   3. EL0 programs on the boot matrix, isolation, bad initrd, fuzz (make test-system)
+#   3b. user space: pure parts on the host, init and the demos, a scripted shell
+#      session over the serial console on virt -smp 4 and raspi4b (make test-userspace)
 #   4. Ferrite as a KVM guest, nested under QEMU TCG (make test-kvm)
 #   5. the Raspberry Pi SD card image              (make test-sdcard)
 #
@@ -47,6 +49,7 @@ level "host unit tests" test-host
 level "kernel tests in QEMU" test-kernel
 level "MMIO accessors (one ldr/str per register access)" check-mmio
 level "system tests (EL0 programs, boot matrix)" test-system
+level "user space (init, shell session, demos)" test-userspace
 level "Ferrite as a KVM guest (nested under QEMU TCG)" test-kvm
 level "Raspberry Pi SD card image" test-sdcard
 

@@ -1,4 +1,5 @@
-//! Links every program with `user.ld`: a static ELF at 0x40_0000 with one page-aligned
+//! Links every program with `user/user.ld` (shared with the user/ workspace): a static ELF
+//! at 0x40_0000 with one page-aligned
 //! PT_LOAD per permission set (ABI.md §2). The path is made absolute here so the programs
 //! link from any working directory, and a change to the script relinks them.
 
@@ -8,9 +9,9 @@ fn main() {
         println!("cargo:warning=CARGO_MANIFEST_DIR is not set; user.ld not passed");
         return;
     };
-    println!("cargo:rerun-if-changed=user.ld");
+    println!("cargo:rerun-if-changed=../../user/user.ld");
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rustc-link-arg-bins=-T{dir}/user.ld");
+    println!("cargo:rustc-link-arg-bins=-T{dir}/../../user/user.ld");
     // p_align 4 KiB: each segment needs only page alignment, not lld's 64 KiB default.
     println!("cargo:rustc-link-arg-bins=-zmax-page-size=4096");
     println!("cargo:rustc-link-arg-bins=-static");
