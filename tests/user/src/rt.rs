@@ -3,17 +3,27 @@
 //!
 //! The kernel enters `_start` at EL0 with SP 16-byte aligned at the top of its stack,
 //! x0 = root VMAR handle, x1 = root resource handle and x2 = the NUL-terminated command
-//! line, and (ABI v2) x3..x5 = this process, this thread and the root job. `_start`
-//! passes those and the entry SP to [`start`], which builds a [`Ctx`] and calls the
+//! line, and (ABI v2) x3..x5 = this process, this thread and the root job, x6/x7 = the
+//! initrd VMO and its length (cpio initrd only). `_start` keeps x6/x7 aside and passes
+//! the rest and the entry SP to [`start`], which builds a [`Ctx`] and calls the
 //! program's main (named with [`crate::entry!`]); main's result is the exit status.
 
 use crate::{println, zx};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// x6 and x7 at entry (the initrd VMO and its length), stored by `_start`.
+static ENTRY_X6_X7: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 
 core::arch::global_asm!(
     ".section .text.entry, \"ax\", %progbits",
     ".global _start",
     ".type _start, %function",
     "_start:",
+    // x6/x7 (ABI v2, cpio initrd: the initrd VMO and its length) are kept aside: `start`
+    // takes seven register arguments.
+    "    adrp x8, {x6x7}",
+    "    add x8, x8, :lo12:{x6x7}",
+    "    stp x6, x7, [x8]",
     // x3..x5 (ABI v2: this process, this thread, the root job) move up one register
     // so that x3 can carry the entry SP.
     "    mov x6, x5",
@@ -25,6 +35,7 @@ core::arch::global_asm!(
     "    brk #0xbad",
     ".size _start, . - _start",
     start = sym start,
+    x6x7 = sym ENTRY_X6_X7,
 );
 
 unsafe extern "Rust" {
@@ -62,6 +73,10 @@ pub struct Ctx {
     pub thread: u32,
     /// (v2) x5: a handle to the root job.
     pub root_job: u32,
+    /// (v2, cpio initrd) x6: the initrd VMO (0 when booted from a bare ELF).
+    pub initrd: u32,
+    /// (v2, cpio initrd) x7: the initrd's length in bytes.
+    pub initrd_len: u64,
 }
 
 impl Ctx {
@@ -133,6 +148,8 @@ extern "C" fn start(
         process: process as u32,
         thread: thread as u32,
         root_job: root_job as u32,
+        initrd: ENTRY_X6_X7[0].load(Ordering::Relaxed) as u32,
+        initrd_len: ENTRY_X6_X7[1].load(Ordering::Relaxed),
     };
     zx::process_exit(ferrite_user_main(&ctx))
 }
