@@ -28,7 +28,8 @@
 //! On a machine with N > 1 CPUs every name gets the suffix `_smpN` (the figures of
 //! `-smp 2` and `-smp 4` boots are other figures). Command-line words (the kernel passes
 //! its own command line): `quick` runs every benchmark with few operations (for
-//! instruction traces, not for figures); `only=<a>,<b>` runs just the benchmarks whose
+//! instruction traces, not for figures); `ops=N` runs N operations in each (for
+//! differential traces, scripts/bench-profile.sh); `only=<a>,<b>` runs just the benchmarks whose
 //! names start with one of the prefixes (`only=none`: none); `scale` adds the
 //! wall-clock scaling figure (for `-smp 4` without `-icount`).
 
@@ -109,6 +110,28 @@ const QUICK: Counts = Counts {
     scale_ops: 10,
 };
 
+/// `ops=N`: N operations in each benchmark (one pass, one round of N pages), for
+/// differential instruction traces (scripts/bench-profile.sh runs two counts and
+/// subtracts, leaving the cost of the extra operations alone).
+fn counts_of(n: u64) -> Counts {
+    Counts {
+        null_syscalls: n,
+        writes_4k: n,
+        passes_64k: 1,
+        touch_rounds: 1,
+        touch_pages: n,
+        create_close: n,
+        threads: n,
+        round_trips: n,
+        messages_64k: n,
+        processes: n,
+        fast_calls: n,
+        map_cycles: n,
+        kmem_tasks: 2,
+        scale_ops: n,
+    }
+}
+
 /// Operations run before each v2 figure's timed loop, so that what is timed is the warm
 /// path (recycled buffers, grown tables), as Linux's peer figures are.
 const WARM_UP: u64 = 16;
@@ -144,7 +167,12 @@ fn main(ctx: &Ctx) -> i64 {
         println!("bench: CNTFRQ_EL0 is 0; cannot convert ticks to instructions");
         return 1;
     }
-    let counts = if has_word(ctx, "quick") { &QUICK } else { &FULL };
+    let custom = ctx.arg_u64("ops").map(counts_of);
+    let counts = match &custom {
+        Some(counts) => counts,
+        None if has_word(ctx, "quick") => &QUICK,
+        None => &FULL,
+    };
     let bench = Bench { hz, suffix };
     // SAFETY: only this thread writes the buffers, and these are the only references.
     let (src, dst) = unsafe { (&mut *SRC.0.get(), &mut *DST.0.get()) };
