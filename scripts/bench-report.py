@@ -14,7 +14,8 @@ the figures as TSV (docs/benchmarks.tsv, the next run's baseline). Standard libr
 The regression gate: with --baseline (the last committed docs/benchmarks.tsv), a figure
 that misses its target by more than it did there (value ÷ target for instruction counts,
 target ÷ value for rates) fails the run (status 1) and nothing is written, unless
---accept-regression.
+--accept-regression. The margin is 1%: the figures are exact for one build, but another
+build moves them by a fraction of a percent.
 
 The Linux figures are copied from the project's peer measurement (Debian's
 linux-image-6.1.0-56-arm64 6.1.192-2 on qemu-system-aarch64 10.0.2, -M virt -cpu
@@ -30,6 +31,7 @@ CPU_MODEL = "cortex-a72"
 MACHINE = "qemu-system-aarch64 -M virt -cpu cortex-a72 -m 1G -icount shift=0,sleep=off"
 BYTES_64K = 64 * 1024
 # docs/BENCHMARKS.md from this line on is written by hand and kept by each run.
+GATE_MARGIN = 0.01
 KEEP_MARKER = "<!-- Written by hand from here on; make bench keeps it. -->"
 
 # Linux 6.1 guest instructions per operation (bytes/insn where the figure is a rate).
@@ -260,12 +262,16 @@ def gate(rows, baseline):
     """The figures that miss their target by more than at the baseline: [(label, now, then)]."""
     failures = []
     for r in rows:
-        now = miss(r["ferrite"], r["target"], r["kind"])
+        # Compared as the TSV keeps it (3 decimals), so an unchanged figure is equal.
+        now = miss(round(r["ferrite"], 3), r["target"], r["kind"])
         if now is None or now <= 1.0 or r["key"] not in baseline:
             continue
         then = miss(baseline[r["key"]], r["target"], r["kind"])
         # A figure that met its target then (then <= 1) and misses now, or misses by more.
-        if then is None or now > max(then, 1.0) * (1 + 1e-9):
+        # Exact, but per build: another build starts a figure from a slightly different
+        # kernel state (code alignment, a counter tick of 16 instructions), which moves
+        # it by a fraction of a percent; a 1% margin keeps the gate for real regressions.
+        if then is None or now > max(then, 1.0) * (1 + GATE_MARGIN):
             failures.append((r, now, then))
     return failures
 
