@@ -7,6 +7,9 @@
                                                segment and its stack and exits with 0
     scripts/mk-test-elf.py many-loads N OUT    a program with N one-page PT_LOAD segments
                                                (the first holds the code, which exits 0)
+    scripts/mk-test-elf.py exit0 OUT           3 instructions in one R+X PT_LOAD: x0 = 0,
+                                               zx_process_exit (the benchmarks' process-
+                                               creation figure, like Linux's peer /exit0)
 
 Issue 13, defects 4 and 2: the first must run (status 0), the second must be refused
 with one line (status 2) or run, never panic the kernel.
@@ -87,6 +90,10 @@ def main(argv):
         segments += [(TEXT + PAGE * (i + 1), PF_R, b"", PAGE) for i in range(count - 1)]
         image = elf(segments, TEXT)
         out = argv[3]
+    elif len(argv) == 3 and argv[1] == "exit0":
+        text = code_bytes([movz(0, 0)] + exit_code())
+        image = elf([(TEXT, PF_R | PF_X, text, len(text))], TEXT)
+        out = argv[2]
     else:
         sys.stderr.write(__doc__)
         return 2

@@ -445,6 +445,15 @@ pub fn sleep_until(deadline: i64) -> WakeReason {
 
 /// Lets other runnable threads run first.
 pub fn yield_now() {
+    // Fast path: nothing waits in this CPU's queue. A yield would put the thread at the
+    // back of that empty queue and pick it again at once (`pick` only steals when the
+    // queue is empty, and it is not once the yielder is in it), so only the new slice
+    // would differ; the thread keeps the rest of its slice instead, as Zircon's yield
+    // does when nothing else is runnable. Work queued here later still comes with an IPI
+    // or the timer's `need_resched`.
+    if SCHED.lock().cpus[cpu_index()].ready.is_empty() {
+        return;
+    }
     if cpu::current_thread().is_some() {
         reschedule(Outcome::Yield);
     }

@@ -32,3 +32,5 @@ pub const KERNEL_STACK_BIT: u32 = 16;
 /// Bytes of one kernel stack (64 KiB); a slot is twice that.
 pub const KERNEL_STACK_BYTES: u64 = 1 << KERNEL_STACK_BIT;
 core::arch::global_asm!(include_str!("user_copy.S"));
+// memcpy and memset (why they replace the portable ones, and why they are sound: mem.S).
+core::arch::global_asm!(include_str!("mem.S"));

@@ -110,6 +110,9 @@ fn dispatch(call: Syscall) -> u64 {
         SystemGetNumCpus => return cpu::online_count() as u64,
         SystemGetPageSize => return crate::abi::PAGE_SIZE,
         DeadlineAfter { nanoseconds } => return misc::deadline_after(nanoseconds) as u64,
+        // Needs no caller either: a yield or a sleep finds the thread itself, so a yield
+        // with nothing else to run costs no current-thread lookup.
+        Nanosleep { deadline } => return status_word(wait::nanosleep(deadline)),
         _ => {}
     }
     let Some(thread) = cpu::current_thread() else { return status_word(Err(ZxError::BadState)) };
@@ -182,7 +185,6 @@ fn dispatch(call: Syscall) -> u64 {
         FutexRequeue { value_ptr, wake_count, current, requeue_ptr, requeue_count, new_owner } => {
             wait::futex_requeue(&c, value_ptr, wake_count, current, requeue_ptr, requeue_count, new_owner)
         }
-        Nanosleep { deadline } => wait::nanosleep(deadline),
         EventCreate { options, out } => misc::event_create(&c, options, out),
         EventpairCreate { options, out0, out1 } => misc::eventpair_create(&c, options, out0, out1),
         ChannelCreate { options, out0, out1 } => ipc::channel_create(&c, options, out0, out1),

@@ -43,8 +43,12 @@ impl Observer for SignalWaiter {
     }
 }
 
-/// The signals of `object` now (VMOs keep ZERO_CHILDREN in the VMO store).
+/// The signals of `object` now (VMOs keep ZERO_CHILDREN in the VMO store). The type is
+/// read first so that other objects need no downcast (and no reference count traffic).
 fn current_signals(object: &Arc<dyn KernelObject>) -> u32 {
+    if object.obj_type() != crate::abi::obj_type::VMO {
+        return object.base().signals();
+    }
     match crate::kernel::object::downcast::<VmoObject>(object) {
         Ok(vmo) => vmo_signals(&vmo),
         Err(_) => object.base().signals(),
@@ -113,6 +117,18 @@ pub fn wait_one(c: &Caller, handle: u32, signals: u32, deadline: i64, observed: 
     check_rights(have, rights::WAIT)?;
     if !object.waitable() {
         return Err(ZxError::NotSupported);
+    }
+    // Fast path: already satisfied. The slow path would register an observer that is
+    // told the current signals at once, is satisfied by them and is removed again, and
+    // would report those same signals; so report them without an observer, a wait node
+    // or any allocation. (Signals kept outside the base, a VMO's, are read the same way.)
+    let now = current_signals(&object);
+    if now & signals != 0 {
+        drop(object);
+        if observed != 0 {
+            user::put(observed, &now.to_le_bytes())?;
+        }
+        return Ok(());
     }
     let items = [(object, serial, signals)];
     let (reason, seen) = wait_on(&c.thread, &items, deadline, thread_state::BLOCKED_WAIT_ONE)?;
