@@ -45,7 +45,7 @@ impl Job {
 
     fn new(parent: Option<Arc<Job>>, depth: u32, name: [u8; 32]) -> Job {
         Job {
-            base: ObjectBase::new(signal::JOB_NO_JOBS | signal::JOB_NO_PROCESSES),
+            base: ObjectBase::new(obj_type::JOB, signal::JOB_NO_JOBS | signal::JOB_NO_PROCESSES),
             parent,
             depth,
             name: Lock::new(&class::NAME, name),
