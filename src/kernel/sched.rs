@@ -461,7 +461,10 @@ pub fn before_user_return() {
     }
     if local.need_resched.swap(false, Ordering::Relaxed) {
         reschedule(Outcome::Yield);
-        if local.current().is_some_and(|t| t.kill_pending()) {
+        // The thread may resume on another CPU: `local` is no longer its CPU, and the
+        // thread `local` runs now is someone else (reading it here made a thread end
+        // because another thread on its previous CPU was killed).
+        if cpu::current_thread().is_some_and(|t| t.kill_pending()) {
             exit_current();
         }
     }
