@@ -10,7 +10,7 @@
 #   make sdcard       target/sdcard.img for a Raspberry Pi 4; make flash DEVICE=/dev/sdX
 #   make bench        instruction-exact benchmarks (QEMU -icount shift=0)
 #   make bench-host   host micro-benchmarks of the pure core
-#   make fuzz         the syscall fuzzer, 10 million calls (CALLS=, SEEDS=)
+#   make fuzz         the syscall fuzzers, concurrent and single-threaded (CALLS=, SEEDS=)
 #   make lint         the lint gates: fmt --check, clippy -D warnings (host and kernel)
 
 SHELL := /bin/bash
@@ -125,10 +125,12 @@ bench: setup image user
 bench-host:
 	cd benches/host && CARGO_TARGET_DIR=$(CURDIR)/target/host-benches cargo bench --bench core
 
-# The syscall fuzzer at full length: CALLS (default 10 million) over SEEDS, one QEMU
-# per CPU. A short fixed-seed run is part of `make test`.
+# The syscall fuzzers at full length: the concurrent fuzzer (cfuzz, -smp 4, each seed
+# under MTTCG and under -icount) and the single-threaded one, CALLS (default 10 million)
+# each, split over SEEDS (FUZZERS, MODES, ROUNDS, JOBS: see scripts/fuzz.sh). Short
+# fixed-seed runs of both are part of `make test`.
 fuzz: setup image user
-	scripts/fuzz.sh $(KERNEL_IMG) $(USER_BIN_DIR)/fuzz
+	scripts/fuzz.sh $(KERNEL_IMG) $(USER_BIN_DIR)
 
 clippy:
 	cargo clippy --lib --tests --target $(HOST) -- -D warnings -W clippy::undocumented_unsafe_blocks

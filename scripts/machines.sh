@@ -38,6 +38,9 @@ machine_args() {
         virt-el2)           echo "-M virt,virtualization=on -cpu cortex-a72 -m 512M" ;;
         virt-el2-gicv3-max) echo "-M virt,virtualization=on,gic-version=3 -cpu max -m 2G -smp 4" ;;
         virt-secure)        echo "-M virt,secure=on -cpu cortex-a72 -m 512M" ;;
+        # Not in the matrix: the concurrent fuzzer's two modes (scripts/fuzz.sh).
+        virt-smp4-mttcg)    echo "-M virt -cpu cortex-a72 -m 512M -smp 4 -accel tcg,thread=multi" ;;
+        virt-smp4-icount)   echo "-M virt -cpu cortex-a72 -m 512M -smp 4 -icount shift=0,sleep=off" ;;
         # raspi4b: exactly 2 GiB and 4 CPUs; the mini UART (stdout-path) is the second
         # serial port, the mirrored PL011 the first.
         rpi4)               echo "-M raspi4b -dtb $rpi_dtb" ;;

@@ -8,6 +8,7 @@
 #     --dtb FILE          hand QEMU this device tree (-dtb) instead of its own
 #     --status N          the QEMU exit status expected (default 0)
 #     --expect REGEX      a line the output must contain (may repeat)
+#     --reject REGEX      a line the output must not contain (may repeat)
 #     --summary           the output must end its tests with "N passed, 0 failed"
 #     --timeout SECONDS   default 60 (a hang gives status 124)
 #     --quiet             print the output only when the check fails
@@ -21,7 +22,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/machines.sh"
 
 machine=virt initrd="" append="" dtb="" want_status=0 timeout_s=60 quiet=0 summary=0 input=""
-expects=()
+expects=() rejects=()
 while [[ $# -gt 1 ]]; do
     case "$1" in
         --machine) machine=$2; shift 2 ;;
@@ -30,6 +31,7 @@ while [[ $# -gt 1 ]]; do
         --dtb) dtb=$2; shift 2 ;;
         --status) want_status=$2; shift 2 ;;
         --expect) expects+=("$2"); shift 2 ;;
+        --reject) rejects+=("$2"); shift 2 ;;
         --timeout) timeout_s=$2; shift 2 ;;
         --summary) summary=1; shift ;;
         --quiet) quiet=1; shift ;;
@@ -66,6 +68,9 @@ why=""
 [[ $status -ne $want_status ]] && why="QEMU exited with $status, expected $want_status"
 for re in "${expects[@]}"; do
     [[ -z $why ]] && ! grep -Eq -- "$re" "$log" && why="no line matching /$re/"
+done
+for re in "${rejects[@]}"; do
+    [[ -z $why ]] && grep -Eq -- "$re" "$log" && why="a line matching /$re/: $(grep -Em1 -- "$re" "$log")"
 done
 if [[ -z $why && $summary -eq 1 ]] && ! grep -Eq '^[0-9]+ passed, 0 failed$' "$log"; then
     why="no line 'N passed, 0 failed'"

@@ -422,6 +422,15 @@ pub mod info {
     pub const KMEM_STATS: u32 = 17;
     /// `ZX_INFO_VMO`.
     pub const VMO: u32 = 23;
+    /// Ferrite's test-only topic (not Zircon's; answered only when the command line has
+    /// the word `testinfo`, otherwise NOT_SUPPORTED like any unknown topic), asked of the
+    /// root resource: 32 u64, entry `t` (1..=30) = live kernel objects of `ZX_OBJ_TYPE`
+    /// `t`, entry 0 = VMOs in the VMO store (those kept only by mappings included), entry
+    /// 31 = the kernel's own page-table pages (kept at their high-water mark: the
+    /// kernel-stack area's tables grow with the most threads alive at once).
+    pub const FERRITE_OBJECT_COUNTS: u32 = 0x4652_0001;
+    /// Bytes of the `FERRITE_OBJECT_COUNTS` record.
+    pub const FERRITE_OBJECT_COUNTS_SIZE: usize = 256;
 
     /// Bytes of a `zx_info_handle_basic_t`.
     pub const HANDLE_BASIC_SIZE: usize = 32;

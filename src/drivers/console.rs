@@ -6,6 +6,7 @@ use crate::arch::aarch64::semihosting;
 use crate::drivers::mini_uart::MiniUart;
 use crate::drivers::pl011::Pl011;
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use spin::Mutex;
 
 /// Where console bytes go.
@@ -125,8 +126,38 @@ pub unsafe fn set_mirror(sink: Sink) {
     CONSOLE.lock().1 = Some(sink);
 }
 
-/// Writes bytes verbatim (used by `zx_debug_write`).
-pub fn write_bytes(bytes: &[u8]) {
+/// The CPU writing to the console now, as its index + 1 (0: none). Held across one
+/// whole write (the bytes of one `zx_debug_write`, one formatted kernel line), so that
+/// writes from different CPUs never interleave (ABI.md section 7, "Console"). The holder
+/// may take it again (a panic while it prints), so the panic path cannot deadlock on it.
+/// Kernel code runs with interrupts masked, so a holder is never stopped midway.
+static WRITER: AtomicUsize = AtomicUsize::new(0);
+
+/// Holds [`WRITER`]; `owned` is false for a nested acquisition by the same CPU.
+struct WriterGuard {
+    owned: bool,
+}
+
+fn lock_writer() -> WriterGuard {
+    let me = crate::arch::aarch64::percpu::cpu_index() + 1;
+    if WRITER.load(Ordering::Relaxed) == me {
+        return WriterGuard { owned: false };
+    }
+    while WRITER.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        core::hint::spin_loop();
+    }
+    WriterGuard { owned: true }
+}
+
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        if self.owned {
+            WRITER.store(0, Ordering::Release);
+        }
+    }
+}
+
+fn write_unlocked(bytes: &[u8]) {
     let (primary, mirror) = *CONSOLE.lock();
     primary.write_bytes(bytes);
     if let Some(mirror) = mirror {
@@ -134,17 +165,24 @@ pub fn write_bytes(bytes: &[u8]) {
     }
 }
 
+/// Writes bytes verbatim (used by `zx_debug_write`), all together.
+pub fn write_bytes(bytes: &[u8]) {
+    let _writer = lock_writer();
+    write_unlocked(bytes);
+}
+
 struct ConsoleWriter;
 
 impl Write for ConsoleWriter {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        write_bytes(s.as_bytes());
+        write_unlocked(s.as_bytes());
         Ok(())
     }
 }
 
-/// Formats to the console.
+/// Formats to the console, all of it together.
 pub fn print(args: fmt::Arguments<'_>) {
+    let _writer = lock_writer();
     let _ = ConsoleWriter.write_fmt(args);
 }
 

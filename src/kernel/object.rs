@@ -21,6 +21,33 @@ use core::any::Any;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 static NEXT_KOID: AtomicU64 = AtomicU64::new(1);
+
+/// Live objects per `ZX_OBJ_TYPE_*` (index = type): one relaxed increment when an
+/// [`ObjectBase`] is made and one decrement when it is dropped, so leak checks can compare
+/// counts before and after a run (the concurrent fuzzer reads them through the test-only
+/// get_info topic `info::FERRITE_OBJECT_COUNTS`; see docs/ABI.md).
+static LIVE_OBJECTS: [AtomicU64; LIVE_OBJECT_TYPES] = [const { AtomicU64::new(0) }; LIVE_OBJECT_TYPES];
+
+/// Object types counted by [`live_objects`] (every `ZX_OBJ_TYPE_*` is below it).
+pub const LIVE_OBJECT_TYPES: usize = 31;
+
+static TEST_INFO: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Turns on the test-only get_info topic `FERRITE_OBJECT_COUNTS` (the `testinfo`
+/// command-line word).
+pub fn enable_test_info() {
+    TEST_INFO.store(true, Ordering::Relaxed);
+}
+
+/// Whether the test-only get_info topic answers.
+pub fn test_info_enabled() -> bool {
+    TEST_INFO.load(Ordering::Relaxed)
+}
+
+/// How many objects of type `ty` exist now (0 for a type out of range).
+pub fn live_objects(ty: usize) -> u64 {
+    LIVE_OBJECTS.get(ty).map_or(0, |count| count.load(Ordering::Relaxed))
+}
 static NEXT_HANDLE_SERIAL: AtomicU64 = AtomicU64::new(1);
 
 /// A fresh kernel object id: unique for the boot, never 0, never reused.
@@ -41,6 +68,8 @@ pub trait Observer: Send + Sync {
 /// What every object has: its koid, its handle count, its signals and their observers.
 pub struct ObjectBase {
     koid: u64,
+    /// `ZX_OBJ_TYPE_*`, for the live-object count.
+    obj_type: u8,
     handles: AtomicU32,
     signals: Lock<SignalState>,
 }
@@ -51,19 +80,19 @@ struct SignalState {
 }
 
 impl ObjectBase {
-    /// A base with a fresh koid and `initial` signals.
-    pub fn new(initial: u32) -> Self {
-        ObjectBase {
-            koid: new_koid(),
-            handles: AtomicU32::new(0),
-            signals: Lock::new(&class::SIGNALS, SignalState { signals: initial, observers: Vec::new() }),
-        }
+    /// The base of a new object of type `obj_type` (`ZX_OBJ_TYPE_*`) with a fresh koid
+    /// and `initial` signals.
+    pub fn new(obj_type: u32, initial: u32) -> Self {
+        Self::with_koid(obj_type, new_koid(), initial)
     }
 
     /// A base with a koid already taken (a VMO's, which the store also records).
-    pub fn with_koid(koid: u64, initial: u32) -> Self {
+    pub fn with_koid(obj_type: u32, koid: u64, initial: u32) -> Self {
+        let obj_type = (obj_type as usize).min(LIVE_OBJECT_TYPES - 1);
+        LIVE_OBJECTS[obj_type].fetch_add(1, Ordering::Relaxed);
         ObjectBase {
             koid,
+            obj_type: obj_type as u8,
             handles: AtomicU32::new(0),
             signals: Lock::new(&class::SIGNALS, SignalState { signals: initial, observers: Vec::new() }),
         }
@@ -121,6 +150,12 @@ impl ObjectBase {
         if !state.observers.is_empty() {
             state.observers.retain(|o| !o.on_handle_closed(serial));
         }
+    }
+}
+
+impl Drop for ObjectBase {
+    fn drop(&mut self) {
+        LIVE_OBJECTS[self.obj_type as usize].fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -238,7 +273,7 @@ impl Resource {
     /// The root resource, made once at boot.
     pub fn root() -> &'static Arc<Resource> {
         static ROOT: spin::Once<Arc<Resource>> = spin::Once::new();
-        ROOT.call_once(|| Arc::new(Resource { base: ObjectBase::new(0) }))
+        ROOT.call_once(|| Arc::new(Resource { base: ObjectBase::new(crate::abi::obj_type::RESOURCE, 0) }))
     }
 }
 

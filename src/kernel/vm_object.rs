@@ -18,7 +18,7 @@ pub struct VmoObject {
 impl VmoObject {
     /// Wraps a VMO the store just made (its one reference moves into the object).
     pub fn new(id: VmoId, koid: u64) -> Self {
-        VmoObject { base: ObjectBase::with_koid(koid, 0), id }
+        VmoObject { base: ObjectBase::with_koid(obj_type::VMO, koid, 0), id }
     }
 
     /// The VMO in the store.
@@ -74,7 +74,7 @@ impl VmarObject {
     /// The root VMAR of address space `aspace`.
     pub fn root(aspace: u64) -> Self {
         VmarObject {
-            base: ObjectBase::new(0),
+            base: ObjectBase::new(obj_type::VMAR, 0),
             aspace,
             region: RegionId::ROOT,
             base_addr: crate::abi::USER_BASE,
@@ -84,7 +84,7 @@ impl VmarObject {
 
     /// Sub-VMAR `region` of address space `aspace`, over `[base_addr, base_addr + len)`.
     pub fn sub(aspace: u64, region: RegionId, base_addr: u64, len: u64) -> Self {
-        VmarObject { base: ObjectBase::new(0), aspace, region, base_addr, len }
+        VmarObject { base: ObjectBase::new(obj_type::VMAR, 0), aspace, region, base_addr, len }
     }
 
     /// The address space it belongs to.

@@ -140,7 +140,7 @@ impl Channel {
         });
         let make = |side: usize| {
             Arc::new(Channel {
-                base: ObjectBase::with_koid(koids[side], signal::CHANNEL_WRITABLE),
+                base: ObjectBase::with_koid(obj_type::CHANNEL, koids[side], signal::CHANNEL_WRITABLE),
                 pair: pair.clone(),
                 side,
                 peer_koid: koids[1 - side],

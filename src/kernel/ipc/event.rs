@@ -16,7 +16,7 @@ pub struct Event {
 impl Event {
     /// A new event, not signaled.
     pub fn new() -> Arc<Event> {
-        Arc::new(Event { base: ObjectBase::new(0) })
+        Arc::new(Event { base: ObjectBase::new(obj_type::EVENT, 0) })
     }
 }
 
@@ -43,12 +43,12 @@ impl EventPair {
     /// Two connected ends.
     pub fn create() -> (Arc<EventPair>, Arc<EventPair>) {
         let a = Arc::new(EventPair {
-            base: ObjectBase::new(0),
+            base: ObjectBase::new(obj_type::EVENTPAIR, 0),
             peer: Lock::new(&class::LEAF, Weak::new()),
             peer_koid: core::sync::atomic::AtomicU64::new(0),
         });
         let b = Arc::new(EventPair {
-            base: ObjectBase::new(0),
+            base: ObjectBase::new(obj_type::EVENTPAIR, 0),
             peer: Lock::new(&class::LEAF, Arc::downgrade(&a)),
             peer_koid: core::sync::atomic::AtomicU64::new(a.base.koid()),
         });

@@ -54,7 +54,7 @@ impl Port {
     /// A new, empty port.
     pub fn new() -> Arc<Port> {
         Arc::new(Port {
-            base: ObjectBase::new(0),
+            base: ObjectBase::new(obj_type::PORT, 0),
             state: crate::kernel::sync::Lock::new(
                 &crate::kernel::sync::class::PORT,
                 PortState { queue: PortQueue::new(), waiters: VecDeque::new() },

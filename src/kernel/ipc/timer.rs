@@ -39,7 +39,7 @@ impl Timer {
     /// A new timer with slack mode `options` (checked by the caller), not armed.
     pub fn new(options: u32) -> Arc<Timer> {
         Arc::new_cyclic(|me| Timer {
-            base: ObjectBase::new(0),
+            base: ObjectBase::new(obj_type::TIMER, 0),
             options,
             state: crate::kernel::sync::Lock::new(&crate::kernel::sync::class::TIMER, TimerState::new()),
             me: me.clone(),

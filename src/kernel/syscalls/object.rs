@@ -49,6 +49,7 @@ fn record_size(topic: u32) -> Option<usize> {
         info::PROCESS_HANDLE_STATS => info::PROCESS_HANDLE_STATS_SIZE,
         info::JOB => info::JOB_SIZE,
         info::TIMER => info::TIMER_SIZE,
+        info::FERRITE_OBJECT_COUNTS if crate::kernel::object::test_info_enabled() => info::FERRITE_OBJECT_COUNTS_SIZE,
         _ => return None,
     })
 }
@@ -87,6 +88,15 @@ pub fn get_info(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, ac
             for (i, value) in stats.iter().enumerate() {
                 record.u64(i * 8, *value);
             }
+        }
+        info::FERRITE_OBJECT_COUNTS => {
+            downcast::<crate::kernel::object::Resource>(&object)?;
+            let store_vmos = with_kernel(|k| k.vmos.vmo_count()) as u64;
+            record.u64(0, store_vmos);
+            for ty in 1..crate::kernel::object::LIVE_OBJECT_TYPES {
+                record.u64(ty * 8, crate::kernel::object::live_objects(ty));
+            }
+            record.u64(31 * 8, with_kernel(|k| k.kernel_table_pages));
         }
         info::VMO => {
             let (vmo, handle_rights) = lookup_vmo(c, handle, 0)?;

@@ -10,6 +10,7 @@ use crate::kernel::object::{KernelObject, ObjectBase};
 use crate::kernel::sync::{Lock, class};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum JobLife {
@@ -34,6 +35,9 @@ pub struct Job {
     depth: u32,
     name: Lock<[u8; 32]>,
     state: Lock<JobState>,
+    /// Set (under the state lock) when the job leaves ALIVE: read by the parent's kill
+    /// under the parent's lock, so that two job locks are never nested.
+    killed: AtomicBool,
 }
 
 impl Job {
@@ -45,7 +49,7 @@ impl Job {
 
     fn new(parent: Option<Arc<Job>>, depth: u32, name: [u8; 32]) -> Job {
         Job {
-            base: ObjectBase::new(signal::JOB_NO_JOBS | signal::JOB_NO_PROCESSES),
+            base: ObjectBase::new(obj_type::JOB, signal::JOB_NO_JOBS | signal::JOB_NO_PROCESSES),
             parent,
             depth,
             name: Lock::new(&class::NAME, name),
@@ -59,6 +63,7 @@ impl Job {
                     detached: false,
                 },
             ),
+            killed: AtomicBool::new(false),
         }
     }
 
@@ -167,6 +172,7 @@ impl Job {
             }
             s.life = JobLife::Killing;
             s.retcode = retcode::SYSCALL_KILL;
+            self.killed.store(true, Ordering::Release);
         }
         while let Some(child) = self.next_child_to_kill() {
             child.kill();
@@ -177,11 +183,13 @@ impl Job {
         self.check_end();
     }
 
-    /// A child job still ALIVE, if any (its lock is taken inside this job's: parent
-    /// before child, the only order in which two job locks are ever nested).
+    /// A child job still ALIVE, if any. Its `killed` flag is read, not its lock: two
+    /// job locks are never nested (the lock-order check forbids two locks of one rank).
+    /// A child being killed at this moment may still read as alive; killing it again
+    /// does nothing.
     fn next_child_to_kill(&self) -> Option<Arc<Job>> {
         let s = self.state.lock();
-        s.children.iter().find(|c| c.state.lock().life == JobLife::Alive).cloned()
+        s.children.iter().find(|c| !c.killed.load(Ordering::Acquire)).cloned()
     }
 
     /// A process of this job still NEW or RUNNING, if any.

@@ -60,7 +60,7 @@ impl Process {
         let (aspace_id, root, asid) = with_kernel(crate::kernel::aspace::create)?;
         let salt = (crate::arch::aarch64::timer::ticks() as u32).wrapping_mul(0x9e37_79b9);
         let process = Arc::new(Process {
-            base: ObjectBase::new(0),
+            base: ObjectBase::new(obj_type::PROCESS, 0),
             job: job.clone(),
             name: Lock::new(&class::NAME, name),
             handles: Lock::new(&class::HANDLES, HandleTable::new(salt ^ aspace_id as u32)),

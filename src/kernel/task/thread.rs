@@ -45,7 +45,7 @@ impl Thread {
     pub fn create(process: &Arc<Process>, name: [u8; 32]) -> ZxResult<Arc<Thread>> {
         let stack = KernelStack::new()?;
         let thread = Arc::new(Thread {
-            base: ObjectBase::new(0),
+            base: ObjectBase::new(obj_type::THREAD, 0),
             process: process.clone(),
             name: Lock::new(&class::NAME, name),
             context: Context::new(),

@@ -7,7 +7,7 @@
 
 use crate::rt::Ctx;
 use crate::sys::{call, call_status};
-use crate::zx::{self, AsRaw, Handle, Mapping, PAGE_SIZE, Status, ZX_OK, ZxResult, addr_of, ok};
+use crate::zx::{self, AsRaw, Handle, Mapping, PAGE_SIZE, Status, ZxResult, addr_of, ok};
 
 /// Syscall numbers (ABI.md section 4, v2).
 pub mod nr {
@@ -470,12 +470,39 @@ impl Drop for Child {
 /// text, rodata and data/bss copied into new VMOs mapped at the same addresses, a
 /// 64 KiB stack, and `entry(channel, arg)` as its first code.
 pub fn spawn_copy(ctx: &Ctx, entry: extern "C" fn(u64, u64) -> !, arg: u64) -> ZxResult<Child> {
-    const ROOT_BASE: u64 = zx::USER_BASE;
     let job = job_create(ctx.root_job())?;
+    match spawn_copy_in(ctx, job.raw(), b"ipc-child", entry, arg) {
+        Ok(copy) => Ok(Child { process: copy.process, channel: copy.channel, vmar: copy.vmar, job }),
+        Err(status) => {
+            let _ = task_kill(&job);
+            Err(status)
+        }
+    }
+}
+
+/// A copy of this program started by [`spawn_copy_in`].
+pub struct Spawned {
+    /// The new process.
+    pub process: Handle,
+    /// Our end of the channel whose other end the copy got in x0.
+    pub channel: Handle,
+    /// The copy's root VMAR.
+    pub vmar: Handle,
+}
+
+/// As [`spawn_copy`], in the job `job` and with the process and thread named `name`;
+/// nothing is killed when the result is dropped (killing `job` ends the copy).
+pub fn spawn_copy_in(
+    ctx: &Ctx,
+    job: u32,
+    name: &[u8],
+    entry: extern "C" fn(u64, u64) -> !,
+    arg: u64,
+) -> ZxResult<Spawned> {
+    const ROOT_BASE: u64 = zx::USER_BASE;
     let (mut proc_out, mut vmar_out) = (0u32, 0u32);
-    let name = b"ipc-child";
     let args = [
-        job.raw() as u64,
+        job as u64,
         addr_of(name.as_ptr()),
         name.len() as u64,
         0,
@@ -512,7 +539,7 @@ pub fn spawn_copy(ctx: &Ctx, entry: extern "C" fn(u64, u64) -> !, arg: u64) -> Z
     }
     let stack_vmo = zx::vmo_create(STACK_BYTES, 0)?;
     let stack = zx::vmar_map(&vmar, zx::VM_RW, 0, &stack_vmo, 0, STACK_BYTES)?;
-    let thread = thread_create(&process, b"ipc-child")?;
+    let thread = thread_create(&process, name)?;
     let (mine, theirs) = channel_create()?;
     let args = [
         process.raw() as u64,
@@ -523,12 +550,8 @@ pub fn spawn_copy(ctx: &Ctx, entry: extern "C" fn(u64, u64) -> !, arg: u64) -> Z
         arg,
     ];
     // SAFETY: no pointer the kernel writes.
-    let status = unsafe { call_status(nr::PROCESS_START, &args) };
-    if status != ZX_OK {
-        let _ = task_kill(&job);
-        return Err(status);
-    }
-    Ok(Child { process, channel: mine, vmar, job })
+    ok(unsafe { call_status(nr::PROCESS_START, &args) })?;
+    Ok(Spawned { process, channel: mine, vmar })
 }
 
 /// Sum of the status of a raw call (for the rare calls with no wrapper).

@@ -37,6 +37,9 @@ static TESTS: &[user::Test] = tests![
     nested_channels_are_freed_without_recursion,
     ipc_churn_returns_kernel_memory,
     ipc_calls_with_garbage_arguments,
+    killing_a_job_tree,
+    killing_threads_ends_no_other_thread,
+    debug_write_lines_stay_whole,
     debug_read_returns_console_input,
 ];
 
@@ -750,6 +753,114 @@ fn ipc_calls_with_garbage_arguments(ctx: &Ctx) -> TestResult {
         let second = zx::kmem_stats(ctx.root_resource)?;
         check_eq(second.ipc_bytes, first.ipc_bytes, "ipc_bytes")?;
         check_eq(second.free_bytes, first.free_bytes, "free_bytes")?;
+    }
+    Ok(())
+}
+
+/// Killing a job kills its child jobs and their processes (with `lockcheck`, the kernel
+/// once panicked here: the kill read each child job's state under the parent's lock,
+/// two locks of one rank; the concurrent fuzzer found it).
+fn killing_a_job_tree(ctx: &Ctx) -> TestResult {
+    let top = job_create(ctx.root_job())?;
+    let middle = job_create(&top)?;
+    let bottom = job_create(&middle)?;
+    let copy = check_ok(spawn_copy_in(ctx, bottom.raw(), b"victim", child_main, CHILD_ECHO), "a process below")?;
+    check_ok(task_kill(&top), "kill the top job")?;
+    for (job, what) in [(&bottom, "bottom"), (&middle, "middle"), (&top, "top")] {
+        check_ok(wait_terminated(job, TIMEOUT), what)?;
+    }
+    check_ok(wait_terminated(&copy.process, TIMEOUT), "the process below")
+}
+
+/// Threads that are killed never take another thread with them. A thread preempted on
+/// its way back to EL0 and resumed on another CPU once looked at the thread its old CPU
+/// ran by then, and ended itself when that one was being killed (found by the
+/// concurrent fuzzer): here survivors are preempted and migrate all the time while
+/// victims, busy in long syscalls on the same CPUs, are killed; every survivor must
+/// finish its loop.
+fn killing_threads_ends_no_other_thread(ctx: &Ctx) -> TestResult {
+    for _ in 0..3 * rounds(ctx) {
+        killing_threads_round(ctx)?;
+    }
+    Ok(())
+}
+
+fn killing_threads_round(ctx: &Ctx) -> TestResult {
+    const SURVIVORS: usize = 3;
+    const VICTIMS: usize = 3;
+    const LOOPS: u64 = 4000;
+    let finished = AtomicU32::new(0);
+    let survivor = || {
+        for i in 0..LOOPS {
+            let mut x = i;
+            for _ in 0..5_000 {
+                x = core::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+            zx::clock_get_monotonic();
+        }
+        finished.fetch_add(1, Ordering::Relaxed);
+    };
+    let big = zx::vmo_create(1 << 20, 0)?;
+    let big_raw = big.raw();
+    let victim = || {
+        let mut buf = [0u8; 4096];
+        loop {
+            // Long syscalls: the kill lands while the victim runs in the kernel.
+            let _ = zx::vmo_op_range(big_raw, zx::OP_COMMIT, 0, 1 << 20);
+            let _ = zx::vmo_op_range(big_raw, zx::OP_DECOMMIT, 0, 1 << 20);
+            let _ = zx::vmo_read(big_raw, &mut buf, 0);
+            // Idle CPUs now and then: they take survivors waiting behind busy CPUs.
+            nanosleep(deadline_after(MSEC / 10));
+        }
+    };
+    let mut survivors: [Option<Thread<'_>>; SURVIVORS] = Default::default();
+    for slot in survivors.iter_mut() {
+        *slot = Some(check_ok(Thread::spawn(ctx, &survivor), "spawn a survivor")?);
+    }
+    let mut victims: [Option<Thread<'_>>; VICTIMS] = Default::default();
+    let mut kills = 0;
+    let all_ended = |survivors: &[Option<Thread<'_>>]| {
+        survivors.iter().flatten().all(|t| signals_of(t.handle()) & TASK_TERMINATED != 0)
+    };
+    while !all_ended(&survivors) && kills < 3000 {
+        let slot = &mut victims[kills % VICTIMS];
+        if let Some(v) = slot.take() {
+            check_ok(task_kill(v.handle()), "kill a victim")?;
+            check_ok(wait_terminated(v.handle(), TIMEOUT), "the victim ends")?;
+        }
+        *slot = Some(check_ok(Thread::spawn(ctx, &victim), "spawn a victim")?);
+        nanosleep(deadline_after((kills as i64 % 7) * MSEC / 20));
+        kills += 1;
+    }
+    drop(victims);
+    for t in survivors.iter_mut().filter_map(Option::take) {
+        check_ok(t.join(TIMEOUT), "join a survivor")?;
+    }
+    check_eq(finished.load(Ordering::Relaxed), SURVIVORS as u32, "survivors that finished their loops")
+}
+
+/// Lines written at once by threads on all CPUs come out whole: the system test
+/// (scripts/system-tests.sh) rejects a console with two letters side by side. Before the
+/// console held its lock across a write, the bytes of concurrent calls interleaved.
+fn debug_write_lines_stay_whole(ctx: &Ctx) -> TestResult {
+    // The harness's `test NAME ... ` is still open: end it first.
+    let _ = zx::debug_write(b"\n");
+    let ticket = AtomicU32::new(0);
+    let writer = || {
+        let me = ticket.fetch_add(1, Ordering::Relaxed) as u8;
+        let mut line = [b'A' + me; 120];
+        line[..7].copy_from_slice(b"atomic ");
+        line[119] = b'\n';
+        for _ in 0..40 {
+            let _ = zx::debug_write(&line);
+        }
+    };
+    let mut writers: [Option<Thread<'_>>; 4] = Default::default();
+    for slot in writers.iter_mut() {
+        *slot = Some(check_ok(Thread::spawn(ctx, &writer), "spawn a writer")?);
+    }
+    for t in writers.iter_mut().filter_map(Option::take) {
+        check_ok(t.join(TIMEOUT), "join a writer")?;
     }
     Ok(())
 }
