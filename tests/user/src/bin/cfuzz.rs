@@ -326,6 +326,8 @@ struct Setup {
     shared_vmo: u32,
     chans: [u32; 2],
     home_dup: u32,
+    /// Unpinned: a channel end whose peer this process's echo thread serves.
+    echo: u32,
     /// calls, surprises (the report record).
     report: u64,
     verbose: bool,
@@ -402,6 +404,7 @@ impl<'a> Fuzzer<'a> {
             (s.chans[0], false),
             (s.chans[1], false),
             (s.home_dup, false),
+            (s.echo, false),
         ] {
             if value != 0 {
                 f.adopt(value, pinned);
@@ -806,13 +809,18 @@ impl<'a> Fuzzer<'a> {
                 self.consume(&mut p, h);
             }
             19 => {
-                // Never a real physical VMO: RAM (refused) or bad ranges only.
+                // RAM (refused), bad ranges, or QEMU virt's flash at 0 (a physical VMO
+                // nobody touches: the toucher only touches the shared VMO).
                 let h = self.handle(r, &[Kind::Resource], false);
-                let paddr = r.pick(&[0x4000_0000u64, 0x4400_0000, 0x5000_0001, u64::MAX - PAGE_SIZE + 1, 0x4000_0800]);
-                let size = r.pick(&[PAGE_SIZE, 0, 100, u64::MAX]);
-                let (out, _) = self.out(r, 4);
+                let paddr = r.pick(&[0x4000_0000u64, 0x4400_0000, 0x5000_0001, u64::MAX - PAGE_SIZE + 1, 0, 0x1000]);
+                let size = r.pick(&[PAGE_SIZE, 0, 100, u64::MAX, 2 * PAGE_SIZE]);
+                let (out, good) = self.out(r, 4);
                 p.args[..4].copy_from_slice(&[self.u32_arg(r, h.0), paddr, size, out]);
+                p.new_handles[0] = (out, good.then_some(Kind::Vmo));
                 p.allowed = bits(&[I, A, OOR, NM]);
+                if paddr < 0x0800_0000 {
+                    p.allowed |= bit(OK);
+                }
                 self.need(&mut p, h, &[Kind::Resource], 0);
             }
             20 => self.plan_map(r, &mut p),
@@ -1347,7 +1355,8 @@ impl<'a> Fuzzer<'a> {
             let aptr = if r.one_in(12) { r.pick(&[0, KERNEL_ADDR]) } else { args };
             let ab = if r.one_in(10) { 0 } else { page + 1600 };
             let ah = page + 1608;
-            let deadline = self.deadline(r);
+            // Half the calls wait up to 5 ms: long enough for an echo to answer.
+            let deadline = if r.one_in(2) { ipc::deadline_after(r.below(5_000_000) as i64) } else { self.deadline(r) };
             let options = if r.one_in(10) { 1 } else { 0 };
             p.args[..6].copy_from_slice(&[self.u32_arg(r, h.0), options, deadline as u64, aptr, ab, ah]);
             p.allowed |= bits(&[TO, BTS]);
@@ -1400,6 +1409,14 @@ impl<'a> Fuzzer<'a> {
         }
     }
 
+    /// Adds one to word `word` of this thread's report record.
+    fn count(&self, word: usize) {
+        let record = self.s.report as usize as *const AtomicU64;
+        // SAFETY: the report record is mapped for the whole run; only this thread writes
+        // it; `word` is below RECORD_BYTES / 8.
+        unsafe { (*record.add(word)).fetch_add(1, Ordering::Relaxed) };
+    }
+
     fn report(&self) {
         let record = self.s.report as usize as *const AtomicU64;
         // SAFETY: the report record is mapped for the whole run and only this thread
@@ -1425,11 +1442,18 @@ impl<'a> Fuzzer<'a> {
         // SAFETY: the report record is mapped for the whole run; word 3 is this thread's.
         unsafe { (*record.add(3)).store(p.nr.min(1 << 20) << 32 | p.args[0] & 0xFFFF_FFFF, Ordering::Relaxed) };
         let ret = raw(p.nr, p.args);
+        self.count(REC_CALLS + (p.nr as usize).min(64));
         if p.value != 0 {
+            self.count(REC_OKS + (p.nr as usize).min(64));
             self.check_value(p, ret);
             return;
         }
         let status = ret as i64 as i32;
+        let at = STATUS_NAMES.iter().position(|(s, _)| *s == status).map_or(REC_OTHER_STATUS, |i| REC_STATUS + i);
+        self.count(at);
+        if status == OK {
+            self.count(REC_OKS + (p.nr as usize).min(64));
+        }
         if ret as i64 != status as i64 || status > 0 || p.allowed & bit(status) == 0 {
             self.surprise(p, status, "status outside the model");
         }
@@ -1729,6 +1753,7 @@ extern "C" fn worker_main(channel: u64, _arg: u64) -> ! {
         regs: [root_vmar as u64, 0, 0, process as u64, 0, 0, 0, 0],
     };
     let mut setups = [Setup::default(); MAX_THREADS];
+    let mut echo_ends = [0u32; MAX_THREADS];
     for (t, s) in setups.iter_mut().enumerate().take(threads) {
         let h = &handles[3 + 5 * t..8 + 5 * t];
         let Ok((home, _)) = vmar_allocate(root_vmar, 0x1C0 | VM_CAN_MAP_EXECUTE, 0, HOME_LEN) else {
@@ -1752,6 +1777,7 @@ extern "C" fn worker_main(channel: u64, _arg: u64) -> ! {
             shared_vmo: h[2],
             chans: [h[3], h[4]],
             home_dup,
+            echo: echo_pair(&mut echo_ends, t),
             report: report + record_offset(proc, t as u64),
             verbose,
         };
@@ -1774,6 +1800,9 @@ extern "C" fn worker_main(channel: u64, _arg: u64) -> ! {
     TOUCH_RECORD.store(report + record_offset(proc, 15), Ordering::Relaxed);
     let touch = || toucher(seed ^ proc << 32 ^ round);
     let touching = if toucher_role != 0 { Thread::spawn(&ctx, &touch).ok() } else { None };
+    let echo_stop = AtomicU32::new(0);
+    let echo = || echo_server(&echo_ends[..threads], &echo_stop);
+    let echoing = Thread::spawn(&ctx, &echo).ok();
     // The reaper may kill these threads.
     let live: &[u32] = &thread_handles[..threads];
     let _ = ipc::channel_write(channel, b"threads", live);
@@ -1784,18 +1813,31 @@ extern "C" fn worker_main(channel: u64, _arg: u64) -> ! {
         }
     }
     STOP.store(1, Ordering::Relaxed);
+    echo_stop.store(1, Ordering::Relaxed);
     if let Some(t) = touching {
+        let _ = t.join(10 * SEC);
+    }
+    if let Some(t) = echoing {
         let _ = t.join(10 * SEC);
     }
     process_exit(if hung { EXIT_HANG } else { EXIT_OK })
 }
 
+/// One thread's report record: words 0..4 calls, surprises, touches, last call; then
+/// the calls per status (STATUS_NAMES order, word 30 any other), per syscall number
+/// (64: unknown numbers) and the OKs per number.
+const RECORD_BYTES: u64 = 2048;
+const REC_STATUS: usize = 8;
+const REC_OTHER_STATUS: usize = 30;
+const REC_CALLS: usize = 32;
+const REC_OKS: usize = 100;
+
 fn report_bytes() -> u64 {
-    ((MAX_WORKERS as u64 + 1) * 16 * 32).div_ceil(PAGE_SIZE) * PAGE_SIZE
+    ((MAX_WORKERS as u64 + 1) * 16 * RECORD_BYTES).div_ceil(PAGE_SIZE) * PAGE_SIZE
 }
 
 fn record_offset(proc: u64, thread: u64) -> u64 {
-    (proc * 16 + thread) * 32
+    (proc * 16 + thread) * RECORD_BYTES
 }
 
 // ---- the controller --------------------------------------------------------------------
@@ -1810,7 +1852,6 @@ struct Config {
     verbose: bool,
 }
 
-#[derive(Default)]
 struct Totals {
     calls: u64,
     surprises: u64,
@@ -1819,6 +1860,9 @@ struct Totals {
     odd_exits: u64,
     touches: u64,
     kills: u64,
+    statuses: [u64; 32],
+    per_nr: [u64; 65],
+    oks: [u64; 65],
 }
 
 fn main(ctx: &Ctx) -> i64 {
@@ -1838,7 +1882,18 @@ fn main(ctx: &Ctx) -> i64 {
         "cfuzz: seed={seed} calls={calls} rounds={rounds} (+1 warm-up) workers={workers} threads={threads} cthreads={cthreads} calls/thread/round={calls_per_thread} cpus={}",
         ipc::num_cpus()
     );
-    let mut totals = Totals::default();
+    let mut totals = Totals {
+        calls: 0,
+        surprises: 0,
+        hangs: 0,
+        exits: [0; 4],
+        odd_exits: 0,
+        touches: 0,
+        kills: 0,
+        statuses: [0; 32],
+        per_nr: [0; 65],
+        oks: [0; 65],
+    };
     let verdict = run(ctx, &config, &mut totals);
     println!(
         "cfuzz: totals: calls={} surprises={} hangs={} workers: exited={} killed={} faulted={} fuzz-exited={} other={} kills={} touches={}",
@@ -1852,6 +1907,29 @@ fn main(ctx: &Ctx) -> i64 {
         totals.odd_exits,
         totals.kills,
         totals.touches
+    );
+    let mut line = TextBuf::<1024>::new();
+    for (i, (_, name)) in STATUS_NAMES.iter().enumerate() {
+        if totals.statuses[i] > 0 {
+            let _ = write!(line, " {name}={}", totals.statuses[i]);
+        }
+    }
+    if totals.statuses[REC_OTHER_STATUS - REC_STATUS] > 0 {
+        let _ = write!(line, " other={}", totals.statuses[REC_OTHER_STATUS - REC_STATUS]);
+    }
+    println!("cfuzz: calls per status:{}", line.as_str());
+    let called = (0..64).filter(|&nr| totals.per_nr[nr] > 0).count();
+    let succeeded = (1..64).filter(|&nr| totals.oks[nr] > 0).count();
+    let mut never = TextBuf::<300>::new();
+    for nr in 1..64 {
+        if totals.oks[nr] == 0 && nr != 2 && nr != 32 {
+            let _ = write!(never, " {nr}");
+        }
+    }
+    println!(
+        "cfuzz: syscall numbers called: {called} of 0..=63 and {} calls of unknown numbers; numbers that returned OK: {succeeded} of 1..=63 (never, besides the exits 2 and 32:{})",
+        totals.per_nr[64],
+        never.as_str()
     );
     match verdict {
         Ok(()) if totals.surprises == 0 && totals.hangs == 0 && totals.odd_exits == 0 => {
@@ -2044,6 +2122,7 @@ fn round(ctx: &Ctx, config: &Config, r: u64, totals: &mut Totals) -> Result<(), 
     }
     // This process's fuzz threads: no root VMAR, no process handle of ours, in slots.
     let mut setups = [Setup::default(); MAX_THREADS];
+    let mut echo_ends = [0u32; MAX_THREADS];
     for (th, s) in setups.iter_mut().enumerate().take(c) {
         let (home, _) = vmar_allocate(ctx.root_vmar, 0x1C0 | VM_CAN_MAP_EXECUTE, 0, HOME_LEN)
             .map_err(|s| fail("vmar_allocate", s))?;
@@ -2065,6 +2144,7 @@ fn round(ctx: &Ctx, config: &Config, r: u64, totals: &mut Totals) -> Result<(), 
             root_vmar: 0,
             shared_vmo: dup(shared.raw()),
             chans: [a, b],
+            echo: echo_pair(&mut echo_ends, th),
             report: report.addr() + record_offset(0, th as u64),
             verbose: config.verbose,
         };
@@ -2077,6 +2157,9 @@ fn round(ctx: &Ctx, config: &Config, r: u64, totals: &mut Totals) -> Result<(), 
     for th in 0..c {
         running[th] = Some(Thread::spawn(ctx, &bodies[th]).map_err(|s| fail("spawning a fuzz thread", s))?);
     }
+    let echo_stop = AtomicU32::new(0);
+    let echo = || echo_server(&echo_ends[..c], &echo_stop);
+    let echoing = Thread::spawn(ctx, &echo).map_err(|s| fail("spawning the echo thread", s))?;
     // The reaper.
     let done = AtomicU32::new(0);
     let kills = AtomicU64::new(0);
@@ -2099,6 +2182,11 @@ fn round(ctx: &Ctx, config: &Config, r: u64, totals: &mut Totals) -> Result<(), 
             totals.hangs += 1;
             println!("cfuzz: HANG: round {r}: a fuzz thread of the controller did not end within 300 s");
         }
+    }
+    echo_stop.store(1, Ordering::Relaxed);
+    if echoing.join(30 * SEC).is_err() {
+        totals.hangs += 1;
+        println!("cfuzz: HANG: round {r}: the echo thread did not end");
     }
     done.store(1, Ordering::Relaxed);
     if reaper_thread.join(30 * SEC).is_err() {
@@ -2133,6 +2221,13 @@ fn round(ctx: &Ctx, config: &Config, r: u64, totals: &mut Totals) -> Result<(), 
                         last
                     );
                 }
+            }
+            for w in 0..32 {
+                totals.statuses[w] += record_word(at, REC_STATUS + w);
+            }
+            for nr in 0..65 {
+                totals.per_nr[nr] += record_word(at, REC_CALLS + nr);
+                totals.oks[nr] += record_word(at, REC_OKS + nr);
             }
             round_calls += calls;
             round_surprises += surprises;
@@ -2173,6 +2268,63 @@ fn round(ctx: &Ctx, config: &Config, r: u64, totals: &mut Totals) -> Result<(), 
     );
     drop(copies);
     Ok(())
+}
+
+/// A channel pair: one end into `ends[i]` (for the echo thread), the other returned
+/// (for fuzz thread `i`); 0 when it cannot be made.
+fn echo_pair(ends: &mut [u32; MAX_THREADS], i: usize) -> u32 {
+    match ipc::channel_create() {
+        Ok((mine, theirs)) => {
+            ends[i] = mine.into_raw();
+            theirs.into_raw()
+        }
+        Err(_) => 0,
+    }
+}
+
+/// Answers every message arriving on `ends` with the same bytes and handles (so the
+/// fuzz's `zx_channel_call`s through the other ends, wherever those ends travelled, get
+/// their replies), until `stop`; then closes the ends.
+fn echo_server(ends: &[u32], stop: &AtomicU32) {
+    let mut live = [0u32; MAX_THREADS];
+    live[..ends.len()].copy_from_slice(ends);
+    let mut bytes = [0u8; 4096];
+    let mut handles = [0u32; 64];
+    while stop.load(Ordering::Relaxed) == 0 {
+        let mut items = [WaitItem::default(); MAX_THREADS];
+        let mut n = 0;
+        for &end in live.iter().filter(|&&e| e != 0) {
+            items[n] = WaitItem { handle: end, waitfor: ipc::CHANNEL_READABLE | ipc::PEER_CLOSED, pending: 0 };
+            n += 1;
+        }
+        if n == 0 {
+            break;
+        }
+        ipc::wait_many(&mut items[..n], ipc::deadline_after(5 * ipc::MSEC));
+        for item in &items[..n] {
+            if item.pending & ipc::CHANNEL_READABLE != 0 {
+                let (status, nb, nh) =
+                    ipc::channel_read_opts(item.handle, ipc::CHANNEL_READ_MAY_DISCARD, &mut bytes, &mut handles);
+                if status == OK {
+                    let _ = ipc::channel_write(item.handle, &bytes[..nb as usize], &handles[..nh as usize]);
+                }
+            } else if item.pending & ipc::PEER_CLOSED != 0
+                && let Some(slot) = live.iter_mut().find(|e| **e == item.handle)
+            {
+                let _ = handle_close(*slot);
+                *slot = 0;
+            }
+        }
+    }
+    for &end in live.iter().filter(|&&e| e != 0) {
+        let _ = handle_close(end);
+    }
+}
+
+/// Word `word` of the report record at `at` (a mapping of the controller's).
+fn record_word(at: u64, word: usize) -> u64 {
+    // SAFETY: the report mapping is the controller's and stays for the round.
+    unsafe { core::ptr::read_volatile((at + 8 * word as u64) as usize as *const u64) }
 }
 
 /// Kills worker threads (their handles arrive on the bootstrap channels) and, now and
