@@ -127,8 +127,13 @@ for log in "$logdir"/*.log; do
         failed=$((failed + 1))
     fi
     echo "    $summary"
-    grep -E '^cfuzz: (leaked|free_bytes|live objects)' "$log.clean" | sed 's/^/    /'
+    grep -E '^cfuzz: (leaked|free_bytes|live objects|calls per status|syscall numbers)' "$log.clean" | sed 's/^/    /'
 done
+# The calls per status over every cfuzz run.
+by_status=$(cat "$logdir"/cfuzz-*.log.clean 2>/dev/null | sed -n 's/^cfuzz: calls per status://p' | tr ' ' '\n' \
+    | awk -F= 'NF == 2 { n[$1] += $2; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
+        END { for (i = 1; i <= k; i++) printf " %s=%d", order[i], n[order[i]] }')
+[[ -n $by_status ]] && echo && echo "cfuzz calls per status:$by_status"
 echo
 echo "fuzz totals: $t_calls calls, $t_surprises surprises, $t_panics kernel panics, $t_hangs hangs, leaked $t_bytes bytes ($((t_bytes / 4096)) frames), $t_objects objects, $t_handles handles, $(($(date +%s) - started)) s"
 echo "$passed passed, $failed failed"
