@@ -1863,6 +1863,8 @@ struct Totals {
     statuses: [u64; 32],
     per_nr: [u64; 65],
     oks: [u64; 65],
+    /// Canary bytes changed and report records that do not add up.
+    corrupted: u64,
 }
 
 fn main(ctx: &Ctx) -> i64 {
@@ -1893,13 +1895,15 @@ fn main(ctx: &Ctx) -> i64 {
         statuses: [0; 32],
         per_nr: [0; 65],
         oks: [0; 65],
+        corrupted: 0,
     };
     let verdict = run(ctx, &config, &mut totals);
     println!(
-        "cfuzz: totals: calls={} surprises={} hangs={} workers: exited={} killed={} faulted={} fuzz-exited={} other={} kills={} touches={}",
+        "cfuzz: totals: calls={} surprises={} hangs={} corrupted={} workers: exited={} killed={} faulted={} fuzz-exited={} other={} kills={} touches={}",
         totals.calls,
         totals.surprises,
         totals.hangs,
+        totals.corrupted,
         totals.exits[0],
         totals.exits[1],
         totals.exits[2],
@@ -1932,13 +1936,13 @@ fn main(ctx: &Ctx) -> i64 {
         never.as_str()
     );
     match verdict {
-        Ok(()) if totals.surprises == 0 && totals.hangs == 0 && totals.odd_exits == 0 => {
+        Ok(()) if totals.surprises == 0 && totals.hangs == 0 && totals.odd_exits == 0 && totals.corrupted == 0 => {
             println!("test cfuzz ... ok");
             println!("1 passed, 0 failed");
             0
         }
         Ok(()) => {
-            println!("test cfuzz ... FAILED: surprises, hangs or workers that ended wrongly (above)");
+            println!("test cfuzz ... FAILED: surprises, hangs, corruption or workers that ended wrongly (above)");
             println!("0 passed, 1 failed");
             1
         }
@@ -2165,7 +2169,8 @@ fn round(ctx: &Ctx, config: &Config, r: u64, totals: &mut Totals) -> Result<(), 
     let kills = AtomicU64::new(0);
     let procs: [u32; MAX_WORKERS] = core::array::from_fn(|i| copies[i].as_ref().map_or(0, |c| c.process.raw()));
     let chans: [u32; MAX_WORKERS] = core::array::from_fn(|i| copies[i].as_ref().map_or(0, |c| c.channel.raw()));
-    let reap = || reaper(stream(config.seed, r, 0, 15), &procs[..w], &chans[..w], &done, &kills);
+    let corrupted = AtomicU64::new(0);
+    let reap = || reaper(stream(config.seed, r, 0, 15), &procs[..w], &chans[..w], &done, &kills, &corrupted);
     let reaper_thread = Thread::spawn(ctx, &reap).map_err(|s| fail("spawning the reaper", s))?;
     // Every worker ends (exits, is killed, faults) within the bound, or it is a hang.
     let limit = ipc::deadline_after(600 * SEC);
@@ -2222,7 +2227,18 @@ fn round(ctx: &Ctx, config: &Config, r: u64, totals: &mut Totals) -> Result<(), 
                     );
                 }
             }
-            for w in 0..32 {
+            // A record whose per-status or per-number counts do not add up to its calls
+            // (give or take the call under way when a thread died) was written by
+            // something else: a store through a stale translation?
+            let by_status: u64 = (REC_STATUS..=REC_OTHER_STATUS).map(|w| record_word(at, w)).sum();
+            let by_nr: u64 = (0..65).map(|nr| record_word(at, REC_CALLS + nr)).sum();
+            if th < 15 && (by_nr < calls || by_nr > calls + 1 || by_status > by_nr) {
+                totals.corrupted += 1;
+                println!(
+                    "cfuzz: CORRUPTED: round {r}: the report record of process {proc} thread {th} does not add up: {calls} calls, {by_nr} by number, {by_status} by status"
+                );
+            }
+            for w in 0..=REC_OTHER_STATUS - REC_STATUS {
                 totals.statuses[w] += record_word(at, REC_STATUS + w);
             }
             for nr in 0..65 {
@@ -2261,6 +2277,7 @@ fn round(ctx: &Ctx, config: &Config, r: u64, totals: &mut Totals) -> Result<(), 
     totals.calls += round_calls;
     totals.surprises += round_surprises;
     totals.kills += kills.load(Ordering::Relaxed);
+    totals.corrupted += corrupted.load(Ordering::Relaxed);
     println!(
         "cfuzz: round {r}: {round_calls} calls, {round_surprises} surprises, workers' return codes:{}, {} kills",
         ends_line.as_str(),
@@ -2329,11 +2346,43 @@ fn record_word(at: u64, word: usize) -> u64 {
 
 /// Kills worker threads (their handles arrive on the bootstrap channels) and, now and
 /// then, a whole worker, at random moments until the round is over.
-fn reaper(mut r: Rng, procs: &[u32], chans: &[u32], done: &AtomicU32, kills: &AtomicU64) {
+///
+/// Meanwhile it keeps a canary: a 16-page VMO of this process filled with a pattern,
+/// checked and replaced every step. Frames the workers free are soon reused (the frame
+/// allocator hands out the most recently freed first), so a store through a translation
+/// that outlived its page (unmap, protect, shrink, decommit, a dead process) would likely
+/// land in a canary: each changed byte counts in `corrupted`.
+fn reaper(mut r: Rng, procs: &[u32], chans: &[u32], done: &AtomicU32, kills: &AtomicU64, corrupted: &AtomicU64) {
     let mut threads = [0u32; MAX_THREADS * MAX_WORKERS];
     let mut n = 0;
+    let mut canary: Option<Handle> = None;
+    let mut page = [0u8; PAGE_SIZE as usize];
+    let check = |vmo: &Handle, page: &mut [u8; PAGE_SIZE as usize]| {
+        for i in 0..CANARY_PAGES {
+            if vmo_read(vmo, page, i * PAGE_SIZE).is_err() {
+                corrupted.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if let Some(at) = page.iter().position(|&b| b != CANARY) {
+                say(format_args!(
+                    "cfuzz: CORRUPTED: byte {} of canary page {i} reads {:#04x}, not {CANARY:#04x} (a store through a stale translation?)",
+                    at, page[at]
+                ));
+                corrupted.fetch_add(page.iter().filter(|&&b| b != CANARY).count() as u64, Ordering::Relaxed);
+            }
+        }
+    };
     while done.load(Ordering::Relaxed) == 0 {
         ipc::nanosleep(ipc::deadline_after((1 + r.below(40)) as i64 * ipc::MSEC));
+        if let Some(vmo) = canary.take() {
+            check(&vmo, &mut page);
+        }
+        if let Ok(vmo) = vmo_create(CANARY_PAGES * PAGE_SIZE, 0) {
+            let fill = [CANARY; PAGE_SIZE as usize];
+            if (0..CANARY_PAGES).all(|i| vmo_write(&vmo, &fill, i * PAGE_SIZE).is_ok()) {
+                canary = Some(vmo);
+            }
+        }
         for &ch in chans {
             let mut bytes = [0u8; 16];
             let mut handles = [0u32; MAX_THREADS];
@@ -2365,7 +2414,14 @@ fn reaper(mut r: Rng, procs: &[u32], chans: &[u32], done: &AtomicU32, kills: &At
             _ => {}
         }
     }
+    if let Some(vmo) = canary.take() {
+        check(&vmo, &mut page);
+    }
     for &h in &threads[..n] {
         let _ = handle_close(h);
     }
 }
+
+/// Pages of the reaper's canary, and their byte.
+const CANARY_PAGES: u64 = 16;
+const CANARY: u8 = 0xA5;
