@@ -45,6 +45,19 @@ impl AsidCell {
     pub fn id(&self) -> u16 {
         self.tag.lock().asid()
     }
+
+    /// Called after page-table entries were cleared and their TLB entries invalidated
+    /// under id `used` (read before the clearing): if another CPU has since given the
+    /// space a new id (a roll-over, then `activate`), it may have cached the old
+    /// entries under the new id before they were cleared, so that id is invalidated too.
+    /// A renewal after this check is harmless: that CPU's walks come after the clearing
+    /// (the tag lock orders them).
+    fn flush_if_renewed(&self, used: u16) {
+        let now = self.id();
+        if now != used {
+            mmu::flush_tlb_asid(now);
+        }
+    }
 }
 
 /// The ASID allocator (generations with roll-over, `sched::asid`), for every CPU.
@@ -161,6 +174,7 @@ pub fn clear_ptes(k: &mut Kernel, id: u64, base: u64, len: u64) {
     if cleared > 16 {
         mmu::flush_tlb_asid(asid);
     }
+    space.asid.flush_if_renewed(asid);
 }
 
 /// Frees the page tables that covered `[base, base + len)` and map nothing now, so an
@@ -267,6 +281,7 @@ fn apply_queued_invalidations(k: &mut Kernel) {
             if cleared > 16 {
                 mmu::flush_tlb_asid(asid);
             }
+            space.asid.flush_if_renewed(asid);
         }
     }
 }

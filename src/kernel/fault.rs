@@ -140,4 +140,7 @@ pub fn user_fault(
         core::str::from_utf8(&name[..len]).unwrap_or("?")
     );
     process.exit_with(crate::abi::retcode::EXCEPTION_KILL, true);
+    // The faulting thread ends on its way back even if its process had already ended
+    // (then `exit_with` kills no one): it must never return to the faulting instruction.
+    super::cpu::this().exit_pending.store(true, core::sync::atomic::Ordering::Relaxed);
 }

@@ -112,7 +112,6 @@ pub fn start(image: &'static [u8], cmdline: &'static str) -> Result<(), Userboot
     frame.x[5] = x5 as u64;
     frame.x[6] = x6 as u64;
     frame.x[7] = x7;
-    process.mark_running();
     log::info!("userboot: entering {:#x}", plan.entry);
     thread.start_with_frame(&frame)?;
     Ok(())

@@ -199,11 +199,38 @@ impl Process {
         Ok(())
     }
 
-    pub(super) fn thread_started(&self, thread: &Arc<Thread>) {
+    /// Admits `thread` to the started list, which keeps the process alive, and runs
+    /// `make_runnable` (the thread's own NEW → RUNNING step) in the same critical
+    /// section. The process must be RUNNING (`initial`, for `zx_process_start`: NEW, and
+    /// it becomes RUNNING).
+    ///
+    /// Checking the state and joining the list under one lock is what keeps a process
+    /// from ending (and freeing its address space) while a thread it let start is about
+    /// to run there: the last started thread's removal and this start are ordered by
+    /// the lock, so either this start sees DYING and refuses, or the list is not empty
+    /// when the removal looks at it.
+    ///
+    /// BAD_STATE: the process is in another state or `make_runnable` refused; NO_MEMORY:
+    /// the list cannot grow. Nothing changes on an error.
+    pub(super) fn admit_started(
+        &self,
+        thread: &Arc<Thread>,
+        initial: bool,
+        make_runnable: impl FnOnce() -> ZxResult,
+    ) -> ZxResult {
         let mut s = self.state.lock();
-        if s.started.try_reserve(1).is_ok() {
-            s.started.push(thread.clone());
+        let required = if initial { ProcLife::New } else { ProcLife::Running };
+        if s.life != required {
+            return Err(ZxError::BadState);
         }
+        s.started.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+        make_runnable()?;
+        if initial {
+            s.life = ProcLife::Running;
+            s.was_started = true;
+        }
+        s.started.push(thread.clone());
+        Ok(())
     }
 
     pub(super) fn forget_new_thread(&self, thread: &Thread) {
@@ -215,14 +242,14 @@ impl Process {
         drop(removed);
     }
 
-    /// A thread ended (`started`: it had run). When it was the last started thread of
-    /// a running or dying process, the process ends.
-    pub(super) fn thread_removed(self: &Arc<Self>, thread: &Thread, started: bool) {
+    /// A thread ended (or was killed before it ran). When it was the last started
+    /// thread of a running or dying process, the process ends.
+    pub(super) fn thread_removed(self: &Arc<Self>, thread: &Thread) {
         let (removed, finish) = {
             let mut s = self.state.lock();
             let a = s.threads.iter().position(|t| core::ptr::eq(&**t, thread)).map(|i| s.threads.remove(i));
             let b = s.started.iter().position(|t| core::ptr::eq(&**t, thread)).map(|i| s.started.remove(i));
-            let finish = started && s.started.is_empty() && matches!(s.life, ProcLife::Running | ProcLife::Dying);
+            let finish = b.is_some() && s.started.is_empty() && matches!(s.life, ProcLife::Running | ProcLife::Dying);
             if finish {
                 s.life = ProcLife::Dying;
             }
@@ -235,24 +262,10 @@ impl Process {
     }
 
     /// `zx_process_start` after its checks: the process becomes RUNNING and `thread`
-    /// starts with x0 = `arg1` (already placed in this process's table) and x1 = `arg2`.
-    pub fn start(self: &Arc<Self>, thread: &Arc<Thread>, entry: u64, stack: u64, arg1: u64, arg2: u64) -> ZxResult {
-        {
-            let mut s = self.state.lock();
-            if s.life != ProcLife::New {
-                return Err(ZxError::BadState);
-            }
-            s.life = ProcLife::Running;
-            s.was_started = true;
-        }
-        thread.start(entry, stack, arg1, arg2)
-    }
-
-    /// Marks the first process as started (userboot).
-    pub fn mark_running(&self) {
-        let mut s = self.state.lock();
-        s.life = ProcLife::Running;
-        s.was_started = true;
+    /// starts with x0 = `arg1` (already placed in this process's table) and x1 = `arg2`,
+    /// both in one step (BAD_STATE, nothing changed, when either is no longer NEW).
+    pub fn start(&self, thread: &Arc<Thread>, entry: u64, stack: u64, arg1: u64, arg2: u64) -> ZxResult {
+        thread.start_initial(entry, stack, arg1, arg2)
     }
 
     /// Ends the process with `code` (unless a code is already set): every thread is

@@ -102,32 +102,28 @@ impl Thread {
         (run.runtime_now(), run.last_cpu)
     }
 
-    /// Starts a NEW thread at EL0: pc = entry, sp = stack, x0 = arg1, x1 = arg2, every
-    /// other register zero. BAD_STATE when it is not NEW.
+    /// `zx_thread_start`: a NEW thread of a RUNNING process starts at EL0: pc = entry,
+    /// sp = stack, x0 = arg1, x1 = arg2, every other register zero. BAD_STATE when the
+    /// thread is not NEW or the process not RUNNING.
     pub fn start(self: &Arc<Self>, entry: u64, stack: u64, arg1: u64, arg2: u64) -> ZxResult {
-        {
-            let mut life = self.life.lock();
-            if *life != ThreadLife::New {
-                return Err(ZxError::BadState);
-            }
-            let stack_guard = self.stack.lock();
-            let kstack = stack_guard.as_ref().ok_or(ZxError::BadState)?;
-            let mut frame = TrapFrame::new_user(entry, stack, [arg1, arg2, 0]);
-            frame.x[2] = 0;
-            if !self.context.prepare_entry(kstack.bottom(), kstack.top(), &frame) {
-                return Err(ZxError::Internal);
-            }
-            *life = ThreadLife::Running;
-        }
-        self.process.thread_started(self);
-        self.base.update_signals(0, signal::THREAD_RUNNING);
-        sched::start(self);
-        Ok(())
+        self.start_with(&TrapFrame::new_user(entry, stack, [arg1, arg2, 0]), false)
     }
 
-    /// Starts the first thread of the first process with userboot's registers.
+    /// `zx_process_start`: as [`Thread::start`], for the first thread of a NEW process,
+    /// which becomes RUNNING in the same step.
+    pub fn start_initial(self: &Arc<Self>, entry: u64, stack: u64, arg1: u64, arg2: u64) -> ZxResult {
+        self.start_with(&TrapFrame::new_user(entry, stack, [arg1, arg2, 0]), true)
+    }
+
+    /// Starts the first thread of the first process (NEW) with userboot's registers.
     pub fn start_with_frame(self: &Arc<Self>, frame: &TrapFrame) -> ZxResult {
-        {
+        self.start_with(frame, true)
+    }
+
+    /// The thread joins its process's started threads and becomes RUNNING in one step
+    /// under the process's lock ([`Process::admit_started`]), then is made runnable.
+    fn start_with(self: &Arc<Self>, frame: &TrapFrame, initial: bool) -> ZxResult {
+        self.process.admit_started(self, initial, || {
             let mut life = self.life.lock();
             let stack_guard = self.stack.lock();
             let kstack = stack_guard.as_ref().ok_or(ZxError::BadState)?;
@@ -135,8 +131,8 @@ impl Thread {
                 return Err(ZxError::BadState);
             }
             *life = ThreadLife::Running;
-        }
-        self.process.thread_started(self);
+            Ok(())
+        })?;
         self.base.update_signals(0, signal::THREAD_RUNNING);
         sched::start(self);
         Ok(())
@@ -164,7 +160,7 @@ impl Thread {
         if was_new {
             self.stack.lock().take();
             self.base.update_signals(0, signal::TASK_TERMINATED);
-            self.process.thread_removed(self, false);
+            self.process.thread_removed(self);
         } else {
             sched::kick(self);
         }
@@ -177,7 +173,7 @@ impl Thread {
         *self.life.lock() = ThreadLife::Dead;
         self.kill.store(true, Ordering::Release);
         self.base.update_signals(signal::THREAD_RUNNING, signal::TASK_TERMINATED);
-        self.process.thread_removed(self, true);
+        self.process.thread_removed(self);
     }
 }
 

@@ -56,6 +56,9 @@ pub const CMD_THREADS: u64 = 8;
 /// Signals through the eventpair end in x0: signal the peer USER_SIGNAL_0, wait for
 /// USER_SIGNAL_1 on its own end, exit with 5.
 pub const CMD_SIGNAL: u64 = 9;
+/// Add one to `progress`, then `zx_thread_exit()`: run by every thread that enters the
+/// program (the first one and any the parent starts at the entry point later).
+pub const CMD_COUNT_AND_EXIT: u64 = 10;
 
 /// Fault kinds of [`CMD_FAULT`].
 pub const FAULT_READ_NULL: u64 = 0;

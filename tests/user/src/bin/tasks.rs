@@ -19,7 +19,7 @@
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 
-use user::loader::{self, ChildProcess};
+use user::loader::{self, CHILD_STACK_SIZE, ChildProcess};
 use user::proto::*;
 use user::rt::{counter_frequency, counter_ticks};
 use user::thread::{self, Thread};
@@ -59,6 +59,7 @@ static TESTS: &[user::Test] = tests![
     process_start_errors,
     process_faults_kill_only_the_child,
     process_kill_new_running_blocked,
+    thread_start_races_the_last_thread_exit,
     stress_lifecycles_in_parallel,
     handle_close_many_rules,
     // Jobs.
@@ -1199,6 +1200,52 @@ fn stress_iterations(s: &Stress<'_>, me: u64) -> TestResult {
         i += 1;
         s.iterations.fetch_add(1, Ordering::Relaxed);
     }
+    Ok(())
+}
+
+/// `zx_thread_start` of a second thread racing the `zx_thread_exit` of a process's only
+/// running thread, at varying moments: either the start is refused (BAD_STATE) and the
+/// process ends after the first thread, or the second thread really runs in the live
+/// process (its increment reaches the mailbox) and the process ends after it. A start
+/// that succeeded just after the process ended would run the thread in an address space
+/// already freed (the kernel checked the process's state and added the thread to it in
+/// two steps once). Both outcomes are timing-dependent, so neither is required; the race
+/// is real only where vCPUs run in parallel (MTTCG), and harmless elsewhere.
+fn thread_start_races_the_last_thread_exit(ctx: &Ctx) -> TestResult {
+    let (mut started, mut refused) = (0u32, 0u32);
+    for round in 0..120u64 {
+        let child = Child::new(ctx, ctx.root_job(), "start-race", CMD_COUNT_AND_EXIT, &[])?;
+        let stack_vmo = check_ok(vmo_create(CHILD_STACK_SIZE, 0), "second stack")?;
+        let stack = check_ok(vmar_map(&child.image.vmar, VM_RW, 0, &stack_vmo, 0, CHILD_STACK_SIZE), "map it")?;
+        let second = check_ok(thread_create(child.process(), "second", 0), "zx_thread_create")?;
+        child.start(0)?;
+        // The first thread is about to exit once its increment shows (on another CPU,
+        // under MTTCG); then a different delay each round, so that the start lands
+        // before, during and after that exit.
+        // Polled without sleeping (a sleep would outlast the window); with one CPU the
+        // child runs when this thread's time slice ends.
+        let deadline = seconds(TIMEOUT_S);
+        while child.mb().progress.load(Ordering::Acquire) == 0 {
+            if clock_get_monotonic() > deadline {
+                fail!("round {round}: the child's first thread never ran");
+            }
+            core::hint::spin_loop();
+        }
+        for _ in 0..(round % 40) * 25 {
+            core::hint::spin_loop();
+        }
+        let entry = child.image.entry;
+        match thread_start(&second, entry, stack + CHILD_STACK_SIZE, 0, child.child_mailbox) {
+            Ok(()) => {
+                started += 1;
+                wait_for("the second thread's increment", || child.mb().progress.load(Ordering::Acquire) == 2)?;
+            }
+            Err(ZX_ERR_BAD_STATE) => refused += 1,
+            Err(status) => fail!("round {round}: zx_thread_start gave {status}, not OK or BAD_STATE"),
+        }
+        check_eq(child.wait_end()?.return_code, 0, "the process ends with 0 after its threads")?;
+    }
+    println!("    {started} starts succeeded, {refused} were refused");
     Ok(())
 }
 
