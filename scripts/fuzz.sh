@@ -18,6 +18,7 @@
 #        ROUNDS  cfuzz rounds per run (default 8; one warm-up round comes on top)
 #        JOBS    QEMUs at a time (default: host CPUs / 2 for cfuzz, host CPUs for fuzz)
 #        TIMEOUT seconds per run (default 7200; a run killed by it is a hang)
+#        LOGDIR  keep every run's console log there (default: a temporary directory)
 #
 # Prints one test per run, the totals (calls, surprises, kernel panics, hangs, leaked
 # frames, objects and handles), and "N passed, M failed".
@@ -34,11 +35,16 @@ read -r -a fuzzers <<<"${FUZZERS:-cfuzz fuzz}"
 read -r -a modes <<<"${MODES:-mttcg icount}"
 calls=${CALLS:-10000000}
 rounds=${ROUNDS:-8}
-logdir=$(mktemp -d)
-trap 'rm -rf "$logdir"' EXIT
+if [[ -n ${LOGDIR:-} ]]; then
+    logdir=$LOGDIR
+    mkdir -p "$logdir"
+else
+    logdir=$(mktemp -d)
+    trap 'rm -rf "$logdir"' EXIT
+fi
 started=$(date +%s)
 passed=0 failed=0
-t_calls=0 t_surprises=0 t_panics=0 t_hangs=0 t_bytes=0 t_objects=0 t_handles=0
+t_calls=0 t_surprises=0 t_corrupted=0 t_panics=0 t_hangs=0 t_bytes=0 t_objects=0 t_handles=0
 
 # boot NAME JOBS QEMU-ARGS...: one QEMU in the background, its log in $logdir/NAME.log.
 boot() {
@@ -96,6 +102,8 @@ for log in "$logdir"/*.log; do
         leaked=$(grep '^cfuzz: leaked:' "$log.clean" | tail -1)
         made=$(field calls "$totals") odd=$(field surprises "$totals") hung=$(field hangs "$totals")
         t_calls=$((t_calls + ${made:-0})) t_surprises=$((t_surprises + ${odd:-0})) t_hangs=$((t_hangs + ${hung:-0}))
+        bad=$(field corrupted "$totals")
+        t_corrupted=$((t_corrupted + ${bad:-0}))
         bytes=$(field bytes "$leaked") objects=$(field objects "$leaked") handles=$(field handles "$leaked")
         t_bytes=$((t_bytes + ${bytes:-0})) t_objects=$((t_objects + ${objects:-0})) t_handles=$((t_handles + ${handles:-0}))
         if [[ $status == 0 ]] && grep -q '^1 passed, 0 failed$' "$log.clean" \
@@ -122,7 +130,7 @@ for log in "$logdir"/*.log; do
         passed=$((passed + 1))
     else
         echo "test fuzz/$name ... FAILED (QEMU status $status)"
-        grep -E 'SURPRISE|HANG|kernel panic|did not finish|ended with|leaked|FAILED' "$log.clean" | head -20 | sed 's/^/    | /'
+        grep -E 'SURPRISE|HANG|CORRUPTED|kernel panic|did not finish|ended with|leaked|FAILED' "$log.clean" | head -20 | sed 's/^/    | /'
         tail -n 5 "$log.clean" | sed 's/^/    | /'
         failed=$((failed + 1))
     fi
@@ -132,9 +140,9 @@ done
 # The calls per status over every cfuzz run.
 by_status=$(cat "$logdir"/cfuzz-*.log.clean 2>/dev/null | sed -n 's/^cfuzz: calls per status://p' | tr ' ' '\n' \
     | awk -F= 'NF == 2 { n[$1] += $2; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
-        END { for (i = 1; i <= k; i++) printf " %s=%d", order[i], n[order[i]] }')
+        END { for (i = 1; i <= k; i++) printf " %s=%.0f", order[i], n[order[i]] }')
 [[ -n $by_status ]] && echo && echo "cfuzz calls per status:$by_status"
 echo
-echo "fuzz totals: $t_calls calls, $t_surprises surprises, $t_panics kernel panics, $t_hangs hangs, leaked $t_bytes bytes ($((t_bytes / 4096)) frames), $t_objects objects, $t_handles handles, $(($(date +%s) - started)) s"
+echo "fuzz totals: $t_calls calls, $t_surprises surprises, $t_corrupted corrupted, $t_panics kernel panics, $t_hangs hangs, leaked $t_bytes bytes ($((t_bytes / 4096)) frames), $t_objects objects, $t_handles handles, $(($(date +%s) - started)) s"
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
