@@ -310,3 +310,53 @@ pub fn audit_write_xor_execute(k: &mut Kernel, id: u64) {
 pub fn spaces_mapping(k: &Kernel, vmo: VmoId) -> usize {
     k.aspaces.values().filter(|s| s.vmar.mappings_of(vmo).next().is_some()).count()
 }
+
+/// Set by the `vmcheck` command-line word: [`audit_leaves`] after every VM-locked
+/// section. A debugging aid (it walks every user table each time, so it is slow).
+static VM_CHECK: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Turns on [`audit_leaves`] at the end of every `with_kernel`.
+pub fn enable_vm_check() {
+    VM_CHECK.store(true, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether `vmcheck` is on.
+#[inline]
+pub fn vm_check_enabled() -> bool {
+    VM_CHECK.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Checks that every valid user leaf of every address space shows what its mapping's
+/// VMO holds now: the VMO's frame (read-only when the frame is shared), or the zero
+/// page read-only. Anything else is a translation that outlived its page, which user
+/// code could use to write into a frame that now belongs to someone else: a kernel bug,
+/// so it panics, naming the `with_kernel` call that left it (`site`).
+pub fn audit_leaves(k: &mut Kernel, site: &core::panic::Location<'_>) {
+    let Kernel { aspaces, frames, user_table_pages, vmos, zero_page, .. } = k;
+    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    for (id, space) in aspaces.iter() {
+        let AddressSpace { vmar, page_table, .. } = space;
+        page_table.for_each_leaf(&mut tables, |va, desc, _| {
+            let pa = crate::mm::page_table::descriptor_address(desc);
+            let writable = crate::mm::page_table::descriptor_attrs(desc).is_some_and(|info| info.el0_write);
+            let Some(m) = vmar.find(va.0) else {
+                panic!("vmcheck after {site}: space {id}: leaf {:#x} -> {:#x} outside every mapping", va.0, pa.0);
+            };
+            let page = (m.vmo_offset + (va.0 - m.base)) / PAGE_SIZE;
+            let expected = vmos.page_for_read(m.vmo, page);
+            let sound = match expected {
+                Some(found) => found.pa == pa && !(writable && found.shared),
+                None => pa == *zero_page && !writable,
+            };
+            if !sound {
+                panic!(
+                    "vmcheck after {site}: space {id}: leaf {:#x} -> {:#x} (writable {writable}) but VMO {:?} page {page} is {:?}",
+                    va.0,
+                    pa.0,
+                    m.vmo,
+                    expected.map(|f| (f.pa.0, f.shared))
+                );
+            }
+        });
+    }
+}

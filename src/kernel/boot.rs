@@ -127,6 +127,9 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     if crate::platform::cmdline_flag(machine.bootargs.as_str(), "lockcheck") {
         super::sync::enable_order_check();
     }
+    if crate::platform::cmdline_flag(machine.bootargs.as_str(), "vmcheck") {
+        super::aspace::enable_vm_check();
+    }
     if crate::platform::cmdline_flag(machine.bootargs.as_str(), "testinfo") {
         super::object::enable_test_info();
     }

@@ -86,10 +86,17 @@ pub fn machine() -> &'static Machine {
 
 /// Runs `f` with the VM state locked. Panics (a kernel bug) if called before boot made
 /// it, or when this CPU already holds the lock (a re-entry would deadlock).
+#[track_caller]
 pub fn with_kernel<R>(f: impl FnOnce(&mut Kernel) -> R) -> R {
     let mut guard = KERNEL.lock();
     match guard.as_mut() {
-        Some(kernel) => f(kernel),
+        Some(kernel) => {
+            let result = f(kernel);
+            if aspace::vm_check_enabled() {
+                aspace::audit_leaves(kernel, core::panic::Location::caller());
+            }
+            result
+        }
         None => panic!("kernel state used before boot set it up"),
     }
 }

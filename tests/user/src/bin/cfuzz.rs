@@ -1294,8 +1294,12 @@ impl<'a> Fuzzer<'a> {
             self.forget_maps_in(vmar.0, s.base.wrapping_add(off), len);
         }
         // The toucher touches only mappings of the shared VMO from its start, readable:
-        // they fault only when some thread unmaps, protects, overwrites or shrinks.
-        let publish = vmo.0 == self.s.shared_vmo && vmo.1.is_some() && vmo_off == 0 && options & 1 != 0;
+        // they fault only when some thread unmaps, protects, overwrites or shrinks. And
+        // only mappings in this process: VMAR handles of other processes travel over the
+        // channels too, and an address mapped there may be anything here (publishing
+        // one once had the toucher increment bytes of this worker's report mapping).
+        let own_vmar = vmar.0 != 0 && (vmar.0 == self.s.root_vmar || vmar.0 == self.s.home);
+        let publish = own_vmar && vmo.0 == self.s.shared_vmo && vmo.1.is_some() && vmo_off == 0 && options & 1 != 0;
         if good {
             p.mapping = Some((vmar.0, out, len, options & 2 != 0, publish));
         } else {
