@@ -105,6 +105,7 @@ pub fn wait(caller: &Arc<Thread>, ptr: u64, current: i32, owner: Option<Arc<Thre
             }
         }
     }
+    WaitNode::recycle(node);
     match reason {
         WakeReason::Satisfied => Ok(()),
         WakeReason::TimedOut => Err(ZxError::TimedOut),
@@ -124,7 +125,8 @@ fn wake_queue(table: &mut Table, key: Key, count: u32) {
             i += 1;
             continue;
         }
-        let Some((_, node)) = queue.remove(i) else { break };
+        let entry = if i == 0 { queue.pop_front() } else { queue.remove(i) };
+        let Some((_, node)) = entry else { break };
         if node.wake(WakeReason::Satisfied) {
             woken += 1;
         }

@@ -63,19 +63,44 @@ impl WakeReason {
 
 /// One blocking wait of one thread.
 pub struct WaitNode {
-    thread: Arc<Thread>,
+    /// The waiting thread; `None` only while the node waits in a CPU's spare slot
+    /// (see [`WaitNode::recycle`]), where nobody else can see it.
+    thread: Option<Arc<Thread>>,
     reason: AtomicU32,
 }
 
 impl WaitNode {
-    /// A wait of `thread` (normally the current thread).
+    /// A wait of `thread` (normally the current thread): this CPU's spare node when it
+    /// has one, else a new one.
     pub fn new(thread: Arc<Thread>) -> Arc<Self> {
-        Arc::new(WaitNode { thread, reason: AtomicU32::new(0) })
+        let spare = cpu::this().spare_wait_node.lock().take();
+        if let Some(mut node) = spare
+            && let Some(n) = Arc::get_mut(&mut node)
+        {
+            n.thread = Some(thread);
+            *n.reason.get_mut() = 0;
+            return node;
+        }
+        Arc::new(WaitNode { thread: Some(thread), reason: AtomicU32::new(0) })
+    }
+
+    /// Keeps a node whose wait is over for this CPU's next wait, so a warm wait does
+    /// not allocate one. Sound because it is kept only when `Arc::get_mut` proves the
+    /// caller holds the last reference (no queue, observer or deadline entry can still
+    /// reach it to wake it); the thread reference is dropped first, so a spare node
+    /// keeps no thread alive. The caller holds its own reference to the thread.
+    pub fn recycle(mut node: Arc<Self>) {
+        let Some(n) = Arc::get_mut(&mut node) else { return };
+        n.thread = None;
+        let mut spare = cpu::this().spare_wait_node.lock();
+        if spare.is_none() {
+            *spare = Some(node);
+        }
     }
 
     /// The waiting thread.
     pub fn thread(&self) -> &Arc<Thread> {
-        &self.thread
+        self.thread.as_ref().expect("a wait node in use names its thread")
     }
 
     /// Ends the wait with `reason` unless it already ended; returns whether this call
@@ -84,7 +109,7 @@ impl WaitNode {
         if self.reason.compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire).is_err() {
             return false;
         }
-        make_ready_if_blocked(&self.thread);
+        make_ready_if_blocked(self.thread());
         true
     }
 
@@ -265,7 +290,7 @@ fn make_ready_if_blocked(thread: &Arc<Thread>) {
     if let Some(c) = deadline_cpu {
         let q = &mut s.cpus[c].deadlines;
         if let Some(at) =
-            q.iter().position(|d| matches!(&d.entry, DeadlineEntry::Wake(node) if Arc::ptr_eq(&node.thread, thread)))
+            q.iter().position(|d| matches!(&d.entry, DeadlineEntry::Wake(node) if Arc::ptr_eq(node.thread(), thread)))
         {
             let removed = q.swap_remove(at);
             enqueue(&mut s, thread.clone(), last);
@@ -340,11 +365,11 @@ fn pick(s: &mut Sched, cpu: usize) -> Option<Arc<Thread>> {
 }
 
 /// What becomes of the thread that gives up the CPU.
-enum Outcome {
+enum Outcome<'a> {
     /// It stays runnable (yield, preemption).
     Yield,
     /// It waits on the node until the deadline (`i64::MAX`: none).
-    Block(Arc<WaitNode>, i64),
+    Block(&'a Arc<WaitNode>, i64),
     /// It has ended.
     Exit,
 }
@@ -380,9 +405,9 @@ fn reschedule(outcome: Outcome) {
                     return;
                 }
                 run.state = RunState::Blocked;
-                run.wait = Some(node.clone());
+                run.wait = Some(Arc::clone(node));
                 if *deadline != i64::MAX {
-                    s.cpus[cpu].deadlines.push(Deadline::new(*deadline, DeadlineEntry::Wake(node.clone())));
+                    s.cpus[cpu].deadlines.push(Deadline::new(*deadline, DeadlineEntry::Wake(Arc::clone(node))));
                     run.deadline_cpu = Some(cpu);
                 }
             }
@@ -440,6 +465,7 @@ fn reschedule(outcome: Outcome) {
             // The ended thread stays allocated in the reaper slot until the next context
             // here has switched away from it; no reference to it stays on its stack.
             *local.reap.lock() = prev;
+            local.reap_pending.store(true, Ordering::Relaxed);
         }
         _ => drop(prev),
     }
@@ -462,7 +488,14 @@ fn ticks_to_ns(ticks: u64) -> u64 {
 /// Runs on whatever context a CPU switched to, right after the switch: the ended
 /// thread of the previous context is freed now that nothing runs on its stack.
 fn finish_switch() {
-    let ended = cpu::this().reap.lock().take();
+    let local = cpu::this();
+    // Only the context switching away from an ended thread on this CPU sets the flag
+    // (with the slot), and only the next context on this CPU clears it: no other CPU
+    // touches either, so a relaxed flag spares the lock on every other switch.
+    if !local.reap_pending.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    let ended = local.reap.lock().take();
     if let Some(thread) = ended {
         thread.after_death();
     }
@@ -504,7 +537,7 @@ fn arm_timer_at(at: u64, now: u64) {
 /// meanwhile. A kill ends the wait with `Killed` (and the thread then ends before it
 /// returns to EL0).
 pub fn block(node: &Arc<WaitNode>, state: u32, deadline: i64) -> WakeReason {
-    let thread = node.thread.clone();
+    let thread = node.thread();
     if thread.kill_pending() {
         node.wake(WakeReason::Killed);
     }
@@ -512,7 +545,7 @@ pub fn block(node: &Arc<WaitNode>, state: u32, deadline: i64) -> WakeReason {
         node.wake(WakeReason::TimedOut);
     }
     thread.set_blocked_state(state);
-    reschedule(Outcome::Block(node.clone(), deadline));
+    reschedule(Outcome::Block(node, deadline));
     thread.set_blocked_state(0);
     let reason = node.reason().unwrap_or(WakeReason::Satisfied);
     if reason == WakeReason::Killed || thread.kill_pending() {
@@ -524,8 +557,10 @@ pub fn block(node: &Arc<WaitNode>, state: u32, deadline: i64) -> WakeReason {
 /// Sleeps until `deadline` (nanosleep).
 pub fn sleep_until(deadline: i64) -> WakeReason {
     let Some(thread) = cpu::current_thread() else { return WakeReason::TimedOut };
-    let node = WaitNode::new(thread);
-    block(&node, crate::abi::thread_state::BLOCKED_SLEEPING, deadline)
+    let node = WaitNode::new(thread.clone());
+    let reason = block(&node, crate::abi::thread_state::BLOCKED_SLEEPING, deadline);
+    WaitNode::recycle(node);
+    reason
 }
 
 /// Lets other runnable threads run first.
