@@ -63,10 +63,8 @@ struct StackCache {
     len: usize,
 }
 
-static CACHE: Lock<StackCache> = Lock::new(
-    &class::KSTACK_CACHE,
-    StackCache { stacks: [(0, [PhysAddr(0); PAGES]); CACHED_STACKS], len: 0 },
-);
+static CACHE: Lock<StackCache> =
+    Lock::new(&class::KSTACK_CACHE, StackCache { stacks: [(0, [PhysAddr(0); PAGES]); CACHED_STACKS], len: 0 });
 
 /// A mapped kernel stack; dropping it keeps it in the cache or unmaps it and frees its
 /// pages.
