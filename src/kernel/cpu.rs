@@ -4,6 +4,7 @@
 //! `current` is written only by its own CPU (in the scheduler) and read by it and, for
 //! kills and `ZX_INFO_THREAD`, by others: a small lock keeps that simple.
 
+use super::sched::WaitNode;
 use super::task::Thread;
 use crate::arch::aarch64::context::Context;
 use crate::arch::aarch64::percpu::{MAX_CPUS, cpu_index};
@@ -18,6 +19,10 @@ pub struct CpuLocal {
     current: Mutex<Option<Arc<Thread>>>,
     /// A thread that ended on this CPU, freed by the next context that runs here.
     pub(super) reap: Mutex<Option<Arc<Thread>>>,
+    /// True while `reap` holds a thread (so the switch path can skip its lock).
+    pub(super) reap_pending: AtomicBool,
+    /// A finished wait node kept for this CPU's next wait (`sched::WaitNode::recycle`).
+    pub(super) spare_wait_node: Mutex<Option<Arc<WaitNode>>>,
     /// Set by an IPI or the timer: reschedule before returning to EL0.
     pub need_resched: AtomicBool,
     /// The current thread must end before it returns to EL0 (killed while blocked).
@@ -42,6 +47,8 @@ impl CpuLocal {
             idle: Context::new(),
             current: Mutex::new(None),
             reap: Mutex::new(None),
+            reap_pending: AtomicBool::new(false),
+            spare_wait_node: Mutex::new(None),
             need_resched: AtomicBool::new(false),
             exit_pending: AtomicBool::new(false),
             current_aspace: AtomicU64::new(0),

@@ -3,19 +3,50 @@
 //! reads the user word with it held, so the compare and the enqueue are atomic with
 //! respect to wakes and requeues of the same futex (lock order: futex table, then the
 //! VM lock for the read, then the scheduler's lock for wakes).
+//!
+//! The table is a fixed array of buckets, each a queue of (key, waiter) in arrival
+//! order; a futex's waiters are the entries of its bucket with its key, so arrival order
+//! per futex is the bucket's order. A bucket keeps its capacity when it empties (up to
+//! [`KEEP_CAPACITY`] entries), so a warm wait allocates nothing but its wait node.
 
 use super::object::KernelObject;
 use super::sched::{WaitNode, WakeReason};
 use super::sync::{Lock, class};
 use super::task::Thread;
 use crate::error::{ZxError, ZxResult};
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 
 type Key = (u64, u64);
 
-/// Every futex with waiters: (process koid, address) → waiters, longest-waiting first.
-static FUTEXES: Lock<BTreeMap<Key, VecDeque<Arc<WaitNode>>>> = Lock::new(&class::FUTEX, BTreeMap::new());
+/// Buckets in the table (a power of two).
+const BUCKETS: usize = 64;
+/// Entries of capacity an emptied bucket keeps (more is given back to the heap).
+const KEEP_CAPACITY: usize = 8;
+
+/// The waiters of every futex, bucketed by key; see the module comment.
+struct Table {
+    buckets: [VecDeque<(Key, Arc<WaitNode>)>; BUCKETS],
+}
+
+static FUTEXES: Lock<Table> = Lock::new(&class::FUTEX, Table { buckets: [const { VecDeque::new() }; BUCKETS] });
+
+fn bucket_of(key: Key) -> usize {
+    // Futex words are 4-byte aligned; mix the koid in so two processes' futexes at the
+    // same address spread too.
+    let h = (key.1 >> 2).wrapping_add(key.0.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % BUCKETS
+}
+
+impl Table {
+    /// Gives back the memory of an emptied bucket that grew past [`KEEP_CAPACITY`].
+    fn trim(&mut self, b: usize) {
+        let q = &mut self.buckets[b];
+        if q.is_empty() && q.capacity() > KEEP_CAPACITY {
+            *q = VecDeque::new();
+        }
+    }
+}
 
 fn check_ptr(ptr: u64) -> ZxResult {
     if ptr == 0 || !ptr.is_multiple_of(4) { Err(ZxError::InvalidArgs) } else { Ok(()) }
@@ -29,18 +60,13 @@ fn read_word(ptr: u64) -> ZxResult<i32> {
 
 /// Validates a new owner: none (0), or a thread of the same process that is not the
 /// caller and not waiting on `keys`.
-fn check_owner(
-    owner: Option<&Arc<Thread>>,
-    caller: &Arc<Thread>,
-    table: &BTreeMap<Key, VecDeque<Arc<WaitNode>>>,
-    keys: &[Key],
-) -> ZxResult {
+fn check_owner(owner: Option<&Arc<Thread>>, caller: &Arc<Thread>, table: &Table, keys: &[Key]) -> ZxResult {
     let Some(owner) = owner else { return Ok(()) };
     if !Arc::ptr_eq(owner.process(), caller.process()) || Arc::ptr_eq(owner, caller) {
         return Err(ZxError::InvalidArgs);
     }
     for key in keys {
-        if table.get(key).is_some_and(|q| q.iter().any(|n| Arc::ptr_eq(n.thread(), owner))) {
+        if table.buckets[bucket_of(*key)].iter().any(|(k, n)| k == key && Arc::ptr_eq(n.thread(), owner)) {
             return Err(ZxError::InvalidArgs);
         }
     }
@@ -58,9 +84,9 @@ pub fn wait(caller: &Arc<Thread>, ptr: u64, current: i32, owner: Option<Arc<Thre
         }
         check_owner(owner.as_ref(), caller, &table, &[key])?;
         let node = WaitNode::new(caller.clone());
-        let queue = table.entry(key).or_default();
+        let queue = &mut table.buckets[bucket_of(key)];
         queue.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
-        queue.push_back(node.clone());
+        queue.push_back((key, node.clone()));
         node
     };
     let reason = super::sched::block(&node, crate::abi::thread_state::BLOCKED_FUTEX, deadline);
@@ -68,11 +94,18 @@ pub fn wait(caller: &Arc<Thread>, ptr: u64, current: i32, owner: Option<Arc<Thre
         // Still queued (a timeout or kill raced no wake): leave the queue, wherever a
         // requeue moved it.
         let mut table = FUTEXES.lock();
-        table.retain(|_, q| {
-            q.retain(|n| !Arc::ptr_eq(n, &node));
-            !q.is_empty()
-        });
+        for b in 0..BUCKETS {
+            let q = &mut table.buckets[b];
+            if let Some(at) = q.iter().position(|(_, n)| Arc::ptr_eq(n, &node)) {
+                let entry = q.remove(at);
+                table.trim(b);
+                drop(table);
+                drop(entry);
+                break;
+            }
+        }
     }
+    WaitNode::recycle(node);
     match reason {
         WakeReason::Satisfied => Ok(()),
         WakeReason::TimedOut => Err(ZxError::TimedOut),
@@ -80,20 +113,25 @@ pub fn wait(caller: &Arc<Thread>, ptr: u64, current: i32, owner: Option<Arc<Thre
     }
 }
 
-/// Wakes up to `count` waiters of the queue at `key`, longest-waiting first; waiters
+/// Wakes up to `count` waiters of the futex `key`, longest-waiting first; waiters
 /// whose wait already ended are dropped without counting.
-fn wake_queue(table: &mut BTreeMap<Key, VecDeque<Arc<WaitNode>>>, key: Key, count: u32) {
-    let Some(queue) = table.get_mut(&key) else { return };
+fn wake_queue(table: &mut Table, key: Key, count: u32) {
+    let b = bucket_of(key);
+    let queue = &mut table.buckets[b];
     let mut woken = 0u32;
-    while woken < count {
-        let Some(node) = queue.pop_front() else { break };
+    let mut i = 0;
+    while woken < count && i < queue.len() {
+        if queue[i].0 != key {
+            i += 1;
+            continue;
+        }
+        let entry = if i == 0 { queue.pop_front() } else { queue.remove(i) };
+        let Some((_, node)) = entry else { break };
         if node.wake(WakeReason::Satisfied) {
             woken += 1;
         }
     }
-    if queue.is_empty() {
-        table.remove(&key);
-    }
+    table.trim(b);
 }
 
 /// `zx_futex_wake`: the memory is never read.
@@ -129,23 +167,33 @@ pub fn requeue(
     }
     check_owner(owner.as_ref(), caller, &table, &[from, to])?;
     wake_queue(&mut table, from, wake_count);
-    let mut moved = VecDeque::new();
-    if let Some(queue) = table.get_mut(&from) {
-        while (moved.len() as u32) < requeue_count {
-            match queue.pop_front() {
-                Some(node) if node.reason().is_none() => moved.push_back(node),
-                Some(_) => {}
-                None => break,
-            }
+    // Waiters still waiting on `from`, longest-waiting first, up to `requeue_count`:
+    // they move behind `to`'s own waiters (room is made first, so NO_MEMORY moves
+    // nobody); ended waits are dropped.
+    let (fb, tb) = (bucket_of(from), bucket_of(to));
+    let mut movable = 0usize;
+    for (k, n) in table.buckets[fb].iter() {
+        if movable as u32 >= requeue_count {
+            break;
         }
-        if queue.is_empty() {
-            table.remove(&from);
+        if *k == from && n.reason().is_none() {
+            movable += 1;
         }
     }
-    if !moved.is_empty() {
-        let target = table.entry(to).or_default();
-        target.try_reserve(moved.len()).map_err(|_| ZxError::NoMemory)?;
-        target.extend(moved);
+    table.buckets[tb].try_reserve(movable).map_err(|_| ZxError::NoMemory)?;
+    let mut moved = 0usize;
+    let mut i = 0;
+    while moved < movable && i < table.buckets[fb].len() {
+        if table.buckets[fb][i].0 != from {
+            i += 1;
+            continue;
+        }
+        let Some((_, node)) = table.buckets[fb].remove(i) else { break };
+        if node.reason().is_none() {
+            table.buckets[tb].push_back((to, node));
+            moved += 1;
+        }
     }
+    table.trim(fb);
     Ok(())
 }

@@ -23,7 +23,7 @@ use crate::sched::run_queue;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Longest time slice, in nanoseconds (ABI.md section 7: at most 10 ms).
 pub const TIME_SLICE_NS: u64 = 10_000_000;
@@ -63,19 +63,44 @@ impl WakeReason {
 
 /// One blocking wait of one thread.
 pub struct WaitNode {
-    thread: Arc<Thread>,
+    /// The waiting thread; `None` only while the node waits in a CPU's spare slot
+    /// (see [`WaitNode::recycle`]), where nobody else can see it.
+    thread: Option<Arc<Thread>>,
     reason: AtomicU32,
 }
 
 impl WaitNode {
-    /// A wait of `thread` (normally the current thread).
+    /// A wait of `thread` (normally the current thread): this CPU's spare node when it
+    /// has one, else a new one.
     pub fn new(thread: Arc<Thread>) -> Arc<Self> {
-        Arc::new(WaitNode { thread, reason: AtomicU32::new(0) })
+        let spare = cpu::this().spare_wait_node.lock().take();
+        if let Some(mut node) = spare
+            && let Some(n) = Arc::get_mut(&mut node)
+        {
+            n.thread = Some(thread);
+            *n.reason.get_mut() = 0;
+            return node;
+        }
+        Arc::new(WaitNode { thread: Some(thread), reason: AtomicU32::new(0) })
+    }
+
+    /// Keeps a node whose wait is over for this CPU's next wait, so a warm wait does
+    /// not allocate one. Sound because it is kept only when `Arc::get_mut` proves the
+    /// caller holds the last reference (no queue, observer or deadline entry can still
+    /// reach it to wake it); the thread reference is dropped first, so a spare node
+    /// keeps no thread alive. The caller holds its own reference to the thread.
+    pub fn recycle(mut node: Arc<Self>) {
+        let Some(n) = Arc::get_mut(&mut node) else { return };
+        n.thread = None;
+        let mut spare = cpu::this().spare_wait_node.lock();
+        if spare.is_none() {
+            *spare = Some(node);
+        }
     }
 
     /// The waiting thread.
     pub fn thread(&self) -> &Arc<Thread> {
-        &self.thread
+        self.thread.as_ref().expect("a wait node in use names its thread")
     }
 
     /// Ends the wait with `reason` unless it already ended; returns whether this call
@@ -84,7 +109,7 @@ impl WaitNode {
         if self.reason.compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire).is_err() {
             return false;
         }
-        make_ready_if_blocked(&self.thread);
+        make_ready_if_blocked(self.thread());
         true
     }
 
@@ -132,8 +157,12 @@ pub struct ThreadRun {
     pub wait: Option<Arc<WaitNode>>,
     /// The CPU it last ran on.
     pub last_cpu: Option<usize>,
-    /// Nanoseconds run so far.
-    pub runtime_ns: u64,
+    /// The CPU whose deadline queue holds this thread's wait (blocked with a deadline),
+    /// so a wake-up searches that one queue only.
+    deadline_cpu: Option<usize>,
+    /// Counter ticks run so far (converted to nanoseconds only when read: a switch
+    /// then costs no division).
+    runtime_ticks: u64,
     /// Counter value when it last started running.
     switched_in: u64,
 }
@@ -141,18 +170,26 @@ pub struct ThreadRun {
 impl ThreadRun {
     /// A NEW thread's state.
     pub const fn new() -> Self {
-        ThreadRun { state: RunState::New, wait: None, last_cpu: None, runtime_ns: 0, switched_in: 0 }
+        ThreadRun {
+            state: RunState::New,
+            wait: None,
+            last_cpu: None,
+            deadline_cpu: None,
+            runtime_ticks: 0,
+            switched_in: 0,
+        }
     }
 }
 
 impl ThreadRun {
     /// Nanoseconds run, the current stretch on a CPU included.
     pub fn runtime_now(&self) -> u64 {
-        if self.state == RunState::Running {
-            self.runtime_ns + ticks_to_ns(timer::ticks().saturating_sub(self.switched_in))
+        let ticks = if self.state == RunState::Running {
+            self.runtime_ticks + timer::ticks().saturating_sub(self.switched_in)
         } else {
-            self.runtime_ns
-        }
+            self.runtime_ticks
+        };
+        ticks_to_ns(ticks)
     }
 }
 
@@ -162,10 +199,28 @@ impl Default for ThreadRun {
     }
 }
 
+/// An entry of a deadline queue: due at `ns` (monotonic nanoseconds, what the timer
+/// interrupt compares), which is counter value `at` (what the timer is armed for:
+/// computed once when queued, so arming the timer needs no division).
+struct Deadline {
+    ns: i64,
+    at: u64,
+    entry: DeadlineEntry,
+}
+
+impl Deadline {
+    fn new(ns: i64, entry: DeadlineEntry) -> Self {
+        // The first counter value at which `uptime_nanos() >= ns` (plus one, as the
+        // timer may fire on the tick itself).
+        let at = super::irq::boot_counter().saturating_add(ns_to_ticks(ns.max(0) as u64)).saturating_add(1);
+        Deadline { ns, at, entry }
+    }
+}
+
 struct CpuQueue {
     ready: VecDeque<Arc<Thread>>,
     /// Blocked waits and armed timers with a deadline, in no particular order.
-    deadlines: Vec<(i64, DeadlineEntry)>,
+    deadlines: Vec<Deadline>,
     idle: bool,
     /// Counter value at which the running thread's slice ends.
     slice_end: u64,
@@ -192,34 +247,76 @@ fn ns_to_ticks(ns: u64) -> u64 {
     ((ns as u128 * timer::frequency() as u128) / 1_000_000_000) as u64
 }
 
+/// [`TIME_SLICE_NS`] and the 20 us minimum timer delay in counter ticks, computed on
+/// first use (the counter frequency never changes), so a switch divides nothing.
+fn slice_ticks() -> (u64, u64) {
+    static SLICE: AtomicU64 = AtomicU64::new(0);
+    static MIN_DELAY: AtomicU64 = AtomicU64::new(0);
+    let slice = SLICE.load(Ordering::Relaxed);
+    if slice != 0 {
+        return (slice, MIN_DELAY.load(Ordering::Relaxed));
+    }
+    let (slice, min) = (ns_to_ticks(TIME_SLICE_NS).max(1), ns_to_ticks(20_000).max(1));
+    // Racing CPUs store the same values.
+    MIN_DELAY.store(min, Ordering::Relaxed);
+    SLICE.store(slice, Ordering::Relaxed);
+    (slice, min)
+}
+
 /// Makes a NEW thread runnable (zx_thread_start, zx_process_start).
 pub fn start(thread: &Arc<Thread>) {
     let mut s = SCHED.lock();
-    thread.run.lock().state = RunState::Ready;
-    enqueue(&mut s, thread.clone());
+    let last = {
+        let mut run = thread.run.lock();
+        run.state = RunState::Ready;
+        run.last_cpu
+    };
+    enqueue(&mut s, thread.clone(), last);
 }
 
 fn make_ready_if_blocked(thread: &Arc<Thread>) {
     let mut s = SCHED.lock();
-    {
+    let (wait, last, deadline_cpu) = {
         let mut run = thread.run.lock();
         if run.state != RunState::Blocked {
             return;
         }
         run.state = RunState::Ready;
-        run.wait = None;
+        (run.wait.take(), run.last_cpu, run.deadline_cpu.take())
+    };
+    // A thread blocks on one node at a time, and only `reschedule` (under this lock)
+    // queues its deadline entry, on the CPU it records in `deadline_cpu`: that one
+    // queue is all there is to search.
+    if let Some(c) = deadline_cpu {
+        let q = &mut s.cpus[c].deadlines;
+        if let Some(at) =
+            q.iter().position(|d| matches!(&d.entry, DeadlineEntry::Wake(node) if Arc::ptr_eq(node.thread(), thread)))
+        {
+            let removed = q.swap_remove(at);
+            enqueue(&mut s, thread.clone(), last);
+            drop(s);
+            // Dropped with no lock held (the node may be the last reference).
+            drop((removed, wait));
+            return;
+        }
     }
-    for q in s.cpus.iter_mut() {
-        q.deadlines.retain(|(_, e)| !matches!(e, DeadlineEntry::Wake(node) if Arc::ptr_eq(&node.thread, thread)));
-    }
-    enqueue(&mut s, thread.clone());
+    enqueue(&mut s, thread.clone(), last);
+    drop(s);
+    drop(wait);
 }
 
 /// Puts a ready thread on a CPU's queue: an idle CPU first (sending it an IPI when it is
 /// another), else the CPU it last ran on, else the shortest queue.
-fn enqueue(s: &mut Sched, thread: Arc<Thread>) {
+fn enqueue(s: &mut Sched, thread: Arc<Thread>, last: Option<usize>) {
     let me = cpu_index();
-    let last = thread.run.lock().last_cpu;
+    let online = cpu::online_count().min(MAX_CPUS);
+    if online == 1 {
+        // One CPU: the policy can only name this one (nothing to compare). It is not
+        // idle (it runs this code), so no IPI either.
+        s.cpus[me].ready.push_back(thread);
+        s.cpus[me].idle = false;
+        return;
+    }
     let (loads, online) = loads(s);
     // The pure placement policy (`sched::run_queue::place`): fewest runnable threads,
     // then the thread's last CPU, then this one.
@@ -268,11 +365,11 @@ fn pick(s: &mut Sched, cpu: usize) -> Option<Arc<Thread>> {
 }
 
 /// What becomes of the thread that gives up the CPU.
-enum Outcome {
+enum Outcome<'a> {
     /// It stays runnable (yield, preemption).
     Yield,
     /// It waits on the node until the deadline (`i64::MAX`: none).
-    Block(Arc<WaitNode>, i64),
+    Block(&'a Arc<WaitNode>, i64),
     /// It has ended.
     Exit,
 }
@@ -286,7 +383,7 @@ fn reschedule(outcome: Outcome) {
     let prev = local.current();
     if let Some(p) = &prev {
         let mut run = p.run.lock();
-        run.runtime_ns += ticks_to_ns(now.saturating_sub(run.switched_in));
+        run.runtime_ticks += now.saturating_sub(run.switched_in);
         match &outcome {
             Outcome::Yield => {
                 run.state = RunState::Ready;
@@ -308,15 +405,17 @@ fn reschedule(outcome: Outcome) {
                     return;
                 }
                 run.state = RunState::Blocked;
-                run.wait = Some(node.clone());
+                run.wait = Some(Arc::clone(node));
                 if *deadline != i64::MAX {
-                    s.cpus[cpu].deadlines.push((*deadline, DeadlineEntry::Wake(node.clone())));
+                    s.cpus[cpu].deadlines.push(Deadline::new(*deadline, DeadlineEntry::Wake(Arc::clone(node))));
+                    run.deadline_cpu = Some(cpu);
                 }
             }
             Outcome::Exit => run.state = RunState::Dead,
         }
     }
     let next = pick(&mut s, cpu);
+    let (slice, _) = slice_ticks();
     if let (Some(p), Some(n)) = (&prev, &next)
         && Arc::ptr_eq(p, n)
     {
@@ -324,10 +423,11 @@ fn reschedule(outcome: Outcome) {
         let mut run = p.run.lock();
         run.state = RunState::Running;
         run.switched_in = now;
-        s.cpus[cpu].slice_end = now + ns_to_ticks(TIME_SLICE_NS);
+        s.cpus[cpu].slice_end = now + slice;
         drop(run);
+        let at = timer_due(&s.cpus[cpu], now);
         drop(s);
-        arm_timer(cpu);
+        arm_timer_at(at, now);
         return;
     }
     if let Some(n) = &next {
@@ -336,8 +436,11 @@ fn reschedule(outcome: Outcome) {
         run.last_cpu = Some(cpu);
         run.switched_in = now;
     }
-    s.cpus[cpu].slice_end = now + ns_to_ticks(TIME_SLICE_NS);
+    s.cpus[cpu].slice_end = now + slice;
     s.cpus[cpu].idle = next.is_none();
+    // The timer is armed from this same look at the queue (one lock round trip, not
+    // two); a deadline queued on this CPU after the lock is dropped arms it again.
+    let due = timer_due(&s.cpus[cpu], now);
     drop(s);
 
     // Address space of the next thread (or none).
@@ -362,10 +465,11 @@ fn reschedule(outcome: Outcome) {
             // The ended thread stays allocated in the reaper slot until the next context
             // here has switched away from it; no reference to it stays on its stack.
             *local.reap.lock() = prev;
+            local.reap_pending.store(true, Ordering::Relaxed);
         }
         _ => drop(prev),
     }
-    arm_timer(cpu);
+    arm_timer_at(due, now);
     // SAFETY: `prev_ctx` is this CPU's running context: the idle loop's, or the current
     // thread's, kept alive by the `Arc` its caller holds (Yield/Block) or by the reaper
     // slot (Exit). `next_ctx` is kept alive by `local.current` until this CPU switches
@@ -384,7 +488,14 @@ fn ticks_to_ns(ticks: u64) -> u64 {
 /// Runs on whatever context a CPU switched to, right after the switch: the ended
 /// thread of the previous context is freed now that nothing runs on its stack.
 fn finish_switch() {
-    let ended = cpu::this().reap.lock().take();
+    let local = cpu::this();
+    // Only the context switching away from an ended thread on this CPU sets the flag
+    // (with the slot), and only the next context on this CPU clears it: no other CPU
+    // touches either, so a relaxed flag spares the lock on every other switch.
+    if !local.reap_pending.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    let ended = local.reap.lock().take();
     if let Some(thread) = ended {
         thread.after_death();
     }
@@ -399,19 +510,26 @@ extern "C" fn ferrite_thread_first_run() {
 
 /// Programs this CPU's timer for the end of the slice or the earliest deadline.
 fn arm_timer(cpu: usize) {
-    let s = SCHED.lock();
-    let q = &s.cpus[cpu];
     let now = timer::ticks();
-    let mut at = if q.idle { now + ns_to_ticks(TIME_SLICE_NS) } else { q.slice_end };
-    let boot = super::irq::boot_counter();
-    for (deadline, _) in q.deadlines.iter() {
-        let ticks = boot.saturating_add(ns_to_ticks((*deadline).max(0) as u64)).saturating_add(1);
-        at = at.min(ticks);
+    let at = timer_due(&SCHED.lock().cpus[cpu], now);
+    arm_timer_at(at, now);
+}
+
+/// When CPU queue `q`'s timer should fire: the end of the slice (a slice from `now`
+/// when idle) or its earliest deadline, whichever comes first.
+fn timer_due(q: &CpuQueue, now: u64) -> u64 {
+    let mut at = if q.idle { now + slice_ticks().0 } else { q.slice_end };
+    for d in q.deadlines.iter() {
+        at = at.min(d.at);
     }
-    drop(s);
+    at
+}
+
+/// Arms this CPU's timer for counter value `at`.
+fn arm_timer_at(at: u64, now: u64) {
     // At least 20 us ahead: an interrupt due now is taken on the way out anyway, and a
     // timer armed in the past would fire again at once.
-    timer::arm(at.saturating_sub(now).max(ns_to_ticks(20_000)).max(1));
+    timer::arm(at.saturating_sub(now).max(slice_ticks().1));
 }
 
 /// The current thread waits on `node` until it is woken or `deadline` (monotonic
@@ -419,7 +537,7 @@ fn arm_timer(cpu: usize) {
 /// meanwhile. A kill ends the wait with `Killed` (and the thread then ends before it
 /// returns to EL0).
 pub fn block(node: &Arc<WaitNode>, state: u32, deadline: i64) -> WakeReason {
-    let thread = node.thread.clone();
+    let thread = node.thread();
     if thread.kill_pending() {
         node.wake(WakeReason::Killed);
     }
@@ -427,7 +545,7 @@ pub fn block(node: &Arc<WaitNode>, state: u32, deadline: i64) -> WakeReason {
         node.wake(WakeReason::TimedOut);
     }
     thread.set_blocked_state(state);
-    reschedule(Outcome::Block(node.clone(), deadline));
+    reschedule(Outcome::Block(node, deadline));
     thread.set_blocked_state(0);
     let reason = node.reason().unwrap_or(WakeReason::Satisfied);
     if reason == WakeReason::Killed || thread.kill_pending() {
@@ -439,8 +557,10 @@ pub fn block(node: &Arc<WaitNode>, state: u32, deadline: i64) -> WakeReason {
 /// Sleeps until `deadline` (nanosleep).
 pub fn sleep_until(deadline: i64) -> WakeReason {
     let Some(thread) = cpu::current_thread() else { return WakeReason::TimedOut };
-    let node = WaitNode::new(thread);
-    block(&node, crate::abi::thread_state::BLOCKED_SLEEPING, deadline)
+    let node = WaitNode::new(thread.clone());
+    let reason = block(&node, crate::abi::thread_state::BLOCKED_SLEEPING, deadline);
+    WaitNode::recycle(node);
+    reason
 }
 
 /// Lets other runnable threads run first.
@@ -498,8 +618,8 @@ pub fn timer_interrupt() {
         let mut out = Vec::new();
         let mut i = 0;
         while i < q.deadlines.len() {
-            if q.deadlines[i].0 <= now {
-                out.push(q.deadlines.swap_remove(i).1);
+            if q.deadlines[i].ns <= now {
+                out.push(q.deadlines.swap_remove(i).entry);
             } else {
                 i += 1;
             }
@@ -512,7 +632,7 @@ pub fn timer_interrupt() {
             // own): a slice end left in the past would re-arm the timer in the past, and
             // an idle CPU between `enable_interrupts` and `disable_interrupts` would then
             // take the timer interrupt again at once, forever.
-            q.slice_end = now_ticks + ns_to_ticks(TIME_SLICE_NS);
+            q.slice_end = now_ticks + slice_ticks().0;
         }
         out
     };
@@ -534,7 +654,7 @@ pub fn add_deadline_call(deadline: i64, target: Arc<dyn DeadlineCallback>, token
         let mut s = SCHED.lock();
         let q = &mut s.cpus[cpu_index()].deadlines;
         q.try_reserve(1).map_err(|_| crate::error::ZxError::NoMemory)?;
-        q.push((deadline, DeadlineEntry::Call(target, token)));
+        q.push(Deadline::new(deadline, DeadlineEntry::Call(target, token)));
     }
     arm_timer(cpu_index());
     Ok(())
@@ -545,9 +665,9 @@ pub fn add_deadline_call(deadline: i64, target: Arc<dyn DeadlineCallback>, token
 pub fn remove_deadline_call(token: u64) -> Option<Arc<dyn DeadlineCallback>> {
     let mut s = SCHED.lock();
     for q in s.cpus.iter_mut() {
-        let at = q.deadlines.iter().position(|(_, e)| matches!(e, DeadlineEntry::Call(_, t) if *t == token));
+        let at = q.deadlines.iter().position(|d| matches!(d.entry, DeadlineEntry::Call(_, t) if t == token));
         if let Some(at) = at
-            && let (_, DeadlineEntry::Call(target, _)) = q.deadlines.swap_remove(at)
+            && let DeadlineEntry::Call(target, _) = q.deadlines.swap_remove(at).entry
         {
             return Some(target);
         }

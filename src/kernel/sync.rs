@@ -61,6 +61,8 @@ pub mod class {
     pub static CONSOLE_INPUT: LockClass = LockClass { name: "console input", rank: 30 };
     /// The VM state: frames, kernel tables, VMOs, address spaces.
     pub static VM: LockClass = LockClass { name: "VM state", rank: 32 };
+    /// Freed kernel stacks kept mapped (`kernel::kstack`).
+    pub static KSTACK_CACHE: LockClass = LockClass { name: "kernel stack cache", rank: 34 };
     /// An address space's ASID tag.
     pub static ASID_TAG: LockClass = LockClass { name: "ASID tag", rank: 36 };
     /// The ASID allocator.

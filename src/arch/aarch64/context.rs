@@ -191,10 +191,17 @@ impl Context {
         unsafe {
             core::ptr::write(frame_at as *mut TrapFrame, *frame);
             let saved = &mut *self.saved.get();
-            *saved = Saved::default();
+            // Field by field in place (not `*saved = Saved::default()`, which builds the
+            // 600-byte record on the stack and copies it): every field is written.
+            saved.gprs = [0; 13];
             saved.gprs[0] = frame_at; // x19
             saved.gprs[11] = ferrite_thread_trampoline as *const () as u64; // x30
             saved.gprs[12] = frame_at; // sp
+            saved.tpidr_el0 = 0;
+            saved.sp_el0 = 0;
+            saved.fpcr = 0;
+            saved.fpsr = 0;
+            saved.q = [0; 32];
         }
         true
     }
