@@ -212,7 +212,10 @@ pub fn downcast<T: KernelObject>(object: &Arc<dyn KernelObject>) -> ZxResult<Arc
 
 /// As [`downcast`], consuming the reference (no extra reference count traffic).
 pub fn downcast_owned<T: KernelObject>(object: Arc<dyn KernelObject>) -> ZxResult<Arc<T>> {
-    object.into_any().downcast::<T>().map_err(|_| ZxError::WrongType)
+    // Trait upcasting (`Any` is a supertrait through `AsAny`): the `Any` vtable comes
+    // from the object's own vtable, so the check is one `type_id` call, not two calls.
+    let any: Arc<dyn Any + Send + Sync> = object;
+    any.downcast::<T>().map_err(|_| ZxError::WrongType)
 }
 
 /// The object a handle names. Each `KHandle` counts as one handle of the object; the

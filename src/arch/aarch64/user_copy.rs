@@ -4,6 +4,7 @@
 //! of a mapping) and resume, or give up with `ZX_ERR_INVALID_ARGS`. The kernel never
 //! takes a fatal fault on a user pointer.
 
+use super::percpu::{MAX_CPUS, cpu_index};
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 /// Nonzero when PAN is on, so the copy routine lifts it around user accesses. Read by
@@ -11,14 +12,21 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 #[unsafe(no_mangle)]
 static PAN_IN_USE: AtomicU8 = AtomicU8::new(0);
 
-static FAULT_ADDR: AtomicU64 = AtomicU64::new(0);
-static FAULT_WRITE: AtomicBool = AtomicBool::new(false);
+/// The last user-copy fault of each CPU: where, and whether it was a store. Per CPU
+/// because copies run on several CPUs at once (small copies take no lock, see
+/// `kernel::syscalls::user`); a copy and the fault it reports happen on one CPU with
+/// interrupts masked, so the entry is read back by the same copy that set it.
+static FAULT_ADDR: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static FAULT_WRITE: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
 unsafe extern "C" {
     fn ferrite_copy_user(dst: *mut u8, src: *const u8, len: usize) -> usize;
     static user_copy_begin: u8;
     static user_copy_end: u8;
     static user_copy_fault: u8;
+    static user_copy_small_begin: u8;
+    static user_copy_small_end: u8;
+    static user_copy_small_fault: u8;
 }
 
 /// Records that PAN is enabled (see `cpu::enable_pan`).
@@ -31,12 +39,21 @@ pub fn set_pan_in_use(on: bool) {
 pub fn fixup_for(pc: u64, far: u64, write: bool) -> Option<u64> {
     let (begin, end, fault) =
         (&raw const user_copy_begin as u64, &raw const user_copy_end as u64, &raw const user_copy_fault as u64);
-    if !(begin..end).contains(&pc) {
+    let (small_begin, small_end, small_fault) = (
+        &raw const user_copy_small_begin as u64,
+        &raw const user_copy_small_end as u64,
+        &raw const user_copy_small_fault as u64,
+    );
+    let resume = if (begin..end).contains(&pc) {
+        fault
+    } else if (small_begin..small_end).contains(&pc) {
+        small_fault
+    } else {
         return None;
-    }
-    FAULT_ADDR.store(far, Ordering::Relaxed);
-    FAULT_WRITE.store(write, Ordering::Relaxed);
-    Some(fault)
+    };
+    FAULT_ADDR[cpu_index()].store(far, Ordering::Relaxed);
+    FAULT_WRITE[cpu_index()].store(write, Ordering::Relaxed);
+    Some(resume)
 }
 
 /// Where a copy stopped: the user address that faulted and whether it was a write.
@@ -71,8 +88,8 @@ pub unsafe fn copy(user: u64, kernel_va: u64, len: usize, to_user: bool) -> Resu
     }
     Err(CopyFault {
         copied: len - left.min(len),
-        addr: FAULT_ADDR.load(Ordering::Relaxed),
-        write: FAULT_WRITE.load(Ordering::Relaxed),
+        addr: FAULT_ADDR[cpu_index()].load(Ordering::Relaxed),
+        write: FAULT_WRITE[cpu_index()].load(Ordering::Relaxed),
     })
 }
 
