@@ -24,13 +24,17 @@
 .balign 64
 .global ferrite_copy_user
 ferrite_copy_user:
+    cmp     x2, #64
+    b.lo    ferrite_copy_user_small
+// The same for any length with q registers, without the size test: the entry for the
+// page copies of vmo_read/vmo_write (arch::aarch64::user_copy::copy_kernel_page).
+.global ferrite_copy_user_q
+ferrite_copy_user_q:
     adrp    x9, PAN_IN_USE
     ldrb    w9, [x9, :lo12:PAN_IN_USE]
     cbz     w9, 0f
     .inst   0xd500409f              // msr pan, #0
-0:  cmp     x2, #64
-    b.lo    user_copy_small_begin
-    stp     q0, q1, [sp, #-64]!
+0:  stp     q0, q1, [sp, #-64]!
     stp     q2, q3, [sp, #32]
 .global user_copy_begin
 user_copy_begin:
@@ -147,6 +151,11 @@ user_copy_done:
 // 4-byte step and single bytes. As above, x2 only moves after a chunk's store, so a
 // fault leaves "bytes left" exact; a fault here resumes at user_copy_small_fault
 // (arch::aarch64::user_copy::fixup_for knows both ranges).
+ferrite_copy_user_small:
+    adrp    x9, PAN_IN_USE
+    ldrb    w9, [x9, :lo12:PAN_IN_USE]
+    cbz     w9, 7f
+    .inst   0xd500409f              // msr pan, #0
 .global user_copy_small_begin
 user_copy_small_begin:
 7:  cmp     x2, #16

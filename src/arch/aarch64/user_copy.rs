@@ -21,6 +21,7 @@ static FAULT_WRITE: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; 
 
 unsafe extern "C" {
     fn ferrite_copy_user(dst: *mut u8, src: *const u8, len: usize) -> usize;
+    fn ferrite_copy_user_q(dst: *mut u8, src: *const u8, len: usize) -> usize;
     static user_copy_begin: u8;
     static user_copy_end: u8;
     static user_copy_fault: u8;
@@ -75,12 +76,31 @@ pub struct CopyFault {
 /// `kernel_va..kernel_va+len` must be mapped kernel memory that may be read (and
 /// written, when `to_user` is false) for the duration of the call.
 pub unsafe fn copy(user: u64, kernel_va: u64, len: usize, to_user: bool) -> Result<(), CopyFault> {
+    // SAFETY: the caller's promise, passed on.
+    unsafe { copy_with(ferrite_copy_user, user, kernel_va, len, to_user) }
+}
+
+/// The copy routine's signature (`ferrite_copy_user` or its `_q` entry).
+type CopyRoutine = unsafe extern "C" fn(*mut u8, *const u8, usize) -> usize;
+
+/// [`copy`] through `routine`.
+///
+/// # Safety
+/// As for [`copy`].
+#[inline(always)]
+unsafe fn copy_with(
+    routine: CopyRoutine,
+    user: u64,
+    kernel_va: u64,
+    len: usize,
+    to_user: bool,
+) -> Result<(), CopyFault> {
     // SAFETY: the kernel side is the caller's promise; user-side faults are fixed up.
     let left = unsafe {
         if to_user {
-            ferrite_copy_user(user as *mut u8, kernel_va as *const u8, len)
+            routine(user as *mut u8, kernel_va as *const u8, len)
         } else {
-            ferrite_copy_user(kernel_va as *mut u8, user as *const u8, len)
+            routine(kernel_va as *mut u8, user as *const u8, len)
         }
     };
     if left == 0 {
@@ -114,6 +134,7 @@ pub fn copy_kernel_page(user: u64, kernel_va: u64, len: usize, to_user: bool) ->
         // Not a single page of the linear map: refuse rather than touch it.
         return Err(CopyFault { copied: 0, addr: u64::MAX, write: false });
     }
-    // SAFETY: the range lies within one linear-map page held by the caller.
-    unsafe { copy(user, kernel_va, len, to_user) }
+    // SAFETY: the range lies within one linear-map page held by the caller. The `_q`
+    // entry skips the small-copy test: these are mostly whole pages.
+    unsafe { copy_with(ferrite_copy_user_q, user, kernel_va, len, to_user) }
 }
