@@ -71,6 +71,9 @@ pub struct ObjectBase {
     /// `ZX_OBJ_TYPE_*`, for the live-object count.
     obj_type: u8,
     handles: AtomicU32,
+    /// A copy of `signals.signals`, stored under the signal lock with every change, so
+    /// that reading the signals (a snapshot either way) takes no lock.
+    current: AtomicU32,
     signals: Lock<SignalState>,
 }
 
@@ -94,6 +97,7 @@ impl ObjectBase {
             koid,
             obj_type: obj_type as u8,
             handles: AtomicU32::new(0),
+            current: AtomicU32::new(initial),
             signals: Lock::new(&class::SIGNALS, SignalState { signals: initial, observers: Vec::new() }),
         }
     }
@@ -110,18 +114,28 @@ impl ObjectBase {
 
     /// The signals asserted now.
     pub fn signals(&self) -> u32 {
-        self.signals.lock().signals
+        // Every change is stored here under the signal lock, so this is the value the
+        // lock would show at this moment; the caller gets a snapshot either way.
+        self.current.load(Ordering::Acquire)
     }
 
     /// Clears `clear` and sets `set`, then tells every observer; observers that are done
     /// are removed.
     pub fn update_signals(&self, clear: u32, set: u32) {
+        // Nothing to change (setting a signal already set, as a producer signalling an
+        // event again does): the update is a no-op at the moment of this load, which is
+        // where it takes effect; observers are told only of changes, so none is missed.
+        let seen = self.current.load(Ordering::Acquire);
+        if (seen & !clear) | set == seen {
+            return;
+        }
         let mut state = self.signals.lock();
         let new = (state.signals & !clear) | set;
         if new == state.signals {
             return;
         }
         state.signals = new;
+        self.current.store(new, Ordering::Release);
         state.observers.retain(|o| !o.on_signals(new));
     }
 
@@ -212,7 +226,10 @@ pub fn downcast<T: KernelObject>(object: &Arc<dyn KernelObject>) -> ZxResult<Arc
 
 /// As [`downcast`], consuming the reference (no extra reference count traffic).
 pub fn downcast_owned<T: KernelObject>(object: Arc<dyn KernelObject>) -> ZxResult<Arc<T>> {
-    object.into_any().downcast::<T>().map_err(|_| ZxError::WrongType)
+    // Trait upcasting (`Any` is a supertrait through `AsAny`): the `Any` vtable comes
+    // from the object's own vtable, so the check is one `type_id` call, not two calls.
+    let any: Arc<dyn Any + Send + Sync> = object;
+    any.downcast::<T>().map_err(|_| ZxError::WrongType)
 }
 
 /// The object a handle names. Each `KHandle` counts as one handle of the object; the

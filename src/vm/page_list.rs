@@ -397,9 +397,19 @@ impl PageList {
         let dense = dense.into_iter().enumerate().flat_map(|(c, chunk)| {
             let base = (c * CHUNK_PAGES) as u64;
             chunk.into_iter().flat_map(move |chunk| {
-                (0..CHUNK_PAGES).filter_map(move |slot| {
-                    let entry = chunk[0].frames[slot];
-                    (entry != EMPTY).then_some((base + slot as u64, PhysAddr(entry)))
+                // Stop at the chunk's last committed page: a VMO of a few pages scans a
+                // few entries, not all 128 (`used` counts the non-empty entries).
+                let (mut left, mut slot) = (chunk[0].used, 0);
+                core::iter::from_fn(move || {
+                    while left > 0 && slot < CHUNK_PAGES {
+                        let entry = chunk[0].frames[slot];
+                        slot += 1;
+                        if entry != EMPTY {
+                            left -= 1;
+                            return Some((base + slot as u64 - 1, PhysAddr(entry)));
+                        }
+                    }
+                    None
                 })
             })
         });

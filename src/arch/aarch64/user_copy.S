@@ -8,7 +8,8 @@
 //
 //   size_t ferrite_copy_user(void *dst, const void *src, size_t len)  -> bytes left
 //
-// Speed: the bulk of a copy moves 1 KiB per iteration with paired 128-bit loads and
+// Speed: a copy shorter than 64 bytes takes the small path at the end (no q registers).
+// The bulk of a longer copy moves 1 KiB per iteration with paired 128-bit loads and
 // stores of q0..q3 (69 instructions per KiB), then 64-byte, 8-byte and 1-byte
 // steps finish the tail. The kernel is built soft-float and never touches FP/SIMD, so
 // q0..q3 still hold the user's values: they are saved on entry and restored on every
@@ -23,6 +24,12 @@
 .balign 64
 .global ferrite_copy_user
 ferrite_copy_user:
+    cmp     x2, #64
+    b.lo    ferrite_copy_user_small
+// The same for any length with q registers, without the size test: the entry for the
+// page copies of vmo_read/vmo_write (arch::aarch64::user_copy::copy_kernel_page).
+.global ferrite_copy_user_q
+ferrite_copy_user_q:
     adrp    x9, PAN_IN_USE
     ldrb    w9, [x9, :lo12:PAN_IN_USE]
     cbz     w9, 0f
@@ -138,3 +145,50 @@ user_copy_done:
     cbz     w9, 6f
     .inst   0xd500419f              // msr pan, #1
 6:  ret
+
+// Copies shorter than 64 bytes (out-pointers, port packets, names): x registers only,
+// so q0..q3 are neither saved nor restored. 16 bytes per step, then one 8-byte, one
+// 4-byte step and single bytes. As above, x2 only moves after a chunk's store, so a
+// fault leaves "bytes left" exact; a fault here resumes at user_copy_small_fault
+// (arch::aarch64::user_copy::fixup_for knows both ranges).
+ferrite_copy_user_small:
+    adrp    x9, PAN_IN_USE
+    ldrb    w9, [x9, :lo12:PAN_IN_USE]
+    cbz     w9, 7f
+    .inst   0xd500409f              // msr pan, #0
+.global user_copy_small_begin
+user_copy_small_begin:
+7:  cmp     x2, #16
+    b.lo    8f
+    ldp     x3, x4, [x1]
+    stp     x3, x4, [x0]
+    add     x1, x1, #16
+    add     x0, x0, #16
+    sub     x2, x2, #16
+    b       7b
+8:  tbz     x2, #3, 9f
+    ldr     x3, [x1], #8
+    str     x3, [x0], #8
+    sub     x2, x2, #8
+9:  tbz     x2, #2, 10f
+    ldr     w3, [x1], #4
+    str     w3, [x0], #4
+    sub     x2, x2, #4
+10: cbz     x2, 11f
+    ldrb    w3, [x1], #1
+    strb    w3, [x0], #1
+    sub     x2, x2, #1
+    b       10b
+11: mov     x0, #0
+    b       user_copy_small_done
+.global user_copy_small_end
+user_copy_small_end:
+.global user_copy_small_fault
+user_copy_small_fault:
+    mov     x0, x2
+user_copy_small_done:
+    adrp    x9, PAN_IN_USE
+    ldrb    w9, [x9, :lo12:PAN_IN_USE]
+    cbz     w9, 12f
+    .inst   0xd500419f              // msr pan, #1
+12: ret

@@ -4,6 +4,7 @@
 //! of a mapping) and resume, or give up with `ZX_ERR_INVALID_ARGS`. The kernel never
 //! takes a fatal fault on a user pointer.
 
+use super::percpu::{MAX_CPUS, cpu_index};
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 /// Nonzero when PAN is on, so the copy routine lifts it around user accesses. Read by
@@ -11,14 +12,22 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 #[unsafe(no_mangle)]
 static PAN_IN_USE: AtomicU8 = AtomicU8::new(0);
 
-static FAULT_ADDR: AtomicU64 = AtomicU64::new(0);
-static FAULT_WRITE: AtomicBool = AtomicBool::new(false);
+/// The last user-copy fault of each CPU: where, and whether it was a store. Per CPU
+/// because copies run on several CPUs at once (small copies take no lock, see
+/// `kernel::syscalls::user`); a copy and the fault it reports happen on one CPU with
+/// interrupts masked, so the entry is read back by the same copy that set it.
+static FAULT_ADDR: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static FAULT_WRITE: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
 unsafe extern "C" {
     fn ferrite_copy_user(dst: *mut u8, src: *const u8, len: usize) -> usize;
+    fn ferrite_copy_user_q(dst: *mut u8, src: *const u8, len: usize) -> usize;
     static user_copy_begin: u8;
     static user_copy_end: u8;
     static user_copy_fault: u8;
+    static user_copy_small_begin: u8;
+    static user_copy_small_end: u8;
+    static user_copy_small_fault: u8;
 }
 
 /// Records that PAN is enabled (see `cpu::enable_pan`).
@@ -31,12 +40,21 @@ pub fn set_pan_in_use(on: bool) {
 pub fn fixup_for(pc: u64, far: u64, write: bool) -> Option<u64> {
     let (begin, end, fault) =
         (&raw const user_copy_begin as u64, &raw const user_copy_end as u64, &raw const user_copy_fault as u64);
-    if !(begin..end).contains(&pc) {
+    let (small_begin, small_end, small_fault) = (
+        &raw const user_copy_small_begin as u64,
+        &raw const user_copy_small_end as u64,
+        &raw const user_copy_small_fault as u64,
+    );
+    let resume = if (begin..end).contains(&pc) {
+        fault
+    } else if (small_begin..small_end).contains(&pc) {
+        small_fault
+    } else {
         return None;
-    }
-    FAULT_ADDR.store(far, Ordering::Relaxed);
-    FAULT_WRITE.store(write, Ordering::Relaxed);
-    Some(fault)
+    };
+    FAULT_ADDR[cpu_index()].store(far, Ordering::Relaxed);
+    FAULT_WRITE[cpu_index()].store(write, Ordering::Relaxed);
+    Some(resume)
 }
 
 /// Where a copy stopped: the user address that faulted and whether it was a write.
@@ -58,12 +76,31 @@ pub struct CopyFault {
 /// `kernel_va..kernel_va+len` must be mapped kernel memory that may be read (and
 /// written, when `to_user` is false) for the duration of the call.
 pub unsafe fn copy(user: u64, kernel_va: u64, len: usize, to_user: bool) -> Result<(), CopyFault> {
+    // SAFETY: the caller's promise, passed on.
+    unsafe { copy_with(ferrite_copy_user, user, kernel_va, len, to_user) }
+}
+
+/// The copy routine's signature (`ferrite_copy_user` or its `_q` entry).
+type CopyRoutine = unsafe extern "C" fn(*mut u8, *const u8, usize) -> usize;
+
+/// [`copy`] through `routine`.
+///
+/// # Safety
+/// As for [`copy`].
+#[inline(always)]
+unsafe fn copy_with(
+    routine: CopyRoutine,
+    user: u64,
+    kernel_va: u64,
+    len: usize,
+    to_user: bool,
+) -> Result<(), CopyFault> {
     // SAFETY: the kernel side is the caller's promise; user-side faults are fixed up.
     let left = unsafe {
         if to_user {
-            ferrite_copy_user(user as *mut u8, kernel_va as *const u8, len)
+            routine(user as *mut u8, kernel_va as *const u8, len)
         } else {
-            ferrite_copy_user(kernel_va as *mut u8, user as *const u8, len)
+            routine(kernel_va as *mut u8, user as *const u8, len)
         }
     };
     if left == 0 {
@@ -71,8 +108,8 @@ pub unsafe fn copy(user: u64, kernel_va: u64, len: usize, to_user: bool) -> Resu
     }
     Err(CopyFault {
         copied: len - left.min(len),
-        addr: FAULT_ADDR.load(Ordering::Relaxed),
-        write: FAULT_WRITE.load(Ordering::Relaxed),
+        addr: FAULT_ADDR[cpu_index()].load(Ordering::Relaxed),
+        write: FAULT_WRITE[cpu_index()].load(Ordering::Relaxed),
     })
 }
 
@@ -97,6 +134,7 @@ pub fn copy_kernel_page(user: u64, kernel_va: u64, len: usize, to_user: bool) ->
         // Not a single page of the linear map: refuse rather than touch it.
         return Err(CopyFault { copied: 0, addr: u64::MAX, write: false });
     }
-    // SAFETY: the range lies within one linear-map page held by the caller.
-    unsafe { copy(user, kernel_va, len, to_user) }
+    // SAFETY: the range lies within one linear-map page held by the caller. The `_q`
+    // entry skips the small-copy test: these are mostly whole pages.
+    unsafe { copy_with(ferrite_copy_user_q, user, kernel_va, len, to_user) }
 }

@@ -118,8 +118,7 @@
     // The handler for number x16 (entry 0 for any number past the table).
     cmp     x16, #SYSCALL_COUNT
     csel    x9, x16, xzr, lo
-    adrp    x10, SYSCALL_TABLE
-    add     x10, x10, :lo12:SYSCALL_TABLE
+    adr     x10, SYSCALL_TABLE         // within 1 MiB: the kernel image is far smaller
     ldr     x9, [x10, x9, lsl #3]
     blr     x9
     b       syscall_return

@@ -12,7 +12,7 @@ use crate::error::{ZxError, ZxResult};
 use crate::ipc::channel_queue::MAX_PENDING_MESSAGES;
 use crate::kernel::ipc::channel::{Channel, MAX_MSG_BYTES, MAX_MSG_HANDLES, Message, READ_MAY_DISCARD, ReadOutcome};
 use crate::kernel::ipc::console_input;
-use crate::kernel::ipc::port::{PACKET_SIZE, Port, WAIT_ASYNC_TIMESTAMP};
+use crate::kernel::ipc::port::{PACKET_SIZE, Packet, Port, WAIT_ASYNC_TIMESTAMP};
 use crate::kernel::ipc::timer::{MAX_SLACK_MODE, Timer};
 use crate::kernel::object::{KHandle, KernelObject, downcast};
 use crate::kernel::vm_object::{VmoObject, vmo_signals};
@@ -378,8 +378,8 @@ pub fn port_create(c: &Caller, options: u32, out: u64) -> ZxResult {
 /// `zx_port_queue`: WRITE, the packet, the user-packet limit.
 pub fn port_queue(c: &Caller, port: u32, packet: u64) -> ZxResult {
     let port = c.process().get_object_with_rights::<Port>(port, rights::WRITE)?;
-    let mut bytes = [0u8; PACKET_SIZE];
-    user::get(packet, &mut bytes)?;
+    let mut bytes = Packet([0u8; PACKET_SIZE]);
+    user::get(packet, &mut bytes.0)?;
     ensure_heap_headroom()?;
     port.queue_user(bytes)
 }
@@ -389,7 +389,7 @@ pub fn port_wait(c: &Caller, port: u32, deadline: i64, packet: u64) -> ZxResult 
     let port = c.process().get_object_with_rights::<Port>(port, rights::READ)?;
     let bytes = port.wait(&c.thread, deadline)?;
     drop(port);
-    user::put(packet, &bytes)
+    user::put(packet, &bytes.0)
 }
 
 /// Looks up the object of a wait: BAD_HANDLE, WAIT, waitable. Returns it, the handle's

@@ -63,16 +63,22 @@ fn run(number: u64, args: &[u64; 8]) -> u64 {
     match decode(number, args) {
         // The null syscall: closing ZX_HANDLE_INVALID is OK and touches no state.
         Ok(Syscall::HandleClose { handle: ZX_HANDLE_INVALID }) => 0,
-        Ok(call) => {
-            let value = dispatch(call);
-            // A thread killed while it was in the kernel ends here, with nothing held.
-            if cpu::this().exit_pending.load(Ordering::Relaxed) {
-                super::sched::exit_current();
-            }
-            value
-        }
+        Ok(call) => run_call(call),
         Err(e) => status_word(Err(e)),
     }
+}
+
+/// Runs a decoded call and ends a killed thread. Kept out of line so that each entry is
+/// a decode and a tail call: an entry answering without a call (the null syscall, a bad
+/// argument) then sets up no stack frame.
+#[inline(never)]
+fn run_call(call: Syscall) -> u64 {
+    let value = dispatch(call);
+    // A thread killed while it was in the kernel ends here, with nothing held.
+    if cpu::this().exit_pending.load(Ordering::Relaxed) {
+        super::sched::exit_current();
+    }
+    value
 }
 
 /// Runs the syscall an `svc #0` from EL0 asked for, with the registers in `frame`, and

@@ -48,7 +48,9 @@ pub fn read_bytes(k: &mut Kernel, user: u64, buf: &mut [u8]) -> ZxResult {
 }
 
 /// Copies `len` bytes between user address `user` and the kernel address `kernel_va`
-/// of a page the caller holds (`to_user` gives the direction).
+/// of a page the caller holds (`to_user` gives the direction). Inlined: it is the inner
+/// step of every VMO read and write (one call per page).
+#[inline(always)]
 pub fn copy_page_bytes(k: &mut Kernel, user: u64, kernel_va: u64, len: usize, to_user: bool) -> ZxResult {
     with_fault_retry(k, len, |from| {
         // The kernel side is a page of RAM held by a VMO (or the zero page) for the
@@ -62,17 +64,43 @@ pub fn copy_page_bytes(k: &mut Kernel, user: u64, kernel_va: u64, len: usize, to
     })
 }
 
-/// [`write_value`] taking the VM lock itself (for handlers that hold no VM state).
+// The three calls below are for handlers that hold no VM state. They first try the copy
+// without the VM lock, and take it only when the copy faults (a page to commit or to
+// fork, or a bad pointer), to resolve the fault and copy again from the start. Why the
+// lock-free attempt is sound:
+// - the copy routine never takes a fatal fault: a fault ends it and is reported through
+//   this CPU's own fault record (`arch::aarch64::user_copy`), so concurrent copies on
+//   other CPUs do not mix their reports;
+// - a copy that does not fault went through page-table entries that were valid when it
+//   ran, exactly like the same loads and stores made by the thread itself at EL0, which
+//   also take no lock: another CPU that unmaps, decommits or forks those pages clears the
+//   entries and invalidates the TLBs (waiting for the invalidation to complete, which
+//   includes accesses in flight) under the VM lock before any frame or table page is
+//   reused, so the copy ordered before that sees the old page, and one after faults;
+// - the checks (range in user space; NULL or kernel out-pointers) run first, as before.
+// A retried copy rewrites the bytes the first attempt already wrote, with the same values.
+
+/// [`write_value`] taking the VM lock itself only if the copy faults (for handlers that
+/// hold no VM state).
 pub fn put(user: u64, bytes: &[u8]) -> ZxResult {
-    crate::kernel::with_kernel(|k| write_value(k, user, bytes))
+    check_out(user, bytes.len() as u64)?;
+    put_bytes(user, bytes)
 }
 
-/// [`write_bytes`] taking the VM lock itself.
+/// [`write_bytes`] taking the VM lock itself only if the copy faults.
 pub fn put_bytes(user: u64, bytes: &[u8]) -> ZxResult {
+    check_range(user, bytes.len() as u64, false)?;
+    if user_copy::copy_slice_to_user(user, bytes).is_ok() {
+        return Ok(());
+    }
     crate::kernel::with_kernel(|k| write_bytes(k, user, bytes))
 }
 
-/// [`read_bytes`] taking the VM lock itself.
+/// [`read_bytes`] taking the VM lock itself only if the copy faults.
 pub fn get(user: u64, buf: &mut [u8]) -> ZxResult {
+    check_range(user, buf.len() as u64, false)?;
+    if user_copy::copy_slice_from_user(buf, user).is_ok() {
+        return Ok(());
+    }
     crate::kernel::with_kernel(|k| read_bytes(k, user, buf))
 }
