@@ -715,7 +715,19 @@ pub fn idle_loop() -> ! {
         // Deadlines that passed while this CPU was busy end now, and the timer is armed
         // again before sleeping, so no wake-up depends on one interrupt arriving.
         timer_interrupt();
-        if local.need_resched.swap(false, Ordering::Relaxed) || !SCHED.lock().cpus[cpu_index()].ready.is_empty() {
+        // The last look before sleeping, and the idle flag set under the same lock: an
+        // enqueue after this sees the flag and sends the IPI that ends the `wfi`. (The
+        // flag set at the top of the loop is not enough: when the work it saw was taken
+        // by another CPU meanwhile, this CPU slept flagged busy, and a thread placed on
+        // it waited for its next timer interrupt, up to a whole slice.)
+        let sleep = {
+            let mut s = SCHED.lock();
+            let cpu = cpu_index();
+            let wake = local.need_resched.swap(false, Ordering::Relaxed) || has_work_for(&s, cpu);
+            s.cpus[cpu].idle = !wake;
+            !wake
+        };
+        if !sleep {
             continue;
         }
         // Nothing to run: wait for an interrupt with interrupts masked (a pending one
