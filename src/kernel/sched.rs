@@ -263,6 +263,35 @@ fn slice_ticks() -> (u64, u64) {
     (slice, min)
 }
 
+/// Threads that exist (created and not yet dropped). Every CPU's ready queue and deadline
+/// queue keeps room for this many more entries than it holds, so that waking, killing,
+/// blocking and expiring never allocate: a thread is in at most one ready queue and has
+/// at most one deadline entry, and a deadline call makes room for itself
+/// ([`add_deadline_call`]). Raised only under the scheduler lock, with the room made
+/// first ([`reserve_for_new_thread`]); lowered when a thread is dropped.
+static THREADS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Makes room in every online CPU's queues for one more thread: NO_MEMORY (nothing
+/// counted; room already made stays) when a queue cannot grow. Called before a thread
+/// is made; [`release_thread`] undoes it when the thread is dropped.
+pub fn reserve_for_new_thread() -> crate::error::ZxResult {
+    let mut s = SCHED.lock();
+    let threads = THREADS.load(Ordering::Relaxed) + 1;
+    let online = cpu::online_count().clamp(1, MAX_CPUS);
+    for q in s.cpus[..online].iter_mut() {
+        // `try_reserve(n)`: capacity for `len + n`; one check when there is room.
+        q.ready.try_reserve(threads).map_err(|_| crate::error::ZxError::NoMemory)?;
+        q.deadlines.try_reserve(threads).map_err(|_| crate::error::ZxError::NoMemory)?;
+    }
+    THREADS.store(threads, Ordering::Relaxed);
+    Ok(())
+}
+
+/// A thread counted by [`reserve_for_new_thread`] is gone.
+pub fn release_thread() {
+    THREADS.fetch_sub(1, Ordering::Relaxed);
+}
+
 /// Makes a NEW thread runnable (zx_thread_start, zx_process_start).
 pub fn start(thread: &Arc<Thread>) {
     let mut s = SCHED.lock();
@@ -612,39 +641,57 @@ pub fn timer_interrupt() {
     let cpu = cpu_index();
     let now_ticks = timer::ticks();
     let now = now_ns();
-    let expired: Vec<DeadlineEntry> = {
-        let mut s = SCHED.lock();
-        let q = &mut s.cpus[cpu];
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < q.deadlines.len() {
-            if q.deadlines[i].ns <= now {
-                out.push(q.deadlines.swap_remove(i).entry);
-            } else {
-                i += 1;
+    // Expired entries are taken out a batch at a time and acted on with the lock
+    // dropped (a wake takes it again): an interrupt handler allocates nothing.
+    let mut first = true;
+    loop {
+        let mut expired: [Option<DeadlineEntry>; 8] = Default::default();
+        let taken = take_expired(cpu, now, &mut expired, first.then_some(now_ticks));
+        first = false;
+        for entry in expired.into_iter().flatten() {
+            match entry {
+                DeadlineEntry::Wake(node) => {
+                    node.wake(WakeReason::TimedOut);
+                }
+                DeadlineEntry::Call(target, token) => target.deadline_reached(token),
             }
         }
-        if now_ticks >= q.slice_end {
-            if !q.ready.is_empty() {
-                cpu::this().need_resched.store(true, Ordering::Relaxed);
-            }
-            // A new slice either way (the switch that need_resched asks for sets its
-            // own): a slice end left in the past would re-arm the timer in the past, and
-            // an idle CPU between `enable_interrupts` and `disable_interrupts` would then
-            // take the timer interrupt again at once, forever.
-            q.slice_end = now_ticks + slice_ticks().0;
-        }
-        out
-    };
-    for entry in expired {
-        match entry {
-            DeadlineEntry::Wake(node) => {
-                node.wake(WakeReason::TimedOut);
-            }
-            DeadlineEntry::Call(target, token) => target.deadline_reached(token),
+        if taken < 8 {
+            break;
         }
     }
     arm_timer(cpu);
+}
+
+/// Moves up to `out.len()` entries of CPU `cpu`'s deadline queue that are due at `now`
+/// into `out` and gives their number; with `slice_check` (the counter now) it also ends
+/// the running thread's slice when it is over.
+fn take_expired(cpu: usize, now: i64, out: &mut [Option<DeadlineEntry>], slice_check: Option<u64>) -> usize {
+    let mut s = SCHED.lock();
+    let q = &mut s.cpus[cpu];
+    let mut taken = 0;
+    let mut i = 0;
+    while i < q.deadlines.len() && taken < out.len() {
+        if q.deadlines[i].ns <= now {
+            out[taken] = Some(q.deadlines.swap_remove(i).entry);
+            taken += 1;
+        } else {
+            i += 1;
+        }
+    }
+    if let Some(now_ticks) = slice_check
+        && now_ticks >= q.slice_end
+    {
+        if !q.ready.is_empty() {
+            cpu::this().need_resched.store(true, Ordering::Relaxed);
+        }
+        // A new slice either way (the switch that need_resched asks for sets its
+        // own): a slice end left in the past would re-arm the timer in the past, and
+        // an idle CPU between `enable_interrupts` and `disable_interrupts` would then
+        // take the timer interrupt again at once, forever.
+        q.slice_end = now_ticks + slice_ticks().0;
+    }
+    taken
 }
 
 /// Queues a call of `target` with `token` at `deadline` (monotonic nanoseconds) on this
@@ -653,7 +700,8 @@ pub fn add_deadline_call(deadline: i64, target: Arc<dyn DeadlineCallback>, token
     {
         let mut s = SCHED.lock();
         let q = &mut s.cpus[cpu_index()].deadlines;
-        q.try_reserve(1).map_err(|_| crate::error::ZxError::NoMemory)?;
+        // Room for this call and still for every thread's deadline (see `THREADS`).
+        q.try_reserve(THREADS.load(Ordering::Relaxed) + 1).map_err(|_| crate::error::ZxError::NoMemory)?;
         q.push(Deadline::new(deadline, DeadlineEntry::Call(target, token)));
     }
     arm_timer(cpu_index());

@@ -66,6 +66,9 @@ fn wait_on(
     let node = WaitNode::new(thread.clone());
     let mut waiters: Vec<Arc<SignalWaiter>> = Vec::new();
     waiters.try_reserve(items.len()).map_err(|_| ZxError::NoMemory)?;
+    // Reserved before any observer is registered: nothing may fail once they are.
+    let mut seen = Vec::new();
+    seen.try_reserve(items.len()).map_err(|_| ZxError::NoMemory)?;
     let mut registered = 0;
     let mut result = Ok(());
     for (object, serial, mask) in items.iter() {
@@ -93,8 +96,6 @@ fn wait_on(
     } else {
         sched::block(&node, state, if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline })
     };
-    let mut seen = Vec::new();
-    seen.try_reserve(items.len()).map_err(|_| ZxError::NoMemory)?;
     for (i, (object, _, _)) in items.iter().enumerate() {
         let w = &waiters.get(i);
         let observer: Option<Arc<dyn Observer>> = w.map(|w| w.clone() as Arc<dyn Observer>);

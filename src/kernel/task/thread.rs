@@ -44,6 +44,9 @@ impl Thread {
     /// A NEW thread of `process` with its kernel stack (NO_MEMORY when none can be had).
     pub fn create(process: &Arc<Process>, name: [u8; 32]) -> ZxResult<Arc<Thread>> {
         let stack = KernelStack::new()?;
+        // Room in the scheduler's queues, so that running, blocking, waking and killing
+        // it never allocate (undone by `Drop`).
+        sched::reserve_for_new_thread()?;
         let thread = Arc::new(Thread {
             base: ObjectBase::new(obj_type::THREAD, 0),
             process: process.clone(),
@@ -174,6 +177,12 @@ impl Thread {
         self.kill.store(true, Ordering::Release);
         self.base.update_signals(signal::THREAD_RUNNING, signal::TASK_TERMINATED);
         self.process.thread_removed(self);
+    }
+}
+
+impl Drop for Thread {
+    fn drop(&mut self) {
+        sched::release_thread();
     }
 }
 
