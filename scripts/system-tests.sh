@@ -100,7 +100,7 @@ fi
 # it long): no surprise, no hang, nothing leaked (free bytes, live objects, handles).
 if [[ -x "$bins/cfuzz" ]]; then
     run "cfuzz/seed-1" --machine virt-smp4-mttcg --initrd "$bins/cfuzz" \
-        --append "seed=1 calls=200000 rounds=4 lockcheck testinfo" --summary --timeout 300 \
+        --append "seed=1 calls=200000 rounds=4 lockcheck testinfo vmcheck" --summary --timeout 300 \
         --expect '^cfuzz: leaked: bytes=0 objects=0 handles=0$'
 fi
 if [[ -x "$bins/fuzz" ]]; then
