@@ -492,7 +492,6 @@ fn reschedule(outcome: Outcome) {
     let next_ctx: *const context::Context = next.as_ref().map_or(&local.idle as *const _, |n| n.context() as *const _);
     // `left` is this CPU's reference to `prev` (the same thread, or None for idle).
     let left = local.set_current(next);
-    drop(prev);
     match outcome {
         Outcome::Exit => {
             // The ended thread stays allocated in the reaper slot until the next context
