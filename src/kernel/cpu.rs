@@ -2,12 +2,14 @@
 //! flags. Indexed by the CPU number `arch::aarch64::percpu` keeps in `TPIDR_EL1`.
 //!
 //! `current` is written only by its own CPU (in the scheduler) and read by it and, for
-//! kills and `ZX_INFO_THREAD`, by others: a small lock keeps that simple.
+//! kills and `ZX_INFO_THREAD`, by others: a small lock keeps that simple. The same
+//! thread is also in `running`, which only its own CPU reads, with one load and no
+//! reference count (`current_running`): every syscall reads it.
 
 use super::sched::WaitNode;
 use super::task::Thread;
 use crate::arch::aarch64::context::Context;
-use crate::arch::aarch64::percpu::{MAX_CPUS, cpu_index};
+use crate::arch::aarch64::percpu::{MAX_CPUS, Running, RunningCell, cpu_index};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use spin::Mutex;
@@ -17,6 +19,8 @@ pub struct CpuLocal {
     /// The context of this CPU's idle loop (its boot path).
     pub idle: Context,
     current: Mutex<Option<Arc<Thread>>>,
+    /// The same thread as `current`, for this CPU's own lock-free reads.
+    running: RunningCell<Thread>,
     /// A thread that ended on this CPU, freed by the next context that runs here.
     pub(super) reap: Mutex<Option<Arc<Thread>>>,
     /// True while `reap` holds a thread (so the switch path can skip its lock).
@@ -46,6 +50,7 @@ impl CpuLocal {
         CpuLocal {
             idle: Context::new(),
             current: Mutex::new(None),
+            running: RunningCell::new(),
             reap: Mutex::new(None),
             reap_pending: AtomicBool::new(false),
             spare_wait_node: Mutex::new(None),
@@ -66,7 +71,17 @@ impl CpuLocal {
     }
 
     pub(super) fn set_current(&self, thread: Option<Arc<Thread>>) -> Option<Arc<Thread>> {
+        // Only this CPU calls this (at a switch), so `running` and `current` name the
+        // same thread whenever this CPU runs kernel code outside the switch itself.
+        drop(self.running.replace(thread.clone()));
         core::mem::replace(&mut *self.current.lock(), thread)
+    }
+
+    /// The thread this CPU runs, borrowed without a lock or a count; only for this
+    /// CPU's own data (`this()`), see [`current_running`].
+    #[inline(always)]
+    pub fn running(&self) -> Option<Running<Thread>> {
+        self.running.running()
     }
 
     /// True when this CPU runs `thread` now.
@@ -105,4 +120,16 @@ pub fn mark_online(index: usize) {
 /// The running thread, if any.
 pub fn current_thread() -> Option<Arc<Thread>> {
     this().current()
+}
+
+/// The running thread, borrowed: one load from this CPU's data, no lock and no
+/// reference count. Sound on SMP: only this CPU changes its `running` cell, at a context
+/// switch, and kernel code runs with interrupts masked, so the load sees the thread
+/// running this code; that thread's object stays alive while the thread can run (its
+/// CPU's cell, then the run queue, wait node or reaper slot hold it), so the borrow
+/// stays valid for the rest of the syscall even if the thread blocks and resumes on
+/// another CPU (see `arch::aarch64::percpu::Running`).
+#[inline(always)]
+pub fn current_running() -> Option<Running<Thread>> {
+    this().running()
 }

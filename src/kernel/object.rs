@@ -232,6 +232,13 @@ pub fn downcast_owned<T: KernelObject>(object: Arc<dyn KernelObject>) -> ZxResul
     any.downcast::<T>().map_err(|_| ZxError::WrongType)
 }
 
+/// As [`downcast`], borrowing: no reference count (one `type_id` call).
+#[inline]
+pub fn downcast_ref<T: KernelObject>(object: &Arc<dyn KernelObject>) -> ZxResult<&T> {
+    let any: &(dyn Any + Send + Sync) = &**object;
+    any.downcast_ref::<T>().ok_or(ZxError::WrongType)
+}
+
 /// The object a handle names. Each `KHandle` counts as one handle of the object; the
 /// last one dropped calls `on_zero_handles`. Dropping one also ends the waits made
 /// through it. It must not be dropped while a lock is held that `on_zero_handles` or an

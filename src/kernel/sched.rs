@@ -409,7 +409,9 @@ fn reschedule(outcome: Outcome) {
     let local = cpu::this();
     let now = timer::ticks();
     let mut s = SCHED.lock();
-    let prev = local.current();
+    // Borrowed (no lock, no count): this CPU's cell holds the thread until `set_current`
+    // below, which hands that reference back for the reaper or to be dropped.
+    let prev = local.running();
     if let Some(p) = &prev {
         let mut run = p.run.lock();
         run.runtime_ticks += now.saturating_sub(run.switched_in);
@@ -417,7 +419,7 @@ fn reschedule(outcome: Outcome) {
             Outcome::Yield => {
                 run.state = RunState::Ready;
                 drop(run);
-                s.cpus[cpu].ready.push_back(p.clone());
+                s.cpus[cpu].ready.push_back(Arc::clone(p));
             }
             Outcome::Block(node, deadline) => {
                 // A kill after `block` looked for one found this thread still Running,
@@ -488,20 +490,22 @@ fn reschedule(outcome: Outcome) {
     }
     let prev_ctx: *const context::Context = prev.as_ref().map_or(&local.idle as *const _, |p| p.context() as *const _);
     let next_ctx: *const context::Context = next.as_ref().map_or(&local.idle as *const _, |n| n.context() as *const _);
-    local.set_current(next);
+    // `left` is this CPU's reference to `prev` (the same thread, or None for idle).
+    let left = local.set_current(next);
     match outcome {
         Outcome::Exit => {
             // The ended thread stays allocated in the reaper slot until the next context
-            // here has switched away from it; no reference to it stays on its stack.
-            *local.reap.lock() = prev;
+            // here has switched away from it; no counted reference to it stays on its
+            // stack (a `Running` borrow there holds no count).
+            *local.reap.lock() = left;
             local.reap_pending.store(true, Ordering::Relaxed);
         }
-        _ => drop(prev),
+        _ => drop(left),
     }
     arm_timer_at(due, now);
     // SAFETY: `prev_ctx` is this CPU's running context: the idle loop's, or the current
-    // thread's, kept alive by the `Arc` its caller holds (Yield/Block) or by the reaper
-    // slot (Exit). `next_ctx` is kept alive by `local.current` until this CPU switches
+    // thread's, kept alive by the run queue (Yield), the wait node its caller holds
+    // (Block) or the reaper slot (Exit). `next_ctx` is kept alive by `local.current` until this CPU switches
     // away from it. No spinlock is held.
     #[allow(unsafe_code)]
     unsafe {
@@ -585,8 +589,8 @@ pub fn block(node: &Arc<WaitNode>, state: u32, deadline: i64) -> WakeReason {
 
 /// Sleeps until `deadline` (nanosleep).
 pub fn sleep_until(deadline: i64) -> WakeReason {
-    let Some(thread) = cpu::current_thread() else { return WakeReason::TimedOut };
-    let node = WaitNode::new(thread.clone());
+    let Some(thread) = cpu::current_running() else { return WakeReason::TimedOut };
+    let node = WaitNode::new(Arc::clone(&thread));
     let reason = block(&node, crate::abi::thread_state::BLOCKED_SLEEPING, deadline);
     WaitNode::recycle(node);
     reason
@@ -603,7 +607,7 @@ pub fn yield_now() {
     if SCHED.lock().cpus[cpu_index()].ready.is_empty() {
         return;
     }
-    if cpu::current_thread().is_some() {
+    if cpu::current_running().is_some() {
         reschedule(Outcome::Yield);
     }
 }
@@ -621,7 +625,7 @@ pub fn exit_current() -> ! {
 /// or switches when an IPI or the timer asked for it.
 pub fn before_user_return() {
     let local = cpu::this();
-    let kill = local.exit_pending.load(Ordering::Relaxed) || local.current().is_some_and(|t| t.kill_pending());
+    let kill = local.exit_pending.load(Ordering::Relaxed) || local.running().is_some_and(|t| t.kill_pending());
     if kill {
         exit_current();
     }
@@ -629,7 +633,7 @@ pub fn before_user_return() {
         reschedule(Outcome::Yield);
         // This thread may resume on another CPU: `local` is the CPU it left, whose
         // current thread is someone else now. Look at the thread itself.
-        if cpu::current_thread().is_some_and(|t| t.kill_pending()) {
+        if cpu::current_running().is_some_and(|t| t.kill_pending()) {
             exit_current();
         }
     }

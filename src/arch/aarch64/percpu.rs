@@ -4,6 +4,9 @@
 //! turned into a reference here.
 
 use aarch64_cpu::registers::*;
+use alloc::sync::Arc;
+use core::marker::PhantomData;
+use core::sync::atomic::Ordering;
 
 /// The most CPUs the kernel drives (ABI.md section 7 asks for at least 8): as many as
 /// the device-tree reader records.
@@ -19,4 +22,82 @@ pub fn set_cpu_index(index: usize) {
 #[inline(always)]
 pub fn cpu_index() -> usize {
     (TPIDR_EL1.get() as usize) & (MAX_CPUS - 1)
+}
+
+/// One CPU's record of the object its running context belongs to (the kernel keeps its
+/// current thread here), which that CPU reads with one load: no lock, no reference count.
+///
+/// The cell owns one strong count of the `Arc` installed last. Only the CPU the cell
+/// belongs to calls [`RunningCell::replace`] (the scheduler, at a context switch) and
+/// [`RunningCell::running`]; kernel code runs with interrupts masked, so nothing on this
+/// CPU replaces the value between the load and its use.
+pub struct RunningCell<T> {
+    /// `Arc::into_raw` of the installed value (one strong count), or null.
+    ptr: core::sync::atomic::AtomicPtr<T>,
+}
+
+impl<T> RunningCell<T> {
+    /// An empty cell (the CPU runs no such object: its idle loop).
+    pub const fn new() -> Self {
+        RunningCell { ptr: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()) }
+    }
+
+    /// Installs `value` and gives back the previous one. Only the cell's own CPU calls
+    /// it, when it switches contexts.
+    pub fn replace(&self, value: Option<Arc<T>>) -> Option<Arc<T>> {
+        let new = value.map_or(core::ptr::null_mut(), |v| Arc::into_raw(v).cast_mut());
+        let old = self.ptr.swap(new, Ordering::Relaxed);
+        if old.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null pointer in the cell came from `Arc::into_raw` above and
+        // carries the strong count the cell owned; it is handed to the caller once.
+        Some(unsafe { Arc::from_raw(old) })
+    }
+
+    /// The object this CPU runs now, borrowed (see [`Running`]); only for the cell's own
+    /// CPU.
+    #[inline(always)]
+    pub fn running(&self) -> Option<Running<T>> {
+        let ptr = self.ptr.load(Ordering::Relaxed);
+        if ptr.is_null() {
+            return None;
+        }
+        // SAFETY: the cell owns a strong count of `ptr` until its own CPU replaces it,
+        // which this CPU is not doing now (it is running this code with interrupts
+        // masked), so the object is alive here. `Running` never gives that count back
+        // (it is `ManuallyDrop`), so making and dropping it changes no count. Why the
+        // borrow may outlive a later `replace`: see `Running`.
+        Some(Running { arc: core::mem::ManuallyDrop::new(unsafe { Arc::from_raw(ptr) }), _own_stack: PhantomData })
+    }
+}
+
+impl<T> Default for RunningCell<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The running context's own object (the current thread), borrowed from its CPU's
+/// [`RunningCell`] without a reference count: it derefs to `&Arc<T>` (so a caller that
+/// must keep the object clones it), and dropping it does nothing.
+///
+/// It stays valid while the context that read it runs, even across a switch that moves
+/// that context to another CPU and replaces the first CPU's cell: the kernel keeps a
+/// strong count of a thread for as long as the thread can still run (the cell of the CPU
+/// running it, or the run queue, wait node or reaper slot that will run it again), and
+/// drops the last one only after the thread switched away for good. A `Running` is
+/// neither `Send` nor `Sync` and not `Clone`, so it stays on the stack of the context
+/// that read it, which is exactly the context whose object it names.
+pub struct Running<T> {
+    arc: core::mem::ManuallyDrop<Arc<T>>,
+    _own_stack: PhantomData<*const ()>,
+}
+
+impl<T> core::ops::Deref for Running<T> {
+    type Target = Arc<T>;
+    #[inline(always)]
+    fn deref(&self) -> &Arc<T> {
+        &self.arc
+    }
 }

@@ -87,6 +87,19 @@ impl Port {
         Ok(())
     }
 
+    /// The oldest packet if one is queued (`zx_port_wait`'s path that does not block).
+    #[inline]
+    pub fn try_take(&self) -> Option<Packet> {
+        let mut state = self.state.lock();
+        let packet = state.queue.pop()?;
+        super::account(-(PACKET_SIZE as i64));
+        // Another waiter may now find the next packet.
+        if !state.queue.is_empty() {
+            Self::wake_one(&mut state);
+        }
+        Some(packet)
+    }
+
     /// `zx_port_wait`: the oldest packet, waiting for one until `deadline`.
     pub fn wait(&self, thread: &Arc<Thread>, deadline: i64) -> ZxResult<Packet> {
         let deadline = if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline };

@@ -377,16 +377,32 @@ pub fn port_create(c: &Caller, options: u32, out: u64) -> ZxResult {
 
 /// `zx_port_queue`: WRITE, the packet, the user-packet limit.
 pub fn port_queue(c: &Caller, port: u32, packet: u64) -> ZxResult {
-    let port = c.process().get_object_with_rights::<Port>(port, rights::WRITE)?;
-    let mut bytes = Packet([0u8; PACKET_SIZE]);
-    user::get(packet, &mut bytes.0)?;
-    ensure_heap_headroom()?;
-    port.queue_user(bytes)
+    // On the port borrowed under the handle-table lock (no reference count): the copy's
+    // fault needs only the VM lock and queueing takes the port and scheduler locks, all
+    // ranked above the table's.
+    c.process().with_object::<Port, ()>(port, rights::WRITE, |port, _| {
+        let mut bytes = Packet([0u8; PACKET_SIZE]);
+        user::get(packet, &mut bytes.0)?;
+        ensure_heap_headroom()?;
+        port.queue_user(bytes)
+    })
 }
 
 /// `zx_port_wait`: READ, then the oldest packet (a faulting out-pointer loses it).
 pub fn port_wait(c: &Caller, port: u32, deadline: i64, packet: u64) -> ZxResult {
-    let port = c.process().get_object_with_rights::<Port>(port, rights::READ)?;
+    // Fast path: a packet is queued. It is taken and copied out on the port borrowed
+    // under the handle-table lock (the copy's fault needs only the VM lock); only a wait
+    // that must block takes a counted reference to the port, and its own packet is
+    // taken then, as before.
+    let port = c.process().with_handle(port, |object, have, _| {
+        let port = crate::kernel::object::downcast_ref::<Port>(object)?;
+        check_rights(have, rights::READ)?;
+        match port.try_take() {
+            Some(bytes) => user::put(packet, &bytes.0).map(|()| None),
+            None => crate::kernel::object::downcast::<Port>(object).map(Some),
+        }
+    })??;
+    let Some(port) = port else { return Ok(()) };
     let bytes = port.wait(&c.thread, deadline)?;
     drop(port);
     user::put(packet, &bytes.0)

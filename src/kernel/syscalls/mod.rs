@@ -22,6 +22,7 @@ use super::task::{Process, Thread};
 use super::vm_object::{VmarObject, VmoObject};
 use crate::abi::ZX_HANDLE_INVALID;
 use crate::arch::aarch64::exception::TrapFrame;
+use crate::arch::aarch64::percpu::Running;
 use crate::error::{ZxError, ZxResult, status_word};
 use crate::syscall::{Syscall, decode};
 use alloc::sync::Arc;
@@ -93,8 +94,10 @@ pub fn handle(frame: &mut TrapFrame) {
 
 /// The thread making the call.
 pub struct Caller {
-    /// The calling thread.
-    pub thread: Arc<Thread>,
+    /// The calling thread, borrowed from this CPU's data without a lock or a reference
+    /// count (`cpu::current_running`): it derefs to `&Arc<Thread>`, and code that keeps
+    /// the thread (a wait node) clones it.
+    pub thread: Running<Thread>,
 }
 
 impl Caller {
@@ -105,25 +108,48 @@ impl Caller {
     }
 }
 
+/// The calls that need no caller; None for the others.
+#[inline(always)]
+fn without_caller(call: &Syscall) -> Option<u64> {
+    use Syscall::*;
+    Some(match *call {
+        ClockGetMonotonic => super::irq::uptime_nanos(),
+        TicksGet => crate::arch::aarch64::timer::ticks(),
+        TicksPerSecond => crate::arch::aarch64::timer::frequency(),
+        SystemGetNumCpus => cpu::online_count() as u64,
+        SystemGetPageSize => crate::abi::PAGE_SIZE,
+        DeadlineAfter { nanoseconds } => misc::deadline_after(nanoseconds) as u64,
+        // A yield or a sleep finds the thread itself.
+        Nanosleep { deadline } => status_word(wait::nanosleep(deadline)),
+        _ => return None,
+    })
+}
+
 /// Runs one decoded call; returns the value for x0.
 fn dispatch(call: Syscall) -> u64 {
     use Syscall::*;
-    // Calls that need no caller.
-    match call {
+    // A yield finds the thread itself: tested first (one compare for the other calls)
+    // so that a yield with nothing else to run stays as short as it was.
+    if let Nanosleep { deadline } = call {
+        return status_word(wait::nanosleep(deadline));
+    }
+    // The caller, read once for the whole call (one load: see `cpu::current_running`
+    // for why the borrow stays valid across a block and a move to another CPU). It is
+    // read before the calls that need none are told apart, so that the common calls
+    // go through one jump table; without a caller (never the case for a call from
+    // EL0) only those calls answer.
+    let Some(thread) = cpu::current_running() else {
+        return without_caller(&call).unwrap_or_else(|| status_word(Err(ZxError::BadState)));
+    };
+    let c = Caller { thread };
+    let result = match call {
         ClockGetMonotonic => return super::irq::uptime_nanos(),
         TicksGet => return crate::arch::aarch64::timer::ticks(),
         TicksPerSecond => return crate::arch::aarch64::timer::frequency(),
         SystemGetNumCpus => return cpu::online_count() as u64,
         SystemGetPageSize => return crate::abi::PAGE_SIZE,
         DeadlineAfter { nanoseconds } => return misc::deadline_after(nanoseconds) as u64,
-        // Needs no caller either: a yield or a sleep finds the thread itself, so a yield
-        // with nothing else to run costs no current-thread lookup.
-        Nanosleep { deadline } => return status_word(wait::nanosleep(deadline)),
-        _ => {}
-    }
-    let Some(thread) = cpu::current_thread() else { return status_word(Err(ZxError::BadState)) };
-    let c = Caller { thread };
-    let result = match call {
+        Nanosleep { deadline } => wait::nanosleep(deadline), // (answered above)
         DebugWrite { buf, len } => misc::debug_write(buf, len),
         ProcessExit { retcode } => task::process_exit(&c, retcode),
         HandleClose { handle } => handle::close(&c, handle),
@@ -214,7 +240,6 @@ fn dispatch(call: Syscall) -> u64 {
         TimerSet { timer, deadline, slack } => ipc::timer_set(&c, timer, deadline, slack),
         TimerCancel { timer } => ipc::timer_cancel(&c, timer),
         DebugRead { resource, buf, len, actual } => ipc::debug_read(&c, resource, buf, len, actual),
-        _ => Err(ZxError::NotSupported),
     };
     status_word(result)
 }

@@ -49,8 +49,8 @@ fn current_signals(object: &Arc<dyn KernelObject>) -> u32 {
     if object.obj_type() != crate::abi::obj_type::VMO {
         return object.base().signals();
     }
-    match crate::kernel::object::downcast::<VmoObject>(object) {
-        Ok(vmo) => vmo_signals(&vmo),
+    match crate::kernel::object::downcast_ref::<VmoObject>(object) {
+        Ok(vmo) => vmo_signals(vmo),
         Err(_) => object.base().signals(),
     }
 }
@@ -114,23 +114,29 @@ fn wait_on(
 /// `zx_object_wait_one`: BAD_HANDLE, WAIT, waitable; then waits. `observed` gets the
 /// union of the signals seen (plus HANDLE_CLOSED when cancelled).
 pub fn wait_one(c: &Caller, handle: u32, signals: u32, deadline: i64, observed: u64) -> ZxResult {
-    let (object, have, serial) = c.process().get_handle(handle)?;
-    check_rights(have, rights::WAIT)?;
-    if !object.waitable() {
-        return Err(ZxError::NotSupported);
-    }
     // Fast path: already satisfied. The slow path would register an observer that is
     // told the current signals at once, is satisfied by them and is removed again, and
     // would report those same signals; so report them without an observer, a wait node
     // or any allocation. (Signals kept outside the base, a VMO's, are read the same way.)
-    let now = current_signals(&object);
-    if now & signals != 0 {
-        drop(object);
-        if observed != 0 {
-            user::put(observed, &now.to_le_bytes())?;
+    // The checks and the look at the signals borrow the object under the handle-table
+    // lock; only a wait that must block takes a counted reference.
+    let looked = c.process().with_handle(handle, |object, have, serial| {
+        check_rights(have, rights::WAIT)?;
+        if !object.waitable() {
+            return Err(ZxError::NotSupported);
         }
-        return Ok(());
-    }
+        let now = current_signals(object);
+        if now & signals != 0 { Ok(Err(now)) } else { Ok(Ok((object.clone(), serial))) }
+    })??;
+    let (object, serial) = match looked {
+        Ok(wait) => wait,
+        Err(now) => {
+            if observed != 0 {
+                user::put(observed, &now.to_le_bytes())?;
+            }
+            return Ok(());
+        }
+    };
     let items = [(object, serial, signals)];
     let (reason, seen) = wait_on(&c.thread, &items, deadline, thread_state::BLOCKED_WAIT_ONE)?;
     drop(items);

@@ -51,6 +51,9 @@ pub struct Process {
     root: u64,
     asid: Arc<crate::kernel::aspace::AsidCell>,
     state: Lock<ProcState>,
+    /// Set (with `state.life = Dead`, under the state lock) when the process ends, so
+    /// that `add_khandle` can refuse a handle without taking the state lock: see there.
+    dead: AtomicBool,
     first: AtomicBool,
 }
 
@@ -78,6 +81,7 @@ impl Process {
                     was_started: false,
                 },
             ),
+            dead: AtomicBool::new(false),
             first: AtomicBool::new(false),
         });
         if let Err(e) = job.add_process(&process) {
@@ -139,6 +143,41 @@ impl Process {
         Ok((entry.object.object().clone(), entry.rights, entry.object.serial()))
     }
 
+    /// Runs `f` on the object, rights and serial behind `handle` with the handle table
+    /// locked (BAD_HANDLE when it names none): a lookup that borrows the object instead
+    /// of counting a reference, for callers that need it only briefly.
+    ///
+    /// Sound because the handle keeps the object alive while the table lock is held (a
+    /// close removes it under the same lock and drops it after unlocking). `f` runs
+    /// under the lock of rank 8, so it may take only higher-ranked locks (object
+    /// signals, port, VM, scheduler); it must not block or drop a handle or the last
+    /// reference of an object (cloning the object and keeping the clone is how to use
+    /// it after the lock). A user copy in `f` is allowed: its fault needs only the VM
+    /// lock.
+    #[inline]
+    pub fn with_handle<R>(&self, handle: u32, f: impl FnOnce(&Arc<dyn KernelObject>, u32, u64) -> R) -> ZxResult<R> {
+        let table = self.handles.lock();
+        let entry = table.get(handle)?;
+        Ok(f(entry.object.object(), entry.rights, entry.object.serial()))
+    }
+
+    /// The typed [`Process::with_handle`]: BAD_HANDLE, then WRONG_TYPE, then
+    /// ACCESS_DENIED for `rights`, then `f` on the object (with the handle's rights)
+    /// under the table lock, with the same rules for `f`.
+    #[inline]
+    pub fn with_object<T: KernelObject, R>(
+        &self,
+        handle: u32,
+        rights: u32,
+        f: impl FnOnce(&T, u32) -> ZxResult<R>,
+    ) -> ZxResult<R> {
+        let table = self.handles.lock();
+        let entry = table.get(handle)?;
+        let typed = crate::kernel::object::downcast_ref::<T>(entry.object.object())?;
+        check_rights(entry.rights, rights)?;
+        f(typed, entry.rights)
+    }
+
     /// The typed lookup: BAD_HANDLE, then WRONG_TYPE, then ACCESS_DENIED for `rights`.
     pub fn get_object_with_rights<T: KernelObject>(&self, handle: u32, rights: u32) -> ZxResult<Arc<T>> {
         self.get_object_and_rights::<T>(handle, rights).map(|(object, _)| object)
@@ -165,7 +204,13 @@ impl Process {
     pub fn add_khandle(&self, handle: KHandle, rights: u32) -> ZxResult<u32> {
         let (unmade, error) = {
             let mut table = self.handles.lock();
-            if self.state.lock().life == ProcLife::Dead {
+            // The DEAD check without the state lock. `finish` sets `dead` before its
+            // first look at the table (`len`, then the batches that close every handle),
+            // and both look under this table lock: either this insert's critical section
+            // comes first, and the batches take the new handle, or it comes after, and
+            // the lock's release/acquire order makes `dead` visible here. So no handle is
+            // left in a DEAD process's table, as with the state lock.
+            if self.dead.load(Ordering::Acquire) {
                 (handle, ZxError::NoMemory)
             } else {
                 match table.try_insert(handle, rights) {
@@ -316,6 +361,7 @@ impl Process {
                 return;
             }
             s.life = ProcLife::Dead;
+            self.dead.store(true, Ordering::Release);
         }
         let held = self.handles.lock().len();
         // Close every handle with no lock held (closing may end other objects), a batch
