@@ -81,6 +81,7 @@ test-kernel:
 	MACHINE="-M virt -cpu max -m 512M" cargo test --no-fail-fast --profile $(PROFILE) --target $(TARGET) --test kernel_mmu
 	MACHINE="-M virt -cpu cortex-a72 -smp 4 -m 512M" cargo test --no-fail-fast --profile $(PROFILE) --target $(TARGET) --test kernel_smp
 	MACHINE="-M virt,gic-version=3 -cpu cortex-a72 -smp 4 -m 512M" cargo test --no-fail-fast --profile $(PROFILE) --target $(TARGET) --test kernel_smp
+	MACHINE="-M virt -cpu cortex-a72 -smp 2 -m 512M" cargo test --no-fail-fast --profile $(PROFILE) --target $(TARGET) --test kernel_panic_watchdog
 
 # Every device-register access is one ldr/str with a plain [Xn] address (what a
 # hypervisor can emulate): the accessors' disassembly and the drivers' source.
