@@ -444,14 +444,35 @@ impl<'a> FdtReader<'a> {
 
     /// The first enabled node, depth-first, compatible with any of `compatibles`.
     pub fn find_compatible(&self, compatibles: &[&str]) -> Option<Node> {
-        // `compatible` first, as bytes (a cheap filter with no UTF-8 check); the exact
-        // rule and `status` only run for the few nodes that pass it.
-        self.nodes().find(|&node| {
-            self.property(node, "compatible").is_some_and(|value| {
-                value.split(|&byte| byte == 0).any(|entry| compatibles.iter().any(|c| c.as_bytes() == entry))
-            }) && self.property_strings(node, "compatible").any(|c| compatibles.contains(&c))
-                && self.is_enabled(node)
-        })
+        let [found] = self.find_compatible_each([compatibles]);
+        found
+    }
+
+    /// For each list of `wanted`, what [`Self::find_compatible`] returns for it, in one
+    /// walk over the nodes instead of one per list (boot looks for five devices; each
+    /// walk reads every token of the tree).
+    pub fn find_compatible_each<const N: usize>(&self, wanted: [&[&str]; N]) -> [Option<Node>; N] {
+        let mut found = [None; N];
+        let mut missing = N;
+        for node in self.nodes() {
+            if missing == 0 {
+                break;
+            }
+            // `compatible` first, as bytes (a cheap filter with no UTF-8 check); the
+            // exact rule and `status` only run for the few nodes that pass it.
+            let Some(value) = self.property(node, "compatible") else { continue };
+            for (slot, compatibles) in found.iter_mut().zip(wanted) {
+                if slot.is_none()
+                    && value.split(|&byte| byte == 0).any(|entry| compatibles.iter().any(|c| c.as_bytes() == entry))
+                    && self.property_strings(node, "compatible").any(|c| compatibles.contains(&c))
+                    && self.is_enabled(node)
+                {
+                    *slot = Some(node);
+                    missing -= 1;
+                }
+            }
+        }
+        found
     }
 
     /// `#address-cells` of `node` (the cells its children's addresses use); 2 if absent.
