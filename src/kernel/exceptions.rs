@@ -32,6 +32,31 @@ pub fn from_user_sync(frame: &mut TrapFrame, esr: u64, far: u64) {
     super::sched::before_user_return();
 }
 
+/// The lean path of a data abort from EL0 (vectors.S), which has saved only what a
+/// syscall saves (x0..x18, x29, x30, ELR, SPSR): like a syscall handler this preserves
+/// x19..x28 (AAPCS64) and never reads or changes the frame. A translation fault (a page
+/// not mapped yet: every first touch) is resolved here, exactly as [`from_user_sync`]
+/// resolves it. Returns 0 when it was (the thread goes back to EL0 through the lean
+/// return), 1 for any other ESR (vectors.S completes the frame and takes the full path,
+/// which decodes it from scratch), 2 when the fault could not be resolved (vectors.S
+/// completes the frame and [`from_user_unresolved_abort`] reports the user fault, without
+/// a second try).
+pub fn user_data_abort_lean(esr: u64, far: u64) -> u64 {
+    let Some(write) = TrapCause::user_translation_fault(esr) else { return 1 };
+    if super::fault::resolve_user_fault(far, write, false, true).is_err() {
+        return 2;
+    }
+    super::sched::before_user_return();
+    0
+}
+
+/// The rest of a data abort from EL0 that [`user_data_abort_lean`] could not resolve,
+/// with the full frame: the user fault, as [`from_user_sync`] reports it.
+pub fn from_user_unresolved_abort(frame: &mut TrapFrame, esr: u64, far: u64) {
+    super::fault::user_fault(frame, &TrapCause::from_esr(esr), esr, far);
+    super::sched::before_user_return();
+}
+
 /// AArch32 code at EL0: never supported, a user fault.
 pub fn from_user_aarch32(frame: &mut TrapFrame, esr: u64, far: u64) {
     super::fault::user_fault(frame, &"AArch32 execution", esr, far);

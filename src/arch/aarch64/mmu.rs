@@ -63,7 +63,19 @@ const ZVA_PROHIBITED: u64 = u64::MAX;
 /// For the usual 64-byte block the loop is unrolled completely: 64 `dc zva` and the 63
 /// address adds between them.
 pub fn zero_page(pa: PhysAddr) {
-    let va = phys_to_virt(pa).0;
+    zero_page_at(phys_to_virt(pa).0);
+}
+
+/// Zeroes one page the frame allocator handed out, through the linear map: such a page
+/// is never inside the image (the image is reserved from the allocator), so this skips
+/// [`zero_page`]'s test for an image address.
+pub fn zero_frame(pa: PhysAddr) {
+    zero_page_at(LINEAR_BASE + pa.0);
+}
+
+/// Zeroes the page at kernel address `va` (see [`zero_page`]).
+#[inline(always)]
+fn zero_page_at(va: u64) {
     let block = ZVA_BLOCK.load(Ordering::Relaxed);
     if block != 64 {
         zero_page_other(va, block);
@@ -169,6 +181,39 @@ impl TableMemory for KernelTableMemory<'_> {
         // SAFETY: `pa` is a table page this allocator handed out (page aligned, owned by
         // a page table, reachable through the linear map or the image mapping).
         unsafe { &mut *(phys_to_virt(pa).0 as *mut [u64; 512]) }
+    }
+
+    fn free_table(&mut self, pa: PhysAddr) {
+        self.frames.free(pa);
+        *self.table_pages = self.table_pages.saturating_sub(1);
+    }
+}
+
+/// Page-table memory of a user address space: as [`KernelTableMemory`], but every
+/// table page of a user address space (its root included) comes from the frame
+/// allocator, never from the image's boot pool, so each is reached through the linear
+/// map without [`phys_to_virt`]'s test for an image address at every level of a walk.
+pub struct UserTableMemory<'a> {
+    /// Where table pages come from.
+    pub frames: &'a mut FrameAllocator,
+    /// Count of table pages in use, kept up to date (KMEM_STATS mmu_overhead_bytes).
+    pub table_pages: &'a mut u64,
+}
+
+impl TableMemory for UserTableMemory<'_> {
+    fn alloc_table(&mut self) -> ZxResult<PhysAddr> {
+        let pa = self.frames.alloc()?;
+        zero_frame(pa);
+        *self.table_pages += 1;
+        Ok(pa)
+    }
+
+    #[inline]
+    fn table_mut(&mut self, pa: PhysAddr) -> &mut [u64; 512] {
+        // SAFETY: `pa` is a table page of a user address space, which this allocator or
+        // `KernelTableMemory` took from the frame allocator: page aligned, owned by that
+        // page table, outside the image and reachable through the linear map.
+        unsafe { &mut *((LINEAR_BASE + pa.0) as *mut [u64; 512]) }
     }
 
     fn free_table(&mut self, pa: PhysAddr) {
