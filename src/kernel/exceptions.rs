@@ -6,6 +6,7 @@
 use crate::arch::aarch64::exception::TrapFrame;
 use crate::trap::{FaultKind, TrapCause};
 use core::fmt::Display;
+use core::sync::atomic::Ordering;
 
 /// A synchronous exception from EL0 that did not take the lean syscall path: a syscall
 /// through a frame, or a fault the VM layer may resolve, or a user fault.
@@ -46,7 +47,16 @@ pub fn user_data_abort_lean(esr: u64, far: u64) -> u64 {
     if super::fault::resolve_user_fault(far, write, false, true).is_err() {
         return 2;
     }
-    super::sched::before_user_return();
+    // `before_user_return`, only when one of this CPU's flags asks for it, as on the
+    // way back from a syscall: resolving the fault woke no one and ran with interrupts
+    // masked, so no tick or IPI set `need_resched` meanwhile, and a kill from another
+    // CPU (`sched::kick`) sends this CPU an IPI that is taken right after the `eret`,
+    // whose return path ends the thread. Looking up the current thread for its kill
+    // flag here (a lock and a reference count) would only end it one interrupt sooner.
+    let local = super::cpu::this();
+    if local.exit_pending.load(Ordering::Relaxed) || local.need_resched.load(Ordering::Relaxed) {
+        super::sched::before_user_return();
+    }
     0
 }
 

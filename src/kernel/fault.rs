@@ -15,6 +15,7 @@ use crate::vm::vmo::CacheMaintenance;
 /// Resolves a fault taken from EL0 (the kernel lock is free). `translation` says the
 /// fault was a translation fault: the entry was invalid, so no TLB entry can exist for
 /// it and the new entry needs no TLB invalidation.
+#[inline]
 pub fn resolve_user_fault(far: u64, write: bool, execute: bool, translation: bool) -> ZxResult {
     let aspace = super::cpu::this().current_aspace.load(core::sync::atomic::Ordering::Relaxed);
     with_kernel(|k| map_faulting_page(k, aspace, far, write, execute, !translation))
