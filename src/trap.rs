@@ -167,6 +167,21 @@ impl TrapCause {
         }
     }
 
+    /// For a data abort from EL0 that is a translation fault (the page is not mapped yet:
+    /// every first touch), whether the access was a write; `None` for any other ESR.
+    /// The answer `from_esr` gives (`DataAbort { same_el: false, write, fault:
+    /// Translation { .. }, .. }`), read from three fields without decoding the rest: the
+    /// page-fault fast path asks this first.
+    #[inline]
+    pub fn user_translation_fault(esr: u64) -> Option<bool> {
+        let ec = ((esr >> 26) & 0x3f) as u8;
+        let status = esr & 0x3f;
+        if ec != EC_DATA_ABORT_LOWER || !(0b00_0100..=0b00_0111).contains(&status) {
+            return None;
+        }
+        Some(esr & ISS_WNR != 0 && esr & ISS_CM == 0)
+    }
+
     /// The kind of exception in a few words, without its details.
     pub fn describe(&self) -> &'static str {
         match self {
@@ -222,6 +237,25 @@ impl fmt::Display for TrapCause {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn user_translation_fault_agrees_with_from_esr() {
+        // Every EC with every fault status and the WnR, CM and FnV bits, plus IL.
+        for ec in 0..0x40u64 {
+            for status in 0..0x40u64 {
+                for bits in [0, 1 << 6, 1 << 8, (1 << 6) | (1 << 8), 1 << 10, 1 << 25, (1 << 25) | (1 << 6)] {
+                    let esr = (ec << 26) | bits | status;
+                    let expected = match TrapCause::from_esr(esr) {
+                        TrapCause::DataAbort {
+                            same_el: false, write, fault: FaultKind::Translation { .. }, ..
+                        } => Some(write),
+                        _ => None,
+                    };
+                    assert_eq!(TrapCause::user_translation_fault(esr), expected, "esr {esr:#x}");
+                }
+            }
+        }
+    }
+
     use super::*;
     use std::string::ToString;
 

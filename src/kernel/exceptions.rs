@@ -6,6 +6,7 @@
 use crate::arch::aarch64::exception::TrapFrame;
 use crate::trap::{FaultKind, TrapCause};
 use core::fmt::Display;
+use core::sync::atomic::Ordering;
 
 /// A synchronous exception from EL0 that did not take the lean syscall path: a syscall
 /// through a frame, or a fault the VM layer may resolve, or a user fault.
@@ -29,6 +30,40 @@ pub fn from_user_sync(frame: &mut TrapFrame, esr: u64, far: u64) {
         }
         _ => super::fault::user_fault(frame, &cause, esr, far),
     }
+    super::sched::before_user_return();
+}
+
+/// The lean path of a data abort from EL0 (vectors.S), which has saved only what a
+/// syscall saves (x0..x18, x29, x30, ELR, SPSR): like a syscall handler this preserves
+/// x19..x28 (AAPCS64) and never reads or changes the frame. A translation fault (a page
+/// not mapped yet: every first touch) is resolved here, exactly as [`from_user_sync`]
+/// resolves it. Returns 0 when it was (the thread goes back to EL0 through the lean
+/// return), 1 for any other ESR (vectors.S completes the frame and takes the full path,
+/// which decodes it from scratch), 2 when the fault could not be resolved (vectors.S
+/// completes the frame and [`from_user_unresolved_abort`] reports the user fault, without
+/// a second try).
+pub fn user_data_abort_lean(esr: u64, far: u64) -> u64 {
+    let Some(write) = TrapCause::user_translation_fault(esr) else { return 1 };
+    if super::fault::resolve_user_fault(far, write, false, true).is_err() {
+        return 2;
+    }
+    // `before_user_return`, only when one of this CPU's flags asks for it, as on the
+    // way back from a syscall: resolving the fault woke no one and ran with interrupts
+    // masked, so no tick or IPI set `need_resched` meanwhile, and a kill from another
+    // CPU (`sched::kick`) sends this CPU an IPI that is taken right after the `eret`,
+    // whose return path ends the thread. Looking up the current thread for its kill
+    // flag here (a lock and a reference count) would only end it one interrupt sooner.
+    let local = super::cpu::this();
+    if local.exit_pending.load(Ordering::Relaxed) || local.need_resched.load(Ordering::Relaxed) {
+        super::sched::before_user_return();
+    }
+    0
+}
+
+/// The rest of a data abort from EL0 that [`user_data_abort_lean`] could not resolve,
+/// with the full frame: the user fault, as [`from_user_sync`] reports it.
+pub fn from_user_unresolved_abort(frame: &mut TrapFrame, esr: u64, far: u64) {
+    super::fault::user_fault(frame, &TrapCause::from_esr(esr), esr, far);
     super::sched::before_user_return();
 }
 

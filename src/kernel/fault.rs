@@ -6,7 +6,7 @@ use super::aspace::apply_invalidations;
 use super::memory::{FramePages, LinearMapCaches};
 use super::{Kernel, with_kernel};
 use crate::abi::{PAGE_SIZE, cache_policy, vm};
-use crate::arch::aarch64::mmu::{self, KernelTableMemory};
+use crate::arch::aarch64::mmu::{self, UserTableMemory};
 use crate::error::{ZxError, ZxResult};
 use crate::mm::page_table::{MemoryType, PageAttrs};
 use crate::mm::{PhysAddr, VirtAddr};
@@ -15,6 +15,7 @@ use crate::vm::vmo::CacheMaintenance;
 /// Resolves a fault taken from EL0 (the kernel lock is free). `translation` says the
 /// fault was a translation fault: the entry was invalid, so no TLB entry can exist for
 /// it and the new entry needs no TLB invalidation.
+#[inline]
 pub fn resolve_user_fault(far: u64, write: bool, execute: bool, translation: bool) -> ZxResult {
     let aspace = super::cpu::this().current_aspace.load(core::sync::atomic::Ordering::Relaxed);
     with_kernel(|k| map_faulting_page(k, aspace, far, write, execute, !translation))
@@ -37,7 +38,11 @@ pub fn map_faulting_page(
     execute: bool,
     replaces_valid_entry: bool,
 ) -> ZxResult {
-    let mapping = *super::aspace::get(k, aspace)?.vmar.find(far).ok_or(ZxError::NotFound)?;
+    // The address space is looked up once: its fields and the VMO store are borrowed
+    // apart (a second lookup is needed only when invalidations were queued, below).
+    let Kernel { aspaces, vmos, frames, user_table_pages, zero_page, .. } = k;
+    let space = aspaces.get_mut(&aspace).ok_or(ZxError::BadState)?;
+    let mapping = *space.vmar.find(far).ok_or(ZxError::NotFound)?;
     // 1. The access must be one the mapping allows.
     let needed = if execute {
         vm::PERM_EXECUTE
@@ -54,13 +59,13 @@ pub fn map_faulting_page(
     let va = far & !(PAGE_SIZE - 1);
     let offset = mapping.vmo_offset + (va - mapping.base);
     let page = offset / PAGE_SIZE;
-    let policy = k.vmos.cache_policy(mapping.vmo);
+    let policy = vmos.cache_policy(mapping.vmo);
     let may_write = mapping.perms & vm::PERM_WRITE != 0;
     // 3. Find or make the page. Reads of an uncommitted page of a cached VMO share the
     //    zero page (read-only, so a later write faults again and commits).
     let (pa, writable): (PhysAddr, bool) = if write {
-        let mut mem = FramePages { frames: &mut k.frames };
-        let pa = k.vmos.page_for_write(mapping.vmo, page, &mut mem)?;
+        let mut mem = FramePages { frames };
+        let pa = vmos.page_for_write(mapping.vmo, page, &mut mem)?;
         if policy != cache_policy::CACHED {
             // The page was zeroed or copied through the cacheable linear map: push
             // that to memory before an uncached mapping reads it directly.
@@ -68,26 +73,35 @@ pub fn map_faulting_page(
         }
         (pa, true)
     } else {
-        if offset >= k.vmos.size(mapping.vmo) {
+        if offset >= vmos.size(mapping.vmo) {
             return Err(ZxError::OutOfRange);
         }
-        match k.vmos.page_for_read(mapping.vmo, page) {
+        match vmos.page_for_read(mapping.vmo, page) {
             Some(found) => (found.pa, may_write && !found.shared),
             None if policy == cache_policy::CACHED => {
                 // A later commit of this page must unmap the zero page again.
-                k.vmos.note_zero_page_shown(mapping.vmo);
-                (k.zero_page, false)
+                vmos.note_zero_page_shown(mapping.vmo);
+                (*zero_page, false)
             }
             None => {
                 // Device-type mappings must not alias the cacheable zero page.
-                let mut mem = FramePages { frames: &mut k.frames };
-                let pa = k.vmos.page_for_write(mapping.vmo, page, &mut mem)?;
+                let mut mem = FramePages { frames };
+                let pa = vmos.page_for_write(mapping.vmo, page, &mut mem)?;
                 LinearMapCaches.clean_invalidate(pa, PAGE_SIZE as usize);
                 (pa, may_write)
             }
         }
     };
-    apply_invalidations(k);
+    // Invalidations queued by the commit are applied before the entry is installed
+    // (they may clear entries of this very address space); nearly always there are none
+    // and the address space found above is still the one to install into.
+    let (space, frames, user_table_pages) = if vmos.has_invalidations() {
+        apply_invalidations(k);
+        let Kernel { aspaces, frames, user_table_pages, .. } = k;
+        (aspaces.get_mut(&aspace).ok_or(ZxError::BadState)?, frames, user_table_pages)
+    } else {
+        (space, frames, user_table_pages)
+    };
     // 4. Install the entry.
     let memory = MemoryType::from_cache_policy(policy).unwrap_or(MemoryType::NormalWriteBack);
     let attrs = PageAttrs {
@@ -98,9 +112,7 @@ pub fn map_faulting_page(
         memory,
         global: false,
     };
-    let Kernel { aspaces, frames, user_table_pages, .. } = k;
-    let space = aspaces.get_mut(&aspace).ok_or(ZxError::BadState)?;
-    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    let mut tables = UserTableMemory { frames, table_pages: user_table_pages };
     space.page_table.map_page(VirtAddr(va), pa, attrs, &mut tables)?;
     if replaces_valid_entry {
         mmu::flush_tlb_user_page(va, space.asid.id());

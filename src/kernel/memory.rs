@@ -26,7 +26,7 @@ fn alloc_frame(frames: &mut FrameAllocator) -> ZxResult<PhysAddr> {
 impl PhysMemory for FramePages<'_> {
     fn alloc_zeroed_page(&mut self) -> ZxResult<PhysAddr> {
         let pa = alloc_frame(self.frames)?;
-        mmu::zero_page(pa);
+        mmu::zero_frame(pa);
         Ok(pa)
     }
 

@@ -56,6 +56,13 @@ impl Node {
 /// The ancestors of a node, root first, parent last.
 pub type Ancestors = BoundedVec<Node, MAX_DEPTH>;
 
+/// The most children of the root that [`FdtReader::new`] records (QEMU's virt tree has
+/// about 45, the Pi 4's about 30); a root with more has its children found by walking.
+pub const MAX_TOP_LEVEL: usize = 128;
+
+/// The root's children, in order.
+type TopLevel = BoundedVec<Node, MAX_TOP_LEVEL>;
+
 /// One property of a node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Property<'a> {
@@ -127,6 +134,11 @@ pub struct FdtReader<'a> {
     total_size: u32,
     boot_cpuid_phys: u32,
     root: Node,
+    /// The root's children, recorded by the validating walk, or `None` when there are
+    /// more than [`MAX_TOP_LEVEL`]. Boot enumerates them and looks up `/chosen`, `/cpus`,
+    /// `/reserved-memory` and the console by path; without the list each of those walks
+    /// every token of the tree (skipping a child's subtree means reading it).
+    top_level: Option<TopLevel>,
 }
 
 impl<'a> FdtReader<'a> {
@@ -189,8 +201,8 @@ impl<'a> FdtReader<'a> {
             return Err(DtError::BlockOutOfBounds { block: Block::MemReserve });
         }
         // 7. Structure block.
-        let root = validate_structure(structure, strings)?;
-        Ok(FdtReader { structure, strings, reservations, total_size, boot_cpuid_phys: field(7), root })
+        let (root, top_level) = validate_structure(structure, strings)?;
+        Ok(FdtReader { structure, strings, reservations, total_size, boot_cpuid_phys: field(7), root, top_level })
     }
 
     /// The header's `totalsize`: the bytes to keep reserved while the tree is in use.
@@ -293,7 +305,12 @@ impl<'a> FdtReader<'a> {
 
     /// The node's direct children, in order.
     pub fn children(&self, node: Node) -> Children<'_, 'a> {
-        Children { reader: self, offset: self.body(node) }
+        match &self.top_level {
+            Some(listed) if node == self.root => {
+                Children { reader: self, offset: None, listed: Some(listed.as_slice().iter()) }
+            }
+            _ => Children { reader: self, offset: self.body(node), listed: None },
+        }
     }
 
     /// Every node, depth-first in blob order, the root first.
@@ -322,6 +339,17 @@ impl<'a> FdtReader<'a> {
     pub fn ancestors(&self, node: Node) -> Option<Ancestors> {
         let mut stack = Ancestors::new();
         let mut offset = self.root.offset;
+        // With the root's children recorded, the walk starts at the last of them at or
+        // before `node` instead of at the root: the walk from the root would reach that
+        // child with the root alone on its stack and match nothing before it.
+        if let Some(listed) = &self.top_level {
+            let listed = listed.as_slice();
+            let after = listed.partition_point(|child| child.offset <= node.offset);
+            if let Some(child) = after.checked_sub(1).and_then(|i| listed.get(i)) {
+                stack.push(self.root).ok()?;
+                offset = child.offset;
+            }
+        }
         loop {
             let (token, next) = self.token(offset)?;
             match token {
@@ -356,8 +384,17 @@ impl<'a> FdtReader<'a> {
     /// The node at `path` below `start`.
     fn find_relative(&self, start: Node, path: &str) -> Option<Node> {
         path.split('/').filter(|component| !component.is_empty()).try_fold(start, |node, component| {
-            self.children(node).find(|&child| name_matches(self.name(child), component))
+            self.children(node).find(|&child| name_matches(self.raw_name(child), component))
         })
+    }
+
+    /// The node's name as bytes: what [`Self::name`] returns, without its UTF-8 check
+    /// (every node name of a validated tree is UTF-8).
+    fn raw_name(&self, node: Node) -> &'a [u8] {
+        match self.token(node.offset) {
+            Some((Token::BeginNode { name }, _)) => name,
+            _ => b"",
+        }
     }
 
     /// Resolves a path that may start with an alias from `/aliases` (`serial0`, or
@@ -444,14 +481,35 @@ impl<'a> FdtReader<'a> {
 
     /// The first enabled node, depth-first, compatible with any of `compatibles`.
     pub fn find_compatible(&self, compatibles: &[&str]) -> Option<Node> {
-        // `compatible` first, as bytes (a cheap filter with no UTF-8 check); the exact
-        // rule and `status` only run for the few nodes that pass it.
-        self.nodes().find(|&node| {
-            self.property(node, "compatible").is_some_and(|value| {
-                value.split(|&byte| byte == 0).any(|entry| compatibles.iter().any(|c| c.as_bytes() == entry))
-            }) && self.property_strings(node, "compatible").any(|c| compatibles.contains(&c))
-                && self.is_enabled(node)
-        })
+        let [found] = self.find_compatible_each([compatibles]);
+        found
+    }
+
+    /// For each list of `wanted`, what [`Self::find_compatible`] returns for it, in one
+    /// walk over the nodes instead of one per list (boot looks for five devices; each
+    /// walk reads every token of the tree).
+    pub fn find_compatible_each<const N: usize>(&self, wanted: [&[&str]; N]) -> [Option<Node>; N] {
+        let mut found = [None; N];
+        let mut missing = N;
+        for node in self.nodes() {
+            if missing == 0 {
+                break;
+            }
+            // `compatible` first, as bytes (a cheap filter with no UTF-8 check); the
+            // exact rule and `status` only run for the few nodes that pass it.
+            let Some(value) = self.property(node, "compatible") else { continue };
+            for (slot, compatibles) in found.iter_mut().zip(wanted) {
+                if slot.is_none()
+                    && value.split(|&byte| byte == 0).any(|entry| compatibles.iter().any(|c| c.as_bytes() == entry))
+                    && self.property_strings(node, "compatible").any(|c| compatibles.contains(&c))
+                    && self.is_enabled(node)
+                {
+                    *slot = Some(node);
+                    missing -= 1;
+                }
+            }
+        }
+        found
     }
 
     /// `#address-cells` of `node` (the cells its children's addresses use); 2 if absent.
@@ -466,8 +524,14 @@ impl<'a> FdtReader<'a> {
 }
 
 /// True when node `name` is what path `component` asks for.
-fn name_matches(name: &str, component: &str) -> bool {
-    if component.contains('@') { name == component } else { name.split('@').next() == Some(component) }
+/// (`name` as bytes: `@` is ASCII, so splitting the bytes at it splits the string.)
+fn name_matches(name: &[u8], component: &str) -> bool {
+    let component = component.as_bytes();
+    if component.contains(&b'@') {
+        name == component
+    } else {
+        name.split(|&byte| byte == b'@').next() == Some(component)
+    }
 }
 
 /// Iterator over a node's properties; see [`FdtReader::properties`].
@@ -500,11 +564,16 @@ impl<'a> Iterator for Properties<'_, 'a> {
 pub struct Children<'r, 'a> {
     reader: &'r FdtReader<'a>,
     offset: Option<usize>,
+    /// The root's children as [`FdtReader::new`] recorded them, when this is the root.
+    listed: Option<core::slice::Iter<'r, Node>>,
 }
 
 impl Iterator for Children<'_, '_> {
     type Item = Node;
     fn next(&mut self) -> Option<Node> {
+        if let Some(listed) = &mut self.listed {
+            return listed.next().copied();
+        }
         loop {
             let here = self.offset?;
             let (token, next) = self.reader.token(here)?;
@@ -575,10 +644,11 @@ fn reservations_terminated(block: &[u8]) -> bool {
 }
 
 /// Check 7 of [`FdtReader::new`]; returns the root node.
-fn validate_structure(structure: &[u8], strings: &[u8]) -> Result<Node, DtError> {
+fn validate_structure(structure: &[u8], strings: &[u8]) -> Result<(Node, Option<TopLevel>), DtError> {
     let mut offset = 0usize;
     let mut depth = 0usize;
     let mut root: Option<Node> = None;
+    let mut top_level = Some(TopLevel::new());
     // has_children[d]: the open node at depth d already has a child node, so a
     // property after it would be out of order.
     let mut has_children = [false; MAX_DEPTH + 1];
@@ -598,6 +668,13 @@ fn validate_structure(structure: &[u8], strings: &[u8]) -> Result<Node, DtError>
                     return Err(DtError::TooDeep { offset });
                 }
                 core::str::from_utf8(name).map_err(|_| DtError::BadName { offset })?;
+                // A child of the root: recorded while there is room, else none are.
+                if depth == 1
+                    && let Some(list) = &mut top_level
+                    && list.push(Node { offset }).is_err()
+                {
+                    top_level = None;
+                }
                 if let Some(flag) = has_children.get_mut(depth) {
                     *flag = true;
                 }
@@ -625,7 +702,7 @@ fn validate_structure(structure: &[u8], strings: &[u8]) -> Result<Node, DtError>
                 if depth != 0 {
                     return Err(malformed);
                 }
-                return root.ok_or(DtError::NoRoot);
+                return root.map(|root| (root, top_level)).ok_or(DtError::NoRoot);
             }
         }
         offset = next;
@@ -753,6 +830,88 @@ mod tests {
 
     static VIRT: &[u8] = include_bytes!("../../tests/fixtures/dtb/virt-default.dtb");
     static RPI4: &[u8] = include_bytes!("../../tests/fixtures/dtb/bcm2711-rpi-4-b.dtb");
+
+    /// The root's children found by walking the tokens, as for any other node.
+    fn walked_top_level(fdt: &FdtReader<'_>) -> Vec<Node> {
+        fdt.nodes().filter(|&node| fdt.ancestors(node).is_some_and(|a| a.len() == 1)).collect()
+    }
+
+    #[test]
+    fn recorded_top_level_is_what_a_walk_finds() {
+        for blob in [VIRT, RPI4, &sample()[..]] {
+            let fdt = FdtReader::new(blob).unwrap();
+            assert!(fdt.top_level.is_some());
+            let listed: Vec<Node> = fdt.children(fdt.root()).collect();
+            assert_eq!(listed, walked_top_level(&fdt));
+            assert!(!listed.is_empty());
+        }
+    }
+
+    /// The ancestors by the walk from the root (the rule before the recorded children).
+    fn walked_ancestors(fdt: &FdtReader<'_>, node: Node) -> Option<Vec<Node>> {
+        let mut stack = Vec::new();
+        let mut offset = fdt.root.offset;
+        loop {
+            let (token, next) = token_at(fdt.structure, offset)?;
+            match token {
+                Token::BeginNode { .. } if offset == node.offset => return Some(stack),
+                Token::BeginNode { .. } => stack.push(Node { offset }),
+                Token::EndNode => {
+                    stack.pop()?;
+                }
+                Token::End => return None,
+                Token::Prop { .. } | Token::Nop => {}
+            }
+            offset = next;
+        }
+    }
+
+    #[test]
+    fn ancestors_from_the_recorded_children_are_those_from_the_root() {
+        for blob in [VIRT, RPI4, &sample()[..]] {
+            let fdt = FdtReader::new(blob).unwrap();
+            let mut deep = 0;
+            for node in fdt.nodes() {
+                let ancestors = fdt.ancestors(node).map(|a| a.as_slice().to_vec());
+                assert_eq!(ancestors, walked_ancestors(&fdt, node));
+                deep += usize::from(ancestors.is_some_and(|a| a.len() > 1));
+            }
+            assert!(deep > 0);
+            // Offsets that are not nodes (a property, past the end) find nothing either way.
+            for offset in [4, 8, fdt.structure.len(), fdt.structure.len() + 4] {
+                let node = Node { offset };
+                assert_eq!(fdt.ancestors(node).map(|a| a.as_slice().to_vec()), walked_ancestors(&fdt, node));
+            }
+        }
+    }
+
+    #[test]
+    fn a_root_with_more_children_than_recorded_is_walked() {
+        let names: Vec<std::string::String> = (0..=MAX_TOP_LEVEL).map(|i| std::format!("n@{i}")).collect();
+        let mut builder = FdtBuilder::new();
+        builder.begin("");
+        for name in &names {
+            builder.begin(name).nop().begin("child").end().end();
+        }
+        let blob = builder.end().build();
+        let fdt = FdtReader::new(&blob).unwrap();
+        assert!(fdt.top_level.is_none());
+        let children: Vec<Node> = fdt.children(fdt.root()).collect();
+        assert_eq!(children.len(), MAX_TOP_LEVEL + 1);
+        assert_eq!(children, walked_top_level(&fdt));
+        let last = fdt.find_path(&std::format!("/n@{MAX_TOP_LEVEL}/child")).unwrap();
+        assert_eq!(fdt.name(last), "child");
+        // Exactly MAX_TOP_LEVEL children still fit.
+        let mut builder = FdtBuilder::new();
+        builder.begin("");
+        for name in &names[..MAX_TOP_LEVEL] {
+            builder.begin(name).end();
+        }
+        let blob = builder.end().build();
+        let fdt = FdtReader::new(&blob).unwrap();
+        assert_eq!(fdt.top_level.map(|list| list.len()), Some(MAX_TOP_LEVEL));
+        assert_eq!(fdt.children(fdt.root()).count(), MAX_TOP_LEVEL);
+    }
 
     fn sample() -> Vec<u8> {
         FdtBuilder::new()

@@ -275,6 +275,19 @@ impl Machine {
         let chosen = parse_chosen(&fdt)?;
         let (bootargs, bootargs_truncated) = FixedStr::truncated_at_word(chosen.bootargs.unwrap_or(""));
         let (cpus, cpus_in_tree) = parse_cpus(&fdt);
+        // One walk finds every device looked up by `compatible`.
+        let [pl011_node, gic_node, timer_node, psci_node, gpio_node] = fdt.find_compatible_each([
+            &PL011_COMPATIBLE,
+            &GIC_COMPATIBLE,
+            &TIMER_COMPATIBLE,
+            &PSCI_COMPATIBLE,
+            &GPIO_COMPATIBLE,
+        ]);
+        let pl011 = |fdt: &FdtReader<'_>| {
+            let node = pl011_node.ok_or(DtError::Missing(Device::Pl011))?;
+            Ok((node, uart_at(fdt, node, UartKind::Pl011)?))
+        };
+        let (console, console_node) = parse_console(&fdt, chosen.stdout_path, pl011);
         Ok(Machine {
             board: Board::from_compatible(fdt.property_strings(root, "compatible")),
             model: FixedStr::truncated(fdt.property_str(root, "model").unwrap_or("")).0,
@@ -288,14 +301,19 @@ impl Machine {
             bootargs_truncated,
             stdout_path: FixedStr::truncated(chosen.stdout_path.unwrap_or("")).0,
             initrd: chosen.initrd,
-            console: parse_console(&fdt, chosen.stdout_path),
-            pl011: first_pl011(&fdt),
-            gic: parse_gic(&fdt),
-            timer: parse_timer(&fdt),
-            psci: parse_psci(&fdt),
+            // The console is usually the first PL011 itself: then its description is
+            // the same (`uart_at` depends on the node alone), without the baud rate.
+            pl011: match (console, console_node) {
+                (console, Some(node)) if Some(node) == pl011_node => console.map(|uart| Uart { baud: None, ..uart }),
+                _ => pl011(&fdt).map(|(_, uart)| uart),
+            },
+            console,
+            gic: parse_gic(&fdt, gic_node),
+            timer: parse_timer(&fdt, timer_node),
+            psci: parse_psci(&fdt, psci_node),
             cpus,
             cpus_in_tree,
-            gpio: parse_gpio(&fdt),
+            gpio: parse_gpio(&fdt, gpio_node),
         })
     }
 
@@ -490,34 +508,43 @@ fn parse_baud(options: &str) -> Option<u32> {
     options.get(..digits)?.parse().ok()
 }
 
-/// The UART `stdout-path` names, else the first enabled PL011.
-fn parse_console(fdt: &FdtReader<'_>, stdout_path: Option<&str>) -> Result<Uart, DtError> {
+/// The UART `stdout-path` names, else the first enabled PL011 (`pl011` describes it,
+/// or says why not), and the node it was read from, when it was read from one.
+fn parse_console(
+    fdt: &FdtReader<'_>,
+    stdout_path: Option<&str>,
+    pl011: impl FnOnce(&FdtReader<'_>) -> Result<(Node, Uart), DtError>,
+) -> (Result<Uart, DtError>, Option<Node>) {
     if let Some(stdout_path) = stdout_path {
         let (path, options) = stdout_path.split_once(':').unwrap_or((stdout_path, ""));
         if let Some(node) = fdt.resolve(path)
             && let Some(kind) = uart_kind(fdt, node)
         {
-            let uart = uart_at(fdt, node, kind)?;
-            return Ok(Uart { baud: parse_baud(options), ..uart });
+            let uart = uart_at(fdt, node, kind).map(|uart| Uart { baud: parse_baud(options), ..uart });
+            // A UART of another kind is not described as a PL011 would be.
+            return (uart, (kind == UartKind::Pl011).then_some(node));
         }
     }
-    first_pl011(fdt).map_err(|error| match error {
-        DtError::Missing(_) => DtError::Missing(Device::Console),
-        other => other,
-    })
+    match pl011(fdt) {
+        Ok((node, uart)) => (Ok(uart), Some(node)),
+        Err(DtError::Missing(_)) => (Err(DtError::Missing(Device::Console)), None),
+        Err(other) => (Err(other), None),
+    }
 }
 
-/// The first enabled `arm,pl011`.
-fn first_pl011(fdt: &FdtReader<'_>) -> Result<Uart, DtError> {
-    let node = fdt.find_compatible(&["arm,pl011"]).ok_or(DtError::Missing(Device::Pl011))?;
-    uart_at(fdt, node, UartKind::Pl011)
-}
+/// `compatible` strings of the devices boot looks for.
+const PL011_COMPATIBLE: [&str; 1] = ["arm,pl011"];
+const GIC_V2_COMPATIBLE: [&str; 3] = ["arm,cortex-a15-gic", "arm,gic-400", "arm,cortex-a7-gic"];
+const GIC_V3_COMPATIBLE: &str = "arm,gic-v3";
+const GIC_COMPATIBLE: [&str; 4] = [GIC_V2_COMPATIBLE[0], GIC_V2_COMPATIBLE[1], GIC_V2_COMPATIBLE[2], GIC_V3_COMPATIBLE];
+const TIMER_COMPATIBLE: [&str; 2] = ["arm,armv8-timer", "arm,armv7-timer"];
+const PSCI_COMPATIBLE: [&str; 3] = ["arm,psci-1.0", "arm,psci-0.2", "arm,psci"];
+const GPIO_COMPATIBLE: [&str; 1] = ["brcm,bcm2711-gpio"];
 
-/// The first enabled GICv2 or GICv3.
-fn parse_gic(fdt: &FdtReader<'_>) -> Result<Gic, DtError> {
-    const V2: [&str; 3] = ["arm,cortex-a15-gic", "arm,gic-400", "arm,cortex-a7-gic"];
-    const V3: &str = "arm,gic-v3";
-    let node = fdt.find_compatible(&[V2[0], V2[1], V2[2], V3]).ok_or(DtError::Missing(Device::InterruptController))?;
+/// The first enabled GICv2 or GICv3 (`node`, found by [`GIC_COMPATIBLE`]).
+fn parse_gic(fdt: &FdtReader<'_>, node: Option<Node>) -> Result<Gic, DtError> {
+    const V3: &str = GIC_V3_COMPATIBLE;
+    let node = node.ok_or(DtError::Missing(Device::InterruptController))?;
     let distributor = reg_to_cpu(fdt, node, 0)?;
     let second = reg_to_cpu(fdt, node, 1)?;
     Ok(if fdt.is_compatible(node, V3) {
@@ -527,9 +554,9 @@ fn parse_gic(fdt: &FdtReader<'_>) -> Result<Gic, DtError> {
     })
 }
 
-/// The generic timer's interrupts.
-fn parse_timer(fdt: &FdtReader<'_>) -> Result<Timer, DtError> {
-    let node = fdt.find_compatible(&["arm,armv8-timer", "arm,armv7-timer"]).ok_or(DtError::Missing(Device::Timer))?;
+/// The generic timer's interrupts (`node`, found by [`TIMER_COMPATIBLE`]).
+fn parse_timer(fdt: &FdtReader<'_>, node: Option<Node>) -> Result<Timer, DtError> {
+    let node = node.ok_or(DtError::Missing(Device::Timer))?;
     let irqs = interrupts(fdt, node)?;
     let bad = DtError::BadProperty { property: "interrupts" };
     let irqs = irqs.as_slice();
@@ -541,10 +568,9 @@ fn parse_timer(fdt: &FdtReader<'_>) -> Result<Timer, DtError> {
     })
 }
 
-/// The `/psci` node.
-fn parse_psci(fdt: &FdtReader<'_>) -> Result<Psci, DtError> {
-    let node =
-        fdt.find_compatible(&["arm,psci-1.0", "arm,psci-0.2", "arm,psci"]).ok_or(DtError::Missing(Device::Psci))?;
+/// The `/psci` node (`node`, found by [`PSCI_COMPATIBLE`]).
+fn parse_psci(fdt: &FdtReader<'_>, node: Option<Node>) -> Result<Psci, DtError> {
+    let node = node.ok_or(DtError::Missing(Device::Psci))?;
     let method = match fdt.property_str(node, "method") {
         Some("hvc") => PsciMethod::Hvc,
         Some("smc") => PsciMethod::Smc,
@@ -592,9 +618,9 @@ fn parse_cpus(fdt: &FdtReader<'_>) -> (BoundedVec<Cpu, MAX_CPUS>, usize) {
     (cpus, in_tree)
 }
 
-/// The BCM2711 GPIO block.
-fn parse_gpio(fdt: &FdtReader<'_>) -> Result<PhysRange, DtError> {
-    let node = fdt.find_compatible(&["brcm,bcm2711-gpio"]).ok_or(DtError::Missing(Device::Gpio))?;
+/// The BCM2711 GPIO block (`node`, found by [`GPIO_COMPATIBLE`]).
+fn parse_gpio(fdt: &FdtReader<'_>, node: Option<Node>) -> Result<PhysRange, DtError> {
+    let node = node.ok_or(DtError::Missing(Device::Gpio))?;
     reg_to_cpu(fdt, node, 0)
 }
 
@@ -860,8 +886,38 @@ mod tests {
         let console = m.console.unwrap();
         assert_eq!((console.kind, console.regs.base), (UartKind::Pl011, PhysAddr(0xfe20_1000)));
         assert_eq!(console.baud, Some(9600));
+        // The console is the first PL011: the same description, without the baud rate.
+        assert_eq!(m.pl011, Ok(Uart { baud: None, ..console }));
         let usable = m.usable_ranges(&[range(0x8_0000, 0x20_0000)]);
         assert_eq!(usable.as_slice(), &[range(0x1000, 0x7_f000), range(0x28_0000, 0x3b40_0000 - 0x28_0000)]);
+    }
+
+    #[test]
+    fn one_walk_finds_what_one_walk_per_device_found() {
+        // The rule `find_compatible` had before it shared the walk of
+        // `find_compatible_each`: the first enabled node, depth-first, listing one of them.
+        fn first(fdt: &FdtReader<'_>, compatibles: &[&str]) -> Option<Node> {
+            fdt.nodes().find(|&node| {
+                fdt.property_strings(node, "compatible").any(|c| compatibles.contains(&c)) && fdt.is_enabled(node)
+            })
+        }
+        let lists: [&[&str]; 6] =
+            [&PL011_COMPATIBLE, &GIC_COMPATIBLE, &TIMER_COMPATIBLE, &PSCI_COMPATIBLE, &GPIO_COMPATIBLE, &["nothing"]];
+        for blob in ALL_FIXTURES {
+            let fdt = FdtReader::new(blob).unwrap();
+            let each = fdt.find_compatible_each(lists);
+            for (found, list) in each.into_iter().zip(lists) {
+                assert_eq!(found, first(&fdt, list), "{list:?}");
+                assert_eq!(fdt.find_compatible(list), found);
+            }
+            // The console read from the same node as the first PL011 is that PL011.
+            let m = parse(blob);
+            if let (Ok(console), Ok(pl011)) = (m.console, m.pl011)
+                && console.regs == pl011.regs
+            {
+                assert_eq!(pl011, Uart { baud: None, ..console });
+            }
+        }
     }
 
     /// Overwrites the value of an existing property in place, padding `value` with

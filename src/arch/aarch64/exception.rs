@@ -59,6 +59,17 @@ mod kind {
     pub const LOW_SYNC: u64 = 8;
     pub const LOW_IRQ: u64 = 9;
     pub const LOW32: u64 = 12;
+    /// A data abort from EL0 that the lean path (`user_abort_lean`) could not resolve.
+    pub const LOW_SYNC_UNRESOLVED: u64 = 13;
+}
+
+/// Called by vectors.S for a data abort from EL0 before the full frame is saved, with
+/// only x0..x18, x29, x30, ELR and SPSR on the stack: 0 when the fault was resolved
+/// (return through the lean path), 1 to take the full path, 2 when the user fault is to
+/// be reported (`kernel::exceptions::user_data_abort_lean`).
+#[unsafe(no_mangle)]
+extern "C" fn user_abort_lean(esr: u64, far: u64) -> u64 {
+    crate::kernel::exceptions::user_data_abort_lean(esr, far)
 }
 
 /// Called by vectors.S with the saved frame: the mechanism only. Which faults are
@@ -78,6 +89,9 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
             }
         }
         kind::LOW32 => k::from_user_aarch32(frame, ESR_EL1.get(), FAR_EL1.get()),
+        // ESR and FAR still describe the abort: the lean path took no exception at EL1
+        // that returned (it runs with interrupts masked and touches no user memory).
+        kind::LOW_SYNC_UNRESOLVED => k::from_user_unresolved_abort(frame, ESR_EL1.get(), FAR_EL1.get()),
         kind::CUR_SP0 => k::kernel_unexpected(frame, &"exception taken with SP_EL0 at EL1"),
         _ => k::kernel_unexpected(frame, &"unexpected FIQ or SError"),
     }

@@ -178,6 +178,9 @@ const BOOTSTRAP_HEAP_BYTES: usize = 256 * 1024;
 #[repr(C, align(4096))]
 struct BootstrapHeap([u8; BOOTSTRAP_HEAP_BYTES]);
 
+/// In `.noinit` (linker.ld): not zeroed at boot, as nothing needs its initial contents
+/// (the buddy allocator writes its own links, `alloc_zeroed` zeroes what it returns).
+#[unsafe(link_section = ".noinit.bootstrap_heap")]
 static mut BOOTSTRAP_HEAP: BootstrapHeap = BootstrapHeap([0; BOOTSTRAP_HEAP_BYTES]);
 
 /// The heap grows once, at boot, to this share of RAM (between the bounds below): the

@@ -12,7 +12,11 @@
 // `SYSCALL_TABLE` indexed by x16 with the user's x0..x7 still in place as its arguments,
 // and restores those registers around the result in x0. Any other synchronous exception
 // from EL0 completes the full frame and takes the common path, so fault dumps see every
-// register.
+// register; except that a data abort first tries the same lean frame: `user_abort_lean`
+// resolves a translation fault (every first touch of a page) like a syscall handler
+// would, preserving x19..x28 and never touching the frame or SP_EL0, so the lean return
+// restores everything it could have changed. Anything else, or a fault it cannot
+// resolve, completes the frame and takes the common path.
 
 .equ FRAME_SIZE, {frame_size}
 // TrapFrame field offsets (exception.rs, via offset_of!): x0..x30 at TF_X + 8 * n, then
@@ -37,8 +41,11 @@
 .equ KIND_LOW_SERR,     11
 .equ KIND_LOW32,        12
 
-// ESR_EL1.EC of an SVC from AArch64.
+// A data abort from EL0 the lean path could not resolve (exception.rs kind).
+.equ KIND_LOW_SYNC_UNRESOLVED, 13
+// ESR_EL1.EC of an SVC from AArch64, and of a data abort from a lower EL.
 .equ EC_SVC64,          0x15
+.equ EC_DABT_LOW,       0x24
 // Entries in SYSCALL_TABLE (out-of-range numbers use entry 0, which answers
 // ZX_ERR_BAD_SYSCALL): kernel::syscalls::SYSCALL_COUNT, passed in by arch::aarch64.
 .equ SYSCALL_COUNT,     {syscall_count}
@@ -182,9 +189,54 @@ trap_return:
     add     sp, sp, #FRAME_SIZE
     eret
 
-// The rest of a synchronous exception from EL0 that is not a syscall: complete the frame
-// (x19..x28, SP_EL0, the frame record) and take the common path.
+// The rest of a synchronous exception from EL0 that is not a syscall (x9: its EC, x10:
+// ELR). A data abort first tries the lean path, with the frame a syscall has.
 el0_sync_not_svc:
+    cmp     x9, #EC_DABT_LOW
+    b.ne    el0_sync_full
+    stp     x29, x10, [sp, #TF_RECORD]
+    add     x29, sp, #272
+    mrs     x0, esr_el1
+    mrs     x1, far_el1
+    bl      user_abort_lean
+    cbnz    x0, el0_abort_not_resolved
+    // Resolved: restore what a Rust call may change (x0..x18, x29, x30) and ELR/SPSR
+    // (a switch to another thread and back rewrote them); x19..x28 were preserved by
+    // the callee and SP_EL0 was never changed.
+    ldp     x10, x11, [sp, #TF_ELR]
+    msr     elr_el1, x10
+    msr     spsr_el1, x11
+    ldp     x0, x1, [sp, #TF_X + 8 * 0]
+    RESTORE_X2_TO_X17
+    ldr     x18, [sp, #TF_X + 8 * 18]
+    ldp     x29, x30, [sp, #TF_X + 8 * 29]
+    add     sp, sp, #FRAME_SIZE
+    eret
+el0_abort_not_resolved:
+    // x0 = 1: not a fault the lean path handles, take the full path; x0 = 2: report the
+    // user fault with the full frame. x19..x28 still hold the user's values; x18, x29
+    // and x10 (ELR) are reloaded, as the paths below store them again.
+    ldr     x10, [sp, #TF_ELR]
+    ldr     x18, [sp, #TF_X + 8 * 18]
+    ldr     x29, [sp, #TF_X + 8 * 29]
+    cmp     x0, #1
+    b.eq    el0_sync_full
+    stp     x18, x19, [sp, #TF_X + 8 * 18]
+    stp     x20, x21, [sp, #TF_X + 8 * 20]
+    stp     x22, x23, [sp, #TF_X + 8 * 22]
+    stp     x24, x25, [sp, #TF_X + 8 * 24]
+    stp     x26, x27, [sp, #TF_X + 8 * 26]
+    str     x28, [sp, #TF_X + 8 * 28]
+    mrs     x9, sp_el0
+    str     x9, [sp, #TF_SP_EL0]
+    stp     x29, x10, [sp, #TF_RECORD]
+    add     x29, sp, #272
+    mov     x0, sp
+    mov     x1, #KIND_LOW_SYNC_UNRESOLVED
+    bl      handle_exception
+    b       trap_return
+// Complete the frame (x19..x28, SP_EL0, the frame record) and take the common path.
+el0_sync_full:
     stp     x18, x19, [sp, #TF_X + 8 * 18]
     stp     x20, x21, [sp, #TF_X + 8 * 20]
     stp     x22, x23, [sp, #TF_X + 8 * 22]
