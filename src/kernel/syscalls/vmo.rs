@@ -2,7 +2,7 @@
 
 use super::{Caller, give, lookup_resource, lookup_vmo, user};
 use crate::abi::{PAGE_SIZE, ZX_HANDLE_INVALID, cache_policy, child, rights};
-use crate::arch::aarch64::mmu;
+use crate::arch::aarch64::{mmu, user_copy};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::aspace::apply_invalidations;
 use crate::kernel::memory::{FramePages, LinearMapCaches};
@@ -37,6 +37,9 @@ pub fn read_write(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64, writ
     with_kernel(|k| copy_vmo(k, object.id(), buf, offset, len, write))
 }
 
+/// Pages a write looks up at once (see [`copy_vmo`]).
+const PRIVATE_RUN: usize = 16;
+
 /// Copies `len` bytes between the VMO at `offset` and the caller's buffer `buf`
 /// (`write`: into the VMO), after the VMO's own checks.
 pub fn copy_vmo(k: &mut Kernel, vmo: VmoId, buf: u64, offset: u64, len: u64, write: bool) -> ZxResult {
@@ -47,6 +50,36 @@ pub fn copy_vmo(k: &mut Kernel, vmo: VmoId, buf: u64, offset: u64, len: u64, wri
     check_range(buf, len, false)?;
     let mut done = 0u64;
     while done < len {
+        let at = offset + done;
+        if write {
+            // The common case of rewriting committed memory: the frames of up to
+            // PRIVATE_RUN pages the VMO already holds privately, found with one slot
+            // and directory lookup, each copied as it is (page_for_write would return it
+            // unchanged). A copy that faults (a user page to commit or fork, or a bad
+            // pointer) leaves its page to the general path below, which resolves the
+            // fault and copies that page again from its start.
+            // Sound on SMP: the VM lock, held by the caller for the whole copy, keeps
+            // every other CPU out of the VMO store, and nothing on this CPU changes it
+            // while the run is in use (a fault ends the run before it is resolved).
+            let mut run = [PhysAddr(0); PRIVATE_RUN];
+            let pages_left = ((at % PAGE_SIZE + (len - done)).div_ceil(PAGE_SIZE) as usize).min(PRIVATE_RUN);
+            let got = k.vmos.private_pages(vmo, at / PAGE_SIZE, &mut run[..pages_left]);
+            let mut whole = got > 0;
+            for pa in &run[..got] {
+                let at = offset + done;
+                let in_page = at % PAGE_SIZE;
+                let n = (PAGE_SIZE - in_page).min(len - done);
+                let kva = mmu::phys_to_virt(PhysAddr(pa.0 + in_page)).0;
+                if user_copy::copy_kernel_page(buf + done, kva, n as usize, false).is_err() {
+                    whole = false;
+                    break;
+                }
+                done += n;
+            }
+            if whole {
+                continue;
+            }
+        }
         let at = offset + done;
         let in_page = at % PAGE_SIZE;
         let n = (PAGE_SIZE - in_page).min(len - done);
