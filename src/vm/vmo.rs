@@ -947,7 +947,7 @@ impl VmoStore {
     /// a slice) that already holds it privately, so [`Self::page_for_write`] would
     /// return it unchanged. `None` means "take the general path" (uncommitted, shared,
     /// a slice, physical, or past the end). One slot lookup and one page-list lookup.
-    #[inline]
+    #[inline(always)]
     pub fn private_page(&self, id: VmoId, page_index: u64) -> Option<PhysAddr> {
         let vmo = vmo_ref(&self.slots, id);
         let Backing::Paged(list) = &vmo.backing else { return None };
