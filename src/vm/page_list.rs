@@ -31,7 +31,7 @@ const CHUNK_PAGES: usize = 128;
 /// itself is then at most `DENSE_PAGES / CHUNK_PAGES` pointers (16 KiB).
 const DENSE_PAGES: u64 = 1 << 18;
 /// An empty entry. Frames are page-aligned, so no frame has this address.
-const EMPTY: u64 = u64::MAX;
+pub const EMPTY: u64 = u64::MAX;
 
 /// `CHUNK_PAGES` consecutive entries and how many of them hold a frame.
 #[derive(Debug)]
@@ -140,6 +140,21 @@ impl PageList {
         let (chunk, slot) = split(index);
         let entry = *self.dense.get(chunk)?.as_deref()?.first()?.frames.get(slot)?;
         (entry != EMPTY).then_some(PhysAddr(entry))
+    }
+
+    /// The raw entries from dense `index` to the end of its chunk (at most
+    /// `CHUNK_PAGES`; [`EMPTY`] marks an empty one), or none when `index` is sparse or
+    /// its chunk does not exist: [`Self::get`] for a run of consecutive pages, one
+    /// directory lookup for all of them.
+    pub fn dense_run(&self, index: u64) -> &[u64] {
+        if index >= DENSE_PAGES {
+            return &[];
+        }
+        let (chunk, slot) = split(index);
+        match self.dense.get(chunk).and_then(|c| c.as_deref()).and_then(|c| c.first()) {
+            Some(chunk) => &chunk.frames[slot..],
+            None => &[],
+        }
     }
 
     /// The entry for a dense `index` whose chunk exists.

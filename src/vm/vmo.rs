@@ -947,7 +947,7 @@ impl VmoStore {
     /// a slice) that already holds it privately, so [`Self::page_for_write`] would
     /// return it unchanged. `None` means "take the general path" (uncommitted, shared,
     /// a slice, physical, or past the end). One slot lookup and one page-list lookup.
-    #[inline]
+    #[inline(always)]
     pub fn private_page(&self, id: VmoId, page_index: u64) -> Option<PhysAddr> {
         let vmo = vmo_ref(&self.slots, id);
         let Backing::Paged(list) = &vmo.backing else { return None };
@@ -956,6 +956,30 @@ impl VmoStore {
         }
         let frame = list.get(page_index)?;
         (!self.is_shared(frame)).then_some(frame)
+    }
+
+    /// [`Self::private_page`] for a run of pages: the frames of pages `first..` that `id`
+    /// holds privately, written to `out` in order up to the first page that is not one
+    /// (or `out.len()` of them); returns how many were written. One slot lookup for the
+    /// run, so a long write pays it once rather than per page.
+    pub fn private_pages(&self, id: VmoId, first: u64, out: &mut [PhysAddr]) -> usize {
+        let vmo = vmo_ref(&self.slots, id);
+        let Backing::Paged(list) = &vmo.backing else { return 0 };
+        let Some(left) = pages(vmo.size).checked_sub(first) else { return 0 };
+        // Within one directory chunk (the caller asks again for the next one) and the
+        // VMO's size.
+        let entries = list.dense_run(first);
+        let entries = &entries[..entries.len().min(left.min(out.len() as u64) as usize)];
+        let mut n = 0;
+        for (&entry, slot) in entries.iter().zip(out.iter_mut()) {
+            let frame = PhysAddr(entry);
+            if entry == crate::vm::page_list::EMPTY || self.is_shared(frame) {
+                break;
+            }
+            *slot = frame;
+            n += 1;
+        }
+        n
     }
 
     /// The page behind `page_index`, made private and writable: commits a zero page if

@@ -395,6 +395,52 @@ fn private_page_is_the_fast_path_of_page_for_write() {
     assert_eq!(mem.live(), 0);
 }
 
+/// `private_pages(id, first, out)` is `private_page` for `first`, `first + 1`, ... up to
+/// the first `None`, `out.len()` pages, the end of a 128-page directory chunk or the
+/// end of the VMO.
+fn check_private_pages(store: &VmoStore, id: VmoId, pages: u64) {
+    for first in 0..pages + 2 {
+        for want in [0usize, 1, 5, 16, 200] {
+            let mut out = vec![PhysAddr(0); want];
+            let n = store.private_pages(id, first, &mut out);
+            let mut expected = 0;
+            while expected < want
+                && (first + expected as u64 == first || !(first + expected as u64).is_multiple_of(128))
+                && let Some(frame) = store.private_page(id, first + expected as u64)
+            {
+                assert_eq!(out[expected], frame, "page {} of a run from {first}", first + expected as u64);
+                expected += 1;
+            }
+            assert_eq!(n, expected, "run from {first}, room for {want}");
+        }
+    }
+}
+
+#[test]
+fn private_pages_is_private_page_for_a_run() {
+    let mut store = VmoStore::new();
+    let mut mem = FakeMemory::new();
+    let pages = 260;
+    let id = store.create(1, pages * P, 0).unwrap();
+    check_private_pages(&store, id, pages);
+    for index in (0..pages).filter(|i| i % 7 != 3) {
+        store.page_for_write(id, index, &mut mem).unwrap();
+    }
+    check_private_pages(&store, id, pages);
+    // Pages a snapshot shares end a run; a forked page is private again.
+    let child = store.create_child(id, 2, child::SNAPSHOT, 0, 20 * P, false).unwrap();
+    check_private_pages(&store, id, pages);
+    check_private_pages(&store, child, 20);
+    store.page_for_write(child, 1, &mut mem).unwrap();
+    store.page_for_write(id, 2, &mut mem).unwrap();
+    check_private_pages(&store, id, pages);
+    check_private_pages(&store, child, 20);
+    check_invariants(&store, &mem);
+    store.release(child, &mut mem);
+    store.release(id, &mut mem);
+    assert_eq!(mem.live(), 0);
+}
+
 #[test]
 fn write_to_an_owned_page_changes_nothing_else() {
     let mut store = VmoStore::new();

@@ -8,7 +8,7 @@
 //
 // Why they are sound: the target is built with +strict-align, and memcpy may run before
 // the MMU is on (every access is then Device memory, where an unaligned access faults).
-// So every access here is naturally aligned: after a byte-wise head that aligns the
+// So every access here is naturally aligned: after a head that aligns the
 // destination, equally aligned pointers move 32 bytes per loop, and otherwise each
 // aligned 8-byte store is built from two aligned 8-byte source loads. Only x0-x17 are used (caller-saved), no FP
 // or SIMD register (the kernel never touches them: user FP state lives there), and the
@@ -25,10 +25,28 @@ memcpy:
     eor     x4, x0, x1
     tst     x4, #7
     b.ne    .Lcpy_bytes                 // not equally aligned: byte by byte
-    // Byte-wise head until the destination (and so the source) is 8-byte aligned.
-.Lcpy_head:
     tst     x3, #7
     b.eq    .Lcpy_aligned
+    // Equally aligned but not on 8 (a field at offset 4 of a struct, as rustc moves
+    // enum payloads): with at least 8 bytes to go, one 1-, 2- and 4-byte step as the
+    // destination's low bits say aligns both (each step is aligned to its size, as the
+    // pointers agree modulo 8); fewer than 8 go byte by byte.
+    cmp     x2, #8
+    b.lo    .Lcpy_head
+    tbz     x3, #0, 1f
+    ldrb    w5, [x1], #1
+    strb    w5, [x3], #1
+    sub     x2, x2, #1
+1:  tbz     x3, #1, 2f
+    ldrh    w5, [x1], #2
+    strh    w5, [x3], #2
+    sub     x2, x2, #2
+2:  tbz     x3, #2, .Lcpy_aligned
+    ldr     w5, [x1], #4
+    str     w5, [x3], #4
+    sub     x2, x2, #4
+    b       .Lcpy_aligned
+.Lcpy_head:                              // fewer than 8 bytes, not 8-aligned
     cbz     x2, .Lcpy_done
     ldrb    w5, [x1], #1
     strb    w5, [x3], #1

@@ -109,7 +109,8 @@ user_copy_begin:
     sub     x2, x2, #1024
     cmp     x2, #1024
     b.hs    1b
-2:  cmp     x2, #64
+2:  cbz     x2, 5f                  // whole KiBs, as page copies are: done
+    cmp     x2, #64
     b.lo    3f
     ldp     q0, q1, [x1]
     ldp     q2, q3, [x1, #32]
@@ -130,13 +131,12 @@ user_copy_begin:
     strb    w3, [x0], #1
     sub     x2, x2, #1
     b       4b
-5:  mov     x0, #0
-    b       user_copy_done
 .global user_copy_end
 user_copy_end:
+// Both ways out return x2: the bytes left, 0 after a whole copy (label 5).
 .global user_copy_fault
 user_copy_fault:
-    mov     x0, x2
+5:  mov     x0, x2
 user_copy_done:
     ldp     q2, q3, [sp, #32]
     ldp     q0, q1, [sp], #64

@@ -108,10 +108,17 @@ fn take_message(
     if num_bytes < min_bytes {
         return Err(ZxError::InvalidArgs);
     }
+    // No handles (most messages): nothing to read, reserve or move, so neither the
+    // 256-byte array nor the handle-table lock is needed.
+    let moved = if nh == 0 { Vec::new() } else { take_handles(c, channel, handles, nh)? };
+    Ok(Message::new(buf, moved))
+}
+
+/// The `nh` (1 to 64) handles of a message being written to `channel`, read from the
+/// user array `handles` and moved out of the caller's table (see [`take_message`]).
+fn take_handles(c: &Caller, channel: &Arc<Channel>, handles: u64, nh: usize) -> ZxResult<Vec<Handle<KHandle>>> {
     let mut raw = [0u8; MAX_MSG_HANDLES * 4];
-    if nh > 0 {
-        user::get(handles, &mut raw[..nh * 4])?;
-    }
+    user::get(handles, &mut raw[..nh * 4])?;
     let mut moved: Vec<Handle<KHandle>> = Vec::new();
     moved.try_reserve_exact(nh).map_err(|_| ZxError::NoMemory)?;
     let me = Arc::as_ptr(channel) as *const ();
@@ -144,7 +151,7 @@ fn take_message(
         drop(moved);
         return Err(e);
     }
-    Ok(Message::new(buf, moved))
+    Ok(moved)
 }
 
 /// `zx_channel_write` (ABI.md 43).

@@ -9,6 +9,8 @@ use crate::syscall::user_ptr::{check_out, check_range};
 
 /// Runs `attempt` (which copies from a byte offset onwards and reports a fault), fixing
 /// faults one page at a time. Each successful fix maps a new page, so the loop ends.
+/// Inlined: around a page copy it is a test of the result on the path without a fault.
+#[inline(always)]
 fn with_fault_retry(k: &mut Kernel, len: usize, mut attempt: impl FnMut(usize) -> Result<(), CopyFault>) -> ZxResult {
     let mut done = 0usize;
     let mut fixes = 0usize;

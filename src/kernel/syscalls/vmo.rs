@@ -2,7 +2,7 @@
 
 use super::{Caller, give, lookup_resource, lookup_vmo, user};
 use crate::abi::{PAGE_SIZE, ZX_HANDLE_INVALID, cache_policy, child, rights};
-use crate::arch::aarch64::mmu;
+use crate::arch::aarch64::{mmu, user_copy};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::aspace::apply_invalidations;
 use crate::kernel::memory::{FramePages, LinearMapCaches};
@@ -37,6 +37,9 @@ pub fn read_write(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64, writ
     with_kernel(|k| copy_vmo(k, object.id(), buf, offset, len, write))
 }
 
+/// Pages a write looks up at once (see [`write_runs`]).
+const PRIVATE_RUN: usize = 16;
+
 /// Copies `len` bytes between the VMO at `offset` and the caller's buffer `buf`
 /// (`write`: into the VMO), after the VMO's own checks.
 pub fn copy_vmo(k: &mut Kernel, vmo: VmoId, buf: u64, offset: u64, len: u64, write: bool) -> ZxResult {
@@ -45,31 +48,88 @@ pub fn copy_vmo(k: &mut Kernel, vmo: VmoId, buf: u64, offset: u64, len: u64, wri
         return Ok(());
     }
     check_range(buf, len, false)?;
+    // Longer than a page: runs (a write of at most a page takes the path below, as
+    // before, with no extra lookup).
+    if write && len > PAGE_SIZE {
+        return write_runs(k, vmo, buf, offset, len);
+    }
     let mut done = 0u64;
     while done < len {
-        let at = offset + done;
-        let in_page = at % PAGE_SIZE;
-        let n = (PAGE_SIZE - in_page).min(len - done);
-        let pa = if write {
-            // A page the VMO already holds privately needs nothing else (the common
-            // case of rewriting committed memory); otherwise commit or fork it.
-            match k.vmos.private_page(vmo, at / PAGE_SIZE) {
-                Some(pa) => pa,
-                None => {
-                    let mut mem = FramePages { frames: &mut k.frames };
-                    let pa = k.vmos.page_for_write(vmo, at / PAGE_SIZE, &mut mem)?;
-                    apply_invalidations(k);
-                    pa
-                }
-            }
-        } else {
-            k.vmos.page_for_read(vmo, at / PAGE_SIZE).map_or(k.zero_page, |page| page.pa)
-        };
-        let kva = mmu::phys_to_virt(PhysAddr(pa.0 + in_page)).0;
-        user::copy_page_bytes(k, buf + done, kva, n as usize, !write)?;
-        done += n;
+        done += copy_one_page(k, vmo, buf, offset, len, done, write)?;
     }
     Ok(())
+}
+
+/// A write of more than one page: runs of pages the VMO already holds privately (the
+/// common case of rewriting committed memory), found with one slot and directory
+/// lookup per run of up to [`PRIVATE_RUN`] pages, each copied as it is
+/// (`page_for_write` would return it unchanged). A page that is not private goes the
+/// general way ([`copy_one_page`]: commit or fork), and so does a page whose copy
+/// faults (a user page to commit or fork, or a bad pointer): that path resolves the
+/// fault and copies the page again from its start. Once a run finds no page (a VMO
+/// being committed page by page), the rest of the write goes the general way.
+///
+/// Sound on SMP: the VM lock, held by the caller for the whole copy, keeps every other
+/// CPU out of the VMO store, and nothing on this CPU changes the store while a run's
+/// frames are in use (a fault ends the run before it is resolved).
+#[inline(never)]
+fn write_runs(k: &mut Kernel, vmo: VmoId, buf: u64, offset: u64, len: u64) -> ZxResult {
+    let mut done = 0u64;
+    let mut runs = true;
+    while done < len {
+        if runs {
+            let at = offset + done;
+            let mut run = [PhysAddr(0); PRIVATE_RUN];
+            let pages_left = ((at % PAGE_SIZE + (len - done)).div_ceil(PAGE_SIZE) as usize).min(PRIVATE_RUN);
+            let got = k.vmos.private_pages(vmo, at / PAGE_SIZE, &mut run[..pages_left]);
+            runs = got > 0;
+            let mut whole = got > 0;
+            for pa in &run[..got] {
+                let at = offset + done;
+                let in_page = at % PAGE_SIZE;
+                let n = (PAGE_SIZE - in_page).min(len - done);
+                let kva = mmu::phys_to_virt(PhysAddr(pa.0 + in_page)).0;
+                if user_copy::copy_kernel_page(buf + done, kva, n as usize, false).is_err() {
+                    whole = false;
+                    break;
+                }
+                done += n;
+            }
+            if whole {
+                continue;
+            }
+        }
+        done += copy_one_page(k, vmo, buf, offset, len, done, true)?;
+    }
+    Ok(())
+}
+
+/// Copies the part of the page at `offset + done` that the copy still needs (up to
+/// `len` in all) and returns its length; a write commits or forks the page if the VMO
+/// does not hold it privately, a read of an uncommitted page reads the zero page.
+#[inline(always)]
+fn copy_one_page(k: &mut Kernel, vmo: VmoId, buf: u64, offset: u64, len: u64, done: u64, write: bool) -> ZxResult<u64> {
+    let at = offset + done;
+    let in_page = at % PAGE_SIZE;
+    let n = (PAGE_SIZE - in_page).min(len - done);
+    let pa = if write {
+        // A page the VMO already holds privately needs nothing else (the common
+        // case of rewriting committed memory); otherwise commit or fork it.
+        match k.vmos.private_page(vmo, at / PAGE_SIZE) {
+            Some(pa) => pa,
+            None => {
+                let mut mem = FramePages { frames: &mut k.frames };
+                let pa = k.vmos.page_for_write(vmo, at / PAGE_SIZE, &mut mem)?;
+                apply_invalidations(k);
+                pa
+            }
+        }
+    } else {
+        k.vmos.page_for_read(vmo, at / PAGE_SIZE).map_or(k.zero_page, |page| page.pa)
+    };
+    let kva = mmu::phys_to_virt(PhysAddr(pa.0 + in_page)).0;
+    user::copy_page_bytes(k, buf + done, kva, n as usize, !write)?;
+    Ok(n)
 }
 
 /// `zx_vmo_get_size`: no rights needed; the page-rounded size.

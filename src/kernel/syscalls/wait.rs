@@ -55,23 +55,27 @@ fn current_signals(object: &Arc<dyn KernelObject>) -> u32 {
     }
 }
 
-/// Waits on the given (object, serial, mask) items until one matches, the deadline or a
-/// cancellation; returns the reason and each item's union of signals seen.
-fn wait_on(
+/// Waits on the given (object, serial, mask) items (at most `N`) until one matches, the
+/// deadline or a cancellation; returns the reason, and each item's union of signals seen
+/// in `seen`.
+///
+/// The per-item state lives in arrays of `N` on the stack (`wait_one` has `N` = 1), so a
+/// wait allocates one observer per item and, on a warm CPU, no wait node: the node is
+/// this CPU's spare (`WaitNode::new`) and goes back to it at the end
+/// (`WaitNode::recycle`), which keeps it only if no other reference is left.
+fn wait_on<const N: usize>(
     thread: &Arc<Thread>,
     items: &[(Arc<dyn KernelObject>, u64, u32)],
     deadline: i64,
     state: u32,
-) -> ZxResult<(WakeReason, Vec<u32>)> {
+    seen: &mut [u32; N],
+) -> ZxResult<WakeReason> {
+    let items = &items[..items.len().min(N)];
     let node = WaitNode::new(thread.clone());
-    let mut waiters: Vec<Arc<SignalWaiter>> = Vec::new();
-    waiters.try_reserve(items.len()).map_err(|_| ZxError::NoMemory)?;
-    // Reserved before any observer is registered: nothing may fail once they are.
-    let mut seen = Vec::new();
-    seen.try_reserve(items.len()).map_err(|_| ZxError::NoMemory)?;
+    let mut waiters: [Option<Arc<SignalWaiter>>; N] = [const { None }; N];
     let mut registered = 0;
     let mut result = Ok(());
-    for (object, serial, mask) in items.iter() {
+    for ((object, serial, mask), slot) in items.iter().zip(waiters.iter_mut()) {
         let w = Arc::new(SignalWaiter { node: node.clone(), mask: *mask, serial: *serial, seen: AtomicU32::new(0) });
         // VMO signals the store keeps are checked now (their changes wake no one).
         let extra = current_signals(object);
@@ -79,7 +83,7 @@ fn wait_on(
         if extra & mask != 0 {
             node.wake(WakeReason::Satisfied);
         }
-        waiters.push(w.clone());
+        *slot = Some(w.clone());
         if let Err(e) = object.base().add_observer(w) {
             result = Err(e);
             break;
@@ -96,19 +100,20 @@ fn wait_on(
     } else {
         sched::block(&node, state, if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline })
     };
-    for (i, (object, _, _)) in items.iter().enumerate() {
-        let w = &waiters.get(i);
-        let observer: Option<Arc<dyn Observer>> = w.map(|w| w.clone() as Arc<dyn Observer>);
+    for (i, ((object, _, _), w)) in items.iter().zip(waiters.iter_mut()).enumerate() {
+        let w = w.take();
+        let observer: Option<Arc<dyn Observer>> = w.as_ref().map(|w| w.clone() as Arc<dyn Observer>);
         let now = match (&observer, i < registered) {
             (Some(o), true) => object.base().remove_observer(o),
             _ => current_signals(object),
         };
-        let union = w.map_or(0, |w| w.seen.load(Ordering::Acquire));
+        let union = w.as_ref().map_or(0, |w| w.seen.load(Ordering::Acquire));
         let final_now = if i < registered { now | current_signals(object) & !signal::HANDLE_CLOSED } else { now };
-        seen.push(union | final_now);
+        seen[i] = union | final_now;
     }
+    WaitNode::recycle(node);
     result?;
-    Ok((reason, seen))
+    Ok(reason)
 }
 
 /// `zx_object_wait_one`: BAD_HANDLE, WAIT, waitable; then waits. `observed` gets the
@@ -138,9 +143,10 @@ pub fn wait_one(c: &Caller, handle: u32, signals: u32, deadline: i64, observed: 
         }
     };
     let items = [(object, serial, signals)];
-    let (reason, seen) = wait_on(&c.thread, &items, deadline, thread_state::BLOCKED_WAIT_ONE)?;
+    let mut seen = [0u32; 1];
+    let reason = wait_on(&c.thread, &items, deadline, thread_state::BLOCKED_WAIT_ONE, &mut seen)?;
     drop(items);
-    let mut seen_now = seen.first().copied().unwrap_or(0);
+    let mut seen_now = seen[0];
     if reason == WakeReason::Canceled {
         seen_now |= signal::HANDLE_CLOSED;
     }
@@ -189,7 +195,9 @@ pub fn wait_many(c: &Caller, items: u64, count: u64, deadline: i64) -> ZxResult 
         }
         list.push((object, serial, word(&raw, i, 4)));
     }
-    let (reason, seen) = wait_on(&c.thread, &list, deadline, thread_state::BLOCKED_WAIT_MANY)?;
+    let mut seen = [0u32; WAIT_MANY_MAX as usize];
+    let reason = wait_on(&c.thread, &list, deadline, thread_state::BLOCKED_WAIT_MANY, &mut seen)?;
+    let seen = &seen[..n];
     let mut canceled = reason == WakeReason::Canceled;
     for (i, pending) in seen.iter().enumerate() {
         if pending & signal::HANDLE_CLOSED != 0 {

@@ -69,6 +69,7 @@ static TESTS: &[user::Test] = tests![
     vmo_uncached_bad_state_before_range,
     vmo_read_write_bad_buffers,
     vmo_read_write_through_mappings,
+    vmo_write_of_many_pages_through_faults,
     // Sizes.
     vmo_set_size_not_resizable_unavailable,
     vmo_set_size_range_and_rights,
@@ -1118,6 +1119,61 @@ fn vmo_read_write_bad_buffers(ctx: &Ctx) -> TestResult {
     )?;
     // The VMO is unchanged by refused reads.
     expect_filled(&vmo, 0, 0x77, 2 * PAGE, "source after refused reads")
+}
+
+fn vmo_write_of_many_pages_through_faults(ctx: &Ctx) -> TestResult {
+    // A write longer than a page copies runs of pages the VMO holds privately; a page
+    // it does not hold, or a fault on the source buffer, takes the general path.
+    let vmo = new_vmo(4 * PAGE)?;
+    fill(&vmo, 0, 0x11, 4 * PAGE)?;
+    let src = new_vmo(4 * PAGE)?;
+    fill(&src, 0, 0x22, PAGE)?;
+    fill(&src, 2 * PAGE, 0x23, PAGE)?;
+    let window = map(ctx, VM_PERM_READ, &src, 4 * PAGE)?;
+    check_status(
+        raw(nr::VMO_WRITE, &[vmo.raw_u64(), window.addr() + 100, 50, 3 * PAGE + 10]),
+        ZX_OK,
+        "unaligned write from an untouched mapping over committed pages",
+    )?;
+    expect_filled(&vmo, 0, 0x11, 50, "before the write")?;
+    expect_filled(&vmo, 50, 0x22, PAGE - 100, "source page 0")?;
+    expect_filled(&vmo, PAGE - 50, 0, PAGE, "source page 1 (uncommitted)")?;
+    expect_filled(&vmo, 2 * PAGE - 50, 0x23, PAGE, "source page 2")?;
+    expect_filled(&vmo, 3 * PAGE - 50, 0, 110, "source page 3 (uncommitted)")?;
+    expect_filled(&vmo, 3 * PAGE + 60, 0x11, PAGE - 60, "after the write")?;
+    check_eq(committed(&vmo)?, 4 * PAGE, "nothing more committed")?;
+    // Runs and commits mixed: pages 1 and 4 committed before, 0, 2 and 3 by the write.
+    let sparse = new_vmo(6 * PAGE)?;
+    fill(&sparse, PAGE, 0x44, PAGE)?;
+    fill(&sparse, 4 * PAGE, 0x45, PAGE)?;
+    check_status(
+        raw(nr::VMO_WRITE, &[sparse.raw_u64(), window.addr(), 0, 4 * PAGE]),
+        ZX_OK,
+        "write over a sparse VMO",
+    )?;
+    expect_filled(&sparse, 0, 0x22, PAGE, "page 0")?;
+    expect_filled(&sparse, PAGE, 0, PAGE, "page 1")?;
+    expect_filled(&sparse, 2 * PAGE, 0x23, PAGE, "page 2")?;
+    expect_filled(&sparse, 3 * PAGE, 0, PAGE, "page 3")?;
+    expect_filled(&sparse, 4 * PAGE, 0x45, PAGE, "page 4")?;
+    check_eq(committed(&sparse)?, 5 * PAGE, "five pages committed")?;
+    // A source running into a hole part-way: INVALID_ARGS.
+    let rw = map(ctx, VM_RW, &src, 3 * PAGE)?;
+    check_ok(vmar_unmap(ctx.root_vmar, rw.addr() + PAGE, PAGE), "unmap the middle")?;
+    check_status(
+        raw(nr::VMO_WRITE, &[vmo.raw_u64(), rw.addr(), 0, 3 * PAGE]),
+        ZX_ERR_INVALID_ARGS,
+        "write running into a hole",
+    )?;
+    // Within one VMO: pages 2 and 3 written from its own mapping of pages 0 and 1.
+    let own = map(ctx, VM_RW, &vmo, 4 * PAGE)?;
+    fill(&vmo, 0, 0x55, 2 * PAGE)?;
+    check_status(
+        raw(nr::VMO_WRITE, &[vmo.raw_u64(), own.addr(), 2 * PAGE, 2 * PAGE]),
+        ZX_OK,
+        "write a VMO from its own mapping",
+    )?;
+    expect_filled(&vmo, 2 * PAGE, 0x55, 2 * PAGE, "pages 2 and 3 after the self copy")
 }
 
 fn vmo_read_write_through_mappings(ctx: &Ctx) -> TestResult {
