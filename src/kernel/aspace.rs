@@ -358,5 +358,9 @@ pub fn audit_leaves(k: &mut Kernel, site: &core::panic::Location<'_>) {
                 );
             }
         });
+        // The counts that let an unmap free empty tables without scanning them.
+        if !page_table.counts_consistent(&mut tables) {
+            panic!("vmcheck after {site}: space {id}: a table descriptor's valid-entry count is wrong");
+        }
     }
 }

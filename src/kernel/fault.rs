@@ -42,7 +42,7 @@ pub fn map_faulting_page(
     // apart (a second lookup is needed only when invalidations were queued, below).
     let Kernel { aspaces, vmos, frames, user_table_pages, zero_page, .. } = k;
     let space = aspaces.get_mut(&aspace).ok_or(ZxError::BadState)?;
-    let mapping = *space.vmar.find(far).ok_or(ZxError::NotFound)?;
+    let mapping = *space.vmar.find_hinted(far).ok_or(ZxError::NotFound)?;
     // 1. The access must be one the mapping allows.
     let needed = if execute {
         vm::PERM_EXECUTE

@@ -963,7 +963,10 @@ impl VmoStore {
     /// if this VMO alone holds it (no allocation, nothing queued). Physical VMOs return
     /// the physical page. An index past the end → OUT_OF_RANGE; NO_MEMORY leaves every
     /// VMO as it was.
-    pub fn page_for_write(&mut self, id: VmoId, page_index: u64, mem: &mut dyn PhysMemory) -> ZxResult<PhysAddr> {
+    ///
+    /// Generic over the memory so the kernel's fault path calls its allocator directly
+    /// (no virtual call for the commit).
+    pub fn page_for_write<M: PhysMemory>(&mut self, id: VmoId, page_index: u64, mem: &mut M) -> ZxResult<PhysAddr> {
         let vmo = vmo_mut(&mut self.slots, id);
         if page_index >= pages(vmo.size) {
             return Err(ZxError::OutOfRange);
