@@ -11,7 +11,7 @@ use super::Kernel;
 use super::memory::FramePages;
 use super::sync::{Lock, class};
 use crate::abi::{PAGE_SIZE, USER_BASE, USER_END};
-use crate::arch::aarch64::mmu::{self, KernelTableMemory};
+use crate::arch::aarch64::mmu::{self, KernelTableMemory, UserTableMemory};
 use crate::error::{ZxError, ZxResult};
 use crate::mm::VirtAddr;
 use crate::mm::page_table::PageTable;
@@ -109,7 +109,7 @@ pub fn destroy(k: &mut Kernel, id: u64) {
         k.vmos.remove_mapping(mapping.vmo);
         k.vmos.release(mapping.vmo, &mut mem);
     }
-    let mut tables = KernelTableMemory { frames: &mut k.frames, table_pages: &mut k.user_table_pages };
+    let mut tables = UserTableMemory { frames: &mut k.frames, table_pages: &mut k.user_table_pages };
     space.page_table.destroy(&mut tables);
     let mut tag = space.asid.tag.lock();
     if tag.asid() != 0 {
@@ -162,7 +162,7 @@ pub fn map_vmo(
 pub fn clear_ptes(k: &mut Kernel, id: u64, base: u64, len: u64) {
     let Kernel { aspaces, frames, user_table_pages, .. } = k;
     let Some(space) = aspaces.get_mut(&id) else { return };
-    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    let mut tables = UserTableMemory { frames, table_pages: user_table_pages };
     let asid = space.asid.id();
     let mut cleared = 0u64;
     space.page_table.clear_range(VirtAddr(base), len, &mut tables, |va| {
@@ -182,7 +182,7 @@ pub fn clear_ptes(k: &mut Kernel, id: u64, base: u64, len: u64) {
 fn prune_tables(k: &mut Kernel, id: u64, base: u64, len: u64) {
     let Kernel { aspaces, frames, user_table_pages, .. } = k;
     let Some(space) = aspaces.get_mut(&id) else { return };
-    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    let mut tables = UserTableMemory { frames, table_pages: user_table_pages };
     if space.page_table.prune(VirtAddr(base), len, &mut tables) > 0 {
         // Cached walks may still point at the freed tables.
         mmu::flush_tlb_asid(space.asid.id());
@@ -246,7 +246,7 @@ pub fn apply_invalidations(k: &mut Kernel) {
 #[inline(never)]
 fn apply_queued_invalidations(k: &mut Kernel) {
     let Kernel { aspaces, frames, user_table_pages, vmos, .. } = k;
-    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    let mut tables = UserTableMemory { frames, table_pages: user_table_pages };
     if vmos.take_invalidate_everything() {
         while vmos.pop_invalidation().is_some() {}
         for space in aspaces.values_mut() {

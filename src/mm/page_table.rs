@@ -473,11 +473,36 @@ impl PageTable {
             return 0;
         };
         let end = start.saturating_add(len).min(VA_BITS_MASK + 1);
+        // A range inside the 2 MiB of the cached level-3 table (an unmap of what was
+        // just faulted in): its pages are cleared there, without the walk.
+        let (first_page, end_page) = (start.div_ceil(PAGE_SIZE), end / PAGE_SIZE);
+        if first_page < end_page && self.in_cached_l3(first_page * PAGE_SIZE, end_page * PAGE_SIZE) {
+            let WalkCache { l2, l3, .. } = self.walk;
+            let mut here = 0;
+            for page in first_page..end_page {
+                let slot = &mut mem.table_mut(l3)[(page % ENTRIES_PER_TABLE as u64) as usize];
+                if let Entry::Leaf(_) = classify(*slot, PAGE_LEVEL) {
+                    *slot = 0;
+                    here += 1;
+                    cleared_at(page * PAGE_SIZE);
+                }
+            }
+            if here > 0 {
+                adjust_count(mem, l2, entry_index(start, PAGE_LEVEL - 1), -(here as i64));
+            }
+            return here;
+        }
         let mut cleared = 0;
         if start < end {
             clear_table(self.root, 0, 0, start, end, mem, cleared_at, &mut cleared);
         }
         cleared
+    }
+
+    /// True when the index bits `[start, end)` (non-empty) lie in the 2 MiB of the
+    /// cached level-3 table.
+    fn in_cached_l3(&self, start: u64, end: u64) -> bool {
+        start >> L3_SHIFT == self.walk.key && (end - 1) >> L3_SHIFT == self.walk.key
     }
 
     /// Clears every page and every whole block in `[va, va + len)`, calling `cleared`
@@ -505,6 +530,14 @@ impl PageTable {
             return 0;
         };
         let end = start.saturating_add(len).min(VA_BITS_MASK + 1);
+        // Inside the cached level-3 table's 2 MiB, while that table still maps
+        // something: every table covering the range has a valid entry, so none is freed.
+        if start < end
+            && self.in_cached_l3(start, end)
+            && table_count(mem.table_mut(self.walk.l2)[entry_index(start, PAGE_LEVEL - 1)]) > 0
+        {
+            return 0;
+        }
         let mut freed = 0;
         if start < end {
             prune_table(self.root, 0, 0, start, end, mem, &mut freed);
@@ -700,7 +733,8 @@ fn clear_table<M: TableMemory + ?Sized>(
         };
         index += skip;
         let base = va_prefix + index as u64 * size;
-        match classify(mem.table_mut(table)[index], level) {
+        let desc = mem.table_mut(table)[index];
+        match classify(desc, level) {
             Entry::Invalid => {}
             Entry::Table(next) => {
                 let below = clear_table(next, level + 1, base, start, end, mem, cleared_at, cleared);
@@ -714,13 +748,19 @@ fn clear_table<M: TableMemory + ?Sized>(
                 here += 1;
                 cleared_at(base);
             }
-            Entry::Leaf(_) => {
-                log::warn!("page table: block at index bits {base:#x} only partly unmapped; left");
-            }
+            Entry::Leaf(_) => partly_unmapped_block(base),
         }
         index += 1;
     }
     here
+}
+
+/// Logs a block that an unmap covers only in part (and leaves); out of line, so the
+/// walk does not set up the message's arguments on every call.
+#[cold]
+#[inline(never)]
+fn partly_unmapped_block(base: u64) {
+    log::warn!("page table: block at index bits {base:#x} only partly unmapped; left");
 }
 
 /// Visits the leaves of the table at `table` (covering index bits from `va_prefix`, at
@@ -1271,5 +1311,33 @@ mod tests {
         table.map_page(VirtAddr(0x1_0000_2000), PhysAddr(0x4000_3000), USER_RW, &mut mem).unwrap();
         assert_eq!(table.translate(VirtAddr(0x1_0000_2000), &mut mem).map(|(pa, _)| pa.0), Some(0x4000_3000));
         assert!(table.counts_consistent(&mut mem));
+    }
+
+    /// Clearing and pruning inside the cached level-3 table's 2 MiB (the fast paths)
+    /// does what the walk from the root does, unaligned ranges included.
+    #[test]
+    fn cached_clear_and_prune_match_the_walk() {
+        for (start, len) in [(0x800u64, 0x2000u64), (0x1000, 0x1000), (0, 0x5000), (0x4fff, 0x1), (0x3000, 0x1fd000)] {
+            let mut results = Vec::new();
+            for cached in [true, false] {
+                let mut mem = FakeTables::new();
+                let mut table = PageTable::new(&mut mem).unwrap();
+                let base = 0x1_0000_0000u64;
+                for page in 0..5 {
+                    table
+                        .map_page(VirtAddr(base + page * PAGE_SIZE), PhysAddr(0x4000_0000), USER_RW, &mut mem)
+                        .unwrap();
+                }
+                if !cached {
+                    table.walk = EMPTY_WALK;
+                }
+                let mut seen = Vec::new();
+                let cleared = table.clear_range(VirtAddr(base + start), len, &mut mem, |va| seen.push(va.as_u64()));
+                let freed = table.prune(VirtAddr(base + start), len, &mut mem);
+                assert!(table.counts_consistent(&mut mem));
+                results.push((cleared, seen, freed, leaves(&table, &mut mem), mem.live()));
+            }
+            assert_eq!(results[0], results[1], "range {start:#x}+{len:#x}");
+        }
     }
 }
