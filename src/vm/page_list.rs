@@ -225,7 +225,7 @@ impl PageList {
     /// there. The flag is true when the frame is new. Room is made before `make` runs,
     /// so an error from either leaves the list unchanged (and `make`'s frame is never
     /// lost). One lookup on the fast path (an index whose chunk exists).
-    #[inline]
+    #[inline(always)]
     pub fn get_or_insert_with(
         &mut self,
         index: u64,
@@ -242,6 +242,17 @@ impl PageList {
             self.len += 1;
             return Ok((frame, true));
         }
+        self.get_or_insert_elsewhere(index, make)
+    }
+
+    /// [`Self::get_or_insert_with`] for an index whose dense chunk does not exist yet or
+    /// that lies in the sparse map: out of line, so the dense case inlines.
+    #[inline(never)]
+    fn get_or_insert_elsewhere(
+        &mut self,
+        index: u64,
+        make: impl FnOnce() -> ZxResult<PhysAddr>,
+    ) -> ZxResult<(PhysAddr, bool)> {
         if let Some(frame) = self.get(index) {
             return Ok((frame, false));
         }

@@ -967,7 +967,21 @@ impl VmoStore {
     /// Generic over the memory so the kernel's fault path calls its allocator directly
     /// (no virtual call for the commit).
     pub fn page_for_write<M: PhysMemory>(&mut self, id: VmoId, page_index: u64, mem: &mut M) -> ZxResult<PhysAddr> {
+        self.page_for_write_inline(id, page_index, mem).map(|(pa, _)| pa)
+    }
+
+    /// [`Self::page_for_write`], inlined into its caller (the page-fault path: no call,
+    /// no result through memory; the rare cases stay out of line), and the VMO's cache
+    /// policy, read in the same slot lookup.
+    #[inline(always)]
+    pub fn page_for_write_inline<M: PhysMemory>(
+        &mut self,
+        id: VmoId,
+        page_index: u64,
+        mem: &mut M,
+    ) -> ZxResult<(PhysAddr, u32)> {
         let vmo = vmo_mut(&mut self.slots, id);
+        let policy = vmo.cache_policy;
         if page_index >= pages(vmo.size) {
             return Err(ZxError::OutOfRange);
         }
@@ -983,12 +997,19 @@ impl VmoStore {
                     if shown {
                         self.invalidate(id, page_index, 1);
                     }
-                    return Ok(frame);
+                    return Ok((frame, policy));
                 }
-                (frame, false) if !is_shared_in(&self.frames, frame) => return Ok(frame),
+                (frame, false) if !is_shared_in(&self.frames, frame) => return Ok((frame, policy)),
                 (_, false) => {}
             }
         }
+        Ok((self.page_for_write_other(id, page_index, mem)?, policy))
+    }
+
+    /// [`Self::page_for_write`] for a physical VMO, a slice or a shared frame: out of
+    /// line, so the common cases above inline into the fault path.
+    #[inline(never)]
+    fn page_for_write_other<M: PhysMemory>(&mut self, id: VmoId, page_index: u64, mem: &mut M) -> ZxResult<PhysAddr> {
         match self.target(id, page_index) {
             Target::Physical(pa) => Ok(pa),
             Target::Paged { root, index } => self.make_private(root, index, mem),
