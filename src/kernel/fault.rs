@@ -41,7 +41,7 @@ pub fn map_faulting_page(
     // The address space is looked up once: its fields and the VMO store are borrowed
     // apart (a second lookup is needed only when invalidations were queued, below).
     let Kernel { aspaces, vmos, frames, user_table_pages, zero_page, .. } = k;
-    let space = aspaces.get_mut(&aspace).ok_or(ZxError::BadState)?;
+    let space = aspaces.get_mut(aspace).ok_or(ZxError::BadState)?;
     let mapping = *space.vmar.find_hinted(far).ok_or(ZxError::NotFound)?;
     // 1. The access must be one the mapping allows.
     let needed = if execute {
@@ -98,7 +98,7 @@ pub fn map_faulting_page(
     let (space, frames, user_table_pages) = if vmos.has_invalidations() {
         apply_invalidations(k);
         let Kernel { aspaces, frames, user_table_pages, .. } = k;
-        (aspaces.get_mut(&aspace).ok_or(ZxError::BadState)?, frames, user_table_pages)
+        (aspaces.get_mut(aspace).ok_or(ZxError::BadState)?, frames, user_table_pages)
     } else {
         (space, frames, user_table_pages)
     };
