@@ -1631,9 +1631,7 @@ impl VmoStore {
     /// `holder` lets go of every frame in `list` (its page list, already moved out).
     #[inline(never)]
     fn drop_all_frames(&mut self, holder: VmoId, list: PageList, mem: &mut dyn PhysMemory) {
-        for (_, frame) in list.into_frames() {
-            self.drop_frame(holder, frame, mem);
-        }
+        list.for_each_frame(|_, frame| self.drop_frame(holder, frame, mem));
     }
 
     /// Removes a dead, childless node, then every ancestor that this leaves dead and
