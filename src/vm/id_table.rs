@@ -124,7 +124,7 @@ mod tests {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            if seed % 3 != 0 || model.is_empty() {
+            if !seed.is_multiple_of(3) || model.is_empty() {
                 let id = table.insert(step).unwrap();
                 assert_ne!(id, 0);
                 assert!(every_id.insert(id), "id {id:#x} handed out twice");
