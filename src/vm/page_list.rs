@@ -23,7 +23,7 @@ use core::hash::{BuildHasher, Hasher};
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{ZxError, ZxResult};
-use crate::mm::PhysAddr;
+use crate::mm::{PhysAddr, PhysMemory};
 
 /// Pages per chunk of the directory (1 KiB of entries).
 const CHUNK_PAGES: usize = 128;
@@ -230,7 +230,7 @@ impl PageList {
     /// there. The flag is true when the frame is new. Room is made before `make` runs,
     /// so an error from either leaves the list unchanged (and `make`'s frame is never
     /// lost). One lookup on the fast path (an index whose chunk exists).
-    #[inline(always)]
+    #[inline]
     pub fn get_or_insert_with(
         &mut self,
         index: u64,
@@ -248,6 +248,30 @@ impl PageList {
             return Ok((frame, true));
         }
         self.get_or_insert_elsewhere(index, make)
+    }
+
+    /// [`Self::get_or_insert_with`] with a zeroed page from `mem` as the new frame: the
+    /// dense case (the chunk exists) inlines whole into the caller, the allocation and
+    /// zeroing included (a closure that zeroes a page is too big for the compiler to
+    /// inline, so the page-fault path would call it). Same guarantees.
+    #[inline(always)]
+    pub fn get_or_insert_zeroed<M: PhysMemory + ?Sized>(
+        &mut self,
+        index: u64,
+        mem: &mut M,
+    ) -> ZxResult<(PhysAddr, bool)> {
+        if let Some((used, entry)) = self.dense_entry(index) {
+            if *entry != EMPTY {
+                return Ok((PhysAddr(*entry), false));
+            }
+            let frame = mem.alloc_zeroed_page()?;
+            debug_assert!(frame.0 != EMPTY, "PageList: {frame} is not a frame address");
+            *entry = frame.0;
+            *used += 1;
+            self.len += 1;
+            return Ok((frame, true));
+        }
+        self.get_or_insert_elsewhere(index, || mem.alloc_zeroed_page())
     }
 
     /// [`Self::get_or_insert_with`] for an index whose dense chunk does not exist yet or

@@ -989,7 +989,7 @@ impl VmoStore {
         // page it holds privately, and a fresh commit (which shares nothing, so it needs
         // no frame-table entry).
         if let Backing::Paged(list) = &mut vmo.backing {
-            match list.get_or_insert_with(page_index, || mem.alloc_zeroed_page())? {
+            match list.get_or_insert_zeroed(page_index, mem)? {
                 (frame, true) => {
                     vmo.owned_pages += 1;
                     let shown = vmo.zero_page_shown;
