@@ -11,7 +11,7 @@ use super::Kernel;
 use super::memory::FramePages;
 use super::sync::{Lock, class};
 use crate::abi::{PAGE_SIZE, USER_BASE, USER_END};
-use crate::arch::aarch64::mmu::{self, KernelTableMemory};
+use crate::arch::aarch64::mmu::{self, KernelTableMemory, UserTableMemory};
 use crate::error::{ZxError, ZxResult};
 use crate::mm::VirtAddr;
 use crate::mm::page_table::PageTable;
@@ -92,24 +92,29 @@ pub fn create(k: &mut Kernel) -> ZxResult<(u64, u64, Arc<AsidCell>)> {
         let mut tables = KernelTableMemory { frames: &mut k.frames, table_pages: &mut k.user_table_pages };
         PageTable::new(&mut tables)?
     };
-    k.next_aspace_id += 1;
-    let id = k.next_aspace_id;
     let root = page_table.root().0;
     let vmar = Vmar::new(USER_BASE, USER_END - USER_BASE);
     let regions = RegionTree::new(&vmar);
-    k.aspaces.insert(id, AddressSpace { vmar, regions, page_table, asid: cell.clone() });
-    Ok((id, root, cell))
+    match k.aspaces.insert(AddressSpace { vmar, regions, page_table, asid: cell.clone() }) {
+        Ok(id) => Ok((id, root, cell)),
+        Err(space) => {
+            // Every id slot is taken (2^20 address spaces).
+            let mut tables = UserTableMemory { frames: &mut k.frames, table_pages: &mut k.user_table_pages };
+            space.page_table.destroy(&mut tables);
+            Err(ZxError::NoMemory)
+        }
+    }
 }
 
 /// Removes every mapping of address space `id` and frees its tables and ASID.
 pub fn destroy(k: &mut Kernel, id: u64) {
-    let Some(mut space) = k.aspaces.remove(&id) else { return };
+    let Some(mut space) = k.aspaces.remove(id) else { return };
     let mut mem = FramePages { frames: &mut k.frames };
     for mapping in space.vmar.drain() {
         k.vmos.remove_mapping(mapping.vmo);
         k.vmos.release(mapping.vmo, &mut mem);
     }
-    let mut tables = KernelTableMemory { frames: &mut k.frames, table_pages: &mut k.user_table_pages };
+    let mut tables = UserTableMemory { frames: &mut k.frames, table_pages: &mut k.user_table_pages };
     space.page_table.destroy(&mut tables);
     let mut tag = space.asid.tag.lock();
     if tag.asid() != 0 {
@@ -133,7 +138,7 @@ pub static EMPTY_TTBR0: core::sync::atomic::AtomicU64 = core::sync::atomic::Atom
 
 /// The address space `id` (BAD_STATE once it is gone).
 pub fn get(k: &mut Kernel, id: u64) -> ZxResult<&mut AddressSpace> {
-    k.aspaces.get_mut(&id).ok_or(ZxError::BadState)
+    k.aspaces.get_mut(id).ok_or(ZxError::BadState)
 }
 
 /// Adds a mapping of `vmo` to address space `id`: the VMAR entry, a reference and the
@@ -161,8 +166,8 @@ pub fn map_vmo(
 /// follows what is mapped, not `len`.
 pub fn clear_ptes(k: &mut Kernel, id: u64, base: u64, len: u64) {
     let Kernel { aspaces, frames, user_table_pages, .. } = k;
-    let Some(space) = aspaces.get_mut(&id) else { return };
-    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    let Some(space) = aspaces.get_mut(id) else { return };
+    let mut tables = UserTableMemory { frames, table_pages: user_table_pages };
     let asid = space.asid.id();
     let mut cleared = 0u64;
     space.page_table.clear_range(VirtAddr(base), len, &mut tables, |va| {
@@ -181,8 +186,8 @@ pub fn clear_ptes(k: &mut Kernel, id: u64, base: u64, len: u64) {
 /// unmap returns every page it cost (KMEM_STATS free_bytes comes back exactly).
 fn prune_tables(k: &mut Kernel, id: u64, base: u64, len: u64) {
     let Kernel { aspaces, frames, user_table_pages, .. } = k;
-    let Some(space) = aspaces.get_mut(&id) else { return };
-    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    let Some(space) = aspaces.get_mut(id) else { return };
+    let mut tables = UserTableMemory { frames, table_pages: user_table_pages };
     if space.page_table.prune(VirtAddr(base), len, &mut tables) > 0 {
         // Cached walks may still point at the freed tables.
         mmu::flush_tlb_asid(space.asid.id());
@@ -213,7 +218,7 @@ pub fn release_unmapped(k: &mut Kernel, id: u64, removed: &Mapping<VmoId>, piece
 /// `id` took out of its VMAR. No list of them is ever built, so unmapping allocates
 /// nothing.
 pub fn release_all_unmapped(k: &mut Kernel, id: u64) {
-    while let Some(piece) = k.aspaces.get_mut(&id).and_then(|space| space.vmar.take_unmapped()) {
+    while let Some(piece) = k.aspaces.get_mut(id).and_then(|space| space.vmar.take_unmapped()) {
         release_unmapped(k, id, &piece.mapping, piece.pieces_left);
     }
 }
@@ -246,7 +251,7 @@ pub fn apply_invalidations(k: &mut Kernel) {
 #[inline(never)]
 fn apply_queued_invalidations(k: &mut Kernel) {
     let Kernel { aspaces, frames, user_table_pages, vmos, .. } = k;
-    let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
+    let mut tables = UserTableMemory { frames, table_pages: user_table_pages };
     if vmos.take_invalidate_everything() {
         while vmos.pop_invalidation().is_some() {}
         for space in aspaces.values_mut() {
@@ -290,7 +295,7 @@ fn apply_queued_invalidations(k: &mut Kernel) {
 /// and execute (the page-table code refuses to make one; this checks the result).
 pub fn audit_write_xor_execute(k: &mut Kernel, id: u64) {
     let Kernel { aspaces, frames, user_table_pages, .. } = k;
-    let Some(space) = aspaces.get(&id) else { return };
+    let Some(space) = aspaces.get(id) else { return };
     let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
     let (mut pages, mut violations) = (0u64, 0u64);
     space.page_table.for_each_leaf(&mut tables, |va, desc, _| {
@@ -358,5 +363,9 @@ pub fn audit_leaves(k: &mut Kernel, site: &core::panic::Location<'_>) {
                 );
             }
         });
+        // The counts that let an unmap free empty tables without scanning them.
+        if !page_table.counts_consistent(&mut tables) {
+            panic!("vmcheck after {site}: space {id}: a table descriptor's valid-entry count is wrong");
+        }
     }
 }

@@ -41,8 +41,8 @@ pub fn map_faulting_page(
     // The address space is looked up once: its fields and the VMO store are borrowed
     // apart (a second lookup is needed only when invalidations were queued, below).
     let Kernel { aspaces, vmos, frames, user_table_pages, zero_page, .. } = k;
-    let space = aspaces.get_mut(&aspace).ok_or(ZxError::BadState)?;
-    let mapping = *space.vmar.find(far).ok_or(ZxError::NotFound)?;
+    let space = aspaces.get_mut(aspace).ok_or(ZxError::BadState)?;
+    let mapping = *space.vmar.find_hinted(far).ok_or(ZxError::NotFound)?;
     // 1. The access must be one the mapping allows.
     let needed = if execute {
         vm::PERM_EXECUTE
@@ -59,36 +59,36 @@ pub fn map_faulting_page(
     let va = far & !(PAGE_SIZE - 1);
     let offset = mapping.vmo_offset + (va - mapping.base);
     let page = offset / PAGE_SIZE;
-    let policy = vmos.cache_policy(mapping.vmo);
     let may_write = mapping.perms & vm::PERM_WRITE != 0;
     // 3. Find or make the page. Reads of an uncommitted page of a cached VMO share the
     //    zero page (read-only, so a later write faults again and commits).
-    let (pa, writable): (PhysAddr, bool) = if write {
+    let (pa, writable, policy): (PhysAddr, bool, u32) = if write {
         let mut mem = FramePages { frames };
-        let pa = vmos.page_for_write(mapping.vmo, page, &mut mem)?;
+        let (pa, policy) = vmos.page_for_write_inline(mapping.vmo, page, &mut mem)?;
         if policy != cache_policy::CACHED {
             // The page was zeroed or copied through the cacheable linear map: push
             // that to memory before an uncached mapping reads it directly.
             LinearMapCaches.clean_invalidate(pa, PAGE_SIZE as usize);
         }
-        (pa, true)
+        (pa, true, policy)
     } else {
+        let policy = vmos.cache_policy(mapping.vmo);
         if offset >= vmos.size(mapping.vmo) {
             return Err(ZxError::OutOfRange);
         }
         match vmos.page_for_read(mapping.vmo, page) {
-            Some(found) => (found.pa, may_write && !found.shared),
+            Some(found) => (found.pa, may_write && !found.shared, policy),
             None if policy == cache_policy::CACHED => {
                 // A later commit of this page must unmap the zero page again.
                 vmos.note_zero_page_shown(mapping.vmo);
-                (*zero_page, false)
+                (*zero_page, false, policy)
             }
             None => {
                 // Device-type mappings must not alias the cacheable zero page.
                 let mut mem = FramePages { frames };
                 let pa = vmos.page_for_write(mapping.vmo, page, &mut mem)?;
                 LinearMapCaches.clean_invalidate(pa, PAGE_SIZE as usize);
-                (pa, may_write)
+                (pa, may_write, policy)
             }
         }
     };
@@ -98,7 +98,7 @@ pub fn map_faulting_page(
     let (space, frames, user_table_pages) = if vmos.has_invalidations() {
         apply_invalidations(k);
         let Kernel { aspaces, frames, user_table_pages, .. } = k;
-        (aspaces.get_mut(&aspace).ok_or(ZxError::BadState)?, frames, user_table_pages)
+        (aspaces.get_mut(aspace).ok_or(ZxError::BadState)?, frames, user_table_pages)
     } else {
         (space, frames, user_table_pages)
     };

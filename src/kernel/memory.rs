@@ -16,6 +16,7 @@ pub struct FramePages<'a> {
 /// A new page, or NO_MEMORY when frames run out or when the kernel heap is too low to
 /// track one more page (page lists and the frame table live on the heap, and a failed
 /// heap allocation cannot be turned into an error).
+#[inline(always)]
 fn alloc_frame(frames: &mut FrameAllocator) -> ZxResult<PhysAddr> {
     if !crate::arch::aarch64::heap::has_headroom() {
         return Err(crate::error::ZxError::NoMemory);
@@ -24,6 +25,9 @@ fn alloc_frame(frames: &mut FrameAllocator) -> ZxResult<PhysAddr> {
 }
 
 impl PhysMemory for FramePages<'_> {
+    // Inlined whole where the type is known (the page-fault path), so a fresh page costs
+    // no call.
+    #[inline(always)]
     fn alloc_zeroed_page(&mut self) -> ZxResult<PhysAddr> {
         let pa = alloc_frame(self.frames)?;
         mmu::zero_frame(pa);

@@ -39,7 +39,6 @@ use crate::mm::layout::MmioWindows;
 use crate::mm::page_table::PageTable;
 use crate::platform::Machine;
 use crate::vm::vmo::VmoStore;
-use alloc::collections::BTreeMap;
 use sync::{Lock, class};
 
 /// The memory-management state, behind the VM lock: physical frames, the kernel's
@@ -56,10 +55,8 @@ pub struct Kernel {
     pub mmio: MmioWindows,
     /// Every VMO.
     pub vmos: VmoStore,
-    /// Every process's address space, by id.
-    pub aspaces: BTreeMap<u64, aspace::AddressSpace>,
-    /// The last address-space id handed out.
-    pub next_aspace_id: u64,
+    /// Every process's address space, by id (ids are never reused; O(1) lookup).
+    pub aspaces: crate::vm::id_table::IdTable<aspace::AddressSpace>,
     /// Slots of the kernel-stack area.
     pub stack_slots: kstack::StackSlots,
     /// A page of zeros, mapped read-only for reads of uncommitted VMO pages.

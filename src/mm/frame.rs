@@ -146,7 +146,7 @@ impl FrameAllocator {
     ///
     /// The fast path pops the cache; an empty cache is refilled with one block from the
     /// buddy system first.
-    #[inline]
+    #[inline(always)]
     pub fn alloc(&mut self) -> ZxResult<PhysAddr> {
         let frame = match self.cache.pop() {
             Some(frame) => frame,

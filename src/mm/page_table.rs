@@ -153,6 +153,29 @@ const PRIVILEGED_EXECUTE_NEVER: u64 = 1 << 53;
 const UNPRIVILEGED_EXECUTE_NEVER: u64 = 1 << 54;
 /// Output address bits 47..12.
 const ADDRESS_MASK: u64 = 0x0000_ffff_ffff_f000;
+/// A table descriptor's bits 11..2 are ignored by the table walker (VMSAv8-64, 4 KiB
+/// granule, without FEAT_LPA2's DS or FEAT_HAFT, neither of which this kernel enables):
+/// they hold how many entries of the table it links have their valid bit set (0..=512),
+/// so that finding an empty table after an unmap is one read, not a scan of 512 entries.
+const COUNT_SHIFT: u32 = 2;
+const COUNT_MASK: u64 = 0x3ff << COUNT_SHIFT;
+const COUNT_ONE: u64 = 1 << COUNT_SHIFT;
+
+/// The valid-entry count a table descriptor holds for the table it links.
+const fn table_count(desc: u64) -> u64 {
+    (desc & COUNT_MASK) >> COUNT_SHIFT
+}
+
+/// Adds `delta` (in valid entries, may be negative) to the count kept in the entry
+/// `index` of the table at `parent` (a table descriptor).
+fn adjust_count<M: TableMemory + ?Sized>(mem: &mut M, parent: PhysAddr, index: usize, delta: i64) {
+    let entry = &mut mem.table_mut(parent)[index];
+    debug_assert!(
+        (table_count(*entry) as i64 + delta) as u64 <= ENTRIES_PER_TABLE as u64,
+        "page table: valid-entry count out of range"
+    );
+    *entry = entry.wrapping_add((delta as u64).wrapping_mul(COUNT_ONE));
+}
 
 /// Virtual address bits that select table entries.
 const VA_BITS_MASK: u64 = (1 << 48) - 1;
@@ -288,15 +311,37 @@ pub fn descriptor_attrs(desc: u64) -> Option<LeafInfo> {
 
 /// One address space's translation tables, named by the physical address of the level-0
 /// table (the value for TTBR0_EL1 or TTBR1_EL1, without the ASID).
+///
+/// Every table below the root carries, in its descriptor's ignored bits 11..2, the count
+/// of valid entries it holds (kept by every write this type makes), and the last level-3
+/// table walked to is remembered with its parent, so faults in the same 2 MiB skip the
+/// walk. Tables are only ever freed by [`prune`](Self::prune) and
+/// [`destroy`](Self::destroy), which forget that cache.
 #[derive(Debug, PartialEq, Eq)]
 pub struct PageTable {
     root: PhysAddr,
+    walk: WalkCache,
 }
+
+/// The level-3 table covering index bits `key << 21`, and the level-2 table whose entry
+/// links it (`key == NO_WALK`: none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct WalkCache {
+    key: u64,
+    l2: PhysAddr,
+    l3: PhysAddr,
+}
+
+/// No cached walk: index bits shifted right by 21 never reach this.
+const NO_WALK: u64 = u64::MAX;
+const EMPTY_WALK: WalkCache = WalkCache { key: NO_WALK, l2: PhysAddr(0), l3: PhysAddr(0) };
+/// Index bits of one level-3 table's reach (2 MiB).
+const L3_SHIFT: u32 = 21;
 
 impl PageTable {
     /// An empty address space: one zeroed level-0 table.
     pub fn new<M: TableMemory + ?Sized>(mem: &mut M) -> ZxResult<Self> {
-        Ok(PageTable { root: mem.alloc_table()? })
+        Ok(PageTable { root: mem.alloc_table()?, walk: EMPTY_WALK })
     }
 
     /// Physical address of the level-0 table.
@@ -385,9 +430,13 @@ impl PageTable {
     pub fn unmap_page<M: TableMemory + ?Sized>(&mut self, va: VirtAddr, mem: &mut M) -> Option<PhysAddr> {
         let va48 = index_bits(va).ok()?;
         let mut table = self.root;
+        let mut parent = self.root;
         for level in 0..PAGE_LEVEL {
             match classify(mem.table_mut(table)[entry_index(va48, level)], level) {
-                Entry::Table(next) => table = next,
+                Entry::Table(next) => {
+                    parent = table;
+                    table = next;
+                }
                 Entry::Invalid | Entry::Leaf(_) => return None,
             }
         }
@@ -395,6 +444,7 @@ impl PageTable {
         match classify(*slot, PAGE_LEVEL) {
             Entry::Leaf(desc) => {
                 *slot = 0;
+                adjust_count(mem, parent, entry_index(va48, PAGE_LEVEL - 1), -1);
                 Some(PhysAddr(desc & ADDRESS_MASK))
             }
             Entry::Invalid | Entry::Table(_) => None,
@@ -423,11 +473,36 @@ impl PageTable {
             return 0;
         };
         let end = start.saturating_add(len).min(VA_BITS_MASK + 1);
+        // A range inside the 2 MiB of the cached level-3 table (an unmap of what was
+        // just faulted in): its pages are cleared there, without the walk.
+        let (first_page, end_page) = (start.div_ceil(PAGE_SIZE), end / PAGE_SIZE);
+        if first_page < end_page && self.in_cached_l3(first_page * PAGE_SIZE, end_page * PAGE_SIZE) {
+            let WalkCache { l2, l3, .. } = self.walk;
+            let mut here = 0;
+            for page in first_page..end_page {
+                let slot = &mut mem.table_mut(l3)[(page % ENTRIES_PER_TABLE as u64) as usize];
+                if let Entry::Leaf(_) = classify(*slot, PAGE_LEVEL) {
+                    *slot = 0;
+                    here += 1;
+                    cleared_at(page * PAGE_SIZE);
+                }
+            }
+            if here > 0 {
+                adjust_count(mem, l2, entry_index(start, PAGE_LEVEL - 1), -(here as i64));
+            }
+            return here;
+        }
         let mut cleared = 0;
         if start < end {
             clear_table(self.root, 0, 0, start, end, mem, cleared_at, &mut cleared);
         }
         cleared
+    }
+
+    /// True when the index bits `[start, end)` (non-empty) lie in the 2 MiB of the
+    /// cached level-3 table.
+    fn in_cached_l3(&self, start: u64, end: u64) -> bool {
+        start >> L3_SHIFT == self.walk.key && (end - 1) >> L3_SHIFT == self.walk.key
     }
 
     /// Clears every page and every whole block in `[va, va + len)`, calling `cleared`
@@ -455,9 +530,29 @@ impl PageTable {
             return 0;
         };
         let end = start.saturating_add(len).min(VA_BITS_MASK + 1);
+        // Inside the cached level-3 table's 2 MiB, while that table still maps
+        // something: every table covering the range has a valid entry, so none is freed.
+        if start < end
+            && self.in_cached_l3(start, end)
+            && table_count(mem.table_mut(self.walk.l2)[entry_index(start, PAGE_LEVEL - 1)]) > 0
+        {
+            return 0;
+        }
         let mut freed = 0;
-        prune_table(self.root, 0, 0, start, end, mem, &mut freed);
+        if start < end {
+            prune_table(self.root, 0, 0, start, end, mem, &mut freed);
+        }
+        if freed > 0 {
+            self.walk = EMPTY_WALK;
+        }
         freed
+    }
+
+    /// True when every table descriptor's count (bits 11..2) is the number of valid
+    /// entries in the table it links: the invariant [`prune`](Self::prune) relies on.
+    /// A check for tests and the kernel's `vmcheck` audit (it reads every table).
+    pub fn counts_consistent<M: TableMemory + ?Sized>(&self, mem: &mut M) -> bool {
+        counts_match(self.root, 0, mem)
     }
 
     /// The physical address `va` translates to (page or block offset included) and the
@@ -521,15 +616,41 @@ impl PageTable {
         false
     }
 
-    /// Writes `desc` into the entry for `va48` at `level`, creating missing tables.
+    /// Writes `desc` into the entry for `va48` at `level`, creating missing tables, and
+    /// keeps the valid-entry counts of the tables it changes.
+    #[inline]
     fn install_leaf<M: TableMemory + ?Sized>(&mut self, va48: u64, level: usize, desc: u64, mem: &mut M) -> ZxResult {
-        // 1. Follow the tables that exist.
-        let mut table = self.root;
+        // The fast path: a page in the 2 MiB of the last level-3 table walked to.
+        if level == PAGE_LEVEL && va48 >> L3_SHIFT == self.walk.key {
+            let WalkCache { l2, l3, .. } = self.walk;
+            let slot = &mut mem.table_mut(l3)[entry_index(va48, PAGE_LEVEL)];
+            let was_valid = *slot & DESC_VALID;
+            *slot = desc;
+            if was_valid == 0 {
+                adjust_count(mem, l2, entry_index(va48, PAGE_LEVEL - 1), 1);
+            }
+            return Ok(());
+        }
+        self.install_leaf_walk(va48, level, desc, mem)
+    }
+
+    /// [`install_leaf`](Self::install_leaf) through the tables from the root.
+    #[inline(never)]
+    fn install_leaf_walk<M: TableMemory + ?Sized>(
+        &mut self,
+        va48: u64,
+        level: usize,
+        desc: u64,
+        mem: &mut M,
+    ) -> ZxResult {
+        // 1. Follow the tables that exist; `path[d]` is the table at depth `d`.
+        let mut path = [PhysAddr(0); PAGE_LEVEL + 1];
+        path[0] = self.root;
         let mut depth = 0;
         while depth < level {
-            match classify(mem.table_mut(table)[entry_index(va48, depth)], depth) {
+            match classify(mem.table_mut(path[depth])[entry_index(va48, depth)], depth) {
                 Entry::Table(next) => {
-                    table = next;
+                    path[depth + 1] = next;
                     depth += 1;
                 }
                 Entry::Invalid => break,
@@ -551,18 +672,32 @@ impl PageTable {
                 }
             }
         }
-        // 3. Link them, then write the leaf. A table already at the leaf's slot would
-        //    be lost, so it is refused.
-        for &next in &new_tables[..missing] {
-            mem.table_mut(table)[entry_index(va48, depth)] = next.as_u64() | DESC_TABLE_OR_PAGE | DESC_VALID;
-            table = next;
-            depth += 1;
-        }
-        let slot = &mut mem.table_mut(table)[entry_index(va48, level)];
-        if let Entry::Table(_) = classify(*slot, level) {
+        // 3. A table already at the leaf's slot would be lost, so it is refused (before
+        //    anything is linked: only an existing table can be there).
+        if missing == 0
+            && matches!(classify(mem.table_mut(path[level])[entry_index(va48, level)], level), Entry::Table(_))
+        {
             return Err(ZxError::AlreadyExists);
         }
+        // 4. Link them, then write the leaf; each new entry in a table below the root
+        //    adds one to the count its parent's descriptor keeps.
+        for &next in &new_tables[..missing] {
+            mem.table_mut(path[depth])[entry_index(va48, depth)] = next.as_u64() | DESC_TABLE_OR_PAGE | DESC_VALID;
+            if depth > 0 {
+                adjust_count(mem, path[depth - 1], entry_index(va48, depth - 1), 1);
+            }
+            path[depth + 1] = next;
+            depth += 1;
+        }
+        let slot = &mut mem.table_mut(path[level])[entry_index(va48, level)];
+        let was_valid = *slot & DESC_VALID;
         *slot = desc;
+        if was_valid == 0 && level > 0 {
+            adjust_count(mem, path[level - 1], entry_index(va48, level - 1), 1);
+        }
+        if level == PAGE_LEVEL {
+            self.walk = WalkCache { key: va48 >> L3_SHIFT, l2: path[PAGE_LEVEL - 1], l3: path[PAGE_LEVEL] };
+        }
         Ok(())
     }
 }
@@ -572,6 +707,8 @@ impl PageTable {
 /// reporting each to `cleared_at`. Each step looks for the next valid entry in one
 /// pass over the table, so empty stretches cost nothing per entry and a missing
 /// table is skipped whole. A block only partly inside the range is left (and logged).
+/// Returns how many entries of this table it cleared (for the count its parent keeps);
+/// the counts of the tables below are brought up to date here.
 #[allow(clippy::too_many_arguments)]
 fn clear_table<M: TableMemory + ?Sized>(
     table: PhysAddr,
@@ -582,33 +719,48 @@ fn clear_table<M: TableMemory + ?Sized>(
     mem: &mut M,
     cleared_at: &mut dyn FnMut(u64),
     cleared: &mut usize,
-) {
+) -> usize {
     let size = level_size(level);
     let first = ((start.max(va_prefix) - va_prefix) / size) as usize;
     let last = (end.min(va_prefix + size * ENTRIES_PER_TABLE as u64).saturating_sub(va_prefix))
         .div_ceil(size)
         .min(ENTRIES_PER_TABLE as u64) as usize;
     let mut index = first;
+    let mut here = 0;
     while index < last {
         let Some(skip) = mem.table_mut(table)[index..last].iter().position(|&desc| desc & DESC_VALID != 0) else {
-            return;
+            return here;
         };
         index += skip;
         let base = va_prefix + index as u64 * size;
-        match classify(mem.table_mut(table)[index], level) {
+        let desc = mem.table_mut(table)[index];
+        match classify(desc, level) {
             Entry::Invalid => {}
-            Entry::Table(next) => clear_table(next, level + 1, base, start, end, mem, cleared_at, cleared),
+            Entry::Table(next) => {
+                let below = clear_table(next, level + 1, base, start, end, mem, cleared_at, cleared);
+                if below > 0 {
+                    adjust_count(mem, table, index, -(below as i64));
+                }
+            }
             Entry::Leaf(_) if base >= start && base + size <= end => {
                 mem.table_mut(table)[index] = 0;
                 *cleared += 1;
+                here += 1;
                 cleared_at(base);
             }
-            Entry::Leaf(_) => {
-                log::warn!("page table: block at index bits {base:#x} only partly unmapped; left");
-            }
+            Entry::Leaf(_) => partly_unmapped_block(base),
         }
         index += 1;
     }
+    here
+}
+
+/// Logs a block that an unmap covers only in part (and leaves); out of line, so the
+/// walk does not set up the message's arguments on every call.
+#[cold]
+#[inline(never)]
+fn partly_unmapped_block(base: u64) {
+    log::warn!("page table: block at index bits {base:#x} only partly unmapped; left");
 }
 
 /// Visits the leaves of the table at `table` (covering index bits from `va_prefix`, at
@@ -657,8 +809,9 @@ fn free_tables<M: TableMemory + ?Sized>(table: PhysAddr, level: usize, mem: &mut
 }
 
 /// Prunes the table at `table` (covering index bits from `base`, at `level`) within
-/// `[start, end)`: empty child tables are freed and their entries cleared. Returns true
-/// when this table maps nothing at all afterwards.
+/// `[start, end)`: child tables left with no valid entry (their descriptor's count is
+/// 0) are freed and their entries cleared, after their own children were pruned.
+/// Returns how many entries of this table it cleared (for the count its parent keeps).
 fn prune_table<M: TableMemory + ?Sized>(
     table: PhysAddr,
     level: usize,
@@ -667,22 +820,47 @@ fn prune_table<M: TableMemory + ?Sized>(
     end: u64,
     mem: &mut M,
     freed: &mut usize,
-) -> bool {
+) -> usize {
+    if level >= PAGE_LEVEL {
+        return 0;
+    }
     let size = level_size(level);
-    let first = (start.max(base) - base) / size;
-    let last = (end.min(base + size * ENTRIES_PER_TABLE as u64) - base).div_ceil(size);
+    let first = ((start.max(base) - base) / size) as usize;
+    let last =
+        ((end.min(base + size * ENTRIES_PER_TABLE as u64) - base).div_ceil(size) as usize).min(ENTRIES_PER_TABLE);
+    let mut here = 0;
     for index in first..last {
-        let entry_base = base + index * size;
-        if let Entry::Table(next) = classify(mem.table_mut(table)[index as usize], level)
-            && level < PAGE_LEVEL
-            && prune_table(next, level + 1, entry_base, start, end, mem, freed)
-        {
-            mem.table_mut(table)[index as usize] = 0;
+        let Entry::Table(next) = classify(mem.table_mut(table)[index], level) else { continue };
+        let below = prune_table(next, level + 1, base + index as u64 * size, start, end, mem, freed);
+        if below > 0 {
+            adjust_count(mem, table, index, -(below as i64));
+        }
+        if table_count(mem.table_mut(table)[index]) == 0 {
+            mem.table_mut(table)[index] = 0;
             mem.free_table(next);
             *freed += 1;
+            here += 1;
         }
     }
-    mem.table_mut(table).iter().all(|&entry| entry == 0)
+    here
+}
+
+/// Whether the counts in the table descriptors of the table at `table` (at `level`) and
+/// below match the valid entries of the tables they link.
+fn counts_match<M: TableMemory + ?Sized>(table: PhysAddr, level: usize, mem: &mut M) -> bool {
+    if level >= PAGE_LEVEL {
+        return true;
+    }
+    for index in 0..ENTRIES_PER_TABLE {
+        let desc = mem.table_mut(table)[index];
+        if let Entry::Table(next) = classify(desc, level) {
+            let valid = mem.table_mut(next).iter().filter(|&&entry| entry & DESC_VALID != 0).count() as u64;
+            if table_count(desc) != valid || !counts_match(next, level + 1, mem) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -1055,5 +1233,111 @@ mod tests {
         seen.clear();
         table.for_each_leaf_in(VirtAddr(0x2_0000_0000), 0x1000, &mut mem, |va, _, _| seen.push(va.as_u64()));
         assert!(seen.is_empty());
+    }
+
+    /// Pages mapped, replaced, unmapped one by one and by range, and tables pruned, in
+    /// a pseudo-random order over addresses that share and do not share level-3, -2 and
+    /// -1 tables: after every step each table descriptor's count is the number of valid
+    /// entries below it, every translation matches a model, and no walk (cached or not)
+    /// reaches a freed table (FakeTables panics on that: freed addresses are never
+    /// handed out again).
+    #[test]
+    fn counts_and_the_walk_cache_survive_every_change() {
+        let mut mem = FakeTables::new();
+        let mut table = PageTable::new(&mut mem).unwrap();
+        let bases = [0x1_0000_0000u64, 0x1_0020_0000, 0x1_4000_0000, 0x80_0000_0000];
+        let mut model: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for step in 0..4000u64 {
+            let r = next();
+            let va = bases[(r % 4) as usize] + ((r >> 8) % 6) * PAGE_SIZE;
+            match (r >> 16) % 6 {
+                0..=2 => {
+                    let pa = 0x4000_0000 + (step % 64) * PAGE_SIZE;
+                    table.map_page(VirtAddr(va), PhysAddr(pa), USER_RW, &mut mem).unwrap();
+                    model.insert(va, pa);
+                }
+                3 => {
+                    assert_eq!(table.unmap_page(VirtAddr(va), &mut mem).map(|pa| pa.0), model.remove(&va));
+                }
+                4 => {
+                    let len = ((r >> 24) % 4 + 1) * PAGE_SIZE;
+                    table.unmap_range(VirtAddr(va), len, &mut mem);
+                    model.retain(|&at, _| at < va || at >= va + len);
+                }
+                _ => {
+                    let (at, len) = if r >> 40 & 1 == 0 { (va, PAGE_SIZE) } else { (0, 1 << 47) };
+                    table.prune(VirtAddr(at), len, &mut mem);
+                }
+            }
+            assert!(table.counts_consistent(&mut mem), "step {step}");
+            for &base in &bases {
+                for page in 0..6 {
+                    let at = base + page * PAGE_SIZE;
+                    let found = table.translate(VirtAddr(at), &mut mem).map(|(pa, _)| pa.0);
+                    assert_eq!(found, model.get(&at).copied(), "step {step}, {at:#x}");
+                }
+            }
+        }
+        for &va in model.keys() {
+            table.unmap_page(VirtAddr(va), &mut mem);
+        }
+        table.prune(VirtAddr(0), 1 << 47, &mut mem);
+        assert_eq!(mem.live(), 1, "the root alone");
+    }
+
+    /// After the walk cache's tables are pruned away, the next fault in the same 2 MiB
+    /// builds new tables instead of writing into the freed ones; a fault in the cached
+    /// 2 MiB reads no table but the level-3 and level-2 ones it changes.
+    #[test]
+    fn the_walk_cache_is_dropped_with_the_tables_it_names() {
+        let mut mem = FakeTables::new();
+        let mut table = PageTable::new(&mut mem).unwrap();
+        table.map_page(VirtAddr(0x1_0000_0000), PhysAddr(0x4000_0000), USER_RW, &mut mem).unwrap();
+        let before = mem.accesses;
+        table.map_page(VirtAddr(0x1_0000_1000), PhysAddr(0x4000_1000), USER_RW, &mut mem).unwrap();
+        assert_eq!(mem.accesses - before, 2, "the level-3 slot and the count in the level-2 entry");
+        let before = mem.accesses;
+        table.map_page(VirtAddr(0x1_0000_1000), PhysAddr(0x4000_2000), USER_RW, &mut mem).unwrap();
+        assert_eq!(mem.accesses - before, 1, "a replaced page changes no count");
+        table.unmap_range(VirtAddr(0x1_0000_0000), 0x2000, &mut mem);
+        assert_eq!(table.prune(VirtAddr(0x1_0000_0000), 0x2000, &mut mem), 3);
+        table.map_page(VirtAddr(0x1_0000_2000), PhysAddr(0x4000_3000), USER_RW, &mut mem).unwrap();
+        assert_eq!(table.translate(VirtAddr(0x1_0000_2000), &mut mem).map(|(pa, _)| pa.0), Some(0x4000_3000));
+        assert!(table.counts_consistent(&mut mem));
+    }
+
+    /// Clearing and pruning inside the cached level-3 table's 2 MiB (the fast paths)
+    /// does what the walk from the root does, unaligned ranges included.
+    #[test]
+    fn cached_clear_and_prune_match_the_walk() {
+        for (start, len) in [(0x800u64, 0x2000u64), (0x1000, 0x1000), (0, 0x5000), (0x4fff, 0x1), (0x3000, 0x1fd000)] {
+            let mut results = Vec::new();
+            for cached in [true, false] {
+                let mut mem = FakeTables::new();
+                let mut table = PageTable::new(&mut mem).unwrap();
+                let base = 0x1_0000_0000u64;
+                for page in 0..5 {
+                    table
+                        .map_page(VirtAddr(base + page * PAGE_SIZE), PhysAddr(0x4000_0000), USER_RW, &mut mem)
+                        .unwrap();
+                }
+                if !cached {
+                    table.walk = EMPTY_WALK;
+                }
+                let mut seen = Vec::new();
+                let cleared = table.clear_range(VirtAddr(base + start), len, &mut mem, |va| seen.push(va.as_u64()));
+                let freed = table.prune(VirtAddr(base + start), len, &mut mem);
+                assert!(table.counts_consistent(&mut mem));
+                results.push((cleared, seen, freed, leaves(&table, &mut mem), mem.live()));
+            }
+            assert_eq!(results[0], results[1], "range {start:#x}+{len:#x}");
+        }
     }
 }

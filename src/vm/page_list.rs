@@ -23,7 +23,7 @@ use core::hash::{BuildHasher, Hasher};
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{ZxError, ZxResult};
-use crate::mm::PhysAddr;
+use crate::mm::{PhysAddr, PhysMemory};
 
 /// Pages per chunk of the directory (1 KiB of entries).
 const CHUNK_PAGES: usize = 128;
@@ -34,7 +34,7 @@ const DENSE_PAGES: u64 = 1 << 18;
 pub const EMPTY: u64 = u64::MAX;
 
 /// `CHUNK_PAGES` consecutive entries and how many of them hold a frame.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Chunk {
     used: usize,
     frames: [u64; CHUNK_PAGES],
@@ -44,11 +44,16 @@ struct Chunk {
 /// fallibly only through a `Vec` (`Box::try_new` is not stable).
 type ChunkBox = Box<[Chunk]>;
 
+/// A chunk with no page.
+const EMPTY_CHUNK: Chunk = Chunk { used: 0, frames: [EMPTY; CHUNK_PAGES] };
+
 /// A new, empty chunk, or NO_MEMORY.
 fn new_chunk() -> ZxResult<ChunkBox> {
     let mut one = Vec::new();
     one.try_reserve_exact(1).map_err(|_| ZxError::NoMemory)?;
-    one.push(Chunk { used: 0, frames: [EMPTY; CHUNK_PAGES] });
+    // Cloned from a constant: the 1 KiB is copied once, straight into the allocation
+    // (a pushed literal was filled on the stack, then copied).
+    one.extend_from_slice(core::slice::from_ref(&EMPTY_CHUNK));
     // Length equals capacity: no reallocation.
     Ok(one.into_boxed_slice())
 }
@@ -257,6 +262,41 @@ impl PageList {
             self.len += 1;
             return Ok((frame, true));
         }
+        self.get_or_insert_elsewhere(index, make)
+    }
+
+    /// [`Self::get_or_insert_with`] with a zeroed page from `mem` as the new frame: the
+    /// dense case (the chunk exists) inlines whole into the caller, the allocation and
+    /// zeroing included (a closure that zeroes a page is too big for the compiler to
+    /// inline, so the page-fault path would call it). Same guarantees.
+    #[inline(always)]
+    pub fn get_or_insert_zeroed<M: PhysMemory + ?Sized>(
+        &mut self,
+        index: u64,
+        mem: &mut M,
+    ) -> ZxResult<(PhysAddr, bool)> {
+        if let Some((used, entry)) = self.dense_entry(index) {
+            if *entry != EMPTY {
+                return Ok((PhysAddr(*entry), false));
+            }
+            let frame = mem.alloc_zeroed_page()?;
+            debug_assert!(frame.0 != EMPTY, "PageList: {frame} is not a frame address");
+            *entry = frame.0;
+            *used += 1;
+            self.len += 1;
+            return Ok((frame, true));
+        }
+        self.get_or_insert_elsewhere(index, || mem.alloc_zeroed_page())
+    }
+
+    /// [`Self::get_or_insert_with`] for an index whose dense chunk does not exist yet or
+    /// that lies in the sparse map: out of line, so the dense case inlines.
+    #[inline(never)]
+    fn get_or_insert_elsewhere(
+        &mut self,
+        index: u64,
+        make: impl FnOnce() -> ZxResult<PhysAddr>,
+    ) -> ZxResult<(PhysAddr, bool)> {
         if let Some(frame) = self.get(index) {
             return Ok((frame, false));
         }
@@ -429,6 +469,31 @@ impl PageList {
             })
         });
         dense.chain(sparse)
+    }
+
+    /// Consumes the list and calls `f` with every index and frame: what
+    /// [`into_frames`](Self::into_frames) yields, in the same order, with plain loops
+    /// (the destruction of a VMO; its nested iterator adapters cost about as much as
+    /// freeing the page itself). Never allocates.
+    pub fn for_each_frame(self, mut f: impl FnMut(u64, PhysAddr)) {
+        let PageList { dense, sparse, .. } = self;
+        for (c, chunk) in dense.into_iter().enumerate() {
+            let Some(chunk) = chunk.as_deref().and_then(|chunk| chunk.first()) else { continue };
+            let base = (c * CHUNK_PAGES) as u64;
+            let mut left = chunk.used;
+            let mut slot = 0;
+            while left > 0 && slot < CHUNK_PAGES {
+                let entry = chunk.frames[slot];
+                if entry != EMPTY {
+                    left -= 1;
+                    f(base + slot as u64, PhysAddr(entry));
+                }
+                slot += 1;
+            }
+        }
+        for (index, frame) in sparse {
+            f(index, frame);
+        }
     }
 }
 
@@ -618,5 +683,28 @@ mod tests {
         assert_eq!(allocations_during(|| big.drain_range(DENSE_PAGES, u64::MAX, |_, _| {})), 0);
         assert!(big.is_empty());
         assert_eq!(allocations_during(|| assert_eq!(list.into_frames().count(), 1)), 0);
+    }
+
+    /// `for_each_frame` reports what `into_frames` yields, in the same order, for dense,
+    /// sparse and mixed lists, and allocates nothing.
+    #[test]
+    fn for_each_frame_matches_into_frames() {
+        let build = || {
+            let mut list = PageList::new();
+            for index in [0u64, 5, 127, 128, 300, 1000, DENSE_PAGES, DENSE_PAGES + 77, 1 << 40] {
+                list.insert(index, PhysAddr(0x4000_0000 + index.min(1 << 20) * 0x1000)).unwrap();
+            }
+            list.remove(5);
+            list
+        };
+        let expected: Vec<(u64, PhysAddr)> = build().into_frames().collect();
+        let mut seen = Vec::with_capacity(expected.len());
+        let list = build();
+        let mut visit = |index, frame| seen.push((index, frame));
+        assert_eq!(allocations_during(|| list.for_each_frame(&mut visit)), 0);
+        assert_eq!(seen, expected);
+        let mut none = 0;
+        PageList::new().for_each_frame(|_, _| none += 1);
+        assert_eq!(none, 0);
     }
 }

@@ -278,6 +278,8 @@ pub struct Vmar<V> {
     live: usize,
     /// Parts of mappings that the last unmap cut off, not taken yet.
     cuts: [Option<Unmapped<V>>; 2],
+    /// The index [`find_hinted`](Self::find_hinted) found last (checked before use).
+    hint: usize,
 }
 
 impl<V: Copy + Eq> Vmar<V> {
@@ -292,6 +294,7 @@ impl<V: Copy + Eq> Vmar<V> {
             mappings: Vec::new(),
             live: 0,
             cuts: [None, None],
+            hint: 0,
         }
     }
 
@@ -506,6 +509,25 @@ impl<V: Copy + Eq> Vmar<V> {
             }
         }
         Ok(outcome)
+    }
+
+    /// The mapping containing `addr`, if any, trying the one the last call of this
+    /// function found first (a fault usually lands in the mapping the previous one
+    /// did). The remembered index is only a hint: whatever it names is checked to
+    /// contain `addr`, so no change to the mappings needs to update it. O(log n).
+    #[inline]
+    pub fn find_hinted(&mut self, addr: u64) -> Option<&Mapping<V>> {
+        let live = &self.mappings[..self.live];
+        if let Some(mapping) = live.get(self.hint)
+            && mapping.base <= addr
+            && addr - mapping.base < mapping.len
+        {
+            return live.get(self.hint);
+        }
+        let after = live.partition_point(|mapping| mapping.base <= addr);
+        let index = after.checked_sub(1).filter(|&i| live[i].contains(addr))?;
+        self.hint = index;
+        live.get(index)
     }
 
     /// The mapping containing `addr`, if any. O(log n).
@@ -1182,5 +1204,44 @@ mod tests {
         map_at(&mut vmar, a, 1, 4);
         vmar.clear();
         assert!(vmar.find(a).is_none());
+    }
+
+    /// `find_hinted` answers as `find` does whatever happened to the mappings since the
+    /// hint was taken: unmaps, cuts, holes, overwrites and protects move the indices.
+    #[test]
+    fn hinted_find_agrees_with_find_after_every_change() {
+        let mut vmar = user_vmar();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for step in 0..3000u32 {
+            let r = next();
+            let addr = FLOOR + (r % 64) * P;
+            let pages = (r >> 8) % 5 + 1;
+            match (r >> 16) % 4 {
+                0 => {
+                    let _ = vmar.map(Some(addr - vmar.base()), P, pages * P, step, 0, RW, RWX);
+                }
+                1 => {
+                    let _ = unmap_all(&mut vmar, addr, pages * P);
+                }
+                2 => {
+                    let _ = vmar.map_overwrite(addr - vmar.base(), P, pages * P, step, 0, RW, RWX);
+                    while vmar.take_unmapped().is_some() {}
+                }
+                _ => {
+                    let _ = vmar.protect(addr, pages * P, R);
+                }
+            }
+            for probe in 0..3 {
+                let at = FLOOR + ((r >> (24 + 8 * probe)) % 70) * P + (r >> 50) % P;
+                let expected = vmar.find(at).copied();
+                assert_eq!(vmar.find_hinted(at).copied(), expected, "step {step}, {at:#x}");
+            }
+        }
     }
 }

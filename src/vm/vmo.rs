@@ -987,8 +987,25 @@ impl VmoStore {
     /// if this VMO alone holds it (no allocation, nothing queued). Physical VMOs return
     /// the physical page. An index past the end → OUT_OF_RANGE; NO_MEMORY leaves every
     /// VMO as it was.
-    pub fn page_for_write(&mut self, id: VmoId, page_index: u64, mem: &mut dyn PhysMemory) -> ZxResult<PhysAddr> {
+    ///
+    /// Generic over the memory so the kernel's fault path calls its allocator directly
+    /// (no virtual call for the commit).
+    pub fn page_for_write<M: PhysMemory>(&mut self, id: VmoId, page_index: u64, mem: &mut M) -> ZxResult<PhysAddr> {
+        self.page_for_write_inline(id, page_index, mem).map(|(pa, _)| pa)
+    }
+
+    /// [`Self::page_for_write`], inlined into its caller (the page-fault path: no call,
+    /// no result through memory; the rare cases stay out of line), and the VMO's cache
+    /// policy, read in the same slot lookup.
+    #[inline(always)]
+    pub fn page_for_write_inline<M: PhysMemory>(
+        &mut self,
+        id: VmoId,
+        page_index: u64,
+        mem: &mut M,
+    ) -> ZxResult<(PhysAddr, u32)> {
         let vmo = vmo_mut(&mut self.slots, id);
+        let policy = vmo.cache_policy;
         if page_index >= pages(vmo.size) {
             return Err(ZxError::OutOfRange);
         }
@@ -996,7 +1013,7 @@ impl VmoStore {
         // page it holds privately, and a fresh commit (which shares nothing, so it needs
         // no frame-table entry).
         if let Backing::Paged(list) = &mut vmo.backing {
-            match list.get_or_insert_with(page_index, || mem.alloc_zeroed_page())? {
+            match list.get_or_insert_zeroed(page_index, mem)? {
                 (frame, true) => {
                     vmo.owned_pages += 1;
                     let shown = vmo.zero_page_shown;
@@ -1004,12 +1021,19 @@ impl VmoStore {
                     if shown {
                         self.invalidate(id, page_index, 1);
                     }
-                    return Ok(frame);
+                    return Ok((frame, policy));
                 }
-                (frame, false) if !is_shared_in(&self.frames, frame) => return Ok(frame),
+                (frame, false) if !is_shared_in(&self.frames, frame) => return Ok((frame, policy)),
                 (_, false) => {}
             }
         }
+        Ok((self.page_for_write_other(id, page_index, mem)?, policy))
+    }
+
+    /// [`Self::page_for_write`] for a physical VMO, a slice or a shared frame: out of
+    /// line, so the common cases above inline into the fault path.
+    #[inline(never)]
+    fn page_for_write_other<M: PhysMemory>(&mut self, id: VmoId, page_index: u64, mem: &mut M) -> ZxResult<PhysAddr> {
         match self.target(id, page_index) {
             Target::Physical(pa) => Ok(pa),
             Target::Paged { root, index } => self.make_private(root, index, mem),
@@ -1631,9 +1655,7 @@ impl VmoStore {
     /// `holder` lets go of every frame in `list` (its page list, already moved out).
     #[inline(never)]
     fn drop_all_frames(&mut self, holder: VmoId, list: PageList, mem: &mut dyn PhysMemory) {
-        for (_, frame) in list.into_frames() {
-            self.drop_frame(holder, frame, mem);
-        }
+        list.for_each_frame(|_, frame| self.drop_frame(holder, frame, mem));
     }
 
     /// Removes a dead, childless node, then every ancestor that this leaves dead and

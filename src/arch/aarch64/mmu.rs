@@ -69,6 +69,7 @@ pub fn zero_page(pa: PhysAddr) {
 /// Zeroes one page the frame allocator handed out, through the linear map: such a page
 /// is never inside the image (the image is reserved from the allocator), so this skips
 /// [`zero_page`]'s test for an image address.
+#[inline(always)]
 pub fn zero_frame(pa: PhysAddr) {
     zero_page_at(LINEAR_BASE + pa.0);
 }

@@ -53,7 +53,7 @@ pub fn cache_flush(c: &super::Caller, addr: u64, len: u64, options: u32) -> ZxRe
 /// Cache maintenance of what address space `id` maps in `[addr, addr + len)`.
 fn flush_mapped(k: &mut Kernel, id: u64, addr: u64, len: u64, options: u32) -> ZxResult {
     let Kernel { aspaces, frames, user_table_pages, .. } = k;
-    let space = aspaces.get_mut(&id).ok_or(ZxError::BadState)?;
+    let space = aspaces.get_mut(id).ok_or(ZxError::BadState)?;
     let mut tables = KernelTableMemory { frames, table_pages: user_table_pages };
     let end = addr + len;
     space.page_table.for_each_leaf_in(VirtAddr(addr), len, &mut tables, |va, desc, size| {

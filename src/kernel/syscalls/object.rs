@@ -236,7 +236,7 @@ fn kmem_stats(k: &Kernel) -> [u64; 9] {
 
 /// TASK_STATS: mapped bytes, and committed pages of mapped VMOs split private/shared.
 fn task_stats(k: &Kernel, id: u64) -> [u64; 4] {
-    let Some(space) = k.aspaces.get(&id) else { return [0; 4] };
+    let Some(space) = k.aspaces.get(id) else { return [0; 4] };
     let (mut mapped, mut private, mut shared, mut scaled) = (0u64, 0u64, 0u64, 0u64);
     for m in space.vmar.iter() {
         mapped += m.len;

@@ -383,7 +383,7 @@ impl Process {
             (self.first.load(Ordering::Acquire), status)
         };
         let (mappings, vmos_left) = with_kernel(|k| {
-            let mappings = k.aspaces.get(&self.aspace_id).map_or(0, |s| s.vmar.mapping_count());
+            let mappings = k.aspaces.get(self.aspace_id).map_or(0, |s| s.vmar.mapping_count());
             if first {
                 crate::kernel::aspace::audit_write_xor_execute(k, self.aspace_id);
             }
