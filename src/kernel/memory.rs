@@ -24,6 +24,14 @@ fn alloc_frame(frames: &mut FrameAllocator) -> ZxResult<PhysAddr> {
     frames.alloc()
 }
 
+/// A new frame with whatever it held before, for a caller that overwrites all of it
+/// before anything else can read it (a whole-page VMO write copies into it before it is
+/// published). NO_MEMORY as for any commit.
+#[inline(always)]
+pub fn alloc_unzeroed_frame(frames: &mut FrameAllocator) -> ZxResult<PhysAddr> {
+    alloc_frame(frames)
+}
+
 impl PhysMemory for FramePages<'_> {
     // Inlined whole where the type is known (the page-fault path), so a fresh page costs
     // no call.

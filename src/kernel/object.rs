@@ -217,6 +217,12 @@ pub trait KernelObject: AsAny {
     fn peer(&self) -> ZxResult<Arc<dyn KernelObject>> {
         Err(ZxError::NotSupported)
     }
+    /// The VMO a VMO object stands for, `None` for every other type: the type test of
+    /// the borrowed `zx_vmo_read` / `zx_vmo_write` lookup in one virtual call (a
+    /// downcast costs a `type_id` call and a 128-bit compare).
+    fn vmo_id(&self) -> Option<crate::vm::vmo::VmoId> {
+        None
+    }
 }
 
 /// Downcasts a kernel object to its concrete type: WRONG_TYPE when it is another.

@@ -44,6 +44,9 @@ impl KernelObject for VmoObject {
     fn obj_type(&self) -> u32 {
         obj_type::VMO
     }
+    fn vmo_id(&self) -> Option<VmoId> {
+        Some(self.id)
+    }
     fn name(&self) -> Option<[u8; 32]> {
         Some(with_kernel(|k| k.vmos.name(self.id)))
     }

@@ -199,7 +199,7 @@ impl PageList {
     /// any. NO_MEMORY (a chunk or map slot could not be allocated) leaves the list as it
     /// was. Inline fast path: an index whose chunk already exists is one store and two
     /// counts.
-    #[inline]
+    #[inline(always)]
     pub fn insert(&mut self, index: u64, frame: PhysAddr) -> ZxResult<Option<PhysAddr>> {
         debug_assert!(frame.0 != EMPTY, "PageList: {frame} is not a frame address");
         if let Some((used, entry)) = self.dense_entry(index) {

@@ -153,6 +153,17 @@ pub struct PageRef {
     pub shared: bool,
 }
 
+/// What holds the page a write within one page goes to (see [`VmoStore::write_target`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteTarget {
+    /// A frame the VMO alone holds: [`VmoStore::page_for_write`] would return it as is.
+    Private(PhysAddr),
+    /// No frame yet in a paged VMO that is not a slice: a write commits one.
+    Uncommitted,
+    /// Anything else (a shared frame, a slice, a physical VMO): the general path.
+    Other,
+}
+
 /// Pages of a VMO whose mappings are stale: unmap `[first_page, first_page + page_count)`
 /// (page indices of `vmo`, not addresses) so that the next access refaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1028,6 +1039,58 @@ impl VmoStore {
             }
         }
         Ok((self.page_for_write_other(id, page_index, mem)?, policy))
+    }
+
+    /// The hot path of a `zx_vmo_write` within one page: the checks of
+    /// [`Self::check_read_write`] (same errors, same order) and what holds page
+    /// `offset / PAGE_SIZE`, with one slot lookup. Anything but a paged VMO that is not a
+    /// slice answers [`WriteTarget::Other`] after the full checks, as does a shared
+    /// frame. With `len == 0` the answer after the checks means nothing.
+    #[inline(always)]
+    pub fn write_target(&self, id: VmoId, offset: u64, len: u64) -> ZxResult<WriteTarget> {
+        let vmo = vmo_ref(&self.slots, id);
+        let Backing::Paged(list) = &vmo.backing else {
+            self.check_read_write(id, offset, len)?;
+            return Ok(WriteTarget::Other);
+        };
+        // A paged VMO that is not a slice is never physical: checks 2 to 4.
+        let end = offset.checked_add(len).ok_or(ZxError::OutOfRange)?;
+        if vmo.cache_policy != cache_policy::CACHED {
+            return Err(ZxError::BadState);
+        }
+        if end > vmo.size {
+            return Err(ZxError::OutOfRange);
+        }
+        Ok(match list.get(offset / PAGE_SIZE) {
+            Some(frame) if !self.is_shared(frame) => WriteTarget::Private(frame),
+            Some(_) => WriteTarget::Other,
+            None => WriteTarget::Uncommitted,
+        })
+    }
+
+    /// Commits `frame`, which the caller filled completely (a whole-page write copied
+    /// into a fresh frame before it was published), as page `page_index` of `id`, a
+    /// paged VMO that is not a slice and has no page there ([`WriteTarget::Uncommitted`]
+    /// under the same lock). The same bookkeeping as a fresh commit by
+    /// [`Self::page_for_write`]: counts, and mappings that may show the zero page are
+    /// queued for invalidation. NO_MEMORY (no room in the page list) changes nothing and
+    /// leaves `frame` with the caller. Inlined into the write path (one caller).
+    #[inline(always)]
+    pub fn commit_filled(&mut self, id: VmoId, page_index: u64, frame: PhysAddr) -> ZxResult {
+        let vmo = vmo_mut(&mut self.slots, id);
+        let Backing::Paged(list) = &mut vmo.backing else {
+            panic!("commit_filled: {id:?} is not a paged VMO");
+        };
+        assert!(page_index < pages(vmo.size), "commit_filled: page {page_index} past the end");
+        let old = list.insert(page_index, frame)?;
+        assert!(old.is_none(), "commit_filled: page {page_index} was committed");
+        vmo.owned_pages += 1;
+        let shown = vmo.zero_page_shown;
+        self.committed_frames += 1;
+        if shown {
+            self.invalidate(id, page_index, 1);
+        }
+        Ok(())
     }
 
     /// [`Self::page_for_write`] for a physical VMO, a slice or a shared frame: out of

@@ -1692,3 +1692,94 @@ fn zero_and_decommit_over_many_sparse_pages_never_allocate() {
     assert_eq!(store.info(vmo).committed_bytes, 0);
     check_invariants(&store, &mem);
 }
+
+// ----- the one-page write path (zx_vmo_write within a page) ------------------------
+
+/// `write_target` reports `check_read_write`'s error for every range and, when the
+/// checks pass, what `private_page` / `page_for_read` say about the page.
+fn check_write_target(store: &VmoStore, id: VmoId, paged_root: bool) {
+    let size = store.size(id);
+    let offsets = [0, 1, P - 1, P, P + 7, 2 * P, size, size + 1, u64::MAX - 1, u64::MAX];
+    let lens = [0, 1, 100, P - 1, P, P + 1, u64::MAX];
+    for offset in offsets {
+        for len in lens {
+            let got = store.write_target(id, offset, len);
+            let checked = store.check_read_write(id, offset, len);
+            match (got, checked) {
+                (Err(e), expected) => assert_eq!(Err(e), expected, "{offset:#x}+{len:#x}"),
+                (Ok(target), Ok(())) => {
+                    if len == 0 {
+                        continue;
+                    }
+                    let index = offset / P;
+                    let expected = if !paged_root {
+                        WriteTarget::Other
+                    } else if let Some(frame) = store.private_page(id, index) {
+                        WriteTarget::Private(frame)
+                    } else if store.page_for_read(id, index).is_none() {
+                        WriteTarget::Uncommitted
+                    } else {
+                        WriteTarget::Other
+                    };
+                    assert_eq!(target, expected, "{offset:#x}+{len:#x}");
+                }
+                (Ok(target), Err(e)) => panic!("{offset:#x}+{len:#x}: {target:?}, expected {e:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn write_target_is_check_read_write_and_private_page() {
+    let mut store = VmoStore::new();
+    let mut mem = FakeMemory::new();
+    let mut cache = RecordingCache::default();
+    let id = store.create(1, 3 * P, 0).unwrap();
+    check_write_target(&store, id, true);
+    store.page_for_write(id, 1, &mut mem).unwrap();
+    check_write_target(&store, id, true);
+    // A snapshot shares page 1 (Other for both), a slice is never the fast path.
+    let child = store.create_child(id, 2, child::SNAPSHOT, 0, 3 * P, false).unwrap();
+    check_write_target(&store, id, true);
+    check_write_target(&store, child, true);
+    let slice = store.create_child(id, 3, child::SLICE, P, 2 * P, false).unwrap();
+    check_write_target(&store, slice, false);
+    let uncached = store.create(4, 2 * P, 0).unwrap();
+    store.set_cache_policy(uncached, cache_policy::UNCACHED, &mut cache).unwrap();
+    check_write_target(&store, uncached, true);
+    assert_eq!(store.write_target(uncached, 0, 0), Err(ZxError::BadState));
+    let phys = store.create_physical(5, PhysAddr(0x900_0000), P).unwrap();
+    check_write_target(&store, phys, false);
+    assert_eq!(store.write_target(phys, 0, 1), Err(ZxError::NotSupported));
+    for id in [slice, child, id, uncached, phys] {
+        store.release(id, &mut mem);
+    }
+    assert_eq!(mem.live(), 0);
+}
+
+#[test]
+fn commit_filled_is_a_fresh_commit() {
+    let mut store = VmoStore::new();
+    let mut mem = FakeMemory::new();
+    // Page 200 lies past the first page-list chunk (a new chunk on insert).
+    let id = store.create(1, 300 * P, 0).unwrap();
+    let filled = mem.fresh([0x5a; PAGE_SIZE as usize]);
+    assert_eq!(store.write_target(id, 0, P), Ok(WriteTarget::Uncommitted));
+    store.commit_filled(id, 0, filled).unwrap();
+    assert!(invalidations(&mut store).is_empty(), "no mapping showed the zero page");
+    assert_eq!(store.write_target(id, 0, P), Ok(WriteTarget::Private(filled)));
+    assert_eq!(store.page_for_write(id, 0, &mut mem), Ok(filled));
+    assert_eq!(store.page_for_read(id, 0), Some(PageRef { pa: filled, shared: false }));
+    // Once a mapping may have shown the zero page, the commit makes it refault.
+    store.note_zero_page_shown(id);
+    let far = mem.fresh([0xa5; PAGE_SIZE as usize]);
+    store.commit_filled(id, 200, far).unwrap();
+    assert_eq!(invalidations(&mut store), vec![Invalidation { vmo: id, first_page: 200, page_count: 1 }]);
+    assert_eq!(store.private_page(id, 200), Some(far));
+    let out = read(&store, &mem, id, 200 * P, P).unwrap();
+    assert!(out.iter().all(|&b| b == 0xa5));
+    check_invariants(&store, &mem);
+    assert_eq!(store.info(id).committed_bytes, 2 * P);
+    store.release(id, &mut mem);
+    assert_eq!(mem.live(), 0);
+}

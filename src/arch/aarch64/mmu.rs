@@ -66,6 +66,14 @@ pub fn zero_page(pa: PhysAddr) {
     zero_page_at(phys_to_virt(pa).0);
 }
 
+/// The linear-map address of a frame the frame allocator handed out: such a frame is
+/// never inside the image (the image is reserved from the allocator), so this skips
+/// [`phys_to_virt`]'s test for an image address.
+#[inline(always)]
+pub fn frame_to_virt(pa: PhysAddr) -> VirtAddr {
+    VirtAddr(LINEAR_BASE + pa.0)
+}
+
 /// Zeroes one page the frame allocator handed out, through the linear map: such a page
 /// is never inside the image (the image is reserved from the allocator), so this skips
 /// [`zero_page`]'s test for an image address.

@@ -127,6 +127,8 @@ pub fn copy_slice_from_user(dst: &mut [u8], user: u64) -> Result<(), CopyFault> 
 
 /// Copies between a user address and a kernel page reached through the linear map.
 /// The caller (a syscall holding the kernel lock) holds the page for the duration.
+/// Inlined: its checks are a few instructions around the call of the copy routine.
+#[inline(always)]
 pub fn copy_kernel_page(user: u64, kernel_va: u64, len: usize, to_user: bool) -> Result<(), CopyFault> {
     let page = kernel_va & !0xfff;
     let in_linear_map = crate::mm::layout::linear_phys(crate::mm::VirtAddr(page)).is_some();

@@ -5,14 +5,14 @@ use crate::abi::{PAGE_SIZE, ZX_HANDLE_INVALID, cache_policy, child, rights};
 use crate::arch::aarch64::{mmu, user_copy};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::aspace::apply_invalidations;
-use crate::kernel::memory::{FramePages, LinearMapCaches};
+use crate::kernel::memory::{FramePages, LinearMapCaches, alloc_unzeroed_frame};
 use crate::kernel::object::new_koid;
 use crate::kernel::vm_object::VmoObject;
 use crate::kernel::{Kernel, with_kernel};
 use crate::mm::PhysAddr;
-use crate::object::rights::vmo_child_rights;
+use crate::object::rights::{check_rights, vmo_child_rights};
 use crate::syscall::user_ptr::check_range;
-use crate::vm::vmo::VmoId;
+use crate::vm::vmo::{VmoId, WriteTarget};
 use alloc::sync::Arc;
 
 /// `zx_vmo_create`: options, then size, then the out-pointer.
@@ -33,8 +33,79 @@ pub fn create(c: &Caller, size: u64, options: u32, out: u64) -> ZxResult {
 /// the pages it touches; a read commits nothing (uncommitted pages read as zeros).
 pub fn read_write(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64, write: bool) -> ZxResult {
     let need = if write { rights::WRITE } else { rights::READ };
+    // Within one page (`offset % PAGE_SIZE + len` cannot overflow here): the VMO is
+    // borrowed under the handle-table lock instead of counted, with the errors of
+    // `lookup_vmo` in its order (BAD_HANDLE, WRONG_TYPE, ACCESS_DENIED). Sound by the
+    // rules of `Process::with_handle`: the handle keeps the VMO alive while the table is
+    // locked, and the copy neither blocks nor drops an object and takes only the
+    // higher-ranked VM lock. Longer copies count a reference instead, so they do not
+    // hold the handle table meanwhile.
+    if len <= PAGE_SIZE && offset % PAGE_SIZE + len <= PAGE_SIZE {
+        return c.process().with_handle(handle, |object, have, _| {
+            let vmo = object.vmo_id().ok_or(ZxError::WrongType)?;
+            check_rights(have, need)?;
+            with_kernel(|k| {
+                if write { write_in_page(k, vmo, buf, offset, len) } else { copy_vmo(k, vmo, buf, offset, len, false) }
+            })
+        })?;
+    }
     let (object, _) = lookup_vmo(c, handle, need)?;
     with_kernel(|k| copy_vmo(k, object.id(), buf, offset, len, write))
+}
+
+/// A write that stays within one page, after the handle lookup: the VMO's checks and the
+/// page's state in one slot lookup ([`crate::vm::vmo::VmoStore::write_target`]), then
+/// - a page the VMO holds privately: the copy, as [`copy_vmo`] would make it;
+/// - a whole page not committed yet: the copy goes into a fresh frame that is not
+///   zeroed first, and the frame is committed after the copy. Sound because every byte
+///   of the frame is written before anything can read it: the frame is in no page list
+///   or page table until `commit_filled`, and the VM lock (held throughout) keeps other
+///   CPUs out of the VMO store. If the copy faults (a user page to commit or fork, or a
+///   bad pointer) the frame is freed and the write goes the general way, so a fault is
+///   resolved with the store as it was, and the result and errors are those of
+///   [`copy_vmo`]. A source that maps this very page showed the zero page (readable,
+///   not yet invalidated), so the page is committed holding zeros, as the general way
+///   (commit a zero page, invalidate, copy) would leave it. The invalidation of
+///   mappings that showed the zero page is queued by `commit_filled` and applied here;
+/// - anything else (a partial page to commit, a shared frame, a slice or a physical
+///   VMO): [`copy_vmo`], which checks again and takes the general path.
+#[inline(always)]
+fn write_in_page(k: &mut Kernel, vmo: VmoId, buf: u64, offset: u64, len: u64) -> ZxResult {
+    let target = k.vmos.write_target(vmo, offset, len)?;
+    if len == 0 {
+        return Ok(());
+    }
+    check_range(buf, len, false)?;
+    match target {
+        WriteTarget::Private(pa) => {
+            // Every frame of a paged VMO came from the frame allocator, never from the
+            // image, so the linear map reaches it without `phys_to_virt`'s image test.
+            let kva = mmu::frame_to_virt(pa).0 + offset % PAGE_SIZE;
+            user::copy_page_bytes(k, buf, kva, len as usize, false)
+        }
+        WriteTarget::Uncommitted if len == PAGE_SIZE && write_fresh_page(k, vmo, buf, offset)? => Ok(()),
+        _ => copy_vmo(k, vmo, buf, offset, len, true),
+    }
+}
+
+/// The whole-page write into an uncommitted page of [`write_in_page`]: true when done,
+/// false when the general path must make it (no frame, or the copy faulted; nothing
+/// changed then). NO_MEMORY from the page list after a successful copy is the write's
+/// error, as it would be on the general path, with the frame freed.
+#[inline(always)]
+fn write_fresh_page(k: &mut Kernel, vmo: VmoId, buf: u64, offset: u64) -> ZxResult<bool> {
+    let Ok(frame) = alloc_unzeroed_frame(&mut k.frames) else { return Ok(false) };
+    let kva = mmu::frame_to_virt(frame).0;
+    if user_copy::copy_kernel_page(buf, kva, PAGE_SIZE as usize, false).is_err() {
+        k.frames.free(frame);
+        return Ok(false);
+    }
+    if let Err(e) = k.vmos.commit_filled(vmo, offset / PAGE_SIZE, frame) {
+        k.frames.free(frame);
+        return Err(e);
+    }
+    apply_invalidations(k);
+    Ok(true)
 }
 
 /// Pages a write looks up at once (see [`write_runs`]).
