@@ -70,6 +70,7 @@ static TESTS: &[user::Test] = tests![
     vmo_read_write_bad_buffers,
     vmo_read_write_through_mappings,
     vmo_write_of_many_pages_through_faults,
+    vmo_write_of_a_whole_fresh_page,
     // Sizes.
     vmo_set_size_not_resizable_unavailable,
     vmo_set_size_range_and_rights,
@@ -1174,6 +1175,56 @@ fn vmo_write_of_many_pages_through_faults(ctx: &Ctx) -> TestResult {
         "write a VMO from its own mapping",
     )?;
     expect_filled(&vmo, 2 * PAGE, 0x55, 2 * PAGE, "pages 2 and 3 after the self copy")
+}
+
+fn vmo_write_of_a_whole_fresh_page(ctx: &Ctx) -> TestResult {
+    // A write of a whole uncommitted page copies into a frame that is not zeroed first
+    // and commits it after the copy; a copy that faults takes the general path, and the
+    // page never shows what the frame held before.
+    let vmo = new_vmo(5 * PAGE)?;
+    let buf = [0x61u8; PAGE as usize];
+    check_ok(vmo_write(&vmo, &buf, PAGE), "whole-page write into a fresh page")?;
+    expect_filled(&vmo, PAGE, 0x61, PAGE, "page 1")?;
+    check_eq(committed(&vmo)?, PAGE, "one page committed")?;
+    // From an untouched mapping of another VMO: the copy faults, then the general path.
+    let src = new_vmo(2 * PAGE)?;
+    fill(&src, 0, 0x62, PAGE)?;
+    let window = map(ctx, VM_PERM_READ, &src, 2 * PAGE)?;
+    check_status(raw(nr::VMO_WRITE, &[vmo.raw_u64(), window.addr(), 0, PAGE]), ZX_OK, "write from a mapping")?;
+    expect_filled(&vmo, 0, 0x62, PAGE, "page 0")?;
+    // A source that runs into a hole half-way: INVALID_ARGS, and the rest of the page
+    // reads as zeros, as after a commit of a zero page.
+    let rw = map(ctx, VM_RW, &src, 2 * PAGE)?;
+    rw.write(0, 0x62);
+    check_ok(vmar_unmap(ctx.root_vmar, rw.addr() + PAGE, PAGE), "unmap the tail")?;
+    check_status(
+        raw(nr::VMO_WRITE, &[vmo.raw_u64(), rw.addr() + PAGE / 2, 2 * PAGE, PAGE]),
+        ZX_ERR_INVALID_ARGS,
+        "write running into a hole",
+    )?;
+    expect_filled(&vmo, 2 * PAGE + PAGE / 2, 0, PAGE / 2, "the part of page 2 after the fault")?;
+    // A mapping that showed the zero page sees the committed page afterwards.
+    let shown = map(ctx, VM_PERM_READ, &vmo, 5 * PAGE)?;
+    check_eq(shown.read(3 * PAGE + 5), 0, "page 3 reads as zero through the mapping")?;
+    let other = [0x63u8; PAGE as usize];
+    check_ok(vmo_write(&vmo, &other, 3 * PAGE), "whole-page write after the zero page was shown")?;
+    check_eq(shown.read(3 * PAGE + 5), 0x63, "page 3 through the mapping after the write")?;
+    // Page 3 written from the mapping's own view of itself, once more: the same bytes.
+    check_status(
+        raw(nr::VMO_WRITE, &[vmo.raw_u64(), shown.addr() + 3 * PAGE, 3 * PAGE, PAGE]),
+        ZX_OK,
+        "a page written from its own mapping",
+    )?;
+    expect_filled(&vmo, 3 * PAGE, 0x63, PAGE, "page 3 after the self copy")?;
+    // An uncommitted page written from a mapping that shows it as the zero page: zeros.
+    check_eq(shown.read(4 * PAGE), 0, "page 4 reads as zero through the mapping")?;
+    check_status(
+        raw(nr::VMO_WRITE, &[vmo.raw_u64(), shown.addr() + 4 * PAGE, 4 * PAGE, PAGE]),
+        ZX_OK,
+        "an uncommitted page written from its own zero-page mapping",
+    )?;
+    expect_filled(&vmo, 4 * PAGE, 0, PAGE, "page 4 after the self copy")?;
+    check_eq(committed(&vmo)?, 5 * PAGE, "every page committed")
 }
 
 fn vmo_read_write_through_mappings(ctx: &Ctx) -> TestResult {
