@@ -109,23 +109,24 @@ impl Thread {
     /// sp = stack, x0 = arg1, x1 = arg2, every other register zero. BAD_STATE when the
     /// thread is not NEW or the process not RUNNING.
     pub fn start(self: &Arc<Self>, entry: u64, stack: u64, arg1: u64, arg2: u64) -> ZxResult {
-        self.start_with(&TrapFrame::new_user(entry, stack, [arg1, arg2, 0]), false)
+        self.start_with(|f| f.set_user_entry(entry, stack, [arg1, arg2, 0]), false)
     }
 
     /// `zx_process_start`: as [`Thread::start`], for the first thread of a NEW process,
     /// which becomes RUNNING in the same step.
     pub fn start_initial(self: &Arc<Self>, entry: u64, stack: u64, arg1: u64, arg2: u64) -> ZxResult {
-        self.start_with(&TrapFrame::new_user(entry, stack, [arg1, arg2, 0]), true)
+        self.start_with(|f| f.set_user_entry(entry, stack, [arg1, arg2, 0]), true)
     }
 
     /// Starts the first thread of the first process (NEW) with userboot's registers.
     pub fn start_with_frame(self: &Arc<Self>, frame: &TrapFrame) -> ZxResult {
-        self.start_with(frame, true)
+        self.start_with(|f| *f = *frame, true)
     }
 
     /// The thread joins its process's started threads and becomes RUNNING in one step
     /// under the process's lock ([`Process::admit_started`]), then is made runnable.
-    fn start_with(self: &Arc<Self>, frame: &TrapFrame, initial: bool) -> ZxResult {
+    /// `frame` fills in the zeroed first trap frame in place on the kernel stack.
+    fn start_with(self: &Arc<Self>, frame: impl FnOnce(&mut TrapFrame), initial: bool) -> ZxResult {
         self.process.admit_started(self, initial, || {
             let mut life = self.life.lock();
             let stack_guard = self.stack.lock();
