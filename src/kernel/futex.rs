@@ -96,7 +96,11 @@ pub fn wait(caller: &Arc<Thread>, ptr: u64, current: i32, owner: Option<Arc<Thre
         check_owner(owner.as_ref(), caller, &table, &[key])?;
         let node = WaitNode::new(caller.clone());
         let queue = &mut table.buckets[bucket_of(key)];
-        queue.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+        // Room is usually there (an emptied bucket keeps its capacity): grow only when
+        // full, NO_MEMORY before anything is queued.
+        if queue.len() == queue.capacity() {
+            queue.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+        }
         queue.push_back((key, node.clone()));
         node
     };

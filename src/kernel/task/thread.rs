@@ -170,8 +170,30 @@ impl Thread {
         }
     }
 
+    /// Runs on the ending thread itself, in its last kernel code before its final
+    /// switch (`sched::exit_current`): the thread becomes DEAD and asserts TERMINATED,
+    /// as Zircon's thread does on its own way out. So a joiner is woken before the
+    /// switch and the scheduler can pick it straight away (on one CPU it used to wait
+    /// for the idle loop to run [`Thread::after_death`] first: a third switch).
+    ///
+    /// Why this is early enough to be sound, on any number of CPUs: the thread runs no
+    /// more EL0 code (it is Dying and never returns to EL0), and it stays allocated
+    /// (its CPU's current cell, then the reaper slot, count it) until its CPU has
+    /// switched away; a joiner that now closes the last handle or kills the process
+    /// cannot free its stack or its address space, because both stay tied to what
+    /// happens after the switch: the stack is freed, and the thread leaves its
+    /// process's lists (which is what lets the process end and tear down its address
+    /// space), only in [`Thread::after_death`]. Until then `PROCESS_THREADS` leaves a
+    /// DEAD thread out (`Process::thread_koids`), so what a joiner sees is as before.
+    pub(crate) fn announce_death(&self) {
+        *self.life.lock() = ThreadLife::Dead;
+        self.kill.store(true, Ordering::Release);
+        self.base.update_signals(signal::THREAD_RUNNING, signal::TASK_TERMINATED);
+    }
+
     /// Runs after the thread has ended and its CPU switched away from it: frees its
-    /// kernel stack, then asserts TERMINATED, then tells its process.
+    /// kernel stack, then (if [`Thread::announce_death`] has not) asserts TERMINATED,
+    /// then tells its process.
     pub(crate) fn after_death(self: &Arc<Self>) {
         self.stack.lock().take();
         *self.life.lock() = ThreadLife::Dead;
