@@ -51,7 +51,7 @@ const CACHED_PER_CLASS: u16 = 64;
 /// 32 KiB worth for the 1 KiB and 2 KiB classes.
 #[inline(always)]
 fn cache_limit(class: usize) -> u16 {
-    if class < 7 { CACHED_PER_CLASS } else { (32 * 1024 >> (class + 3)) as u16 }
+    if class < 7 { CACHED_PER_CLASS } else { ((32 * 1024) >> (class + 3)) as u16 }
 }
 
 struct Arena {
