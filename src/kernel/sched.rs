@@ -769,15 +769,6 @@ pub fn idle_loop() -> ! {
             s.cpus[cpu].idle = !has_work;
         }
         yield_from_idle();
-        // Back from running threads (or nothing to run). When work is already waiting
-        // (typically the thread that an ended one's TERMINATED woke, queued by
-        // `finish_switch` on this idle context), run it before anything else: the
-        // deadline scan below only has to precede a sleep. Deadlines that come due
-        // meanwhile are not missed: every switch to a thread arms this CPU's timer for
-        // its earliest deadline (`reschedule`), and the scan runs before every `wfi`.
-        if has_work_for(&SCHED.lock(), cpu_index()) {
-            continue;
-        }
         // Deadlines that passed while this CPU was busy end now, and the timer is armed
         // again before sleeping, so no wake-up depends on one interrupt arriving.
         timer_interrupt();
