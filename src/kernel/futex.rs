@@ -52,9 +52,20 @@ fn check_ptr(ptr: u64) -> ZxResult {
     if ptr == 0 || !ptr.is_multiple_of(4) { Err(ZxError::InvalidArgs) } else { Ok(()) }
 }
 
+/// Reads the futex word, with [`FUTEXES`] held by the caller.
+///
+/// Lock-free first attempt (`user::get`): the copy runs without the VM lock and takes it
+/// only when it faults (a page to commit, or a bad pointer), to resolve the fault and
+/// read again, so a warm wait never touches the VM lock. Sound for the reasons given at
+/// `user::get` (a copy that does not fault read through page-table entries that were
+/// valid when it ran, as the thread's own EL0 load would). The compare-and-enqueue stays
+/// atomic with respect to wakes and requeues because that is [`FUTEXES`]'s job, not the
+/// VM lock's: a waker changes the word at EL0 and then takes [`FUTEXES`], so either the
+/// read below sees the new value, or the wake finds this waiter queued. The fallback
+/// takes the VM lock inside [`FUTEXES`], the documented order (futex table, then VM).
 fn read_word(ptr: u64) -> ZxResult<i32> {
     let mut bytes = [0u8; 4];
-    super::with_kernel(|k| super::syscalls::user::read_bytes(k, ptr, &mut bytes))?;
+    super::syscalls::user::get(ptr, &mut bytes)?;
     Ok(i32::from_le_bytes(bytes))
 }
 
@@ -85,7 +96,11 @@ pub fn wait(caller: &Arc<Thread>, ptr: u64, current: i32, owner: Option<Arc<Thre
         check_owner(owner.as_ref(), caller, &table, &[key])?;
         let node = WaitNode::new(caller.clone());
         let queue = &mut table.buckets[bucket_of(key)];
-        queue.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+        // Room is usually there (an emptied bucket keeps its capacity): grow only when
+        // full, NO_MEMORY before anything is queued.
+        if queue.len() == queue.capacity() {
+            queue.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+        }
         queue.push_back((key, node.clone()));
         node
     };

@@ -617,6 +617,11 @@ pub fn yield_now() {
 /// expects to be dropped: nothing on this stack runs again.
 pub fn exit_current() -> ! {
     cpu::this().exit_pending.store(false, Ordering::Relaxed);
+    // DEAD and TERMINATED now, so that a joiner woken by it can be the next thread
+    // here (see `Thread::announce_death`). The borrow ends before the switch.
+    if let Some(thread) = cpu::current_running() {
+        thread.announce_death();
+    }
     reschedule(Outcome::Exit);
     unreachable!("an ended thread was resumed")
 }

@@ -18,6 +18,7 @@
 
 use super::exception::TrapFrame;
 use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
 use core::mem::offset_of;
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -38,7 +39,10 @@ struct Saved {
 /// One thread's (or one CPU's idle loop's) saved execution state.
 #[repr(C)]
 pub struct Context {
-    saved: UnsafeCell<Saved>,
+    /// Uninitialised until the first switch away from the context fills it in, or
+    /// [`Context::prepare_entry`] writes every field: nothing reads it before either
+    /// (only `switch` reads it, and only to resume a prepared or switched-away context).
+    saved: UnsafeCell<MaybeUninit<Saved>>,
     /// Nonzero while the context is running on a CPU (or being saved): CPU number + 1.
     on_cpu: AtomicU32,
 }
@@ -159,7 +163,9 @@ impl Context {
     /// loop before that CPU starts).
     pub const fn new() -> Self {
         Context {
-            saved: UnsafeCell::new(Saved { gprs: [0; 13], tpidr_el0: 0, sp_el0: 0, fpcr: 0, fpsr: 0, q: [0; 32] }),
+            // Not zeroed: a new thread's 600-byte record would be zeroed here and then
+            // copied into its `Arc` for nothing, as `prepare_entry` writes all of it.
+            saved: UnsafeCell::new(MaybeUninit::uninit()),
             on_cpu: AtomicU32::new(0),
         }
     }
@@ -171,14 +177,16 @@ impl Context {
     }
 
     /// Prepares a new thread that, when first switched to, runs the kernel's
-    /// `ferrite_thread_first_run` and then enters EL0 with `frame`'s registers. The frame
-    /// is written at the top of the kernel stack `[stack_bottom, stack_top)`.
+    /// `ferrite_thread_first_run` and then enters EL0 with the registers of the trap
+    /// frame that `init` fills in. The frame is written in place at the top of the kernel
+    /// stack `[stack_bottom, stack_top)`, all zeros before `init` runs (not built on this
+    /// stack and copied).
     ///
     /// `stack_top` must be the 16-byte aligned top of a mapped, writable kernel stack
     /// that nothing runs on, and the context must not be running or queued to run (a
     /// NEW thread): the caller's `KernelStack` and thread state prove both. A stack too
     /// small, or a context that is on a CPU, is refused with `false`.
-    pub fn prepare_entry(&self, stack_bottom: u64, stack_top: u64, frame: &TrapFrame) -> bool {
+    pub fn prepare_entry(&self, stack_bottom: u64, stack_top: u64, init: impl FnOnce(&mut TrapFrame)) -> bool {
         let frame_size = core::mem::size_of::<TrapFrame>() as u64;
         if !stack_top.is_multiple_of(16) || stack_top < stack_bottom + frame_size + 1024 || self.is_on_cpu() {
             return false;
@@ -187,21 +195,27 @@ impl Context {
         // SAFETY: the caller hands over a mapped, writable kernel stack that no code runs
         // on yet; `frame_at..stack_top` lies inside it and is 16-byte aligned. The
         // context is not on any CPU (checked) and not yet visible to a scheduler, so
-        // nothing else reads or writes `saved` now.
+        // nothing else reads or writes `saved` now. `TrapFrame` is plain integers, so all
+        // zeros is a valid value of it. `saved` may be uninitialised: it is written
+        // through a raw pointer, whole fields of plain integers, and no reference to it
+        // is made before every field is written.
         unsafe {
-            core::ptr::write(frame_at as *mut TrapFrame, *frame);
-            let saved = &mut *self.saved.get();
-            // Field by field in place (not `*saved = Saved::default()`, which builds the
-            // 600-byte record on the stack and copies it): every field is written.
-            saved.gprs = [0; 13];
-            saved.gprs[0] = frame_at; // x19
-            saved.gprs[11] = ferrite_thread_trampoline as *const () as u64; // x30
-            saved.gprs[12] = frame_at; // sp
-            saved.tpidr_el0 = 0;
-            saved.sp_el0 = 0;
-            saved.fpcr = 0;
-            saved.fpsr = 0;
-            saved.q = [0; 32];
+            let frame = frame_at as *mut TrapFrame;
+            core::ptr::write_bytes(frame, 0, 1);
+            init(&mut *frame);
+            let saved = (*self.saved.get()).as_mut_ptr();
+            // Field by field in place (not a whole `Saved` value, which would be built
+            // on this stack and copied): every field is written.
+            let mut gprs = [0u64; 13];
+            gprs[0] = frame_at; // x19
+            gprs[11] = ferrite_thread_trampoline as *const () as u64; // x30
+            gprs[12] = frame_at; // sp
+            (*saved).gprs = gprs;
+            (*saved).tpidr_el0 = 0;
+            (*saved).sp_el0 = 0;
+            (*saved).fpcr = 0;
+            (*saved).fpsr = 0;
+            (*saved).q = [0; 32];
         }
         true
     }

@@ -43,11 +43,16 @@ impl TrapFrame {
     /// other register zero, interrupts unmasked.
     pub fn new_user(entry: u64, sp: u64, args: [u64; 3]) -> Self {
         let mut frame = TrapFrame::default();
-        frame.x[..3].copy_from_slice(&args);
-        frame.sp_el0 = sp;
-        frame.elr = entry;
-        frame.spsr = 0; // EL0t, DAIF clear
+        frame.set_user_entry(entry, sp, args);
         frame
+    }
+
+    /// Makes a zeroed frame enter EL0 at `entry` with `sp` and x0..x2 = `args`.
+    pub fn set_user_entry(&mut self, entry: u64, sp: u64, args: [u64; 3]) {
+        self.x[..3].copy_from_slice(&args);
+        self.sp_el0 = sp;
+        self.elr = entry;
+        self.spsr = 0; // EL0t, DAIF clear
     }
 }
 

@@ -21,7 +21,7 @@ struct KernelHeap {
     grown: AtomicBool,
 }
 
-/// Small blocks (8 to 512 bytes) kept on free lists in front of the buddy heap.
+/// Small blocks (8 to 2,048 bytes) kept on free lists in front of the buddy heap.
 ///
 /// Why: the kernel allocates and frees the same few small objects on every wait,
 /// message and handle (wait nodes, observers, message headers, handle entries); a buddy
@@ -30,8 +30,9 @@ struct KernelHeap {
 /// rounded up to a power of two, at least the alignment and 8) aligned to that size, so
 /// a freed block of class `c` serves any later layout of class `c`, and goes back to the
 /// buddy heap with a layout of class `c`. A free block holds the address of the next
-/// one in its first word; nothing else refers to it. At most [`CACHED_PER_CLASS`] blocks
-/// wait per class, and cached bytes count as free (stats, headroom); when the buddy heap
+/// one in its first word; nothing else refers to it. At most [`cache_limit`] blocks
+/// wait per class (64 up to 512 bytes, 32 KiB worth in the two larger classes, which
+/// serve a thread object each), and and cached bytes count as free (stats, headroom); when the buddy heap
 /// cannot serve a request the lists are given back to it first.
 struct SmallCache {
     /// Address of the first free block of each class (0: none).
@@ -41,10 +42,17 @@ struct SmallCache {
     bytes: usize,
 }
 
-/// Classes 8, 16, ..., 512 bytes.
-const SMALL_CLASSES: usize = 7;
-/// Free blocks kept per class at most.
+/// Classes 8, 16, ..., 2,048 bytes.
+const SMALL_CLASSES: usize = 9;
+/// Free blocks kept per class at most, up to 512 bytes.
 const CACHED_PER_CLASS: u16 = 64;
+
+/// Free blocks kept in class `class` at most: [`CACHED_PER_CLASS`], and no more than
+/// 32 KiB worth for the 1 KiB and 2 KiB classes.
+#[inline(always)]
+fn cache_limit(class: usize) -> u16 {
+    if class < 7 { CACHED_PER_CLASS } else { ((32 * 1024) >> (class + 3)) as u16 }
+}
 
 struct Arena {
     buddy: Heap<32>,
@@ -93,6 +101,12 @@ fn small_class(layout: &Layout) -> Option<usize> {
 }
 
 impl KernelHeap {
+    /// Whether a large allocation of `layout` must fail to keep the headroom (see
+    /// `alloc`).
+    fn holds_headroom(&self, arena: &Arena, layout: &Layout) -> bool {
+        self.grown.load(Ordering::Relaxed) && arena.free_bytes().saturating_sub(layout.size()) < HEAP_HEADROOM_BYTES
+    }
+
     fn note_level(&self, arena: &Arena) {
         self.low.store(arena.free_bytes() < HEAP_HEADROOM_BYTES, Ordering::Relaxed);
     }
@@ -103,7 +117,9 @@ impl KernelHeap {
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let mut arena = self.heap.lock();
-        if let Some(class) = small_class(&layout) {
+        if let Some(class) = small_class(&layout)
+            && (layout.size() <= SMALL_ALLOCATION_BYTES || !self.holds_headroom(&arena, &layout))
+        {
             let block = arena.cache.heads[class];
             if block != 0 {
                 // SAFETY: a free block of this class owned by the cache; its first word
@@ -119,11 +135,8 @@ unsafe impl GlobalAlloc for KernelHeap {
         // gracefully): a large one, always made with try_reserve, fails instead of
         // eating into it.
         // (Boot's own allocations, before the heap has grown, are not held to it.)
-        let free = arena.free_bytes();
-        if layout.size() > SMALL_ALLOCATION_BYTES
-            && self.grown.load(Ordering::Relaxed)
-            && free.saturating_sub(layout.size()) < HEAP_HEADROOM_BYTES
-        {
+        // A large block from the cache above is held to the same rule.
+        if layout.size() > SMALL_ALLOCATION_BYTES && self.holds_headroom(&arena, &layout) {
             return core::ptr::null_mut();
         }
         let ptr = match arena.buddy.alloc(layout) {
@@ -141,7 +154,7 @@ unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         let mut arena = self.heap.lock();
         if let Some(class) = small_class(&layout)
-            && arena.cache.counts[class] < CACHED_PER_CLASS
+            && arena.cache.counts[class] < cache_limit(class)
             && !ptr.is_null()
         {
             let head = arena.cache.heads[class];

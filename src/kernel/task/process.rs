@@ -126,7 +126,10 @@ impl Process {
 
     /// Koids of started, not yet dead threads, in start order.
     pub fn thread_koids(&self) -> Vec<u64> {
-        self.state.lock().started.iter().map(|t| t.base().koid()).collect()
+        // A thread that announced its death (DEAD, TERMINATED asserted) leaves the list
+        // only once its CPU has switched away from it (`Thread::after_death`); it is
+        // left out from the moment it is DEAD, so a joiner never sees it listed.
+        self.state.lock().started.iter().filter(|t| t.life() != ThreadLife::Dead).map(|t| t.base().koid()).collect()
     }
 
     // ---- handles ----

@@ -109,23 +109,24 @@ impl Thread {
     /// sp = stack, x0 = arg1, x1 = arg2, every other register zero. BAD_STATE when the
     /// thread is not NEW or the process not RUNNING.
     pub fn start(self: &Arc<Self>, entry: u64, stack: u64, arg1: u64, arg2: u64) -> ZxResult {
-        self.start_with(&TrapFrame::new_user(entry, stack, [arg1, arg2, 0]), false)
+        self.start_with(|f| f.set_user_entry(entry, stack, [arg1, arg2, 0]), false)
     }
 
     /// `zx_process_start`: as [`Thread::start`], for the first thread of a NEW process,
     /// which becomes RUNNING in the same step.
     pub fn start_initial(self: &Arc<Self>, entry: u64, stack: u64, arg1: u64, arg2: u64) -> ZxResult {
-        self.start_with(&TrapFrame::new_user(entry, stack, [arg1, arg2, 0]), true)
+        self.start_with(|f| f.set_user_entry(entry, stack, [arg1, arg2, 0]), true)
     }
 
     /// Starts the first thread of the first process (NEW) with userboot's registers.
     pub fn start_with_frame(self: &Arc<Self>, frame: &TrapFrame) -> ZxResult {
-        self.start_with(frame, true)
+        self.start_with(|f| *f = *frame, true)
     }
 
     /// The thread joins its process's started threads and becomes RUNNING in one step
     /// under the process's lock ([`Process::admit_started`]), then is made runnable.
-    fn start_with(self: &Arc<Self>, frame: &TrapFrame, initial: bool) -> ZxResult {
+    /// `frame` fills in the zeroed first trap frame in place on the kernel stack.
+    fn start_with(self: &Arc<Self>, frame: impl FnOnce(&mut TrapFrame), initial: bool) -> ZxResult {
         self.process.admit_started(self, initial, || {
             let mut life = self.life.lock();
             let stack_guard = self.stack.lock();
@@ -169,8 +170,30 @@ impl Thread {
         }
     }
 
+    /// Runs on the ending thread itself, in its last kernel code before its final
+    /// switch (`sched::exit_current`): the thread becomes DEAD and asserts TERMINATED,
+    /// as Zircon's thread does on its own way out. So a joiner is woken before the
+    /// switch and the scheduler can pick it straight away (on one CPU it used to wait
+    /// for the idle loop to run [`Thread::after_death`] first: a third switch).
+    ///
+    /// Why this is early enough to be sound, on any number of CPUs: the thread runs no
+    /// more EL0 code (it is Dying and never returns to EL0), and it stays allocated
+    /// (its CPU's current cell, then the reaper slot, count it) until its CPU has
+    /// switched away; a joiner that now closes the last handle or kills the process
+    /// cannot free its stack or its address space, because both stay tied to what
+    /// happens after the switch: the stack is freed, and the thread leaves its
+    /// process's lists (which is what lets the process end and tear down its address
+    /// space), only in [`Thread::after_death`]. Until then `PROCESS_THREADS` leaves a
+    /// DEAD thread out (`Process::thread_koids`), so what a joiner sees is as before.
+    pub(crate) fn announce_death(&self) {
+        *self.life.lock() = ThreadLife::Dead;
+        self.kill.store(true, Ordering::Release);
+        self.base.update_signals(signal::THREAD_RUNNING, signal::TASK_TERMINATED);
+    }
+
     /// Runs after the thread has ended and its CPU switched away from it: frees its
-    /// kernel stack, then asserts TERMINATED, then tells its process.
+    /// kernel stack, then (if [`Thread::announce_death`] has not) asserts TERMINATED,
+    /// then tells its process.
     pub(crate) fn after_death(self: &Arc<Self>) {
         self.stack.lock().take();
         *self.life.lock() = ThreadLife::Dead;
