@@ -221,22 +221,13 @@ el0_abort_not_resolved:
     ldr     x29, [sp, #TF_X + 8 * 29]
     cmp     x0, #1
     b.eq    el0_sync_full
-    stp     x18, x19, [sp, #TF_X + 8 * 18]
-    stp     x20, x21, [sp, #TF_X + 8 * 20]
-    stp     x22, x23, [sp, #TF_X + 8 * 22]
-    stp     x24, x25, [sp, #TF_X + 8 * 24]
-    stp     x26, x27, [sp, #TF_X + 8 * 26]
-    str     x28, [sp, #TF_X + 8 * 28]
-    mrs     x9, sp_el0
-    str     x9, [sp, #TF_SP_EL0]
-    stp     x29, x10, [sp, #TF_RECORD]
-    add     x29, sp, #272
-    mov     x0, sp
-    mov     x1, #KIND_LOW_SYNC_UNRESOLVED
-    bl      handle_exception
-    b       trap_return
-// Complete the frame (x19..x28, SP_EL0, the frame record) and take the common path.
+    mov     x11, #KIND_LOW_SYNC_UNRESOLVED
+    b       el0_sync_complete
+// Complete the frame (x19..x28, SP_EL0, the frame record) and take the common path,
+// as exception kind x11 (x0..x18 are saved already, so x11 is free).
 el0_sync_full:
+    mov     x11, #KIND_LOW_SYNC
+el0_sync_complete:
     stp     x18, x19, [sp, #TF_X + 8 * 18]
     stp     x20, x21, [sp, #TF_X + 8 * 20]
     stp     x22, x23, [sp, #TF_X + 8 * 22]
@@ -248,7 +239,7 @@ el0_sync_full:
     stp     x29, x10, [sp, #TF_RECORD]
     add     x29, sp, #272
     mov     x0, sp
-    mov     x1, #KIND_LOW_SYNC
+    mov     x1, x11
     bl      handle_exception
     b       trap_return
 
