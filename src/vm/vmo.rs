@@ -472,6 +472,17 @@ struct Slot {
     vmo: Option<Vmo>,
 }
 
+/// Counts a frame `vmo` has just come to hold privately (committed fresh or forked): a
+/// private frame needs no entry in the frame table, only the two counts. Returns whether
+/// some mapping ever showed the zero page for `vmo`, in which case the page's old
+/// translations must be invalidated.
+#[inline(always)]
+fn count_private_frame(vmo: &mut Vmo, committed_frames: &mut u64) -> bool {
+    vmo.owned_pages += 1;
+    *committed_frames += 1;
+    vmo.zero_page_shown
+}
+
 /// The VMO behind `id`. A stale id means the kernel used a VMO after dropping its last
 /// reference: an internal invariant broken, never a user error, so it stops the kernel.
 fn vmo_ref(slots: &[Slot], id: VmoId) -> &Vmo {
@@ -1026,10 +1037,7 @@ impl VmoStore {
         if let Backing::Paged(list) = &mut vmo.backing {
             match list.get_or_insert_zeroed(page_index, mem)? {
                 (frame, true) => {
-                    vmo.owned_pages += 1;
-                    let shown = vmo.zero_page_shown;
-                    self.committed_frames += 1;
-                    if shown {
+                    if count_private_frame(vmo, &mut self.committed_frames) {
                         self.invalidate(id, page_index, 1);
                     }
                     return Ok((frame, policy));
@@ -1084,10 +1092,7 @@ impl VmoStore {
         assert!(page_index < pages(vmo.size), "commit_filled: page {page_index} past the end");
         let old = list.insert(page_index, frame)?;
         assert!(old.is_none(), "commit_filled: page {page_index} was committed");
-        vmo.owned_pages += 1;
-        let shown = vmo.zero_page_shown;
-        self.committed_frames += 1;
-        if shown {
+        if count_private_frame(vmo, &mut self.committed_frames) {
             self.invalidate(id, page_index, 1);
         }
         Ok(())
@@ -1585,17 +1590,15 @@ impl VmoStore {
             }
             None => mem.alloc_zeroed_page()?,
         };
-        // A private frame needs no entry in the frame table.
-        self.committed_frames += 1;
         let vmo = vmo_mut(&mut self.slots, root);
-        vmo.owned_pages += 1;
         if let Backing::Paged(list) = &mut vmo.backing {
             // Room was reserved above: this cannot fail.
             let _ = list.insert(index, frame);
         }
+        let zero_page_shown = count_private_frame(vmo, &mut self.committed_frames);
         // A forked page replaces a frame mappings may show; a fresh page replaces at
         // most the zero page, and only if some mapping ever showed it.
-        if current.is_some() || vmo.zero_page_shown {
+        if current.is_some() || zero_page_shown {
             self.invalidate(root, index, 1);
         }
         Ok(frame)
