@@ -18,8 +18,6 @@ static KERNEL_PHYS_BASE: AtomicU64 = AtomicU64::new(0);
 unsafe extern "C" {
     static __kernel_start: u8;
     static __kernel_end: u8;
-    /// mem.S: copies `n` bytes in q registers (saved and restored); MMU on only.
-    fn ferrite_copy_bulk(dst: *mut u8, src: *const u8, n: usize);
 }
 
 /// Records where the image lives in physical memory.
@@ -402,10 +400,10 @@ pub fn write_phys(pa: PhysAddr, bytes: &[u8]) {
     let room = 4096 - (pa.0 & 0xfff) as usize;
     let len = bytes.len().min(room);
     // SAFETY: the destination lies inside one page the caller owns (clamped above) and
-    // is reachable through the linear map, so it cannot overlap the borrowed `bytes`;
-    // the MMU is on (this runs from Rust). `ferrite_copy_bulk` is memcpy with a q-register
-    // loop for long copies (userboot loads the initrd and the ELF through here).
-    unsafe { ferrite_copy_bulk(phys_to_virt(pa).0 as *mut u8, bytes.as_ptr(), len) };
+    // is reachable through the linear map, so it cannot overlap the borrowed `bytes`.
+    // The user-copy routine's q-register loop makes long copies cheap (userboot loads
+    // the initrd and the ELF through here).
+    unsafe { super::user_copy::copy_kernel(phys_to_virt(pa).0 as *mut u8, bytes.as_ptr(), len) };
 }
 
 /// A read-only view of physical memory that the kernel keeps for its whole life (the

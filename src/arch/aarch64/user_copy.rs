@@ -113,6 +113,19 @@ unsafe fn copy_with(
     })
 }
 
+/// Copies `len` bytes between two kernel buffers with the user copies' routine (1 KiB
+/// per iteration in q registers, which it saves and restores), for long kernel copies
+/// such as userboot loading the initrd; short ones cost about what memcpy does.
+///
+/// # Safety
+/// `src..src + len` must be readable and `dst..dst + len` writable kernel memory that
+/// does not overlap it, with the MMU on (the q accesses may be unaligned).
+pub unsafe fn copy_kernel(dst: *mut u8, src: *const u8, len: usize) {
+    // SAFETY: the caller's promise; kernel memory does not fault, so nothing is left.
+    let left = unsafe { ferrite_copy_user(dst, src, len) };
+    debug_assert_eq!(left, 0, "a kernel-to-kernel copy faulted");
+}
+
 /// Copies between a user address and a kernel buffer.
 pub fn copy_slice_to_user(user: u64, src: &[u8]) -> Result<(), CopyFault> {
     // SAFETY: `src` is a live kernel slice.
