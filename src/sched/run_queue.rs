@@ -226,7 +226,17 @@ pub fn place_by(
             2
         }
     };
-    (0..cpus).min_by_key(|&cpu| (load(cpu).runnable(), preference(cpu), cpu))
+    // The least (runnable, preference, number): a plain loop, as this runs on every
+    // wake-up with the scheduler lock held.
+    let mut best: Option<(usize, (usize, u8))> = None;
+    for cpu in 0..cpus {
+        let key = (load(cpu).runnable(), preference(cpu));
+        // Strictly less: among equal keys the lowest number stays.
+        if best.is_none_or(|(_, best_key)| key < best_key) {
+            best = Some((cpu, key));
+        }
+    }
+    best.map(|(cpu, _)| cpu)
 }
 
 /// For CPU `thief`, idle with nothing queued: the CPU to take a waiting thread from,
@@ -249,12 +259,15 @@ pub fn steal_from_by(cpus: usize, load: impl Fn(usize) -> CpuLoad, thief: usize)
     if !me.idle || me.waiting != 0 {
         return None;
     }
-    (0..cpus)
-        .map(|cpu| (cpu, load(cpu)))
-        .filter(|&(cpu, load)| cpu != thief && load.waiting >= 1 && load.runnable() >= 2)
-        // Most waiting first; among equals the lowest number (max_by_key keeps the last).
-        .max_by_key(|&(cpu, load)| (load.waiting, core::cmp::Reverse(cpu)))
-        .map(|(cpu, _)| cpu)
+    // Most waiting first; among equals the lowest number (strictly more replaces).
+    let mut best: Option<(usize, usize)> = None;
+    for cpu in (0..cpus).filter(|&cpu| cpu != thief) {
+        let load = load(cpu);
+        if load.waiting >= 1 && load.runnable() >= 2 && best.is_none_or(|(_, most)| load.waiting > most) {
+            best = Some((cpu, load.waiting));
+        }
+    }
+    best.map(|(cpu, _)| cpu)
 }
 
 #[cfg(test)]
