@@ -809,11 +809,12 @@ pub fn idle_loop() -> ! {
             continue;
         }
         // Nothing to run: wait for an interrupt with interrupts masked (a pending one
-        // still ends the wait), then let it be taken.
+        // still ends the wait, whatever PSTATE.I says), then handle it right here: the
+        // GIC hands it out through its acknowledge register just as it would to the
+        // vector, so the idle loop need not take it as an exception (a whole trap frame
+        // saved and restored for every IPI). A wait that ended for nothing finds none.
         crate::arch::aarch64::cpu::wait_for_interrupt();
-        crate::arch::aarch64::cpu::enable_interrupts();
-        crate::arch::aarch64::cpu::isb();
-        crate::arch::aarch64::cpu::disable_interrupts();
+        super::irq::handle_irq();
     }
 }
 
