@@ -479,11 +479,18 @@ fn reschedule(outcome: Outcome) {
         run.switched_in = now;
     }
     s.cpus[cpu].slice_end = now + slice;
-    s.cpus[cpu].idle = next.is_none();
-    s.cpus[cpu].woken = false;
     // The timer is armed from this same look at the queue (one lock round trip, not
     // two); a deadline queued on this CPU after the lock is dropped arms it again.
     let due = timer_due(&s.cpus[cpu], now);
+    // To the idle loop: it sleeps at once (see `idle_loop`), so flag this CPU idle now,
+    // under the lock of this last look, unless a deadline is due already: then the
+    // idle loop looks again first (`need_resched`) and ends it.
+    let overdue = next.is_none() && due <= now;
+    s.cpus[cpu].idle = next.is_none() && !overdue;
+    s.cpus[cpu].woken = overdue;
+    if overdue {
+        local.need_resched.store(true, Ordering::Relaxed);
+    }
     drop(s);
 
     // Address space of the next thread (or none).
@@ -802,20 +809,30 @@ pub fn idle_loop() -> ! {
         }
         if run {
             // Switches to the thread `pick` chooses (this CPU's queue first, else one to
-            // take); returns when this CPU has nothing to run again.
+            // take). It returns when a reschedule on this CPU found nothing to run: that
+            // one flagged the CPU idle under the lock of its last look (an enqueue since
+            // then sent the IPI that ends the `wfi` at once) and armed the timer for the
+            // earliest deadline, so there is nothing to look at again unless a deadline
+            // was due already (it asked with `need_resched`).
             reschedule(Outcome::Yield);
-        }
-        if wake {
+            if local.need_resched.load(Ordering::Relaxed) {
+                continue;
+            }
+        } else if wake {
             continue;
         }
-        // Nothing to run: wait for an interrupt with interrupts masked (a pending one
-        // still ends the wait, whatever PSTATE.I says), then handle it right here: the
-        // GIC hands it out through its acknowledge register just as it would to the
-        // vector, so the idle loop need not take it as an exception (a whole trap frame
-        // saved and restored for every IPI). A wait that ended for nothing finds none.
-        crate::arch::aarch64::cpu::wait_for_interrupt();
-        super::irq::handle_irq();
+        sleep_until_interrupt();
     }
+}
+
+/// Waits for an interrupt with interrupts masked (a pending one still ends the wait,
+/// whatever PSTATE.I says), then handles it right here: the GIC hands it out through its
+/// acknowledge register just as it would to the vector, so the idle loop need not take
+/// it as an exception (a whole trap frame saved and restored for every IPI). A wait
+/// that ended for no interrupt finds none.
+fn sleep_until_interrupt() {
+    crate::arch::aarch64::cpu::wait_for_interrupt();
+    super::irq::handle_irq();
 }
 
 /// Number of threads waiting in run queues (for tests and `ps`).
