@@ -37,14 +37,19 @@ struct Saved {
 }
 
 /// One thread's (or one CPU's idle loop's) saved execution state.
+///
+/// `on_cpu` comes first and the uninitialised record last: a `Context::new()` written
+/// into a larger value (a `Thread` built in its `Arc`) is then one 4-byte store, where
+/// with the flag after the record LLVM filled the 656 undefined bytes before it with
+/// zeros (a 660-byte `memset`) to merge them with the flag's store.
 #[repr(C)]
 pub struct Context {
+    /// Nonzero while the context is running on a CPU (or being saved): CPU number + 1.
+    on_cpu: AtomicU32,
     /// Uninitialised until the first switch away from the context fills it in, or
     /// [`Context::prepare_entry`] writes every field: nothing reads it before either
     /// (only `switch` reads it, and only to resume a prepared or switched-away context).
     saved: UnsafeCell<MaybeUninit<Saved>>,
-    /// Nonzero while the context is running on a CPU (or being saved): CPU number + 1.
-    on_cpu: AtomicU32,
 }
 
 // SAFETY: `saved` is only written by `switch` on the CPU that runs the context (proved
@@ -55,13 +60,15 @@ unsafe impl Sync for Context {}
 // SAFETY: as for Sync; the context holds no thread-bound data.
 unsafe impl Send for Context {}
 
-const GPRS: usize = offset_of!(Saved, gprs);
-const TPIDR: usize = offset_of!(Saved, tpidr_el0);
-const SP_EL0: usize = offset_of!(Saved, sp_el0);
-const FPCR: usize = offset_of!(Saved, fpcr);
-const Q: usize = offset_of!(Saved, q);
+// Offsets from the start of a `Context`, which is what the assembly is handed.
+const SAVED: usize = offset_of!(Context, saved);
+const GPRS: usize = SAVED + offset_of!(Saved, gprs);
+const TPIDR: usize = SAVED + offset_of!(Saved, tpidr_el0);
+const SP_EL0: usize = SAVED + offset_of!(Saved, sp_el0);
+const FPCR: usize = SAVED + offset_of!(Saved, fpcr);
+const Q: usize = SAVED + offset_of!(Saved, q);
 const ON_CPU: usize = offset_of!(Context, on_cpu);
-const _: () = assert!(offset_of!(Context, saved) == 0 && GPRS == 0 && FPCR + 8 == offset_of!(Saved, fpsr));
+const _: () = assert!(FPCR + 8 == SAVED + offset_of!(Saved, fpsr));
 
 core::arch::global_asm!(
     ".arch_extension fp",
@@ -163,10 +170,10 @@ impl Context {
     /// loop before that CPU starts).
     pub const fn new() -> Self {
         Context {
+            on_cpu: AtomicU32::new(0),
             // Not zeroed: a new thread's 600-byte record would be zeroed here and then
             // copied into its `Arc` for nothing, as `prepare_entry` writes all of it.
             saved: UnsafeCell::new(MaybeUninit::uninit()),
-            on_cpu: AtomicU32::new(0),
         }
     }
 
