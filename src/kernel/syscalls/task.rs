@@ -4,7 +4,7 @@ use super::{Caller, give, publish_handle, user};
 use crate::abi::{USER_BASE, USER_END, rights};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::object::KernelObject;
-use crate::kernel::task::{Job, ProcLife, Process, Thread, name_from};
+use crate::kernel::task::{Job, Name, ProcLife, Process, Thread};
 use crate::kernel::vm_object::VmarObject;
 use crate::kernel::{aspace, with_kernel};
 use crate::object::rights::check_rights;
@@ -14,14 +14,14 @@ use alloc::sync::Arc;
 const PROCESS_MEMORY_MAX: u64 = 64 << 20;
 
 /// "name": NULL → INVALID_ARGS (even with size 0); min(size, 32) bytes are read.
-fn read_name(name: u64, size: u64) -> ZxResult<[u8; 32]> {
+fn read_name(name: u64, size: u64) -> ZxResult<Name> {
     if name == 0 {
         return Err(ZxError::InvalidArgs);
     }
     let len = size.min(32) as usize;
     let mut bytes = [0u8; 32];
     user::get(name, &mut bytes[..len])?;
-    Ok(name_from(&bytes[..len]))
+    Ok(Name::from_padded(bytes))
 }
 
 /// A job handle with `right`, or with WRITE (Zircon's fallback).

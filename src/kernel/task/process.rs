@@ -4,7 +4,7 @@
 //! address space, leaves its job, and only then asserts TERMINATED. The first process
 //! ending stops the machine (ABI.md section 3).
 
-use super::{Job, Thread, ThreadLife};
+use super::{Job, Name, NameCell, Thread, ThreadLife};
 use crate::abi::{exit_status, obj_type, retcode, signal};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::object::{KHandle, KernelObject, ObjectBase};
@@ -45,7 +45,7 @@ struct ProcState {
 pub struct Process {
     base: ObjectBase,
     job: Arc<Job>,
-    name: Lock<[u8; 32]>,
+    name: NameCell,
     handles: Lock<HandleTable<KHandle>>,
     aspace_id: u64,
     root: u64,
@@ -59,13 +59,13 @@ pub struct Process {
 
 impl Process {
     /// A NEW process in `job` with an empty address space.
-    pub fn create(job: &Arc<Job>, name: [u8; 32]) -> ZxResult<Arc<Process>> {
+    pub fn create(job: &Arc<Job>, name: Name) -> ZxResult<Arc<Process>> {
         let (aspace_id, root, asid) = with_kernel(crate::kernel::aspace::create)?;
         let salt = (crate::arch::aarch64::timer::ticks() as u32).wrapping_mul(0x9e37_79b9);
         let process = Arc::new(Process {
             base: ObjectBase::new(obj_type::PROCESS, 0),
             job: job.clone(),
-            name: Lock::new(&class::NAME, name),
+            name: NameCell::new(name),
             handles: Lock::new(&class::HANDLES, HandleTable::new(salt ^ aspace_id as u32)),
             aspace_id,
             root,
@@ -426,10 +426,10 @@ impl KernelObject for Process {
         self.job.base().koid()
     }
     fn name(&self) -> Option<[u8; 32]> {
-        Some(*self.name.lock())
+        Some(self.name.get().bytes())
     }
     fn set_name(&self, name: &[u8]) -> ZxResult {
-        *self.name.lock() = super::name_from(name);
+        self.name.set(super::name_from(name));
         Ok(())
     }
     fn on_zero_handles(&self) {

@@ -1,7 +1,7 @@
 //! Threads: NEW → RUNNING → DYING → DEAD (ABI.md 4.3). A thread owns a kernel stack
 //! (with a guard page) and a saved context; it runs on any CPU the scheduler picks.
 
-use super::Process;
+use super::{Name, NameCell, Process};
 use crate::abi::{obj_type, signal, thread_state};
 use crate::arch::aarch64::context::Context;
 use crate::arch::aarch64::exception::TrapFrame;
@@ -30,7 +30,7 @@ pub enum ThreadLife {
 pub struct Thread {
     base: ObjectBase,
     process: Arc<Process>,
-    name: Lock<[u8; 32]>,
+    name: NameCell,
     context: Context,
     stack: Lock<Option<KernelStack>>,
     life: Lock<ThreadLife>,
@@ -42,7 +42,7 @@ pub struct Thread {
 
 impl Thread {
     /// A NEW thread of `process` with its kernel stack (NO_MEMORY when none can be had).
-    pub fn create(process: &Arc<Process>, name: [u8; 32]) -> ZxResult<Arc<Thread>> {
+    pub fn create(process: &Arc<Process>, name: Name) -> ZxResult<Arc<Thread>> {
         let stack = KernelStack::new()?;
         // Room in the scheduler's queues, so that running, blocking, waking and killing
         // it never allocate (undone by `Drop`).
@@ -50,7 +50,7 @@ impl Thread {
         let thread = Arc::new(Thread {
             base: ObjectBase::new(obj_type::THREAD, 0),
             process: process.clone(),
-            name: Lock::new(&class::NAME, name),
+            name: NameCell::new(name),
             context: Context::new(),
             stack: Lock::new(&class::THREAD_STACK, Some(stack)),
             life: Lock::new(&class::THREAD_LIFE, ThreadLife::New),
@@ -220,10 +220,10 @@ impl KernelObject for Thread {
         self.process.base().koid()
     }
     fn name(&self) -> Option<[u8; 32]> {
-        Some(*self.name.lock())
+        Some(self.name.get().bytes())
     }
     fn set_name(&self, name: &[u8]) -> ZxResult {
-        *self.name.lock() = super::name_from(name);
+        self.name.set(super::name_from(name));
         Ok(())
     }
     fn on_zero_handles(&self) {
