@@ -284,8 +284,7 @@ impl Process {
     pub(super) fn forget_new_thread(&self, thread: &Thread) {
         let removed = {
             let mut s = self.state.lock();
-            let at = s.threads.iter().position(|t| core::ptr::eq(&**t, thread));
-            at.map(|i| s.threads.remove(i))
+            remove_thread(&mut s.threads, thread)
         };
         drop(removed);
     }
@@ -295,8 +294,8 @@ impl Process {
     pub(super) fn thread_removed(self: &Arc<Self>, thread: &Thread) {
         let (removed, finish) = {
             let mut s = self.state.lock();
-            let a = s.threads.iter().position(|t| core::ptr::eq(&**t, thread)).map(|i| s.threads.remove(i));
-            let b = s.started.iter().position(|t| core::ptr::eq(&**t, thread)).map(|i| s.started.remove(i));
+            let a = remove_thread(&mut s.threads, thread);
+            let b = remove_thread(&mut s.started, thread);
             let finish = b.is_some() && s.started.is_empty() && matches!(s.life, ProcLife::Running | ProcLife::Dying);
             if finish {
                 s.life = ProcLife::Dying;
@@ -413,6 +412,14 @@ impl Process {
     pub fn has_thread_running(&self) -> bool {
         self.state.lock().threads.iter().any(|t| t.life() == ThreadLife::Running)
     }
+}
+
+/// Takes `thread` out of a list of threads, keeping the order of the others. Searched
+/// from the end, as the thread that ends is most often the newest one (and then it is
+/// a pop, not a shift of the rest).
+fn remove_thread(list: &mut Vec<Arc<Thread>>, thread: &Thread) -> Option<Arc<Thread>> {
+    let at = list.iter().rposition(|t| core::ptr::eq(&**t, thread))?;
+    if at + 1 == list.len() { list.pop() } else { Some(list.remove(at)) }
 }
 
 impl KernelObject for Process {
