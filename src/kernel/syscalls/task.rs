@@ -167,7 +167,7 @@ pub fn thread_start(c: &Caller, thread: u32, entry: u64, stack: u64, arg1: u64, 
 
 /// `zx_thread_exit` (32): the caller ends at the top of this syscall.
 pub fn thread_exit(c: &Caller) -> ZxResult {
-    c.thread.kill();
+    c.thread.exit_self();
     crate::kernel::cpu::this().exit_pending.store(true, core::sync::atomic::Ordering::Relaxed);
     Ok(())
 }

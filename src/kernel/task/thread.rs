@@ -26,14 +26,21 @@ pub enum ThreadLife {
     Dead,
 }
 
+/// A thread's life and what it owns for it.
+struct LifeState {
+    life: ThreadLife,
+    stack: Option<KernelStack>,
+}
+
 /// A thread object.
 pub struct Thread {
     base: ObjectBase,
     process: Arc<Process>,
     name: NameCell,
     context: Context,
-    stack: Lock<Option<KernelStack>>,
-    life: Lock<ThreadLife>,
+    /// Where it is in its life, and its kernel stack (until it is DEAD): one lock, as
+    /// the stack is only ever taken or used at a step of the life.
+    life: Lock<LifeState>,
     kill: AtomicBool,
     /// Scheduler state (only with the scheduler's lock held).
     pub(crate) run: Lock<ThreadRun>,
@@ -52,8 +59,7 @@ impl Thread {
             process: process.clone(),
             name: NameCell::new(name),
             context: Context::new(),
-            stack: Lock::new(&class::THREAD_STACK, Some(stack)),
-            life: Lock::new(&class::THREAD_LIFE, ThreadLife::New),
+            life: Lock::new(&class::THREAD_LIFE, LifeState { life: ThreadLife::New, stack: Some(stack) }),
             kill: AtomicBool::new(false),
             run: Lock::new(&class::THREAD_RUN, ThreadRun::new()),
             blocked_state: AtomicU32::new(0),
@@ -74,7 +80,7 @@ impl Thread {
 
     /// Where it is in its life.
     pub fn life(&self) -> ThreadLife {
-        *self.life.lock()
+        self.life.lock().life
     }
 
     /// True once a kill or exit of this thread (or its process) is under way.
@@ -128,13 +134,12 @@ impl Thread {
     /// `frame` fills in the zeroed first trap frame in place on the kernel stack.
     fn start_with(self: &Arc<Self>, frame: impl FnOnce(&mut TrapFrame), initial: bool) -> ZxResult {
         self.process.admit_started(self, initial, || {
-            let mut life = self.life.lock();
-            let stack_guard = self.stack.lock();
-            let kstack = stack_guard.as_ref().ok_or(ZxError::BadState)?;
-            if *life != ThreadLife::New || !self.context.prepare_entry(kstack.bottom(), kstack.top(), frame) {
+            let mut state = self.life.lock();
+            let kstack = state.stack.as_ref().ok_or(ZxError::BadState)?;
+            if state.life != ThreadLife::New || !self.context.prepare_entry(kstack.bottom(), kstack.top(), frame) {
                 return Err(ZxError::BadState);
             }
-            *life = ThreadLife::Running;
+            state.life = ThreadLife::Running;
             Ok(())
         })?;
         self.base.update_signals(0, signal::THREAD_RUNNING);
@@ -146,27 +151,40 @@ impl Thread {
     /// more EL0 code (the caller, if it kills itself, must then end at the top of its
     /// syscall).
     pub fn kill(self: &Arc<Self>) {
-        let was_new = {
-            let mut life = self.life.lock();
-            match *life {
+        let stack = {
+            let mut state = self.life.lock();
+            match state.life {
                 ThreadLife::New => {
-                    *life = ThreadLife::Dead;
-                    true
+                    state.life = ThreadLife::Dead;
+                    Some(state.stack.take())
                 }
                 ThreadLife::Running => {
-                    *life = ThreadLife::Dying;
+                    state.life = ThreadLife::Dying;
                     self.kill.store(true, Ordering::Release);
-                    false
+                    None
                 }
                 _ => return,
             }
         };
-        if was_new {
-            self.stack.lock().take();
+        if let Some(stack) = stack {
+            // Freed with no thread lock held.
+            drop(stack);
             self.base.update_signals(0, signal::TASK_TERMINATED);
             self.process.thread_removed(self);
         } else {
             sched::kick(self);
+        }
+    }
+
+    /// `zx_thread_exit`: the calling thread (this one) starts ending, as [`Thread::kill`]
+    /// makes it, and ends at the top of its syscall. Without `kill`'s kick: the thread
+    /// runs here, on this CPU, so it is neither blocked nor running anywhere else to be
+    /// woken or interrupted.
+    pub fn exit_self(&self) {
+        let mut state = self.life.lock();
+        if state.life == ThreadLife::Running {
+            state.life = ThreadLife::Dying;
+            self.kill.store(true, Ordering::Release);
         }
     }
 
@@ -186,7 +204,7 @@ impl Thread {
     /// space), only in [`Thread::after_death`]. Until then `PROCESS_THREADS` leaves a
     /// DEAD thread out (`Process::thread_koids`), so what a joiner sees is as before.
     pub(crate) fn announce_death(&self) {
-        *self.life.lock() = ThreadLife::Dead;
+        self.life.lock().life = ThreadLife::Dead;
         self.kill.store(true, Ordering::Release);
         self.base.update_signals(signal::THREAD_RUNNING, signal::TASK_TERMINATED);
     }
@@ -195,10 +213,18 @@ impl Thread {
     /// kernel stack, then (if [`Thread::announce_death`] has not) asserts TERMINATED,
     /// then tells its process.
     pub(crate) fn after_death(self: &Arc<Self>) {
-        self.stack.lock().take();
-        *self.life.lock() = ThreadLife::Dead;
-        self.kill.store(true, Ordering::Release);
-        self.base.update_signals(signal::THREAD_RUNNING, signal::TASK_TERMINATED);
+        let (stack, announced) = {
+            let mut state = self.life.lock();
+            let announced = state.life == ThreadLife::Dead;
+            state.life = ThreadLife::Dead;
+            (state.stack.take(), announced)
+        };
+        // Freed with no thread lock held (it may go back to the cache or be unmapped).
+        drop(stack);
+        if !announced {
+            self.kill.store(true, Ordering::Release);
+            self.base.update_signals(signal::THREAD_RUNNING, signal::TASK_TERMINATED);
+        }
         self.process.thread_removed(self);
     }
 }
@@ -228,18 +254,15 @@ impl KernelObject for Thread {
     }
     fn on_zero_handles(&self) {
         // A NEW thread nobody can start any more is destroyed.
-        let new = {
-            let mut life = self.life.lock();
-            if *life == ThreadLife::New {
-                *life = ThreadLife::Dead;
-                true
-            } else {
-                false
+        let stack = {
+            let mut state = self.life.lock();
+            if state.life != ThreadLife::New {
+                return;
             }
+            state.life = ThreadLife::Dead;
+            state.stack.take()
         };
-        if new {
-            self.stack.lock().take();
-            self.process.forget_new_thread(self);
-        }
+        drop(stack);
+        self.process.forget_new_thread(self);
     }
 }
