@@ -166,10 +166,12 @@ pub fn thread_start(c: &Caller, thread: u32, entry: u64, stack: u64, arg1: u64, 
 }
 
 /// `zx_thread_exit` (32): the caller ends at the top of this syscall.
-pub fn thread_exit(c: &Caller) -> ZxResult {
-    c.thread.exit_self();
-    crate::kernel::cpu::this().exit_pending.store(true, core::sync::atomic::Ordering::Relaxed);
-    Ok(())
+pub fn thread_exit(_c: &Caller) -> ZxResult {
+    // Ends here, not through `run_call`'s check of `exit_pending`: nothing on this stack
+    // holds a lock or a counted reference (the caller is a borrow). The thread goes
+    // from RUNNING (or DYING, when a kill came first) to DEAD in one step
+    // (`Thread::announce_death`), as `Thread::kill` followed by that step would leave it.
+    crate::kernel::sched::exit_current()
 }
 
 /// `zx_task_kill` (33): BAD_HANDLE, DESTROY, then the type.

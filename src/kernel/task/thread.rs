@@ -9,9 +9,9 @@ use crate::error::{ZxError, ZxResult};
 use crate::kernel::kstack::KernelStack;
 use crate::kernel::object::{KernelObject, ObjectBase};
 use crate::kernel::sched::{self, ThreadRun};
-use crate::kernel::sync::{Lock, class};
+use crate::kernel::sync::{Lock, LockGuard, class};
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 
 /// Where a thread is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,10 +26,15 @@ pub enum ThreadLife {
     Dead,
 }
 
-/// A thread's life and what it owns for it.
-struct LifeState {
-    life: ThreadLife,
-    stack: Option<KernelStack>,
+impl ThreadLife {
+    fn from_u8(v: u8) -> ThreadLife {
+        match v {
+            0 => ThreadLife::New,
+            1 => ThreadLife::Running,
+            2 => ThreadLife::Dying,
+            _ => ThreadLife::Dead,
+        }
+    }
 }
 
 /// A thread object.
@@ -38,9 +43,16 @@ pub struct Thread {
     process: Arc<Process>,
     name: NameCell,
     context: Context,
-    /// Where it is in its life, and its kernel stack (until it is DEAD): one lock, as
-    /// the stack is only ever taken or used at a step of the life.
-    life: Lock<LifeState>,
+    /// Its kernel stack (until it is DEAD). Its lock is also the one every step of the
+    /// life is taken under: a step reads `life`, checks it and stores the next value
+    /// with this lock held ([`Thread::set_life`] wants the guard), so two steps never
+    /// interleave, and the stack is only used or freed at such a step.
+    stack: Lock<Option<KernelStack>>,
+    /// Where it is in its life, a [`ThreadLife`]: changed only with `stack` locked, read
+    /// without a lock (a snapshot, as a read under the lock was once it was released;
+    /// NEW is never entered again, so a reader that sees another state may rely on it
+    /// staying left).
+    life: AtomicU8,
     kill: AtomicBool,
     /// Scheduler state (only with the scheduler's lock held).
     pub(crate) run: Lock<ThreadRun>,
@@ -59,7 +71,8 @@ impl Thread {
             process: process.clone(),
             name: NameCell::new(name),
             context: Context::new(),
-            life: Lock::new(&class::THREAD_LIFE, LifeState { life: ThreadLife::New, stack: Some(stack) }),
+            stack: Lock::new(&class::THREAD_LIFE, Some(stack)),
+            life: AtomicU8::new(ThreadLife::New as u8),
             kill: AtomicBool::new(false),
             run: Lock::new(&class::THREAD_RUN, ThreadRun::new()),
             blocked_state: AtomicU32::new(0),
@@ -80,7 +93,12 @@ impl Thread {
 
     /// Where it is in its life.
     pub fn life(&self) -> ThreadLife {
-        self.life.lock().life
+        ThreadLife::from_u8(self.life.load(Ordering::Acquire))
+    }
+
+    /// The next step of the life, taken with the stack lock held (`_step`).
+    fn set_life(&self, _step: &LockGuard<'_, Option<KernelStack>>, life: ThreadLife) {
+        self.life.store(life as u8, Ordering::Release);
     }
 
     /// True once a kill or exit of this thread (or its process) is under way.
@@ -134,12 +152,12 @@ impl Thread {
     /// `frame` fills in the zeroed first trap frame in place on the kernel stack.
     fn start_with(self: &Arc<Self>, frame: impl FnOnce(&mut TrapFrame), initial: bool) -> ZxResult {
         self.process.admit_started(self, initial, || {
-            let mut state = self.life.lock();
-            let kstack = state.stack.as_ref().ok_or(ZxError::BadState)?;
-            if state.life != ThreadLife::New || !self.context.prepare_entry(kstack.bottom(), kstack.top(), frame) {
+            let step = self.stack.lock();
+            let kstack = step.as_ref().ok_or(ZxError::BadState)?;
+            if self.life() != ThreadLife::New || !self.context.prepare_entry(kstack.bottom(), kstack.top(), frame) {
                 return Err(ZxError::BadState);
             }
-            state.life = ThreadLife::Running;
+            self.set_life(&step, ThreadLife::Running);
             Ok(())
         })?;
         self.base.update_signals(0, signal::THREAD_RUNNING);
@@ -152,14 +170,14 @@ impl Thread {
     /// syscall).
     pub fn kill(self: &Arc<Self>) {
         let stack = {
-            let mut state = self.life.lock();
-            match state.life {
+            let mut step = self.stack.lock();
+            match self.life() {
                 ThreadLife::New => {
-                    state.life = ThreadLife::Dead;
-                    Some(state.stack.take())
+                    self.set_life(&step, ThreadLife::Dead);
+                    Some(step.take())
                 }
                 ThreadLife::Running => {
-                    state.life = ThreadLife::Dying;
+                    self.set_life(&step, ThreadLife::Dying);
                     self.kill.store(true, Ordering::Release);
                     None
                 }
@@ -173,18 +191,6 @@ impl Thread {
             self.process.thread_removed(self);
         } else {
             sched::kick(self);
-        }
-    }
-
-    /// `zx_thread_exit`: the calling thread (this one) starts ending, as [`Thread::kill`]
-    /// makes it, and ends at the top of its syscall. Without `kill`'s kick: the thread
-    /// runs here, on this CPU, so it is neither blocked nor running anywhere else to be
-    /// woken or interrupted.
-    pub fn exit_self(&self) {
-        let mut state = self.life.lock();
-        if state.life == ThreadLife::Running {
-            state.life = ThreadLife::Dying;
-            self.kill.store(true, Ordering::Release);
         }
     }
 
@@ -204,7 +210,9 @@ impl Thread {
     /// space), only in [`Thread::after_death`]. Until then `PROCESS_THREADS` leaves a
     /// DEAD thread out (`Process::thread_koids`), so what a joiner sees is as before.
     pub(crate) fn announce_death(&self) {
-        self.life.lock().life = ThreadLife::Dead;
+        let step = self.stack.lock();
+        self.set_life(&step, ThreadLife::Dead);
+        drop(step);
         self.kill.store(true, Ordering::Release);
         self.base.update_signals(signal::THREAD_RUNNING, signal::TASK_TERMINATED);
     }
@@ -214,10 +222,10 @@ impl Thread {
     /// then tells its process.
     pub(crate) fn after_death(self: &Arc<Self>) {
         let (stack, announced) = {
-            let mut state = self.life.lock();
-            let announced = state.life == ThreadLife::Dead;
-            state.life = ThreadLife::Dead;
-            (state.stack.take(), announced)
+            let mut step = self.stack.lock();
+            let announced = self.life() == ThreadLife::Dead;
+            self.set_life(&step, ThreadLife::Dead);
+            (step.take(), announced)
         };
         // Freed with no thread lock held (it may go back to the cache or be unmapped).
         drop(stack);
@@ -254,13 +262,18 @@ impl KernelObject for Thread {
     }
     fn on_zero_handles(&self) {
         // A NEW thread nobody can start any more is destroyed.
+        // Without the lock first: a thread that has left NEW never returns to it (the
+        // common case: the last handle of a started or ended thread).
+        if self.life() != ThreadLife::New {
+            return;
+        }
         let stack = {
-            let mut state = self.life.lock();
-            if state.life != ThreadLife::New {
+            let mut step = self.stack.lock();
+            if self.life() != ThreadLife::New {
                 return;
             }
-            state.life = ThreadLife::Dead;
-            state.stack.take()
+            self.set_life(&step, ThreadLife::Dead);
+            step.take()
         };
         drop(stack);
         self.process.forget_new_thread(self);
