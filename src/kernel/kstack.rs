@@ -87,6 +87,14 @@ impl KernelStack {
                 return Ok(KernelStack { slot: cache.slots[cache.len] });
             }
         }
+        Self::new_mapped()
+    }
+
+    /// A fresh slot with fresh pages (out of line: the cached case above stays a short
+    /// function without this path's register saves).
+    #[cold]
+    #[inline(never)]
+    fn new_mapped() -> ZxResult<KernelStack> {
         with_kernel(|k| {
             // Room to give the slot back later without allocating.
             let in_use = k.stack_slots.next as usize + 1;
@@ -169,6 +177,15 @@ impl Drop for KernelStack {
                 return;
             }
         }
+        self.unmap();
+    }
+}
+
+impl KernelStack {
+    /// Unmaps the stack, frees its pages and its slot (out of line, as `new_mapped`).
+    #[cold]
+    #[inline(never)]
+    fn unmap(&self) {
         with_kernel(|k| {
             unmap_pages(k, self, PAGES);
             // Capacity was reserved when the slot was taken.
