@@ -356,22 +356,25 @@ fn make_ready_if_blocked(thread: &Arc<Thread>) {
 fn enqueue(s: &mut Sched, thread: Arc<Thread>, last: Option<usize>) {
     let me = cpu_index();
     let online = cpu::online_count().min(MAX_CPUS);
-    if online == 1 {
-        // One CPU: the policy can only name this one (nothing to compare). It is not
-        // idle (it runs this code), so no IPI either.
-        s.cpus[me].ready.push_back(thread);
-        s.cpus[me].idle = false;
-        return;
-    }
-    // The pure placement policy (`sched::run_queue::place`): fewest runnable threads,
-    // then the thread's last CPU, then this one.
-    let target = run_queue::place_by(online, |c| load_of(s, c), last, me).unwrap_or(me);
+    // One CPU: the policy can only name this one (nothing to compare).
+    let target = if online == 1 {
+        me
+    } else {
+        // The pure placement policy (`sched::run_queue::place`): fewest runnable
+        // threads, then the thread's last CPU, then this one.
+        run_queue::place_by(online, |c| load_of(s, c), last, me).unwrap_or(me)
+    };
     s.cpus[target].ready.push_back(thread);
     if s.cpus[target].idle {
         s.cpus[target].idle = false;
         s.cpus[target].woken = true;
         if target != me {
             super::irq::send_reschedule(target);
+        } else {
+            // This CPU is idle and runs this code in its idle loop's context (a timer
+            // pass, an interrupt, or reaping after the switch to it): the idle loop
+            // looks again before it sleeps when asked, as it does after an IPI.
+            cpu::this().need_resched.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -847,6 +850,16 @@ pub fn idle_loop() -> ! {
 /// it as an exception (a whole trap frame saved and restored for every IPI). A wait
 /// that ended for no interrupt finds none.
 fn sleep_until_interrupt() {
+    if super::sync::checks_enabled() {
+        // Only a CPU flagged idle is sent an IPI (or asked with `need_resched`) when work
+        // is queued for it: one that sleeps flagged busy may sleep through that work
+        // until its next timer interrupt, up to a whole slice.
+        let cpu = cpu_index();
+        let s = SCHED.lock();
+        if !s.cpus[cpu].idle {
+            panic!("sched: CPU {cpu} about to wait in wfi while flagged busy ({} queued)", s.cpus[cpu].ready.len());
+        }
+    }
     crate::arch::aarch64::cpu::wait_for_interrupt();
     super::irq::handle_irq();
 }

@@ -82,6 +82,12 @@ pub fn enable_order_check() {
     CHECK_ORDER.store(true, Ordering::Release);
 }
 
+/// Whether `lockcheck` is on: the lock-order check, and the scheduler's check of its
+/// idle-flag protocol before a CPU sleeps (`sched::sleep_until_interrupt`).
+pub fn checks_enabled() -> bool {
+    CHECK_ORDER.load(Ordering::Relaxed)
+}
+
 /// A spinlock of a [`LockClass`].
 pub struct Lock<T> {
     class: &'static LockClass,
