@@ -3,7 +3,7 @@
 use super::{Caller, lookup_vmo, user};
 use crate::abi::{info, obj_type, prop, rights, signal};
 use crate::error::{ZxError, ZxResult};
-use crate::kernel::object::{KernelObject, downcast, signalable};
+use crate::kernel::object::{KernelObject, downcast};
 use crate::kernel::task::{Job, Process, Thread};
 use crate::kernel::vm_object::{VmarObject, VmoObject};
 use crate::kernel::{Kernel, aspace, cpu, with_kernel};
@@ -315,36 +315,46 @@ pub fn signal(c: &Caller, handle: u32, clear_mask: u32, set_mask: u32, peer: boo
     // it drops (finished observers) it drops under the signal lock already.
     let peer_object = c.process().with_handle(handle, |object, have, _| {
         check_rights(have, if peer { rights::SIGNAL_PEER } else { rights::SIGNAL })?;
-        if peer && !matches!(object.obj_type(), obj_type::CHANNEL | obj_type::EVENTPAIR) {
+        let header = object.header();
+        let ty = header.facts.obj_type();
+        if peer && !matches!(ty, obj_type::CHANNEL | obj_type::EVENTPAIR) {
             return Err(ZxError::NotSupported);
         }
-        if !peer && !object.waitable() {
+        if !peer && !header.facts.waitable() {
             return Err(ZxError::NotSupported);
         }
         // The mask first, then whether the peer is still there (ABI.md 38); a peer has
         // the same type, so the same signals are settable on it.
-        if (clear_mask | set_mask) & !signalable(&**object) != 0 {
+        if (clear_mask | set_mask) & !header.facts.signalable() != 0 {
             return Err(ZxError::InvalidArgs);
         }
         if peer {
             // A counted reference, used (and perhaps dropped last) after the unlock.
             return object.peer().map(Some);
         }
-        update_object_signals(object, clear_mask, set_mask)?;
+        if ty == obj_type::VMO {
+            vmo_store_signals(object, clear_mask, set_mask)?;
+        }
+        header.base.update_signals(clear_mask, set_mask);
         Ok(None)
     })??;
     match peer_object {
-        Some(target) => update_object_signals(&target, clear_mask, set_mask),
+        Some(target) => {
+            let header = target.header();
+            if header.facts.obj_type() == obj_type::VMO {
+                vmo_store_signals(&target, clear_mask, set_mask)?;
+            }
+            header.base.update_signals(clear_mask, set_mask);
+            Ok(())
+        }
         None => Ok(()),
     }
 }
 
-/// Clears and sets user signals on `target` (a VMO's also in the VMO store).
-fn update_object_signals(target: &Arc<dyn KernelObject>, clear_mask: u32, set_mask: u32) -> ZxResult {
-    if target.obj_type() == obj_type::VMO {
-        let vmo = crate::kernel::object::downcast_ref::<VmoObject>(target)?;
-        with_kernel(|k| k.vmos.signal(vmo.id(), clear_mask & signal::USER_ALL, set_mask & signal::USER_ALL));
-    }
-    target.base().update_signals(clear_mask, set_mask);
+/// A VMO's user signals are also kept in the VMO store: clears and sets them there.
+#[inline(never)]
+fn vmo_store_signals(target: &Arc<dyn KernelObject>, clear_mask: u32, set_mask: u32) -> ZxResult {
+    let vmo = crate::kernel::object::downcast_ref::<VmoObject>(target)?;
+    with_kernel(|k| k.vmos.signal(vmo.id(), clear_mask & signal::USER_ALL, set_mask & signal::USER_ALL));
     Ok(())
 }

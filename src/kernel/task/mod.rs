@@ -11,7 +11,7 @@ mod process;
 mod thread;
 
 pub use job::Job;
-pub use process::{ProcLife, Process};
+pub use process::{HandleLookup, ProcLife, Process};
 pub use thread::{Thread, ThreadLife};
 
 /// Reads a NUL-stopped, at most 31-byte name into the 32-byte form objects keep.
