@@ -192,3 +192,27 @@ user_copy_small_done:
     cbz     w9, 12f
     .inst   0xd500419f              // msr pan, #1
 12: ret
+
+// Stores the 32-bit value w1 at user address x0 (an out-pointer: a handle value, a
+// signal set), the common 4-byte copy without the copy loop's tests. Returns 0, or 4
+// (the bytes not stored) when the store faulted; a fault here resumes at
+// user_store_fault (arch::aarch64::user_copy::fixup_for knows this range too).
+//
+//   size_t ferrite_store_user_u32(uint32_t *dst, uint32_t value)  -> bytes left
+.global ferrite_store_user_u32
+ferrite_store_user_u32:
+    adrp    x9, PAN_IN_USE
+    ldrb    w9, [x9, :lo12:PAN_IN_USE]
+    cbz     w9, 13f
+    .inst   0xd500409f              // msr pan, #0
+.global user_store_begin
+user_store_begin:
+13: str     w1, [x0]
+    mov     x0, #0
+    b       user_copy_small_done
+.global user_store_end
+user_store_end:
+.global user_store_fault
+user_store_fault:
+    mov     x0, #4
+    b       user_copy_small_done
