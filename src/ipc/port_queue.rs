@@ -29,6 +29,21 @@ struct Registration<R> {
     reg: R,
 }
 
+/// Writes a packet in its FIFO slot ([`PortQueue::queue_user_in_place`]): true when it
+/// did. Any `FnOnce(&mut P) -> bool` is one; the kernel's own (a copy from user memory)
+/// is a type whose method is always inlined, which a closure's call is not always.
+pub trait Fill<P> {
+    /// Writes `slot`; false when it could not.
+    fn fill(self, slot: &mut P) -> bool;
+}
+
+impl<P, F: FnOnce(&mut P) -> bool> Fill<P> for F {
+    #[inline(always)]
+    fn fill(self, slot: &mut P) -> bool {
+        self(slot)
+    }
+}
+
 /// The state of one port.
 pub struct PortQueue<P, R> {
     packets: VecDeque<(Origin, P)>,
@@ -75,24 +90,58 @@ impl<P, R> PortQueue<P, R> {
     }
 
     /// Reserves room for `extra` more packets beyond those queued and those the live
-    /// registrations hold.
+    /// registrations hold. Inlined: when the FIFO has the room already (a warm port),
+    /// it is a compare.
+    #[inline(always)]
     fn reserve(&mut self, extra: usize) -> ZxResult {
-        self.packets.try_reserve(self.regs.len() + extra).map_err(|_| ZxError::NoMemory)
+        let needed = self.regs.len() + extra;
+        if self.packets.capacity() - self.packets.len() >= needed {
+            return Ok(());
+        }
+        self.packets.try_reserve(needed).map_err(|_| ZxError::NoMemory)
     }
 
     /// Queues a user packet: SHOULD_WAIT when [`MAX_USER_PACKETS`] are queued,
     /// NO_MEMORY when the FIFO cannot grow, BAD_STATE once closed.
     pub fn queue_user(&mut self, packet: P) -> ZxResult {
+        self.admit_user()?;
+        self.packets.push_back((None, packet));
+        self.user += 1;
+        Ok(())
+    }
+
+    /// Whether a user packet may be queued now ([`PortQueue::queue_user`]'s errors, in
+    /// its order), with the room for it reserved.
+    #[inline(always)]
+    fn admit_user(&mut self) -> ZxResult {
         if self.closed {
             return Err(ZxError::BadState);
         }
         if self.user >= MAX_USER_PACKETS {
             return Err(ZxError::ShouldWait);
         }
-        self.reserve(1)?;
-        self.packets.push_back((None, packet));
+        self.reserve(1)
+    }
+
+    /// Queues a user packet written in its FIFO slot: `blank` is put there and `fill`
+    /// writes it in place (the kernel copies the packet from user memory straight into
+    /// the slot). `Ok(true)` when it is queued; `Ok(false)` when `fill` said it could not
+    /// write it, and nothing changed; the errors of [`PortQueue::queue_user`], without
+    /// calling `fill`, when a user packet cannot be queued now.
+    #[inline(always)]
+    pub fn queue_user_in_place(&mut self, blank: P, fill: impl Fill<P>) -> ZxResult<bool> {
+        self.admit_user()?;
+        self.packets.push_back((None, blank));
+        let filled = match self.packets.back_mut() {
+            Some((_, slot)) => fill.fill(slot),
+            None => false,
+        };
+        if !filled {
+            self.packets.pop_back();
+            return Ok(false);
+        }
         self.user += 1;
-        Ok(())
+        Ok(true)
     }
 
     /// Adds registration `id`, made through the handle with serial `source` for `key`,
@@ -125,7 +174,30 @@ impl<P, R> PortQueue<P, R> {
         Some(self.regs.swap_remove(at).reg)
     }
 
+    /// The oldest packet, left in place (for a reader that copies it out before it
+    /// takes it with [`PortQueue::pop`]).
+    #[inline(always)]
+    pub fn front(&self) -> Option<&P> {
+        self.packets.front().map(|(_, packet)| packet)
+    }
+
+    /// Takes the oldest packet without giving it back (after [`PortQueue::front`] was
+    /// copied out); false when none was queued.
+    #[inline(always)]
+    pub fn remove_front(&mut self) -> bool {
+        match self.packets.pop_front() {
+            Some((origin, _)) => {
+                if origin.is_none() {
+                    self.user -= 1;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Takes the oldest packet.
+    #[inline(always)]
     pub fn pop(&mut self) -> Option<P> {
         let (origin, packet) = self.packets.pop_front()?;
         if origin.is_none() {
