@@ -234,7 +234,7 @@ fn user_packets_written_in_place() {
     // Filled: queued like `queue_user`, in FIFO order with the others.
     p.queue_user(1).unwrap();
     assert_eq!(
-        p.queue_user_in_place(0, |slot: &mut u64| {
+        p.queue_user_in_place(|slot: &mut u64| {
             *slot = 2;
             true
         }),
@@ -243,7 +243,7 @@ fn user_packets_written_in_place() {
     p.queue_user(3).unwrap();
     assert_eq!((p.len(), p.user_packets()), (3, 3));
     // Not filled: nothing changed.
-    assert_eq!(p.queue_user_in_place(0, |_: &mut u64| false), Ok(false));
+    assert_eq!(p.queue_user_in_place(|_: &mut u64| false), Ok(false));
     assert_eq!((p.len(), p.user_packets()), (3, 3));
     assert_eq!(p.front(), Some(&1));
     assert_eq!((p.pop(), p.pop(), p.pop(), p.pop()), (Some(1), Some(2), Some(3), None));
@@ -252,9 +252,9 @@ fn user_packets_written_in_place() {
     for i in 0..MAX_USER_PACKETS as u64 {
         p.queue_user(i).unwrap();
     }
-    assert_eq!(p.queue_user_in_place(0, |_: &mut u64| unreachable!()), Err(ZxError::ShouldWait));
+    assert_eq!(p.queue_user_in_place(|_: &mut u64| unreachable!()), Err(ZxError::ShouldWait));
     let _ = p.close();
-    assert_eq!(p.queue_user_in_place(0, |_: &mut u64| unreachable!()), Err(ZxError::BadState));
+    assert_eq!(p.queue_user_in_place(|_: &mut u64| unreachable!()), Err(ZxError::BadState));
 }
 
 #[test]
@@ -265,7 +265,7 @@ fn a_user_packet_in_place_keeps_the_registrations_slots() {
     }
     for i in 0..40 {
         assert_eq!(
-            p.queue_user_in_place(0, |slot: &mut u64| {
+            p.queue_user_in_place(|slot: &mut u64| {
                 *slot = i;
                 true
             }),
@@ -330,8 +330,10 @@ fn close_refuses_more_and_gives_registrations_back() {
 /// invariant (a fire never needs memory).
 #[test]
 fn port_queue_randomized_against_a_model() {
-    #[derive(Clone, Copy, Debug, PartialEq)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq)]
     enum Pkt {
+        #[default]
+        Blank,
         User(u64),
         Signal(u64, u64, u64),
     }
@@ -353,17 +355,14 @@ fn port_queue_randomized_against_a_model() {
                     let (r, fills) = match rng.below(4) {
                         0 | 1 => (p.queue_user(Pkt::User(next)), true),
                         2 => (
-                            p.queue_user_in_place(Pkt::User(0), |slot: &mut Pkt| {
+                            p.queue_user_in_place(|slot: &mut Pkt| {
                                 *slot = Pkt::User(next);
                                 true
                             })
                             .map(|filled| assert!(filled)),
                             true,
                         ),
-                        _ => (
-                            p.queue_user_in_place(Pkt::User(0), |_: &mut Pkt| false).map(|filled| assert!(!filled)),
-                            false,
-                        ),
+                        _ => (p.queue_user_in_place(|_: &mut Pkt| false).map(|filled| assert!(!filled)), false),
                     };
                     if users >= MAX_USER_PACKETS {
                         assert_eq!(r, Err(ZxError::ShouldWait));

@@ -37,6 +37,13 @@ pub const PACKET_SIZE: usize = 48;
 #[repr(C, align(8))]
 pub struct Packet(pub [u8; PACKET_SIZE]);
 
+impl Default for Packet {
+    /// All zeros (what a FIFO's unused slots start as).
+    fn default() -> Self {
+        Packet([0u8; PACKET_SIZE])
+    }
+}
+
 /// `zx_port_packet_t.type` of a user packet.
 pub const PKT_TYPE_USER: u32 = 0;
 /// `zx_port_packet_t.type` of a signal packet.
@@ -123,7 +130,7 @@ impl Port {
     #[inline(always)]
     pub fn queue_user_copied(&self, user: u64) -> bool {
         let mut state = self.state.lock();
-        if state.queue.queue_user_in_place(Packet([0u8; PACKET_SIZE]), FromUser(user)) != Ok(true) {
+        if state.queue.queue_user_in_place(FromUser(user)) != Ok(true) {
             return false;
         }
         super::account(PACKET_SIZE as i64);
