@@ -284,6 +284,12 @@ pub trait KernelObject: AsAny {
     fn vmo_id(&self) -> Option<crate::vm::vmo::VmoId> {
         None
     }
+    /// The object as a port, `None` for every other type: the type test of the
+    /// borrowed `zx_port_queue` / `zx_port_wait` lookups in one virtual call, as
+    /// [`KernelObject::vmo_id`] is for VMOs.
+    fn as_port(&self) -> Option<&crate::kernel::ipc::port::Port> {
+        None
+    }
 }
 
 /// Downcasts a kernel object to its concrete type: WRONG_TYPE when it is another.

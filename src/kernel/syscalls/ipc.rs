@@ -392,7 +392,7 @@ pub fn port_queue(c: &Caller, port: u32, packet: u64) -> ZxResult {
     // ranked above the table's.
     let handles = c.process().lookup();
     let (object, have, _) = handles.get(port)?;
-    let port = crate::kernel::object::downcast_ref::<Port>(object)?;
+    let port = object.as_port().ok_or(ZxError::WrongType)?;
     check_rights(have, rights::WRITE)?;
     // Fast path: the packet is copied from the user straight into its FIFO slot, with no
     // copy through the stack. The copy runs under the port lock and so must not resolve
@@ -430,7 +430,7 @@ pub fn port_wait(c: &Caller, port: u32, deadline: i64, packet: u64) -> ZxResult 
     // takes a counted reference to the port, and its own packet is taken then.
     let handles = c.process().lookup();
     let (object, have, _) = handles.get(port)?;
-    let port = crate::kernel::object::downcast_ref::<Port>(object)?;
+    let port = object.as_port().ok_or(ZxError::WrongType)?;
     check_rights(have, rights::READ)?;
     let out = user_ptr::check_out(packet, PACKET_SIZE as u64).ok().map(|()| packet);
     match port.take_copied(out) {
