@@ -101,8 +101,18 @@ impl Port {
         })
     }
 
-    /// Wakes one thread blocked in `zx_port_wait` (with the port lock held).
+    /// Wakes one thread blocked in `zx_port_wait` (with the port lock held). Inlined:
+    /// with no thread waiting, as on a port that is read without blocking, it is a test.
+    #[inline(always)]
     fn wake_one(state: &mut PortState) {
+        if !state.waiters.is_empty() {
+            Self::wake_first(state);
+        }
+    }
+
+    /// [`Port::wake_one`] when some thread waits.
+    #[inline(never)]
+    fn wake_first(state: &mut PortState) {
         while let Some(node) = state.waiters.pop_front() {
             if node.wake(WakeReason::Satisfied) {
                 break;
