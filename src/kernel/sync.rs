@@ -107,8 +107,9 @@ impl<T> Lock<T> {
         Lock { class, inner: spin::Mutex::new(value) }
     }
 
-    /// Takes the lock, spinning; checks the order when the check is on.
-    #[inline]
+    /// Takes the lock, spinning; checks the order when the check is on. Always inlined:
+    /// uncontended, it is a flag test and an exclusive load and store.
+    #[inline(always)]
     pub fn lock(&self) -> LockGuard<'_, T> {
         let bit = if CHECK_ORDER.load(Ordering::Relaxed) { self.check_order() } else { 0 };
         let guard = match self.inner.try_lock() {
