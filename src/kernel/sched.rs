@@ -224,9 +224,8 @@ struct CpuQueue {
     /// Runs nothing and needs an IPI to notice new work (it waits in `wfi` or is about to).
     /// False while it runs a thread, and from the moment work is queued for it.
     idle: bool,
-    /// Not idle, yet running no thread: work was queued for this idle CPU (with an IPI
-    /// when another CPU queued it) or its idle loop saw work, and it has not picked a
-    /// thread since. It looks at its queue without another IPI, so placement and
+    /// Not idle, yet running no thread: another CPU queued work for this idle CPU (and
+    /// sent the IPI) or its idle loop saw work, and it has not picked a thread since. It looks at its queue without another IPI, so placement and
     /// stealing count it as a CPU that runs nothing (see `loads`).
     woken: bool,
     /// Counter value at which the running thread's slice ends.
@@ -367,8 +366,8 @@ fn enqueue(s: &mut Sched, thread: Arc<Thread>, last: Option<usize>) {
     s.cpus[target].ready.push_back(thread);
     if s.cpus[target].idle {
         s.cpus[target].idle = false;
-        s.cpus[target].woken = true;
         if target != me {
+            s.cpus[target].woken = true;
             super::irq::send_reschedule(target);
         } else {
             // This CPU is idle and runs this code in its idle loop's context (a timer
@@ -851,12 +850,14 @@ pub fn idle_loop() -> ! {
 /// that ended for no interrupt finds none.
 fn sleep_until_interrupt() {
     if super::sync::checks_enabled() {
-        // Only a CPU flagged idle is sent an IPI (or asked with `need_resched`) when work
-        // is queued for it: one that sleeps flagged busy may sleep through that work
-        // until its next timer interrupt, up to a whole slice.
+        // Only a CPU flagged idle is sent an IPI when another CPU queues work for it
+        // (and is then `woken`; the IPI ends the `wfi` at once); work it queues for
+        // itself sets `need_resched` instead, which the idle loop read before coming
+        // here. One that sleeps flagged busy otherwise may sleep through its work until
+        // its next timer interrupt, up to a whole slice.
         let cpu = cpu_index();
         let s = SCHED.lock();
-        if !s.cpus[cpu].idle {
+        if !s.cpus[cpu].idle && !s.cpus[cpu].woken {
             panic!("sched: CPU {cpu} about to wait in wfi while flagged busy ({} queued)", s.cpus[cpu].ready.len());
         }
     }
