@@ -1490,13 +1490,13 @@ impl VmoStore {
         self.reserve_slot()?;
         if let Some(index) = self.free_slots.pop() {
             let slot = self.slots.get_mut(index as usize).ok_or(ZxError::Internal)?;
-            return match &mut slot.vmo {
-                empty @ None => {
-                    *empty = Some(make());
-                    Ok(VmoId::new(index, slot.generation))
-                }
-                Some(_) => Err(ZxError::Internal),
-            };
+            if slot.vmo.is_some() {
+                return Err(ZxError::Internal);
+            }
+            // The slot is empty, so the replaced value is `None` and owns nothing: it is
+            // forgotten rather than dropped (a drop would be a call that finds nothing).
+            core::mem::forget(slot.vmo.replace(make()));
+            return Ok(VmoId::new(index, slot.generation));
         }
         let index = u32::try_from(self.slots.len()).map_err(|_| ZxError::NoMemory)?;
         if index > INDEX_MASK {
