@@ -192,3 +192,28 @@ user_copy_small_done:
     cbz     w9, 12f
     .inst   0xd500419f              // msr pan, #1
 12: ret
+
+// One 4- or 8-byte value to a user address (x0 = address, x1 = value): the out-pointers
+// of syscalls (a new handle's value, an address, a count). Returns 0, or 1 when the
+// store faulted (it then resumes at user_put_fault; fixup_for knows this range too).
+// `sttr` stores with EL0's permissions, so PAN need not be lifted and a page EL0 may
+// not write faults here as it would for the thread itself. The address may be
+// unaligned: the kernel runs with SCTLR_EL1.A clear and user memory is Normal memory.
+.global ferrite_put_user_32
+ferrite_put_user_32:
+.global user_put_begin
+user_put_begin:
+    sttr    w1, [x0]
+    mov     x0, #0
+    ret
+.global ferrite_put_user_64
+ferrite_put_user_64:
+    sttr    x1, [x0]
+    mov     x0, #0
+    ret
+.global user_put_end
+user_put_end:
+.global user_put_fault
+user_put_fault:
+    mov     x0, #1
+    ret

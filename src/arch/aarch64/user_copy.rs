@@ -28,6 +28,11 @@ unsafe extern "C" {
     static user_copy_small_begin: u8;
     static user_copy_small_end: u8;
     static user_copy_small_fault: u8;
+    fn ferrite_put_user_32(user: u64, value: u32) -> usize;
+    fn ferrite_put_user_64(user: u64, value: u64) -> usize;
+    static user_put_begin: u8;
+    static user_put_end: u8;
+    static user_put_fault: u8;
 }
 
 /// Records that PAN is enabled (see `cpu::enable_pan`).
@@ -45,10 +50,14 @@ pub fn fixup_for(pc: u64, far: u64, write: bool) -> Option<u64> {
         &raw const user_copy_small_end as u64,
         &raw const user_copy_small_fault as u64,
     );
+    let (put_begin, put_end, put_fault) =
+        (&raw const user_put_begin as u64, &raw const user_put_end as u64, &raw const user_put_fault as u64);
     let resume = if (begin..end).contains(&pc) {
         fault
     } else if (small_begin..small_end).contains(&pc) {
         small_fault
+    } else if (put_begin..put_end).contains(&pc) {
+        put_fault
     } else {
         return None;
     };
@@ -124,6 +133,35 @@ pub unsafe fn copy_kernel(dst: *mut u8, src: *const u8, len: usize) {
     // SAFETY: the caller's promise; kernel memory does not fault, so nothing is left.
     let left = unsafe { ferrite_copy_user(dst, src, len) };
     debug_assert_eq!(left, 0, "a kernel-to-kernel copy faulted");
+}
+
+/// Stores a 4-byte value at user address `user` (checked to lie in user space) with
+/// one unprivileged store: the common out-pointer (a handle value, a count) without the
+/// copy loop. A fault is reported as [`copy`] reports one, with nothing stored.
+#[inline]
+pub fn put_u32(user: u64, value: u32) -> Result<(), CopyFault> {
+    // SAFETY: only the user address is written, by `sttr` with EL0's permissions, and a
+    // fault there is fixed up (`fixup_for`).
+    let left = unsafe { ferrite_put_user_32(user, value) };
+    if left == 0 { Ok(()) } else { Err(put_fault()) }
+}
+
+/// [`put_u32`] for an 8-byte value (an address, a koid, a 64-bit count).
+#[inline]
+pub fn put_u64(user: u64, value: u64) -> Result<(), CopyFault> {
+    // SAFETY: as in `put_u32`.
+    let left = unsafe { ferrite_put_user_64(user, value) };
+    if left == 0 { Ok(()) } else { Err(put_fault()) }
+}
+
+/// The fault a failed [`put_u32`] or [`put_u64`] recorded.
+#[cold]
+fn put_fault() -> CopyFault {
+    CopyFault {
+        copied: 0,
+        addr: FAULT_ADDR[cpu_index()].load(Ordering::Relaxed),
+        write: FAULT_WRITE[cpu_index()].load(Ordering::Relaxed),
+    }
 }
 
 /// Copies between a user address and a kernel buffer.

@@ -84,9 +84,26 @@ pub fn copy_page_bytes(k: &mut Kernel, user: u64, kernel_va: u64, len: usize, to
 
 /// [`write_value`] taking the VM lock itself only if the copy faults (for handlers that
 /// hold no VM state).
+///
+/// Inlined: most out-values are 4 or 8 bytes (handle values, counts, addresses), and
+/// those are stored with one instruction ([`user_copy::put_u32`] / `put_u64`) instead
+/// of the copy loop; a fault goes the general way (the VM lock, resolve, copy again).
+#[inline]
 pub fn put(user: u64, bytes: &[u8]) -> ZxResult {
     check_out(user, bytes.len() as u64)?;
-    put_bytes(user, bytes)
+    let stored = match bytes.len() {
+        4 => user_copy::put_u32(user, u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])).is_ok(),
+        8 => user_copy::put_u64(
+            user,
+            u64::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]]),
+        )
+        .is_ok(),
+        _ => return put_bytes(user, bytes),
+    };
+    if stored {
+        return Ok(());
+    }
+    crate::kernel::with_kernel(|k| write_bytes(k, user, bytes))
 }
 
 /// [`write_bytes`] taking the VM lock itself only if the copy faults.
