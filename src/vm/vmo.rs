@@ -65,7 +65,7 @@ use crate::abi::{PAGE_SHIFT, PAGE_SIZE, cache_policy, child, info, op, prop, rig
 use crate::error::{ZxError, ZxResult};
 use crate::mm::addr::page_ceil;
 use crate::mm::{PhysAddr, PhysMemory};
-use crate::vm::page_list::{IndexHashing, IndexMap, PageList};
+use crate::vm::page_list::{IndexHashing, IndexMap, PageList, SpareLists};
 
 /// The largest VMO size: ROUNDDOWN(u64::MAX, 2 * 16 * PAGE_SIZE) = 2^64 − 128 KiB
 /// (Zircon's `VmObjectPaged::MAX_SIZE`).
@@ -528,6 +528,8 @@ pub struct VmoStore {
     /// Frames held by all VMOs together.
     committed_frames: u64,
     invalidations: InvalidationQueue,
+    /// Empty page lists of destroyed small VMOs, for the next first commit.
+    spares: SpareLists,
 }
 
 impl Default for VmoStore {
@@ -545,6 +547,7 @@ impl VmoStore {
             frames: hashbrown::HashMap::with_hasher(IndexHashing),
             committed_frames: 0,
             invalidations: InvalidationQueue::new(),
+            spares: SpareLists::new(),
         }
     }
 
@@ -1035,7 +1038,7 @@ impl VmoStore {
         // page it holds privately, and a fresh commit (which shares nothing, so it needs
         // no frame-table entry).
         if let Backing::Paged(list) = &mut vmo.backing {
-            match list.get_or_insert_zeroed(page_index, mem)? {
+            match list.get_or_insert_zeroed(page_index, mem, &mut self.spares)? {
                 (frame, true) => {
                     if count_private_frame(vmo, &mut self.committed_frames) {
                         self.invalidate(id, page_index, 1);
@@ -1470,6 +1473,11 @@ impl VmoStore {
         self.committed_frames
     }
 
+    /// The empty page lists kept for reuse: heap the kernel counts as free.
+    pub fn spare_lists(&self) -> &SpareLists {
+        &self.spares
+    }
+
     /// VMOs in the store, zombies included (for leak checks).
     pub fn vmo_count(&self) -> usize {
         self.slots.len() - self.free_slots.len()
@@ -1721,7 +1729,9 @@ impl VmoStore {
     /// `holder` lets go of every frame in `list` (its page list, already moved out).
     #[inline(never)]
     fn drop_all_frames(&mut self, holder: VmoId, list: PageList, mem: &mut dyn PhysMemory) {
-        list.for_each_frame(|_, frame| self.drop_frame(holder, frame, mem));
+        if let Some(spare) = list.drain_frames(|_, frame| self.drop_frame(holder, frame, mem)) {
+            self.spares.put(spare);
+        }
     }
 
     /// Removes a dead, childless node, then every ancestor that this leaves dead and

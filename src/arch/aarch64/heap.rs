@@ -313,6 +313,12 @@ pub fn grow_heap(frames: &mut FrameAllocator, ram_bytes: u64) -> ZxResult<u64> {
     Ok(BOOTSTRAP_HEAP_BYTES as u64 + bytes)
 }
 
+/// The bytes of heap a block of `layout` takes: the buddy heap hands out the size
+/// rounded up to a power of two, at least the alignment and 8 (as `small_class` does).
+pub fn block_bytes(layout: Layout) -> usize {
+    layout.size().max(layout.align()).max(8).next_power_of_two()
+}
+
 /// Bytes of heap currently allocated.
 pub fn used_bytes() -> u64 {
     HEAP.heap.lock().used_bytes() as u64
