@@ -1400,7 +1400,39 @@ impl VmoStore {
     /// shared ones to another holder), a slice releases its parent, and the node leaves
     /// the store unless it still has children (then it stays as an empty zombie until
     /// they are gone). Parents' child counts and ZX_VMO_ZERO_CHILDREN follow at once.
+    #[inline(never)]
     pub fn release(&mut self, id: VmoId, mem: &mut dyn PhysMemory) {
+        let queue_empty = self.invalidations.is_empty();
+        let vmo = vmo_mut(&mut self.slots, id);
+        debug_assert!(vmo.refs > 0, "release of a destroyed VMO");
+        if vmo.refs > 1 {
+            vmo.refs -= 1;
+            return;
+        }
+        // The last reference of a VMO that is no slice, has no parent, children or COW
+        // source and holds no page (one created and closed, the common short life):
+        // what `destroy` does for it, the slot emptied and queued for reuse with a new
+        // generation. Not while invalidations are queued (`destroy` drops the VMO's).
+        if queue_empty
+            && vmo.refs == 1
+            && vmo.parent.is_none()
+            && vmo.num_children == 0
+            && vmo.cow_source_root.is_none()
+            && matches!(&vmo.backing, Backing::Paged(list) if list.is_empty())
+            && let Some(slot) = self.slots.get_mut(id.index())
+        {
+            slot.vmo = None;
+            slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
+            // Within the capacity `reserve_slot` keeps (one entry per slot): no allocation.
+            self.free_slots.push(id.index() as u32);
+            return;
+        }
+        self.release_chain(id, mem);
+    }
+
+    /// [`Self::release`] in general: out of line.
+    #[inline(never)]
+    fn release_chain(&mut self, id: VmoId, mem: &mut dyn PhysMemory) {
         // Iterative, because a chain of slices releases parent after parent.
         let mut next = Some(id);
         while let Some(current) = next.take() {
