@@ -103,6 +103,14 @@ pub fn put(user: u64, bytes: &[u8]) -> ZxResult {
     if stored {
         return Ok(());
     }
+    put_after_fault(user, bytes)
+}
+
+/// [`put`] once its one store faulted: out of line, so that the callers' path without a
+/// fault saves no registers for the VM lock and the fault retry.
+#[cold]
+#[inline(never)]
+fn put_after_fault(user: u64, bytes: &[u8]) -> ZxResult {
     crate::kernel::with_kernel(|k| write_bytes(k, user, bytes))
 }
 
