@@ -47,10 +47,8 @@ pub mod class {
     pub static CHANNEL: LockClass = LockClass { name: "channel pair", rank: 12 };
     /// A timer's arming.
     pub static TIMER: LockClass = LockClass { name: "timer state", rank: 13 };
-    /// A thread's life.
+    /// A thread's life and its kernel stack.
     pub static THREAD_LIFE: LockClass = LockClass { name: "thread life", rank: 18 };
-    /// A thread's kernel stack.
-    pub static THREAD_STACK: LockClass = LockClass { name: "thread stack", rank: 20 };
     /// An object's name.
     pub static NAME: LockClass = LockClass { name: "object name", rank: 22 };
     /// An object's signals and observers.
@@ -84,6 +82,12 @@ pub fn enable_order_check() {
     CHECK_ORDER.store(true, Ordering::Release);
 }
 
+/// Whether `lockcheck` is on: the lock-order check, and the scheduler's check of its
+/// idle-flag protocol before a CPU sleeps (`sched::sleep_until_interrupt`).
+pub fn checks_enabled() -> bool {
+    CHECK_ORDER.load(Ordering::Relaxed)
+}
+
 /// A spinlock of a [`LockClass`].
 pub struct Lock<T> {
     class: &'static LockClass,
@@ -103,8 +107,9 @@ impl<T> Lock<T> {
         Lock { class, inner: spin::Mutex::new(value) }
     }
 
-    /// Takes the lock, spinning; checks the order when the check is on.
-    #[inline]
+    /// Takes the lock, spinning; checks the order when the check is on. Always inlined:
+    /// uncontended, it is a flag test and an exclusive load and store.
+    #[inline(always)]
     pub fn lock(&self) -> LockGuard<'_, T> {
         let bit = if CHECK_ORDER.load(Ordering::Relaxed) { self.check_order() } else { 0 };
         let guard = match self.inner.try_lock() {

@@ -5,7 +5,8 @@
 //! SP_EL0 is part of it because the lean syscall path never saves it (vectors.S).
 //! The switch is eager for FP/SIMD: the kernel is built soft-float and never touches
 //! q0–q31, FPCR or FPSR, so only user state lives there and a switch between threads
-//! saves and loads it (512 + 16 bytes). Layout offsets come from `offset_of!` and reach
+//! saves and loads it (512 + 16 bytes). A CPU's idle loop has no such state: a switch
+//! from it loads the thread's without saving, and a switch to it saves without loading. Layout offsets come from `offset_of!` and reach
 //! the assembly as `const` operands, so they are written once.
 //!
 //! The hand-over protocol (as Linux's `on_cpu`): a context that is running, or whose
@@ -37,14 +38,21 @@ struct Saved {
 }
 
 /// One thread's (or one CPU's idle loop's) saved execution state.
+///
+/// `on_cpu` comes first and the uninitialised record last: a `Context::new()` written
+/// into a larger value (a `Thread` built in its `Arc`) is then one 4-byte store, where
+/// with the flag after the record LLVM filled the 656 undefined bytes before it with
+/// zeros (a 660-byte `memset`) to merge them with the flag's store.
 #[repr(C)]
 pub struct Context {
-    /// Uninitialised until the first switch away from the context fills it in, or
-    /// [`Context::prepare_entry`] writes every field: nothing reads it before either
-    /// (only `switch` reads it, and only to resume a prepared or switched-away context).
-    saved: UnsafeCell<MaybeUninit<Saved>>,
     /// Nonzero while the context is running on a CPU (or being saved): CPU number + 1.
     on_cpu: AtomicU32,
+    /// Uninitialised until the first switch away from the context fills it in, or
+    /// [`Context::prepare_entry`] writes what a first entry needs (every field but
+    /// `q`, whose registers the first-entry trampoline zeroes, and x20-x28, which the
+    /// entry loads from the trap frame): nothing reads it before either (only `switch`
+    /// reads it, and only to resume a prepared or switched-away context).
+    saved: UnsafeCell<MaybeUninit<Saved>>,
 }
 
 // SAFETY: `saved` is only written by `switch` on the CPU that runs the context (proved
@@ -55,21 +63,22 @@ unsafe impl Sync for Context {}
 // SAFETY: as for Sync; the context holds no thread-bound data.
 unsafe impl Send for Context {}
 
-const GPRS: usize = offset_of!(Saved, gprs);
-const TPIDR: usize = offset_of!(Saved, tpidr_el0);
-const SP_EL0: usize = offset_of!(Saved, sp_el0);
-const FPCR: usize = offset_of!(Saved, fpcr);
-const Q: usize = offset_of!(Saved, q);
+// Offsets from the start of a `Context`, which is what the assembly is handed.
+const SAVED: usize = offset_of!(Context, saved);
+const GPRS: usize = SAVED + offset_of!(Saved, gprs);
+const TPIDR: usize = SAVED + offset_of!(Saved, tpidr_el0);
+const SP_EL0: usize = SAVED + offset_of!(Saved, sp_el0);
+const FPCR: usize = SAVED + offset_of!(Saved, fpcr);
+const Q: usize = SAVED + offset_of!(Saved, q);
 const ON_CPU: usize = offset_of!(Context, on_cpu);
-const _: () = assert!(offset_of!(Context, saved) == 0 && GPRS == 0 && FPCR + 8 == offset_of!(Saved, fpsr));
+const _: () = assert!(FPCR + 8 == SAVED + offset_of!(Saved, fpsr));
 
 core::arch::global_asm!(
     ".arch_extension fp",
     ".arch_extension simd",
     ".section .text.switch, \"ax\"",
-    ".global ferrite_switch",
-    // x0 = outgoing Context, x1 = incoming Context.
-    "ferrite_switch:",
+    // x0 = outgoing Context, x1 = incoming Context, in every entry below.
+    ".macro SAVE_GENERAL",
     "    stp x19, x20, [x0, #{gprs} + 0]",
     "    stp x21, x22, [x0, #{gprs} + 16]",
     "    stp x23, x24, [x0, #{gprs} + 32]",
@@ -82,6 +91,8 @@ core::arch::global_asm!(
     "    str x9, [x0, #{tpidr}]",
     "    mrs x9, sp_el0",
     "    str x9, [x0, #{sp_el0}]",
+    ".endm",
+    ".macro SAVE_FP",
     "    mrs x9, fpcr",
     "    mrs x10, fpsr",
     "    stp x9, x10, [x0, #{fpcr}]",
@@ -102,9 +113,13 @@ core::arch::global_asm!(
     "    stp q26, q27, [x9, #416]",
     "    stp q28, q29, [x9, #448]",
     "    stp q30, q31, [x9, #480]",
+    ".endm",
     // The outgoing context is completely saved: another CPU may now resume it.
+    ".macro RELEASE_OUTGOING",
     "    add x9, x0, #{on_cpu}",
     "    stlr wzr, [x9]",
+    ".endm",
+    ".macro LOAD_FP",
     "    add x9, x1, #{q}",
     "    ldp q0, q1, [x9, #0]",
     "    ldp q2, q3, [x9, #32]",
@@ -125,6 +140,8 @@ core::arch::global_asm!(
     "    ldp x9, x10, [x1, #{fpcr}]",
     "    msr fpcr, x9",
     "    msr fpsr, x10",
+    ".endm",
+    ".macro LOAD_GENERAL_AND_RETURN",
     "    ldr x9, [x1, #{tpidr}]",
     "    msr tpidr_el0, x9",
     "    ldr x9, [x1, #{sp_el0}]",
@@ -138,11 +155,71 @@ core::arch::global_asm!(
     "    ldr x9, [x1, #{gprs} + 96]",
     "    mov sp, x9",
     "    ret",
+    ".endm",
+    // Thread to thread.
+    ".global ferrite_switch",
+    "ferrite_switch:",
+    "    SAVE_GENERAL",
+    "    SAVE_FP",
+    "    RELEASE_OUTGOING",
+    "    LOAD_FP",
+    "    LOAD_GENERAL_AND_RETURN",
+    // An idle loop to a thread: the idle loop has no FP/SIMD state of its own (the
+    // registers still hold the last thread's, saved when it left), so none is saved.
+    ".global ferrite_switch_from_idle",
+    "ferrite_switch_from_idle:",
+    "    SAVE_GENERAL",
+    "    RELEASE_OUTGOING",
+    "    LOAD_FP",
+    "    LOAD_GENERAL_AND_RETURN",
+    // A thread to an idle loop: nothing to load into the FP/SIMD registers either.
+    ".global ferrite_switch_to_idle",
+    "ferrite_switch_to_idle:",
+    "    SAVE_GENERAL",
+    "    SAVE_FP",
+    "    RELEASE_OUTGOING",
+    "    LOAD_GENERAL_AND_RETURN",
     // A new thread's first run: x19 = its trap frame (at the top of its kernel stack).
-    // The scheduler's bookkeeping for the switch runs first, then the frame is entered.
+    // The scheduler's bookkeeping for the switch runs first (soft-float Rust: it leaves
+    // q0-q31 alone). Then q0-q31 start at zero: `prepare_entry` leaves them out of
+    // the switch record, so the switch loaded whatever bytes were there (32 `movi`
+    // instead of zeroing 512 bytes of the record), and nothing read them since. Then the
+    // frame is entered.
     ".global ferrite_thread_trampoline",
     "ferrite_thread_trampoline:",
     "    bl ferrite_thread_first_run",
+    "    movi v0.2d, #0",
+    "    movi v1.2d, #0",
+    "    movi v2.2d, #0",
+    "    movi v3.2d, #0",
+    "    movi v4.2d, #0",
+    "    movi v5.2d, #0",
+    "    movi v6.2d, #0",
+    "    movi v7.2d, #0",
+    "    movi v8.2d, #0",
+    "    movi v9.2d, #0",
+    "    movi v10.2d, #0",
+    "    movi v11.2d, #0",
+    "    movi v12.2d, #0",
+    "    movi v13.2d, #0",
+    "    movi v14.2d, #0",
+    "    movi v15.2d, #0",
+    "    movi v16.2d, #0",
+    "    movi v17.2d, #0",
+    "    movi v18.2d, #0",
+    "    movi v19.2d, #0",
+    "    movi v20.2d, #0",
+    "    movi v21.2d, #0",
+    "    movi v22.2d, #0",
+    "    movi v23.2d, #0",
+    "    movi v24.2d, #0",
+    "    movi v25.2d, #0",
+    "    movi v26.2d, #0",
+    "    movi v27.2d, #0",
+    "    movi v28.2d, #0",
+    "    movi v29.2d, #0",
+    "    movi v30.2d, #0",
+    "    movi v31.2d, #0",
     "    mov sp, x19",
     "    b trap_return",
     gprs = const GPRS,
@@ -155,6 +232,8 @@ core::arch::global_asm!(
 
 unsafe extern "C" {
     fn ferrite_switch(prev: *const Context, next: *const Context);
+    fn ferrite_switch_from_idle(prev: *const Context, next: *const Context);
+    fn ferrite_switch_to_idle(prev: *const Context, next: *const Context);
     fn ferrite_thread_trampoline();
 }
 
@@ -163,10 +242,10 @@ impl Context {
     /// loop before that CPU starts).
     pub const fn new() -> Self {
         Context {
+            on_cpu: AtomicU32::new(0),
             // Not zeroed: a new thread's 600-byte record would be zeroed here and then
             // copied into its `Arc` for nothing, as `prepare_entry` writes all of it.
             saved: UnsafeCell::new(MaybeUninit::uninit()),
-            on_cpu: AtomicU32::new(0),
         }
     }
 
@@ -178,9 +257,9 @@ impl Context {
 
     /// Prepares a new thread that, when first switched to, runs the kernel's
     /// `ferrite_thread_first_run` and then enters EL0 with the registers of the trap
-    /// frame that `init` fills in. The frame is written in place at the top of the kernel
-    /// stack `[stack_bottom, stack_top)`, all zeros before `init` runs (not built on this
-    /// stack and copied).
+    /// frame that `init` fills in, FP/SIMD registers, FPCR, FPSR and TPIDR_EL0 zero. The
+    /// frame is written in place at the top of the kernel stack `[stack_bottom,
+    /// stack_top)`, all zeros before `init` runs (not built on this stack and copied).
     ///
     /// `stack_top` must be the 16-byte aligned top of a mapped, writable kernel stack
     /// that nothing runs on, and the context must not be running or queued to run (a
@@ -198,24 +277,31 @@ impl Context {
         // nothing else reads or writes `saved` now. `TrapFrame` is plain integers, so all
         // zeros is a valid value of it. `saved` may be uninitialised: it is written
         // through a raw pointer, whole fields of plain integers, and no reference to it
-        // is made before every field is written.
+        // is made. Every field but `q` and x20-x28 of `gprs` is written; those are
+        // read only by the assembly of the first switch to this context (into
+        // registers, plain bits, no Rust value), and before anything reads those
+        // registers the trampoline zeroes q0-q31 and `trap_return` loads x20-x28 from
+        // the frame, so what the unwritten bytes held never reaches the thread.
         unsafe {
             let frame = frame_at as *mut TrapFrame;
             core::ptr::write_bytes(frame, 0, 1);
             init(&mut *frame);
             let saved = (*self.saved.get()).as_mut_ptr();
             // Field by field in place (not a whole `Saved` value, which would be built
-            // on this stack and copied): every field is written.
-            let mut gprs = [0u64; 13];
-            gprs[0] = frame_at; // x19
-            gprs[11] = ferrite_thread_trampoline as *const () as u64; // x30
-            gprs[12] = frame_at; // sp
-            (*saved).gprs = gprs;
+            // on this stack and copied). Of the general registers only what the first
+            // entry uses: x19 (the frame), x29 = 0 (ends the chain of frame records),
+            // x30 (the trampoline) and SP. x20-x28 are callee-saved registers that the
+            // trampoline and `ferrite_thread_first_run` never read, and `trap_return`
+            // loads them from the frame.
+            (*saved).gprs[0] = frame_at; // x19
+            (*saved).gprs[10] = 0; // x29
+            (*saved).gprs[11] = ferrite_thread_trampoline as *const () as u64; // x30
+            (*saved).gprs[12] = frame_at; // sp
             (*saved).tpidr_el0 = 0;
             (*saved).sp_el0 = 0;
             (*saved).fpcr = 0;
             (*saved).fpsr = 0;
-            (*saved).q = [0; 32];
+            // `q`: zeroed by `ferrite_thread_trampoline`, see above.
         }
         true
     }
@@ -245,7 +331,9 @@ impl Default for Context {
 ///    context that was switched away from; the call waits until the CPU that last ran
 ///    `next` has finished saving it.
 /// 3. The caller holds no spinlock; interrupts are masked (as everywhere in the kernel).
-pub unsafe fn switch(prev: *const Context, next: *const Context) {
+/// 4. `way` says truly which of the two is a CPU's idle loop (whose FP/SIMD registers
+///    are not its own and are neither saved nor loaded).
+pub unsafe fn switch(prev: *const Context, next: *const Context, way: Switch) {
     let me = super::percpu::cpu_index() as u32 + 1;
     if core::ptr::eq(prev, next) {
         return;
@@ -260,5 +348,22 @@ pub unsafe fn switch(prev: *const Context, next: *const Context) {
     // this CPU now (its flag was 0 and we set it) and fully saved (acquire on the flag
     // pairs with the release in the switch that saved it). The assembly follows the
     // AAPCS64 for a call: it preserves the callee-saved state of `prev` in `prev`.
-    unsafe { ferrite_switch(prev, next) }
+    // The idle loop runs only soft-float kernel code (and the user-copy routine, which
+    // puts back the q registers it uses), so the FP/SIMD registers it leaves are the
+    // ones the last thread left, already saved in that thread's context.
+    unsafe {
+        match way {
+            Switch::ThreadToThread => ferrite_switch(prev, next),
+            Switch::IdleToThread => ferrite_switch_from_idle(prev, next),
+            Switch::ThreadToIdle => ferrite_switch_to_idle(prev, next),
+        }
+    }
+}
+
+/// Which of the two contexts of a [`switch`] is a CPU's idle loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Switch {
+    ThreadToThread,
+    IdleToThread,
+    ThreadToIdle,
 }

@@ -83,31 +83,23 @@ pub fn copy_page_bytes(k: &mut Kernel, user: u64, kernel_va: u64, len: usize, to
 // A retried copy rewrites the bytes the first attempt already wrote, with the same values.
 
 /// [`write_value`] taking the VM lock itself only if the copy faults (for handlers that
-/// hold no VM state).
-///
-/// Inlined: most out-values are 4 or 8 bytes (handle values, counts, addresses), and
-/// those are stored with one instruction ([`user_copy::put_u32`] / `put_u64`) instead
-/// of the copy loop; a fault goes the general way (the VM lock, resolve, copy again).
-#[inline]
+/// hold no VM state). Inlined: with the length known, it is a range check and the copy
+/// (a single store for the 4-byte values of out-pointers), with the fault's resolution
+/// out of line.
+#[inline(always)]
 pub fn put(user: u64, bytes: &[u8]) -> ZxResult {
     check_out(user, bytes.len() as u64)?;
-    let stored = match bytes.len() {
-        4 => user_copy::put_u32(user, u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])).is_ok(),
-        8 => user_copy::put_u64(
-            user,
-            u64::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]]),
-        )
-        .is_ok(),
-        _ => return put_bytes(user, bytes),
+    let copied = match <[u8; 4]>::try_from(bytes) {
+        Ok(word) => user_copy::store_u32_to_user(user, u32::from_le_bytes(word)),
+        Err(_) => user_copy::copy_slice_to_user(user, bytes),
     };
-    if stored {
+    if copied.is_ok() {
         return Ok(());
     }
     put_after_fault(user, bytes)
 }
 
-/// [`put`] once its one store faulted: out of line, so that the callers' path without a
-/// fault saves no registers for the VM lock and the fault retry.
+/// [`put`] once its first attempt faulted: again under the VM lock, resolving faults.
 #[cold]
 #[inline(never)]
 fn put_after_fault(user: u64, bytes: &[u8]) -> ZxResult {

@@ -4,7 +4,7 @@
 //! address space, leaves its job, and only then asserts TERMINATED. The first process
 //! ending stops the machine (ABI.md section 3).
 
-use super::{Job, Thread, ThreadLife};
+use super::{Job, Name, NameCell, Thread, ThreadLife};
 use crate::abi::{exit_status, obj_type, retcode, signal};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::object::{KHandle, KernelObject, ObjectBase};
@@ -41,11 +41,27 @@ struct ProcState {
     was_started: bool,
 }
 
+/// A process's handle table locked for lookups that borrow the object behind a handle
+/// ([`Process::lookup`] says when that is sound and what may be done meanwhile).
+pub struct HandleLookup<'a> {
+    table: crate::kernel::sync::LockGuard<'a, HandleTable<KHandle>>,
+}
+
+impl HandleLookup<'_> {
+    /// The object, rights and serial behind `handle`, borrowed for as long as the table
+    /// stays locked: BAD_HANDLE when it names none.
+    #[inline(always)]
+    pub fn get(&self, handle: u32) -> ZxResult<(&Arc<dyn KernelObject>, u32, u64)> {
+        let entry = self.table.get(handle)?;
+        Ok((entry.object.object(), entry.rights, entry.object.serial()))
+    }
+}
+
 /// A process object.
 pub struct Process {
     base: ObjectBase,
     job: Arc<Job>,
-    name: Lock<[u8; 32]>,
+    name: NameCell,
     handles: Lock<HandleTable<KHandle>>,
     aspace_id: u64,
     root: u64,
@@ -59,13 +75,13 @@ pub struct Process {
 
 impl Process {
     /// A NEW process in `job` with an empty address space.
-    pub fn create(job: &Arc<Job>, name: [u8; 32]) -> ZxResult<Arc<Process>> {
+    pub fn create(job: &Arc<Job>, name: Name) -> ZxResult<Arc<Process>> {
         let (aspace_id, root, asid) = with_kernel(crate::kernel::aspace::create)?;
         let salt = (crate::arch::aarch64::timer::ticks() as u32).wrapping_mul(0x9e37_79b9);
         let process = Arc::new(Process {
             base: ObjectBase::new(obj_type::PROCESS, 0),
             job: job.clone(),
-            name: Lock::new(&class::NAME, name),
+            name: NameCell::new(name),
             handles: Lock::new(&class::HANDLES, HandleTable::new(salt ^ aspace_id as u32)),
             aspace_id,
             root,
@@ -146,28 +162,35 @@ impl Process {
         Ok((entry.object.object().clone(), entry.rights, entry.object.serial()))
     }
 
-    /// Runs `f` on the object, rights and serial behind `handle` with the handle table
-    /// locked (BAD_HANDLE when it names none): a lookup that borrows the object instead
-    /// of counting a reference, for callers that need it only briefly.
+    /// The handle table locked for borrowed lookups ([`HandleLookup::get`]) until the
+    /// returned value is dropped: a lookup that borrows the object instead of counting a
+    /// reference, for callers that need it only briefly.
     ///
-    /// Sound because the handle keeps the object alive while the table lock is held (a
-    /// close removes it under the same lock and drops it after unlocking). `f` runs
-    /// under the lock of rank 8, so it may take only higher-ranked locks (object
+    /// Sound because a handle keeps its object alive while the table lock is held (a
+    /// close removes it under the same lock and drops it after unlocking), and the
+    /// borrow checker ends every borrowed object with the lookup. While it is held the
+    /// caller holds the lock of rank 8, so it may take only higher-ranked locks (object
     /// signals, port, VM, scheduler); it must not block or drop a handle or the last
-    /// reference of an object (cloning the object and keeping the clone is how to use
-    /// it after the lock). A user copy in `f` is allowed: its fault needs only the VM
-    /// lock.
-    #[inline]
+    /// reference of an object (cloning the object and keeping the clone is how to use it
+    /// after the lock). A user copy is allowed: its fault needs only the VM lock.
+    #[inline(always)]
+    pub fn lookup(&self) -> HandleLookup<'_> {
+        HandleLookup { table: self.handles.lock() }
+    }
+
+    /// Runs `f` on the object, rights and serial behind `handle` under a
+    /// [`Process::lookup`] (BAD_HANDLE when it names none), with the same rules for `f`.
+    #[inline(always)]
     pub fn with_handle<R>(&self, handle: u32, f: impl FnOnce(&Arc<dyn KernelObject>, u32, u64) -> R) -> ZxResult<R> {
-        let table = self.handles.lock();
-        let entry = table.get(handle)?;
-        Ok(f(entry.object.object(), entry.rights, entry.object.serial()))
+        let handles = self.lookup();
+        let (object, rights, serial) = handles.get(handle)?;
+        Ok(f(object, rights, serial))
     }
 
     /// The typed [`Process::with_handle`]: BAD_HANDLE, then WRONG_TYPE, then
     /// ACCESS_DENIED for `rights`, then `f` on the object (with the handle's rights)
     /// under the table lock, with the same rules for `f`.
-    #[inline]
+    #[inline(always)]
     pub fn with_object<T: KernelObject, R>(
         &self,
         handle: u32,
@@ -298,8 +321,7 @@ impl Process {
     pub(super) fn forget_new_thread(&self, thread: &Thread) {
         let removed = {
             let mut s = self.state.lock();
-            let at = s.threads.iter().position(|t| core::ptr::eq(&**t, thread));
-            at.map(|i| s.threads.remove(i))
+            remove_thread(&mut s.threads, thread)
         };
         drop(removed);
     }
@@ -309,8 +331,8 @@ impl Process {
     pub(super) fn thread_removed(self: &Arc<Self>, thread: &Thread) {
         let (removed, finish) = {
             let mut s = self.state.lock();
-            let a = s.threads.iter().position(|t| core::ptr::eq(&**t, thread)).map(|i| s.threads.remove(i));
-            let b = s.started.iter().position(|t| core::ptr::eq(&**t, thread)).map(|i| s.started.remove(i));
+            let a = remove_thread(&mut s.threads, thread);
+            let b = remove_thread(&mut s.started, thread);
             let finish = b.is_some() && s.started.is_empty() && matches!(s.life, ProcLife::Running | ProcLife::Dying);
             if finish {
                 s.life = ProcLife::Dying;
@@ -429,6 +451,14 @@ impl Process {
     }
 }
 
+/// Takes `thread` out of a list of threads, keeping the order of the others. Searched
+/// from the end, as the thread that ends is most often the newest one (and then it is
+/// a pop, not a shift of the rest).
+fn remove_thread(list: &mut Vec<Arc<Thread>>, thread: &Thread) -> Option<Arc<Thread>> {
+    let at = list.iter().rposition(|t| core::ptr::eq(&**t, thread))?;
+    if at + 1 == list.len() { list.pop() } else { Some(list.remove(at)) }
+}
+
 impl KernelObject for Process {
     fn base(&self) -> &ObjectBase {
         &self.base
@@ -440,10 +470,10 @@ impl KernelObject for Process {
         self.job.base().koid()
     }
     fn name(&self) -> Option<[u8; 32]> {
-        Some(*self.name.lock())
+        Some(self.name.get().bytes())
     }
     fn set_name(&self, name: &[u8]) -> ZxResult {
-        *self.name.lock() = super::name_from(name);
+        self.name.set(super::name_from(name));
         Ok(())
     }
     fn on_zero_handles(&self) {
