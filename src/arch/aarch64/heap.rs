@@ -121,17 +121,26 @@ impl KernelHeap {
     #[inline(never)]
     unsafe fn alloc_small(&self, class: usize, layout: Layout) -> *mut u8 {
         let mut arena = self.heap.lock();
-        let block = arena.cache.heads[class];
-        if block != 0 {
-            // SAFETY: a free block of this class owned by the cache; its first word
-            // holds the next one. It now belongs to the caller.
-            arena.cache.heads[class] = unsafe { *(block as *const usize) };
-            arena.cache.counts[class] -= 1;
-            arena.cache.bytes -= 8 << class;
-            self.note_level(&arena);
-            return block as *mut u8;
+        if let Some(block) = self.pop_cached(&mut arena, class) {
+            return block;
         }
         Self::alloc_buddy(&mut arena, layout, &self.low)
+    }
+
+    /// A free block of small-block class `class` from its list, if it has one.
+    #[inline(always)]
+    fn pop_cached(&self, arena: &mut Arena, class: usize) -> Option<*mut u8> {
+        let block = arena.cache.heads[class];
+        if block == 0 {
+            return None;
+        }
+        // SAFETY: a free block of this class owned by the cache; its first word holds
+        // the next one. It now belongs to the caller.
+        arena.cache.heads[class] = unsafe { *(block as *const usize) };
+        arena.cache.counts[class] -= 1;
+        arena.cache.bytes -= 8 << class;
+        self.note_level(arena);
+        Some(block as *mut u8)
     }
 
     /// Any other allocation: a small-block class above [`SMALL_ALLOCATION_BYTES`]
@@ -141,16 +150,9 @@ impl KernelHeap {
         let mut arena = self.heap.lock();
         if let Some(class) = small_class(&layout)
             && !self.holds_headroom(&arena, &layout)
+            && let Some(block) = self.pop_cached(&mut arena, class)
         {
-            let block = arena.cache.heads[class];
-            if block != 0 {
-                // SAFETY: as in `alloc_small`.
-                arena.cache.heads[class] = unsafe { *(block as *const usize) };
-                arena.cache.counts[class] -= 1;
-                arena.cache.bytes -= 8 << class;
-                self.note_level(&arena);
-                return block as *mut u8;
-            }
+            return block;
         }
         // The headroom is kept for small allocations (tree nodes, which cannot fail
         // gracefully): a large one, always made with try_reserve, fails instead of
