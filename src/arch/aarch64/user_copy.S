@@ -20,6 +20,17 @@
 .arch_extension fp
 .arch_extension simd
 
+// PSTATE.PAN := on (0 lifts it for the routine's user accesses, 1 puts it back at its
+// end), when the CPU has PAN (PAN_IN_USE). `msr pan, #imm` is spelled as its encoding
+// (0xd500409f | imm << 8) for assemblers without ARMv8.1; x9 is the scratch register.
+.macro SET_PAN on
+    adrp    x9, PAN_IN_USE
+    ldrb    w9, [x9, :lo12:PAN_IN_USE]
+    cbz     w9, 99f
+    .inst   0xd500409f | (\on << 8)
+99:
+.endm
+
 // 64 bytes from [src + off] to [dst + off] through q0..q3.
 .macro COPY_64 src, dst, off
     ldp     q0, q1, [\src, #(\off)]
@@ -45,11 +56,8 @@ ferrite_copy_user:
 // page copies of vmo_read/vmo_write (arch::aarch64::user_copy::copy_kernel_page).
 .global ferrite_copy_user_q
 ferrite_copy_user_q:
-    adrp    x9, PAN_IN_USE
-    ldrb    w9, [x9, :lo12:PAN_IN_USE]
-    cbz     w9, 0f
-    .inst   0xd500409f              // msr pan, #0
-0:  stp     q0, q1, [sp, #-64]!
+    SET_PAN 0
+    stp     q0, q1, [sp, #-64]!
     stp     q2, q3, [sp, #32]
 .global user_copy_begin
 user_copy_begin:
@@ -108,11 +116,8 @@ user_copy_fault:
 user_copy_done:
     ldp     q2, q3, [sp, #32]
     ldp     q0, q1, [sp], #64
-    adrp    x9, PAN_IN_USE
-    ldrb    w9, [x9, :lo12:PAN_IN_USE]
-    cbz     w9, 6f
-    .inst   0xd500419f              // msr pan, #1
-6:  ret
+    SET_PAN 1
+    ret
 
 // Copies shorter than 64 bytes (out-pointers, port packets, names): x registers only,
 // so q0..q3 are neither saved nor restored. One step for each bit of the length (32,
@@ -121,13 +126,10 @@ user_copy_done:
 // pointers may have moved already: only x2 is reported); a fault here resumes at
 // user_copy_small_fault (arch::aarch64::user_copy::fixup_for knows both ranges).
 ferrite_copy_user_small:
-    adrp    x9, PAN_IN_USE
-    ldrb    w9, [x9, :lo12:PAN_IN_USE]
-    cbz     w9, 7f
-    .inst   0xd500409f              // msr pan, #0
+    SET_PAN 0
 .global user_copy_small_begin
 user_copy_small_begin:
-7:  tbz     x2, #5, 14f
+    tbz     x2, #5, 14f
     ldp     x3, x4, [x1]
     ldp     x5, x6, [x1, #16]
     stp     x3, x4, [x0]
@@ -160,11 +162,8 @@ user_copy_small_end:
 user_copy_small_fault:
     mov     x0, x2
 user_copy_small_done:
-    adrp    x9, PAN_IN_USE
-    ldrb    w9, [x9, :lo12:PAN_IN_USE]
-    cbz     w9, 12f
-    .inst   0xd500419f              // msr pan, #1
-12: ret
+    SET_PAN 1
+    ret
 
 // Stores the 32-bit value w1 at user address x0 (an out-pointer: a handle value, a
 // signal set), the common 4-byte copy without the copy loop's tests. Returns 0, or 4
@@ -174,13 +173,10 @@ user_copy_small_done:
 //   size_t ferrite_store_user_u32(uint32_t *dst, uint32_t value)  -> bytes left
 .global ferrite_store_user_u32
 ferrite_store_user_u32:
-    adrp    x9, PAN_IN_USE
-    ldrb    w9, [x9, :lo12:PAN_IN_USE]
-    cbz     w9, 13f
-    .inst   0xd500409f              // msr pan, #0
+    SET_PAN 0
 .global user_store_begin
 user_store_begin:
-13: str     w1, [x0]
+    str     w1, [x0]
     mov     x0, #0
     b       user_copy_small_done
 .global user_store_end
