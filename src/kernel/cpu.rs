@@ -6,7 +6,6 @@
 //! thread is also in `running`, which only its own CPU reads, with one load and no
 //! reference count (`current_running`): every syscall reads it.
 
-use super::sched::WaitNode;
 use super::task::Thread;
 use crate::arch::aarch64::context::Context;
 use crate::arch::aarch64::percpu::{MAX_CPUS, Running, RunningCell, cpu_index};
@@ -25,8 +24,6 @@ pub struct CpuLocal {
     pub(super) reap: Mutex<Option<Arc<Thread>>>,
     /// True while `reap` holds a thread (so the switch path can skip its lock).
     pub(super) reap_pending: AtomicBool,
-    /// A finished wait node kept for this CPU's next wait (`sched::WaitNode::recycle`).
-    pub(super) spare_wait_node: Mutex<Option<Arc<WaitNode>>>,
     /// Set by an IPI or the timer: reschedule before returning to EL0.
     pub need_resched: AtomicBool,
     /// The current thread must end before it returns to EL0 (killed while blocked).
@@ -53,7 +50,6 @@ impl CpuLocal {
             running: RunningCell::new(),
             reap: Mutex::new(None),
             reap_pending: AtomicBool::new(false),
-            spare_wait_node: Mutex::new(None),
             need_resched: AtomicBool::new(false),
             exit_pending: AtomicBool::new(false),
             current_aspace: AtomicU64::new(0),

@@ -7,7 +7,7 @@
 //! The table is a fixed array of buckets, each a queue of (key, waiter) in arrival
 //! order; a futex's waiters are the entries of its bucket with its key, so arrival order
 //! per futex is the bucket's order. A bucket keeps its capacity when it empties (up to
-//! [`KEEP_CAPACITY`] entries), so a warm wait allocates nothing but its wait node.
+//! [`KEEP_CAPACITY`] entries), so a warm wait allocates nothing.
 
 use super::object::KernelObject;
 use super::sched::{WaitNode, WakeReason};
@@ -26,7 +26,7 @@ const KEEP_CAPACITY: usize = 8;
 
 /// The waiters of every futex, bucketed by key; see the module comment.
 struct Table {
-    buckets: [VecDeque<(Key, Arc<WaitNode>)>; BUCKETS],
+    buckets: [VecDeque<(Key, WaitNode)>; BUCKETS],
 }
 
 static FUTEXES: Lock<Table> = Lock::new(&class::FUTEX, Table { buckets: [const { VecDeque::new() }; BUCKETS] });
@@ -111,7 +111,7 @@ pub fn wait(caller: &Arc<Thread>, ptr: u64, current: i32, owner: Option<Arc<Thre
         let mut table = FUTEXES.lock();
         for b in 0..BUCKETS {
             let q = &mut table.buckets[b];
-            if let Some(at) = q.iter().position(|(_, n)| Arc::ptr_eq(n, &node)) {
+            if let Some(at) = q.iter().position(|(_, n)| n.same(&node)) {
                 let entry = q.remove(at);
                 table.trim(b);
                 drop(table);
@@ -120,7 +120,6 @@ pub fn wait(caller: &Arc<Thread>, ptr: u64, current: i32, owner: Option<Arc<Thre
             }
         }
     }
-    WaitNode::recycle(node);
     match reason {
         WakeReason::Satisfied => Ok(()),
         WakeReason::TimedOut => Err(ZxError::TimedOut),

@@ -23,7 +23,7 @@ use crate::sched::run_queue;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Longest time slice, in nanoseconds (ABI.md section 7: at most 10 ms).
 pub const TIME_SLICE_NS: u64 = 10_000_000;
@@ -61,61 +61,93 @@ impl WakeReason {
     }
 }
 
-/// One blocking wait of one thread.
+/// The wait word of a thread (in `Thread`): the number of its latest wait and, once
+/// that wait has ended, why. Only the thread itself starts a wait (`WaitNode::new`, on
+/// the current thread), by storing the next number with no reason; whoever ends it sets
+/// the reason with a compare-and-swap that names the number, so exactly one of them
+/// wins, and a [`WaitNode`] kept past its wait (a stale queue entry, deadline or
+/// observer) can never end a later wait of the same thread.
+pub struct WaitCell(AtomicU64);
+
+/// Bits of the wait word that hold the reason (`WakeReason::code`, 0 while waiting).
+const REASON_BITS: u32 = 3;
+const REASON_MASK: u64 = (1 << REASON_BITS) - 1;
+
+impl WaitCell {
+    /// No wait yet.
+    pub const fn new() -> Self {
+        WaitCell(AtomicU64::new(0))
+    }
+}
+
+impl Default for WaitCell {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One blocking wait of one thread: the thread and the number of the wait. Cloning it
+/// (for a queue, a deadline, an observer) costs a thread reference count; nothing is
+/// allocated per wait (the state lives in the thread's [`WaitCell`]).
+#[derive(Clone)]
 pub struct WaitNode {
-    /// The waiting thread; `None` only while the node waits in a CPU's spare slot
-    /// (see [`WaitNode::recycle`]), where nobody else can see it.
-    thread: Option<Arc<Thread>>,
-    reason: AtomicU32,
+    thread: Arc<Thread>,
+    seq: u64,
 }
 
 impl WaitNode {
-    /// A wait of `thread` (normally the current thread): this CPU's spare node when it
-    /// has one, else a new one.
-    pub fn new(thread: Arc<Thread>) -> Arc<Self> {
-        let spare = cpu::this().spare_wait_node.lock().take();
-        if let Some(mut node) = spare
-            && let Some(n) = Arc::get_mut(&mut node)
-        {
-            n.thread = Some(thread);
-            *n.reason.get_mut() = 0;
-            return node;
-        }
-        Arc::new(WaitNode { thread: Some(thread), reason: AtomicU32::new(0) })
-    }
-
-    /// Keeps a node whose wait is over for this CPU's next wait, so a warm wait does
-    /// not allocate one. Sound because it is kept only when `Arc::get_mut` proves the
-    /// caller holds the last reference (no queue, observer or deadline entry can still
-    /// reach it to wake it); the thread reference is dropped first, so a spare node
-    /// keeps no thread alive. The caller holds its own reference to the thread.
-    pub fn recycle(mut node: Arc<Self>) {
-        let Some(n) = Arc::get_mut(&mut node) else { return };
-        n.thread = None;
-        let mut spare = cpu::this().spare_wait_node.lock();
-        if spare.is_none() {
-            *spare = Some(node);
-        }
+    /// A new wait of `thread`, which must be the current thread (only a thread starts
+    /// its own waits, so no other wait of it is still open: each ended, or was left
+    /// before anyone could end it).
+    pub fn new(thread: Arc<Thread>) -> Self {
+        let cell = &thread.wait.0;
+        // Relaxed load: only this thread writes new numbers. The store (release) makes
+        // the new number visible with everything written before the wait is published;
+        // a waker with an older number fails its compare-and-swap from now on (the
+        // numbers never repeat: 2^61 waits).
+        let seq = (cell.load(Ordering::Relaxed) >> REASON_BITS) + 1;
+        cell.store(seq << REASON_BITS, Ordering::Release);
+        WaitNode { thread, seq }
     }
 
     /// The waiting thread.
     pub fn thread(&self) -> &Arc<Thread> {
-        self.thread.as_ref().expect("a wait node in use names its thread")
+        &self.thread
+    }
+
+    /// True when `other` names the same wait.
+    pub fn same(&self, other: &WaitNode) -> bool {
+        self.seq == other.seq && Arc::ptr_eq(&self.thread, &other.thread)
     }
 
     /// Ends the wait with `reason` unless it already ended; returns whether this call
     /// ended it.
     pub fn wake(&self, reason: WakeReason) -> bool {
-        if self.reason.compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire).is_err() {
+        if !self.end(reason) {
             return false;
         }
-        make_ready_if_blocked(self.thread());
+        make_ready_if_blocked(&self.thread, self.seq);
         true
     }
 
-    /// Why the wait ended, if it has.
+    /// Sets the reason if the wait is still open (no scheduling): whether it was.
+    fn end(&self, reason: WakeReason) -> bool {
+        let open = self.seq << REASON_BITS;
+        self.thread
+            .wait
+            .0
+            .compare_exchange(open, open | reason.code() as u64, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Why the wait ended, if it has (a wait the thread has left for a newer one
+    /// counts as ended, as `Canceled`).
     pub fn reason(&self) -> Option<WakeReason> {
-        WakeReason::from_code(self.reason.load(Ordering::Acquire))
+        let word = self.thread.wait.0.load(Ordering::Acquire);
+        if word >> REASON_BITS != self.seq {
+            return Some(WakeReason::Canceled);
+        }
+        WakeReason::from_code((word & REASON_MASK) as u32)
     }
 }
 
@@ -129,7 +161,7 @@ pub trait DeadlineCallback: Send + Sync {
 /// What a deadline queue entry does when it comes due.
 enum DeadlineEntry {
     /// Ends a blocked wait with `TimedOut`.
-    Wake(Arc<WaitNode>),
+    Wake(WaitNode),
     /// Calls back an object (a timer), with the token it was queued with.
     Call(Arc<dyn DeadlineCallback>, u64),
 }
@@ -153,8 +185,8 @@ pub enum RunState {
 pub struct ThreadRun {
     /// Where the thread is.
     pub state: RunState,
-    /// The wait it is blocked in.
-    pub wait: Option<Arc<WaitNode>>,
+    /// The number of the wait it is blocked in (see [`WaitCell`]).
+    pub wait: Option<u64>,
     /// The CPU it last ran on.
     pub last_cpu: Option<usize>,
     /// The CPU whose deadline queue holds this thread's wait (blocked with a deadline),
@@ -303,15 +335,19 @@ pub fn start(thread: &Arc<Thread>) {
     enqueue(&mut s, thread.clone(), last);
 }
 
-fn make_ready_if_blocked(thread: &Arc<Thread>) {
+/// Makes `thread` runnable if it is blocked in wait number `seq` (the caller ended that
+/// wait). A thread not yet blocked (still on its way to `reschedule`, which sees the
+/// reason and does not sleep) or blocked in another wait is left alone.
+fn make_ready_if_blocked(thread: &Arc<Thread>, seq: u64) {
     let mut s = SCHED.lock();
-    let (wait, last, deadline_cpu) = {
+    let (last, deadline_cpu) = {
         let mut run = thread.run.lock();
-        if run.state != RunState::Blocked {
+        if run.state != RunState::Blocked || run.wait != Some(seq) {
             return;
         }
         run.state = RunState::Ready;
-        (run.wait.take(), run.last_cpu, run.deadline_cpu.take())
+        run.wait = None;
+        (run.last_cpu, run.deadline_cpu.take())
     };
     // A thread blocks on one node at a time, and only `reschedule` (under this lock)
     // queues its deadline entry, on the CPU it records in `deadline_cpu`: that one
@@ -324,14 +360,12 @@ fn make_ready_if_blocked(thread: &Arc<Thread>) {
             let removed = q.swap_remove(at);
             enqueue(&mut s, thread.clone(), last);
             drop(s);
-            // Dropped with no lock held (the node may be the last reference).
-            drop((removed, wait));
+            // Dropped with no lock held (it holds a thread reference).
+            drop(removed);
             return;
         }
     }
     enqueue(&mut s, thread.clone(), last);
-    drop(s);
-    drop(wait);
 }
 
 /// Puts a ready thread on a CPU's queue: an idle CPU first (sending it an IPI when it is
@@ -398,7 +432,7 @@ enum Outcome<'a> {
     /// It stays runnable (yield, preemption).
     Yield,
     /// It waits on the node until the deadline (`i64::MAX`: none).
-    Block(&'a Arc<WaitNode>, i64),
+    Block(&'a WaitNode, i64),
     /// It has ended.
     Exit,
 }
@@ -427,8 +461,7 @@ fn reschedule(outcome: Outcome) {
                 // under the lock `kick` takes, before the thread can be queued as
                 // blocked (else it would wait for good).
                 if p.kill_pending() {
-                    let _ =
-                        node.reason.compare_exchange(0, WakeReason::Killed.code(), Ordering::AcqRel, Ordering::Acquire);
+                    node.end(WakeReason::Killed);
                 }
                 if node.reason().is_some() {
                     // Woken before it could sleep.
@@ -436,9 +469,9 @@ fn reschedule(outcome: Outcome) {
                     return;
                 }
                 run.state = RunState::Blocked;
-                run.wait = Some(Arc::clone(node));
+                run.wait = Some(node.seq);
                 if *deadline != i64::MAX {
-                    s.cpus[cpu].deadlines.push(Deadline::new(*deadline, DeadlineEntry::Wake(Arc::clone(node))));
+                    s.cpus[cpu].deadlines.push(Deadline::new(*deadline, DeadlineEntry::Wake(WaitNode::clone(node))));
                     run.deadline_cpu = Some(cpu);
                 }
             }
@@ -569,7 +602,7 @@ fn arm_timer_at(at: u64, now: u64) {
 /// nanoseconds; `i64::MAX` for none) passes. `state` is the `ZX_THREAD_STATE_*` shown
 /// meanwhile. A kill ends the wait with `Killed` (and the thread then ends before it
 /// returns to EL0).
-pub fn block(node: &Arc<WaitNode>, state: u32, deadline: i64) -> WakeReason {
+pub fn block(node: &WaitNode, state: u32, deadline: i64) -> WakeReason {
     let thread = node.thread();
     if thread.kill_pending() {
         node.wake(WakeReason::Killed);
@@ -591,9 +624,7 @@ pub fn block(node: &Arc<WaitNode>, state: u32, deadline: i64) -> WakeReason {
 pub fn sleep_until(deadline: i64) -> WakeReason {
     let Some(thread) = cpu::current_running() else { return WakeReason::TimedOut };
     let node = WaitNode::new(Arc::clone(&thread));
-    let reason = block(&node, crate::abi::thread_state::BLOCKED_SLEEPING, deadline);
-    WaitNode::recycle(node);
-    reason
+    block(&node, crate::abi::thread_state::BLOCKED_SLEEPING, deadline)
 }
 
 /// Lets other runnable threads run first.
@@ -739,7 +770,7 @@ pub fn kick(thread: &Arc<Thread>) {
         let _s = SCHED.lock();
         let run = thread.run.lock();
         match run.state {
-            RunState::Blocked => run.wait.clone(),
+            RunState::Blocked => run.wait.map(|seq| WaitNode { thread: thread.clone(), seq }),
             RunState::Running => {
                 let target = run.last_cpu;
                 drop(run);

@@ -73,7 +73,7 @@ impl Drop for Message {
 
 /// A `zx_channel_call` waiting for its reply.
 struct CallWaiter {
-    node: Arc<WaitNode>,
+    node: WaitNode,
     reply: Mutex<Option<Message>>,
     /// Why it ended without a reply: PEER_CLOSED or CANCELED (as a status word).
     ended: AtomicU32,

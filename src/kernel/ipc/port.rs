@@ -47,7 +47,7 @@ static NEXT_REGISTRATION: AtomicU64 = AtomicU64::new(1);
 
 struct PortState {
     queue: PortQueue<Packet, Arc<Registration>>,
-    waiters: VecDeque<Arc<WaitNode>>,
+    waiters: VecDeque<WaitNode>,
 }
 
 /// A port object.
@@ -122,7 +122,7 @@ impl Port {
             let reason = sched::block(&node, thread_state::BLOCKED_PORT, deadline);
             if reason != WakeReason::Satisfied {
                 let mut state = self.state.lock();
-                state.waiters.retain(|n| !Arc::ptr_eq(n, &node));
+                state.waiters.retain(|n| !n.same(&node));
                 return Err(if reason == WakeReason::TimedOut { ZxError::TimedOut } else { ZxError::Canceled });
             }
         }

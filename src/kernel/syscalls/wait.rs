@@ -17,7 +17,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 /// One object's part of a wait.
 struct SignalWaiter {
-    node: Arc<WaitNode>,
+    node: WaitNode,
     mask: u32,
     serial: u64,
     seen: AtomicU32,
@@ -60,9 +60,8 @@ fn current_signals(object: &Arc<dyn KernelObject>) -> u32 {
 /// in `seen`.
 ///
 /// The per-item state lives in arrays of `N` on the stack (`wait_one` has `N` = 1), so a
-/// wait allocates one observer per item and, on a warm CPU, no wait node: the node is
-/// this CPU's spare (`WaitNode::new`) and goes back to it at the end
-/// (`WaitNode::recycle`), which keeps it only if no other reference is left.
+/// wait allocates one observer per item and nothing else (the wait node is the thread's
+/// own wait word, `WaitNode::new`).
 fn wait_on<const N: usize>(
     thread: &Arc<Thread>,
     items: &[(Arc<dyn KernelObject>, u64, u32)],
@@ -111,7 +110,6 @@ fn wait_on<const N: usize>(
         let final_now = if i < registered { now | current_signals(object) & !signal::HANDLE_CLOSED } else { now };
         seen[i] = union | final_now;
     }
-    WaitNode::recycle(node);
     result?;
     Ok(reason)
 }

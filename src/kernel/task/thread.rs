@@ -8,7 +8,7 @@ use crate::arch::aarch64::exception::TrapFrame;
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::kstack::KernelStack;
 use crate::kernel::object::{KernelObject, ObjectBase};
-use crate::kernel::sched::{self, ThreadRun};
+use crate::kernel::sched::{self, ThreadRun, WaitCell};
 use crate::kernel::sync::{Lock, class};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -37,6 +37,8 @@ pub struct Thread {
     kill: AtomicBool,
     /// Scheduler state (only with the scheduler's lock held).
     pub(crate) run: Lock<ThreadRun>,
+    /// Its current or last wait (`sched::WaitNode`).
+    pub(crate) wait: WaitCell,
     blocked_state: AtomicU32,
 }
 
@@ -56,6 +58,7 @@ impl Thread {
             life: Lock::new(&class::THREAD_LIFE, ThreadLife::New),
             kill: AtomicBool::new(false),
             run: Lock::new(&class::THREAD_RUN, ThreadRun::new()),
+            wait: WaitCell::new(),
             blocked_state: AtomicU32::new(0),
         });
         process.add_thread(&thread)?;
