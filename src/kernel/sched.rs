@@ -23,7 +23,7 @@ use crate::sched::run_queue;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Longest time slice, in nanoseconds (ABI.md section 7: at most 10 ms).
 pub const TIME_SLICE_NS: u64 = 10_000_000;
@@ -67,7 +67,14 @@ impl WakeReason {
 /// the reason with a compare-and-swap that names the number, so exactly one of them
 /// wins, and a [`WaitNode`] kept past its wait (a stale queue entry, deadline or
 /// observer) can never end a later wait of the same thread.
-pub struct WaitCell(AtomicU64);
+///
+/// It also keeps the union of the signals a single-object wait has seen
+/// (`ObjectBase::add_waiter`), written by the observer entry under the object's signal
+/// lock and read by the thread after it removed the entry under that lock.
+pub struct WaitCell {
+    word: AtomicU64,
+    seen: AtomicU32,
+}
 
 /// Bits of the wait word that hold the reason (`WakeReason::code`, 0 while waiting).
 const REASON_BITS: u32 = 3;
@@ -76,7 +83,7 @@ const REASON_MASK: u64 = (1 << REASON_BITS) - 1;
 impl WaitCell {
     /// No wait yet.
     pub const fn new() -> Self {
-        WaitCell(AtomicU64::new(0))
+        WaitCell { word: AtomicU64::new(0), seen: AtomicU32::new(0) }
     }
 }
 
@@ -100,7 +107,8 @@ impl WaitNode {
     /// its own waits, so no other wait of it is still open: each ended, or was left
     /// before anyone could end it).
     pub fn new(thread: Arc<Thread>) -> Self {
-        let cell = &thread.wait.0;
+        let cell = &thread.wait.word;
+        thread.wait.seen.store(0, Ordering::Relaxed);
         // Relaxed load: only this thread writes new numbers. The store (release) makes
         // the new number visible with everything written before the wait is published;
         // a waker with an older number fails its compare-and-swap from now on (the
@@ -135,15 +143,27 @@ impl WaitNode {
         let open = self.seq << REASON_BITS;
         self.thread
             .wait
-            .0
+            .word
             .compare_exchange(open, open | reason.code() as u64, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+
+    /// Adds `signals` to the signals this wait has seen (single-object waits: only the
+    /// wait's own observer entry calls it, and the entry is gone before the thread
+    /// starts another wait).
+    pub fn note_seen(&self, signals: u32) {
+        self.thread.wait.seen.fetch_or(signals, Ordering::AcqRel);
+    }
+
+    /// The union of the signals this wait has seen.
+    pub fn seen(&self) -> u32 {
+        self.thread.wait.seen.load(Ordering::Acquire)
     }
 
     /// Why the wait ended, if it has (a wait the thread has left for a newer one
     /// counts as ended, as `Canceled`).
     pub fn reason(&self) -> Option<WakeReason> {
-        let word = self.thread.wait.0.load(Ordering::Acquire);
+        let word = self.thread.wait.word.load(Ordering::Acquire);
         if word >> REASON_BITS != self.seq {
             return Some(WakeReason::Canceled);
         }

@@ -114,6 +114,38 @@ fn wait_on<const N: usize>(
     Ok(reason)
 }
 
+/// Waits on one object (`zx_object_wait_one`) for a signal of `mask` until `deadline`
+/// or the closing of the handle `serial`; returns the reason and the union of the
+/// signals seen. As [`wait_on`] with one item, but the observer is an inline entry of
+/// the object's list and the seen signals are kept in the thread's wait cell, so the
+/// wait allocates nothing.
+fn wait_single(
+    thread: &Arc<Thread>,
+    object: &Arc<dyn KernelObject>,
+    serial: u64,
+    mask: u32,
+    deadline: i64,
+) -> ZxResult<(WakeReason, u32)> {
+    let node = WaitNode::new(thread.clone());
+    // VMO signals the store keeps are checked now (their changes wake no one).
+    let extra = current_signals(object);
+    if extra & mask != 0 {
+        return Ok((WakeReason::Satisfied, extra | current_signals(object)));
+    }
+    node.note_seen(extra);
+    object.base().add_waiter(&node, mask, serial)?;
+    let reason = match node.reason() {
+        Some(reason) => reason,
+        None => sched::block(
+            &node,
+            thread_state::BLOCKED_WAIT_ONE,
+            if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline },
+        ),
+    };
+    let now = object.base().remove_waiter(&node);
+    Ok((reason, node.seen() | now | current_signals(object) & !signal::HANDLE_CLOSED))
+}
+
 /// `zx_object_wait_one`: BAD_HANDLE, WAIT, waitable; then waits. `observed` gets the
 /// union of the signals seen (plus HANDLE_CLOSED when cancelled).
 pub fn wait_one(c: &Caller, handle: u32, signals: u32, deadline: i64, observed: u64) -> ZxResult {
@@ -140,11 +172,8 @@ pub fn wait_one(c: &Caller, handle: u32, signals: u32, deadline: i64, observed: 
             return Ok(());
         }
     };
-    let items = [(object, serial, signals)];
-    let mut seen = [0u32; 1];
-    let reason = wait_on(&c.thread, &items, deadline, thread_state::BLOCKED_WAIT_ONE, &mut seen)?;
-    drop(items);
-    let mut seen_now = seen[0];
+    let (reason, mut seen_now) = wait_single(&c.thread, &object, serial, signals, deadline)?;
+    drop(object);
     if reason == WakeReason::Canceled {
         seen_now |= signal::HANDLE_CLOSED;
     }
