@@ -127,13 +127,17 @@ fn wait_single(
     deadline: i64,
 ) -> ZxResult<(WakeReason, u32)> {
     let node = WaitNode::new(thread.clone());
+    // The object's type and base are looked up once (two virtual calls, not six).
+    let base = object.base();
+    let vmo = object.obj_type() == crate::abi::obj_type::VMO;
+    let signals = || if vmo { current_signals(object) } else { base.signals() };
     // VMO signals the store keeps are checked now (their changes wake no one).
-    let extra = current_signals(object);
+    let extra = signals();
     if extra & mask != 0 {
-        return Ok((WakeReason::Satisfied, extra | current_signals(object)));
+        return Ok((WakeReason::Satisfied, extra | signals()));
     }
     node.note_seen(extra);
-    object.base().add_waiter(&node, mask, serial)?;
+    base.add_waiter(&node, mask, serial)?;
     let reason = match node.reason() {
         Some(reason) => reason,
         None => sched::block(
@@ -142,8 +146,8 @@ fn wait_single(
             if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline },
         ),
     };
-    let now = object.base().remove_waiter(&node);
-    Ok((reason, node.seen() | now | current_signals(object) & !signal::HANDLE_CLOSED))
+    let now = base.remove_waiter(&node);
+    Ok((reason, node.seen() | now | signals() & !signal::HANDLE_CLOSED))
 }
 
 /// `zx_object_wait_one`: BAD_HANDLE, WAIT, waitable; then waits. `observed` gets the
