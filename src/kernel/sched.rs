@@ -358,6 +358,7 @@ pub fn start(thread: &Arc<Thread>) {
 /// Makes `thread` runnable if it is blocked in wait number `seq` (the caller ended that
 /// wait). A thread not yet blocked (still on its way to `reschedule`, which sees the
 /// reason and does not sleep) or blocked in another wait is left alone.
+#[inline(always)]
 fn make_ready_if_blocked(thread: &Arc<Thread>, seq: u64) {
     let mut s = SCHED.lock();
     let (last, deadline_cpu) = {
@@ -390,16 +391,22 @@ fn make_ready_if_blocked(thread: &Arc<Thread>, seq: u64) {
 
 /// Puts a ready thread on a CPU's queue: an idle CPU first (sending it an IPI when it is
 /// another), else the CPU it last ran on, else the shortest queue.
+#[inline(always)]
 fn enqueue(s: &mut Sched, thread: Arc<Thread>, last: Option<usize>) {
     let me = cpu_index();
-    let online = cpu::online_count().min(MAX_CPUS);
-    if online == 1 {
+    if cpu::online_count() == 1 {
         // One CPU: the policy can only name this one (nothing to compare). It is not
         // idle (it runs this code), so no IPI either.
         s.cpus[me].ready.push_back(thread);
         s.cpus[me].idle = false;
         return;
     }
+    enqueue_placed(s, thread, last, me);
+}
+
+/// [`enqueue`] with more than one CPU online: the placement policy.
+#[inline(never)]
+fn enqueue_placed(s: &mut Sched, thread: Arc<Thread>, last: Option<usize>, me: usize) {
     let (loads, online) = loads(s);
     // The pure placement policy (`sched::run_queue::place`): fewest runnable threads,
     // then the thread's last CPU, then this one.
@@ -573,14 +580,22 @@ fn ticks_to_ns(ticks: u64) -> u64 {
 
 /// Runs on whatever context a CPU switched to, right after the switch: the ended
 /// thread of the previous context is freed now that nothing runs on its stack.
+#[inline(always)]
 fn finish_switch() {
-    let local = cpu::this();
     // Only the context switching away from an ended thread on this CPU sets the flag
     // (with the slot), and only the next context on this CPU clears it: no other CPU
-    // touches either, so a relaxed flag spares the lock on every other switch.
-    if !local.reap_pending.swap(false, Ordering::Relaxed) {
-        return;
+    // touches either, so a relaxed load spares the lock (and a call) on every other
+    // switch.
+    if cpu::this().reap_pending.load(Ordering::Relaxed) {
+        reap();
     }
+}
+
+/// The slow half of [`finish_switch`]: frees the ended thread in this CPU's reaper slot.
+#[inline(never)]
+fn reap() {
+    let local = cpu::this();
+    local.reap_pending.store(false, Ordering::Relaxed);
     let ended = local.reap.lock().take();
     if let Some(thread) = ended {
         thread.after_death();
