@@ -78,7 +78,6 @@ impl CpuLocal {
     pub fn running(&self) -> Option<Running<Thread>> {
         self.running.running()
     }
-
 }
 
 static CPUS: [CpuLocal; MAX_CPUS] = [const { CpuLocal::new() }; MAX_CPUS];

@@ -71,8 +71,17 @@ fn read_word(ptr: u64) -> ZxResult<i32> {
 
 /// Validates a new owner: none (0), or a thread of the same process that is not the
 /// caller and not waiting on `keys`.
+#[inline(always)]
 fn check_owner(owner: Option<&Arc<Thread>>, caller: &Arc<Thread>, table: &Table, keys: &[Key]) -> ZxResult {
-    let Some(owner) = owner else { return Ok(()) };
+    match owner {
+        None => Ok(()),
+        Some(owner) => check_new_owner(owner, caller, table, keys),
+    }
+}
+
+/// [`check_owner`] for a named owner.
+#[inline(never)]
+fn check_new_owner(owner: &Arc<Thread>, caller: &Arc<Thread>, table: &Table, keys: &[Key]) -> ZxResult {
     if !Arc::ptr_eq(owner.process(), caller.process()) || Arc::ptr_eq(owner, caller) {
         return Err(ZxError::InvalidArgs);
     }
@@ -129,6 +138,7 @@ pub fn wait(caller: &Arc<Thread>, ptr: u64, current: i32, owner: Option<Arc<Thre
 
 /// Wakes up to `count` waiters of the futex `key`, longest-waiting first; waiters
 /// whose wait already ended are dropped without counting.
+#[inline(always)]
 fn wake_queue(table: &mut Table, key: Key, count: u32) {
     let b = bucket_of(key);
     let queue = &mut table.buckets[b];

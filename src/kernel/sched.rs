@@ -637,6 +637,7 @@ fn arm_timer_at(at: u64, now: u64) {
 /// nanoseconds; `i64::MAX` for none) passes. `state` is the `ZX_THREAD_STATE_*` shown
 /// meanwhile. A kill ends the wait with `Killed` (and the thread then ends before it
 /// returns to EL0).
+#[inline(always)]
 pub fn block(node: &WaitNode, state: u32, deadline: i64) -> WakeReason {
     let thread = node.thread();
     if thread.kill_pending() {
