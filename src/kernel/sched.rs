@@ -23,7 +23,7 @@ use crate::sched::run_queue;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 /// Longest time slice, in nanoseconds (ABI.md section 7: at most 10 ms).
 pub const TIME_SLICE_NS: u64 = 10_000_000;
@@ -188,6 +188,7 @@ enum DeadlineEntry {
 
 /// A thread's scheduling state, changed only with [`SCHED`] held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum RunState {
     /// Not started.
     New,
@@ -201,48 +202,104 @@ pub enum RunState {
     Dead,
 }
 
-/// Per-thread scheduler fields (in `Thread`).
+impl RunState {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => RunState::New,
+            1 => RunState::Ready,
+            2 => RunState::Running,
+            3 => RunState::Blocked,
+            _ => RunState::Dead,
+        }
+    }
+}
+
+/// `ThreadRun`'s "no CPU".
+const NO_CPU: u32 = u32::MAX;
+
+/// Per-thread scheduler fields (in `Thread`). Every field is read and written only with
+/// [`SCHED`] held (the accessors take the locked `Sched` as proof), so the lock orders
+/// every access: the fields are relaxed atomics only to be shared cells, and need no
+/// lock of their own (a switch used to take two more locks for them, a wake one more).
 pub struct ThreadRun {
-    /// Where the thread is.
-    pub state: RunState,
-    /// The number of the wait it is blocked in (see [`WaitCell`]).
-    pub wait: Option<u64>,
-    /// The CPU it last ran on.
-    pub last_cpu: Option<usize>,
+    /// Where the thread is (`RunState`).
+    state: AtomicU8,
+    /// The number of the wait it is blocked in (see [`WaitCell`]; numbers start at 1,
+    /// 0 is none).
+    wait: AtomicU64,
+    /// The CPU it last ran on ([`NO_CPU`]: none yet).
+    last_cpu: AtomicU32,
     /// The CPU whose deadline queue holds this thread's wait (blocked with a deadline),
-    /// so a wake-up searches that one queue only.
-    deadline_cpu: Option<usize>,
+    /// so a wake-up searches that one queue only ([`NO_CPU`]: none).
+    deadline_cpu: AtomicU32,
     /// Counter ticks run so far (converted to nanoseconds only when read: a switch
     /// then costs no division).
-    runtime_ticks: u64,
+    runtime_ticks: AtomicU64,
     /// Counter value when it last started running.
-    switched_in: u64,
+    switched_in: AtomicU64,
 }
 
 impl ThreadRun {
     /// A NEW thread's state.
     pub const fn new() -> Self {
         ThreadRun {
-            state: RunState::New,
-            wait: None,
-            last_cpu: None,
-            deadline_cpu: None,
-            runtime_ticks: 0,
-            switched_in: 0,
+            state: AtomicU8::new(RunState::New as u8),
+            wait: AtomicU64::new(0),
+            last_cpu: AtomicU32::new(NO_CPU),
+            deadline_cpu: AtomicU32::new(NO_CPU),
+            runtime_ticks: AtomicU64::new(0),
+            switched_in: AtomicU64::new(0),
         }
+    }
+
+    fn state(&self, _: &Sched) -> RunState {
+        RunState::from_u8(self.state.load(Ordering::Relaxed))
+    }
+    fn set_state(&self, _: &Sched, state: RunState) {
+        self.state.store(state as u8, Ordering::Relaxed);
+    }
+    fn wait(&self, _: &Sched) -> Option<u64> {
+        Some(self.wait.load(Ordering::Relaxed)).filter(|&w| w != 0)
+    }
+    fn set_wait(&self, _: &Sched, seq: Option<u64>) {
+        self.wait.store(seq.unwrap_or(0), Ordering::Relaxed);
+    }
+    fn last_cpu(&self, _: &Sched) -> Option<usize> {
+        Some(self.last_cpu.load(Ordering::Relaxed)).filter(|&c| c != NO_CPU).map(|c| c as usize)
+    }
+    fn set_last_cpu(&self, _: &Sched, cpu: usize) {
+        self.last_cpu.store(cpu as u32, Ordering::Relaxed);
+    }
+    fn take_deadline_cpu(&self, _: &Sched) -> Option<usize> {
+        Some(self.deadline_cpu.swap(NO_CPU, Ordering::Relaxed)).filter(|&c| c != NO_CPU).map(|c| c as usize)
+    }
+    fn set_deadline_cpu(&self, _: &Sched, cpu: usize) {
+        self.deadline_cpu.store(cpu as u32, Ordering::Relaxed);
+    }
+    /// Starts a stretch on a CPU at counter value `now`.
+    fn switch_in(&self, _: &Sched, now: u64) {
+        self.switched_in.store(now, Ordering::Relaxed);
+    }
+    /// Ends a stretch on a CPU at counter value `now`.
+    fn switch_out(&self, _: &Sched, now: u64) {
+        let ran = now.saturating_sub(self.switched_in.load(Ordering::Relaxed));
+        self.runtime_ticks.store(self.runtime_ticks.load(Ordering::Relaxed) + ran, Ordering::Relaxed);
+    }
+
+    /// Nanoseconds run, the current stretch on a CPU included.
+    fn runtime_now(&self, s: &Sched) -> u64 {
+        let mut ticks = self.runtime_ticks.load(Ordering::Relaxed);
+        if self.state(s) == RunState::Running {
+            ticks += timer::ticks().saturating_sub(self.switched_in.load(Ordering::Relaxed));
+        }
+        ticks_to_ns(ticks)
     }
 }
 
-impl ThreadRun {
-    /// Nanoseconds run, the current stretch on a CPU included.
-    pub fn runtime_now(&self) -> u64 {
-        let ticks = if self.state == RunState::Running {
-            self.runtime_ticks + timer::ticks().saturating_sub(self.switched_in)
-        } else {
-            self.runtime_ticks
-        };
-        ticks_to_ns(ticks)
-    }
+/// Nanoseconds `thread` has run and the CPU it last ran on (ZX_INFO_THREAD_STATS).
+pub fn thread_stats(thread: &Thread) -> (u64, Option<usize>) {
+    let s = SCHED.lock();
+    (thread.run.runtime_now(&s), thread.run.last_cpu(&s))
 }
 
 impl Default for ThreadRun {
@@ -347,11 +404,8 @@ pub fn release_thread() {
 /// Makes a NEW thread runnable (zx_thread_start, zx_process_start).
 pub fn start(thread: &Arc<Thread>) {
     let mut s = SCHED.lock();
-    let last = {
-        let mut run = thread.run.lock();
-        run.state = RunState::Ready;
-        run.last_cpu
-    };
+    thread.run.set_state(&s, RunState::Ready);
+    let last = thread.run.last_cpu(&s);
     enqueue(&mut s, thread.clone(), last);
 }
 
@@ -361,15 +415,13 @@ pub fn start(thread: &Arc<Thread>) {
 #[inline(always)]
 fn make_ready_if_blocked(thread: &Arc<Thread>, seq: u64) {
     let mut s = SCHED.lock();
-    let (last, deadline_cpu) = {
-        let mut run = thread.run.lock();
-        if run.state != RunState::Blocked || run.wait != Some(seq) {
-            return;
-        }
-        run.state = RunState::Ready;
-        run.wait = None;
-        (run.last_cpu, run.deadline_cpu.take())
-    };
+    let run = &thread.run;
+    if run.state(&s) != RunState::Blocked || run.wait(&s) != Some(seq) {
+        return;
+    }
+    run.set_state(&s, RunState::Ready);
+    run.set_wait(&s, None);
+    let (last, deadline_cpu) = (run.last_cpu(&s), run.take_deadline_cpu(&s));
     // A thread blocks on one node at a time, and only `reschedule` (under this lock)
     // queues its deadline entry, on the CPU it records in `deadline_cpu`: that one
     // queue is all there is to search.
@@ -474,12 +526,11 @@ fn reschedule(outcome: Outcome) {
     // below, which hands that reference back for the reaper or to be dropped.
     let prev = local.running();
     if let Some(p) = &prev {
-        let mut run = p.run.lock();
-        run.runtime_ticks += now.saturating_sub(run.switched_in);
+        let run = &p.run;
+        run.switch_out(&s, now);
         match &outcome {
             Outcome::Yield => {
-                run.state = RunState::Ready;
-                drop(run);
+                run.set_state(&s, RunState::Ready);
                 s.cpus[cpu].ready.push_back(Arc::clone(p));
             }
             Outcome::Block(node, deadline) => {
@@ -492,17 +543,17 @@ fn reschedule(outcome: Outcome) {
                 }
                 if node.reason().is_some() {
                     // Woken before it could sleep.
-                    run.switched_in = now;
+                    run.switch_in(&s, now);
                     return;
                 }
-                run.state = RunState::Blocked;
-                run.wait = Some(node.seq);
+                run.set_state(&s, RunState::Blocked);
+                run.set_wait(&s, Some(node.seq));
                 if *deadline != i64::MAX {
                     s.cpus[cpu].deadlines.push(Deadline::new(*deadline, DeadlineEntry::Wake(WaitNode::clone(node))));
-                    run.deadline_cpu = Some(cpu);
+                    run.set_deadline_cpu(&s, cpu);
                 }
             }
-            Outcome::Exit => run.state = RunState::Dead,
+            Outcome::Exit => run.set_state(&s, RunState::Dead),
         }
     }
     let next = pick(&mut s, cpu);
@@ -511,21 +562,18 @@ fn reschedule(outcome: Outcome) {
         && Arc::ptr_eq(p, n)
     {
         // Yielded with nothing else to run.
-        let mut run = p.run.lock();
-        run.state = RunState::Running;
-        run.switched_in = now;
+        p.run.set_state(&s, RunState::Running);
+        p.run.switch_in(&s, now);
         s.cpus[cpu].slice_end = now + slice;
-        drop(run);
         let at = timer_due(&s.cpus[cpu], now);
         drop(s);
         arm_timer_at(at, now);
         return;
     }
     if let Some(n) = &next {
-        let mut run = n.run.lock();
-        run.state = RunState::Running;
-        run.last_cpu = Some(cpu);
-        run.switched_in = now;
+        n.run.set_state(&s, RunState::Running);
+        n.run.set_last_cpu(&s, cpu);
+        n.run.switch_in(&s, now);
     }
     s.cpus[cpu].slice_end = now + slice;
     s.cpus[cpu].idle = next.is_none();
@@ -803,14 +851,12 @@ pub fn remove_deadline_call(token: u64) -> Option<Arc<dyn DeadlineCallback>> {
 /// runs it.
 pub fn kick(thread: &Arc<Thread>) {
     let wait = {
-        let _s = SCHED.lock();
-        let run = thread.run.lock();
-        match run.state {
-            RunState::Blocked => run.wait.map(|seq| WaitNode { thread: thread.clone(), seq }),
+        let s = SCHED.lock();
+        let run = &thread.run;
+        match run.state(&s) {
+            RunState::Blocked => run.wait(&s).map(|seq| WaitNode { thread: thread.clone(), seq }),
             RunState::Running => {
-                let target = run.last_cpu;
-                drop(run);
-                if let Some(c) = target
+                if let Some(c) = run.last_cpu(&s)
                     && c != cpu_index()
                 {
                     super::irq::send_reschedule(c);

@@ -36,7 +36,7 @@ pub struct Thread {
     life: Lock<ThreadLife>,
     kill: AtomicBool,
     /// Scheduler state (only with the scheduler's lock held).
-    pub(crate) run: Lock<ThreadRun>,
+    pub(crate) run: ThreadRun,
     /// Its current or last wait (`sched::WaitNode`).
     pub(crate) wait: WaitCell,
     blocked_state: AtomicU32,
@@ -57,7 +57,7 @@ impl Thread {
             stack: Lock::new(&class::THREAD_STACK, Some(stack)),
             life: Lock::new(&class::THREAD_LIFE, ThreadLife::New),
             kill: AtomicBool::new(false),
-            run: Lock::new(&class::THREAD_RUN, ThreadRun::new()),
+            run: ThreadRun::new(),
             wait: WaitCell::new(),
             blocked_state: AtomicU32::new(0),
         });
@@ -104,8 +104,7 @@ impl Thread {
 
     /// Nanoseconds run and the last CPU (ZX_INFO_THREAD_STATS).
     pub fn stats(&self) -> (u64, Option<usize>) {
-        let run = self.run.lock();
-        (run.runtime_now(), run.last_cpu)
+        sched::thread_stats(self)
     }
 
     /// `zx_thread_start`: a NEW thread of a RUNNING process starts at EL0: pc = entry,
