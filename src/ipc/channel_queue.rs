@@ -115,7 +115,8 @@ impl<M, W> EndQueue<M, W> {
     /// returns whether the queue was empty.
     #[inline(always)]
     pub fn requeue(&mut self, msg: M) -> Result<bool, (ZxError, M)> {
-        if self.messages.try_reserve(1).is_err() {
+        // Room is usually there (the queue keeps its capacity): grow only when full.
+        if self.messages.len() == self.messages.capacity() && self.messages.try_reserve(1).is_err() {
             return Err((ZxError::NoMemory, msg));
         }
         let was_empty = self.messages.is_empty();

@@ -271,7 +271,13 @@ impl ThreadRun {
         self.last_cpu.store(cpu as u32, Ordering::Relaxed);
     }
     fn take_deadline_cpu(&self, _: &Sched) -> Option<usize> {
-        Some(self.deadline_cpu.swap(NO_CPU, Ordering::Relaxed)).filter(|&c| c != NO_CPU).map(|c| c as usize)
+        // A load and a store, not a swap: the scheduler lock orders every access.
+        let cpu = self.deadline_cpu.load(Ordering::Relaxed);
+        if cpu == NO_CPU {
+            return None;
+        }
+        self.deadline_cpu.store(NO_CPU, Ordering::Relaxed);
+        Some(cpu as usize)
     }
     fn set_deadline_cpu(&self, _: &Sched, cpu: usize) {
         self.deadline_cpu.store(cpu as u32, Ordering::Relaxed);
