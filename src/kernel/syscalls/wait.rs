@@ -146,7 +146,17 @@ fn wait_single(
             if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline },
         ),
     };
-    let now = base.remove_waiter(&node);
+    // Only the entry ends this wait with SATISFIED (a matching signal) or CANCELED (its
+    // handle closed), and it is removed from the list in that same step under the
+    // signal lock (`on_signals`/`on_handle_closed` return true), so then there is
+    // nothing to remove; a deadline or a kill leaves it registered. Sound even if this
+    // thread runs before the waker has finished that step: the entry records what it
+    // saw before it wakes and does nothing after, and a new registration on the object
+    // waits for the signal lock.
+    let now = match reason {
+        WakeReason::Satisfied | WakeReason::Canceled => 0,
+        _ => base.remove_waiter(&node),
+    };
     Ok((reason, node.seen() | now | signals() & !signal::HANDLE_CLOSED))
 }
 
