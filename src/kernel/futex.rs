@@ -151,7 +151,7 @@ fn wake_queue(table: &mut Table, key: Key, count: u32) {
         }
         let entry = if i == 0 { queue.pop_front() } else { queue.remove(i) };
         let Some((_, node)) = entry else { break };
-        if node.wake(WakeReason::Satisfied) {
+        if node.wake_owned(WakeReason::Satisfied) {
             woken += 1;
         }
     }

@@ -134,7 +134,17 @@ impl WaitNode {
         if !self.end(reason) {
             return false;
         }
-        make_ready_if_blocked(&self.thread, self.seq);
+        make_ready_if_blocked(Woken::Borrowed(&self.thread), self.seq);
+        true
+    }
+
+    /// As [`WaitNode::wake`], consuming the node (a futex queue entry): its thread
+    /// reference is the one the run queue keeps, not a new count and a dropped one.
+    pub fn wake_owned(self, reason: WakeReason) -> bool {
+        if !self.end(reason) {
+            return false;
+        }
+        make_ready_if_blocked(Woken::Owned(self.thread), self.seq);
         true
     }
 
@@ -415,14 +425,43 @@ pub fn start(thread: &Arc<Thread>) {
     enqueue(&mut s, thread.clone(), last);
 }
 
+/// The thread a wake makes runnable: a reference the waker keeps (the run queue takes
+/// a new count) or one it hands over (the run queue keeps it).
+enum Woken<'a> {
+    Borrowed(&'a Arc<Thread>),
+    Owned(Arc<Thread>),
+}
+
+impl Woken<'_> {
+    #[inline(always)]
+    fn thread(&self) -> &Arc<Thread> {
+        match self {
+            Woken::Borrowed(t) => t,
+            Woken::Owned(t) => t,
+        }
+    }
+    #[inline(always)]
+    fn into_arc(self) -> Arc<Thread> {
+        match self {
+            Woken::Borrowed(t) => t.clone(),
+            Woken::Owned(t) => t,
+        }
+    }
+}
+
 /// Makes `thread` runnable if it is blocked in wait number `seq` (the caller ended that
 /// wait). A thread not yet blocked (still on its way to `reschedule`, which sees the
 /// reason and does not sleep) or blocked in another wait is left alone.
 #[inline(always)]
-fn make_ready_if_blocked(thread: &Arc<Thread>, seq: u64) {
+fn make_ready_if_blocked(woken: Woken, seq: u64) {
     let mut s = SCHED.lock();
+    let thread = woken.thread();
     let run = &thread.run;
     if run.state(&s) != RunState::Blocked || run.wait(&s) != Some(seq) {
+        // A reference handed over is dropped after the lock (never the last one: the
+        // thread's own stack holds its wait's node until the wait is over).
+        drop(s);
+        drop(woken);
         return;
     }
     run.set_state(&s, RunState::Ready);
@@ -437,14 +476,14 @@ fn make_ready_if_blocked(thread: &Arc<Thread>, seq: u64) {
             q.iter().position(|d| matches!(&d.entry, DeadlineEntry::Wake(node) if Arc::ptr_eq(node.thread(), thread)))
         {
             let removed = q.swap_remove(at);
-            enqueue(&mut s, thread.clone(), last);
+            enqueue(&mut s, woken.into_arc(), last);
             drop(s);
             // Dropped with no lock held (it holds a thread reference).
             drop(removed);
             return;
         }
     }
-    enqueue(&mut s, thread.clone(), last);
+    enqueue(&mut s, woken.into_arc(), last);
 }
 
 /// Puts a ready thread on a CPU's queue: an idle CPU first (sending it an IPI when it is
