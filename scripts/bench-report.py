@@ -15,8 +15,7 @@ The regression gate: with --baseline (the last committed docs/benchmarks.tsv), a
 that misses its target by more than it did there (value ÷ target for instruction counts,
 target ÷ value for rates) fails the run (status 1) and nothing is written, unless
 --accept-regression. The margin is 1%: the figures are exact for one build, but another
-build moves them by a fraction of a percent. The -smp 2 futex figure is not gated
-(UNGATED: it follows QEMU's vCPU interleaving).
+build moves them by a fraction of a percent.
 
 The Linux figures are copied from the project's peer measurement (Debian's
 linux-image-6.1.0-56-arm64 6.1.192-2 on qemu-system-aarch64 10.0.2, -M virt -cpu
@@ -259,19 +258,11 @@ def read_tsv(path):
     return out
 
 
-# Reported with their target but not gated: the -smp 2 futex round trip follows how
-# QEMU's -icount round robin interleaves the two vCPUs (a woken vCPU runs only when the
-# running one leaves its execution slice), so builds that do not touch its path read
-# anywhere from 2,600 to 6,900 (docs/BENCHMARKS.md, "The regression gate").
-UNGATED = {"futex_pingpong_smp2"}
-
 
 def gate(rows, baseline):
     """The figures that miss their target by more than at the baseline: [(label, now, then)]."""
     failures = []
     for r in rows:
-        if r["key"] in UNGATED:
-            continue
         # Compared as the TSV keeps it (3 decimals), so an unchanged figure is equal.
         now = miss(round(r["ferrite"], 3), r["target"], r["kind"])
         if now is None or now <= 1.0 or r["key"] not in baseline:

@@ -6,7 +6,10 @@
 //!
 //! The pages come from the frame allocator and are mapped in the kernel's tables; a
 //! stack is freed only after its thread has ended and its CPU has switched away from it
-//! (`sched::finish_switch`). Up to [`CACHED_STACKS`] freed stacks stay mapped, slot and
+//! (`sched::finish_switch`). A [`KernelStack`] is only its slot number (4 bytes, moved
+//! into and out of its thread for nothing): the slot's kernel page table entries are
+//! the record of which frames it holds, and unmapping a page gives its frame back.
+//! Up to [`CACHED_STACKS`] freed stacks stay mapped, slot and
 //! pages, in a cache that the next new threads take them from: mapping 16 fresh pages
 //! and unmapping them again (a TLB invalidation per page) was about 5,000 instructions
 //! of a thread's create-to-exit. A cached stack is no longer any thread's (its thread
@@ -22,8 +25,8 @@ use crate::abi::PAGE_SIZE;
 use crate::arch::aarch64::mmu::{self, KernelTableMemory};
 use crate::arch::aarch64::{KERNEL_STACK_BIT, KERNEL_STACK_BYTES};
 use crate::error::{ZxError, ZxResult};
+use crate::mm::VirtAddr;
 use crate::mm::page_table::{MemoryType, PageAttrs};
-use crate::mm::{PhysAddr, VirtAddr};
 use alloc::vec::Vec;
 
 /// Where the kernel-stack area starts (below the MMIO windows).
@@ -57,20 +60,20 @@ impl Default for StackSlots {
 /// Freed stacks kept mapped for new threads (1 MiB of frames at most).
 pub const CACHED_STACKS: usize = 16;
 
-/// Mapped stacks no thread owns: `stacks[..len]`, each a slot and its pages.
+/// Mapped stacks no thread owns: the slots `slots[..len]`, each with its 16 pages
+/// mapped.
 struct StackCache {
-    stacks: [(u32, [PhysAddr; PAGES]); CACHED_STACKS],
+    slots: [u32; CACHED_STACKS],
     len: usize,
 }
 
-static CACHE: Lock<StackCache> =
-    Lock::new(&class::KSTACK_CACHE, StackCache { stacks: [(0, [PhysAddr(0); PAGES]); CACHED_STACKS], len: 0 });
+static CACHE: Lock<StackCache> = Lock::new(&class::KSTACK_CACHE, StackCache { slots: [0; CACHED_STACKS], len: 0 });
 
-/// A mapped kernel stack; dropping it keeps it in the cache or unmaps it and frees its
-/// pages.
+/// A mapped kernel stack: the slot whose upper half is mapped to [`PAGES`] frames of
+/// its own (the kernel page tables record which). Dropping it keeps it in the cache or
+/// unmaps it and frees its pages.
 pub struct KernelStack {
     slot: u32,
-    pages: [PhysAddr; PAGES],
 }
 
 impl KernelStack {
@@ -81,10 +84,17 @@ impl KernelStack {
             let mut cache = CACHE.lock();
             if cache.len > 0 {
                 cache.len -= 1;
-                let (slot, pages) = cache.stacks[cache.len];
-                return Ok(KernelStack { slot, pages });
+                return Ok(KernelStack { slot: cache.slots[cache.len] });
             }
         }
+        Self::new_mapped()
+    }
+
+    /// A fresh slot with fresh pages (out of line: the cached case above stays a short
+    /// function without this path's register saves).
+    #[cold]
+    #[inline(never)]
+    fn new_mapped() -> ZxResult<KernelStack> {
         with_kernel(|k| {
             // Room to give the slot back later without allocating.
             let in_use = k.stack_slots.next as usize + 1;
@@ -98,11 +108,13 @@ impl KernelStack {
                 }
                 None => return Err(ZxError::NoMemory),
             };
-            let mut stack = KernelStack { slot, pages: [PhysAddr(0); PAGES] };
+            let stack = KernelStack { slot };
             let mut mapped = 0;
-            let result = map_pages(k, &mut stack, &mut mapped);
+            let result = map_pages(k, &stack, &mut mapped);
             if let Err(e) = result {
                 unmap_pages(k, &stack, mapped);
+                // Not dropped: that would cache the half-mapped slot.
+                core::mem::forget(stack);
                 k.stack_slots.free.push(slot);
                 return Err(e);
             }
@@ -121,7 +133,7 @@ impl KernelStack {
     }
 }
 
-fn map_pages(k: &mut Kernel, stack: &mut KernelStack, mapped: &mut usize) -> ZxResult {
+fn map_pages(k: &mut Kernel, stack: &KernelStack, mapped: &mut usize) -> ZxResult {
     let attrs = PageAttrs::kernel(true, true, false, MemoryType::NormalWriteBack);
     let bottom = stack.bottom();
     for i in 0..PAGES {
@@ -131,7 +143,6 @@ fn map_pages(k: &mut Kernel, stack: &mut KernelStack, mapped: &mut usize) -> ZxR
             k.frames.free(pa);
             return Err(e);
         }
-        stack.pages[i] = pa;
         *mapped = i + 1;
     }
     mmu::publish_table_update();
@@ -143,9 +154,10 @@ fn unmap_pages(k: &mut Kernel, stack: &KernelStack, mapped: usize) {
     for i in 0..mapped {
         let va = bottom + i as u64 * PAGE_SIZE;
         let mut tables = KernelTableMemory { frames: &mut k.frames, table_pages: &mut k.kernel_table_pages };
-        k.kernel_table.unmap_page(VirtAddr(va), &mut tables);
+        let pa = k.kernel_table.unmap_page(VirtAddr(va), &mut tables);
         mmu::flush_tlb_kernel_page(va);
-        k.frames.free(stack.pages[i]);
+        // Mapped by `map_pages` and by nothing else: the entry names the stack's frame.
+        k.frames.free(pa.expect("a kernel stack page is mapped"));
     }
 }
 
@@ -160,11 +172,20 @@ impl Drop for KernelStack {
             let mut cache = CACHE.lock();
             if cache.len < CACHED_STACKS {
                 let at = cache.len;
-                cache.stacks[at] = (self.slot, self.pages);
+                cache.slots[at] = self.slot;
                 cache.len += 1;
                 return;
             }
         }
+        self.unmap();
+    }
+}
+
+impl KernelStack {
+    /// Unmaps the stack, frees its pages and its slot (out of line, as `new_mapped`).
+    #[cold]
+    #[inline(never)]
+    fn unmap(&self) {
         with_kernel(|k| {
             unmap_pages(k, self, PAGES);
             // Capacity was reserved when the slot was taken.

@@ -346,7 +346,14 @@ struct CpuQueue {
     ready: VecDeque<Arc<Thread>>,
     /// Blocked waits and armed timers with a deadline, in no particular order.
     deadlines: Vec<Deadline>,
+    /// Runs nothing and needs an IPI to notice new work (it waits in `wfi` or is about to).
+    /// False while it runs a thread, and from the moment work is queued for it.
     idle: bool,
+    /// Not idle, yet running no thread: work was queued for this idle CPU (with an IPI
+    /// when another CPU queued it) or its idle loop saw work, and it has not picked a
+    /// thread since. It looks at its queue without another IPI, so placement and
+    /// stealing count it as a CPU that runs nothing (see `loads`).
+    woken: bool,
     /// Counter value at which the running thread's slice ends.
     slice_end: u64,
 }
@@ -358,7 +365,7 @@ struct Sched {
 static SCHED: Lock<Sched> = Lock::new(
     &class::SCHED,
     Sched {
-        cpus: [const { CpuQueue { ready: VecDeque::new(), deadlines: Vec::new(), idle: false, slice_end: 0 } };
+        cpus: [const { CpuQueue { ready: VecDeque::new(), deadlines: Vec::new(), idle: false, woken: false, slice_end: 0 } };
             MAX_CPUS],
     },
 );
@@ -404,12 +411,22 @@ pub fn reserve_for_new_thread() -> crate::error::ZxResult {
     let threads = THREADS.load(Ordering::Relaxed) + 1;
     let online = cpu::online_count().clamp(1, MAX_CPUS);
     for q in s.cpus[..online].iter_mut() {
-        // `try_reserve(n)`: capacity for `len + n`; one check when there is room.
-        q.ready.try_reserve(threads).map_err(|_| crate::error::ZxError::NoMemory)?;
-        q.deadlines.try_reserve(threads).map_err(|_| crate::error::ZxError::NoMemory)?;
+        // What `try_reserve(threads)` ensures (capacity for `len + threads`), tested
+        // here so that the growing stays out of line and this stays a short loop.
+        if q.ready.capacity() - q.ready.len() < threads || q.deadlines.capacity() - q.deadlines.len() < threads {
+            grow_queues(q, threads)?;
+        }
     }
     THREADS.store(threads, Ordering::Relaxed);
     Ok(())
+}
+
+/// [`reserve_for_new_thread`]'s growing of one CPU's queues.
+#[cold]
+#[inline(never)]
+fn grow_queues(q: &mut CpuQueue, threads: usize) -> crate::error::ZxResult {
+    q.ready.try_reserve(threads).map_err(|_| crate::error::ZxError::NoMemory)?;
+    q.deadlines.try_reserve(threads).map_err(|_| crate::error::ZxError::NoMemory)
 }
 
 /// A thread counted by [`reserve_for_new_thread`] is gone.
@@ -504,13 +521,14 @@ fn enqueue(s: &mut Sched, thread: Arc<Thread>, last: Option<usize>) {
 /// [`enqueue`] with more than one CPU online: the placement policy.
 #[inline(never)]
 fn enqueue_placed(s: &mut Sched, thread: Arc<Thread>, last: Option<usize>, me: usize) {
-    let (loads, online) = loads(s);
+    let online = cpu::online_count().min(MAX_CPUS);
     // The pure placement policy (`sched::run_queue::place`): fewest runnable threads,
     // then the thread's last CPU, then this one.
-    let target = run_queue::place(&loads[..online], last, me).unwrap_or(me);
+    let target = run_queue::place_by(online, |c| load_of(s, c), last, me).unwrap_or(me);
     s.cpus[target].ready.push_back(thread);
     if s.cpus[target].idle {
         s.cpus[target].idle = false;
+        s.cpus[target].woken = true;
         if target != me {
             super::irq::send_reschedule(target);
         }
@@ -522,20 +540,27 @@ fn has_work_for(s: &Sched, cpu: usize) -> bool {
     if !s.cpus[cpu].ready.is_empty() {
         return true;
     }
-    let (mut loads, online) = loads(s);
-    loads[cpu] = run_queue::CpuLoad { idle: true, waiting: 0 };
-    run_queue::steal_from(&loads[..online], cpu).is_some()
+    steal_victim(s, cpu).is_some()
 }
 
-/// Each online CPU's load, for the placement policy.
-fn loads(s: &Sched) -> ([run_queue::CpuLoad; MAX_CPUS], usize) {
+/// CPU `c`'s load, for the placement policy.
+fn load_of(s: &Sched, c: usize) -> run_queue::CpuLoad {
+    // A woken CPU is about to run what it was woken for: its waiting threads are not
+    // stuck behind a running one, so they are not there to be stolen, and it runs no
+    // thread of its own. Counted busy, it lost every thread it was woken for to the
+    // waker's CPU when the waker blocked first (always, under QEMU's round-robin
+    // vCPUs), and the wakes that followed all went there.
+    let q = &s.cpus[c];
+    run_queue::CpuLoad { idle: q.idle || q.woken, waiting: q.ready.len() }
+}
+
+/// For idle CPU `cpu` with an empty queue: the CPU whose waiting thread it may take
+/// (`sched::run_queue::steal_from`), if any.
+fn steal_victim(s: &Sched, cpu: usize) -> Option<usize> {
     let online = cpu::online_count().min(MAX_CPUS);
-    let mut loads = [run_queue::CpuLoad { idle: true, waiting: 0 }; MAX_CPUS];
-    for (c, load) in loads.iter_mut().enumerate().take(online) {
-        load.idle = s.cpus[c].idle;
-        load.waiting = s.cpus[c].ready.len();
-    }
-    (loads, online)
+    // This CPU is about to idle unless it takes something.
+    let load = |c| if c == cpu { run_queue::CpuLoad { idle: true, waiting: 0 } } else { load_of(s, c) };
+    run_queue::steal_from_by(online, load, cpu)
 }
 
 /// The next thread for CPU `cpu`: its own queue first, else, as an idle CPU, the
@@ -544,10 +569,7 @@ fn pick(s: &mut Sched, cpu: usize) -> Option<Arc<Thread>> {
     if let Some(t) = s.cpus[cpu].ready.pop_front() {
         return Some(t);
     }
-    let (mut loads, online) = loads(s);
-    // This CPU is about to idle unless it takes something.
-    loads[cpu] = run_queue::CpuLoad { idle: true, waiting: 0 };
-    let victim = run_queue::steal_from(&loads[..online], cpu)?;
+    let victim = steal_victim(s, cpu)?;
     s.cpus[victim].ready.pop_front()
 }
 
@@ -621,10 +643,18 @@ fn reschedule(outcome: Outcome) {
         n.run.switch_in(&s, now);
     }
     s.cpus[cpu].slice_end = now + slice;
-    s.cpus[cpu].idle = next.is_none();
     // The timer is armed from this same look at the queue (one lock round trip, not
     // two); a deadline queued on this CPU after the lock is dropped arms it again.
     let due = timer_due(&s.cpus[cpu], now);
+    // To the idle loop: it sleeps at once (see `idle_loop`), so flag this CPU idle now,
+    // under the lock of this last look, unless a deadline is due already: then the
+    // idle loop looks again first (`need_resched`) and ends it.
+    let overdue = next.is_none() && due <= now;
+    s.cpus[cpu].idle = next.is_none() && !overdue;
+    s.cpus[cpu].woken = overdue;
+    if overdue {
+        local.need_resched.store(true, Ordering::Relaxed);
+    }
     drop(s);
 
     // Address space of the next thread (or none).
@@ -919,53 +949,59 @@ pub fn kick(thread: &Arc<Thread>) {
 /// This CPU's idle loop: runs threads as they become ready, waits in `wfi` otherwise.
 pub fn idle_loop() -> ! {
     let local: &CpuLocal = cpu::this();
+    let cpu = cpu_index();
     loop {
-        {
+        // One look under the lock decides, and sets the idle flag with it: an enqueue
+        // after this sees the flag and sends the IPI that ends the `wfi`. (A flag set
+        // at an earlier look is not enough: when the work it saw was taken by another
+        // CPU meanwhile, this CPU slept flagged busy, and a thread placed on it waited
+        // for its next timer interrupt, up to a whole slice.)
+        let (run, expired, wake) = {
             let mut s = SCHED.lock();
-            let cpu = cpu_index();
-            let has_work = has_work_for(&s, cpu);
-            s.cpus[cpu].idle = !has_work;
-        }
-        yield_from_idle();
-        // Deadlines that passed while this CPU was busy end now, and the timer is armed
-        // again before sleeping, so no wake-up depends on one interrupt arriving.
-        timer_interrupt();
-        // The last look before sleeping, and the idle flag set under the same lock: an
-        // enqueue after this sees the flag and sends the IPI that ends the `wfi`. (The
-        // flag set at the top of the loop is not enough: when the work it saw was taken
-        // by another CPU meanwhile, this CPU slept flagged busy, and a thread placed on
-        // it waited for its next timer interrupt, up to a whole slice.)
-        let sleep = {
-            let mut s = SCHED.lock();
-            let cpu = cpu_index();
-            let wake = local.need_resched.swap(false, Ordering::Relaxed) || has_work_for(&s, cpu);
+            let now = timer::ticks();
+            let run = has_work_for(&s, cpu);
+            // Deadlines that passed while this CPU was busy with interrupts masked end
+            // now rather than at the next interrupt. Later ones are covered by the
+            // timer: every path that queues a deadline, and every timer interrupt,
+            // arms it for the earliest (`timer_due`).
+            let expired = s.cpus[cpu].deadlines.iter().any(|d| d.at <= now);
+            // An IPI or slice end that asked for a switch is answered by this look (a
+            // stale request would cost the next thread a needless switch).
+            local.need_resched.store(false, Ordering::Relaxed);
+            let wake = run || expired;
             s.cpus[cpu].idle = !wake;
-            !wake
+            s.cpus[cpu].woken = wake;
+            (run, expired, wake)
         };
-        if !sleep {
+        if expired {
+            timer_interrupt();
+        }
+        if run {
+            // Switches to the thread `pick` chooses (this CPU's queue first, else one to
+            // take). It returns when a reschedule on this CPU found nothing to run: that
+            // one flagged the CPU idle under the lock of its last look (an enqueue since
+            // then sent the IPI that ends the `wfi` at once) and armed the timer for the
+            // earliest deadline, so there is nothing to look at again unless a deadline
+            // was due already (it asked with `need_resched`).
+            reschedule(Outcome::Yield);
+            if local.need_resched.load(Ordering::Relaxed) {
+                continue;
+            }
+        } else if wake {
             continue;
         }
-        // Nothing to run: wait for an interrupt with interrupts masked (a pending one
-        // still ends the wait), then let it be taken.
-        crate::arch::aarch64::cpu::wait_for_interrupt();
-        crate::arch::aarch64::cpu::enable_interrupts();
-        crate::arch::aarch64::cpu::isb();
-        crate::arch::aarch64::cpu::disable_interrupts();
-        local.need_resched.store(false, Ordering::Relaxed);
+        sleep_until_interrupt();
     }
 }
 
-/// From the idle loop: switches to a ready thread if there is one.
-fn yield_from_idle() {
-    let cpu = cpu_index();
-    let local = cpu::this();
-    let ready = {
-        let s = SCHED.lock();
-        has_work_for(&s, cpu)
-    };
-    if ready && local.current().is_none() {
-        reschedule(Outcome::Yield);
-    }
+/// Waits for an interrupt with interrupts masked (a pending one still ends the wait,
+/// whatever PSTATE.I says), then handles it right here: the GIC hands it out through its
+/// acknowledge register just as it would to the vector, so the idle loop need not take
+/// it as an exception (a whole trap frame saved and restored for every IPI). A wait
+/// that ended for no interrupt finds none.
+fn sleep_until_interrupt() {
+    crate::arch::aarch64::cpu::wait_for_interrupt();
+    super::irq::handle_irq();
 }
 
 /// Number of threads waiting in run queues (for tests and `ps`).

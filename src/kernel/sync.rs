@@ -47,10 +47,8 @@ pub mod class {
     pub static CHANNEL: LockClass = LockClass { name: "channel pair", rank: 12 };
     /// A timer's arming.
     pub static TIMER: LockClass = LockClass { name: "timer state", rank: 13 };
-    /// A thread's life.
+    /// A thread's life and its kernel stack.
     pub static THREAD_LIFE: LockClass = LockClass { name: "thread life", rank: 18 };
-    /// A thread's kernel stack.
-    pub static THREAD_STACK: LockClass = LockClass { name: "thread stack", rank: 20 };
     /// An object's name.
     pub static NAME: LockClass = LockClass { name: "object name", rank: 22 };
     /// An object's signals and observers.

@@ -206,6 +206,17 @@ impl<T: Copy + Eq> RunQueue<T> {
 ///
 /// `None` only when `loads` is empty.
 pub fn place(loads: &[CpuLoad], last_cpu: Option<usize>, waking_cpu: usize) -> Option<usize> {
+    place_by(loads.len(), |cpu| loads[cpu], last_cpu, waking_cpu)
+}
+
+/// [`place`] over CPUs `0..cpus` whose loads `load` reads where they are kept (the
+/// kernel's run queues), so no array of them is built per decision.
+pub fn place_by(
+    cpus: usize,
+    load: impl Fn(usize) -> CpuLoad,
+    last_cpu: Option<usize>,
+    waking_cpu: usize,
+) -> Option<usize> {
     let preference = |cpu: usize| {
         if Some(cpu) == last_cpu {
             0
@@ -215,7 +226,17 @@ pub fn place(loads: &[CpuLoad], last_cpu: Option<usize>, waking_cpu: usize) -> O
             2
         }
     };
-    loads.iter().enumerate().min_by_key(|&(cpu, load)| (load.runnable(), preference(cpu), cpu)).map(|(cpu, _)| cpu)
+    // The least (runnable, preference, number): a plain loop, as this runs on every
+    // wake-up with the scheduler lock held.
+    let mut best: Option<(usize, (usize, u8))> = None;
+    for cpu in 0..cpus {
+        let key = (load(cpu).runnable(), preference(cpu));
+        // Strictly less: among equal keys the lowest number stays.
+        if best.is_none_or(|(_, best_key)| key < best_key) {
+            best = Some((cpu, key));
+        }
+    }
+    best.map(|(cpu, _)| cpu)
 }
 
 /// For CPU `thief`, idle with nothing queued: the CPU to take a waiting thread from,
@@ -226,17 +247,27 @@ pub fn place(loads: &[CpuLoad], last_cpu: Option<usize>, waking_cpu: usize) -> O
 /// slice while a CPU idles. An idle CPU with one waiting does not: it is about to run
 /// that thread itself. `None` when `thief` is busy, has a queue or is not in `loads`.
 pub fn steal_from(loads: &[CpuLoad], thief: usize) -> Option<usize> {
-    let me = loads.get(thief)?;
+    steal_from_by(loads.len(), |cpu| loads[cpu], thief)
+}
+
+/// [`steal_from`] over CPUs `0..cpus` whose loads `load` reads where they are kept.
+pub fn steal_from_by(cpus: usize, load: impl Fn(usize) -> CpuLoad, thief: usize) -> Option<usize> {
+    if thief >= cpus {
+        return None;
+    }
+    let me = load(thief);
     if !me.idle || me.waiting != 0 {
         return None;
     }
-    loads
-        .iter()
-        .enumerate()
-        .filter(|&(cpu, load)| cpu != thief && load.waiting >= 1 && load.runnable() >= 2)
-        // Most waiting first; among equals the lowest number (max_by_key keeps the last).
-        .max_by_key(|&(cpu, load)| (load.waiting, core::cmp::Reverse(cpu)))
-        .map(|(cpu, _)| cpu)
+    // Most waiting first; among equals the lowest number (strictly more replaces).
+    let mut best: Option<(usize, usize)> = None;
+    for cpu in (0..cpus).filter(|&cpu| cpu != thief) {
+        let load = load(cpu);
+        if load.waiting >= 1 && load.runnable() >= 2 && best.is_none_or(|(_, most)| load.waiting > most) {
+            best = Some((cpu, load.waiting));
+        }
+    }
+    best.map(|(cpu, _)| cpu)
 }
 
 #[cfg(test)]

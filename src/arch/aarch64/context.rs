@@ -37,14 +37,21 @@ struct Saved {
 }
 
 /// One thread's (or one CPU's idle loop's) saved execution state.
+///
+/// `on_cpu` comes first and the uninitialised record last: a `Context::new()` written
+/// into a larger value (a `Thread` built in its `Arc`) is then one 4-byte store, where
+/// with the flag after the record LLVM filled the 656 undefined bytes before it with
+/// zeros (a 660-byte `memset`) to merge them with the flag's store.
 #[repr(C)]
 pub struct Context {
-    /// Uninitialised until the first switch away from the context fills it in, or
-    /// [`Context::prepare_entry`] writes every field: nothing reads it before either
-    /// (only `switch` reads it, and only to resume a prepared or switched-away context).
-    saved: UnsafeCell<MaybeUninit<Saved>>,
     /// Nonzero while the context is running on a CPU (or being saved): CPU number + 1.
     on_cpu: AtomicU32,
+    /// Uninitialised until the first switch away from the context fills it in, or
+    /// [`Context::prepare_entry`] writes what a first entry needs (every field but
+    /// `q`, whose registers the first-entry trampoline zeroes, and x20-x28, which the
+    /// entry loads from the trap frame): nothing reads it before either (only `switch`
+    /// reads it, and only to resume a prepared or switched-away context).
+    saved: UnsafeCell<MaybeUninit<Saved>>,
 }
 
 // SAFETY: `saved` is only written by `switch` on the CPU that runs the context (proved
@@ -55,13 +62,15 @@ unsafe impl Sync for Context {}
 // SAFETY: as for Sync; the context holds no thread-bound data.
 unsafe impl Send for Context {}
 
-const GPRS: usize = offset_of!(Saved, gprs);
-const TPIDR: usize = offset_of!(Saved, tpidr_el0);
-const SP_EL0: usize = offset_of!(Saved, sp_el0);
-const FPCR: usize = offset_of!(Saved, fpcr);
-const Q: usize = offset_of!(Saved, q);
+// Offsets from the start of a `Context`, which is what the assembly is handed.
+const SAVED: usize = offset_of!(Context, saved);
+const GPRS: usize = SAVED + offset_of!(Saved, gprs);
+const TPIDR: usize = SAVED + offset_of!(Saved, tpidr_el0);
+const SP_EL0: usize = SAVED + offset_of!(Saved, sp_el0);
+const FPCR: usize = SAVED + offset_of!(Saved, fpcr);
+const Q: usize = SAVED + offset_of!(Saved, q);
 const ON_CPU: usize = offset_of!(Context, on_cpu);
-const _: () = assert!(offset_of!(Context, saved) == 0 && GPRS == 0 && FPCR + 8 == offset_of!(Saved, fpsr));
+const _: () = assert!(FPCR + 8 == SAVED + offset_of!(Saved, fpsr));
 
 core::arch::global_asm!(
     ".arch_extension fp",
@@ -139,10 +148,46 @@ core::arch::global_asm!(
     "    mov sp, x9",
     "    ret",
     // A new thread's first run: x19 = its trap frame (at the top of its kernel stack).
-    // The scheduler's bookkeeping for the switch runs first, then the frame is entered.
+    // The scheduler's bookkeeping for the switch runs first (soft-float Rust: it leaves
+    // q0-q31 alone). Then q0-q31 start at zero: `prepare_entry` leaves them out of
+    // the switch record, so the switch loaded whatever bytes were there (32 `movi`
+    // instead of zeroing 512 bytes of the record), and nothing read them since. Then the
+    // frame is entered.
     ".global ferrite_thread_trampoline",
     "ferrite_thread_trampoline:",
     "    bl ferrite_thread_first_run",
+    "    movi v0.2d, #0",
+    "    movi v1.2d, #0",
+    "    movi v2.2d, #0",
+    "    movi v3.2d, #0",
+    "    movi v4.2d, #0",
+    "    movi v5.2d, #0",
+    "    movi v6.2d, #0",
+    "    movi v7.2d, #0",
+    "    movi v8.2d, #0",
+    "    movi v9.2d, #0",
+    "    movi v10.2d, #0",
+    "    movi v11.2d, #0",
+    "    movi v12.2d, #0",
+    "    movi v13.2d, #0",
+    "    movi v14.2d, #0",
+    "    movi v15.2d, #0",
+    "    movi v16.2d, #0",
+    "    movi v17.2d, #0",
+    "    movi v18.2d, #0",
+    "    movi v19.2d, #0",
+    "    movi v20.2d, #0",
+    "    movi v21.2d, #0",
+    "    movi v22.2d, #0",
+    "    movi v23.2d, #0",
+    "    movi v24.2d, #0",
+    "    movi v25.2d, #0",
+    "    movi v26.2d, #0",
+    "    movi v27.2d, #0",
+    "    movi v28.2d, #0",
+    "    movi v29.2d, #0",
+    "    movi v30.2d, #0",
+    "    movi v31.2d, #0",
     "    mov sp, x19",
     "    b trap_return",
     gprs = const GPRS,
@@ -163,10 +208,10 @@ impl Context {
     /// loop before that CPU starts).
     pub const fn new() -> Self {
         Context {
+            on_cpu: AtomicU32::new(0),
             // Not zeroed: a new thread's 600-byte record would be zeroed here and then
             // copied into its `Arc` for nothing, as `prepare_entry` writes all of it.
             saved: UnsafeCell::new(MaybeUninit::uninit()),
-            on_cpu: AtomicU32::new(0),
         }
     }
 
@@ -178,9 +223,9 @@ impl Context {
 
     /// Prepares a new thread that, when first switched to, runs the kernel's
     /// `ferrite_thread_first_run` and then enters EL0 with the registers of the trap
-    /// frame that `init` fills in. The frame is written in place at the top of the kernel
-    /// stack `[stack_bottom, stack_top)`, all zeros before `init` runs (not built on this
-    /// stack and copied).
+    /// frame that `init` fills in, FP/SIMD registers, FPCR, FPSR and TPIDR_EL0 zero. The
+    /// frame is written in place at the top of the kernel stack `[stack_bottom,
+    /// stack_top)`, all zeros before `init` runs (not built on this stack and copied).
     ///
     /// `stack_top` must be the 16-byte aligned top of a mapped, writable kernel stack
     /// that nothing runs on, and the context must not be running or queued to run (a
@@ -198,24 +243,31 @@ impl Context {
         // nothing else reads or writes `saved` now. `TrapFrame` is plain integers, so all
         // zeros is a valid value of it. `saved` may be uninitialised: it is written
         // through a raw pointer, whole fields of plain integers, and no reference to it
-        // is made before every field is written.
+        // is made. Every field but `q` and x20-x28 of `gprs` is written; those are
+        // read only by the assembly of the first switch to this context (into
+        // registers, plain bits, no Rust value), and before anything reads those
+        // registers the trampoline zeroes q0-q31 and `trap_return` loads x20-x28 from
+        // the frame, so what the unwritten bytes held never reaches the thread.
         unsafe {
             let frame = frame_at as *mut TrapFrame;
             core::ptr::write_bytes(frame, 0, 1);
             init(&mut *frame);
             let saved = (*self.saved.get()).as_mut_ptr();
             // Field by field in place (not a whole `Saved` value, which would be built
-            // on this stack and copied): every field is written.
-            let mut gprs = [0u64; 13];
-            gprs[0] = frame_at; // x19
-            gprs[11] = ferrite_thread_trampoline as *const () as u64; // x30
-            gprs[12] = frame_at; // sp
-            (*saved).gprs = gprs;
+            // on this stack and copied). Of the general registers only what the first
+            // entry uses: x19 (the frame), x29 = 0 (ends the chain of frame records),
+            // x30 (the trampoline) and SP. x20-x28 are callee-saved registers that the
+            // trampoline and `ferrite_thread_first_run` never read, and `trap_return`
+            // loads them from the frame.
+            (*saved).gprs[0] = frame_at; // x19
+            (*saved).gprs[10] = 0; // x29
+            (*saved).gprs[11] = ferrite_thread_trampoline as *const () as u64; // x30
+            (*saved).gprs[12] = frame_at; // sp
             (*saved).tpidr_el0 = 0;
             (*saved).sp_el0 = 0;
             (*saved).fpcr = 0;
             (*saved).fpsr = 0;
-            (*saved).q = [0; 32];
+            // `q`: zeroed by `ferrite_thread_trampoline`, see above.
         }
         true
     }

@@ -22,6 +22,9 @@ pub struct TrapFrame {
 }
 
 const _: () = assert!(core::mem::size_of::<TrapFrame>() == 288);
+// vectors.S pushes the frame with the store of x0/x1 (`stp x0, x1, [sp, #-FRAME_SIZE]!`)
+// and pops it with their load, so they must be its first two words.
+const _: () = assert!(core::mem::offset_of!(TrapFrame, x) == 0);
 
 impl TrapFrame {
     /// Where x0 is (x_n at `X_OFFSET + 8 * n`); vectors.S gets these four offsets.

@@ -76,8 +76,7 @@
 
 .macro ENTRY kind
     .balign 0x80
-    sub     sp, sp, #FRAME_SIZE
-    stp     x0, x1, [sp, #TF_X + 8 * 0]
+    stp     x0, x1, [sp, #-FRAME_SIZE]!     // the frame, and x0/x1 at its start (TF_X = 0)
     mov     x1, #\kind
     b       trap_common
 .endm
@@ -107,8 +106,7 @@
 // on to complete the frame.
 .macro ENTRY_EL0_SYNC
     .balign 0x80
-    sub     sp, sp, #FRAME_SIZE
-    stp     x0, x1, [sp, #TF_X + 8 * 0]
+    stp     x0, x1, [sp, #-FRAME_SIZE]!     // the frame, and x0/x1 at its start (TF_X = 0)
     SAVE_X2_TO_X17
     str     x18, [sp, #TF_X + 8 * 18]
     stp     x29, x30, [sp, #TF_X + 8 * 29]
@@ -178,7 +176,6 @@ trap_return:
     msr     spsr_el1, x12
     ldp     x30, x10, [sp, #TF_X + 8 * 30]
     msr     sp_el0, x10
-    ldp     x0, x1, [sp, #TF_X + 8 * 0]
     RESTORE_X2_TO_X17
     ldp     x18, x19, [sp, #TF_X + 8 * 18]
     ldp     x20, x21, [sp, #TF_X + 8 * 20]
@@ -186,7 +183,7 @@ trap_return:
     ldp     x24, x25, [sp, #TF_X + 8 * 24]
     ldp     x26, x27, [sp, #TF_X + 8 * 26]
     ldp     x28, x29, [sp, #TF_X + 8 * 28]
-    add     sp, sp, #FRAME_SIZE
+    ldp     x0, x1, [sp], #FRAME_SIZE       // the last load pops the frame
     eret
 
 // The rest of a synchronous exception from EL0 that is not a syscall (x9: its EC, x10:
@@ -206,11 +203,10 @@ el0_sync_not_svc:
     ldp     x10, x11, [sp, #TF_ELR]
     msr     elr_el1, x10
     msr     spsr_el1, x11
-    ldp     x0, x1, [sp, #TF_X + 8 * 0]
     RESTORE_X2_TO_X17
     ldr     x18, [sp, #TF_X + 8 * 18]
     ldp     x29, x30, [sp, #TF_X + 8 * 29]
-    add     sp, sp, #FRAME_SIZE
+    ldp     x0, x1, [sp], #FRAME_SIZE       // the last load pops the frame
     eret
 el0_abort_not_resolved:
     // x0 = 1: not a fault the lean path handles, take the full path; x0 = 2: report the
@@ -249,11 +245,12 @@ syscall_return:
     ldp     x10, x11, [sp, #TF_ELR]
     msr     elr_el1, x10
     msr     spsr_el1, x11
-    ldr     x1, [sp, #TF_X + 8 * 1]
     RESTORE_X2_TO_X17
     ldr     x18, [sp, #TF_X + 8 * 18]
     ldp     x29, x30, [sp, #TF_X + 8 * 29]
-    add     sp, sp, #FRAME_SIZE
+    // x1 and the frame popped in one load; x0 (the result) stays: xzr discards the
+    // saved x0.
+    ldp     xzr, x1, [sp], #FRAME_SIZE
     eret
 
 // Enter EL0 for the first time: `frame` (x0) is a TrapFrame on the current stack that

@@ -4,7 +4,7 @@ use super::{Caller, give, publish_handle, user};
 use crate::abi::{USER_BASE, USER_END, rights};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::object::KernelObject;
-use crate::kernel::task::{Job, ProcLife, Process, Thread, name_from};
+use crate::kernel::task::{Job, Name, ProcLife, Process, Thread};
 use crate::kernel::vm_object::VmarObject;
 use crate::kernel::{aspace, with_kernel};
 use crate::object::rights::check_rights;
@@ -14,14 +14,14 @@ use alloc::sync::Arc;
 const PROCESS_MEMORY_MAX: u64 = 64 << 20;
 
 /// "name": NULL → INVALID_ARGS (even with size 0); min(size, 32) bytes are read.
-fn read_name(name: u64, size: u64) -> ZxResult<[u8; 32]> {
+fn read_name(name: u64, size: u64) -> ZxResult<Name> {
     if name == 0 {
         return Err(ZxError::InvalidArgs);
     }
     let len = size.min(32) as usize;
     let mut bytes = [0u8; 32];
     user::get(name, &mut bytes[..len])?;
-    Ok(name_from(&bytes[..len]))
+    Ok(Name::from_padded(bytes))
 }
 
 /// A job handle with `right`, or with WRITE (Zircon's fallback).
@@ -158,7 +158,11 @@ pub fn thread_create(c: &Caller, process: u32, name: u64, name_size: u64, option
 /// `zx_thread_start` (31).
 pub fn thread_start(c: &Caller, thread: u32, entry: u64, stack: u64, arg1: u64, arg2: u64) -> ZxResult {
     let thread = c.process().get_object_with_rights::<Thread>(thread, rights::MANAGE_THREAD)?;
-    if thread.process().life() != ProcLife::Running {
+    // BAD_STATE for a process that is not RUNNING comes before INVALID_ARGS for the
+    // entry. `Thread::start` checks the process's state first (under its lock, where
+    // it counts), so the state is looked at here only when the entry is bad: one lock
+    // round trip less on the way that starts the thread, the same answer either way.
+    if entry_valid(entry).is_err() && thread.process().life() != ProcLife::Running {
         return Err(ZxError::BadState);
     }
     entry_valid(entry)?;
@@ -166,10 +170,12 @@ pub fn thread_start(c: &Caller, thread: u32, entry: u64, stack: u64, arg1: u64, 
 }
 
 /// `zx_thread_exit` (32): the caller ends at the top of this syscall.
-pub fn thread_exit(c: &Caller) -> ZxResult {
-    c.thread.kill();
-    crate::kernel::cpu::this().exit_pending.store(true, core::sync::atomic::Ordering::Relaxed);
-    Ok(())
+pub fn thread_exit(_c: &Caller) -> ZxResult {
+    // Ends here, not through `run_call`'s check of `exit_pending`: nothing on this stack
+    // holds a lock or a counted reference (the caller is a borrow). The thread goes
+    // from RUNNING (or DYING, when a kill came first) to DEAD in one step
+    // (`Thread::announce_death`), as `Thread::kill` followed by that step would leave it.
+    crate::kernel::sched::exit_current()
 }
 
 /// `zx_task_kill` (33): BAD_HANDLE, DESTROY, then the type.

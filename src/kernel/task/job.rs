@@ -3,7 +3,7 @@
 //! job that is never killed is destroyed when its last handle is closed while it has no
 //! children (ABI.md 4.3).
 
-use super::{ProcLife, Process};
+use super::{Name, NameCell, ProcLife, Process};
 use crate::abi::{MAX_JOB_DEPTH, obj_type, retcode, signal};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::object::{KernelObject, ObjectBase};
@@ -33,7 +33,7 @@ pub struct Job {
     base: ObjectBase,
     parent: Option<Arc<Job>>,
     depth: u32,
-    name: Lock<[u8; 32]>,
+    name: NameCell,
     state: Lock<JobState>,
     /// Set (under the state lock) when the job leaves ALIVE: read by the parent's kill
     /// under the parent's lock, so that two job locks are never nested.
@@ -47,12 +47,12 @@ impl Job {
         ROOT.call_once(|| Arc::new(Job::new(None, 0, super::name_from(b"root"))))
     }
 
-    fn new(parent: Option<Arc<Job>>, depth: u32, name: [u8; 32]) -> Job {
+    fn new(parent: Option<Arc<Job>>, depth: u32, name: Name) -> Job {
         Job {
             base: ObjectBase::new(obj_type::JOB, signal::JOB_NO_JOBS | signal::JOB_NO_PROCESSES),
             parent,
             depth,
-            name: Lock::new(&class::NAME, name),
+            name: NameCell::new(name),
             state: Lock::new(
                 &class::JOB,
                 JobState {
@@ -73,7 +73,7 @@ impl Job {
         if self.depth >= MAX_JOB_DEPTH {
             return Err(ZxError::OutOfRange);
         }
-        let child = Arc::new(Job::new(Some(self.clone()), self.depth + 1, [0; 32]));
+        let child = Arc::new(Job::new(Some(self.clone()), self.depth + 1, Name::EMPTY));
         let mut s = self.state.lock();
         if s.life != JobLife::Alive {
             return Err(ZxError::BadState);
@@ -227,10 +227,10 @@ impl KernelObject for Job {
         self.parent.as_ref().map_or(0, |p| p.base.koid())
     }
     fn name(&self) -> Option<[u8; 32]> {
-        Some(*self.name.lock())
+        Some(self.name.get().bytes())
     }
     fn set_name(&self, name: &[u8]) -> ZxResult {
-        *self.name.lock() = super::name_from(name);
+        self.name.set(super::name_from(name));
         Ok(())
     }
     fn on_zero_handles(&self) {

@@ -4,7 +4,7 @@
 //! address space, leaves its job, and only then asserts TERMINATED. The first process
 //! ending stops the machine (ABI.md section 3).
 
-use super::{Job, Thread, ThreadLife};
+use super::{Job, Name, NameCell, Thread, ThreadLife};
 use crate::abi::{exit_status, obj_type, retcode, signal};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::object::{KHandle, KernelObject, ObjectBase};
@@ -45,7 +45,7 @@ struct ProcState {
 pub struct Process {
     base: ObjectBase,
     job: Arc<Job>,
-    name: Lock<[u8; 32]>,
+    name: NameCell,
     handles: Lock<HandleTable<KHandle>>,
     aspace_id: u64,
     root: u64,
@@ -59,13 +59,13 @@ pub struct Process {
 
 impl Process {
     /// A NEW process in `job` with an empty address space.
-    pub fn create(job: &Arc<Job>, name: [u8; 32]) -> ZxResult<Arc<Process>> {
+    pub fn create(job: &Arc<Job>, name: Name) -> ZxResult<Arc<Process>> {
         let (aspace_id, root, asid) = with_kernel(crate::kernel::aspace::create)?;
         let salt = (crate::arch::aarch64::timer::ticks() as u32).wrapping_mul(0x9e37_79b9);
         let process = Arc::new(Process {
             base: ObjectBase::new(obj_type::PROCESS, 0),
             job: job.clone(),
-            name: Lock::new(&class::NAME, name),
+            name: NameCell::new(name),
             handles: Lock::new(&class::HANDLES, HandleTable::new(salt ^ aspace_id as u32)),
             aspace_id,
             root,
@@ -284,8 +284,7 @@ impl Process {
     pub(super) fn forget_new_thread(&self, thread: &Thread) {
         let removed = {
             let mut s = self.state.lock();
-            let at = s.threads.iter().position(|t| core::ptr::eq(&**t, thread));
-            at.map(|i| s.threads.remove(i))
+            remove_thread(&mut s.threads, thread)
         };
         drop(removed);
     }
@@ -295,8 +294,8 @@ impl Process {
     pub(super) fn thread_removed(self: &Arc<Self>, thread: &Thread) {
         let (removed, finish) = {
             let mut s = self.state.lock();
-            let a = s.threads.iter().position(|t| core::ptr::eq(&**t, thread)).map(|i| s.threads.remove(i));
-            let b = s.started.iter().position(|t| core::ptr::eq(&**t, thread)).map(|i| s.started.remove(i));
+            let a = remove_thread(&mut s.threads, thread);
+            let b = remove_thread(&mut s.started, thread);
             let finish = b.is_some() && s.started.is_empty() && matches!(s.life, ProcLife::Running | ProcLife::Dying);
             if finish {
                 s.life = ProcLife::Dying;
@@ -415,6 +414,14 @@ impl Process {
     }
 }
 
+/// Takes `thread` out of a list of threads, keeping the order of the others. Searched
+/// from the end, as the thread that ends is most often the newest one (and then it is
+/// a pop, not a shift of the rest).
+fn remove_thread(list: &mut Vec<Arc<Thread>>, thread: &Thread) -> Option<Arc<Thread>> {
+    let at = list.iter().rposition(|t| core::ptr::eq(&**t, thread))?;
+    if at + 1 == list.len() { list.pop() } else { Some(list.remove(at)) }
+}
+
 impl KernelObject for Process {
     fn base(&self) -> &ObjectBase {
         &self.base
@@ -426,10 +433,10 @@ impl KernelObject for Process {
         self.job.base().koid()
     }
     fn name(&self) -> Option<[u8; 32]> {
-        Some(*self.name.lock())
+        Some(self.name.get().bytes())
     }
     fn set_name(&self, name: &[u8]) -> ZxResult {
-        *self.name.lock() = super::name_from(name);
+        self.name.set(super::name_from(name));
         Ok(())
     }
     fn on_zero_handles(&self) {

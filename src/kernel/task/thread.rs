@@ -1,7 +1,7 @@
 //! Threads: NEW → RUNNING → DYING → DEAD (ABI.md 4.3). A thread owns a kernel stack
 //! (with a guard page) and a saved context; it runs on any CPU the scheduler picks.
 
-use super::Process;
+use super::{Name, NameCell, Process};
 use crate::abi::{obj_type, signal, thread_state};
 use crate::arch::aarch64::context::Context;
 use crate::arch::aarch64::exception::TrapFrame;
@@ -9,9 +9,9 @@ use crate::error::{ZxError, ZxResult};
 use crate::kernel::kstack::KernelStack;
 use crate::kernel::object::{KernelObject, ObjectBase};
 use crate::kernel::sched::{self, ThreadRun, WaitCell};
-use crate::kernel::sync::{Lock, class};
+use crate::kernel::sync::{Lock, LockGuard, class};
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 
 /// Where a thread is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,14 +26,33 @@ pub enum ThreadLife {
     Dead,
 }
 
+impl ThreadLife {
+    fn from_u8(v: u8) -> ThreadLife {
+        match v {
+            0 => ThreadLife::New,
+            1 => ThreadLife::Running,
+            2 => ThreadLife::Dying,
+            _ => ThreadLife::Dead,
+        }
+    }
+}
+
 /// A thread object.
 pub struct Thread {
     base: ObjectBase,
     process: Arc<Process>,
-    name: Lock<[u8; 32]>,
+    name: NameCell,
     context: Context,
+    /// Its kernel stack (until it is DEAD). Its lock is also the one every step of the
+    /// life is taken under: a step reads `life`, checks it and stores the next value
+    /// with this lock held ([`Thread::set_life`] wants the guard), so two steps never
+    /// interleave, and the stack is only used or freed at such a step.
     stack: Lock<Option<KernelStack>>,
-    life: Lock<ThreadLife>,
+    /// Where it is in its life, a [`ThreadLife`]: changed only with `stack` locked, read
+    /// without a lock (a snapshot, as a read under the lock was once it was released;
+    /// NEW is never entered again, so a reader that sees another state may rely on it
+    /// staying left).
+    life: AtomicU8,
     kill: AtomicBool,
     /// Scheduler state (only with the scheduler's lock held).
     pub(crate) run: ThreadRun,
@@ -44,7 +63,7 @@ pub struct Thread {
 
 impl Thread {
     /// A NEW thread of `process` with its kernel stack (NO_MEMORY when none can be had).
-    pub fn create(process: &Arc<Process>, name: [u8; 32]) -> ZxResult<Arc<Thread>> {
+    pub fn create(process: &Arc<Process>, name: Name) -> ZxResult<Arc<Thread>> {
         let stack = KernelStack::new()?;
         // Room in the scheduler's queues, so that running, blocking, waking and killing
         // it never allocate (undone by `Drop`).
@@ -52,10 +71,10 @@ impl Thread {
         let thread = Arc::new(Thread {
             base: ObjectBase::new(obj_type::THREAD, 0),
             process: process.clone(),
-            name: Lock::new(&class::NAME, name),
+            name: NameCell::new(name),
             context: Context::new(),
-            stack: Lock::new(&class::THREAD_STACK, Some(stack)),
-            life: Lock::new(&class::THREAD_LIFE, ThreadLife::New),
+            stack: Lock::new(&class::THREAD_LIFE, Some(stack)),
+            life: AtomicU8::new(ThreadLife::New as u8),
             kill: AtomicBool::new(false),
             run: ThreadRun::new(),
             wait: WaitCell::new(),
@@ -77,7 +96,12 @@ impl Thread {
 
     /// Where it is in its life.
     pub fn life(&self) -> ThreadLife {
-        *self.life.lock()
+        ThreadLife::from_u8(self.life.load(Ordering::Acquire))
+    }
+
+    /// The next step of the life, taken with the stack lock held (`_step`).
+    fn set_life(&self, _step: &LockGuard<'_, Option<KernelStack>>, life: ThreadLife) {
+        self.life.store(life as u8, Ordering::Release);
     }
 
     /// True once a kill or exit of this thread (or its process) is under way.
@@ -130,13 +154,12 @@ impl Thread {
     /// `frame` fills in the zeroed first trap frame in place on the kernel stack.
     fn start_with(self: &Arc<Self>, frame: impl FnOnce(&mut TrapFrame), initial: bool) -> ZxResult {
         self.process.admit_started(self, initial, || {
-            let mut life = self.life.lock();
-            let stack_guard = self.stack.lock();
-            let kstack = stack_guard.as_ref().ok_or(ZxError::BadState)?;
-            if *life != ThreadLife::New || !self.context.prepare_entry(kstack.bottom(), kstack.top(), frame) {
+            let step = self.stack.lock();
+            let kstack = step.as_ref().ok_or(ZxError::BadState)?;
+            if self.life() != ThreadLife::New || !self.context.prepare_entry(kstack.bottom(), kstack.top(), frame) {
                 return Err(ZxError::BadState);
             }
-            *life = ThreadLife::Running;
+            self.set_life(&step, ThreadLife::Running);
             Ok(())
         })?;
         self.base.update_signals(0, signal::THREAD_RUNNING);
@@ -148,23 +171,24 @@ impl Thread {
     /// more EL0 code (the caller, if it kills itself, must then end at the top of its
     /// syscall).
     pub fn kill(self: &Arc<Self>) {
-        let was_new = {
-            let mut life = self.life.lock();
-            match *life {
+        let stack = {
+            let mut step = self.stack.lock();
+            match self.life() {
                 ThreadLife::New => {
-                    *life = ThreadLife::Dead;
-                    true
+                    self.set_life(&step, ThreadLife::Dead);
+                    Some(step.take())
                 }
                 ThreadLife::Running => {
-                    *life = ThreadLife::Dying;
+                    self.set_life(&step, ThreadLife::Dying);
                     self.kill.store(true, Ordering::Release);
-                    false
+                    None
                 }
                 _ => return,
             }
         };
-        if was_new {
-            self.stack.lock().take();
+        if let Some(stack) = stack {
+            // Freed with no thread lock held.
+            drop(stack);
             self.base.update_signals(0, signal::TASK_TERMINATED);
             self.process.thread_removed(self);
         } else {
@@ -188,7 +212,9 @@ impl Thread {
     /// space), only in [`Thread::after_death`]. Until then `PROCESS_THREADS` leaves a
     /// DEAD thread out (`Process::thread_koids`), so what a joiner sees is as before.
     pub(crate) fn announce_death(&self) {
-        *self.life.lock() = ThreadLife::Dead;
+        let step = self.stack.lock();
+        self.set_life(&step, ThreadLife::Dead);
+        drop(step);
         self.kill.store(true, Ordering::Release);
         self.base.update_signals(signal::THREAD_RUNNING, signal::TASK_TERMINATED);
     }
@@ -197,10 +223,18 @@ impl Thread {
     /// kernel stack, then (if [`Thread::announce_death`] has not) asserts TERMINATED,
     /// then tells its process.
     pub(crate) fn after_death(self: &Arc<Self>) {
-        self.stack.lock().take();
-        *self.life.lock() = ThreadLife::Dead;
-        self.kill.store(true, Ordering::Release);
-        self.base.update_signals(signal::THREAD_RUNNING, signal::TASK_TERMINATED);
+        let (stack, announced) = {
+            let mut step = self.stack.lock();
+            let announced = self.life() == ThreadLife::Dead;
+            self.set_life(&step, ThreadLife::Dead);
+            (step.take(), announced)
+        };
+        // Freed with no thread lock held (it may go back to the cache or be unmapped).
+        drop(stack);
+        if !announced {
+            self.kill.store(true, Ordering::Release);
+            self.base.update_signals(signal::THREAD_RUNNING, signal::TASK_TERMINATED);
+        }
         self.process.thread_removed(self);
     }
 }
@@ -222,26 +256,28 @@ impl KernelObject for Thread {
         self.process.base().koid()
     }
     fn name(&self) -> Option<[u8; 32]> {
-        Some(*self.name.lock())
+        Some(self.name.get().bytes())
     }
     fn set_name(&self, name: &[u8]) -> ZxResult {
-        *self.name.lock() = super::name_from(name);
+        self.name.set(super::name_from(name));
         Ok(())
     }
     fn on_zero_handles(&self) {
         // A NEW thread nobody can start any more is destroyed.
-        let new = {
-            let mut life = self.life.lock();
-            if *life == ThreadLife::New {
-                *life = ThreadLife::Dead;
-                true
-            } else {
-                false
-            }
-        };
-        if new {
-            self.stack.lock().take();
-            self.process.forget_new_thread(self);
+        // Without the lock first: a thread that has left NEW never returns to it (the
+        // common case: the last handle of a started or ended thread).
+        if self.life() != ThreadLife::New {
+            return;
         }
+        let stack = {
+            let mut step = self.stack.lock();
+            if self.life() != ThreadLife::New {
+                return;
+            }
+            self.set_life(&step, ThreadLife::Dead);
+            step.take()
+        };
+        drop(stack);
+        self.process.forget_new_thread(self);
     }
 }
