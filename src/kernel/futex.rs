@@ -97,30 +97,31 @@ fn check_new_owner(owner: &Arc<Thread>, caller: &Arc<Thread>, table: &Table, key
 pub fn wait(caller: &Arc<Thread>, ptr: u64, current: i32, owner: Option<Arc<Thread>>, deadline: i64) -> ZxResult {
     check_ptr(ptr)?;
     let key = (caller.process().base().koid(), ptr);
-    let node = {
+    let me = {
         let mut table = FUTEXES.lock();
         if read_word(ptr)? != current {
             return Err(ZxError::BadState);
         }
         check_owner(owner.as_ref(), caller, &table, &[key])?;
-        let node = WaitNode::new(caller.clone());
         let queue = &mut table.buckets[bucket_of(key)];
         // Room is usually there (an emptied bucket keeps its capacity): grow only when
         // full, NO_MEMORY before anything is queued.
         if queue.len() == queue.capacity() {
             queue.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
         }
-        queue.push_back((key, node.clone()));
-        node
+        // The node goes to the queue; this thread keeps an uncounted view of its wait.
+        let (node, me) = WaitNode::begin(caller);
+        queue.push_back((key, node));
+        me
     };
-    let reason = super::sched::block(&node, crate::abi::thread_state::BLOCKED_FUTEX, deadline);
+    let reason = super::sched::block(me, crate::abi::thread_state::BLOCKED_FUTEX, deadline);
     if reason != WakeReason::Satisfied {
         // Still queued (a timeout or kill raced no wake): leave the queue, wherever a
         // requeue moved it.
         let mut table = FUTEXES.lock();
         for b in 0..BUCKETS {
             let q = &mut table.buckets[b];
-            if let Some(at) = q.iter().position(|(_, n)| n.same(&node)) {
+            if let Some(at) = q.iter().position(|(_, n)| me.is(n)) {
                 let entry = q.remove(at);
                 table.trim(b);
                 drop(table);

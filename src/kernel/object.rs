@@ -12,7 +12,7 @@
 //! and before the scheduler's lock (observers wake threads while it is held). It is never
 //! held across a user copy or a block.
 
-use super::sched::{WaitNode, WakeReason};
+use super::sched::{WaitNode, WaitRef, WakeReason};
 use super::sync::{Lock, class};
 use crate::abi::signal;
 use crate::error::{ZxError, ZxResult};
@@ -205,21 +205,24 @@ impl ObjectBase {
     /// Registers the single-object wait `node` (the caller's own, not yet ended) for the
     /// signals `mask` through the handle `serial`, after telling it the current signals
     /// (which may end it at once: then nothing is registered). Returns the signals at
-    /// registration. The entry holds a clone of the node (a thread reference), never
-    /// the last one: the waiting thread holds its own until it has removed the entry
-    /// ([`ObjectBase::remove_waiter`]), so nothing is freed under the signal lock.
-    pub fn add_waiter(&self, node: &WaitNode, mask: u32, serial: u64) -> ZxResult<u32> {
+    /// registration. The entry keeps the node (a thread reference), never the last one
+    /// of the thread: the waiting thread is borrowed by its own code until its wait is
+    /// over and it has removed the entry ([`ObjectBase::remove_waiter`]), and its
+    /// process's thread lists count it, so nothing is freed under the signal lock.
+    pub fn add_waiter(&self, node: WaitNode, mask: u32, serial: u64) -> ZxResult<u32> {
         let mut state = self.signals.lock();
         let now = state.signals;
         node.note_seen(now);
         if now & mask != 0 {
             node.wake(WakeReason::Satisfied);
+            drop(state);
             return Ok(now);
         }
-        if state.observers.len() == state.observers.capacity() {
-            state.observers.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
+        if state.observers.len() == state.observers.capacity() && state.observers.try_reserve(1).is_err() {
+            drop(state);
+            return Err(ZxError::NoMemory);
         }
-        state.observers.push(Watcher::Thread { node: node.clone(), mask, serial });
+        state.observers.push(Watcher::Thread { node, mask, serial });
         Ok(now)
     }
 
@@ -227,10 +230,10 @@ impl ObjectBase {
     /// signals now. Once this returns, no entry of this object names the wait, and no
     /// call of it is under way (both happen under the signal lock), so the thread's wait
     /// cell is its own again.
-    pub fn remove_waiter(&self, node: &WaitNode) -> u32 {
+    pub fn remove_waiter(&self, wait: WaitRef) -> u32 {
         let mut state = self.signals.lock();
         if let Some(at) =
-            state.observers.iter().position(|o| matches!(o, Watcher::Thread { node: n, .. } if n.same(node)))
+            state.observers.iter().position(|o| matches!(o, Watcher::Thread { node: n, .. } if wait.is(n)))
         {
             let entry = state.observers.remove(at);
             let now = state.signals;

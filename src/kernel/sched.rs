@@ -107,15 +107,21 @@ impl WaitNode {
     /// its own waits, so no other wait of it is still open: each ended, or was left
     /// before anyone could end it).
     pub fn new(thread: Arc<Thread>) -> Self {
-        let cell = &thread.wait.word;
-        thread.wait.seen.store(0, Ordering::Relaxed);
-        // Relaxed load: only this thread writes new numbers. The store (release) makes
-        // the new number visible with everything written before the wait is published;
-        // a waker with an older number fails its compare-and-swap from now on (the
-        // numbers never repeat: 2^61 waits).
-        let seq = (cell.load(Ordering::Relaxed) >> REASON_BITS) + 1;
-        cell.store(seq << REASON_BITS, Ordering::Release);
+        let seq = start_wait(&thread);
         WaitNode { thread, seq }
+    }
+
+    /// A new wait of the current thread `thread` (as [`WaitNode::new`]): the node to
+    /// hand to whatever may end it (a queue, an observer list) and the thread's own view
+    /// of the wait, which counts no reference (the caller's borrow keeps the thread).
+    pub fn begin(thread: &Arc<Thread>) -> (WaitNode, WaitRef<'_>) {
+        let seq = start_wait(thread);
+        (WaitNode { thread: thread.clone(), seq }, WaitRef { thread, seq })
+    }
+
+    /// The same wait, borrowed.
+    pub fn as_ref(&self) -> WaitRef<'_> {
+        WaitRef { thread: &self.thread, seq: self.seq }
     }
 
     /// The waiting thread.
@@ -125,17 +131,13 @@ impl WaitNode {
 
     /// True when `other` names the same wait.
     pub fn same(&self, other: &WaitNode) -> bool {
-        self.seq == other.seq && Arc::ptr_eq(&self.thread, &other.thread)
+        self.as_ref().is(other)
     }
 
     /// Ends the wait with `reason` unless it already ended; returns whether this call
     /// ended it.
     pub fn wake(&self, reason: WakeReason) -> bool {
-        if !self.end(reason) {
-            return false;
-        }
-        make_ready_if_blocked(Woken::Borrowed(&self.thread), self.seq);
-        true
+        self.as_ref().wake(reason)
     }
 
     /// As [`WaitNode::wake`], consuming the node (a futex queue entry): its thread
@@ -150,6 +152,65 @@ impl WaitNode {
 
     /// Sets the reason if the wait is still open (no scheduling): whether it was.
     fn end(&self, reason: WakeReason) -> bool {
+        self.as_ref().end(reason)
+    }
+
+    /// Adds `signals` to the signals this wait has seen (single-object waits: only the
+    /// wait's own observer entry calls it, and the entry is gone before the thread
+    /// starts another wait).
+    pub fn note_seen(&self, signals: u32) {
+        self.as_ref().note_seen(signals);
+    }
+
+    /// Why the wait ended, if it has (a wait the thread has left for a newer one
+    /// counts as ended, as `Canceled`).
+    pub fn reason(&self) -> Option<WakeReason> {
+        self.as_ref().reason()
+    }
+}
+
+/// Starts the next wait of the current thread `thread`; gives its number.
+fn start_wait(thread: &Thread) -> u64 {
+    let cell = &thread.wait.word;
+    thread.wait.seen.store(0, Ordering::Relaxed);
+    // Relaxed load: only this thread writes new numbers. The store (release) makes
+    // the new number visible with everything written before the wait is published;
+    // a waker with an older number fails its compare-and-swap from now on (the
+    // numbers never repeat: 2^61 waits).
+    let seq = (cell.load(Ordering::Relaxed) >> REASON_BITS) + 1;
+    cell.store(seq << REASON_BITS, Ordering::Release);
+    seq
+}
+
+/// A wait named without a reference count: the waiting thread's own view of its wait
+/// (whose node it handed to a queue or an observer list), or a borrowed [`WaitNode`].
+#[derive(Clone, Copy)]
+pub struct WaitRef<'a> {
+    thread: &'a Arc<Thread>,
+    seq: u64,
+}
+
+impl<'a> WaitRef<'a> {
+    /// True when `node` names this wait.
+    pub fn is(self, node: &WaitNode) -> bool {
+        self.seq == node.seq && Arc::ptr_eq(self.thread, &node.thread)
+    }
+
+    /// A counted node of this wait (for a deadline entry).
+    fn to_node(self) -> WaitNode {
+        WaitNode { thread: self.thread.clone(), seq: self.seq }
+    }
+
+    /// As [`WaitNode::wake`].
+    pub fn wake(self, reason: WakeReason) -> bool {
+        if !self.end(reason) {
+            return false;
+        }
+        make_ready_if_blocked(Woken::Borrowed(self.thread), self.seq);
+        true
+    }
+
+    fn end(self, reason: WakeReason) -> bool {
         let open = self.seq << REASON_BITS;
         self.thread
             .wait
@@ -158,21 +219,18 @@ impl WaitNode {
             .is_ok()
     }
 
-    /// Adds `signals` to the signals this wait has seen (single-object waits: only the
-    /// wait's own observer entry calls it, and the entry is gone before the thread
-    /// starts another wait).
-    pub fn note_seen(&self, signals: u32) {
+    /// As [`WaitNode::note_seen`].
+    pub fn note_seen(self, signals: u32) {
         self.thread.wait.seen.fetch_or(signals, Ordering::AcqRel);
     }
 
     /// The union of the signals this wait has seen.
-    pub fn seen(&self) -> u32 {
+    pub fn seen(self) -> u32 {
         self.thread.wait.seen.load(Ordering::Acquire)
     }
 
-    /// Why the wait ended, if it has (a wait the thread has left for a newer one
-    /// counts as ended, as `Canceled`).
-    pub fn reason(&self) -> Option<WakeReason> {
+    /// As [`WaitNode::reason`].
+    pub fn reason(self) -> Option<WakeReason> {
         let word = self.thread.wait.word.load(Ordering::Acquire);
         if word >> REASON_BITS != self.seq {
             return Some(WakeReason::Canceled);
@@ -578,7 +636,7 @@ enum Outcome<'a> {
     /// It stays runnable (yield, preemption).
     Yield,
     /// It waits on the node until the deadline (`i64::MAX`: none).
-    Block(&'a WaitNode, i64),
+    Block(WaitRef<'a>, i64),
     /// It has ended.
     Exit,
 }
@@ -616,7 +674,7 @@ fn reschedule(outcome: Outcome) {
                 run.set_state(&s, RunState::Blocked);
                 run.set_wait(&s, Some(node.seq));
                 if *deadline != i64::MAX {
-                    s.cpus[cpu].deadlines.push(Deadline::new(*deadline, DeadlineEntry::Wake(WaitNode::clone(node))));
+                    s.cpus[cpu].deadlines.push(Deadline::new(*deadline, DeadlineEntry::Wake(node.to_node())));
                     run.set_deadline_cpu(&s, cpu);
                 }
             }
@@ -688,8 +746,9 @@ fn reschedule(outcome: Outcome) {
     arm_timer_at(due, now);
     // SAFETY: `prev_ctx` is this CPU's running context: the idle loop's, or the current
     // thread's, kept alive by the run queue (Yield), the wait node its caller holds
-    // (Block) or the reaper slot (Exit). `next_ctx` is kept alive by `local.current` until this CPU switches
-    // away from it. No spinlock is held.
+    // (Block: a `WaitNode` counts its thread) or the reaper slot (Exit). `next_ctx` is
+    // kept alive by this CPU's running cell (`set_current`) until this CPU switches away
+    // from it. No spinlock is held.
     #[allow(unsafe_code)]
     unsafe {
         context::switch(prev_ctx, next_ctx)
@@ -761,8 +820,8 @@ fn arm_timer_at(at: u64, now: u64) {
 /// meanwhile. A kill ends the wait with `Killed` (and the thread then ends before it
 /// returns to EL0).
 #[inline(always)]
-pub fn block(node: &WaitNode, state: u32, deadline: i64) -> WakeReason {
-    let thread = node.thread();
+pub fn block(node: WaitRef, state: u32, deadline: i64) -> WakeReason {
+    let thread = node.thread;
     if thread.kill_pending() {
         node.wake(WakeReason::Killed);
     }
@@ -782,8 +841,11 @@ pub fn block(node: &WaitNode, state: u32, deadline: i64) -> WakeReason {
 /// Sleeps until `deadline` (nanosleep).
 pub fn sleep_until(deadline: i64) -> WakeReason {
     let Some(thread) = cpu::current_running() else { return WakeReason::TimedOut };
-    let node = WaitNode::new(Arc::clone(&thread));
-    block(&node, crate::abi::thread_state::BLOCKED_SLEEPING, deadline)
+    let (node, me) = WaitNode::begin(&thread);
+    // Nothing else may end a sleep but its deadline and a kill, which name it by the
+    // thread's own record: the node is not needed.
+    drop(node);
+    block(me, crate::abi::thread_state::BLOCKED_SLEEPING, deadline)
 }
 
 /// Lets other runnable threads run first.

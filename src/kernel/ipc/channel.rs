@@ -330,7 +330,7 @@ impl Channel {
             }
         };
         drop(peer);
-        let reason = sched::block(&waiter.node, thread_state::BLOCKED_CHANNEL, deadline);
+        let reason = sched::block(waiter.node.as_ref(), thread_state::BLOCKED_CHANNEL, deadline);
         let (reply, me) = {
             let mut state = self.pair.state.lock();
             let me = state.ends[self.side].queue.remove_call(txid);

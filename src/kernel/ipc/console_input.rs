@@ -106,7 +106,7 @@ pub fn read(thread: &Arc<Thread>, out: &mut [u8]) -> ZxResult<usize> {
             node
         };
         // The waiting thread reads as RUNNING (Zircon blocks here without a reason).
-        let reason = sched::block(&node, 0, i64::MAX);
+        let reason = sched::block(node.as_ref(), 0, i64::MAX);
         if reason != WakeReason::Satisfied {
             INPUT.lock().waiters.retain(|n| !n.same(&node));
             return Err(ZxError::Canceled);

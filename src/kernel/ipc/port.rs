@@ -119,7 +119,7 @@ impl Port {
                 state.waiters.push_back(node.clone());
                 node
             };
-            let reason = sched::block(&node, thread_state::BLOCKED_PORT, deadline);
+            let reason = sched::block(node.as_ref(), thread_state::BLOCKED_PORT, deadline);
             if reason != WakeReason::Satisfied {
                 let mut state = self.state.lock();
                 state.waiters.retain(|n| !n.same(&node));

@@ -97,7 +97,7 @@ fn wait_on<const N: usize>(
     } else if node.reason().is_some() {
         node.reason().unwrap_or(WakeReason::Satisfied)
     } else {
-        sched::block(&node, state, if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline })
+        sched::block(node.as_ref(), state, if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline })
     };
     for (i, ((object, _, _), w)) in items.iter().zip(waiters.iter_mut()).enumerate() {
         let w = w.take();
@@ -126,7 +126,9 @@ fn wait_single(
     mask: u32,
     deadline: i64,
 ) -> ZxResult<(WakeReason, u32)> {
-    let node = WaitNode::new(thread.clone());
+    // The node goes to the object's list; this thread keeps an uncounted view of its
+    // wait.
+    let (node, me) = WaitNode::begin(thread);
     // The object's type and base are looked up once (two virtual calls, not six).
     let base = object.base();
     let vmo = object.obj_type() == crate::abi::obj_type::VMO;
@@ -136,12 +138,12 @@ fn wait_single(
     if extra & mask != 0 {
         return Ok((WakeReason::Satisfied, extra | signals()));
     }
-    node.note_seen(extra);
-    base.add_waiter(&node, mask, serial)?;
-    let reason = match node.reason() {
+    me.note_seen(extra);
+    base.add_waiter(node, mask, serial)?;
+    let reason = match me.reason() {
         Some(reason) => reason,
         None => sched::block(
-            &node,
+            me,
             thread_state::BLOCKED_WAIT_ONE,
             if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline },
         ),
@@ -155,9 +157,9 @@ fn wait_single(
     // waits for the signal lock.
     let now = match reason {
         WakeReason::Satisfied | WakeReason::Canceled => 0,
-        _ => base.remove_waiter(&node),
+        _ => base.remove_waiter(me),
     };
-    Ok((reason, node.seen() | now | signals() & !signal::HANDLE_CLOSED))
+    Ok((reason, me.seen() | now | signals() & !signal::HANDLE_CLOSED))
 }
 
 /// `zx_object_wait_one`: BAD_HANDLE, WAIT, waitable; then waits. `observed` gets the
@@ -210,7 +212,7 @@ const WAIT_MANY_MAX: u64 = 64;
 pub fn wait_many(c: &Caller, items: u64, count: u64, deadline: i64) -> ZxResult {
     if count == 0 {
         let reason = sched::block(
-            &WaitNode::new(c.thread.clone()),
+            WaitNode::begin(&c.thread).1,
             thread_state::BLOCKED_WAIT_MANY,
             if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline },
         );
