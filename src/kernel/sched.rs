@@ -567,13 +567,26 @@ fn make_ready_if_blocked(woken: Woken, seq: u64) {
 fn enqueue(s: &mut Sched, thread: Arc<Thread>, last: Option<usize>) {
     let me = cpu_index();
     if cpu::online_count() == 1 {
-        // One CPU: the policy can only name this one (nothing to compare). It is not
-        // idle (it runs this code), so no IPI either.
+        // One CPU: the policy can only name this one (nothing to compare), and no IPI.
         s.cpus[me].ready.push_back(thread);
-        s.cpus[me].idle = false;
+        if s.cpus[me].idle {
+            wake_own_idle_loop(s, me);
+        }
         return;
     }
     enqueue_placed(s, thread, last, me);
+}
+
+/// Work was queued for this CPU while it is flagged idle: the code doing it runs in this
+/// CPU's idle context after its last look (the reaping of a thread that ended, right
+/// after the switch into the idle loop, or an interrupt taken there), and no IPI will
+/// come, so the idle loop is told to look again before it sleeps (it tests
+/// `need_resched` between its reschedule and its `wfi`). Without this, a joiner woken by
+/// the reaping slept until the next timer interrupt, a whole slice.
+fn wake_own_idle_loop(s: &mut Sched, me: usize) {
+    s.cpus[me].idle = false;
+    s.cpus[me].woken = true;
+    cpu::this().need_resched.store(true, Ordering::Relaxed);
 }
 
 /// [`enqueue`] with more than one CPU online: the placement policy.
@@ -585,10 +598,12 @@ fn enqueue_placed(s: &mut Sched, thread: Arc<Thread>, last: Option<usize>, me: u
     let target = run_queue::place_by(online, |c| load_of(s, c), last, me).unwrap_or(me);
     s.cpus[target].ready.push_back(thread);
     if s.cpus[target].idle {
-        s.cpus[target].idle = false;
-        s.cpus[target].woken = true;
         if target != me {
+            s.cpus[target].idle = false;
+            s.cpus[target].woken = true;
             super::irq::send_reschedule(target);
+        } else {
+            wake_own_idle_loop(s, me);
         }
     }
 }
