@@ -36,6 +36,9 @@ pub struct CpuLocal {
     pub mpidr: AtomicU64,
     /// How the GIC addresses this CPU for an SGI (GICv2 target bit, GICv3 MPIDR).
     pub gic_target: AtomicU64,
+    /// The counter value this CPU's timer is armed for (`sched::arm_timer_at`), 0 before
+    /// the scheduler first arms it.
+    pub timer_at: AtomicU64,
     /// Timer interrupts this CPU has taken.
     pub timer_irqs: AtomicU64,
     /// Reschedule SGIs this CPU has taken.
@@ -55,6 +58,7 @@ impl CpuLocal {
             online: AtomicBool::new(false),
             mpidr: AtomicU64::new(0),
             gic_target: AtomicU64::new(0),
+            timer_at: AtomicU64::new(0),
             timer_irqs: AtomicU64::new(0),
             reschedule_irqs: AtomicU64::new(0),
         }

@@ -707,7 +707,7 @@ fn reschedule(outcome: Outcome) {
         s.cpus[cpu].slice_end = now + slice;
         let at = timer_due(&s.cpus[cpu], now);
         drop(s);
-        arm_timer_at(at, now);
+        arm_timer_by(at, now);
         return;
     }
     if let Some(n) = &next {
@@ -758,7 +758,7 @@ fn reschedule(outcome: Outcome) {
         }
         _ => drop(left),
     }
-    arm_timer_at(due, now);
+    arm_timer_by(due, now);
     // SAFETY: `prev_ctx` is this CPU's running context: the idle loop's, or the current
     // thread's, kept alive by the run queue (Yield), the wait node its caller holds
     // (Block: a `WaitNode` counts its thread) or the reaper slot (Exit). `next_ctx` is
@@ -826,8 +826,26 @@ fn timer_due(q: &CpuQueue, now: u64) -> u64 {
 /// Arms this CPU's timer for counter value `at`.
 fn arm_timer_at(at: u64, now: u64) {
     // At least 20 us ahead: an interrupt due now is taken on the way out anyway, and a
-    // timer armed in the past would fire again at once.
-    timer::arm(at.saturating_sub(now).max(slice_ticks().1));
+    // timer armed in the past would fire again at once. At most what the 32-bit
+    // down-counter holds (`timer::arm`), so the record below is what is armed.
+    let delay = at.saturating_sub(now).max(slice_ticks().1).min(u32::MAX as u64);
+    cpu::this().timer_at.store(now + delay, Ordering::Relaxed);
+    timer::arm(delay);
+}
+
+/// Arms this CPU's timer for counter value `at` at a switch, unless it is already armed
+/// for a time still ahead and no later than `at`: then it fires at or before `at`, and
+/// its interrupt arms it for what is due by then (`timer_interrupt`). An early
+/// interrupt only costs one look at the queue, where one fired late would let a slice
+/// or a deadline overrun, so this is sound; it spares the timer writes of most
+/// switches (each gives a fresh slice, whose end is later than the one armed).
+fn arm_timer_by(at: u64, now: u64) {
+    // Only this CPU arms its timer and records it, with interrupts masked.
+    let armed = cpu::this().timer_at.load(Ordering::Relaxed);
+    if armed > now && armed <= at {
+        return;
+    }
+    arm_timer_at(at, now);
 }
 
 /// The current thread waits on `node` until it is woken or `deadline` (monotonic
