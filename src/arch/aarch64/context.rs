@@ -5,7 +5,8 @@
 //! SP_EL0 is part of it because the lean syscall path never saves it (vectors.S).
 //! The switch is eager for FP/SIMD: the kernel is built soft-float and never touches
 //! q0–q31, FPCR or FPSR, so only user state lives there and a switch between threads
-//! saves and loads it (512 + 16 bytes). Layout offsets come from `offset_of!` and reach
+//! saves and loads it (512 + 16 bytes). A CPU's idle loop has no such state: a switch
+//! from it loads the thread's without saving, and a switch to it saves without loading. Layout offsets come from `offset_of!` and reach
 //! the assembly as `const` operands, so they are written once.
 //!
 //! The hand-over protocol (as Linux's `on_cpu`): a context that is running, or whose
@@ -76,9 +77,8 @@ core::arch::global_asm!(
     ".arch_extension fp",
     ".arch_extension simd",
     ".section .text.switch, \"ax\"",
-    ".global ferrite_switch",
-    // x0 = outgoing Context, x1 = incoming Context.
-    "ferrite_switch:",
+    // x0 = outgoing Context, x1 = incoming Context, in every entry below.
+    ".macro SAVE_GENERAL",
     "    stp x19, x20, [x0, #{gprs} + 0]",
     "    stp x21, x22, [x0, #{gprs} + 16]",
     "    stp x23, x24, [x0, #{gprs} + 32]",
@@ -91,6 +91,8 @@ core::arch::global_asm!(
     "    str x9, [x0, #{tpidr}]",
     "    mrs x9, sp_el0",
     "    str x9, [x0, #{sp_el0}]",
+    ".endm",
+    ".macro SAVE_FP",
     "    mrs x9, fpcr",
     "    mrs x10, fpsr",
     "    stp x9, x10, [x0, #{fpcr}]",
@@ -111,9 +113,13 @@ core::arch::global_asm!(
     "    stp q26, q27, [x9, #416]",
     "    stp q28, q29, [x9, #448]",
     "    stp q30, q31, [x9, #480]",
+    ".endm",
     // The outgoing context is completely saved: another CPU may now resume it.
+    ".macro RELEASE_OUTGOING",
     "    add x9, x0, #{on_cpu}",
     "    stlr wzr, [x9]",
+    ".endm",
+    ".macro LOAD_FP",
     "    add x9, x1, #{q}",
     "    ldp q0, q1, [x9, #0]",
     "    ldp q2, q3, [x9, #32]",
@@ -134,6 +140,8 @@ core::arch::global_asm!(
     "    ldp x9, x10, [x1, #{fpcr}]",
     "    msr fpcr, x9",
     "    msr fpsr, x10",
+    ".endm",
+    ".macro LOAD_GENERAL_AND_RETURN",
     "    ldr x9, [x1, #{tpidr}]",
     "    msr tpidr_el0, x9",
     "    ldr x9, [x1, #{sp_el0}]",
@@ -147,6 +155,30 @@ core::arch::global_asm!(
     "    ldr x9, [x1, #{gprs} + 96]",
     "    mov sp, x9",
     "    ret",
+    ".endm",
+    // Thread to thread.
+    ".global ferrite_switch",
+    "ferrite_switch:",
+    "    SAVE_GENERAL",
+    "    SAVE_FP",
+    "    RELEASE_OUTGOING",
+    "    LOAD_FP",
+    "    LOAD_GENERAL_AND_RETURN",
+    // An idle loop to a thread: the idle loop has no FP/SIMD state of its own (the
+    // registers still hold the last thread's, saved when it left), so none is saved.
+    ".global ferrite_switch_from_idle",
+    "ferrite_switch_from_idle:",
+    "    SAVE_GENERAL",
+    "    RELEASE_OUTGOING",
+    "    LOAD_FP",
+    "    LOAD_GENERAL_AND_RETURN",
+    // A thread to an idle loop: nothing to load into the FP/SIMD registers either.
+    ".global ferrite_switch_to_idle",
+    "ferrite_switch_to_idle:",
+    "    SAVE_GENERAL",
+    "    SAVE_FP",
+    "    RELEASE_OUTGOING",
+    "    LOAD_GENERAL_AND_RETURN",
     // A new thread's first run: x19 = its trap frame (at the top of its kernel stack).
     // The scheduler's bookkeeping for the switch runs first (soft-float Rust: it leaves
     // q0-q31 alone). Then q0-q31 start at zero: `prepare_entry` leaves them out of
@@ -200,6 +232,8 @@ core::arch::global_asm!(
 
 unsafe extern "C" {
     fn ferrite_switch(prev: *const Context, next: *const Context);
+    fn ferrite_switch_from_idle(prev: *const Context, next: *const Context);
+    fn ferrite_switch_to_idle(prev: *const Context, next: *const Context);
     fn ferrite_thread_trampoline();
 }
 
@@ -297,7 +331,9 @@ impl Default for Context {
 ///    context that was switched away from; the call waits until the CPU that last ran
 ///    `next` has finished saving it.
 /// 3. The caller holds no spinlock; interrupts are masked (as everywhere in the kernel).
-pub unsafe fn switch(prev: *const Context, next: *const Context) {
+/// 4. `way` says truly which of the two is a CPU's idle loop (whose FP/SIMD registers
+///    are not its own and are neither saved nor loaded).
+pub unsafe fn switch(prev: *const Context, next: *const Context, way: Switch) {
     let me = super::percpu::cpu_index() as u32 + 1;
     if core::ptr::eq(prev, next) {
         return;
@@ -312,5 +348,22 @@ pub unsafe fn switch(prev: *const Context, next: *const Context) {
     // this CPU now (its flag was 0 and we set it) and fully saved (acquire on the flag
     // pairs with the release in the switch that saved it). The assembly follows the
     // AAPCS64 for a call: it preserves the callee-saved state of `prev` in `prev`.
-    unsafe { ferrite_switch(prev, next) }
+    // The idle loop runs only soft-float kernel code (and the user-copy routine, which
+    // puts back the q registers it uses), so the FP/SIMD registers it leaves are the
+    // ones the last thread left, already saved in that thread's context.
+    unsafe {
+        match way {
+            Switch::ThreadToThread => ferrite_switch(prev, next),
+            Switch::IdleToThread => ferrite_switch_from_idle(prev, next),
+            Switch::ThreadToIdle => ferrite_switch_to_idle(prev, next),
+        }
+    }
+}
+
+/// Which of the two contexts of a [`switch`] is a CPU's idle loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Switch {
+    ThreadToThread,
+    IdleToThread,
+    ThreadToIdle,
 }

@@ -87,6 +87,7 @@ static TESTS: &[user::Test] = tests![
     // Scheduling.
     preemption_spinners_do_not_starve_others,
     parallel_threads_see_each_other_without_syscalls,
+    a_woken_thread_runs_on_an_idle_cpu,
     // Memory views across address spaces.
     stale_mapping_decommit_cross_process,
     stale_mapping_shrink_cross_process,
@@ -2187,6 +2188,57 @@ fn parallel_threads_see_each_other_without_syscalls(ctx: &Ctx) -> TestResult {
             "in 10 s, the longest runs of uninterrupted observations of the other thread were {best_a} and {best_b} \
              (want {PARALLEL_CHANGES}): the two threads never ran at the same time"
         );
+    }
+    Ok(())
+}
+
+/// A futex ping-pong: the main thread stores odd values, the partner even ones, each
+/// waking the other and waiting for its answer.
+struct PingPong {
+    word: AtomicI32,
+    rounds: i32,
+}
+
+fn ping_pong_partner(p: &PingPong) {
+    for round in 0..p.rounds {
+        wait_for_value(&p.word, 2 * round + 1);
+        p.word.store(2 * round + 2, Ordering::Release);
+        let _ = futex_wake(&p.word, 1);
+    }
+}
+
+fn wait_for_value(word: &AtomicI32, want: i32) {
+    loop {
+        let now = word.load(Ordering::Acquire);
+        if now == want {
+            return;
+        }
+        let _ = futex_wait(word, now, 0, seconds(TIMEOUT_S));
+    }
+}
+
+fn a_woken_thread_runs_on_an_idle_cpu(ctx: &Ctx) -> TestResult {
+    // ABI.md section 7: a thread that becomes runnable while a CPU is idle runs on an idle
+    // CPU. In a ping-pong the waker runs on its CPU when it wakes the other thread and
+    // another CPU is idle (the other thread's, at least), so each wake puts the woken
+    // thread on a CPU other than the waker's, and the two end on different CPUs. (A
+    // woken CPU that had not yet run lost its thread to the waker's CPU when the waker
+    // blocked first, and under -icount both threads then ran on one CPU.)
+    if cpus() < 2 {
+        skip!("one CPU");
+    }
+    let p = PingPong { word: AtomicI32::new(0), rounds: 50 };
+    let mut partner = check_ok(thread::spawn("pong", ping_pong_partner, &p), "spawn")?;
+    for round in 0..p.rounds {
+        p.word.store(2 * round + 1, Ordering::Release);
+        let _ = futex_wake(&p.word, 1);
+        wait_for_value(&p.word, 2 * round + 2);
+    }
+    check_ok(partner.join_until(seconds(TIMEOUT_S)), "join")?;
+    let theirs = check_ok(info_thread_stats(partner.handle()), "the partner's THREAD_STATS")?;
+    let mine = check_ok(info_thread_stats(ctx.thread()), "our THREAD_STATS")?;
+    if theirs.last_scheduled_cpu == mine.last_scheduled_cpu {
+        fail!("both threads of the ping-pong ended on CPU {}", mine.last_scheduled_cpu);
     }
     Ok(())
 }
