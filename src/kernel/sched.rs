@@ -19,7 +19,7 @@ use super::task::Thread;
 use crate::arch::aarch64::context;
 use crate::arch::aarch64::percpu::{MAX_CPUS, cpu_index};
 use crate::arch::aarch64::timer;
-use crate::sched::run_queue;
+use crate::sched::{run_queue, wait_word};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -75,10 +75,6 @@ pub struct WaitCell {
     word: AtomicU64,
     seen: AtomicU32,
 }
-
-/// Bits of the wait word that hold the reason (`WakeReason::code`, 0 while waiting).
-const REASON_BITS: u32 = 3;
-const REASON_MASK: u64 = (1 << REASON_BITS) - 1;
 
 impl WaitCell {
     /// No wait yet.
@@ -177,9 +173,9 @@ fn start_wait(thread: &Thread) -> u64 {
     // the new number visible with everything written before the wait is published;
     // a waker with an older number fails its compare-and-swap from now on (the
     // numbers never repeat: 2^61 waits).
-    let seq = (cell.load(Ordering::Relaxed) >> REASON_BITS) + 1;
-    cell.store(seq << REASON_BITS, Ordering::Release);
-    seq
+    let word = wait_word::start(cell.load(Ordering::Relaxed));
+    cell.store(word, Ordering::Release);
+    wait_word::number(word)
 }
 
 /// A wait named without a reference count: the waiting thread's own view of its wait
@@ -211,12 +207,11 @@ impl<'a> WaitRef<'a> {
     }
 
     fn end(self, reason: WakeReason) -> bool {
-        let open = self.seq << REASON_BITS;
-        self.thread
-            .wait
-            .word
-            .compare_exchange(open, open | reason.code() as u64, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        // The pure rule (`sched::wait_word::end`) gives the ended word of the open one;
+        // the compare-and-swap makes it take effect only if the word is still that.
+        let open = wait_word::open(self.seq);
+        let Some(ended) = wait_word::end(open, self.seq, reason.code()) else { return false };
+        self.thread.wait.word.compare_exchange(open, ended, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
     /// As [`WaitNode::note_seen`].
@@ -231,11 +226,10 @@ impl<'a> WaitRef<'a> {
 
     /// As [`WaitNode::reason`].
     pub fn reason(self) -> Option<WakeReason> {
-        let word = self.thread.wait.word.load(Ordering::Acquire);
-        if word >> REASON_BITS != self.seq {
-            return Some(WakeReason::Canceled);
+        match wait_word::reason(self.thread.wait.word.load(Ordering::Acquire), self.seq) {
+            None => Some(WakeReason::Canceled),
+            Some(code) => WakeReason::from_code(code),
         }
-        WakeReason::from_code((word & REASON_MASK) as u32)
     }
 }
 
@@ -847,11 +841,9 @@ fn arm_timer_at(at: u64, now: u64) {
 /// switches (each gives a fresh slice, whose end is later than the one armed).
 fn arm_timer_by(at: u64, now: u64) {
     // Only this CPU arms its timer and records it, with interrupts masked.
-    let armed = cpu::this().timer_at.load(Ordering::Relaxed);
-    if armed > now && armed <= at {
-        return;
+    if run_queue::timer_write_needed(cpu::this().timer_at.load(Ordering::Relaxed), now, at) {
+        arm_timer_at(at, now);
     }
-    arm_timer_at(at, now);
 }
 
 /// The current thread waits on `node` until it is woken or `deadline` (monotonic
