@@ -108,13 +108,14 @@ if [[ -x "$bins/fuzz" ]]; then
         --timeout 300 --expect 'still held 5 handles .* 0 VMOs remain'
 fi
 # The task suite boots from its archive (bin/tasks and the child it starts, bin/tasks-child).
-# cpus= tells it the CPU count to expect. Only under MTTCG (-accel tcg,thread=multi) do
+# cpus= tells it the CPU count to expect; lockcheck, as everywhere, also makes the kernel
+# check the scheduler's idle flag each time a CPU goes to sleep. Only under MTTCG (-accel tcg,thread=multi) do
 # vCPUs really run at the same instant: with -icount or QEMU's default single-threaded TCG
 # they take turns, and whether two threads "see each other move" within 100 us depends on
 # QEMU's round-robin and the host's load, not on the kernel; the parallelism test is
 # then left out (parallel=0) and runs in the repeated MTTCG boots.
 task_args() {
-    local words="init=bin/tasks cpus=$(machine_cpus "$1")"
+    local words="init=bin/tasks cpus=$(machine_cpus "$1") lockcheck"
     [[ " $(machine_args "$1") " != *"thread=multi"* ]] && words+=" parallel=0"
     echo "$words"
 }

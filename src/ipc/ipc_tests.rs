@@ -229,6 +229,58 @@ fn user_packets_fifo_and_the_2049_limit() {
 }
 
 #[test]
+fn user_packets_written_in_place() {
+    let mut p = Port::new();
+    // Filled: queued like `queue_user`, in FIFO order with the others.
+    p.queue_user(1).unwrap();
+    assert_eq!(
+        p.queue_user_in_place(|slot: &mut u64| {
+            *slot = 2;
+            true
+        }),
+        Ok(true)
+    );
+    p.queue_user(3).unwrap();
+    assert_eq!((p.len(), p.user_packets()), (3, 3));
+    // Not filled: nothing changed.
+    assert_eq!(p.queue_user_in_place(|_: &mut u64| false), Ok(false));
+    assert_eq!((p.len(), p.user_packets()), (3, 3));
+    assert_eq!(p.front(), Some(&1));
+    assert_eq!((p.pop(), p.pop(), p.pop(), p.pop()), (Some(1), Some(2), Some(3), None));
+    assert_eq!(p.front(), None);
+    // Refused (full, closed): `fill` is not called, and the errors are queue_user's.
+    for i in 0..MAX_USER_PACKETS as u64 {
+        p.queue_user(i).unwrap();
+    }
+    assert_eq!(p.queue_user_in_place(|_: &mut u64| unreachable!()), Err(ZxError::ShouldWait));
+    let _ = p.close();
+    assert_eq!(p.queue_user_in_place(|_: &mut u64| unreachable!()), Err(ZxError::BadState));
+}
+
+#[test]
+fn a_user_packet_in_place_keeps_the_registrations_slots() {
+    let mut p = Port::new();
+    for id in 1..=5 {
+        p.register(id, 100, id, "r").unwrap();
+    }
+    for i in 0..40 {
+        assert_eq!(
+            p.queue_user_in_place(|slot: &mut u64| {
+                *slot = i;
+                true
+            }),
+            Ok(true)
+        );
+        assert!(p.capacity_for_test() >= p.len() + p.registrations(), "slot invariant");
+    }
+    let cap = p.capacity_for_test();
+    for id in 1..=5 {
+        assert_eq!(p.fire(id, 1000 + id), Some("r"));
+    }
+    assert_eq!(p.capacity_for_test(), cap, "a fire allocated");
+}
+
+#[test]
 fn a_registration_fires_once() {
     let mut p = Port::new();
     p.register(1, 100, 7, "a").unwrap();
@@ -278,8 +330,10 @@ fn close_refuses_more_and_gives_registrations_back() {
 /// invariant (a fire never needs memory).
 #[test]
 fn port_queue_randomized_against_a_model() {
-    #[derive(Clone, Copy, Debug, PartialEq)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq)]
     enum Pkt {
+        #[default]
+        Blank,
         User(u64),
         Signal(u64, u64, u64),
     }
@@ -296,13 +350,29 @@ fn port_queue_randomized_against_a_model() {
             match rng.below(12) {
                 0..=2 => {
                     let users = packets.iter().filter(|x| matches!(x, Pkt::User(_))).count();
-                    let r = p.queue_user(Pkt::User(next));
+                    // Half the packets are written in place, and one in four of those
+                    // fails to be (a faulting copy): nothing changes then.
+                    let (r, fills) = match rng.below(4) {
+                        0 | 1 => (p.queue_user(Pkt::User(next)), true),
+                        2 => (
+                            p.queue_user_in_place(|slot: &mut Pkt| {
+                                *slot = Pkt::User(next);
+                                true
+                            })
+                            .map(|filled| assert!(filled)),
+                            true,
+                        ),
+                        _ => (p.queue_user_in_place(|_: &mut Pkt| false).map(|filled| assert!(!filled)), false),
+                    };
                     if users >= MAX_USER_PACKETS {
                         assert_eq!(r, Err(ZxError::ShouldWait));
                     } else {
                         assert_eq!(r, Ok(()));
-                        packets.push_back(Pkt::User(next));
+                        if fills {
+                            packets.push_back(Pkt::User(next));
+                        }
                     }
+                    assert_eq!(p.front(), packets.front());
                 }
                 3..=4 => {
                     p.register(next, source, key, next).unwrap();

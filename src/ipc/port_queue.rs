@@ -10,9 +10,13 @@
 //!
 //! Invariant: the packet FIFO's capacity covers every queued packet plus one per live
 //! registration.
+//!
+//! The FIFO is a ring of slots that are always initialized ([`Fifo`]): a packet is
+//! written into its slot in place and read out of it in place, so the kernel copies a
+//! user packet straight between user memory and the slot, with no 48-byte move through
+//! the stack on either side.
 
 use crate::error::{ZxError, ZxResult};
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 /// User packets a port holds: one is refused while more than 2048 are queued.
@@ -29,24 +33,146 @@ struct Registration<R> {
     reg: R,
 }
 
+/// Writes a packet in its FIFO slot ([`PortQueue::queue_user_in_place`]): true when it
+/// did. Any `FnOnce(&mut P) -> bool` is one; the kernel's own (a copy from user memory)
+/// is a type whose method is always inlined, which a closure's call is not always.
+pub trait Fill<P> {
+    /// Writes `slot`; false when it could not.
+    fn fill(self, slot: &mut P) -> bool;
+}
+
+impl<P, F: FnOnce(&mut P) -> bool> Fill<P> for F {
+    #[inline(always)]
+    fn fill(self, slot: &mut P) -> bool {
+        self(slot)
+    }
+}
+
+/// A FIFO whose slots are all initialized, so that a value is written into its slot and
+/// read from it in place: `slots` is a ring of `slots.len()` slots, of which the `len`
+/// from `head` on (wrapping) are queued; the others hold stale values that are written
+/// before they are read again.
+struct Fifo<T> {
+    slots: Vec<T>,
+    head: usize,
+    len: usize,
+}
+
+impl<T: Clone> Fifo<T> {
+    const fn new() -> Self {
+        Fifo { slots: Vec::new(), head: 0, len: 0 }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The slot of the `i`-th queued value (`i` below the capacity).
+    #[inline(always)]
+    fn at(&self, i: usize) -> usize {
+        let at = self.head + i;
+        if at >= self.slots.len() { at - self.slots.len() } else { at }
+    }
+
+    /// Makes room for `extra` values beyond those queued; new slots start as `filler`.
+    /// On failure (no memory) nothing changed.
+    fn try_reserve(&mut self, extra: usize, filler: &T) -> ZxResult {
+        let needed = self.len.checked_add(extra).ok_or(ZxError::NoMemory)?;
+        if needed <= self.slots.len() {
+            return Ok(());
+        }
+        let capacity = needed.max(self.slots.len() * 2).max(4);
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(capacity).map_err(|_| ZxError::NoMemory)?;
+        slots.extend((0..self.len).map(|i| self.slots[self.at(i)].clone()));
+        slots.resize(capacity, filler.clone());
+        self.slots = slots;
+        self.head = 0;
+        Ok(())
+    }
+
+    /// Queues the slot after the last value and gives it to be written in place (it
+    /// holds a stale value); None when every slot is queued.
+    #[inline(always)]
+    fn push_slot(&mut self) -> Option<&mut T> {
+        if self.len == self.slots.len() {
+            return None;
+        }
+        let at = self.at(self.len);
+        self.len += 1;
+        self.slots.get_mut(at)
+    }
+
+    /// Takes the last value back out (the one [`Fifo::push_slot`] just queued).
+    #[inline(always)]
+    fn unpush(&mut self) {
+        self.len -= 1;
+    }
+
+    /// The oldest value, in place.
+    #[inline(always)]
+    fn front(&self) -> Option<&T> {
+        if self.len == 0 { None } else { self.slots.get(self.head) }
+    }
+
+    /// Takes the oldest value; it stays readable in its slot until the next push.
+    #[inline(always)]
+    fn pop_front(&mut self) -> Option<&T> {
+        if self.len == 0 {
+            return None;
+        }
+        let at = self.head;
+        self.head = self.at(1);
+        self.len -= 1;
+        self.slots.get(at)
+    }
+
+    /// Keeps only the values for which `keep` is true, in order.
+    fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        let mut kept = 0;
+        for i in 0..self.len {
+            let from = self.at(i);
+            if keep(&self.slots[from]) {
+                let to = self.at(kept);
+                if to != from {
+                    self.slots[to] = self.slots[from].clone();
+                }
+                kept += 1;
+            }
+        }
+        self.len = kept;
+    }
+
+    /// Empties it and frees its slots; returns how many values were queued.
+    fn clear(&mut self) -> usize {
+        let queued = self.len;
+        *self = Fifo::new();
+        queued
+    }
+}
+
 /// The state of one port.
 pub struct PortQueue<P, R> {
-    packets: VecDeque<(Origin, P)>,
+    packets: Fifo<(Origin, P)>,
     user: usize,
     regs: Vec<Registration<R>>,
     closed: bool,
 }
 
-impl<P, R> Default for PortQueue<P, R> {
+impl<P: Clone + Default, R> Default for PortQueue<P, R> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<P, R> PortQueue<P, R> {
+impl<P: Clone + Default, R> PortQueue<P, R> {
     /// An empty, open port.
     pub const fn new() -> Self {
-        PortQueue { packets: VecDeque::new(), user: 0, regs: Vec::new(), closed: false }
+        PortQueue { packets: Fifo::new(), user: 0, regs: Vec::new(), closed: false }
     }
 
     /// Queued packets.
@@ -56,7 +182,7 @@ impl<P, R> PortQueue<P, R> {
 
     /// True when nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.packets.is_empty()
+        self.packets.len() == 0
     }
 
     /// Queued user packets.
@@ -75,24 +201,57 @@ impl<P, R> PortQueue<P, R> {
     }
 
     /// Reserves room for `extra` more packets beyond those queued and those the live
-    /// registrations hold.
+    /// registrations hold. Inlined: when the FIFO has the room already (a warm port),
+    /// it is a compare.
+    #[inline(always)]
     fn reserve(&mut self, extra: usize) -> ZxResult {
-        self.packets.try_reserve(self.regs.len() + extra).map_err(|_| ZxError::NoMemory)
+        let needed = self.regs.len() + extra;
+        if self.packets.capacity() - self.packets.len() >= needed {
+            return Ok(());
+        }
+        self.packets.try_reserve(needed, &(None, P::default()))
     }
 
     /// Queues a user packet: SHOULD_WAIT when [`MAX_USER_PACKETS`] are queued,
     /// NO_MEMORY when the FIFO cannot grow, BAD_STATE once closed.
     pub fn queue_user(&mut self, packet: P) -> ZxResult {
+        self.admit_user()?;
+        if let Some(slot) = self.packets.push_slot() {
+            *slot = (None, packet);
+            self.user += 1;
+        }
+        Ok(())
+    }
+
+    /// Whether a user packet may be queued now ([`PortQueue::queue_user`]'s errors, in
+    /// its order), with the room for it reserved.
+    #[inline(always)]
+    fn admit_user(&mut self) -> ZxResult {
         if self.closed {
             return Err(ZxError::BadState);
         }
         if self.user >= MAX_USER_PACKETS {
             return Err(ZxError::ShouldWait);
         }
-        self.reserve(1)?;
-        self.packets.push_back((None, packet));
+        self.reserve(1)
+    }
+
+    /// Queues a user packet written in its FIFO slot: `fill` writes the whole packet in
+    /// place (the slot holds a stale one; the kernel copies the packet from user memory
+    /// straight into it). `Ok(true)` when it is queued; `Ok(false)` when `fill` said it
+    /// could not write it, and nothing changed; the errors of [`PortQueue::queue_user`],
+    /// without calling `fill`, when a user packet cannot be queued now.
+    #[inline(always)]
+    pub fn queue_user_in_place(&mut self, fill: impl Fill<P>) -> ZxResult<bool> {
+        self.admit_user()?;
+        let Some(slot) = self.packets.push_slot() else { return Ok(false) };
+        slot.0 = None;
+        if !fill.fill(&mut slot.1) {
+            self.packets.unpush();
+            return Ok(false);
+        }
         self.user += 1;
-        Ok(())
+        Ok(true)
     }
 
     /// Adds registration `id`, made through the handle with serial `source` for `key`,
@@ -115,7 +274,9 @@ impl<P, R> PortQueue<P, R> {
         let r = self.regs.swap_remove(at);
         // The slot this registration held: capacity > len, so no allocation.
         debug_assert!(self.packets.capacity() > self.packets.len());
-        self.packets.push_back((Some((r.source, r.key)), packet));
+        if let Some(slot) = self.packets.push_slot() {
+            *slot = (Some((r.source, r.key)), packet);
+        }
         Some(r.reg)
     }
 
@@ -125,13 +286,35 @@ impl<P, R> PortQueue<P, R> {
         Some(self.regs.swap_remove(at).reg)
     }
 
+    /// The oldest packet, left in place (for a reader that copies it out before it
+    /// takes it with [`PortQueue::pop`]).
+    #[inline(always)]
+    pub fn front(&self) -> Option<&P> {
+        self.packets.front().map(|(_, packet)| packet)
+    }
+
+    /// Takes the oldest packet without giving it back (after [`PortQueue::front`] was
+    /// copied out); false when none was queued.
+    #[inline(always)]
+    pub fn remove_front(&mut self) -> bool {
+        match self.packets.pop_front() {
+            Some((None, _)) => {
+                self.user -= 1;
+                true
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
     /// Takes the oldest packet.
+    #[inline(always)]
     pub fn pop(&mut self) -> Option<P> {
         let (origin, packet) = self.packets.pop_front()?;
         if origin.is_none() {
             self.user -= 1;
         }
-        Some(packet)
+        Some(packet.clone())
     }
 
     /// `zx_port_cancel`: removes the registrations made through `source` with `key`
@@ -163,15 +346,64 @@ impl<P, R> PortQueue<P, R> {
     pub fn close(&mut self) -> (usize, impl Iterator<Item = R> + use<P, R>) {
         self.closed = true;
         self.user = 0;
-        let dropped = core::mem::take(&mut self.packets).len();
+        let dropped = self.packets.clear();
         (dropped, core::mem::take(&mut self.regs).into_iter().map(|r| r.reg))
     }
 }
 
 #[cfg(test)]
-impl<P, R> PortQueue<P, R> {
+impl<P: Clone + Default, R> PortQueue<P, R> {
     /// The packet FIFO's capacity (tests of the slot invariant).
     pub fn capacity_for_test(&self) -> usize {
         self.packets.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fifo;
+    use alloc::collections::VecDeque;
+    use alloc::vec::Vec;
+
+    fn contents(f: &Fifo<u32>) -> Vec<u32> {
+        (0..f.len()).map(|i| f.slots[f.at(i)]).collect()
+    }
+
+    #[test]
+    fn the_ring_wraps_grows_and_retains_in_order() {
+        let mut f: Fifo<u32> = Fifo::new();
+        let mut model: VecDeque<u32> = VecDeque::new();
+        assert_eq!(f.front(), None);
+        assert_eq!(f.pop_front(), None);
+        let mut next = 0;
+        // Pushes and pops in an uneven rhythm, so the ring wraps with values queued,
+        // grows while wrapped, and keeps some values out of every `retain`.
+        for round in 0..200u32 {
+            for _ in 0..(round % 7) {
+                if f.len() == f.capacity() {
+                    f.try_reserve(1, &9999).unwrap();
+                    assert!(f.capacity() > f.len());
+                }
+                *f.push_slot().unwrap() = next;
+                model.push_back(next);
+                next += 1;
+            }
+            for _ in 0..(round % 5) {
+                assert_eq!(f.pop_front().copied(), model.pop_front());
+            }
+            if round % 11 == 0 {
+                f.retain(|v| v % 3 != 0);
+                model.retain(|v| v % 3 != 0);
+            }
+            if round % 13 == 0 && f.len() > 0 {
+                // A push taken back leaves the queue as it was.
+                *f.push_slot().unwrap_or_else(|| unreachable!()) = 12345;
+                f.unpush();
+            }
+            assert_eq!(contents(&f), model.iter().copied().collect::<Vec<_>>());
+            assert_eq!(f.front().copied(), model.front().copied());
+        }
+        assert_eq!(f.clear(), model.len());
+        assert_eq!((f.len(), f.capacity()), (0, 0));
     }
 }

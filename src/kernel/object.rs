@@ -164,7 +164,8 @@ impl ObjectBase {
     }
 
     /// Clears `clear` and sets `set`, then tells every observer; observers that are done
-    /// are removed.
+    /// are removed. Inlined: a no-op update is a load and a compare.
+    #[inline]
     pub fn update_signals(&self, clear: u32, set: u32) {
         // Nothing to change (setting a signal already set, as a producer signalling an
         // event again does): the update is a no-op at the moment of this load, which is
@@ -173,6 +174,12 @@ impl ObjectBase {
         if (seen & !clear) | set == seen {
             return;
         }
+        self.change_signals(clear, set);
+    }
+
+    /// [`ObjectBase::update_signals`] past its no-op test: under the signal lock.
+    #[inline(never)]
+    fn change_signals(&self, clear: u32, set: u32) {
         let mut state = self.signals.lock();
         let new = (state.signals & !clear) | set;
         if new == state.signals {
@@ -271,6 +278,50 @@ impl<T: Any + Send + Sync> AsAny for T {
     }
 }
 
+/// What the checks of `zx_object_signal` and `zx_object_wait_one` need to know of an
+/// object's type, all fixed by the type (see [`KernelObject::header`]): its
+/// `ZX_OBJ_TYPE_*`, whether it is waitable and the signals `zx_object_signal` may set
+/// besides the user signals. One word (settable signals in bits 31..0, the type in
+/// 39..32, waitable in bit 40), so that a [`Header`] comes back in two registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TypeFacts(u64);
+
+impl TypeFacts {
+    /// The facts of a type: `obj_type` (every `ZX_OBJ_TYPE_*` is below 256),
+    /// `waitable`, `settable`.
+    #[inline(always)]
+    pub const fn new(obj_type: u32, waitable: bool, settable: u32) -> Self {
+        TypeFacts(settable as u64 | ((obj_type as u64 & 0xff) << 32) | ((waitable as u64) << 40))
+    }
+
+    /// `ZX_OBJ_TYPE_*`.
+    #[inline(always)]
+    pub const fn obj_type(self) -> u32 {
+        ((self.0 >> 32) & 0xff) as u32
+    }
+
+    /// Whether handles to such an object may be waited on.
+    #[inline(always)]
+    pub const fn waitable(self) -> bool {
+        self.0 & (1 << 40) != 0
+    }
+
+    /// Signals that `zx_object_signal` may set on such an object.
+    #[inline(always)]
+    pub const fn signalable(self) -> u32 {
+        signal::USER_ALL | self.0 as u32
+    }
+}
+
+/// An object's base and its type's facts: [`KernelObject::header`].
+#[derive(Clone, Copy)]
+pub struct Header<'a> {
+    /// [`KernelObject::base`].
+    pub base: &'a ObjectBase,
+    /// The type's facts.
+    pub facts: TypeFacts,
+}
+
 /// A kernel object.
 pub trait KernelObject: AsAny {
     /// Koid, handle count and signals.
@@ -303,10 +354,26 @@ pub trait KernelObject: AsAny {
     fn peer(&self) -> ZxResult<Arc<dyn KernelObject>> {
         Err(ZxError::NotSupported)
     }
+    /// The base and the facts of the type ([`TypeFacts`]) in one virtual call, for the
+    /// checks of a signal or a wait (otherwise one call each for `base`, `obj_type`,
+    /// `waitable` and `user_settable_signals`). Not meant to be overridden: the default,
+    /// compiled for each type, reads the four methods above, which it inlines.
+    fn header(&self) -> Header<'_> {
+        Header {
+            base: self.base(),
+            facts: TypeFacts::new(self.obj_type(), self.waitable(), self.user_settable_signals()),
+        }
+    }
     /// The VMO a VMO object stands for, `None` for every other type: the type test of
     /// the borrowed `zx_vmo_read` / `zx_vmo_write` lookup in one virtual call (a
     /// downcast costs a `type_id` call and a 128-bit compare).
     fn vmo_id(&self) -> Option<crate::vm::vmo::VmoId> {
+        None
+    }
+    /// The object as a port, `None` for every other type: the type test of the
+    /// borrowed `zx_port_queue` / `zx_port_wait` lookups in one virtual call, as
+    /// [`KernelObject::vmo_id`] is for VMOs.
+    fn as_port(&self) -> Option<&crate::kernel::ipc::port::Port> {
         None
     }
 }
@@ -403,9 +470,4 @@ impl KernelObject for Resource {
     fn waitable(&self) -> bool {
         false
     }
-}
-
-/// Signals that `zx_object_signal` may set on `object`.
-pub fn signalable(object: &dyn KernelObject) -> u32 {
-    signal::USER_ALL | object.user_settable_signals()
 }

@@ -1093,6 +1093,18 @@ pub fn idle_loop() -> ! {
 /// it as an exception (a whole trap frame saved and restored for every IPI). A wait
 /// that ended for no interrupt finds none.
 fn sleep_until_interrupt() {
+    if super::sync::checks_enabled() {
+        // Only a CPU flagged idle is sent an IPI (or asked with `need_resched`) when work
+        // is queued for it: one that sleeps flagged busy may sleep through that work
+        // until its next timer interrupt, up to a whole slice.
+        // Flagged busy and woken is another CPU's enqueue since the last look: it sent
+        // the IPI, which is pending or on its way, and ends the `wfi` at once.
+        let cpu = cpu_index();
+        let s = SCHED.lock();
+        if !s.cpus[cpu].idle && !s.cpus[cpu].woken {
+            panic!("sched: CPU {cpu} about to wait in wfi while flagged busy ({} queued)", s.cpus[cpu].ready.len());
+        }
+    }
     crate::arch::aarch64::cpu::wait_for_interrupt();
     super::irq::handle_irq();
 }

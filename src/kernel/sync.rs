@@ -80,6 +80,12 @@ pub fn enable_order_check() {
     CHECK_ORDER.store(true, Ordering::Release);
 }
 
+/// Whether `lockcheck` is on: the lock-order check, and the scheduler's check of its
+/// idle-flag protocol before a CPU sleeps (`sched::sleep_until_interrupt`).
+pub fn checks_enabled() -> bool {
+    CHECK_ORDER.load(Ordering::Relaxed)
+}
+
 /// A spinlock of a [`LockClass`].
 pub struct Lock<T> {
     class: &'static LockClass,
@@ -99,8 +105,9 @@ impl<T> Lock<T> {
         Lock { class, inner: spin::Mutex::new(value) }
     }
 
-    /// Takes the lock, spinning; checks the order when the check is on.
-    #[inline]
+    /// Takes the lock, spinning; checks the order when the check is on. Always inlined:
+    /// uncontended, it is a flag test and an exclusive load and store.
+    #[inline(always)]
     pub fn lock(&self) -> LockGuard<'_, T> {
         let bit = if CHECK_ORDER.load(Ordering::Relaxed) { self.check_order() } else { 0 };
         let guard = match self.inner.try_lock() {

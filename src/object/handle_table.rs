@@ -125,6 +125,7 @@ impl<T> HandleTable<T> {
     }
 
     /// The handle named by `value`, or `BadHandle`.
+    #[inline(always)]
     pub fn get(&self, value: u32) -> ZxResult<&Handle<T>> {
         let index = self.slot_of(value)?;
         self.slots.get(index).and_then(|slot| slot.handle.as_ref()).ok_or(ZxError::BadHandle)

@@ -343,6 +343,7 @@ const fn lo(value: u64) -> u32 {
 
 /// Decodes syscall `number` with argument registers `a` (x0..x7). An unknown number,
 /// 0 and everything above 2^32 included, is `BadSyscall`.
+#[inline(always)]
 pub fn decode(number: u64, a: &[u64; 8]) -> ZxResult<Syscall> {
     use Syscall::*;
     Ok(match number {

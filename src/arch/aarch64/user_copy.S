@@ -147,10 +147,11 @@ user_copy_done:
 6:  ret
 
 // Copies shorter than 64 bytes (out-pointers, port packets, names): x registers only,
-// so q0..q3 are neither saved nor restored. 16 bytes per step, then one 8-byte, one
-// 4-byte step and single bytes. As above, x2 only moves after a chunk's store, so a
-// fault leaves "bytes left" exact; a fault here resumes at user_copy_small_fault
-// (arch::aarch64::user_copy::fixup_for knows both ranges).
+// so q0..q3 are neither saved nor restored. One step for each bit of the length (32,
+// 16, 8 and 4 bytes, as the length is below 64: no loop), then single bytes. As above,
+// x2 only moves after a chunk's store, so a fault leaves "bytes left" exact (the
+// pointers may have moved already: only x2 is reported); a fault here resumes at
+// user_copy_small_fault (arch::aarch64::user_copy::fixup_for knows both ranges).
 ferrite_copy_user_small:
     adrp    x9, PAN_IN_USE
     ldrb    w9, [x9, :lo12:PAN_IN_USE]
@@ -158,14 +159,18 @@ ferrite_copy_user_small:
     .inst   0xd500409f              // msr pan, #0
 .global user_copy_small_begin
 user_copy_small_begin:
-7:  cmp     x2, #16
-    b.lo    8f
+7:  tbz     x2, #5, 14f
     ldp     x3, x4, [x1]
+    ldp     x5, x6, [x1, #16]
     stp     x3, x4, [x0]
-    add     x1, x1, #16
-    add     x0, x0, #16
+    stp     x5, x6, [x0, #16]
+    add     x1, x1, #32
+    add     x0, x0, #32
+    sub     x2, x2, #32
+14: tbz     x2, #4, 8f
+    ldp     x3, x4, [x1], #16
+    stp     x3, x4, [x0], #16
     sub     x2, x2, #16
-    b       7b
 8:  tbz     x2, #3, 9f
     ldr     x3, [x1], #8
     str     x3, [x0], #8
@@ -192,3 +197,27 @@ user_copy_small_done:
     cbz     w9, 12f
     .inst   0xd500419f              // msr pan, #1
 12: ret
+
+// Stores the 32-bit value w1 at user address x0 (an out-pointer: a handle value, a
+// signal set), the common 4-byte copy without the copy loop's tests. Returns 0, or 4
+// (the bytes not stored) when the store faulted; a fault here resumes at
+// user_store_fault (arch::aarch64::user_copy::fixup_for knows this range too).
+//
+//   size_t ferrite_store_user_u32(uint32_t *dst, uint32_t value)  -> bytes left
+.global ferrite_store_user_u32
+ferrite_store_user_u32:
+    adrp    x9, PAN_IN_USE
+    ldrb    w9, [x9, :lo12:PAN_IN_USE]
+    cbz     w9, 13f
+    .inst   0xd500409f              // msr pan, #0
+.global user_store_begin
+user_store_begin:
+13: str     w1, [x0]
+    mov     x0, #0
+    b       user_copy_small_done
+.global user_store_end
+user_store_end:
+.global user_store_fault
+user_store_fault:
+    mov     x0, #4
+    b       user_copy_small_done

@@ -16,8 +16,9 @@
 //! signal lock: unhooking registrations from their objects happens after unlocking.
 
 use crate::abi::{ZX_TIME_INFINITE, obj_type, thread_state};
+use crate::arch::aarch64::user_copy;
 use crate::error::{ZxError, ZxResult};
-use crate::ipc::port_queue::PortQueue;
+use crate::ipc::port_queue::{Fill, PortQueue};
 use crate::kernel::object::{KernelObject, ObjectBase, Observer};
 use crate::kernel::sched::{self, WaitNode, WakeReason};
 use crate::kernel::task::Thread;
@@ -36,6 +37,13 @@ pub const PACKET_SIZE: usize = 48;
 #[repr(C, align(8))]
 pub struct Packet(pub [u8; PACKET_SIZE]);
 
+impl Default for Packet {
+    /// All zeros (what a FIFO's unused slots start as).
+    fn default() -> Self {
+        Packet([0u8; PACKET_SIZE])
+    }
+}
+
 /// `zx_port_packet_t.type` of a user packet.
 pub const PKT_TYPE_USER: u32 = 0;
 /// `zx_port_packet_t.type` of a signal packet.
@@ -48,6 +56,31 @@ static NEXT_REGISTRATION: AtomicU64 = AtomicU64::new(1);
 struct PortState {
     queue: PortQueue<Packet, Arc<Registration>>,
     waiters: VecDeque<WaitNode>,
+}
+
+/// A user packet copied from a user address into its FIFO slot, `type` then forced to
+/// USER ([`Port::queue_user_copied`]).
+struct FromUser(u64);
+
+impl Fill<Packet> for FromUser {
+    #[inline(always)]
+    fn fill(self, slot: &mut Packet) -> bool {
+        if user_copy::copy_slice_from_user(&mut slot.0, self.0).is_err() {
+            return false;
+        }
+        slot.0[8..12].copy_from_slice(&PKT_TYPE_USER.to_le_bytes());
+        true
+    }
+}
+
+/// What [`Port::take_copied`] did.
+pub enum Take {
+    /// The oldest packet was copied out and taken.
+    Copied,
+    /// The oldest packet was taken without being copied out: here it is.
+    Taken(Packet),
+    /// Nothing was queued.
+    Empty,
 }
 
 /// A port object.
@@ -68,8 +101,18 @@ impl Port {
         })
     }
 
-    /// Wakes one thread blocked in `zx_port_wait` (with the port lock held).
+    /// Wakes one thread blocked in `zx_port_wait` (with the port lock held). Inlined:
+    /// with no thread waiting, as on a port that is read without blocking, it is a test.
+    #[inline(always)]
     fn wake_one(state: &mut PortState) {
+        if !state.waiters.is_empty() {
+            Self::wake_first(state);
+        }
+    }
+
+    /// [`Port::wake_one`] when some thread waits.
+    #[inline(never)]
+    fn wake_first(state: &mut PortState) {
         while let Some(node) = state.waiters.pop_front() {
             if node.wake(WakeReason::Satisfied) {
                 break;
@@ -87,17 +130,47 @@ impl Port {
         Ok(())
     }
 
-    /// The oldest packet if one is queued (`zx_port_wait`'s path that does not block).
-    #[inline]
-    pub fn try_take(&self) -> Option<Packet> {
+    /// `zx_port_queue` after its checks, with the packet copied from user address `user`
+    /// (checked to lie in user space) straight into its FIFO slot, then `type` forced to
+    /// USER: true when it is queued. False, with nothing changed, when the copy faulted
+    /// or the port refuses the packet now (closed, full, no room); the caller then takes
+    /// the general path, a copy that resolves faults and [`Port::queue_user`], which
+    /// reports those in order. The copy runs under the port lock, so it does not resolve
+    /// a fault.
+    #[inline(always)]
+    pub fn queue_user_copied(&self, user: u64) -> bool {
         let mut state = self.state.lock();
-        let packet = state.queue.pop()?;
+        if state.queue.queue_user_in_place(FromUser(user)) != Ok(true) {
+            return false;
+        }
+        super::account(PACKET_SIZE as i64);
+        Self::wake_one(&mut state);
+        true
+    }
+
+    /// `zx_port_wait`'s path that does not block: takes the oldest packet if one is
+    /// queued, after copying it straight from its FIFO slot to user address `out`
+    /// (`None` when the out-pointer failed its checks). The copy runs under the port
+    /// lock, so it does not resolve a fault: a packet it could not copy is taken all the
+    /// same and given back (`Take::Taken`) for a copy that does.
+    #[inline(always)]
+    pub fn take_copied(&self, out: Option<u64>) -> Take {
+        let mut state = self.state.lock();
+        let copied = match (state.queue.front(), out) {
+            (None, _) => return Take::Empty,
+            (Some(packet), Some(out)) => user_copy::copy_slice_to_user(out, &packet.0).is_ok(),
+            (Some(_), None) => false,
+        };
+        let taken = if copied { Take::Copied } else { state.queue.pop().map_or(Take::Empty, Take::Taken) };
+        if copied {
+            state.queue.remove_front();
+        }
         super::account(-(PACKET_SIZE as i64));
         // Another waiter may now find the next packet.
         if !state.queue.is_empty() {
             Self::wake_one(&mut state);
         }
-        Some(packet)
+        taken
     }
 
     /// `zx_port_wait`: the oldest packet, waiting for one until `deadline`.
@@ -210,6 +283,9 @@ impl KernelObject for Port {
     }
     fn waitable(&self) -> bool {
         false
+    }
+    fn as_port(&self) -> Option<&Port> {
+        Some(self)
     }
     fn on_zero_handles(&self) {
         // Packets and registrations go; threads blocked in zx_port_wait stay until

@@ -12,12 +12,13 @@ use crate::error::{ZxError, ZxResult};
 use crate::ipc::channel_queue::MAX_PENDING_MESSAGES;
 use crate::kernel::ipc::channel::{Channel, MAX_MSG_BYTES, MAX_MSG_HANDLES, Message, READ_MAY_DISCARD, ReadOutcome};
 use crate::kernel::ipc::console_input;
-use crate::kernel::ipc::port::{PACKET_SIZE, Packet, Port, WAIT_ASYNC_TIMESTAMP};
+use crate::kernel::ipc::port::{PACKET_SIZE, Packet, Port, Take, WAIT_ASYNC_TIMESTAMP};
 use crate::kernel::ipc::timer::{MAX_SLACK_MODE, Timer};
 use crate::kernel::object::{KHandle, KernelObject, downcast};
 use crate::kernel::vm_object::{VmoObject, vmo_signals};
 use crate::object::handle_table::Handle;
 use crate::object::rights::check_rights;
+use crate::syscall::user_ptr;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -386,34 +387,76 @@ pub fn port_create(c: &Caller, options: u32, out: u64) -> ZxResult {
     give(c, Port::new(), rights::DEFAULT_PORT, out)
 }
 
-/// `zx_port_queue`: WRITE, the packet, the user-packet limit.
+/// `zx_port_queue`: WRITE, then the packet is copied (a fault is INVALID_ARGS), then
+/// the port may refuse it (BAD_STATE, SHOULD_WAIT, NO_MEMORY). Inlined into its entry.
+#[inline(always)]
 pub fn port_queue(c: &Caller, port: u32, packet: u64) -> ZxResult {
     // On the port borrowed under the handle-table lock (no reference count): the copy's
     // fault needs only the VM lock and queueing takes the port and scheduler locks, all
     // ranked above the table's.
-    c.process().with_object::<Port, ()>(port, rights::WRITE, |port, _| {
-        let mut bytes = Packet([0u8; PACKET_SIZE]);
-        user::get(packet, &mut bytes.0)?;
-        ensure_heap_headroom()?;
-        port.queue_user(bytes)
-    })
+    let handles = c.process().lookup();
+    let (object, have, _) = handles.get(port)?;
+    let port = object.as_port().ok_or(ZxError::WrongType)?;
+    check_rights(have, rights::WRITE)?;
+    // Fast path: the packet is copied from the user straight into its FIFO slot, with no
+    // copy through the stack. The copy runs under the port lock and so must not resolve
+    // a fault (that needs the VM lock and may take long): it is the lock-free attempt
+    // that `user::get` makes first (see there why that is sound), and any failure (a
+    // fault, a refusal by the port, a low heap) leaves the port as it was and takes the
+    // general path below, which reports errors in the order above.
+    if user_ptr::check_range(packet, PACKET_SIZE as u64, false).is_ok()
+        && crate::arch::aarch64::heap::has_headroom()
+        && port.queue_user_copied(packet)
+    {
+        return Ok(());
+    }
+    queue_after_copy(port, packet)
+}
+
+/// [`port_queue`]'s general path: the packet copied with faults resolved, then queued.
+#[inline(never)]
+fn queue_after_copy(port: &Port, packet: u64) -> ZxResult {
+    let mut bytes = Packet([0u8; PACKET_SIZE]);
+    user::get(packet, &mut bytes.0)?;
+    ensure_heap_headroom()?;
+    port.queue_user(bytes)
 }
 
 /// `zx_port_wait`: READ, then the oldest packet (a faulting out-pointer loses it).
+/// Inlined into its entry.
+#[inline(always)]
 pub fn port_wait(c: &Caller, port: u32, deadline: i64, packet: u64) -> ZxResult {
-    // Fast path: a packet is queued. It is taken and copied out on the port borrowed
-    // under the handle-table lock (the copy's fault needs only the VM lock); only a wait
-    // that must block takes a counted reference to the port, and its own packet is
-    // taken then, as before.
-    let port = c.process().with_handle(port, |object, have, _| {
-        let port = crate::kernel::object::downcast_ref::<Port>(object)?;
-        check_rights(have, rights::READ)?;
-        match port.try_take() {
-            Some(bytes) => user::put(packet, &bytes.0).map(|()| None),
-            None => crate::kernel::object::downcast::<Port>(object).map(Some),
+    // Fast path: a packet is queued. It is copied out of its FIFO slot straight to the
+    // user and taken, on the port borrowed under the handle-table lock; the copy runs
+    // under the port lock, as in `port_queue`, without resolving a fault. A packet that
+    // could not be copied so is taken all the same and copied out again with faults
+    // resolved (a bad out-pointer loses it, as before). Only a wait that must block
+    // takes a counted reference to the port, and its own packet is taken then.
+    let handles = c.process().lookup();
+    let (object, have, _) = handles.get(port)?;
+    let port = object.as_port().ok_or(ZxError::WrongType)?;
+    check_rights(have, rights::READ)?;
+    let out = user_ptr::check_out(packet, PACKET_SIZE as u64).ok().map(|()| packet);
+    match port.take_copied(out) {
+        Take::Copied => Ok(()),
+        Take::Taken(bytes) => put_packet(packet, &bytes),
+        Take::Empty => {
+            let port = crate::kernel::object::downcast::<Port>(object)?;
+            drop(handles);
+            wait_for_packet(c, port, deadline, packet)
         }
-    })??;
-    let Some(port) = port else { return Ok(()) };
+    }
+}
+
+/// Copies a taken packet out, resolving faults.
+#[inline(never)]
+fn put_packet(out: u64, bytes: &Packet) -> ZxResult {
+    user::put(out, &bytes.0)
+}
+
+/// [`port_wait`] when nothing was queued: waits for a packet, then copies it out.
+#[inline(never)]
+fn wait_for_packet(c: &Caller, port: Arc<Port>, deadline: i64, packet: u64) -> ZxResult {
     let bytes = port.wait(&c.thread, deadline)?;
     drop(port);
     user::put(packet, &bytes.0)

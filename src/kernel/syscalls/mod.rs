@@ -38,13 +38,14 @@ pub type SyscallEntry = extern "C" fn(u64, u64, u64, u64, u64, u64, u64, u64) ->
 
 /// Entry `N` of the table for each `N` below `SYSCALL_COUNT`.
 macro_rules! syscall_table {
-    ($($n:literal)*) => { [$(entry::<$n>),*] };
+    ($($n:literal)*) => { [$(table_entry::<$n>()),*] };
 }
 
 /// The handler for each syscall number, indexed by x16 in vectors.S: a table rather than
 /// a chain of checks. Entry `N` is `entry::<N>`, in which the decoding of number `N` and
-/// the dispatch fold to the one handler. Entry 0 (which vectors.S also uses for every
-/// number past the table) answers ZX_ERR_BAD_SYSCALL.
+/// the dispatch fold to the one handler (`zx_handle_close` first answers the null
+/// syscall in [`close_entry`]). Entry 0 (which vectors.S also uses for every number past
+/// the table) answers ZX_ERR_BAD_SYSCALL.
 #[allow(unsafe_code)] // exported by name: vectors.S loads it
 #[unsafe(no_mangle)]
 static SYSCALL_TABLE: [SyscallEntry; SYSCALL_COUNT] = syscall_table!(
@@ -52,27 +53,46 @@ static SYSCALL_TABLE: [SyscallEntry; SYSCALL_COUNT] = syscall_table!(
     32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63
 );
 
-/// Syscall number `N` with the user's argument registers.
-#[allow(clippy::too_many_arguments)]
-extern "C" fn entry<const N: u64>(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64, a6: u64, a7: u64) -> u64 {
-    run(N, &[a0, a1, a2, a3, a4, a5, a6, a7])
+/// The table's entry for number `N`.
+const fn table_entry<const N: u64>() -> SyscallEntry {
+    if N == crate::abi::sys::HANDLE_CLOSE { close_entry } else { entry::<N> }
 }
 
-/// Decodes and runs syscall `number`; returns the value for x0.
-#[inline(always)]
-fn run(number: u64, args: &[u64; 8]) -> u64 {
-    match decode(number, args) {
-        // The null syscall: closing ZX_HANDLE_INVALID is OK and touches no state.
-        Ok(Syscall::HandleClose { handle: ZX_HANDLE_INVALID }) => 0,
+/// Syscall number `N` with the user's argument registers.
+///
+/// With `N` a constant, the decoding folds to one `Syscall` variant and [`dispatch`]'s
+/// match to its one arm, so each entry is its handler's own prologue: it reads the
+/// caller, calls (or inlines) the handler with the arguments still in registers and
+/// checks for a kill, with no decoded call built in memory and no second jump table.
+#[allow(clippy::too_many_arguments)]
+extern "C" fn entry<const N: u64>(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64, a6: u64, a7: u64) -> u64 {
+    match decode(N, &[a0, a1, a2, a3, a4, a5, a6, a7]) {
         Ok(call) => run_call(call),
         Err(e) => status_word(Err(e)),
     }
 }
 
-/// Runs a decoded call and ends a killed thread. Kept out of line so that each entry is
-/// a decode and a tail call: an entry answering without a call (the null syscall, a bad
-/// argument) then sets up no stack frame.
+/// `zx_handle_close`'s entry: the null syscall, closing ZX_HANDLE_INVALID, is OK and
+/// touches no state, and is answered before any stack frame is set up; every other
+/// handle goes on to [`close_call`]. (Its status comes back as an `i32` and is widened
+/// here: with a tail call instead, the compiler sets up the frame before the test.)
+#[allow(clippy::too_many_arguments)]
+extern "C" fn close_entry(a0: u64, _: u64, _: u64, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    if a0 as u32 == ZX_HANDLE_INVALID {
+        return 0;
+    }
+    close_call(a0 as u32) as i64 as u64
+}
+
+/// `zx_handle_close` of a handle other than ZX_HANDLE_INVALID: its status.
 #[inline(never)]
+fn close_call(handle: u32) -> i32 {
+    // A status word is a sign-extended `zx_status_t`, so it fits.
+    run_call(Syscall::HandleClose { handle }) as i32
+}
+
+/// Runs a decoded call and ends a killed thread.
+#[inline(always)]
 fn run_call(call: Syscall) -> u64 {
     let value = dispatch(call);
     // A thread killed while it was in the kernel ends here, with nothing held.
@@ -125,7 +145,9 @@ fn without_caller(call: &Syscall) -> Option<u64> {
     })
 }
 
-/// Runs one decoded call; returns the value for x0.
+/// Runs one decoded call; returns the value for x0. Inlined into each entry, where the
+/// call is a constant variant (see [`entry`]).
+#[inline(always)]
 fn dispatch(call: Syscall) -> u64 {
     use Syscall::*;
     // A yield finds the thread itself: tested first (one compare for the other calls)

@@ -3,7 +3,7 @@
 use super::{Caller, lookup_vmo, user};
 use crate::abi::{info, obj_type, prop, rights, signal};
 use crate::error::{ZxError, ZxResult};
-use crate::kernel::object::{KernelObject, downcast, signalable};
+use crate::kernel::object::{KernelObject, downcast};
 use crate::kernel::task::{Job, Process, Thread};
 use crate::kernel::vm_object::{VmarObject, VmoObject};
 use crate::kernel::{Kernel, aspace, cpu, with_kernel};
@@ -307,44 +307,58 @@ pub fn set_property(c: &Caller, handle: u32, property: u32, value: u64, size: u6
 }
 
 /// `zx_object_signal` / `zx_object_signal_peer`: SIGNAL (SIGNAL_PEER) right, then only
-/// user signals (and the object's own settable ones) may change.
+/// user signals (and the object's own settable ones) may change. Inlined into the two
+/// entries, where `peer` is a constant.
+#[inline(always)]
 pub fn signal(c: &Caller, handle: u32, clear_mask: u32, set_mask: u32, peer: bool) -> ZxResult {
-    // The checks and, without `peer`, the update run on the borrowed object under the
+    // The checks and, without `peer`, the update run on the object borrowed under the
     // handle-table lock (no reference count): the update takes only higher-ranked locks
     // (signals, then port and scheduler through observers, VM for a VMO), and whatever
     // it drops (finished observers) it drops under the signal lock already.
-    let peer_object = c.process().with_handle(handle, |object, have, _| {
-        check_rights(have, if peer { rights::SIGNAL_PEER } else { rights::SIGNAL })?;
-        if peer && !matches!(object.obj_type(), obj_type::CHANNEL | obj_type::EVENTPAIR) {
-            return Err(ZxError::NotSupported);
-        }
-        if !peer && !object.waitable() {
-            return Err(ZxError::NotSupported);
-        }
-        // The mask first, then whether the peer is still there (ABI.md 38); a peer has
-        // the same type, so the same signals are settable on it.
-        if (clear_mask | set_mask) & !signalable(&**object) != 0 {
-            return Err(ZxError::InvalidArgs);
-        }
-        if peer {
-            // A counted reference, used (and perhaps dropped last) after the unlock.
-            return object.peer().map(Some);
-        }
-        update_object_signals(object, clear_mask, set_mask)?;
-        Ok(None)
-    })??;
-    match peer_object {
-        Some(target) => update_object_signals(&target, clear_mask, set_mask),
-        None => Ok(()),
+    let handles = c.process().lookup();
+    let (object, have, _) = handles.get(handle)?;
+    check_rights(have, if peer { rights::SIGNAL_PEER } else { rights::SIGNAL })?;
+    let header = object.header();
+    let ty = header.facts.obj_type();
+    if peer && !matches!(ty, obj_type::CHANNEL | obj_type::EVENTPAIR) {
+        return Err(ZxError::NotSupported);
     }
+    if !peer && !header.facts.waitable() {
+        return Err(ZxError::NotSupported);
+    }
+    // The mask first, then whether the peer is still there (ABI.md 38); a peer has the
+    // same type, so the same signals are settable on it.
+    if (clear_mask | set_mask) & !header.facts.signalable() != 0 {
+        return Err(ZxError::InvalidArgs);
+    }
+    if peer {
+        // A counted reference, used (and perhaps dropped last) after the unlock.
+        let target = object.peer()?;
+        drop(handles);
+        return update_peer_signals(target, clear_mask, set_mask);
+    }
+    if ty == obj_type::VMO {
+        vmo_store_signals(object, clear_mask, set_mask)?;
+    }
+    header.base.update_signals(clear_mask, set_mask);
+    Ok(())
 }
 
-/// Clears and sets user signals on `target` (a VMO's also in the VMO store).
-fn update_object_signals(target: &Arc<dyn KernelObject>, clear_mask: u32, set_mask: u32) -> ZxResult {
-    if target.obj_type() == obj_type::VMO {
-        let vmo = crate::kernel::object::downcast_ref::<VmoObject>(target)?;
-        with_kernel(|k| k.vmos.signal(vmo.id(), clear_mask & signal::USER_ALL, set_mask & signal::USER_ALL));
+/// `zx_object_signal_peer`'s update, on the peer (no lock held).
+#[inline(never)]
+fn update_peer_signals(target: Arc<dyn KernelObject>, clear_mask: u32, set_mask: u32) -> ZxResult {
+    let header = target.header();
+    if header.facts.obj_type() == obj_type::VMO {
+        vmo_store_signals(&target, clear_mask, set_mask)?;
     }
-    target.base().update_signals(clear_mask, set_mask);
+    header.base.update_signals(clear_mask, set_mask);
+    Ok(())
+}
+
+/// A VMO's user signals are also kept in the VMO store: clears and sets them there.
+#[inline(never)]
+fn vmo_store_signals(target: &Arc<dyn KernelObject>, clear_mask: u32, set_mask: u32) -> ZxResult {
+    let vmo = crate::kernel::object::downcast_ref::<VmoObject>(target)?;
+    with_kernel(|k| k.vmos.signal(vmo.id(), clear_mask & signal::USER_ALL, set_mask & signal::USER_ALL));
     Ok(())
 }

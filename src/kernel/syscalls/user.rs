@@ -83,10 +83,27 @@ pub fn copy_page_bytes(k: &mut Kernel, user: u64, kernel_va: u64, len: usize, to
 // A retried copy rewrites the bytes the first attempt already wrote, with the same values.
 
 /// [`write_value`] taking the VM lock itself only if the copy faults (for handlers that
-/// hold no VM state).
+/// hold no VM state). Inlined: with the length known, it is a range check and the copy
+/// (a single store for the 4-byte values of out-pointers), with the fault's resolution
+/// out of line.
+#[inline(always)]
 pub fn put(user: u64, bytes: &[u8]) -> ZxResult {
     check_out(user, bytes.len() as u64)?;
-    put_bytes(user, bytes)
+    let copied = match <[u8; 4]>::try_from(bytes) {
+        Ok(word) => user_copy::store_u32_to_user(user, u32::from_le_bytes(word)),
+        Err(_) => user_copy::copy_slice_to_user(user, bytes),
+    };
+    if copied.is_ok() {
+        return Ok(());
+    }
+    put_after_fault(user, bytes)
+}
+
+/// [`put`] once its first attempt faulted: again under the VM lock, resolving faults.
+#[cold]
+#[inline(never)]
+fn put_after_fault(user: u64, bytes: &[u8]) -> ZxResult {
+    crate::kernel::with_kernel(|k| write_bytes(k, user, bytes))
 }
 
 /// [`write_bytes`] taking the VM lock itself only if the copy faults.

@@ -129,9 +129,10 @@ fn wait_single(
     // The node goes to the object's list; this thread keeps an uncounted view of its
     // wait.
     let (node, me) = WaitNode::begin(thread);
-    // The object's type and base are looked up once (two virtual calls, not six).
-    let base = object.base();
-    let vmo = object.obj_type() == crate::abi::obj_type::VMO;
+    // The object's type and base are looked up once (one virtual call, not six).
+    let header = object.header();
+    let base = header.base;
+    let vmo = header.facts.obj_type() == crate::abi::obj_type::VMO;
     let signals = || if vmo { current_signals(object) } else { base.signals() };
     // VMO signals the store keeps are checked now (their changes wake no one).
     let extra = signals();
@@ -163,7 +164,9 @@ fn wait_single(
 }
 
 /// `zx_object_wait_one`: BAD_HANDLE, WAIT, waitable; then waits. `observed` gets the
-/// union of the signals seen (plus HANDLE_CLOSED when cancelled).
+/// union of the signals seen (plus HANDLE_CLOSED when cancelled). The satisfied case is
+/// inlined into the syscall's entry; a wait that blocks goes on in [`block_one`].
+#[inline(always)]
 pub fn wait_one(c: &Caller, handle: u32, signals: u32, deadline: i64, observed: u64) -> ZxResult {
     // Fast path: already satisfied. The slow path would register an observer that is
     // told the current signals at once, is satisfied by them and is removed again, and
@@ -171,23 +174,56 @@ pub fn wait_one(c: &Caller, handle: u32, signals: u32, deadline: i64, observed: 
     // or any allocation. (Signals kept outside the base, a VMO's, are read the same way.)
     // The checks and the look at the signals borrow the object under the handle-table
     // lock; only a wait that must block takes a counted reference.
-    let looked = c.process().with_handle(handle, |object, have, serial| {
-        check_rights(have, rights::WAIT)?;
-        if !object.waitable() {
-            return Err(ZxError::NotSupported);
-        }
-        let now = current_signals(object);
-        if now & signals != 0 { Ok(Err(now)) } else { Ok(Ok((object.clone(), serial))) }
-    })??;
-    let (object, serial) = match looked {
-        Ok(wait) => wait,
+    let handles = c.process().lookup();
+    let (object, have, serial) = handles.get(handle)?;
+    let looked = look(object, have, serial, signals)?;
+    drop(handles);
+    match looked {
+        Ok((object, serial)) => block_one(c, object, serial, signals, deadline, observed),
         Err(now) => {
             if observed != 0 {
                 user::put(observed, &now.to_le_bytes())?;
             }
-            return Ok(());
+            Ok(())
         }
+    }
+}
+
+/// [`wait_one`]'s checks and look at the signals, on the object borrowed under the
+/// handle-table lock: the signals now if they match (`Ok(Err(now))`), else the object,
+/// counted, and the handle's serial to wait on.
+#[allow(clippy::type_complexity)]
+#[inline(always)]
+fn look(
+    object: &Arc<dyn KernelObject>,
+    have: u32,
+    serial: u64,
+    signals: u32,
+) -> ZxResult<Result<(Arc<dyn KernelObject>, u64), u32>> {
+    check_rights(have, rights::WAIT)?;
+    let header = object.header();
+    if !header.facts.waitable() {
+        return Err(ZxError::NotSupported);
+    }
+    let now = if header.facts.obj_type() == crate::abi::obj_type::VMO {
+        current_signals(object)
+    } else {
+        header.base.signals()
     };
+    if now & signals != 0 { Ok(Err(now)) } else { Ok(Ok((object.clone(), serial))) }
+}
+
+/// The rest of [`wait_one`] when the signals do not match yet: waits on `object`,
+/// looked up through the handle with serial `serial`.
+#[inline(never)]
+fn block_one(
+    c: &Caller,
+    object: Arc<dyn KernelObject>,
+    serial: u64,
+    signals: u32,
+    deadline: i64,
+    observed: u64,
+) -> ZxResult {
     let (reason, mut seen_now) = wait_single(&c.thread, &object, serial, signals, deadline)?;
     drop(object);
     if reason == WakeReason::Canceled {

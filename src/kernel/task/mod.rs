@@ -14,7 +14,7 @@ mod process;
 mod thread;
 
 pub use job::Job;
-pub use process::{ProcLife, Process};
+pub use process::{HandleLookup, ProcLife, Process};
 pub use thread::{Thread, ThreadLife};
 
 pub use crate::object::name::Name;

@@ -41,6 +41,22 @@ struct ProcState {
     was_started: bool,
 }
 
+/// A process's handle table locked for lookups that borrow the object behind a handle
+/// ([`Process::lookup`] says when that is sound and what may be done meanwhile).
+pub struct HandleLookup<'a> {
+    table: crate::kernel::sync::LockGuard<'a, HandleTable<KHandle>>,
+}
+
+impl HandleLookup<'_> {
+    /// The object, rights and serial behind `handle`, borrowed for as long as the table
+    /// stays locked: BAD_HANDLE when it names none.
+    #[inline(always)]
+    pub fn get(&self, handle: u32) -> ZxResult<(&Arc<dyn KernelObject>, u32, u64)> {
+        let entry = self.table.get(handle)?;
+        Ok((entry.object.object(), entry.rights, entry.object.serial()))
+    }
+}
+
 /// A process object.
 pub struct Process {
     base: ObjectBase,
@@ -146,28 +162,35 @@ impl Process {
         Ok((entry.object.object().clone(), entry.rights, entry.object.serial()))
     }
 
-    /// Runs `f` on the object, rights and serial behind `handle` with the handle table
-    /// locked (BAD_HANDLE when it names none): a lookup that borrows the object instead
-    /// of counting a reference, for callers that need it only briefly.
+    /// The handle table locked for borrowed lookups ([`HandleLookup::get`]) until the
+    /// returned value is dropped: a lookup that borrows the object instead of counting a
+    /// reference, for callers that need it only briefly.
     ///
-    /// Sound because the handle keeps the object alive while the table lock is held (a
-    /// close removes it under the same lock and drops it after unlocking). `f` runs
-    /// under the lock of rank 8, so it may take only higher-ranked locks (object
+    /// Sound because a handle keeps its object alive while the table lock is held (a
+    /// close removes it under the same lock and drops it after unlocking), and the
+    /// borrow checker ends every borrowed object with the lookup. While it is held the
+    /// caller holds the lock of rank 8, so it may take only higher-ranked locks (object
     /// signals, port, VM, scheduler); it must not block or drop a handle or the last
-    /// reference of an object (cloning the object and keeping the clone is how to use
-    /// it after the lock). A user copy in `f` is allowed: its fault needs only the VM
-    /// lock.
-    #[inline]
+    /// reference of an object (cloning the object and keeping the clone is how to use it
+    /// after the lock). A user copy is allowed: its fault needs only the VM lock.
+    #[inline(always)]
+    pub fn lookup(&self) -> HandleLookup<'_> {
+        HandleLookup { table: self.handles.lock() }
+    }
+
+    /// Runs `f` on the object, rights and serial behind `handle` under a
+    /// [`Process::lookup`] (BAD_HANDLE when it names none), with the same rules for `f`.
+    #[inline(always)]
     pub fn with_handle<R>(&self, handle: u32, f: impl FnOnce(&Arc<dyn KernelObject>, u32, u64) -> R) -> ZxResult<R> {
-        let table = self.handles.lock();
-        let entry = table.get(handle)?;
-        Ok(f(entry.object.object(), entry.rights, entry.object.serial()))
+        let handles = self.lookup();
+        let (object, rights, serial) = handles.get(handle)?;
+        Ok(f(object, rights, serial))
     }
 
     /// The typed [`Process::with_handle`]: BAD_HANDLE, then WRONG_TYPE, then
     /// ACCESS_DENIED for `rights`, then `f` on the object (with the handle's rights)
     /// under the table lock, with the same rules for `f`.
-    #[inline]
+    #[inline(always)]
     pub fn with_object<T: KernelObject, R>(
         &self,
         handle: u32,

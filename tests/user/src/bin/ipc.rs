@@ -31,6 +31,7 @@ static TESTS: &[user::Test] = tests![
     channel_call_timeout_then_late_reply_is_queued,
     port_fed_by_many_channels,
     port_cancel_and_handle_close_remove_registrations,
+    port_and_wait_copies_through_faults_and_bad_pointers,
     timers_fire_at_or_after_their_deadlines_under_load,
     wait_many_is_canceled_when_a_handle_is_closed,
     kill_during_blocked_ipc,
@@ -387,6 +388,109 @@ fn port_cancel_and_handle_close_remove_registrations(_: &Ctx) -> TestResult {
     check(timestamp as i64 >= before && timestamp as i64 <= zx::clock_get_monotonic(), "timestamp")?;
     check_status(port_wait(&port, 0), ZX_ERR_TIMED_OUT, "no other")?;
     drop(received);
+    Ok(())
+}
+
+/// `zx_port_queue` with the packet at `packet` (any address).
+fn raw_port_queue(port: impl AsRaw, packet: u64) -> i32 {
+    // SAFETY: the kernel only reads the 48 bytes at `packet`.
+    unsafe { user::sys::call_status(nr::PORT_QUEUE, &[port.raw() as u64, packet]) }
+}
+
+/// `zx_port_wait` (deadline 0) writing the packet to `out` (any address).
+fn raw_port_wait(port: impl AsRaw, out: u64) -> i32 {
+    // SAFETY: the tests point `out` at memory nothing in Rust refers to.
+    unsafe { user::sys::call_status(nr::PORT_WAIT, &[port.raw() as u64, 0, out]) }
+}
+
+/// `zx_object_wait_one` (deadline 0) writing the observed signals to `observed`.
+fn raw_wait_one(handle: impl AsRaw, signals: u32, observed: u64) -> i32 {
+    let args = [handle.raw() as u64, signals as u64, 0, observed];
+    // SAFETY: as for `raw_port_wait`.
+    unsafe { user::sys::call_status(zx::nr::OBJECT_WAIT_ONE, &args) }
+}
+
+/// The 48 bytes of a packet as user space lays them out.
+fn packet_bytes(p: &Packet) -> [u8; 48] {
+    let mut b = [0u8; 48];
+    b[0..8].copy_from_slice(&p.key.to_le_bytes());
+    b[8..12].copy_from_slice(&p.type_.to_le_bytes());
+    b[12..16].copy_from_slice(&p.status.to_le_bytes());
+    for (i, word) in p.payload.iter().enumerate() {
+        b[16 + 8 * i..24 + 8 * i].copy_from_slice(&word.to_le_bytes());
+    }
+    b
+}
+
+/// The packet copies of `zx_port_queue` and `zx_port_wait` and the `observed` copy of a
+/// satisfied `zx_object_wait_one` go straight between user memory and the kernel
+/// without resolving faults: on a page a mapping can supply (not yet mapped, not yet
+/// committed, across a page boundary) they take the general path and succeed; bad
+/// pointers are INVALID_ARGS as before, a refused packet is not queued, and a packet
+/// whose out-pointer is bad is lost.
+fn port_and_wait_copies_through_faults_and_bad_pointers(ctx: &Ctx) -> TestResult {
+    const PAGE: u64 = zx::PAGE_SIZE;
+    const INVALID_ARGS: i32 = zx::ZX_ERR_INVALID_ARGS;
+    let vmo = check_ok(zx::vmo_create(3 * PAGE, 0), "vmo")?;
+    let sent = Packet::user(0x1234_5678_9abc, [5, 6, 7, u64::MAX]);
+    // Written into the VMO, then mapped: the kernel's first copy from it faults.
+    check_ok(zx::vmo_write(&vmo, &packet_bytes(&sent), 100), "vmo_write")?;
+    let mapping = check_ok(Mapping::new(ctx.root_vmar, zx::VM_RW, 0, &vmo, 0, 3 * PAGE), "map")?;
+    let ro = check_ok(Mapping::new(ctx.root_vmar, zx::VM_PERM_READ, 0, &vmo, 0, PAGE), "map read-only")?;
+    let fresh_vmo = check_ok(zx::vmo_create(PAGE, 0), "fresh vmo")?;
+    let fresh = check_ok(Mapping::new(ctx.root_vmar, zx::VM_RW, 0, &fresh_vmo, 0, PAGE), "map fresh")?;
+    // Made last, so that no mapping above lands there.
+    let unmapped = check_ok(user::harness::unmapped_range(ctx, 1), "unmapped range")?;
+    let port = port_create()?;
+    let got = |offset: u64| -> Result<[u8; 48], user::harness::Failure> {
+        let mut b = [0u8; 48];
+        check_ok(zx::vmo_read(&vmo, &mut b, offset), "vmo_read")?;
+        Ok(b)
+    };
+    check_eq(raw_port_queue(&port, mapping.addr() + 100), ZX_OK, "queue from a page not yet mapped")?;
+    check_eq(raw_port_wait(&port, mapping.addr() + PAGE + 8), ZX_OK, "wait into an uncommitted page")?;
+    check_eq(got(PAGE + 8)?, packet_bytes(&sent), "the packet")?;
+    let straddling = mapping.addr() + 2 * PAGE - 20;
+    check_eq(raw_port_queue(&port, mapping.addr() + PAGE + 8), ZX_OK, "queue again")?;
+    check_eq(raw_port_wait(&port, straddling), ZX_OK, "wait across a page boundary")?;
+    check_eq(got(2 * PAGE - 20)?, packet_bytes(&sent), "the packet across the boundary")?;
+    for bad in [0, 8, unmapped, 0xffff_0000_0000_0000, u64::MAX - 20] {
+        check_eq(raw_port_queue(&port, bad), INVALID_ARGS, "queue from a bad pointer")?;
+    }
+    check_status(port_wait(&port, 0), ZX_ERR_TIMED_OUT, "nothing was queued")?;
+    for bad in [0, ro.addr(), unmapped, 0xffff_0000_0000_0000] {
+        check_ok(port_queue(&port, &sent), "queue")?;
+        check_eq(raw_port_wait(&port, bad), INVALID_ARGS, "wait into a bad pointer")?;
+        check_status(port_wait(&port, 0), ZX_ERR_TIMED_OUT, "the packet was lost")?;
+    }
+    // A full port still reports a bad packet pointer first.
+    let mut queued = 0;
+    while port_queue(&port, &sent).is_ok() {
+        queued += 1;
+    }
+    check_eq(queued, 2049, "a port holds 2049 user packets")?;
+    check_eq(raw_port_queue(&port, unmapped), INVALID_ARGS, "full, and a bad pointer")?;
+    check_eq(raw_port_queue(&port, mapping.addr() + 100), ZX_ERR_SHOULD_WAIT, "full")?;
+    for _ in 0..queued {
+        check_eq(check_ok(port_wait(&port, 0), "drain")?, sent, "each packet")?;
+    }
+    // wait_one's observed signals: into a fresh page at an odd address, then bad ones.
+    let event = event_create()?;
+    check_ok(zx::object_signal(&event, 0, SIGNALED), "signal")?;
+    check_eq(raw_wait_one(&event, SIGNALED, fresh.addr() + 1), ZX_OK, "observed into an uncommitted page")?;
+    let mut word = [0u8; 4];
+    check_ok(zx::vmo_read(&fresh_vmo, &mut word, 1), "read observed")?;
+    check_eq(u32::from_le_bytes(word), SIGNALED, "observed")?;
+    check_eq(raw_wait_one(&event, SIGNALED, 0), ZX_OK, "no observed pointer")?;
+    for (bad, what) in [
+        (ro.addr(), "observed into a read-only mapping"),
+        (unmapped, "observed into an unmapped range"),
+        (8, "observed into page 0"),
+        (0xffff_0000_0000_0000, "observed into the kernel"),
+        (u64::MAX - 2, "observed past the end"),
+    ] {
+        check_eq(raw_wait_one(&event, SIGNALED, bad), INVALID_ARGS, what)?;
+    }
     Ok(())
 }
 
