@@ -51,7 +51,7 @@ pub fn map_faulting_page(
     } else {
         vm::PERM_READ
     };
-    if mapping.perms & needed == 0 {
+    if mapping.perms() & needed == 0 {
         return Err(ZxError::AccessDenied);
     }
     // 2. The page must lie inside the VMO (a mapping may extend past its end):
@@ -59,7 +59,7 @@ pub fn map_faulting_page(
     let va = far & !(PAGE_SIZE - 1);
     let offset = mapping.vmo_offset + (va - mapping.base);
     let page = offset / PAGE_SIZE;
-    let may_write = mapping.perms & vm::PERM_WRITE != 0;
+    let may_write = mapping.perms() & vm::PERM_WRITE != 0;
     // 3. Find or make the page. Reads of an uncommitted page of a cached VMO share the
     //    zero page (read-only, so a later write faults again and commits).
     let (pa, writable, policy): (PhysAddr, bool, u32) = if write {
@@ -105,9 +105,9 @@ pub fn map_faulting_page(
     // 4. Install the entry.
     let memory = MemoryType::from_cache_policy(policy).unwrap_or(MemoryType::NormalWriteBack);
     let attrs = PageAttrs {
-        read: mapping.perms & vm::PERM_READ != 0,
+        read: mapping.perms() & vm::PERM_READ != 0,
         write: writable,
-        execute: mapping.perms & vm::PERM_EXECUTE != 0,
+        execute: mapping.perms() & vm::PERM_EXECUTE != 0,
         user: true,
         memory,
         global: false,

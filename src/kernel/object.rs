@@ -252,11 +252,19 @@ impl ObjectBase {
     }
 
     /// Tells observers that waited through handle `serial` that it is gone.
+    #[inline]
     fn handle_closed(&self, serial: u64) {
         let mut state = self.signals.lock();
         if !state.observers.is_empty() {
-            state.observers.retain(|o| !o.on_handle_closed(serial));
+            Self::cancel_waits_through(&mut state, serial);
         }
+    }
+
+    /// The observers' part of [`ObjectBase::handle_closed`], out of line: most closes
+    /// find no observer, and then take and drop the lock without saving a register.
+    #[inline(never)]
+    fn cancel_waits_through(state: &mut SignalState, serial: u64) {
+        state.observers.retain(|o| !o.on_handle_closed(serial));
     }
 }
 
@@ -440,8 +448,9 @@ impl Clone for KHandle {
 
 impl Drop for KHandle {
     fn drop(&mut self) {
-        self.object.base().handle_closed(self.serial);
-        if self.object.base().handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+        let base = self.object.base();
+        base.handle_closed(self.serial);
+        if base.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.object.on_zero_handles();
         }
     }

@@ -401,9 +401,8 @@ struct CpuQueue {
     /// Runs nothing and needs an IPI to notice new work (it waits in `wfi` or is about to).
     /// False while it runs a thread, and from the moment work is queued for it.
     idle: bool,
-    /// Not idle, yet running no thread: work was queued for this idle CPU (with an IPI
-    /// when another CPU queued it) or its idle loop saw work, and it has not picked a
-    /// thread since. It looks at its queue without another IPI, so placement and
+    /// Not idle, yet running no thread: another CPU queued work for this idle CPU (and
+    /// sent the IPI) or its idle loop saw work, and it has not picked a thread since. It looks at its queue without another IPI, so placement and
     /// stealing count it as a CPU that runs nothing (see `loads`).
     woken: bool,
     /// Counter value at which the running thread's slice ends.
@@ -577,9 +576,11 @@ fn enqueue(s: &mut Sched, thread: Arc<Thread>, last: Option<usize>) {
 /// come, so the idle loop is told to look again before it sleeps (it tests
 /// `need_resched` between its reschedule and its `wfi`). Without this, a joiner woken by
 /// the reaping slept until the next timer interrupt, a whole slice.
+///
+/// It is not flagged `woken` (only another CPU's enqueue, with its IPI, is): so the
+/// lockcheck-time check before `wfi` still catches a missing `need_resched`.
 fn wake_own_idle_loop(s: &mut Sched, me: usize) {
     s.cpus[me].idle = false;
-    s.cpus[me].woken = true;
     cpu::this().need_resched.store(true, Ordering::Relaxed);
 }
 
@@ -1094,11 +1095,11 @@ pub fn idle_loop() -> ! {
 /// that ended for no interrupt finds none.
 fn sleep_until_interrupt() {
     if super::sync::checks_enabled() {
-        // Only a CPU flagged idle is sent an IPI (or asked with `need_resched`) when work
-        // is queued for it: one that sleeps flagged busy may sleep through that work
-        // until its next timer interrupt, up to a whole slice.
-        // Flagged busy and woken is another CPU's enqueue since the last look: it sent
-        // the IPI, which is pending or on its way, and ends the `wfi` at once.
+        // Only a CPU flagged idle is sent an IPI when another CPU queues work for it
+        // (and is then `woken`; the IPI ends the `wfi` at once); work it queues for
+        // itself sets `need_resched` instead, which the idle loop read before coming
+        // here. One that sleeps flagged busy otherwise may sleep through its work until
+        // its next timer interrupt, up to a whole slice.
         let cpu = cpu_index();
         let s = SCHED.lock();
         if !s.cpus[cpu].idle && !s.cpus[cpu].woken {

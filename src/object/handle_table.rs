@@ -147,6 +147,17 @@ impl<T> HandleTable<T> {
         self.empty_slot(index).ok_or(ZxError::BadHandle)
     }
 
+    /// As [`HandleTable::remove`], with `None` for a value that names no handle: what
+    /// `zx_handle_close` needs. An `Option` rather than a `Result` because the compiler
+    /// keeps a `Result`'s error code in the bytes of the handle it would otherwise hold,
+    /// and then moves the handle out through `memcpy` in two misaligned pieces; an
+    /// `Option` of a handle is the handle itself, moved in registers.
+    #[inline]
+    pub fn take(&mut self, value: u32) -> Option<Handle<T>> {
+        let index = self.slot_of(value).ok()?;
+        self.empty_slot(index)
+    }
+
     /// `zx_handle_replace`: removes the handle named by `value` and inserts its object
     /// again with `new_rights`, returning the new value.
     ///

@@ -493,7 +493,7 @@ impl RegionTree {
         // A child region is in the range: find the first problem in address order (the
         // child itself at the latest).
         let regions = node.children[inside].iter().map(|c| (c.base, c.end, None));
-        let mappings = vmar.overlapping(start, end).map(|m: &Mapping<V>| (m.base, m.end(), Some(m.max_perms)));
+        let mappings = vmar.overlapping(start, end).map(|m: &Mapping<V>| (m.base, m.end(), Some(m.max_perms())));
         let mut covered = start;
         for (base, item_end, max) in merge_by_start(regions, mappings) {
             if base > covered {

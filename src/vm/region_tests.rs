@@ -215,8 +215,8 @@ fn map_in_a_sub_region() {
     assert_eq!((removed[0].mapping.base, removed[0].mapping.vmo, removed[0].pieces_left), (base + 5 * P, 1, 1));
     // Permissions beyond the region's CAN_MAP_*; max_perms capped by them.
     assert_eq!(map_in(&mut tree, &mut vmar, inner, RW, 0, 1, 8), Err(ZxError::AccessDenied));
-    assert_eq!(vmar.find(inner_base).unwrap().max_perms, R);
-    assert_eq!(vmar.find(base).unwrap().max_perms, RW);
+    assert_eq!(vmar.find(inner_base).unwrap().max_perms(), R);
+    assert_eq!(vmar.find(base).unwrap().max_perms(), RW);
     // An offset without SPECIFIC; SPECIFIC where the region lacks CAN_MAP_SPECIFIC.
     assert_eq!(map_in(&mut tree, &mut vmar, s, R, P, 1, 8), Err(ZxError::InvalidArgs));
     assert_eq!(map_in(&mut tree, &mut vmar, inner, R | vm::SPECIFIC, P, 1, 8), Err(ZxError::AccessDenied));
@@ -335,8 +335,8 @@ fn protect_in_and_around_sub_regions() {
     assert_eq!(tree.protect(&mut vmar, s, base + 2 * P, 2 * P, R).unwrap().changed, 1);
     // Across the child: INVALID_ARGS, nothing changed.
     assert_eq!(tree.protect(&mut vmar, s, base, 8 * P, R), Err(ZxError::InvalidArgs));
-    assert_eq!(vmar.find(base).unwrap().perms, RW);
-    assert_eq!(vmar.find(base + 6 * P).unwrap().perms, RW);
+    assert_eq!(vmar.find(base).unwrap().perms(), RW);
+    assert_eq!(vmar.find(base + 6 * P).unwrap().perms(), RW);
     // A hole before the child is found first.
     tree.unmap(&mut vmar, s, base + P, P).unwrap();
     take_all(&mut vmar);
@@ -871,8 +871,8 @@ fn randomized_against_a_model() {
             let got = vmar.find(p * P).map(|m| MPage {
                 vmo: m.vmo,
                 vmo_page: (m.vmo_offset + (p * P - m.base)) / P,
-                perms: m.perms,
-                max: m.max_perms,
+                perms: m.perms(),
+                max: m.max_perms(),
             });
             assert_eq!(got, model.page(p), "step {step}: page {p:#x}\n{}", log.join("\n"));
         }

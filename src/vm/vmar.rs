@@ -183,14 +183,39 @@ pub struct Mapping<V> {
     pub vmo: V,
     /// Offset in the VMO of the byte at `base`.
     pub vmo_offset: u64,
-    /// `PERM_*` bits in force now.
-    pub perms: u32,
+    /// `PERM_*` bits in force now (they fit in 16 bits, invariant 4). The two sets are
+    /// 16-bit so that a `Mapping` of the kernel's `VmoId` is 32 bytes: the compiler moves
+    /// a value of up to 32 bytes with a few loads and stores on this strict-align
+    /// target and calls `memcpy` for a larger one, and mappings are moved on every map
+    /// and unmap (sorted insert, range removal, the unmapped list). Use [`Mapping::perms`]
+    /// and [`Mapping::max_perms`] to read them as the `u32` of the ABI.
+    pub perm_bits: u16,
     /// `PERM_*` bits that `protect` may grant later (Zircon's CAN_MAP_* on the mapping:
     /// what both the VMO and the VMAR handle allowed at map time).
-    pub max_perms: u32,
+    pub max_perm_bits: u16,
 }
 
+// The size the `perm_bits` note above relies on (the kernel's `VmoId` is a `u32`).
+const _: () = assert!(core::mem::size_of::<Mapping<u32>>() == 32);
+
 impl<V: Copy> Mapping<V> {
+    /// A mapping; `perms` and `max_perms` are `PERM_*` sets (checked by the caller,
+    /// invariant 4), so they fit the 16-bit fields.
+    pub fn new(base: u64, len: u64, vmo: V, vmo_offset: u64, perms: u32, max_perms: u32) -> Self {
+        debug_assert!(perms | max_perms <= u32::from(u16::MAX), "PERM_* sets are 16-bit");
+        Mapping { base, len, vmo, vmo_offset, perm_bits: perms as u16, max_perm_bits: max_perms as u16 }
+    }
+
+    /// `PERM_*` bits in force now.
+    pub fn perms(&self) -> u32 {
+        u32::from(self.perm_bits)
+    }
+
+    /// `PERM_*` bits that `protect` may grant later.
+    pub fn max_perms(&self) -> u32 {
+        u32::from(self.max_perm_bits)
+    }
+
     /// One past the last address.
     pub fn end(&self) -> u64 {
         // Cannot saturate for a mapping inside a VMAR (invariant 1).
@@ -381,7 +406,7 @@ impl<V: Copy + Eq> Vmar<V> {
         };
         // 5.
         self.reserve(1)?;
-        self.insert_sorted(Mapping { base, len, vmo, vmo_offset, perms, max_perms });
+        self.insert_sorted(Mapping::new(base, len, vmo, vmo_offset, perms, max_perms));
         Ok(base)
     }
 
@@ -405,7 +430,7 @@ impl<V: Copy + Eq> Vmar<V> {
         // The new mapping, and the tail of one it might be punched into.
         self.reserve(2)?;
         self.remove_range(base, base + len)?;
-        self.insert_sorted(Mapping { base, len, vmo, vmo_offset, perms, max_perms });
+        self.insert_sorted(Mapping::new(base, len, vmo, vmo_offset, perms, max_perms));
         Ok(base)
     }
 
@@ -465,11 +490,11 @@ impl<V: Copy + Eq> Vmar<V> {
             if mapping.base > covered_to {
                 return Err(ZxError::NotFound);
             }
-            if perms & !mapping.max_perms != 0 {
+            if perms & !mapping.max_perms() != 0 {
                 return Err(ZxError::AccessDenied);
             }
             covered_to = mapping.end();
-            if mapping.perms != perms {
+            if mapping.perms() != perms {
                 splits_needed += usize::from(mapping.base < start) + usize::from(mapping.end() > end);
             }
         }
@@ -481,13 +506,14 @@ impl<V: Copy + Eq> Vmar<V> {
         let mut outcome = ProtectOutcome { changed: 0, splits: [None, None] };
         for i in (first..last).rev() {
             let original = self.mappings[i];
-            if original.perms == perms {
+            if original.perms() == perms {
                 continue;
             }
             outcome.changed += 1;
             let cut_start = original.base.max(start);
             let cut_end = original.end().min(end);
-            let inside = Mapping { perms, ..original.part(cut_start, cut_end) };
+            // `perms` passed the PERM_MASK check (step 1), so it fits.
+            let inside = Mapping { perm_bits: perms as u16, ..original.part(cut_start, cut_end) };
             let mut pieces = 1;
             if cut_end < original.end() {
                 self.mappings.insert(i + 1, original.part(cut_end, original.end()));
@@ -758,7 +784,7 @@ mod tests {
     }
 
     fn layout(vmar: &Vmar<u32>) -> Vec<(u64, u64, u32, u64, u32)> {
-        vmar.iter().map(|m| (m.base, m.len, m.vmo, m.vmo_offset, m.perms)).collect()
+        vmar.iter().map(|m| (m.base, m.len, m.vmo, m.vmo_offset, m.perms())).collect()
     }
 
     // ---- option decoding ----
@@ -1113,23 +1139,23 @@ mod tests {
         assert_eq!(changed.splits[1], None);
         assert_eq!(split.pieces, 3);
         assert_eq!(split.mapping_count_delta(), 2);
-        assert_eq!((split.mapping.base, split.mapping.len, split.mapping.perms), (base + 2 * P, 2 * P, R));
+        assert_eq!((split.mapping.base, split.mapping.len, split.mapping.perms()), (base + 2 * P, 2 * P, R));
         assert_eq!(
             layout(&vmar),
             vec![(base, 2 * P, 1, 0, RW), (base + 2 * P, 2 * P, 1, 2 * P, R), (base + 4 * P, 2 * P, 1, 4 * P, RW)]
         );
-        assert_eq!(vmar.find(base + 2 * P).unwrap().max_perms, RWX);
+        assert_eq!(vmar.find(base + 2 * P).unwrap().max_perms(), RWX);
         // Raise back within max_perms across all three, no hole: one change, the
         // others already have RW.
         let changed = vmar.protect(base, 6 * P, RW).unwrap();
         assert_eq!(changed.changed, 1);
         assert_eq!(changed.splits, [None, None]);
-        assert!(vmar.iter().all(|m| m.perms == RW));
+        assert!(vmar.iter().all(|m| m.perms() == RW));
         // Protect to nothing is allowed; the head piece is split off.
         let changed = vmar.protect(base + P, P, 0).unwrap();
         assert_eq!(changed.splits[0].unwrap().pieces, 2);
-        assert_eq!(vmar.find(base + P).unwrap().perms, 0);
-        assert_eq!(vmar.find(base).unwrap().perms, RW);
+        assert_eq!(vmar.find(base + P).unwrap().perms(), 0);
+        assert_eq!(vmar.find(base).unwrap().perms(), RW);
     }
 
     #[test]

@@ -65,7 +65,7 @@ use crate::abi::{PAGE_SHIFT, PAGE_SIZE, cache_policy, child, info, op, prop, rig
 use crate::error::{ZxError, ZxResult};
 use crate::mm::addr::page_ceil;
 use crate::mm::{PhysAddr, PhysMemory};
-use crate::vm::page_list::{IndexHashing, IndexMap, PageList};
+use crate::vm::page_list::{IndexHashing, IndexMap, PageList, SpareLists};
 
 /// The largest VMO size: ROUNDDOWN(u64::MAX, 2 * 16 * PAGE_SIZE) = 2^64 − 128 KiB
 /// (Zircon's `VmObjectPaged::MAX_SIZE`).
@@ -528,6 +528,8 @@ pub struct VmoStore {
     /// Frames held by all VMOs together.
     committed_frames: u64,
     invalidations: InvalidationQueue,
+    /// Empty page lists of destroyed small VMOs, for the next first commit.
+    spares: SpareLists,
 }
 
 impl Default for VmoStore {
@@ -545,6 +547,7 @@ impl VmoStore {
             frames: hashbrown::HashMap::with_hasher(IndexHashing),
             committed_frames: 0,
             invalidations: InvalidationQueue::new(),
+            spares: SpareLists::new(),
         }
     }
 
@@ -1035,7 +1038,7 @@ impl VmoStore {
         // page it holds privately, and a fresh commit (which shares nothing, so it needs
         // no frame-table entry).
         if let Backing::Paged(list) = &mut vmo.backing {
-            match list.get_or_insert_zeroed(page_index, mem)? {
+            match list.get_or_insert_zeroed(page_index, mem, &mut self.spares)? {
                 (frame, true) => {
                     if count_private_frame(vmo, &mut self.committed_frames) {
                         self.invalidate(id, page_index, 1);
@@ -1397,7 +1400,39 @@ impl VmoStore {
     /// shared ones to another holder), a slice releases its parent, and the node leaves
     /// the store unless it still has children (then it stays as an empty zombie until
     /// they are gone). Parents' child counts and ZX_VMO_ZERO_CHILDREN follow at once.
+    #[inline(never)]
     pub fn release(&mut self, id: VmoId, mem: &mut dyn PhysMemory) {
+        let queue_empty = self.invalidations.is_empty();
+        let vmo = vmo_mut(&mut self.slots, id);
+        debug_assert!(vmo.refs > 0, "release of a destroyed VMO");
+        if vmo.refs > 1 {
+            vmo.refs -= 1;
+            return;
+        }
+        // The last reference of a VMO that is no slice, has no parent, children or COW
+        // source and holds no page (one created and closed, the common short life):
+        // what `destroy` does for it, the slot emptied and queued for reuse with a new
+        // generation. Not while invalidations are queued (`destroy` drops the VMO's).
+        if queue_empty
+            && vmo.refs == 1
+            && vmo.parent.is_none()
+            && vmo.num_children == 0
+            && vmo.cow_source_root.is_none()
+            && matches!(&vmo.backing, Backing::Paged(list) if list.is_empty())
+            && let Some(slot) = self.slots.get_mut(id.index())
+        {
+            slot.vmo = None;
+            slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
+            // Within the capacity `reserve_slot` keeps (one entry per slot): no allocation.
+            self.free_slots.push(id.index() as u32);
+            return;
+        }
+        self.release_chain(id, mem);
+    }
+
+    /// [`Self::release`] in general: out of line.
+    #[inline(never)]
+    fn release_chain(&mut self, id: VmoId, mem: &mut dyn PhysMemory) {
         // Iterative, because a chain of slices releases parent after parent.
         let mut next = Some(id);
         while let Some(current) = next.take() {
@@ -1470,6 +1505,11 @@ impl VmoStore {
         self.committed_frames
     }
 
+    /// The empty page lists kept for reuse: heap the kernel counts as free.
+    pub fn spare_lists(&self) -> &SpareLists {
+        &self.spares
+    }
+
     /// VMOs in the store, zombies included (for leak checks).
     pub fn vmo_count(&self) -> usize {
         self.slots.len() - self.free_slots.len()
@@ -1490,13 +1530,13 @@ impl VmoStore {
         self.reserve_slot()?;
         if let Some(index) = self.free_slots.pop() {
             let slot = self.slots.get_mut(index as usize).ok_or(ZxError::Internal)?;
-            return match &mut slot.vmo {
-                empty @ None => {
-                    *empty = Some(make());
-                    Ok(VmoId::new(index, slot.generation))
-                }
-                Some(_) => Err(ZxError::Internal),
-            };
+            if slot.vmo.is_some() {
+                return Err(ZxError::Internal);
+            }
+            // The slot is empty, so the replaced value is `None` and owns nothing: it is
+            // forgotten rather than dropped (a drop would be a call that finds nothing).
+            core::mem::forget(slot.vmo.replace(make()));
+            return Ok(VmoId::new(index, slot.generation));
         }
         let index = u32::try_from(self.slots.len()).map_err(|_| ZxError::NoMemory)?;
         if index > INDEX_MASK {
@@ -1721,7 +1761,9 @@ impl VmoStore {
     /// `holder` lets go of every frame in `list` (its page list, already moved out).
     #[inline(never)]
     fn drop_all_frames(&mut self, holder: VmoId, list: PageList, mem: &mut dyn PhysMemory) {
-        list.for_each_frame(|_, frame| self.drop_frame(holder, frame, mem));
+        if let Some(spare) = list.drain_frames(|_, frame| self.drop_frame(holder, frame, mem)) {
+            self.spares.put(spare);
+        }
     }
 
     /// Removes a dead, childless node, then every ancestor that this leaves dead and

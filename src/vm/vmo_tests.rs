@@ -276,6 +276,38 @@ fn ids_are_reused_with_a_new_generation() {
     assert_eq!(store.vmo_count(), 1);
 }
 
+/// The last release of a lone VMO (no page, parent, child or slice) takes the short way;
+/// every other shape the general one: either way the store ends as it began, with every
+/// frame back and no VMO left.
+#[test]
+fn last_releases_of_lone_and_linked_vmos_leave_nothing() {
+    let mut store = VmoStore::new();
+    let mut mem = FakeMemory::new();
+    for round in 0..3 {
+        let lone = store.create(1, P, 0).unwrap();
+        let paged = store.create(2, 2 * P, 0).unwrap();
+        write(&mut store, &mut mem, paged, P, &[7; 10]).unwrap();
+        let parent = store.create(3, 4 * P, 0).unwrap();
+        write(&mut store, &mut mem, parent, 0, &[1; 10]).unwrap();
+        let cow = store.create_child(parent, 4, child::SNAPSHOT, 0, 4 * P, false).unwrap();
+        let slice = store.create_child(parent, 5, child::SLICE, P, P, false).unwrap();
+        assert_eq!(store.vmo_count(), 5);
+        // In a different order each round: parents before or after their children.
+        let order = match round {
+            0 => [lone, paged, parent, cow, slice],
+            1 => [slice, cow, parent, paged, lone],
+            _ => [parent, lone, slice, paged, cow],
+        };
+        for id in order {
+            store.release(id, &mut mem);
+            check_invariants(&store, &mem);
+        }
+        assert_eq!(store.vmo_count(), 0, "round {round}");
+        assert_eq!(store.committed_frames_total(), 0, "round {round}");
+        assert_eq!(store.take_invalidations().count(), 0);
+    }
+}
+
 // ----- read / write -----------------------------------------------------------------
 
 #[test]

@@ -112,18 +112,39 @@ impl KernelHeap {
     }
 }
 
-// SAFETY: allocations come from the buddy heap (or its small-block lists, see
-// `SmallCache`) under its lock; the flag is advisory.
-unsafe impl GlobalAlloc for KernelHeap {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+impl KernelHeap {
+    /// An allocation of small-block class `class` whose size may use the headroom: a
+    /// list pop when the class has a free block, the buddy heap otherwise.
+    ///
+    /// # Safety
+    /// `layout` is the caller's (non-zero size) and `class` is `small_class(&layout)`.
+    #[inline(never)]
+    unsafe fn alloc_small(&self, class: usize, layout: Layout) -> *mut u8 {
+        let mut arena = self.heap.lock();
+        let block = arena.cache.heads[class];
+        if block != 0 {
+            // SAFETY: a free block of this class owned by the cache; its first word
+            // holds the next one. It now belongs to the caller.
+            arena.cache.heads[class] = unsafe { *(block as *const usize) };
+            arena.cache.counts[class] -= 1;
+            arena.cache.bytes -= 8 << class;
+            self.note_level(&arena);
+            return block as *mut u8;
+        }
+        Self::alloc_buddy(&mut arena, layout, &self.low)
+    }
+
+    /// Any other allocation: a small-block class above [`SMALL_ALLOCATION_BYTES`]
+    /// (from its list unless that would eat into the headroom), or the buddy heap.
+    #[inline(never)]
+    fn alloc_other(&self, layout: Layout) -> *mut u8 {
         let mut arena = self.heap.lock();
         if let Some(class) = small_class(&layout)
-            && (layout.size() <= SMALL_ALLOCATION_BYTES || !self.holds_headroom(&arena, &layout))
+            && !self.holds_headroom(&arena, &layout)
         {
             let block = arena.cache.heads[class];
             if block != 0 {
-                // SAFETY: a free block of this class owned by the cache; its first word
-                // holds the next one. It now belongs to the caller.
+                // SAFETY: as in `alloc_small`.
                 arena.cache.heads[class] = unsafe { *(block as *const usize) };
                 arena.cache.counts[class] -= 1;
                 arena.cache.bytes -= 8 << class;
@@ -139,6 +160,11 @@ unsafe impl GlobalAlloc for KernelHeap {
         if layout.size() > SMALL_ALLOCATION_BYTES && self.holds_headroom(&arena, &layout) {
             return core::ptr::null_mut();
         }
+        Self::alloc_buddy(&mut arena, layout, &self.low)
+    }
+
+    /// The buddy heap's allocation, after giving it the cached blocks if it is short.
+    fn alloc_buddy(arena: &mut Arena, layout: Layout, low: &AtomicBool) -> *mut u8 {
         let ptr = match arena.buddy.alloc(layout) {
             Ok(ptr) => ptr.as_ptr(),
             Err(()) => {
@@ -147,16 +173,19 @@ unsafe impl GlobalAlloc for KernelHeap {
                 arena.buddy.alloc(layout).map_or(core::ptr::null_mut(), NonNull::as_ptr)
             }
         };
-        self.note_level(&arena);
+        low.store(arena.free_bytes() < HEAP_HEADROOM_BYTES, Ordering::Relaxed);
         ptr
     }
 
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+    /// Gives back a block of small-block class `class`: onto its list while the list
+    /// is short, to the buddy heap otherwise.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::dealloc`, and `class` is `small_class(&layout)`.
+    #[inline(never)]
+    unsafe fn dealloc_small(&self, ptr: *mut u8, class: usize, layout: Layout) {
         let mut arena = self.heap.lock();
-        if let Some(class) = small_class(&layout)
-            && arena.cache.counts[class] < cache_limit(class)
-            && !ptr.is_null()
-        {
+        if arena.cache.counts[class] < cache_limit(class) && !ptr.is_null() {
             let head = arena.cache.heads[class];
             // SAFETY: the caller gives the block back (GlobalAlloc::dealloc's contract);
             // it is at least 8 bytes and 8-aligned (its class), so its first word can
@@ -168,11 +197,57 @@ unsafe impl GlobalAlloc for KernelHeap {
             self.note_level(&arena);
             return;
         }
+        // SAFETY: as this function's.
+        unsafe { Self::dealloc_buddy(&mut arena, ptr, layout) };
+        self.note_level(&arena);
+    }
+
+    /// Gives back a block with no small-block class.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::dealloc`.
+    #[inline(never)]
+    unsafe fn dealloc_other(&self, ptr: *mut u8, layout: Layout) {
+        let mut arena = self.heap.lock();
+        // SAFETY: as this function's.
+        unsafe { Self::dealloc_buddy(&mut arena, ptr, layout) };
+        self.note_level(&arena);
+    }
+
+    /// # Safety
+    /// As `GlobalAlloc::dealloc`.
+    unsafe fn dealloc_buddy(arena: &mut Arena, ptr: *mut u8, layout: Layout) {
         if let Some(ptr) = NonNull::new(ptr) {
             // SAFETY: the caller passes a block this allocator returned, with its layout.
             unsafe { arena.buddy.dealloc(ptr, layout) };
         }
-        self.note_level(&arena);
+    }
+}
+
+// SAFETY: allocations come from the buddy heap (or its small-block lists, see
+// `SmallCache`) under its lock; the flag is advisory.
+//
+// `alloc` and `dealloc` only pick the way, inline: most layouts are constants, so the
+// class is worked out by the compiler and a call site makes one call to the function
+// for its kind of block (a list pop or push under the lock for the common small ones).
+unsafe impl GlobalAlloc for KernelHeap {
+    #[inline(always)]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        match small_class(&layout) {
+            // SAFETY: `class` is the layout's class, as `alloc_small` requires.
+            Some(class) if layout.size() <= SMALL_ALLOCATION_BYTES => unsafe { self.alloc_small(class, layout) },
+            _ => self.alloc_other(layout),
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        match small_class(&layout) {
+            // SAFETY: the caller's contract, and `class` is the layout's class.
+            Some(class) => unsafe { self.dealloc_small(ptr, class, layout) },
+            // SAFETY: the caller's contract.
+            None => unsafe { self.dealloc_other(ptr, layout) },
+        }
     }
 }
 
@@ -236,6 +311,12 @@ pub fn grow_heap(frames: &mut FrameAllocator, ram_bytes: u64) -> ZxResult<u64> {
     HEAP.note_level(&heap);
     HEAP.grown.store(true, Ordering::Relaxed);
     Ok(BOOTSTRAP_HEAP_BYTES as u64 + bytes)
+}
+
+/// The bytes of heap a block of `layout` takes: the buddy heap hands out the size
+/// rounded up to a power of two, at least the alignment and 8 (as `small_class` does).
+pub fn block_bytes(layout: Layout) -> usize {
+    layout.size().max(layout.align()).max(8).next_power_of_two()
 }
 
 /// Bytes of heap currently allocated.

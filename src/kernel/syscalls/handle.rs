@@ -10,10 +10,7 @@ pub fn close(c: &Caller, handle: u32) -> ZxResult {
     if handle == ZX_HANDLE_INVALID {
         return Ok(());
     }
-    let removed = c.process().remove_handle(handle)?;
-    // Dropped with no lock held: closing may end the object.
-    drop(removed);
-    Ok(())
+    c.process().close_handle(handle)
 }
 
 /// `zx_handle_close_many`: chunks of 64 entries; every entry is closed even when one

@@ -290,13 +290,23 @@ fn give(c: &Caller, object: Arc<dyn KernelObject>, rights: u32, out: u64) -> ZxR
 }
 
 /// Writes a handle value already in the table to `out`, undoing the handle on failure.
+#[inline(never)]
 fn publish_handle(c: &Caller, value: u32, out: u64) -> ZxResult {
-    if let Err(e) = user::put(out, &value.to_le_bytes()) {
-        let removed = c.process().remove_handle(value);
-        drop(removed);
-        return Err(e);
+    match user::put(out, &value.to_le_bytes()) {
+        Ok(()) => Ok(()),
+        Err(e) => unpublish_handle(c, value, e),
     }
-    Ok(())
+}
+
+/// The failure of [`publish_handle`]: the handle is removed again and dropped (which may
+/// end its object), and the copy's error returned. Out of line, so that the common path
+/// saves no registers for it.
+#[cold]
+#[inline(never)]
+fn unpublish_handle(c: &Caller, value: u32, e: ZxError) -> ZxResult {
+    let removed = c.process().remove_handle(value);
+    drop(removed);
+    Err(e)
 }
 
 /// NO_MEMORY when the kernel heap is too low for a call that creates kernel objects or

@@ -3,7 +3,7 @@
 //! space, whatever process holds the handle. The region rules are `vm::region`'s; the
 //! page tables change in `kernel::aspace`.
 
-use super::{Caller, lookup_vmar, lookup_vmo, publish_handle, user};
+use super::{Caller, lookup_vmar, publish_handle, user};
 use crate::abi::{rights, vm};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::aspace::{self, clear_ptes, release_all_unmapped};
@@ -11,9 +11,20 @@ use crate::kernel::object::KernelObject;
 use crate::kernel::vm_object::VmarObject;
 use crate::kernel::with_kernel;
 use crate::object::rights::{check_rights, perms_allowed_by, rights_for_perms};
-use crate::vm::region::{can_map_perms, validate_allocate_options};
+use crate::vm::region::{RegionId, can_map_perms, validate_allocate_options};
 use crate::vm::vmar::{check_map_protection, round_map_len, validate_map_options, validate_protect_options};
+use crate::vm::vmo::VmoId;
 use alloc::sync::Arc;
+
+/// The address space and region a VMAR handle names, and the handle's rights
+/// (BAD_HANDLE, then WRONG_TYPE, as `lookup_vmar` gives them), read under the
+/// handle-table lock without counting a reference to the object. A VMAR object is only
+/// these two names: the calls look both up again under the VM lock (an address space
+/// or region that ended meanwhile is BAD_STATE there), and holding the object would not
+/// keep either alive, so nothing needs the object after this.
+fn vmar_target(c: &Caller, vmar: u32) -> ZxResult<(u64, RegionId, u32)> {
+    c.process().with_object::<VmarObject, _>(vmar, 0, |region, rights| Ok((region.aspace(), region.region(), rights)))
+}
 
 /// `zx_vmar_map`, in Zircon's order: the VMAR, then the VMO; MAP on the VMO; the
 /// protection bits; each permission allowed by both handles; REQUIRE_NON_RESIZABLE;
@@ -29,10 +40,34 @@ pub fn map(
     len: u64,
     out: u64,
 ) -> ZxResult {
-    let (region, vmar_rights) = lookup_vmar(c, vmar)?;
-    let (object, vmo_rights) = lookup_vmo(c, vmo, 0)?;
-    let vmo_id = object.id();
-    let id = region.aspace();
+    let (id, region, vmar_rights) = vmar_target(c, vmar)?;
+    // The VMO is borrowed under the handle-table lock for the whole call (BAD_HANDLE,
+    // then WRONG_TYPE, as `lookup_vmo` gives them), instead of counted: its handle keeps
+    // it, and so its place in the VMO store, alive meanwhile. Sound by the rules of
+    // `Process::with_handle`: what runs under it takes only the VM lock (higher-ranked),
+    // never blocks, and drops no kernel object (an overwritten mapping's release gives
+    // back VMO-store references, not objects); the out-pointer's copy may fault, which
+    // needs only the VM lock already held.
+    c.process().with_handle(vmo, |object, vmo_rights, _| {
+        let vmo_id = object.vmo_id().ok_or(ZxError::WrongType)?;
+        map_vmo(id, region, vmar_rights, vmo_id, vmo_rights, options, vmar_offset, vmo_offset, len, out)
+    })?
+}
+
+/// [`map`] once both handles are looked up.
+#[allow(clippy::too_many_arguments)]
+fn map_vmo(
+    id: u64,
+    region: RegionId,
+    vmar_rights: u32,
+    vmo_id: VmoId,
+    vmo_rights: u32,
+    options: u32,
+    vmar_offset: u64,
+    vmo_offset: u64,
+    len: u64,
+    out: u64,
+) -> ZxResult {
     // 1. The VMO handle must allow mapping.
     check_rights(vmo_rights, rights::MAP)?;
     // 2. Protection: WRITE or EXECUTE without READ, MAP_RANGE with SPECIFIC_OVERWRITE,
@@ -54,16 +89,8 @@ pub fn map(
         super::ensure_heap_headroom()?;
         let len = round_map_len(vmo_offset, len)?;
         let space = aspace::get(k, id)?;
-        let addr = space.regions.map(
-            &mut space.vmar,
-            region.region(),
-            &request,
-            vmar_offset,
-            len,
-            vmo_id,
-            vmo_offset,
-            allowed,
-        )?;
+        let addr =
+            space.regions.map(&mut space.vmar, region, &request, vmar_offset, len, vmo_id, vmo_offset, allowed)?;
         release_all_unmapped(k, id);
         k.vmos.retain(vmo_id);
         k.vmos.add_mapping(vmo_id);
@@ -82,11 +109,10 @@ pub fn map(
 /// that straddle it; destroys sub-regions wholly inside it (a partial overlap is
 /// INVALID_ARGS); nothing mapped is OK.
 pub fn unmap(c: &Caller, vmar: u32, addr: u64, len: u64) -> ZxResult {
-    let (region, _) = lookup_vmar(c, vmar)?;
-    let id = region.aspace();
+    let (id, region, _) = vmar_target(c, vmar)?;
     with_kernel(|k| {
         let space = aspace::get(k, id)?;
-        space.regions.unmap(&mut space.vmar, region.region(), addr, len)?;
+        space.regions.unmap(&mut space.vmar, region, addr, len)?;
         release_all_unmapped(k, id);
         Ok(())
     })

@@ -256,6 +256,20 @@ impl Process {
         self.handles.lock().remove(handle)
     }
 
+    /// `zx_handle_close` of one handle: removes it (BAD_HANDLE when `handle` names none)
+    /// and drops it after the table is unlocked, since closing may end the object.
+    #[inline]
+    pub fn close_handle(&self, handle: u32) -> ZxResult {
+        let removed = self.handles.lock().take(handle);
+        match removed {
+            Some(handle) => {
+                drop(handle);
+                Ok(())
+            }
+            None => Err(ZxError::BadHandle),
+        }
+    }
+
     /// Handles in the table (for the exit line and PROCESS_HANDLE_STATS).
     pub fn handle_types(&self) -> Vec<u32> {
         self.handles.lock().iter().map(|(_, h)| h.object.object().obj_type()).collect()

@@ -61,6 +61,7 @@ static TESTS: &[user::Test] = tests![
     vmo_create_options,
     vmo_create_out_of_range,
     vmo_create_bad_out_pointer,
+    vmo_create_out_pointer_in_fresh_pages,
     vmo_create_zero_children_asserted,
     // vmo_read / vmo_write.
     vmo_read_write_roundtrip,
@@ -990,6 +991,23 @@ fn vmo_create_bad_out_pointer(ctx: &Ctx) -> TestResult {
     let hole = check_ok(unmapped_range(ctx, 1), "unmapped range")?;
     for out in [0, KERNEL_ADDR, rodata_addr(), hole, USER_END - 2] {
         check_status(raw(nr::VMO_CREATE, &[PAGE, 0, out]), ZX_ERR_INVALID_ARGS, "bad out-pointer")?;
+    }
+    Ok(())
+}
+
+/// A handle out-pointer into pages of a mapping that are not committed yet, aligned,
+/// unaligned and across a page boundary: the kernel's one-store write faults, the page
+/// is committed (both, across the boundary) and the value lands there.
+fn vmo_create_out_pointer_in_fresh_pages(ctx: &Ctx) -> TestResult {
+    for (offset, pages) in [(0u64, 1u64), (PAGE + 3, 1), (PAGE - 2, 2)] {
+        let vmo = new_vmo(2 * PAGE)?;
+        let mapping = map(ctx, VM_PERM_READ | VM_PERM_WRITE, &vmo, 2 * PAGE)?;
+        let out = mapping.addr() + offset;
+        check_status(raw(nr::VMO_CREATE, &[PAGE, 0, out]), ZX_OK, "vmo_create writing into a fresh page")?;
+        // SAFETY: `out..out + 4` lies in the mapping, which the test owns.
+        let value = unsafe { core::ptr::read_unaligned(out as usize as *const u32) };
+        check_ok(handle_close(value), "close the handle written through the fresh page")?;
+        check_eq(committed(&vmo)?, pages * PAGE, "pages committed by the out-pointer")?;
     }
     Ok(())
 }
