@@ -77,6 +77,7 @@ impl<M, W> EndQueue<M, W> {
     }
 
     /// Takes the oldest unread message.
+    #[inline]
     pub fn pop(&mut self) -> Option<M> {
         self.messages.pop_front()
     }
@@ -96,6 +97,7 @@ impl<M, W> EndQueue<M, W> {
     /// SHOULD_WAIT when full, the reply of a pending call with that txid, else queued
     /// (NO_MEMORY when the queue cannot grow). A refused message comes back with the
     /// error.
+    #[inline(always)]
     pub fn deliver(&mut self, msg: M, txid: Option<u32>) -> Result<Delivery<M, W>, (ZxError, M)> {
         if self.is_full() {
             return Err((ZxError::ShouldWait, msg));
@@ -111,8 +113,10 @@ impl<M, W> EndQueue<M, W> {
 
     /// Queues `msg` as an ordinary message (a reply whose call had already ended);
     /// returns whether the queue was empty.
+    #[inline(always)]
     pub fn requeue(&mut self, msg: M) -> Result<bool, (ZxError, M)> {
-        if self.messages.try_reserve(1).is_err() {
+        // Room is usually there (the queue keeps its capacity): grow only when full.
+        if self.messages.len() == self.messages.capacity() && self.messages.try_reserve(1).is_err() {
             return Err((ZxError::NoMemory, msg));
         }
         let was_empty = self.messages.is_empty();

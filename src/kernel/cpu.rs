@@ -1,12 +1,11 @@
 //! Per-CPU data: each CPU's idle context, the thread it runs, its reaper slot and its
 //! flags. Indexed by the CPU number `arch::aarch64::percpu` keeps in `TPIDR_EL1`.
 //!
-//! `current` is written only by its own CPU (in the scheduler) and read by it and, for
-//! kills and `ZX_INFO_THREAD`, by others: a small lock keeps that simple. The same
-//! thread is also in `running`, which only its own CPU reads, with one load and no
-//! reference count (`current_running`): every syscall reads it.
+//! The thread a CPU runs is in its `running` cell, which owns one reference count of it
+//! and which only that CPU writes (at a switch) and reads, with one load and no
+//! reference count (`current_running`): every syscall reads it. No other CPU reads it
+//! (kills and `ZX_INFO_THREAD` look at the thread's own state).
 
-use super::sched::WaitNode;
 use super::task::Thread;
 use crate::arch::aarch64::context::Context;
 use crate::arch::aarch64::percpu::{MAX_CPUS, Running, RunningCell, cpu_index};
@@ -18,15 +17,13 @@ use spin::Mutex;
 pub struct CpuLocal {
     /// The context of this CPU's idle loop (its boot path).
     pub idle: Context,
-    current: Mutex<Option<Arc<Thread>>>,
-    /// The same thread as `current`, for this CPU's own lock-free reads.
+    /// The thread this CPU runs (it owns one reference count of it), for this CPU's own
+    /// lock-free reads.
     running: RunningCell<Thread>,
     /// A thread that ended on this CPU, freed by the next context that runs here.
     pub(super) reap: Mutex<Option<Arc<Thread>>>,
     /// True while `reap` holds a thread (so the switch path can skip its lock).
     pub(super) reap_pending: AtomicBool,
-    /// A finished wait node kept for this CPU's next wait (`sched::WaitNode::recycle`).
-    pub(super) spare_wait_node: Mutex<Option<Arc<WaitNode>>>,
     /// Set by an IPI or the timer: reschedule before returning to EL0.
     pub need_resched: AtomicBool,
     /// The current thread must end before it returns to EL0 (killed while blocked).
@@ -39,6 +36,9 @@ pub struct CpuLocal {
     pub mpidr: AtomicU64,
     /// How the GIC addresses this CPU for an SGI (GICv2 target bit, GICv3 MPIDR).
     pub gic_target: AtomicU64,
+    /// The counter value this CPU's timer is armed for (`sched::arm_timer_at`), 0 before
+    /// the scheduler first arms it.
+    pub timer_at: AtomicU64,
     /// Timer interrupts this CPU has taken.
     pub timer_irqs: AtomicU64,
     /// Reschedule SGIs this CPU has taken.
@@ -49,32 +49,31 @@ impl CpuLocal {
     const fn new() -> Self {
         CpuLocal {
             idle: Context::new(),
-            current: Mutex::new(None),
             running: RunningCell::new(),
             reap: Mutex::new(None),
             reap_pending: AtomicBool::new(false),
-            spare_wait_node: Mutex::new(None),
             need_resched: AtomicBool::new(false),
             exit_pending: AtomicBool::new(false),
             current_aspace: AtomicU64::new(0),
             online: AtomicBool::new(false),
             mpidr: AtomicU64::new(0),
             gic_target: AtomicU64::new(0),
+            timer_at: AtomicU64::new(0),
             timer_irqs: AtomicU64::new(0),
             reschedule_irqs: AtomicU64::new(0),
         }
     }
 
-    /// The thread this CPU runs (None: its idle loop).
+    /// The thread this CPU runs (None: its idle loop), counted; only for this CPU's own
+    /// data (`this()`), as [`CpuLocal::running`].
     pub fn current(&self) -> Option<Arc<Thread>> {
-        self.current.lock().clone()
+        self.running().map(|t| Arc::clone(&t))
     }
 
+    /// Installs the thread this CPU runs next and gives back the reference of the one it
+    /// ran. Only this CPU calls this (at a switch).
     pub(super) fn set_current(&self, thread: Option<Arc<Thread>>) -> Option<Arc<Thread>> {
-        // Only this CPU calls this (at a switch), so `running` and `current` name the
-        // same thread whenever this CPU runs kernel code outside the switch itself.
-        drop(self.running.replace(thread.clone()));
-        core::mem::replace(&mut *self.current.lock(), thread)
+        self.running.replace(thread)
     }
 
     /// The thread this CPU runs, borrowed without a lock or a count; only for this
@@ -82,11 +81,6 @@ impl CpuLocal {
     #[inline(always)]
     pub fn running(&self) -> Option<Running<Thread>> {
         self.running.running()
-    }
-
-    /// True when this CPU runs `thread` now.
-    pub fn runs(&self, thread: &Thread) -> bool {
-        self.current.lock().as_ref().is_some_and(|t| core::ptr::eq(&**t, thread))
     }
 }
 

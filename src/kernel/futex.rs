@@ -7,7 +7,7 @@
 //! The table is a fixed array of buckets, each a queue of (key, waiter) in arrival
 //! order; a futex's waiters are the entries of its bucket with its key, so arrival order
 //! per futex is the bucket's order. A bucket keeps its capacity when it empties (up to
-//! [`KEEP_CAPACITY`] entries), so a warm wait allocates nothing but its wait node.
+//! [`KEEP_CAPACITY`] entries), so a warm wait allocates nothing.
 
 use super::object::KernelObject;
 use super::sched::{WaitNode, WakeReason};
@@ -26,7 +26,7 @@ const KEEP_CAPACITY: usize = 8;
 
 /// The waiters of every futex, bucketed by key; see the module comment.
 struct Table {
-    buckets: [VecDeque<(Key, Arc<WaitNode>)>; BUCKETS],
+    buckets: [VecDeque<(Key, WaitNode)>; BUCKETS],
 }
 
 static FUTEXES: Lock<Table> = Lock::new(&class::FUTEX, Table { buckets: [const { VecDeque::new() }; BUCKETS] });
@@ -71,8 +71,17 @@ fn read_word(ptr: u64) -> ZxResult<i32> {
 
 /// Validates a new owner: none (0), or a thread of the same process that is not the
 /// caller and not waiting on `keys`.
+#[inline(always)]
 fn check_owner(owner: Option<&Arc<Thread>>, caller: &Arc<Thread>, table: &Table, keys: &[Key]) -> ZxResult {
-    let Some(owner) = owner else { return Ok(()) };
+    match owner {
+        None => Ok(()),
+        Some(owner) => check_new_owner(owner, caller, table, keys),
+    }
+}
+
+/// [`check_owner`] for a named owner.
+#[inline(never)]
+fn check_new_owner(owner: &Arc<Thread>, caller: &Arc<Thread>, table: &Table, keys: &[Key]) -> ZxResult {
     if !Arc::ptr_eq(owner.process(), caller.process()) || Arc::ptr_eq(owner, caller) {
         return Err(ZxError::InvalidArgs);
     }
@@ -88,30 +97,31 @@ fn check_owner(owner: Option<&Arc<Thread>>, caller: &Arc<Thread>, table: &Table,
 pub fn wait(caller: &Arc<Thread>, ptr: u64, current: i32, owner: Option<Arc<Thread>>, deadline: i64) -> ZxResult {
     check_ptr(ptr)?;
     let key = (caller.process().base().koid(), ptr);
-    let node = {
+    let me = {
         let mut table = FUTEXES.lock();
         if read_word(ptr)? != current {
             return Err(ZxError::BadState);
         }
         check_owner(owner.as_ref(), caller, &table, &[key])?;
-        let node = WaitNode::new(caller.clone());
         let queue = &mut table.buckets[bucket_of(key)];
         // Room is usually there (an emptied bucket keeps its capacity): grow only when
         // full, NO_MEMORY before anything is queued.
         if queue.len() == queue.capacity() {
             queue.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
         }
-        queue.push_back((key, node.clone()));
-        node
+        // The node goes to the queue; this thread keeps an uncounted view of its wait.
+        let (node, me) = WaitNode::begin(caller);
+        queue.push_back((key, node));
+        me
     };
-    let reason = super::sched::block(&node, crate::abi::thread_state::BLOCKED_FUTEX, deadline);
+    let reason = super::sched::block(me, crate::abi::thread_state::BLOCKED_FUTEX, deadline);
     if reason != WakeReason::Satisfied {
         // Still queued (a timeout or kill raced no wake): leave the queue, wherever a
         // requeue moved it.
         let mut table = FUTEXES.lock();
         for b in 0..BUCKETS {
             let q = &mut table.buckets[b];
-            if let Some(at) = q.iter().position(|(_, n)| Arc::ptr_eq(n, &node)) {
+            if let Some(at) = q.iter().position(|(_, n)| me.is(n)) {
                 let entry = q.remove(at);
                 table.trim(b);
                 drop(table);
@@ -120,7 +130,6 @@ pub fn wait(caller: &Arc<Thread>, ptr: u64, current: i32, owner: Option<Arc<Thre
             }
         }
     }
-    WaitNode::recycle(node);
     match reason {
         WakeReason::Satisfied => Ok(()),
         WakeReason::TimedOut => Err(ZxError::TimedOut),
@@ -130,6 +139,7 @@ pub fn wait(caller: &Arc<Thread>, ptr: u64, current: i32, owner: Option<Arc<Thre
 
 /// Wakes up to `count` waiters of the futex `key`, longest-waiting first; waiters
 /// whose wait already ended are dropped without counting.
+#[inline(always)]
 fn wake_queue(table: &mut Table, key: Key, count: u32) {
     let b = bucket_of(key);
     let queue = &mut table.buckets[b];
@@ -142,7 +152,7 @@ fn wake_queue(table: &mut Table, key: Key, count: u32) {
         }
         let entry = if i == 0 { queue.pop_front() } else { queue.remove(i) };
         let Some((_, node)) = entry else { break };
-        if node.wake(WakeReason::Satisfied) {
+        if node.wake_owned(WakeReason::Satisfied) {
             woken += 1;
         }
     }

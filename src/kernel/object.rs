@@ -12,6 +12,7 @@
 //! and before the scheduler's lock (observers wake threads while it is held). It is never
 //! held across a user copy or a block.
 
+use super::sched::{WaitNode, WaitRef, WakeReason};
 use super::sync::{Lock, class};
 use crate::abi::signal;
 use crate::error::{ZxError, ZxResult};
@@ -79,7 +80,50 @@ pub struct ObjectBase {
 
 struct SignalState {
     signals: u32,
-    observers: Vec<Arc<dyn Observer>>,
+    observers: Vec<Watcher>,
+}
+
+/// An entry of an object's observer list.
+enum Watcher {
+    /// A thread waiting on this one object (`zx_object_wait_one`), kept inline so that
+    /// such a wait allocates nothing: it records every state it is told of in the
+    /// thread's wait cell (`WaitNode::note_seen`) and ends the wait on a signal of
+    /// `mask` or the closing of the handle `serial`.
+    Thread { node: WaitNode, mask: u32, serial: u64 },
+    /// Any other observer (a `wait_many` item, a port registration).
+    Other(Arc<dyn Observer>),
+}
+
+impl Watcher {
+    /// As [`Observer::on_signals`].
+    fn on_signals(&self, signals: u32) -> bool {
+        match self {
+            Watcher::Thread { node, mask, .. } => {
+                node.note_seen(signals);
+                if signals & mask != 0 {
+                    node.wake(WakeReason::Satisfied);
+                    return true;
+                }
+                false
+            }
+            Watcher::Other(o) => o.on_signals(signals),
+        }
+    }
+
+    /// As [`Observer::on_handle_closed`].
+    fn on_handle_closed(&self, closed: u64) -> bool {
+        match self {
+            Watcher::Thread { node, serial, .. } => {
+                if *serial != closed {
+                    return false;
+                }
+                node.note_seen(signal::HANDLE_CLOSED);
+                node.wake(WakeReason::Canceled);
+                true
+            }
+            Watcher::Other(o) => o.on_handle_closed(closed),
+        }
+    }
 }
 
 impl ObjectBase {
@@ -153,7 +197,7 @@ impl ObjectBase {
         let now = state.signals;
         if !observer.on_signals(now) {
             state.observers.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
-            state.observers.push(observer);
+            state.observers.push(Watcher::Other(observer));
         }
         Ok(now)
     }
@@ -161,7 +205,49 @@ impl ObjectBase {
     /// Removes `observer` if it is still registered; returns the signals now.
     pub fn remove_observer(&self, observer: &Arc<dyn Observer>) -> u32 {
         let mut state = self.signals.lock();
-        state.observers.retain(|o| !Arc::ptr_eq(o, observer));
+        state.observers.retain(|o| !matches!(o, Watcher::Other(o) if Arc::ptr_eq(o, observer)));
+        state.signals
+    }
+
+    /// Registers the single-object wait `node` (the caller's own, not yet ended) for the
+    /// signals `mask` through the handle `serial`, after telling it the current signals
+    /// (which may end it at once: then nothing is registered). Returns the signals at
+    /// registration. The entry keeps the node (a thread reference), never the last one
+    /// of the thread: the waiting thread is borrowed by its own code until its wait is
+    /// over and it has removed the entry ([`ObjectBase::remove_waiter`]), and its
+    /// process's thread lists count it, so nothing is freed under the signal lock.
+    pub fn add_waiter(&self, node: WaitNode, mask: u32, serial: u64) -> ZxResult<u32> {
+        let mut state = self.signals.lock();
+        let now = state.signals;
+        node.note_seen(now);
+        if now & mask != 0 {
+            node.wake(WakeReason::Satisfied);
+            drop(state);
+            return Ok(now);
+        }
+        if state.observers.len() == state.observers.capacity() && state.observers.try_reserve(1).is_err() {
+            drop(state);
+            return Err(ZxError::NoMemory);
+        }
+        state.observers.push(Watcher::Thread { node, mask, serial });
+        Ok(now)
+    }
+
+    /// Removes the single-object wait `node` if it is still registered; returns the
+    /// signals now. Once this returns, no entry of this object names the wait, and no
+    /// call of it is under way (both happen under the signal lock), so the thread's wait
+    /// cell is its own again.
+    pub fn remove_waiter(&self, wait: WaitRef) -> u32 {
+        let mut state = self.signals.lock();
+        if let Some(at) =
+            state.observers.iter().position(|o| matches!(o, Watcher::Thread { node: n, .. } if wait.is(n)))
+        {
+            let entry = state.observers.remove(at);
+            let now = state.signals;
+            drop(state);
+            drop(entry);
+            return now;
+        }
         state.signals
     }
 

@@ -19,11 +19,11 @@ use super::task::Thread;
 use crate::arch::aarch64::context;
 use crate::arch::aarch64::percpu::{MAX_CPUS, cpu_index};
 use crate::arch::aarch64::timer;
-use crate::sched::run_queue;
+use crate::sched::{run_queue, wait_word};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 /// Longest time slice, in nanoseconds (ABI.md section 7: at most 10 ms).
 pub const TIME_SLICE_NS: u64 = 10_000_000;
@@ -61,61 +61,175 @@ impl WakeReason {
     }
 }
 
-/// One blocking wait of one thread.
+/// The wait word of a thread (in `Thread`): the number of its latest wait and, once
+/// that wait has ended, why. Only the thread itself starts a wait (`WaitNode::new`, on
+/// the current thread), by storing the next number with no reason; whoever ends it sets
+/// the reason with a compare-and-swap that names the number, so exactly one of them
+/// wins, and a [`WaitNode`] kept past its wait (a stale queue entry, deadline or
+/// observer) can never end a later wait of the same thread.
+///
+/// It also keeps the union of the signals a single-object wait has seen
+/// (`ObjectBase::add_waiter`), written by the observer entry under the object's signal
+/// lock and read by the thread after it removed the entry under that lock.
+pub struct WaitCell {
+    word: AtomicU64,
+    seen: AtomicU32,
+}
+
+impl WaitCell {
+    /// No wait yet.
+    pub const fn new() -> Self {
+        WaitCell { word: AtomicU64::new(0), seen: AtomicU32::new(0) }
+    }
+}
+
+impl Default for WaitCell {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One blocking wait of one thread: the thread and the number of the wait. Cloning it
+/// (for a queue, a deadline, an observer) costs a thread reference count; nothing is
+/// allocated per wait (the state lives in the thread's [`WaitCell`]).
+#[derive(Clone)]
 pub struct WaitNode {
-    /// The waiting thread; `None` only while the node waits in a CPU's spare slot
-    /// (see [`WaitNode::recycle`]), where nobody else can see it.
-    thread: Option<Arc<Thread>>,
-    reason: AtomicU32,
+    thread: Arc<Thread>,
+    seq: u64,
 }
 
 impl WaitNode {
-    /// A wait of `thread` (normally the current thread): this CPU's spare node when it
-    /// has one, else a new one.
-    pub fn new(thread: Arc<Thread>) -> Arc<Self> {
-        let spare = cpu::this().spare_wait_node.lock().take();
-        if let Some(mut node) = spare
-            && let Some(n) = Arc::get_mut(&mut node)
-        {
-            n.thread = Some(thread);
-            *n.reason.get_mut() = 0;
-            return node;
-        }
-        Arc::new(WaitNode { thread: Some(thread), reason: AtomicU32::new(0) })
+    /// A new wait of `thread`, which must be the current thread (only a thread starts
+    /// its own waits, so no other wait of it is still open: each ended, or was left
+    /// before anyone could end it).
+    pub fn new(thread: Arc<Thread>) -> Self {
+        let seq = start_wait(&thread);
+        WaitNode { thread, seq }
     }
 
-    /// Keeps a node whose wait is over for this CPU's next wait, so a warm wait does
-    /// not allocate one. Sound because it is kept only when `Arc::get_mut` proves the
-    /// caller holds the last reference (no queue, observer or deadline entry can still
-    /// reach it to wake it); the thread reference is dropped first, so a spare node
-    /// keeps no thread alive. The caller holds its own reference to the thread.
-    pub fn recycle(mut node: Arc<Self>) {
-        let Some(n) = Arc::get_mut(&mut node) else { return };
-        n.thread = None;
-        let mut spare = cpu::this().spare_wait_node.lock();
-        if spare.is_none() {
-            *spare = Some(node);
-        }
+    /// A new wait of the current thread `thread` (as [`WaitNode::new`]): the node to
+    /// hand to whatever may end it (a queue, an observer list) and the thread's own view
+    /// of the wait, which counts no reference (the caller's borrow keeps the thread).
+    pub fn begin(thread: &Arc<Thread>) -> (WaitNode, WaitRef<'_>) {
+        let seq = start_wait(thread);
+        (WaitNode { thread: thread.clone(), seq }, WaitRef { thread, seq })
+    }
+
+    /// The same wait, borrowed.
+    pub fn as_ref(&self) -> WaitRef<'_> {
+        WaitRef { thread: &self.thread, seq: self.seq }
     }
 
     /// The waiting thread.
     pub fn thread(&self) -> &Arc<Thread> {
-        self.thread.as_ref().expect("a wait node in use names its thread")
+        &self.thread
+    }
+
+    /// True when `other` names the same wait.
+    pub fn same(&self, other: &WaitNode) -> bool {
+        self.as_ref().is(other)
     }
 
     /// Ends the wait with `reason` unless it already ended; returns whether this call
     /// ended it.
     pub fn wake(&self, reason: WakeReason) -> bool {
-        if self.reason.compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire).is_err() {
+        self.as_ref().wake(reason)
+    }
+
+    /// As [`WaitNode::wake`], consuming the node (a futex queue entry): its thread
+    /// reference is the one the run queue keeps, not a new count and a dropped one.
+    pub fn wake_owned(self, reason: WakeReason) -> bool {
+        if !self.end(reason) {
             return false;
         }
-        make_ready_if_blocked(self.thread());
+        make_ready_if_blocked(Woken::Owned(self.thread), self.seq);
         true
     }
 
-    /// Why the wait ended, if it has.
+    /// Sets the reason if the wait is still open (no scheduling): whether it was.
+    fn end(&self, reason: WakeReason) -> bool {
+        self.as_ref().end(reason)
+    }
+
+    /// Adds `signals` to the signals this wait has seen (single-object waits: only the
+    /// wait's own observer entry calls it, and the entry is gone before the thread
+    /// starts another wait).
+    pub fn note_seen(&self, signals: u32) {
+        self.as_ref().note_seen(signals);
+    }
+
+    /// Why the wait ended, if it has (a wait the thread has left for a newer one
+    /// counts as ended, as `Canceled`).
     pub fn reason(&self) -> Option<WakeReason> {
-        WakeReason::from_code(self.reason.load(Ordering::Acquire))
+        self.as_ref().reason()
+    }
+}
+
+/// Starts the next wait of the current thread `thread`; gives its number.
+fn start_wait(thread: &Thread) -> u64 {
+    let cell = &thread.wait.word;
+    thread.wait.seen.store(0, Ordering::Relaxed);
+    // Relaxed load: only this thread writes new numbers. The store (release) makes
+    // the new number visible with everything written before the wait is published;
+    // a waker with an older number fails its compare-and-swap from now on (the
+    // numbers never repeat: 2^61 waits).
+    let word = wait_word::start(cell.load(Ordering::Relaxed));
+    cell.store(word, Ordering::Release);
+    wait_word::number(word)
+}
+
+/// A wait named without a reference count: the waiting thread's own view of its wait
+/// (whose node it handed to a queue or an observer list), or a borrowed [`WaitNode`].
+#[derive(Clone, Copy)]
+pub struct WaitRef<'a> {
+    thread: &'a Arc<Thread>,
+    seq: u64,
+}
+
+impl<'a> WaitRef<'a> {
+    /// True when `node` names this wait.
+    pub fn is(self, node: &WaitNode) -> bool {
+        self.seq == node.seq && Arc::ptr_eq(self.thread, &node.thread)
+    }
+
+    /// A counted node of this wait (for a deadline entry).
+    fn to_node(self) -> WaitNode {
+        WaitNode { thread: self.thread.clone(), seq: self.seq }
+    }
+
+    /// As [`WaitNode::wake`].
+    pub fn wake(self, reason: WakeReason) -> bool {
+        if !self.end(reason) {
+            return false;
+        }
+        make_ready_if_blocked(Woken::Borrowed(self.thread), self.seq);
+        true
+    }
+
+    fn end(self, reason: WakeReason) -> bool {
+        // The pure rule (`sched::wait_word::end`) gives the ended word of the open one;
+        // the compare-and-swap makes it take effect only if the word is still that.
+        let open = wait_word::open(self.seq);
+        let Some(ended) = wait_word::end(open, self.seq, reason.code()) else { return false };
+        self.thread.wait.word.compare_exchange(open, ended, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// As [`WaitNode::note_seen`].
+    pub fn note_seen(self, signals: u32) {
+        self.thread.wait.seen.fetch_or(signals, Ordering::AcqRel);
+    }
+
+    /// The union of the signals this wait has seen.
+    pub fn seen(self) -> u32 {
+        self.thread.wait.seen.load(Ordering::Acquire)
+    }
+
+    /// As [`WaitNode::reason`].
+    pub fn reason(self) -> Option<WakeReason> {
+        match wait_word::reason(self.thread.wait.word.load(Ordering::Acquire), self.seq) {
+            None => Some(WakeReason::Canceled),
+            Some(code) => WakeReason::from_code(code),
+        }
     }
 }
 
@@ -129,13 +243,14 @@ pub trait DeadlineCallback: Send + Sync {
 /// What a deadline queue entry does when it comes due.
 enum DeadlineEntry {
     /// Ends a blocked wait with `TimedOut`.
-    Wake(Arc<WaitNode>),
+    Wake(WaitNode),
     /// Calls back an object (a timer), with the token it was queued with.
     Call(Arc<dyn DeadlineCallback>, u64),
 }
 
 /// A thread's scheduling state, changed only with [`SCHED`] held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum RunState {
     /// Not started.
     New,
@@ -149,48 +264,110 @@ pub enum RunState {
     Dead,
 }
 
-/// Per-thread scheduler fields (in `Thread`).
+impl RunState {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => RunState::New,
+            1 => RunState::Ready,
+            2 => RunState::Running,
+            3 => RunState::Blocked,
+            _ => RunState::Dead,
+        }
+    }
+}
+
+/// `ThreadRun`'s "no CPU".
+const NO_CPU: u32 = u32::MAX;
+
+/// Per-thread scheduler fields (in `Thread`). Every field is read and written only with
+/// [`SCHED`] held (the accessors take the locked `Sched` as proof), so the lock orders
+/// every access: the fields are relaxed atomics only to be shared cells, and need no
+/// lock of their own (a switch used to take two more locks for them, a wake one more).
 pub struct ThreadRun {
-    /// Where the thread is.
-    pub state: RunState,
-    /// The wait it is blocked in.
-    pub wait: Option<Arc<WaitNode>>,
-    /// The CPU it last ran on.
-    pub last_cpu: Option<usize>,
+    /// Where the thread is (`RunState`).
+    state: AtomicU8,
+    /// The number of the wait it is blocked in (see [`WaitCell`]; numbers start at 1,
+    /// 0 is none).
+    wait: AtomicU64,
+    /// The CPU it last ran on ([`NO_CPU`]: none yet).
+    last_cpu: AtomicU32,
     /// The CPU whose deadline queue holds this thread's wait (blocked with a deadline),
-    /// so a wake-up searches that one queue only.
-    deadline_cpu: Option<usize>,
+    /// so a wake-up searches that one queue only ([`NO_CPU`]: none).
+    deadline_cpu: AtomicU32,
     /// Counter ticks run so far (converted to nanoseconds only when read: a switch
     /// then costs no division).
-    runtime_ticks: u64,
+    runtime_ticks: AtomicU64,
     /// Counter value when it last started running.
-    switched_in: u64,
+    switched_in: AtomicU64,
 }
 
 impl ThreadRun {
     /// A NEW thread's state.
     pub const fn new() -> Self {
         ThreadRun {
-            state: RunState::New,
-            wait: None,
-            last_cpu: None,
-            deadline_cpu: None,
-            runtime_ticks: 0,
-            switched_in: 0,
+            state: AtomicU8::new(RunState::New as u8),
+            wait: AtomicU64::new(0),
+            last_cpu: AtomicU32::new(NO_CPU),
+            deadline_cpu: AtomicU32::new(NO_CPU),
+            runtime_ticks: AtomicU64::new(0),
+            switched_in: AtomicU64::new(0),
         }
+    }
+
+    fn state(&self, _: &Sched) -> RunState {
+        RunState::from_u8(self.state.load(Ordering::Relaxed))
+    }
+    fn set_state(&self, _: &Sched, state: RunState) {
+        self.state.store(state as u8, Ordering::Relaxed);
+    }
+    fn wait(&self, _: &Sched) -> Option<u64> {
+        Some(self.wait.load(Ordering::Relaxed)).filter(|&w| w != 0)
+    }
+    fn set_wait(&self, _: &Sched, seq: Option<u64>) {
+        self.wait.store(seq.unwrap_or(0), Ordering::Relaxed);
+    }
+    fn last_cpu(&self, _: &Sched) -> Option<usize> {
+        Some(self.last_cpu.load(Ordering::Relaxed)).filter(|&c| c != NO_CPU).map(|c| c as usize)
+    }
+    fn set_last_cpu(&self, _: &Sched, cpu: usize) {
+        self.last_cpu.store(cpu as u32, Ordering::Relaxed);
+    }
+    fn take_deadline_cpu(&self, _: &Sched) -> Option<usize> {
+        // A load and a store, not a swap: the scheduler lock orders every access.
+        let cpu = self.deadline_cpu.load(Ordering::Relaxed);
+        if cpu == NO_CPU {
+            return None;
+        }
+        self.deadline_cpu.store(NO_CPU, Ordering::Relaxed);
+        Some(cpu as usize)
+    }
+    fn set_deadline_cpu(&self, _: &Sched, cpu: usize) {
+        self.deadline_cpu.store(cpu as u32, Ordering::Relaxed);
+    }
+    /// Starts a stretch on a CPU at counter value `now`.
+    fn switch_in(&self, _: &Sched, now: u64) {
+        self.switched_in.store(now, Ordering::Relaxed);
+    }
+    /// Ends a stretch on a CPU at counter value `now`.
+    fn switch_out(&self, _: &Sched, now: u64) {
+        let ran = now.saturating_sub(self.switched_in.load(Ordering::Relaxed));
+        self.runtime_ticks.store(self.runtime_ticks.load(Ordering::Relaxed) + ran, Ordering::Relaxed);
+    }
+
+    /// Nanoseconds run, the current stretch on a CPU included.
+    fn runtime_now(&self, s: &Sched) -> u64 {
+        let mut ticks = self.runtime_ticks.load(Ordering::Relaxed);
+        if self.state(s) == RunState::Running {
+            ticks += timer::ticks().saturating_sub(self.switched_in.load(Ordering::Relaxed));
+        }
+        ticks_to_ns(ticks)
     }
 }
 
-impl ThreadRun {
-    /// Nanoseconds run, the current stretch on a CPU included.
-    pub fn runtime_now(&self) -> u64 {
-        let ticks = if self.state == RunState::Running {
-            self.runtime_ticks + timer::ticks().saturating_sub(self.switched_in)
-        } else {
-            self.runtime_ticks
-        };
-        ticks_to_ns(ticks)
-    }
+/// Nanoseconds `thread` has run and the CPU it last ran on (ZX_INFO_THREAD_STATS).
+pub fn thread_stats(thread: &Thread) -> (u64, Option<usize>) {
+    let s = SCHED.lock();
+    (thread.run.runtime_now(&s), thread.run.last_cpu(&s))
 }
 
 impl Default for ThreadRun {
@@ -311,24 +488,53 @@ pub fn release_thread() {
 /// Makes a NEW thread runnable (zx_thread_start, zx_process_start).
 pub fn start(thread: &Arc<Thread>) {
     let mut s = SCHED.lock();
-    let last = {
-        let mut run = thread.run.lock();
-        run.state = RunState::Ready;
-        run.last_cpu
-    };
+    thread.run.set_state(&s, RunState::Ready);
+    let last = thread.run.last_cpu(&s);
     enqueue(&mut s, thread.clone(), last);
 }
 
-fn make_ready_if_blocked(thread: &Arc<Thread>) {
-    let mut s = SCHED.lock();
-    let (wait, last, deadline_cpu) = {
-        let mut run = thread.run.lock();
-        if run.state != RunState::Blocked {
-            return;
+/// The thread a wake makes runnable: a reference the waker keeps (the run queue takes
+/// a new count) or one it hands over (the run queue keeps it).
+enum Woken<'a> {
+    Borrowed(&'a Arc<Thread>),
+    Owned(Arc<Thread>),
+}
+
+impl Woken<'_> {
+    #[inline(always)]
+    fn thread(&self) -> &Arc<Thread> {
+        match self {
+            Woken::Borrowed(t) => t,
+            Woken::Owned(t) => t,
         }
-        run.state = RunState::Ready;
-        (run.wait.take(), run.last_cpu, run.deadline_cpu.take())
-    };
+    }
+    #[inline(always)]
+    fn into_arc(self) -> Arc<Thread> {
+        match self {
+            Woken::Borrowed(t) => t.clone(),
+            Woken::Owned(t) => t,
+        }
+    }
+}
+
+/// Makes `thread` runnable if it is blocked in wait number `seq` (the caller ended that
+/// wait). A thread not yet blocked (still on its way to `reschedule`, which sees the
+/// reason and does not sleep) or blocked in another wait is left alone.
+#[inline(always)]
+fn make_ready_if_blocked(woken: Woken, seq: u64) {
+    let mut s = SCHED.lock();
+    let thread = woken.thread();
+    let run = &thread.run;
+    if run.state(&s) != RunState::Blocked || run.wait(&s) != Some(seq) {
+        // A reference handed over is dropped after the lock (never the last one: the
+        // thread's own stack holds its wait's node until the wait is over).
+        drop(s);
+        drop(woken);
+        return;
+    }
+    run.set_state(&s, RunState::Ready);
+    run.set_wait(&s, None);
+    let (last, deadline_cpu) = (run.last_cpu(&s), run.take_deadline_cpu(&s));
     // A thread blocks on one node at a time, and only `reschedule` (under this lock)
     // queues its deadline entry, on the CPU it records in `deadline_cpu`: that one
     // queue is all there is to search.
@@ -338,42 +544,61 @@ fn make_ready_if_blocked(thread: &Arc<Thread>) {
             q.iter().position(|d| matches!(&d.entry, DeadlineEntry::Wake(node) if Arc::ptr_eq(node.thread(), thread)))
         {
             let removed = q.swap_remove(at);
-            enqueue(&mut s, thread.clone(), last);
+            enqueue(&mut s, woken.into_arc(), last);
             drop(s);
-            // Dropped with no lock held (the node may be the last reference).
-            drop((removed, wait));
+            // Dropped with no lock held (it holds a thread reference).
+            drop(removed);
             return;
         }
     }
-    enqueue(&mut s, thread.clone(), last);
-    drop(s);
-    drop(wait);
+    enqueue(&mut s, woken.into_arc(), last);
 }
 
 /// Puts a ready thread on a CPU's queue: an idle CPU first (sending it an IPI when it is
 /// another), else the CPU it last ran on, else the shortest queue.
+#[inline(always)]
 fn enqueue(s: &mut Sched, thread: Arc<Thread>, last: Option<usize>) {
     let me = cpu_index();
+    if cpu::online_count() == 1 {
+        // One CPU: the policy can only name this one (nothing to compare), and no IPI.
+        s.cpus[me].ready.push_back(thread);
+        if s.cpus[me].idle {
+            wake_own_idle_loop(s, me);
+        }
+        return;
+    }
+    enqueue_placed(s, thread, last, me);
+}
+
+/// Work was queued for this CPU while it is flagged idle: the code doing it runs in this
+/// CPU's idle context after its last look (the reaping of a thread that ended, right
+/// after the switch into the idle loop, or an interrupt taken there), and no IPI will
+/// come, so the idle loop is told to look again before it sleeps (it tests
+/// `need_resched` between its reschedule and its `wfi`). Without this, a joiner woken by
+/// the reaping slept until the next timer interrupt, a whole slice.
+///
+/// It is not flagged `woken` (only another CPU's enqueue, with its IPI, is): so the
+/// lockcheck-time check before `wfi` still catches a missing `need_resched`.
+fn wake_own_idle_loop(s: &mut Sched, me: usize) {
+    s.cpus[me].idle = false;
+    cpu::this().need_resched.store(true, Ordering::Relaxed);
+}
+
+/// [`enqueue`] with more than one CPU online: the placement policy.
+#[inline(never)]
+fn enqueue_placed(s: &mut Sched, thread: Arc<Thread>, last: Option<usize>, me: usize) {
     let online = cpu::online_count().min(MAX_CPUS);
-    // One CPU: the policy can only name this one (nothing to compare).
-    let target = if online == 1 {
-        me
-    } else {
-        // The pure placement policy (`sched::run_queue::place`): fewest runnable
-        // threads, then the thread's last CPU, then this one.
-        run_queue::place_by(online, |c| load_of(s, c), last, me).unwrap_or(me)
-    };
+    // The pure placement policy (`sched::run_queue::place`): fewest runnable threads,
+    // then the thread's last CPU, then this one.
+    let target = run_queue::place_by(online, |c| load_of(s, c), last, me).unwrap_or(me);
     s.cpus[target].ready.push_back(thread);
     if s.cpus[target].idle {
-        s.cpus[target].idle = false;
         if target != me {
+            s.cpus[target].idle = false;
             s.cpus[target].woken = true;
             super::irq::send_reschedule(target);
         } else {
-            // This CPU is idle and runs this code in its idle loop's context (a timer
-            // pass, an interrupt, or reaping after the switch to it): the idle loop
-            // looks again before it sleeps when asked, as it does after an IPI.
-            cpu::this().need_resched.store(true, Ordering::Relaxed);
+            wake_own_idle_loop(s, me);
         }
     }
 }
@@ -421,7 +646,7 @@ enum Outcome<'a> {
     /// It stays runnable (yield, preemption).
     Yield,
     /// It waits on the node until the deadline (`i64::MAX`: none).
-    Block(&'a Arc<WaitNode>, i64),
+    Block(WaitRef<'a>, i64),
     /// It has ended.
     Exit,
 }
@@ -436,12 +661,11 @@ fn reschedule(outcome: Outcome) {
     // below, which hands that reference back for the reaper or to be dropped.
     let prev = local.running();
     if let Some(p) = &prev {
-        let mut run = p.run.lock();
-        run.runtime_ticks += now.saturating_sub(run.switched_in);
+        let run = &p.run;
+        run.switch_out(&s, now);
         match &outcome {
             Outcome::Yield => {
-                run.state = RunState::Ready;
-                drop(run);
+                run.set_state(&s, RunState::Ready);
                 s.cpus[cpu].ready.push_back(Arc::clone(p));
             }
             Outcome::Block(node, deadline) => {
@@ -450,22 +674,21 @@ fn reschedule(outcome: Outcome) {
                 // under the lock `kick` takes, before the thread can be queued as
                 // blocked (else it would wait for good).
                 if p.kill_pending() {
-                    let _ =
-                        node.reason.compare_exchange(0, WakeReason::Killed.code(), Ordering::AcqRel, Ordering::Acquire);
+                    node.end(WakeReason::Killed);
                 }
                 if node.reason().is_some() {
                     // Woken before it could sleep.
-                    run.switched_in = now;
+                    run.switch_in(&s, now);
                     return;
                 }
-                run.state = RunState::Blocked;
-                run.wait = Some(Arc::clone(node));
+                run.set_state(&s, RunState::Blocked);
+                run.set_wait(&s, Some(node.seq));
                 if *deadline != i64::MAX {
-                    s.cpus[cpu].deadlines.push(Deadline::new(*deadline, DeadlineEntry::Wake(Arc::clone(node))));
-                    run.deadline_cpu = Some(cpu);
+                    s.cpus[cpu].deadlines.push(Deadline::new(*deadline, DeadlineEntry::Wake(node.to_node())));
+                    run.set_deadline_cpu(&s, cpu);
                 }
             }
-            Outcome::Exit => run.state = RunState::Dead,
+            Outcome::Exit => run.set_state(&s, RunState::Dead),
         }
     }
     let next = pick(&mut s, cpu);
@@ -474,21 +697,18 @@ fn reschedule(outcome: Outcome) {
         && Arc::ptr_eq(p, n)
     {
         // Yielded with nothing else to run.
-        let mut run = p.run.lock();
-        run.state = RunState::Running;
-        run.switched_in = now;
+        p.run.set_state(&s, RunState::Running);
+        p.run.switch_in(&s, now);
         s.cpus[cpu].slice_end = now + slice;
-        drop(run);
         let at = timer_due(&s.cpus[cpu], now);
         drop(s);
-        arm_timer_at(at, now);
+        arm_timer_by(at, now);
         return;
     }
     if let Some(n) = &next {
-        let mut run = n.run.lock();
-        run.state = RunState::Running;
-        run.last_cpu = Some(cpu);
-        run.switched_in = now;
+        n.run.set_state(&s, RunState::Running);
+        n.run.set_last_cpu(&s, cpu);
+        n.run.switch_in(&s, now);
     }
     s.cpus[cpu].slice_end = now + slice;
     // The timer is armed from this same look at the queue (one lock round trip, not
@@ -539,11 +759,12 @@ fn reschedule(outcome: Outcome) {
         }
         _ => drop(left),
     }
-    arm_timer_at(due, now);
+    arm_timer_by(due, now);
     // SAFETY: `prev_ctx` is this CPU's running context: the idle loop's, or the current
     // thread's, kept alive by the run queue (Yield), the wait node its caller holds
-    // (Block) or the reaper slot (Exit). `next_ctx` is kept alive by `local.current` until this CPU switches
-    // away from it. No spinlock is held.
+    // (Block: a `WaitNode` counts its thread) or the reaper slot (Exit). `next_ctx` is
+    // kept alive by this CPU's running cell (`set_current`) until this CPU switches away
+    // from it. No spinlock is held.
     #[allow(unsafe_code)]
     unsafe {
         context::switch(prev_ctx, next_ctx, way)
@@ -557,14 +778,22 @@ fn ticks_to_ns(ticks: u64) -> u64 {
 
 /// Runs on whatever context a CPU switched to, right after the switch: the ended
 /// thread of the previous context is freed now that nothing runs on its stack.
+#[inline(always)]
 fn finish_switch() {
-    let local = cpu::this();
     // Only the context switching away from an ended thread on this CPU sets the flag
     // (with the slot), and only the next context on this CPU clears it: no other CPU
-    // touches either, so a relaxed flag spares the lock on every other switch.
-    if !local.reap_pending.swap(false, Ordering::Relaxed) {
-        return;
+    // touches either, so a relaxed load spares the lock (and a call) on every other
+    // switch.
+    if cpu::this().reap_pending.load(Ordering::Relaxed) {
+        reap();
     }
+}
+
+/// The slow half of [`finish_switch`]: frees the ended thread in this CPU's reaper slot.
+#[inline(never)]
+fn reap() {
+    let local = cpu::this();
+    local.reap_pending.store(false, Ordering::Relaxed);
     let ended = local.reap.lock().take();
     if let Some(thread) = ended {
         thread.after_death();
@@ -598,16 +827,33 @@ fn timer_due(q: &CpuQueue, now: u64) -> u64 {
 /// Arms this CPU's timer for counter value `at`.
 fn arm_timer_at(at: u64, now: u64) {
     // At least 20 us ahead: an interrupt due now is taken on the way out anyway, and a
-    // timer armed in the past would fire again at once.
-    timer::arm(at.saturating_sub(now).max(slice_ticks().1));
+    // timer armed in the past would fire again at once. At most what the 32-bit
+    // down-counter holds (`timer::arm`), so the record below is what is armed.
+    let delay = at.saturating_sub(now).max(slice_ticks().1).min(u32::MAX as u64);
+    cpu::this().timer_at.store(now + delay, Ordering::Relaxed);
+    timer::arm(delay);
+}
+
+/// Arms this CPU's timer for counter value `at` at a switch, unless it is already armed
+/// for a time still ahead and no later than `at`: then it fires at or before `at`, and
+/// its interrupt arms it for what is due by then (`timer_interrupt`). An early
+/// interrupt only costs one look at the queue, where one fired late would let a slice
+/// or a deadline overrun, so this is sound; it spares the timer writes of most
+/// switches (each gives a fresh slice, whose end is later than the one armed).
+fn arm_timer_by(at: u64, now: u64) {
+    // Only this CPU arms its timer and records it, with interrupts masked.
+    if run_queue::timer_write_needed(cpu::this().timer_at.load(Ordering::Relaxed), now, at) {
+        arm_timer_at(at, now);
+    }
 }
 
 /// The current thread waits on `node` until it is woken or `deadline` (monotonic
 /// nanoseconds; `i64::MAX` for none) passes. `state` is the `ZX_THREAD_STATE_*` shown
 /// meanwhile. A kill ends the wait with `Killed` (and the thread then ends before it
 /// returns to EL0).
-pub fn block(node: &Arc<WaitNode>, state: u32, deadline: i64) -> WakeReason {
-    let thread = node.thread();
+#[inline(always)]
+pub fn block(node: WaitRef, state: u32, deadline: i64) -> WakeReason {
+    let thread = node.thread;
     if thread.kill_pending() {
         node.wake(WakeReason::Killed);
     }
@@ -627,10 +873,11 @@ pub fn block(node: &Arc<WaitNode>, state: u32, deadline: i64) -> WakeReason {
 /// Sleeps until `deadline` (nanosleep).
 pub fn sleep_until(deadline: i64) -> WakeReason {
     let Some(thread) = cpu::current_running() else { return WakeReason::TimedOut };
-    let node = WaitNode::new(Arc::clone(&thread));
-    let reason = block(&node, crate::abi::thread_state::BLOCKED_SLEEPING, deadline);
-    WaitNode::recycle(node);
-    reason
+    let (node, me) = WaitNode::begin(&thread);
+    // Nothing else may end a sleep but its deadline and a kill, which name it by the
+    // thread's own record: the node is not needed.
+    drop(node);
+    block(me, crate::abi::thread_state::BLOCKED_SLEEPING, deadline)
 }
 
 /// Lets other runnable threads run first.
@@ -773,14 +1020,12 @@ pub fn remove_deadline_call(token: u64) -> Option<Arc<dyn DeadlineCallback>> {
 /// runs it.
 pub fn kick(thread: &Arc<Thread>) {
     let wait = {
-        let _s = SCHED.lock();
-        let run = thread.run.lock();
-        match run.state {
-            RunState::Blocked => run.wait.clone(),
+        let s = SCHED.lock();
+        let run = &thread.run;
+        match run.state(&s) {
+            RunState::Blocked => run.wait(&s).map(|seq| WaitNode { thread: thread.clone(), seq }),
             RunState::Running => {
-                let target = run.last_cpu;
-                drop(run);
-                if let Some(c) = target
+                if let Some(c) = run.last_cpu(&s)
                     && c != cpu_index()
                 {
                     super::irq::send_reschedule(c);

@@ -67,8 +67,6 @@ pub mod class {
     pub static ASIDS: LockClass = LockClass { name: "ASID allocator", rank: 38 };
     /// Run queues, deadline queues.
     pub static SCHED: LockClass = LockClass { name: "scheduler", rank: 44 };
-    /// A thread's run state.
-    pub static THREAD_RUN: LockClass = LockClass { name: "thread run state", rank: 46 };
     /// Leaf locks of other objects (an eventpair's peer link).
     pub static LEAF: LockClass = LockClass { name: "leaf", rank: 50 };
 }

@@ -138,6 +138,7 @@ impl AsidAllocator {
     /// before it writes TTBR0, because a roll-over made ids of the old generation free
     /// again. Each CPU is told once per roll-over. `Err(OutOfRange)`: `cpu` is not
     /// below [`MAX_CPUS`].
+    #[inline]
     pub fn activate(&mut self, cpu: usize, tag: &mut AsidTag) -> ZxResult<bool> {
         // Checked first so that a refused call hands out no id.
         if cpu >= MAX_CPUS {

@@ -193,6 +193,16 @@ impl<T: Copy + Eq> RunQueue<T> {
     }
 }
 
+/// Whether a CPU whose timer is armed for counter value `armed` must write it so that it
+/// fires by `due`, at time `now`. Not when it is armed for a time still ahead and no
+/// later than `due`: it then fires at or before `due`, and that interrupt arms it for
+/// what is due then (an early interrupt costs a look; a late one would let a slice or a
+/// deadline overrun, which this never allows). A timer armed in the past (fired, or
+/// about to) or later than `due` is written.
+pub const fn timer_write_needed(armed: u64, now: u64, due: u64) -> bool {
+    !(armed > now && armed <= due)
+}
+
 /// The CPU for a thread that has just become runnable (created, woken, or its wait
 /// timed out), given every online CPU's load (`loads[cpu]`), the CPU it last ran on
 /// and the CPU doing the waking. In order of preference:

@@ -484,3 +484,40 @@ fn randomized_model_run_on_one_cpu() {
         assert!(q.waiting().eq(model.iter().copied()));
     }
 }
+
+#[test]
+fn the_timer_is_written_only_when_it_would_fire_too_late() {
+    // Armed ahead and no later than due: it fires in time (early at worst).
+    assert!(!timer_write_needed(150, 100, 200));
+    assert!(!timer_write_needed(200, 100, 200));
+    // Armed later than due: it would fire late.
+    assert!(timer_write_needed(250, 100, 200));
+    // Armed in the past (fired or pending) or never (0): written.
+    assert!(timer_write_needed(100, 100, 200));
+    assert!(timer_write_needed(50, 100, 200));
+    assert!(timer_write_needed(0, 100, 200));
+    // Due already: only a timer armed ahead and not after it is kept, which cannot be.
+    assert!(timer_write_needed(150, 100, 90));
+}
+
+/// Whatever the sequence of switches (each with its own due time), the timer never
+/// fires after the earliest time due since it was last written or fired.
+#[test]
+fn skipped_timer_writes_never_make_it_late() {
+    let mut armed = 0u64;
+    let mut now = 1u64;
+    let mut seed = 7u64;
+    for _ in 0..10_000 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        now += (seed >> 59) + 1;
+        if armed != 0 && armed <= now {
+            // It fired: the interrupt arms it for a fresh due time.
+            armed = 0;
+        }
+        let due = now + 1 + (seed >> 40) % 1000;
+        if timer_write_needed(armed, now, due) {
+            armed = due;
+        }
+        assert!(armed > now && armed <= due, "armed {armed} at {now}, due {due}");
+    }
+}

@@ -73,7 +73,7 @@ impl Drop for Message {
 
 /// A `zx_channel_call` waiting for its reply.
 struct CallWaiter {
-    node: Arc<WaitNode>,
+    node: WaitNode,
     reply: Mutex<Option<Message>>,
     /// Why it ended without a reply: PEER_CLOSED or CANCELED (as a status word).
     ended: AtomicU32,
@@ -218,6 +218,7 @@ impl Channel {
 
     /// Hands `msg` to the peer (the caller holds the pair lock): PEER_CLOSED, the queue
     /// cap, a pending call's reply, or queued. A refused message comes back.
+    #[inline(always)]
     fn deliver(&self, state: &mut PairState, msg: Message) -> Result<Option<Arc<Channel>>, (ZxError, Message)> {
         let peer = &mut state.ends[self.peer_side()];
         if !peer.open {
@@ -248,6 +249,7 @@ impl Channel {
 
     /// `zx_channel_write` after its checks: the message goes to the peer. A refused
     /// message comes back with the error, for the caller to free with no lock held.
+    #[inline]
     pub fn write(&self, msg: Message) -> Result<(), (ZxError, Message)> {
         let peer = {
             let mut state = self.pair.state.lock();
@@ -259,6 +261,7 @@ impl Channel {
 
     /// `zx_channel_read` after its checks: the first message if it fits in `max_bytes`
     /// and `max_handles`; PEER_CLOSED or SHOULD_WAIT when there is none.
+    #[inline]
     pub fn read(&self, max_bytes: u32, max_handles: u32, may_discard: bool) -> ZxResult<ReadOutcome> {
         let mut state = self.pair.state.lock();
         let peer_open = state.ends[self.peer_side()].open;
@@ -327,7 +330,7 @@ impl Channel {
             }
         };
         drop(peer);
-        let reason = sched::block(&waiter.node, thread_state::BLOCKED_CHANNEL, deadline);
+        let reason = sched::block(waiter.node.as_ref(), thread_state::BLOCKED_CHANNEL, deadline);
         let (reply, me) = {
             let mut state = self.pair.state.lock();
             let me = state.ends[self.side].queue.remove_call(txid);

@@ -19,7 +19,7 @@ struct Input {
     ring: [u8; RING_BYTES],
     head: usize,
     len: usize,
-    waiters: Vec<Arc<WaitNode>>,
+    waiters: Vec<WaitNode>,
 }
 
 static INPUT: crate::kernel::sync::Lock<Input> = crate::kernel::sync::Lock::new(
@@ -106,9 +106,9 @@ pub fn read(thread: &Arc<Thread>, out: &mut [u8]) -> ZxResult<usize> {
             node
         };
         // The waiting thread reads as RUNNING (Zircon blocks here without a reason).
-        let reason = sched::block(&node, 0, i64::MAX);
+        let reason = sched::block(node.as_ref(), 0, i64::MAX);
         if reason != WakeReason::Satisfied {
-            INPUT.lock().waiters.retain(|n| !Arc::ptr_eq(n, &node));
+            INPUT.lock().waiters.retain(|n| !n.same(&node));
             return Err(ZxError::Canceled);
         }
     }

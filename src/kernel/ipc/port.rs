@@ -55,7 +55,7 @@ static NEXT_REGISTRATION: AtomicU64 = AtomicU64::new(1);
 
 struct PortState {
     queue: PortQueue<Packet, Arc<Registration>>,
-    waiters: VecDeque<Arc<WaitNode>>,
+    waiters: VecDeque<WaitNode>,
 }
 
 /// A user packet copied from a user address into its FIFO slot, `type` then forced to
@@ -192,10 +192,10 @@ impl Port {
                 state.waiters.push_back(node.clone());
                 node
             };
-            let reason = sched::block(&node, thread_state::BLOCKED_PORT, deadline);
+            let reason = sched::block(node.as_ref(), thread_state::BLOCKED_PORT, deadline);
             if reason != WakeReason::Satisfied {
                 let mut state = self.state.lock();
-                state.waiters.retain(|n| !Arc::ptr_eq(n, &node));
+                state.waiters.retain(|n| !n.same(&node));
                 return Err(if reason == WakeReason::TimedOut { ZxError::TimedOut } else { ZxError::Canceled });
             }
         }

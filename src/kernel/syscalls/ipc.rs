@@ -88,6 +88,7 @@ fn consume_handles(c: &Caller, handles: u64, count: u64) {
 /// ABI.md 43; `min_bytes` is call's 4-byte minimum, checked after the copy). Handles
 /// that pass move out of the table; on an error those are closed here, and the caller
 /// still has to consume the entries left.
+#[inline(always)]
 fn take_message(
     c: &Caller,
     channel: &Arc<Channel>,
@@ -203,8 +204,11 @@ fn write_inner(
 /// Copies a received message out: `bytes` (the caller checked it fits), then its
 /// handles, installed in the caller's table with fresh serials (waits through the
 /// handles as they were in the sender's table end now, ABI.md section 4), their values
-/// written to `handles`. A fault loses the message and its handles.
-fn copy_out(c: &Caller, channel: Option<&Channel>, mut msg: Message, bytes: u64, handles: u64) -> ZxResult {
+/// written to `handles`. A fault loses the message and its handles. The message is
+/// borrowed, not moved (a move of it is a `memcpy` call on this target); the caller
+/// drops what is left of it.
+#[inline(always)]
+fn copy_out(c: &Caller, channel: Option<&Channel>, msg: &mut Message, bytes: u64, handles: u64) -> ZxResult {
     if !msg.bytes.is_empty() {
         user::put_bytes(bytes, &msg.bytes)?;
     }
@@ -216,7 +220,6 @@ fn copy_out(c: &Caller, channel: Option<&Channel>, mut msg: Message, bytes: u64,
         return Ok(());
     }
     let received = core::mem::take(&mut msg.handles);
-    drop(msg);
     let mut raw = [0u8; MAX_MSG_HANDLES * 4];
     let mut installed = [0u32; MAX_MSG_HANDLES];
     let mut count = 0;
@@ -280,9 +283,9 @@ pub fn channel_read(
             write_actuals(nb, nh)?;
             Err(ZxError::BufferTooSmall)
         }
-        ReadOutcome::Message(msg) => {
+        ReadOutcome::Message(mut msg) => {
             write_actuals(msg.bytes.len() as u32, msg.handles.len() as u32)?;
-            copy_out(c, Some(&channel), msg, bytes, handles)
+            copy_out(c, Some(&channel), &mut msg, bytes, handles)
         }
     }
 }
@@ -349,7 +352,8 @@ pub fn channel_call(
         return Err(e);
     }
     // Its buffer goes back to the channel it came through.
-    copy_out(c, Some(&channel), reply, args.rd_bytes, args.rd_handles)
+    let mut reply = reply;
+    copy_out(c, Some(&channel), &mut reply, args.rd_bytes, args.rd_handles)
 }
 
 /// Steps 2–10 of `zx_channel_call`: the reply, or the error and whether the handles

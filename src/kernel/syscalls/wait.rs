@@ -17,7 +17,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 /// One object's part of a wait.
 struct SignalWaiter {
-    node: Arc<WaitNode>,
+    node: WaitNode,
     mask: u32,
     serial: u64,
     seen: AtomicU32,
@@ -60,9 +60,8 @@ fn current_signals(object: &Arc<dyn KernelObject>) -> u32 {
 /// in `seen`.
 ///
 /// The per-item state lives in arrays of `N` on the stack (`wait_one` has `N` = 1), so a
-/// wait allocates one observer per item and, on a warm CPU, no wait node: the node is
-/// this CPU's spare (`WaitNode::new`) and goes back to it at the end
-/// (`WaitNode::recycle`), which keeps it only if no other reference is left.
+/// wait allocates one observer per item and nothing else (the wait node is the thread's
+/// own wait word, `WaitNode::new`).
 fn wait_on<const N: usize>(
     thread: &Arc<Thread>,
     items: &[(Arc<dyn KernelObject>, u64, u32)],
@@ -98,7 +97,7 @@ fn wait_on<const N: usize>(
     } else if node.reason().is_some() {
         node.reason().unwrap_or(WakeReason::Satisfied)
     } else {
-        sched::block(&node, state, if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline })
+        sched::block(node.as_ref(), state, if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline })
     };
     for (i, ((object, _, _), w)) in items.iter().zip(waiters.iter_mut()).enumerate() {
         let w = w.take();
@@ -111,9 +110,57 @@ fn wait_on<const N: usize>(
         let final_now = if i < registered { now | current_signals(object) & !signal::HANDLE_CLOSED } else { now };
         seen[i] = union | final_now;
     }
-    WaitNode::recycle(node);
     result?;
     Ok(reason)
+}
+
+/// Waits on one object (`zx_object_wait_one`) for a signal of `mask` until `deadline`
+/// or the closing of the handle `serial`; returns the reason and the union of the
+/// signals seen. As [`wait_on`] with one item, but the observer is an inline entry of
+/// the object's list and the seen signals are kept in the thread's wait cell, so the
+/// wait allocates nothing.
+fn wait_single(
+    thread: &Arc<Thread>,
+    object: &Arc<dyn KernelObject>,
+    serial: u64,
+    mask: u32,
+    deadline: i64,
+) -> ZxResult<(WakeReason, u32)> {
+    // The node goes to the object's list; this thread keeps an uncounted view of its
+    // wait.
+    let (node, me) = WaitNode::begin(thread);
+    // The object's type and base are looked up once (one virtual call, not six).
+    let header = object.header();
+    let base = header.base;
+    let vmo = header.facts.obj_type() == crate::abi::obj_type::VMO;
+    let signals = || if vmo { current_signals(object) } else { base.signals() };
+    // VMO signals the store keeps are checked now (their changes wake no one).
+    let extra = signals();
+    if extra & mask != 0 {
+        return Ok((WakeReason::Satisfied, extra | signals()));
+    }
+    me.note_seen(extra);
+    base.add_waiter(node, mask, serial)?;
+    let reason = match me.reason() {
+        Some(reason) => reason,
+        None => sched::block(
+            me,
+            thread_state::BLOCKED_WAIT_ONE,
+            if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline },
+        ),
+    };
+    // Only the entry ends this wait with SATISFIED (a matching signal) or CANCELED (its
+    // handle closed), and it is removed from the list in that same step under the
+    // signal lock (`on_signals`/`on_handle_closed` return true), so then there is
+    // nothing to remove; a deadline or a kill leaves it registered. Sound even if this
+    // thread runs before the waker has finished that step: the entry records what it
+    // saw before it wakes and does nothing after, and a new registration on the object
+    // waits for the signal lock.
+    let now = match reason {
+        WakeReason::Satisfied | WakeReason::Canceled => 0,
+        _ => base.remove_waiter(me),
+    };
+    Ok((reason, me.seen() | now | signals() & !signal::HANDLE_CLOSED))
 }
 
 /// `zx_object_wait_one`: BAD_HANDLE, WAIT, waitable; then waits. `observed` gets the
@@ -177,11 +224,8 @@ fn block_one(
     deadline: i64,
     observed: u64,
 ) -> ZxResult {
-    let items = [(object, serial, signals)];
-    let mut seen = [0u32; 1];
-    let reason = wait_on(&c.thread, &items, deadline, thread_state::BLOCKED_WAIT_ONE, &mut seen)?;
-    drop(items);
-    let mut seen_now = seen[0];
+    let (reason, mut seen_now) = wait_single(&c.thread, &object, serial, signals, deadline)?;
+    drop(object);
     if reason == WakeReason::Canceled {
         seen_now |= signal::HANDLE_CLOSED;
     }
@@ -204,7 +248,7 @@ const WAIT_MANY_MAX: u64 = 64;
 pub fn wait_many(c: &Caller, items: u64, count: u64, deadline: i64) -> ZxResult {
     if count == 0 {
         let reason = sched::block(
-            &WaitNode::new(c.thread.clone()),
+            WaitNode::begin(&c.thread).1,
             thread_state::BLOCKED_WAIT_MANY,
             if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline },
         );

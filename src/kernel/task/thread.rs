@@ -8,7 +8,7 @@ use crate::arch::aarch64::exception::TrapFrame;
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::kstack::KernelStack;
 use crate::kernel::object::{KernelObject, ObjectBase};
-use crate::kernel::sched::{self, ThreadRun};
+use crate::kernel::sched::{self, ThreadRun, WaitCell};
 use crate::kernel::sync::{Lock, LockGuard, class};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
@@ -55,7 +55,9 @@ pub struct Thread {
     life: AtomicU8,
     kill: AtomicBool,
     /// Scheduler state (only with the scheduler's lock held).
-    pub(crate) run: Lock<ThreadRun>,
+    pub(crate) run: ThreadRun,
+    /// Its current or last wait (`sched::WaitNode`).
+    pub(crate) wait: WaitCell,
     blocked_state: AtomicU32,
 }
 
@@ -74,7 +76,8 @@ impl Thread {
             stack: Lock::new(&class::THREAD_LIFE, Some(stack)),
             life: AtomicU8::new(ThreadLife::New as u8),
             kill: AtomicBool::new(false),
-            run: Lock::new(&class::THREAD_RUN, ThreadRun::new()),
+            run: ThreadRun::new(),
+            wait: WaitCell::new(),
             blocked_state: AtomicU32::new(0),
         });
         process.add_thread(&thread)?;
@@ -125,8 +128,7 @@ impl Thread {
 
     /// Nanoseconds run and the last CPU (ZX_INFO_THREAD_STATS).
     pub fn stats(&self) -> (u64, Option<usize>) {
-        let run = self.run.lock();
-        (run.runtime_now(), run.last_cpu)
+        sched::thread_stats(self)
     }
 
     /// `zx_thread_start`: a NEW thread of a RUNNING process starts at EL0: pc = entry,
