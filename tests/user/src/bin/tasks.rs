@@ -52,7 +52,6 @@ static TESTS: &[user::Test] = tests![
     // Processes.
     process_start_and_exit_code,
     process_last_thread_exit_ends_it_with_zero,
-    process_end_wakes_its_waiter_at_once,
     process_exit_kills_its_threads,
     process_read_write_memory,
     process_start_moves_arg1,
@@ -912,29 +911,6 @@ fn process_last_thread_exit_ends_it_with_zero(ctx: &Ctx) -> TestResult {
     check_ok(task_kill(&spinner.image.thread), "kill the thread")?;
     let info = spinner.wait_end()?;
     check_eq(info.return_code, 0, "return code after its last thread was killed")
-}
-
-/// On one CPU a process ends while its CPU reaps its last thread, in the idle loop right
-/// after the switch away from it, where no IPI announces the waiter it wakes: the idle
-/// loop must run that waiter at once, not at its next timer interrupt (a whole 10 ms
-/// slice per process, which is what the waits took for a while).
-fn process_end_wakes_its_waiter_at_once(ctx: &Ctx) -> TestResult {
-    if cpus() != 1 {
-        return Ok(());
-    }
-    const ROUNDS: i64 = 20;
-    let start = clock_get_monotonic();
-    for _ in 0..ROUNDS {
-        let child = Child::spawn(ctx, ctx.root_job(), "quick-exit", CMD_EXIT, &[0], 0)?;
-        child.wait_end()?;
-    }
-    let took = clock_get_monotonic() - start;
-    // Each round takes well under a millisecond even under TCG; a round that waited for
-    // the timer takes at least the 10 ms slice.
-    if took >= ROUNDS * 5_000_000 {
-        fail!("{ROUNDS} process spawns and waits took {} us (at least one timer slice each?)", took / 1000);
-    }
-    Ok(())
 }
 
 fn process_exit_kills_its_threads(ctx: &Ctx) -> TestResult {
