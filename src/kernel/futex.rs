@@ -54,7 +54,7 @@ fn check_ptr(ptr: u64) -> ZxResult {
 
 /// Reads the futex word, with [`FUTEXES`] held by the caller.
 ///
-/// Lock-free first attempt (`user::get`): the copy runs without the VM lock and takes it
+/// Lock-free first attempt (`user::get_u32`, one load): the copy runs without the VM lock and takes it
 /// only when it faults (a page to commit, or a bad pointer), to resolve the fault and
 /// read again, so a warm wait never touches the VM lock. Sound for the reasons given at
 /// `user::get` (a copy that does not fault read through page-table entries that were
@@ -64,9 +64,7 @@ fn check_ptr(ptr: u64) -> ZxResult {
 /// read below sees the new value, or the wake finds this waiter queued. The fallback
 /// takes the VM lock inside [`FUTEXES`], the documented order (futex table, then VM).
 fn read_word(ptr: u64) -> ZxResult<i32> {
-    let mut bytes = [0u8; 4];
-    super::syscalls::user::get(ptr, &mut bytes)?;
-    Ok(i32::from_le_bytes(bytes))
+    Ok(super::syscalls::user::get_u32(ptr)? as i32)
 }
 
 /// Validates a new owner: none (0), or a thread of the same process that is not the

@@ -185,3 +185,23 @@ user_store_end:
 user_store_fault:
     mov     x0, #4
     b       user_copy_small_done
+
+// Loads the 32-bit value at user address x0 (a futex word), the common 4-byte read
+// without the copy loop's tests. Returns the value zero-extended, or 1 << 32 when the
+// load faulted; a fault here resumes at user_load_fault (arch::aarch64::user_copy::
+// fixup_for knows this range too).
+//
+//   uint64_t ferrite_load_user_u32(const uint32_t *src)  -> value, or 1 << 32
+.global ferrite_load_user_u32
+ferrite_load_user_u32:
+    SET_PAN 0
+.global user_load_begin
+user_load_begin:
+    ldr     w0, [x0]
+    b       user_copy_small_done
+.global user_load_end
+user_load_end:
+.global user_load_fault
+user_load_fault:
+    mov     x0, #(1 << 32)
+    b       user_copy_small_done

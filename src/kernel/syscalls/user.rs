@@ -66,7 +66,7 @@ pub fn copy_page_bytes(k: &mut Kernel, user: u64, kernel_va: u64, len: usize, to
     })
 }
 
-// The three calls below are for handlers that hold no VM state. They first try the copy
+// The four calls below are for handlers that hold no VM state. They first try the copy
 // without the VM lock, and take it only when the copy faults (a page to commit or to
 // fork, or a bad pointer), to resolve the fault and copy again from the start. Why the
 // lock-free attempt is sound:
@@ -113,6 +113,21 @@ pub fn put_bytes(user: u64, bytes: &[u8]) -> ZxResult {
         return Ok(());
     }
     crate::kernel::with_kernel(|k| write_bytes(k, user, bytes))
+}
+
+/// The 32-bit little-endian value at `user` (a futex word), taking the VM lock only if
+/// the load faults; an aligned word is one load instruction (`load_u32_from_user`), an
+/// unaligned one goes the general way.
+pub fn get_u32(user: u64) -> ZxResult<u32> {
+    check_range(user, 4, false)?;
+    if user.is_multiple_of(4)
+        && let Ok(value) = user_copy::load_u32_from_user(user)
+    {
+        return Ok(value);
+    }
+    let mut bytes = [0u8; 4];
+    crate::kernel::with_kernel(|k| read_bytes(k, user, &mut bytes))?;
+    Ok(u32::from_le_bytes(bytes))
 }
 
 /// [`read_bytes`] taking the VM lock itself only if the copy faults.
