@@ -1635,6 +1635,14 @@ fn futex_errors_and_timeouts(ctx: &Ctx) -> TestResult {
     check_status(raw_wait(0, 0, 0, 0), ZX_ERR_INVALID_ARGS, "NULL")?;
     check_status(raw_wait(ptr + 1, 5, 0, 0), ZX_ERR_INVALID_ARGS, "misaligned")?;
     check_status(raw_wait(USER_END, 5, 0, 0), ZX_ERR_INVALID_ARGS, "outside user space")?;
+    // The word is read with one load that may fault: in a mapped page not yet committed
+    // (the fault is resolved, the page reads as zeros) and in an unmapped page.
+    let fresh = check_ok(vmo_create(PAGE_SIZE, 0), "a fresh VMO")?;
+    let at = check_ok(vmar_map(ctx.root_vmar, VM_RW, 0, &fresh, 0, PAGE_SIZE), "map it")?;
+    check_status(raw_wait(at + 64, 0, 0, 0), ZX_ERR_TIMED_OUT, "a word in an untouched page is 0")?;
+    check_status(raw_wait(at + 64, 1, 0, 0), ZX_ERR_BAD_STATE, "and is not 1")?;
+    check_ok(vmar_unmap(ctx.root_vmar, at, PAGE_SIZE), "unmap it")?;
+    check_status(raw_wait(at + 64, 0, 0, 0), ZX_ERR_INVALID_ARGS, "a word in an unmapped page")?;
     check_status(futex_wait(&word, 6, 0, TIME_INFINITE), ZX_ERR_BAD_STATE, "value differs")?;
     check_status(futex_wait(&word, 5, 0, 0), ZX_ERR_TIMED_OUT, "deadline 0")?;
     check_status(futex_wait(&word, 5, 0, TIME_INFINITE_PAST), ZX_ERR_TIMED_OUT, "deadline in the past")?;
