@@ -144,7 +144,8 @@ fn lock_writer() -> WriterGuard {
         return WriterGuard { owned: false };
     }
     while WRITER.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
-        core::hint::spin_loop();
+        // Another CPU holds the console: let it run (see `spin_wait_hint`).
+        crate::arch::aarch64::cpu::spin_wait_hint();
     }
     WriterGuard { owned: true }
 }

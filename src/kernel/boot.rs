@@ -424,7 +424,7 @@ fn start_other_cpus() {
             if timer::ticks().wrapping_sub(started) > second {
                 break;
             }
-            core::hint::spin_loop();
+            crate::arch::aarch64::cpu::spin_wait_hint();
         }
         if super::cpu::get(next).online.load(core::sync::atomic::Ordering::Acquire) {
             // The stack is the CPU's idle stack for good.

@@ -137,7 +137,9 @@ impl<T> Lock<T> {
         let mut since = 0u64;
         let mut spins = 0u32;
         loop {
-            core::hint::spin_loop();
+            // The holder runs on another CPU: let it (under QEMU's round-robin vCPUs the
+            // hint is what makes it run at all; see `spin_wait_hint`).
+            crate::arch::aarch64::cpu::spin_wait_hint();
             if let Some(guard) = self.inner.try_lock() {
                 return guard;
             }

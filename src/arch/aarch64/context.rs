@@ -342,7 +342,7 @@ pub unsafe fn switch(prev: *const Context, next: *const Context, way: Switch) {
     let (prev_ref, next_ref) = unsafe { (&*prev, &*next) };
     assert!(prev_ref.on_cpu.load(Ordering::Relaxed) == me, "context switch away from a context this CPU does not run");
     while next_ref.on_cpu.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
-        core::hint::spin_loop();
+        super::cpu::spin_wait_hint();
     }
     // SAFETY: `prev` is this CPU's running context (checked above), `next` is owned by
     // this CPU now (its flag was 0 and we set it) and fully saved (acquire on the flag

@@ -29,6 +29,18 @@ pub fn enable_interrupts() {
     unsafe { asm!("msr daifclr, #2", options(nomem, nostack)) };
 }
 
+/// One turn of a spin-wait for another CPU: the `yield` hint (Linux's `cpu_relax` on
+/// arm64), not `core::hint::spin_loop`'s `isb`. It tells the machine this CPU makes no
+/// progress; QEMU's TCG, when it runs the vCPUs in turn (`-icount`, single-threaded),
+/// answers it by running the next vCPU, which is what the waiting CPU waits for (an
+/// `isb` spin there lasted until the spinning vCPU's turn ended, milliseconds of
+/// virtual time).
+#[inline(always)]
+pub fn spin_wait_hint() {
+    // SAFETY: a hint: no memory, no registers, no state.
+    unsafe { asm!("yield", options(nomem, nostack, preserves_flags)) };
+}
+
 /// Full-system data synchronisation barrier followed by an instruction barrier.
 pub fn dsb_isb() {
     barrier::dsb(barrier::SY);
