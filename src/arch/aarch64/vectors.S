@@ -74,6 +74,19 @@
     ldp     x16, x17, [sp, #TF_X + 8 * 16]
 .endm
 
+// The lean frame of a syscall or a resolved user data abort back into the registers,
+// but for x0 and x1 (each caller pops the frame with their load): ELR/SPSR (a fault
+// fixed up on the way, or a switch to another thread and back, rewrote them), x2..x18,
+// x29 and x30. x19..x28 were preserved by the Rust callee and SP_EL0 never changed.
+.macro RESTORE_LEAN_FRAME
+    ldp     x10, x11, [sp, #TF_ELR]
+    msr     elr_el1, x10
+    msr     spsr_el1, x11
+    RESTORE_X2_TO_X17
+    ldr     x18, [sp, #TF_X + 8 * 18]
+    ldp     x29, x30, [sp, #TF_X + 8 * 29]
+.endm
+
 .macro ENTRY kind
     .balign 0x80
     stp     x0, x1, [sp, #-FRAME_SIZE]!     // the frame, and x0/x1 at its start (TF_X = 0)
@@ -200,12 +213,7 @@ el0_sync_not_svc:
     // Resolved: restore what a Rust call may change (x0..x18, x29, x30) and ELR/SPSR
     // (a switch to another thread and back rewrote them); x19..x28 were preserved by
     // the callee and SP_EL0 was never changed.
-    ldp     x10, x11, [sp, #TF_ELR]
-    msr     elr_el1, x10
-    msr     spsr_el1, x11
-    RESTORE_X2_TO_X17
-    ldr     x18, [sp, #TF_X + 8 * 18]
-    ldp     x29, x30, [sp, #TF_X + 8 * 29]
+    RESTORE_LEAN_FRAME
     ldp     x0, x1, [sp], #FRAME_SIZE       // the last load pops the frame
     eret
 el0_abort_not_resolved:
@@ -242,12 +250,7 @@ el0_sync_complete:
 // Back to EL0 from a syscall: x0 holds the result; x19..x28 were preserved by the
 // handler (AAPCS64) and SP_EL0 was never changed.
 syscall_return:
-    ldp     x10, x11, [sp, #TF_ELR]
-    msr     elr_el1, x10
-    msr     spsr_el1, x11
-    RESTORE_X2_TO_X17
-    ldr     x18, [sp, #TF_X + 8 * 18]
-    ldp     x29, x30, [sp, #TF_X + 8 * 29]
+    RESTORE_LEAN_FRAME
     // x1 and the frame popped in one load; x0 (the result) stays: xzr discards the
     // saved x0.
     ldp     xzr, x1, [sp], #FRAME_SIZE
