@@ -64,6 +64,10 @@ pub mod trap;
 #[warn(missing_docs)]
 pub mod vm;
 
+#[cfg(test)]
+#[deny(unsafe_code)]
+pub mod test_rng;
+
 pub mod arch;
 pub mod drivers;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]

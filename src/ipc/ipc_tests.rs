@@ -6,27 +6,9 @@ use super::channel_queue::*;
 use super::port_queue::*;
 use super::timer_state::*;
 use crate::error::ZxError;
+use crate::test_rng::Rng;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 // ----- channel queue ----------------------------------------------------------------
 
@@ -139,7 +121,7 @@ fn channel_queue_randomized_against_a_model() {
                             let keys: Vec<u32> = calls.keys().copied().collect();
                             Some(keys[rng.below(keys.len() as u64) as usize])
                         }
-                        _ => Some(rng.next() as u32),
+                        _ => Some(rng.next_u64() as u32),
                     };
                     if model.len() >= cap && cap < MAX_PENDING_MESSAGES {
                         continue; // keep the small runs small
@@ -192,7 +174,7 @@ fn channel_queue_randomized_against_a_model() {
                 _ => {
                     if rng.chance(10) {
                         // Force the txid counter near its wrap.
-                        q.last_txid_for_test(rng.next() as u32 | 0x7fff_fff0);
+                        q.last_txid_for_test(rng.next_u64() as u32 | 0x7fff_fff0);
                     }
                 }
             }

@@ -1247,13 +1247,8 @@ mod tests {
         let mut table = PageTable::new(&mut mem).unwrap();
         let bases = [0x1_0000_0000u64, 0x1_0020_0000, 0x1_4000_0000, 0x80_0000_0000];
         let mut model: BTreeMap<u64, u64> = BTreeMap::new();
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_rng::Rng(0x2545_f491_4f6c_dd1du64);
+        let mut next = || rng.next_u64();
         for step in 0..4000u64 {
             let r = next();
             let va = bases[(r % 4) as usize] + ((r >> 8) % 6) * PAGE_SIZE;

@@ -119,11 +119,9 @@ mod tests {
         let mut model: BTreeMap<u64, u32> = BTreeMap::new();
         let mut every_id = std::collections::BTreeSet::new();
         let mut removed = Vec::new();
-        let mut seed = 0x1234_5678_9abc_def1u64;
+        let mut rng = crate::test_rng::Rng(0x1234_5678_9abc_def1);
         for step in 0..5000u32 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            let seed = rng.next_u64();
             if !seed.is_multiple_of(3) || model.is_empty() {
                 let id = table.insert(step).unwrap();
                 assert_ne!(id, 0);

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::abi::{USER_BASE, USER_END};
+use crate::test_rng::Rng;
 use crate::vm::vmar::{Unmapped, validate_map_options};
 use std::format;
 use std::string::String;
@@ -433,28 +434,6 @@ fn small_tree_top_of_space() {
 
 // ---- randomized, against a model ----
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
 /// The model's region: pages are absolute page numbers.
 #[derive(Clone, Debug)]
 struct MRegion {
@@ -602,7 +581,8 @@ fn randomized_against_a_model() {
         match rng.below(100) {
             // allocate
             0..=29 => {
-                let mut options = vm::CAN_MAP_MASK & (rng.next() as u32) & (region.flags | rng.pick(&[0, CAN_MAP_RWX]));
+                let mut options =
+                    vm::CAN_MAP_MASK & (rng.next_u64() as u32) & (region.flags | rng.pick(&[0, CAN_MAP_RWX]));
                 if rng.chance(30) {
                     options |= vm::SPECIFIC;
                 }

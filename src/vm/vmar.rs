@@ -1237,13 +1237,8 @@ mod tests {
     #[test]
     fn hinted_find_agrees_with_find_after_every_change() {
         let mut vmar = user_vmar();
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_rng::Rng(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = || rng.next_u64();
         for step in 0..3000u32 {
             let r = next();
             let addr = FLOOR + (r % 64) * P;

@@ -4,6 +4,7 @@
 extern crate std;
 
 use super::*;
+use crate::test_rng::Rng;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec;
@@ -1311,25 +1312,6 @@ impl<'a, I: Iterator<Item = &'a Slot>> FlattenVmos<'a> for I {
     }
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
 enum Contents {
     /// A paged VMO's own bytes (length = size).
     Own(Vec<u8>),
@@ -1437,7 +1419,7 @@ fn randomized_against_a_model() {
             18..=44 => {
                 let offset = rng.below(size + 2);
                 let len = rng.below(2 * P + 1);
-                let byte = rng.next() as u8;
+                let byte = rng.next_u64() as u8;
                 let data = vec![byte; len as usize];
                 let result = write(&mut store, &mut mem, id, offset, &data);
                 match result {
