@@ -485,6 +485,20 @@ fn count_private_frame(vmo: &mut Vmo, committed_frames: &mut u64) -> bool {
 
 /// The VMO behind `id`. A stale id means the kernel used a VMO after dropping its last
 /// reference: an internal invariant broken, never a user error, so it stops the kernel.
+/// Checks 2 to 4 of [`VmoStore::check_read_write`], in that order: `offset + len`
+/// overflows → OUT_OF_RANGE; not CACHED → BAD_STATE; past the size → OUT_OF_RANGE.
+#[inline(always)]
+fn check_range_and_policy(vmo: &Vmo, offset: u64, len: u64) -> ZxResult {
+    let end = offset.checked_add(len).ok_or(ZxError::OutOfRange)?;
+    if vmo.cache_policy != cache_policy::CACHED {
+        return Err(ZxError::BadState);
+    }
+    if end > vmo.size {
+        return Err(ZxError::OutOfRange);
+    }
+    Ok(())
+}
+
 fn vmo_ref(slots: &[Slot], id: VmoId) -> &Vmo {
     match slots.get(id.index()) {
         Some(Slot { generation, vmo: Some(vmo) }) if *generation == id.generation() => vmo,
@@ -941,14 +955,7 @@ impl VmoStore {
         if physical {
             return Err(ZxError::NotSupported);
         }
-        let end = offset.checked_add(len).ok_or(ZxError::OutOfRange)?;
-        if vmo.cache_policy != cache_policy::CACHED {
-            return Err(ZxError::BadState);
-        }
-        if end > vmo.size {
-            return Err(ZxError::OutOfRange);
-        }
-        Ok(())
+        check_range_and_policy(vmo, offset, len)
     }
 
     /// The page behind `page_index` for reading or read-only mapping, or `None` when it
@@ -1065,13 +1072,7 @@ impl VmoStore {
             return Ok(WriteTarget::Other);
         };
         // A paged VMO that is not a slice is never physical: checks 2 to 4.
-        let end = offset.checked_add(len).ok_or(ZxError::OutOfRange)?;
-        if vmo.cache_policy != cache_policy::CACHED {
-            return Err(ZxError::BadState);
-        }
-        if end > vmo.size {
-            return Err(ZxError::OutOfRange);
-        }
+        check_range_and_policy(vmo, offset, len)?;
         Ok(match list.get(offset / PAGE_SIZE) {
             Some(frame) if !self.is_shared(frame) => WriteTarget::Private(frame),
             Some(_) => WriteTarget::Other,
