@@ -28,6 +28,12 @@ pub fn from_user_sync(frame: &mut TrapFrame, esr: u64, far: u64) {
                 super::fault::user_fault(frame, &cause, esr, far);
             }
         }
+        // The thread's first FP/SIMD instruction (FP/SIMD state is switched lazily, see
+        // arch::context): it gets its state and runs the instruction again.
+        TrapCause::FpAccess => match super::cpu::current_running() {
+            Some(thread) => thread.context().claim_fp(),
+            None => super::fault::user_fault(frame, &cause, esr, far),
+        },
         _ => super::fault::user_fault(frame, &cause, esr, far),
     }
     super::sched::before_user_return();

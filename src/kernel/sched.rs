@@ -742,11 +742,6 @@ fn reschedule(outcome: Outcome) {
     let prev_ctx: *const context::Context = prev.as_ref().map_or(&local.idle as *const _, |p| p.context() as *const _);
     let next_ctx: *const context::Context = next.as_ref().map_or(&local.idle as *const _, |n| n.context() as *const _);
     // (Idle to idle is no switch at all: `context::switch` returns at once.)
-    let way = match (&prev, &next) {
-        (Some(_), Some(_)) => context::Switch::ThreadToThread,
-        (Some(_), None) => context::Switch::ThreadToIdle,
-        (None, _) => context::Switch::IdleToThread,
-    };
     // `left` is this CPU's reference to `prev` (the same thread, or None for idle).
     let left = local.set_current(next);
     match outcome {
@@ -767,7 +762,7 @@ fn reschedule(outcome: Outcome) {
     // from it. No spinlock is held.
     #[allow(unsafe_code)]
     unsafe {
-        context::switch(prev_ctx, next_ctx, way)
+        context::switch(prev_ctx, next_ctx)
     };
     finish_switch();
 }

@@ -117,7 +117,7 @@ secondary_entry:
     cmp     x9, #2
     b.eq    from_el2
 secondary_at_el1:
-    mov     x9, #(3 << 20)              // FP/SIMD not trapped (as at_el1)
+    mov     x9, #(1 << 20)              // FP/SIMD trapped at EL0 only (as at_el1)
     msr     cpacr_el1, x9
     isb
     bl      enable_mmu                  // the boot tables: identity + image
@@ -125,9 +125,10 @@ secondary_at_el1:
     br      x9
 
 at_el1:
-    // FP/SIMD: not trapped at EL0/EL1 (user programs may use it; the kernel is
-    // built soft-float and never touches it).
-    mov     x9, #(3 << 20)
+    // FP/SIMD: trapped at EL0 only (CPACR_EL1.FPEN = 0b01). The kernel is built
+    // soft-float and never leaves the registers changed; a thread's first FP/SIMD
+    // instruction traps and gets its state then (lazy switching, arch::context).
+    mov     x9, #(1 << 20)
     msr     cpacr_el1, x9
     isb
 

@@ -3,11 +3,22 @@
 //! first entry of a new thread into EL0, and which CPU runs which context.
 //!
 //! SP_EL0 is part of it because the lean syscall path never saves it (vectors.S).
-//! The switch is eager for FP/SIMD: the kernel is built soft-float and never touches
-//! q0–q31, FPCR or FPSR, so only user state lives there and a switch between threads
-//! saves and loads it (512 + 16 bytes). A CPU's idle loop has no such state: a switch
-//! from it loads the thread's without saving, and a switch to it saves without loading. Layout offsets come from `offset_of!` and reach
-//! the assembly as `const` operands, so they are written once.
+//! Layout offsets come from `offset_of!` and reach the assembly as `const` operands, so
+//! they are written once.
+//!
+//! FP/SIMD state is switched lazily, by use: the kernel is built soft-float and never
+//! leaves q0–q31, FPCR or FPSR changed (the user-copy routine puts back the q registers
+//! it borrows), so only user state lives there, and only a thread that has used FP/SIMD
+//! at EL0 has any. A context starts without (`uses_fp` false) and runs with EL0's FP/SIMD
+//! access trapped (CPACR_EL1.FPEN = EL0 only; EL1 is never trapped). Its first FP/SIMD
+//! instruction traps, and [`Context::claim_fp`] gives it the initial state (all zero) and
+//! untraps EL0 for good. A switch saves the FP/SIMD state only of a context that uses it
+//! and loads it only into one that does (512 + 16 bytes each way), and sets the trap to
+//! match the incoming context when the two differ. So a soft-float program (every
+//! program built for `aarch64-unknown-none-softfloat`) never pays for FP/SIMD, and the
+//! invariant is simple: on every CPU, EL0's FP/SIMD access is trapped exactly when the
+//! running context does not use FP/SIMD (boot.S traps it at boot, where the boot path,
+//! later the idle loop, runs, and idle loops never use it).
 //!
 //! The hand-over protocol (as Linux's `on_cpu`): a context that is running, or whose
 //! registers are still being saved, has `on_cpu` set. The switch stores 0 there with
@@ -18,10 +29,11 @@
 //! switch.
 
 use super::exception::TrapFrame;
+use aarch64_cpu::registers::{CPACR_EL1, ReadWriteable};
 use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
 use core::mem::offset_of;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// The registers a switch saves, in the order the assembly stores them.
 #[repr(C, align(16))]
@@ -47,11 +59,17 @@ struct Saved {
 pub struct Context {
     /// Nonzero while the context is running on a CPU (or being saved): CPU number + 1.
     on_cpu: AtomicU32,
+    /// Whether the context has FP/SIMD state of its own: set by [`Context::claim_fp`] on
+    /// its first FP/SIMD instruction at EL0, never cleared. Written only by the CPU that
+    /// runs the context, and read by the switch on that CPU or, after the acquire of
+    /// `on_cpu`, on the CPU that resumes it (ordered by `on_cpu` as `saved` is), so
+    /// relaxed accesses suffice.
+    uses_fp: AtomicBool,
     /// Uninitialised until the first switch away from the context fills it in, or
-    /// [`Context::prepare_entry`] writes what a first entry needs (every field but
-    /// `q`, whose registers the first-entry trampoline zeroes, and x20-x28, which the
-    /// entry loads from the trap frame): nothing reads it before either (only `switch`
-    /// reads it, and only to resume a prepared or switched-away context).
+    /// [`Context::prepare_entry`] writes what a first entry needs (every field but the
+    /// FP/SIMD ones, which no switch loads before `uses_fp` is set, and x20-x28, which
+    /// the entry loads from the trap frame): nothing reads it before either (only
+    /// `switch` reads it, and only to resume a prepared or switched-away context).
     saved: UnsafeCell<MaybeUninit<Saved>>,
 }
 
@@ -156,38 +174,44 @@ core::arch::global_asm!(
     "    mov sp, x9",
     "    ret",
     ".endm",
-    // Thread to thread.
+    // The four switches, by whether the outgoing context's FP/SIMD state is saved and
+    // the incoming one's loaded (see the module comment); an idle loop never has any.
     ".global ferrite_switch",
     "ferrite_switch:",
     "    SAVE_GENERAL",
+    "    RELEASE_OUTGOING",
+    "    LOAD_GENERAL_AND_RETURN",
+    ".global ferrite_switch_save_fp_load_fp",
+    "ferrite_switch_save_fp_load_fp:",
+    "    SAVE_GENERAL",
     "    SAVE_FP",
     "    RELEASE_OUTGOING",
     "    LOAD_FP",
     "    LOAD_GENERAL_AND_RETURN",
-    // An idle loop to a thread: the idle loop has no FP/SIMD state of its own (the
-    // registers still hold the last thread's, saved when it left), so none is saved.
-    ".global ferrite_switch_from_idle",
-    "ferrite_switch_from_idle:",
-    "    SAVE_GENERAL",
-    "    RELEASE_OUTGOING",
-    "    LOAD_FP",
-    "    LOAD_GENERAL_AND_RETURN",
-    // A thread to an idle loop: nothing to load into the FP/SIMD registers either.
-    ".global ferrite_switch_to_idle",
-    "ferrite_switch_to_idle:",
+    ".global ferrite_switch_save_fp",
+    "ferrite_switch_save_fp:",
     "    SAVE_GENERAL",
     "    SAVE_FP",
     "    RELEASE_OUTGOING",
+    "    LOAD_GENERAL_AND_RETURN",
+    ".global ferrite_switch_load_fp",
+    "ferrite_switch_load_fp:",
+    "    SAVE_GENERAL",
+    "    RELEASE_OUTGOING",
+    "    LOAD_FP",
     "    LOAD_GENERAL_AND_RETURN",
     // A new thread's first run: x19 = its trap frame (at the top of its kernel stack).
-    // The scheduler's bookkeeping for the switch runs first (soft-float Rust: it leaves
-    // q0-q31 alone). Then q0-q31 start at zero: `prepare_entry` leaves them out of
-    // the switch record, so the switch loaded whatever bytes were there (32 `movi`
-    // instead of zeroing 512 bytes of the record), and nothing read them since. Then the
-    // frame is entered.
+    // The scheduler's bookkeeping for the switch runs first, then the frame is entered.
+    // Its FP/SIMD state needs nothing here: it has none until its first use at EL0
+    // traps (`Context::claim_fp`).
     ".global ferrite_thread_trampoline",
     "ferrite_thread_trampoline:",
     "    bl ferrite_thread_first_run",
+    "    mov sp, x19",
+    "    b trap_return",
+    // Gives the running context the initial FP/SIMD state: all registers zero.
+    ".global ferrite_fp_zero",
+    "ferrite_fp_zero:",
     "    movi v0.2d, #0",
     "    movi v1.2d, #0",
     "    movi v2.2d, #0",
@@ -220,8 +244,9 @@ core::arch::global_asm!(
     "    movi v29.2d, #0",
     "    movi v30.2d, #0",
     "    movi v31.2d, #0",
-    "    mov sp, x19",
-    "    b trap_return",
+    "    msr fpcr, xzr",
+    "    msr fpsr, xzr",
+    "    ret",
     gprs = const GPRS,
     tpidr = const TPIDR,
     sp_el0 = const SP_EL0,
@@ -232,9 +257,11 @@ core::arch::global_asm!(
 
 unsafe extern "C" {
     fn ferrite_switch(prev: *const Context, next: *const Context);
-    fn ferrite_switch_from_idle(prev: *const Context, next: *const Context);
-    fn ferrite_switch_to_idle(prev: *const Context, next: *const Context);
+    fn ferrite_switch_save_fp_load_fp(prev: *const Context, next: *const Context);
+    fn ferrite_switch_save_fp(prev: *const Context, next: *const Context);
+    fn ferrite_switch_load_fp(prev: *const Context, next: *const Context);
     fn ferrite_thread_trampoline();
+    fn ferrite_fp_zero();
 }
 
 impl Context {
@@ -243,6 +270,7 @@ impl Context {
     pub const fn new() -> Self {
         Context {
             on_cpu: AtomicU32::new(0),
+            uses_fp: AtomicBool::new(false),
             // Not zeroed: a new thread's 600-byte record would be zeroed here and then
             // copied into its `Arc` for nothing, as `prepare_entry` writes all of it.
             saved: UnsafeCell::new(MaybeUninit::uninit()),
@@ -277,11 +305,13 @@ impl Context {
         // nothing else reads or writes `saved` now. `TrapFrame` is plain integers, so all
         // zeros is a valid value of it. `saved` may be uninitialised: it is written
         // through a raw pointer, whole fields of plain integers, and no reference to it
-        // is made. Every field but `q` and x20-x28 of `gprs` is written; those are
-        // read only by the assembly of the first switch to this context (into
-        // registers, plain bits, no Rust value), and before anything reads those
-        // registers the trampoline zeroes q0-q31 and `trap_return` loads x20-x28 from
-        // the frame, so what the unwritten bytes held never reaches the thread.
+        // is made. Every field but FPCR, FPSR, `q` and x20-x28 of `gprs` is written.
+        // The FP/SIMD fields are read by no switch while `uses_fp` is false (set false
+        // here), and it becomes true only in `claim_fp`, which gives the registers their
+        // initial zeros; x20-x28 are read only by the assembly of the first switch to
+        // this context (into registers, plain bits, no Rust value), and `trap_return`
+        // loads them from the frame before the thread runs. So what the unwritten bytes
+        // held never reaches the thread.
         unsafe {
             let frame = frame_at as *mut TrapFrame;
             core::ptr::write_bytes(frame, 0, 1);
@@ -299,10 +329,8 @@ impl Context {
             (*saved).gprs[12] = frame_at; // sp
             (*saved).tpidr_el0 = 0;
             (*saved).sp_el0 = 0;
-            (*saved).fpcr = 0;
-            (*saved).fpsr = 0;
-            // `q`: zeroed by `ferrite_thread_trampoline`, see above.
         }
+        self.uses_fp.store(false, Ordering::Relaxed);
         true
     }
 
@@ -310,6 +338,36 @@ impl Context {
     pub fn is_on_cpu(&self) -> bool {
         self.on_cpu.load(Ordering::Acquire) != 0
     }
+
+    /// The FP/SIMD access trap of this context's EL0 code (its first FP/SIMD
+    /// instruction): from now on the context has FP/SIMD state, starting as the ABI's
+    /// initial state (q0-q31, FPCR and FPSR zero), and EL0 may use it untrapped.
+    /// The trapping instruction runs again on the return to EL0.
+    ///
+    /// Must run on the CPU that runs this context, with interrupts masked (as all
+    /// kernel code does), so no switch comes between setting `uses_fp` and the registers
+    /// and trap it describes. A second call (which the invariant of the module comment
+    /// rules out) would only untrap again: it never zeroes state the context owns.
+    pub fn claim_fp(&self) {
+        debug_assert_eq!(self.on_cpu.load(Ordering::Relaxed), super::percpu::cpu_index() as u32 + 1);
+        if !self.uses_fp.load(Ordering::Relaxed) {
+            // SAFETY: `ferrite_fp_zero` writes only q0-q31, FPCR and FPSR, which hold no
+            // kernel state (soft-float kernel) and no other context's: whoever used
+            // them last saved them when it was switched away from (a context that uses
+            // FP/SIMD is always saved), and this one had none yet.
+            unsafe { ferrite_fp_zero() };
+            self.uses_fp.store(true, Ordering::Relaxed);
+        }
+        set_el0_fp_trap(false);
+    }
+}
+
+/// Traps (or untraps) EL0's FP/SIMD instructions on this CPU; EL1 is never trapped.
+/// No `isb`: the change matters only to EL0, and the `eret` to it is a context
+/// synchronization event; EL1's own access is the same either way.
+#[inline(always)]
+fn set_el0_fp_trap(trap: bool) {
+    CPACR_EL1.modify(if trap { CPACR_EL1::FPEN::TrapEl0 } else { CPACR_EL1::FPEN::TrapNothing });
 }
 
 impl Default for Context {
@@ -319,7 +377,8 @@ impl Default for Context {
 }
 
 /// Saves the running context into `prev` and resumes `next`; returns when something
-/// switches back to `prev`.
+/// switches back to `prev`. FP/SIMD state is saved and loaded only for contexts that use
+/// it, and EL0's FP/SIMD trap is set to match `next` (see the module comment).
 ///
 /// # Safety
 ///
@@ -331,9 +390,7 @@ impl Default for Context {
 ///    context that was switched away from; the call waits until the CPU that last ran
 ///    `next` has finished saving it.
 /// 3. The caller holds no spinlock; interrupts are masked (as everywhere in the kernel).
-/// 4. `way` says truly which of the two is a CPU's idle loop (whose FP/SIMD registers
-///    are not its own and are neither saved nor loaded).
-pub unsafe fn switch(prev: *const Context, next: *const Context, way: Switch) {
+pub unsafe fn switch(prev: *const Context, next: *const Context) {
     let me = super::percpu::cpu_index() as u32 + 1;
     if core::ptr::eq(prev, next) {
         return;
@@ -344,26 +401,26 @@ pub unsafe fn switch(prev: *const Context, next: *const Context, way: Switch) {
     while next_ref.on_cpu.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
         super::cpu::spin_wait_hint();
     }
+    // Read after the acquire above: `next`'s flag as the CPU that last ran it left it.
+    let save_fp = prev_ref.uses_fp.load(Ordering::Relaxed);
+    let load_fp = next_ref.uses_fp.load(Ordering::Relaxed);
+    // The trap matches `prev` now (the invariant); make it match `next`.
+    if save_fp != load_fp {
+        set_el0_fp_trap(!load_fp);
+    }
     // SAFETY: `prev` is this CPU's running context (checked above), `next` is owned by
     // this CPU now (its flag was 0 and we set it) and fully saved (acquire on the flag
     // pairs with the release in the switch that saved it). The assembly follows the
     // AAPCS64 for a call: it preserves the callee-saved state of `prev` in `prev`.
-    // The idle loop runs only soft-float kernel code (and the user-copy routine, which
-    // puts back the q registers it uses), so the FP/SIMD registers it leaves are the
-    // ones the last thread left, already saved in that thread's context.
+    // The FP/SIMD registers hold `prev`'s state when it uses FP/SIMD (the kernel,
+    // soft-float, leaves them as it found them), so saving them saves its state; a
+    // context that does not use it has none to save, and one loaded only when it does.
     unsafe {
-        match way {
-            Switch::ThreadToThread => ferrite_switch(prev, next),
-            Switch::IdleToThread => ferrite_switch_from_idle(prev, next),
-            Switch::ThreadToIdle => ferrite_switch_to_idle(prev, next),
+        match (save_fp, load_fp) {
+            (false, false) => ferrite_switch(prev, next),
+            (true, true) => ferrite_switch_save_fp_load_fp(prev, next),
+            (true, false) => ferrite_switch_save_fp(prev, next),
+            (false, true) => ferrite_switch_load_fp(prev, next),
         }
     }
-}
-
-/// Which of the two contexts of a [`switch`] is a CPU's idle loop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Switch {
-    ThreadToThread,
-    IdleToThread,
-    ThreadToIdle,
 }
