@@ -116,15 +116,24 @@ pub fn put_bytes(user: u64, bytes: &[u8]) -> ZxResult {
 }
 
 /// The 32-bit little-endian value at `user` (a futex word), taking the VM lock only if
-/// the load faults; an aligned word is one load instruction (`load_u32_from_user`), an
-/// unaligned one goes the general way.
+/// the load faults; an aligned word is one load instruction (`load_u32_from_user`),
+/// inlined into the caller; an unaligned one, or one that faults, goes the general way.
+#[inline]
 pub fn get_u32(user: u64) -> ZxResult<u32> {
-    check_range(user, 4, false)?;
     if user.is_multiple_of(4)
+        && check_range(user, 4, false).is_ok()
         && let Ok(value) = user_copy::load_u32_from_user(user)
     {
         return Ok(value);
     }
+    get_u32_slow(user)
+}
+
+/// [`get_u32`] when the one-load path did not do: the range checked again (for its
+/// error), then the copy that resolves faults under the VM lock.
+#[inline(never)]
+fn get_u32_slow(user: u64) -> ZxResult<u32> {
+    check_range(user, 4, false)?;
     let mut bytes = [0u8; 4];
     crate::kernel::with_kernel(|k| read_bytes(k, user, &mut bytes))?;
     Ok(u32::from_le_bytes(bytes))

@@ -316,11 +316,20 @@ pub fn futex_wait(c: &Caller, ptr: u64, current: i32, new_owner: u32, deadline: 
     if ptr == 0 || !ptr.is_multiple_of(4) {
         return Err(ZxError::InvalidArgs);
     }
-    // The value is compared inside the futex lock; the owner's handle is resolved first
-    // but its checks that need the value come after it (BAD_STATE wins over them).
-    let owner_result = owner(c, new_owner);
     let deadline = if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline };
-    match owner_result {
+    if new_owner == 0 {
+        // No owner to resolve (the common case): straight to the wait, a tail call.
+        return crate::kernel::futex::wait(&c.thread, ptr, current, None, deadline);
+    }
+    futex_wait_with_owner(c, ptr, current, new_owner, deadline)
+}
+
+/// `zx_futex_wait` naming a new owner. The value is compared inside the futex lock; the
+/// owner's handle is resolved first but its checks that need the value come after it
+/// (BAD_STATE wins over them).
+#[inline(never)]
+fn futex_wait_with_owner(c: &Caller, ptr: u64, current: i32, new_owner: u32, deadline: i64) -> ZxResult {
+    match owner(c, new_owner) {
         Ok(o) => crate::kernel::futex::wait(&c.thread, ptr, current, o, deadline),
         Err(e) => {
             // BAD_STATE (value mismatch) and pointer faults come before the owner check.
