@@ -14,6 +14,11 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use spin::Mutex;
 
 /// One CPU's kernel state.
+///
+/// Aligned (so sized) to 1 KiB, a power of two: `this()` then finds a CPU's record with
+/// a shift of its index instead of a multiply by the size (one instruction fewer on
+/// every syscall's path to the current thread, and in every scheduler look).
+#[repr(align(1024))]
 pub struct CpuLocal {
     /// The context of this CPU's idle loop (its boot path).
     pub idle: Context,
@@ -83,6 +88,8 @@ impl CpuLocal {
         self.running.running()
     }
 }
+
+const _: () = assert!(core::mem::size_of::<CpuLocal>() == 1024, "CpuLocal outgrew its 1 KiB stride");
 
 static CPUS: [CpuLocal; MAX_CPUS] = [const { CpuLocal::new() }; MAX_CPUS];
 static ONLINE: AtomicUsize = AtomicUsize::new(1);
