@@ -6,19 +6,22 @@
 //! Layout offsets come from `offset_of!` and reach the assembly as `const` operands, so
 //! they are written once.
 //!
-//! FP/SIMD state is switched lazily, by use: the kernel is built soft-float and never
-//! leaves q0–q31, FPCR or FPSR changed (the user-copy routine puts back the q registers
-//! it borrows), so only user state lives there, and only a thread that has used FP/SIMD
-//! at EL0 has any. A context starts without (`uses_fp` false) and runs with EL0's FP/SIMD
-//! access trapped (CPACR_EL1.FPEN = EL0 only; EL1 is never trapped). Its first FP/SIMD
-//! instruction traps, and [`Context::claim_fp`] gives it the initial state (all zero) and
-//! untraps EL0 for good. A switch saves the FP/SIMD state only of a context that uses it
-//! and loads it only into one that does (512 + 16 bytes each way), and sets the trap to
-//! match the incoming context when the two differ. So a soft-float program (every
-//! program built for `aarch64-unknown-none-softfloat`) never pays for FP/SIMD, and the
-//! invariant is simple: on every CPU, EL0's FP/SIMD access is trapped exactly when the
-//! running context does not use FP/SIMD (boot.S traps it at boot, where the boot path,
-//! later the idle loop, runs, and idle loops never use it).
+//! FP/SIMD state is switched lazily, by use in a time slice: the kernel is built
+//! soft-float and never leaves q0–q31, FPCR or FPSR changed (the user-copy routine puts
+//! back the q registers it borrows), so only user state lives there. A context is
+//! resumed with EL0's FP/SIMD access trapped (CPACR_EL1.FPEN = EL0 only; EL1 is never
+//! trapped) and its FP/SIMD state, if it has any, in its record. Its first FP/SIMD
+//! instruction in the slice traps, and [`Context::claim_fp`] loads the state into the
+//! registers (or, the first time ever, gives it the initial state: all zero), marks it
+//! `fp_live` and untraps EL0. A switch away from a context whose state is live saves it
+//! (512 + 16 bytes) and traps EL0 again; nothing else is ever saved or loaded. So a
+//! soft-float program (every program built for `aarch64-unknown-none-softfloat`) never
+//! pays for FP/SIMD, nor does a thread in the slices it does not use it; one that uses
+//! it in every slice pays a trap (about 150 instructions) per slice on top of what an
+//! eager switch costs. The invariant: on every CPU, EL0's FP/SIMD access is trapped
+//! exactly when the running context's state is not live (boot.S traps it at boot, where
+//! the boot path, later the idle loop, runs, and idle loops never use FP/SIMD). A
+//! thread's state is in memory whenever it is not running, so it may resume on any CPU.
 //!
 //! The hand-over protocol (as Linux's `on_cpu`): a context that is running, or whose
 //! registers are still being saved, has `on_cpu` set. The switch stores 0 there with
@@ -59,24 +62,29 @@ struct Saved {
 pub struct Context {
     /// Nonzero while the context is running on a CPU (or being saved): CPU number + 1.
     on_cpu: AtomicU32,
-    /// Whether the context has FP/SIMD state of its own: set by [`Context::claim_fp`] on
-    /// its first FP/SIMD instruction at EL0, never cleared. Written only by the CPU that
-    /// runs the context, and read by the switch on that CPU or, after the acquire of
-    /// `on_cpu`, on the CPU that resumes it (ordered by `on_cpu` as `saved` is), so
-    /// relaxed accesses suffice.
-    uses_fp: AtomicBool,
+    /// The context has FP/SIMD state of its own (in `saved` unless `fp_live`): set by
+    /// [`Context::claim_fp`] at its first FP/SIMD instruction at EL0 ever, never cleared.
+    has_fp: AtomicBool,
+    /// The context's FP/SIMD state is in its CPU's registers (and EL0 untrapped): set by
+    /// [`Context::claim_fp`], cleared by the switch away from it, which saves the state.
+    /// Both flags are written only by the CPU that runs the context, and read there or,
+    /// after the acquire of `on_cpu`, on the CPU that resumes it (ordered by `on_cpu` as
+    /// `saved` is), so relaxed accesses suffice.
+    fp_live: AtomicBool,
     /// Uninitialised until the first switch away from the context fills it in, or
     /// [`Context::prepare_entry`] writes what a first entry needs (every field but the
-    /// FP/SIMD ones, which no switch loads before `uses_fp` is set, and x20-x28, which
-    /// the entry loads from the trap frame): nothing reads it before either (only
-    /// `switch` reads it, and only to resume a prepared or switched-away context).
+    /// FP/SIMD ones, which nothing reads before `has_fp` is set and a switch saved them,
+    /// and x20-x28, which the entry loads from the trap frame): nothing reads it before
+    /// either (only `switch` reads it, to resume a prepared or switched-away context,
+    /// and `claim_fp` its FP/SIMD part).
     saved: UnsafeCell<MaybeUninit<Saved>>,
 }
 
 // SAFETY: `saved` is only written by `switch` on the CPU that runs the context (proved
 // by `on_cpu` naming that CPU) and only read by `switch` on the CPU that resumes it,
 // after `on_cpu` was released with release ordering and observed 0 with acquire
-// ordering. `prepare_entry` writes it before the context is shared.
+// ordering, and by `claim_fp` on the CPU that runs it after that. `prepare_entry`
+// writes it before the context is shared.
 unsafe impl Sync for Context {}
 // SAFETY: as for Sync; the context holds no thread-bound data.
 unsafe impl Send for Context {}
@@ -174,31 +182,18 @@ core::arch::global_asm!(
     "    mov sp, x9",
     "    ret",
     ".endm",
-    // The four switches, by whether the outgoing context's FP/SIMD state is saved and
-    // the incoming one's loaded (see the module comment); an idle loop never has any.
+    // The two switches: the second also saves the outgoing context's FP/SIMD state,
+    // live in the registers (see the module comment); nothing is loaded.
     ".global ferrite_switch",
     "ferrite_switch:",
     "    SAVE_GENERAL",
     "    RELEASE_OUTGOING",
-    "    LOAD_GENERAL_AND_RETURN",
-    ".global ferrite_switch_save_fp_load_fp",
-    "ferrite_switch_save_fp_load_fp:",
-    "    SAVE_GENERAL",
-    "    SAVE_FP",
-    "    RELEASE_OUTGOING",
-    "    LOAD_FP",
     "    LOAD_GENERAL_AND_RETURN",
     ".global ferrite_switch_save_fp",
     "ferrite_switch_save_fp:",
     "    SAVE_GENERAL",
     "    SAVE_FP",
     "    RELEASE_OUTGOING",
-    "    LOAD_GENERAL_AND_RETURN",
-    ".global ferrite_switch_load_fp",
-    "ferrite_switch_load_fp:",
-    "    SAVE_GENERAL",
-    "    RELEASE_OUTGOING",
-    "    LOAD_FP",
     "    LOAD_GENERAL_AND_RETURN",
     // A new thread's first run: x19 = its trap frame (at the top of its kernel stack).
     // The scheduler's bookkeeping for the switch runs first, then the frame is entered.
@@ -209,7 +204,13 @@ core::arch::global_asm!(
     "    bl ferrite_thread_first_run",
     "    mov sp, x19",
     "    b trap_return",
-    // Gives the running context the initial FP/SIMD state: all registers zero.
+    // x0 = a context: loads its saved FP/SIMD state into the registers.
+    ".global ferrite_fp_load",
+    "ferrite_fp_load:",
+    "    mov x1, x0",
+    "    LOAD_FP",
+    "    ret",
+    // The initial FP/SIMD state: all registers zero.
     ".global ferrite_fp_zero",
     "ferrite_fp_zero:",
     "    movi v0.2d, #0",
@@ -257,10 +258,9 @@ core::arch::global_asm!(
 
 unsafe extern "C" {
     fn ferrite_switch(prev: *const Context, next: *const Context);
-    fn ferrite_switch_save_fp_load_fp(prev: *const Context, next: *const Context);
     fn ferrite_switch_save_fp(prev: *const Context, next: *const Context);
-    fn ferrite_switch_load_fp(prev: *const Context, next: *const Context);
     fn ferrite_thread_trampoline();
+    fn ferrite_fp_load(context: *const Context);
     fn ferrite_fp_zero();
 }
 
@@ -270,7 +270,8 @@ impl Context {
     pub const fn new() -> Self {
         Context {
             on_cpu: AtomicU32::new(0),
-            uses_fp: AtomicBool::new(false),
+            has_fp: AtomicBool::new(false),
+            fp_live: AtomicBool::new(false),
             // Not zeroed: a new thread's 600-byte record would be zeroed here and then
             // copied into its `Arc` for nothing, as `prepare_entry` writes all of it.
             saved: UnsafeCell::new(MaybeUninit::uninit()),
@@ -306,9 +307,9 @@ impl Context {
         // zeros is a valid value of it. `saved` may be uninitialised: it is written
         // through a raw pointer, whole fields of plain integers, and no reference to it
         // is made. Every field but FPCR, FPSR, `q` and x20-x28 of `gprs` is written.
-        // The FP/SIMD fields are read by no switch while `uses_fp` is false (set false
-        // here), and it becomes true only in `claim_fp`, which gives the registers their
-        // initial zeros; x20-x28 are read only by the assembly of the first switch to
+        // The FP/SIMD fields are read only by `claim_fp` when `has_fp` is true (false
+        // here), and it sets `has_fp` itself, giving the registers their initial zeros,
+        // so a switch saves them before anything reads them; x20-x28 are read only by the assembly of the first switch to
         // this context (into registers, plain bits, no Rust value), and `trap_return`
         // loads them from the frame before the thread runs. So what the unwritten bytes
         // held never reaches the thread.
@@ -330,7 +331,8 @@ impl Context {
             (*saved).tpidr_el0 = 0;
             (*saved).sp_el0 = 0;
         }
-        self.uses_fp.store(false, Ordering::Relaxed);
+        self.has_fp.store(false, Ordering::Relaxed);
+        self.fp_live.store(false, Ordering::Relaxed);
         true
     }
 
@@ -340,23 +342,35 @@ impl Context {
     }
 
     /// The FP/SIMD access trap of this context's EL0 code (its first FP/SIMD
-    /// instruction): from now on the context has FP/SIMD state, starting as the ABI's
-    /// initial state (q0-q31, FPCR and FPSR zero), and EL0 may use it untrapped.
-    /// The trapping instruction runs again on the return to EL0.
+    /// instruction in this time slice): its FP/SIMD state goes into the registers (the
+    /// ABI's initial state, q0-q31, FPCR and FPSR zero, the first time ever) and EL0 may
+    /// use them untrapped until the switch away from it saves them. The trapping
+    /// instruction runs again on the return to EL0.
     ///
     /// Must run on the CPU that runs this context, with interrupts masked (as all
-    /// kernel code does), so no switch comes between setting `uses_fp` and the registers
-    /// and trap it describes. A second call (which the invariant of the module comment
-    /// rules out) would only untrap again: it never zeroes state the context owns.
+    /// kernel code does), so no switch comes between setting the flags and the
+    /// registers and trap they describe. A call while the state is live (which the
+    /// invariant of the module comment rules out) would only untrap again: it never
+    /// overwrites live state.
     pub fn claim_fp(&self) {
         debug_assert_eq!(self.on_cpu.load(Ordering::Relaxed), super::percpu::cpu_index() as u32 + 1);
-        if !self.uses_fp.load(Ordering::Relaxed) {
-            // SAFETY: `ferrite_fp_zero` writes only q0-q31, FPCR and FPSR, which hold no
-            // kernel state (soft-float kernel) and no other context's: whoever used
-            // them last saved them when it was switched away from (a context that uses
-            // FP/SIMD is always saved), and this one had none yet.
-            unsafe { ferrite_fp_zero() };
-            self.uses_fp.store(true, Ordering::Relaxed);
+        if !self.fp_live.load(Ordering::Relaxed) {
+            if self.has_fp.load(Ordering::Relaxed) {
+                // SAFETY: this CPU runs the context (it is the caller's own), so no
+                // other CPU writes `saved`; its FP/SIMD part was written by the switch
+                // that last saved the state (`has_fp` was set before it, and the state
+                // was live then), ordered before this by `on_cpu`. The load writes only
+                // q0-q31, FPCR and FPSR, which hold no kernel state (soft-float kernel)
+                // and no other context's live state (the invariant: EL0 was trapped,
+                // so none is live on this CPU).
+                unsafe { ferrite_fp_load(self) };
+            } else {
+                // SAFETY: as above, the registers hold nothing live; the routine writes
+                // only q0-q31, FPCR and FPSR.
+                unsafe { ferrite_fp_zero() };
+                self.has_fp.store(true, Ordering::Relaxed);
+            }
+            self.fp_live.store(true, Ordering::Relaxed);
         }
         set_el0_fp_trap(false);
     }
@@ -377,8 +391,8 @@ impl Default for Context {
 }
 
 /// Saves the running context into `prev` and resumes `next`; returns when something
-/// switches back to `prev`. FP/SIMD state is saved and loaded only for contexts that use
-/// it, and EL0's FP/SIMD trap is set to match `next` (see the module comment).
+/// switches back to `prev`. FP/SIMD state is saved only when `prev`'s is live, and never
+/// loaded here (see the module comment).
 ///
 /// # Safety
 ///
@@ -401,26 +415,20 @@ pub unsafe fn switch(prev: *const Context, next: *const Context) {
     while next_ref.on_cpu.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
         super::cpu::spin_wait_hint();
     }
-    // Read after the acquire above: `next`'s flag as the CPU that last ran it left it.
-    let save_fp = prev_ref.uses_fp.load(Ordering::Relaxed);
-    let load_fp = next_ref.uses_fp.load(Ordering::Relaxed);
-    // The trap matches `prev` now (the invariant); make it match `next`.
-    if save_fp != load_fp {
-        set_el0_fp_trap(!load_fp);
+    // `prev`'s FP/SIMD state, if live, is saved by the switch and EL0 trapped again, so
+    // `next` resumes trapped (the invariant: `next`'s state is never live while it is
+    // not running, the switch away from it cleared the flag).
+    let save_fp = prev_ref.fp_live.load(Ordering::Relaxed);
+    if save_fp {
+        prev_ref.fp_live.store(false, Ordering::Relaxed);
+        set_el0_fp_trap(true);
     }
     // SAFETY: `prev` is this CPU's running context (checked above), `next` is owned by
     // this CPU now (its flag was 0 and we set it) and fully saved (acquire on the flag
     // pairs with the release in the switch that saved it). The assembly follows the
     // AAPCS64 for a call: it preserves the callee-saved state of `prev` in `prev`.
-    // The FP/SIMD registers hold `prev`'s state when it uses FP/SIMD (the kernel,
-    // soft-float, leaves them as it found them), so saving them saves its state; a
-    // context that does not use it has none to save, and one loaded only when it does.
-    unsafe {
-        match (save_fp, load_fp) {
-            (false, false) => ferrite_switch(prev, next),
-            (true, true) => ferrite_switch_save_fp_load_fp(prev, next),
-            (true, false) => ferrite_switch_save_fp(prev, next),
-            (false, true) => ferrite_switch_load_fp(prev, next),
-        }
-    }
+    // When `prev`'s FP/SIMD state is live the registers hold it (the kernel, soft-float,
+    // leaves them as it found them), so saving them saves its state; `on_cpu` is
+    // released only after that save.
+    unsafe { if save_fp { ferrite_switch_save_fp(prev, next) } else { ferrite_switch(prev, next) } }
 }
