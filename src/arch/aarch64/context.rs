@@ -17,7 +17,7 @@
 //! (512 + 16 bytes) and traps EL0 again; nothing else is ever saved or loaded. So a
 //! soft-float program (every program built for `aarch64-unknown-none-softfloat`) never
 //! pays for FP/SIMD, nor does a thread in the slices it does not use it; one that uses
-//! it in every slice pays a trap (about 150 instructions) per slice on top of what an
+//! it in every slice pays a trap (the full exception path) per slice on top of what an
 //! eager switch costs. The invariant: on every CPU, EL0's FP/SIMD access is trapped
 //! exactly when the running context's state is not live (boot.S traps it at boot, where
 //! the boot path, later the idle loop, runs, and idle loops never use FP/SIMD). A
