@@ -211,6 +211,23 @@ pub fn run_tests(ctx: &Ctx, tests: &[Test]) -> i64 {
     if failed == 0 { 0 } else { 1 }
 }
 
+/// The verdict of a program that is one test (a fuzzer), printed as [`run_tests`] prints
+/// a suite's: its line and the summary; returns the exit status, 0 or 1.
+pub fn report_one(name: &str, verdict: Result<(), &str>) -> i64 {
+    match verdict {
+        Ok(()) => {
+            println!("test {name} ... ok");
+            println!("1 passed, 0 failed");
+            0
+        }
+        Err(why) => {
+            println!("test {name} ... FAILED: {why}");
+            println!("0 passed, 1 failed");
+            1
+        }
+    }
+}
+
 /// A one-page VMO used to probe user addresses without touching them from EL0.
 fn probe_vmo() -> Option<zx::Handle> {
     zx::vmo_create(zx::PAGE_SIZE, 0).ok()

@@ -11,7 +11,8 @@
 //! - [`harness`]: the libtest-shaped test runner and its checks,
 //! - [`thread`]: threads of this process on their own stacks, joined by waiting,
 //! - [`loader`]: the initrd archive, and programs from it started as child processes,
-//! - [`proto`]: the mailbox the `tasks` program shares with its child program.
+//! - [`proto`]: the mailbox the `tasks` program shares with its child program,
+//! - [`rng`]: the fuzzers' seeded random numbers.
 #![no_std]
 // Without an allocator a failure carries its message inline, so `Err` is large on purpose.
 #![allow(clippy::result_large_err)]
@@ -29,6 +30,7 @@ pub mod ipc;
 pub mod kernel_error;
 pub mod loader;
 pub mod proto;
+pub mod rng;
 pub mod rt;
 pub mod sys;
 pub mod thread;

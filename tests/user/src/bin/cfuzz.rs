@@ -38,6 +38,7 @@ use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 
 use user::console::TextBuf;
 use user::ipc::{self, Packet, SEC, Thread, WaitItem};
+use user::rng::Rng;
 use user::zx::rights::*;
 use user::zx::*;
 use user::{Ctx, entry, println, sys};
@@ -95,29 +96,6 @@ fn sink_addr() -> u64 {
 }
 
 // ---- small helpers ---------------------------------------------------------------------
-
-/// splitmix64.
-#[derive(Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-    fn one_in(&mut self, n: u64) -> bool {
-        self.below(n) == 0
-    }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 /// The stream of thread `thread` of process `proc` in round `round`.
 fn stream(seed: u64, round: u64, proc: u64, thread: u64) -> Rng {
@@ -1939,23 +1917,13 @@ fn main(ctx: &Ctx) -> i64 {
         totals.per_nr[64],
         never.as_str()
     );
-    match verdict {
-        Ok(()) if totals.surprises == 0 && totals.hangs == 0 && totals.odd_exits == 0 && totals.corrupted == 0 => {
-            println!("test cfuzz ... ok");
-            println!("1 passed, 0 failed");
-            0
-        }
-        Ok(()) => {
-            println!("test cfuzz ... FAILED: surprises, hangs, corruption or workers that ended wrongly (above)");
-            println!("0 passed, 1 failed");
-            1
-        }
-        Err(why) => {
-            println!("test cfuzz ... FAILED: {}", why.as_str());
-            println!("0 passed, 1 failed");
-            1
-        }
-    }
+    let clean = totals.surprises == 0 && totals.hangs == 0 && totals.odd_exits == 0 && totals.corrupted == 0;
+    let verdict = match &verdict {
+        Ok(()) if clean => Ok(()),
+        Ok(()) => Err("surprises, hangs, corruption or workers that ended wrongly (above)"),
+        Err(why) => Err(why.as_str()),
+    };
+    user::harness::report_one("cfuzz", verdict)
 }
 
 type Why = TextBuf<300>;

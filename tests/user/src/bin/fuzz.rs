@@ -26,6 +26,7 @@ use core::fmt::Write;
 
 use user::console::TextBuf;
 use user::harness::stack_bounds;
+use user::rng::Rng;
 use user::zx::rights::*;
 use user::zx::*;
 use user::{Ctx, entry, println, rt, sys};
@@ -63,18 +64,7 @@ fn main(ctx: &Ctx) -> i64 {
         Ok(mut fuzzer) => fuzzer.run(calls),
         Err(why) => Err(why),
     };
-    match verdict {
-        Ok(()) => {
-            println!("test fuzz ... ok");
-            println!("1 passed, 0 failed");
-            0
-        }
-        Err(why) => {
-            println!("test fuzz ... FAILED: {}", why.as_str());
-            println!("0 passed, 1 failed");
-            1
-        }
-    }
+    user::harness::report_one("fuzz", verdict.as_ref().map_err(|why| why.as_str()).copied())
 }
 
 /// A failure message.
@@ -84,34 +74,6 @@ fn why(args: core::fmt::Arguments<'_>) -> Why {
     let mut text = Why::new();
     let _ = text.write_fmt(args);
     text
-}
-
-/// splitmix64: small, fast and the same everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (0 when n is 0).
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-
-    /// True with probability 1/n.
-    fn one_in(&mut self, n: u64) -> bool {
-        self.below(n) == 0
-    }
-
-    /// One of `items` (`fallback` for an empty slice).
-    fn pick<T: Copy>(&mut self, items: &[T], fallback: T) -> T {
-        items.get(self.below(items.len() as u64) as usize).copied().unwrap_or(fallback)
-    }
 }
 
 /// What kind of object a model handle names.
@@ -380,13 +342,13 @@ impl<'a> Fuzzer<'a> {
                 }
             }
             if count > 0 {
-                return self.rng.pick(&candidates[..count], 0);
+                return self.rng.pick_or(&candidates[..count], 0);
             }
         }
         match self.rng.below(6) {
             0 | 1 => {
                 let closed = self.closed;
-                let value = self.rng.pick(&closed, 0);
+                let value = self.rng.pick_or(&closed, 0);
                 if value != 0 { value } else { self.rng.next() as u32 | 3 }
             }
             2 => 0,
@@ -408,7 +370,7 @@ impl<'a> Fuzzer<'a> {
     }
 
     fn random_u32(&mut self, common: &[u32]) -> u32 {
-        if self.rng.one_in(5) { self.rng.next() as u32 } else { self.rng.pick(common, 0) }
+        if self.rng.one_in(5) { self.rng.next() as u32 } else { self.rng.pick_or(common, 0) }
     }
 
     fn rights(&mut self) -> u32 {
@@ -427,10 +389,10 @@ impl<'a> Fuzzer<'a> {
     fn vmo_size(&mut self) -> u64 {
         if self.rng.one_in(12) {
             let huge = [1 << 30, 1 << 40, u64::MAX, u64::MAX - PAGE_SIZE + 1, MAX_VMO_SIZE, MAX_VMO_SIZE + 1];
-            return if self.rng.one_in(3) { self.rng.next() } else { self.rng.pick(&huge, u64::MAX) };
+            return if self.rng.one_in(3) { self.rng.next() } else { self.rng.pick_or(&huge, u64::MAX) };
         }
         let small = [0, 1, 4095, 4096, 4097, 8192, 3 * 4096 + 5, 16 * 4096, 1 << 20];
-        if self.rng.one_in(4) { self.rng.below(1 << 18) } else { self.rng.pick(&small, 4096) }
+        if self.rng.one_in(4) { self.rng.below(1 << 18) } else { self.rng.pick_or(&small, 4096) }
     }
 
     fn offset(&mut self) -> u64 {
@@ -439,7 +401,7 @@ impl<'a> Fuzzer<'a> {
         match self.rng.below(8) {
             0 => self.rng.below(1 << 16),
             1 => self.rng.next(),
-            _ => self.rng.pick(&common, 0),
+            _ => self.rng.pick_or(&common, 0),
         }
     }
 
@@ -461,7 +423,7 @@ impl<'a> Fuzzer<'a> {
             self.layout.guard.unwrap_or(0),
             self.layout.scratch_end - 2,
         ];
-        (self.rng.pick(&bad, 0), false)
+        (self.rng.pick_or(&bad, 0), false)
     }
 
     /// A buffer for the kernel: (pointer, length). `kernel_writes`: the kernel writes it.
@@ -470,8 +432,8 @@ impl<'a> Fuzzer<'a> {
         let huge = [1 << 32, 1 << 47, 1 << 63, u64::MAX, u64::MAX - 7];
         let mut len = match self.rng.below(10) {
             0 => self.rng.below(300),
-            1 => self.rng.pick(&huge, u64::MAX),
-            _ => self.rng.pick(&lengths, 0),
+            1 => self.rng.pick_or(&huge, u64::MAX),
+            _ => self.rng.pick_or(&lengths, 0),
         };
         let ptr = match self.rng.below(20) {
             0..=7 => {
@@ -521,7 +483,7 @@ impl<'a> Fuzzer<'a> {
             candidates[count] = (*addr, addr + len);
             count += 1;
         }
-        if count == 0 { None } else { Some(self.rng.pick(&candidates[..count], (0, 0))) }
+        if count == 0 { None } else { Some(self.rng.pick_or(&candidates[..count], (0, 0))) }
     }
 
     /// A range to unmap or protect: inside the arena or a fuzzer mapping, or invalid in a
@@ -571,9 +533,9 @@ impl<'a> Fuzzer<'a> {
             // ABI v2's calls 26..=63 are not modelled here (processes, threads and IPC are
             // the concurrent fuzzer's); numbers past them are unknown.
             90..=96 => 64 + self.rng.below(38),
-            _ => {
-                self.rng.pick(&[64, 1000, (1 << 32) | nr::HANDLE_CLOSE, (1 << 63) | nr::VMO_CREATE, u64::MAX], u64::MAX)
-            }
+            _ => self
+                .rng
+                .pick_or(&[64, 1000, (1 << 32) | nr::HANDLE_CLOSE, (1 << 63) | nr::VMO_CREATE, u64::MAX], u64::MAX),
         };
         let mut plan = Plan { nr, ..Plan::default() };
         let common_bad = [ZX_ERR_BAD_HANDLE, ZX_ERR_WRONG_TYPE, ZX_ERR_ACCESS_DENIED, ZX_ERR_INVALID_ARGS];
@@ -585,7 +547,7 @@ impl<'a> Fuzzer<'a> {
                     // Never a user page that a later mapping could fill: the console
                     // would print whatever it holds.
                     let bad = [0, KERNEL_ADDR, USER_END - 1, 1 << 48, 8];
-                    (self.rng.pick(&bad, 0), self.rng.pick(&[0, 1, 5, 4096, 4097, u64::MAX], 1))
+                    (self.rng.pick_or(&bad, 0), self.rng.pick_or(&[0, 1, 5, 4096, 4097, u64::MAX], 1))
                 };
                 plan.args[..2].copy_from_slice(&[ptr, len]);
                 plan.allowed = allow(&[ZX_OK, ZX_ERR_INVALID_ARGS]);
@@ -614,7 +576,7 @@ impl<'a> Fuzzer<'a> {
                 }
             }
             nr::OBJECT_GET_INFO => {
-                let want = self.rng.pick(&[Kind::Vmo, Kind::Vmar, Kind::Resource], Kind::Vmo);
+                let want = self.rng.pick_or(&[Kind::Vmo, Kind::Vmar, Kind::Resource], Kind::Vmo);
                 let h = self.handle(want);
                 let topic = self.random_u32(&[INFO_HANDLE_BASIC, INFO_VMAR, INFO_KMEM_STATS, INFO_VMO, 0, 0x1000_0017]);
                 let (buf, len) = self.buffer(true);
@@ -729,8 +691,8 @@ impl<'a> Fuzzer<'a> {
                 if let Some(mmio) = self.mmio {
                     paddrs[4] = mmio;
                 }
-                let paddr = self.rng.pick(&paddrs, 0x5000_0000);
-                let size = self.rng.pick(&[PAGE_SIZE, 2 * PAGE_SIZE, 0, 100, u64::MAX, 1 << 30], PAGE_SIZE);
+                let paddr = self.rng.pick_or(&paddrs, 0x5000_0000);
+                let size = self.rng.pick_or(&[PAGE_SIZE, 2 * PAGE_SIZE, 0, 100, u64::MAX, 1 << 30], PAGE_SIZE);
                 let (out, in_scratch) = self.out_ptr(4);
                 plan.args[..4].copy_from_slice(&[self.u32_arg(resource), paddr, size, out]);
                 plan.handles[0] = Some(resource);
@@ -761,7 +723,7 @@ impl<'a> Fuzzer<'a> {
                     0 => (self.layout.scratch + self.rng.below(PAGE_SIZE), PAGE_SIZE),
                     1 => (self.layout.rodata, 64),
                     2 => (self.layout.text, 256),
-                    _ => (self.rng.pick(&[0, 8, KERNEL_ADDR, USER_END, u64::MAX - 3], 0), u64::MAX),
+                    _ => (self.rng.pick_or(&[0, 8, KERNEL_ADDR, USER_END, u64::MAX - 3], 0), u64::MAX),
                 };
                 let len = if self.rng.one_in(4) { self.rng.next() } else { self.rng.below(max.min(8192)) };
                 let len = if max == u64::MAX { len } else { len.min(max) };
@@ -783,7 +745,7 @@ impl<'a> Fuzzer<'a> {
                     self.random_u32(&[VMO_ZERO_CHILDREN, USER_SIGNAL_0, USER_SIGNAL_ALL | VMO_ZERO_CHILDREN, 0]);
                 // Never a deadline in the future: the call must not block.
                 let now = clock_get_monotonic();
-                let deadline = self.rng.pick(&[0i64, -1, i64::MIN, 1, now - 1], 0);
+                let deadline = self.rng.pick_or(&[0i64, -1, i64::MIN, 1, now - 1], 0);
                 let (observed, _) = self.out_ptr(4);
                 plan.args[..4].copy_from_slice(&[self.u32_arg(h), self.u32_arg(signals), deadline as u64, observed]);
                 plan.handles[0] = Some(h);
@@ -817,9 +779,10 @@ impl<'a> Fuzzer<'a> {
             options |= VM_REQUIRE_NON_RESIZABLE;
         }
         if self.rng.one_in(16) {
-            options |= self
-                .rng
-                .pick(&[VM_CAN_MAP_READ, VM_CAN_MAP_WRITE, VM_CAN_MAP_EXECUTE, VM_CAN_MAP_SPECIFIC, 1 << 20], 1 << 20);
+            options |= self.rng.pick_or(
+                &[VM_CAN_MAP_READ, VM_CAN_MAP_WRITE, VM_CAN_MAP_EXECUTE, VM_CAN_MAP_SPECIFIC, 1 << 20],
+                1 << 20,
+            );
         }
         if self.rng.one_in(8) {
             options |= vm_align(8 + self.rng.below(27) as u32);
@@ -827,15 +790,16 @@ impl<'a> Fuzzer<'a> {
         let lengths = [PAGE_SIZE, 2 * PAGE_SIZE, 1, 3 * PAGE_SIZE + 1, 16 * PAGE_SIZE, 1 << 20, 0];
         let mut len = match self.rng.below(12) {
             0 => self.rng.below(1 << 24),
-            1 => self.rng.pick(&[1 << 40, u64::MAX, u64::MAX - PAGE_SIZE + 1], u64::MAX),
-            _ => self.rng.pick(&lengths, PAGE_SIZE),
+            1 => self.rng.pick_or(&[1 << 40, u64::MAX, u64::MAX - PAGE_SIZE + 1], u64::MAX),
+            _ => self.rng.pick_or(&lengths, PAGE_SIZE),
         };
         let specific = options & (VM_SPECIFIC | VM_SPECIFIC_OVERWRITE) != 0;
         let mut vmar_offset = 0;
         let mut specific_addr = None;
         if specific {
             if self.rng.one_in(6) {
-                vmar_offset = self.rng.pick(&[!(PAGE_SIZE - 1), 1 << 47, self.layout.arena - ROOT_BASE + 1], u64::MAX);
+                vmar_offset =
+                    self.rng.pick_or(&[!(PAGE_SIZE - 1), 1 << 47, self.layout.arena - ROOT_BASE + 1], u64::MAX);
             } else {
                 let addr = self.layout.arena + PAGE_SIZE * self.rng.below(ARENA_LEN / PAGE_SIZE);
                 vmar_offset = addr - ROOT_BASE;

@@ -12,6 +12,7 @@
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use user::ipc::*;
+use user::rng::Rng;
 use user::zx::{self, AsRaw, Handle, Mapping, ZX_ERR_BUFFER_TOO_SMALL, ZX_ERR_CANCELED, ZX_ERR_PEER_CLOSED, addr_of};
 use user::zx::{ZX_ERR_SHOULD_WAIT, ZX_ERR_TIMED_OUT, ZX_OK};
 use user::{Ctx, TestResult, check, check_eq, check_ok, check_status, fail, skip, tests};
@@ -677,22 +678,6 @@ fn ipc_churn_returns_kernel_memory(ctx: &Ctx) -> TestResult {
     check_eq(second.ipc_bytes, first.ipc_bytes, "ipc_bytes")?;
     check_eq(second.free_bytes, first.free_bytes, "free_bytes")?;
     check_eq(second.free_heap_bytes, first.free_heap_bytes, "free_heap_bytes")
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
 }
 
 /// Random calls 37, 38, 41–48, 52–54 and 61 with handles of every kind, bogus handles,
