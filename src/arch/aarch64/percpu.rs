@@ -46,7 +46,10 @@ impl<T> RunningCell<T> {
     /// it, when it switches contexts.
     pub fn replace(&self, value: Option<Arc<T>>) -> Option<Arc<T>> {
         let new = value.map_or(core::ptr::null_mut(), |v| Arc::into_raw(v).cast_mut());
-        let old = self.ptr.swap(new, Ordering::Relaxed);
+        // A load and a store, not an atomic swap: only this cell's CPU writes it, with
+        // interrupts masked, so nothing can write between the two.
+        let old = self.ptr.load(Ordering::Relaxed);
+        self.ptr.store(new, Ordering::Relaxed);
         if old.is_null() {
             return None;
         }
