@@ -14,7 +14,7 @@
 //! of them wins, and only then makes the thread runnable.
 
 use super::cpu::{self, CpuLocal};
-use super::sync::{Lock, class};
+use super::sync::{Lock, LockGuard, class};
 use super::task::Thread;
 use crate::arch::aarch64::context;
 use crate::arch::aarch64::percpu::{MAX_CPUS, cpu_index};
@@ -394,6 +394,10 @@ impl Deadline {
     }
 }
 
+/// One CPU's share of the scheduler: its ready queue, its deadlines and its flags.
+/// Aligned (so sized) to 128 bytes, a power of two, so a CPU's queue is found with a
+/// shift of its index rather than a multiply by its size.
+#[repr(align(128))]
 struct CpuQueue {
     ready: VecDeque<Arc<Thread>>,
     /// Blocked waits and armed timers with a deadline, in no particular order.
@@ -408,6 +412,8 @@ struct CpuQueue {
     /// Counter value at which the running thread's slice ends.
     slice_end: u64,
 }
+
+const _: () = assert!(core::mem::size_of::<CpuQueue>() == 128, "CpuQueue outgrew its 128-byte stride");
 
 struct Sched {
     cpus: [CpuQueue; MAX_CPUS],
@@ -535,23 +541,27 @@ fn make_ready_if_blocked(woken: Woken, seq: u64) {
     run.set_state(&s, RunState::Ready);
     run.set_wait(&s, None);
     let (last, deadline_cpu) = (run.last_cpu(&s), run.take_deadline_cpu(&s));
-    // A thread blocks on one node at a time, and only `reschedule` (under this lock)
-    // queues its deadline entry, on the CPU it records in `deadline_cpu`: that one
-    // queue is all there is to search.
     if let Some(c) = deadline_cpu {
-        let q = &mut s.cpus[c].deadlines;
-        if let Some(at) =
-            q.iter().position(|d| matches!(&d.entry, DeadlineEntry::Wake(node) if Arc::ptr_eq(node.thread(), thread)))
-        {
-            let removed = q.swap_remove(at);
-            enqueue(&mut s, woken.into_arc(), last);
-            drop(s);
-            // Dropped with no lock held (it holds a thread reference).
-            drop(removed);
-            return;
-        }
+        return make_ready_with_deadline(s, woken, last, c);
     }
     enqueue(&mut s, woken.into_arc(), last);
+}
+
+/// The rest of [`make_ready_if_blocked`] for a wait with a deadline (out of line: most
+/// waits have none, and their path then keeps fewer registers): its entry leaves CPU
+/// `c`'s deadline queue. A thread blocks on one node at a time, and only `reschedule`
+/// (under this lock) queues its deadline entry, on the CPU it records in
+/// `deadline_cpu`: that one queue is all there is to search.
+#[inline(never)]
+fn make_ready_with_deadline(mut s: LockGuard<'_, Sched>, woken: Woken, last: Option<usize>, c: usize) {
+    let thread = woken.thread();
+    let q = &mut s.cpus[c].deadlines;
+    let at = q.iter().position(|d| matches!(&d.entry, DeadlineEntry::Wake(node) if Arc::ptr_eq(node.thread(), thread)));
+    let removed = at.map(|at| q.swap_remove(at));
+    enqueue(&mut s, woken.into_arc(), last);
+    drop(s);
+    // Dropped with no lock held (it holds a thread reference).
+    drop(removed);
 }
 
 /// Puts a ready thread on a CPU's queue: an idle CPU first (sending it an IPI when it is
