@@ -69,6 +69,93 @@ pub mod class {
     pub static SCHED: LockClass = LockClass { name: "scheduler", rank: 44 };
     /// Leaf locks of other objects (an eventpair's peer link).
     pub static LEAF: LockClass = LockClass { name: "leaf", rank: 50 };
+
+    /// Every class above, by rank: the names the watchdog reports held locks with (a
+    /// class missing here is shown as `?`).
+    pub static ALL: &[&LockClass] = &[
+        &JOB,
+        &HANDLES,
+        &PROCESS,
+        &CHANNEL,
+        &TIMER,
+        &FUTEX,
+        &THREAD_LIFE,
+        &NAME,
+        &SIGNALS,
+        &PORT,
+        &CONSOLE_INPUT,
+        &VM,
+        &KSTACK_CACHE,
+        &ASID_TAG,
+        &ASIDS,
+        &SCHED,
+        &LEAF,
+    ];
+
+    // `ALL` is in rank order with no rank twice (so a rank names one class).
+    const _: () = {
+        let mut i = 1;
+        while i < ALL.len() {
+            assert!(ALL[i - 1].rank < ALL[i].rank, "class::ALL must list the classes by rising rank");
+            i += 1;
+        }
+    };
+}
+
+/// The locks CPU `.0` holds, by class name, for the watchdog's reports: known only with
+/// `lockcheck` on (the order check keeps the per-CPU record).
+struct Held(usize);
+
+impl core::fmt::Display for Held {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if !checks_enabled() {
+            return f.write_str("known only with `lockcheck`");
+        }
+        HeldLocks(HELD[self.0 % MAX_CPUS].load(Ordering::Relaxed)).fmt(f)
+    }
+}
+
+/// For a CPU that waited too long for a lock of class `.0`: the other CPUs that hold a
+/// lock of that class, and all each of them holds (known only with `lockcheck` on).
+struct Holders(&'static LockClass);
+
+impl core::fmt::Display for Holders {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if !checks_enabled() {
+            return f.write_str("the holders are known only with `lockcheck`");
+        }
+        let bit = 1u64 << (self.0.rank & 63);
+        let mut any = false;
+        for cpu in (0..super::cpu::online_count().min(MAX_CPUS)).filter(|&cpu| cpu != cpu_index()) {
+            let held = HELD[cpu].load(Ordering::Relaxed);
+            if held & bit != 0 {
+                write!(f, "{}cpu {cpu} holds {}", if any { "; " } else { "" }, HeldLocks(held))?;
+                any = true;
+            }
+        }
+        if !any {
+            f.write_str("no other CPU holds it now")?;
+        }
+        Ok(())
+    }
+}
+
+/// A set of held lock ranks, shown as the classes' names ("none" when empty).
+struct HeldLocks(u64);
+
+impl core::fmt::Display for HeldLocks {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("none");
+        }
+        let mut first = true;
+        for rank in (0..64).filter(|rank| self.0 & (1 << rank) != 0) {
+            let name = class::ALL.iter().find(|c| u32::from(c.rank) == rank).map_or("?", |c| c.name);
+            write!(f, "{}`{name}`", if first { "" } else { ", " })?;
+            first = false;
+        }
+        Ok(())
+    }
 }
 
 static CHECK_ORDER: AtomicBool = AtomicBool::new(false);
@@ -150,9 +237,10 @@ impl<T> Lock<T> {
                     since = now;
                 } else if now.saturating_sub(since) > STUCK_SECONDS * timer::frequency() {
                     panic!(
-                        "watchdog: cpu {} has waited {STUCK_SECONDS} s for the lock `{}`",
+                        "watchdog: cpu {} has waited {STUCK_SECONDS} s for the lock `{}` (held: {})",
                         cpu_index(),
-                        self.class.name
+                        self.class.name,
+                        Holders(self.class)
                     );
                 }
             }
@@ -202,8 +290,11 @@ pub fn watchdog_tick() {
         seen_count.store(count, Ordering::Relaxed);
         seen_at.store(now, Ordering::Relaxed);
     } else if now.saturating_sub(seen_at.load(Ordering::Relaxed)) > STUCK_SECONDS * timer::frequency() {
+        // The stuck CPU cannot be interrupted for its own backtrace (interrupts masked);
+        // the locks it holds say where it is stuck.
         panic!(
-            "watchdog: cpu {watched} has taken no timer interrupt for {STUCK_SECONDS} s (interrupts masked: a stuck kernel path)"
+            "watchdog: cpu {watched} has taken no timer interrupt for {STUCK_SECONDS} s (interrupts masked: a stuck kernel path; it holds: {})",
+            Held(watched)
         );
     }
 }
