@@ -54,10 +54,10 @@ struct Saved {
 
 /// One thread's (or one CPU's idle loop's) saved execution state.
 ///
-/// `on_cpu` comes first and the uninitialised record last: a `Context::new()` written
-/// into a larger value (a `Thread` built in its `Arc`) is then one 4-byte store, where
-/// with the flag after the record LLVM filled the 656 undefined bytes before it with
-/// zeros (a 660-byte `memset`) to merge them with the flag's store.
+/// The flags come first and the uninitialised record last: a `Context::new()` written
+/// into a larger value (a `Thread` built in its `Arc`) is then a store of the flags'
+/// few bytes, where with a flag after the record LLVM filled the 656 undefined bytes
+/// before it with zeros (a 660-byte `memset`) to merge them with the flag's store.
 #[repr(C)]
 pub struct Context {
     /// Nonzero while the context is running on a CPU (or being saved): CPU number + 1.
@@ -308,11 +308,12 @@ impl Context {
         // through a raw pointer, whole fields of plain integers, and no reference to it
         // is made. Every field but FPCR, FPSR, `q` and x20-x28 of `gprs` is written.
         // The FP/SIMD fields are read only by `claim_fp` when `has_fp` is true (false
-        // here), and it sets `has_fp` itself, giving the registers their initial zeros,
-        // so a switch saves them before anything reads them; x20-x28 are read only by the assembly of the first switch to
-        // this context (into registers, plain bits, no Rust value), and `trap_return`
-        // loads them from the frame before the thread runs. So what the unwritten bytes
-        // held never reaches the thread.
+        // here), and it sets `has_fp` itself, giving the registers their initial
+        // zeros, so a switch saves them before anything reads them. x20-x28 are read
+        // only by the assembly of the first switch to this context (into registers,
+        // plain bits, no Rust value), and `trap_return` loads them from the frame
+        // before the thread runs. So what the unwritten bytes held never reaches the
+        // thread.
         unsafe {
             let frame = frame_at as *mut TrapFrame;
             core::ptr::write_bytes(frame, 0, 1);
