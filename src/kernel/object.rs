@@ -384,6 +384,12 @@ pub trait KernelObject: AsAny {
     fn as_port(&self) -> Option<&crate::kernel::ipc::port::Port> {
         None
     }
+    /// The object as a channel endpoint, `None` for every other type: the type test of
+    /// the borrowed `zx_channel_read` / `zx_channel_write` lookups, as
+    /// [`KernelObject::as_port`] is for ports.
+    fn as_channel(&self) -> Option<&crate::kernel::ipc::channel::Channel> {
+        None
+    }
 }
 
 /// Downcasts a kernel object to its concrete type: WRONG_TYPE when it is another.

@@ -251,12 +251,18 @@ impl Channel {
     /// message comes back with the error, for the caller to free with no lock held.
     #[inline]
     pub fn write(&self, msg: Message) -> Result<(), (ZxError, Message)> {
-        let peer = {
-            let mut state = self.pair.state.lock();
-            self.deliver(&mut state, msg)?
-        };
+        let peer = self.send(msg)?;
         drop(peer);
         Ok(())
+    }
+
+    /// [`Channel::write`], giving back the peer endpoint it signalled (if it still
+    /// exists) for the caller to drop: a caller that holds a lock under which no object
+    /// may end (a handle table) drops it, and a refused message, after unlocking.
+    #[inline]
+    pub fn send(&self, msg: Message) -> Result<Option<Arc<Channel>>, (ZxError, Message)> {
+        let mut state = self.pair.state.lock();
+        self.deliver(&mut state, msg)
     }
 
     /// `zx_channel_read` after its checks: the first message if it fits in `max_bytes`
@@ -365,6 +371,9 @@ impl KernelObject for Channel {
     }
     fn related_koid(&self) -> u64 {
         self.peer_koid
+    }
+    fn as_channel(&self) -> Option<&Channel> {
+        Some(self)
     }
     fn peer(&self) -> ZxResult<Arc<dyn KernelObject>> {
         let state = self.pair.state.lock();
