@@ -322,6 +322,10 @@ pub fn signal(c: &Caller, handle: u32, clear_mask: u32, set_mask: u32, peer: boo
     let handles = c.process().lookup();
     let (object, have, _) = handles.get(handle)?;
     check_rights(have, if peer { rights::SIGNAL_PEER } else { rights::SIGNAL })?;
+    if !peer {
+        // The checks below and the update, in one virtual call.
+        return object.signal_user(clear_mask, set_mask);
+    }
     let header = object.header();
     let ty = header.facts.obj_type();
     if peer && !matches!(ty, obj_type::CHANNEL | obj_type::EVENTPAIR) {

@@ -201,15 +201,8 @@ fn look(
     signals: u32,
 ) -> ZxResult<Result<(Arc<dyn KernelObject>, u64), u32>> {
     check_rights(have, rights::WAIT)?;
-    let header = object.header();
-    if !header.facts.waitable() {
-        return Err(ZxError::NotSupported);
-    }
-    let now = if header.facts.obj_type() == crate::abi::obj_type::VMO {
-        current_signals(object)
-    } else {
-        header.base.signals()
-    };
+    // The waitable check and the signals, in one virtual call.
+    let now = object.wait_signals()?;
     if now & signals != 0 { Ok(Err(now)) } else { Ok(Ok((object.clone(), serial))) }
 }
 
