@@ -105,7 +105,7 @@ fn take_message(
     ensure_heap_headroom()?;
     let mut buf = channel.buffer(nb)?;
     if nb > 0 {
-        user::get(bytes, &mut buf)?;
+        user::get_inline(bytes, &mut buf)?;
     }
     if num_bytes < min_bytes {
         return Err(ZxError::InvalidArgs);
