@@ -134,12 +134,16 @@ fn wait_single(
     let base = header.base;
     let vmo = header.facts.obj_type() == crate::abi::obj_type::VMO;
     let signals = || if vmo { current_signals(object) } else { base.signals() };
-    // VMO signals the store keeps are checked now (their changes wake no one).
-    let extra = signals();
-    if extra & mask != 0 {
-        return Ok((WakeReason::Satisfied, extra | signals()));
+    // VMO signals the store keeps are checked now (their changes wake no one). The
+    // base's own signals need no look here: `add_waiter` records them and ends the wait
+    // at once if they match, under the signal lock.
+    if vmo {
+        let extra = signals();
+        if extra & mask != 0 {
+            return Ok((WakeReason::Satisfied, extra | signals()));
+        }
+        me.note_seen(extra);
     }
-    me.note_seen(extra);
     base.add_waiter(node, mask, serial)?;
     let reason = match me.reason() {
         Some(reason) => reason,
