@@ -372,6 +372,41 @@ pub trait KernelObject: AsAny {
             facts: TypeFacts::new(self.obj_type(), self.waitable(), self.user_settable_signals()),
         }
     }
+    /// `zx_object_signal`'s checks and update on this object, once the handle's SIGNAL
+    /// right is checked: NOT_SUPPORTED when it is not waitable, INVALID_ARGS when a mask
+    /// reaches beyond the user signals and the type's settable ones; then a VMO's user
+    /// signals are also updated in the VMO store, and the base's. Not meant to be
+    /// overridden: the default, compiled for each type, folds the type's facts (the
+    /// methods above, as [`KernelObject::header`] does) to constants, so the whole
+    /// signal is one virtual call, across which the syscall keeps nothing but its
+    /// handle-table lock.
+    fn signal_user(&self, clear: u32, set: u32) -> ZxResult {
+        let facts = TypeFacts::new(self.obj_type(), self.waitable(), self.user_settable_signals());
+        if !facts.waitable() {
+            return Err(ZxError::NotSupported);
+        }
+        if (clear | set) & !facts.signalable() != 0 {
+            return Err(ZxError::InvalidArgs);
+        }
+        if let Some(id) = self.vmo_id() {
+            crate::kernel::vm_object::vmo_store_signals(id, clear, set);
+        }
+        self.base().update_signals(clear, set);
+        Ok(())
+    }
+    /// The signals `zx_object_wait_one` sees on this object now, once the handle's WAIT
+    /// right is checked: NOT_SUPPORTED when it is not waitable; a VMO's ZERO_CHILDREN
+    /// comes from the VMO store. One virtual call, like [`KernelObject::signal_user`],
+    /// and not meant to be overridden either.
+    fn wait_signals(&self) -> ZxResult<u32> {
+        if !self.waitable() {
+            return Err(ZxError::NotSupported);
+        }
+        match self.vmo_id() {
+            Some(id) => Ok(crate::kernel::vm_object::vmo_signals_of(id, self.base())),
+            None => Ok(self.base().signals()),
+        }
+    }
     /// The VMO a VMO object stands for, `None` for every other type: the type test of
     /// the borrowed `zx_vmo_read` / `zx_vmo_write` lookup in one virtual call (a
     /// downcast costs a `type_id` call and a 128-bit compare).
@@ -382,6 +417,12 @@ pub trait KernelObject: AsAny {
     /// borrowed `zx_port_queue` / `zx_port_wait` lookups in one virtual call, as
     /// [`KernelObject::vmo_id`] is for VMOs.
     fn as_port(&self) -> Option<&crate::kernel::ipc::port::Port> {
+        None
+    }
+    /// The object as a channel endpoint, `None` for every other type: the type test of
+    /// the borrowed `zx_channel_read` / `zx_channel_write` lookups, as
+    /// [`KernelObject::as_port`] is for ports.
+    fn as_channel(&self) -> Option<&crate::kernel::ipc::channel::Channel> {
         None
     }
 }

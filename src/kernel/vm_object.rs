@@ -58,8 +58,21 @@ impl KernelObject for VmoObject {
 
 /// Signals of a VMO: the store's (ZERO_CHILDREN) and the user signals.
 pub fn vmo_signals(vmo: &VmoObject) -> u32 {
-    let store = with_kernel(|k| k.vmos.signals(vmo.id)) & signal::VMO_ZERO_CHILDREN;
-    store | (vmo.base.signals() & signal::USER_ALL)
+    vmo_signals_of(vmo.id, &vmo.base)
+}
+
+/// [`vmo_signals`] of the VMO `id` whose object has the base `base`.
+#[inline(never)]
+pub fn vmo_signals_of(id: VmoId, base: &ObjectBase) -> u32 {
+    let store = with_kernel(|k| k.vmos.signals(id)) & signal::VMO_ZERO_CHILDREN;
+    store | (base.signals() & signal::USER_ALL)
+}
+
+/// Clears `clear` and sets `set` among the user signals the VMO store keeps for the VMO
+/// `id` (the object's base keeps them too: `zx_object_signal` updates both).
+#[inline(never)]
+pub fn vmo_store_signals(id: VmoId, clear: u32, set: u32) {
+    with_kernel(|k| k.vmos.signal(id, clear & signal::USER_ALL, set & signal::USER_ALL));
 }
 
 /// A VMAR: a region of one address space, the root VMAR or a sub-VMAR. Closing its

@@ -56,9 +56,11 @@ pub struct Handle<T> {
 }
 
 /// A slot of the table. `generation` is the generation the slot's current (or next)
-/// handle is known by.
+/// handle is known by; `value` is the current handle's value (the encoding of this
+/// slot's index and `generation`), 0 while the slot is empty.
 struct Slot<T> {
     generation: u32,
+    value: u32,
     handle: Option<Handle<T>>,
 }
 
@@ -100,23 +102,25 @@ impl<T> HandleTable<T> {
     /// (nothing changed) when the table must grow and the heap cannot give it room.
     pub fn insert(&mut self, object: T, rights: u32) -> ZxResult<u32> {
         let index = self.take_free_slot()?;
+        let salt = self.salt;
         let slot = self.slots.get_mut(index).ok_or(ZxError::Internal)?;
         slot.handle = Some(Handle { object, rights });
-        let generation = slot.generation;
+        slot.value = encode(salt, index, slot.generation);
         self.live += 1;
-        Ok(self.encode(index, generation))
+        Ok(slot.value)
     }
 
     /// As [`HandleTable::insert`], but a full table (or a failed allocation) gives the
     /// object back instead of dropping it, so the caller decides where it is dropped.
     pub fn try_insert(&mut self, object: T, rights: u32) -> Result<u32, T> {
+        let salt = self.salt;
         match self.take_free_slot() {
             Ok(index) => match self.slots.get_mut(index) {
                 Some(slot) => {
                     slot.handle = Some(Handle { object, rights });
-                    let generation = slot.generation;
+                    slot.value = encode(salt, index, slot.generation);
                     self.live += 1;
-                    Ok(self.encode(index, generation))
+                    Ok(slot.value)
                 }
                 None => Err(object),
             },
@@ -125,10 +129,18 @@ impl<T> HandleTable<T> {
     }
 
     /// The handle named by `value`, or `BadHandle`.
+    ///
+    /// One compare against the slot's recorded value stands for the checks of
+    /// [`HandleTable::slot_of`] and the occupied test: a recorded value has the fixed
+    /// bits and this slot's index and current generation (it is reset to 0, which no
+    /// value matches, when the slot is emptied, before the generation moves on).
     #[inline(always)]
     pub fn get(&self, value: u32) -> ZxResult<&Handle<T>> {
-        let index = self.slot_of(value)?;
-        self.slots.get(index).and_then(|slot| slot.handle.as_ref()).ok_or(ZxError::BadHandle)
+        let index = (((value ^ self.salt) >> INDEX_SHIFT) & INDEX_MASK) as usize;
+        match self.slots.get(index) {
+            Some(slot) if slot.value == value => slot.handle.as_ref().ok_or(ZxError::BadHandle),
+            _ => Err(ZxError::BadHandle),
+        }
     }
 
     /// The handle named by `value`, mutably, or `BadHandle`.
@@ -234,9 +246,7 @@ impl<T> HandleTable<T> {
 
     /// The value that names slot `index` at `generation`.
     fn encode(&self, index: usize, generation: u32) -> u32 {
-        // `index` < MAX_HANDLES, so the cast keeps every bit.
-        let raw = (generation << GENERATION_SHIFT) | ((index as u32 & INDEX_MASK) << INDEX_SHIFT) | FIXED_BITS;
-        raw ^ self.salt
+        encode(self.salt, index, generation)
     }
 
     /// Picks the slot for a new handle: grow while the free queue is short, reuse the
@@ -257,7 +267,7 @@ impl<T> HandleTable<T> {
         if self.free.capacity() < needed {
             self.free.try_reserve(needed - self.free.len()).map_err(|_| ZxError::NoMemory)?;
         }
-        self.slots.push(Slot { generation: 0, handle: None });
+        self.slots.push(Slot { generation: 0, value: 0, handle: None });
         Ok(self.slots.len() - 1)
     }
 
@@ -266,6 +276,7 @@ impl<T> HandleTable<T> {
     fn empty_slot(&mut self, index: usize) -> Option<Handle<T>> {
         let slot = self.slots.get_mut(index)?;
         let handle = slot.handle.take()?;
+        slot.value = 0;
         slot.generation = (slot.generation + 1) & GENERATION_MASK;
         // `index` < MAX_HANDLES = 2^16, so it fits; the queue has room for every slot
         // (reserved when the slot was made), so this never allocates.
@@ -297,6 +308,14 @@ impl<T: Clone> HandleTable<T> {
         let object = source.object.clone();
         self.insert(object, new_rights)
     }
+}
+
+/// The value that names slot `index` at `generation` in a table scrambled with `salt`
+/// (bits 1..0 clear): never 0, since its fixed bits are set.
+fn encode(salt: u32, index: usize, generation: u32) -> u32 {
+    // `index` < MAX_HANDLES, so the cast keeps every bit.
+    let raw = (generation << GENERATION_SHIFT) | ((index as u32 & INDEX_MASK) << INDEX_SHIFT) | FIXED_BITS;
+    raw ^ salt
 }
 
 /// The rights of a handle derived from one holding `source` when `requested` was
@@ -382,6 +401,31 @@ mod tests {
             assert_eq!(table.get(bad), Err(ZxError::BadHandle), "{bad:#x}");
         }
         assert_eq!(table.get(u32::MAX).err(), Some(ZxError::BadHandle));
+    }
+
+    #[test]
+    fn get_accepts_exactly_the_live_values() {
+        // `get` compares with the slot's recorded value; `slot_of` (used by remove and
+        // get_mut) checks the fixed bits, the index and the generation. They agree on
+        // every live value, every value one bit away from one, and the closed ones.
+        let mut table = HandleTable::new(SALT);
+        let mut live = vec![];
+        let mut closed = vec![];
+        for round in 0..200u32 {
+            let value = table.insert(round, READ).unwrap();
+            if round % 3 == 0 {
+                table.remove(value).unwrap();
+                closed.push(value);
+            } else {
+                live.push(value);
+            }
+        }
+        let near = live.iter().chain(&closed).flat_map(|&v| (0..32).map(move |bit| v ^ (1 << bit)));
+        for value in live.iter().chain(&closed).copied().chain(near) {
+            let expected = live.contains(&value);
+            assert_eq!(table.get(value).is_ok(), expected, "{value:#x}");
+            assert_eq!(table.slot_of(value).is_ok() && table.get_mut(value).is_ok(), expected, "{value:#x}");
+        }
     }
 
     #[test]

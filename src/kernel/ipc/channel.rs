@@ -163,45 +163,89 @@ impl Channel {
     /// A buffer of `len` bytes for a new message: a spare one when it is big enough
     /// (this channel's for small messages, the shared list's for big ones), else a new
     /// one (NO_MEMORY when there is none). Its contents are garbage the caller
-    /// overwrites; only a new buffer is filled here.
+    /// overwrites; only a new buffer is filled here. Inlined for a small message: the
+    /// newest spare (the one the last read gave back) is tried first, with no search.
+    #[inline(always)]
     pub fn buffer(&self, len: usize) -> ZxResult<Vec<u8>> {
-        let spare = if len <= SPARE_BUFFER_MAX {
+        if len > SPARE_BUFFER_MAX {
+            return Self::big_buffer(len);
+        }
+        let spare = {
             let mut state = self.pair.state.lock();
-            let at = state.spare.iter().position(|b| b.capacity() >= len);
-            at.map(|i| state.spare.swap_remove(i))
-        } else {
-            let mut big = BIG_SPARE_LIST.lock();
-            let at = big.iter().position(|b| b.capacity() >= len);
-            at.map(|i| big.swap_remove(i))
+            match state.spare.last() {
+                Some(last) if last.capacity() >= len => state.spare.pop(),
+                _ => Self::find_spare(&mut state.spare, len),
+            }
         };
         let mut buf = match spare {
             Some(buf) => buf,
-            None => {
-                let mut buf = Vec::new();
-                buf.try_reserve_exact(len).map_err(|_| ZxError::NoMemory)?;
-                buf
-            }
+            None => Self::new_buffer(len)?,
         };
-        // A recycled buffer keeps its old length: only bytes beyond it are filled.
+        // A recycled buffer keeps its old length (often the same as this message's):
+        // only bytes beyond it are filled.
+        if buf.len() != len {
+            Self::fit(&mut buf, len);
+        }
+        Ok(buf)
+    }
+
+    /// Sets `buf`'s length to `len` (within its capacity), filling new bytes with 0.
+    #[inline(never)]
+    fn fit(buf: &mut Vec<u8>, len: usize) {
+        buf.resize(len, 0);
+    }
+
+    /// A spare of `spare` with room for `len` bytes, taken out, if there is one.
+    #[inline(never)]
+    fn find_spare(spare: &mut Vec<Vec<u8>>, len: usize) -> Option<Vec<u8>> {
+        let at = spare.iter().position(|b| b.capacity() >= len)?;
+        Some(spare.swap_remove(at))
+    }
+
+    /// [`Channel::buffer`] for a message bigger than `SPARE_BUFFER_MAX`: from the
+    /// shared list of big spares, else new.
+    #[inline(never)]
+    fn big_buffer(len: usize) -> ZxResult<Vec<u8>> {
+        let spare = Self::find_spare(&mut BIG_SPARE_LIST.lock(), len);
+        let mut buf = match spare {
+            Some(buf) => buf,
+            None => Self::new_buffer(len)?,
+        };
         buf.resize(len, 0);
         Ok(buf)
     }
 
-    /// Gives a message's byte buffer back for reuse (or frees it).
+    /// A new, empty buffer with room for `len` bytes (NO_MEMORY when there is none).
+    #[inline(never)]
+    fn new_buffer(len: usize) -> ZxResult<Vec<u8>> {
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(len).map_err(|_| ZxError::NoMemory)?;
+        Ok(buf)
+    }
+
+    /// Gives a message's byte buffer back for reuse (or frees it). Inlined for a small
+    /// buffer when this channel has room for a spare: a push under the pair lock.
+    #[inline(always)]
     pub fn recycle(&self, buf: Vec<u8>) {
         let capacity = buf.capacity();
         if capacity == 0 {
             return;
         }
-        let rest = if capacity <= SPARE_BUFFER_MAX {
+        if capacity <= SPARE_BUFFER_MAX {
             let mut state = self.pair.state.lock();
             if state.spare.len() < state.spare.capacity() {
                 state.spare.push(buf);
-                None
-            } else {
-                Some(buf)
+                return;
             }
-        } else {
+        }
+        Self::recycle_elsewhere(buf);
+    }
+
+    /// [`Channel::recycle`] of a big buffer (the shared list of big spares, if it has
+    /// room) or of a small one this channel has no room for (freed).
+    #[inline(never)]
+    fn recycle_elsewhere(buf: Vec<u8>) {
+        let rest = if buf.capacity() > SPARE_BUFFER_MAX {
             let mut big = BIG_SPARE_LIST.lock();
             if big.capacity() < BIG_SPARES {
                 let _ = big.try_reserve_exact(BIG_SPARES);
@@ -212,6 +256,8 @@ impl Channel {
             } else {
                 Some(buf)
             }
+        } else {
+            Some(buf)
         };
         drop(rest);
     }
@@ -251,12 +297,18 @@ impl Channel {
     /// message comes back with the error, for the caller to free with no lock held.
     #[inline]
     pub fn write(&self, msg: Message) -> Result<(), (ZxError, Message)> {
-        let peer = {
-            let mut state = self.pair.state.lock();
-            self.deliver(&mut state, msg)?
-        };
+        let peer = self.send(msg)?;
         drop(peer);
         Ok(())
+    }
+
+    /// [`Channel::write`], giving back the peer endpoint it signalled (if it still
+    /// exists) for the caller to drop: a caller that holds a lock under which no object
+    /// may end (a handle table) drops it, and a refused message, after unlocking.
+    #[inline]
+    pub fn send(&self, msg: Message) -> Result<Option<Arc<Channel>>, (ZxError, Message)> {
+        let mut state = self.pair.state.lock();
+        self.deliver(&mut state, msg)
     }
 
     /// `zx_channel_read` after its checks: the first message if it fits in `max_bytes`
@@ -365,6 +417,9 @@ impl KernelObject for Channel {
     }
     fn related_koid(&self) -> u64 {
         self.peer_koid
+    }
+    fn as_channel(&self) -> Option<&Channel> {
+        Some(self)
     }
     fn peer(&self) -> ZxResult<Arc<dyn KernelObject>> {
         let state = self.pair.state.lock();

@@ -91,7 +91,7 @@ fn consume_handles(c: &Caller, handles: u64, count: u64) {
 #[inline(always)]
 fn take_message(
     c: &Caller,
-    channel: &Arc<Channel>,
+    channel: &Channel,
     bytes: u64,
     num_bytes: u32,
     handles: u64,
@@ -105,7 +105,7 @@ fn take_message(
     ensure_heap_headroom()?;
     let mut buf = channel.buffer(nb)?;
     if nb > 0 {
-        user::get(bytes, &mut buf)?;
+        user::get_inline(bytes, &mut buf)?;
     }
     if num_bytes < min_bytes {
         return Err(ZxError::InvalidArgs);
@@ -118,12 +118,12 @@ fn take_message(
 
 /// The `nh` (1 to 64) handles of a message being written to `channel`, read from the
 /// user array `handles` and moved out of the caller's table (see [`take_message`]).
-fn take_handles(c: &Caller, channel: &Arc<Channel>, handles: u64, nh: usize) -> ZxResult<Vec<Handle<KHandle>>> {
+fn take_handles(c: &Caller, channel: &Channel, handles: u64, nh: usize) -> ZxResult<Vec<Handle<KHandle>>> {
     let mut raw = [0u8; MAX_MSG_HANDLES * 4];
     user::get(handles, &mut raw[..nh * 4])?;
     let mut moved: Vec<Handle<KHandle>> = Vec::new();
     moved.try_reserve_exact(nh).map_err(|_| ZxError::NoMemory)?;
-    let me = Arc::as_ptr(channel) as *const ();
+    let me = channel as *const Channel as *const ();
     let failed = c.process().with_handles(|table| {
         let mut first_error = None;
         for i in 0..nh {
@@ -156,7 +156,9 @@ fn take_handles(c: &Caller, channel: &Arc<Channel>, handles: u64, nh: usize) -> 
     Ok(moved)
 }
 
-/// `zx_channel_write` (ABI.md 43).
+/// `zx_channel_write` (ABI.md 43). Inlined into its entry, which then calls the
+/// write's body directly.
+#[inline(always)]
 pub fn channel_write(
     c: &Caller,
     handle: u32,
@@ -191,6 +193,23 @@ fn write_inner(
     if options != 0 {
         return Err((ZxError::InvalidArgs, false));
     }
+    if num_handles == 0 {
+        return write_bytes_only(c, handle, bytes, num_bytes);
+    }
+    write_with_handles(c, handle, bytes, num_bytes, handles, num_handles)
+}
+
+/// [`write_inner`] for a message with handles: on a counted reference, since the
+/// handles move out of the table, which must not stay locked meanwhile.
+#[inline(never)]
+fn write_with_handles(
+    c: &Caller,
+    handle: u32,
+    bytes: u64,
+    num_bytes: u32,
+    handles: u64,
+    num_handles: u32,
+) -> Result<(), (ZxError, bool)> {
     let channel = c.process().get_object_with_rights::<Channel>(handle, rights::WRITE).map_err(|e| (e, false))?;
     let msg = take_message(c, &channel, bytes, num_bytes, handles, num_handles, 0).map_err(|e| (e, false))?;
     if let Err((e, msg)) = channel.write(msg) {
@@ -199,6 +218,37 @@ fn write_inner(
         return Err((e, true));
     }
     Ok(())
+}
+
+/// [`write_inner`] for a message without handles (most messages): the whole write runs
+/// on the channel borrowed under the handle-table lock, with no reference count and no
+/// downcast. Sound under [`Process::lookup`]'s rules: the message takes no handle out of
+/// the table, the channel's locks (pair, then signals, then the scheduler's through a
+/// woken waiter) rank above the table's, a user copy may fault under it, and what the
+/// write may drop last (the peer endpoint it signalled, a refused message) is dropped
+/// after the unlock.
+///
+/// [`Process::lookup`]: crate::kernel::task::Process::lookup
+#[inline(never)]
+fn write_bytes_only(c: &Caller, handle: u32, bytes: u64, num_bytes: u32) -> Result<(), (ZxError, bool)> {
+    let table = c.process().lookup();
+    let (object, have, _) = table.get(handle).map_err(|e| (e, false))?;
+    let channel = object.as_channel().ok_or((ZxError::WrongType, false))?;
+    check_rights(have, rights::WRITE).map_err(|e| (e, false))?;
+    let msg = take_message(c, channel, bytes, num_bytes, 0, 0, 0).map_err(|e| (e, false))?;
+    match channel.send(msg) {
+        Ok(peer) => {
+            drop(table);
+            drop(peer);
+            Ok(())
+        }
+        Err((e, msg)) => {
+            // Refused (peer closed, queue full): it holds no handle, so freeing it ends
+            // no object.
+            drop(msg);
+            Err((e, true))
+        }
+    }
 }
 
 /// Copies a received message out: `bytes` (the caller checked it fits), then its
@@ -264,10 +314,50 @@ pub fn channel_read(
     actual_bytes: u64,
     actual_handles: u64,
 ) -> ZxResult {
-    let channel = c.process().get_object_with_rights::<Channel>(handle, rights::READ)?;
+    // The checks and the dequeue run on the channel borrowed under the handle-table
+    // lock (no reference count, no downcast), as in `write_bytes_only`; so does the
+    // copy-out of a message without handles. A message with handles (installed in this
+    // very table), or one that does not fit (dropped, perhaps with handles), is finished
+    // on a counted reference after the unlock.
+    let table = c.process().lookup();
+    let (object, have, _) = table.get(handle)?;
+    let channel = object.as_channel().ok_or(ZxError::WrongType)?;
+    check_rights(have, rights::READ)?;
     if options & !READ_MAY_DISCARD != 0 {
         return Err(ZxError::NotSupported);
     }
+    let mut outcome = channel.read(num_bytes, num_handles, options & READ_MAY_DISCARD != 0)?;
+    match &mut outcome {
+        ReadOutcome::Message(msg) if msg.handles.is_empty() => {
+            if actual_bytes != 0 {
+                user::put(actual_bytes, &(msg.bytes.len() as u32).to_le_bytes())?;
+            }
+            if actual_handles != 0 {
+                user::put(actual_handles, &0u32.to_le_bytes())?;
+            }
+            copy_out(c, Some(channel), msg, bytes, handles)
+        }
+        _ => {
+            let object = object.clone();
+            drop(table);
+            finish_read(c, &object, outcome, bytes, handles, actual_bytes, actual_handles)
+        }
+    }
+}
+
+/// The rest of [`channel_read`] on a counted reference with no lock held: a message
+/// with handles, or one that did not fit.
+#[inline(never)]
+fn finish_read(
+    c: &Caller,
+    object: &Arc<dyn KernelObject>,
+    outcome: ReadOutcome,
+    bytes: u64,
+    handles: u64,
+    actual_bytes: u64,
+    actual_handles: u64,
+) -> ZxResult {
+    let channel = object.as_channel();
     let write_actuals = |nb: u32, nh: u32| -> ZxResult {
         if actual_bytes != 0 {
             user::put(actual_bytes, &nb.to_le_bytes())?;
@@ -277,7 +367,7 @@ pub fn channel_read(
         }
         Ok(())
     };
-    match channel.read(num_bytes, num_handles, options & READ_MAY_DISCARD != 0)? {
+    match outcome {
         ReadOutcome::TooSmall(nb, nh, discarded) => {
             drop(discarded);
             write_actuals(nb, nh)?;
@@ -285,7 +375,7 @@ pub fn channel_read(
         }
         ReadOutcome::Message(mut msg) => {
             write_actuals(msg.bytes.len() as u32, msg.handles.len() as u32)?;
-            copy_out(c, Some(&channel), &mut msg, bytes, handles)
+            copy_out(c, channel, &mut msg, bytes, handles)
         }
     }
 }

@@ -106,12 +106,21 @@ fn put_after_fault(user: u64, bytes: &[u8]) -> ZxResult {
     crate::kernel::with_kernel(|k| write_bytes(k, user, bytes))
 }
 
-/// [`write_bytes`] taking the VM lock itself only if the copy faults.
+/// [`write_bytes`] taking the VM lock itself only if the copy faults. Inlined (a range
+/// check and the copy routine's call), with the fault's resolution out of line.
+#[inline(always)]
 pub fn put_bytes(user: u64, bytes: &[u8]) -> ZxResult {
     check_range(user, bytes.len() as u64, false)?;
     if user_copy::copy_slice_to_user(user, bytes).is_ok() {
         return Ok(());
     }
+    put_bytes_after_fault(user, bytes)
+}
+
+/// [`put_bytes`] once its first attempt faulted: again under the VM lock.
+#[cold]
+#[inline(never)]
+fn put_bytes_after_fault(user: u64, bytes: &[u8]) -> ZxResult {
     crate::kernel::with_kernel(|k| write_bytes(k, user, bytes))
 }
 
@@ -141,9 +150,23 @@ fn get_u32_slow(user: u64) -> ZxResult<u32> {
 
 /// [`read_bytes`] taking the VM lock itself only if the copy faults.
 pub fn get(user: u64, buf: &mut [u8]) -> ZxResult {
+    get_inline(user, buf)
+}
+
+/// [`get`] inlined (a range check and the copy routine's call), with the fault's
+/// resolution out of line: for the hot callers (a channel message's bytes).
+#[inline(always)]
+pub fn get_inline(user: u64, buf: &mut [u8]) -> ZxResult {
     check_range(user, buf.len() as u64, false)?;
     if user_copy::copy_slice_from_user(buf, user).is_ok() {
         return Ok(());
     }
+    get_after_fault(user, buf)
+}
+
+/// [`get`] once its first attempt faulted: again under the VM lock, resolving faults.
+#[cold]
+#[inline(never)]
+fn get_after_fault(user: u64, buf: &mut [u8]) -> ZxResult {
     crate::kernel::with_kernel(|k| read_bytes(k, user, buf))
 }

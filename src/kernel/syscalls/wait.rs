@@ -134,12 +134,16 @@ fn wait_single(
     let base = header.base;
     let vmo = header.facts.obj_type() == crate::abi::obj_type::VMO;
     let signals = || if vmo { current_signals(object) } else { base.signals() };
-    // VMO signals the store keeps are checked now (their changes wake no one).
-    let extra = signals();
-    if extra & mask != 0 {
-        return Ok((WakeReason::Satisfied, extra | signals()));
+    // VMO signals the store keeps are checked now (their changes wake no one). The
+    // base's own signals need no look here: `add_waiter` records them and ends the wait
+    // at once if they match, under the signal lock.
+    if vmo {
+        let extra = signals();
+        if extra & mask != 0 {
+            return Ok((WakeReason::Satisfied, extra | signals()));
+        }
+        me.note_seen(extra);
     }
-    me.note_seen(extra);
     base.add_waiter(node, mask, serial)?;
     let reason = match me.reason() {
         Some(reason) => reason,
@@ -201,15 +205,8 @@ fn look(
     signals: u32,
 ) -> ZxResult<Result<(Arc<dyn KernelObject>, u64), u32>> {
     check_rights(have, rights::WAIT)?;
-    let header = object.header();
-    if !header.facts.waitable() {
-        return Err(ZxError::NotSupported);
-    }
-    let now = if header.facts.obj_type() == crate::abi::obj_type::VMO {
-        current_signals(object)
-    } else {
-        header.base.signals()
-    };
+    // The waitable check and the signals, in one virtual call.
+    let now = object.wait_signals()?;
     if now & signals != 0 { Ok(Err(now)) } else { Ok(Ok((object.clone(), serial))) }
 }
 

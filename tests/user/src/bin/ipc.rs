@@ -43,6 +43,7 @@ static TESTS: &[user::Test] = tests![
     killing_threads_ends_no_other_thread,
     debug_write_lines_stay_whole,
     debug_read_returns_console_input,
+    signal_and_wait_checks_per_type,
 ];
 
 const TIMEOUT: i64 = 10 * SEC;
@@ -969,4 +970,46 @@ fn debug_read_returns_console_input(ctx: &Ctx) -> TestResult {
     let want = expected.as_bytes();
     check(text.len() >= want.len() && &text[..want.len()] == want, "the console input")?;
     check_eq(debug_read(ctx.root_resource, &mut []).ok(), Some(0), "0 bytes, no wait")
+}
+
+/// `zx_object_signal` and a satisfied `zx_object_wait_one` check each type's facts in one
+/// virtual call per call (`KernelObject::signal_user`, `wait_signals`): the settable
+/// signals (SIGNALED on an event, not on a channel), the check order (rights before
+/// the type's facts), and what `observed` reports. Channel reads and writes of messages without handles borrow the
+/// channel under the table lock: a wrong type and a missing right fail as before.
+fn signal_and_wait_checks_per_type(_: &Ctx) -> TestResult {
+    use zx::{USER_SIGNAL_0, ZX_ERR_ACCESS_DENIED, ZX_ERR_INVALID_ARGS, ZX_ERR_WRONG_TYPE};
+    let event = event_create()?;
+    check_ok(zx::object_signal(&event, 0, SIGNALED | USER_SIGNAL_0), "event: set SIGNALED and USER_0")?;
+    check_eq(zx::object_wait_one(&event, SIGNALED, 0), (ZX_OK, SIGNALED | USER_SIGNAL_0), "event: satisfied")?;
+    check_status(zx::object_signal(&event, 0, CHANNEL_READABLE), ZX_ERR_INVALID_ARGS, "event: bit 0")?;
+    check_ok(zx::object_signal(&event, SIGNALED, 0), "event: clear SIGNALED")?;
+    check_eq(zx::object_wait_one(&event, SIGNALED, 0), (ZX_ERR_TIMED_OUT, USER_SIGNAL_0), "event: cleared")?;
+    let (a, b) = channel_create()?;
+    check_status(zx::object_signal(&a, 0, SIGNALED), ZX_ERR_INVALID_ARGS, "channel: SIGNALED")?;
+    check_ok(zx::object_signal(&a, 0, USER_SIGNAL_0), "channel: USER_0")?;
+    let (status, observed) = zx::object_wait_one(&a, USER_SIGNAL_0, 0);
+    check_eq((status, observed), (ZX_OK, USER_SIGNAL_0 | CHANNEL_WRITABLE), "channel: satisfied")?;
+    // A port cannot be waited on, and its handles carry neither SIGNAL nor WAIT: the
+    // rights are checked first, so NOT_SUPPORTED is out of reach here.
+    let port = port_create()?;
+    check_status(zx::object_signal(&port, 0, USER_SIGNAL_0), ZX_ERR_ACCESS_DENIED, "port: signal")?;
+    check_status(zx::object_wait_one(&port, USER_SIGNAL_0, 0).0, ZX_ERR_ACCESS_DENIED, "port: wait")?;
+    let no_rights = zx::handle_duplicate(&event, 0)?;
+    check_status(zx::object_signal(&no_rights, 0, USER_SIGNAL_0), ZX_ERR_ACCESS_DENIED, "rights first")?;
+    check_status(zx::object_wait_one(&no_rights, USER_SIGNAL_0, 0).0, ZX_ERR_ACCESS_DENIED, "rights first")?;
+    check_status(channel_write(&event, b"x", &[]).err().unwrap_or(ZX_OK), ZX_ERR_WRONG_TYPE, "write an event")?;
+    let mut byte = [0u8; 1];
+    check_eq(channel_read(&event, &mut byte, &mut []).0, ZX_ERR_WRONG_TYPE, "read an event")?;
+    // Channel handles carry no DUPLICATE: each end is replaced by a handle without
+    // WRITE (then READ) and back.
+    let a = zx::handle_replace(a.into_raw(), zx::rights::DEFAULT_CHANNEL & !zx::rights::WRITE)?;
+    let status = channel_write(&a, b"x", &[]).err().unwrap_or(ZX_OK);
+    check_status(status, ZX_ERR_ACCESS_DENIED, "write without WRITE")?;
+    let a = zx::handle_replace(a.into_raw(), zx::rights::SAME_RIGHTS)?;
+    let b = zx::handle_replace(b.into_raw(), zx::rights::DEFAULT_CHANNEL & !zx::rights::READ)?;
+    check_ok(channel_write(&b, b"y", &[]), "write without READ")?;
+    check_eq(channel_read(&b, &mut byte, &mut []).0, ZX_ERR_ACCESS_DENIED, "read without READ")?;
+    check_eq(channel_read(&a, &mut byte, &mut []), (ZX_OK, 1, 0), "read")?;
+    check_eq(byte, *b"y", "the byte")
 }
