@@ -358,7 +358,10 @@ impl<V: Copy + Eq> Vmar<V> {
     /// Inserts `mapping` in address order (room reserved by the caller).
     fn insert_sorted(&mut self, mapping: Mapping<V>) {
         let at = self.live().partition_point(|m| m.base < mapping.base);
-        self.mappings.insert(at, mapping);
+        // Within the room reserved: no allocation. Then the new mapping moves down to
+        // `at` ([`shift_right_into`], not `Vec::insert`'s `memmove` call).
+        self.mappings.push(mapping);
+        shift_right_into(&mut self.mappings[at..], mapping);
         self.live += 1;
     }
 
@@ -723,13 +726,47 @@ impl<V: Copy + Eq> Vmar<V> {
         }
         // The mappings wholly inside move behind the live ones, in one pass.
         let whole = last - first;
-        if whole > 0 {
+        if whole == 1 {
+            // One mapping wholly inside, the common unmap: moved behind the others one
+            // step at a time (`rotate_left` goes through a stack buffer with two
+            // `memcpy` calls and a `memmove` call).
+            move_to_end(&mut self.mappings[first..]);
+            self.live -= 1;
+            removed += 1;
+        } else if whole > 1 {
             self.mappings[first..].rotate_left(whole);
             self.live -= whole;
             removed += whole;
         }
         Ok(removed)
     }
+}
+
+/// Makes `slice` `[value, slice[0], .., slice[n - 2]]`: every element one place to the
+/// right (the last one is dropped: the caller pushed a copy of `value` there), then
+/// `value` first. `Vec::insert` without its `memmove` call: a mapping is 32 bytes, which
+/// this target moves with two load pairs and two store pairs, and a VMAR has few
+/// mappings above the new one.
+fn shift_right_into<T: Copy>(slice: &mut [T], value: T) {
+    let mut i = slice.len();
+    while i > 1 {
+        i -= 1;
+        slice[i] = slice[i - 1];
+    }
+    if let Some(first) = slice.first_mut() {
+        *first = value;
+    }
+}
+
+/// Makes `slice` `[slice[1], .., slice[n - 1], slice[0]]`: `rotate_left(1)` one element
+/// at a time (see [`shift_right_into`]).
+fn move_to_end<T: Copy>(slice: &mut [T]) {
+    let Some(&first) = slice.first() else { return };
+    let last = slice.len() - 1;
+    for i in 0..last {
+        slice[i] = slice[i + 1];
+    }
+    slice[last] = first;
 }
 
 /// Step 1 and 2 of [`Vmar::map`]: the checks that do not depend on the VMAR.
@@ -761,6 +798,30 @@ mod tests {
 
     const P: u64 = PAGE_SIZE;
     const R: u32 = vm::PERM_READ;
+
+    #[test]
+    fn element_moves_match_insert_and_rotate() {
+        for n in 0..6usize {
+            let base: std::vec::Vec<u32> = (0..n as u32).collect();
+            for at in 0..=n {
+                let mut want = base.clone();
+                want.insert(at, 99);
+                let mut got = base.clone();
+                got.push(99);
+                shift_right_into(&mut got[at..], 99);
+                assert_eq!(got, want, "insert at {at} of {n}");
+            }
+            for first in 0..n {
+                let mut want = base.clone();
+                want[first..].rotate_left(1);
+                let mut got = base.clone();
+                move_to_end(&mut got[first..]);
+                assert_eq!(got, want, "rotate from {first} of {n}");
+            }
+        }
+        move_to_end::<u32>(&mut []);
+        shift_right_into::<u32>(&mut [], 1);
+    }
     const RW: u32 = vm::PERM_READ | vm::PERM_WRITE;
     const RWX: u32 = vm::PERM_MASK;
     const FLOOR: u64 = USER_BASE + PLACEMENT_FLOOR_OFFSET;
