@@ -1649,7 +1649,9 @@ impl VmoStore {
     /// ownership passes to another holder if `holder` owned it.
     fn drop_frame(&mut self, holder: VmoId, frame: PhysAddr, mem: &mut dyn PhysMemory) {
         let key = pfn(frame);
-        let Some(meta) = self.frames.get_mut(&key) else {
+        // No shared frame anywhere (the common case): no hash lookup.
+        let shared = if self.frames.is_empty() { None } else { self.frames.get_mut(&key) };
+        let Some(meta) = shared else {
             // A private frame: `holder` alone held and owned it.
             self.committed_frames = self.committed_frames.saturating_sub(1);
             mem.free_page(frame);
