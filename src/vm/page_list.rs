@@ -438,6 +438,13 @@ impl PageList {
         self.len == 0
     }
 
+    /// True when the list holds no heap memory at all (no directory, no sparse table):
+    /// dropping it would free nothing. A list that never committed a page.
+    #[inline]
+    pub fn owns_no_heap(&self) -> bool {
+        self.dense.capacity() == 0 && self.sparse.capacity() == 0
+    }
+
     /// The committed pages with `first <= index < end`: the dense part in index order,
     /// then the sparse part in no particular order. An empty or backwards range yields
     /// nothing (it never panics). Costs what is committed, not the range's length.

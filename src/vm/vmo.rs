@@ -457,6 +457,12 @@ impl Vmo {
         }
     }
 
+    /// True when dropping the VMO would free nothing: see [`PageList::owns_no_heap`].
+    #[inline]
+    fn owns_no_heap(&self) -> bool {
+        self.slices.capacity() == 0 && matches!(&self.backing, Backing::Paged(list) if list.owns_no_heap())
+    }
+
     fn page_list(&self) -> Option<&PageList> {
         match &self.backing {
             Backing::Paged(list) => Some(list),
@@ -1414,6 +1420,7 @@ impl VmoStore {
         // source and holds no page (one created and closed, the common short life):
         // what `destroy` does for it, the slot emptied and queued for reuse with a new
         // generation. Not while invalidations are queued (`destroy` drops the VMO's).
+        let bare = vmo.owns_no_heap();
         if queue_empty
             && vmo.refs == 1
             && vmo.parent.is_none()
@@ -1422,7 +1429,15 @@ impl VmoStore {
             && matches!(&vmo.backing, Backing::Paged(list) if list.is_empty())
             && let Some(slot) = self.slots.get_mut(id.index())
         {
-            slot.vmo = None;
+            // A VMO that never committed a page and never had a slice owns no heap
+            // memory (its page list has no directory or table, its slice list no
+            // buffer; the rest is inline): it is forgotten rather than dropped, which
+            // would be two calls that find nothing to free.
+            if bare {
+                core::mem::forget(slot.vmo.take());
+            } else {
+                slot.vmo = None;
+            }
             slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
             // Within the capacity `reserve_slot` keeps (one entry per slot): no allocation.
             self.free_slots.push(id.index() as u32);
