@@ -111,8 +111,7 @@ pub fn destroy(k: &mut Kernel, id: u64) {
     let Some(mut space) = k.aspaces.remove(id) else { return };
     let mut mem = FramePages { frames: &mut k.frames };
     for mapping in space.vmar.drain() {
-        k.vmos.remove_mapping(mapping.vmo);
-        k.vmos.release(mapping.vmo, &mut mem);
+        k.vmos.release_mapping(mapping.vmo, &mut mem);
     }
     let mut tables = UserTableMemory { frames: &mut k.frames, table_pages: &mut k.user_table_pages };
     space.page_table.destroy(&mut tables);
@@ -156,8 +155,7 @@ pub fn map_vmo(
 ) -> ZxResult<u64> {
     let space = get(k, id)?;
     let addr = space.vmar.map(specific, PAGE_SIZE, len, vmo, vmo_offset, perms, max_perms)?;
-    k.vmos.retain(vmo);
-    k.vmos.add_mapping(vmo);
+    k.vmos.retain_mapping(vmo);
     Ok(addr)
 }
 
@@ -202,14 +200,10 @@ pub fn release_unmapped(k: &mut Kernel, id: u64, removed: &Mapping<VmoId>, piece
     // A mapping split into two pieces now counts as two mappings of the VMO.
     match pieces_left {
         0 => {
-            k.vmos.remove_mapping(removed.vmo);
             let mut mem = FramePages { frames: &mut k.frames };
-            k.vmos.release(removed.vmo, &mut mem);
+            k.vmos.release_mapping(removed.vmo, &mut mem);
         }
-        2 => {
-            k.vmos.add_mapping(removed.vmo);
-            k.vmos.retain(removed.vmo);
-        }
+        2 => k.vmos.retain_mapping(removed.vmo),
         _ => {}
     }
 }

@@ -1483,6 +1483,29 @@ impl VmoStore {
         vmo.num_mappings = vmo.num_mappings.saturating_sub(1);
     }
 
+    /// A new mapping of the VMO: [`Self::add_mapping`] and [`Self::retain`] with one
+    /// slot lookup.
+    pub fn retain_mapping(&mut self, id: VmoId) {
+        let vmo = vmo_mut(&mut self.slots, id);
+        debug_assert!(vmo.refs > 0, "retain of a destroyed VMO");
+        vmo.num_mappings = vmo.num_mappings.saturating_add(1);
+        vmo.refs = vmo.refs.saturating_add(1);
+    }
+
+    /// A mapping of the VMO gone: [`Self::remove_mapping`] and [`Self::release`], with
+    /// one slot lookup when the mapping's reference is not the last (the VMO's handle
+    /// or another mapping still holds it).
+    pub fn release_mapping(&mut self, id: VmoId, mem: &mut dyn PhysMemory) {
+        let vmo = vmo_mut(&mut self.slots, id);
+        debug_assert!(vmo.refs > 0, "release of a destroyed VMO");
+        vmo.num_mappings = vmo.num_mappings.saturating_sub(1);
+        if vmo.refs > 1 {
+            vmo.refs -= 1;
+            return;
+        }
+        self.release(id, mem);
+    }
+
     // ----- kernel-facing queues and totals ----------------------------------------------
 
     /// Takes one queued invalidation (the last queued first), or `None` when the queue

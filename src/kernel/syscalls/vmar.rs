@@ -91,9 +91,11 @@ fn map_vmo(
         let space = aspace::get(k, id)?;
         let addr =
             space.regions.map(&mut space.vmar, region, &request, vmar_offset, len, vmo_id, vmo_offset, allowed)?;
-        release_all_unmapped(k, id);
-        k.vmos.retain(vmo_id);
-        k.vmos.add_mapping(vmo_id);
+        // Only SPECIFIC_OVERWRITE takes mappings out (`Vmar::map_overwrite`).
+        if request.overwrite {
+            release_all_unmapped(k, id);
+        }
+        k.vmos.retain_mapping(vmo_id);
         if let Err(e) = user::write_value(k, out, &addr.to_le_bytes()) {
             // Undo the mapping: the caller never learns where it is.
             if aspace::get(k, id).and_then(|s| s.vmar.unmap(addr, len)).is_ok() {
@@ -132,8 +134,7 @@ pub fn protect(c: &Caller, vmar: u32, options: u32, addr: u64, len: u64) -> ZxRe
         // A mapping split at an edge of the range counts as more mappings of its VMO.
         for piece in outcome.splits.iter().flatten() {
             for _ in 0..piece.mapping_count_delta() {
-                k.vmos.add_mapping(piece.mapping.vmo);
-                k.vmos.retain(piece.mapping.vmo);
+                k.vmos.retain_mapping(piece.mapping.vmo);
             }
         }
         // Every changed mapping lies inside the range: its entries refault with the new
