@@ -65,7 +65,7 @@ use crate::abi::{PAGE_SHIFT, PAGE_SIZE, cache_policy, child, info, op, prop, rig
 use crate::error::{ZxError, ZxResult};
 use crate::mm::addr::page_ceil;
 use crate::mm::{PhysAddr, PhysMemory};
-use crate::vm::page_list::{IndexHashing, IndexMap, PageList, SpareLists};
+use crate::vm::page_list::{Chunk0, IndexHashing, IndexMap, PageList, SpareLists};
 
 /// The largest VMO size: ROUNDDOWN(u64::MAX, 2 * 16 * PAGE_SIZE) = 2^64 − 128 KiB
 /// (Zircon's `VmObjectPaged::MAX_SIZE`).
@@ -1775,9 +1775,14 @@ impl VmoStore {
         let vmo = vmo_mut(&mut self.slots, id);
         // The page list is moved out and consumed: no allocation while freeing, and
         // nothing at all for a VMO that never committed a page.
-        let frames = match &mut vmo.backing {
-            Backing::Paged(list) if !list.is_empty() => Some(core::mem::take(list)),
-            _ => None,
+        // A list of chunk 0 only (a small VMO's) gives up just its directory, the rest
+        // the whole list.
+        let (chunk0, frames) = match &mut vmo.backing {
+            Backing::Paged(list) if !list.is_empty() => match list.take_chunk0() {
+                Some(chunk0) => (Some(chunk0), None),
+                None => (None, Some(core::mem::take(list))),
+            },
+            _ => (None, None),
         };
         let slice_of = match vmo.backing {
             Backing::Slice { root, .. } => Some(root),
@@ -1785,6 +1790,9 @@ impl VmoStore {
         };
         let parent = vmo.parent;
         let has_children = vmo.num_children > 0;
+        if let Some(chunk0) = chunk0 {
+            self.drop_chunk0_frames(id, chunk0, mem);
+        }
         if let Some(frames) = frames {
             self.drop_all_frames(id, frames, mem);
         }
@@ -1805,6 +1813,14 @@ impl VmoStore {
         if let Some(spare) = list.drain_frames(|_, frame| self.drop_frame(holder, frame, mem)) {
             self.spares.put(spare);
         }
+    }
+
+    /// As [`Self::drop_all_frames`] for a list's chunk 0 taken out alone; its emptied
+    /// directory is kept for the next small VMO.
+    #[inline(never)]
+    fn drop_chunk0_frames(&mut self, holder: VmoId, chunk0: Chunk0, mem: &mut dyn PhysMemory) {
+        let spare = chunk0.drain_frames(|_, frame| self.drop_frame(holder, frame, mem));
+        self.spares.put(spare);
     }
 
     /// Removes a dead, childless node, then every ancestor that this leaves dead and
