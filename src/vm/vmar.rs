@@ -458,8 +458,12 @@ impl<V: Copy + Eq> Vmar<V> {
     /// [`map_overwrite`](Self::map_overwrite) removed, until there are none. Never
     /// allocates.
     pub fn take_unmapped(&mut self) -> Option<Unmapped<V>> {
-        if let Some(cut) = self.cuts.iter_mut().find_map(Option::take) {
-            return Some(cut);
+        // Tested before taken: `take` of an empty place would still copy its 40 bytes
+        // out and write them back.
+        for cut in &mut self.cuts {
+            if cut.is_some() {
+                return cut.take();
+            }
         }
         if self.mappings.len() > self.live {
             return self.mappings.pop().map(|mapping| Unmapped { mapping, pieces_left: 0 });
