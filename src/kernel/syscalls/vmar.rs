@@ -23,7 +23,15 @@ use alloc::sync::Arc;
 /// or region that ended meanwhile is BAD_STATE there), and holding the object would not
 /// keep either alive, so nothing needs the object after this.
 fn vmar_target(c: &Caller, vmar: u32) -> ZxResult<(u64, RegionId, u32)> {
-    c.process().with_object::<VmarObject, _>(vmar, 0, |region, rights| Ok((region.aspace(), region.region(), rights)))
+    c.process().with_handle(vmar, |object, rights, _| vmar_names(object, rights))?
+}
+
+/// [`vmar_target`]'s answer for a borrowed object: WRONG_TYPE unless it is a VMAR (one
+/// virtual call, `as_vmar`, instead of a downcast's `type_id` call and 128-bit compare).
+#[inline(always)]
+fn vmar_names(object: &Arc<dyn KernelObject>, rights: u32) -> ZxResult<(u64, RegionId, u32)> {
+    let region = object.as_vmar().ok_or(ZxError::WrongType)?;
+    Ok((region.aspace(), region.region(), rights))
 }
 
 /// `zx_vmar_map`, in Zircon's order: the VMAR, then the VMO; MAP on the VMO; the
@@ -40,18 +48,20 @@ pub fn map(
     len: u64,
     out: u64,
 ) -> ZxResult {
-    let (id, region, vmar_rights) = vmar_target(c, vmar)?;
-    // The VMO is borrowed under the handle-table lock for the whole call (BAD_HANDLE,
-    // then WRONG_TYPE, as `lookup_vmo` gives them), instead of counted: its handle keeps
-    // it, and so its place in the VMO store, alive meanwhile. Sound by the rules of
-    // `Process::with_handle`: what runs under it takes only the VM lock (higher-ranked),
+    // Both handles are looked up under one lock of the handle table (the VMAR's first:
+    // BAD_HANDLE, then WRONG_TYPE, as `vmar_target` and `lookup_vmo` give them), and
+    // the VMO is borrowed under it for the whole call instead of counted: its handle
+    // keeps it, and so its place in the VMO store, alive meanwhile. Sound by the rules
+    // of `Process::lookup`: what runs under it takes only the VM lock (higher-ranked),
     // never blocks, and drops no kernel object (an overwritten mapping's release gives
     // back VMO-store references, not objects); the out-pointer's copy may fault, which
     // needs only the VM lock already held.
-    c.process().with_handle(vmo, |object, vmo_rights, _| {
-        let vmo_id = object.vmo_id().ok_or(ZxError::WrongType)?;
-        map_vmo(id, region, vmar_rights, vmo_id, vmo_rights, options, vmar_offset, vmo_offset, len, out)
-    })?
+    let handles = c.process().lookup();
+    let (object, vmar_rights, _) = handles.get(vmar)?;
+    let (id, region, vmar_rights) = vmar_names(object, vmar_rights)?;
+    let (object, vmo_rights, _) = handles.get(vmo)?;
+    let vmo_id = object.vmo_id().ok_or(ZxError::WrongType)?;
+    map_vmo(id, region, vmar_rights, vmo_id, vmo_rights, options, vmar_offset, vmo_offset, len, out)
 }
 
 /// [`map`] once both handles are looked up.
