@@ -549,8 +549,14 @@ impl RegionTree {
         len: u64,
         align: u64,
     ) -> Option<u64> {
-        let regions = node.children[node.children_overlapping(low, high)].iter().map(|c| (c.base, c.end, ()));
         let mappings = vmar.overlapping(low, high).map(|m| (m.base, m.end(), ()));
+        let children = node.children_overlapping(low, high);
+        if children.is_empty() {
+            // No region in the way (a root VMAR without sub-regions there): the
+            // mappings alone, without the merge's two peeked iterators.
+            return lowest_gap(mappings, low, high, len, align);
+        }
+        let regions = node.children[children].iter().map(|c| (c.base, c.end, ()));
         lowest_gap(merge_by_start(regions, mappings), low, high, len, align)
     }
 
