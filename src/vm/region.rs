@@ -549,7 +549,9 @@ impl RegionTree {
         len: u64,
         align: u64,
     ) -> Option<u64> {
-        let mappings = vmar.overlapping(low, high).map(|m| (m.base, m.end(), ()));
+        // Every mapping that ends after `low`: `lowest_gap` answers before it reaches
+        // one that starts at or after `high` (the candidate ends by then, or is refused).
+        let mappings = vmar.ending_after(low).map(|m| (m.base, m.end(), ()));
         let children = node.children_overlapping(low, high);
         if children.is_empty() {
             // No region in the way (a root VMAR without sub-regions there): the

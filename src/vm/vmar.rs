@@ -582,6 +582,14 @@ impl<V: Copy + Eq> Vmar<V> {
         self.live()[first..last].iter()
     }
 
+    /// The mappings that end after `start`, in address order: [`Self::overlapping`]
+    /// with no upper end, for a caller that stops at the first mapping it does not need
+    /// (one binary search instead of two).
+    pub fn ending_after(&self, start: u64) -> impl Iterator<Item = &Mapping<V>> + '_ {
+        let live = self.live();
+        live[live.partition_point(|mapping| mapping.end() <= start)..].iter()
+    }
+
     /// The mappings of `vmo`, in address order.
     pub fn mappings_of(&self, vmo: V) -> impl Iterator<Item = &Mapping<V>> + '_ {
         self.live().iter().filter(move |mapping| mapping.vmo == vmo)
