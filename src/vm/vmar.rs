@@ -358,6 +358,13 @@ impl<V: Copy + Eq> Vmar<V> {
     /// Inserts `mapping` in address order (room reserved by the caller).
     fn insert_sorted(&mut self, mapping: Mapping<V>) {
         let at = self.live().partition_point(|m| m.base < mapping.base);
+        self.insert_at(at, mapping);
+    }
+
+    /// Inserts `mapping` at index `at` of the live mappings, which is its place in
+    /// address order (room reserved by the caller).
+    fn insert_at(&mut self, at: usize, mapping: Mapping<V>) {
+        debug_assert_eq!(at, self.live().partition_point(|m| m.base < mapping.base));
         // Within the room reserved: no allocation. Then the new mapping moves down to
         // `at` ([`shift_right_into`], not `Vec::insert`'s `memmove` call).
         self.mappings.push(mapping);
@@ -395,21 +402,21 @@ impl<V: Copy + Eq> Vmar<V> {
     ) -> ZxResult<u64> {
         // 1, 2.
         let align = check_new_mapping(align, len, vmo_offset, perms, max_perms)?;
-        let base = match specific {
+        let (base, at) = match specific {
             // 3.
             Some(offset) => {
                 let base = self.specific_base(offset, len, align)?;
-                if !self.is_free(base, len) {
-                    return Err(ZxError::NoMemory);
-                }
-                base
+                (base, self.free_at(base, len).ok_or(ZxError::NoMemory)?)
             }
             // 4.
-            None => self.find_free(len, align)?,
+            None => {
+                let base = self.find_free(len, align)?;
+                (base, self.live().partition_point(|m| m.base < base))
+            }
         };
         // 5.
         self.reserve(1)?;
-        self.insert_sorted(Mapping::new(base, len, vmo, vmo_offset, perms, max_perms));
+        self.insert_at(at, Mapping::new(base, len, vmo, vmo_offset, perms, max_perms));
         Ok(base)
     }
 
@@ -639,13 +646,19 @@ impl<V: Copy + Eq> Vmar<V> {
         Ok((addr, end))
     }
 
-    /// True when nothing is mapped in `[start, start + len)`. O(log n): only the last
-    /// mapping starting before the end can reach into the range.
-    fn is_free(&self, start: u64, len: u64) -> bool {
+    /// When nothing is mapped in `[start, start + len)`, the index where a mapping of it
+    /// goes in address order; `None` otherwise. O(log n): only the last mapping starting
+    /// before the end can reach into the range. When it does not, it starts before
+    /// `start`, and so does every mapping before it: the mappings that start before the
+    /// end are exactly those that start before `start`, and their count is the index.
+    fn free_at(&self, start: u64, len: u64) -> Option<usize> {
         let end = start + len;
         let live = self.live();
         let before_end = live.partition_point(|mapping| mapping.base < end);
-        before_end.checked_sub(1).and_then(|i| live.get(i)).is_none_or(|mapping| mapping.end() <= start)
+        match before_end.checked_sub(1).and_then(|i| live.get(i)) {
+            Some(mapping) if mapping.end() > start => None,
+            _ => Some(before_end),
+        }
     }
 
     /// The place for a non-SPECIFIC mapping (step 4 of [`map`](Self::map)).
