@@ -706,8 +706,14 @@ impl<V: Copy + Eq> Vmar<V> {
     fn overlapping_indices(&self, start: u64, end: u64) -> (usize, usize) {
         let live = self.live();
         let first = live.partition_point(|mapping| mapping.end() <= start);
-        let last = live.partition_point(|mapping| mapping.base < end);
-        (first, last.max(first))
+        // The end by walking on from `first` rather than a second binary search: every
+        // caller goes over the mappings in between anyway, and an unmap usually finds
+        // one.
+        let mut last = first;
+        while live.get(last).is_some_and(|mapping| mapping.base < end) {
+            last += 1;
+        }
+        (first, last)
     }
 
     /// Takes `[start, end)` (checked, `start < end`) out of every mapping, leaving the
