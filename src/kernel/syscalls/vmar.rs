@@ -106,7 +106,7 @@ fn map_vmo(
             release_all_unmapped(k, id);
         }
         k.vmos.retain_mapping(vmo_id);
-        if let Err(e) = user::write_value(k, out, &addr.to_le_bytes()) {
+        if let Err(e) = user::write_u64(k, out, addr) {
             // Undo the mapping: the caller never learns where it is.
             if aspace::get(k, id).and_then(|s| s.vmar.unmap(addr, len)).is_ok() {
                 release_all_unmapped(k, id);
@@ -181,7 +181,7 @@ pub fn allocate(
     let (child, base) = with_kernel(|k| {
         let space = aspace::get(k, id)?;
         let (child, base) = space.regions.allocate(&space.vmar, region.region(), &request, offset, size)?;
-        if let Err(e) = user::write_value(k, addr_out, &base.to_le_bytes()) {
+        if let Err(e) = user::write_u64(k, addr_out, base) {
             // Nothing can be inside it yet: no handle to it exists.
             let _ = aspace::destroy_region(k, id, child);
             return Err(e);
