@@ -457,7 +457,8 @@ impl Vmo {
         }
     }
 
-    /// True when dropping the VMO would free nothing: see [`PageList::owns_no_heap`].
+    /// True when dropping the VMO would free nothing: its page list and its slice list
+    /// are its only fields that can own heap memory ([`PageList::owns_no_heap`]).
     #[inline]
     fn owns_no_heap(&self) -> bool {
         self.slices.capacity() == 0 && matches!(&self.backing, Backing::Paged(list) if list.owns_no_heap())
@@ -1611,7 +1612,14 @@ impl VmoStore {
         let slot = self.slots.get_mut(id.index())?;
         let vmo = slot.vmo.as_ref()?;
         let links = (vmo.cow_source_root, vmo.parent);
-        slot.vmo = None;
+        // A VMO whose frames are gone and whose page list gave up its directory
+        // (`take_chunk0`) usually owns no heap memory any more: forgotten, not dropped,
+        // as in `release`.
+        if vmo.owns_no_heap() {
+            core::mem::forget(slot.vmo.take());
+        } else {
+            slot.vmo = None;
+        }
         slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
         // Within the capacity `reserve_slot` keeps (one entry per slot): no allocation.
         self.free_slots.push(id.index() as u32);
