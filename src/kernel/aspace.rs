@@ -166,9 +166,14 @@ pub fn clear_ptes(k: &mut Kernel, id: u64, base: u64, len: u64) {
     let Kernel { aspaces, frames, user_table_pages, .. } = k;
     let Some(space) = aspaces.get_mut(id) else { return };
     let mut tables = UserTableMemory { frames, table_pages: user_table_pages };
+    clear_space_ptes(space, &mut tables, base, len);
+}
+
+/// [`clear_ptes`] in a space already looked up.
+fn clear_space_ptes(space: &mut AddressSpace, tables: &mut UserTableMemory<'_>, base: u64, len: u64) {
     let asid = space.asid.id();
     let mut cleared = 0u64;
-    space.page_table.clear_range(VirtAddr(base), len, &mut tables, |va| {
+    space.page_table.clear_range(VirtAddr(base), len, tables, |va| {
         cleared += 1;
         if cleared <= 16 {
             mmu::flush_tlb_user_page(va.as_u64(), asid);
@@ -182,11 +187,8 @@ pub fn clear_ptes(k: &mut Kernel, id: u64, base: u64, len: u64) {
 
 /// Frees the page tables that covered `[base, base + len)` and map nothing now, so an
 /// unmap returns every page it cost (KMEM_STATS free_bytes comes back exactly).
-fn prune_tables(k: &mut Kernel, id: u64, base: u64, len: u64) {
-    let Kernel { aspaces, frames, user_table_pages, .. } = k;
-    let Some(space) = aspaces.get_mut(id) else { return };
-    let mut tables = UserTableMemory { frames, table_pages: user_table_pages };
-    if space.page_table.prune(VirtAddr(base), len, &mut tables) > 0 {
+fn prune_tables(space: &mut AddressSpace, tables: &mut UserTableMemory<'_>, base: u64, len: u64) {
+    if space.page_table.prune(VirtAddr(base), len, tables) > 0 {
         // Cached walks may still point at the freed tables.
         mmu::flush_tlb_asid(space.asid.id());
     }
@@ -195,8 +197,12 @@ fn prune_tables(k: &mut Kernel, id: u64, base: u64, len: u64) {
 /// Drops the parts of mappings that `unmap` removed: page-table entries, the VMO's
 /// mapping count and reference.
 pub fn release_unmapped(k: &mut Kernel, id: u64, removed: &Mapping<VmoId>, pieces_left: usize) {
-    clear_ptes(k, id, removed.base, removed.len);
-    prune_tables(k, id, removed.base, removed.len);
+    let Kernel { aspaces, frames, user_table_pages, .. } = k;
+    if let Some(space) = aspaces.get_mut(id) {
+        let mut tables = UserTableMemory { frames, table_pages: user_table_pages };
+        clear_space_ptes(space, &mut tables, removed.base, removed.len);
+        prune_tables(space, &mut tables, removed.base, removed.len);
+    }
     // A mapping split into two pieces now counts as two mappings of the VMO.
     match pieces_left {
         0 => {
