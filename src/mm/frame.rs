@@ -59,6 +59,14 @@ impl Range {
     }
 }
 
+/// The log line of a free that cannot be right (out of line: the common path saves no
+/// registers for the formatting).
+#[cold]
+#[inline(never)]
+fn bad_free(pa: PhysAddr, pages: usize) {
+    log::error!("frame allocator: bad free of {pages} page(s) at {pa}; ignored");
+}
+
 /// Allocator of physical page frames.
 ///
 /// All addresses are page aligned. A run allocated with [`alloc_contiguous`] may be freed
@@ -69,6 +77,9 @@ pub struct FrameAllocator {
     buddy: BuddyFrames<BUDDY_ORDER>,
     /// Ranges handed to the allocator, as given (not rounded): the RAM it manages.
     usable: Vec<Range>,
+    /// The index in `usable` of the range the last free fell in: the next free tries it
+    /// first (a hint, checked before it is used).
+    last_usable: usize,
     /// RAM that is never allocated (kernel image, initrd, device tree, firmware).
     reserved: Vec<Range>,
     total_pages: u64,
@@ -93,6 +104,7 @@ impl FrameAllocator {
         FrameAllocator {
             buddy: BuddyFrames::new(),
             usable: Vec::new(),
+            last_usable: 0,
             reserved: Vec::new(),
             total_pages: 0,
             free_pages: 0,
@@ -263,19 +275,35 @@ impl FrameAllocator {
     /// The first frame number of a free of `pages` pages at `pa`, or `None` (after
     /// logging) when the free cannot be right: unaligned, outside the managed RAM, or
     /// more pages than are allocated.
-    fn checked_free_start(&self, pa: PhysAddr, pages: usize) -> Option<usize> {
+    fn checked_free_start(&mut self, pa: PhysAddr, pages: usize) -> Option<usize> {
         let allocated = self.total_pages - self.free_pages;
         let end = (pages as u64).checked_mul(PAGE_SIZE).and_then(|bytes| pa.checked_add(bytes));
         let sane = pa.is_page_aligned()
             && pages > 0
             && pages as u64 <= allocated
-            && end.is_some_and(|end| self.usable.iter().any(|r| r.contains(pa.as_u64(), end.as_u64())));
+            && end.is_some_and(|end| self.in_usable(pa.as_u64(), end.as_u64()));
         match (sane, usize::try_from(pa.as_u64() >> PAGE_SHIFT)) {
             (true, Ok(first)) => Some(first),
             _ => {
-                log::error!("frame allocator: bad free of {pages} page(s) at {pa}; ignored");
+                bad_free(pa, pages);
                 None
             }
+        }
+    }
+
+    /// True when `[start, end)` lies in one usable range: the range of the last free
+    /// first (frees mostly fall in the range the frame came from), then every range.
+    #[inline]
+    fn in_usable(&mut self, start: u64, end: u64) -> bool {
+        if self.usable.get(self.last_usable).is_some_and(|r| r.contains(start, end)) {
+            return true;
+        }
+        match self.usable.iter().position(|r| r.contains(start, end)) {
+            Some(index) => {
+                self.last_usable = index;
+                true
+            }
+            None => false,
         }
     }
 
