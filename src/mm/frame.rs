@@ -562,6 +562,32 @@ mod tests {
         assert_eq!(frames.free_bytes(), 4 * PAGE);
     }
 
+    /// Frees alternating between two ranges (the last-range hint changing every time),
+    /// and frees in the hole between them or straddling a range's end, which no hint
+    /// may let through.
+    #[test]
+    fn frees_across_ranges_and_in_holes() {
+        let mut frames = FrameAllocator::new();
+        frames.add_range(PhysAddr(0x4000_0000), PhysAddr(0x4000_0000 + 4 * PAGE));
+        frames.add_range(PhysAddr(0x5000_0000), PhysAddr(0x5000_0000 + 4 * PAGE));
+        let pages: Vec<PhysAddr> = (0..8).map(|_| frames.alloc().unwrap()).collect();
+        assert_eq!(frames.free_bytes(), 0);
+        let (low, high): (Vec<_>, Vec<_>) = pages.iter().partition(|pa| pa.as_u64() < 0x5000_0000);
+        assert_eq!((low.len(), high.len()), (4, 4));
+        for (a, b) in low.iter().zip(&high).take(2) {
+            frames.free(*a);
+            frames.free(*b);
+        }
+        assert_eq!(frames.free_bytes(), 4 * PAGE);
+        frames.free(PhysAddr(0x4000_0000 + 4 * PAGE)); // the hole just after the first range
+        frames.free_contiguous(PhysAddr(0x5000_0000 + 3 * PAGE), 2); // past the second's end
+        assert_eq!(frames.free_bytes(), 4 * PAGE);
+        for pa in low[2..].iter().chain(&high[2..]) {
+            frames.free(*pa);
+        }
+        assert_eq!(frames.free_bytes(), 8 * PAGE);
+    }
+
     #[test]
     fn overlapping_ranges_are_not_added_twice() {
         let mut frames = allocator_with(0x4000_0000, 0x4001_0000);
