@@ -445,7 +445,7 @@ impl RegionTree {
             return Err(ZxError::InvalidArgs);
         }
         // 5. The mappings first (the only step that may fail), then the regions.
-        vmar.unmap(start, end - start)?;
+        vmar.unmap_range(start, end)?;
         if !inside.is_empty() {
             let Some(node) = self.node_mut(id.index) else { return Err(ZxError::Internal) };
             let mut children = core::mem::take(&mut node.children);

@@ -461,6 +461,14 @@ impl<V: Copy + Eq> Vmar<V> {
         self.remove_range(start, end)
     }
 
+    /// [`unmap`](Self::unmap) of a range its caller has checked the way `unmap` would
+    /// (page-aligned, not empty, inside the VMAR): the region tree, whose regions all
+    /// lie inside the root, which is this VMAR's range.
+    pub fn unmap_range(&mut self, start: u64, end: u64) -> ZxResult<usize> {
+        debug_assert_eq!(self.check_range(start, end.wrapping_sub(start)), Ok((start, end)));
+        self.remove_range(start, end)
+    }
+
     /// One piece the last [`unmap`](Self::unmap) or
     /// [`map_overwrite`](Self::map_overwrite) removed, until there are none. Never
     /// allocates.
