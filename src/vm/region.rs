@@ -422,7 +422,7 @@ impl RegionTree {
         if request.overwrite {
             vmar.map_overwrite(offset, align, len, vmo, vmo_offset, request.perms, max_perms)
         } else {
-            vmar.map(Some(offset), align, len, vmo, vmo_offset, request.perms, max_perms)
+            vmar.map_at(base, align, len, vmo, vmo_offset, request.perms, max_perms)
         }
     }
 

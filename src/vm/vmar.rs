@@ -420,6 +420,32 @@ impl<V: Copy + Eq> Vmar<V> {
         Ok(base)
     }
 
+    /// A SPECIFIC [`map`](Self::map) at address `base` for a caller that has made its
+    /// checks 1 to 3 itself, all but the overlap (the region tree: its step 1 is check 1
+    /// and 2 here, and its regions, which it checks `base` and `len` against, lie inside
+    /// the root, this VMAR's range). Then: overlap → `NoMemory`; 5.
+    #[allow(clippy::too_many_arguments)]
+    pub fn map_at(
+        &mut self,
+        base: u64,
+        align: u64,
+        len: u64,
+        vmo: V,
+        vmo_offset: u64,
+        perms: u32,
+        max_perms: u32,
+    ) -> ZxResult<u64> {
+        debug_assert!(
+            check_new_mapping(align, len, vmo_offset, perms, max_perms)
+                .is_ok_and(|align| base >= self.base && self.specific_base(base - self.base, len, align) == Ok(base)),
+            "Vmar::map_at: unchecked arguments"
+        );
+        let at = self.free_at(base, len).ok_or(ZxError::NoMemory)?;
+        self.reserve(1)?;
+        self.insert_at(at, Mapping::new(base, len, vmo, vmo_offset, perms, max_perms));
+        Ok(base)
+    }
+
     /// SPECIFIC_OVERWRITE: like a SPECIFIC [`map`](Self::map) at `vmar_offset`, but
     /// whatever was mapped in the range is unmapped first instead of giving `NoMemory`;
     /// the caller takes the removed parts with [`take_unmapped`](Self::take_unmapped).
