@@ -457,6 +457,40 @@ impl Vmo {
         }
     }
 
+    /// True when the dead VMO may stay in its free slot as a kept VMO (see [`Slot`]):
+    /// it owns no heap memory, holds no page, has no parent, child, COW source or COW
+    /// descendant and no mapping, so every field but those [`Vmo::renew`] sets is as
+    /// [`Vmo::new`] makes it for a paged VMO (`cow_clone` is only set on COW children,
+    /// which have a parent). Its `refs` is 0, which tells it from a live VMO.
+    fn keepable(&self) -> bool {
+        self.owns_no_heap()
+            && self.parent.is_none()
+            && self.num_children == 0
+            && self.cow_children == 0
+            && self.cow_source_root.is_none()
+            && self.num_mappings == 0
+            && self.owned_pages == 0
+            && matches!(&self.backing, Backing::Paged(list) if list.is_empty())
+    }
+
+    /// Turns a kept VMO (see [`Slot`]) into the new paged VMO `Vmo::new(koid, size,
+    /// content_size, Backing::Paged(PageList::new()))` with `resizable`: the fields a
+    /// VMO's life may have changed without making it unkeepable.
+    #[inline(always)]
+    fn renew(&mut self, koid: u64, size: u64, content_size: u64, resizable: bool) {
+        self.koid = koid;
+        self.size = size;
+        self.content_size = content_size;
+        self.resizable = resizable;
+        self.cow_clone = false;
+        self.cache_policy = cache_policy::CACHED;
+        self.name = [0; prop::NAME_LEN];
+        self.parent_koid = 0;
+        self.user_signals = 0;
+        self.refs = 1;
+        self.zero_page_shown = false;
+    }
+
     /// True when dropping the VMO would free nothing: its page list and its slice list
     /// are its only fields that can own heap memory ([`PageList::owns_no_heap`]).
     #[inline]
@@ -473,6 +507,15 @@ impl Vmo {
 }
 
 /// One slab entry.
+///
+/// A live VMO's slot holds it (`Some`). A free slot (listed in `free_slots`) holds
+/// `None`, or the dead VMO that last lived there when that one was left exactly as
+/// `Vmo::new` makes a VMO but for the fields `Vmo::renew` sets (a *kept* VMO, see
+/// `Vmo::keepable`): Bonwick's slab keeps objects in their constructed state, and the
+/// next `create` then writes a few fields instead of the whole 224 bytes (80 of them
+/// through a `memset` call). A kept VMO is never reached through an id: every lookup
+/// compares the slot's generation, which moved past every id handed out when the slot
+/// was freed.
 #[derive(Debug)]
 struct Slot {
     generation: u32,
@@ -586,9 +629,24 @@ impl VmoStore {
             return Err(ZxError::InvalidArgs);
         }
         let rounded = round_size(size)?;
+        let resizable = options & crate::abi::VMO_RESIZABLE != 0;
+        // The next free slot keeps a dead VMO (see `Slot`): it is renewed in place. A
+        // live VMO there would be a bug in the free list: `refs` tells them apart
+        // (a kept VMO has none and no child, unlike a zombie).
+        if let Some(&index) = self.free_slots.last()
+            && let Some(Slot { generation, vmo: Some(vmo) }) = self.slots.get_mut(index as usize)
+            && vmo.refs == 0
+            && vmo.num_children == 0
+        {
+            debug_assert!(vmo.keepable(), "a kept VMO that is not keepable");
+            vmo.renew(koid, rounded, size, resizable);
+            let id = VmoId::new(index, *generation);
+            self.free_slots.pop();
+            return Ok(id);
+        }
         self.insert_with(|| {
             let mut vmo = Vmo::new(koid, rounded, size, Backing::Paged(PageList::new()));
-            vmo.resizable = options & crate::abi::VMO_RESIZABLE != 0;
+            vmo.resizable = resizable;
             vmo
         })
     }
@@ -1421,7 +1479,7 @@ impl VmoStore {
         // source and holds no page (one created and closed, the common short life):
         // what `destroy` does for it, the slot emptied and queued for reuse with a new
         // generation. Not while invalidations are queued (`destroy` drops the VMO's).
-        let bare = vmo.owns_no_heap();
+        let keep = vmo.keepable();
         if queue_empty
             && vmo.refs == 1
             && vmo.parent.is_none()
@@ -1432,12 +1490,11 @@ impl VmoStore {
         {
             // A VMO that never committed a page and never had a slice owns no heap
             // memory (its page list has no directory or table, its slice list no
-            // buffer; the rest is inline): it is forgotten rather than dropped, which
-            // would be two calls that find nothing to free.
-            if bare {
-                core::mem::forget(slot.vmo.take());
-            } else {
-                slot.vmo = None;
+            // buffer; the rest is inline): it stays in the slot as a kept VMO (see
+            // `Slot`), with no reference, for the next `create`.
+            match &mut slot.vmo {
+                Some(vmo) if keep => vmo.refs = 0,
+                vmo => *vmo = None,
             }
             slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
             // Within the capacity `reserve_slot` keeps (one entry per slot): no allocation.
@@ -1570,11 +1627,12 @@ impl VmoStore {
         self.reserve_slot()?;
         if let Some(index) = self.free_slots.pop() {
             let slot = self.slots.get_mut(index as usize).ok_or(ZxError::Internal)?;
-            if slot.vmo.is_some() {
+            if slot.vmo.as_ref().is_some_and(|vmo| !vmo.keepable() || vmo.refs != 0) {
                 return Err(ZxError::Internal);
             }
-            // The slot is empty, so the replaced value is `None` and owns nothing: it is
-            // forgotten rather than dropped (a drop would be a call that finds nothing).
+            // The slot is empty or keeps a dead VMO, which owns no heap memory: the
+            // replaced value owns nothing and is forgotten rather than dropped (a drop
+            // would be a call that finds nothing).
             core::mem::forget(slot.vmo.replace(make()));
             return Ok(VmoId::new(index, slot.generation));
         }
@@ -1613,9 +1671,12 @@ impl VmoStore {
         let vmo = slot.vmo.as_ref()?;
         let links = (vmo.cow_source_root, vmo.parent);
         // A VMO whose frames are gone and whose page list gave up its directory
-        // (`take_chunk0`) usually owns no heap memory any more: forgotten, not dropped,
-        // as in `release`.
-        if vmo.owns_no_heap() {
+        // (`take_chunk0`) usually owns no heap memory any more: a lone one stays as a
+        // kept VMO (see `Slot`; its `refs` is already 0), any other is forgotten rather
+        // than dropped.
+        if vmo.keepable() {
+            debug_assert_eq!(vmo.refs, 0);
+        } else if vmo.owns_no_heap() {
             core::mem::forget(slot.vmo.take());
         } else {
             slot.vmo = None;
