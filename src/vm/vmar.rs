@@ -423,11 +423,14 @@ impl<V: Copy + Eq> Vmar<V> {
     /// A SPECIFIC [`map`](Self::map) at address `base` for a caller that has made its
     /// checks 1 to 3 itself, all but the overlap (the region tree: its step 1 is check 1
     /// and 2 here, and its regions, which it checks `base` and `len` against, lie inside
-    /// the root, this VMAR's range). Then: overlap → `NoMemory`; 5.
+    /// the root, this VMAR's range). Then: overlap → `NoMemory`; 5. `free_at`: the
+    /// caller found `[base, base + len)` free of mappings itself, and `free_at` is the
+    /// number of mappings below it, its index (both a debug assertion).
     #[allow(clippy::too_many_arguments)]
     pub fn map_at(
         &mut self,
         base: u64,
+        free_at: Option<usize>,
         align: u64,
         len: u64,
         vmo: V,
@@ -440,7 +443,13 @@ impl<V: Copy + Eq> Vmar<V> {
                 .is_ok_and(|align| base >= self.base && self.specific_base(base - self.base, len, align) == Ok(base)),
             "Vmar::map_at: unchecked arguments"
         );
-        let at = self.free_at(base, len).ok_or(ZxError::NoMemory)?;
+        let at = match free_at {
+            Some(at) => {
+                debug_assert_eq!(self.free_at(base, len), Some(at), "Vmar::map_at: not the free range's index");
+                at
+            }
+            None => self.free_at(base, len).ok_or(ZxError::NoMemory)?,
+        };
         self.reserve(1)?;
         self.insert_at(at, Mapping::new(base, len, vmo, vmo_offset, perms, max_perms));
         Ok(base)
@@ -627,8 +636,15 @@ impl<V: Copy + Eq> Vmar<V> {
     /// with no upper end, for a caller that stops at the first mapping it does not need
     /// (one binary search instead of two).
     pub fn ending_after(&self, start: u64) -> impl Iterator<Item = &Mapping<V>> + '_ {
+        self.ending_after_indexed(start).1.iter()
+    }
+
+    /// [`Self::ending_after`] as a slice, with the index of its first mapping among the
+    /// live ones (the number of mappings that end at or before `start`).
+    pub fn ending_after_indexed(&self, start: u64) -> (usize, &[Mapping<V>]) {
         let live = self.live();
-        live[live.partition_point(|mapping| mapping.end() <= start)..].iter()
+        let first = live.partition_point(|mapping| mapping.end() <= start);
+        (first, &live[first..])
     }
 
     /// The mappings of `vmo`, in address order.
