@@ -246,15 +246,26 @@ impl FrameAllocator {
         let Some(frame) = self.checked_free_start(pa, 1) else { return };
         self.free_pages += 1;
         if self.cache.len() == self.cache.capacity() {
-            if self.cache.is_empty() {
-                // No cache at all (its reservation failed).
-                self.buddy.dealloc(frame, 1);
-                return;
-            }
-            let keep = self.cache.len().saturating_sub(SPILL_PAGES);
-            for spilled in self.cache.drain(keep..) {
-                self.buddy.dealloc(spilled, 1);
-            }
+            self.free_past_full_cache(frame);
+            return;
+        }
+        // Within the reserved capacity: this push never allocates.
+        self.cache.push(frame);
+    }
+
+    /// The rest of [`Self::free`] when the cache is full: half of it goes back to the
+    /// buddy system first. Out of line, so that the common free saves no registers
+    /// for the buddy system's work.
+    #[inline(never)]
+    fn free_past_full_cache(&mut self, frame: usize) {
+        if self.cache.is_empty() {
+            // No cache at all (its reservation failed).
+            self.buddy.dealloc(frame, 1);
+            return;
+        }
+        let keep = self.cache.len().saturating_sub(SPILL_PAGES);
+        for spilled in self.cache.drain(keep..) {
+            self.buddy.dealloc(spilled, 1);
         }
         // Within the reserved capacity: this push never allocates.
         self.cache.push(frame);
