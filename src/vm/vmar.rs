@@ -770,15 +770,30 @@ impl<V: Copy + Eq> Vmar<V> {
     /// parts outside it; the removed pieces wait for [`take_unmapped`](Self::take_unmapped).
     /// Only a hole punched into one mapping needs room (reserved first); everything else
     /// happens in place. O(mappings after `start`).
+    #[inline(never)]
     fn remove_range(&mut self, start: u64, end: u64) -> ZxResult<usize> {
         // Pieces a caller did not take are dropped (a caller bug: debug builds stop).
         debug_assert!(self.take_unmapped().is_none(), "Vmar: removed pieces were not taken");
         self.cuts = [None, None];
         self.mappings.truncate(self.live);
-        let (mut first, mut last) = self.overlapping_indices(start, end);
+        let (first, last) = self.overlapping_indices(start, end);
         if first == last {
             return Ok(0);
         }
+        // Every mapping in the range lies wholly inside it (an unmap of what was
+        // mapped, the common case): no piece to cut, nothing to reserve.
+        if self.mappings[first].base >= start && self.mappings[last - 1].end() <= end {
+            self.remove_whole(first, last - first);
+            return Ok(last - first);
+        }
+        self.cut_range(start, end, first, last)
+    }
+
+    /// [`Self::remove_range`] when a mapping sticks out of the range `[start, end)`:
+    /// the parts outside stay, the parts inside are cut off. Out of line, so that the
+    /// common case saves no registers for it.
+    #[inline(never)]
+    fn cut_range(&mut self, start: u64, end: u64, mut first: usize, mut last: usize) -> ZxResult<usize> {
         let mut removed = 0;
         let head = self.mappings[first];
         if head.base < start && head.end() > end {
@@ -805,21 +820,23 @@ impl<V: Copy + Eq> Vmar<V> {
                 last -= 1;
             }
         }
-        // The mappings wholly inside move behind the live ones, in one pass.
-        let whole = last - first;
+        self.remove_whole(first, last - first);
+        Ok(removed + last - first)
+    }
+
+    /// Moves the `whole` live mappings from index `first` on (each wholly inside the
+    /// range being removed) behind the live ones, in one pass, for `take_unmapped`.
+    #[inline(always)]
+    fn remove_whole(&mut self, first: usize, whole: usize) {
         if whole == 1 {
-            // One mapping wholly inside, the common unmap: moved behind the others one
-            // step at a time (`rotate_left` goes through a stack buffer with two
-            // `memcpy` calls and a `memmove` call).
+            // One mapping, the common unmap: moved behind the others one step at a
+            // time (`rotate_left` goes through a stack buffer with two `memcpy` calls
+            // and a `memmove` call).
             move_to_end(&mut self.mappings[first..]);
-            self.live -= 1;
-            removed += 1;
         } else if whole > 1 {
             self.mappings[first..].rotate_left(whole);
-            self.live -= whole;
-            removed += whole;
         }
-        Ok(removed)
+        self.live -= whole;
     }
 }
 
