@@ -111,8 +111,7 @@ pub fn destroy(k: &mut Kernel, id: u64) {
     let Some(mut space) = k.aspaces.remove(id) else { return };
     let mut mem = FramePages { frames: &mut k.frames };
     for mapping in space.vmar.drain() {
-        k.vmos.remove_mapping(mapping.vmo);
-        k.vmos.release(mapping.vmo, &mut mem);
+        k.vmos.release_mapping(mapping.vmo, &mut mem);
     }
     let mut tables = UserTableMemory { frames: &mut k.frames, table_pages: &mut k.user_table_pages };
     space.page_table.destroy(&mut tables);
@@ -156,8 +155,7 @@ pub fn map_vmo(
 ) -> ZxResult<u64> {
     let space = get(k, id)?;
     let addr = space.vmar.map(specific, PAGE_SIZE, len, vmo, vmo_offset, perms, max_perms)?;
-    k.vmos.retain(vmo);
-    k.vmos.add_mapping(vmo);
+    k.vmos.retain_mapping(vmo);
     Ok(addr)
 }
 
@@ -168,9 +166,14 @@ pub fn clear_ptes(k: &mut Kernel, id: u64, base: u64, len: u64) {
     let Kernel { aspaces, frames, user_table_pages, .. } = k;
     let Some(space) = aspaces.get_mut(id) else { return };
     let mut tables = UserTableMemory { frames, table_pages: user_table_pages };
+    clear_space_ptes(space, &mut tables, base, len);
+}
+
+/// [`clear_ptes`] in a space already looked up.
+fn clear_space_ptes(space: &mut AddressSpace, tables: &mut UserTableMemory<'_>, base: u64, len: u64) {
     let asid = space.asid.id();
     let mut cleared = 0u64;
-    space.page_table.clear_range(VirtAddr(base), len, &mut tables, |va| {
+    space.page_table.clear_range(VirtAddr(base), len, tables, |va| {
         cleared += 1;
         if cleared <= 16 {
             mmu::flush_tlb_user_page(va.as_u64(), asid);
@@ -184,11 +187,8 @@ pub fn clear_ptes(k: &mut Kernel, id: u64, base: u64, len: u64) {
 
 /// Frees the page tables that covered `[base, base + len)` and map nothing now, so an
 /// unmap returns every page it cost (KMEM_STATS free_bytes comes back exactly).
-fn prune_tables(k: &mut Kernel, id: u64, base: u64, len: u64) {
-    let Kernel { aspaces, frames, user_table_pages, .. } = k;
-    let Some(space) = aspaces.get_mut(id) else { return };
-    let mut tables = UserTableMemory { frames, table_pages: user_table_pages };
-    if space.page_table.prune(VirtAddr(base), len, &mut tables) > 0 {
+fn prune_tables(space: &mut AddressSpace, tables: &mut UserTableMemory<'_>, base: u64, len: u64) {
+    if space.page_table.prune(VirtAddr(base), len, tables) > 0 {
         // Cached walks may still point at the freed tables.
         mmu::flush_tlb_asid(space.asid.id());
     }
@@ -197,19 +197,19 @@ fn prune_tables(k: &mut Kernel, id: u64, base: u64, len: u64) {
 /// Drops the parts of mappings that `unmap` removed: page-table entries, the VMO's
 /// mapping count and reference.
 pub fn release_unmapped(k: &mut Kernel, id: u64, removed: &Mapping<VmoId>, pieces_left: usize) {
-    clear_ptes(k, id, removed.base, removed.len);
-    prune_tables(k, id, removed.base, removed.len);
+    let Kernel { aspaces, frames, user_table_pages, .. } = k;
+    if let Some(space) = aspaces.get_mut(id) {
+        let mut tables = UserTableMemory { frames, table_pages: user_table_pages };
+        clear_space_ptes(space, &mut tables, removed.base, removed.len);
+        prune_tables(space, &mut tables, removed.base, removed.len);
+    }
     // A mapping split into two pieces now counts as two mappings of the VMO.
     match pieces_left {
         0 => {
-            k.vmos.remove_mapping(removed.vmo);
             let mut mem = FramePages { frames: &mut k.frames };
-            k.vmos.release(removed.vmo, &mut mem);
+            k.vmos.release_mapping(removed.vmo, &mut mem);
         }
-        2 => {
-            k.vmos.add_mapping(removed.vmo);
-            k.vmos.retain(removed.vmo);
-        }
+        2 => k.vmos.retain_mapping(removed.vmo),
         _ => {}
     }
 }

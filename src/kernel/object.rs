@@ -425,6 +425,12 @@ pub trait KernelObject: AsAny {
     fn as_channel(&self) -> Option<&crate::kernel::ipc::channel::Channel> {
         None
     }
+    /// The object as a VMAR, `None` for every other type: the type test of the
+    /// borrowed `zx_vmar_map` / `zx_vmar_unmap` lookups in one virtual call, as
+    /// [`KernelObject::vmo_id`] is for VMOs.
+    fn as_vmar(&self) -> Option<&crate::kernel::vm_object::VmarObject> {
+        None
+    }
 }
 
 /// Downcasts a kernel object to its concrete type: WRONG_TYPE when it is another.

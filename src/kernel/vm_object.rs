@@ -130,4 +130,7 @@ impl KernelObject for VmarObject {
     fn waitable(&self) -> bool {
         false
     }
+    fn as_vmar(&self) -> Option<&VmarObject> {
+        Some(self)
+    }
 }

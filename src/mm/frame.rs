@@ -59,6 +59,14 @@ impl Range {
     }
 }
 
+/// The log line of a free that cannot be right (out of line: the common path saves no
+/// registers for the formatting).
+#[cold]
+#[inline(never)]
+fn bad_free(pa: PhysAddr, pages: usize) {
+    log::error!("frame allocator: bad free of {pages} page(s) at {pa}; ignored");
+}
+
 /// Allocator of physical page frames.
 ///
 /// All addresses are page aligned. A run allocated with [`alloc_contiguous`] may be freed
@@ -69,6 +77,9 @@ pub struct FrameAllocator {
     buddy: BuddyFrames<BUDDY_ORDER>,
     /// Ranges handed to the allocator, as given (not rounded): the RAM it manages.
     usable: Vec<Range>,
+    /// The index in `usable` of the range the last free fell in: the next free tries it
+    /// first (a hint, checked before it is used).
+    last_usable: usize,
     /// RAM that is never allocated (kernel image, initrd, device tree, firmware).
     reserved: Vec<Range>,
     total_pages: u64,
@@ -93,6 +104,7 @@ impl FrameAllocator {
         FrameAllocator {
             buddy: BuddyFrames::new(),
             usable: Vec::new(),
+            last_usable: 0,
             reserved: Vec::new(),
             total_pages: 0,
             free_pages: 0,
@@ -234,15 +246,26 @@ impl FrameAllocator {
         let Some(frame) = self.checked_free_start(pa, 1) else { return };
         self.free_pages += 1;
         if self.cache.len() == self.cache.capacity() {
-            if self.cache.is_empty() {
-                // No cache at all (its reservation failed).
-                self.buddy.dealloc(frame, 1);
-                return;
-            }
-            let keep = self.cache.len().saturating_sub(SPILL_PAGES);
-            for spilled in self.cache.drain(keep..) {
-                self.buddy.dealloc(spilled, 1);
-            }
+            self.free_past_full_cache(frame);
+            return;
+        }
+        // Within the reserved capacity: this push never allocates.
+        self.cache.push(frame);
+    }
+
+    /// The rest of [`Self::free`] when the cache is full: half of it goes back to the
+    /// buddy system first. Out of line, so that the common free saves no registers
+    /// for the buddy system's work.
+    #[inline(never)]
+    fn free_past_full_cache(&mut self, frame: usize) {
+        if self.cache.is_empty() {
+            // No cache at all (its reservation failed).
+            self.buddy.dealloc(frame, 1);
+            return;
+        }
+        let keep = self.cache.len().saturating_sub(SPILL_PAGES);
+        for spilled in self.cache.drain(keep..) {
+            self.buddy.dealloc(spilled, 1);
         }
         // Within the reserved capacity: this push never allocates.
         self.cache.push(frame);
@@ -263,19 +286,35 @@ impl FrameAllocator {
     /// The first frame number of a free of `pages` pages at `pa`, or `None` (after
     /// logging) when the free cannot be right: unaligned, outside the managed RAM, or
     /// more pages than are allocated.
-    fn checked_free_start(&self, pa: PhysAddr, pages: usize) -> Option<usize> {
+    fn checked_free_start(&mut self, pa: PhysAddr, pages: usize) -> Option<usize> {
         let allocated = self.total_pages - self.free_pages;
         let end = (pages as u64).checked_mul(PAGE_SIZE).and_then(|bytes| pa.checked_add(bytes));
         let sane = pa.is_page_aligned()
             && pages > 0
             && pages as u64 <= allocated
-            && end.is_some_and(|end| self.usable.iter().any(|r| r.contains(pa.as_u64(), end.as_u64())));
+            && end.is_some_and(|end| self.in_usable(pa.as_u64(), end.as_u64()));
         match (sane, usize::try_from(pa.as_u64() >> PAGE_SHIFT)) {
             (true, Ok(first)) => Some(first),
             _ => {
-                log::error!("frame allocator: bad free of {pages} page(s) at {pa}; ignored");
+                bad_free(pa, pages);
                 None
             }
+        }
+    }
+
+    /// True when `[start, end)` lies in one usable range: the range of the last free
+    /// first (frees mostly fall in the range the frame came from), then every range.
+    #[inline]
+    fn in_usable(&mut self, start: u64, end: u64) -> bool {
+        if self.usable.get(self.last_usable).is_some_and(|r| r.contains(start, end)) {
+            return true;
+        }
+        match self.usable.iter().position(|r| r.contains(start, end)) {
+            Some(index) => {
+                self.last_usable = index;
+                true
+            }
+            None => false,
         }
     }
 
@@ -532,6 +571,32 @@ mod tests {
         assert_eq!(frames.free_bytes(), 4 * PAGE);
         frames.free(pa); // nothing is allocated any more
         assert_eq!(frames.free_bytes(), 4 * PAGE);
+    }
+
+    /// Frees alternating between two ranges (the last-range hint changing every time),
+    /// and frees in the hole between them or straddling a range's end, which no hint
+    /// may let through.
+    #[test]
+    fn frees_across_ranges_and_in_holes() {
+        let mut frames = FrameAllocator::new();
+        frames.add_range(PhysAddr(0x4000_0000), PhysAddr(0x4000_0000 + 4 * PAGE));
+        frames.add_range(PhysAddr(0x5000_0000), PhysAddr(0x5000_0000 + 4 * PAGE));
+        let pages: Vec<PhysAddr> = (0..8).map(|_| frames.alloc().unwrap()).collect();
+        assert_eq!(frames.free_bytes(), 0);
+        let (low, high): (Vec<_>, Vec<_>) = pages.iter().partition(|pa| pa.as_u64() < 0x5000_0000);
+        assert_eq!((low.len(), high.len()), (4, 4));
+        for (a, b) in low.iter().zip(&high).take(2) {
+            frames.free(*a);
+            frames.free(*b);
+        }
+        assert_eq!(frames.free_bytes(), 4 * PAGE);
+        frames.free(PhysAddr(0x4000_0000 + 4 * PAGE)); // the hole just after the first range
+        frames.free_contiguous(PhysAddr(0x5000_0000 + 3 * PAGE), 2); // past the second's end
+        assert_eq!(frames.free_bytes(), 4 * PAGE);
+        for pa in low[2..].iter().chain(&high[2..]) {
+            frames.free(*pa);
+        }
+        assert_eq!(frames.free_bytes(), 8 * PAGE);
     }
 
     #[test]

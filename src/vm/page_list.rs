@@ -438,6 +438,13 @@ impl PageList {
         self.len == 0
     }
 
+    /// True when the list holds no heap memory at all (no directory, no sparse table):
+    /// dropping it would free nothing. A list that never committed a page.
+    #[inline]
+    pub fn owns_no_heap(&self) -> bool {
+        self.dense.capacity() == 0 && self.sparse.capacity() == 0
+    }
+
     /// The committed pages with `first <= index < end`: the dense part in index order,
     /// then the sparse part in no particular order. An empty or backwards range yields
     /// nothing (it never panics). Costs what is committed, not the range's length.
@@ -598,14 +605,43 @@ impl PageList {
     /// when it can be kept in [`SpareLists`]: a list with chunk 0 only and no sparse
     /// part has each entry cleared as it is read (the frames visited once either way),
     /// so it comes back empty, with its directory and chunk. Never allocates.
-    pub fn drain_frames(self, mut f: impl FnMut(u64, PhysAddr)) -> Option<SpareList> {
+    pub fn drain_frames(mut self, f: impl FnMut(u64, PhysAddr)) -> Option<SpareList> {
+        match self.take_chunk0() {
+            Some(chunk0) => Some(chunk0.drain_frames(f)),
+            None => {
+                self.for_each_frame(f);
+                None
+            }
+        }
+    }
+
+    /// The first half of [`Self::drain_frames`] for a list kept in place (a VMO's, in
+    /// its slot): when the list holds chunk 0 only and no sparse part, its directory is
+    /// taken out (a 24-byte move, where moving the whole list out is a `memcpy` call)
+    /// and the list left empty, holding nothing; `None`, with the list unchanged,
+    /// otherwise.
+    #[inline]
+    pub fn take_chunk0(&mut self) -> Option<Chunk0> {
         let reusable = self.dense.len() == 1 && self.dense[0].is_some() && self.sparse.is_empty();
         if !reusable {
-            self.for_each_frame(f);
             return None;
         }
-        let PageList { mut dense, .. } = self;
-        if let Some(chunk) = dense[0].as_deref_mut().and_then(|chunk| chunk.first_mut()) {
+        self.len = 0;
+        Some(Chunk0(core::mem::take(&mut self.dense)))
+    }
+}
+
+/// The directory of a page list that holds chunk 0 only, taken out of its list to have
+/// its frames handed back ([`PageList::take_chunk0`]).
+#[derive(Debug)]
+pub struct Chunk0(Vec<Option<ChunkBox>>);
+
+impl Chunk0 {
+    /// Calls `f` for every frame, in index order, clearing each entry as it is read, and
+    /// gives back the emptied directory for [`SpareLists`]. Never allocates.
+    pub fn drain_frames(self, mut f: impl FnMut(u64, PhysAddr)) -> SpareList {
+        let Chunk0(mut dense) = self;
+        if let Some(chunk) = dense.first_mut().and_then(|c| c.as_deref_mut()).and_then(|chunk| chunk.first_mut()) {
             let mut slot = 0;
             while chunk.used > 0 && slot < CHUNK_PAGES {
                 let entry = core::mem::replace(&mut chunk.frames[slot], EMPTY);
@@ -616,7 +652,7 @@ impl PageList {
                 slot += 1;
             }
         }
-        Some(SpareList(dense))
+        SpareList(dense)
     }
 }
 

@@ -294,7 +294,7 @@ impl RegionTree {
             }
             base
         } else {
-            self.find_spot(parent.index, vmar, size, align)?
+            self.find_spot(parent.index, vmar, size, align)?.0
         };
         // Memory first, so that nothing changes on failure.
         if self.free == NO_SLOT {
@@ -409,7 +409,7 @@ impl RegionTree {
             if !node.children_overlapping(base, base + len).is_empty() {
                 return Err(if request.overwrite { ZxError::InvalidArgs } else { ZxError::NoMemory });
             }
-            base
+            (base, None)
         } else {
             // 7.
             if len > node.len {
@@ -418,11 +418,12 @@ impl RegionTree {
             self.find_spot(id.index, vmar, len, align)?
         };
         // The range is inside the root, which is the flat VMAR's range.
+        let (base, free_at) = base;
         let offset = base - vmar.base();
         if request.overwrite {
             vmar.map_overwrite(offset, align, len, vmo, vmo_offset, request.perms, max_perms)
         } else {
-            vmar.map(Some(offset), align, len, vmo, vmo_offset, request.perms, max_perms)
+            vmar.map_at(base, free_at, align, len, vmo, vmo_offset, request.perms, max_perms)
         }
     }
 
@@ -445,7 +446,7 @@ impl RegionTree {
             return Err(ZxError::InvalidArgs);
         }
         // 5. The mappings first (the only step that may fail), then the regions.
-        vmar.unmap(start, end - start)?;
+        vmar.unmap_range(start, end)?;
         if !inside.is_empty() {
             let Some(node) = self.node_mut(id.index) else { return Err(ZxError::Internal) };
             let mut children = core::mem::take(&mut node.children);
@@ -529,7 +530,17 @@ impl RegionTree {
     /// first when the region is the root (where ELF segments sit low), else anywhere in
     /// it. `len` is at most the region's length. COMPACT asks for nothing more: placement
     /// is always lowest-first.
-    fn find_spot<V: Copy + Eq>(&self, index: u32, vmar: &Vmar<V>, len: u64, align: u64) -> ZxResult<u64> {
+    ///
+    /// Also gives, when it knows it, the index among the VMAR's live mappings at which a
+    /// mapping of the range goes (the number of mappings below it; see
+    /// [`Vmar::map_at`]).
+    fn find_spot<V: Copy + Eq>(
+        &self,
+        index: u32,
+        vmar: &Vmar<V>,
+        len: u64,
+        align: u64,
+    ) -> ZxResult<(u64, Option<usize>)> {
         let node = self.node(index).ok_or(ZxError::Internal)?;
         let (low, high) = (node.base, node.end());
         let floor = if index == ROOT_INDEX { low.saturating_add(PLACEMENT_FLOOR_OFFSET).min(high) } else { low };
@@ -539,7 +550,10 @@ impl RegionTree {
     }
 
     /// The lowest `align`-aligned `a` in `[low, high)` with `[a, a + len)` clear of the
-    /// children of `node` and of every mapping.
+    /// children of `node` and of every mapping, and when no child is in the way, the
+    /// number of mappings below `a` (every mapping that ends by `low`, then those the
+    /// search went past: each starts below `a`, and the one it stopped at, like every
+    /// later one, at or after `a + len`).
     fn gap_in<V: Copy + Eq>(
         &self,
         node: &Node,
@@ -548,10 +562,19 @@ impl RegionTree {
         high: u64,
         len: u64,
         align: u64,
-    ) -> Option<u64> {
-        let regions = node.children[node.children_overlapping(low, high)].iter().map(|c| (c.base, c.end, ()));
-        let mappings = vmar.overlapping(low, high).map(|m| (m.base, m.end(), ()));
-        lowest_gap(merge_by_start(regions, mappings), low, high, len, align)
+    ) -> Option<(u64, Option<usize>)> {
+        // Every mapping that ends after `low`: `lowest_gap` answers before it reaches
+        // one that starts at or after `high` (the candidate ends by then, or is refused).
+        let (below, after) = vmar.ending_after_indexed(low);
+        let mappings = after.iter().map(|m| (m.base, m.end(), ()));
+        let children = node.children_overlapping(low, high);
+        if children.is_empty() {
+            // No region in the way (a root VMAR without sub-regions there): the
+            // mappings alone, without the merge's two peeked iterators.
+            return lowest_gap(mappings, low, high, len, align).map(|(a, passed)| (a, Some(below + passed)));
+        }
+        let regions = node.children[children].iter().map(|c| (c.base, c.end, ()));
+        lowest_gap(merge_by_start(regions, mappings), low, high, len, align).map(|(a, _)| (a, None))
     }
 
     /// Frees region `top` and every region below it, depth first, without recursion and
@@ -639,29 +662,32 @@ fn merge_by_start<T: Copy>(
 }
 
 /// The lowest `align`-aligned `a` with `[a, a + len)` inside `[low, high)` and clear of
-/// every range `obstacles` yields (sorted by start; they may overlap or nest).
+/// every range `obstacles` yields (sorted by start; they may overlap or nest), and how
+/// many obstacles the search went past (all before the one it stopped at).
 fn lowest_gap(
     obstacles: impl Iterator<Item = (u64, u64, ())>,
     low: u64,
     high: u64,
     len: u64,
     align: u64,
-) -> Option<u64> {
+) -> Option<(u64, usize)> {
     let mut candidate = align_up(low, align)?;
+    let mut passed = 0;
     for (start, end, ()) in obstacles {
         let candidate_end = candidate.checked_add(len)?;
         if candidate_end > high {
             return None;
         }
         if candidate_end <= start {
-            return Some(candidate);
+            return Some((candidate, passed));
         }
         if end > candidate {
             candidate = align_up(end, align)?;
         }
+        passed += 1;
     }
     let candidate_end = candidate.checked_add(len)?;
-    (candidate_end <= high).then_some(candidate)
+    (candidate_end <= high).then_some((candidate, passed))
 }
 
 #[cfg(test)]

@@ -358,7 +358,17 @@ impl<V: Copy + Eq> Vmar<V> {
     /// Inserts `mapping` in address order (room reserved by the caller).
     fn insert_sorted(&mut self, mapping: Mapping<V>) {
         let at = self.live().partition_point(|m| m.base < mapping.base);
-        self.mappings.insert(at, mapping);
+        self.insert_at(at, mapping);
+    }
+
+    /// Inserts `mapping` at index `at` of the live mappings, which is its place in
+    /// address order (room reserved by the caller).
+    fn insert_at(&mut self, at: usize, mapping: Mapping<V>) {
+        debug_assert_eq!(at, self.live().partition_point(|m| m.base < mapping.base));
+        // Within the room reserved: no allocation. Then the new mapping moves down to
+        // `at` ([`shift_right_into`], not `Vec::insert`'s `memmove` call).
+        self.mappings.push(mapping);
+        shift_right_into(&mut self.mappings[at..], mapping);
         self.live += 1;
     }
 
@@ -392,21 +402,56 @@ impl<V: Copy + Eq> Vmar<V> {
     ) -> ZxResult<u64> {
         // 1, 2.
         let align = check_new_mapping(align, len, vmo_offset, perms, max_perms)?;
-        let base = match specific {
+        let (base, at) = match specific {
             // 3.
             Some(offset) => {
                 let base = self.specific_base(offset, len, align)?;
-                if !self.is_free(base, len) {
-                    return Err(ZxError::NoMemory);
-                }
-                base
+                (base, self.free_at(base, len).ok_or(ZxError::NoMemory)?)
             }
             // 4.
-            None => self.find_free(len, align)?,
+            None => {
+                let base = self.find_free(len, align)?;
+                (base, self.live().partition_point(|m| m.base < base))
+            }
         };
         // 5.
         self.reserve(1)?;
-        self.insert_sorted(Mapping::new(base, len, vmo, vmo_offset, perms, max_perms));
+        self.insert_at(at, Mapping::new(base, len, vmo, vmo_offset, perms, max_perms));
+        Ok(base)
+    }
+
+    /// A SPECIFIC [`map`](Self::map) at address `base` for a caller that has made its
+    /// checks 1 to 3 itself, all but the overlap (the region tree: its step 1 is check 1
+    /// and 2 here, and its regions, which it checks `base` and `len` against, lie inside
+    /// the root, this VMAR's range). Then: overlap → `NoMemory`; 5. `free_at`: the
+    /// caller found `[base, base + len)` free of mappings itself, and `free_at` is the
+    /// number of mappings below it, its index (both a debug assertion).
+    #[allow(clippy::too_many_arguments)]
+    pub fn map_at(
+        &mut self,
+        base: u64,
+        free_at: Option<usize>,
+        align: u64,
+        len: u64,
+        vmo: V,
+        vmo_offset: u64,
+        perms: u32,
+        max_perms: u32,
+    ) -> ZxResult<u64> {
+        debug_assert!(
+            check_new_mapping(align, len, vmo_offset, perms, max_perms)
+                .is_ok_and(|align| base >= self.base && self.specific_base(base - self.base, len, align) == Ok(base)),
+            "Vmar::map_at: unchecked arguments"
+        );
+        let at = match free_at {
+            Some(at) => {
+                debug_assert_eq!(self.free_at(base, len), Some(at), "Vmar::map_at: not the free range's index");
+                at
+            }
+            None => self.free_at(base, len).ok_or(ZxError::NoMemory)?,
+        };
+        self.reserve(1)?;
+        self.insert_at(at, Mapping::new(base, len, vmo, vmo_offset, perms, max_perms));
         Ok(base)
     }
 
@@ -451,12 +496,24 @@ impl<V: Copy + Eq> Vmar<V> {
         self.remove_range(start, end)
     }
 
+    /// [`unmap`](Self::unmap) of a range its caller has checked the way `unmap` would
+    /// (page-aligned, not empty, inside the VMAR): the region tree, whose regions all
+    /// lie inside the root, which is this VMAR's range.
+    pub fn unmap_range(&mut self, start: u64, end: u64) -> ZxResult<usize> {
+        debug_assert_eq!(self.check_range(start, end.wrapping_sub(start)), Ok((start, end)));
+        self.remove_range(start, end)
+    }
+
     /// One piece the last [`unmap`](Self::unmap) or
     /// [`map_overwrite`](Self::map_overwrite) removed, until there are none. Never
     /// allocates.
     pub fn take_unmapped(&mut self) -> Option<Unmapped<V>> {
-        if let Some(cut) = self.cuts.iter_mut().find_map(Option::take) {
-            return Some(cut);
+        // Tested before taken: `take` of an empty place would still copy its 40 bytes
+        // out and write them back.
+        for cut in &mut self.cuts {
+            if cut.is_some() {
+                return cut.take();
+            }
         }
         if self.mappings.len() > self.live {
             return self.mappings.pop().map(|mapping| Unmapped { mapping, pieces_left: 0 });
@@ -575,6 +632,21 @@ impl<V: Copy + Eq> Vmar<V> {
         self.live()[first..last].iter()
     }
 
+    /// The mappings that end after `start`, in address order: [`Self::overlapping`]
+    /// with no upper end, for a caller that stops at the first mapping it does not need
+    /// (one binary search instead of two).
+    pub fn ending_after(&self, start: u64) -> impl Iterator<Item = &Mapping<V>> + '_ {
+        self.ending_after_indexed(start).1.iter()
+    }
+
+    /// [`Self::ending_after`] as a slice, with the index of its first mapping among the
+    /// live ones (the number of mappings that end at or before `start`).
+    pub fn ending_after_indexed(&self, start: u64) -> (usize, &[Mapping<V>]) {
+        let live = self.live();
+        let first = live.partition_point(|mapping| mapping.end() <= start);
+        (first, &live[first..])
+    }
+
     /// The mappings of `vmo`, in address order.
     pub fn mappings_of(&self, vmo: V) -> impl Iterator<Item = &Mapping<V>> + '_ {
         self.live().iter().filter(move |mapping| mapping.vmo == vmo)
@@ -624,13 +696,19 @@ impl<V: Copy + Eq> Vmar<V> {
         Ok((addr, end))
     }
 
-    /// True when nothing is mapped in `[start, start + len)`. O(log n): only the last
-    /// mapping starting before the end can reach into the range.
-    fn is_free(&self, start: u64, len: u64) -> bool {
+    /// When nothing is mapped in `[start, start + len)`, the index where a mapping of it
+    /// goes in address order; `None` otherwise. O(log n): only the last mapping starting
+    /// before the end can reach into the range. When it does not, it starts before
+    /// `start`, and so does every mapping before it: the mappings that start before the
+    /// end are exactly those that start before `start`, and their count is the index.
+    fn free_at(&self, start: u64, len: u64) -> Option<usize> {
         let end = start + len;
         let live = self.live();
         let before_end = live.partition_point(|mapping| mapping.base < end);
-        before_end.checked_sub(1).and_then(|i| live.get(i)).is_none_or(|mapping| mapping.end() <= start)
+        match before_end.checked_sub(1).and_then(|i| live.get(i)) {
+            Some(mapping) if mapping.end() > start => None,
+            _ => Some(before_end),
+        }
     }
 
     /// The place for a non-SPECIFIC mapping (step 4 of [`map`](Self::map)).
@@ -678,23 +756,44 @@ impl<V: Copy + Eq> Vmar<V> {
     fn overlapping_indices(&self, start: u64, end: u64) -> (usize, usize) {
         let live = self.live();
         let first = live.partition_point(|mapping| mapping.end() <= start);
-        let last = live.partition_point(|mapping| mapping.base < end);
-        (first, last.max(first))
+        // The end by walking on from `first` rather than a second binary search: every
+        // caller goes over the mappings in between anyway, and an unmap usually finds
+        // one.
+        let mut last = first;
+        while live.get(last).is_some_and(|mapping| mapping.base < end) {
+            last += 1;
+        }
+        (first, last)
     }
 
     /// Takes `[start, end)` (checked, `start < end`) out of every mapping, leaving the
     /// parts outside it; the removed pieces wait for [`take_unmapped`](Self::take_unmapped).
     /// Only a hole punched into one mapping needs room (reserved first); everything else
     /// happens in place. O(mappings after `start`).
+    #[inline(never)]
     fn remove_range(&mut self, start: u64, end: u64) -> ZxResult<usize> {
         // Pieces a caller did not take are dropped (a caller bug: debug builds stop).
         debug_assert!(self.take_unmapped().is_none(), "Vmar: removed pieces were not taken");
         self.cuts = [None, None];
         self.mappings.truncate(self.live);
-        let (mut first, mut last) = self.overlapping_indices(start, end);
+        let (first, last) = self.overlapping_indices(start, end);
         if first == last {
             return Ok(0);
         }
+        // Every mapping in the range lies wholly inside it (an unmap of what was
+        // mapped, the common case): no piece to cut, nothing to reserve.
+        if self.mappings[first].base >= start && self.mappings[last - 1].end() <= end {
+            self.remove_whole(first, last - first);
+            return Ok(last - first);
+        }
+        self.cut_range(start, end, first, last)
+    }
+
+    /// [`Self::remove_range`] when a mapping sticks out of the range `[start, end)`:
+    /// the parts outside stay, the parts inside are cut off. Out of line, so that the
+    /// common case saves no registers for it.
+    #[inline(never)]
+    fn cut_range(&mut self, start: u64, end: u64, mut first: usize, mut last: usize) -> ZxResult<usize> {
         let mut removed = 0;
         let head = self.mappings[first];
         if head.base < start && head.end() > end {
@@ -721,15 +820,51 @@ impl<V: Copy + Eq> Vmar<V> {
                 last -= 1;
             }
         }
-        // The mappings wholly inside move behind the live ones, in one pass.
-        let whole = last - first;
-        if whole > 0 {
-            self.mappings[first..].rotate_left(whole);
-            self.live -= whole;
-            removed += whole;
-        }
-        Ok(removed)
+        self.remove_whole(first, last - first);
+        Ok(removed + last - first)
     }
+
+    /// Moves the `whole` live mappings from index `first` on (each wholly inside the
+    /// range being removed) behind the live ones, in one pass, for `take_unmapped`.
+    #[inline(always)]
+    fn remove_whole(&mut self, first: usize, whole: usize) {
+        if whole == 1 {
+            // One mapping, the common unmap: moved behind the others one step at a
+            // time (`rotate_left` goes through a stack buffer with two `memcpy` calls
+            // and a `memmove` call).
+            move_to_end(&mut self.mappings[first..]);
+        } else if whole > 1 {
+            self.mappings[first..].rotate_left(whole);
+        }
+        self.live -= whole;
+    }
+}
+
+/// Makes `slice` `[value, slice[0], .., slice[n - 2]]`: every element one place to the
+/// right (the last one is dropped: the caller pushed a copy of `value` there), then
+/// `value` first. `Vec::insert` without its `memmove` call: a mapping is 32 bytes, which
+/// this target moves with two load pairs and two store pairs, and a VMAR has few
+/// mappings above the new one.
+fn shift_right_into<T: Copy>(slice: &mut [T], value: T) {
+    let mut i = slice.len();
+    while i > 1 {
+        i -= 1;
+        slice[i] = slice[i - 1];
+    }
+    if let Some(first) = slice.first_mut() {
+        *first = value;
+    }
+}
+
+/// Makes `slice` `[slice[1], .., slice[n - 1], slice[0]]`: `rotate_left(1)` one element
+/// at a time (see [`shift_right_into`]).
+fn move_to_end<T: Copy>(slice: &mut [T]) {
+    let Some(&first) = slice.first() else { return };
+    let last = slice.len() - 1;
+    for i in 0..last {
+        slice[i] = slice[i + 1];
+    }
+    slice[last] = first;
 }
 
 /// Step 1 and 2 of [`Vmar::map`]: the checks that do not depend on the VMAR.
@@ -761,6 +896,30 @@ mod tests {
 
     const P: u64 = PAGE_SIZE;
     const R: u32 = vm::PERM_READ;
+
+    #[test]
+    fn element_moves_match_insert_and_rotate() {
+        for n in 0..6usize {
+            let base: std::vec::Vec<u32> = (0..n as u32).collect();
+            for at in 0..=n {
+                let mut want = base.clone();
+                want.insert(at, 99);
+                let mut got = base.clone();
+                got.push(99);
+                shift_right_into(&mut got[at..], 99);
+                assert_eq!(got, want, "insert at {at} of {n}");
+            }
+            for first in 0..n {
+                let mut want = base.clone();
+                want[first..].rotate_left(1);
+                let mut got = base.clone();
+                move_to_end(&mut got[first..]);
+                assert_eq!(got, want, "rotate from {first} of {n}");
+            }
+        }
+        move_to_end::<u32>(&mut []);
+        shift_right_into::<u32>(&mut [], 1);
+    }
     const RW: u32 = vm::PERM_READ | vm::PERM_WRITE;
     const RWX: u32 = vm::PERM_MASK;
     const FLOOR: u64 = USER_BASE + PLACEMENT_FLOOR_OFFSET;

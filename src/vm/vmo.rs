@@ -65,7 +65,7 @@ use crate::abi::{PAGE_SHIFT, PAGE_SIZE, cache_policy, child, info, op, prop, rig
 use crate::error::{ZxError, ZxResult};
 use crate::mm::addr::page_ceil;
 use crate::mm::{PhysAddr, PhysMemory};
-use crate::vm::page_list::{IndexHashing, IndexMap, PageList, SpareLists};
+use crate::vm::page_list::{Chunk0, IndexHashing, IndexMap, PageList, SpareLists};
 
 /// The largest VMO size: ROUNDDOWN(u64::MAX, 2 * 16 * PAGE_SIZE) = 2^64 − 128 KiB
 /// (Zircon's `VmObjectPaged::MAX_SIZE`).
@@ -457,6 +457,47 @@ impl Vmo {
         }
     }
 
+    /// True when the dead VMO may stay in its free slot as a kept VMO (see [`Slot`]):
+    /// it owns no heap memory, holds no page, has no parent, child, COW source or COW
+    /// descendant and no mapping, so every field but those [`Vmo::renew`] sets is as
+    /// [`Vmo::new`] makes it for a paged VMO (`cow_clone` is only set on COW children,
+    /// which have a parent). Its `refs` is 0, which tells it from a live VMO.
+    fn keepable(&self) -> bool {
+        self.owns_no_heap()
+            && self.parent.is_none()
+            && self.num_children == 0
+            && self.cow_children == 0
+            && self.cow_source_root.is_none()
+            && self.num_mappings == 0
+            && self.owned_pages == 0
+            && matches!(&self.backing, Backing::Paged(list) if list.is_empty())
+    }
+
+    /// Turns a kept VMO (see [`Slot`]) into the new paged VMO `Vmo::new(koid, size,
+    /// content_size, Backing::Paged(PageList::new()))` with `resizable`: the fields a
+    /// VMO's life may have changed without making it unkeepable.
+    #[inline(always)]
+    fn renew(&mut self, koid: u64, size: u64, content_size: u64, resizable: bool) {
+        self.koid = koid;
+        self.size = size;
+        self.content_size = content_size;
+        self.resizable = resizable;
+        self.cow_clone = false;
+        self.cache_policy = cache_policy::CACHED;
+        self.name = [0; prop::NAME_LEN];
+        self.parent_koid = 0;
+        self.user_signals = 0;
+        self.refs = 1;
+        self.zero_page_shown = false;
+    }
+
+    /// True when dropping the VMO would free nothing: its page list and its slice list
+    /// are its only fields that can own heap memory ([`PageList::owns_no_heap`]).
+    #[inline]
+    fn owns_no_heap(&self) -> bool {
+        self.slices.capacity() == 0 && matches!(&self.backing, Backing::Paged(list) if list.owns_no_heap())
+    }
+
     fn page_list(&self) -> Option<&PageList> {
         match &self.backing {
             Backing::Paged(list) => Some(list),
@@ -466,6 +507,15 @@ impl Vmo {
 }
 
 /// One slab entry.
+///
+/// A live VMO's slot holds it (`Some`). A free slot (listed in `free_slots`) holds
+/// `None`, or the dead VMO that last lived there when that one was left exactly as
+/// `Vmo::new` makes a VMO but for the fields `Vmo::renew` sets (a *kept* VMO, see
+/// `Vmo::keepable`): Bonwick's slab keeps objects in their constructed state, and the
+/// next `create` then writes a few fields instead of the whole 224 bytes (80 of them
+/// through a `memset` call). A kept VMO is never reached through an id: every lookup
+/// compares the slot's generation, which moved past every id handed out when the slot
+/// was freed.
 #[derive(Debug)]
 struct Slot {
     generation: u32,
@@ -579,9 +629,24 @@ impl VmoStore {
             return Err(ZxError::InvalidArgs);
         }
         let rounded = round_size(size)?;
+        let resizable = options & crate::abi::VMO_RESIZABLE != 0;
+        // The next free slot keeps a dead VMO (see `Slot`): it is renewed in place. A
+        // live VMO there would be a bug in the free list: `refs` tells them apart
+        // (a kept VMO has none and no child, unlike a zombie).
+        if let Some(&index) = self.free_slots.last()
+            && let Some(Slot { generation, vmo: Some(vmo) }) = self.slots.get_mut(index as usize)
+            && vmo.refs == 0
+            && vmo.num_children == 0
+        {
+            debug_assert!(vmo.keepable(), "a kept VMO that is not keepable");
+            vmo.renew(koid, rounded, size, resizable);
+            let id = VmoId::new(index, *generation);
+            self.free_slots.pop();
+            return Ok(id);
+        }
         self.insert_with(|| {
             let mut vmo = Vmo::new(koid, rounded, size, Backing::Paged(PageList::new()));
-            vmo.resizable = options & crate::abi::VMO_RESIZABLE != 0;
+            vmo.resizable = resizable;
             vmo
         })
     }
@@ -1414,6 +1479,7 @@ impl VmoStore {
         // source and holds no page (one created and closed, the common short life):
         // what `destroy` does for it, the slot emptied and queued for reuse with a new
         // generation. Not while invalidations are queued (`destroy` drops the VMO's).
+        let keep = vmo.keepable();
         if queue_empty
             && vmo.refs == 1
             && vmo.parent.is_none()
@@ -1422,7 +1488,14 @@ impl VmoStore {
             && matches!(&vmo.backing, Backing::Paged(list) if list.is_empty())
             && let Some(slot) = self.slots.get_mut(id.index())
         {
-            slot.vmo = None;
+            // A VMO that never committed a page and never had a slice owns no heap
+            // memory (its page list has no directory or table, its slice list no
+            // buffer; the rest is inline): it stays in the slot as a kept VMO (see
+            // `Slot`), with no reference, for the next `create`.
+            match &mut slot.vmo {
+                Some(vmo) if keep => vmo.refs = 0,
+                vmo => *vmo = None,
+            }
             slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
             // Within the capacity `reserve_slot` keeps (one entry per slot): no allocation.
             self.free_slots.push(id.index() as u32);
@@ -1466,6 +1539,29 @@ impl VmoStore {
     pub fn remove_mapping(&mut self, id: VmoId) {
         let vmo = vmo_mut(&mut self.slots, id);
         vmo.num_mappings = vmo.num_mappings.saturating_sub(1);
+    }
+
+    /// A new mapping of the VMO: [`Self::add_mapping`] and [`Self::retain`] with one
+    /// slot lookup.
+    pub fn retain_mapping(&mut self, id: VmoId) {
+        let vmo = vmo_mut(&mut self.slots, id);
+        debug_assert!(vmo.refs > 0, "retain of a destroyed VMO");
+        vmo.num_mappings = vmo.num_mappings.saturating_add(1);
+        vmo.refs = vmo.refs.saturating_add(1);
+    }
+
+    /// A mapping of the VMO gone: [`Self::remove_mapping`] and [`Self::release`], with
+    /// one slot lookup when the mapping's reference is not the last (the VMO's handle
+    /// or another mapping still holds it).
+    pub fn release_mapping(&mut self, id: VmoId, mem: &mut dyn PhysMemory) {
+        let vmo = vmo_mut(&mut self.slots, id);
+        debug_assert!(vmo.refs > 0, "release of a destroyed VMO");
+        vmo.num_mappings = vmo.num_mappings.saturating_sub(1);
+        if vmo.refs > 1 {
+            vmo.refs -= 1;
+            return;
+        }
+        self.release(id, mem);
     }
 
     // ----- kernel-facing queues and totals ----------------------------------------------
@@ -1531,11 +1627,12 @@ impl VmoStore {
         self.reserve_slot()?;
         if let Some(index) = self.free_slots.pop() {
             let slot = self.slots.get_mut(index as usize).ok_or(ZxError::Internal)?;
-            if slot.vmo.is_some() {
+            if slot.vmo.as_ref().is_some_and(|vmo| !vmo.keepable() || vmo.refs != 0) {
                 return Err(ZxError::Internal);
             }
-            // The slot is empty, so the replaced value is `None` and owns nothing: it is
-            // forgotten rather than dropped (a drop would be a call that finds nothing).
+            // The slot is empty or keeps a dead VMO, which owns no heap memory: the
+            // replaced value owns nothing and is forgotten rather than dropped (a drop
+            // would be a call that finds nothing).
             core::mem::forget(slot.vmo.replace(make()));
             return Ok(VmoId::new(index, slot.generation));
         }
@@ -1573,7 +1670,17 @@ impl VmoStore {
         let slot = self.slots.get_mut(id.index())?;
         let vmo = slot.vmo.as_ref()?;
         let links = (vmo.cow_source_root, vmo.parent);
-        slot.vmo = None;
+        // A VMO whose frames are gone and whose page list gave up its directory
+        // (`take_chunk0`) usually owns no heap memory any more: a lone one stays as a
+        // kept VMO (see `Slot`; its `refs` is already 0), any other is forgotten rather
+        // than dropped.
+        if vmo.keepable() {
+            debug_assert_eq!(vmo.refs, 0);
+        } else if vmo.owns_no_heap() {
+            core::mem::forget(slot.vmo.take());
+        } else {
+            slot.vmo = None;
+        }
         slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
         // Within the capacity `reserve_slot` keeps (one entry per slot): no allocation.
         self.free_slots.push(id.index() as u32);
@@ -1649,7 +1756,9 @@ impl VmoStore {
     /// ownership passes to another holder if `holder` owned it.
     fn drop_frame(&mut self, holder: VmoId, frame: PhysAddr, mem: &mut dyn PhysMemory) {
         let key = pfn(frame);
-        let Some(meta) = self.frames.get_mut(&key) else {
+        // No shared frame anywhere (the common case): no hash lookup.
+        let shared = if self.frames.is_empty() { None } else { self.frames.get_mut(&key) };
+        let Some(meta) = shared else {
             // A private frame: `holder` alone held and owned it.
             self.committed_frames = self.committed_frames.saturating_sub(1);
             mem.free_page(frame);
@@ -1735,9 +1844,14 @@ impl VmoStore {
         let vmo = vmo_mut(&mut self.slots, id);
         // The page list is moved out and consumed: no allocation while freeing, and
         // nothing at all for a VMO that never committed a page.
-        let frames = match &mut vmo.backing {
-            Backing::Paged(list) if !list.is_empty() => Some(core::mem::take(list)),
-            _ => None,
+        // A list of chunk 0 only (a small VMO's) gives up just its directory, the rest
+        // the whole list.
+        let (chunk0, frames) = match &mut vmo.backing {
+            Backing::Paged(list) if !list.is_empty() => match list.take_chunk0() {
+                Some(chunk0) => (Some(chunk0), None),
+                None => (None, Some(core::mem::take(list))),
+            },
+            _ => (None, None),
         };
         let slice_of = match vmo.backing {
             Backing::Slice { root, .. } => Some(root),
@@ -1745,6 +1859,9 @@ impl VmoStore {
         };
         let parent = vmo.parent;
         let has_children = vmo.num_children > 0;
+        if let Some(chunk0) = chunk0 {
+            self.drop_chunk0_frames(id, chunk0, mem);
+        }
         if let Some(frames) = frames {
             self.drop_all_frames(id, frames, mem);
         }
@@ -1765,6 +1882,14 @@ impl VmoStore {
         if let Some(spare) = list.drain_frames(|_, frame| self.drop_frame(holder, frame, mem)) {
             self.spares.put(spare);
         }
+    }
+
+    /// As [`Self::drop_all_frames`] for a list's chunk 0 taken out alone; its emptied
+    /// directory is kept for the next small VMO.
+    #[inline(never)]
+    fn drop_chunk0_frames(&mut self, holder: VmoId, chunk0: Chunk0, mem: &mut dyn PhysMemory) {
+        let spare = chunk0.drain_frames(|_, frame| self.drop_frame(holder, frame, mem));
+        self.spares.put(spare);
     }
 
     /// Removes a dead, childless node, then every ancestor that this leaves dead and

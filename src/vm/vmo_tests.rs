@@ -162,12 +162,18 @@ fn invalidations(store: &mut VmoStore) -> Vec<Invalidation> {
     store.take_invalidations().collect()
 }
 
+/// The slots not on the free list, with their indices (a free slot may keep a dead VMO,
+/// see `Slot`).
+fn live_slots(store: &VmoStore) -> impl Iterator<Item = (usize, &Slot)> {
+    store.slots.iter().enumerate().filter(|(index, _)| !store.free_slots.contains(&(*index as u32)))
+}
+
 /// Every structural invariant of the store, plus frame conservation.
 fn check_invariants(store: &VmoStore, mem: &FakeMemory) {
     let mut holders: BTreeMap<u64, Vec<VmoId>> = BTreeMap::new();
     let mut children: BTreeMap<VmoId, u64> = BTreeMap::new();
     let mut owned_sum = 0;
-    for (index, slot) in store.slots.iter().enumerate() {
+    for (index, slot) in live_slots(store) {
         let Some(vmo) = &slot.vmo else { continue };
         let id = VmoId::new(index as u32, slot.generation);
         owned_sum += vmo.owned_pages;
@@ -191,7 +197,7 @@ fn check_invariants(store: &VmoStore, mem: &FakeMemory) {
             .map_or(0, |list| list.iter().filter(|&(_, frame)| !store.frames.contains_key(&pfn(frame))).count());
         assert_eq!((shared_owned + private) as u64, vmo.owned_pages, "owned_pages of {id:?}");
     }
-    for (index, slot) in store.slots.iter().enumerate() {
+    for (index, slot) in live_slots(store) {
         let Some(vmo) = &slot.vmo else { continue };
         let id = VmoId::new(index as u32, slot.generation);
         assert_eq!(vmo.num_children, children.get(&id).copied().unwrap_or(0), "num_children of {id:?}");
@@ -307,6 +313,63 @@ fn last_releases_of_lone_and_linked_vmos_leave_nothing() {
         assert_eq!(store.committed_frames_total(), 0, "round {round}");
         assert_eq!(store.take_invalidations().count(), 0);
     }
+}
+
+/// A lone VMO's slot keeps it when it dies (see `Slot`), whatever its life changed (a
+/// name, content size, user signals, cache policy, a page committed and decommitted
+/// through a mapping that showed the zero page), and the next `create` renews it into
+/// exactly what `Vmo::new` makes; a VMO with a page list directory, a child or a parent
+/// is not kept.
+#[test]
+fn a_kept_vmo_is_renewed_into_a_new_one() {
+    let mut store = VmoStore::new();
+    let mut mem = FakeMemory::new();
+    let mut cache = RecordingCache::default();
+    let fresh = |koid, size, resizable| {
+        let mut vmo = Vmo::new(koid, round_size(size).unwrap(), size, Backing::Paged(PageList::new()));
+        vmo.resizable = resizable;
+        alloc::format!("{vmo:?}")
+    };
+    let id = store.create(1, 3 * P, crate::abi::VMO_RESIZABLE).unwrap();
+    store.set_name(id, b"busy");
+    store.set_content_size(id, 2 * P - 5);
+    store.signal(id, 0, crate::abi::signal::USER_ALL);
+    store.note_zero_page_shown(id);
+    store.set_cache_policy(id, cache_policy::UNCACHED, &mut cache).unwrap();
+    store.set_cache_policy(id, cache_policy::WRITE_COMBINING, &mut cache).unwrap();
+    store.release(id, &mut mem);
+    assert!(store.slots[id.index()].vmo.as_ref().is_some_and(|vmo| vmo.keepable() && vmo.refs == 0));
+    assert_eq!(store.vmo_count(), 0);
+    let again = store.create(7, P + 1, 0).unwrap();
+    assert_eq!(again.index(), id.index());
+    assert_ne!(again, id);
+    assert!(!store.contains(id));
+    assert_eq!(alloc::format!("{:?}", vmo_ref(&store.slots, again)), fresh(7, P + 1, false));
+    // A page committed and given back through a decommit leaves the list's directory:
+    // not keepable, so the slot is emptied and the next VMO built anew.
+    write(&mut store, &mut mem, again, 0, &[1]).unwrap();
+    store.op_range(again, op::DECOMMIT, 0, P, ALL_RIGHTS, &mut mem, &mut cache).unwrap();
+    store.release(again, &mut mem);
+    assert!(store.slots[again.index()].vmo.is_none());
+    let third = store.create(8, 2 * P, crate::abi::VMO_RESIZABLE).unwrap();
+    assert_eq!(alloc::format!("{:?}", vmo_ref(&store.slots, third)), fresh(8, 2 * P, true));
+    // A destroyed one-page VMO gives its directory to the spare lists: kept.
+    write(&mut store, &mut mem, third, P, &[2]).unwrap();
+    store.release(third, &mut mem);
+    assert!(store.slots[third.index()].vmo.as_ref().is_some_and(Vmo::keepable));
+    let fourth = store.create(9, P, 0).unwrap();
+    assert_eq!(alloc::format!("{:?}", vmo_ref(&store.slots, fourth)), fresh(9, P, false));
+    // A COW child and its parent are not kept; their slots serve new VMOs as new.
+    let child = store.create_child(fourth, 10, child::SNAPSHOT, 0, P, false).unwrap();
+    store.release(child, &mut mem);
+    store.release(fourth, &mut mem);
+    check_invariants(&store, &mem);
+    for koid in 11..14 {
+        let id = store.create(koid, P, 0).unwrap();
+        assert_eq!(alloc::format!("{:?}", vmo_ref(&store.slots, id)), fresh(koid, P, false));
+        check_invariants(&store, &mem);
+    }
+    assert_eq!(mem.live(), 0);
 }
 
 // ----- read / write -----------------------------------------------------------------
@@ -1506,7 +1569,7 @@ fn randomized_against_a_model() {
                 *seen.entry(key).or_default() += 1;
             }
         }
-        if store.slots.iter().flatten_vmos().any(|vmo| vmo.refs == 0) {
+        if live_slots(&store).map(|(_, slot)| slot).flatten_vmos().any(|vmo| vmo.refs == 0) {
             *seen.entry("zombie").or_default() += 1;
         }
         log.push(format!("{step}: {what}"));
@@ -1544,7 +1607,7 @@ use crate::arch::host_alloc::{allocations_during, with_heap_budget};
 /// Every VMO in the store, for "nothing changed" comparisons.
 fn all_infos(store: &VmoStore) -> Vec<VmoInfo> {
     let mut infos = Vec::new();
-    for (index, slot) in store.slots.iter().enumerate() {
+    for (index, slot) in live_slots(store) {
         if slot.vmo.is_some() {
             infos.push(store.info(VmoId::new(index as u32, slot.generation)));
         }

@@ -186,6 +186,26 @@ user_store_fault:
     mov     x0, #4
     b       user_copy_small_done
 
+// Stores the 64-bit value x1 at user address x0 (an out-pointer: a mapping's address,
+// a size), as ferrite_store_user_u32 does for 4 bytes. Returns 0, or 8 when the store
+// faulted; a fault here resumes at user_store64_fault (fixup_for knows this range too).
+//
+//   size_t ferrite_store_user_u64(uint64_t *dst, uint64_t value)  -> bytes left
+.global ferrite_store_user_u64
+ferrite_store_user_u64:
+    SET_PAN 0
+.global user_store64_begin
+user_store64_begin:
+    str     x1, [x0]
+    mov     x0, #0
+    b       user_copy_small_done
+.global user_store64_end
+user_store64_end:
+.global user_store64_fault
+user_store64_fault:
+    mov     x0, #8
+    b       user_copy_small_done
+
 // Loads the 32-bit value at user address x0 (a futex word), the common 4-byte read
 // without the copy loop's tests. Returns the value zero-extended, or 1 << 32 when the
 // load faulted; a fault here resumes at user_load_fault (arch::aarch64::user_copy::

@@ -32,6 +32,10 @@ unsafe extern "C" {
     static user_store_begin: u8;
     static user_store_end: u8;
     static user_store_fault: u8;
+    fn ferrite_store_user_u64(dst: *mut u64, value: u64) -> usize;
+    static user_store64_begin: u8;
+    static user_store64_end: u8;
+    static user_store64_fault: u8;
     fn ferrite_load_user_u32(src: *const u32) -> u64;
     static user_load_begin: u8;
     static user_load_end: u8;
@@ -57,6 +61,11 @@ pub fn fixup_for(pc: u64, far: u64, write: bool) -> Option<u64> {
         (&raw const user_store_begin as u64, &raw const user_store_end as u64, &raw const user_store_fault as u64);
     let (load_begin, load_end, load_fault) =
         (&raw const user_load_begin as u64, &raw const user_load_end as u64, &raw const user_load_fault as u64);
+    let (store64_begin, store64_end, store64_fault) = (
+        &raw const user_store64_begin as u64,
+        &raw const user_store64_end as u64,
+        &raw const user_store64_fault as u64,
+    );
     let resume = if (begin..end).contains(&pc) {
         fault
     } else if (small_begin..small_end).contains(&pc) {
@@ -65,6 +74,8 @@ pub fn fixup_for(pc: u64, far: u64, write: bool) -> Option<u64> {
         store_fault
     } else if (load_begin..load_end).contains(&pc) {
         load_fault
+    } else if (store64_begin..store64_end).contains(&pc) {
+        store64_fault
     } else {
         return None;
     };
@@ -158,6 +169,22 @@ pub fn store_u32_to_user(user: u64, value: u32) -> Result<(), CopyFault> {
     // SAFETY: no kernel memory is involved; a fault on the user address is fixed up and
     // reported.
     let left = unsafe { ferrite_store_user_u32(user as *mut u32, value) };
+    if left == 0 {
+        return Ok(());
+    }
+    Err(CopyFault {
+        copied: 0,
+        addr: FAULT_ADDR[cpu_index()].load(Ordering::Relaxed),
+        write: FAULT_WRITE[cpu_index()].load(Ordering::Relaxed),
+    })
+}
+
+/// [`store_u32_to_user`] for a 64-bit value (8 bytes checked by the caller).
+#[inline(always)]
+pub fn store_u64_to_user(user: u64, value: u64) -> Result<(), CopyFault> {
+    // SAFETY: no kernel memory is involved; a fault on the user address is fixed up and
+    // reported.
+    let left = unsafe { ferrite_store_user_u64(user as *mut u64, value) };
     if left == 0 {
         return Ok(());
     }

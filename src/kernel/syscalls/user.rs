@@ -36,10 +36,17 @@ pub fn write_bytes(k: &mut Kernel, user: u64, bytes: &[u8]) -> ZxResult {
     with_fault_retry(k, bytes.len(), |from| user_copy::copy_slice_to_user(user + from as u64, &bytes[from..]))
 }
 
-/// Copies a small value to an out-pointer (a NULL or kernel pointer is INVALID_ARGS).
-pub fn write_value(k: &mut Kernel, user: u64, bytes: &[u8]) -> ZxResult {
-    check_out(user, bytes.len() as u64)?;
-    write_bytes(k, user, bytes)
+/// Copies a 64-bit value (an address, a size), little-endian, to an out-pointer (a NULL
+/// or kernel pointer is INVALID_ARGS): first with one store (`store_u64_to_user`); if
+/// that faults, nothing was stored, and the general copy, which resolves faults, writes
+/// the whole value.
+#[inline(always)]
+pub fn write_u64(k: &mut Kernel, user: u64, value: u64) -> ZxResult {
+    check_out(user, 8)?;
+    if user_copy::store_u64_to_user(user, value).is_ok() {
+        return Ok(());
+    }
+    write_bytes(k, user, &value.to_le_bytes())
 }
 
 /// Copies from user address `user` into `buf`.
@@ -82,8 +89,9 @@ pub fn copy_page_bytes(k: &mut Kernel, user: u64, kernel_va: u64, len: usize, to
 // - the checks (range in user space; NULL or kernel out-pointers) run first, as before.
 // A retried copy rewrites the bytes the first attempt already wrote, with the same values.
 
-/// [`write_value`] taking the VM lock itself only if the copy faults (for handlers that
-/// hold no VM state). Inlined: with the length known, it is a range check and the copy
+/// A small value to an out-pointer (a NULL or kernel pointer is INVALID_ARGS), taking
+/// the VM lock itself only if the copy faults (for handlers that hold no VM state).
+/// Inlined: with the length known, it is a range check and the copy
 /// (a single store for the 4-byte values of out-pointers), with the fault's resolution
 /// out of line.
 #[inline(always)]

@@ -23,7 +23,15 @@ use alloc::sync::Arc;
 /// or region that ended meanwhile is BAD_STATE there), and holding the object would not
 /// keep either alive, so nothing needs the object after this.
 fn vmar_target(c: &Caller, vmar: u32) -> ZxResult<(u64, RegionId, u32)> {
-    c.process().with_object::<VmarObject, _>(vmar, 0, |region, rights| Ok((region.aspace(), region.region(), rights)))
+    c.process().with_handle(vmar, |object, rights, _| vmar_names(object, rights))?
+}
+
+/// [`vmar_target`]'s answer for a borrowed object: WRONG_TYPE unless it is a VMAR (one
+/// virtual call, `as_vmar`, instead of a downcast's `type_id` call and 128-bit compare).
+#[inline(always)]
+fn vmar_names(object: &Arc<dyn KernelObject>, rights: u32) -> ZxResult<(u64, RegionId, u32)> {
+    let region = object.as_vmar().ok_or(ZxError::WrongType)?;
+    Ok((region.aspace(), region.region(), rights))
 }
 
 /// `zx_vmar_map`, in Zircon's order: the VMAR, then the VMO; MAP on the VMO; the
@@ -40,18 +48,20 @@ pub fn map(
     len: u64,
     out: u64,
 ) -> ZxResult {
-    let (id, region, vmar_rights) = vmar_target(c, vmar)?;
-    // The VMO is borrowed under the handle-table lock for the whole call (BAD_HANDLE,
-    // then WRONG_TYPE, as `lookup_vmo` gives them), instead of counted: its handle keeps
-    // it, and so its place in the VMO store, alive meanwhile. Sound by the rules of
-    // `Process::with_handle`: what runs under it takes only the VM lock (higher-ranked),
+    // Both handles are looked up under one lock of the handle table (the VMAR's first:
+    // BAD_HANDLE, then WRONG_TYPE, as `vmar_target` and `lookup_vmo` give them), and
+    // the VMO is borrowed under it for the whole call instead of counted: its handle
+    // keeps it, and so its place in the VMO store, alive meanwhile. Sound by the rules
+    // of `Process::lookup`: what runs under it takes only the VM lock (higher-ranked),
     // never blocks, and drops no kernel object (an overwritten mapping's release gives
     // back VMO-store references, not objects); the out-pointer's copy may fault, which
     // needs only the VM lock already held.
-    c.process().with_handle(vmo, |object, vmo_rights, _| {
-        let vmo_id = object.vmo_id().ok_or(ZxError::WrongType)?;
-        map_vmo(id, region, vmar_rights, vmo_id, vmo_rights, options, vmar_offset, vmo_offset, len, out)
-    })?
+    let handles = c.process().lookup();
+    let (object, vmar_rights, _) = handles.get(vmar)?;
+    let (id, region, vmar_rights) = vmar_names(object, vmar_rights)?;
+    let (object, vmo_rights, _) = handles.get(vmo)?;
+    let vmo_id = object.vmo_id().ok_or(ZxError::WrongType)?;
+    map_vmo(id, region, vmar_rights, vmo_id, vmo_rights, options, vmar_offset, vmo_offset, len, out)
 }
 
 /// [`map`] once both handles are looked up.
@@ -91,10 +101,12 @@ fn map_vmo(
         let space = aspace::get(k, id)?;
         let addr =
             space.regions.map(&mut space.vmar, region, &request, vmar_offset, len, vmo_id, vmo_offset, allowed)?;
-        release_all_unmapped(k, id);
-        k.vmos.retain(vmo_id);
-        k.vmos.add_mapping(vmo_id);
-        if let Err(e) = user::write_value(k, out, &addr.to_le_bytes()) {
+        // Only SPECIFIC_OVERWRITE takes mappings out (`Vmar::map_overwrite`).
+        if request.overwrite {
+            release_all_unmapped(k, id);
+        }
+        k.vmos.retain_mapping(vmo_id);
+        if let Err(e) = user::write_u64(k, out, addr) {
             // Undo the mapping: the caller never learns where it is.
             if aspace::get(k, id).and_then(|s| s.vmar.unmap(addr, len)).is_ok() {
                 release_all_unmapped(k, id);
@@ -132,8 +144,7 @@ pub fn protect(c: &Caller, vmar: u32, options: u32, addr: u64, len: u64) -> ZxRe
         // A mapping split at an edge of the range counts as more mappings of its VMO.
         for piece in outcome.splits.iter().flatten() {
             for _ in 0..piece.mapping_count_delta() {
-                k.vmos.add_mapping(piece.mapping.vmo);
-                k.vmos.retain(piece.mapping.vmo);
+                k.vmos.retain_mapping(piece.mapping.vmo);
             }
         }
         // Every changed mapping lies inside the range: its entries refault with the new
@@ -170,7 +181,7 @@ pub fn allocate(
     let (child, base) = with_kernel(|k| {
         let space = aspace::get(k, id)?;
         let (child, base) = space.regions.allocate(&space.vmar, region.region(), &request, offset, size)?;
-        if let Err(e) = user::write_value(k, addr_out, &base.to_le_bytes()) {
+        if let Err(e) = user::write_u64(k, addr_out, base) {
             // Nothing can be inside it yet: no handle to it exists.
             let _ = aspace::destroy_region(k, id, child);
             return Err(e);

@@ -208,7 +208,7 @@ pub fn get_size(c: &Caller, handle: u32, out: u64) -> ZxResult {
     let (object, _) = lookup_vmo(c, handle, 0)?;
     with_kernel(|k| {
         let size = k.vmos.size(object.id());
-        user::write_value(k, out, &size.to_le_bytes())
+        user::write_u64(k, out, size)
     })
 }
 

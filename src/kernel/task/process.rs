@@ -260,7 +260,9 @@ impl Process {
     /// and drops it after the table is unlocked, since closing may end the object.
     #[inline]
     pub fn close_handle(&self, handle: u32) -> ZxResult {
-        let removed = self.handles.lock().take(handle);
+        // Only the kernel handle leaves the table (24 bytes, moved in registers): the
+        // rights stay behind with the slot.
+        let removed = self.handles.lock().take(handle).map(|removed| removed.object);
         match removed {
             Some(handle) => {
                 drop(handle);

@@ -129,6 +129,7 @@ static TESTS: &[user::Test] = tests![
     map_num_mappings,
     map_align_option,
     map_bad_handles_and_out_pointer,
+    map_and_get_size_out_pointers_in_fresh_pages,
     // vmar_unmap.
     unmap_splits_mapping,
     unmap_nothing_mapped_ok,
@@ -2304,6 +2305,37 @@ fn map_bad_handles_and_out_pointer(ctx: &Ctx) -> TestResult {
         check_status(raw(nr::VMAR_MAP, &args), ZX_ERR_INVALID_ARGS, "bad mapped_addr pointer")?;
     }
     check_eq(info(&vmo)?.num_mappings, 0, "refused maps leave no mapping")
+}
+
+/// The 8-byte out-values of `zx_vmar_map` (the address) and `zx_vmo_get_size` written
+/// into pages of a mapping that are not committed yet, aligned, unaligned and across a
+/// page boundary: the kernel's one-store write faults, the general copy commits the
+/// page (both, across the boundary) and the value lands there.
+fn map_and_get_size_out_pointers_in_fresh_pages(ctx: &Ctx) -> TestResult {
+    for (offset, pages) in [(0u64, 1u64), (PAGE + 3, 1), (PAGE - 4, 2)] {
+        let target = new_vmo(PAGE)?;
+        let vmo = new_vmo(2 * PAGE)?;
+        let mapping = map(ctx, VM_PERM_READ | VM_PERM_WRITE, &vmo, 2 * PAGE)?;
+        let out = mapping.addr() + offset;
+        let args = [ctx.root_vmar as u64, VM_PERM_READ as u64, 0, target.raw_u64(), 0, PAGE, out];
+        check_status(raw(nr::VMAR_MAP, &args), ZX_OK, "vmar_map writing into a fresh page")?;
+        // SAFETY: `out..out + 8` lies in the mapping, which the test owns.
+        let addr = unsafe { core::ptr::read_unaligned(out as usize as *const u64) };
+        check_eq(info(&target)?.num_mappings, 1, "the mapping was made")?;
+        check_ok(vmar_unmap(ctx.root_vmar, addr, PAGE), "unmap at the address written")?;
+        check_eq(info(&target)?.num_mappings, 0, "the address written was the mapping's")?;
+        check_eq(committed(&vmo)?, pages * PAGE, "pages committed by the out-pointer")?;
+        let sized = new_vmo(3 * PAGE - 5)?;
+        let fresh = new_vmo(2 * PAGE)?;
+        let mapping = map(ctx, VM_PERM_READ | VM_PERM_WRITE, &fresh, 2 * PAGE)?;
+        let out = mapping.addr() + offset;
+        check_status(raw(nr::VMO_GET_SIZE, &[sized.raw_u64(), out]), ZX_OK, "vmo_get_size into a fresh page")?;
+        // SAFETY: as above.
+        let size = unsafe { core::ptr::read_unaligned(out as usize as *const u64) };
+        check_eq(size, 3 * PAGE, "size written through the fresh page")?;
+        check_eq(committed(&fresh)?, pages * PAGE, "pages committed by the size out-pointer")?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
