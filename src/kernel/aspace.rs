@@ -20,6 +20,7 @@ use crate::vm::region::{RegionId, RegionTree};
 use crate::vm::vmar::{Mapping, Vmar};
 use crate::vm::vmo::VmoId;
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// One process's memory: mappings, regions, tables, ASID.
 pub struct AddressSpace {
@@ -35,23 +36,43 @@ pub struct AddressSpace {
 }
 
 /// An address space's ASID tag, shared by the address space (whose TLB invalidations
-/// name the id) and its process (whose threads activate it on a CPU). A leaf lock.
+/// name the id) and its process (whose threads activate it on a CPU). One atomic word
+/// (`AsidTag::to_bits`), written only under the ASID allocator's lock (by `activate`
+/// and `destroy`), so no update is lost; read without a lock.
 pub struct AsidCell {
-    tag: Lock<AsidTag>,
+    tag: AtomicU64,
 }
 
 impl AsidCell {
+    fn new() -> Self {
+        AsidCell { tag: AtomicU64::new(AsidTag::NONE.to_bits()) }
+    }
+
+    fn tag(&self) -> AsidTag {
+        AsidTag::from_bits(self.tag.load(Ordering::Acquire))
+    }
+
+    /// Only with the allocator's lock held (the one writer at a time).
+    fn set(&self, tag: AsidTag) {
+        self.tag.store(tag.to_bits(), Ordering::Release);
+    }
+
     /// The id the space's TLB entries carry now.
     pub fn id(&self) -> u16 {
-        self.tag.lock().asid()
+        self.tag().asid()
     }
 
     /// Called after page-table entries were cleared and their TLB entries invalidated
     /// under id `used` (read before the clearing): if another CPU has since given the
     /// space a new id (a roll-over, then `activate`), it may have cached the old
     /// entries under the new id before they were cleared, so that id is invalidated too.
-    /// A renewal after this check is harmless: that CPU's walks come after the clearing
-    /// (the tag lock orders them).
+    /// A renewal this load does not see is harmless: the clearing was complete before
+    /// it (each invalidation ends with `dsb ish`; with nothing cleared there is nothing
+    /// to miss), and the renewing CPU makes its store of the new tag complete
+    /// (`dsb ishst` in `mmu::set_ttbr0`) before it writes TTBR0 and walks under the new
+    /// id. So a store this load missed was not yet complete when the clearing was, and
+    /// the walks that follow it see the cleared entries (the store-buffering shape,
+    /// which full barriers on both sides forbid).
     fn flush_if_renewed(&self, used: u16) {
         let now = self.id();
         if now != used {
@@ -60,8 +81,8 @@ impl AsidCell {
     }
 }
 
-/// The ASID allocator (generations with roll-over, `sched::asid`), for every CPU.
-/// Lock order: after the VM lock, before an `AsidCell`.
+/// The ASID allocator (generations with roll-over, `sched::asid`), for every CPU, and
+/// the writer of every `AsidCell`. Lock order: after the VM lock.
 static ASIDS: Lock<AsidAllocator> = Lock::new(&class::ASIDS, AsidAllocator::new(8));
 
 /// Chooses 16-bit ASIDs when the CPU has them (ID_AA64MMFR0_EL1.ASIDBits, TCR_EL1.AS),
@@ -75,19 +96,27 @@ pub fn init_asids(boot_cpu: bool) {
 
 /// Switches this CPU to the tables `root` with the space's ASID (a new one after a
 /// roll-over, with this CPU's TLB flushed first when the allocator says so).
-pub fn activate(root: u64, asid: &AsidCell) {
+pub fn activate(root: u64, cell: &AsidCell) {
     let cpu = crate::arch::aarch64::percpu::cpu_index();
-    let mut tag = asid.tag.lock();
-    let flush = ASIDS.lock().activate(cpu, &mut tag).unwrap_or(true);
+    let (asid, flush) = {
+        let mut allocator = ASIDS.lock();
+        let old = cell.tag();
+        let mut tag = old;
+        let flush = allocator.activate(cpu, &mut tag).unwrap_or(true);
+        if tag != old {
+            cell.set(tag);
+        }
+        (tag.asid(), flush)
+    };
     if flush {
         mmu::flush_tlb_local();
     }
-    mmu::set_ttbr0(root | ((tag.asid() as u64) << 48));
+    mmu::set_ttbr0(root | ((asid as u64) << 48));
 }
 
 /// Makes an empty address space: its id, its tables' root and its ASID cell.
 pub fn create(k: &mut Kernel) -> ZxResult<(u64, u64, Arc<AsidCell>)> {
-    let cell = Arc::new(AsidCell { tag: Lock::new(&class::ASID_TAG, AsidTag::NONE) });
+    let cell = Arc::new(AsidCell::new());
     let page_table = {
         let mut tables = KernelTableMemory { frames: &mut k.frames, table_pages: &mut k.user_table_pages };
         PageTable::new(&mut tables)?
@@ -115,15 +144,18 @@ pub fn destroy(k: &mut Kernel, id: u64) {
     }
     let mut tables = UserTableMemory { frames: &mut k.frames, table_pages: &mut k.user_table_pages };
     space.page_table.destroy(&mut tables);
-    let mut tag = space.asid.tag.lock();
+    // No CPU runs the space any more (its threads are dead and every switch away from
+    // it activated another space or none), so nothing renews its tag now and the id
+    // goes back.
+    let mut tag = space.asid.tag();
     if tag.asid() != 0 {
         mmu::flush_tlb_asid(tag.asid());
     }
-    // No CPU runs the space any more (its threads are dead and every switch away from
-    // it activated another space or none), so the id goes back.
-    if ASIDS.lock().release(&mut tag).is_err() {
+    let mut allocator = ASIDS.lock();
+    if allocator.release(&mut tag).is_err() {
         log::warn!("asid: a destroyed address space was still active on a CPU");
     }
+    space.asid.set(tag);
 }
 
 /// Switches this CPU's TTBR0 to the empty tables (no process runs here).

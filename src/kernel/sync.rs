@@ -61,8 +61,6 @@ pub mod class {
     pub static VM: LockClass = LockClass { name: "VM state", rank: 32 };
     /// Freed kernel stacks kept mapped (`kernel::kstack`).
     pub static KSTACK_CACHE: LockClass = LockClass { name: "kernel stack cache", rank: 34 };
-    /// An address space's ASID tag.
-    pub static ASID_TAG: LockClass = LockClass { name: "ASID tag", rank: 36 };
     /// The ASID allocator.
     pub static ASIDS: LockClass = LockClass { name: "ASID allocator", rank: 38 };
     /// Run queues, deadline queues.
@@ -86,7 +84,6 @@ pub mod class {
         &CONSOLE_INPUT,
         &VM,
         &KSTACK_CACHE,
-        &ASID_TAG,
         &ASIDS,
         &SCHED,
         &LEAF,

@@ -59,6 +59,17 @@ impl AsidTag {
     pub const fn generation(self) -> u64 {
         self.generation
     }
+
+    /// The tag as one word, for a cell read without a lock: the generation in bits
+    /// 63..16 (its low 48 bits: 2^48 roll-overs will not happen), the id in 15..0.
+    pub const fn to_bits(self) -> u64 {
+        (self.generation << 16) | self.asid as u64
+    }
+
+    /// The tag [`AsidTag::to_bits`] made `bits` from.
+    pub const fn from_bits(bits: u64) -> AsidTag {
+        AsidTag { generation: bits >> 16, asid: bits as u16 }
+    }
 }
 
 /// What one CPU is doing, as far as ids are concerned.

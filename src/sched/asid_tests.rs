@@ -344,3 +344,15 @@ fn randomized_model_run_with_few_cpus_and_16_bit_ids() {
     model_run(8, 2, 300, 20_000, 8);
     assert_eq!(model_run(16, 4, 1_000, 20_000, 9), 1);
 }
+
+#[test]
+fn a_tag_survives_its_one_word_form() {
+    let mut allocator = AsidAllocator::new(16);
+    for cpu in 0..3 {
+        let (tag, _) = fresh(&mut allocator, cpu);
+        assert_eq!(AsidTag::from_bits(tag.to_bits()), tag);
+    }
+    let late = AsidTag::from_bits((12_345 << 16) | 0xfffe);
+    assert_eq!((late.generation(), late.asid()), (12_345, 0xfffe));
+    assert_eq!(AsidTag::from_bits(AsidTag::NONE.to_bits()), AsidTag::NONE);
+}
