@@ -129,6 +129,12 @@ if [[ -x "$bins/tasks" && -x "$bins/tasks-child" ]]; then
             run "tasks/$TASK_PARALLEL_MACHINE/run-$i" --machine "$TASK_PARALLEL_MACHINE" --initrd "$initrds/tasks.cpio" \
                 --append "$(task_args "$TASK_PARALLEL_MACHINE")" --summary --timeout 240
         done
+        # 8-bit ASIDs (the word asid8): more_live_address_spaces_than_8_bit_asids keeps 400
+        # processes alive at once, so the ids roll over while some run on other CPUs.
+        run "tasks/$TASK_PARALLEL_MACHINE/asid8" --machine "$TASK_PARALLEL_MACHINE" --initrd "$initrds/tasks.cpio" \
+            --append "$(task_args "$TASK_PARALLEL_MACHINE") asid8" --summary --timeout 240 \
+            --expect 'asid: [0-9]+ roll-overs? of the ids since boot'
+
     else
         echo "test tasks/archive ... FAILED (scripts/mk-test-initrds)"
         failed=$((failed + 1))

@@ -86,12 +86,19 @@ impl AsidCell {
 static ASIDS: Lock<AsidAllocator> = Lock::new(&class::ASIDS, AsidAllocator::new(8));
 
 /// Chooses 16-bit ASIDs when the CPU has them (ID_AA64MMFR0_EL1.ASIDBits, TCR_EL1.AS),
-/// on every CPU; the allocator is sized once, by the boot CPU.
-pub fn init_asids(boot_cpu: bool) {
+/// on every CPU; the allocator is sized once, by the boot CPU. `narrow` (the
+/// command-line word `asid8`, for tests) hands out only 8-bit ids even then, so that
+/// the roll-over (`sched::asid`) comes after 255 address spaces instead of 65,535.
+pub fn init_asids(boot_cpu: bool, narrow: bool) {
     let bits = mmu::enable_wide_asids();
     if boot_cpu {
-        *ASIDS.lock() = AsidAllocator::new(bits);
+        *ASIDS.lock() = AsidAllocator::new(if narrow { 8 } else { bits });
     }
+}
+
+/// How many times the ASID allocator has rolled over since boot.
+pub fn asid_roll_overs() -> u64 {
+    ASIDS.lock().generation() - 1
 }
 
 /// Switches this CPU to the tables `root` with the space's ASID (a new one after a

@@ -133,6 +133,7 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     if crate::platform::cmdline_flag(machine.bootargs.as_str(), "testinfo") {
         super::object::enable_test_info();
     }
+    let narrow_asids = crate::platform::cmdline_flag(machine.bootargs.as_str(), "asid8");
     MACHINE.call_once(|| machine);
     *KERNEL.lock() = Some(Kernel {
         frames,
@@ -152,7 +153,7 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     super::cpu::this().idle.adopt_running();
     super::cpu::mark_online(0);
     super::aspace::EMPTY_TTBR0.store(zero_page.0, core::sync::atomic::Ordering::Relaxed);
-    super::aspace::init_asids(true);
+    super::aspace::init_asids(true, narrow_asids);
     super::aspace::activate_none();
     mmu::enable_user_walks();
     start_other_cpus();
@@ -447,7 +448,7 @@ pub fn secondary_start(index: usize) -> ! {
         cpu::enable_pan();
     }
     cpu::allow_el0_counter();
-    super::aspace::init_asids(false);
+    super::aspace::init_asids(false, false);
     super::aspace::activate_none();
     mmu::enable_user_walks();
     if let Err(e) = super::irq::start_secondary() {

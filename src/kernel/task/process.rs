@@ -438,6 +438,13 @@ impl Process {
             log::info!(
                 "userboot: process exited with return code {code}; it still held {held} handles and {mappings} mappings; {vmos_left} VMOs remain"
             );
+            let roll_overs = crate::kernel::aspace::asid_roll_overs();
+            if roll_overs > 0 {
+                log::info!(
+                    "asid: {roll_overs} roll-over{} of the ids since boot",
+                    if roll_overs == 1 { "" } else { "s" }
+                );
+            }
             let reason = if status == exit_status::USER_FAULT {
                 "the first process was killed by a fault"
             } else {

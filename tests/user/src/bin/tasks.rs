@@ -61,6 +61,7 @@ static TESTS: &[user::Test] = tests![
     process_kill_new_running_blocked,
     thread_start_races_the_last_thread_exit,
     stress_lifecycles_in_parallel,
+    more_live_address_spaces_than_8_bit_asids,
     handle_close_many_rules,
     // Jobs.
     job_tree_signals_and_lists,
@@ -1248,6 +1249,58 @@ fn thread_start_races_the_last_thread_exit(ctx: &Ctx) -> TestResult {
     }
     println!("    {started} starts succeeded, {refused} were refused");
     Ok(())
+}
+
+/// More processes alive at once than 8-bit ASIDs can name (255): each one runs (it
+/// signals), waits while the others are started, and runs again at the end (it is
+/// signalled back, and exits with 5). With the boot word `asid8` the kernel hands out
+/// 8-bit ids even when the CPU has 16-bit ones, so the ids roll over while all of these
+/// address spaces live and some run on other CPUs: each keeps its reserved id or gets a
+/// new one, and still runs its own code (the system test checks the kernel's
+/// `asid: N roll-overs` line). Without the word it is 300 live processes.
+fn more_live_address_spaces_than_8_bit_asids(ctx: &Ctx) -> TestResult {
+    const LIVE: usize = 400;
+    let image = child_image(ctx)?;
+    let job = check_ok(job_create(ctx.root_job(), 0), "job")?;
+    let mailbox_vmo = check_ok(vmo_create(PAGE_SIZE, 0), "mailbox vmo")?;
+    let mailbox = check_ok(Mapping::new(ctx.root_vmar, VM_RW, 0, &mailbox_vmo, 0, PAGE_SIZE), "map mailbox")?;
+    // SAFETY: the mapping is one page, page-aligned, alive for this whole test, and holds
+    // only atomics (a zeroed page is a valid Mailbox). Every child shares it: they only
+    // read the command.
+    let mb = unsafe { &*(mailbox.addr() as usize as *const Mailbox) };
+    mb.command.store(CMD_SIGNAL, Ordering::Release);
+    // Each child's process handle and our end of its eventpair (raw: no allocator here,
+    // and the handles outlive the loop that makes them).
+    let mut live = [(0u32, 0u32); LIVE];
+    let mut made = 0;
+    let result = (|| -> TestResult {
+        for slot in live.iter_mut() {
+            let child = check_ok(ChildProcess::load(&job, "asid", image, ctx.root_resource), "load bin/tasks-child")?;
+            let at = check_ok(vmar_map(&child.vmar, VM_RW, 0, &mailbox_vmo, 0, PAGE_SIZE), "map the mailbox")?;
+            let (ours, theirs) = check_ok(eventpair_create(0), "eventpair")?;
+            let ours = ours.into_raw();
+            *slot =
+                (check_ok(handle_duplicate(&child.process, rights::SAME_RIGHTS), "process handle")?.into_raw(), ours);
+            made += 1;
+            check_ok(child.start(theirs.into_raw(), at), "zx_process_start")?;
+            check_status(object_wait_one(ours, USER_SIGNAL_0, seconds(TIMEOUT_S)).0, ZX_OK, "the child ran")?;
+        }
+        for &(_, ours) in live.iter() {
+            check_ok(object_signal_peer(ours, 0, USER_SIGNAL_0 << 1), "signal the child back")?;
+        }
+        for &(process, _) in live.iter() {
+            wait_end(process, "a child")?;
+            check_eq(check_ok(info_process(process), "ZX_INFO_PROCESS")?.return_code, 5, "it ran again, to its end")?;
+        }
+        Ok(())
+    })();
+    let _ = task_kill(&job);
+    let _ = wait_terminated(&job, seconds(TIMEOUT_S));
+    for &(process, ours) in &live[..made] {
+        let _ = handle_close(process);
+        let _ = handle_close(ours);
+    }
+    result
 }
 
 /// Several threads at once start and end processes, jobs and threads: the lifecycle
