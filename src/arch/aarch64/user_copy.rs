@@ -134,11 +134,7 @@ unsafe fn copy_with(
     if left == 0 {
         return Ok(());
     }
-    Err(CopyFault {
-        copied: len - left.min(len),
-        addr: FAULT_ADDR[cpu_index()].load(Ordering::Relaxed),
-        write: FAULT_WRITE[cpu_index()].load(Ordering::Relaxed),
-    })
+    Err(recorded_fault(len - left.min(len)))
 }
 
 /// Copies `len` bytes between two kernel buffers with the user copies' routine (1 KiB
@@ -152,6 +148,17 @@ pub unsafe fn copy_kernel(dst: *mut u8, src: *const u8, len: usize) {
     // SAFETY: the caller's promise; kernel memory does not fault, so nothing is left.
     let left = unsafe { ferrite_copy_user(dst, src, len) };
     debug_assert_eq!(left, 0, "a kernel-to-kernel copy faulted");
+}
+
+/// The fault this CPU's fixup recorded (`fixup_for`) for a copy that moved `copied`
+/// bytes before it.
+#[cold]
+fn recorded_fault(copied: usize) -> CopyFault {
+    CopyFault {
+        copied,
+        addr: FAULT_ADDR[cpu_index()].load(Ordering::Relaxed),
+        write: FAULT_WRITE[cpu_index()].load(Ordering::Relaxed),
+    }
 }
 
 /// Copies between a user address and a kernel buffer.
@@ -172,11 +179,7 @@ pub fn store_u32_to_user(user: u64, value: u32) -> Result<(), CopyFault> {
     if left == 0 {
         return Ok(());
     }
-    Err(CopyFault {
-        copied: 0,
-        addr: FAULT_ADDR[cpu_index()].load(Ordering::Relaxed),
-        write: FAULT_WRITE[cpu_index()].load(Ordering::Relaxed),
-    })
+    Err(recorded_fault(0))
 }
 
 /// [`store_u32_to_user`] for a 64-bit value (8 bytes checked by the caller).
@@ -188,11 +191,7 @@ pub fn store_u64_to_user(user: u64, value: u64) -> Result<(), CopyFault> {
     if left == 0 {
         return Ok(());
     }
-    Err(CopyFault {
-        copied: 0,
-        addr: FAULT_ADDR[cpu_index()].load(Ordering::Relaxed),
-        write: FAULT_WRITE[cpu_index()].load(Ordering::Relaxed),
-    })
+    Err(recorded_fault(0))
 }
 
 /// Loads the 32-bit little-endian value at user address `user`, which the caller checked
@@ -206,11 +205,7 @@ pub fn load_u32_from_user(user: u64) -> Result<u32, CopyFault> {
     if loaded >> 32 == 0 {
         return Ok(loaded as u32);
     }
-    Err(CopyFault {
-        copied: 0,
-        addr: FAULT_ADDR[cpu_index()].load(Ordering::Relaxed),
-        write: FAULT_WRITE[cpu_index()].load(Ordering::Relaxed),
-    })
+    Err(recorded_fault(0))
 }
 
 /// Copies from a user address into a kernel buffer.
