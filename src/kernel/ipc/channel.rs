@@ -446,15 +446,13 @@ impl Channel {
             }
             _ => return Copied::NotTried,
         };
+        if !copied {
+            let failed = self.take_failed(end);
+            drop(state);
+            return failed;
+        }
         let Some(msg) = end.queue.pop() else { return Copied::NotTried };
         let now_empty = end.queue.is_empty();
-        if !copied {
-            if now_empty {
-                self.base.update_signals(signal::CHANNEL_READABLE, 0);
-            }
-            drop(state);
-            return Copied::Failed(msg);
-        }
         // Taken apart: its buffer stays here as a spare; its handle list (empty) and
         // its count are dropped after the unlock.
         let Message { bytes, handles, accounted } = msg;
@@ -481,6 +479,19 @@ impl Channel {
             Self::recycle_elsewhere(buf);
         }
         Copied::Done
+    }
+
+    /// [`Channel::read_copied`] when the copy failed: the message taken all the same
+    /// (the caller holds the pair lock). Out of line, so that the message is moved only
+    /// on this path.
+    #[cold]
+    #[inline(never)]
+    fn take_failed(&self, end: &mut End) -> Copied {
+        let Some(msg) = end.queue.pop() else { return Copied::NotTried };
+        if end.queue.is_empty() {
+            self.base.update_signals(signal::CHANNEL_READABLE, 0);
+        }
+        Copied::Failed(msg)
     }
 
     /// `zx_channel_call` after its checks: sends `msg` with a fresh txid in its first
