@@ -384,8 +384,7 @@ impl Channel {
             Self::fit(&mut buf, len);
         }
         if !fill.fill(&mut buf) {
-            // Back where it was: the spare list had this slot a moment ago.
-            state.spare.push(buf);
+            Self::put_back(&mut state.spare, buf);
             return None;
         }
         let refused = match self.deliver(&mut state, Message::new(buf, Vec::new())) {
@@ -394,6 +393,15 @@ impl Channel {
         };
         drop(state);
         Some(Self::refuse(refused))
+    }
+
+    /// [`Channel::write_filled`] when the fill failed: the spare goes back where it was
+    /// (the list had this slot a moment ago, so the push does not grow it). Out of line
+    /// and cold.
+    #[cold]
+    #[inline(never)]
+    fn put_back(spare: &mut Vec<Vec<u8>>, buf: Vec<u8>) {
+        spare.push(buf);
     }
 
     /// `zx_channel_read` after its checks: the first message if it fits in `max_bytes`
