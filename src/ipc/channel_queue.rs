@@ -8,7 +8,6 @@
 //! `[0x8000_0000, 0xFFFF_FFFF]` and never equal the txid of another call pending here.
 
 use crate::error::{ZxError, ZxResult};
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 /// Unread messages an endpoint holds (ABI.md section 5).
@@ -37,9 +36,122 @@ pub enum Delivery<M, W> {
     Reply(W, M),
 }
 
+/// A FIFO of messages in a ring of slots that keeps its memory (it grows, doubling,
+/// only when full). Unlike `VecDeque`, its push and pop are plain code the caller can
+/// have in line, so a message is stored into and loaded from its slot field by field
+/// rather than through a `memcpy` of the whole message.
+pub struct Ring<M> {
+    /// Occupied: `len` slots from `head` on, wrapping; the rest are `None`.
+    slots: Vec<Option<M>>,
+    head: usize,
+    len: usize,
+}
+
+impl<M> Default for Ring<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M> Ring<M> {
+    /// Empty, with no memory.
+    pub const fn new() -> Self {
+        Ring { slots: Vec::new(), head: 0, len: 0 }
+    }
+
+    /// Messages held.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when it holds none.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Slots it has (held messages and room).
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The slot `k` places after the head.
+    #[inline(always)]
+    fn at(&self, k: usize) -> usize {
+        let i = self.head + k;
+        if i >= self.slots.len() { i - self.slots.len() } else { i }
+    }
+
+    /// The oldest message.
+    #[inline(always)]
+    pub fn front(&self) -> Option<&M> {
+        if self.len == 0 {
+            return None;
+        }
+        self.slots[self.head].as_ref()
+    }
+
+    /// Takes the oldest message.
+    #[inline(always)]
+    pub fn pop_front(&mut self) -> Option<M> {
+        if self.len == 0 {
+            return None;
+        }
+        let msg = self.slots[self.head].take();
+        self.head = self.at(1);
+        self.len -= 1;
+        msg
+    }
+
+    /// Appends `msg`; gives it back when the ring is full and cannot grow.
+    #[inline(always)]
+    pub fn push_back(&mut self, msg: M) -> Result<(), M> {
+        if self.len == self.slots.len() && !self.grow() {
+            return Err(msg);
+        }
+        let i = self.at(self.len);
+        self.slots[i] = Some(msg);
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Doubles the slots (at least 4), the messages moved to the front in order; false
+    /// when there is no memory (nothing changes then).
+    #[inline(never)]
+    fn grow(&mut self) -> bool {
+        let new_len = (self.slots.len() * 2).max(4);
+        let mut slots: Vec<Option<M>> = Vec::new();
+        if slots.try_reserve_exact(new_len).is_err() {
+            return false;
+        }
+        for k in 0..self.len {
+            let i = self.at(k);
+            slots.push(self.slots[i].take());
+        }
+        slots.resize_with(new_len, || None);
+        self.slots = slots;
+        self.head = 0;
+        true
+    }
+
+    /// The messages, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &M> {
+        (0..self.len).filter_map(move |k| self.slots[self.at(k)].as_ref())
+    }
+}
+
+/// Takes the messages out, oldest first.
+impl<M> Iterator for Ring<M> {
+    type Item = M;
+    fn next(&mut self) -> Option<M> {
+        self.pop_front()
+    }
+}
+
 /// The inbound state of one endpoint.
 pub struct EndQueue<M, W> {
-    messages: VecDeque<M>,
+    messages: Ring<M>,
     calls: Vec<(u32, W)>,
     last_txid: u32,
 }
@@ -53,7 +165,7 @@ impl<M, W> Default for EndQueue<M, W> {
 impl<M, W> EndQueue<M, W> {
     /// No message, no call.
     pub const fn new() -> Self {
-        EndQueue { messages: VecDeque::new(), calls: Vec::new(), last_txid: 0 }
+        EndQueue { messages: Ring::new(), calls: Vec::new(), last_txid: 0 }
     }
 
     /// Unread messages.
@@ -89,7 +201,7 @@ impl<M, W> EndQueue<M, W> {
 
     /// Takes every unread message (the endpoint was closed), leaving the queue's memory
     /// with them.
-    pub fn take_all(&mut self) -> VecDeque<M> {
+    pub fn take_all(&mut self) -> Ring<M> {
         core::mem::take(&mut self.messages)
     }
 
@@ -116,12 +228,11 @@ impl<M, W> EndQueue<M, W> {
     #[inline(always)]
     pub fn requeue(&mut self, msg: M) -> Result<bool, (ZxError, M)> {
         // Room is usually there (the queue keeps its capacity): grow only when full.
-        if self.messages.len() == self.messages.capacity() && self.messages.try_reserve(1).is_err() {
-            return Err((ZxError::NoMemory, msg));
-        }
         let was_empty = self.messages.is_empty();
-        self.messages.push_back(msg);
-        Ok(was_empty)
+        match self.messages.push_back(msg) {
+            Ok(()) => Ok(was_empty),
+            Err(msg) => Err((ZxError::NoMemory, msg)),
+        }
     }
 
     /// A txid for a new call: the next in `[0x8000_0000, 0xFFFF_FFFF]` after the last

@@ -91,7 +91,7 @@ fn requeue_and_take_all() {
     q.add_call(0x8000_0005, "late").unwrap();
     assert_eq!(q.requeue(3), Ok(true));
     assert_eq!(q.requeue(4), Ok(false));
-    let all = q.take_all();
+    let all: VecDeque<_> = q.take_all().collect();
     assert_eq!(all, VecDeque::from([3, 4]));
     assert!(q.is_empty());
     assert_eq!(q.take_calls(), alloc::vec![(0x8000_0005, "late")]);
@@ -163,7 +163,7 @@ fn channel_queue_randomized_against_a_model() {
                 }
                 8 => {
                     if rng.chance(2) {
-                        let all = q.take_all();
+                        let all: VecDeque<_> = q.take_all().collect();
                         assert_eq!(all, core::mem::take(&mut model));
                         let mut taken = q.take_calls();
                         taken.sort();
@@ -508,4 +508,32 @@ fn timer_randomized_never_early_never_stale() {
         assert_eq!(t.deadline(), armed.map_or(0, |(d, _)| d));
     }
     assert!(fires > 100);
+}
+
+#[test]
+fn ring_keeps_order_across_wraps_and_growth() {
+    let mut rng = Rng(0x5EED_0004);
+    let mut ring: Ring<u64> = Ring::new();
+    let mut model: VecDeque<u64> = VecDeque::new();
+    let mut next = 0u64;
+    for _ in 0..20_000 {
+        if rng.below(100) < 52 || model.is_empty() {
+            assert_eq!(ring.push_back(next), Ok(()));
+            model.push_back(next);
+            next += 1;
+        } else {
+            assert_eq!(ring.pop_front(), model.pop_front());
+        }
+        assert_eq!(ring.len(), model.len());
+        assert_eq!(ring.is_empty(), model.is_empty());
+        assert_eq!(ring.front(), model.front());
+        assert!(ring.capacity() >= ring.len());
+        // It grows only when full, by doubling from 4.
+        assert!(ring.capacity() == 0 || ring.capacity().is_power_of_two());
+    }
+    assert!(ring.iter().eq(model.iter()));
+    let all: VecDeque<u64> = core::mem::take(&mut ring).collect();
+    assert_eq!(all, model);
+    assert_eq!(ring.pop_front(), None);
+    assert_eq!(ring.front(), None);
 }

@@ -16,13 +16,12 @@
 use crate::abi::{obj_type, signal, thread_state};
 use crate::arch::aarch64::percpu::{MAX_CPUS, cpu_index};
 use crate::error::{ZxError, ZxResult};
-use crate::ipc::channel_queue::{Delivery, EndQueue, txid_of};
+use crate::ipc::channel_queue::{Delivery, EndQueue, Ring, txid_of};
 use crate::kernel::object::{KHandle, KernelObject, ObjectBase, new_koid};
 use crate::kernel::sched::{self, WaitNode, WakeReason};
 use crate::kernel::task::Thread;
 use crate::object::handle_table::Handle;
-use alloc::collections::VecDeque;
-use alloc::sync::{Arc, Weak};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use spin::Mutex;
@@ -41,6 +40,11 @@ const SPARE_BUFFER_MAX: usize = 16 * 1024;
 /// many are kept, so their memory stays bounded however many channels there are.
 const BIG_SPARES: usize = 4;
 
+/// Most bytes copied from or to user memory under the pair lock (the fast paths of
+/// [`Channel::write_filled`] and [`Channel::read_copied`]), so that the lock is held for
+/// at most a page's copy; bigger messages are copied with no lock held.
+const COPY_UNDER_LOCK_MAX: usize = 4096;
+
 static BIG_SPARE_LIST: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
 /// Bytes a message's handle costs in the IPC accounting.
@@ -52,7 +56,19 @@ pub struct Message {
     pub bytes: Vec<u8>,
     /// The handles, in the writer's order.
     pub handles: Vec<Handle<KHandle>>,
-    accounted: usize,
+    accounted: Accounted,
+}
+
+/// Bytes counted in KMEM_STATS' ipc_bytes for one message, given back when it is
+/// dropped. A field of its own (rather than a `Drop` of `Message`) so that a message
+/// can be taken apart, its buffer kept and the rest dropped in line.
+struct Accounted(usize);
+
+impl Drop for Accounted {
+    #[inline(always)]
+    fn drop(&mut self) {
+        super::account(-(self.0 as i64));
+    }
 }
 
 impl Message {
@@ -61,13 +77,7 @@ impl Message {
     pub fn new(bytes: Vec<u8>, handles: Vec<Handle<KHandle>>) -> Message {
         let accounted = bytes.capacity() + handles.capacity() * HANDLE_COST;
         super::account(accounted as i64);
-        Message { bytes, handles, accounted }
-    }
-}
-
-impl Drop for Message {
-    fn drop(&mut self) {
-        super::account(-(self.accounted as i64));
+        Message { bytes, handles, accounted: Accounted(accounted) }
     }
 }
 
@@ -84,9 +94,20 @@ const ENDED_CANCELED: u32 = 2;
 
 struct End {
     queue: EndQueue<Message, Arc<CallWaiter>>,
-    /// False once its last handle is gone.
-    open: bool,
-    object: Weak<Channel>,
+    /// The endpoint, held while it has handles (so it is open): a writer signals its
+    /// peer through this reference under the pair lock, with no count taken. `None`
+    /// once its last handle is gone, which also ends the cycle endpoint → pair →
+    /// endpoint: an endpoint has a handle from its creation on ([`Channel::create`]),
+    /// so every endpoint reaches `on_zero_handles`, which takes this reference out.
+    object: Option<Arc<Channel>>,
+}
+
+impl End {
+    /// True while the endpoint has handles.
+    #[inline(always)]
+    fn open(&self) -> bool {
+        self.object.is_some()
+    }
 }
 
 struct PairState {
@@ -111,8 +132,33 @@ pub struct Channel {
 
 #[derive(Default)]
 struct Grave {
-    messages: VecDeque<Message>,
+    messages: Ring<Message>,
     next: Option<Arc<Channel>>,
+}
+
+/// Fills a new message's bytes under the pair lock ([`Channel::write_filled`]): true
+/// when it did. A trait rather than a closure so that its `#[inline(always)]` body is
+/// in line in the write.
+pub trait FillBytes {
+    /// Fills `buf` (its whole length), without resolving a fault.
+    fn fill(self, buf: &mut [u8]) -> bool;
+}
+
+/// Copies a message out under the pair lock ([`Channel::read_copied`]): true when it
+/// did (see [`FillBytes`] for why a trait).
+pub trait CopyOut {
+    /// Copies out `bytes` (and the sizes), without resolving a fault.
+    fn copy_out(self, bytes: &[u8]) -> bool;
+}
+
+/// How [`Channel::read_copied`] went.
+pub enum Copied {
+    /// The message was copied out and taken.
+    Done,
+    /// Its copy failed: the message, taken, to be copied out again resolving faults.
+    Failed(Message),
+    /// No message without handles that fits: nothing done.
+    NotTried,
 }
 
 /// How a read went.
@@ -125,13 +171,15 @@ pub enum ReadOutcome {
 }
 
 impl Channel {
-    /// Two connected endpoints, both WRITABLE.
-    pub fn create() -> (Arc<Channel>, Arc<Channel>) {
+    /// Two connected endpoints, both WRITABLE, as one handle to each: the pair holds
+    /// an endpoint until its last handle goes, so an endpoint must never exist without
+    /// one (it would keep itself and its pair forever).
+    pub fn create() -> (KHandle, KHandle) {
         let koids = [new_koid(), new_koid()];
         let mut spare = Vec::new();
         // The spare list never grows past this capacity (no allocation per message).
         let _ = spare.try_reserve_exact(SPARE_BUFFERS);
-        let end = || End { queue: EndQueue::new(), open: true, object: Weak::new() };
+        let end = || End { queue: EndQueue::new(), object: None };
         let pair = Arc::new(Pair {
             state: crate::kernel::sync::Lock::new(
                 &crate::kernel::sync::class::CHANNEL,
@@ -150,10 +198,10 @@ impl Channel {
         let (a, b) = (make(0), make(1));
         {
             let mut state = pair.state.lock();
-            state.ends[0].object = Arc::downgrade(&a);
-            state.ends[1].object = Arc::downgrade(&b);
+            state.ends[0].object = Some(a.clone());
+            state.ends[1].object = Some(b.clone());
         }
-        (a, b)
+        (KHandle::new(a), KHandle::new(b))
     }
 
     fn peer_side(&self) -> usize {
@@ -265,9 +313,9 @@ impl Channel {
     /// Hands `msg` to the peer (the caller holds the pair lock): PEER_CLOSED, the queue
     /// cap, a pending call's reply, or queued. A refused message comes back.
     #[inline(always)]
-    fn deliver(&self, state: &mut PairState, msg: Message) -> Result<Option<Arc<Channel>>, (ZxError, Message)> {
+    fn deliver(&self, state: &mut PairState, msg: Message) -> Result<(), (ZxError, Message)> {
         let peer = &mut state.ends[self.peer_side()];
-        if !peer.open {
+        if !peer.open() {
             return Err((ZxError::PeerClosed, msg));
         }
         let txid = txid_of(&msg.bytes);
@@ -276,39 +324,84 @@ impl Channel {
             Delivery::Reply(waiter, msg) => {
                 *waiter.reply.lock() = Some(msg);
                 if waiter.node.wake(WakeReason::Satisfied) {
-                    return Ok(None);
+                    return Ok(());
                 }
                 // The call ended (deadline, kill) before its reply: an ordinary message.
                 let late = waiter.reply.lock().take();
                 match late {
                     Some(msg) => peer.queue.requeue(msg)?,
-                    None => return Ok(None),
+                    None => return Ok(()),
                 }
             }
         };
-        let object = peer.object.upgrade();
-        if was_empty && let Some(object) = &object {
+        // The peer is open, so the pair holds it: signalled through that reference,
+        // borrowed under the pair lock (no count taken or dropped).
+        if was_empty && let Some(object) = &peer.object {
             object.base.update_signals(0, signal::CHANNEL_READABLE);
         }
-        Ok(object)
-    }
-
-    /// `zx_channel_write` after its checks: the message goes to the peer. A refused
-    /// message comes back with the error, for the caller to free with no lock held.
-    #[inline]
-    pub fn write(&self, msg: Message) -> Result<(), (ZxError, Message)> {
-        let peer = self.send(msg)?;
-        drop(peer);
         Ok(())
     }
 
-    /// [`Channel::write`], giving back the peer endpoint it signalled (if it still
-    /// exists) for the caller to drop: a caller that holds a lock under which no object
-    /// may end (a handle table) drops it, and a refused message, after unlocking.
-    #[inline]
-    pub fn send(&self, msg: Message) -> Result<Option<Arc<Channel>>, (ZxError, Message)> {
+    /// `zx_channel_write` after its checks: the message goes to the peer. A refused
+    /// message is freed here after the pair lock is released, so the caller must hold
+    /// no lock under which an object may end (a handle table) unless the message holds
+    /// no handle (freeing it then ends no object). A delivered one drops nothing.
+    #[inline(always)]
+    pub fn write(&self, msg: Message) -> ZxResult {
+        let refused = {
+            let mut state = self.pair.state.lock();
+            match self.deliver(&mut state, msg) {
+                Ok(()) => return Ok(()),
+                Err(refused) => refused,
+            }
+        };
+        Self::refuse(refused)
+    }
+
+    /// Frees a refused message (no lock held) and gives back the error.
+    #[inline(never)]
+    fn refuse((error, msg): (ZxError, Message)) -> ZxResult {
+        drop(msg);
+        Err(error)
+    }
+
+    /// `zx_channel_write` of a message of `len` bytes without handles, filled in a
+    /// spare buffer by `fill` under the pair lock and delivered in the same critical
+    /// section: `None`, with nothing changed, when there is no spare of that size, the
+    /// message is bigger than `COPY_UNDER_LOCK_MAX`, or `fill` failed (the caller then takes the general path: [`Channel::buffer`], a copy
+    /// that resolves faults, [`Channel::write`]); else the write's result. `fill` runs
+    /// under the pair lock, so it must not resolve a fault (that takes the VM lock and
+    /// may take long): it is the lock-free attempt of a user copy, and its failure
+    /// leaves only the spare's bytes changed, which the next writer overwrites.
+    #[inline(always)]
+    pub fn write_filled(&self, len: usize, fill: impl FillBytes) -> Option<ZxResult> {
         let mut state = self.pair.state.lock();
-        self.deliver(&mut state, msg)
+        let mut buf = match state.spare.last() {
+            Some(last) if last.capacity() >= len && len <= COPY_UNDER_LOCK_MAX => state.spare.pop()?,
+            _ => return None,
+        };
+        if buf.len() != len {
+            Self::fit(&mut buf, len);
+        }
+        if !fill.fill(&mut buf) {
+            Self::put_back(&mut state.spare, buf);
+            return None;
+        }
+        let refused = match self.deliver(&mut state, Message::new(buf, Vec::new())) {
+            Ok(()) => return Some(Ok(())),
+            Err(refused) => refused,
+        };
+        drop(state);
+        Some(Self::refuse(refused))
+    }
+
+    /// [`Channel::write_filled`] when the fill failed: the spare goes back where it was
+    /// (the list had this slot a moment ago, so the push does not grow it). Out of line
+    /// and cold.
+    #[cold]
+    #[inline(never)]
+    fn put_back(spare: &mut Vec<Vec<u8>>, buf: Vec<u8>) {
+        spare.push(buf);
     }
 
     /// `zx_channel_read` after its checks: the first message if it fits in `max_bytes`
@@ -316,7 +409,7 @@ impl Channel {
     #[inline]
     pub fn read(&self, max_bytes: u32, max_handles: u32, may_discard: bool) -> ZxResult<ReadOutcome> {
         let mut state = self.pair.state.lock();
-        let peer_open = state.ends[self.peer_side()].open;
+        let peer_open = state.ends[self.peer_side()].open();
         let end = &mut state.ends[self.side];
         let Some(first) = end.queue.front() else {
             return Err(if peer_open { ZxError::ShouldWait } else { ZxError::PeerClosed });
@@ -337,6 +430,78 @@ impl Channel {
         }
     }
 
+    /// The fast path of `zx_channel_read` after its checks: if the first message holds
+    /// no handle, fits in `max_bytes` and has at most `COPY_UNDER_LOCK_MAX` bytes, `copy` copies it out under the pair lock, and
+    /// when it succeeds the message is taken and its buffer kept as a spare in the same
+    /// critical section ([`Copied::Done`]). When `copy` fails the message is taken all
+    /// the same and given back ([`Copied::Failed`]) for the caller to copy out again,
+    /// resolving faults (the bytes already written are written again, or the call fails
+    /// as it would have). Otherwise nothing happened ([`Copied::NotTried`]) and the
+    /// caller reads with [`Channel::read`]. `copy` runs under the pair lock, so it must
+    /// not resolve a fault: it is the lock-free attempt of the user copies.
+    #[inline(always)]
+    pub fn read_copied(&self, max_bytes: u32, copy: impl CopyOut) -> Copied {
+        let mut state = self.pair.state.lock();
+        let PairState { ends, spare } = &mut *state;
+        let end = &mut ends[self.side];
+        let copied = match end.queue.front() {
+            Some(first)
+                if first.handles.is_empty()
+                    && first.bytes.len() <= max_bytes as usize
+                    && first.bytes.len() <= COPY_UNDER_LOCK_MAX =>
+            {
+                copy.copy_out(&first.bytes)
+            }
+            _ => return Copied::NotTried,
+        };
+        if !copied {
+            let failed = self.take_failed(end);
+            drop(state);
+            return failed;
+        }
+        let Some(msg) = end.queue.pop() else { return Copied::NotTried };
+        let now_empty = end.queue.is_empty();
+        // Taken apart: its buffer stays here as a spare; its handle list (empty) and
+        // its count are dropped after the unlock.
+        let Message { bytes, handles, accounted } = msg;
+        let capacity = bytes.capacity();
+        let rest = if capacity != 0 && capacity <= SPARE_BUFFER_MAX && spare.len() < spare.capacity() {
+            spare.push(bytes);
+            None
+        } else {
+            Some(bytes)
+        };
+        if now_empty {
+            self.base.update_signals(signal::CHANNEL_READABLE, 0);
+        }
+        drop(state);
+        drop(accounted);
+        // Empty: a handle list that never had room owns no memory and nothing to close,
+        // so there is nothing to drop (and no out-of-line drop call to make).
+        if handles.capacity() == 0 {
+            core::mem::forget(handles);
+        } else {
+            drop(handles);
+        }
+        if let Some(buf) = rest {
+            Self::recycle_elsewhere(buf);
+        }
+        Copied::Done
+    }
+
+    /// [`Channel::read_copied`] when the copy failed: the message taken all the same
+    /// (the caller holds the pair lock). Out of line, so that the message is moved only
+    /// on this path.
+    #[cold]
+    #[inline(never)]
+    fn take_failed(&self, end: &mut End) -> Copied {
+        let Some(msg) = end.queue.pop() else { return Copied::NotTried };
+        if end.queue.is_empty() {
+            self.base.update_signals(signal::CHANNEL_READABLE, 0);
+        }
+        Copied::Failed(msg)
+    }
+
     /// `zx_channel_call` after its checks: sends `msg` with a fresh txid in its first
     /// four bytes and waits until `deadline` for the reply. The message is consumed
     /// whatever happens (a refused one is freed before this returns).
@@ -346,11 +511,11 @@ impl Channel {
             reply: Mutex::new(None),
             ended: AtomicU32::new(0),
         });
-        let (txid, peer) = {
+        let txid = {
             let mut state = self.pair.state.lock();
             let refused = {
                 let peer = &state.ends[self.peer_side()];
-                if !peer.open {
+                if !peer.open() {
                     Some(ZxError::PeerClosed)
                 } else if peer.queue.is_full() {
                     Some(ZxError::ShouldWait)
@@ -372,7 +537,7 @@ impl Channel {
                 return Err(e);
             }
             match self.deliver(&mut state, msg) {
-                Ok(peer) => (txid, peer),
+                Ok(()) => txid,
                 Err((e, msg)) => {
                     let me = state.ends[self.side].queue.remove_call(txid);
                     drop(state);
@@ -381,7 +546,6 @@ impl Channel {
                 }
             }
         };
-        drop(peer);
         let reason = sched::block(waiter.node.as_ref(), thread_state::BLOCKED_CHANNEL, deadline);
         let (reply, me) = {
             let mut state = self.pair.state.lock();
@@ -423,29 +587,29 @@ impl KernelObject for Channel {
     }
     fn peer(&self) -> ZxResult<Arc<dyn KernelObject>> {
         let state = self.pair.state.lock();
-        let peer = &state.ends[self.peer_side()];
-        match (peer.open, peer.object.upgrade()) {
-            (true, Some(object)) => Ok(object),
-            _ => Err(ZxError::PeerClosed),
+        match &state.ends[self.peer_side()].object {
+            Some(object) => Ok(object.clone()),
+            None => Err(ZxError::PeerClosed),
         }
     }
     fn on_zero_handles(&self) {
         let (dead, mine, theirs, me, peer, orphaned) = {
             let mut state = self.pair.state.lock();
             let end = &mut state.ends[self.side];
-            end.open = false;
+            // Closed: the pair's reference comes out (dropped after the unlock, by
+            // `bury` at the latest; the caller's handle still holds this endpoint).
+            let me = end.object.take();
             let dead = end.queue.take_all();
             let mine = end.queue.take_calls();
-            let me = end.object.upgrade();
             Self::end_calls(&mine, ENDED_CANCELED);
             let peer = &mut state.ends[self.peer_side()];
-            let theirs = if peer.open { peer.queue.take_calls() } else { Vec::new() };
+            let theirs = if peer.open() { peer.queue.take_calls() } else { Vec::new() };
             Self::end_calls(&theirs, ENDED_PEER_CLOSED);
-            let peer_object = if peer.open { peer.object.upgrade() } else { None };
+            let peer_object = peer.object.clone();
             // The peer's only handles may sit in its own queue (it was written into this
             // endpoint): nobody can read them any more, so they are freed now rather than
             // kept forever (Zircon keeps them).
-            let mut orphaned = VecDeque::new();
+            let mut orphaned = Ring::new();
             if let Some(p) = &peer_object {
                 p.base.update_signals(signal::CHANNEL_WRITABLE, signal::PEER_CLOSED);
                 let target = Arc::as_ptr(p) as *const ();
@@ -466,6 +630,8 @@ impl KernelObject for Channel {
         drop((mine, theirs));
         if let Some(me) = me {
             bury(me, dead);
+        } else {
+            drop(dead);
         }
         if let Some(peer) = peer {
             bury(peer, orphaned);
@@ -482,7 +648,7 @@ static FREEING: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_
 /// its handles, which may end other endpoints, which come back here: the outermost call
 /// on this CPU frees them all in a loop, the inner ones only add to its list. (Kernel
 /// code is not preempted and does not block while freeing, so the list is per CPU.)
-fn bury(channel: Arc<Channel>, messages: VecDeque<Message>) {
+fn bury(channel: Arc<Channel>, messages: Ring<Message>) {
     if messages.is_empty() {
         return;
     }

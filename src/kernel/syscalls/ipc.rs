@@ -10,7 +10,9 @@ use super::{Caller, ensure_heap_headroom, give, user};
 use crate::abi::{ZX_HANDLE_INVALID, rights};
 use crate::error::{ZxError, ZxResult};
 use crate::ipc::channel_queue::MAX_PENDING_MESSAGES;
-use crate::kernel::ipc::channel::{Channel, MAX_MSG_BYTES, MAX_MSG_HANDLES, Message, READ_MAY_DISCARD, ReadOutcome};
+use crate::kernel::ipc::channel::{
+    Channel, Copied, CopyOut, FillBytes, MAX_MSG_BYTES, MAX_MSG_HANDLES, Message, READ_MAY_DISCARD, ReadOutcome,
+};
 use crate::kernel::ipc::console_input;
 use crate::kernel::ipc::port::{PACKET_SIZE, Packet, Port, Take, WAIT_ASYNC_TIMESTAMP};
 use crate::kernel::ipc::timer::{MAX_SLACK_MODE, Timer};
@@ -25,16 +27,9 @@ use alloc::vec::Vec;
 const _: () = assert!(MAX_PENDING_MESSAGES == 3500);
 
 /// Creates two connected objects and writes both handle values, or leaves neither.
-fn give_pair(
-    c: &Caller,
-    a: Arc<dyn KernelObject>,
-    b: Arc<dyn KernelObject>,
-    rights: u32,
-    out0: u64,
-    out1: u64,
-) -> ZxResult {
-    let h0 = c.process().add_handle(a, rights)?;
-    let h1 = match c.process().add_handle(b, rights) {
+fn give_pair(c: &Caller, a: KHandle, b: KHandle, rights: u32, out0: u64, out1: u64) -> ZxResult {
+    let h0 = c.process().add_khandle(a, rights)?;
+    let h1 = match c.process().add_khandle(b, rights) {
         Ok(h) => h,
         Err(e) => {
             drop(c.process().remove_handle(h0));
@@ -156,6 +151,34 @@ fn take_handles(c: &Caller, channel: &Channel, handles: u64, nh: usize) -> ZxRes
     Ok(moved)
 }
 
+/// A message's bytes from user address `.0`: the lock-free attempt of the copy.
+struct FromUser(u64);
+
+impl FillBytes for FromUser {
+    #[inline(always)]
+    fn fill(self, buf: &mut [u8]) -> bool {
+        buf.is_empty() || user::get_attempt(self.0, buf)
+    }
+}
+
+/// A received message without handles to the user: its size to `actual_bytes`, 0 to
+/// `actual_handles` (each if not 0), then its bytes to `bytes`, in the order of the
+/// general path, each only the lock-free attempt of the copy.
+struct ToUser {
+    bytes: u64,
+    actual_bytes: u64,
+    actual_handles: u64,
+}
+
+impl CopyOut for ToUser {
+    #[inline(always)]
+    fn copy_out(self, data: &[u8]) -> bool {
+        (self.actual_bytes == 0 || user::put_attempt(self.actual_bytes, &(data.len() as u32).to_le_bytes()))
+            && (self.actual_handles == 0 || user::put_attempt(self.actual_handles, &0u32.to_le_bytes()))
+            && (data.is_empty() || user::put_bytes_attempt(self.bytes, data))
+    }
+}
+
 /// `zx_channel_write` (ABI.md 43). Inlined into its entry, which then calls the
 /// write's body directly.
 #[inline(always)]
@@ -212,21 +235,18 @@ fn write_with_handles(
 ) -> Result<(), (ZxError, bool)> {
     let channel = c.process().get_object_with_rights::<Channel>(handle, rights::WRITE).map_err(|e| (e, false))?;
     let msg = take_message(c, &channel, bytes, num_bytes, handles, num_handles, 0).map_err(|e| (e, false))?;
-    if let Err((e, msg)) = channel.write(msg) {
-        // Refused (peer closed, queue full): its handles are closed before returning.
-        drop(msg);
-        return Err((e, true));
-    }
-    Ok(())
+    // Refused (peer closed, queue full): its handles are closed before returning, with
+    // no lock held.
+    channel.write(msg).map_err(|e| (e, true))
 }
 
 /// [`write_inner`] for a message without handles (most messages): the whole write runs
 /// on the channel borrowed under the handle-table lock, with no reference count and no
 /// downcast. Sound under [`Process::lookup`]'s rules: the message takes no handle out of
 /// the table, the channel's locks (pair, then signals, then the scheduler's through a
-/// woken waiter) rank above the table's, a user copy may fault under it, and what the
-/// write may drop last (the peer endpoint it signalled, a refused message) is dropped
-/// after the unlock.
+/// woken waiter) rank above the table's, a user copy may fault under it, the peer it
+/// signals is borrowed from the pair under the pair lock (no count to drop), and what it
+/// may free (a refused message) holds no handle, so it ends no object.
 ///
 /// [`Process::lookup`]: crate::kernel::task::Process::lookup
 #[inline(never)]
@@ -235,20 +255,26 @@ fn write_bytes_only(c: &Caller, handle: u32, bytes: u64, num_bytes: u32) -> Resu
     let (object, have, _) = table.get(handle).map_err(|e| (e, false))?;
     let channel = object.as_channel().ok_or((ZxError::WrongType, false))?;
     check_rights(have, rights::WRITE).map_err(|e| (e, false))?;
-    let msg = take_message(c, channel, bytes, num_bytes, 0, 0, 0).map_err(|e| (e, false))?;
-    match channel.send(msg) {
-        Ok(peer) => {
-            drop(table);
-            drop(peer);
-            Ok(())
-        }
-        Err((e, msg)) => {
-            // Refused (peer closed, queue full): it holds no handle, so freeing it ends
-            // no object.
-            drop(msg);
-            Err((e, true))
-        }
+    // Fast path: the bytes are copied from the user straight into a spare buffer and
+    // delivered in one pair-lock critical section. The copy runs under the pair lock and
+    // so must not resolve a fault: it is the lock-free attempt that `user::get` makes
+    // first (see there why that is sound), and any failure (a fault, a bad range, no
+    // spare of that size) changes nothing but the spare's garbage bytes and takes the
+    // general path below, which reports errors in the order of ABI.md 43.
+    let nb = num_bytes as usize;
+    if nb <= MAX_MSG_BYTES
+        && crate::arch::aarch64::heap::has_headroom()
+        && let Some(result) = channel.write_filled(nb, FromUser(bytes))
+    {
+        return result.map_err(|e| (e, true));
     }
+    let msg = match take_message(c, channel, bytes, num_bytes, 0, 0, 0) {
+        Ok(msg) => msg,
+        Err(e) => return Err((e, false)),
+    };
+    // Refused (peer closed, queue full), it is freed under the table lock: it holds no
+    // handle, so that ends no object.
+    channel.write(msg).map_err(|e| (e, true))
 }
 
 /// Copies a received message out: `bytes` (the caller checked it fits), then its
@@ -326,7 +352,18 @@ pub fn channel_read(
     if options & !READ_MAY_DISCARD != 0 {
         return Err(ZxError::NotSupported);
     }
-    let mut outcome = channel.read(num_bytes, num_handles, options & READ_MAY_DISCARD != 0)?;
+    // Fast path: a message that fits and holds no handle is copied out (the actual sizes,
+    // then the bytes) and taken, its buffer kept as a spare, in one pair-lock critical
+    // section. The copies run under the pair lock and so are only the lock-free attempts
+    // of `user::put` and `user::put_bytes` (see there why those are sound); when one
+    // fails the message is taken all the same and the copies are made again below, in
+    // the same order, resolving faults, so the errors are those of the general path.
+    let copy = ToUser { bytes, actual_bytes, actual_handles };
+    let mut outcome = match read_fast(channel, num_bytes, copy) {
+        Copied::Done => return Ok(()),
+        Copied::Failed(msg) => ReadOutcome::Message(msg),
+        Copied::NotTried => channel.read(num_bytes, num_handles, options & READ_MAY_DISCARD != 0)?,
+    };
     match &mut outcome {
         ReadOutcome::Message(msg) if msg.handles.is_empty() => {
             if actual_bytes != 0 {
@@ -343,6 +380,13 @@ pub fn channel_read(
             finish_read(c, &object, outcome, bytes, handles, actual_bytes, actual_handles)
         }
     }
+}
+
+/// [`Channel::read_copied`] out of line: the fast path gets its own registers, and the
+/// general path's arguments stay where they are until it is needed.
+#[inline(never)]
+fn read_fast(channel: &Channel, max_bytes: u32, copy: ToUser) -> Copied {
+    channel.read_copied(max_bytes, copy)
 }
 
 /// The rest of [`channel_read`] on a counted reference with no lock held: a message

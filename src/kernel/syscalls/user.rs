@@ -107,6 +107,32 @@ pub fn put(user: u64, bytes: &[u8]) -> ZxResult {
     put_after_fault(user, bytes)
 }
 
+/// Only the lock-free attempt of [`put`]: true when the checks passed and the copy did
+/// not fault. For a caller holding a lock under which a fault must not be resolved; on
+/// false it makes the call again with [`put`] (or its like) with no such lock held.
+#[inline(always)]
+pub fn put_attempt(user: u64, bytes: &[u8]) -> bool {
+    if check_out(user, bytes.len() as u64).is_err() {
+        return false;
+    }
+    match <[u8; 4]>::try_from(bytes) {
+        Ok(word) => user_copy::store_u32_to_user(user, u32::from_le_bytes(word)).is_ok(),
+        Err(_) => user_copy::copy_slice_to_user(user, bytes).is_ok(),
+    }
+}
+
+/// Only the lock-free attempt of [`put_bytes`] (see [`put_attempt`]).
+#[inline(always)]
+pub fn put_bytes_attempt(user: u64, bytes: &[u8]) -> bool {
+    check_range(user, bytes.len() as u64, false).is_ok() && user_copy::copy_slice_to_user(user, bytes).is_ok()
+}
+
+/// Only the lock-free attempt of [`get`] (see [`put_attempt`]).
+#[inline(always)]
+pub fn get_attempt(user: u64, buf: &mut [u8]) -> bool {
+    check_range(user, buf.len() as u64, false).is_ok() && user_copy::copy_slice_from_user(buf, user).is_ok()
+}
+
 /// [`put`] once its first attempt faulted: again under the VM lock, resolving faults.
 #[cold]
 #[inline(never)]

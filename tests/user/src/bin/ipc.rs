@@ -33,6 +33,7 @@ static TESTS: &[user::Test] = tests![
     port_fed_by_many_channels,
     port_cancel_and_handle_close_remove_registrations,
     port_and_wait_copies_through_faults_and_bad_pointers,
+    channel_copies_through_faults_and_bad_pointers,
     timers_fire_at_or_after_their_deadlines_under_load,
     wait_many_is_canceled_when_a_handle_is_closed,
     kill_during_blocked_ipc,
@@ -493,6 +494,88 @@ fn port_and_wait_copies_through_faults_and_bad_pointers(ctx: &Ctx) -> TestResult
     ] {
         check_eq(raw_wait_one(&event, SIGNALED, bad), INVALID_ARGS, what)?;
     }
+    Ok(())
+}
+
+/// `zx_channel_write` from `bytes` (any address) of `len` bytes, no handles.
+fn raw_channel_write(channel: impl AsRaw, bytes: u64, len: u32) -> i32 {
+    // SAFETY: the kernel only reads the `len` bytes at `bytes`.
+    unsafe { user::sys::call_status(zx::nr::CHANNEL_WRITE, &[channel.raw() as u64, 0, bytes, len as u64, 0, 0]) }
+}
+
+/// `zx_channel_read` of at most `len` bytes into `bytes`, the actual sizes written to
+/// `actual_bytes` and `actual_handles` (any addresses; 0 for none).
+fn raw_channel_read(channel: impl AsRaw, bytes: u64, len: u32, actual_bytes: u64, actual_handles: u64) -> i32 {
+    let args = [channel.raw() as u64, 0, bytes, 0, len as u64, 0, actual_bytes, actual_handles];
+    // SAFETY: the tests point every address at memory nothing in Rust refers to.
+    unsafe { user::sys::call_status(zx::nr::CHANNEL_READ, &args) }
+}
+
+/// A small message without handles is copied in and out under the channel's lock
+/// without resolving faults: from and into pages a mapping can supply (not yet mapped,
+/// not yet committed, across a page boundary), and with the actual sizes written to
+/// such a page, it takes the general path and arrives whole; bad pointers are
+/// INVALID_ARGS as before, a message from a bad pointer is not queued, and one read
+/// into a bad pointer (bytes or actual size) is lost.
+fn channel_copies_through_faults_and_bad_pointers(ctx: &Ctx) -> TestResult {
+    const PAGE: u64 = zx::PAGE_SIZE;
+    const INVALID_ARGS: i32 = zx::ZX_ERR_INVALID_ARGS;
+    let vmo = check_ok(zx::vmo_create(3 * PAGE, 0), "vmo")?;
+    let mut sent = [0u8; 64];
+    for (i, b) in sent.iter_mut().enumerate() {
+        *b = (i as u8) ^ 0x5a;
+    }
+    // Written into the VMO, then mapped: the kernel's first copy from it faults.
+    check_ok(zx::vmo_write(&vmo, &sent, 100), "vmo_write")?;
+    let mapping = check_ok(Mapping::new(ctx.root_vmar, zx::VM_RW, 0, &vmo, 0, 3 * PAGE), "map")?;
+    let ro = check_ok(Mapping::new(ctx.root_vmar, zx::VM_PERM_READ, 0, &vmo, 0, PAGE), "map read-only")?;
+    let fresh_vmo = check_ok(zx::vmo_create(PAGE, 0), "fresh vmo")?;
+    let fresh = check_ok(Mapping::new(ctx.root_vmar, zx::VM_RW, 0, &fresh_vmo, 0, PAGE), "map fresh")?;
+    // Made last, so that no mapping above lands there.
+    let unmapped = check_ok(user::harness::unmapped_range(ctx, 1), "unmapped range")?;
+    let (a, b) = channel_create()?;
+    let got = |offset: u64| -> Result<[u8; 64], user::harness::Failure> {
+        let mut bytes = [0u8; 64];
+        check_ok(zx::vmo_read(&vmo, &mut bytes, offset), "vmo_read")?;
+        Ok(bytes)
+    };
+    let (mut nb, mut nh) = (u32::MAX, u32::MAX);
+    let (nb_at, nh_at) = (addr_of(&raw mut nb), addr_of(&raw mut nh));
+    check_eq(raw_channel_write(&a, mapping.addr() + 100, 64), ZX_OK, "write from a page not yet mapped")?;
+    check_eq(raw_channel_read(&b, mapping.addr() + PAGE + 8, 64, nb_at, nh_at), ZX_OK, "read into a new page")?;
+    check_eq((nb, nh), (64, 0), "actual sizes")?;
+    check_eq(got(PAGE + 8)?, sent, "the message")?;
+    let straddling = mapping.addr() + 2 * PAGE - 20;
+    check_eq(raw_channel_write(&a, mapping.addr() + PAGE + 8, 64), ZX_OK, "write again")?;
+    check_eq(raw_channel_read(&b, straddling, 64, 0, 0), ZX_OK, "read across a page boundary")?;
+    check_eq(got(2 * PAGE - 20)?, sent, "the message across the boundary")?;
+    check_eq(raw_channel_write(&a, straddling, 64), ZX_OK, "write from across the boundary")?;
+    check_eq(raw_channel_read(&b, mapping.addr() + 8, 64, fresh.addr() + 4, 0), ZX_OK, "sizes into a new page")?;
+    let mut word = [0u8; 4];
+    check_ok(zx::vmo_read(&fresh_vmo, &mut word, 4), "read the size")?;
+    check_eq(u32::from_le_bytes(word), 64, "actual bytes")?;
+    check_eq(got(8)?, sent, "the message from across the boundary")?;
+    for bad in [8, unmapped, 0xffff_0000_0000_0000, u64::MAX - 20] {
+        check_eq(raw_channel_write(&a, bad, 64), INVALID_ARGS, "write from a bad pointer")?;
+    }
+    let mut buf = [0u8; 64];
+    check_eq(channel_read(&b, &mut buf, &mut []).0, ZX_ERR_SHOULD_WAIT, "nothing was queued")?;
+    for (bytes, actual, what) in [
+        (8, 0, "read into page 0"),
+        (ro.addr(), 0, "read into a read-only mapping"),
+        (unmapped, 0, "read into an unmapped range"),
+        (0xffff_0000_0000_0000, 0, "read into the kernel"),
+        (mapping.addr(), ro.addr(), "actual bytes into a read-only mapping"),
+        (mapping.addr(), unmapped, "actual bytes into an unmapped range"),
+    ] {
+        check_ok(channel_write(&a, &sent, &[]), "write")?;
+        check_eq(raw_channel_read(&b, bytes, 64, actual, 0), INVALID_ARGS, what)?;
+        check_eq(channel_read(&b, &mut buf, &mut []).0, ZX_ERR_SHOULD_WAIT, "the message was lost")?;
+    }
+    // Still a working channel both ways.
+    check_ok(channel_write(&b, &sent, &[]), "write back")?;
+    check_eq(channel_read(&a, &mut buf, &mut []), (ZX_OK, 64, 0), "read back")?;
+    check_eq(buf, sent, "the message back")?;
     Ok(())
 }
 
