@@ -168,48 +168,27 @@ pub fn copy_page(dst: PhysAddr, src: PhysAddr) {
     }
 }
 
-/// Page-table memory taken from the frame allocator and reached through the linear map.
-pub struct KernelTableMemory<'a> {
+/// Page-table memory taken from the frame allocator. `USER`: the tables of a user address
+/// space, every one of which (its root included) comes from the frame allocator, never
+/// from the image's boot pool, so each is reached through the linear map without
+/// [`phys_to_virt`]'s test for an image address at every level of a walk; the kernel's
+/// own tables may be boot-pool pages inside the image, reached through that test.
+pub struct FrameTableMemory<'a, const USER: bool> {
     /// Where table pages come from.
     pub frames: &'a mut FrameAllocator,
     /// Count of table pages in use, kept up to date (KMEM_STATS mmu_overhead_bytes).
     pub table_pages: &'a mut u64,
 }
 
-impl TableMemory for KernelTableMemory<'_> {
+/// The kernel's page-table memory (some of its tables may be in the image's boot pool).
+pub type KernelTableMemory<'a> = FrameTableMemory<'a, false>;
+/// A user address space's page-table memory (every table from the frame allocator).
+pub type UserTableMemory<'a> = FrameTableMemory<'a, true>;
+
+impl<const USER: bool> TableMemory for FrameTableMemory<'_, USER> {
     fn alloc_table(&mut self) -> ZxResult<PhysAddr> {
         let pa = self.frames.alloc()?;
-        zero_page(pa);
-        *self.table_pages += 1;
-        Ok(pa)
-    }
-
-    fn table_mut(&mut self, pa: PhysAddr) -> &mut [u64; 512] {
-        // SAFETY: `pa` is a table page this allocator handed out (page aligned, owned by
-        // a page table, reachable through the linear map or the image mapping).
-        unsafe { &mut *(phys_to_virt(pa).0 as *mut [u64; 512]) }
-    }
-
-    fn free_table(&mut self, pa: PhysAddr) {
-        self.frames.free(pa);
-        *self.table_pages = self.table_pages.saturating_sub(1);
-    }
-}
-
-/// Page-table memory of a user address space: as [`KernelTableMemory`], but every
-/// table page of a user address space (its root included) comes from the frame
-/// allocator, never from the image's boot pool, so each is reached through the linear
-/// map without [`phys_to_virt`]'s test for an image address at every level of a walk.
-pub struct UserTableMemory<'a> {
-    /// Where table pages come from.
-    pub frames: &'a mut FrameAllocator,
-    /// Count of table pages in use, kept up to date (KMEM_STATS mmu_overhead_bytes).
-    pub table_pages: &'a mut u64,
-}
-
-impl TableMemory for UserTableMemory<'_> {
-    fn alloc_table(&mut self) -> ZxResult<PhysAddr> {
-        let pa = self.frames.alloc()?;
+        // A frame from the allocator is never inside the image.
         zero_frame(pa);
         *self.table_pages += 1;
         Ok(pa)
@@ -217,10 +196,13 @@ impl TableMemory for UserTableMemory<'_> {
 
     #[inline]
     fn table_mut(&mut self, pa: PhysAddr) -> &mut [u64; 512] {
-        // SAFETY: `pa` is a table page of a user address space, which this allocator or
-        // `KernelTableMemory` took from the frame allocator: page aligned, owned by that
-        // page table, outside the image and reachable through the linear map.
-        unsafe { &mut *((LINEAR_BASE + pa.0) as *mut [u64; 512]) }
+        let va = if USER { frame_to_virt(pa) } else { phys_to_virt(pa) };
+        // SAFETY: `pa` is a table page of the page table this memory serves, which the
+        // frame allocator (or, for the kernel's, the boot pool) handed out: page aligned,
+        // owned by that page table, and reachable at `va` (a user table is never in the
+        // image, so through the linear map; a kernel one through the linear map or the
+        // image mapping, as `phys_to_virt` decides).
+        unsafe { &mut *(va.0 as *mut [u64; 512]) }
     }
 
     fn free_table(&mut self, pa: PhysAddr) {
