@@ -16,6 +16,7 @@ use super::sched::{WaitNode, WaitRef, WakeReason};
 use super::sync::{Lock, class};
 use crate::abi::signal;
 use crate::error::{ZxError, ZxResult};
+use crate::object::signal_word;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
@@ -72,15 +73,13 @@ pub struct ObjectBase {
     /// `ZX_OBJ_TYPE_*`, for the live-object count.
     obj_type: u8,
     handles: AtomicU32,
-    /// A copy of `signals.signals`, stored under the signal lock with every change, so
-    /// that reading the signals (a snapshot either way) takes no lock.
-    current: AtomicU32,
-    signals: Lock<SignalState>,
-}
-
-struct SignalState {
-    signals: u32,
-    observers: Vec<Watcher>,
+    /// The signals and whether anyone observes them (`object::signal_word`, whose rules
+    /// say why an update with nobody observing needs no lock): read without a lock,
+    /// changed by a compare-and-swap while nobody observes, else under `observers`'s
+    /// lock, which alone sets and clears the observer bit.
+    word: AtomicU64,
+    /// The observers (the signal lock).
+    observers: Lock<Vec<Watcher>>,
 }
 
 /// An entry of an object's observer list.
@@ -109,6 +108,7 @@ impl Watcher {
             Watcher::Other(o) => o.on_signals(signals),
         }
     }
+
 
     /// As [`Observer::on_handle_closed`].
     fn on_handle_closed(&self, closed: u64) -> bool {
@@ -141,8 +141,8 @@ impl ObjectBase {
             koid,
             obj_type: obj_type as u8,
             handles: AtomicU32::new(0),
-            current: AtomicU32::new(initial),
-            signals: Lock::new(&class::SIGNALS, SignalState { signals: initial, observers: Vec::new() }),
+            word: AtomicU64::new(signal_word::new(initial)),
+            observers: Lock::new(&class::SIGNALS, Vec::new()),
         }
     }
 
@@ -158,55 +158,111 @@ impl ObjectBase {
 
     /// The signals asserted now.
     pub fn signals(&self) -> u32 {
-        // Every change is stored here under the signal lock, so this is the value the
-        // lock would show at this moment; the caller gets a snapshot either way.
-        self.current.load(Ordering::Acquire)
+        // Every change is made in this word, so this is the value at this moment; the
+        // caller gets a snapshot either way.
+        signal_word::signals(self.word.load(Ordering::Acquire))
     }
 
     /// Clears `clear` and sets `set`, then tells every observer; observers that are done
-    /// are removed. Inlined: a no-op update is a load and a compare.
-    #[inline]
+    /// are removed. Inlined: a no-op update is a load and a compare, and an update that
+    /// nobody observes a compare-and-swap.
+    #[inline(always)]
     pub fn update_signals(&self, clear: u32, set: u32) {
+        let seen = self.word.load(Ordering::Acquire);
         // Nothing to change (setting a signal already set, as a producer signalling an
         // event again does): the update is a no-op at the moment of this load, which is
         // where it takes effect; observers are told only of changes, so none is missed.
-        let seen = self.current.load(Ordering::Acquire);
-        if (seen & !clear) | set == seen {
+        let Some(new) = signal_word::apply(seen, clear, set) else { return };
+        // Nobody observes (READABLE set and cleared by a channel's writes and reads while
+        // its reader runs): the change takes effect at this compare-and-swap, which
+        // succeeds only if the word is still `seen`, without the observer bit. A
+        // registration sets that bit with a read-modify-write of this word under the
+        // signal lock (`register`), so either it comes first and this fails (then
+        // `change_signals` takes the lock, which waits for the registration to finish),
+        // or this comes first and the registration reads the new signals
+        // (`object::signal_word`; its model test runs every interleaving). Release:
+        // whatever the signal announces (a queued message) is visible to whoever sees
+        // the signal.
+        if !signal_word::observed(seen)
+            && self.word.compare_exchange_weak(seen, new, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        {
             return;
         }
         self.change_signals(clear, set);
     }
 
-    /// [`ObjectBase::update_signals`] past its no-op test: under the signal lock.
+    /// [`ObjectBase::update_signals`] with observers (or after a lost race): under the
+    /// signal lock.
     #[inline(never)]
     fn change_signals(&self, clear: u32, set: u32) {
-        let mut state = self.signals.lock();
-        let new = (state.signals & !clear) | set;
-        if new == state.signals {
-            return;
+        let mut observers = self.observers.lock();
+        let mut seen = self.word.load(Ordering::Acquire);
+        loop {
+            let Some(new) = signal_word::apply(seen, clear, set) else { return };
+            if signal_word::observed(seen) {
+                // With the observer bit set only the signal lock's holder changes the
+                // word (every lock-free compare-and-swap expects a word without the
+                // bit), so a store does.
+                self.word.store(new, Ordering::Release);
+                let signals = signal_word::signals(new);
+                observers.retain(|o| !o.on_signals(signals));
+                if observers.is_empty() {
+                    self.word.store(signal_word::with_observed(new, false), Ordering::Release);
+                }
+                return;
+            }
+            // Nobody observes (the last observer left after the caller's look, or its
+            // compare-and-swap lost a race): the lock-free update after all. Holding
+            // the lock, no registration can set the bit meanwhile, so this ends.
+            match self.word.compare_exchange_weak(seen, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return,
+                Err(now) => seen = now,
+            }
         }
-        state.signals = new;
-        self.current.store(new, Ordering::Release);
-        state.observers.retain(|o| !o.on_signals(new));
+    }
+
+    /// Under the signal lock (`observers`), before an observer joins the list: sets the
+    /// observer bit and returns the signals at that moment (one read-modify-write, which
+    /// is what orders the registration against lock-free updates; see
+    /// [`ObjectBase::update_signals`]).
+    #[inline(always)]
+    fn register(&self, _observers: &mut Vec<Watcher>) -> u32 {
+        signal_word::signals(self.word.fetch_or(signal_word::OBSERVED, Ordering::AcqRel))
+    }
+
+    /// Under the signal lock, after observers left or an observer was not added: clears
+    /// the observer bit if the list is now empty, so updates go lock-free again. Only the
+    /// lock's holder changes the bit, so the list and the bit agree whenever the lock is
+    /// free.
+    #[inline(always)]
+    fn unregister_if_empty(&self, observers: &mut Vec<Watcher>) {
+        if observers.is_empty() {
+            self.word.fetch_and(!signal_word::OBSERVED, Ordering::AcqRel);
+        }
     }
 
     /// Registers `observer` and tells it the current signals at once; it stays only if
     /// that call says it is not done yet. Returns the signals at registration.
     pub fn add_observer(&self, observer: Arc<dyn Observer>) -> ZxResult<u32> {
-        let mut state = self.signals.lock();
-        let now = state.signals;
+        let mut observers = self.observers.lock();
+        let now = self.register(&mut observers);
         if !observer.on_signals(now) {
-            state.observers.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
-            state.observers.push(Watcher::Other(observer));
+            if observers.try_reserve(1).is_err() {
+                self.unregister_if_empty(&mut observers);
+                return Err(ZxError::NoMemory);
+            }
+            observers.push(Watcher::Other(observer));
         }
+        self.unregister_if_empty(&mut observers);
         Ok(now)
     }
 
     /// Removes `observer` if it is still registered; returns the signals now.
     pub fn remove_observer(&self, observer: &Arc<dyn Observer>) -> u32 {
-        let mut state = self.signals.lock();
-        state.observers.retain(|o| !matches!(o, Watcher::Other(o) if Arc::ptr_eq(o, observer)));
-        state.signals
+        let mut observers = self.observers.lock();
+        observers.retain(|o| !matches!(o, Watcher::Other(o) if Arc::ptr_eq(o, observer)));
+        self.unregister_if_empty(&mut observers);
+        self.signals()
     }
 
     /// Registers the single-object wait `node` (the caller's own, not yet ended) for the
@@ -217,19 +273,21 @@ impl ObjectBase {
     /// over and it has removed the entry ([`ObjectBase::remove_waiter`]), and its
     /// process's thread lists count it, so nothing is freed under the signal lock.
     pub fn add_waiter(&self, node: WaitNode, mask: u32, serial: u64) -> ZxResult<u32> {
-        let mut state = self.signals.lock();
-        let now = state.signals;
+        let mut observers = self.observers.lock();
+        let now = self.register(&mut observers);
         node.note_seen(now);
         if now & mask != 0 {
             node.wake(WakeReason::Satisfied);
-            drop(state);
+            self.unregister_if_empty(&mut observers);
+            drop(observers);
             return Ok(now);
         }
-        if state.observers.len() == state.observers.capacity() && state.observers.try_reserve(1).is_err() {
-            drop(state);
+        if observers.len() == observers.capacity() && observers.try_reserve(1).is_err() {
+            self.unregister_if_empty(&mut observers);
+            drop(observers);
             return Err(ZxError::NoMemory);
         }
-        state.observers.push(Watcher::Thread { node, mask, serial });
+        observers.push(Watcher::Thread { node, mask, serial });
         Ok(now)
     }
 
@@ -238,33 +296,40 @@ impl ObjectBase {
     /// call of it is under way (both happen under the signal lock), so the thread's wait
     /// cell is its own again.
     pub fn remove_waiter(&self, wait: WaitRef) -> u32 {
-        let mut state = self.signals.lock();
-        if let Some(at) =
-            state.observers.iter().position(|o| matches!(o, Watcher::Thread { node: n, .. } if wait.is(n)))
-        {
-            let entry = state.observers.remove(at);
-            let now = state.signals;
-            drop(state);
+        let mut observers = self.observers.lock();
+        if let Some(at) = observers.iter().position(|o| matches!(o, Watcher::Thread { node: n, .. } if wait.is(n))) {
+            let entry = observers.remove(at);
+            self.unregister_if_empty(&mut observers);
+            drop(observers);
             drop(entry);
-            return now;
+            return self.signals();
         }
-        state.signals
+        self.signals()
     }
 
-    /// Tells observers that waited through handle `serial` that it is gone.
+    /// Tells observers that waited through handle `serial` that it is gone. Inlined: a
+    /// close of a handle to an object nobody observes is one load, with no lock.
+    ///
+    /// Sound without the lock: a registration sets the observer bit before it releases
+    /// the signal lock, so a registration that happens before this load (through the
+    /// lock, or any chain of synchronisation, such as the closer seeing the waiter
+    /// blocked) is seen by it (read-write coherence); one that does not happen before it
+    /// could as well have taken the lock after the closer's look did, when the locked
+    /// look found no observer either. Either way the outcome is one the lock allows.
     #[inline]
     fn handle_closed(&self, serial: u64) {
-        let mut state = self.signals.lock();
-        if !state.observers.is_empty() {
-            Self::cancel_waits_through(&mut state, serial);
+        if signal_word::observed(self.word.load(Ordering::Acquire)) {
+            self.cancel_waits_through(serial);
         }
     }
 
     /// The observers' part of [`ObjectBase::handle_closed`], out of line: most closes
-    /// find no observer, and then take and drop the lock without saving a register.
+    /// find no observer.
     #[inline(never)]
-    fn cancel_waits_through(state: &mut SignalState, serial: u64) {
-        state.observers.retain(|o| !o.on_handle_closed(serial));
+    fn cancel_waits_through(&self, serial: u64) {
+        let mut observers = self.observers.lock();
+        observers.retain(|o| !o.on_handle_closed(serial));
+        self.unregister_if_empty(&mut observers);
     }
 }
 

@@ -4,3 +4,4 @@
 pub mod handle_table;
 pub mod name;
 pub mod rights;
+pub mod signal_word;
