@@ -15,7 +15,7 @@ use crate::arch::aarch64::mmu::{self, KernelTableMemory, UserTableMemory};
 use crate::error::{ZxError, ZxResult};
 use crate::mm::VirtAddr;
 use crate::mm::page_table::PageTable;
-use crate::sched::asid::{AsidAllocator, AsidTag};
+use crate::sched::asid::{ActiveAsids, AsidAllocator, AsidTag};
 use crate::vm::region::{RegionId, RegionTree};
 use crate::vm::vmar::{Mapping, Vmar};
 use crate::vm::vmo::VmoId;
@@ -85,6 +85,10 @@ impl AsidCell {
 /// the writer of every `AsidCell`. Lock order: after the VM lock.
 static ASIDS: Lock<AsidAllocator> = Lock::new(&class::ASIDS, AsidAllocator::new(8));
 
+/// What each CPU runs, and the generation, for the switch that takes no lock
+/// (`sched::asid::ActiveAsids`); the allocator's calls read and write it too.
+static ACTIVE_ASIDS: ActiveAsids = ActiveAsids::new();
+
 /// Chooses 16-bit ASIDs when the CPU has them (ID_AA64MMFR0_EL1.ASIDBits, TCR_EL1.AS),
 /// on every CPU; the allocator is sized once, by the boot CPU. `narrow` (the
 /// command-line word `asid8`, for tests) hands out only 8-bit ids even then, so that
@@ -103,13 +107,30 @@ pub fn asid_roll_overs() -> u64 {
 
 /// Switches this CPU to the tables `root` with the space's ASID (a new one after a
 /// roll-over, with this CPU's TLB flushed first when the allocator says so).
+#[inline]
 pub fn activate(root: u64, cell: &AsidCell) {
     let cpu = crate::arch::aarch64::percpu::cpu_index();
+    // Most switches: a tag of the current generation on a CPU that owes no flush,
+    // recorded without the allocator's lock (`sched::asid` says why that is sound; its
+    // host tests run it against a model of every CPU's TLB). The tag is read once: a
+    // renewal after this load happens only after a roll-over, whose exchange of this
+    // CPU's word either fails the compare-and-swap or reserves the id read here.
+    let tag = cell.tag();
+    if ACTIVE_ASIDS.try_activate(cpu, tag) {
+        mmu::set_ttbr0(root | ((tag.asid() as u64) << 48));
+        return;
+    }
+    activate_locked(root, cell, cpu);
+}
+
+/// [`activate`] through the allocator: a new tag, or a flush owed, or a first switch.
+#[inline(never)]
+fn activate_locked(root: u64, cell: &AsidCell, cpu: usize) {
     let (asid, flush) = {
         let mut allocator = ASIDS.lock();
         let old = cell.tag();
         let mut tag = old;
-        let flush = allocator.activate(cpu, &mut tag).unwrap_or(true);
+        let flush = allocator.activate(&ACTIVE_ASIDS, cpu, &mut tag).unwrap_or(true);
         if tag != old {
             cell.set(tag);
         }
@@ -159,7 +180,7 @@ pub fn destroy(k: &mut Kernel, id: u64) {
         mmu::flush_tlb_asid(tag.asid());
     }
     let mut allocator = ASIDS.lock();
-    if allocator.release(&mut tag).is_err() {
+    if allocator.release(&ACTIVE_ASIDS, &mut tag).is_err() {
         log::warn!("asid: a destroyed address space was still active on a CPU");
     }
     space.asid.set(tag);
@@ -167,7 +188,7 @@ pub fn destroy(k: &mut Kernel, id: u64) {
 
 /// Switches this CPU's TTBR0 to the empty tables (no process runs here).
 pub fn activate_none() {
-    let _ = ASIDS.lock().deactivate(crate::arch::aarch64::percpu::cpu_index());
+    let _ = ASIDS.lock().deactivate(&ACTIVE_ASIDS, crate::arch::aarch64::percpu::cpu_index());
     mmu::set_ttbr0(EMPTY_TTBR0.load(core::sync::atomic::Ordering::Relaxed));
 }
 

@@ -23,12 +23,32 @@
 //! id and leave A with stale entries. So an old tag that some CPU still runs is moved to
 //! the new generation with its id unchanged.
 //!
-//! The allocator keeps the per-CPU state itself (what each CPU's TTBR0 holds, whether
-//! it owes a flush), for up to [`MAX_CPUS`] CPUs, and expects to be called under one
-//! lock. Id 0 is never handed out: it is the kernel's, for a TTBR0 with no user tables.
+//! The allocator keeps the per-CPU state (what each CPU's TTBR0 holds, whether it owes
+//! a flush), for up to [`MAX_CPUS`] CPUs, and expects to be called under one lock. Id 0
+//! is never handed out: it is the kernel's, for a TTBR0 with no user tables.
+//!
+//! ## The switch without the lock (Linux's per-CPU active ASIDs)
+//!
+//! What each CPU runs is also kept in one atomic word per CPU ([`ActiveAsids`]), so that
+//! the common switch (to an address space whose tag is of the current generation, on a
+//! CPU that owes no flush) takes no lock: [`ActiveAsids::try_activate`] swaps the CPU's
+//! word from what it was to the new tag with a compare-and-swap. A roll-over (under the
+//! lock) exchanges every CPU's word for [`SLOT_ROLLED`] and reserves the id it took out,
+//! so the two are ordered on that word: either the switch's compare-and-swap comes first
+//! and the roll-over reserves the id the CPU now runs, or the exchange comes first and
+//! the compare-and-swap fails (the word is no longer what the switch read; only the
+//! CPU itself, under the lock, writes anything but `SLOT_ROLLED` into its word, so no
+//! other write can make it match again). A CPU whose word is `SLOT_ROLLED` switches under
+//! the lock, which is where it learns that it owes a flush: a CPU never uses an id of a
+//! new generation before it has flushed. The generation test keeps a tag of an older
+//! generation (whose id may be another space's now) off the lock-free path: a CPU whose
+//! word is not `SLOT_ROLLED` went through the lock after every roll-over but the ones
+//! the exchange above orders, so its load of the generation is at least as new as
+//! what it saw there.
 
 use crate::platform::machine::MAX_CPUS;
 use crate::{ZxError, ZxResult};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Ids the largest (16-bit) allocator tracks, id 0 included.
 const MAX_IDS: usize = 1 << 16;
@@ -72,10 +92,72 @@ impl AsidTag {
     }
 }
 
+/// A CPU's [`ActiveAsids`] word after a roll-over took it: the CPU has not switched
+/// since, so it still runs what the allocator recorded for it, and its next switch
+/// goes through the lock (and flushes). Never a tag (a tag's generation is at least 1).
+const SLOT_ROLLED: u64 = 0;
+/// A CPU's [`ActiveAsids`] word while it runs no user address space (generation 0,
+/// which is never current, so never a tag either).
+const SLOT_NONE: u64 = 1;
+
+/// What each CPU's TTBR0 holds, one atomic word per CPU ([`AsidTag::to_bits`],
+/// [`SLOT_ROLLED`] or [`SLOT_NONE`]), and the current generation: the part of the
+/// allocator's state that a switch reads and writes without its lock (see the module
+/// documentation). The allocator's calls take it as an argument.
+#[derive(Debug)]
+pub struct ActiveAsids {
+    /// A copy of the allocator's generation, stored under its lock at each roll-over.
+    generation: AtomicU64,
+    slots: [AtomicU64; MAX_CPUS],
+}
+
+impl ActiveAsids {
+    /// No CPU runs a user address space yet; generation 1, as a new allocator's.
+    pub const fn new() -> Self {
+        ActiveAsids { generation: AtomicU64::new(1), slots: [const { AtomicU64::new(SLOT_NONE) }; MAX_CPUS] }
+    }
+
+    /// CPU `cpu` switches to the address space that owns `tag` without the allocator's
+    /// lock, if it can: `tag` is of the current generation and the CPU has switched
+    /// under the lock since the last roll-over. `true`: it is recorded as what `cpu`
+    /// runs, with no flush owed; `false`: call [`AsidAllocator::activate`] instead.
+    /// Only CPU `cpu` itself calls this for `cpu` (its word has no other writer but the
+    /// roll-over's exchange).
+    #[inline(always)]
+    pub fn try_activate(&self, cpu: usize, tag: AsidTag) -> bool {
+        let Some(slot) = self.slots.get(cpu) else { return false };
+        // Relaxed throughout, as Linux's `check_and_switch_context`: the one word's
+        // order against the roll-over's exchange is what makes this sound (module
+        // documentation); nothing else is published or read through it.
+        let old = slot.load(Ordering::Relaxed);
+        old != SLOT_ROLLED
+            && tag.generation == self.generation.load(Ordering::Relaxed)
+            && slot.compare_exchange(old, tag.to_bits(), Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+
+    /// What CPU `cpu` runs, given what the allocator recorded for it at its last
+    /// switch under the lock or roll-over (`recorded`).
+    fn active(&self, cpu: usize, recorded: Option<AsidTag>) -> Option<AsidTag> {
+        match self.slots.get(cpu)?.load(Ordering::Relaxed) {
+            SLOT_ROLLED => recorded,
+            SLOT_NONE => None,
+            bits => Some(AsidTag::from_bits(bits)),
+        }
+    }
+}
+
+impl Default for ActiveAsids {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// What one CPU is doing, as far as ids are concerned.
 #[derive(Clone, Copy, Debug, Default)]
 struct CpuState {
-    /// The tag in the CPU's TTBR0 (set by `activate`, cleared by `deactivate`).
+    /// The tag in the CPU's TTBR0 as of its last switch under the lock (`activate`,
+    /// `deactivate`) or the last roll-over; what it runs while its [`ActiveAsids`] word
+    /// is [`SLOT_ROLLED`] (a lock-free switch since is in that word).
     active: Option<AsidTag>,
     /// A roll-over happened since the CPU last flushed its TLB.
     flush_pending: bool,
@@ -136,8 +218,8 @@ impl AsidAllocator {
     }
 
     /// The tag CPU `cpu` runs with, `None` when it runs no user address space.
-    pub fn active(&self, cpu: usize) -> Option<AsidTag> {
-        self.cpus.get(cpu).and_then(|state| state.active)
+    pub fn active(&self, slots: &ActiveAsids, cpu: usize) -> Option<AsidTag> {
+        slots.active(cpu, self.cpus.get(cpu)?.active)
     }
 
     /// CPU `cpu` is about to run the address space that owns `tag` (its TTBR0 will
@@ -150,16 +232,19 @@ impl AsidAllocator {
     /// again. Each CPU is told once per roll-over. `Err(OutOfRange)`: `cpu` is not
     /// below [`MAX_CPUS`].
     #[inline]
-    pub fn activate(&mut self, cpu: usize, tag: &mut AsidTag) -> ZxResult<bool> {
+    pub fn activate(&mut self, slots: &ActiveAsids, cpu: usize, tag: &mut AsidTag) -> ZxResult<bool> {
         // Checked first so that a refused call hands out no id.
         if cpu >= MAX_CPUS {
             return Err(ZxError::OutOfRange);
         }
         if tag.generation != self.generation {
-            *tag = self.renew(*tag);
+            *tag = self.renew(slots, *tag);
         }
         let state = self.cpus.get_mut(cpu).ok_or(ZxError::OutOfRange)?;
         state.active = Some(*tag);
+        // Under the lock, so no roll-over's exchange is under way; only this CPU writes
+        // its word otherwise.
+        slots.slots[cpu].store(tag.to_bits(), Ordering::Relaxed);
         Ok(core::mem::take(&mut state.flush_pending))
     }
 
@@ -167,9 +252,16 @@ impl AsidAllocator {
     /// translation walks through TTBR0 are off), so nothing of its needs reserving at
     /// a roll-over. A CPU that keeps the last process's tables while idle does not
     /// call this.
-    pub fn deactivate(&mut self, cpu: usize) -> ZxResult {
+    pub fn deactivate(&mut self, slots: &ActiveAsids, cpu: usize) -> ZxResult {
         let state = self.cpus.get_mut(cpu).ok_or(ZxError::OutOfRange)?;
         state.active = None;
+        // A word a roll-over took stays `SLOT_ROLLED` (the record, now `None`, is what
+        // it stands for): the CPU owes a flush, and only a switch under the lock pays
+        // it, so its next switch must not be a lock-free one. Under the lock no
+        // roll-over is under way, and only this CPU writes its word otherwise.
+        if slots.slots[cpu].load(Ordering::Relaxed) != SLOT_ROLLED {
+            slots.slots[cpu].store(SLOT_NONE, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -181,12 +273,12 @@ impl AsidAllocator {
     /// invalidated its id on every CPU (`TLBI ASIDE1IS`): the next owner gets no flush.
     /// (For a tag of an older generation the invalidation is not needed, but harmless.)
     /// `Err(BadState)`: some CPU still runs it; nothing changes.
-    pub fn release(&mut self, tag: &mut AsidTag) -> ZxResult {
+    pub fn release(&mut self, slots: &ActiveAsids, tag: &mut AsidTag) -> ZxResult {
         if tag.asid == 0 {
             *tag = AsidTag::NONE;
             return Ok(());
         }
-        if self.cpus.iter().any(|state| state.active == Some(*tag)) {
+        if (0..MAX_CPUS).any(|cpu| self.active(slots, cpu) == Some(*tag)) {
             return Err(ZxError::BadState);
         }
         // An id of an older generation was freed by the roll-over already, and may
@@ -199,10 +291,12 @@ impl AsidAllocator {
     }
 
     /// A tag of the current generation for the address space that had `old`.
-    fn renew(&mut self, old: AsidTag) -> AsidTag {
+    fn renew(&mut self, slots: &ActiveAsids, old: AsidTag) -> AsidTag {
         // Still in some CPU's TTBR0 since before the roll-over: its id was reserved
-        // for it. Every CPU that runs it moves to the new generation with it.
-        if old.asid != 0 && self.cpus.iter().any(|state| state.active == Some(old)) {
+        // for it. Every CPU that runs it moves to the new generation with it. (`old` is
+        // of an older generation, and only a word taken by a roll-over can stand for
+        // one, so the recorded tags are where it can be.)
+        if old.asid != 0 && (0..MAX_CPUS).any(|cpu| self.active(slots, cpu) == Some(old)) {
             let renewed = AsidTag { generation: self.generation, asid: old.asid };
             for state in self.cpus.iter_mut().filter(|state| state.active == Some(old)) {
                 state.active = Some(renewed);
@@ -212,7 +306,7 @@ impl AsidAllocator {
         let id = match self.find_free() {
             Some(id) => id,
             None => {
-                self.roll_over();
+                self.roll_over(slots);
                 // Cannot fail: after a roll-over at most MAX_CPUS ids are taken, fewer
                 // than there are (checked at compile time). Id 0 stands in for the
                 // impossible case rather than a panic.
@@ -227,9 +321,20 @@ impl AsidAllocator {
 
     /// Starts a new generation: every id is free but those CPUs run, and every CPU owes
     /// a TLB flush.
-    fn roll_over(&mut self) {
+    fn roll_over(&mut self, slots: &ActiveAsids) {
         // 2^64 roll-overs will not happen; skipping 0 keeps NONE from ever being current.
         self.generation = self.generation.wrapping_add(1).max(1);
+        slots.generation.store(self.generation, Ordering::Relaxed);
+        // Take what every CPU runs out of its word (see the module documentation): a
+        // lock-free switch after this exchange fails, one before it is what is reserved.
+        for (cpu, state) in self.cpus.iter_mut().enumerate() {
+            match slots.slots[cpu].swap(SLOT_ROLLED, Ordering::Relaxed) {
+                // No switch since the last roll-over: the record is what it runs.
+                SLOT_ROLLED => {}
+                SLOT_NONE => state.active = None,
+                bits => state.active = Some(AsidTag::from_bits(bits)),
+            }
+        }
         self.used = [0; MAX_IDS / WORD_BITS];
         self.set_used(0, true);
         let reserved = self.cpus;

@@ -8,8 +8,119 @@ use alloc::vec::Vec;
 use std::collections::BTreeSet;
 use std::vec;
 
+/// The allocator and the per-CPU words, used as the kernel uses them (`kernel::aspace`):
+/// a switch tries the lock-free path first.
+struct Asids {
+    allocator: AsidAllocator,
+    slots: ActiveAsids,
+}
+
+impl Asids {
+    fn new(bits: u8) -> Self {
+        Asids { allocator: AsidAllocator::new(bits), slots: ActiveAsids::new() }
+    }
+    fn activate(&mut self, cpu: usize, tag: &mut AsidTag) -> ZxResult<bool> {
+        if self.slots.try_activate(cpu, *tag) {
+            return Ok(false);
+        }
+        self.allocator.activate(&self.slots, cpu, tag)
+    }
+    fn deactivate(&mut self, cpu: usize) -> ZxResult {
+        self.allocator.deactivate(&self.slots, cpu)
+    }
+    fn release(&mut self, tag: &mut AsidTag) -> ZxResult {
+        self.allocator.release(&self.slots, tag)
+    }
+    fn active(&self, cpu: usize) -> Option<AsidTag> {
+        self.allocator.active(&self.slots, cpu)
+    }
+    fn generation(&self) -> u64 {
+        self.allocator.generation()
+    }
+    fn ids_in_use(&self) -> usize {
+        self.allocator.ids_in_use()
+    }
+    fn bits(&self) -> u8 {
+        self.allocator.bits()
+    }
+    fn capacity(&self) -> usize {
+        self.allocator.capacity()
+    }
+}
+
+#[test]
+fn a_switch_takes_the_lock_free_path_only_when_it_may() {
+    let mut asids = Asids::new(8);
+    let (mut a, _) = fresh(&mut asids, 0);
+    // Current generation, no roll-over since: lock-free, on any CPU.
+    assert!(asids.slots.try_activate(0, a));
+    assert!(asids.slots.try_activate(1, a));
+    assert_eq!((asids.active(0), asids.active(1)), (Some(a), Some(a)));
+    // A tag of no generation, or a CPU past the limit: the lock.
+    assert!(!asids.slots.try_activate(0, AsidTag::NONE));
+    assert!(!asids.slots.try_activate(MAX_CPUS, a));
+    // Going idle keeps the lock-free path open (no flush is owed).
+    asids.deactivate(1).unwrap();
+    assert_eq!(asids.active(1), None);
+    assert!(asids.slots.try_activate(1, a));
+    // After a roll-over every CPU goes through the lock once (and flushes there).
+    while asids.generation() == 1 {
+        fresh(&mut asids, 2);
+    }
+    for cpu in 0..MAX_CPUS {
+        assert!(!asids.slots.try_activate(cpu, a), "cpu {cpu}");
+    }
+    // Idle after the roll-over: still through the lock, still owing the flush.
+    asids.deactivate(3).unwrap();
+    let (mut b, _) = fresh(&mut asids, 4);
+    assert!(!asids.slots.try_activate(3, b));
+    assert_eq!(asids.activate(3, &mut b), Ok(true));
+    assert!(asids.slots.try_activate(3, b), "flushed: lock-free again");
+    // `a` is of the old generation: the lock renews it (its id was reserved: CPUs 0 and
+    // 1 still run it), then the lock-free path takes it.
+    let old_id = a.asid();
+    assert_eq!(asids.activate(0, &mut a), Ok(true));
+    assert_eq!((a.asid(), a.generation()), (old_id, 2));
+    assert!(asids.slots.try_activate(0, a));
+}
+
+#[test]
+fn a_lock_free_switch_and_a_roll_over_are_ordered_on_the_cpu_word() {
+    // The compare-and-swap of a lock-free switch on CPU 1 lands before or after the
+    // roll-over's exchange of CPU 1's word (another CPU rolls over meanwhile).
+    for switch_first in [true, false] {
+        let mut asids = Asids::new(8);
+        let (a, _) = fresh(&mut asids, 0);
+        let (b, _) = fresh(&mut asids, 1);
+        asids.deactivate(0).unwrap();
+        // CPU 1 starts its switch to `a`: it reads its word and the generation.
+        let word = asids.slots.slots[1].load(Ordering::Relaxed);
+        assert!(word != SLOT_ROLLED && a.generation() == asids.slots.generation.load(Ordering::Relaxed));
+        let cas = |asids: &Asids| {
+            asids.slots.slots[1].compare_exchange(word, a.to_bits(), Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        };
+        let switched = if switch_first { cas(&asids) } else { false };
+        // CPU 2 exhausts the generation.
+        let mut newer = Vec::new();
+        while asids.generation() == 1 {
+            newer.push(fresh(&mut asids, 2).0);
+        }
+        if switch_first {
+            assert!(switched);
+            // CPU 1 runs `a`, whose id was reserved: no new tag has it.
+            assert!(newer.iter().filter(|t| t.generation() == 2).all(|t| t.asid() != a.asid()));
+            assert_eq!(asids.active(1), Some(a));
+        } else {
+            assert!(!cas(&asids), "the roll-over took the word: the switch must take the lock");
+            // CPU 1 still runs `b`, whose id was reserved instead.
+            assert!(newer.iter().filter(|t| t.generation() == 2).all(|t| t.asid() != b.asid()));
+            assert_eq!(asids.active(1), Some(b));
+        }
+    }
+}
+
 /// Activates a fresh address space on `cpu` and returns its tag.
-fn fresh(allocator: &mut AsidAllocator, cpu: usize) -> (AsidTag, bool) {
+fn fresh(allocator: &mut Asids, cpu: usize) -> (AsidTag, bool) {
     let mut tag = AsidTag::NONE;
     let flush = allocator.activate(cpu, &mut tag).unwrap();
     (tag, flush)
@@ -17,20 +128,20 @@ fn fresh(allocator: &mut AsidAllocator, cpu: usize) -> (AsidTag, bool) {
 
 #[test]
 fn widths_and_capacities() {
-    assert_eq!((AsidAllocator::new(8).bits(), AsidAllocator::new(8).capacity()), (8, 255));
-    assert_eq!((AsidAllocator::new(16).bits(), AsidAllocator::new(16).capacity()), (16, 65_535));
+    assert_eq!((Asids::new(8).bits(), Asids::new(8).capacity()), (8, 255));
+    assert_eq!((Asids::new(16).bits(), Asids::new(16).capacity()), (16, 65_535));
     // Anything else falls back to the 8-bit ids every CPU has.
     for bits in [0, 4, 12, 17, 255] {
-        assert_eq!(AsidAllocator::new(bits).bits(), 8, "{bits}");
+        assert_eq!(Asids::new(bits).bits(), 8, "{bits}");
     }
-    let allocator = AsidAllocator::new(8);
+    let allocator = Asids::new(8);
     assert_eq!((allocator.generation(), allocator.ids_in_use()), (1, 0));
     assert_eq!(AsidTag::default(), AsidTag::NONE);
 }
 
 #[test]
 fn ids_run_from_1_and_0_is_never_handed_out() {
-    let mut allocator = AsidAllocator::new(8);
+    let mut allocator = Asids::new(8);
     let mut seen = BTreeSet::new();
     for _ in 0..255 {
         let (tag, flush) = fresh(&mut allocator, 0);
@@ -44,7 +155,7 @@ fn ids_run_from_1_and_0_is_never_handed_out() {
 
 #[test]
 fn a_tag_of_the_current_generation_is_kept() {
-    let mut allocator = AsidAllocator::new(8);
+    let mut allocator = Asids::new(8);
     let (mut tag, _) = fresh(&mut allocator, 0);
     let first = tag;
     for cpu in [0, 1, 2, 0, 7] {
@@ -57,7 +168,7 @@ fn a_tag_of_the_current_generation_is_kept() {
 
 #[test]
 fn exhaustion_rolls_over_and_every_cpu_flushes_once() {
-    let mut allocator = AsidAllocator::new(8);
+    let mut allocator = Asids::new(8);
     let mut tags: Vec<AsidTag> = (0..255).map(|_| fresh(&mut allocator, 0).0).collect();
     // CPU 0 runs the last one; CPU 1 ran nothing user.
     let running = *tags.last().unwrap();
@@ -89,7 +200,7 @@ fn exhaustion_rolls_over_and_every_cpu_flushes_once() {
 
 #[test]
 fn ids_running_at_a_roll_over_are_reserved_for_their_owners() {
-    let mut allocator = AsidAllocator::new(8);
+    let mut allocator = Asids::new(8);
     let (mut a, _) = fresh(&mut allocator, 0);
     let (mut b, _) = fresh(&mut allocator, 1);
     // The same address space on two CPUs (two threads of one process).
@@ -119,7 +230,7 @@ fn ids_running_at_a_roll_over_are_reserved_for_their_owners() {
 
 #[test]
 fn an_id_no_cpu_runs_is_not_reserved() {
-    let mut allocator = AsidAllocator::new(8);
+    let mut allocator = Asids::new(8);
     let (mut a, _) = fresh(&mut allocator, 0);
     let a_id = a.asid();
     allocator.deactivate(0).unwrap();
@@ -142,7 +253,7 @@ fn an_id_no_cpu_runs_is_not_reserved() {
 
 #[test]
 fn released_ids_are_reused_without_a_roll_over() {
-    let mut allocator = AsidAllocator::new(8);
+    let mut allocator = Asids::new(8);
     let mut tags: Vec<AsidTag> = (0..255).map(|_| fresh(&mut allocator, 0).0).collect();
     allocator.deactivate(0).unwrap();
     let freed = tags[16].asid();
@@ -155,7 +266,7 @@ fn released_ids_are_reused_without_a_roll_over() {
 
 #[test]
 fn a_released_id_rests_while_others_are_free() {
-    let mut allocator = AsidAllocator::new(16);
+    let mut allocator = Asids::new(16);
     let (mut a, _) = fresh(&mut allocator, 0);
     allocator.deactivate(0).unwrap();
     let id = a.asid();
@@ -166,7 +277,7 @@ fn a_released_id_rests_while_others_are_free() {
 
 #[test]
 fn release_refuses_a_running_address_space_and_is_otherwise_safe() {
-    let mut allocator = AsidAllocator::new(8);
+    let mut allocator = Asids::new(8);
     let (mut a, _) = fresh(&mut allocator, 2);
     let before = a;
     assert_eq!(allocator.release(&mut a), Err(ZxError::BadState));
@@ -189,7 +300,7 @@ fn release_refuses_a_running_address_space_and_is_otherwise_safe() {
 
 #[test]
 fn cpus_past_the_limit_are_refused() {
-    let mut allocator = AsidAllocator::new(8);
+    let mut allocator = Asids::new(8);
     let mut tag = AsidTag::NONE;
     assert_eq!(allocator.activate(MAX_CPUS, &mut tag), Err(ZxError::OutOfRange));
     assert_eq!(tag, AsidTag::NONE);
@@ -199,7 +310,7 @@ fn cpus_past_the_limit_are_refused() {
 
 #[test]
 fn sixteen_bit_ids_fill_up_and_roll_over_too() {
-    let mut allocator = AsidAllocator::new(16);
+    let mut allocator = Asids::new(16);
     let mut seen = vec![false; 1 << 16];
     for _ in 0..65_535 {
         let (tag, flush) = fresh(&mut allocator, 0);
@@ -231,7 +342,7 @@ fn model_run(bits: u8, cpus: usize, max_spaces: usize, steps: usize, seed: u64) 
     /// A TLB entry: (id, address space, version of its mappings).
     type Entry = (u16, u32, u32);
 
-    let mut allocator = AsidAllocator::new(bits);
+    let mut allocator = Asids::new(bits);
     let mut state = seed;
     let mut next = move || {
         // xorshift64*
@@ -347,7 +458,7 @@ fn randomized_model_run_with_few_cpus_and_16_bit_ids() {
 
 #[test]
 fn a_tag_survives_its_one_word_form() {
-    let mut allocator = AsidAllocator::new(16);
+    let mut allocator = Asids::new(16);
     for cpu in 0..3 {
         let (tag, _) = fresh(&mut allocator, cpu);
         assert_eq!(AsidTag::from_bits(tag.to_bits()), tag);
