@@ -87,20 +87,28 @@ enum Watcher {
     /// A thread waiting on this one object (`zx_object_wait_one`), kept inline so that
     /// such a wait allocates nothing: it records every state it is told of in the
     /// thread's wait cell (`WaitNode::note_seen`) and ends the wait on a signal of
-    /// `mask` or the closing of the handle `serial`.
-    Thread { node: WaitNode, mask: u32, serial: u64 },
+    /// `mask` or the closing of the handle `serial`. The node is `Some` while the entry
+    /// is in the list: the step that ends the wait takes it out and hands its thread
+    /// reference to the wake (the run queue keeps it), and the entry leaves the list in
+    /// that same step.
+    Thread { node: Option<WaitNode>, mask: u32, serial: u64 },
     /// Any other observer (a `wait_many` item, a port registration).
     Other(Arc<dyn Observer>),
 }
 
 impl Watcher {
-    /// As [`Observer::on_signals`].
-    fn on_signals(&self, signals: u32) -> bool {
+    /// As [`Observer::on_signals`]; a thread's entry that is done has given its node to
+    /// the wake.
+    #[inline(always)]
+    fn on_signals(&mut self, signals: u32) -> bool {
         match self {
             Watcher::Thread { node, mask, .. } => {
-                node.note_seen(signals);
-                if signals & mask != 0 {
-                    node.wake(WakeReason::Satisfied);
+                let Some(waiting) = node else { return true };
+                waiting.note_seen(signals);
+                if signals & *mask != 0 {
+                    if let Some(waiting) = node.take() {
+                        waiting.wake_owned(WakeReason::Satisfied);
+                    }
                     return true;
                 }
                 false
@@ -109,16 +117,17 @@ impl Watcher {
         }
     }
 
-
     /// As [`Observer::on_handle_closed`].
-    fn on_handle_closed(&self, closed: u64) -> bool {
+    fn on_handle_closed(&mut self, closed: u64) -> bool {
         match self {
             Watcher::Thread { node, serial, .. } => {
                 if *serial != closed {
                     return false;
                 }
-                node.note_seen(signal::HANDLE_CLOSED);
-                node.wake(WakeReason::Canceled);
+                if let Some(waiting) = node.take() {
+                    waiting.note_seen(signal::HANDLE_CLOSED);
+                    waiting.wake_owned(WakeReason::Canceled);
+                }
                 true
             }
             Watcher::Other(o) => o.on_handle_closed(closed),
@@ -205,7 +214,7 @@ impl ObjectBase {
                 // bit), so a store does.
                 self.word.store(new, Ordering::Release);
                 let signals = signal_word::signals(new);
-                observers.retain(|o| !o.on_signals(signals));
+                observers.retain_mut(|o| !o.on_signals(signals));
                 if observers.is_empty() {
                     self.word.store(signal_word::with_observed(new, false), Ordering::Release);
                 }
@@ -287,7 +296,7 @@ impl ObjectBase {
             drop(observers);
             return Err(ZxError::NoMemory);
         }
-        observers.push(Watcher::Thread { node, mask, serial });
+        observers.push(Watcher::Thread { node: Some(node), mask, serial });
         Ok(now)
     }
 
@@ -297,7 +306,7 @@ impl ObjectBase {
     /// cell is its own again.
     pub fn remove_waiter(&self, wait: WaitRef) -> u32 {
         let mut observers = self.observers.lock();
-        if let Some(at) = observers.iter().position(|o| matches!(o, Watcher::Thread { node: n, .. } if wait.is(n))) {
+        if let Some(at) = observers.iter().position(|o| matches!(o, Watcher::Thread { node: Some(n), .. } if wait.is(n))) {
             let entry = observers.remove(at);
             self.unregister_if_empty(&mut observers);
             drop(observers);
@@ -328,7 +337,7 @@ impl ObjectBase {
     #[inline(never)]
     fn cancel_waits_through(&self, serial: u64) {
         let mut observers = self.observers.lock();
-        observers.retain(|o| !o.on_handle_closed(serial));
+        observers.retain_mut(|o| !o.on_handle_closed(serial));
         self.unregister_if_empty(&mut observers);
     }
 }

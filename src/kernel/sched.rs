@@ -136,7 +136,7 @@ impl WaitNode {
         self.as_ref().wake(reason)
     }
 
-    /// As [`WaitNode::wake`], consuming the node (a futex queue entry): its thread
+    /// As [`WaitNode::wake`], consuming the node (a futex queue entry, a `wait_one` observer entry): its thread
     /// reference is the one the run queue keeps, not a new count and a dropped one.
     pub fn wake_owned(self, reason: WakeReason) -> bool {
         if !self.end(reason) {
