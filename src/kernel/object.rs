@@ -235,7 +235,7 @@ impl ObjectBase {
     /// is what orders the registration against lock-free updates; see
     /// [`ObjectBase::update_signals`]).
     #[inline(always)]
-    fn register(&self, _observers: &mut Vec<Watcher>) -> u32 {
+    fn register(&self, _observers: &[Watcher]) -> u32 {
         signal_word::signals(self.word.fetch_or(signal_word::OBSERVED, Ordering::AcqRel))
     }
 
@@ -244,7 +244,7 @@ impl ObjectBase {
     /// lock's holder changes the bit, so the list and the bit agree whenever the lock is
     /// free.
     #[inline(always)]
-    fn unregister_if_empty(&self, observers: &mut Vec<Watcher>) {
+    fn unregister_if_empty(&self, observers: &[Watcher]) {
         if observers.is_empty() {
             self.word.fetch_and(!signal_word::OBSERVED, Ordering::AcqRel);
         }
@@ -254,15 +254,15 @@ impl ObjectBase {
     /// that call says it is not done yet. Returns the signals at registration.
     pub fn add_observer(&self, observer: Arc<dyn Observer>) -> ZxResult<u32> {
         let mut observers = self.observers.lock();
-        let now = self.register(&mut observers);
+        let now = self.register(&observers);
         if !observer.on_signals(now) {
             if observers.try_reserve(1).is_err() {
-                self.unregister_if_empty(&mut observers);
+                self.unregister_if_empty(&observers);
                 return Err(ZxError::NoMemory);
             }
             observers.push(Watcher::Other(observer));
         }
-        self.unregister_if_empty(&mut observers);
+        self.unregister_if_empty(&observers);
         Ok(now)
     }
 
@@ -270,7 +270,7 @@ impl ObjectBase {
     pub fn remove_observer(&self, observer: &Arc<dyn Observer>) -> u32 {
         let mut observers = self.observers.lock();
         observers.retain(|o| !matches!(o, Watcher::Other(o) if Arc::ptr_eq(o, observer)));
-        self.unregister_if_empty(&mut observers);
+        self.unregister_if_empty(&observers);
         self.signals()
     }
 
@@ -283,16 +283,16 @@ impl ObjectBase {
     /// process's thread lists count it, so nothing is freed under the signal lock.
     pub fn add_waiter(&self, node: WaitNode, mask: u32, serial: u64) -> ZxResult<u32> {
         let mut observers = self.observers.lock();
-        let now = self.register(&mut observers);
+        let now = self.register(&observers);
         node.note_seen(now);
         if now & mask != 0 {
             node.wake(WakeReason::Satisfied);
-            self.unregister_if_empty(&mut observers);
+            self.unregister_if_empty(&observers);
             drop(observers);
             return Ok(now);
         }
         if observers.len() == observers.capacity() && observers.try_reserve(1).is_err() {
-            self.unregister_if_empty(&mut observers);
+            self.unregister_if_empty(&observers);
             drop(observers);
             return Err(ZxError::NoMemory);
         }
@@ -306,9 +306,11 @@ impl ObjectBase {
     /// cell is its own again.
     pub fn remove_waiter(&self, wait: WaitRef) -> u32 {
         let mut observers = self.observers.lock();
-        if let Some(at) = observers.iter().position(|o| matches!(o, Watcher::Thread { node: Some(n), .. } if wait.is(n))) {
+        if let Some(at) =
+            observers.iter().position(|o| matches!(o, Watcher::Thread { node: Some(n), .. } if wait.is(n)))
+        {
             let entry = observers.remove(at);
-            self.unregister_if_empty(&mut observers);
+            self.unregister_if_empty(&observers);
             drop(observers);
             drop(entry);
             return self.signals();
@@ -338,7 +340,7 @@ impl ObjectBase {
     fn cancel_waits_through(&self, serial: u64) {
         let mut observers = self.observers.lock();
         observers.retain_mut(|o| !o.on_handle_closed(serial));
-        self.unregister_if_empty(&mut observers);
+        self.unregister_if_empty(&observers);
     }
 }
 
