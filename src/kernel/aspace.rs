@@ -93,6 +93,8 @@ static ACTIVE_ASIDS: ActiveAsids = ActiveAsids::new();
 /// on every CPU; the allocator is sized once, by the boot CPU. `narrow` (the
 /// command-line word `asid8`, for tests) hands out only 8-bit ids even then, so that
 /// the roll-over (`sched::asid`) comes after 255 address spaces instead of 65,535.
+/// The boot CPU calls it before any address space is activated, so the new allocator
+/// and `ACTIVE_ASIDS` (no CPU running a tag, generation 1) agree.
 pub fn init_asids(boot_cpu: bool, narrow: bool) {
     let bits = mmu::enable_wide_asids();
     if boot_cpu {
