@@ -224,6 +224,13 @@ impl<'a> WaitRef<'a> {
         self.thread.wait.seen.load(Ordering::Acquire)
     }
 
+    /// Whether the wait is still open: [`WaitRef::reason`] is `None` (one compare of
+    /// the word, without decoding a reason).
+    #[inline(always)]
+    pub fn is_open(self) -> bool {
+        self.thread.wait.word.load(Ordering::Acquire) == wait_word::open(self.seq)
+    }
+
     /// As [`WaitNode::reason`].
     pub fn reason(self) -> Option<WakeReason> {
         match wait_word::reason(self.thread.wait.word.load(Ordering::Acquire), self.seq) {
@@ -686,7 +693,7 @@ fn reschedule(outcome: Outcome) {
                 if p.kill_pending() {
                     node.end(WakeReason::Killed);
                 }
-                if node.reason().is_some() {
+                if !node.is_open() {
                     // Woken before it could sleep.
                     run.switch_in(&s, now);
                     return;

@@ -145,13 +145,10 @@ fn wait_single(
         me.note_seen(extra);
     }
     base.add_waiter(node, mask, serial)?;
-    let reason = match me.reason() {
-        Some(reason) => reason,
-        None => sched::block(
-            me,
-            thread_state::BLOCKED_WAIT_ONE,
-            if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline },
-        ),
+    let reason = if me.is_open() {
+        sched::block(me, thread_state::BLOCKED_WAIT_ONE, if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline })
+    } else {
+        me.reason().unwrap_or(WakeReason::Canceled)
     };
     // Only the entry ends this wait with SATISFIED (a matching signal) or CANCELED (its
     // handle closed), and it is removed from the list in that same step under the
