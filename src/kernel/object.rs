@@ -146,6 +146,31 @@ impl ObjectBase {
         }
     }
 
+    /// The object's life ends while its memory is kept for a later object of the same
+    /// type (a kept VMO object, see `vm_object::VmoObjectSlab`): it leaves the live
+    /// count as its drop would, and [`ObjectBase::renew`] brings it back.
+    pub fn retire(&self) {
+        LIVE_OBJECTS[self.obj_type as usize].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A retired base made the base of a new object with `koid` and no signals, as
+    /// [`ObjectBase::with_koid`] would make it: false (and nothing changed) if an
+    /// observer is still registered, which a retired object with no handle, no other
+    /// reference and no weak one cannot have (every observer is tied to a handle and
+    /// leaves when it closes), so the caller makes a new object instead.
+    pub fn renew(&mut self, koid: u64) -> bool {
+        let state = self.signals.get_mut();
+        if !state.observers.is_empty() {
+            return false;
+        }
+        state.signals = 0;
+        *self.current.get_mut() = 0;
+        *self.handles.get_mut() = 0;
+        self.koid = koid;
+        LIVE_OBJECTS[self.obj_type as usize].fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
     /// The object's koid.
     pub fn koid(&self) -> u64 {
         self.koid

@@ -228,10 +228,11 @@ fn kmem_stats(k: &Kernel) -> [u64; 9] {
     let vmo = k.vmos.committed_frames_total() * crate::abi::PAGE_SIZE;
     let mmu = k.user_table_pages * crate::abi::PAGE_SIZE;
     let heap_total = k.heap_bytes;
-    // The page lists the VMO store keeps for reuse count as free, like the heap's own
-    // small-block lists.
+    // The page lists the VMO store keeps for reuse and the retired VMO objects count as
+    // free, like the heap's own small-block lists.
     let spare: u64 =
-        k.vmos.spare_lists().held_blocks().map(|b| crate::arch::aarch64::heap::block_bytes(b) as u64).sum();
+        k.vmos.spare_lists().held_blocks().map(|b| crate::arch::aarch64::heap::block_bytes(b) as u64).sum::<u64>()
+            + k.vmo_objects.retired_bytes();
     let heap_free = heap_total.saturating_sub(crate::arch::aarch64::heap::used_bytes()) + spare;
     let wired = total.saturating_sub(free).saturating_sub(vmo).saturating_sub(mmu).saturating_sub(heap_total);
     let ipc = crate::kernel::ipc::ipc_bytes();
