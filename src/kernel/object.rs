@@ -158,6 +158,7 @@ impl ObjectBase {
     /// observer is still registered, which a retired object with no handle, no other
     /// reference and no weak one cannot have (every observer is tied to a handle and
     /// leaves when it closes), so the caller makes a new object instead.
+    #[inline(always)]
     pub fn renew(&mut self, koid: u64) -> bool {
         let state = self.signals.get_mut();
         if !state.observers.is_empty() {

@@ -7,7 +7,7 @@ use super::{Kernel, with_kernel};
 use crate::abi::{obj_type, signal};
 use crate::error::ZxResult;
 use crate::vm::region::RegionId;
-use crate::vm::vmo::VmoId;
+use crate::vm::vmo::{VmoId, VmoStore};
 use alloc::sync::Arc;
 use core::alloc::Layout;
 
@@ -31,6 +31,20 @@ impl VmoObject {
     /// The VMO in the store.
     pub fn id(&self) -> VmoId {
         self.id
+    }
+
+    /// A retired object of the slab, which the caller reached with no other reference
+    /// (`Arc::get_mut`), made the object of the VMO `id`, `koid`. False (nothing
+    /// changed) if an observer is left over, which cannot happen (see
+    /// [`ObjectBase::renew`]): then the entry stays out of use for good and the VMO
+    /// gets a new object.
+    #[inline(always)]
+    fn renew(&mut self, id: VmoId, koid: u64) -> bool {
+        if !self.base.renew(koid) {
+            return false;
+        }
+        self.id = id;
+        true
     }
 
     /// Gives the VMO's store reference back (the object's end, or its retirement into
@@ -80,27 +94,52 @@ pub struct VmoObjectSlab {
     entries: [Option<Arc<VmoObject>>; SLAB_ENTRIES],
     /// Bit `i`: entry `i` holds a retired object.
     retired: u32,
+    /// Bit `i` (of a retired entry): its object still holds its VMO's reference, the VMO
+    /// parked in the store for the next `zx_vmo_create` ([`VmoStore::parkable`]).
+    parked: u32,
 }
 
 impl VmoObjectSlab {
     /// An empty slab.
     pub const fn new() -> Self {
-        VmoObjectSlab { entries: [const { None }; SLAB_ENTRIES], retired: 0 }
+        VmoObjectSlab { entries: [const { None }; SLAB_ENTRIES], retired: 0, parked: 0 }
     }
 
-    /// The object for the VMO `id` (koid `koid`) the store just made: a retired one
-    /// renewed, or a new one, kept in an empty entry if there is one.
-    pub fn object_for(&mut self, id: VmoId, koid: u64) -> Arc<VmoObject> {
-        if self.retired != 0 {
-            let at = self.retired.trailing_zeros() as usize;
+    /// `zx_vmo_create` past the syscall's own checks: a VMO of `size` with `options`
+    /// and its object, with the errors of [`VmoStore::create`]. The first retired
+    /// object that kept its VMO parked is renewed with it ([`VmoStore::renew_parked`]:
+    /// no slot is emptied and filled again); otherwise the store makes the VMO and
+    /// [`VmoObjectSlab::object_for`] its object.
+    pub fn create(&mut self, vmos: &mut VmoStore, koid: u64, size: u64, options: u32) -> ZxResult<Arc<VmoObject>> {
+        if self.parked != 0 {
+            let at = self.parked.trailing_zeros() as usize;
             if let Some(Some(entry)) = self.entries.get_mut(at)
                 && let Some(object) = Arc::get_mut(entry)
             {
-                // Either way the entry leaves the retired set: renewed, or (an observer
-                // left over, which cannot happen) kept out of use for good.
+                let id = vmos.renew_parked(object.id, koid, size, options)?;
+                self.parked &= !(1 << at);
                 self.retired &= !(1 << at);
-                if object.base.renew(koid) {
-                    object.id = id;
+                if object.renew(id, koid) {
+                    return Ok(entry.clone());
+                }
+                return Ok(Self::make(&mut self.entries, id, koid));
+            }
+        }
+        let id = vmos.create(koid, size, options)?;
+        Ok(self.object_for(id, koid))
+    }
+
+    /// The object for the VMO `id` (koid `koid`) the store just made: a retired one
+    /// that keeps no VMO renewed, or a new one, kept in an empty entry if there is one.
+    pub fn object_for(&mut self, id: VmoId, koid: u64) -> Arc<VmoObject> {
+        let unparked = self.retired & !self.parked;
+        if unparked != 0 {
+            let at = unparked.trailing_zeros() as usize;
+            if let Some(Some(entry)) = self.entries.get_mut(at)
+                && let Some(object) = Arc::get_mut(entry)
+            {
+                self.retired &= !(1 << at);
+                if object.renew(id, koid) {
                     return entry.clone();
                 }
             }
@@ -126,20 +165,26 @@ impl VmoObjectSlab {
     /// retires it if nothing else refers to it (see the type's comment) and says so;
     /// otherwise the entry's reference comes back, for the caller to drop once the VM
     /// lock is released (it is never the last one).
-    fn retire(&mut self, object: &VmoObject) -> Result<(), Option<Arc<VmoObject>>> {
+    fn retire(&mut self, object: &VmoObject) -> Result<usize, Option<Arc<VmoObject>>> {
         let at = object.entry as usize;
         let Some(slot) = self.entries.get_mut(at) else { return Err(None) };
         match slot {
             Some(entry) if core::ptr::eq(Arc::as_ptr(entry), object) => {
                 if Arc::strong_count(entry) == 2 && Arc::weak_count(entry) == 0 {
                     self.retired |= 1 << at;
-                    Ok(())
+                    Ok(at)
                 } else {
                     Err(slot.take())
                 }
             }
             _ => Err(None),
         }
+    }
+
+    /// VMOs parked in the store by retired objects: not VMOs of the system (they are
+    /// left out of the store's count wherever it is reported).
+    pub fn parked_count(&self) -> usize {
+        self.parked.count_ones() as usize
     }
 
     /// Heap bytes held by retired objects.
@@ -173,8 +218,14 @@ impl KernelObject for VmoObject {
             return;
         }
         let unkept = with_kernel(|k| match k.vmo_objects.retire(self) {
-            Ok(()) => {
-                Self::release_in(k, self.id);
+            Ok(at) => {
+                // A VMO that nothing else names and that holds nothing stays with its
+                // object for the next create; any other is released as the drop would.
+                if k.vmos.parkable(self.id) {
+                    k.vmo_objects.parked |= 1 << at;
+                } else {
+                    Self::release_in(k, self.id);
+                }
                 self.base.retire();
                 None
             }
@@ -190,6 +241,13 @@ impl KernelObject for VmoObject {
         with_kernel(|k| k.vmos.set_name(self.id, name));
         Ok(())
     }
+}
+
+/// VMOs of the system: the store's, less those parked by retired objects (see
+/// [`VmoObjectSlab`]), for the leak checks (FERRITE_OBJECT_COUNTS, the first process's
+/// exit line).
+pub fn vmo_count(k: &Kernel) -> usize {
+    k.vmos.vmo_count() - k.vmo_objects.parked_count()
 }
 
 /// Signals of a VMO: the store's (ZERO_CHILDREN) and the user signals.

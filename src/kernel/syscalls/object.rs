@@ -91,7 +91,7 @@ pub fn get_info(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, ac
         }
         info::FERRITE_OBJECT_COUNTS => {
             downcast::<crate::kernel::object::Resource>(&object)?;
-            let store_vmos = with_kernel(|k| k.vmos.vmo_count()) as u64;
+            let store_vmos = with_kernel(|k| crate::kernel::vm_object::vmo_count(k)) as u64;
             record.u64(0, store_vmos);
             for ty in 1..crate::kernel::object::LIVE_OBJECT_TYPES {
                 record.u64(ty * 8, crate::kernel::object::live_objects(ty));

@@ -22,7 +22,7 @@ pub fn create(c: &Caller, size: u64, options: u32, out: u64) -> ZxResult {
     crate::vm::vmo::round_size(size)?;
     super::ensure_heap_headroom()?;
     let koid = new_koid();
-    let object = with_kernel(|k| k.vmos.create(koid, size, options).map(|id| k.vmo_objects.object_for(id, koid)))?;
+    let object = with_kernel(|k| k.vmo_objects.create(&mut k.vmos, koid, size, options))?;
     give(c, object, rights::DEFAULT_VMO, out)
 }
 

@@ -429,7 +429,7 @@ impl Process {
                 crate::kernel::aspace::audit_write_xor_execute(k, self.aspace_id);
             }
             crate::kernel::aspace::destroy(k, self.aspace_id);
-            (mappings, k.vmos.vmo_count())
+            (mappings, crate::kernel::vm_object::vmo_count(k))
         });
         self.job.remove_process(self);
         self.base.update_signals(0, signal::TASK_TERMINATED);
