@@ -146,14 +146,10 @@ impl ObjectBase {
         }
     }
 
-    /// The object's life ends while its memory is kept for a later object of the same
-    /// type (a kept VMO object, see `vm_object::VmoObjectSlab`): it leaves the live
-    /// count as its drop would, and [`ObjectBase::renew`] brings it back.
-    pub fn retire(&self) {
-        LIVE_OBJECTS[self.obj_type as usize].fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// A retired base made the base of a new object with `koid` and no signals, as
+    /// The base of an object whose life ended while its memory was kept for a later
+    /// object of the same type (a retired VMO object, see `vm_object::VmoObjectSlab`,
+    /// which stays in the live count while retired: the count reported leaves the
+    /// retired ones out) made the base of a new object with `koid` and no signals, as
     /// [`ObjectBase::with_koid`] would make it: false (and nothing changed) if an
     /// observer is still registered, which a retired object with no handle, no other
     /// reference and no weak one cannot have (every observer is tied to a handle and
@@ -168,7 +164,6 @@ impl ObjectBase {
         *self.current.get_mut() = 0;
         *self.handles.get_mut() = 0;
         self.koid = koid;
-        LIVE_OBJECTS[self.obj_type as usize].fetch_add(1, Ordering::Relaxed);
         true
     }
 

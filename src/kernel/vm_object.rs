@@ -67,7 +67,8 @@ impl Drop for VmoObject {
 const SLAB_ENTRIES: usize = 16;
 
 /// VMO objects kept for reuse, so that a VMO's create and close allocate and free no
-/// `Arc` (Bonwick's slab, as the VMO store keeps its lone VMOs in their slots).
+/// `Arc` and, for a VMO that never held a page, empty and refill no store slot
+/// (Bonwick's slab, as the VMO store keeps its lone VMOs in their slots).
 ///
 /// Each entry holds one reference to a VMO object made for it. While the object has
 /// handles it is an ordinary object with one extra reference. When its last handle
@@ -76,20 +77,27 @@ const SLAB_ENTRIES: usize = 16;
 /// (strong count 2, no weak one), nothing else can reach the object any more: a
 /// reference or a weak one is only made from one, the handle is already out of every
 /// table, and the entry is only read under the VM lock, which is held. Then the object
-/// is retired: its VMO's store reference goes back (what its drop would do), it leaves
-/// the live count, and the entry is marked released. The closing handle's reference
-/// goes a moment later and the entry's is the only one, so the next create takes the
-/// object with `Arc::get_mut` (which checks exactly that, with acquire ordering after
-/// every earlier owner's release) and renews it ([`ObjectBase::renew`]). If another
-/// reference or a weak one exists at the last close (a call under way with a counted
-/// reference, a port's registration), the entry lets go of the object instead (never
-/// its last reference: the closing handle holds one), and the object ends as any other
-/// when the last reference goes. A create that finds no released entry (or one whose
-/// closing handle has not let go yet, on another CPU) makes a new object, in an empty
-/// entry if there is one.
+/// is retired (the entry is marked so) and its VMO either parked (it keeps its one
+/// reference, the VMO stays as it is in the store: [`VmoStore::parkable`], a VMO that
+/// nothing else names and that holds nothing) or released (what the object's drop
+/// would do). The closing handle's reference goes a moment later and the entry's is
+/// the only one, so the next create takes the object with `Arc::get_mut` (which
+/// checks exactly that, with acquire ordering after every earlier owner's release) and
+/// renews it ([`ObjectBase::renew`]), with its parked VMO renewed in place
+/// ([`VmoStore::renew_parked`], under a new id). If another reference or a weak one
+/// exists at the last close (a call under way with a counted reference, a port's
+/// registration), the entry lets go of the object instead (never its last reference:
+/// the closing handle holds one), and the object ends as any other when the last
+/// reference goes. A create that finds no retired entry (or one whose closing handle
+/// has not let go yet, on another CPU) makes a new object, in an empty entry if there
+/// is one.
 ///
-/// Retired objects are heap blocks in use that belong to no object: KMEM_STATS counts
-/// them as free ([`VmoObjectSlab::retired_bytes`]), as it counts the heap's own lists.
+/// What is reported leaves the retired objects out: they are heap blocks in use that
+/// belong to no object, which KMEM_STATS counts as free
+/// ([`VmoObjectSlab::retired_bytes`]), as it counts the heap's own lists; they stay in
+/// the live count of VMO objects (no atomic update at each retirement and renewal),
+/// from which FERRITE_OBJECT_COUNTS subtracts them ([`VmoObjectSlab::retired_count`]);
+/// and parked VMOs are left out of the store's VMO count ([`vmo_count`]).
 pub struct VmoObjectSlab {
     entries: [Option<Arc<VmoObject>>; SLAB_ENTRIES],
     /// Bit `i`: entry `i` holds a retired object.
@@ -187,6 +195,12 @@ impl VmoObjectSlab {
         self.parked.count_ones() as usize
     }
 
+    /// Retired objects: still in the live count of VMO objects (they are never
+    /// dropped), left out of it where it is reported.
+    pub fn retired_count(&self) -> u64 {
+        u64::from(self.retired.count_ones())
+    }
+
     /// Heap bytes held by retired objects.
     pub fn retired_bytes(&self) -> u64 {
         let arc_inner = Layout::new::<[usize; 2]>().extend(Layout::new::<VmoObject>()).map(|(l, _)| l.pad_to_align());
@@ -226,7 +240,6 @@ impl KernelObject for VmoObject {
                 } else {
                     Self::release_in(k, self.id);
                 }
-                self.base.retire();
                 None
             }
             Err(unkept) => unkept,

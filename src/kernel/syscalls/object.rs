@@ -91,10 +91,13 @@ pub fn get_info(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, ac
         }
         info::FERRITE_OBJECT_COUNTS => {
             downcast::<crate::kernel::object::Resource>(&object)?;
-            let store_vmos = with_kernel(|k| crate::kernel::vm_object::vmo_count(k)) as u64;
-            record.u64(0, store_vmos);
+            let (store_vmos, retired_vmo_objects) =
+                with_kernel(|k| (crate::kernel::vm_object::vmo_count(k), k.vmo_objects.retired_count()));
+            record.u64(0, store_vmos as u64);
             for ty in 1..crate::kernel::object::LIVE_OBJECT_TYPES {
-                record.u64(ty * 8, crate::kernel::object::live_objects(ty));
+                // Retired VMO objects wait for reuse: no live objects.
+                let retired = if ty == crate::abi::obj_type::VMO as usize { retired_vmo_objects } else { 0 };
+                record.u64(ty * 8, crate::kernel::object::live_objects(ty).saturating_sub(retired));
             }
             record.u64(31 * 8, with_kernel(|k| k.kernel_table_pages));
         }
