@@ -53,7 +53,16 @@ pub struct Handle<T> {
     pub object: T,
     /// The `ZX_RIGHT_*` bits of this handle.
     pub rights: u32,
+    /// A word the owner of the table recorded with the handle when it inserted it (the
+    /// kernel: the id of the VMO the object is, so that a VMO call needs no virtual
+    /// call to learn it), or [`UNTAGGED`]. Never interpreted here; it stays with the
+    /// object (a duplicate made by the table keeps it), and it costs no room: a kernel
+    /// handle is 24 bytes, so rights and tag fill the last 8 of its 32.
+    pub tag: u32,
 }
+
+/// [`Handle::tag`] of a handle inserted without one.
+pub const UNTAGGED: u32 = u32::MAX;
 
 /// A slot of the table. `generation` is the generation the slot's current (or next)
 /// handle is known by; `value` is the current handle's value (the encoding of this
@@ -101,23 +110,29 @@ impl<T> HandleTable<T> {
     /// `NoResources` when the process already holds [`MAX_HANDLES`] handles; `NoMemory`
     /// (nothing changed) when the table must grow and the heap cannot give it room.
     pub fn insert(&mut self, object: T, rights: u32) -> ZxResult<u32> {
+        self.insert_tagged(object, rights, UNTAGGED)
+    }
+
+    /// [`HandleTable::insert`] with the tag `tag` (see [`Handle::tag`]).
+    pub fn insert_tagged(&mut self, object: T, rights: u32, tag: u32) -> ZxResult<u32> {
         let index = self.take_free_slot()?;
         let salt = self.salt;
         let slot = self.slots.get_mut(index).ok_or(ZxError::Internal)?;
-        slot.handle = Some(Handle { object, rights });
+        slot.handle = Some(Handle { object, rights, tag });
         slot.value = encode(salt, index, slot.generation);
         self.live += 1;
         Ok(slot.value)
     }
 
-    /// As [`HandleTable::insert`], but a full table (or a failed allocation) gives the
-    /// object back instead of dropping it, so the caller decides where it is dropped.
-    pub fn try_insert(&mut self, object: T, rights: u32) -> Result<u32, T> {
+    /// As [`HandleTable::insert_tagged`], but a full table (or a failed allocation)
+    /// gives the object back instead of dropping it, so the caller decides where it is
+    /// dropped.
+    pub fn try_insert(&mut self, object: T, rights: u32, tag: u32) -> Result<u32, T> {
         let salt = self.salt;
         match self.take_free_slot() {
             Ok(index) => match self.slots.get_mut(index) {
                 Some(slot) => {
-                    slot.handle = Some(Handle { object, rights });
+                    slot.handle = Some(Handle { object, rights, tag });
                     slot.value = encode(salt, index, slot.generation);
                     self.live += 1;
                     Ok(slot.value)
@@ -190,7 +205,7 @@ impl<T> HandleTable<T> {
         // 3.
         let rights = derived_rights(old.rights, new_rights)?;
         // 4.
-        self.insert(old.object, rights)
+        self.insert_tagged(old.object, rights, old.tag)
     }
 
     /// Every live handle with its value, in slot order.
@@ -306,7 +321,8 @@ impl<T: Clone> HandleTable<T> {
         let new_rights = derived_rights(source.rights, rights)?;
         // 4.
         let object = source.object.clone();
-        self.insert(object, new_rights)
+        let tag = source.tag;
+        self.insert_tagged(object, new_rights, tag)
     }
 }
 
@@ -361,6 +377,21 @@ impl<T> Drop for Drain<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_stay_with_their_handles() {
+        let mut table = HandleTable::new(0x5A5A_0000);
+        let plain = table.insert('p', READ).unwrap();
+        let tagged = table.insert_tagged('t', READ | rights::DUPLICATE, 77).unwrap();
+        assert_eq!(table.get(plain).unwrap().tag, UNTAGGED);
+        assert_eq!(table.get(tagged).unwrap(), &Handle { object: 't', rights: READ | rights::DUPLICATE, tag: 77 });
+        let copy = table.duplicate(tagged, READ).unwrap();
+        assert_eq!(table.get(copy).unwrap(), &Handle { object: 't', rights: READ, tag: 77 });
+        let replaced = table.replace(copy, rights::SAME_RIGHTS).unwrap();
+        assert_eq!(table.get(replaced).unwrap().tag, 77);
+        assert_eq!(table.try_insert('q', 0, 5).map(|value| table.get(value).unwrap().tag), Ok(5));
+        assert_eq!(table.remove(tagged).unwrap().tag, 77);
+    }
     use crate::abi::rights::{DEFAULT_VMO, DUPLICATE, MAP, READ, SAME_RIGHTS, WRITE};
     use std::collections::BTreeSet;
     use std::vec;
@@ -377,7 +408,7 @@ mod tests {
             assert_eq!(value & 0b11, 0b11);
             assert_ne!(value, 0);
         }
-        assert_eq!(table.get(a).unwrap(), &Handle { object: 'a', rights: READ });
+        assert_eq!(table.get(a).unwrap(), &Handle { object: 'a', rights: READ, tag: UNTAGGED });
         assert_eq!(table.get(b).unwrap().object, 'b');
         assert_eq!(table.len(), 2);
     }
@@ -481,7 +512,7 @@ mod tests {
         let same = table.duplicate(dup, SAME_RIGHTS).unwrap();
         assert_eq!(table.get(same).unwrap().rights, DUPLICATE | READ | WRITE);
         let narrow = table.duplicate(dup, READ).unwrap();
-        assert_eq!(table.get(narrow).unwrap(), &Handle { object: "vmo", rights: READ });
+        assert_eq!(table.get(narrow).unwrap(), &Handle { object: "vmo", rights: READ, tag: UNTAGGED });
         let none = table.duplicate(dup, 0).unwrap();
         assert_eq!(table.get(none).unwrap().rights, 0);
         assert_eq!(table.len(), 5);
@@ -495,7 +526,7 @@ mod tests {
         // No DUPLICATE needed.
         let narrowed = table.replace(value, READ).unwrap();
         assert_eq!(table.get(value), Err(ZxError::BadHandle));
-        assert_eq!(table.get(narrowed).unwrap(), &Handle { object: 9, rights: READ });
+        assert_eq!(table.get(narrowed).unwrap(), &Handle { object: 9, rights: READ, tag: UNTAGGED });
         let same = table.replace(narrowed, SAME_RIGHTS).unwrap();
         assert_eq!(table.get(same).unwrap().rights, READ);
         // Invalid rights: the old handle is gone anyway.

@@ -128,7 +128,8 @@ const fn pfn(frame: PhysAddr) -> u64 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct VmoId(u32);
 
-/// Low bits of a [`VmoId`]: the slot index (so at most 2^20 VMOs exist at once).
+/// Low bits of a [`VmoId`]: the slot index (so fewer than 2^20 VMOs exist at once:
+/// the last index is never used, so that no id is `u32::MAX`, see [`VmoId::tag`]).
 const INDEX_BITS: u32 = 20;
 const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
 /// High bits of a [`VmoId`]: the slot's generation, which wraps.
@@ -145,6 +146,19 @@ impl VmoId {
 
     fn generation(self) -> u32 {
         self.0 >> INDEX_BITS
+    }
+
+    /// The id as a handle's tag (`handle_table::Handle::tag`), which is never
+    /// `handle_table::UNTAGGED` (`u32::MAX`): the store never uses the slot index
+    /// `INDEX_MASK`.
+    pub const fn tag(self) -> u32 {
+        self.0
+    }
+
+    /// The id a handle's tag names, if it names one ([`VmoId::tag`]).
+    #[inline(always)]
+    pub const fn from_tag(tag: u32) -> Option<VmoId> {
+        if tag == crate::object::handle_table::UNTAGGED { None } else { Some(VmoId(tag)) }
     }
 
     /// The raw value, for logs.
@@ -1681,7 +1695,8 @@ impl VmoStore {
             return Ok(VmoId::new(index, slot.generation));
         }
         let index = u32::try_from(self.slots.len()).map_err(|_| ZxError::NoMemory)?;
-        if index > INDEX_MASK {
+        // Never the last index (see `VmoId::tag`).
+        if index >= INDEX_MASK {
             return Err(ZxError::NoMemory);
         }
         self.slots.push(Slot { generation: 0, vmo: Some(make()) });
@@ -1696,7 +1711,7 @@ impl VmoStore {
         if !self.free_slots.is_empty() {
             return Ok(());
         }
-        if self.slots.len() > INDEX_MASK as usize {
+        if self.slots.len() >= INDEX_MASK as usize {
             return Err(ZxError::NoMemory);
         }
         self.slots.try_reserve(1).map_err(|_| ZxError::NoMemory)?;

@@ -17,7 +17,7 @@ pub mod vmo;
 mod wait;
 
 use super::cpu;
-use super::object::{KernelObject, Resource};
+use super::object::{KHandle, KernelObject, Resource};
 use super::task::{Process, Thread};
 use super::vm_object::{VmarObject, VmoObject};
 use crate::abi::ZX_HANDLE_INVALID;
@@ -286,6 +286,14 @@ fn lookup_resource(c: &Caller, handle: u32) -> ZxResult<u32> {
 /// handle is removed again and the object dropped (INVALID_ARGS), as Zircon does.
 fn give(c: &Caller, object: Arc<dyn KernelObject>, rights: u32, out: u64) -> ZxResult {
     let value = c.process().add_handle(object, rights)?;
+    publish_handle(c, value, out)
+}
+
+/// [`give`] for a VMO's new object: the handle is tagged with the VMO's id (see
+/// [`Process::with_vmo_handle`](crate::kernel::task::Process::with_vmo_handle)).
+fn give_vmo(c: &Caller, object: Arc<VmoObject>, rights: u32, out: u64) -> ZxResult {
+    let tag = object.id().tag();
+    let value = c.process().add_tagged_khandle(KHandle::new(object), rights, tag)?;
     publish_handle(c, value, out)
 }
 

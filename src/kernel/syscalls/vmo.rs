@@ -1,6 +1,6 @@
 //! The zx_vmo_* syscalls.
 
-use super::{Caller, give, lookup_resource, lookup_vmo, user};
+use super::{Caller, give_vmo, lookup_resource, lookup_vmo, user};
 use crate::abi::{PAGE_SIZE, ZX_HANDLE_INVALID, cache_policy, child, rights};
 use crate::arch::aarch64::{mmu, user_copy};
 use crate::error::{ZxError, ZxResult};
@@ -23,7 +23,7 @@ pub fn create(c: &Caller, size: u64, options: u32, out: u64) -> ZxResult {
     super::ensure_heap_headroom()?;
     let koid = new_koid();
     let object = with_kernel(|k| k.vmo_objects.create(&mut k.vmos, koid, size, options))?;
-    give(c, object, rights::DEFAULT_VMO, out)
+    give_vmo(c, object, rights::DEFAULT_VMO, out)
 }
 
 /// `zx_vmo_read` / `zx_vmo_write`: handle, rights, then the VMO's checks (overflow,
@@ -39,13 +39,12 @@ pub fn read_write(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64, writ
     // higher-ranked VM lock. Longer copies count a reference instead, so they do not
     // hold the handle table meanwhile.
     if len <= PAGE_SIZE && offset % PAGE_SIZE + len <= PAGE_SIZE {
-        return c.process().with_handle(handle, |object, have, _| {
-            let vmo = object.vmo_id().ok_or(ZxError::WrongType)?;
+        return c.process().with_vmo_handle(handle, |vmo, have| {
             check_rights(have, need)?;
             with_kernel(|k| {
                 if write { write_in_page(k, vmo, buf, offset, len) } else { copy_vmo(k, vmo, buf, offset, len, false) }
             })
-        })?;
+        });
     }
     let (object, _) = lookup_vmo(c, handle, need)?;
     with_kernel(|k| copy_vmo(k, object.id(), buf, offset, len, write))
@@ -249,7 +248,7 @@ pub fn create_child(c: &Caller, handle: u32, options: u32, offset: u64, size: u6
         apply_invalidations(k);
         result.map(|id| k.vmo_objects.object_for(id, koid))
     })?;
-    give(c, object, vmo_child_rights(source_rights, options), out)
+    give_vmo(c, object, vmo_child_rights(source_rights, options), out)
 }
 
 /// `zx_vmo_set_cache_policy`: the policy is checked before the handle; MAP right; the
@@ -278,8 +277,9 @@ pub fn replace_as_executable(c: &Caller, handle: u32, vmex: u32, out: u64) -> Zx
     // A new handle to the same VMO: waits through the old one end.
     let fresh = source.object.clone();
     let new_rights = source.rights | rights::EXECUTE;
+    let tag = source.tag;
     drop(source);
-    let value = c.process().add_khandle(fresh, new_rights)?;
+    let value = c.process().add_tagged_khandle(fresh, new_rights, tag)?;
     super::publish_handle(c, value, out)
 }
 
@@ -299,5 +299,5 @@ pub fn create_physical(c: &Caller, resource: u32, paddr: u64, size: u64, out: u6
         }
         k.vmos.create_physical(koid, PhysAddr(paddr), size).map(|id| k.vmo_objects.object_for(id, koid))
     })?;
-    give(c, object, rights::DEFAULT_VMO, out)
+    give_vmo(c, object, rights::DEFAULT_VMO, out)
 }
