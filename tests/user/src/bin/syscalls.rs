@@ -72,6 +72,7 @@ static TESTS: &[user::Test] = tests![
     vmo_read_write_bad_buffers,
     vmo_read_write_through_mappings,
     vmo_write_of_many_pages_through_faults,
+    vmo_copies_within_a_page_through_faults,
     vmo_write_of_a_whole_fresh_page,
     // Sizes.
     vmo_set_size_not_resizable_unavailable,
@@ -1210,6 +1211,47 @@ fn vmo_read_write_bad_buffers(ctx: &Ctx) -> TestResult {
     )?;
     // The VMO is unchanged by refused reads.
     expect_filled(&vmo, 0, 0x77, 2 * PAGE, "source after refused reads")
+}
+
+/// Reads and writes within one VMO page whose user buffer faults: pages of a mapping
+/// not committed yet (one fault, or two when the buffer straddles two pages), resolved
+/// and the copy resumed (the out-of-line retry after the first attempt), and a buffer
+/// in a hole (INVALID_ARGS, the VMO unchanged).
+fn vmo_copies_within_a_page_through_faults(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(PAGE)?;
+    fill(&vmo, 0, 0x11, PAGE)?;
+    let src = new_vmo(2 * PAGE)?;
+    let window = map(ctx, VM_PERM_READ, &src, 2 * PAGE)?;
+    check_status(
+        raw(nr::VMO_WRITE, &[vmo.raw_u64(), window.addr() + PAGE - 50, 10, 100]),
+        ZX_OK,
+        "write from two untouched pages",
+    )?;
+    expect_filled(&vmo, 0, 0x11, 10, "before the write")?;
+    expect_filled(&vmo, 10, 0, 100, "the written zeros")?;
+    expect_filled(&vmo, 110, 0x11, PAGE - 110, "after the write")?;
+    let dst = new_vmo(2 * PAGE)?;
+    let rw = map(ctx, VM_RW, &dst, 2 * PAGE)?;
+    check_status(
+        raw(nr::VMO_READ, &[vmo.raw_u64(), rw.addr() + PAGE - 100, 200, 300]),
+        ZX_OK,
+        "read into two untouched pages",
+    )?;
+    expect_filled(&dst, PAGE - 100, 0x11, 300, "the read bytes")?;
+    check_eq(committed(&dst)?, 2 * PAGE, "both pages committed by the read")?;
+    check_ok(vmar_unmap(ctx.root_vmar, rw.addr() + PAGE, PAGE), "unmap the second page")?;
+    check_status(
+        raw(nr::VMO_WRITE, &[vmo.raw_u64(), rw.addr() + PAGE + 8, 0, 64]),
+        ZX_ERR_INVALID_ARGS,
+        "write from a hole",
+    )?;
+    check_status(
+        raw(nr::VMO_WRITE, &[vmo.raw_u64(), rw.addr() + PAGE - 8, 0, 64]),
+        ZX_ERR_INVALID_ARGS,
+        "write running into a hole",
+    )?;
+    expect_filled(&vmo, 0, 0x11, 10, "the VMO after refused writes")?;
+    expect_filled(&vmo, 110, 0x11, PAGE - 110, "the VMO's tail after refused writes")
 }
 
 fn vmo_write_of_many_pages_through_faults(ctx: &Ctx) -> TestResult {
