@@ -179,10 +179,17 @@ impl<T> HandleTable<T> {
     /// keeps a `Result`'s error code in the bytes of the handle it would otherwise hold,
     /// and then moves the handle out through `memcpy` in two misaligned pieces; an
     /// `Option` of a handle is the handle itself, moved in registers.
+    ///
+    /// The slot is found as [`HandleTable::get`] finds it: one compare against the
+    /// slot's recorded value stands for the fixed bits, the generation and the occupied
+    /// test.
     #[inline]
     pub fn take(&mut self, value: u32) -> Option<Handle<T>> {
-        let index = self.slot_of(value).ok()?;
-        self.empty_slot(index)
+        let index = (((value ^ self.salt) >> INDEX_SHIFT) & INDEX_MASK) as usize;
+        match self.slots.get(index) {
+            Some(slot) if slot.value == value => self.empty_slot(index),
+            _ => None,
+        }
     }
 
     /// `zx_handle_replace`: removes the handle named by `value` and inserts its object
@@ -377,6 +384,22 @@ impl<T> Drop for Drain<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn take_finds_only_live_values() {
+        let mut table = HandleTable::new(0x1234_5678);
+        let a = table.insert('a', READ).unwrap();
+        let b = table.insert('b', READ).unwrap();
+        assert_eq!(table.take(0), None);
+        assert_eq!(table.take(a & !FIXED_BITS), None);
+        assert_eq!(table.take(a ^ (1 << GENERATION_SHIFT)), None);
+        assert_eq!(table.take(a).map(|h| h.object), Some('a'));
+        assert_eq!(table.take(a), None);
+        assert_eq!(table.get(a), Err(ZxError::BadHandle));
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.take(b).map(|h| h.object), Some('b'));
+        assert!(table.is_empty());
+    }
 
     #[test]
     fn tags_stay_with_their_handles() {
