@@ -118,7 +118,7 @@ impl<T> HandleTable<T> {
         let index = self.take_free_slot()?;
         let salt = self.salt;
         let slot = self.slots.get_mut(index).ok_or(ZxError::Internal)?;
-        slot.handle = Some(Handle { object, rights, tag });
+        Self::fill(slot, Handle { object, rights, tag });
         slot.value = encode(salt, index, slot.generation);
         self.live += 1;
         Ok(slot.value)
@@ -132,7 +132,7 @@ impl<T> HandleTable<T> {
         match self.take_free_slot() {
             Ok(index) => match self.slots.get_mut(index) {
                 Some(slot) => {
-                    slot.handle = Some(Handle { object, rights, tag });
+                    Self::fill(slot, Handle { object, rights, tag });
                     slot.value = encode(salt, index, slot.generation);
                     self.live += 1;
                     Ok(slot.value)
@@ -141,6 +141,18 @@ impl<T> HandleTable<T> {
             },
             Err(_) => Err(object),
         }
+    }
+
+    /// Puts `handle` into `slot`, which [`HandleTable::take_free_slot`] gave: always
+    /// empty (every slot in the free queue or new was emptied by `empty_slot` or made
+    /// empty), so there is nothing to drop, and the compiler is not made to keep a drop
+    /// call (and the registers it needs) on the insert path. Were the slot somehow
+    /// occupied, its handle would be leaked, not dropped under the caller's lock.
+    #[inline(always)]
+    fn fill(slot: &mut Slot<T>, handle: Handle<T>) {
+        let old = slot.handle.replace(handle);
+        debug_assert!(old.is_none(), "a free handle slot that holds a handle");
+        core::mem::forget(old);
     }
 
     /// The handle named by `value`, or `BadHandle`.
@@ -273,6 +285,7 @@ impl<T> HandleTable<T> {
 
     /// Picks the slot for a new handle: grow while the free queue is short, reuse the
     /// oldest freed slot otherwise, `NoResources` when every slot is taken.
+    #[inline(always)]
     fn take_free_slot(&mut self) -> ZxResult<usize> {
         let can_grow = self.slots.len() < MAX_HANDLES;
         if self.free.len() > REUSE_QUARANTINE || !can_grow {
@@ -282,6 +295,13 @@ impl<T> HandleTable<T> {
             // Full and nothing free.
             return Err(ZxError::NoResources);
         }
+        self.new_slot()
+    }
+
+    /// [`HandleTable::take_free_slot`] while the free queue is short: a new slot. Out
+    /// of line, so that an insert that reuses a slot saves no registers for it.
+    #[inline(never)]
+    fn new_slot(&mut self) -> ZxResult<usize> {
         // Room first: a slot, and a place in the free queue for every slot, so that
         // emptying a slot (closing a handle) never allocates.
         self.slots.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
