@@ -146,6 +146,7 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
         zero_page,
         user_table_pages: 0,
         heap_bytes,
+        vmo_objects: super::vm_object::VmoObjectSlab::new(),
     });
 
     // This CPU: number 0, its boot path becomes its idle loop; TTBR0 names the empty

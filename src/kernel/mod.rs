@@ -65,6 +65,8 @@ pub struct Kernel {
     pub user_table_pages: u64,
     /// Bytes of the kernel heap (KMEM_STATS total_heap_bytes).
     pub heap_bytes: u64,
+    /// VMO objects kept for reuse.
+    pub vmo_objects: vm_object::VmoObjectSlab,
 }
 
 /// The VM state, set up once by `boot`.

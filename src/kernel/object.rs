@@ -155,6 +155,26 @@ impl ObjectBase {
         }
     }
 
+    /// The base of an object whose life ended while its memory was kept for a later
+    /// object of the same type (a retired VMO object, see `vm_object::VmoObjectSlab`,
+    /// which stays in the live count while retired: the count reported leaves the
+    /// retired ones out) made the base of a new object with `koid` and no signals, as
+    /// [`ObjectBase::with_koid`] would make it: false (and nothing changed) if an
+    /// observer is still registered, which a retired object with no handle, no other
+    /// reference and no weak one cannot have (every observer is tied to a handle and
+    /// leaves when it closes), so the caller makes a new object instead.
+    #[inline(always)]
+    pub fn renew(&mut self, koid: u64) -> bool {
+        if !self.observers.get_mut().is_empty() {
+            return false;
+        }
+        // No observer, so the observer bit is clear too (signal_word's rules).
+        *self.word.get_mut() = signal_word::new(0);
+        *self.handles.get_mut() = 0;
+        self.koid = koid;
+        true
+    }
+
     /// The object's koid.
     pub fn koid(&self) -> u64 {
         self.koid

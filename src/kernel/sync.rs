@@ -189,6 +189,11 @@ impl<T> Lock<T> {
         Lock { class, inner: spin::Mutex::new(value) }
     }
 
+    /// The value, through an exclusive reference to the lock (no one else can hold it).
+    pub fn get_mut(&mut self) -> &mut T {
+        self.inner.get_mut()
+    }
+
     /// Takes the lock, spinning; checks the order when the check is on. Always inlined:
     /// uncontended, it is a flag test and an exclusive load and store.
     #[inline(always)]

@@ -121,7 +121,7 @@ pub fn start(image: &'static [u8], cmdline: &'static str) -> Result<(), Userboot
 /// content size the exact length.
 fn initrd_vmo(image: &[u8]) -> ZxResult<Arc<dyn KernelObject>> {
     let koid = new_koid();
-    let id = with_kernel(|k| -> ZxResult<VmoId> {
+    let id = with_kernel(|k| -> ZxResult<Arc<VmoObject>> {
         let id = k.vmos.create(koid, image.len() as u64, 0)?;
         if let Err(e) = write_kernel_bytes(k, id, 0, image) {
             k.vmos.release(id, &mut FramePages { frames: &mut k.frames });
@@ -129,9 +129,9 @@ fn initrd_vmo(image: &[u8]) -> ZxResult<Arc<dyn KernelObject>> {
         }
         k.vmos.set_name(id, b"initrd");
         k.vmos.set_content_size(id, image.len() as u64);
-        Ok(id)
+        Ok(k.vmo_objects.object_for(id, koid))
     })?;
-    Ok(Arc::new(VmoObject::new(id, koid)))
+    Ok(id)
 }
 
 /// Maps each PT_LOAD with its own VMO, holding the file bytes and zeros after them.

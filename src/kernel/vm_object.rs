@@ -3,37 +3,218 @@
 //! [`VmarObject`] names a region (the root VMAR or a sub-VMAR) of one address space.
 
 use super::object::{KernelObject, ObjectBase};
-use super::with_kernel;
+use super::{Kernel, with_kernel};
 use crate::abi::{obj_type, signal};
 use crate::error::ZxResult;
 use crate::vm::region::RegionId;
-use crate::vm::vmo::VmoId;
+use crate::vm::vmo::{VmoId, VmoStore};
+use alloc::sync::Arc;
+use core::alloc::Layout;
 
 /// A VMO object.
 pub struct VmoObject {
     base: ObjectBase,
     id: VmoId,
+    /// Its entry in the kernel's [`VmoObjectSlab`], or [`NOT_KEPT`].
+    entry: u8,
 }
+
+/// [`VmoObject::entry`] of an object that is in no slab entry.
+const NOT_KEPT: u8 = u8::MAX;
 
 impl VmoObject {
     /// Wraps a VMO the store just made (its one reference moves into the object).
-    pub fn new(id: VmoId, koid: u64) -> Self {
-        VmoObject { base: ObjectBase::with_koid(obj_type::VMO, koid, 0), id }
+    fn new(id: VmoId, koid: u64, entry: u8) -> Self {
+        VmoObject { base: ObjectBase::with_koid(obj_type::VMO, koid, 0), id, entry }
     }
 
     /// The VMO in the store.
     pub fn id(&self) -> VmoId {
         self.id
     }
+
+    /// A retired object of the slab, which the caller reached with no other reference
+    /// (`Arc::get_mut`), made the object of the VMO `id`, `koid`. False (nothing
+    /// changed) if an observer is left over, which cannot happen (see
+    /// [`ObjectBase::renew`]): then the entry stays out of use for good and the VMO
+    /// gets a new object.
+    #[inline(always)]
+    fn renew(&mut self, id: VmoId, koid: u64) -> bool {
+        if !self.base.renew(koid) {
+            return false;
+        }
+        self.id = id;
+        true
+    }
+
+    /// Gives the VMO's store reference back (the object's end, or its retirement into
+    /// the slab), with the VM lock held.
+    fn release_in(k: &mut Kernel, id: VmoId) {
+        let mut mem = super::memory::FramePages { frames: &mut k.frames };
+        k.vmos.release(id, &mut mem);
+        super::aspace::apply_invalidations(k);
+    }
 }
 
 impl Drop for VmoObject {
     fn drop(&mut self) {
-        with_kernel(|k| {
-            let mut mem = super::memory::FramePages { frames: &mut k.frames };
-            k.vmos.release(self.id, &mut mem);
-            super::aspace::apply_invalidations(k);
-        });
+        // A retired object is never dropped: the slab holds it until it is renewed.
+        with_kernel(|k| Self::release_in(k, self.id));
+    }
+}
+
+/// Entries of the [`VmoObjectSlab`].
+const SLAB_ENTRIES: usize = 16;
+
+/// VMO objects kept for reuse, so that a VMO's create and close allocate and free no
+/// `Arc` and, for a VMO that never held a page, empty and refill no store slot
+/// (Bonwick's slab, as the VMO store keeps its lone VMOs in their slots).
+///
+/// Each entry holds one reference to a VMO object made for it. While the object has
+/// handles it is an ordinary object with one extra reference. When its last handle
+/// closes ([`KernelObject::on_zero_handles`], called while the closing handle still
+/// holds its reference) and the entry's and that handle's are the only references
+/// (strong count 2, no weak one), nothing else can reach the object any more: a
+/// reference or a weak one is only made from one, the handle is already out of every
+/// table, and the entry is only read under the VM lock, which is held. Then the object
+/// is retired (the entry is marked so) and its VMO either parked (it keeps its one
+/// reference, the VMO stays as it is in the store: [`VmoStore::parkable`], a VMO that
+/// nothing else names and that holds nothing) or released (what the object's drop
+/// would do). The closing handle's reference goes a moment later and the entry's is
+/// the only one, so the next create takes the object with `Arc::get_mut` (which
+/// checks exactly that, with acquire ordering after every earlier owner's release) and
+/// renews it ([`ObjectBase::renew`]), with its parked VMO renewed in place
+/// ([`VmoStore::renew_parked`], under a new id). If another reference or a weak one
+/// exists at the last close (a call under way with a counted reference, a port's
+/// registration), the entry lets go of the object instead (never its last reference:
+/// the closing handle holds one), and the object ends as any other when the last
+/// reference goes. A create that finds no retired entry (or one whose closing handle
+/// has not let go yet, on another CPU) makes a new object, in an empty entry if there
+/// is one.
+///
+/// What is reported leaves the retired objects out: they are heap blocks in use that
+/// belong to no object, which KMEM_STATS counts as free
+/// ([`VmoObjectSlab::retired_bytes`]), as it counts the heap's own lists; they stay in
+/// the live count of VMO objects (no atomic update at each retirement and renewal),
+/// from which FERRITE_OBJECT_COUNTS subtracts them ([`VmoObjectSlab::retired_count`]);
+/// and parked VMOs are left out of the store's VMO count ([`vmo_count`]).
+pub struct VmoObjectSlab {
+    entries: [Option<Arc<VmoObject>>; SLAB_ENTRIES],
+    /// Bit `i`: entry `i` holds a retired object.
+    retired: u32,
+    /// Bit `i` (of a retired entry): its object still holds its VMO's reference, the VMO
+    /// parked in the store for the next `zx_vmo_create` ([`VmoStore::parkable`]).
+    parked: u32,
+}
+
+impl VmoObjectSlab {
+    /// An empty slab.
+    pub const fn new() -> Self {
+        VmoObjectSlab { entries: [const { None }; SLAB_ENTRIES], retired: 0, parked: 0 }
+    }
+
+    /// `zx_vmo_create` past the syscall's own checks: a VMO of `size` with `options`
+    /// and its object, with the errors of [`VmoStore::create`]. The first retired
+    /// object that kept its VMO parked is renewed with it ([`VmoStore::renew_parked`]:
+    /// no slot is emptied and filled again); otherwise the store makes the VMO and
+    /// [`VmoObjectSlab::object_for`] its object. Inlined into its one caller,
+    /// `zx_vmo_create`: the object comes back in a register, not through memory, and
+    /// the call saves no registers of its own.
+    #[inline(always)]
+    pub fn create(&mut self, vmos: &mut VmoStore, koid: u64, size: u64, options: u32) -> ZxResult<Arc<VmoObject>> {
+        if self.parked != 0 {
+            let at = self.parked.trailing_zeros() as usize;
+            if let Some(Some(entry)) = self.entries.get_mut(at)
+                && let Some(object) = Arc::get_mut(entry)
+            {
+                let id = vmos.renew_parked(object.id, koid, size, options)?;
+                self.parked &= !(1 << at);
+                self.retired &= !(1 << at);
+                if object.renew(id, koid) {
+                    return Ok(entry.clone());
+                }
+                return Ok(Self::make(&mut self.entries, id, koid));
+            }
+        }
+        let id = vmos.create(koid, size, options)?;
+        Ok(self.object_for(id, koid))
+    }
+
+    /// The object for the VMO `id` (koid `koid`) the store just made: a retired one
+    /// that keeps no VMO renewed, or a new one, kept in an empty entry if there is one.
+    pub fn object_for(&mut self, id: VmoId, koid: u64) -> Arc<VmoObject> {
+        let unparked = self.retired & !self.parked;
+        if unparked != 0 {
+            let at = unparked.trailing_zeros() as usize;
+            if let Some(Some(entry)) = self.entries.get_mut(at)
+                && let Some(object) = Arc::get_mut(entry)
+            {
+                self.retired &= !(1 << at);
+                if object.renew(id, koid) {
+                    return entry.clone();
+                }
+            }
+        }
+        Self::make(&mut self.entries, id, koid)
+    }
+
+    /// A new object, kept in the first empty entry if there is one. Out of line: once
+    /// the slab is full of objects, creates renew them.
+    #[inline(never)]
+    fn make(entries: &mut [Option<Arc<VmoObject>>; SLAB_ENTRIES], id: VmoId, koid: u64) -> Arc<VmoObject> {
+        match entries.iter().position(Option::is_none) {
+            Some(at) => {
+                let object = Arc::new(VmoObject::new(id, koid, at as u8));
+                entries[at] = Some(object.clone());
+                object
+            }
+            None => Arc::new(VmoObject::new(id, koid, NOT_KEPT)),
+        }
+    }
+
+    /// The last handle of `object` closed (its reference still held by the caller):
+    /// retires it if nothing else refers to it (see the type's comment) and says so;
+    /// otherwise the entry's reference comes back, for the caller to drop once the VM
+    /// lock is released (it is never the last one).
+    fn retire(&mut self, object: &VmoObject) -> Result<usize, Option<Arc<VmoObject>>> {
+        let at = object.entry as usize;
+        let Some(slot) = self.entries.get_mut(at) else { return Err(None) };
+        match slot {
+            Some(entry) if core::ptr::eq(Arc::as_ptr(entry), object) => {
+                if Arc::strong_count(entry) == 2 && Arc::weak_count(entry) == 0 {
+                    self.retired |= 1 << at;
+                    Ok(at)
+                } else {
+                    Err(slot.take())
+                }
+            }
+            _ => Err(None),
+        }
+    }
+
+    /// VMOs parked in the store by retired objects: not VMOs of the system (they are
+    /// left out of the store's count wherever it is reported).
+    pub fn parked_count(&self) -> usize {
+        self.parked.count_ones() as usize
+    }
+
+    /// Retired objects: still in the live count of VMO objects (they are never
+    /// dropped), left out of it where it is reported.
+    pub fn retired_count(&self) -> u64 {
+        u64::from(self.retired.count_ones())
+    }
+
+    /// Heap bytes held by retired objects.
+    pub fn retired_bytes(&self) -> u64 {
+        let arc_inner = Layout::new::<[usize; 2]>().extend(Layout::new::<VmoObject>()).map(|(l, _)| l.pad_to_align());
+        let block = arc_inner.map_or(0, crate::arch::aarch64::heap::block_bytes) as u64;
+        u64::from(self.retired.count_ones()) * block
+    }
+}
+
+impl Default for VmoObjectSlab {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -47,6 +228,28 @@ impl KernelObject for VmoObject {
     fn vmo_id(&self) -> Option<VmoId> {
         Some(self.id)
     }
+    /// A kept object is retired here (see [`VmoObjectSlab`]), so that its end frees
+    /// nothing; any other ends when its last reference goes.
+    fn on_zero_handles(&self) {
+        if self.entry == NOT_KEPT {
+            return;
+        }
+        let unkept = with_kernel(|k| match k.vmo_objects.retire(self) {
+            Ok(at) => {
+                // A VMO that nothing else names and that holds nothing stays with its
+                // object for the next create; any other is released as the drop would.
+                if k.vmos.parkable(self.id) {
+                    k.vmo_objects.parked |= 1 << at;
+                } else {
+                    Self::release_in(k, self.id);
+                }
+                None
+            }
+            Err(unkept) => unkept,
+        });
+        // Not the last reference (the closing handle holds one): dropped with no lock.
+        drop(unkept);
+    }
     fn name(&self) -> Option<[u8; 32]> {
         Some(with_kernel(|k| k.vmos.name(self.id)))
     }
@@ -54,6 +257,13 @@ impl KernelObject for VmoObject {
         with_kernel(|k| k.vmos.set_name(self.id, name));
         Ok(())
     }
+}
+
+/// VMOs of the system: the store's, less those parked by retired objects (see
+/// [`VmoObjectSlab`]), for the leak checks (FERRITE_OBJECT_COUNTS, the first process's
+/// exit line).
+pub fn vmo_count(k: &Kernel) -> usize {
+    k.vmos.vmo_count() - k.vmo_objects.parked_count()
 }
 
 /// Signals of a VMO: the store's (ZERO_CHILDREN) and the user signals.

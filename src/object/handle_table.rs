@@ -53,7 +53,16 @@ pub struct Handle<T> {
     pub object: T,
     /// The `ZX_RIGHT_*` bits of this handle.
     pub rights: u32,
+    /// A word the owner of the table recorded with the handle when it inserted it (the
+    /// kernel: the id of the VMO the object is, so that a VMO call needs no virtual
+    /// call to learn it), or [`UNTAGGED`]. Never interpreted here; it stays with the
+    /// object (a duplicate made by the table keeps it), and it costs no room: a kernel
+    /// handle is 24 bytes, so rights and tag fill the last 8 of its 32.
+    pub tag: u32,
 }
+
+/// [`Handle::tag`] of a handle inserted without one.
+pub const UNTAGGED: u32 = u32::MAX;
 
 /// A slot of the table. `generation` is the generation the slot's current (or next)
 /// handle is known by; `value` is the current handle's value (the encoding of this
@@ -101,23 +110,29 @@ impl<T> HandleTable<T> {
     /// `NoResources` when the process already holds [`MAX_HANDLES`] handles; `NoMemory`
     /// (nothing changed) when the table must grow and the heap cannot give it room.
     pub fn insert(&mut self, object: T, rights: u32) -> ZxResult<u32> {
+        self.insert_tagged(object, rights, UNTAGGED)
+    }
+
+    /// [`HandleTable::insert`] with the tag `tag` (see [`Handle::tag`]).
+    pub fn insert_tagged(&mut self, object: T, rights: u32, tag: u32) -> ZxResult<u32> {
         let index = self.take_free_slot()?;
         let salt = self.salt;
         let slot = self.slots.get_mut(index).ok_or(ZxError::Internal)?;
-        slot.handle = Some(Handle { object, rights });
+        Self::fill(slot, Handle { object, rights, tag });
         slot.value = encode(salt, index, slot.generation);
         self.live += 1;
         Ok(slot.value)
     }
 
-    /// As [`HandleTable::insert`], but a full table (or a failed allocation) gives the
-    /// object back instead of dropping it, so the caller decides where it is dropped.
-    pub fn try_insert(&mut self, object: T, rights: u32) -> Result<u32, T> {
+    /// As [`HandleTable::insert_tagged`], but a full table (or a failed allocation)
+    /// gives the object back instead of dropping it, so the caller decides where it is
+    /// dropped.
+    pub fn try_insert(&mut self, object: T, rights: u32, tag: u32) -> Result<u32, T> {
         let salt = self.salt;
         match self.take_free_slot() {
             Ok(index) => match self.slots.get_mut(index) {
                 Some(slot) => {
-                    slot.handle = Some(Handle { object, rights });
+                    Self::fill(slot, Handle { object, rights, tag });
                     slot.value = encode(salt, index, slot.generation);
                     self.live += 1;
                     Ok(slot.value)
@@ -126,6 +141,18 @@ impl<T> HandleTable<T> {
             },
             Err(_) => Err(object),
         }
+    }
+
+    /// Puts `handle` into `slot`, which [`HandleTable::take_free_slot`] gave: always
+    /// empty (every slot in the free queue or new was emptied by `empty_slot` or made
+    /// empty), so there is nothing to drop, and the compiler is not made to keep a drop
+    /// call (and the registers it needs) on the insert path. Were the slot somehow
+    /// occupied, its handle would be leaked, not dropped under the caller's lock.
+    #[inline(always)]
+    fn fill(slot: &mut Slot<T>, handle: Handle<T>) {
+        let old = slot.handle.replace(handle);
+        debug_assert!(old.is_none(), "a free handle slot that holds a handle");
+        core::mem::forget(old);
     }
 
     /// The handle named by `value`, or `BadHandle`.
@@ -164,10 +191,17 @@ impl<T> HandleTable<T> {
     /// keeps a `Result`'s error code in the bytes of the handle it would otherwise hold,
     /// and then moves the handle out through `memcpy` in two misaligned pieces; an
     /// `Option` of a handle is the handle itself, moved in registers.
+    ///
+    /// The slot is found as [`HandleTable::get`] finds it: one compare against the
+    /// slot's recorded value stands for the fixed bits, the generation and the occupied
+    /// test.
     #[inline]
     pub fn take(&mut self, value: u32) -> Option<Handle<T>> {
-        let index = self.slot_of(value).ok()?;
-        self.empty_slot(index)
+        let index = (((value ^ self.salt) >> INDEX_SHIFT) & INDEX_MASK) as usize;
+        match self.slots.get(index) {
+            Some(slot) if slot.value == value => self.empty_slot(index),
+            _ => None,
+        }
     }
 
     /// `zx_handle_replace`: removes the handle named by `value` and inserts its object
@@ -190,7 +224,7 @@ impl<T> HandleTable<T> {
         // 3.
         let rights = derived_rights(old.rights, new_rights)?;
         // 4.
-        self.insert(old.object, rights)
+        self.insert_tagged(old.object, rights, old.tag)
     }
 
     /// Every live handle with its value, in slot order.
@@ -251,6 +285,7 @@ impl<T> HandleTable<T> {
 
     /// Picks the slot for a new handle: grow while the free queue is short, reuse the
     /// oldest freed slot otherwise, `NoResources` when every slot is taken.
+    #[inline(always)]
     fn take_free_slot(&mut self) -> ZxResult<usize> {
         let can_grow = self.slots.len() < MAX_HANDLES;
         if self.free.len() > REUSE_QUARANTINE || !can_grow {
@@ -260,6 +295,13 @@ impl<T> HandleTable<T> {
             // Full and nothing free.
             return Err(ZxError::NoResources);
         }
+        self.new_slot()
+    }
+
+    /// [`HandleTable::take_free_slot`] while the free queue is short: a new slot. Out
+    /// of line, so that an insert that reuses a slot saves no registers for it.
+    #[inline(never)]
+    fn new_slot(&mut self) -> ZxResult<usize> {
         // Room first: a slot, and a place in the free queue for every slot, so that
         // emptying a slot (closing a handle) never allocates.
         self.slots.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
@@ -306,7 +348,8 @@ impl<T: Clone> HandleTable<T> {
         let new_rights = derived_rights(source.rights, rights)?;
         // 4.
         let object = source.object.clone();
-        self.insert(object, new_rights)
+        let tag = source.tag;
+        self.insert_tagged(object, new_rights, tag)
     }
 }
 
@@ -361,6 +404,37 @@ impl<T> Drop for Drain<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn take_finds_only_live_values() {
+        let mut table = HandleTable::new(0x1234_5678);
+        let a = table.insert('a', READ).unwrap();
+        let b = table.insert('b', READ).unwrap();
+        assert_eq!(table.take(0), None);
+        assert_eq!(table.take(a & !FIXED_BITS), None);
+        assert_eq!(table.take(a ^ (1 << GENERATION_SHIFT)), None);
+        assert_eq!(table.take(a).map(|h| h.object), Some('a'));
+        assert_eq!(table.take(a), None);
+        assert_eq!(table.get(a), Err(ZxError::BadHandle));
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.take(b).map(|h| h.object), Some('b'));
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn tags_stay_with_their_handles() {
+        let mut table = HandleTable::new(0x5A5A_0000);
+        let plain = table.insert('p', READ).unwrap();
+        let tagged = table.insert_tagged('t', READ | rights::DUPLICATE, 77).unwrap();
+        assert_eq!(table.get(plain).unwrap().tag, UNTAGGED);
+        assert_eq!(table.get(tagged).unwrap(), &Handle { object: 't', rights: READ | rights::DUPLICATE, tag: 77 });
+        let copy = table.duplicate(tagged, READ).unwrap();
+        assert_eq!(table.get(copy).unwrap(), &Handle { object: 't', rights: READ, tag: 77 });
+        let replaced = table.replace(copy, rights::SAME_RIGHTS).unwrap();
+        assert_eq!(table.get(replaced).unwrap().tag, 77);
+        assert_eq!(table.try_insert('q', 0, 5).map(|value| table.get(value).unwrap().tag), Ok(5));
+        assert_eq!(table.remove(tagged).unwrap().tag, 77);
+    }
     use crate::abi::rights::{DEFAULT_VMO, DUPLICATE, MAP, READ, SAME_RIGHTS, WRITE};
     use std::collections::BTreeSet;
     use std::vec;
@@ -377,7 +451,7 @@ mod tests {
             assert_eq!(value & 0b11, 0b11);
             assert_ne!(value, 0);
         }
-        assert_eq!(table.get(a).unwrap(), &Handle { object: 'a', rights: READ });
+        assert_eq!(table.get(a).unwrap(), &Handle { object: 'a', rights: READ, tag: UNTAGGED });
         assert_eq!(table.get(b).unwrap().object, 'b');
         assert_eq!(table.len(), 2);
     }
@@ -481,7 +555,7 @@ mod tests {
         let same = table.duplicate(dup, SAME_RIGHTS).unwrap();
         assert_eq!(table.get(same).unwrap().rights, DUPLICATE | READ | WRITE);
         let narrow = table.duplicate(dup, READ).unwrap();
-        assert_eq!(table.get(narrow).unwrap(), &Handle { object: "vmo", rights: READ });
+        assert_eq!(table.get(narrow).unwrap(), &Handle { object: "vmo", rights: READ, tag: UNTAGGED });
         let none = table.duplicate(dup, 0).unwrap();
         assert_eq!(table.get(none).unwrap().rights, 0);
         assert_eq!(table.len(), 5);
@@ -495,7 +569,7 @@ mod tests {
         // No DUPLICATE needed.
         let narrowed = table.replace(value, READ).unwrap();
         assert_eq!(table.get(value), Err(ZxError::BadHandle));
-        assert_eq!(table.get(narrowed).unwrap(), &Handle { object: 9, rights: READ });
+        assert_eq!(table.get(narrowed).unwrap(), &Handle { object: 9, rights: READ, tag: UNTAGGED });
         let same = table.replace(narrowed, SAME_RIGHTS).unwrap();
         assert_eq!(table.get(same).unwrap().rights, READ);
         // Invalid rights: the old handle is gone anyway.

@@ -80,6 +80,16 @@ pub fn round_size(size: u64) -> ZxResult<u64> {
     }
 }
 
+/// The checks of `zx_vmo_create` in Zircon's order (options, then size): the rounded
+/// size and whether the VMO is resizable.
+#[inline(always)]
+fn create_shape(size: u64, options: u32) -> ZxResult<(u64, bool)> {
+    if options & !crate::abi::VMO_RESIZABLE != 0 {
+        return Err(ZxError::InvalidArgs);
+    }
+    Ok((round_size(size)?, options & crate::abi::VMO_RESIZABLE != 0))
+}
+
 /// Zircon's `InRange`: `[offset, offset + len)` lies inside `[0, size)` without wrapping.
 pub fn in_range(offset: u64, len: u64, size: u64) -> bool {
     match offset.checked_add(len) {
@@ -118,7 +128,8 @@ const fn pfn(frame: PhysAddr) -> u64 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct VmoId(u32);
 
-/// Low bits of a [`VmoId`]: the slot index (so at most 2^20 VMOs exist at once).
+/// Low bits of a [`VmoId`]: the slot index (so fewer than 2^20 VMOs exist at once:
+/// the last index is never used, so that no id is `u32::MAX`, see [`VmoId::tag`]).
 const INDEX_BITS: u32 = 20;
 const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
 /// High bits of a [`VmoId`]: the slot's generation, which wraps.
@@ -135,6 +146,19 @@ impl VmoId {
 
     fn generation(self) -> u32 {
         self.0 >> INDEX_BITS
+    }
+
+    /// The id as a handle's tag (`handle_table::Handle::tag`), which is never
+    /// `handle_table::UNTAGGED` (`u32::MAX`): the store never uses the slot index
+    /// `INDEX_MASK`.
+    pub const fn tag(self) -> u32 {
+        self.0
+    }
+
+    /// The id a handle's tag names, if it names one ([`VmoId::tag`]).
+    #[inline(always)]
+    pub const fn from_tag(tag: u32) -> Option<VmoId> {
+        if tag == crate::object::handle_table::UNTAGGED { None } else { Some(VmoId(tag)) }
     }
 
     /// The raw value, for logs.
@@ -625,11 +649,7 @@ impl VmoStore {
     /// 2. `RoundSize(size)` fails → OUT_OF_RANGE;
     /// 3. no free slot → NO_MEMORY.
     pub fn create(&mut self, koid: u64, size: u64, options: u32) -> ZxResult<VmoId> {
-        if options & !crate::abi::VMO_RESIZABLE != 0 {
-            return Err(ZxError::InvalidArgs);
-        }
-        let rounded = round_size(size)?;
-        let resizable = options & crate::abi::VMO_RESIZABLE != 0;
+        let (rounded, resizable) = create_shape(size, options)?;
         // The next free slot keeps a dead VMO (see `Slot`): it is renewed in place. A
         // live VMO there would be a bug in the free list: `refs` tells them apart
         // (a kept VMO has none and no child, unlike a zombie).
@@ -649,6 +669,44 @@ impl VmoStore {
             vmo.resizable = resizable;
             vmo
         })
+    }
+
+    /// True when `id`'s last reference may stay with its kernel object while that object
+    /// waits to be reused (see [`VmoStore::renew_parked`]): the VMO holds only that
+    /// reference, is keepable (no page, no heap, no parent, child, COW relation or
+    /// mapping) and no invalidation is queued. Nothing changes: a parked VMO is a live
+    /// VMO with one reference, which nothing but its object names.
+    #[inline]
+    pub fn parkable(&self, id: VmoId) -> bool {
+        match self.slots.get(id.index()) {
+            Some(Slot { generation, vmo: Some(vmo) }) if *generation == id.generation() => {
+                self.invalidations.is_empty() && vmo.refs == 1 && vmo.keepable()
+            }
+            _ => false,
+        }
+    }
+
+    /// `zx_vmo_create` through a parked VMO `parked` (see [`VmoStore::parkable`]): the
+    /// errors of [`VmoStore::create`] in its order before anything changes, then the
+    /// VMO renewed in place as `create` renews a kept one, under a new id (the slot's
+    /// generation moves on, as if the VMO had been destroyed and its slot reused, so an
+    /// id of its last life names nothing).
+    ///
+    /// The caller's contract: `parked` was parkable when it was parked and nothing has
+    /// named it since, so it still is (nothing else can reach it to change it). Checked
+    /// in debug builds; the generation check stays (a stale id is INTERNAL, not a panic).
+    pub fn renew_parked(&mut self, parked: VmoId, koid: u64, size: u64, options: u32) -> ZxResult<VmoId> {
+        let (rounded, resizable) = create_shape(size, options)?;
+        debug_assert!(!self.contains(parked) || self.parkable(parked), "a parked VMO that is not parkable");
+        let index = parked.index();
+        match self.slots.get_mut(index) {
+            Some(Slot { generation, vmo: Some(vmo) }) if *generation == parked.generation() => {
+                vmo.renew(koid, rounded, size, resizable);
+                *generation = generation.wrapping_add(1) & GENERATION_MASK;
+                Ok(VmoId::new(index as u32, *generation))
+            }
+            _ => Err(ZxError::Internal),
+        }
     }
 
     /// `zx_vmo_create_physical` once the caller has checked the resource, alignment and
@@ -1637,7 +1695,8 @@ impl VmoStore {
             return Ok(VmoId::new(index, slot.generation));
         }
         let index = u32::try_from(self.slots.len()).map_err(|_| ZxError::NoMemory)?;
-        if index > INDEX_MASK {
+        // Never the last index (see `VmoId::tag`).
+        if index >= INDEX_MASK {
             return Err(ZxError::NoMemory);
         }
         self.slots.push(Slot { generation: 0, vmo: Some(make()) });
@@ -1652,7 +1711,7 @@ impl VmoStore {
         if !self.free_slots.is_empty() {
             return Ok(());
         }
-        if self.slots.len() > INDEX_MASK as usize {
+        if self.slots.len() >= INDEX_MASK as usize {
             return Err(ZxError::NoMemory);
         }
         self.slots.try_reserve(1).map_err(|_| ZxError::NoMemory)?;

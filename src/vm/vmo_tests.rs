@@ -321,6 +321,54 @@ fn last_releases_of_lone_and_linked_vmos_leave_nothing() {
 /// exactly what `Vmo::new` makes; a VMO with a page list directory, a child or a parent
 /// is not kept.
 #[test]
+fn a_parked_vmo_is_renewed_into_a_new_one_under_a_new_id() {
+    let mut store = VmoStore::new();
+    let mut mem = FakeMemory::new();
+    let mut cache = RecordingCache::default();
+    let fresh = |koid, size, resizable| {
+        let mut vmo = Vmo::new(koid, round_size(size).unwrap(), size, Backing::Paged(PageList::new()));
+        vmo.resizable = resizable;
+        alloc::format!("{vmo:?}")
+    };
+    let id = store.create(1, 3 * P, crate::abi::VMO_RESIZABLE).unwrap();
+    store.set_name(id, b"busy");
+    store.set_content_size(id, 2 * P - 5);
+    store.signal(id, 0, crate::abi::signal::USER_ALL);
+    store.note_zero_page_shown(id);
+    store.set_cache_policy(id, cache_policy::UNCACHED, &mut cache).unwrap();
+    assert!(store.parkable(id));
+    // The errors of `create`, in its order, change nothing.
+    assert_eq!(store.renew_parked(id, 2, P, 4), Err(ZxError::InvalidArgs));
+    assert_eq!(store.renew_parked(id, 2, u64::MAX, 4), Err(ZxError::InvalidArgs));
+    assert_eq!(store.renew_parked(id, 2, u64::MAX, 0), Err(ZxError::OutOfRange));
+    assert!(store.parkable(id));
+    let again = store.renew_parked(id, 7, P + 1, 0).unwrap();
+    assert_eq!(again.index(), id.index());
+    assert_ne!(again, id);
+    assert!(!store.contains(id));
+    assert_eq!(store.vmo_count(), 1);
+    assert_eq!(alloc::format!("{:?}", vmo_ref(&store.slots, again)), fresh(7, P + 1, false));
+    // Not parkable with a second reference, a page, or a child.
+    store.retain(again);
+    assert!(!store.parkable(again));
+    store.release(again, &mut mem);
+    write(&mut store, &mut mem, again, 0, &[1]).unwrap();
+    assert!(!store.parkable(again));
+    let other = store.create(8, P, 0).unwrap();
+    let child = store.create_child(other, 9, child::SNAPSHOT, 0, P, false).unwrap();
+    assert!(!store.parkable(other) && !store.parkable(child));
+    // A stale id is refused.
+    assert_eq!(store.renew_parked(id, 10, P, 0), Err(ZxError::Internal));
+    let third = store.create(10, 2 * P, crate::abi::VMO_RESIZABLE).unwrap();
+    store.release(again, &mut mem);
+    store.release(child, &mut mem);
+    store.release(other, &mut mem);
+    store.release(third, &mut mem);
+    check_invariants(&store, &mem);
+    assert_eq!(store.vmo_count(), 0);
+}
+
+#[test]
 fn a_kept_vmo_is_renewed_into_a_new_one() {
     let mut store = VmoStore::new();
     let mut mem = FakeMemory::new();

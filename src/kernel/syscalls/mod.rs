@@ -17,7 +17,7 @@ pub mod vmo;
 mod wait;
 
 use super::cpu;
-use super::object::{KernelObject, Resource};
+use super::object::{KHandle, KernelObject, Resource};
 use super::task::{Process, Thread};
 use super::vm_object::{VmarObject, VmoObject};
 use crate::abi::ZX_HANDLE_INVALID;
@@ -289,9 +289,24 @@ fn give(c: &Caller, object: Arc<dyn KernelObject>, rights: u32, out: u64) -> ZxR
     publish_handle(c, value, out)
 }
 
+/// [`give`] for a VMO's new object: the handle is tagged with the VMO's id (see
+/// [`Process::with_vmo_handle`](crate::kernel::task::Process::with_vmo_handle)).
+fn give_vmo(c: &Caller, object: Arc<VmoObject>, rights: u32, out: u64) -> ZxResult {
+    let tag = object.id().tag();
+    let value = c.process().add_tagged_khandle(KHandle::new(object), rights, tag)?;
+    publish_handle_inline(c, value, out)
+}
+
 /// Writes a handle value already in the table to `out`, undoing the handle on failure.
 #[inline(never)]
 fn publish_handle(c: &Caller, value: u32, out: u64) -> ZxResult {
+    publish_handle_inline(c, value, out)
+}
+
+/// [`publish_handle`], inlined where a call's own frame is already there to take it
+/// (`zx_vmo_create`'s): a range check, one store and the cold undo.
+#[inline(always)]
+fn publish_handle_inline(c: &Caller, value: u32, out: u64) -> ZxResult {
     match user::put(out, &value.to_le_bytes()) {
         Ok(()) => Ok(()),
         Err(e) => unpublish_handle(c, value, e),

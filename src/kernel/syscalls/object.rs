@@ -91,10 +91,13 @@ pub fn get_info(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, ac
         }
         info::FERRITE_OBJECT_COUNTS => {
             downcast::<crate::kernel::object::Resource>(&object)?;
-            let store_vmos = with_kernel(|k| k.vmos.vmo_count()) as u64;
-            record.u64(0, store_vmos);
+            let (store_vmos, retired_vmo_objects) =
+                with_kernel(|k| (crate::kernel::vm_object::vmo_count(k), k.vmo_objects.retired_count()));
+            record.u64(0, store_vmos as u64);
             for ty in 1..crate::kernel::object::LIVE_OBJECT_TYPES {
-                record.u64(ty * 8, crate::kernel::object::live_objects(ty));
+                // Retired VMO objects wait for reuse: no live objects.
+                let retired = if ty == crate::abi::obj_type::VMO as usize { retired_vmo_objects } else { 0 };
+                record.u64(ty * 8, crate::kernel::object::live_objects(ty).saturating_sub(retired));
             }
             record.u64(31 * 8, with_kernel(|k| k.kernel_table_pages));
         }
@@ -228,10 +231,11 @@ fn kmem_stats(k: &Kernel) -> [u64; 9] {
     let vmo = k.vmos.committed_frames_total() * crate::abi::PAGE_SIZE;
     let mmu = k.user_table_pages * crate::abi::PAGE_SIZE;
     let heap_total = k.heap_bytes;
-    // The page lists the VMO store keeps for reuse count as free, like the heap's own
-    // small-block lists.
+    // The page lists the VMO store keeps for reuse and the retired VMO objects count as
+    // free, like the heap's own small-block lists.
     let spare: u64 =
-        k.vmos.spare_lists().held_blocks().map(|b| crate::arch::aarch64::heap::block_bytes(b) as u64).sum();
+        k.vmos.spare_lists().held_blocks().map(|b| crate::arch::aarch64::heap::block_bytes(b) as u64).sum::<u64>()
+            + k.vmo_objects.retired_bytes();
     let heap_free = heap_total.saturating_sub(crate::arch::aarch64::heap::used_bytes()) + spare;
     let wired = total.saturating_sub(free).saturating_sub(vmo).saturating_sub(mmu).saturating_sub(heap_total);
     let ipc = crate::kernel::ipc::ipc_bytes();

@@ -61,15 +61,33 @@ pub fn read_bytes(k: &mut Kernel, user: u64, buf: &mut [u8]) -> ZxResult {
 /// step of every VMO read and write (one call per page).
 #[inline(always)]
 pub fn copy_page_bytes(k: &mut Kernel, user: u64, kernel_va: u64, len: usize, to_user: bool) -> ZxResult {
-    with_fault_retry(k, len, |from| {
-        // The kernel side is a page of RAM held by a VMO (or the zero page) for the
-        // duration of this syscall, reachable through the linear map.
-        crate::arch::aarch64::user_copy::copy_kernel_page(
-            user + from as u64,
-            kernel_va + from as u64,
-            len - from,
-            to_user,
-        )
+    // The kernel side is a page of RAM held by a VMO (or the zero page) for the
+    // duration of this syscall, reachable through the linear map. The first attempt is
+    // made here, the fault fixing out of line, so that a copy that does not fault (the
+    // common case) keeps no retry state in registers.
+    match user_copy::copy_kernel_page(user, kernel_va, len, to_user) {
+        Ok(()) => Ok(()),
+        Err(first) => copy_page_bytes_after_fault(k, user, kernel_va, len, to_user, first),
+    }
+}
+
+/// [`copy_page_bytes`] after its first attempt faulted with `first`: the faults are
+/// fixed and the copy resumed as [`with_fault_retry`] does, counting `first` as the
+/// first fix.
+#[cold]
+#[inline(never)]
+fn copy_page_bytes_after_fault(
+    k: &mut Kernel,
+    user: u64,
+    kernel_va: u64,
+    len: usize,
+    to_user: bool,
+    first: CopyFault,
+) -> ZxResult {
+    let mut first = Some(first);
+    with_fault_retry(k, len, |from| match first.take() {
+        Some(fault) => Err(fault),
+        None => user_copy::copy_kernel_page(user + from as u64, kernel_va + from as u64, len - from, to_user),
     })
 }
 

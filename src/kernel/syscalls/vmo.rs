@@ -1,19 +1,17 @@
 //! The zx_vmo_* syscalls.
 
-use super::{Caller, give, lookup_resource, lookup_vmo, user};
+use super::{Caller, give_vmo, lookup_resource, lookup_vmo, user};
 use crate::abi::{PAGE_SIZE, ZX_HANDLE_INVALID, cache_policy, child, rights};
 use crate::arch::aarch64::{mmu, user_copy};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::aspace::apply_invalidations;
 use crate::kernel::memory::{FramePages, LinearMapCaches, alloc_unzeroed_frame};
 use crate::kernel::object::new_koid;
-use crate::kernel::vm_object::VmoObject;
 use crate::kernel::{Kernel, with_kernel};
 use crate::mm::PhysAddr;
 use crate::object::rights::{check_rights, vmo_child_rights};
 use crate::syscall::user_ptr::check_range;
 use crate::vm::vmo::{VmoId, WriteTarget};
-use alloc::sync::Arc;
 
 /// `zx_vmo_create`: options, then size, then the out-pointer.
 pub fn create(c: &Caller, size: u64, options: u32, out: u64) -> ZxResult {
@@ -24,8 +22,8 @@ pub fn create(c: &Caller, size: u64, options: u32, out: u64) -> ZxResult {
     crate::vm::vmo::round_size(size)?;
     super::ensure_heap_headroom()?;
     let koid = new_koid();
-    let id = with_kernel(|k| k.vmos.create(koid, size, options))?;
-    give(c, Arc::new(VmoObject::new(id, koid)), rights::DEFAULT_VMO, out)
+    let object = with_kernel(|k| k.vmo_objects.create(&mut k.vmos, koid, size, options))?;
+    give_vmo(c, object, rights::DEFAULT_VMO, out)
 }
 
 /// `zx_vmo_read` / `zx_vmo_write`: handle, rights, then the VMO's checks (overflow,
@@ -41,13 +39,12 @@ pub fn read_write(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64, writ
     // higher-ranked VM lock. Longer copies count a reference instead, so they do not
     // hold the handle table meanwhile.
     if len <= PAGE_SIZE && offset % PAGE_SIZE + len <= PAGE_SIZE {
-        return c.process().with_handle(handle, |object, have, _| {
-            let vmo = object.vmo_id().ok_or(ZxError::WrongType)?;
+        return c.process().with_vmo_handle(handle, |vmo, have| {
             check_rights(have, need)?;
             with_kernel(|k| {
                 if write { write_in_page(k, vmo, buf, offset, len) } else { copy_vmo(k, vmo, buf, offset, len, false) }
             })
-        })?;
+        });
     }
     let (object, _) = lookup_vmo(c, handle, need)?;
     with_kernel(|k| copy_vmo(k, object.id(), buf, offset, len, write))
@@ -245,13 +242,13 @@ pub fn create_child(c: &Caller, handle: u32, options: u32, offset: u64, size: u6
     super::ensure_heap_headroom()?;
     let koid = new_koid();
     let copy_name = source_rights & rights::GET_PROPERTY != 0;
-    let id = with_kernel(|k| {
+    let object = with_kernel(|k| {
         let result = k.vmos.create_child(parent.id(), koid, vmo_options, offset, size, copy_name);
         // Pages the parent now shares must become read-only in its mappings.
         apply_invalidations(k);
-        result
+        result.map(|id| k.vmo_objects.object_for(id, koid))
     })?;
-    give(c, Arc::new(VmoObject::new(id, koid)), vmo_child_rights(source_rights, options), out)
+    give_vmo(c, object, vmo_child_rights(source_rights, options), out)
 }
 
 /// `zx_vmo_set_cache_policy`: the policy is checked before the handle; MAP right; the
@@ -280,8 +277,9 @@ pub fn replace_as_executable(c: &Caller, handle: u32, vmex: u32, out: u64) -> Zx
     // A new handle to the same VMO: waits through the old one end.
     let fresh = source.object.clone();
     let new_rights = source.rights | rights::EXECUTE;
+    let tag = source.tag;
     drop(source);
-    let value = c.process().add_khandle(fresh, new_rights)?;
+    let value = c.process().add_tagged_khandle(fresh, new_rights, tag)?;
     super::publish_handle(c, value, out)
 }
 
@@ -295,11 +293,11 @@ pub fn create_physical(c: &Caller, resource: u32, paddr: u64, size: u64, out: u6
     let end = paddr.checked_add(size).ok_or(ZxError::InvalidArgs)?;
     super::ensure_heap_headroom()?;
     let koid = new_koid();
-    let id = with_kernel(|k| {
+    let object = with_kernel(|k| {
         if k.frames.contains_ram(PhysAddr(paddr), PhysAddr(end)) {
             return Err(ZxError::AccessDenied);
         }
-        k.vmos.create_physical(koid, PhysAddr(paddr), size)
+        k.vmos.create_physical(koid, PhysAddr(paddr), size).map(|id| k.vmo_objects.object_for(id, koid))
     })?;
-    give(c, Arc::new(VmoObject::new(id, koid)), rights::DEFAULT_VMO, out)
+    give_vmo(c, object, rights::DEFAULT_VMO, out)
 }

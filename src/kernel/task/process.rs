@@ -10,8 +10,9 @@ use crate::error::{ZxError, ZxResult};
 use crate::kernel::object::{KHandle, KernelObject, ObjectBase};
 use crate::kernel::sync::{Lock, class};
 use crate::kernel::with_kernel;
-use crate::object::handle_table::{Handle, HandleTable};
+use crate::object::handle_table::{Handle, HandleTable, UNTAGGED};
 use crate::object::rights::check_rights;
+use crate::vm::vmo::VmoId;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -56,6 +57,9 @@ impl HandleLookup<'_> {
         Ok((entry.object.object(), entry.rights, entry.object.serial()))
     }
 }
+
+// The handle's tag takes no room: rights and tag fill the last 8 bytes of a handle slot.
+const _: () = assert!(core::mem::size_of::<Handle<KHandle>>() == 32);
 
 /// A process object.
 pub struct Process {
@@ -187,6 +191,24 @@ impl Process {
         Ok(f(object, rights, serial))
     }
 
+    /// [`Process::with_handle`] for a call on a VMO: `f` gets the VMO's id and the
+    /// handle's rights (BAD_HANDLE, then WRONG_TYPE when the object is no VMO). The id
+    /// comes from the handle's tag when it has one (a handle made for a new VMO, or a
+    /// duplicate or replacement of one), which names the object's VMO: an object's VMO
+    /// id is set before any handle to it exists and never changes while one does (a
+    /// kept object is renewed only with none); otherwise from the object
+    /// (`vmo_id`, a virtual call). Same rules for `f` as for `with_handle`.
+    #[inline(always)]
+    pub fn with_vmo_handle<R>(&self, handle: u32, f: impl FnOnce(VmoId, u32) -> ZxResult<R>) -> ZxResult<R> {
+        let table = self.handles.lock();
+        let entry = table.get(handle)?;
+        let vmo = match VmoId::from_tag(entry.tag) {
+            Some(vmo) => vmo,
+            None => entry.object.object().vmo_id().ok_or(ZxError::WrongType)?,
+        };
+        f(vmo, entry.rights)
+    }
+
     /// The typed [`Process::with_handle`]: BAD_HANDLE, then WRONG_TYPE, then
     /// ACCESS_DENIED for `rights`, then `f` on the object (with the handle's rights)
     /// under the table lock, with the same rules for `f`.
@@ -228,6 +250,13 @@ impl Process {
     /// Adds an existing handle (moved from elsewhere), failing as
     /// [`Process::add_handle`] does.
     pub fn add_khandle(&self, handle: KHandle, rights: u32) -> ZxResult<u32> {
+        self.add_tagged_khandle(handle, rights, UNTAGGED)
+    }
+
+    /// [`Process::add_khandle`] with the handle's tag ([`Handle::tag`]): the VMO id of
+    /// a VMO's handle ([`VmoId::tag`]), which [`Process::with_vmo_handle`] reads instead
+    /// of asking the object.
+    pub fn add_tagged_khandle(&self, handle: KHandle, rights: u32, tag: u32) -> ZxResult<u32> {
         let (unmade, error) = {
             let mut table = self.handles.lock();
             // The DEAD check without the state lock. `finish` sets `dead` before its
@@ -239,7 +268,7 @@ impl Process {
             if self.dead.load(Ordering::Acquire) {
                 (handle, ZxError::NoMemory)
             } else {
-                match table.try_insert(handle, rights) {
+                match table.try_insert(handle, rights, tag) {
                     Ok(value) => return Ok(value),
                     Err(handle) => (handle, ZxError::NoMemory),
                 }
@@ -429,7 +458,7 @@ impl Process {
                 crate::kernel::aspace::audit_write_xor_execute(k, self.aspace_id);
             }
             crate::kernel::aspace::destroy(k, self.aspace_id);
-            (mappings, k.vmos.vmo_count())
+            (mappings, crate::kernel::vm_object::vmo_count(k))
         });
         self.job.remove_process(self);
         self.base.update_signals(0, signal::TASK_TERMINATED);

@@ -63,6 +63,7 @@ static TESTS: &[user::Test] = tests![
     vmo_create_bad_out_pointer,
     vmo_create_out_pointer_in_fresh_pages,
     vmo_create_zero_children_asserted,
+    vmo_objects_kept_for_reuse_start_new,
     // vmo_read / vmo_write.
     vmo_read_write_roundtrip,
     vmo_read_write_ranges,
@@ -71,6 +72,7 @@ static TESTS: &[user::Test] = tests![
     vmo_read_write_bad_buffers,
     vmo_read_write_through_mappings,
     vmo_write_of_many_pages_through_faults,
+    vmo_copies_within_a_page_through_faults,
     vmo_write_of_a_whole_fresh_page,
     // Sizes.
     vmo_set_size_not_resizable_unavailable,
@@ -1020,6 +1022,76 @@ fn vmo_create_zero_children_asserted(_: &Ctx) -> TestResult {
     check_hex(observed as u64, VMO_ZERO_CHILDREN as u64, "observed")
 }
 
+/// The kernel keeps the objects of closed VMOs and renews them for new ones (the VMO
+/// object slab): every new VMO must look new (a fresh koid, no user signal, no name,
+/// one handle, its own size and contents), whether the last VMO ended with its last
+/// handle, with another handle left (a duplicate), with a counted reference in flight
+/// (`replace_as_executable` holds one while the old handle closes) or with a port's
+/// registration (a weak reference), and the heap comes back to where it was.
+fn vmo_objects_kept_for_reuse_start_new(ctx: &Ctx) -> TestResult {
+    let port = check_ok(user::ipc::port_create(), "port_create")?;
+    let mut last_koid = 0;
+    // A first pass lets the port's tables and the slab reach their working size.
+    kept_vmo_rounds(&port, 0..8, &mut last_koid)?;
+    vmo_churn()?;
+    let before = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS")?;
+    kept_vmo_rounds(&port, 8..48, &mut last_koid)?;
+    vmo_churn()?;
+    let after = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS")?;
+    check_eq(after.free_bytes, before.free_bytes, "free bytes after the rounds")?;
+    check_eq(after.free_heap_bytes, before.free_heap_bytes, "free heap bytes after the rounds")?;
+    Ok(())
+}
+
+/// The rounds of [`vmo_objects_kept_for_reuse_start_new`], each ending its VMO the
+/// way `round % 4` picks.
+fn kept_vmo_rounds(port: &Handle, rounds: core::ops::Range<u64>, last_koid: &mut u64) -> TestResult {
+    for round in rounds {
+        let size = (1 + round % 3) * PAGE;
+        let vmo = new_vmo(size)?;
+        let koid = check_ok(koid_of(&vmo), "koid")?;
+        if koid <= *last_koid {
+            fail!("round {}: koid {} after {}", round, koid, *last_koid);
+        }
+        *last_koid = koid;
+        let (status, observed) = object_wait_one(&vmo, USER_SIGNAL_ALL | VMO_ZERO_CHILDREN, 0);
+        check_status(status, ZX_OK, "wait for the signals of a new VMO")?;
+        check_hex(observed as u64, VMO_ZERO_CHILDREN as u64, "a new VMO's signals")?;
+        check_eq(check_ok(get_name(&vmo), "get_name")?, [0u8; MAX_NAME_LEN], "a new VMO's name")?;
+        check_eq(check_ok(user::ipc::handle_count(&vmo), "handle count")?, 1, "a new VMO's handles")?;
+        check_eq(check_ok(vmo_get_size(&vmo), "get_size")?, size, "a new VMO's size")?;
+        check_eq(read_byte(&vmo, size - 1)?, 0, "a new VMO's last byte")?;
+        // Leave marks for the next VMO not to see.
+        check_ok(object_signal(&vmo, 0, USER_SIGNAL_0 | 4 * USER_SIGNAL_0), "signal")?;
+        check_ok(object_set_property(&vmo, PROP_NAME, b"kept"), "set NAME")?;
+        fill(&vmo, 0, 0xA5, size)?;
+        match round % 4 {
+            // The last handle closes with nothing else holding the object.
+            0 => drop(vmo),
+            // A duplicate outlives the first handle and still works.
+            1 => {
+                let other = dup(&vmo, SAME_RIGHTS)?;
+                drop(vmo);
+                check_eq(read_byte(&other, size - 1)?, 0xA5, "read through the duplicate")?;
+                drop(other);
+            }
+            // The handle closes while the call holds a counted reference to the object,
+            // which then gets a new handle.
+            2 => {
+                let exec = check_ok(vmo_replace_as_executable(vmo.into_raw(), 0u32), "replace_as_executable")?;
+                check_eq(read_byte(&exec, size - 1)?, 0xA5, "read through the replacement")?;
+                drop(exec);
+            }
+            // A port registration (a weak reference) is there when the handle closes.
+            _ => {
+                check_ok(user::ipc::wait_async(&vmo, port, round, 128 * USER_SIGNAL_0, 0), "wait_async")?;
+                drop(vmo);
+            }
+        }
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------
 // vmo_read / vmo_write.
 
@@ -1139,6 +1211,47 @@ fn vmo_read_write_bad_buffers(ctx: &Ctx) -> TestResult {
     )?;
     // The VMO is unchanged by refused reads.
     expect_filled(&vmo, 0, 0x77, 2 * PAGE, "source after refused reads")
+}
+
+/// Reads and writes within one VMO page whose user buffer faults: pages of a mapping
+/// not committed yet (one fault, or two when the buffer straddles two pages), resolved
+/// and the copy resumed (the out-of-line retry after the first attempt), and a buffer
+/// in a hole (INVALID_ARGS, the VMO unchanged).
+fn vmo_copies_within_a_page_through_faults(ctx: &Ctx) -> TestResult {
+    let vmo = new_vmo(PAGE)?;
+    fill(&vmo, 0, 0x11, PAGE)?;
+    let src = new_vmo(2 * PAGE)?;
+    let window = map(ctx, VM_PERM_READ, &src, 2 * PAGE)?;
+    check_status(
+        raw(nr::VMO_WRITE, &[vmo.raw_u64(), window.addr() + PAGE - 50, 10, 100]),
+        ZX_OK,
+        "write from two untouched pages",
+    )?;
+    expect_filled(&vmo, 0, 0x11, 10, "before the write")?;
+    expect_filled(&vmo, 10, 0, 100, "the written zeros")?;
+    expect_filled(&vmo, 110, 0x11, PAGE - 110, "after the write")?;
+    let dst = new_vmo(2 * PAGE)?;
+    let rw = map(ctx, VM_RW, &dst, 2 * PAGE)?;
+    check_status(
+        raw(nr::VMO_READ, &[vmo.raw_u64(), rw.addr() + PAGE - 100, 200, 300]),
+        ZX_OK,
+        "read into two untouched pages",
+    )?;
+    expect_filled(&dst, PAGE - 100, 0x11, 300, "the read bytes")?;
+    check_eq(committed(&dst)?, 2 * PAGE, "both pages committed by the read")?;
+    check_ok(vmar_unmap(ctx.root_vmar, rw.addr() + PAGE, PAGE), "unmap the second page")?;
+    check_status(
+        raw(nr::VMO_WRITE, &[vmo.raw_u64(), rw.addr() + PAGE + 8, 0, 64]),
+        ZX_ERR_INVALID_ARGS,
+        "write from a hole",
+    )?;
+    check_status(
+        raw(nr::VMO_WRITE, &[vmo.raw_u64(), rw.addr() + PAGE - 8, 0, 64]),
+        ZX_ERR_INVALID_ARGS,
+        "write running into a hole",
+    )?;
+    expect_filled(&vmo, 0, 0x11, 10, "the VMO after refused writes")?;
+    expect_filled(&vmo, 110, 0x11, PAGE - 110, "the VMO's tail after refused writes")
 }
 
 fn vmo_write_of_many_pages_through_faults(ctx: &Ctx) -> TestResult {
