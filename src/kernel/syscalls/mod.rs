@@ -293,7 +293,7 @@ fn give(c: &Caller, object: Arc<dyn KernelObject>, rights: u32, out: u64) -> ZxR
 /// [`Process::with_vmo_handle`](crate::kernel::task::Process::with_vmo_handle)).
 fn give_vmo(c: &Caller, object: Arc<VmoObject>, rights: u32, out: u64) -> ZxResult {
     let tag = object.id().tag();
-    let value = c.process().add_tagged_khandle(KHandle::new(object), rights, tag)?;
+    let value = c.process().add_tagged_khandle_inline(KHandle::new(object), rights, tag)?;
     publish_handle_inline(c, value, out)
 }
 

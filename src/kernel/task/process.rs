@@ -257,7 +257,15 @@ impl Process {
     /// a VMO's handle ([`VmoId::tag`]), which [`Process::with_vmo_handle`] reads instead
     /// of asking the object.
     pub fn add_tagged_khandle(&self, handle: KHandle, rights: u32, tag: u32) -> ZxResult<u32> {
-        let (unmade, error) = {
+        self.add_tagged_khandle_inline(handle, rights, tag)
+    }
+
+    /// [`Process::add_tagged_khandle`], inlined where a call's own frame is already
+    /// there to take it (`zx_vmo_create`'s): the table lock and the insert, the refusal
+    /// out of line.
+    #[inline(always)]
+    pub fn add_tagged_khandle_inline(&self, handle: KHandle, rights: u32, tag: u32) -> ZxResult<u32> {
+        let refused = {
             let mut table = self.handles.lock();
             // The DEAD check without the state lock. `finish` sets `dead` before its
             // first look at the table (`len`, then the batches that close every handle),
@@ -266,17 +274,25 @@ impl Process {
             // the lock's release/acquire order makes `dead` visible here. So no handle is
             // left in a DEAD process's table, as with the state lock.
             if self.dead.load(Ordering::Acquire) {
-                (handle, ZxError::NoMemory)
+                handle
             } else {
                 match table.try_insert(handle, rights, tag) {
                     Ok(value) => return Ok(value),
-                    Err(handle) => (handle, ZxError::NoMemory),
+                    Err(handle) => handle,
                 }
             }
         };
-        // Dropped outside the table lock: it may end the object.
-        drop(unmade);
-        Err(error)
+        Err(Self::refuse_handle(refused))
+    }
+
+    /// The failure of [`Process::add_tagged_khandle`]: the handle, refused by a dead
+    /// process or a full table, is dropped outside the table lock (it may end the
+    /// object). Out of line, so that the common path saves no registers for it.
+    #[cold]
+    #[inline(never)]
+    fn refuse_handle(handle: KHandle) -> ZxError {
+        drop(handle);
+        ZxError::NoMemory
     }
 
     /// Removes `handle` from the table and gives it back (the caller drops or moves it
