@@ -175,15 +175,15 @@ impl VmoObjectSlab {
     /// The last handle of `object` closed (its reference still held by the caller):
     /// retires it if nothing else refers to it (see the type's comment) and says so;
     /// otherwise the entry's reference comes back, for the caller to drop once the VM
-    /// lock is released (it is never the last one).
-    fn retire(&mut self, object: &VmoObject) -> Result<usize, Option<Arc<VmoObject>>> {
-        let at = object.entry as usize;
+    /// lock is released (it is never the last one). `at` is the object's entry, which
+    /// the caller has checked against [`SLAB_ENTRIES`] (so it indexes with no check).
+    fn retire(&mut self, object: &VmoObject, at: usize) -> Result<(), Option<Arc<VmoObject>>> {
         let Some(slot) = self.entries.get_mut(at) else { return Err(None) };
         match slot {
             Some(entry) if core::ptr::eq(Arc::as_ptr(entry), object) => {
                 if Arc::strong_count(entry) == 2 && Arc::weak_count(entry) == 0 {
                     self.retired |= 1 << at;
-                    Ok(at)
+                    Ok(())
                 } else {
                     Err(slot.take())
                 }
@@ -231,11 +231,15 @@ impl KernelObject for VmoObject {
     /// A kept object is retired here (see [`VmoObjectSlab`]), so that its end frees
     /// nothing; any other ends when its last reference goes.
     fn on_zero_handles(&self) {
-        if self.entry == NOT_KEPT {
+        // NOT_KEPT (an object made while the slab was full) is past the last entry. The
+        // entry is read once, before the VM lock, so that the slab indexes with it
+        // unchecked (it never changes while a handle or a reference exists).
+        let at = usize::from(self.entry);
+        if at >= SLAB_ENTRIES {
             return;
         }
-        let unkept = with_kernel(|k| match k.vmo_objects.retire(self) {
-            Ok(at) => {
+        let unkept = with_kernel(|k| match k.vmo_objects.retire(self, at) {
+            Ok(()) => {
                 // A VMO that nothing else names and that holds nothing stays with its
                 // object for the next create; any other is released as the drop would.
                 if k.vmos.parkable(self.id) {
