@@ -317,14 +317,20 @@ impl<T> HandleTable<T> {
     /// queues the slot for reuse. `None` if the slot is empty or absent.
     fn empty_slot(&mut self, index: usize) -> Option<Handle<T>> {
         let slot = self.slots.get_mut(index)?;
-        let handle = slot.handle.take()?;
+        // The occupied test first and the `Option` given back as `take` made it: with
+        // `take()?` and `Some(handle)` at the end, the compiler moved the handle through
+        // the stack twice and wrote the `None` back as 32 bytes (three of them stack
+        // garbage); this way the `None` is one store of zero and the handle stays in
+        // registers (`zx_handle_close`: about 12 instructions fewer).
+        slot.handle.as_ref()?;
+        let handle = slot.handle.take();
         slot.value = 0;
         slot.generation = (slot.generation + 1) & GENERATION_MASK;
         // `index` < MAX_HANDLES = 2^16, so it fits; the queue has room for every slot
         // (reserved when the slot was made), so this never allocates.
         self.free.push_back(index as u32);
         self.live -= 1;
-        Some(handle)
+        handle
     }
 }
 
