@@ -292,6 +292,12 @@ fn give(c: &Caller, object: Arc<dyn KernelObject>, rights: u32, out: u64) -> ZxR
 /// [`give`] for a VMO's new object: the handle is tagged with the VMO's id (see
 /// [`Process::with_vmo_handle`](crate::kernel::task::Process::with_vmo_handle)).
 fn give_vmo(c: &Caller, object: Arc<VmoObject>, rights: u32, out: u64) -> ZxResult {
+    give_vmo_inline(c, object, rights, out)
+}
+
+/// [`give_vmo`], inlined into `zx_vmo_create`, whose frame is already there to take it.
+#[inline(always)]
+fn give_vmo_inline(c: &Caller, object: Arc<VmoObject>, rights: u32, out: u64) -> ZxResult {
     let tag = object.id().tag();
     let value = c.process().add_tagged_khandle_inline(KHandle::new(object), rights, tag)?;
     publish_handle_inline(c, value, out)
