@@ -452,6 +452,12 @@ struct Vmo {
     /// zero page for an uncommitted page. Until then committing a fresh page needs no
     /// invalidation, because no mapping can show anything for that page.
     zero_page_shown: bool,
+    /// Nothing has changed the VMO since `create` made or renewed it, so it is still
+    /// keepable and holds only its first reference (what [`VmoStore::parkable`] asks).
+    /// Set only there; every other change of a live VMO takes its `&mut` through
+    /// `vmo_mut`, which clears it (retains, mappings, commits, children, names,
+    /// signals, resizes alike), so it can only err towards `false`.
+    pristine: bool,
 }
 
 impl Vmo {
@@ -478,6 +484,7 @@ impl Vmo {
             num_mappings: 0,
             owned_pages: 0,
             zero_page_shown: false,
+            pristine: false,
         }
     }
 
@@ -513,6 +520,7 @@ impl Vmo {
         self.user_signals = 0;
         self.refs = 1;
         self.zero_page_shown = false;
+        self.pristine = true;
     }
 
     /// True when dropping the VMO would free nothing: its page list and its slice list
@@ -580,10 +588,14 @@ fn vmo_ref(slots: &[Slot], id: VmoId) -> &Vmo {
     }
 }
 
-/// Mutable [`vmo_ref`].
+/// Mutable [`vmo_ref`]. The VMO is no longer pristine ([`Vmo::pristine`]): this is how
+/// every change of a live VMO but `create`'s reaches it.
 fn vmo_mut(slots: &mut [Slot], id: VmoId) -> &mut Vmo {
     match slots.get_mut(id.index()) {
-        Some(Slot { generation, vmo: Some(vmo) }) if *generation == id.generation() => vmo,
+        Some(Slot { generation, vmo: Some(vmo) }) if *generation == id.generation() => {
+            vmo.pristine = false;
+            vmo
+        }
         _ => panic!("VmoStore: stale VmoId {:?} (VMO already destroyed)", id),
     }
 }
@@ -667,6 +679,7 @@ impl VmoStore {
         self.insert_with(|| {
             let mut vmo = Vmo::new(koid, rounded, size, Backing::Paged(PageList::new()));
             vmo.resizable = resizable;
+            vmo.pristine = true;
             vmo
         })
     }
@@ -674,13 +687,17 @@ impl VmoStore {
     /// True when `id`'s last reference may stay with its kernel object while that object
     /// waits to be reused (see [`VmoStore::renew_parked`]): the VMO holds only that
     /// reference, is keepable (no page, no heap, no parent, child, COW relation or
-    /// mapping) and no invalidation is queued. Nothing changes: a parked VMO is a live
-    /// VMO with one reference, which nothing but its object names.
+    /// mapping) and no invalidation is queued. The first two are the answer the store
+    /// keeps ([`Vmo::pristine`]) rather than the dozen fields tested again. Nothing
+    /// changes: a parked VMO is a live VMO with one reference, which nothing but its
+    /// object names.
     #[inline]
     pub fn parkable(&self, id: VmoId) -> bool {
         match self.slots.get(id.index()) {
             Some(Slot { generation, vmo: Some(vmo) }) if *generation == id.generation() => {
-                self.invalidations.is_empty() && vmo.refs == 1 && vmo.keepable()
+                // The store's kept answer instead of the dozen fields `keepable` tests.
+                debug_assert!(!vmo.pristine || (vmo.refs == 1 && vmo.keepable()), "a pristine VMO changed");
+                self.invalidations.is_empty() && vmo.pristine
             }
             _ => false,
         }

@@ -315,11 +315,9 @@ fn last_releases_of_lone_and_linked_vmos_leave_nothing() {
     }
 }
 
-/// A lone VMO's slot keeps it when it dies (see `Slot`), whatever its life changed (a
-/// name, content size, user signals, cache policy, a page committed and decommitted
-/// through a mapping that showed the zero page), and the next `create` renews it into
-/// exactly what `Vmo::new` makes; a VMO with a page list directory, a child or a parent
-/// is not kept.
+/// A VMO that nothing changed since `create` (pristine) can be parked, and
+/// `renew_parked` renews it in place under a new id into exactly what `create` makes;
+/// any change, a second reference, a page or a child makes it not parkable.
 #[test]
 fn a_parked_vmo_is_renewed_into_a_new_one_under_a_new_id() {
     let mut store = VmoStore::new();
@@ -328,14 +326,28 @@ fn a_parked_vmo_is_renewed_into_a_new_one_under_a_new_id() {
     let fresh = |koid, size, resizable| {
         let mut vmo = Vmo::new(koid, round_size(size).unwrap(), size, Backing::Paged(PageList::new()));
         vmo.resizable = resizable;
+        vmo.pristine = true;
         alloc::format!("{vmo:?}")
     };
+    // Any change after `create` makes a VMO not parkable (the store keeps that answer,
+    // `Vmo::pristine`, and errs towards `false`): a name, a content size, a signal, a
+    // zero page shown, a cache policy. Such a VMO is released and kept in its slot
+    // instead (`a_kept_vmo_is_renewed_into_a_new_one` renews those fields).
+    let changes: [&dyn Fn(&mut VmoStore, VmoId, &mut RecordingCache); 5] = [
+        &|store, id, _| store.set_name(id, b"busy"),
+        &|store, id, _| store.set_content_size(id, 2 * P - 5),
+        &|store, id, _| store.signal(id, 0, crate::abi::signal::USER_ALL),
+        &|store, id, _| store.note_zero_page_shown(id),
+        &|store, id, cache| store.set_cache_policy(id, cache_policy::UNCACHED, cache).unwrap(),
+    ];
+    for change in changes {
+        let id = store.create(1, 3 * P, crate::abi::VMO_RESIZABLE).unwrap();
+        assert!(store.parkable(id));
+        change(&mut store, id, &mut cache);
+        assert!(!store.parkable(id));
+        store.release(id, &mut mem);
+    }
     let id = store.create(1, 3 * P, crate::abi::VMO_RESIZABLE).unwrap();
-    store.set_name(id, b"busy");
-    store.set_content_size(id, 2 * P - 5);
-    store.signal(id, 0, crate::abi::signal::USER_ALL);
-    store.note_zero_page_shown(id);
-    store.set_cache_policy(id, cache_policy::UNCACHED, &mut cache).unwrap();
     assert!(store.parkable(id));
     // The errors of `create`, in its order, change nothing.
     assert_eq!(store.renew_parked(id, 2, P, 4), Err(ZxError::InvalidArgs));
@@ -368,6 +380,11 @@ fn a_parked_vmo_is_renewed_into_a_new_one_under_a_new_id() {
     assert_eq!(store.vmo_count(), 0);
 }
 
+/// A lone VMO's slot keeps it when it dies (see `Slot`), whatever its life changed (a
+/// name, content size, user signals, cache policy, a page committed and decommitted
+/// through a mapping that showed the zero page), and the next `create` renews it into
+/// exactly what `Vmo::new` makes; a VMO with a page list directory, a child or a parent
+/// is not kept.
 #[test]
 fn a_kept_vmo_is_renewed_into_a_new_one() {
     let mut store = VmoStore::new();
@@ -376,6 +393,7 @@ fn a_kept_vmo_is_renewed_into_a_new_one() {
     let fresh = |koid, size, resizable| {
         let mut vmo = Vmo::new(koid, round_size(size).unwrap(), size, Backing::Paged(PageList::new()));
         vmo.resizable = resizable;
+        vmo.pristine = true;
         alloc::format!("{vmo:?}")
     };
     let id = store.create(1, 3 * P, crate::abi::VMO_RESIZABLE).unwrap();
