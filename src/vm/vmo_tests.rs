@@ -333,7 +333,8 @@ fn a_parked_vmo_is_renewed_into_a_new_one_under_a_new_id() {
     // `Vmo::pristine`, and errs towards `false`): a name, a content size, a signal, a
     // zero page shown, a cache policy. Such a VMO is released and kept in its slot
     // instead (`a_kept_vmo_is_renewed_into_a_new_one` renews those fields).
-    let changes: [&dyn Fn(&mut VmoStore, VmoId, &mut RecordingCache); 5] = [
+    type Change<'a> = &'a dyn Fn(&mut VmoStore, VmoId, &mut RecordingCache);
+    let changes: [Change; 5] = [
         &|store, id, _| store.set_name(id, b"busy"),
         &|store, id, _| store.set_content_size(id, 2 * P - 5),
         &|store, id, _| store.signal(id, 0, crate::abi::signal::USER_ALL),
