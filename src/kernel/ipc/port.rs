@@ -65,7 +65,7 @@ struct FromUser(u64);
 impl Fill<Packet> for FromUser {
     #[inline(always)]
     fn fill(self, slot: &mut Packet) -> bool {
-        if user_copy::copy_slice_from_user(&mut slot.0, self.0).is_err() {
+        if user_copy::load_48_from_user(&mut slot.0, self.0).is_err() {
             return false;
         }
         slot.0[8..12].copy_from_slice(&PKT_TYPE_USER.to_le_bytes());
@@ -158,7 +158,7 @@ impl Port {
         let mut state = self.state.lock();
         let copied = match (state.queue.front(), out) {
             (None, _) => return Take::Empty,
-            (Some(packet), Some(out)) => user_copy::copy_slice_to_user(out, &packet.0).is_ok(),
+            (Some(packet), Some(out)) => user_copy::store_48_to_user(out, &packet.0).is_ok(),
             (Some(_), None) => false,
         };
         let taken = if copied { Take::Copied } else { state.queue.pop().map_or(Take::Empty, Take::Taken) };
