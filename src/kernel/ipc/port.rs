@@ -37,6 +37,18 @@ pub const PACKET_SIZE: usize = 48;
 #[repr(C, align(8))]
 pub struct Packet(pub [u8; PACKET_SIZE]);
 
+impl Packet {
+    /// Sets `zx_port_packet_t.type` (bytes 8..12).
+    #[inline(always)]
+    fn set_type(&mut self, packet_type: u32) {
+        let [b0, b1, b2, b3] = packet_type.to_le_bytes();
+        self.0[8] = b0;
+        self.0[9] = b1;
+        self.0[10] = b2;
+        self.0[11] = b3;
+    }
+}
+
 impl Default for Packet {
     /// All zeros (what a FIFO's unused slots start as).
     fn default() -> Self {
@@ -68,7 +80,7 @@ impl Fill<Packet> for FromUser {
         if user_copy::load_48_from_user(&mut slot.0, self.0).is_err() {
             return false;
         }
-        slot.0[8..12].copy_from_slice(&PKT_TYPE_USER.to_le_bytes());
+        slot.set_type(PKT_TYPE_USER);
         true
     }
 }
@@ -122,7 +134,7 @@ impl Port {
 
     /// `zx_port_queue` after its checks: the packet with `type` forced to USER.
     pub fn queue_user(&self, mut packet: Packet) -> ZxResult {
-        packet.0[8..12].copy_from_slice(&PKT_TYPE_USER.to_le_bytes());
+        packet.set_type(PKT_TYPE_USER);
         let mut state = self.state.lock();
         state.queue.queue_user(packet)?;
         super::account(PACKET_SIZE as i64);
