@@ -1,5 +1,5 @@
 //! Per-CPU data: each CPU's idle context, the thread it runs, its reaper slot and its
-//! flags. Indexed by the CPU number `arch::aarch64::percpu` keeps in `TPIDR_EL1`.
+//! flags. This CPU's block is found through `TPIDR_EL1` (`arch::aarch64::percpu`).
 //!
 //! The thread a CPU runs is in its `running` cell, which owns one reference count of it
 //! and which only that CPU writes (at a switch) and reads, with one load and no
@@ -8,7 +8,7 @@
 
 use super::task::Thread;
 use crate::arch::aarch64::context::Context;
-use crate::arch::aarch64::percpu::{MAX_CPUS, Running, RunningCell, cpu_index};
+use crate::arch::aarch64::percpu::{MAX_CPUS, Running, RunningCell};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use spin::Mutex;
@@ -94,10 +94,10 @@ const _: () = assert!(core::mem::size_of::<CpuLocal>() == 1024, "CpuLocal outgre
 static CPUS: [CpuLocal; MAX_CPUS] = [const { CpuLocal::new() }; MAX_CPUS];
 static ONLINE: AtomicUsize = AtomicUsize::new(1);
 
-/// This CPU's data.
+/// This CPU's data (its address is kept in `TPIDR_EL1`: see `percpu::this_cpu`).
 #[inline(always)]
 pub fn this() -> &'static CpuLocal {
-    &CPUS[cpu_index()]
+    crate::arch::aarch64::percpu::this_cpu()
 }
 
 /// CPU `index`'s data.

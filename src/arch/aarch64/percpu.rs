@@ -1,8 +1,11 @@
-//! Which CPU is running: its index (0 for the boot CPU, then 1, 2, … in the order the
-//! CPUs came up) lives in `TPIDR_EL1`, written once when the CPU starts. The kernel keeps
-//! its per-CPU data in an array indexed by it (`kernel::cpu`), so no pointer needs to be
-//! turned into a reference here.
+//! Which CPU is running: `TPIDR_EL1` holds the address of this CPU's block of per-CPU
+//! data (`kernel::cpu::CpuLocal`, one of the kernel's static array) with the CPU's index
+//! (0 for the boot CPU, then 1, 2, … in the order the CPUs came up) in its low bits,
+//! written once when the CPU starts, before any other Rust code runs on it. The index is
+//! one mask away and the block one mask and no address arithmetic (`this_cpu`): every
+//! syscall finds its caller, and checks for a kill, through it.
 
+use crate::kernel::cpu::CpuLocal;
 use aarch64_cpu::registers::*;
 use alloc::sync::Arc;
 use core::marker::PhantomData;
@@ -12,16 +15,37 @@ use core::sync::atomic::Ordering;
 /// the device-tree reader records.
 pub const MAX_CPUS: usize = crate::platform::machine::MAX_CPUS;
 const _: () = assert!(MAX_CPUS.is_power_of_two());
+// A block's address has its low bits clear, so the index fits beside it.
+const _: () = assert!(core::mem::align_of::<CpuLocal>() >= MAX_CPUS);
 
-/// Records this CPU's index; called once per CPU before it runs any other kernel code.
+/// Records this CPU's index and its block of per-CPU data (CPU `index`'s entry of the
+/// kernel's array, `kernel::cpu::get`); called once per CPU, first thing on its entry to
+/// Rust (`exception::kernel_entry`, `exception::secondary_cpu_entry`).
 pub fn set_cpu_index(index: usize) {
-    TPIDR_EL1.set(index as u64);
+    let index = index & (MAX_CPUS - 1);
+    let block: &'static CpuLocal = crate::kernel::cpu::get(index);
+    TPIDR_EL1.set(core::ptr::from_ref(block) as u64 | index as u64);
 }
 
 /// The running CPU's index.
 #[inline(always)]
 pub fn cpu_index() -> usize {
     (TPIDR_EL1.get() as usize) & (MAX_CPUS - 1)
+}
+
+/// The running CPU's block of per-CPU data: a register read and a mask.
+#[inline(always)]
+pub fn this_cpu() -> &'static CpuLocal {
+    let block = (TPIDR_EL1.get() as usize) & !(MAX_CPUS - 1);
+    // SAFETY: `set_cpu_index` is the only writer of TPIDR_EL1 (context switches save and
+    // restore TPIDR_EL0 only), and every CPU calls it before any other Rust code runs
+    // there (the two entries from boot.S; no exception can be taken between setting
+    // VBAR_EL1 and that call, with every interrupt masked). It stores the address of an
+    // element of the kernel's `static` array of `CpuLocal`, which is never moved or
+    // freed, and only shared references to it exist (its mutable parts are atomics and
+    // locks), with the index in bits that the element's alignment keeps clear; masking
+    // those bits gives that address back.
+    unsafe { &*(block as *const CpuLocal) }
 }
 
 /// One CPU's record of the object its running context belongs to (the kernel keeps its
