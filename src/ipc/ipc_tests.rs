@@ -228,7 +228,13 @@ fn user_packets_written_in_place() {
     assert_eq!(p.queue_user_in_place(|_: &mut u64| false), Ok(false));
     assert_eq!((p.len(), p.user_packets()), (3, 3));
     assert_eq!(p.front(), Some(&1));
-    assert_eq!((p.pop(), p.pop(), p.pop(), p.pop()), (Some(1), Some(2), Some(3), None));
+    // Taken in place: declined, nothing changes; accepted, as `pop` (a user packet less).
+    assert_eq!(p.take_front_if(|_: &u64| false), Some(false));
+    assert_eq!((p.len(), p.user_packets(), p.front()), (3, 3, Some(&1)));
+    assert_eq!(p.take_front_if(|v: &u64| *v == 1), Some(true));
+    assert_eq!((p.len(), p.user_packets(), p.front()), (2, 2, Some(&2)));
+    assert_eq!((p.pop(), p.pop(), p.pop()), (Some(2), Some(3), None));
+    assert_eq!(p.take_front_if(|_: &u64| unreachable!()), None);
     assert_eq!(p.front(), None);
     // Refused (full, closed): `fill` is not called, and the errors are queue_user's.
     for i in 0..MAX_USER_PACKETS as u64 {

@@ -48,6 +48,21 @@ impl<P, F: FnOnce(&mut P) -> bool> Fill<P> for F {
     }
 }
 
+/// Reads the oldest packet in its FIFO slot ([`PortQueue::take_front_if`]): true when
+/// it is to be taken. Any `FnOnce(&P) -> bool` is one; the kernel's own (a copy to user
+/// memory) is a type whose method is always inlined, as for [`Fill`].
+pub trait Offer<P> {
+    /// Looks at `packet`; true to take it.
+    fn offer(self, packet: &P) -> bool;
+}
+
+impl<P, F: FnOnce(&P) -> bool> Offer<P> for F {
+    #[inline(always)]
+    fn offer(self, packet: &P) -> bool {
+        self(packet)
+    }
+}
+
 /// A FIFO whose slots are all initialized, so that a value is written into its slot and
 /// read from it in place: `slots` is a ring of `slots.len()` slots, of which the `len`
 /// from `head` on (wrapping) are queued; the others hold stale values that are written
@@ -129,6 +144,15 @@ impl<T: Clone> Fifo<T> {
         self.head = self.at(1);
         self.len -= 1;
         self.slots.get(at)
+    }
+
+    /// Takes the oldest value after a look at it in place (`front`); nothing when empty.
+    #[inline(always)]
+    fn drop_front(&mut self) {
+        if self.len > 0 {
+            self.head = self.at(1);
+            self.len -= 1;
+        }
     }
 
     /// Keeps only the values for which `keep` is true, in order.
@@ -286,25 +310,27 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
         Some(self.regs.swap_remove(at).reg)
     }
 
-    /// The oldest packet, left in place (for a reader that copies it out before it
-    /// takes it with [`PortQueue::pop`]).
+    /// The oldest packet, left in place.
     #[inline(always)]
     pub fn front(&self) -> Option<&P> {
         self.packets.front().map(|(_, packet)| packet)
     }
 
-    /// Takes the oldest packet without giving it back (after [`PortQueue::front`] was
-    /// copied out); false when none was queued.
+    /// Offers the oldest packet to `take` in place (a reader that copies it out first)
+    /// and takes it when `take` says so: `Some(true)` when taken, `Some(false)` when
+    /// `take` declined and nothing changed, `None` when nothing is queued.
     #[inline(always)]
-    pub fn remove_front(&mut self) -> bool {
-        match self.packets.pop_front() {
-            Some((None, _)) => {
-                self.user -= 1;
-                true
-            }
-            Some(_) => true,
-            None => false,
+    pub fn take_front_if(&mut self, take: impl Offer<P>) -> Option<bool> {
+        let (origin, packet) = self.packets.front()?;
+        let user = origin.is_none();
+        if !take.offer(packet) {
+            return Some(false);
         }
+        self.packets.drop_front();
+        if user {
+            self.user -= 1;
+        }
+        Some(true)
     }
 
     /// Takes the oldest packet.
@@ -388,8 +414,15 @@ mod tests {
                 model.push_back(next);
                 next += 1;
             }
-            for _ in 0..(round % 5) {
-                assert_eq!(f.pop_front().copied(), model.pop_front());
+            for i in 0..(round % 5) {
+                if i % 2 == 0 {
+                    assert_eq!(f.pop_front().copied(), model.pop_front());
+                } else {
+                    // A look in place, then taken: as `pop_front` (nothing when empty).
+                    assert_eq!(f.front().copied(), model.front().copied());
+                    f.drop_front();
+                    model.pop_front();
+                }
             }
             if round % 11 == 0 {
                 f.retain(|v| v % 3 != 0);

@@ -18,7 +18,7 @@
 use crate::abi::{ZX_TIME_INFINITE, obj_type, thread_state};
 use crate::arch::aarch64::user_copy;
 use crate::error::{ZxError, ZxResult};
-use crate::ipc::port_queue::{Fill, PortQueue};
+use crate::ipc::port_queue::{Fill, Offer, PortQueue};
 use crate::kernel::object::{KernelObject, ObjectBase, Observer};
 use crate::kernel::sched::{self, WaitNode, WakeReason};
 use crate::kernel::task::Thread;
@@ -82,6 +82,20 @@ impl Fill<Packet> for FromUser {
         }
         slot.set_type(PKT_TYPE_USER);
         true
+    }
+}
+
+/// The oldest packet copied from its FIFO slot to a user address (None: the
+/// out-pointer failed its checks, so it is not copied) ([`Port::take_copied`]).
+struct ToUser(Option<u64>);
+
+impl Offer<Packet> for ToUser {
+    #[inline(always)]
+    fn offer(self, packet: &Packet) -> bool {
+        match self.0 {
+            Some(out) => user_copy::store_48_to_user(out, &packet.0).is_ok(),
+            None => false,
+        }
     }
 }
 
@@ -168,15 +182,12 @@ impl Port {
     #[inline(always)]
     pub fn take_copied(&self, out: Option<u64>) -> Take {
         let mut state = self.state.lock();
-        let copied = match (state.queue.front(), out) {
-            (None, _) => return Take::Empty,
-            (Some(packet), Some(out)) => user_copy::store_48_to_user(out, &packet.0).is_ok(),
-            (Some(_), None) => false,
+        let copied = state.queue.take_front_if(ToUser(out));
+        let taken = match copied {
+            None => return Take::Empty,
+            Some(true) => Take::Copied,
+            Some(false) => state.queue.pop().map_or(Take::Empty, Take::Taken),
         };
-        let taken = if copied { Take::Copied } else { state.queue.pop().map_or(Take::Empty, Take::Taken) };
-        if copied {
-            state.queue.remove_front();
-        }
         super::account(-(PACKET_SIZE as i64));
         // Another waiter may now find the next packet.
         if !state.queue.is_empty() {
