@@ -168,12 +168,14 @@ user_copy_small_done:
 // Single values and 48-byte blocks between a register or kernel buffer and user memory,
 // with unprivileged loads and stores (ldtr/sttr): they check EL0's permissions, which
 // PAN does not restrict, so these routines need no PAN switch (6 of a store's 10
-// instructions). Stores are allowed exactly where the copy routine's privileged stores
-// are: a user page writable at EL0 is writable at EL1 and a read-only or execute-only
-// one at neither (mm::page_table, leaf_attribute_bits). Loads differ only on an
-// execute-only user page, which EL1 may read but EL0 may not: there an unprivileged load
-// faults, and every caller's fault path copies again with ferrite_copy_user (under the
-// VM lock, resolving faults), so what a syscall returns does not change. A fault in
+// instructions). They succeed exactly where the copy routine's privileged accesses do
+// (mm::page_table, leaf_attribute_bits): a user page writable at EL0 is writable at EL1
+// and a read-only one at neither; EL0 and EL1 read the same user pages but for an
+// execute-only one, which EL1 may read and EL0 may not, and no user mapping is
+// execute-only (vm::vmar refuses EXECUTE without READ). Were one allowed, a load from
+// it would fault here, and every caller's fault path copies again with
+// ferrite_copy_user (resolving faults), so what a syscall returns would not change
+// (EL0 test port_queue_reads_a_packet_from_an_execute_only_page). A fault in
 // user_unpriv_begin..user_unpriv_end resumes at user_unpriv_fault, which returns all
 // ones: "nothing copied" for the stores and the block copies (callers only test for 0)
 // and not a 32-bit value for the load (arch::aarch64::user_copy::fixup_for).

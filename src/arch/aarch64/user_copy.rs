@@ -182,8 +182,8 @@ pub fn store_u64_to_user(user: u64, value: u64) -> Result<(), CopyFault> {
 /// Loads the 32-bit little-endian value at user address `user`, which the caller checked
 /// to lie in user space with its 4 bytes and to be 4-byte aligned: one load instruction
 /// in the fault-fixing routine instead of the copy loop. The load is unprivileged (see
-/// user_copy.S), so it also fails on an execute-only page, which the copy routine may
-/// read: a caller takes the general copy on any failure.
+/// user_copy.S: it would also fail on an execute-only page, which no user mapping is),
+/// so a caller takes the general copy on any failure.
 #[inline(always)]
 pub fn load_u32_from_user(user: u64) -> Result<u32, CopyFault> {
     // SAFETY: no kernel memory is involved; a fault on the user address is fixed up and
@@ -197,9 +197,8 @@ pub fn load_u32_from_user(user: u64) -> Result<u32, CopyFault> {
 
 /// Copies the 48 bytes at user address `user`, which the caller checked to lie in user
 /// space with its 48 bytes, into `dst`: six unprivileged loads, no PAN switch, no length
-/// tests (a port packet into its FIFO slot). It also fails on an execute-only page (see
-/// [`load_u32_from_user`]), so a caller takes the general copy on any failure; on one,
-/// `dst` is as it was.
+/// tests (a port packet into its FIFO slot). Unprivileged, as [`load_u32_from_user`], so
+/// a caller takes the general copy on any failure; on one, `dst` is as it was.
 #[inline(always)]
 pub fn load_48_from_user(dst: &mut [u8; 48], user: u64) -> Result<(), CopyFault> {
     // SAFETY: `dst` is a live, exclusively borrowed kernel buffer of 48 bytes; a fault on
