@@ -308,9 +308,18 @@ fn close_refuses_more_and_gives_registrations_back() {
     assert_eq!(dropped, 2);
     assert_eq!(regs.collect::<Vec<_>>(), alloc::vec!["a"]);
     assert!(p.is_closed());
+    assert_eq!(p.user_packets(), 0);
     assert_eq!(p.queue_user(1), Err(ZxError::BadState));
+    assert_eq!(p.queue_user_in_place(|_: &mut u64| unreachable!()), Err(ZxError::BadState));
     assert_eq!(p.register(3, 1, 1, "c"), Err(ZxError::BadState));
     assert_eq!(p.pop(), None);
+    assert_eq!(p.take_front_if(|_: &u64| unreachable!()), None);
+    // Closed while full: still BAD_STATE, not SHOULD_WAIT.
+    let mut full: PortQueue<u32, u32> = PortQueue::new();
+    while full.queue_user(0).is_ok() {}
+    assert_eq!(full.queue_user(0), Err(ZxError::ShouldWait));
+    let _ = full.close();
+    assert_eq!((full.queue_user(0), full.user_packets()), (Err(ZxError::BadState), 0));
 }
 
 /// Random queues, registrations, fires, forgets, pops and cancels against a model: FIFO

@@ -89,8 +89,9 @@ impl<T: Clone> Fifo<T> {
     /// The slot of the `i`-th queued value (`i` below the capacity).
     #[inline(always)]
     fn at(&self, i: usize) -> usize {
-        let at = self.head + i;
-        if at >= self.slots.len() { at - self.slots.len() } else { at }
+        // The capacity is 0 or a power of two (`try_reserve`), so the wrap is a mask
+        // (with no slots, nothing is indexed).
+        (self.head + i) & self.slots.len().wrapping_sub(1)
     }
 
     /// Makes room for `extra` values beyond those queued; new slots start as `filler`.
@@ -100,7 +101,8 @@ impl<T: Clone> Fifo<T> {
         if needed <= self.slots.len() {
             return Ok(());
         }
-        let capacity = needed.max(self.slots.len() * 2).max(4);
+        // A power of two, so that `at` wraps with a mask.
+        let capacity = needed.max(self.slots.len() * 2).max(4).checked_next_power_of_two().ok_or(ZxError::NoMemory)?;
         let mut slots = Vec::new();
         slots.try_reserve_exact(capacity).map_err(|_| ZxError::NoMemory)?;
         slots.extend((0..self.len).map(|i| self.slots[self.at(i)].clone()));
@@ -182,6 +184,7 @@ impl<T: Clone> Fifo<T> {
 /// The state of one port.
 pub struct PortQueue<P, R> {
     packets: Fifo<(Origin, P)>,
+    /// Queued user packets; [`MAX_USER_PACKETS`] once closed.
     user: usize,
     regs: Vec<Registration<R>>,
     closed: bool,
@@ -211,7 +214,7 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
 
     /// Queued user packets.
     pub fn user_packets(&self) -> usize {
-        self.user
+        if self.closed { 0 } else { self.user }
     }
 
     /// Live registrations.
@@ -251,11 +254,10 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     /// its order), with the room for it reserved.
     #[inline(always)]
     fn admit_user(&mut self) -> ZxResult {
-        if self.closed {
-            return Err(ZxError::BadState);
-        }
+        // One compare for both refusals: a closed port counts as full (`close` sets
+        // `user` to the limit, and nothing changes it after that), and closed comes first.
         if self.user >= MAX_USER_PACKETS {
-            return Err(ZxError::ShouldWait);
+            return Err(if self.closed { ZxError::BadState } else { ZxError::ShouldWait });
         }
         self.reserve(1)
     }
@@ -371,7 +373,8 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     /// registrations are given back for the caller to unhook (no allocation).
     pub fn close(&mut self) -> (usize, impl Iterator<Item = R> + use<P, R>) {
         self.closed = true;
-        self.user = 0;
+        // Refused by `admit_user`'s one compare from now on (`user_packets` says 0).
+        self.user = MAX_USER_PACKETS;
         let dropped = self.packets.clear();
         (dropped, core::mem::take(&mut self.regs).into_iter().map(|r| r.reg))
     }
@@ -408,7 +411,7 @@ mod tests {
             for _ in 0..(round % 7) {
                 if f.len() == f.capacity() {
                     f.try_reserve(1, &9999).unwrap();
-                    assert!(f.capacity() > f.len());
+                    assert!(f.capacity() > f.len() && f.capacity().is_power_of_two());
                 }
                 *f.push_slot().unwrap() = next;
                 model.push_back(next);
