@@ -91,7 +91,14 @@ impl CpuLocal {
 
 const _: () = assert!(core::mem::size_of::<CpuLocal>() == 1024, "CpuLocal outgrew its 1 KiB stride");
 
-static CPUS: [CpuLocal; MAX_CPUS] = [const { CpuLocal::new() }; MAX_CPUS];
+/// Every CPU's block, aligned to the size of the whole array (8 KiB), so that bits 10..13
+/// of a block's address are its CPU's index: `TPIDR_EL1` holds that address alone and
+/// gives both (`arch::aarch64::percpu`).
+#[repr(C, align(8192))]
+struct CpuArray([CpuLocal; MAX_CPUS]);
+const _: () = assert!(core::mem::align_of::<CpuArray>() == MAX_CPUS * core::mem::size_of::<CpuLocal>());
+
+static CPUS: CpuArray = CpuArray([const { CpuLocal::new() }; MAX_CPUS]);
 static ONLINE: AtomicUsize = AtomicUsize::new(1);
 
 /// This CPU's data (its address is kept in `TPIDR_EL1`: see `percpu::this_cpu`).
@@ -102,7 +109,7 @@ pub fn this() -> &'static CpuLocal {
 
 /// CPU `index`'s data.
 pub fn get(index: usize) -> &'static CpuLocal {
-    &CPUS[index % MAX_CPUS]
+    &CPUS.0[index % MAX_CPUS]
 }
 
 /// CPUs online (`zx_system_get_num_cpus`).

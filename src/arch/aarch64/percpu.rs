@@ -1,9 +1,10 @@
 //! Which CPU is running: `TPIDR_EL1` holds the address of this CPU's block of per-CPU
-//! data (`kernel::cpu::CpuLocal`, one of the kernel's static array) with the CPU's index
-//! (0 for the boot CPU, then 1, 2, … in the order the CPUs came up) in its low bits,
-//! written once when the CPU starts, before any other Rust code runs on it. The index is
-//! one mask away and the block one mask and no address arithmetic (`this_cpu`): every
-//! syscall finds its caller, and checks for a kill, through it.
+//! data (`kernel::cpu::CpuLocal`, an element of the kernel's static array, which is
+//! aligned to its own size so that the bits above a block's size in the address are the
+//! CPU's index: 0 for the boot CPU, then 1, 2, … in the order the CPUs came up), written
+//! once when the CPU starts, before any other Rust code runs on it. The block is then one
+//! register read away (`this_cpu`: every syscall finds its caller, and checks for a
+//! kill, through it) and the index one register read and a bit-field extract.
 
 use crate::kernel::cpu::CpuLocal;
 use aarch64_cpu::registers::*;
@@ -15,36 +16,39 @@ use core::sync::atomic::Ordering;
 /// the device-tree reader records.
 pub const MAX_CPUS: usize = crate::platform::machine::MAX_CPUS;
 const _: () = assert!(MAX_CPUS.is_power_of_two());
-// A block's address has its low bits clear, so the index fits beside it.
-const _: () = assert!(core::mem::align_of::<CpuLocal>() >= MAX_CPUS);
+/// Where the CPU's index starts in a block's address: blocks are a power of two in size
+/// (and alignment), in an array aligned to its whole size (`kernel::cpu`).
+const INDEX_SHIFT: u32 = core::mem::size_of::<CpuLocal>().trailing_zeros();
+const _: () = assert!(core::mem::size_of::<CpuLocal>().is_power_of_two());
 
-/// Records this CPU's index and its block of per-CPU data (CPU `index`'s entry of the
-/// kernel's array, `kernel::cpu::get`); called once per CPU, first thing on its entry to
-/// Rust (`exception::kernel_entry`, `exception::secondary_cpu_entry`).
+/// Records this CPU's block of per-CPU data (CPU `index`'s element of the kernel's
+/// array, `kernel::cpu::get`); called once per CPU, first thing on its entry to Rust
+/// (`exception::kernel_entry`, `exception::secondary_cpu_entry`).
 pub fn set_cpu_index(index: usize) {
-    let index = index & (MAX_CPUS - 1);
     let block: &'static CpuLocal = crate::kernel::cpu::get(index);
-    TPIDR_EL1.set(core::ptr::from_ref(block) as u64 | index as u64);
+    let address = core::ptr::from_ref(block) as u64;
+    // The array's alignment puts the index in these bits (checked once per CPU).
+    assert_eq!((address >> INDEX_SHIFT) as usize & (MAX_CPUS - 1), index % MAX_CPUS, "per-CPU array misaligned");
+    TPIDR_EL1.set(address);
 }
 
 /// The running CPU's index.
 #[inline(always)]
 pub fn cpu_index() -> usize {
-    (TPIDR_EL1.get() as usize) & (MAX_CPUS - 1)
+    (TPIDR_EL1.get() >> INDEX_SHIFT) as usize & (MAX_CPUS - 1)
 }
 
-/// The running CPU's block of per-CPU data: a register read and a mask.
+/// The running CPU's block of per-CPU data: one register read.
 #[inline(always)]
 pub fn this_cpu() -> &'static CpuLocal {
-    let block = (TPIDR_EL1.get() as usize) & !(MAX_CPUS - 1);
+    let block = TPIDR_EL1.get() as usize;
     // SAFETY: `set_cpu_index` is the only writer of TPIDR_EL1 (context switches save and
     // restore TPIDR_EL0 only), and every CPU calls it before any other Rust code runs
     // there (the two entries from boot.S; no exception can be taken between setting
     // VBAR_EL1 and that call, with every interrupt masked). It stores the address of an
     // element of the kernel's `static` array of `CpuLocal`, which is never moved or
-    // freed, and only shared references to it exist (its mutable parts are atomics and
-    // locks), with the index in bits that the element's alignment keeps clear; masking
-    // those bits gives that address back.
+    // freed, and to which only shared references exist (its mutable parts are atomics
+    // and locks).
     unsafe { &*(block as *const CpuLocal) }
 }
 
