@@ -312,6 +312,7 @@ fn close_refuses_more_and_gives_registrations_back() {
     assert_eq!(p.queue_user(1), Err(ZxError::BadState));
     assert_eq!(p.queue_user_in_place(|_: &mut u64| unreachable!()), Err(ZxError::BadState));
     assert_eq!(p.register(3, 1, 1, "c"), Err(ZxError::BadState));
+    assert_eq!(Port::new().register(3, 0, 1, "serial 0"), Err(ZxError::InvalidArgs));
     assert_eq!(p.pop(), None);
     assert_eq!(p.take_front_if(|_: &u64| unreachable!()), None);
     // Closed while full: still BAD_STATE, not SHOULD_WAIT.
@@ -343,7 +344,7 @@ fn port_queue_randomized_against_a_model() {
         let mut fired = 0;
         for _ in 0..20_000 {
             next += 1;
-            let (source, key) = (rng.below(3), rng.below(3));
+            let (source, key) = (1 + rng.below(3), rng.below(3));
             match rng.below(12) {
                 0..=2 => {
                     let users = packets.iter().filter(|x| matches!(x, Pkt::User(_))).count();

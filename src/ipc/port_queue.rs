@@ -18,17 +18,20 @@
 
 use crate::error::{ZxError, ZxResult};
 use alloc::vec::Vec;
+use core::num::NonZeroU64;
 
 /// User packets a port holds: one is refused while more than 2048 are queued.
 pub const MAX_USER_PACKETS: usize = 2049;
 
 /// Where a queued packet came from: `None` for a user packet, else the handle serial
-/// and key of the registration that queued it.
-type Origin = Option<(u64, u64)>;
+/// and key of the registration that queued it. Serials are never 0, so `None` takes no
+/// room of its own: an origin is 16 bytes and a FIFO slot of a 48-byte packet 64, which
+/// the slot's address takes a shift to reach instead of a multiply.
+type Origin = Option<(NonZeroU64, u64)>;
 
 struct Registration<R> {
     id: u64,
-    source: u64,
+    source: NonZeroU64,
     key: u64,
     reg: R,
 }
@@ -281,11 +284,13 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     }
 
     /// Adds registration `id`, made through the handle with serial `source` for `key`,
-    /// with its packet slot. BAD_STATE once closed; NO_MEMORY when there is no room.
+    /// with its packet slot. BAD_STATE once closed; INVALID_ARGS for serial 0, which no
+    /// handle has (the kernel's serials count from 1); NO_MEMORY when there is no room.
     pub fn register(&mut self, id: u64, source: u64, key: u64, reg: R) -> ZxResult {
         if self.closed {
             return Err(ZxError::BadState);
         }
+        let source = NonZeroU64::new(source).ok_or(ZxError::InvalidArgs)?;
         self.reserve(1)?;
         self.regs.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
         self.regs.push(Registration { id, source, key, reg });
@@ -351,19 +356,19 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     /// NO_MEMORY when the list of removed registrations cannot be made.
     pub fn cancel(&mut self, source: u64, key: u64) -> ZxResult<Option<Vec<R>>> {
         let matches = |s: u64, k: u64| s == source && k == key;
-        let count = self.regs.iter().filter(|r| matches(r.source, r.key)).count();
+        let count = self.regs.iter().filter(|r| matches(r.source.get(), r.key)).count();
         let mut removed = Vec::new();
         removed.try_reserve_exact(count).map_err(|_| ZxError::NoMemory)?;
         let mut i = 0;
         while i < self.regs.len() {
-            if matches(self.regs[i].source, self.regs[i].key) {
+            if matches(self.regs[i].source.get(), self.regs[i].key) {
                 removed.push(self.regs.swap_remove(i).reg);
             } else {
                 i += 1;
             }
         }
         let before = self.packets.len();
-        self.packets.retain(|(origin, _)| !origin.is_some_and(|(s, k)| matches(s, k)));
+        self.packets.retain(|(origin, _)| !origin.is_some_and(|(s, k)| matches(s.get(), k)));
         let packets_removed = before - self.packets.len();
         if count == 0 && packets_removed == 0 { Ok(None) } else { Ok(Some(removed)) }
     }
@@ -393,6 +398,7 @@ mod tests {
     use super::Fifo;
     use alloc::collections::VecDeque;
     use alloc::vec::Vec;
+use core::num::NonZeroU64;
 
     fn contents(f: &Fifo<u32>) -> Vec<u32> {
         (0..f.len()).map(|i| f.slots[f.at(i)]).collect()
