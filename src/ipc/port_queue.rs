@@ -398,7 +398,6 @@ mod tests {
     use super::Fifo;
     use alloc::collections::VecDeque;
     use alloc::vec::Vec;
-use core::num::NonZeroU64;
 
     fn contents(f: &Fifo<u32>) -> Vec<u32> {
         (0..f.len()).map(|i| f.slots[f.at(i)]).collect()

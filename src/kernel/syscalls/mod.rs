@@ -188,9 +188,7 @@ fn dispatch(call: Syscall) -> u64 {
         ObjectSetProperty { handle, property, value, size } => object::set_property(&c, handle, property, value, size),
         ObjectSignal { handle, clear_mask, set_mask } => object::signal(&c, handle, clear_mask, set_mask, false),
         ObjectSignalPeer { handle, clear_mask, set_mask } => object::signal(&c, handle, clear_mask, set_mask, true),
-        ObjectWaitOne { handle, signals, deadline, observed } => {
-            wait::wait_one(c, handle, signals, deadline, observed)
-        }
+        ObjectWaitOne { handle, signals, deadline, observed } => wait::wait_one(c, handle, signals, deadline, observed),
         ObjectWaitMany { items, count, deadline } => wait::wait_many(&c, items, count, deadline),
         VmoCreate { size, options, out } => vmo::create(&c, size, options, out),
         VmoRead { handle, buf, offset, len } => vmo::read_write(&c, handle, buf, offset, len, false),
