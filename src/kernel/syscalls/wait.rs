@@ -183,8 +183,15 @@ pub fn wait_one(c: Caller, handle: u32, signals: u32, deadline: i64, observed: u
     let handles = c.process().lookup();
     let (object, have, serial) = handles.get(handle)?;
     check_rights(have, rights::WAIT)?;
-    // The waitable check and the signals, in one virtual call.
-    let now = object.wait_signals()?;
+    // The waitable check and the signals, in one virtual call (a refusal laid out of
+    // the straight path).
+    let now = match object.wait_signals() {
+        Ok(now) => now,
+        Err(e) => {
+            core::hint::cold_path();
+            return Err(e);
+        }
+    };
     if now & signals == 0 {
         let object = object.clone();
         drop(handles);
