@@ -228,7 +228,13 @@ fn user_packets_written_in_place() {
     assert_eq!(p.queue_user_in_place(|_: &mut u64| false), Ok(false));
     assert_eq!((p.len(), p.user_packets()), (3, 3));
     assert_eq!(p.front(), Some(&1));
-    assert_eq!((p.pop(), p.pop(), p.pop(), p.pop()), (Some(1), Some(2), Some(3), None));
+    // Taken in place: declined, nothing changes; accepted, as `pop` (a user packet less).
+    assert_eq!(p.take_front_if(|_: &u64| false), Some(false));
+    assert_eq!((p.len(), p.user_packets(), p.front()), (3, 3, Some(&1)));
+    assert_eq!(p.take_front_if(|v: &u64| *v == 1), Some(true));
+    assert_eq!((p.len(), p.user_packets(), p.front()), (2, 2, Some(&2)));
+    assert_eq!((p.pop(), p.pop(), p.pop()), (Some(2), Some(3), None));
+    assert_eq!(p.take_front_if(|_: &u64| unreachable!()), None);
     assert_eq!(p.front(), None);
     // Refused (full, closed): `fill` is not called, and the errors are queue_user's.
     for i in 0..MAX_USER_PACKETS as u64 {
@@ -302,9 +308,19 @@ fn close_refuses_more_and_gives_registrations_back() {
     assert_eq!(dropped, 2);
     assert_eq!(regs.collect::<Vec<_>>(), alloc::vec!["a"]);
     assert!(p.is_closed());
+    assert_eq!(p.user_packets(), 0);
     assert_eq!(p.queue_user(1), Err(ZxError::BadState));
+    assert_eq!(p.queue_user_in_place(|_: &mut u64| unreachable!()), Err(ZxError::BadState));
     assert_eq!(p.register(3, 1, 1, "c"), Err(ZxError::BadState));
+    assert_eq!(Port::new().register(3, 0, 1, "serial 0"), Err(ZxError::InvalidArgs));
     assert_eq!(p.pop(), None);
+    assert_eq!(p.take_front_if(|_: &u64| unreachable!()), None);
+    // Closed while full: still BAD_STATE, not SHOULD_WAIT.
+    let mut full: PortQueue<u32, u32> = PortQueue::new();
+    while full.queue_user(0).is_ok() {}
+    assert_eq!(full.queue_user(0), Err(ZxError::ShouldWait));
+    let _ = full.close();
+    assert_eq!((full.queue_user(0), full.user_packets()), (Err(ZxError::BadState), 0));
 }
 
 /// Random queues, registrations, fires, forgets, pops and cancels against a model: FIFO
@@ -328,7 +344,7 @@ fn port_queue_randomized_against_a_model() {
         let mut fired = 0;
         for _ in 0..20_000 {
             next += 1;
-            let (source, key) = (rng.below(3), rng.below(3));
+            let (source, key) = (1 + rng.below(3), rng.below(3));
             match rng.below(12) {
                 0..=2 => {
                     let users = packets.iter().filter(|x| matches!(x, Pkt::User(_))).count();

@@ -18,17 +18,20 @@
 
 use crate::error::{ZxError, ZxResult};
 use alloc::vec::Vec;
+use core::num::NonZeroU64;
 
 /// User packets a port holds: one is refused while more than 2048 are queued.
 pub const MAX_USER_PACKETS: usize = 2049;
 
 /// Where a queued packet came from: `None` for a user packet, else the handle serial
-/// and key of the registration that queued it.
-type Origin = Option<(u64, u64)>;
+/// and key of the registration that queued it. Serials are never 0, so `None` takes no
+/// room of its own: an origin is 16 bytes and a FIFO slot of a 48-byte packet 64, which
+/// the slot's address takes a shift to reach instead of a multiply.
+type Origin = Option<(NonZeroU64, u64)>;
 
 struct Registration<R> {
     id: u64,
-    source: u64,
+    source: NonZeroU64,
     key: u64,
     reg: R,
 }
@@ -45,6 +48,21 @@ impl<P, F: FnOnce(&mut P) -> bool> Fill<P> for F {
     #[inline(always)]
     fn fill(self, slot: &mut P) -> bool {
         self(slot)
+    }
+}
+
+/// Reads the oldest packet in its FIFO slot ([`PortQueue::take_front_if`]): true when
+/// it is to be taken. Any `FnOnce(&P) -> bool` is one; the kernel's own (a copy to user
+/// memory) is a type whose method is always inlined, as for [`Fill`].
+pub trait Offer<P> {
+    /// Looks at `packet`; true to take it.
+    fn offer(self, packet: &P) -> bool;
+}
+
+impl<P, F: FnOnce(&P) -> bool> Offer<P> for F {
+    #[inline(always)]
+    fn offer(self, packet: &P) -> bool {
+        self(packet)
     }
 }
 
@@ -74,8 +92,9 @@ impl<T: Clone> Fifo<T> {
     /// The slot of the `i`-th queued value (`i` below the capacity).
     #[inline(always)]
     fn at(&self, i: usize) -> usize {
-        let at = self.head + i;
-        if at >= self.slots.len() { at - self.slots.len() } else { at }
+        // The capacity is 0 or a power of two (`try_reserve`), so the wrap is a mask
+        // (with no slots, nothing is indexed).
+        (self.head + i) & self.slots.len().wrapping_sub(1)
     }
 
     /// Makes room for `extra` values beyond those queued; new slots start as `filler`.
@@ -85,7 +104,8 @@ impl<T: Clone> Fifo<T> {
         if needed <= self.slots.len() {
             return Ok(());
         }
-        let capacity = needed.max(self.slots.len() * 2).max(4);
+        // A power of two, so that `at` wraps with a mask.
+        let capacity = needed.max(self.slots.len() * 2).max(4).checked_next_power_of_two().ok_or(ZxError::NoMemory)?;
         let mut slots = Vec::new();
         slots.try_reserve_exact(capacity).map_err(|_| ZxError::NoMemory)?;
         slots.extend((0..self.len).map(|i| self.slots[self.at(i)].clone()));
@@ -131,6 +151,15 @@ impl<T: Clone> Fifo<T> {
         self.slots.get(at)
     }
 
+    /// Takes the oldest value after a look at it in place (`front`); nothing when empty.
+    #[inline(always)]
+    fn drop_front(&mut self) {
+        if self.len > 0 {
+            self.head = self.at(1);
+            self.len -= 1;
+        }
+    }
+
     /// Keeps only the values for which `keep` is true, in order.
     fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
         let mut kept = 0;
@@ -158,6 +187,7 @@ impl<T: Clone> Fifo<T> {
 /// The state of one port.
 pub struct PortQueue<P, R> {
     packets: Fifo<(Origin, P)>,
+    /// Queued user packets; [`MAX_USER_PACKETS`] once closed.
     user: usize,
     regs: Vec<Registration<R>>,
     closed: bool,
@@ -187,7 +217,7 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
 
     /// Queued user packets.
     pub fn user_packets(&self) -> usize {
-        self.user
+        if self.closed { 0 } else { self.user }
     }
 
     /// Live registrations.
@@ -227,11 +257,10 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     /// its order), with the room for it reserved.
     #[inline(always)]
     fn admit_user(&mut self) -> ZxResult {
-        if self.closed {
-            return Err(ZxError::BadState);
-        }
+        // One compare for both refusals: a closed port counts as full (`close` sets
+        // `user` to the limit, and nothing changes it after that), and closed comes first.
         if self.user >= MAX_USER_PACKETS {
-            return Err(ZxError::ShouldWait);
+            return Err(if self.closed { ZxError::BadState } else { ZxError::ShouldWait });
         }
         self.reserve(1)
     }
@@ -255,11 +284,13 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     }
 
     /// Adds registration `id`, made through the handle with serial `source` for `key`,
-    /// with its packet slot. BAD_STATE once closed; NO_MEMORY when there is no room.
+    /// with its packet slot. BAD_STATE once closed; INVALID_ARGS for serial 0, which no
+    /// handle has (the kernel's serials count from 1); NO_MEMORY when there is no room.
     pub fn register(&mut self, id: u64, source: u64, key: u64, reg: R) -> ZxResult {
         if self.closed {
             return Err(ZxError::BadState);
         }
+        let source = NonZeroU64::new(source).ok_or(ZxError::InvalidArgs)?;
         self.reserve(1)?;
         self.regs.try_reserve(1).map_err(|_| ZxError::NoMemory)?;
         self.regs.push(Registration { id, source, key, reg });
@@ -286,25 +317,27 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
         Some(self.regs.swap_remove(at).reg)
     }
 
-    /// The oldest packet, left in place (for a reader that copies it out before it
-    /// takes it with [`PortQueue::pop`]).
+    /// The oldest packet, left in place.
     #[inline(always)]
     pub fn front(&self) -> Option<&P> {
         self.packets.front().map(|(_, packet)| packet)
     }
 
-    /// Takes the oldest packet without giving it back (after [`PortQueue::front`] was
-    /// copied out); false when none was queued.
+    /// Offers the oldest packet to `take` in place (a reader that copies it out first)
+    /// and takes it when `take` says so: `Some(true)` when taken, `Some(false)` when
+    /// `take` declined and nothing changed, `None` when nothing is queued.
     #[inline(always)]
-    pub fn remove_front(&mut self) -> bool {
-        match self.packets.pop_front() {
-            Some((None, _)) => {
-                self.user -= 1;
-                true
-            }
-            Some(_) => true,
-            None => false,
+    pub fn take_front_if(&mut self, take: impl Offer<P>) -> Option<bool> {
+        let (origin, packet) = self.packets.front()?;
+        let user = origin.is_none();
+        if !take.offer(packet) {
+            return Some(false);
         }
+        self.packets.drop_front();
+        if user {
+            self.user -= 1;
+        }
+        Some(true)
     }
 
     /// Takes the oldest packet.
@@ -323,19 +356,19 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     /// NO_MEMORY when the list of removed registrations cannot be made.
     pub fn cancel(&mut self, source: u64, key: u64) -> ZxResult<Option<Vec<R>>> {
         let matches = |s: u64, k: u64| s == source && k == key;
-        let count = self.regs.iter().filter(|r| matches(r.source, r.key)).count();
+        let count = self.regs.iter().filter(|r| matches(r.source.get(), r.key)).count();
         let mut removed = Vec::new();
         removed.try_reserve_exact(count).map_err(|_| ZxError::NoMemory)?;
         let mut i = 0;
         while i < self.regs.len() {
-            if matches(self.regs[i].source, self.regs[i].key) {
+            if matches(self.regs[i].source.get(), self.regs[i].key) {
                 removed.push(self.regs.swap_remove(i).reg);
             } else {
                 i += 1;
             }
         }
         let before = self.packets.len();
-        self.packets.retain(|(origin, _)| !origin.is_some_and(|(s, k)| matches(s, k)));
+        self.packets.retain(|(origin, _)| !origin.is_some_and(|(s, k)| matches(s.get(), k)));
         let packets_removed = before - self.packets.len();
         if count == 0 && packets_removed == 0 { Ok(None) } else { Ok(Some(removed)) }
     }
@@ -345,7 +378,8 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     /// registrations are given back for the caller to unhook (no allocation).
     pub fn close(&mut self) -> (usize, impl Iterator<Item = R> + use<P, R>) {
         self.closed = true;
-        self.user = 0;
+        // Refused by `admit_user`'s one compare from now on (`user_packets` says 0).
+        self.user = MAX_USER_PACKETS;
         let dropped = self.packets.clear();
         (dropped, core::mem::take(&mut self.regs).into_iter().map(|r| r.reg))
     }
@@ -382,14 +416,21 @@ mod tests {
             for _ in 0..(round % 7) {
                 if f.len() == f.capacity() {
                     f.try_reserve(1, &9999).unwrap();
-                    assert!(f.capacity() > f.len());
+                    assert!(f.capacity() > f.len() && f.capacity().is_power_of_two());
                 }
                 *f.push_slot().unwrap() = next;
                 model.push_back(next);
                 next += 1;
             }
-            for _ in 0..(round % 5) {
-                assert_eq!(f.pop_front().copied(), model.pop_front());
+            for i in 0..(round % 5) {
+                if i % 2 == 0 {
+                    assert_eq!(f.pop_front().copied(), model.pop_front());
+                } else {
+                    // A look in place, then taken: as `pop_front` (nothing when empty).
+                    assert_eq!(f.front().copied(), model.front().copied());
+                    f.drop_front();
+                    model.pop_front();
+                }
             }
             if round % 11 == 0 {
                 f.retain(|v| v % 3 != 0);

@@ -40,8 +40,7 @@ fn early_fail(what: &str, detail: &dyn core::fmt::Display) -> ! {
 
 /// Called from the start-up assembly on the boot CPU, MMU on, in the high half.
 pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
-    // This is CPU 0 (per-CPU data is indexed by TPIDR_EL1 from here on).
-    crate::arch::aarch64::percpu::set_cpu_index(0);
+    // This is CPU 0 (`exception::kernel_entry` recorded it in TPIDR_EL1).
     super::cpu::this().mpidr.store(cpu::mpidr(), core::sync::atomic::Ordering::Relaxed);
     mmu::set_kernel_phys_base(load_pa);
     heap::init_bootstrap_heap();

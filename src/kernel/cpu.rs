@@ -1,5 +1,5 @@
 //! Per-CPU data: each CPU's idle context, the thread it runs, its reaper slot and its
-//! flags. Indexed by the CPU number `arch::aarch64::percpu` keeps in `TPIDR_EL1`.
+//! flags. This CPU's block is found through `TPIDR_EL1` (`arch::aarch64::percpu`).
 //!
 //! The thread a CPU runs is in its `running` cell, which owns one reference count of it
 //! and which only that CPU writes (at a switch) and reads, with one load and no
@@ -8,7 +8,7 @@
 
 use super::task::Thread;
 use crate::arch::aarch64::context::Context;
-use crate::arch::aarch64::percpu::{MAX_CPUS, Running, RunningCell, cpu_index};
+use crate::arch::aarch64::percpu::{MAX_CPUS, Running, RunningCell};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use spin::Mutex;
@@ -91,18 +91,25 @@ impl CpuLocal {
 
 const _: () = assert!(core::mem::size_of::<CpuLocal>() == 1024, "CpuLocal outgrew its 1 KiB stride");
 
-static CPUS: [CpuLocal; MAX_CPUS] = [const { CpuLocal::new() }; MAX_CPUS];
+/// Every CPU's block, aligned to the size of the whole array (8 KiB), so that bits 10..13
+/// of a block's address are its CPU's index: `TPIDR_EL1` holds that address alone and
+/// gives both (`arch::aarch64::percpu`).
+#[repr(C, align(8192))]
+struct CpuArray([CpuLocal; MAX_CPUS]);
+const _: () = assert!(core::mem::align_of::<CpuArray>() == MAX_CPUS * core::mem::size_of::<CpuLocal>());
+
+static CPUS: CpuArray = CpuArray([const { CpuLocal::new() }; MAX_CPUS]);
 static ONLINE: AtomicUsize = AtomicUsize::new(1);
 
-/// This CPU's data.
+/// This CPU's data (its address is kept in `TPIDR_EL1`: see `percpu::this_cpu`).
 #[inline(always)]
 pub fn this() -> &'static CpuLocal {
-    &CPUS[cpu_index()]
+    crate::arch::aarch64::percpu::this_cpu()
 }
 
 /// CPU `index`'s data.
 pub fn get(index: usize) -> &'static CpuLocal {
-    &CPUS[index % MAX_CPUS]
+    &CPUS.0[index % MAX_CPUS]
 }
 
 /// CPUs online (`zx_system_get_num_cpus`).

@@ -164,10 +164,15 @@ impl<T> HandleTable<T> {
     #[inline(always)]
     pub fn get(&self, value: u32) -> ZxResult<&Handle<T>> {
         let index = (((value ^ self.salt) >> INDEX_SHIFT) & INDEX_MASK) as usize;
-        match self.slots.get(index) {
-            Some(slot) if slot.value == value => slot.handle.as_ref().ok_or(ZxError::BadHandle),
-            _ => Err(ZxError::BadHandle),
+        if let Some(slot) = self.slots.get(index)
+            && slot.value == value
+            && let Some(handle) = &slot.handle
+        {
+            return Ok(handle);
         }
+        // Marked cold, so that callers lay out the found handle as the straight path.
+        core::hint::cold_path();
+        Err(ZxError::BadHandle)
     }
 
     /// The handle named by `value`, mutably, or `BadHandle`.

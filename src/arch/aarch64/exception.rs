@@ -138,6 +138,8 @@ extern "C" fn kernel_stack_overflow(elr: u64, far: u64) -> ! {
 /// Called by the start-up assembly, in the high half with the boot stack.
 #[unsafe(no_mangle)]
 extern "C" fn kernel_entry(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
+    // This is CPU 0: per-CPU data is found through TPIDR_EL1 from here on.
+    super::percpu::set_cpu_index(0);
     crate::kernel::boot::start(dtb_pa, load_pa, entry_el)
 }
 

@@ -1,8 +1,12 @@
-//! Which CPU is running: its index (0 for the boot CPU, then 1, 2, … in the order the
-//! CPUs came up) lives in `TPIDR_EL1`, written once when the CPU starts. The kernel keeps
-//! its per-CPU data in an array indexed by it (`kernel::cpu`), so no pointer needs to be
-//! turned into a reference here.
+//! Which CPU is running: `TPIDR_EL1` holds the address of this CPU's block of per-CPU
+//! data (`kernel::cpu::CpuLocal`, an element of the kernel's static array, which is
+//! aligned to its own size so that the bits above a block's size in the address are the
+//! CPU's index: 0 for the boot CPU, then 1, 2, … in the order the CPUs came up), written
+//! once when the CPU starts, before any other Rust code runs on it. The block is then one
+//! register read away (`this_cpu`: every syscall finds its caller, and checks for a
+//! kill, through it) and the index one register read and a bit-field extract.
 
+use crate::kernel::cpu::CpuLocal;
 use aarch64_cpu::registers::*;
 use alloc::sync::Arc;
 use core::marker::PhantomData;
@@ -12,16 +16,40 @@ use core::sync::atomic::Ordering;
 /// the device-tree reader records.
 pub const MAX_CPUS: usize = crate::platform::machine::MAX_CPUS;
 const _: () = assert!(MAX_CPUS.is_power_of_two());
+/// Where the CPU's index starts in a block's address: blocks are a power of two in size
+/// (and alignment), in an array aligned to its whole size (`kernel::cpu`).
+const INDEX_SHIFT: u32 = core::mem::size_of::<CpuLocal>().trailing_zeros();
+const _: () = assert!(core::mem::size_of::<CpuLocal>().is_power_of_two());
 
-/// Records this CPU's index; called once per CPU before it runs any other kernel code.
+/// Records this CPU's block of per-CPU data (CPU `index`'s element of the kernel's
+/// array, `kernel::cpu::get`); called once per CPU, first thing on its entry to Rust
+/// (`exception::kernel_entry`, `exception::secondary_cpu_entry`).
 pub fn set_cpu_index(index: usize) {
-    TPIDR_EL1.set(index as u64);
+    let block: &'static CpuLocal = crate::kernel::cpu::get(index);
+    let address = core::ptr::from_ref(block) as u64;
+    // The array's alignment puts the index in these bits (checked once per CPU).
+    assert_eq!((address >> INDEX_SHIFT) as usize & (MAX_CPUS - 1), index % MAX_CPUS, "per-CPU array misaligned");
+    TPIDR_EL1.set(address);
 }
 
 /// The running CPU's index.
 #[inline(always)]
 pub fn cpu_index() -> usize {
-    (TPIDR_EL1.get() as usize) & (MAX_CPUS - 1)
+    (TPIDR_EL1.get() >> INDEX_SHIFT) as usize & (MAX_CPUS - 1)
+}
+
+/// The running CPU's block of per-CPU data: one register read.
+#[inline(always)]
+pub fn this_cpu() -> &'static CpuLocal {
+    let block = TPIDR_EL1.get() as usize;
+    // SAFETY: `set_cpu_index` is the only writer of TPIDR_EL1 (context switches save and
+    // restore TPIDR_EL0 only), and every CPU calls it before any other Rust code runs
+    // there (the two entries from boot.S; no exception can be taken between setting
+    // VBAR_EL1 and that call, with every interrupt masked). It stores the address of an
+    // element of the kernel's `static` array of `CpuLocal`, which is never moved or
+    // freed, and to which only shared references exist (its mutable parts are atomics
+    // and locks).
+    unsafe { &*(block as *const CpuLocal) }
 }
 
 /// One CPU's record of the object its running context belongs to (the kernel keeps its

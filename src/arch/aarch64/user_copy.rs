@@ -29,17 +29,13 @@ unsafe extern "C" {
     static user_copy_small_end: u8;
     static user_copy_small_fault: u8;
     fn ferrite_store_user_u32(dst: *mut u32, value: u32) -> usize;
-    static user_store_begin: u8;
-    static user_store_end: u8;
-    static user_store_fault: u8;
     fn ferrite_store_user_u64(dst: *mut u64, value: u64) -> usize;
-    static user_store64_begin: u8;
-    static user_store64_end: u8;
-    static user_store64_fault: u8;
     fn ferrite_load_user_u32(src: *const u32) -> u64;
-    static user_load_begin: u8;
-    static user_load_end: u8;
-    static user_load_fault: u8;
+    fn ferrite_load_user_48(dst: *mut [u8; 48], src: *const [u8; 48]) -> usize;
+    fn ferrite_store_user_48(dst: *mut [u8; 48], src: *const [u8; 48]) -> usize;
+    static user_unpriv_begin: u8;
+    static user_unpriv_end: u8;
+    static user_unpriv_fault: u8;
 }
 
 /// Records that PAN is enabled (see `cpu::enable_pan`).
@@ -57,25 +53,14 @@ pub fn fixup_for(pc: u64, far: u64, write: bool) -> Option<u64> {
         &raw const user_copy_small_end as u64,
         &raw const user_copy_small_fault as u64,
     );
-    let (store_begin, store_end, store_fault) =
-        (&raw const user_store_begin as u64, &raw const user_store_end as u64, &raw const user_store_fault as u64);
-    let (load_begin, load_end, load_fault) =
-        (&raw const user_load_begin as u64, &raw const user_load_end as u64, &raw const user_load_fault as u64);
-    let (store64_begin, store64_end, store64_fault) = (
-        &raw const user_store64_begin as u64,
-        &raw const user_store64_end as u64,
-        &raw const user_store64_fault as u64,
-    );
+    let (unpriv_begin, unpriv_end, unpriv_fault) =
+        (&raw const user_unpriv_begin as u64, &raw const user_unpriv_end as u64, &raw const user_unpriv_fault as u64);
     let resume = if (begin..end).contains(&pc) {
         fault
     } else if (small_begin..small_end).contains(&pc) {
         small_fault
-    } else if (store_begin..store_end).contains(&pc) {
-        store_fault
-    } else if (load_begin..load_end).contains(&pc) {
-        load_fault
-    } else if (store64_begin..store64_end).contains(&pc) {
-        store64_fault
+    } else if (unpriv_begin..unpriv_end).contains(&pc) {
+        unpriv_fault
     } else {
         return None;
     };
@@ -196,14 +181,45 @@ pub fn store_u64_to_user(user: u64, value: u64) -> Result<(), CopyFault> {
 
 /// Loads the 32-bit little-endian value at user address `user`, which the caller checked
 /// to lie in user space with its 4 bytes and to be 4-byte aligned: one load instruction
-/// in the fault-fixing routine instead of the copy loop.
+/// in the fault-fixing routine instead of the copy loop. The load is unprivileged (see
+/// user_copy.S: it would also fail on an execute-only page, which no user mapping is),
+/// so a caller takes the general copy on any failure.
 #[inline(always)]
 pub fn load_u32_from_user(user: u64) -> Result<u32, CopyFault> {
     // SAFETY: no kernel memory is involved; a fault on the user address is fixed up and
-    // reported (as 1 << 32, which no 32-bit value is).
+    // reported (as a value above 32 bits, which no 32-bit value is).
     let loaded = unsafe { ferrite_load_user_u32(user as *const u32) };
     if loaded >> 32 == 0 {
         return Ok(loaded as u32);
+    }
+    Err(recorded_fault(0))
+}
+
+/// Copies the 48 bytes at user address `user`, which the caller checked to lie in user
+/// space with its 48 bytes, into `dst`: six unprivileged loads, no PAN switch, no length
+/// tests (a port packet into its FIFO slot). Unprivileged, as [`load_u32_from_user`], so
+/// a caller takes the general copy on any failure; on one, `dst` is as it was.
+#[inline(always)]
+pub fn load_48_from_user(dst: &mut [u8; 48], user: u64) -> Result<(), CopyFault> {
+    // SAFETY: `dst` is a live, exclusively borrowed kernel buffer of 48 bytes; a fault on
+    // the user address is fixed up and reported.
+    let left = unsafe { ferrite_load_user_48(dst, user as *const [u8; 48]) };
+    if left == 0 {
+        return Ok(());
+    }
+    Err(recorded_fault(0))
+}
+
+/// Copies `src` to user address `user`, which the caller checked to lie in user space
+/// with its 48 bytes: six unprivileged stores (a port packet out of its FIFO slot). On a
+/// fault some of the bytes may be stored; the caller copies the whole block again.
+#[inline(always)]
+pub fn store_48_to_user(user: u64, src: &[u8; 48]) -> Result<(), CopyFault> {
+    // SAFETY: `src` is a live kernel buffer of 48 bytes; a fault on the user address is
+    // fixed up and reported.
+    let left = unsafe { ferrite_store_user_48(user as *mut [u8; 48], src) };
+    if left == 0 {
+        return Ok(());
     }
     Err(recorded_fault(0))
 }

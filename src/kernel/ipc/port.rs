@@ -18,7 +18,7 @@
 use crate::abi::{ZX_TIME_INFINITE, obj_type, thread_state};
 use crate::arch::aarch64::user_copy;
 use crate::error::{ZxError, ZxResult};
-use crate::ipc::port_queue::{Fill, PortQueue};
+use crate::ipc::port_queue::{Fill, Offer, PortQueue};
 use crate::kernel::object::{KernelObject, ObjectBase, Observer};
 use crate::kernel::sched::{self, WaitNode, WakeReason};
 use crate::kernel::task::Thread;
@@ -36,6 +36,18 @@ pub const PACKET_SIZE: usize = 48;
 #[derive(Clone, Copy)]
 #[repr(C, align(8))]
 pub struct Packet(pub [u8; PACKET_SIZE]);
+
+impl Packet {
+    /// Sets `zx_port_packet_t.type` (bytes 8..12).
+    #[inline(always)]
+    fn set_type(&mut self, packet_type: u32) {
+        let [b0, b1, b2, b3] = packet_type.to_le_bytes();
+        self.0[8] = b0;
+        self.0[9] = b1;
+        self.0[10] = b2;
+        self.0[11] = b3;
+    }
+}
 
 impl Default for Packet {
     /// All zeros (what a FIFO's unused slots start as).
@@ -65,11 +77,25 @@ struct FromUser(u64);
 impl Fill<Packet> for FromUser {
     #[inline(always)]
     fn fill(self, slot: &mut Packet) -> bool {
-        if user_copy::copy_slice_from_user(&mut slot.0, self.0).is_err() {
+        if user_copy::load_48_from_user(&mut slot.0, self.0).is_err() {
             return false;
         }
-        slot.0[8..12].copy_from_slice(&PKT_TYPE_USER.to_le_bytes());
+        slot.set_type(PKT_TYPE_USER);
         true
+    }
+}
+
+/// The oldest packet copied from its FIFO slot to a user address (None: the
+/// out-pointer failed its checks, so it is not copied) ([`Port::take_copied`]).
+struct ToUser(Option<u64>);
+
+impl Offer<Packet> for ToUser {
+    #[inline(always)]
+    fn offer(self, packet: &Packet) -> bool {
+        match self.0 {
+            Some(out) => user_copy::store_48_to_user(out, &packet.0).is_ok(),
+            None => false,
+        }
     }
 }
 
@@ -122,7 +148,7 @@ impl Port {
 
     /// `zx_port_queue` after its checks: the packet with `type` forced to USER.
     pub fn queue_user(&self, mut packet: Packet) -> ZxResult {
-        packet.0[8..12].copy_from_slice(&PKT_TYPE_USER.to_le_bytes());
+        packet.set_type(PKT_TYPE_USER);
         let mut state = self.state.lock();
         state.queue.queue_user(packet)?;
         super::account(PACKET_SIZE as i64);
@@ -156,15 +182,12 @@ impl Port {
     #[inline(always)]
     pub fn take_copied(&self, out: Option<u64>) -> Take {
         let mut state = self.state.lock();
-        let copied = match (state.queue.front(), out) {
-            (None, _) => return Take::Empty,
-            (Some(packet), Some(out)) => user_copy::copy_slice_to_user(out, &packet.0).is_ok(),
-            (Some(_), None) => false,
+        let copied = state.queue.take_front_if(ToUser(out));
+        let taken = match copied {
+            None => return Take::Empty,
+            Some(true) => Take::Copied,
+            Some(false) => state.queue.pop().map_or(Take::Empty, Take::Taken),
         };
-        let taken = if copied { Take::Copied } else { state.queue.pop().map_or(Take::Empty, Take::Taken) };
-        if copied {
-            state.queue.remove_front();
-        }
         super::account(-(PACKET_SIZE as i64));
         // Another waiter may now find the next packet.
         if !state.queue.is_empty() {

@@ -78,8 +78,11 @@ extern "C" fn entry<const N: u64>(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a
 /// here: with a tail call instead, the compiler sets up the frame before the test.)
 #[allow(clippy::too_many_arguments)]
 extern "C" fn close_entry(a0: u64, _: u64, _: u64, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
-    if a0 as u32 == ZX_HANDLE_INVALID {
-        return 0;
+    // The whole register is tested: when it is 0, x0 already holds the answer (OK), so
+    // the test and the return are all. A handle of 0 with stray upper bits (the handle
+    // is the low 32) is the same null close, answered by `handle::close` the long way.
+    if a0 == u64::from(ZX_HANDLE_INVALID) {
+        return a0;
     }
     close_call(a0 as u32) as i64 as u64
 }
@@ -185,9 +188,7 @@ fn dispatch(call: Syscall) -> u64 {
         ObjectSetProperty { handle, property, value, size } => object::set_property(&c, handle, property, value, size),
         ObjectSignal { handle, clear_mask, set_mask } => object::signal(&c, handle, clear_mask, set_mask, false),
         ObjectSignalPeer { handle, clear_mask, set_mask } => object::signal(&c, handle, clear_mask, set_mask, true),
-        ObjectWaitOne { handle, signals, deadline, observed } => {
-            wait::wait_one(&c, handle, signals, deadline, observed)
-        }
+        ObjectWaitOne { handle, signals, deadline, observed } => wait::wait_one(c, handle, signals, deadline, observed),
         ObjectWaitMany { items, count, deadline } => wait::wait_many(&c, items, count, deadline),
         VmoCreate { size, options, out } => vmo::create(&c, size, options, out),
         VmoRead { handle, buf, offset, len } => vmo::read_write(&c, handle, buf, offset, len, false),

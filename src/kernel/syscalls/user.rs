@@ -115,14 +115,30 @@ fn copy_page_bytes_after_fault(
 #[inline(always)]
 pub fn put(user: u64, bytes: &[u8]) -> ZxResult {
     check_out(user, bytes.len() as u64)?;
-    let copied = match <[u8; 4]>::try_from(bytes) {
-        Ok(word) => user_copy::store_u32_to_user(user, u32::from_le_bytes(word)),
-        Err(_) => user_copy::copy_slice_to_user(user, bytes),
-    };
-    if copied.is_ok() {
-        return Ok(());
+    match <[u8; 4]>::try_from(bytes) {
+        Ok(word) => {
+            let value = u32::from_le_bytes(word);
+            if user_copy::store_u32_to_user(user, value).is_ok() {
+                return Ok(());
+            }
+            // The value, not the bytes, goes to the fault path, so the caller need not
+            // keep them in memory (a store to its stack) for the common case.
+            put_u32_after_fault(user, value)
+        }
+        Err(_) => {
+            if user_copy::copy_slice_to_user(user, bytes).is_ok() {
+                return Ok(());
+            }
+            put_after_fault(user, bytes)
+        }
     }
-    put_after_fault(user, bytes)
+}
+
+/// [`put`] of a 4-byte value once its first attempt faulted.
+#[cold]
+#[inline(never)]
+fn put_u32_after_fault(user: u64, value: u32) -> ZxResult {
+    put_after_fault(user, &value.to_le_bytes())
 }
 
 /// Only the lock-free attempt of [`put`]: true when the checks passed and the copy did

@@ -166,9 +166,11 @@ fn wait_single(
 
 /// `zx_object_wait_one`: BAD_HANDLE, WAIT, waitable; then waits. `observed` gets the
 /// union of the signals seen (plus HANDLE_CLOSED when cancelled). The satisfied case is
-/// inlined into the syscall's entry; a wait that blocks goes on in [`block_one`].
+/// inlined into the syscall's entry; a wait that blocks goes on in [`block_one`]. The
+/// caller comes by value (its thread is one pointer), so only a wait that blocks stores
+/// it to the stack, for `block_one`'s reference to it.
 #[inline(always)]
-pub fn wait_one(c: &Caller, handle: u32, signals: u32, deadline: i64, observed: u64) -> ZxResult {
+pub fn wait_one(c: Caller, handle: u32, signals: u32, deadline: i64, observed: u64) -> ZxResult {
     // Fast path: already satisfied. The slow path would register an observer that is
     // told the current signals at once, is satisfied by them and is removed again, and
     // would report those same signals; so report them without an observer, a wait node
@@ -177,34 +179,26 @@ pub fn wait_one(c: &Caller, handle: u32, signals: u32, deadline: i64, observed: 
     // lock; only a wait that must block takes a counted reference.
     let handles = c.process().lookup();
     let (object, have, serial) = handles.get(handle)?;
-    let looked = look(object, have, serial, signals)?;
-    drop(handles);
-    match looked {
-        Ok((object, serial)) => block_one(c, object, serial, signals, deadline, observed),
-        Err(now) => {
-            if observed != 0 {
-                user::put(observed, &now.to_le_bytes())?;
-            }
-            Ok(())
-        }
-    }
-}
-
-/// [`wait_one`]'s checks and look at the signals, on the object borrowed under the
-/// handle-table lock: the signals now if they match (`Ok(Err(now))`), else the object,
-/// counted, and the handle's serial to wait on.
-#[allow(clippy::type_complexity)]
-#[inline(always)]
-fn look(
-    object: &Arc<dyn KernelObject>,
-    have: u32,
-    serial: u64,
-    signals: u32,
-) -> ZxResult<Result<(Arc<dyn KernelObject>, u64), u32>> {
     check_rights(have, rights::WAIT)?;
-    // The waitable check and the signals, in one virtual call.
-    let now = object.wait_signals()?;
-    if now & signals != 0 { Ok(Err(now)) } else { Ok(Ok((object.clone(), serial))) }
+    // The waitable check and the signals, in one virtual call (a refusal laid out of
+    // the straight path).
+    let now = match object.wait_signals() {
+        Ok(now) => now,
+        Err(e) => {
+            core::hint::cold_path();
+            return Err(e);
+        }
+    };
+    if now & signals == 0 {
+        let object = object.clone();
+        drop(handles);
+        return block_one(&c, object, serial, signals, deadline, observed);
+    }
+    drop(handles);
+    if observed != 0 {
+        user::put(observed, &now.to_le_bytes())?;
+    }
+    Ok(())
 }
 
 /// The rest of [`wait_one`] when the signals do not match yet: waits on `object`,

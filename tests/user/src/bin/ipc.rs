@@ -33,6 +33,7 @@ static TESTS: &[user::Test] = tests![
     port_fed_by_many_channels,
     port_cancel_and_handle_close_remove_registrations,
     port_and_wait_copies_through_faults_and_bad_pointers,
+    port_queue_reads_a_packet_from_an_execute_only_page,
     channel_copies_through_faults_and_bad_pointers,
     timers_fire_at_or_after_their_deadlines_under_load,
     wait_many_is_canceled_when_a_handle_is_closed,
@@ -494,6 +495,28 @@ fn port_and_wait_copies_through_faults_and_bad_pointers(ctx: &Ctx) -> TestResult
     ] {
         check_eq(raw_wait_one(&event, SIGNALED, bad), INVALID_ARGS, what)?;
     }
+    Ok(())
+}
+
+/// The kernel's first attempt at a port packet, an out-pointer store or a futex load is
+/// an unprivileged access (`ldtr`/`sttr`, EL0's permissions); the general copy that
+/// resolves faults accesses with EL1's. The two agree on every user page because no
+/// user page is execute-only (the one kind EL1 may read and EL0 may not): such a mapping
+/// is refused (INVALID_ARGS). Were it allowed, a packet queued from it must still arrive
+/// whole (the first attempt faults and the general copy takes over), as it did before.
+fn port_queue_reads_a_packet_from_an_execute_only_page(ctx: &Ctx) -> TestResult {
+    const PAGE: u64 = zx::PAGE_SIZE;
+    let vmo = check_ok(zx::vmo_create(PAGE, 0), "vmo")?;
+    let sent = Packet::user(0xfeed_f00d, [1, 2, 3, 4]);
+    check_ok(zx::vmo_write(&vmo, &packet_bytes(&sent), 64), "vmo_write")?;
+    let exec = check_ok(zx::vmo_replace_as_executable(vmo.into_raw(), 0u32), "replace_as_executable")?;
+    let text = match Mapping::new(ctx.root_vmar, zx::VM_PERM_EXECUTE, 0, &exec, 0, PAGE) {
+        Ok(text) => text,
+        Err(status) => return check_eq(status, zx::ZX_ERR_INVALID_ARGS, "an execute-only mapping is refused"),
+    };
+    let port = port_create()?;
+    check_eq(raw_port_queue(&port, text.addr() + 64), ZX_OK, "queue from an execute-only page")?;
+    check_eq(check_ok(port_wait(&port, 0), "wait")?, sent, "the packet")?;
     Ok(())
 }
 
