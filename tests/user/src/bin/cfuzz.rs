@@ -1977,7 +1977,17 @@ const TYPE_NAMES: [(usize, &str); 12] = [
 fn run(ctx: &Ctx, config: &Config, totals: &mut Totals) -> Result<(), Why> {
     // Warm-up: one round, then the baseline.
     round(ctx, config, 0, totals)?;
-    let before = measure(ctx)?;
+    // The warm-up's last threads may still be on their way out, as at the end (below):
+    // the baseline waits until only this process and its one thread are left, or it
+    // would count a dying thread that the end's measurement then finds gone.
+    let mut before = measure(ctx)?;
+    for _ in 0..50 {
+        if before.objects[OBJ_TYPE_PROCESS as usize] == 1 && before.objects[OBJ_TYPE_THREAD as usize] == 1 {
+            break;
+        }
+        ipc::nanosleep(ipc::deadline_after(20 * ipc::MSEC));
+        before = measure(ctx)?;
+    }
     println!(
         "cfuzz: baseline after the warm-up: free_bytes={} mmu_overhead_bytes={} free_heap_bytes={}",
         before.kmem.free_bytes, before.kmem.mmu_overhead_bytes, before.kmem.free_heap_bytes
