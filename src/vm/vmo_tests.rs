@@ -315,6 +315,15 @@ fn last_releases_of_lone_and_linked_vmos_leave_nothing() {
     }
 }
 
+/// The `Debug` form of the VMO `create` makes with `koid` and `size`, to compare a
+/// renewed VMO with.
+fn fresh(koid: u64, size: u64, resizable: bool) -> alloc::string::String {
+    let mut vmo = Vmo::new(koid, round_size(size).unwrap(), size, Backing::Paged(PageList::new()));
+    vmo.resizable = resizable;
+    vmo.pristine = true;
+    alloc::format!("{vmo:?}")
+}
+
 /// A VMO that nothing changed since `create` (pristine) can be parked, and
 /// `renew_parked` renews it in place under a new id into exactly what `create` makes;
 /// any change, a second reference, a page or a child makes it not parkable.
@@ -323,12 +332,6 @@ fn a_parked_vmo_is_renewed_into_a_new_one_under_a_new_id() {
     let mut store = VmoStore::new();
     let mut mem = FakeMemory::new();
     let mut cache = RecordingCache::default();
-    let fresh = |koid, size, resizable| {
-        let mut vmo = Vmo::new(koid, round_size(size).unwrap(), size, Backing::Paged(PageList::new()));
-        vmo.resizable = resizable;
-        vmo.pristine = true;
-        alloc::format!("{vmo:?}")
-    };
     // Any change after `create` makes a VMO not parkable (the store keeps that answer,
     // `Vmo::pristine`, and errs towards `false`): a name, a content size, a signal, a
     // zero page shown, a cache policy. Such a VMO is released and kept in its slot
@@ -391,12 +394,6 @@ fn a_kept_vmo_is_renewed_into_a_new_one() {
     let mut store = VmoStore::new();
     let mut mem = FakeMemory::new();
     let mut cache = RecordingCache::default();
-    let fresh = |koid, size, resizable| {
-        let mut vmo = Vmo::new(koid, round_size(size).unwrap(), size, Backing::Paged(PageList::new()));
-        vmo.resizable = resizable;
-        vmo.pristine = true;
-        alloc::format!("{vmo:?}")
-    };
     let id = store.create(1, 3 * P, crate::abi::VMO_RESIZABLE).unwrap();
     store.set_name(id, b"busy");
     store.set_content_size(id, 2 * P - 5);
