@@ -173,9 +173,7 @@ struct ToUser {
 impl CopyOut for ToUser {
     #[inline(always)]
     fn copy_out(self, data: &[u8]) -> bool {
-        (self.actual_bytes == 0 || user::put_attempt(self.actual_bytes, &(data.len() as u32).to_le_bytes()))
-            && (self.actual_handles == 0 || user::put_attempt(self.actual_handles, &0u32.to_le_bytes()))
-            && (data.is_empty() || user::put_bytes_attempt(self.bytes, data))
+        user::put_read_attempt(self.bytes, data, self.actual_bytes, self.actual_handles)
     }
 }
 
