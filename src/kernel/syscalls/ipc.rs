@@ -357,22 +357,14 @@ pub fn channel_read(
     // fails the message is taken all the same and the copies are made again below, in
     // the same order, resolving faults, so the errors are those of the general path.
     let copy = ToUser { bytes, actual_bytes, actual_handles };
-    let mut outcome = match read_fast(channel, num_bytes, copy) {
-        Copied::Done => return Ok(()),
-        Copied::Failed(msg) => ReadOutcome::Message(msg),
-        Copied::NotTried => channel.read(num_bytes, num_handles, options & READ_MAY_DISCARD != 0)?,
-    };
-    match &mut outcome {
-        ReadOutcome::Message(msg) if msg.handles.is_empty() => {
-            if actual_bytes != 0 {
-                user::put(actual_bytes, &(msg.bytes.len() as u32).to_le_bytes())?;
-            }
-            if actual_handles != 0 {
-                user::put(actual_handles, &0u32.to_le_bytes())?;
-            }
-            copy_out(c, Some(channel), msg, bytes, handles)
-        }
-        _ => {
+    let copied = channel.read_copied(num_bytes, copy);
+    if let Copied::Done = copied {
+        return Ok(());
+    }
+    let args = ReadArgs { num_bytes, num_handles, options, bytes, handles, actual_bytes, actual_handles };
+    match read_general(c, channel, copied, &args) {
+        ReadRest::Finished(result) => result,
+        ReadRest::Unlocked(outcome) => {
             let object = object.clone();
             drop(table);
             finish_read(c, &object, outcome, bytes, handles, actual_bytes, actual_handles)
@@ -380,11 +372,58 @@ pub fn channel_read(
     }
 }
 
-/// [`Channel::read_copied`] out of line: the fast path gets its own registers, and the
-/// general path's arguments stay where they are until it is needed.
+/// The arguments of `zx_channel_read` that [`read_general`] needs, by reference: on the
+/// fast path nothing but their addresses moves.
+struct ReadArgs {
+    num_bytes: u32,
+    num_handles: u32,
+    options: u32,
+    bytes: u64,
+    handles: u64,
+    actual_bytes: u64,
+    actual_handles: u64,
+}
+
+/// What [`read_general`] leaves to its caller.
+enum ReadRest {
+    /// The read is over (under the table lock): its result.
+    Finished(ZxResult),
+    /// To be finished on a counted reference after the table's unlock ([`finish_read`]).
+    Unlocked(ReadOutcome),
+}
+
+/// [`channel_read`] after its fast path did not finish the read, still under the
+/// handle-table lock: the message the fast path took when its copy failed, or a read
+/// with [`Channel::read`]; a message without handles that fits is copied out here (the
+/// sizes, then the bytes, resolving faults). Out of line, so that the fast path's frame
+/// holds none of this.
 #[inline(never)]
-fn read_fast(channel: &Channel, max_bytes: u32, copy: ToUser) -> Copied {
-    channel.read_copied(max_bytes, copy)
+fn read_general(c: &Caller, channel: &Channel, copied: Copied, args: &ReadArgs) -> ReadRest {
+    let outcome = match copied {
+        Copied::Failed(msg) => ReadOutcome::Message(msg),
+        _ => match channel.read(args.num_bytes, args.num_handles, args.options & READ_MAY_DISCARD != 0) {
+            Ok(outcome) => outcome,
+            Err(e) => return ReadRest::Finished(Err(e)),
+        },
+    };
+    match outcome {
+        ReadOutcome::Message(mut msg) if msg.handles.is_empty() => {
+            ReadRest::Finished(copy_out_without_handles(c, channel, &mut msg, args))
+        }
+        outcome => ReadRest::Unlocked(outcome),
+    }
+}
+
+/// A message without handles to the user, resolving faults: its size to `actual_bytes`
+/// and 0 to `actual_handles` (each if not 0), then its bytes.
+fn copy_out_without_handles(c: &Caller, channel: &Channel, msg: &mut Message, args: &ReadArgs) -> ZxResult {
+    if args.actual_bytes != 0 {
+        user::put(args.actual_bytes, &(msg.bytes.len() as u32).to_le_bytes())?;
+    }
+    if args.actual_handles != 0 {
+        user::put(args.actual_handles, &0u32.to_le_bytes())?;
+    }
+    copy_out(c, Some(channel), msg, args.bytes, args.handles)
 }
 
 /// The rest of [`channel_read`] on a counted reference with no lock held: a message
