@@ -266,6 +266,15 @@ fn write_bytes_only(c: &Caller, handle: u32, bytes: u64, num_bytes: u32) -> Resu
     {
         return result.map_err(|e| (e, true));
     }
+    write_bytes_general(c, channel, bytes, num_bytes)
+}
+
+/// [`write_bytes_only`] when its fast path did not take the message (a fault, a size
+/// above the spares', no heap headroom), still under the table lock: the message taken
+/// with faults resolved, then written. Out of line, so that the fast path's frame holds
+/// none of it.
+#[inline(never)]
+fn write_bytes_general(c: &Caller, channel: &Channel, bytes: u64, num_bytes: u32) -> Result<(), (ZxError, bool)> {
     let msg = match take_message(c, channel, bytes, num_bytes, 0, 0, 0) {
         Ok(msg) => msg,
         Err(e) => return Err((e, false)),
