@@ -375,9 +375,14 @@ impl Channel {
     /// leaves only the spare's bytes changed, which the next writer overwrites.
     #[inline(always)]
     pub fn write_filled(&self, len: usize, fill: impl FillBytes) -> Option<ZxResult> {
+        // The size test needs no lock: a message too big to copy under it (such as a
+        // 64 KiB one) does not take the pair lock twice.
+        if len > COPY_UNDER_LOCK_MAX {
+            return None;
+        }
         let mut state = self.pair.state.lock();
         let mut buf = match state.spare.last() {
-            Some(last) if last.capacity() >= len && len <= COPY_UNDER_LOCK_MAX => state.spare.pop()?,
+            Some(last) if last.capacity() >= len => state.spare.pop()?,
             _ => return None,
         };
         if buf.len() != len {
