@@ -44,6 +44,9 @@ const BIG_SPARES: usize = 4;
 /// [`Channel::write_filled`] and [`Channel::read_copied`]), so that the lock is held for
 /// at most a page's copy; bigger messages are copied with no lock held.
 const COPY_UNDER_LOCK_MAX: usize = 4096;
+// `write_bytes_only` relies on it: a message too big to be written is too big for
+// `write_filled`.
+const _: () = assert!(COPY_UNDER_LOCK_MAX <= MAX_MSG_BYTES);
 
 static BIG_SPARE_LIST: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
