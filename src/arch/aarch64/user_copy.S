@@ -248,6 +248,24 @@ ferrite_store_user_48:
     sttr    x7, [x0, #40]
     mov     x0, #0
     ret
+// A received message's result (zx_channel_read): the 32-bit size w2 at user address x3
+// and 0 at user address x4 (each skipped when the address is 0), with unprivileged
+// stores, then the w2 bytes at kernel address x1 to user address x0 through
+// ferrite_copy_user (a tail call, with its own fault range): one call where three were.
+// The caller checked every range. Returns 0, or nonzero when a store or the copy faulted
+// (then some of it may be stored; the caller makes the whole copy-out again).
+//
+//   size_t ferrite_store_user_read(void *user_dst, const void *src, size_t len,
+//                                  uint32_t *actual_bytes, uint32_t *actual_handles)
+.global ferrite_store_user_read
+ferrite_store_user_read:
+    cbz     x3, 1f
+    sttr    w2, [x3]
+1:  cbz     x4, 2f
+    sttr    wzr, [x4]
+2:  cbnz    x2, ferrite_copy_user
+    mov     x0, #0
+    ret
 .global user_unpriv_end
 user_unpriv_end:
 .global user_unpriv_fault

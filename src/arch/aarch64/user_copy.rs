@@ -33,6 +33,13 @@ unsafe extern "C" {
     fn ferrite_load_user_u32(src: *const u32) -> u64;
     fn ferrite_load_user_48(dst: *mut [u8; 48], src: *const [u8; 48]) -> usize;
     fn ferrite_store_user_48(dst: *mut [u8; 48], src: *const [u8; 48]) -> usize;
+    fn ferrite_store_user_read(
+        dst: *mut u8,
+        src: *const u8,
+        len: usize,
+        actual_bytes: *mut u32,
+        actual_handles: *mut u32,
+    ) -> usize;
     static user_unpriv_begin: u8;
     static user_unpriv_end: u8;
     static user_unpriv_fault: u8;
@@ -218,6 +225,30 @@ pub fn store_48_to_user(user: u64, src: &[u8; 48]) -> Result<(), CopyFault> {
     // SAFETY: `src` is a live kernel buffer of 48 bytes; a fault on the user address is
     // fixed up and reported.
     let left = unsafe { ferrite_store_user_48(user as *mut [u8; 48], src) };
+    if left == 0 {
+        return Ok(());
+    }
+    Err(recorded_fault(0))
+}
+
+/// A received message's result in one call of the fault-fixing routines: `src.len()` as
+/// a 32-bit value at `actual_bytes` and 0 at `actual_handles` (unprivileged stores, each
+/// skipped when its address is 0), then `src` to `user`. The caller checked every range
+/// (a used size pointer with its 4 bytes, `user` with `src.len()` bytes when not empty).
+/// On a fault some of it may be stored; the caller makes the whole copy-out again.
+#[inline(always)]
+pub fn store_read_to_user(user: u64, src: &[u8], actual_bytes: u64, actual_handles: u64) -> Result<(), CopyFault> {
+    // SAFETY: `src` is a live kernel slice; faults on the user addresses are fixed up and
+    // reported (the size stores in the unprivileged range, the bytes in the copy's).
+    let left = unsafe {
+        ferrite_store_user_read(
+            user as *mut u8,
+            src.as_ptr(),
+            src.len(),
+            actual_bytes as *mut u32,
+            actual_handles as *mut u32,
+        )
+    };
     if left == 0 {
         return Ok(());
     }

@@ -44,6 +44,9 @@ const BIG_SPARES: usize = 4;
 /// [`Channel::write_filled`] and [`Channel::read_copied`]), so that the lock is held for
 /// at most a page's copy; bigger messages are copied with no lock held.
 const COPY_UNDER_LOCK_MAX: usize = 4096;
+// `write_bytes_only` relies on it: a message too big to be written is too big for
+// `write_filled`.
+const _: () = assert!(COPY_UNDER_LOCK_MAX <= MAX_MSG_BYTES);
 
 static BIG_SPARE_LIST: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
@@ -375,9 +378,14 @@ impl Channel {
     /// leaves only the spare's bytes changed, which the next writer overwrites.
     #[inline(always)]
     pub fn write_filled(&self, len: usize, fill: impl FillBytes) -> Option<ZxResult> {
+        // The size test needs no lock: a message too big to copy under it (such as a
+        // 64 KiB one) does not take the pair lock twice.
+        if len > COPY_UNDER_LOCK_MAX {
+            return None;
+        }
         let mut state = self.pair.state.lock();
         let mut buf = match state.spare.last() {
-            Some(last) if last.capacity() >= len && len <= COPY_UNDER_LOCK_MAX => state.spare.pop()?,
+            Some(last) if last.capacity() >= len => state.spare.pop()?,
             _ => return None,
         };
         if buf.len() != len {

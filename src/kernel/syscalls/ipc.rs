@@ -173,9 +173,7 @@ struct ToUser {
 impl CopyOut for ToUser {
     #[inline(always)]
     fn copy_out(self, data: &[u8]) -> bool {
-        (self.actual_bytes == 0 || user::put_attempt(self.actual_bytes, &(data.len() as u32).to_le_bytes()))
-            && (self.actual_handles == 0 || user::put_attempt(self.actual_handles, &0u32.to_le_bytes()))
-            && (data.is_empty() || user::put_bytes_attempt(self.bytes, data))
+        user::put_read_attempt(self.bytes, data, self.actual_bytes, self.actual_handles)
     }
 }
 
@@ -261,13 +259,23 @@ fn write_bytes_only(c: &Caller, handle: u32, bytes: u64, num_bytes: u32) -> Resu
     // first (see there why that is sound), and any failure (a fault, a bad range, no
     // spare of that size) changes nothing but the spare's garbage bytes and takes the
     // general path below, which reports errors in the order of ABI.md 43.
+    // (A message above `MAX_MSG_BYTES` is also above what `write_filled` copies under
+    // the lock, which it tests first: so it needs no test of its own here.)
     let nb = num_bytes as usize;
-    if nb <= MAX_MSG_BYTES
-        && crate::arch::aarch64::heap::has_headroom()
+    if crate::arch::aarch64::heap::has_headroom()
         && let Some(result) = channel.write_filled(nb, FromUser(bytes))
     {
         return result.map_err(|e| (e, true));
     }
+    write_bytes_general(c, channel, bytes, num_bytes)
+}
+
+/// [`write_bytes_only`] when its fast path did not take the message (a fault, a size
+/// above the spares', no heap headroom), still under the table lock: the message taken
+/// with faults resolved, then written. Out of line, so that the fast path's frame holds
+/// none of it.
+#[inline(never)]
+fn write_bytes_general(c: &Caller, channel: &Channel, bytes: u64, num_bytes: u32) -> Result<(), (ZxError, bool)> {
     let msg = match take_message(c, channel, bytes, num_bytes, 0, 0, 0) {
         Ok(msg) => msg,
         Err(e) => return Err((e, false)),
@@ -359,22 +367,14 @@ pub fn channel_read(
     // fails the message is taken all the same and the copies are made again below, in
     // the same order, resolving faults, so the errors are those of the general path.
     let copy = ToUser { bytes, actual_bytes, actual_handles };
-    let mut outcome = match read_fast(channel, num_bytes, copy) {
-        Copied::Done => return Ok(()),
-        Copied::Failed(msg) => ReadOutcome::Message(msg),
-        Copied::NotTried => channel.read(num_bytes, num_handles, options & READ_MAY_DISCARD != 0)?,
-    };
-    match &mut outcome {
-        ReadOutcome::Message(msg) if msg.handles.is_empty() => {
-            if actual_bytes != 0 {
-                user::put(actual_bytes, &(msg.bytes.len() as u32).to_le_bytes())?;
-            }
-            if actual_handles != 0 {
-                user::put(actual_handles, &0u32.to_le_bytes())?;
-            }
-            copy_out(c, Some(channel), msg, bytes, handles)
-        }
-        _ => {
+    let copied = channel.read_copied(num_bytes, copy);
+    if let Copied::Done = copied {
+        return Ok(());
+    }
+    let args = ReadArgs { num_bytes, num_handles, options, bytes, handles, actual_bytes, actual_handles };
+    match read_general(c, channel, copied, &args) {
+        ReadRest::Finished(result) => result,
+        ReadRest::Unlocked(outcome) => {
             let object = object.clone();
             drop(table);
             finish_read(c, &object, outcome, bytes, handles, actual_bytes, actual_handles)
@@ -382,11 +382,58 @@ pub fn channel_read(
     }
 }
 
-/// [`Channel::read_copied`] out of line: the fast path gets its own registers, and the
-/// general path's arguments stay where they are until it is needed.
+/// The arguments of `zx_channel_read` that [`read_general`] needs, by reference: on the
+/// fast path nothing but their addresses moves.
+struct ReadArgs {
+    num_bytes: u32,
+    num_handles: u32,
+    options: u32,
+    bytes: u64,
+    handles: u64,
+    actual_bytes: u64,
+    actual_handles: u64,
+}
+
+/// What [`read_general`] leaves to its caller.
+enum ReadRest {
+    /// The read is over (under the table lock): its result.
+    Finished(ZxResult),
+    /// To be finished on a counted reference after the table's unlock ([`finish_read`]).
+    Unlocked(ReadOutcome),
+}
+
+/// [`channel_read`] after its fast path did not finish the read, still under the
+/// handle-table lock: the message the fast path took when its copy failed, or a read
+/// with [`Channel::read`]; a message without handles that fits is copied out here (the
+/// sizes, then the bytes, resolving faults). Out of line, so that the fast path's frame
+/// holds none of this.
 #[inline(never)]
-fn read_fast(channel: &Channel, max_bytes: u32, copy: ToUser) -> Copied {
-    channel.read_copied(max_bytes, copy)
+fn read_general(c: &Caller, channel: &Channel, copied: Copied, args: &ReadArgs) -> ReadRest {
+    let outcome = match copied {
+        Copied::Failed(msg) => ReadOutcome::Message(msg),
+        _ => match channel.read(args.num_bytes, args.num_handles, args.options & READ_MAY_DISCARD != 0) {
+            Ok(outcome) => outcome,
+            Err(e) => return ReadRest::Finished(Err(e)),
+        },
+    };
+    match outcome {
+        ReadOutcome::Message(mut msg) if msg.handles.is_empty() => {
+            ReadRest::Finished(copy_out_without_handles(c, channel, &mut msg, args))
+        }
+        outcome => ReadRest::Unlocked(outcome),
+    }
+}
+
+/// A message without handles to the user, resolving faults: its size to `actual_bytes`
+/// and 0 to `actual_handles` (each if not 0), then its bytes.
+fn copy_out_without_handles(c: &Caller, channel: &Channel, msg: &mut Message, args: &ReadArgs) -> ZxResult {
+    if args.actual_bytes != 0 {
+        user::put(args.actual_bytes, &(msg.bytes.len() as u32).to_le_bytes())?;
+    }
+    if args.actual_handles != 0 {
+        user::put(args.actual_handles, &0u32.to_le_bytes())?;
+    }
+    copy_out(c, Some(channel), msg, args.bytes, args.handles)
 }
 
 /// The rest of [`channel_read`] on a counted reference with no lock held: a message

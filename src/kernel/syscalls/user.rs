@@ -155,10 +155,17 @@ pub fn put_attempt(user: u64, bytes: &[u8]) -> bool {
     }
 }
 
-/// Only the lock-free attempt of [`put_bytes`] (see [`put_attempt`]).
+/// Only the lock-free attempt of a message's copy-out (see [`put_attempt`]): its size
+/// to `actual_bytes` and 0 to `actual_handles` (each if not 0), then `bytes` to `user`,
+/// with the checks of [`put`] and [`put_bytes`] first and one routine call for all three
+/// (`user_copy::store_read_to_user`). The stores are in that order, as three calls of
+/// the attempts would make them, so the general path that follows a failure is the same.
 #[inline(always)]
-pub fn put_bytes_attempt(user: u64, bytes: &[u8]) -> bool {
-    check_range(user, bytes.len() as u64, false).is_ok() && user_copy::copy_slice_to_user(user, bytes).is_ok()
+pub fn put_read_attempt(user: u64, bytes: &[u8], actual_bytes: u64, actual_handles: u64) -> bool {
+    (actual_bytes == 0 || check_out(actual_bytes, 4).is_ok())
+        && (actual_handles == 0 || check_out(actual_handles, 4).is_ok())
+        && (bytes.is_empty() || check_range(user, bytes.len() as u64, false).is_ok())
+        && user_copy::store_read_to_user(user, bytes, actual_bytes, actual_handles).is_ok()
 }
 
 /// Only the lock-free attempt of [`get`] (see [`put_attempt`]).

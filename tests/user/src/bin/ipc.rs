@@ -583,16 +583,26 @@ fn channel_copies_through_faults_and_bad_pointers(ctx: &Ctx) -> TestResult {
     }
     let mut buf = [0u8; 64];
     check_eq(channel_read(&b, &mut buf, &mut []).0, ZX_ERR_SHOULD_WAIT, "nothing was queued")?;
-    for (bytes, actual, what) in [
-        (8, 0, "read into page 0"),
-        (ro.addr(), 0, "read into a read-only mapping"),
-        (unmapped, 0, "read into an unmapped range"),
-        (0xffff_0000_0000_0000, 0, "read into the kernel"),
-        (mapping.addr(), ro.addr(), "actual bytes into a read-only mapping"),
-        (mapping.addr(), unmapped, "actual bytes into an unmapped range"),
+    // Both sizes and the bytes go out in one routine call on the fast path: a fault in
+    // any of the three takes the general path.
+    check_eq(raw_channel_write(&a, mapping.addr() + 8, 64), ZX_OK, "write for the handle count")?;
+    check_eq(raw_channel_read(&b, mapping.addr() + 8, 64, nb_at, fresh.addr() + 12), ZX_OK, "count into a new page")?;
+    check_ok(zx::vmo_read(&fresh_vmo, &mut word, 12), "read the count")?;
+    check_eq(u32::from_le_bytes(word), 0, "actual handles")?;
+    for (bytes, actual, actual_handles, what) in [
+        (8, 0, 0, "read into page 0"),
+        (ro.addr(), 0, 0, "read into a read-only mapping"),
+        (ro.addr(), nb_at, nh_at, "read into a read-only mapping, with both sizes"),
+        (unmapped, 0, 0, "read into an unmapped range"),
+        (0xffff_0000_0000_0000, 0, 0, "read into the kernel"),
+        (mapping.addr(), ro.addr(), 0, "actual bytes into a read-only mapping"),
+        (mapping.addr(), unmapped, 0, "actual bytes into an unmapped range"),
+        (mapping.addr(), nb_at, ro.addr(), "actual handles into a read-only mapping"),
+        (mapping.addr(), nb_at, unmapped, "actual handles into an unmapped range"),
+        (mapping.addr(), nb_at, 0xffff_0000_0000_0000, "actual handles into the kernel"),
     ] {
         check_ok(channel_write(&a, &sent, &[]), "write")?;
-        check_eq(raw_channel_read(&b, bytes, 64, actual, 0), INVALID_ARGS, what)?;
+        check_eq(raw_channel_read(&b, bytes, 64, actual, actual_handles), INVALID_ARGS, what)?;
         check_eq(channel_read(&b, &mut buf, &mut []).0, ZX_ERR_SHOULD_WAIT, "the message was lost")?;
     }
     // Still a working channel both ways.
