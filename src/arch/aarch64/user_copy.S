@@ -248,6 +248,7 @@ ferrite_store_user_48:
     sttr    x7, [x0, #40]
     mov     x0, #0
     ret
+
 // A received message's result (zx_channel_read): the 32-bit size w2 at user address x3
 // and 0 at user address x4 (each skipped when the address is 0), with unprivileged
 // stores, then the w2 bytes at kernel address x1 to user address x0 through
