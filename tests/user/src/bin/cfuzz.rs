@@ -1959,6 +1959,21 @@ fn measure(ctx: &Ctx) -> Result<Baseline, Why> {
     Ok(Baseline { kmem, objects, handles })
 }
 
+/// Measures until `settled` holds of the measurement, or for about a second (50 looks
+/// 20 ms apart): exited threads are reaped by the next context switch on their CPU, so
+/// the counts may take a moment to come down. Returns the last measurement either way.
+fn measure_when(ctx: &Ctx, settled: impl Fn(&Baseline) -> bool) -> Result<Baseline, Why> {
+    let mut now = measure(ctx)?;
+    for _ in 0..50 {
+        if settled(&now) {
+            break;
+        }
+        ipc::nanosleep(ipc::deadline_after(20 * ipc::MSEC));
+        now = measure(ctx)?;
+    }
+    Ok(now)
+}
+
 const TYPE_NAMES: [(usize, &str); 12] = [
     (0, "store-vmo"),
     (1, "process"),
@@ -1980,14 +1995,8 @@ fn run(ctx: &Ctx, config: &Config, totals: &mut Totals) -> Result<(), Why> {
     // The warm-up's last threads may still be on their way out, as at the end (below):
     // the baseline waits until only this process and its one thread are left, or it
     // would count a dying thread that the end's measurement then finds gone.
-    let mut before = measure(ctx)?;
-    for _ in 0..50 {
-        if before.objects[OBJ_TYPE_PROCESS as usize] == 1 && before.objects[OBJ_TYPE_THREAD as usize] == 1 {
-            break;
-        }
-        ipc::nanosleep(ipc::deadline_after(20 * ipc::MSEC));
-        before = measure(ctx)?;
-    }
+    let before =
+        measure_when(ctx, |m| m.objects[OBJ_TYPE_PROCESS as usize] == 1 && m.objects[OBJ_TYPE_THREAD as usize] == 1)?;
     println!(
         "cfuzz: baseline after the warm-up: free_bytes={} mmu_overhead_bytes={} free_heap_bytes={}",
         before.kmem.free_bytes, before.kmem.mmu_overhead_bytes, before.kmem.free_heap_bytes
@@ -1997,14 +2006,7 @@ fn run(ctx: &Ctx, config: &Config, totals: &mut Totals) -> Result<(), Why> {
     }
     // Everything is dead and closed; the last thread objects may still be on their way
     // out (reaped by the next context switch on their CPU): give them a moment.
-    let mut after = measure(ctx)?;
-    for _ in 0..50 {
-        if after.objects == before.objects && after.kmem.free_bytes == before.kmem.free_bytes {
-            break;
-        }
-        ipc::nanosleep(ipc::deadline_after(20 * ipc::MSEC));
-        after = measure(ctx)?;
-    }
+    let after = measure_when(ctx, |m| m.objects == before.objects && m.kmem.free_bytes == before.kmem.free_bytes)?;
     // Allowed to stay: page tables this live process grew (ABI.md 4.3) and the kernel's
     // own tables for the kernel-stack area, kept at the most threads alive at once.
     let kernel_tables = after.objects[31].saturating_sub(before.objects[31]) * PAGE_SIZE;
