@@ -37,34 +37,22 @@ impl Sink {
     /// Takes received bytes into `buf` from a PL011 (when `pl011`) or a mini UART (when
     /// `mini`); returns how many.
     fn read_bytes(self, buf: &mut [u8], pl011: bool, mini: bool) -> usize {
-        let mut n = 0;
         match self {
-            Sink::Early => {}
-            Sink::Pl011(base) if pl011 => {
-                // SAFETY: as in `write_bytes`.
-                let uart = unsafe { Pl011::new(base) };
-                while n < buf.len() {
-                    let Some(byte) = uart.read_byte() else { break };
-                    buf[n] = byte;
-                    n += 1;
-                }
-                if n < buf.len() {
-                    uart.clear_rx_interrupt();
-                }
-            }
-            Sink::Pl011(_) => {}
+            // SAFETY: as in `write_bytes`.
+            Sink::Pl011(base) if pl011 => unsafe { Pl011::new(base) }.drain_rx(buf),
             Sink::MiniUart(base) if mini => {
                 // SAFETY: as in `write_bytes`.
                 let uart = unsafe { MiniUart::new(base) };
+                let mut n = 0;
                 while n < buf.len() {
                     let Some(byte) = uart.read_byte() else { break };
                     buf[n] = byte;
                     n += 1;
                 }
+                n
             }
-            Sink::MiniUart(_) => {}
+            _ => 0,
         }
-        n
     }
 
     fn enable_rx_interrupt(self) {

@@ -243,9 +243,22 @@ impl Pl011 {
         self.registers.IMSC.set(self.registers.IMSC.get() | IMSC_RX | IMSC_RT);
     }
 
-    /// Clears the receive and receive-timeout interrupts (after draining the FIFO).
-    pub fn clear_rx_interrupt(&self) {
+    /// Takes received bytes into `buf` until it is full or the receive FIFO is empty;
+    /// returns how many. The receive interrupts are cleared first, then the FIFO
+    /// drained: a byte that arrives after the drain's last look raises the interrupt
+    /// again. A clear after the drain would lose that byte's interrupt, and with it
+    /// every later one (the receive interrupt rises when the FIFO level reaches the
+    /// trigger, which it has then passed; QEMU models no receive timeout), so input
+    /// would stop for good.
+    pub fn drain_rx(&self, buf: &mut [u8]) -> usize {
         self.registers.ICR.set(IMSC_RX | IMSC_RT);
+        let mut n = 0;
+        while n < buf.len() {
+            let Some(byte) = self.read_byte() else { break };
+            buf[n] = byte;
+            n += 1;
+        }
+        n
     }
 
     /// A received byte, or `None` if the receive FIFO is empty.
@@ -350,6 +363,22 @@ mod tests {
         assert_eq!(uart.wait_for_room(), TX_FIFO_BYTES);
         uart.write_bytes(b"0123456789abcdef\n"); // 18 bytes: two rounds
         assert_eq!(fake.word(DR_OFF), u32::from(b'\n'));
+    }
+
+    #[test]
+    fn drain_clears_the_receive_interrupts_before_it_reads() {
+        let (fake, uart) = fake_uart();
+        fake.set_word(FR_OFF, 0); // never empty: the drain stops when `buf` is full
+        fake.set_word(DR_OFF, u32::from(b'k'));
+        let mut buf = [0u8; 3];
+        assert_eq!(uart.drain_rx(&mut buf), 3);
+        assert_eq!(&buf, b"kkk");
+        // Cleared although the FIFO still held bytes: the clear comes first.
+        assert_eq!(fake.word(ICR_OFF), IMSC_RX | IMSC_RT);
+        fake.set_word(ICR_OFF, 0);
+        fake.set_word(FR_OFF, 1 << 4); // RXFE
+        assert_eq!(uart.drain_rx(&mut buf), 0);
+        assert_eq!(fake.word(ICR_OFF), IMSC_RX | IMSC_RT);
     }
 
     #[test]
