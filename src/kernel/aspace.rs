@@ -17,7 +17,7 @@ use crate::mm::VirtAddr;
 use crate::mm::page_table::PageTable;
 use crate::sched::asid::{ActiveAsids, AsidAllocator, AsidTag};
 use crate::vm::region::{RegionId, RegionTree};
-use crate::vm::vmar::{Mapping, Vmar};
+use crate::vm::vmar::{MapSource, Mapping, Vmar};
 use crate::vm::vmo::VmoId;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -202,22 +202,13 @@ pub fn get(k: &mut Kernel, id: u64) -> ZxResult<&mut AddressSpace> {
     k.aspaces.get_mut(id).ok_or(ZxError::BadState)
 }
 
-/// Adds a mapping of `vmo` to address space `id`: the VMAR entry, a reference and the
-/// VMO's mapping count. Pages are mapped lazily by the fault handler.
-#[allow(clippy::too_many_arguments)]
-pub fn map_vmo(
-    k: &mut Kernel,
-    id: u64,
-    vmo: VmoId,
-    specific: Option<u64>,
-    len: u64,
-    vmo_offset: u64,
-    perms: u32,
-    max_perms: u32,
-) -> ZxResult<u64> {
+/// Adds a mapping of `source` to address space `id` with `perms` in force, at the VMAR
+/// offset `specific` or placed by the VMAR: the VMAR entry, a reference and the VMO's
+/// mapping count. Pages are mapped lazily by the fault handler.
+pub fn map_vmo(k: &mut Kernel, id: u64, specific: Option<u64>, perms: u32, source: MapSource<VmoId>) -> ZxResult<u64> {
     let space = get(k, id)?;
-    let addr = space.vmar.map(specific, PAGE_SIZE, len, vmo, vmo_offset, perms, max_perms)?;
-    k.vmos.retain_mapping(vmo);
+    let addr = space.vmar.map(specific, PAGE_SIZE, perms, source)?;
+    k.vmos.retain_mapping(source.vmo);
     Ok(addr)
 }
 

@@ -13,6 +13,7 @@ use crate::arch::aarch64::mmu;
 use crate::elf::{self, LoadPlan};
 use crate::error::{ZxError, ZxResult};
 use crate::mm::PhysAddr;
+use crate::vm::vmar::MapSource;
 use crate::vm::vmo::VmoId;
 use alloc::sync::Arc;
 use core::fmt;
@@ -159,7 +160,13 @@ fn load_segments(k: &mut Kernel, id: u64, plan: &LoadPlan, image: &[u8]) -> ZxRe
         if segment.execute {
             perms |= vm::PERM_EXECUTE;
         }
-        let result = aspace::map_vmo(k, id, vmo, Some(start - USER_BASE), end - start, 0, perms, perms);
+        let result = aspace::map_vmo(
+            k,
+            id,
+            Some(start - USER_BASE),
+            perms,
+            MapSource { len: end - start, vmo, vmo_offset: 0, max_perms: perms },
+        );
         // The mapping holds the VMO now (or nothing does, on failure).
         k.vmos.release(vmo, &mut FramePages { frames: &mut k.frames });
         result?;
@@ -206,8 +213,21 @@ fn build_stack(k: &mut Kernel, id: u64, cmdline: &str, stack_top: u64) -> ZxResu
     }
     let guard = cmdline_page - STACK_BYTES - PAGE_SIZE;
     let rw = vm::PERM_READ | vm::PERM_WRITE;
-    let result = aspace::map_vmo(k, id, vmo, Some(guard - USER_BASE), PAGE_SIZE, 0, 0, 0).and_then(|_| {
-        aspace::map_vmo(k, id, vmo, Some(guard + PAGE_SIZE - USER_BASE), STACK_BYTES + PAGE_SIZE, PAGE_SIZE, rw, rw)
+    let result = aspace::map_vmo(
+        k,
+        id,
+        Some(guard - USER_BASE),
+        0,
+        MapSource { len: PAGE_SIZE, vmo, vmo_offset: 0, max_perms: 0 },
+    )
+    .and_then(|_| {
+        aspace::map_vmo(
+            k,
+            id,
+            Some(guard + PAGE_SIZE - USER_BASE),
+            rw,
+            MapSource { len: STACK_BYTES + PAGE_SIZE, vmo, vmo_offset: PAGE_SIZE, max_perms: rw },
+        )
     });
     k.vmos.release(vmo, &mut FramePages { frames: &mut k.frames });
     result?;

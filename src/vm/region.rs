@@ -30,7 +30,8 @@
 use alloc::vec::Vec;
 
 use super::vmar::{
-    MapRequest, Mapping, PLACEMENT_FLOOR_OFFSET, ProtectOutcome, Vmar, check_new_mapping, is_valid_protection,
+    MapRequest, MapSource, Mapping, PLACEMENT_FLOOR_OFFSET, ProtectOutcome, Vmar, check_new_mapping,
+    is_valid_protection,
 };
 use crate::abi::{PAGE_SIZE, vm};
 use crate::error::{ZxError, ZxResult};
@@ -347,15 +348,15 @@ impl RegionTree {
         Ok(())
     }
 
-    /// `zx_vmar_map` in region `id`, after the caller's option and rights checks
-    /// (`request` from [`super::vmar::validate_map_options`], `len` from
-    /// [`super::vmar::round_map_len`], `max_perms` what both handles allow). Returns the
+    /// `zx_vmar_map` of `source` in region `id`, after the caller's option and rights
+    /// checks (`request` from [`super::vmar::validate_map_options`]; see [`MapSource`]
+    /// for the source's length and `max_perms`). Returns the
     /// address; for SPECIFIC_OVERWRITE, what was unmapped to make room waits in `vmar` for
     /// [`Vmar::take_unmapped`].
     ///
     /// 1. The checks of [`check_new_mapping`] (`InvalidArgs`, `AccessDenied`).
     /// 2. The region destroyed → `BadState`.
-    /// 3. `request.perms` beyond the region's CAN_MAP_* → `AccessDenied`; the mapping's
+    /// 3. `request.perms` beyond the region's CAN_MAP_* → `AccessDenied`; the source's
     ///    `max_perms` is cut to them.
     /// 4. `vmar_offset` ≠ 0 without SPECIFIC → `InvalidArgs`.
     /// 5. SPECIFIC in a region without CAN_MAP_SPECIFIC → `AccessDenied`.
@@ -367,20 +368,17 @@ impl RegionTree {
     /// 7. Otherwise: `len` larger than the region → `InvalidArgs`; the lowest free
     ///    `align`-aligned range (in a root region above the placement floor first), else
     ///    `NoMemory`.
-    #[allow(clippy::too_many_arguments)]
     pub fn map<V: Copy + Eq>(
         &mut self,
         vmar: &mut Vmar<V>,
         id: RegionId,
         request: &MapRequest,
         vmar_offset: u64,
-        len: u64,
-        vmo: V,
-        vmo_offset: u64,
-        max_perms: u32,
+        source: MapSource<V>,
     ) -> ZxResult<u64> {
         // 1.
-        let align = check_new_mapping(request.align, len, vmo_offset, request.perms, max_perms)?;
+        let align = check_new_mapping(request.align, request.perms, &source)?;
+        let len = source.len;
         // 2.
         let node = self.live_node(id)?;
         // 3.
@@ -388,7 +386,7 @@ impl RegionTree {
         if request.perms & !region_perms != 0 {
             return Err(ZxError::AccessDenied);
         }
-        let max_perms = max_perms & region_perms;
+        let source = MapSource { max_perms: source.max_perms & region_perms, ..source };
         // 4.
         if vmar_offset != 0 && !request.specific {
             return Err(ZxError::InvalidArgs);
@@ -421,9 +419,9 @@ impl RegionTree {
         let (base, free_at) = base;
         let offset = base - vmar.base();
         if request.overwrite {
-            vmar.map_overwrite(offset, align, len, vmo, vmo_offset, request.perms, max_perms)
+            vmar.map_overwrite(offset, align, request.perms, source)
         } else {
-            vmar.map_at(base, free_at, align, len, vmo, vmo_offset, request.perms, max_perms)
+            vmar.map_at(base, free_at, align, request.perms, source)
         }
     }
 

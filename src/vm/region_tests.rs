@@ -4,7 +4,7 @@
 use super::*;
 use crate::abi::{USER_BASE, USER_END};
 use crate::test_rng::Rng;
-use crate::vm::vmar::{Unmapped, validate_map_options};
+use crate::vm::vmar::{Unmapped, source, validate_map_options};
 use std::format;
 use std::string::String;
 use std::vec;
@@ -54,7 +54,7 @@ fn map_in(
     pages: u64,
     vmo: u32,
 ) -> ZxResult<u64> {
-    tree.map(vmar, region, &map_req(options), offset, pages * P, vmo, 0, RWX)
+    tree.map(vmar, region, &map_req(options), offset, source(pages * P, vmo, 0, RWX))
 }
 
 // ---- options ----
@@ -209,7 +209,7 @@ fn map_in_a_sub_region() {
     assert_eq!(map_in(&mut tree, &mut vmar, s, R | vm::SPECIFIC, 9 * P, 1, 7), Err(ZxError::NoMemory));
     // SPECIFIC_OVERWRITE never destroys a region.
     assert_eq!(map_in(&mut tree, &mut vmar, s, R | vm::SPECIFIC_OVERWRITE, 7 * P, 2, 7), Err(ZxError::InvalidArgs));
-    let addr = tree.map(&mut vmar, s, &map_req(R | vm::SPECIFIC_OVERWRITE), 5 * P, P, 7, 0, RWX).unwrap();
+    let addr = tree.map(&mut vmar, s, &map_req(R | vm::SPECIFIC_OVERWRITE), 5 * P, source(P, 7, 0, RWX)).unwrap();
     let removed = take_all(&mut vmar);
     assert_eq!(addr, base + 5 * P);
     assert_eq!(removed.len(), 1);
@@ -231,9 +231,9 @@ fn map_in_a_sub_region() {
     assert_eq!(map_in(&mut tree, &mut vmar, big, R | (16 << vm::ALIGN_SHIFT), 0, 1, 9), Ok(big_base + (1 << 16)));
     // Argument checks come before the destroyed check.
     tree.destroy(&mut vmar, big).unwrap();
-    assert_eq!(tree.map(&mut vmar, big, &map_req(R), 0, 0, 9, 0, RWX), Err(ZxError::InvalidArgs));
-    assert_eq!(tree.map(&mut vmar, big, &map_req(RW), 0, P, 9, 0, R), Err(ZxError::AccessDenied));
-    assert_eq!(tree.map(&mut vmar, big, &map_req(R), P, P, 9, 0, R), Err(ZxError::BadState));
+    assert_eq!(tree.map(&mut vmar, big, &map_req(R), 0, source(0, 9, 0, RWX)), Err(ZxError::InvalidArgs));
+    assert_eq!(tree.map(&mut vmar, big, &map_req(RW), 0, source(P, 9, 0, R)), Err(ZxError::AccessDenied));
+    assert_eq!(tree.map(&mut vmar, big, &map_req(R), P, source(P, 9, 0, R)), Err(ZxError::BadState));
 }
 
 #[test]
@@ -251,13 +251,13 @@ fn root_placement_is_unchanged_by_the_tree() {
     ];
     for (i, (options, offset, pages)) in cases.into_iter().enumerate() {
         let r = map_req(options);
-        let ours = tree.map(&mut vmar, RegionId::ROOT, &r, offset, pages * P, i as u32, 0, RWX);
+        let ours = tree.map(&mut vmar, RegionId::ROOT, &r, offset, source(pages * P, i as u32, 0, RWX));
         let placement = r.placement(offset).unwrap();
-        let theirs = plain.map(placement, r.align, pages * P, i as u32, 0, r.perms, RWX);
+        let theirs = plain.map(placement, r.align, r.perms, source(pages * P, i as u32, 0, RWX));
         assert_eq!(ours, theirs, "case {i}");
     }
     let high_len = vmar.end() - FLOOR;
-    let ours = tree.map(&mut vmar, RegionId::ROOT, &map_req(R), 0, high_len, 9, 0, R);
+    let ours = tree.map(&mut vmar, RegionId::ROOT, &map_req(R), 0, source(high_len, 9, 0, R));
     assert_eq!(ours, Err(ZxError::NoMemory), "the floor is taken in part: the low part is too small");
     assert_eq!(map_in(&mut tree, &mut vmar, RegionId::ROOT, R, 0, 1, 9), Ok(FLOOR + 7 * P));
 }
@@ -343,7 +343,7 @@ fn protect_in_and_around_sub_regions() {
     take_all(&mut vmar);
     assert_eq!(tree.protect(&mut vmar, s, base, 8 * P, R), Err(ZxError::NotFound));
     // A limit before the child is found first.
-    tree.map(&mut vmar, s, &map_req(R | vm::SPECIFIC), P, P, 4, 0, R).unwrap();
+    tree.map(&mut vmar, s, &map_req(R | vm::SPECIFIC), P, source(P, 4, 0, R)).unwrap();
     assert_eq!(tree.protect(&mut vmar, s, base, 8 * P, RW), Err(ZxError::AccessDenied));
     // The child at the start of the range.
     assert_eq!(tree.protect(&mut vmar, s, base + 4 * P, 4 * P, R), Err(ZxError::InvalidArgs));
@@ -693,7 +693,7 @@ fn randomized_against_a_model() {
                 } else {
                     model.lowest_free(r, pages, align_pages).ok_or(ZxError::NoMemory)
                 };
-                let got = tree.map(&mut vmar, id, &request, offset, pages * P, vmo, vmo_page * P, max);
+                let got = tree.map(&mut vmar, id, &request, offset, source(pages * P, vmo, vmo_page * P, max));
                 let detail = format!("map {options:#x} off {offset:#x} pages {pages} max {max:#x} vmo {vmo} in {r}");
                 assert_eq!(
                     got.as_ref().map(|a| a / P).map_err(|e| *e),

@@ -172,6 +172,22 @@ fn align_up(value: u64, align: u64) -> Option<u64> {
     Some(value.checked_add(align - 1)? & !(align - 1))
 }
 
+/// What a new mapping shows, and the most it may ever allow: `len` bytes of `vmo` from
+/// `vmo_offset`, with `max_perms` the `PERM_*` bits both handles allowed at map time
+/// ([`crate::object::rights::perms_allowed_by`]). The map calls take one, with the
+/// placement and the `PERM_*` bits to grant now beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapSource<V> {
+    /// Length in bytes (already rounded by [`round_map_len`]).
+    pub len: u64,
+    /// Offset in the VMO of the mapping's first byte.
+    pub vmo_offset: u64,
+    /// The VMO.
+    pub vmo: V,
+    /// `PERM_*` bits `protect` may grant later.
+    pub max_perms: u32,
+}
+
 /// One mapping: `[base, base + len)` shows `[vmo_offset, vmo_offset + len)` of `vmo`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mapping<V> {
@@ -199,9 +215,11 @@ pub struct Mapping<V> {
 const _: () = assert!(core::mem::size_of::<Mapping<u32>>() == 32);
 
 impl<V: Copy> Mapping<V> {
-    /// A mapping; `perms` and `max_perms` are `PERM_*` sets (checked by the caller,
-    /// invariant 4), so they fit the 16-bit fields.
-    pub fn new(base: u64, len: u64, vmo: V, vmo_offset: u64, perms: u32, max_perms: u32) -> Self {
+    /// The mapping of `source` at `base` with `perms` in force; `perms` and the source's
+    /// `max_perms` are `PERM_*` sets (checked by the caller, invariant 4), so they fit
+    /// the 16-bit fields.
+    pub fn new(base: u64, perms: u32, source: MapSource<V>) -> Self {
+        let MapSource { len, vmo, vmo_offset, max_perms } = source;
         debug_assert!(perms | max_perms <= u32::from(u16::MAX), "PERM_* sets are 16-bit");
         Mapping { base, len, vmo, vmo_offset, perm_bits: perms as u16, max_perm_bits: max_perms as u16 }
     }
@@ -372,12 +390,10 @@ impl<V: Copy + Eq> Vmar<V> {
         self.live += 1;
     }
 
-    /// Maps `len` bytes of `vmo` from `vmo_offset` and returns the address.
+    /// Maps `source` with `perms` in force and returns the address.
     ///
     /// `specific` is the offset from the VMAR base for a SPECIFIC mapping (see
-    /// [`MapRequest::placement`]); `align` is [`MapRequest::align`]; `len` is already
-    /// rounded ([`round_map_len`]). `max_perms` is what both handles allow
-    /// ([`crate::object::rights::perms_allowed_by`]).
+    /// [`MapRequest::placement`]); `align` is [`MapRequest::align`].
     ///
     /// Checks, in order:
     /// 1. `len` zero or not a page multiple, `align` not a power of two, `vmo_offset`
@@ -389,19 +405,10 @@ impl<V: Copy + Eq> Vmar<V> {
     ///    `align`-aligned address at or above `base + PLACEMENT_FLOOR_OFFSET`, else the
     ///    lowest anywhere, else `NoMemory`.
     /// 5. No heap for one more mapping → `NoMemory`, nothing changed.
-    #[allow(clippy::too_many_arguments)]
-    pub fn map(
-        &mut self,
-        specific: Option<u64>,
-        align: u64,
-        len: u64,
-        vmo: V,
-        vmo_offset: u64,
-        perms: u32,
-        max_perms: u32,
-    ) -> ZxResult<u64> {
+    pub fn map(&mut self, specific: Option<u64>, align: u64, perms: u32, source: MapSource<V>) -> ZxResult<u64> {
         // 1, 2.
-        let align = check_new_mapping(align, len, vmo_offset, perms, max_perms)?;
+        let align = check_new_mapping(align, perms, &source)?;
+        let len = source.len;
         let (base, at) = match specific {
             // 3.
             Some(offset) => {
@@ -416,7 +423,7 @@ impl<V: Copy + Eq> Vmar<V> {
         };
         // 5.
         self.reserve(1)?;
-        self.insert_at(at, Mapping::new(base, len, vmo, vmo_offset, perms, max_perms));
+        self.insert_at(at, Mapping::new(base, perms, source));
         Ok(base)
     }
 
@@ -426,20 +433,17 @@ impl<V: Copy + Eq> Vmar<V> {
     /// the root, this VMAR's range). Then: overlap → `NoMemory`; 5. `free_at`: the
     /// caller found `[base, base + len)` free of mappings itself, and `free_at` is the
     /// number of mappings below it, its index (both a debug assertion).
-    #[allow(clippy::too_many_arguments)]
     pub fn map_at(
         &mut self,
         base: u64,
         free_at: Option<usize>,
         align: u64,
-        len: u64,
-        vmo: V,
-        vmo_offset: u64,
         perms: u32,
-        max_perms: u32,
+        source: MapSource<V>,
     ) -> ZxResult<u64> {
+        let len = source.len;
         debug_assert!(
-            check_new_mapping(align, len, vmo_offset, perms, max_perms)
+            check_new_mapping(align, perms, &source)
                 .is_ok_and(|align| base >= self.base && self.specific_base(base - self.base, len, align) == Ok(base)),
             "Vmar::map_at: unchecked arguments"
         );
@@ -451,7 +455,7 @@ impl<V: Copy + Eq> Vmar<V> {
             None => self.free_at(base, len).ok_or(ZxError::NoMemory)?,
         };
         self.reserve(1)?;
-        self.insert_at(at, Mapping::new(base, len, vmo, vmo_offset, perms, max_perms));
+        self.insert_at(at, Mapping::new(base, perms, source));
         Ok(base)
     }
 
@@ -459,23 +463,14 @@ impl<V: Copy + Eq> Vmar<V> {
     /// whatever was mapped in the range is unmapped first instead of giving `NoMemory`;
     /// the caller takes the removed parts with [`take_unmapped`](Self::take_unmapped).
     /// Every argument is checked, and room reserved, before anything is removed.
-    #[allow(clippy::too_many_arguments)]
-    pub fn map_overwrite(
-        &mut self,
-        vmar_offset: u64,
-        align: u64,
-        len: u64,
-        vmo: V,
-        vmo_offset: u64,
-        perms: u32,
-        max_perms: u32,
-    ) -> ZxResult<u64> {
-        let align = check_new_mapping(align, len, vmo_offset, perms, max_perms)?;
+    pub fn map_overwrite(&mut self, vmar_offset: u64, align: u64, perms: u32, source: MapSource<V>) -> ZxResult<u64> {
+        let align = check_new_mapping(align, perms, &source)?;
+        let len = source.len;
         let base = self.specific_base(vmar_offset, len, align)?;
         // The new mapping, and the tail of one it might be punched into.
         self.reserve(2)?;
         self.remove_range(base, base + len)?;
-        self.insert_sorted(Mapping::new(base, len, vmo, vmo_offset, perms, max_perms));
+        self.insert_sorted(Mapping::new(base, perms, source));
         Ok(base)
     }
 
@@ -869,7 +864,8 @@ fn move_to_end<T: Copy>(slice: &mut [T]) {
 
 /// Step 1 and 2 of [`Vmar::map`]: the checks that do not depend on the VMAR.
 /// Returns the effective alignment (at least a page).
-pub fn check_new_mapping(align: u64, len: u64, vmo_offset: u64, perms: u32, max_perms: u32) -> ZxResult<u64> {
+pub fn check_new_mapping<V>(align: u64, perms: u32, source: &MapSource<V>) -> ZxResult<u64> {
+    let MapSource { len, vmo_offset, max_perms, .. } = *source;
     if len == 0 || !is_page_aligned(len) || !align.is_power_of_two() {
         return Err(ZxError::InvalidArgs);
     }
@@ -886,6 +882,13 @@ pub fn check_new_mapping(align: u64, len: u64, vmo_offset: u64, perms: u32, max_
         return Err(ZxError::AccessDenied);
     }
     Ok(align.max(PAGE_SIZE))
+}
+
+/// For tests (here and the region tree's): `len` bytes of `vmo` from `vmo_offset`,
+/// allowing at most `max_perms`.
+#[cfg(test)]
+pub(crate) fn source<V>(len: u64, vmo: V, vmo_offset: u64, max_perms: u32) -> MapSource<V> {
+    MapSource { len, vmo, vmo_offset, max_perms }
 }
 
 #[cfg(test)]
@@ -930,7 +933,7 @@ mod tests {
 
     /// Maps `pages` pages of VMO `vmo` at `addr` (absolute), read-write, max RWX.
     fn map_at(vmar: &mut Vmar<u32>, addr: u64, pages: u64, vmo: u32) -> u64 {
-        vmar.map(Some(addr - vmar.base()), P, pages * P, vmo, 0, RW, RWX).unwrap()
+        vmar.map(Some(addr - vmar.base()), P, RW, source(pages * P, vmo, 0, RWX)).unwrap()
     }
 
     /// `unmap`, then every piece it removed, in address order.
@@ -1032,15 +1035,15 @@ mod tests {
     #[test]
     fn non_specific_placement_starts_above_four_gib() {
         let mut vmar = user_vmar();
-        let a = vmar.map(None, P, 2 * P, 1, 0, RW, RWX).unwrap();
+        let a = vmar.map(None, P, RW, source(2 * P, 1, 0, RWX)).unwrap();
         assert_eq!(a, FLOOR);
-        let b = vmar.map(None, P, P, 2, 0, R, RWX).unwrap();
+        let b = vmar.map(None, P, R, source(P, 2, 0, RWX)).unwrap();
         assert_eq!(b, FLOOR + 2 * P);
         // A hole left by an unmap is the lowest free place again.
         unmap_all(&mut vmar, a, P).unwrap();
-        assert_eq!(vmar.map(None, P, P, 3, 0, R, RWX), Ok(a));
+        assert_eq!(vmar.map(None, P, R, source(P, 3, 0, RWX)), Ok(a));
         // Too big for the hole: goes after b.
-        assert_eq!(vmar.map(None, P, 2 * P, 4, 0, R, RWX), Ok(FLOOR + 3 * P));
+        assert_eq!(vmar.map(None, P, R, source(2 * P, 4, 0, RWX)), Ok(FLOOR + 3 * P));
         // Low specific mappings do not move the floor.
         map_at(&mut vmar, USER_BASE, 1, 5);
         assert_eq!(vmar.find(USER_BASE).unwrap().vmo, 5);
@@ -1051,33 +1054,33 @@ mod tests {
         let mut vmar = user_vmar();
         map_at(&mut vmar, FLOOR, 1, 1);
         let align = 1 << 21;
-        let a = vmar.map(None, align, P, 2, 0, R, RWX).unwrap();
+        let a = vmar.map(None, align, R, source(P, 2, 0, RWX)).unwrap();
         assert_eq!(a % align, 0);
         assert_eq!(a, align_up(FLOOR + P, align).unwrap());
-        let big = vmar.map(None, 1 << 32, P, 3, 0, R, RWX).unwrap();
+        let big = vmar.map(None, 1 << 32, R, source(P, 3, 0, RWX)).unwrap();
         assert_eq!(big, 2 << 32);
         // Specific mappings must meet the alignment too.
-        assert_eq!(vmar.map(Some(P), 1 << 21, P, 4, 0, R, RWX), Err(ZxError::InvalidArgs));
+        assert_eq!(vmar.map(Some(P), 1 << 21, R, source(P, 4, 0, RWX)), Err(ZxError::InvalidArgs));
         // Alignment is of the absolute address: offset 0x1F_0000 gives 0x20_0000.
         let offset = (1 << 21) - USER_BASE;
-        assert_eq!(vmar.map(Some(offset), 1 << 21, P, 4, 0, R, RWX), Ok(1 << 21));
-        assert_eq!(vmar.map(None, 3 * P, P, 5, 0, R, RWX), Err(ZxError::InvalidArgs));
+        assert_eq!(vmar.map(Some(offset), 1 << 21, R, source(P, 4, 0, RWX)), Ok(1 << 21));
+        assert_eq!(vmar.map(None, 3 * P, R, source(P, 5, 0, RWX)), Err(ZxError::InvalidArgs));
     }
 
     #[test]
     fn placement_falls_back_below_the_floor_and_runs_out() {
         // A VMAR of 8 pages: the floor is past its end, so the search starts at base.
         let mut small = Vmar::new(0x10_0000, 8 * P);
-        assert_eq!(small.map(None, P, 4 * P, 1u8, 0, R, R), Ok(0x10_0000));
-        assert_eq!(small.map(None, P, 4 * P, 2, 0, R, R), Ok(0x10_0000 + 4 * P));
-        assert_eq!(small.map(None, P, P, 3, 0, R, R), Err(ZxError::NoMemory));
-        assert_eq!(small.map(None, P, 9 * P, 3, 0, R, R), Err(ZxError::InvalidArgs));
+        assert_eq!(small.map(None, P, R, source(4 * P, 1u8, 0, R)), Ok(0x10_0000));
+        assert_eq!(small.map(None, P, R, source(4 * P, 2, 0, R)), Ok(0x10_0000 + 4 * P));
+        assert_eq!(small.map(None, P, R, source(P, 3, 0, R)), Err(ZxError::NoMemory));
+        assert_eq!(small.map(None, P, R, source(9 * P, 3, 0, R)), Err(ZxError::InvalidArgs));
 
         // Above the floor full: fall back to the low part.
         let mut vmar = user_vmar();
         let high_len = vmar.end() - FLOOR;
-        assert_eq!(vmar.map(None, P, high_len, 1, 0, R, R), Ok(FLOOR));
-        assert_eq!(vmar.map(None, P, P, 2, 0, R, R), Ok(USER_BASE));
+        assert_eq!(vmar.map(None, P, R, source(high_len, 1, 0, R)), Ok(FLOOR));
+        assert_eq!(vmar.map(None, P, R, source(P, 2, 0, R)), Ok(USER_BASE));
     }
 
     #[test]
@@ -1085,7 +1088,11 @@ mod tests {
         let mut vmar = user_vmar();
         map_at(&mut vmar, 0x40_0000, 4, 1);
         for (addr, pages) in [(0x40_0000, 1), (0x40_0000 + 3 * P, 4), (0x40_0000 - P, 2), (0x40_0000 - 4 * P, 16)] {
-            assert_eq!(vmar.map(Some(addr - USER_BASE), P, pages * P, 2, 0, R, R), Err(ZxError::NoMemory), "{addr:#x}");
+            assert_eq!(
+                vmar.map(Some(addr - USER_BASE), P, R, source(pages * P, 2, 0, R)),
+                Err(ZxError::NoMemory),
+                "{addr:#x}"
+            );
         }
         // Touching ranges are fine on both sides.
         map_at(&mut vmar, 0x40_0000 - P, 1, 2);
@@ -1096,15 +1103,15 @@ mod tests {
     #[test]
     fn map_argument_checks() {
         let mut vmar = user_vmar();
-        assert_eq!(vmar.map(None, P, 0, 1, 0, R, R), Err(ZxError::InvalidArgs));
-        assert_eq!(vmar.map(None, P, P + 1, 1, 0, R, R), Err(ZxError::InvalidArgs));
-        assert_eq!(vmar.map(None, P, P, 1, 1, R, R), Err(ZxError::InvalidArgs));
-        assert_eq!(vmar.map(None, P, 2 * P, 1, u64::MAX - P + 1, R, R), Err(ZxError::InvalidArgs));
-        assert_eq!(vmar.map(None, P, P, 1, 0, vm::PERM_WRITE, RWX), Err(ZxError::InvalidArgs));
-        assert_eq!(vmar.map(None, P, P, 1, 0, RW, R), Err(ZxError::AccessDenied));
-        assert_eq!(vmar.map(Some(1), P, P, 1, 0, R, R), Err(ZxError::InvalidArgs));
+        assert_eq!(vmar.map(None, P, R, source(0, 1, 0, R)), Err(ZxError::InvalidArgs));
+        assert_eq!(vmar.map(None, P, R, source(P + 1, 1, 0, R)), Err(ZxError::InvalidArgs));
+        assert_eq!(vmar.map(None, P, R, source(P, 1, 1, R)), Err(ZxError::InvalidArgs));
+        assert_eq!(vmar.map(None, P, R, source(2 * P, 1, u64::MAX - P + 1, R)), Err(ZxError::InvalidArgs));
+        assert_eq!(vmar.map(None, P, vm::PERM_WRITE, source(P, 1, 0, RWX)), Err(ZxError::InvalidArgs));
+        assert_eq!(vmar.map(None, P, RW, source(P, 1, 0, R)), Err(ZxError::AccessDenied));
+        assert_eq!(vmar.map(Some(1), P, R, source(P, 1, 0, R)), Err(ZxError::InvalidArgs));
         // Permissions 0 are legal.
-        assert!(vmar.map(None, P, P, 1, 0, 0, 0).is_ok());
+        assert!(vmar.map(None, P, 0, source(P, 1, 0, 0)).is_ok());
         assert_eq!(vmar.mapping_count(), 1);
     }
 
@@ -1112,7 +1119,7 @@ mod tests {
     fn specific_bounds_near_two_to_the_47() {
         let mut vmar = user_vmar();
         let last_page_offset = vmar.len() - P;
-        assert_eq!(vmar.map(Some(last_page_offset), P, P, 1, 0, R, R), Ok(USER_END - P));
+        assert_eq!(vmar.map(Some(last_page_offset), P, R, source(P, 1, 0, R)), Ok(USER_END - P));
         assert_eq!(vmar.find(USER_END - 1).unwrap().vmo, 1);
         assert!(vmar.find(USER_END).is_none());
         for (offset, len) in [
@@ -1123,7 +1130,7 @@ mod tests {
             (vmar.len() - P, u64::MAX - P + 1),
         ] {
             assert_eq!(
-                vmar.map(Some(offset), P, len, 2, 0, R, R),
+                vmar.map(Some(offset), P, R, source(len, 2, 0, R)),
                 Err(ZxError::InvalidArgs),
                 "offset {offset:#x} len {len:#x}"
             );
@@ -1131,7 +1138,7 @@ mod tests {
         // The whole VMAR at once fits exactly when empty.
         let mut empty = user_vmar();
         let len = empty.len();
-        assert_eq!(empty.map(Some(0), P, len, 1, 0, R, R), Ok(USER_BASE));
+        assert_eq!(empty.map(Some(0), P, R, source(len, 1, 0, R)), Ok(USER_BASE));
         assert_eq!(empty.find(USER_BASE + len - 1).unwrap().len, len);
     }
 
@@ -1141,8 +1148,8 @@ mod tests {
         let top = u64::MAX - 16 * P + 1;
         let mut vmar: Vmar<u8> = Vmar::new(top, 16 * P);
         assert_eq!(vmar.end(), u64::MAX - P + 1);
-        assert_eq!(vmar.map(None, P, 15 * P, 1, 0, R, R), Ok(top));
-        assert_eq!(vmar.map(None, P, P, 1, 0, R, R), Err(ZxError::NoMemory));
+        assert_eq!(vmar.map(None, P, R, source(15 * P, 1, 0, R)), Ok(top));
+        assert_eq!(vmar.map(None, P, R, source(P, 1, 0, R)), Err(ZxError::NoMemory));
         assert_eq!(unmap_all(&mut vmar, top, u64::MAX), Err(ZxError::InvalidArgs));
         assert_eq!(unmap_all(&mut vmar, top + 14 * P, 2 * P), Err(ZxError::InvalidArgs));
         assert_eq!(unmap_all(&mut vmar, top + 14 * P, P).unwrap().len(), 1);
@@ -1167,7 +1174,7 @@ mod tests {
     #[test]
     fn unmap_head_and_tail() {
         let mut vmar = user_vmar();
-        let base = vmar.map(Some(0x100_0000 - USER_BASE), P, 8 * P, 7, 16 * P, RW, RWX).unwrap();
+        let base = vmar.map(Some(0x100_0000 - USER_BASE), P, RW, source(8 * P, 7, 16 * P, RWX)).unwrap();
         let head = unmap_all(&mut vmar, base, 2 * P).unwrap();
         assert_eq!(head[0].mapping.vmo_offset, 16 * P);
         assert_eq!(head[0].pieces_left, 1);
@@ -1219,15 +1226,15 @@ mod tests {
     fn map_overwrite_replaces_what_was_there() {
         let mut vmar = user_vmar();
         let a = map_at(&mut vmar, 0x100_0000, 4, 1);
-        let addr = vmar.map_overwrite(a + P - USER_BASE, P, 2 * P, 2, 0, R, R).unwrap();
+        let addr = vmar.map_overwrite(a + P - USER_BASE, P, R, source(2 * P, 2, 0, R)).unwrap();
         let removed: Vec<Unmapped<u32>> = core::iter::from_fn(|| vmar.take_unmapped()).collect();
         assert_eq!(addr, a + P);
         assert_eq!(removed.len(), 1);
         assert_eq!(removed[0].pieces_left, 2);
         assert_eq!(layout(&vmar), vec![(a, P, 1, 0, RW), (a + P, 2 * P, 2, 0, R), (a + 3 * P, P, 1, 3 * P, RW)]);
         // Bad arguments change nothing.
-        assert_eq!(vmar.map_overwrite(vmar.len(), P, P, 3, 0, R, R), Err(ZxError::InvalidArgs));
-        assert_eq!(vmar.map_overwrite(0, P, P, 3, 0, RW, R), Err(ZxError::AccessDenied));
+        assert_eq!(vmar.map_overwrite(vmar.len(), P, R, source(P, 3, 0, R)), Err(ZxError::InvalidArgs));
+        assert_eq!(vmar.map_overwrite(0, P, RW, source(P, 3, 0, R)), Err(ZxError::AccessDenied));
         assert_eq!(vmar.mapping_count(), 3);
     }
 
@@ -1241,7 +1248,7 @@ mod tests {
         let mut vmar = user_vmar();
         let mut mapped = 0u64;
         loop {
-            match with_heap_budget(64 * 1024, || vmar.map(None, P, P, 1, 0, RW, RWX)) {
+            match with_heap_budget(64 * 1024, || vmar.map(None, P, RW, source(P, 1, 0, RWX))) {
                 Ok(_) => mapped += 1,
                 Err(e) => {
                     assert_eq!(e, ZxError::NoMemory);
@@ -1338,7 +1345,7 @@ mod tests {
     fn protect_respects_max_perms_before_changing_anything() {
         let mut vmar = user_vmar();
         let a = map_at(&mut vmar, 0x100_0000, 2, 1); // max RWX
-        let b = vmar.map(Some(a + 2 * P - USER_BASE), P, 2 * P, 2, 0, R, RW).unwrap();
+        let b = vmar.map(Some(a + 2 * P - USER_BASE), P, R, source(2 * P, 2, 0, RW)).unwrap();
         let before = layout(&vmar);
         assert_eq!(vmar.protect(a, 4 * P, RWX), Err(ZxError::AccessDenied));
         assert_eq!(layout(&vmar), before);
@@ -1404,13 +1411,13 @@ mod tests {
             let pages = (r >> 8) % 5 + 1;
             match (r >> 16) % 4 {
                 0 => {
-                    let _ = vmar.map(Some(addr - vmar.base()), P, pages * P, step, 0, RW, RWX);
+                    let _ = vmar.map(Some(addr - vmar.base()), P, RW, source(pages * P, step, 0, RWX));
                 }
                 1 => {
                     let _ = unmap_all(&mut vmar, addr, pages * P);
                 }
                 2 => {
-                    let _ = vmar.map_overwrite(addr - vmar.base(), P, pages * P, step, 0, RW, RWX);
+                    let _ = vmar.map_overwrite(addr - vmar.base(), P, RW, source(pages * P, step, 0, RWX));
                     while vmar.take_unmapped().is_some() {}
                 }
                 _ => {

@@ -12,7 +12,7 @@ use crate::kernel::vm_object::VmarObject;
 use crate::kernel::with_kernel;
 use crate::object::rights::{check_rights, perms_allowed_by, rights_for_perms};
 use crate::vm::region::{RegionId, can_map_perms, validate_allocate_options};
-use crate::vm::vmar::{check_map_protection, round_map_len, validate_map_options, validate_protect_options};
+use crate::vm::vmar::{MapSource, check_map_protection, round_map_len, validate_map_options, validate_protect_options};
 use crate::vm::vmo::VmoId;
 use alloc::sync::Arc;
 
@@ -99,8 +99,13 @@ fn map_vmo(
         super::ensure_heap_headroom()?;
         let len = round_map_len(vmo_offset, len)?;
         let space = aspace::get(k, id)?;
-        let addr =
-            space.regions.map(&mut space.vmar, region, &request, vmar_offset, len, vmo_id, vmo_offset, allowed)?;
+        let addr = space.regions.map(
+            &mut space.vmar,
+            region,
+            &request,
+            vmar_offset,
+            MapSource { len, vmo: vmo_id, vmo_offset, max_perms: allowed },
+        )?;
         // Only SPECIFIC_OVERWRITE takes mappings out (`Vmar::map_overwrite`).
         if request.overwrite {
             release_all_unmapped(k, id);
