@@ -69,7 +69,9 @@ pub trait Observer: Send + Sync {
 
 /// What every object has: its koid, its handle count, its signals and their observers.
 pub struct ObjectBase {
-    koid: u64,
+    /// Changed only by [`ObjectBase::renew`] (hence atomic; read with relaxed loads,
+    /// the same single load a plain field takes).
+    koid: AtomicU64,
     /// `ZX_OBJ_TYPE_*`, for the live-object count.
     obj_type: u8,
     handles: AtomicU32,
@@ -147,7 +149,7 @@ impl ObjectBase {
         let obj_type = (obj_type as usize).min(LIVE_OBJECT_TYPES - 1);
         LIVE_OBJECTS[obj_type].fetch_add(1, Ordering::Relaxed);
         ObjectBase {
-            koid,
+            koid: AtomicU64::new(koid),
             obj_type: obj_type as u8,
             handles: AtomicU32::new(0),
             word: AtomicU64::new(signal_word::new(initial)),
@@ -163,21 +165,33 @@ impl ObjectBase {
     /// observer is still registered, which a retired object with no handle, no other
     /// reference and no weak one cannot have (every observer is tied to a handle and
     /// leaves when it closes), so the caller makes a new object instead.
+    ///
+    /// Through a shared reference: the caller's structure guarantees that nothing else
+    /// uses the object any more (the slab retires an object only when the closing
+    /// handle's reference, which touches nothing but the reference count from then on,
+    /// is the only other one), so it needs no `Arc::get_mut` (a lock and unlock of the
+    /// weak count) to prove it again; every field it changes is atomic, so even a
+    /// reference still on its way out is no data race. The observer bit is set exactly
+    /// while the list is not empty whenever the signal lock is free (`signal_word`'s
+    /// rules), and nobody can hold that lock on an object nothing reaches, so the bit
+    /// answers for the list.
     #[inline(always)]
-    pub fn renew(&mut self, koid: u64) -> bool {
-        if !self.observers.get_mut().is_empty() {
+    pub fn renew(&self, koid: u64) -> bool {
+        // Relaxed throughout: the renewed object reaches other CPUs only through a lock
+        // (the VM lock the caller holds, then the handle table's), which orders these
+        // stores before any use.
+        if signal_word::observed(self.word.load(Ordering::Relaxed)) {
             return false;
         }
-        // No observer, so the observer bit is clear too (signal_word's rules).
-        *self.word.get_mut() = signal_word::new(0);
-        *self.handles.get_mut() = 0;
-        self.koid = koid;
+        self.word.store(signal_word::new(0), Ordering::Relaxed);
+        self.handles.store(0, Ordering::Relaxed);
+        self.koid.store(koid, Ordering::Relaxed);
         true
     }
 
     /// The object's koid.
     pub fn koid(&self) -> u64 {
-        self.koid
+        self.koid.load(Ordering::Relaxed)
     }
 
     /// Handles to the object anywhere (ZX_INFO_HANDLE_COUNT).

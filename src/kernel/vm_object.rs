@@ -10,11 +10,14 @@ use crate::vm::region::RegionId;
 use crate::vm::vmo::{VmoId, VmoStore};
 use alloc::sync::Arc;
 use core::alloc::Layout;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 /// A VMO object.
 pub struct VmoObject {
     base: ObjectBase,
-    id: VmoId,
+    /// The VMO's id ([`VmoId::raw`]): atomic because a retired object is renewed
+    /// through a shared reference ([`VmoObject::renew`]); read with one relaxed load.
+    id: AtomicU32,
     /// Its entry in the kernel's [`VmoObjectSlab`], or [`NOT_KEPT`].
     entry: u8,
 }
@@ -25,25 +28,27 @@ const NOT_KEPT: u8 = u8::MAX;
 impl VmoObject {
     /// Wraps a VMO the store just made (its one reference moves into the object).
     fn new(id: VmoId, koid: u64, entry: u8) -> Self {
-        VmoObject { base: ObjectBase::with_koid(obj_type::VMO, koid, 0), id, entry }
+        VmoObject { base: ObjectBase::with_koid(obj_type::VMO, koid, 0), id: AtomicU32::new(id.raw()), entry }
     }
 
     /// The VMO in the store.
+    #[inline(always)]
     pub fn id(&self) -> VmoId {
-        self.id
+        VmoId::from_raw(self.id.load(Ordering::Relaxed))
     }
 
-    /// A retired object of the slab, which the caller reached with no other reference
-    /// (`Arc::get_mut`), made the object of the VMO `id`, `koid`. False (nothing
+    /// A retired object of the slab (which nothing but the slab uses any more, see
+    /// [`VmoObjectSlab`]) made the object of the VMO `id`, `koid`. False (nothing
     /// changed) if an observer is left over, which cannot happen (see
     /// [`ObjectBase::renew`]): then the entry stays out of use for good and the VMO
-    /// gets a new object.
+    /// gets a new object. Relaxed, as the base's renewal: the VM lock held by the
+    /// caller and the handle table's lock publish it.
     #[inline(always)]
-    fn renew(&mut self, id: VmoId, koid: u64) -> bool {
+    fn renew(&self, id: VmoId, koid: u64) -> bool {
         if !self.base.renew(koid) {
             return false;
         }
-        self.id = id;
+        self.id.store(id.raw(), Ordering::Relaxed);
         true
     }
 
@@ -59,7 +64,7 @@ impl VmoObject {
 impl Drop for VmoObject {
     fn drop(&mut self) {
         // A retired object is never dropped: the slab holds it until it is renewed.
-        with_kernel(|k| Self::release_in(k, self.id));
+        with_kernel(|k| Self::release_in(k, self.id()));
     }
 }
 
@@ -81,16 +86,22 @@ const SLAB_ENTRIES: usize = 16;
 /// reference, the VMO stays as it is in the store: [`VmoStore::parkable`], a VMO that
 /// nothing else names and that holds nothing) or released (what the object's drop
 /// would do). The closing handle's reference goes a moment later and the entry's is
-/// the only one, so the next create takes the object with `Arc::get_mut` (which
-/// checks exactly that, with acquire ordering after every earlier owner's release) and
-/// renews it ([`ObjectBase::renew`]), with its parked VMO renewed in place
-/// ([`VmoStore::renew_parked`], under a new id). If another reference or a weak one
+/// the only one. The next create renews the object ([`ObjectBase::renew`]) with its
+/// parked VMO renewed in place ([`VmoStore::renew_parked`], under a new id), without
+/// `Arc::get_mut`: the retired bit, read under the VM lock, already proves that
+/// nothing but the slab uses the object, since the only other reference, the closing
+/// handle's, touches nothing but the reference count after the retirement (which
+/// happened under the VM lock, after every other use of the object by the closing
+/// CPU), and a new reference or weak one could only be made from the slab's. The
+/// renewal changes only atomic fields, so a closing handle's reference still on its
+/// way out on another CPU is no data race either; it then goes later than the renewal,
+/// and the object's next retirement, finding a third reference, lets go of the entry
+/// (the object ends normally when its last reference goes). If another reference or a weak one
 /// exists at the last close (a call under way with a counted reference, a port's
 /// registration), the entry lets go of the object instead (never its last reference:
 /// the closing handle holds one), and the object ends as any other when the last
 /// reference goes. A create that finds no retired entry (or one whose closing handle
-/// has not let go yet, on another CPU) makes a new object, in an empty entry if there
-/// is one.
+/// makes a new object, in an empty entry if there is one.
 ///
 /// What is reported leaves the retired objects out: they are heap blocks in use that
 /// belong to no object, which KMEM_STATS counts as free
@@ -124,13 +135,11 @@ impl VmoObjectSlab {
     pub fn create(&mut self, vmos: &mut VmoStore, koid: u64, size: u64, options: u32) -> ZxResult<Arc<VmoObject>> {
         if self.parked != 0 {
             let at = self.parked.trailing_zeros() as usize;
-            if let Some(Some(entry)) = self.entries.get_mut(at)
-                && let Some(object) = Arc::get_mut(entry)
-            {
-                let id = vmos.renew_parked(object.id, koid, size, options)?;
+            if let Some(Some(entry)) = self.entries.get(at) {
+                let id = vmos.renew_parked(entry.id(), koid, size, options)?;
                 self.parked &= !(1 << at);
                 self.retired &= !(1 << at);
-                if object.renew(id, koid) {
+                if entry.renew(id, koid) {
                     return Ok(entry.clone());
                 }
                 return Ok(Self::make(&mut self.entries, id, koid));
@@ -146,11 +155,9 @@ impl VmoObjectSlab {
         let unparked = self.retired & !self.parked;
         if unparked != 0 {
             let at = unparked.trailing_zeros() as usize;
-            if let Some(Some(entry)) = self.entries.get_mut(at)
-                && let Some(object) = Arc::get_mut(entry)
-            {
+            if let Some(Some(entry)) = self.entries.get(at) {
                 self.retired &= !(1 << at);
-                if object.renew(id, koid) {
+                if entry.renew(id, koid) {
                     return entry.clone();
                 }
             }
@@ -226,7 +233,7 @@ impl KernelObject for VmoObject {
         obj_type::VMO
     }
     fn vmo_id(&self) -> Option<VmoId> {
-        Some(self.id)
+        Some(self.id())
     }
     /// A kept object is retired here (see [`VmoObjectSlab`]), so that its end frees
     /// nothing; any other ends when its last reference goes.
@@ -242,10 +249,10 @@ impl KernelObject for VmoObject {
             Ok(()) => {
                 // A VMO that nothing else names and that holds nothing stays with its
                 // object for the next create; any other is released as the drop would.
-                if k.vmos.parkable(self.id) {
+                if k.vmos.parkable(self.id()) {
                     k.vmo_objects.parked |= 1 << at;
                 } else {
-                    Self::release_in(k, self.id);
+                    Self::release_in(k, self.id());
                 }
                 None
             }
@@ -255,10 +262,10 @@ impl KernelObject for VmoObject {
         drop(unkept);
     }
     fn name(&self) -> Option<[u8; 32]> {
-        Some(with_kernel(|k| k.vmos.name(self.id)))
+        Some(with_kernel(|k| k.vmos.name(self.id())))
     }
     fn set_name(&self, name: &[u8]) -> ZxResult {
-        with_kernel(|k| k.vmos.set_name(self.id, name));
+        with_kernel(|k| k.vmos.set_name(self.id(), name));
         Ok(())
     }
 }
@@ -272,7 +279,7 @@ pub fn vmo_count(k: &Kernel) -> usize {
 
 /// Signals of a VMO: the store's (ZERO_CHILDREN) and the user signals.
 pub fn vmo_signals(vmo: &VmoObject) -> u32 {
-    vmo_signals_of(vmo.id, &vmo.base)
+    vmo_signals_of(vmo.id(), &vmo.base)
 }
 
 /// [`vmo_signals`] of the VMO `id` whose object has the base `base`.

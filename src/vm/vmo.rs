@@ -161,9 +161,17 @@ impl VmoId {
         if tag == crate::object::handle_table::UNTAGGED { None } else { Some(VmoId(tag)) }
     }
 
-    /// The raw value, for logs.
+    /// The raw value, for logs and for an id kept in an atomic word.
+    #[inline(always)]
     pub const fn raw(self) -> u32 {
         self.0
+    }
+
+    /// The id whose [`VmoId::raw`] value is `raw` (an id kept in an atomic word; an id
+    /// that names no live VMO is refused by every store lookup, as a stale one is).
+    #[inline(always)]
+    pub const fn from_raw(raw: u32) -> VmoId {
+        VmoId(raw)
     }
 }
 
