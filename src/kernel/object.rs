@@ -460,6 +460,19 @@ pub trait KernelObject: AsAny {
     }
     /// Called when the last handle to the object is closed.
     fn on_zero_handles(&self) {}
+    /// A handle with serial number `serial` is gone ([`KHandle`]'s drop): the waits made
+    /// through it end, the handle count goes down, and the last handle calls
+    /// [`KernelObject::on_zero_handles`]. Not meant to be overridden: the default,
+    /// compiled for each type, reaches the base and `on_zero_handles` with direct calls
+    /// (inlined where they are small), so that a close makes one virtual call instead of
+    /// two or three (`base`, then `on_zero_handles`).
+    fn drop_handle(&self, serial: u64) {
+        let base = self.base();
+        base.handle_closed(serial);
+        if base.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.on_zero_handles();
+        }
+    }
     /// The object's name, for objects that have one.
     fn name(&self) -> Option<[u8; 32]> {
         None
@@ -605,11 +618,7 @@ impl Clone for KHandle {
 
 impl Drop for KHandle {
     fn drop(&mut self) {
-        let base = self.object.base();
-        base.handle_closed(self.serial);
-        if base.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.object.on_zero_handles();
-        }
+        self.object.drop_handle(self.serial);
     }
 }
 
