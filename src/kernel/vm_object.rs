@@ -82,13 +82,13 @@ const SLAB_ENTRIES: usize = 16;
 /// (strong count 2, no weak one), nothing else can reach the object any more: a
 /// reference or a weak one is only made from one, the handle is already out of every
 /// table, and the entry is only read under the VM lock, which is held. Then the object
-/// is retired (the entry is marked so) and its VMO either parked (it keeps its one
-/// reference, the VMO stays as it is in the store: [`VmoStore::parkable`], a VMO that
-/// nothing else names and that holds nothing) or released (what the object's drop
-/// would do). The closing handle's reference goes a moment later and the entry's is
+/// is retired and its VMO either parked (it keeps its one reference, the VMO stays as
+/// it is in the store: [`VmoStore::parkable`], a VMO that nothing else names and that
+/// holds nothing) or released (what the object's drop would do); the entry is marked
+/// so (one bit of `parked` or `released`). The closing handle's reference goes a moment later and the entry's is
 /// the only one. The next create renews the object ([`ObjectBase::renew`]) with its
 /// parked VMO renewed in place ([`VmoStore::renew_parked`], under a new id), without
-/// `Arc::get_mut`: the retired bit, read under the VM lock, already proves that
+/// `Arc::get_mut`: the entry's bit, read under the VM lock, already proves that
 /// nothing but the slab uses the object, since the only other reference, the closing
 /// handle's, touches nothing but the reference count after the retirement (which
 /// happened under the VM lock, after every other use of the object by the closing
@@ -96,12 +96,12 @@ const SLAB_ENTRIES: usize = 16;
 /// renewal changes only atomic fields, so a closing handle's reference still on its
 /// way out on another CPU is no data race either; it then goes later than the renewal,
 /// and the object's next retirement, finding a third reference, lets go of the entry
-/// (the object ends normally when its last reference goes). If another reference or a weak one
-/// exists at the last close (a call under way with a counted reference, a port's
+/// (the object ends normally when its last reference goes). If another reference or a
+/// weak one exists at the last close (a call under way with a counted reference, a port's
 /// registration), the entry lets go of the object instead (never its last reference:
 /// the closing handle holds one), and the object ends as any other when the last
-/// reference goes. A create that finds no retired entry (or one whose closing handle
-/// makes a new object, in an empty entry if there is one.
+/// reference goes. A create that finds no retired entry makes a new object, in an empty
+/// entry if there is one.
 ///
 /// What is reported leaves the retired objects out: they are heap blocks in use that
 /// belong to no object, which KMEM_STATS counts as free
@@ -111,17 +111,20 @@ const SLAB_ENTRIES: usize = 16;
 /// and parked VMOs are left out of the store's VMO count ([`vmo_count`]).
 pub struct VmoObjectSlab {
     entries: [Option<Arc<VmoObject>>; SLAB_ENTRIES],
-    /// Bit `i`: entry `i` holds a retired object.
-    retired: u32,
-    /// Bit `i` (of a retired entry): its object still holds its VMO's reference, the VMO
-    /// parked in the store for the next `zx_vmo_create` ([`VmoStore::parkable`]).
+    /// Bit `i`: entry `i` holds a retired object that still holds its VMO's reference,
+    /// the VMO parked in the store for the next `zx_vmo_create`
+    /// ([`VmoStore::parkable`]).
     parked: u32,
+    /// Bit `i`: entry `i` holds a retired object whose VMO was released. Disjoint from
+    /// `parked` (the retired entries are the union), so that a retirement sets one bit
+    /// and a renewal clears one.
+    released: u32,
 }
 
 impl VmoObjectSlab {
     /// An empty slab.
     pub const fn new() -> Self {
-        VmoObjectSlab { entries: [const { None }; SLAB_ENTRIES], retired: 0, parked: 0 }
+        VmoObjectSlab { entries: [const { None }; SLAB_ENTRIES], parked: 0, released: 0 }
     }
 
     /// `zx_vmo_create` past the syscall's own checks: a VMO of `size` with `options`
@@ -138,7 +141,6 @@ impl VmoObjectSlab {
             if let Some(Some(entry)) = self.entries.get(at) {
                 let id = vmos.renew_parked(entry.id(), koid, size, options)?;
                 self.parked &= !(1 << at);
-                self.retired &= !(1 << at);
                 if entry.renew(id, koid) {
                     return Ok(entry.clone());
                 }
@@ -152,11 +154,10 @@ impl VmoObjectSlab {
     /// The object for the VMO `id` (koid `koid`) the store just made: a retired one
     /// that keeps no VMO renewed, or a new one, kept in an empty entry if there is one.
     pub fn object_for(&mut self, id: VmoId, koid: u64) -> Arc<VmoObject> {
-        let unparked = self.retired & !self.parked;
-        if unparked != 0 {
-            let at = unparked.trailing_zeros() as usize;
+        if self.released != 0 {
+            let at = self.released.trailing_zeros() as usize;
             if let Some(Some(entry)) = self.entries.get(at) {
-                self.retired &= !(1 << at);
+                self.released &= !(1 << at);
                 if entry.renew(id, koid) {
                     return entry.clone();
                 }
@@ -180,7 +181,9 @@ impl VmoObjectSlab {
     }
 
     /// The last handle of `object` closed (its reference still held by the caller):
-    /// retires it if nothing else refers to it (see the type's comment) and says so;
+    /// retires it if nothing else refers to it (see the type's comment) and says so (the
+    /// caller then marks the entry [`VmoObjectSlab::park`] or
+    /// [`VmoObjectSlab::mark_released`]);
     /// otherwise the entry's reference comes back, for the caller to drop once the VM
     /// lock is released (it is never the last one). `at` is the object's entry, which
     /// the caller has checked against [`SLAB_ENTRIES`] (so it indexes with no check).
@@ -189,7 +192,6 @@ impl VmoObjectSlab {
         match slot {
             Some(entry) if core::ptr::eq(Arc::as_ptr(entry), object) => {
                 if Arc::strong_count(entry) == 2 && Arc::weak_count(entry) == 0 {
-                    self.retired |= 1 << at;
                     Ok(())
                 } else {
                     Err(slot.take())
@@ -197,6 +199,21 @@ impl VmoObjectSlab {
             }
             _ => Err(None),
         }
+    }
+
+    /// Entry `at`, just retired, keeps its VMO parked.
+    fn park(&mut self, at: usize) {
+        self.parked |= 1 << at;
+    }
+
+    /// Entry `at`, just retired, released its VMO.
+    fn mark_released(&mut self, at: usize) {
+        self.released |= 1 << at;
+    }
+
+    /// Retired entries.
+    fn retired(&self) -> u32 {
+        self.parked | self.released
     }
 
     /// VMOs parked in the store by retired objects: not VMOs of the system (they are
@@ -208,14 +225,14 @@ impl VmoObjectSlab {
     /// Retired objects: still in the live count of VMO objects (they are never
     /// dropped), left out of it where it is reported.
     pub fn retired_count(&self) -> u64 {
-        u64::from(self.retired.count_ones())
+        u64::from(self.retired().count_ones())
     }
 
     /// Heap bytes held by retired objects.
     pub fn retired_bytes(&self) -> u64 {
         let arc_inner = Layout::new::<[usize; 2]>().extend(Layout::new::<VmoObject>()).map(|(l, _)| l.pad_to_align());
         let block = arc_inner.map_or(0, crate::arch::aarch64::heap::block_bytes) as u64;
-        u64::from(self.retired.count_ones()) * block
+        u64::from(self.retired().count_ones()) * block
     }
 }
 
@@ -250,9 +267,10 @@ impl KernelObject for VmoObject {
                 // A VMO that nothing else names and that holds nothing stays with its
                 // object for the next create; any other is released as the drop would.
                 if k.vmos.parkable(self.id()) {
-                    k.vmo_objects.parked |= 1 << at;
+                    k.vmo_objects.park(at);
                 } else {
                     Self::release_in(k, self.id());
+                    k.vmo_objects.mark_released(at);
                 }
                 None
             }
