@@ -161,8 +161,10 @@ impl ObjectBase {
     /// object of the same type (a retired VMO object, see `vm_object::VmoObjectSlab`,
     /// which stays in the live count while retired: the count reported leaves the
     /// retired ones out) made the base of a new object with `koid` and no signals, as
-    /// [`ObjectBase::with_koid`] would make it: false (and nothing changed) if an
-    /// observer is still registered, which a retired object with no handle, no other
+    /// [`ObjectBase::with_koid`] would make it, except that it already counts its first
+    /// handle: the [`FirstHandle`] it gives back, which [`KHandle::first`] turns into
+    /// that handle (so the create makes no atomic read-modify-write of the count).
+    /// `None` (and nothing changed) if an observer is still registered, which a retired object with no handle, no other
     /// reference and no weak one cannot have (every observer is tied to a handle and
     /// leaves when it closes), so the caller makes a new object instead.
     ///
@@ -176,17 +178,25 @@ impl ObjectBase {
     /// rules), and nobody can hold that lock on an object nothing reaches, so the bit
     /// answers for the list.
     #[inline(always)]
-    pub fn renew(&self, koid: u64) -> bool {
+    pub fn renew(&self, koid: u64) -> Option<FirstHandle> {
         // Relaxed throughout: the renewed object reaches other CPUs only through a lock
         // (the VM lock the caller holds, then the handle table's), which orders these
         // stores before any use.
         if signal_word::observed(self.word.load(Ordering::Relaxed)) {
-            return false;
+            return None;
         }
         self.word.store(signal_word::new(0), Ordering::Relaxed);
-        self.handles.store(0, Ordering::Relaxed);
+        self.handles.store(1, Ordering::Relaxed);
         self.koid.store(koid, Ordering::Relaxed);
-        true
+        Some(FirstHandle(()))
+    }
+
+    /// Gives back the count of the first handle a renewal made (`first`), for a caller
+    /// that makes that handle with [`KHandle::new`] after all. As [`ObjectBase::renew`],
+    /// only for an object that nothing else uses.
+    pub fn uncount_first(&self, first: FirstHandle) {
+        let FirstHandle(()) = first;
+        self.handles.store(0, Ordering::Relaxed);
     }
 
     /// The object's koid.
@@ -576,6 +586,11 @@ pub fn downcast_ref<T: KernelObject>(object: &Arc<dyn KernelObject>) -> ZxResult
     any.downcast_ref::<T>().ok_or(ZxError::WrongType)
 }
 
+/// A handle that an object's base already counts but that is not made yet: given by
+/// [`ObjectBase::renew`], taken by [`KHandle::first`]. Only this module makes one.
+#[must_use = "the object counts this handle: make it with KHandle::first"]
+pub struct FirstHandle(());
+
 /// The object a handle names. Each `KHandle` counts as one handle of the object; the
 /// last one dropped calls `on_zero_handles`. Dropping one also ends the waits made
 /// through it. It must not be dropped while a lock is held that `on_zero_handles` or an
@@ -590,6 +605,15 @@ impl KHandle {
     /// A new handle to `object`.
     pub fn new(object: Arc<dyn KernelObject>) -> Self {
         object.base().handles.fetch_add(1, Ordering::AcqRel);
+        KHandle { object, serial: NEXT_HANDLE_SERIAL.fetch_add(1, Ordering::Relaxed) }
+    }
+
+    /// The first handle of `object`, which its renewal already counted (`first` is
+    /// what [`ObjectBase::renew`] gave back for it): [`KHandle::new`] without the
+    /// count's read-modify-write.
+    #[inline(always)]
+    pub fn first(object: Arc<dyn KernelObject>, first: FirstHandle) -> Self {
+        let FirstHandle(()) = first;
         KHandle { object, serial: NEXT_HANDLE_SERIAL.fetch_add(1, Ordering::Relaxed) }
     }
 

@@ -2,7 +2,7 @@
 //! the VMO store (handles share the object; mappings hold references of their own), a
 //! [`VmarObject`] names a region (the root VMAR or a sub-VMAR) of one address space.
 
-use super::object::{KernelObject, ObjectBase};
+use super::object::{FirstHandle, KHandle, KernelObject, ObjectBase};
 use super::{Kernel, with_kernel};
 use crate::abi::{obj_type, signal};
 use crate::error::ZxResult;
@@ -38,18 +38,17 @@ impl VmoObject {
     }
 
     /// A retired object of the slab (which nothing but the slab uses any more, see
-    /// [`VmoObjectSlab`]) made the object of the VMO `id`, `koid`. False (nothing
-    /// changed) if an observer is left over, which cannot happen (see
+    /// [`VmoObjectSlab`]) made the object of the VMO `id`, `koid`, counting its first
+    /// handle ([`ObjectBase::renew`]). `None` (nothing changed) if an observer is left
+    /// over, which cannot happen (see
     /// [`ObjectBase::renew`]): then the entry stays out of use for good and the VMO
     /// gets a new object. Relaxed, as the base's renewal: the VM lock held by the
     /// caller and the handle table's lock publish it.
     #[inline(always)]
-    fn renew(&self, id: VmoId, koid: u64) -> bool {
-        if !self.base.renew(koid) {
-            return false;
-        }
+    fn renew(&self, id: VmoId, koid: u64) -> Option<FirstHandle> {
+        let first = self.base.renew(koid)?;
         self.id.store(id.raw(), Ordering::Relaxed);
-        true
+        Some(first)
     }
 
     /// Gives the VMO's store reference back (the object's end, or its retirement into
@@ -131,24 +130,26 @@ impl VmoObjectSlab {
     /// and its object, with the errors of [`VmoStore::create`]. The first retired
     /// object that kept its VMO parked is renewed with it ([`VmoStore::renew_parked`]:
     /// no slot is emptied and filled again); otherwise the store makes the VMO and
-    /// [`VmoObjectSlab::object_for`] its object. Inlined into its one caller,
-    /// `zx_vmo_create`: the object comes back in a register, not through memory, and
-    /// the call saves no registers of its own.
+    /// [`VmoObjectSlab::object_for`] its object. Gives the object's first handle and
+    /// the VMO's id (its tag): a renewed object already counts that handle
+    /// ([`KHandle::first`]). Inlined into its one caller, `zx_vmo_create`: the handle
+    /// comes back in registers, not through memory, and the call saves no registers of
+    /// its own.
     #[inline(always)]
-    pub fn create(&mut self, vmos: &mut VmoStore, koid: u64, size: u64, options: u32) -> ZxResult<Arc<VmoObject>> {
+    pub fn create(&mut self, vmos: &mut VmoStore, koid: u64, size: u64, options: u32) -> ZxResult<(KHandle, VmoId)> {
         if self.parked != 0 {
             let at = self.parked.trailing_zeros() as usize;
             if let Some(Some(entry)) = self.entries.get(at) {
                 let id = vmos.renew_parked(entry.id(), koid, size, options)?;
                 self.parked &= !(1 << at);
-                if entry.renew(id, koid) {
-                    return Ok(entry.clone());
+                if let Some(first) = entry.renew(id, koid) {
+                    return Ok((KHandle::first(entry.clone(), first), id));
                 }
-                return Ok(Self::make(&mut self.entries, id, koid));
+                return Ok((KHandle::new(Self::make(&mut self.entries, id, koid)), id));
             }
         }
         let id = vmos.create(koid, size, options)?;
-        Ok(self.object_for(id, koid))
+        Ok((KHandle::new(self.object_for(id, koid)), id))
     }
 
     /// The object for the VMO `id` (koid `koid`) the store just made: a retired one
@@ -158,7 +159,10 @@ impl VmoObjectSlab {
             let at = self.released.trailing_zeros() as usize;
             if let Some(Some(entry)) = self.entries.get(at) {
                 self.released &= !(1 << at);
-                if entry.renew(id, koid) {
+                if let Some(first) = entry.renew(id, koid) {
+                    // The count of the first handle is given back: the caller makes
+                    // that handle with `KHandle::new`, as for a new object.
+                    entry.base.uncount_first(first);
                     return entry.clone();
                 }
             }
@@ -191,11 +195,7 @@ impl VmoObjectSlab {
         let Some(slot) = self.entries.get_mut(at) else { return Err(None) };
         match slot {
             Some(entry) if core::ptr::eq(Arc::as_ptr(entry), object) => {
-                if Arc::strong_count(entry) == 2 && Arc::weak_count(entry) == 0 {
-                    Ok(())
-                } else {
-                    Err(slot.take())
-                }
+                if Arc::strong_count(entry) == 2 && Arc::weak_count(entry) == 0 { Ok(()) } else { Err(slot.take()) }
             }
             _ => Err(None),
         }

@@ -1,6 +1,6 @@
 //! The zx_vmo_* syscalls.
 
-use super::{Caller, give_vmo, give_vmo_inline, lookup_resource, lookup_vmo, user};
+use super::{Caller, give_vmo, give_vmo_handle_inline, lookup_resource, lookup_vmo, user};
 use crate::abi::{PAGE_SIZE, ZX_HANDLE_INVALID, cache_policy, child, rights};
 use crate::arch::aarch64::{mmu, user_copy};
 use crate::error::{ZxError, ZxResult};
@@ -22,8 +22,8 @@ pub fn create(c: &Caller, size: u64, options: u32, out: u64) -> ZxResult {
     crate::vm::vmo::round_size(size)?;
     super::ensure_heap_headroom()?;
     let koid = new_koid();
-    let object = with_kernel(|k| k.vmo_objects.create(&mut k.vmos, koid, size, options))?;
-    give_vmo_inline(c, object, rights::DEFAULT_VMO, out)
+    let (handle, vmo) = with_kernel(|k| k.vmo_objects.create(&mut k.vmos, koid, size, options))?;
+    give_vmo_handle_inline(c, handle, vmo, rights::DEFAULT_VMO, out)
 }
 
 /// `zx_vmo_read` / `zx_vmo_write`: handle, rights, then the VMO's checks (overflow,
