@@ -50,7 +50,16 @@ pub fn test_info_enabled() -> bool {
 pub fn live_objects(ty: usize) -> u64 {
     LIVE_OBJECTS.get(ty).map_or(0, |count| count.load(Ordering::Relaxed))
 }
+/// Serial numbers of handles ([`KHandle::serial`]), which name a handle for the waits
+/// and port registrations made through it (`zx_port_cancel` matches them across
+/// objects), so no two handles ever share one: every handle takes the next value of
+/// this counter, which stays below [`FIRST_HANDLE_SERIAL`], except the first handle of
+/// a renewed object ([`FirstHandle`]), which takes `FIRST_HANDLE_SERIAL | koid` (one
+/// first handle per koid, and koids are never reused).
 static NEXT_HANDLE_SERIAL: AtomicU64 = AtomicU64::new(1);
+
+/// The bit of the serial numbers that [`FirstHandle`]s give (see [`NEXT_HANDLE_SERIAL`]).
+const FIRST_HANDLE_SERIAL: u64 = 1 << 63;
 
 /// A fresh kernel object id: unique for the boot, never 0, never reused.
 pub fn new_koid() -> u64 {
@@ -188,14 +197,14 @@ impl ObjectBase {
         self.word.store(signal_word::new(0), Ordering::Relaxed);
         self.handles.store(1, Ordering::Relaxed);
         self.koid.store(koid, Ordering::Relaxed);
-        Some(FirstHandle(()))
+        Some(FirstHandle(FIRST_HANDLE_SERIAL | koid))
     }
 
     /// Gives back the count of the first handle a renewal made (`first`), for a caller
     /// that makes that handle with [`KHandle::new`] after all. As [`ObjectBase::renew`],
     /// only for an object that nothing else uses.
     pub fn uncount_first(&self, first: FirstHandle) {
-        let FirstHandle(()) = first;
+        let FirstHandle(_) = first;
         self.handles.store(0, Ordering::Relaxed);
     }
 
@@ -586,10 +595,11 @@ pub fn downcast_ref<T: KernelObject>(object: &Arc<dyn KernelObject>) -> ZxResult
     any.downcast_ref::<T>().ok_or(ZxError::WrongType)
 }
 
-/// A handle that an object's base already counts but that is not made yet: given by
+/// A handle that an object's base already counts but that is not made yet, with its
+/// serial number (`FIRST_HANDLE_SERIAL | koid`, see [`NEXT_HANDLE_SERIAL`]): given by
 /// [`ObjectBase::renew`], taken by [`KHandle::first`]. Only this module makes one.
 #[must_use = "the object counts this handle: make it with KHandle::first"]
-pub struct FirstHandle(());
+pub struct FirstHandle(u64);
 
 /// The object a handle names. Each `KHandle` counts as one handle of the object; the
 /// last one dropped calls `on_zero_handles`. Dropping one also ends the waits made
@@ -610,11 +620,12 @@ impl KHandle {
 
     /// The first handle of `object`, which its renewal already counted (`first` is
     /// what [`ObjectBase::renew`] gave back for it): [`KHandle::new`] without the
-    /// count's read-modify-write.
+    /// count's read-modify-write, and with the serial number that names the object's
+    /// life instead of the next of the counter (no second read-modify-write).
     #[inline(always)]
     pub fn first(object: Arc<dyn KernelObject>, first: FirstHandle) -> Self {
-        let FirstHandle(()) = first;
-        KHandle { object, serial: NEXT_HANDLE_SERIAL.fetch_add(1, Ordering::Relaxed) }
+        let FirstHandle(serial) = first;
+        KHandle { object, serial }
     }
 
     /// The object.
