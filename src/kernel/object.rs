@@ -485,12 +485,16 @@ pub trait KernelObject: AsAny {
     /// compiled for each type, reaches the base and `on_zero_handles` with direct calls
     /// (inlined where they are small), so that a close makes one virtual call instead of
     /// two or three (`base`, then `on_zero_handles`).
+    ///
+    /// The waits are looked for as [`ObjectBase::handle_closed`] does (one load; see
+    /// there why that is sound without the lock), and a handle that has some goes the
+    /// cold way (`drop_observed_handle`), so that the common path keeps nothing across
+    /// a call and needs no frame: its `on_zero_handles` is a tail call.
     fn drop_handle(&self, serial: u64) {
-        let base = self.base();
-        base.handle_closed(serial);
-        if base.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.on_zero_handles();
+        if signal_word::observed(self.base().word.load(Ordering::Acquire)) {
+            return drop_observed_handle(self, serial);
         }
+        drop_handle_count(self);
     }
     /// The object's name, for objects that have one.
     fn name(&self) -> Option<[u8; 32]> {
@@ -572,6 +576,24 @@ pub trait KernelObject: AsAny {
     /// [`KernelObject::vmo_id`] is for VMOs.
     fn as_vmar(&self) -> Option<&crate::kernel::vm_object::VmarObject> {
         None
+    }
+}
+
+/// [`KernelObject::drop_handle`] of a handle to an object with observers: the waits made
+/// through it end first.
+#[cold]
+#[inline(never)]
+fn drop_observed_handle<T: KernelObject + ?Sized>(object: &T, serial: u64) {
+    object.base().cancel_waits_through(serial);
+    drop_handle_count(object);
+}
+
+/// The handle count's part of [`KernelObject::drop_handle`]: one handle fewer, and the
+/// last one calls `on_zero_handles`.
+#[inline(always)]
+fn drop_handle_count<T: KernelObject + ?Sized>(object: &T) {
+    if object.base().handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+        object.on_zero_handles();
     }
 }
 
