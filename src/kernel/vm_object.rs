@@ -70,6 +70,12 @@ impl Drop for VmoObject {
 /// Entries of the [`VmoObjectSlab`].
 const SLAB_ENTRIES: usize = 16;
 
+/// One bit per entry of the [`VmoObjectSlab`]: as wide as the slab, so that the
+/// `trailing_zeros` of a mask that is not empty is an index the compiler knows is in
+/// bounds.
+type EntryMask = u16;
+const _: () = assert!(EntryMask::BITS as usize == SLAB_ENTRIES);
+
 /// VMO objects kept for reuse, so that a VMO's create and close allocate and free no
 /// `Arc` and, for a VMO that never held a page, empty and refill no store slot
 /// (Bonwick's slab, as the VMO store keeps its lone VMOs in their slots).
@@ -113,11 +119,11 @@ pub struct VmoObjectSlab {
     /// Bit `i`: entry `i` holds a retired object that still holds its VMO's reference,
     /// the VMO parked in the store for the next `zx_vmo_create`
     /// ([`VmoStore::parkable`]).
-    parked: u32,
+    parked: EntryMask,
     /// Bit `i`: entry `i` holds a retired object whose VMO was released. Disjoint from
     /// `parked` (the retired entries are the union), so that a retirement sets one bit
     /// and a renewal clears one.
-    released: u32,
+    released: EntryMask,
 }
 
 impl VmoObjectSlab {
@@ -212,7 +218,7 @@ impl VmoObjectSlab {
     }
 
     /// Retired entries.
-    fn retired(&self) -> u32 {
+    fn retired(&self) -> EntryMask {
         self.parked | self.released
     }
 
