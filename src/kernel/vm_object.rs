@@ -201,7 +201,17 @@ impl VmoObjectSlab {
         let Some(slot) = self.entries.get_mut(at) else { return Err(None) };
         match slot {
             Some(entry) if core::ptr::eq(Arc::as_ptr(entry), object) => {
-                if Arc::strong_count(entry) == 2 && Arc::weak_count(entry) == 0 { Ok(()) } else { Err(slot.take()) }
+                if Arc::strong_count(entry) == 2 && Arc::weak_count(entry) == 0 {
+                    // What `Arc::get_mut` (which the renewal no longer calls) and an
+                    // `Arc`'s last drop do: the counts were read relaxed, so acquire
+                    // here, after the release of every earlier owner's decrement, for
+                    // their uses of the object to happen before the renewal (which the
+                    // VM lock then orders after this).
+                    core::sync::atomic::fence(Ordering::Acquire);
+                    Ok(())
+                } else {
+                    Err(slot.take())
+                }
             }
             _ => Err(None),
         }
