@@ -192,8 +192,8 @@ fn dispatch(call: Syscall) -> u64 {
         ObjectWaitOne { handle, signals, deadline, observed } => wait::wait_one(c, handle, signals, deadline, observed),
         ObjectWaitMany { items, count, deadline } => wait::wait_many(&c, items, count, deadline),
         VmoCreate { size, options, out } => vmo::create(&c, size, options, out),
-        VmoRead { handle, buf, offset, len } => vmo::read_write(&c, handle, buf, offset, len, false),
-        VmoWrite { handle, buf, offset, len } => vmo::read_write(&c, handle, buf, offset, len, true),
+        VmoRead { handle, buf, offset, len } => vmo::read_write::<false>(&c, handle, buf, offset, len),
+        VmoWrite { handle, buf, offset, len } => vmo::read_write::<true>(&c, handle, buf, offset, len),
         VmoGetSize { handle, out } => vmo::get_size(&c, handle, out),
         VmoSetSize { handle, size } => vmo::set_size(&c, handle, size),
         VmoOpRange { handle, op, offset, size, buf, buf_size } => {

@@ -29,7 +29,10 @@ pub fn create(c: &Caller, size: u64, options: u32, out: u64) -> ZxResult {
 /// `zx_vmo_read` / `zx_vmo_write`: handle, rights, then the VMO's checks (overflow,
 /// cache policy, range), then the copy page by page. A write commits or forks exactly
 /// the pages it touches; a read commits nothing (uncommitted pages read as zeros).
-pub fn read_write(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64, write: bool) -> ZxResult {
+/// Compiled once for each direction (`WRITE`), so that neither tests it at run time
+/// nor keeps it in a register.
+pub fn read_write<const WRITE: bool>(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64) -> ZxResult {
+    let write = WRITE;
     let need = if write { rights::WRITE } else { rights::READ };
     // Within one page (`offset % PAGE_SIZE + len` cannot overflow here): the VMO is
     // borrowed under the handle-table lock instead of counted, with the errors of
