@@ -121,7 +121,9 @@ impl SpareLists {
         })
     }
 
-    /// Keeps `list` if there is room (frees it otherwise).
+    /// Keeps `list` if there is room (frees it otherwise, out of line: the keeping is a
+    /// few stores that inline into the VMO's destruction).
+    #[inline]
     pub fn put(&mut self, list: SpareList) {
         debug_assert!(
             matches!(&list.0[..], [Some(chunk)] if chunk[0].used == 0 && chunk[0].frames.iter().all(|&e| e == EMPTY))
@@ -131,7 +133,16 @@ impl SpareLists {
             // leaves `Vec::new()`): the one replaced owns nothing.
             core::mem::forget(core::mem::replace(&mut self.lists[self.count], list.0));
             self.count += 1;
+        } else {
+            Self::free(list);
         }
+    }
+
+    /// A list [`SpareLists::put`] has no room for.
+    #[cold]
+    #[inline(never)]
+    fn free(list: SpareList) {
+        drop(list);
     }
 
     /// A kept list's directory, if any.
