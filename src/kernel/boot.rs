@@ -134,7 +134,7 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     }
     let narrow_asids = crate::platform::cmdline_flag(machine.bootargs.as_str(), "asid8");
     MACHINE.call_once(|| machine);
-    *KERNEL.lock() = Some(Kernel {
+    *KERNEL.lock() = Kernel {
         frames,
         kernel_table,
         kernel_table_pages: 0,
@@ -146,7 +146,8 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
         user_table_pages: 0,
         heap_bytes,
         vmo_objects: super::vm_object::VmoObjectSlab::new(),
-    });
+        booted: true,
+    };
 
     // This CPU: number 0, its boot path becomes its idle loop; TTBR0 names the empty
     // table (the zero page) until a thread runs.

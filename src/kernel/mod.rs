@@ -67,10 +67,35 @@ pub struct Kernel {
     pub heap_bytes: u64,
     /// VMO objects kept for reuse.
     pub vmo_objects: vm_object::VmoObjectSlab,
+    /// Boot filled the state in (false only in [`Kernel::UNBOOTED`]).
+    pub booted: bool,
 }
 
 /// The VM state, set up once by `boot`.
-pub static KERNEL: Lock<Option<Kernel>> = Lock::new(&class::VM, None);
+impl Kernel {
+    /// The state before boot fills it in ([`boot`]): no memory, no kernel table (a root
+    /// at physical 0), no VMO, no address space, not `booted`, which [`with_kernel`]
+    /// refuses.
+    const UNBOOTED: Kernel = Kernel {
+        frames: FrameAllocator::new(),
+        kernel_table: PageTable::unset(),
+        kernel_table_pages: 0,
+        mmio: MmioWindows::new(),
+        vmos: VmoStore::new(),
+        aspaces: crate::vm::id_table::IdTable::new(),
+        stack_slots: kstack::StackSlots::new(),
+        zero_page: PhysAddr(0),
+        user_table_pages: 0,
+        heap_bytes: 0,
+        vmo_objects: vm_object::VmoObjectSlab::new(),
+        booted: false,
+    };
+}
+
+/// The VM state, a [`Kernel`] from the start (not an `Option`: an `Option`'s test in
+/// every VM-locked section cost a load of its tag and a compare against a 64-bit
+/// constant; [`Kernel::booted`] is a byte load and a branch).
+pub static KERNEL: Lock<Kernel> = Lock::new(&class::VM, Kernel::UNBOOTED);
 
 /// What the device tree told us, set once at boot.
 pub static MACHINE: spin::Once<Machine> = spin::Once::new();
@@ -88,14 +113,13 @@ pub fn machine() -> &'static Machine {
 #[track_caller]
 pub fn with_kernel<R>(f: impl FnOnce(&mut Kernel) -> R) -> R {
     let mut guard = KERNEL.lock();
-    match guard.as_mut() {
-        Some(kernel) => {
-            let result = f(kernel);
-            if aspace::vm_check_enabled() {
-                aspace::audit_leaves(kernel, core::panic::Location::caller());
-            }
-            result
-        }
-        None => panic!("kernel state used before boot set it up"),
+    let kernel = &mut *guard;
+    if !kernel.booted {
+        panic!("kernel state used before boot set it up");
     }
+    let result = f(kernel);
+    if aspace::vm_check_enabled() {
+        aspace::audit_leaves(kernel, core::panic::Location::caller());
+    }
+    result
 }

@@ -50,7 +50,16 @@ pub fn test_info_enabled() -> bool {
 pub fn live_objects(ty: usize) -> u64 {
     LIVE_OBJECTS.get(ty).map_or(0, |count| count.load(Ordering::Relaxed))
 }
+/// Serial numbers of handles ([`KHandle::serial`]), which name a handle for the waits
+/// and port registrations made through it (`zx_port_cancel` matches them across
+/// objects), so no two handles ever share one: every handle takes the next value of
+/// this counter, which stays below [`FIRST_HANDLE_SERIAL`], except the first handle of
+/// a renewed object ([`FirstHandle`]), which takes `FIRST_HANDLE_SERIAL | koid` (one
+/// first handle per koid, and koids are never reused).
 static NEXT_HANDLE_SERIAL: AtomicU64 = AtomicU64::new(1);
+
+/// The bit of the serial numbers that [`FirstHandle`]s give (see [`NEXT_HANDLE_SERIAL`]).
+const FIRST_HANDLE_SERIAL: u64 = 1 << 63;
 
 /// A fresh kernel object id: unique for the boot, never 0, never reused.
 pub fn new_koid() -> u64 {
@@ -69,7 +78,9 @@ pub trait Observer: Send + Sync {
 
 /// What every object has: its koid, its handle count, its signals and their observers.
 pub struct ObjectBase {
-    koid: u64,
+    /// Changed only by [`ObjectBase::renew`] (hence atomic; read with relaxed loads,
+    /// the same single load a plain field takes).
+    koid: AtomicU64,
     /// `ZX_OBJ_TYPE_*`, for the live-object count.
     obj_type: u8,
     handles: AtomicU32,
@@ -147,7 +158,7 @@ impl ObjectBase {
         let obj_type = (obj_type as usize).min(LIVE_OBJECT_TYPES - 1);
         LIVE_OBJECTS[obj_type].fetch_add(1, Ordering::Relaxed);
         ObjectBase {
-            koid,
+            koid: AtomicU64::new(koid),
             obj_type: obj_type as u8,
             handles: AtomicU32::new(0),
             word: AtomicU64::new(signal_word::new(initial)),
@@ -159,25 +170,47 @@ impl ObjectBase {
     /// object of the same type (a retired VMO object, see `vm_object::VmoObjectSlab`,
     /// which stays in the live count while retired: the count reported leaves the
     /// retired ones out) made the base of a new object with `koid` and no signals, as
-    /// [`ObjectBase::with_koid`] would make it: false (and nothing changed) if an
-    /// observer is still registered, which a retired object with no handle, no other
+    /// [`ObjectBase::with_koid`] would make it, except that it already counts its first
+    /// handle: the [`FirstHandle`] it gives back, which [`KHandle::first`] turns into
+    /// that handle (so the create makes no atomic read-modify-write of the count).
+    /// `None` (and nothing changed) if an observer is still registered, which a retired object with no handle, no other
     /// reference and no weak one cannot have (every observer is tied to a handle and
     /// leaves when it closes), so the caller makes a new object instead.
+    ///
+    /// Through a shared reference: the caller's structure guarantees that nothing else
+    /// uses the object any more (the slab retires an object only when the closing
+    /// handle's reference, which touches nothing but the reference count from then on,
+    /// is the only other one), so it needs no `Arc::get_mut` (a lock and unlock of the
+    /// weak count) to prove it again; every field it changes is atomic, so even a
+    /// reference still on its way out is no data race. The observer bit is set exactly
+    /// while the list is not empty whenever the signal lock is free (`signal_word`'s
+    /// rules), and nobody can hold that lock on an object nothing reaches, so the bit
+    /// answers for the list.
     #[inline(always)]
-    pub fn renew(&mut self, koid: u64) -> bool {
-        if !self.observers.get_mut().is_empty() {
-            return false;
+    pub fn renew(&self, koid: u64) -> Option<FirstHandle> {
+        // Relaxed throughout: the renewed object reaches other CPUs only through a lock
+        // (the VM lock the caller holds, then the handle table's), which orders these
+        // stores before any use.
+        if signal_word::observed(self.word.load(Ordering::Relaxed)) {
+            return None;
         }
-        // No observer, so the observer bit is clear too (signal_word's rules).
-        *self.word.get_mut() = signal_word::new(0);
-        *self.handles.get_mut() = 0;
-        self.koid = koid;
-        true
+        self.word.store(signal_word::new(0), Ordering::Relaxed);
+        self.handles.store(1, Ordering::Relaxed);
+        self.koid.store(koid, Ordering::Relaxed);
+        Some(FirstHandle(FIRST_HANDLE_SERIAL | koid))
+    }
+
+    /// Gives back the count of the first handle a renewal made (`first`), for a caller
+    /// that makes that handle with [`KHandle::new`] after all. As [`ObjectBase::renew`],
+    /// only for an object that nothing else uses.
+    pub fn uncount_first(&self, first: FirstHandle) {
+        let FirstHandle(_) = first;
+        self.handles.store(0, Ordering::Relaxed);
     }
 
     /// The object's koid.
     pub fn koid(&self) -> u64 {
-        self.koid
+        self.koid.load(Ordering::Relaxed)
     }
 
     /// Handles to the object anywhere (ZX_INFO_HANDLE_COUNT).
@@ -446,6 +479,23 @@ pub trait KernelObject: AsAny {
     }
     /// Called when the last handle to the object is closed.
     fn on_zero_handles(&self) {}
+    /// A handle with serial number `serial` is gone ([`KHandle`]'s drop): the waits made
+    /// through it end, the handle count goes down, and the last handle calls
+    /// [`KernelObject::on_zero_handles`]. Not meant to be overridden: the default,
+    /// compiled for each type, reaches the base and `on_zero_handles` with direct calls
+    /// (inlined where they are small), so that a close makes one virtual call instead of
+    /// two or three (`base`, then `on_zero_handles`).
+    ///
+    /// The waits are looked for as [`ObjectBase::handle_closed`] does (one load; see
+    /// there why that is sound without the lock), and a handle that has some goes the
+    /// cold way (`drop_observed_handle`), so that the common path keeps nothing across
+    /// a call and needs no frame: its `on_zero_handles` is a tail call.
+    fn drop_handle(&self, serial: u64) {
+        if signal_word::observed(self.base().word.load(Ordering::Acquire)) {
+            return drop_observed_handle(self, serial);
+        }
+        drop_handle_count(self);
+    }
     /// The object's name, for objects that have one.
     fn name(&self) -> Option<[u8; 32]> {
         None
@@ -529,6 +579,24 @@ pub trait KernelObject: AsAny {
     }
 }
 
+/// [`KernelObject::drop_handle`] of a handle to an object with observers: the waits made
+/// through it end first.
+#[cold]
+#[inline(never)]
+fn drop_observed_handle<T: KernelObject + ?Sized>(object: &T, serial: u64) {
+    object.base().cancel_waits_through(serial);
+    drop_handle_count(object);
+}
+
+/// The handle count's part of [`KernelObject::drop_handle`]: one handle fewer, and the
+/// last one calls `on_zero_handles`.
+#[inline(always)]
+fn drop_handle_count<T: KernelObject + ?Sized>(object: &T) {
+    if object.base().handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+        object.on_zero_handles();
+    }
+}
+
 /// Downcasts a kernel object to its concrete type: WRONG_TYPE when it is another.
 pub fn downcast<T: KernelObject>(object: &Arc<dyn KernelObject>) -> ZxResult<Arc<T>> {
     downcast_owned(object.clone())
@@ -549,6 +617,12 @@ pub fn downcast_ref<T: KernelObject>(object: &Arc<dyn KernelObject>) -> ZxResult
     any.downcast_ref::<T>().ok_or(ZxError::WrongType)
 }
 
+/// A handle that an object's base already counts but that is not made yet, with its
+/// serial number (`FIRST_HANDLE_SERIAL | koid`, see [`NEXT_HANDLE_SERIAL`]): given by
+/// [`ObjectBase::renew`], taken by [`KHandle::first`]. Only this module makes one.
+#[must_use = "the object counts this handle: make it with KHandle::first"]
+pub struct FirstHandle(u64);
+
 /// The object a handle names. Each `KHandle` counts as one handle of the object; the
 /// last one dropped calls `on_zero_handles`. Dropping one also ends the waits made
 /// through it. It must not be dropped while a lock is held that `on_zero_handles` or an
@@ -564,6 +638,16 @@ impl KHandle {
     pub fn new(object: Arc<dyn KernelObject>) -> Self {
         object.base().handles.fetch_add(1, Ordering::AcqRel);
         KHandle { object, serial: NEXT_HANDLE_SERIAL.fetch_add(1, Ordering::Relaxed) }
+    }
+
+    /// The first handle of `object`, which its renewal already counted (`first` is
+    /// what [`ObjectBase::renew`] gave back for it): [`KHandle::new`] without the
+    /// count's read-modify-write, and with the serial number that names the object's
+    /// life instead of the next of the counter (no second read-modify-write).
+    #[inline(always)]
+    pub fn first(object: Arc<dyn KernelObject>, first: FirstHandle) -> Self {
+        let FirstHandle(serial) = first;
+        KHandle { object, serial }
     }
 
     /// The object.
@@ -591,11 +675,7 @@ impl Clone for KHandle {
 
 impl Drop for KHandle {
     fn drop(&mut self) {
-        let base = self.object.base();
-        base.handle_closed(self.serial);
-        if base.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.object.on_zero_handles();
-        }
+        self.object.drop_handle(self.serial);
     }
 }
 

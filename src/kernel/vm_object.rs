@@ -2,7 +2,7 @@
 //! the VMO store (handles share the object; mappings hold references of their own), a
 //! [`VmarObject`] names a region (the root VMAR or a sub-VMAR) of one address space.
 
-use super::object::{KernelObject, ObjectBase};
+use super::object::{FirstHandle, KHandle, KernelObject, ObjectBase};
 use super::{Kernel, with_kernel};
 use crate::abi::{obj_type, signal};
 use crate::error::ZxResult;
@@ -10,11 +10,14 @@ use crate::vm::region::RegionId;
 use crate::vm::vmo::{VmoId, VmoStore};
 use alloc::sync::Arc;
 use core::alloc::Layout;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 /// A VMO object.
 pub struct VmoObject {
     base: ObjectBase,
-    id: VmoId,
+    /// The VMO's id ([`VmoId::raw`]): atomic because a retired object is renewed
+    /// through a shared reference ([`VmoObject::renew`]); read with one relaxed load.
+    id: AtomicU32,
     /// Its entry in the kernel's [`VmoObjectSlab`], or [`NOT_KEPT`].
     entry: u8,
 }
@@ -25,26 +28,27 @@ const NOT_KEPT: u8 = u8::MAX;
 impl VmoObject {
     /// Wraps a VMO the store just made (its one reference moves into the object).
     fn new(id: VmoId, koid: u64, entry: u8) -> Self {
-        VmoObject { base: ObjectBase::with_koid(obj_type::VMO, koid, 0), id, entry }
+        VmoObject { base: ObjectBase::with_koid(obj_type::VMO, koid, 0), id: AtomicU32::new(id.raw()), entry }
     }
 
     /// The VMO in the store.
+    #[inline(always)]
     pub fn id(&self) -> VmoId {
-        self.id
+        VmoId::from_raw(self.id.load(Ordering::Relaxed))
     }
 
-    /// A retired object of the slab, which the caller reached with no other reference
-    /// (`Arc::get_mut`), made the object of the VMO `id`, `koid`. False (nothing
-    /// changed) if an observer is left over, which cannot happen (see
+    /// A retired object of the slab (which nothing but the slab uses any more, see
+    /// [`VmoObjectSlab`]) made the object of the VMO `id`, `koid`, counting its first
+    /// handle ([`ObjectBase::renew`]). `None` (nothing changed) if an observer is left
+    /// over, which cannot happen (see
     /// [`ObjectBase::renew`]): then the entry stays out of use for good and the VMO
-    /// gets a new object.
+    /// gets a new object. Relaxed, as the base's renewal: the VM lock held by the
+    /// caller and the handle table's lock publish it.
     #[inline(always)]
-    fn renew(&mut self, id: VmoId, koid: u64) -> bool {
-        if !self.base.renew(koid) {
-            return false;
-        }
-        self.id = id;
-        true
+    fn renew(&self, id: VmoId, koid: u64) -> Option<FirstHandle> {
+        let first = self.base.renew(koid)?;
+        self.id.store(id.raw(), Ordering::Relaxed);
+        Some(first)
     }
 
     /// Gives the VMO's store reference back (the object's end, or its retirement into
@@ -59,12 +63,18 @@ impl VmoObject {
 impl Drop for VmoObject {
     fn drop(&mut self) {
         // A retired object is never dropped: the slab holds it until it is renewed.
-        with_kernel(|k| Self::release_in(k, self.id));
+        with_kernel(|k| Self::release_in(k, self.id()));
     }
 }
 
 /// Entries of the [`VmoObjectSlab`].
 const SLAB_ENTRIES: usize = 16;
+
+/// One bit per entry of the [`VmoObjectSlab`]: as wide as the slab, so that the
+/// `trailing_zeros` of a mask that is not empty is an index the compiler knows is in
+/// bounds.
+type EntryMask = u16;
+const _: () = assert!(EntryMask::BITS as usize == SLAB_ENTRIES);
 
 /// VMO objects kept for reuse, so that a VMO's create and close allocate and free no
 /// `Arc` and, for a VMO that never held a page, empty and refill no store slot
@@ -77,20 +87,26 @@ const SLAB_ENTRIES: usize = 16;
 /// (strong count 2, no weak one), nothing else can reach the object any more: a
 /// reference or a weak one is only made from one, the handle is already out of every
 /// table, and the entry is only read under the VM lock, which is held. Then the object
-/// is retired (the entry is marked so) and its VMO either parked (it keeps its one
-/// reference, the VMO stays as it is in the store: [`VmoStore::parkable`], a VMO that
-/// nothing else names and that holds nothing) or released (what the object's drop
-/// would do). The closing handle's reference goes a moment later and the entry's is
-/// the only one, so the next create takes the object with `Arc::get_mut` (which
-/// checks exactly that, with acquire ordering after every earlier owner's release) and
-/// renews it ([`ObjectBase::renew`]), with its parked VMO renewed in place
-/// ([`VmoStore::renew_parked`], under a new id). If another reference or a weak one
-/// exists at the last close (a call under way with a counted reference, a port's
+/// is retired and its VMO either parked (it keeps its one reference, the VMO stays as
+/// it is in the store: [`VmoStore::parkable`], a VMO that nothing else names and that
+/// holds nothing) or released (what the object's drop would do); the entry is marked
+/// so (one bit of `parked` or `released`). The closing handle's reference goes a moment later and the entry's is
+/// the only one. The next create renews the object ([`ObjectBase::renew`]) with its
+/// parked VMO renewed in place ([`VmoStore::renew_parked`], under a new id), without
+/// `Arc::get_mut`: the entry's bit, read under the VM lock, already proves that
+/// nothing but the slab uses the object, since the only other reference, the closing
+/// handle's, touches nothing but the reference count after the retirement (which
+/// happened under the VM lock, after every other use of the object by the closing
+/// CPU), and a new reference or weak one could only be made from the slab's. The
+/// renewal changes only atomic fields, so a closing handle's reference still on its
+/// way out on another CPU is no data race either; it then goes later than the renewal,
+/// and the object's next retirement, finding a third reference, lets go of the entry
+/// (the object ends normally when its last reference goes). If another reference or a
+/// weak one exists at the last close (a call under way with a counted reference, a port's
 /// registration), the entry lets go of the object instead (never its last reference:
 /// the closing handle holds one), and the object ends as any other when the last
-/// reference goes. A create that finds no retired entry (or one whose closing handle
-/// has not let go yet, on another CPU) makes a new object, in an empty entry if there
-/// is one.
+/// reference goes. A create that finds no retired entry makes a new object, in an empty
+/// entry if there is one.
 ///
 /// What is reported leaves the retired objects out: they are heap blocks in use that
 /// belong to no object, which KMEM_STATS counts as free
@@ -100,57 +116,59 @@ const SLAB_ENTRIES: usize = 16;
 /// and parked VMOs are left out of the store's VMO count ([`vmo_count`]).
 pub struct VmoObjectSlab {
     entries: [Option<Arc<VmoObject>>; SLAB_ENTRIES],
-    /// Bit `i`: entry `i` holds a retired object.
-    retired: u32,
-    /// Bit `i` (of a retired entry): its object still holds its VMO's reference, the VMO
-    /// parked in the store for the next `zx_vmo_create` ([`VmoStore::parkable`]).
-    parked: u32,
+    /// Bit `i`: entry `i` holds a retired object that still holds its VMO's reference,
+    /// the VMO parked in the store for the next `zx_vmo_create`
+    /// ([`VmoStore::parkable`]).
+    parked: EntryMask,
+    /// Bit `i`: entry `i` holds a retired object whose VMO was released. Disjoint from
+    /// `parked` (the retired entries are the union), so that a retirement sets one bit
+    /// and a renewal clears one.
+    released: EntryMask,
 }
 
 impl VmoObjectSlab {
     /// An empty slab.
     pub const fn new() -> Self {
-        VmoObjectSlab { entries: [const { None }; SLAB_ENTRIES], retired: 0, parked: 0 }
+        VmoObjectSlab { entries: [const { None }; SLAB_ENTRIES], parked: 0, released: 0 }
     }
 
     /// `zx_vmo_create` past the syscall's own checks: a VMO of `size` with `options`
     /// and its object, with the errors of [`VmoStore::create`]. The first retired
     /// object that kept its VMO parked is renewed with it ([`VmoStore::renew_parked`]:
     /// no slot is emptied and filled again); otherwise the store makes the VMO and
-    /// [`VmoObjectSlab::object_for`] its object. Inlined into its one caller,
-    /// `zx_vmo_create`: the object comes back in a register, not through memory, and
-    /// the call saves no registers of its own.
+    /// [`VmoObjectSlab::object_for`] its object. Gives the object's first handle and
+    /// the VMO's id (its tag): a renewed object already counts that handle
+    /// ([`KHandle::first`]). Inlined into its one caller, `zx_vmo_create`: the handle
+    /// comes back in registers, not through memory, and the call saves no registers of
+    /// its own.
     #[inline(always)]
-    pub fn create(&mut self, vmos: &mut VmoStore, koid: u64, size: u64, options: u32) -> ZxResult<Arc<VmoObject>> {
+    pub fn create(&mut self, vmos: &mut VmoStore, koid: u64, size: u64, options: u32) -> ZxResult<(KHandle, VmoId)> {
         if self.parked != 0 {
             let at = self.parked.trailing_zeros() as usize;
-            if let Some(Some(entry)) = self.entries.get_mut(at)
-                && let Some(object) = Arc::get_mut(entry)
-            {
-                let id = vmos.renew_parked(object.id, koid, size, options)?;
+            if let Some(Some(entry)) = self.entries.get(at) {
+                let id = vmos.renew_parked(entry.id(), koid, size, options)?;
                 self.parked &= !(1 << at);
-                self.retired &= !(1 << at);
-                if object.renew(id, koid) {
-                    return Ok(entry.clone());
+                if let Some(first) = entry.renew(id, koid) {
+                    return Ok((KHandle::first(entry.clone(), first), id));
                 }
-                return Ok(Self::make(&mut self.entries, id, koid));
+                return Ok((KHandle::new(Self::make(&mut self.entries, id, koid)), id));
             }
         }
         let id = vmos.create(koid, size, options)?;
-        Ok(self.object_for(id, koid))
+        Ok((KHandle::new(self.object_for(id, koid)), id))
     }
 
     /// The object for the VMO `id` (koid `koid`) the store just made: a retired one
     /// that keeps no VMO renewed, or a new one, kept in an empty entry if there is one.
     pub fn object_for(&mut self, id: VmoId, koid: u64) -> Arc<VmoObject> {
-        let unparked = self.retired & !self.parked;
-        if unparked != 0 {
-            let at = unparked.trailing_zeros() as usize;
-            if let Some(Some(entry)) = self.entries.get_mut(at)
-                && let Some(object) = Arc::get_mut(entry)
-            {
-                self.retired &= !(1 << at);
-                if object.renew(id, koid) {
+        if self.released != 0 {
+            let at = self.released.trailing_zeros() as usize;
+            if let Some(Some(entry)) = self.entries.get(at) {
+                self.released &= !(1 << at);
+                if let Some(first) = entry.renew(id, koid) {
+                    // The count of the first handle is given back: the caller makes
+                    // that handle with `KHandle::new`, as for a new object.
+                    entry.base.uncount_first(first);
                     return entry.clone();
                 }
             }
@@ -173,7 +191,9 @@ impl VmoObjectSlab {
     }
 
     /// The last handle of `object` closed (its reference still held by the caller):
-    /// retires it if nothing else refers to it (see the type's comment) and says so;
+    /// retires it if nothing else refers to it (see the type's comment) and says so (the
+    /// caller then marks the entry [`VmoObjectSlab::park`] or
+    /// [`VmoObjectSlab::mark_released`]);
     /// otherwise the entry's reference comes back, for the caller to drop once the VM
     /// lock is released (it is never the last one). `at` is the object's entry, which
     /// the caller has checked against [`SLAB_ENTRIES`] (so it indexes with no check).
@@ -182,7 +202,12 @@ impl VmoObjectSlab {
         match slot {
             Some(entry) if core::ptr::eq(Arc::as_ptr(entry), object) => {
                 if Arc::strong_count(entry) == 2 && Arc::weak_count(entry) == 0 {
-                    self.retired |= 1 << at;
+                    // What `Arc::get_mut` (which the renewal no longer calls) and an
+                    // `Arc`'s last drop do: the counts were read relaxed, so acquire
+                    // here, after the release of every earlier owner's decrement, for
+                    // their uses of the object to happen before the renewal (which the
+                    // VM lock then orders after this).
+                    core::sync::atomic::fence(Ordering::Acquire);
                     Ok(())
                 } else {
                     Err(slot.take())
@@ -190,6 +215,21 @@ impl VmoObjectSlab {
             }
             _ => Err(None),
         }
+    }
+
+    /// Entry `at`, just retired, keeps its VMO parked.
+    fn park(&mut self, at: usize) {
+        self.parked |= 1 << at;
+    }
+
+    /// Entry `at`, just retired, released its VMO.
+    fn mark_released(&mut self, at: usize) {
+        self.released |= 1 << at;
+    }
+
+    /// Retired entries.
+    fn retired(&self) -> EntryMask {
+        self.parked | self.released
     }
 
     /// VMOs parked in the store by retired objects: not VMOs of the system (they are
@@ -201,14 +241,14 @@ impl VmoObjectSlab {
     /// Retired objects: still in the live count of VMO objects (they are never
     /// dropped), left out of it where it is reported.
     pub fn retired_count(&self) -> u64 {
-        u64::from(self.retired.count_ones())
+        u64::from(self.retired().count_ones())
     }
 
     /// Heap bytes held by retired objects.
     pub fn retired_bytes(&self) -> u64 {
         let arc_inner = Layout::new::<[usize; 2]>().extend(Layout::new::<VmoObject>()).map(|(l, _)| l.pad_to_align());
         let block = arc_inner.map_or(0, crate::arch::aarch64::heap::block_bytes) as u64;
-        u64::from(self.retired.count_ones()) * block
+        u64::from(self.retired().count_ones()) * block
     }
 }
 
@@ -226,7 +266,7 @@ impl KernelObject for VmoObject {
         obj_type::VMO
     }
     fn vmo_id(&self) -> Option<VmoId> {
-        Some(self.id)
+        Some(self.id())
     }
     /// A kept object is retired here (see [`VmoObjectSlab`]), so that its end frees
     /// nothing; any other ends when its last reference goes.
@@ -242,10 +282,11 @@ impl KernelObject for VmoObject {
             Ok(()) => {
                 // A VMO that nothing else names and that holds nothing stays with its
                 // object for the next create; any other is released as the drop would.
-                if k.vmos.parkable(self.id) {
-                    k.vmo_objects.parked |= 1 << at;
+                if k.vmos.parkable(self.id()) {
+                    k.vmo_objects.park(at);
                 } else {
-                    Self::release_in(k, self.id);
+                    Self::release_in(k, self.id());
+                    k.vmo_objects.mark_released(at);
                 }
                 None
             }
@@ -255,10 +296,10 @@ impl KernelObject for VmoObject {
         drop(unkept);
     }
     fn name(&self) -> Option<[u8; 32]> {
-        Some(with_kernel(|k| k.vmos.name(self.id)))
+        Some(with_kernel(|k| k.vmos.name(self.id())))
     }
     fn set_name(&self, name: &[u8]) -> ZxResult {
-        with_kernel(|k| k.vmos.set_name(self.id, name));
+        with_kernel(|k| k.vmos.set_name(self.id(), name));
         Ok(())
     }
 }
@@ -272,7 +313,7 @@ pub fn vmo_count(k: &Kernel) -> usize {
 
 /// Signals of a VMO: the store's (ZERO_CHILDREN) and the user signals.
 pub fn vmo_signals(vmo: &VmoObject) -> u32 {
-    vmo_signals_of(vmo.id, &vmo.base)
+    vmo_signals_of(vmo.id(), &vmo.base)
 }
 
 /// [`vmo_signals`] of the VMO `id` whose object has the base `base`.

@@ -344,6 +344,12 @@ impl PageTable {
         Ok(PageTable { root: mem.alloc_table()?, walk: EMPTY_WALK })
     }
 
+    /// No table yet (root at physical 0): the kernel's table before boot installs it
+    /// (`kernel::Kernel::UNBOOTED`, which nothing uses before boot).
+    pub const fn unset() -> Self {
+        PageTable { root: PhysAddr(0), walk: EMPTY_WALK }
+    }
+
     /// Physical address of the level-0 table.
     pub fn root(&self) -> PhysAddr {
         self.root

@@ -41,9 +41,11 @@ struct Chunk {
     frames: [u64; CHUNK_PAGES],
 }
 
-/// A chunk on the heap: a one-element boxed slice, because a box can be allocated
-/// fallibly only through a `Vec` (`Box::try_new` is not stable).
-type ChunkBox = Box<[Chunk]>;
+/// A chunk on the heap: a box of a one-element array, made from a one-element boxed
+/// slice because a box can be allocated fallibly only through a `Vec` (`Box::try_new`
+/// is not stable). The array's length is in its type, so the box is one pointer (the
+/// directory's entries are 8 bytes, not 16) and reaching the chunk tests no length.
+type ChunkBox = Box<[Chunk; 1]>;
 
 /// A chunk with no page.
 const EMPTY_CHUNK: Chunk = Chunk { used: 0, frames: [EMPTY; CHUNK_PAGES] };
@@ -55,8 +57,9 @@ fn new_chunk() -> ZxResult<ChunkBox> {
     // Cloned from a constant: the 1 KiB is copied once, straight into the allocation
     // (a pushed literal was filled on the stack, then copied).
     one.extend_from_slice(core::slice::from_ref(&EMPTY_CHUNK));
-    // Length equals capacity: no reallocation.
-    Ok(one.into_boxed_slice())
+    // Length equals capacity: no reallocation; and the length is 1, so the conversion
+    // to the array's box (which checks it) cannot fail.
+    one.into_boxed_slice().try_into().map_err(|_| ZxError::NoMemory)
 }
 
 /// The directory of a page list that holds only chunk 0, empty and ready for another
@@ -118,7 +121,9 @@ impl SpareLists {
         })
     }
 
-    /// Keeps `list` if there is room (frees it otherwise).
+    /// Keeps `list` if there is room (frees it otherwise, out of line: the keeping is a
+    /// few stores that inline into the VMO's destruction).
+    #[inline]
     pub fn put(&mut self, list: SpareList) {
         debug_assert!(
             matches!(&list.0[..], [Some(chunk)] if chunk[0].used == 0 && chunk[0].frames.iter().all(|&e| e == EMPTY))
@@ -128,7 +133,16 @@ impl SpareLists {
             // leaves `Vec::new()`): the one replaced owns nothing.
             core::mem::forget(core::mem::replace(&mut self.lists[self.count], list.0));
             self.count += 1;
+        } else {
+            Self::free(list);
         }
+    }
+
+    /// A list [`SpareLists::put`] has no room for.
+    #[cold]
+    #[inline(never)]
+    fn free(list: SpareList) {
+        drop(list);
     }
 
     /// A kept list's directory, if any.

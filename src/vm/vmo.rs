@@ -161,9 +161,17 @@ impl VmoId {
         if tag == crate::object::handle_table::UNTAGGED { None } else { Some(VmoId(tag)) }
     }
 
-    /// The raw value, for logs.
+    /// The raw value, for logs and for an id kept in an atomic word.
+    #[inline(always)]
     pub const fn raw(self) -> u32 {
         self.0
+    }
+
+    /// The id whose [`VmoId::raw`] value is `raw` (an id kept in an atomic word; an id
+    /// that names no live VMO is refused by every store lookup, as a stale one is).
+    #[inline(always)]
+    pub const fn from_raw(raw: u32) -> VmoId {
+        VmoId(raw)
     }
 }
 
@@ -523,6 +531,33 @@ impl Vmo {
         self.pristine = true;
     }
 
+    /// [`Vmo::renew`] of a pristine VMO (a parked one, see [`VmoStore::renew_parked`]):
+    /// only the fields that differ between two lives of a VMO nothing has changed since
+    /// `create` (koid, sizes, resizable). The others are still as `create` (or the last
+    /// renewal) left them, since every change would have gone through `vmo_mut`, which
+    /// clears `pristine`; checked in debug builds ([`Vmo::as_created`]).
+    #[inline(always)]
+    fn renew_pristine(&mut self, koid: u64, size: u64, content_size: u64, resizable: bool) {
+        debug_assert!(self.pristine && self.as_created(), "a pristine VMO that changed");
+        self.koid = koid;
+        self.size = size;
+        self.content_size = content_size;
+        self.resizable = resizable;
+    }
+
+    /// The fields [`Vmo::renew`] resets and [`Vmo::renew_pristine`] leaves as they are
+    /// hold what `create` gives them (and the VMO is keepable).
+    fn as_created(&self) -> bool {
+        !self.cow_clone
+            && self.cache_policy == cache_policy::CACHED
+            && self.name == [0; prop::NAME_LEN]
+            && self.parent_koid == 0
+            && self.user_signals == 0
+            && self.refs == 1
+            && !self.zero_page_shown
+            && self.keepable()
+    }
+
     /// True when dropping the VMO would free nothing: its page list and its slice list
     /// are its only fields that can own heap memory ([`PageList::owns_no_heap`]).
     #[inline]
@@ -705,7 +740,8 @@ impl VmoStore {
 
     /// `zx_vmo_create` through a parked VMO `parked` (see [`VmoStore::parkable`]): the
     /// errors of [`VmoStore::create`] in its order before anything changes, then the
-    /// VMO renewed in place as `create` renews a kept one, under a new id (the slot's
+    /// VMO renewed in place (only what two lives of a pristine VMO differ in:
+    /// [`Vmo::renew_pristine`]), under a new id (the slot's
     /// generation moves on, as if the VMO had been destroyed and its slot reused, so an
     /// id of its last life names nothing).
     ///
@@ -718,7 +754,7 @@ impl VmoStore {
         let index = parked.index();
         match self.slots.get_mut(index) {
             Some(Slot { generation, vmo: Some(vmo) }) if *generation == parked.generation() => {
-                vmo.renew(koid, rounded, size, resizable);
+                vmo.renew_pristine(koid, rounded, size, resizable);
                 *generation = generation.wrapping_add(1) & GENERATION_MASK;
                 Ok(VmoId::new(index as u32, *generation))
             }

@@ -25,6 +25,7 @@ use crate::arch::aarch64::exception::TrapFrame;
 use crate::arch::aarch64::percpu::Running;
 use crate::error::{ZxError, ZxResult, status_word};
 use crate::syscall::{Syscall, decode};
+use crate::vm::vmo::VmoId;
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
@@ -191,8 +192,8 @@ fn dispatch(call: Syscall) -> u64 {
         ObjectWaitOne { handle, signals, deadline, observed } => wait::wait_one(c, handle, signals, deadline, observed),
         ObjectWaitMany { items, count, deadline } => wait::wait_many(&c, items, count, deadline),
         VmoCreate { size, options, out } => vmo::create(&c, size, options, out),
-        VmoRead { handle, buf, offset, len } => vmo::read_write(&c, handle, buf, offset, len, false),
-        VmoWrite { handle, buf, offset, len } => vmo::read_write(&c, handle, buf, offset, len, true),
+        VmoRead { handle, buf, offset, len } => vmo::read_write::<false>(&c, handle, buf, offset, len),
+        VmoWrite { handle, buf, offset, len } => vmo::read_write::<true>(&c, handle, buf, offset, len),
         VmoGetSize { handle, out } => vmo::get_size(&c, handle, out),
         VmoSetSize { handle, size } => vmo::set_size(&c, handle, size),
         VmoOpRange { handle, op, offset, size, buf, buf_size } => {
@@ -293,14 +294,15 @@ fn give(c: &Caller, object: Arc<dyn KernelObject>, rights: u32, out: u64) -> ZxR
 /// [`give`] for a VMO's new object: the handle is tagged with the VMO's id (see
 /// [`Process::with_vmo_handle`](crate::kernel::task::Process::with_vmo_handle)).
 fn give_vmo(c: &Caller, object: Arc<VmoObject>, rights: u32, out: u64) -> ZxResult {
-    give_vmo_inline(c, object, rights, out)
+    let vmo = object.id();
+    give_vmo_handle_inline(c, KHandle::new(object), vmo, rights, out)
 }
 
-/// [`give_vmo`], inlined into `zx_vmo_create`, whose frame is already there to take it.
+/// [`give_vmo`] of the handle `handle` already made to the object of the VMO `vmo`,
+/// inlined into `zx_vmo_create`, whose frame is already there to take it.
 #[inline(always)]
-fn give_vmo_inline(c: &Caller, object: Arc<VmoObject>, rights: u32, out: u64) -> ZxResult {
-    let tag = object.id().tag();
-    let value = c.process().add_tagged_khandle_inline(KHandle::new(object), rights, tag)?;
+fn give_vmo_handle_inline(c: &Caller, handle: KHandle, vmo: VmoId, rights: u32, out: u64) -> ZxResult {
+    let value = c.process().add_tagged_khandle_inline(handle, rights, vmo.tag())?;
     publish_handle_inline(c, value, out)
 }
 

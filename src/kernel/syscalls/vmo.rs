@@ -1,6 +1,6 @@
 //! The zx_vmo_* syscalls.
 
-use super::{Caller, give_vmo, give_vmo_inline, lookup_resource, lookup_vmo, user};
+use super::{Caller, give_vmo, give_vmo_handle_inline, lookup_resource, lookup_vmo, user};
 use crate::abi::{PAGE_SIZE, ZX_HANDLE_INVALID, cache_policy, child, rights};
 use crate::arch::aarch64::{mmu, user_copy};
 use crate::error::{ZxError, ZxResult};
@@ -22,14 +22,17 @@ pub fn create(c: &Caller, size: u64, options: u32, out: u64) -> ZxResult {
     crate::vm::vmo::round_size(size)?;
     super::ensure_heap_headroom()?;
     let koid = new_koid();
-    let object = with_kernel(|k| k.vmo_objects.create(&mut k.vmos, koid, size, options))?;
-    give_vmo_inline(c, object, rights::DEFAULT_VMO, out)
+    let (handle, vmo) = with_kernel(|k| k.vmo_objects.create(&mut k.vmos, koid, size, options))?;
+    give_vmo_handle_inline(c, handle, vmo, rights::DEFAULT_VMO, out)
 }
 
 /// `zx_vmo_read` / `zx_vmo_write`: handle, rights, then the VMO's checks (overflow,
 /// cache policy, range), then the copy page by page. A write commits or forks exactly
 /// the pages it touches; a read commits nothing (uncommitted pages read as zeros).
-pub fn read_write(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64, write: bool) -> ZxResult {
+/// Compiled once for each direction (`WRITE`), so that neither tests it at run time
+/// nor keeps it in a register.
+pub fn read_write<const WRITE: bool>(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64) -> ZxResult {
+    let write = WRITE;
     let need = if write { rights::WRITE } else { rights::READ };
     // Within one page (`offset % PAGE_SIZE + len` cannot overflow here): the VMO is
     // borrowed under the handle-table lock instead of counted, with the errors of

@@ -64,6 +64,7 @@ static TESTS: &[user::Test] = tests![
     vmo_create_out_pointer_in_fresh_pages,
     vmo_create_zero_children_asserted,
     vmo_objects_kept_for_reuse_start_new,
+    renewed_vmo_handles_keep_distinct_serials,
     // vmo_read / vmo_write.
     vmo_read_write_roundtrip,
     vmo_read_write_ranges,
@@ -1043,6 +1044,39 @@ fn vmo_objects_kept_for_reuse_start_new(ctx: &Ctx) -> TestResult {
     let after = check_ok(kmem_stats(ctx.root_resource), "KMEM_STATS")?;
     check_eq(after.free_bytes, before.free_bytes, "free bytes after the rounds")?;
     check_eq(after.free_heap_bytes, before.free_heap_bytes, "free heap bytes after the rounds")?;
+    Ok(())
+}
+
+/// A renewed VMO object's first handle takes its serial number from the object's koid
+/// instead of the kernel's counter, so it must still differ from every other handle's:
+/// `zx_port_cancel` and the closing of a handle end only the registrations made through
+/// that very handle, not those of a duplicate or of another renewed VMO.
+fn renewed_vmo_handles_keep_distinct_serials(_: &Ctx) -> TestResult {
+    let port = check_ok(user::ipc::port_create(), "port_create")?;
+    // Closed VMOs leave their objects for the next creates to renew.
+    for _ in 0..4 {
+        drop(new_vmo(PAGE)?);
+    }
+    let a = new_vmo(PAGE)?;
+    let b = new_vmo(PAGE)?;
+    let a_dup = dup(&a, SAME_RIGHTS)?;
+    check_ok(user::ipc::wait_async(&a, &port, 1, USER_SIGNAL_0, 0), "key 1 through a")?;
+    check_ok(user::ipc::wait_async(&a_dup, &port, 1, USER_SIGNAL_0, 0), "key 1 through a's duplicate")?;
+    check_ok(user::ipc::wait_async(&b, &port, 1, USER_SIGNAL_0, 0), "key 1 through b")?;
+    check_ok(user::ipc::wait_async(&a, &port, 3, USER_SIGNAL_0, 0), "key 3 through a")?;
+    check_ok(user::ipc::port_cancel(&port, &a, 1), "cancel key 1 through a")?;
+    check_status(user::ipc::port_cancel(&port, &a, 1), ZX_ERR_NOT_FOUND, "key 1 through a again")?;
+    // Closing a ends its key 3; the duplicate's key 1 and b's stay.
+    drop(a);
+    check_ok(object_signal(&a_dup, 0, USER_SIGNAL_0), "signal through the duplicate")?;
+    check_ok(object_signal(&b, 0, USER_SIGNAL_0), "signal b")?;
+    for what in ["the duplicate's packet", "b's packet"] {
+        let packet = check_ok(user::ipc::port_wait(&port, 0), what)?;
+        check_eq(packet.key, 1, what)?;
+    }
+    check_status(user::ipc::port_wait(&port, 0).map(|_| ()), ZX_ERR_TIMED_OUT, "no packet through a")?;
+    drop(a_dup);
+    drop(b);
     Ok(())
 }
 
