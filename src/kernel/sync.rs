@@ -170,6 +170,25 @@ pub fn checks_enabled() -> bool {
     CHECK_ORDER.load(Ordering::Relaxed)
 }
 
+/// Runs `$call` (a path to a function with a `const CHECKED: bool` parameter, then its
+/// arguments) with `CHECKED` set to whether the lock-order check is on: the flag is read
+/// once for the call instead of once per lock the call takes ([`Lock::lock_checked`]).
+///
+/// Sound because the flag is set only at boot, from the command line, before the first
+/// user thread runs (`enable_order_check`), and never cleared: a syscall sees the same
+/// value at its start as each [`Lock::lock`] inside it would.
+macro_rules! with_order_check {
+    ($($f:ident)::+ ($($arg:expr),* $(,)?)) => {
+        if $crate::kernel::sync::checks_enabled() {
+            core::hint::cold_path();
+            $($f)::+::<true>($($arg),*)
+        } else {
+            $($f)::+::<false>($($arg),*)
+        }
+    };
+}
+pub(crate) use with_order_check;
+
 /// A spinlock of a [`LockClass`].
 pub struct Lock<T> {
     class: &'static LockClass,
@@ -199,6 +218,24 @@ impl<T> Lock<T> {
     #[inline(always)]
     pub fn lock(&self) -> LockGuard<'_, T> {
         let bit = if CHECK_ORDER.load(Ordering::Relaxed) { self.check_order() } else { 0 };
+        self.acquire(bit)
+    }
+
+    /// [`Lock::lock`] for a caller that has read the order-check flag already, once for
+    /// its whole call, and passes it as the constant `CHECKED` (see
+    /// [`with_order_check`]). With `CHECKED` false the guard's rank bit is the constant
+    /// 0, so the acquisition has no flag test and the release no test of the bit: the
+    /// lock and unlock are the exclusive load and store and the release store alone.
+    #[inline(always)]
+    pub fn lock_checked<const CHECKED: bool>(&self) -> LockGuard<'_, T> {
+        let bit = if CHECKED { self.check_order() } else { 0 };
+        self.acquire(bit)
+    }
+
+    /// Takes the spinlock for a guard that clears `bit` from this CPU's held ranks on
+    /// release (0: nothing to clear).
+    #[inline(always)]
+    fn acquire(&self, bit: u64) -> LockGuard<'_, T> {
         let guard = match self.inner.try_lock() {
             Some(guard) => guard,
             None => self.spin(),

@@ -163,9 +163,10 @@ impl Port {
     /// the general path, a copy that resolves faults and [`Port::queue_user`], which
     /// reports those in order. The copy runs under the port lock, so it does not resolve
     /// a fault.
+    /// `CHECKED`: whether the lock-order check is on (`sync::Lock::lock_checked`).
     #[inline(always)]
-    pub fn queue_user_copied(&self, user: u64) -> bool {
-        let mut state = self.state.lock();
+    pub fn queue_user_copied<const CHECKED: bool>(&self, user: u64) -> bool {
+        let mut state = self.state.lock_checked::<CHECKED>();
         if state.queue.queue_user_in_place(FromUser(user)) != Ok(true) {
             return false;
         }
@@ -179,9 +180,10 @@ impl Port {
     /// (`None` when the out-pointer failed its checks). The copy runs under the port
     /// lock, so it does not resolve a fault: a packet it could not copy is taken all the
     /// same and given back (`Take::Taken`) for a copy that does.
+    /// `CHECKED` as for [`Port::queue_user_copied`].
     #[inline(always)]
-    pub fn take_copied(&self, out: Option<u64>) -> Take {
-        let mut state = self.state.lock();
+    pub fn take_copied<const CHECKED: bool>(&self, out: Option<u64>) -> Take {
+        let mut state = self.state.lock_checked::<CHECKED>();
         let copied = state.queue.take_front_if(ToUser(out));
         let taken = match copied {
             None => return Take::Empty,
