@@ -177,17 +177,28 @@ pub fn checks_enabled() -> bool {
 /// Sound because the flag is set only at boot, from the command line, before the first
 /// user thread runs (`enable_order_check`), and never cleared: a syscall sees the same
 /// value at its start as each [`Lock::lock`] inside it would.
+///
+/// The checked copy runs out of line ([`out_of_line`]), so that the registers it needs
+/// (the call's arguments kept across `check_order`) do not enlarge the frame of the
+/// unchecked copy, the one a kernel without `lockcheck` runs.
 macro_rules! with_order_check {
     ($($f:ident)::+ ($($arg:expr),* $(,)?)) => {
         if $crate::kernel::sync::checks_enabled() {
-            core::hint::cold_path();
-            $($f)::+::<true>($($arg),*)
+            $crate::kernel::sync::out_of_line(move || $($f)::+::<true>($($arg),*))
         } else {
             $($f)::+::<false>($($arg),*)
         }
     };
 }
 pub(crate) use with_order_check;
+
+/// Runs `f`, never inlined into the caller: for a rare path whose registers should not
+/// weigh on the caller's common one ([`with_order_check`]).
+#[cold]
+#[inline(never)]
+pub fn out_of_line<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
 
 /// A spinlock of a [`LockClass`].
 pub struct Lock<T> {
