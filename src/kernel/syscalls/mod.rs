@@ -125,6 +125,16 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The thread making the call, read again from this CPU's data: for a call's slow
+    /// path that did not keep the caller its entry read (see `dispatch`), so that the
+    /// common path keeps no register for it. The same thread as long as the call has not
+    /// blocked (only a block switches threads); BAD_STATE without one, which a call from
+    /// EL0 always has.
+    #[inline(always)]
+    pub fn current() -> ZxResult<Caller> {
+        cpu::current_running().map(|thread| Caller { thread }).ok_or(ZxError::BadState)
+    }
+
     /// The calling thread's process.
     #[inline(always)]
     pub fn process(&self) -> &Arc<Process> {
