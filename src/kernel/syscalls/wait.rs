@@ -166,8 +166,10 @@ fn wait_single(
 
 /// `zx_object_wait_one`: BAD_HANDLE, WAIT, waitable; then waits. `observed` gets the
 /// union of the signals seen (plus HANDLE_CLOSED when cancelled). The satisfied case is
-/// inlined into the syscall's entry; a wait that blocks goes on in [`wait_one_general`].
-/// `CHECKED`: whether the lock-order check is on (`sync::with_order_check`).
+/// inlined into the syscall's entry; a wait that blocks goes on in [`block_one`]. The
+/// caller comes by value (its thread is one pointer), so only a wait that blocks stores
+/// it to the stack, for `block_one`'s reference to it. `CHECKED`: whether the
+/// lock-order check is on (`sync::with_order_check`).
 #[inline(always)]
 pub fn wait_one<const CHECKED: bool>(c: Caller, handle: u32, signals: u32, deadline: i64, observed: u64) -> ZxResult {
     // Fast path: already satisfied. The slow path would register an observer that is
@@ -175,63 +177,32 @@ pub fn wait_one<const CHECKED: bool>(c: Caller, handle: u32, signals: u32, deadl
     // would report those same signals; so report them without an observer, a wait node
     // or any allocation. (Signals kept outside the base, a VMO's, are read the same way.)
     // The checks and the look at the signals borrow the object under the handle-table
-    // lock; a wait that must block starts over in `wait_one_general`, which takes a
-    // counted reference, so that this path keeps neither the object nor the caller.
+    // lock; only a wait that must block takes a counted reference.
     let handles = c.process().lookup_checked::<CHECKED>();
-    let (object, have, _) = handles.get(handle)?;
-    let now = signals_for_wait(object, have)?;
-    drop(handles);
-    if now & signals == 0 {
-        return wait_one_general(handle, signals, deadline, observed);
-    }
-    report_observed(observed, now)
-}
-
-/// `zx_object_wait_one`'s checks after the lookup, in order (WAIT, then waitable), and
-/// the object's signals now. The waitable check and the signals are one virtual call;
-/// a refusal is laid out of the straight path.
-#[inline(always)]
-fn signals_for_wait(object: &Arc<dyn KernelObject>, have: u32) -> ZxResult<u32> {
+    let (object, have, serial) = handles.get(handle)?;
     check_rights(have, rights::WAIT)?;
-    match object.wait_signals() {
-        Ok(now) => Ok(now),
+    // The waitable check and the signals, in one virtual call (a refusal laid out of
+    // the straight path).
+    let now = match object.wait_signals() {
+        Ok(now) => now,
         Err(e) => {
             core::hint::cold_path();
-            Err(e)
+            return Err(e);
         }
+    };
+    if now & signals == 0 {
+        let object = object.clone();
+        drop(handles);
+        return block_one(&c, object, serial, signals, deadline, observed);
     }
-}
-
-/// Stores the signals a satisfied `zx_object_wait_one` saw at `observed` (when not 0).
-#[inline(always)]
-fn report_observed(observed: u64, now: u32) -> ZxResult {
+    drop(handles);
     if observed != 0 {
         user::put(observed, &now.to_le_bytes())?;
     }
     Ok(())
 }
 
-/// [`wait_one`] when the signals did not match: the whole call again, with a counted
-/// reference to the object, and the wait if they still do not match.
-///
-/// The handle is looked up again, with the same checks in the same order, and the
-/// caller read again (`Caller::current`). Sound because the look that found the
-/// signals unmatched changed nothing: the call takes effect from this lookup on, as if
-/// it had started here. A handle closed in between gives BAD_HANDLE, as a close just
-/// before the call would; signals that arrived in between satisfy the wait here.
-#[inline(never)]
-fn wait_one_general(handle: u32, signals: u32, deadline: i64, observed: u64) -> ZxResult {
-    let c = Caller::current()?;
-    let (object, have, serial) = c.process().get_handle(handle)?;
-    let now = signals_for_wait(&object, have)?;
-    if now & signals != 0 {
-        drop(object);
-        return report_observed(observed, now);
-    }
-    block_one(&c, object, serial, signals, deadline, observed)
-}
-
-/// The rest of [`wait_one_general`] when the signals do not match: waits on `object`,
+/// The rest of [`wait_one`] when the signals do not match yet: waits on `object`,
 /// looked up through the handle with serial `serial`.
 #[inline(never)]
 fn block_one(
