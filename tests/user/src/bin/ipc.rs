@@ -499,13 +499,14 @@ fn port_and_wait_copies_through_faults_and_bad_pointers(ctx: &Ctx) -> TestResult
     Ok(())
 }
 
-/// A `zx_object_wait_one` that finds its signals unmatched and a `zx_port_wait` that
-/// finds its port empty start over in the kernel (the handle looked up again, now for a
-/// counted reference, before the blocking wait). Raced with a close of the handle by
-/// another thread at varying moments, each ends as a close before, during or after the
-/// call allows: BAD_HANDLE (closed before a lookup), CANCELED with HANDLE_CLOSED
-/// observed (a wait_one whose handle was closed while it waited), TIMED_OUT (closed
-/// after, or a port_wait, which a close does not end).
+/// A `zx_port_wait` that finds its port empty starts over in the kernel (the handle
+/// looked up again, now for a counted reference, before the blocking wait), and a
+/// `zx_object_wait_one` whose signals do not match leaves its borrowed fast path for a
+/// counted one. Raced with a close of the handle by another thread at varying moments,
+/// each ends as a close before, during or after the call allows: BAD_HANDLE (closed
+/// before a lookup), CANCELED with HANDLE_CLOSED observed (a wait_one whose handle was
+/// closed while it waited), TIMED_OUT (closed after, or a port_wait, which a close does
+/// not end).
 fn waits_that_start_over_race_a_handle_close(ctx: &Ctx) -> TestResult {
     const BAD_HANDLE: i32 = zx::ZX_ERR_BAD_HANDLE;
     let event = event_create()?;
