@@ -128,8 +128,8 @@ impl Caller {
     /// The thread making the call, read again from this CPU's data: for a call's slow
     /// path that did not keep the caller its entry read (see `dispatch`), so that the
     /// common path keeps no register for it. The same thread as long as the call has not
-    /// blocked (only a block switches threads); BAD_STATE without one, which a call from
-    /// EL0 always has.
+    /// blocked (only a block switches threads). BAD_STATE when this CPU runs no thread,
+    /// which never happens in a call from EL0.
     #[inline(always)]
     pub fn current() -> ZxResult<Caller> {
         cpu::current_running().map(|thread| Caller { thread }).ok_or(ZxError::BadState)
