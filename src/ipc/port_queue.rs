@@ -127,6 +127,18 @@ impl<T: Clone> Fifo<T> {
         self.slots.get_mut(at)
     }
 
+    /// [`Fifo::push_slot`] for a caller that has just made room ([`Fifo::try_reserve`],
+    /// or found the capacity above the length): no test for a full ring. Were it full
+    /// after all, the slot given would be the oldest value's (overwritten, a lost
+    /// packet, never memory misuse); `debug_assert` catches that in the host tests.
+    #[inline(always)]
+    fn push_reserved_slot(&mut self) -> Option<&mut T> {
+        debug_assert!(self.len < self.slots.len(), "a push into a full ring");
+        let at = self.at(self.len);
+        self.len += 1;
+        self.slots.get_mut(at)
+    }
+
     /// Takes the last value back out (the one [`Fifo::push_slot`] just queued).
     #[inline(always)]
     fn unpush(&mut self) {
@@ -246,7 +258,8 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     /// NO_MEMORY when the FIFO cannot grow, BAD_STATE once closed.
     pub fn queue_user(&mut self, packet: P) -> ZxResult {
         self.admit_user()?;
-        if let Some(slot) = self.packets.push_slot() {
+        // Room was made by `admit_user`, as in `queue_user_in_place`.
+        if let Some(slot) = self.packets.push_reserved_slot() {
             *slot = (None, packet);
             self.user += 1;
         }
@@ -273,7 +286,9 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     #[inline(always)]
     pub fn queue_user_in_place(&mut self, fill: impl Fill<P>) -> ZxResult<bool> {
         self.admit_user()?;
-        let Some(slot) = self.packets.push_slot() else { return Ok(false) };
+        // `admit_user` made room for this packet beyond those queued and those the
+        // registrations hold, so the ring is not full.
+        let Some(slot) = self.packets.push_reserved_slot() else { return Ok(false) };
         slot.0 = None;
         if !fill.fill(&mut slot.1) {
             self.packets.unpush();

@@ -170,6 +170,36 @@ pub fn checks_enabled() -> bool {
     CHECK_ORDER.load(Ordering::Relaxed)
 }
 
+/// Runs `$call` (a path to a function with a `const CHECKED: bool` parameter, then its
+/// arguments) with `CHECKED` set to whether the lock-order check is on: the flag is read
+/// once for the call instead of once per lock the call takes ([`Lock::lock_checked`]).
+///
+/// Sound because the flag is set only at boot, from the command line, before the first
+/// user thread runs (`enable_order_check`), and never cleared: a syscall sees the same
+/// value at its start as each [`Lock::lock`] inside it would.
+///
+/// The checked copy runs out of line ([`out_of_line`]), so that the registers it needs
+/// (the call's arguments kept across `check_order`) do not enlarge the frame of the
+/// unchecked copy, the one a kernel without `lockcheck` runs.
+macro_rules! with_order_check {
+    ($($f:ident)::+ ($($arg:expr),* $(,)?)) => {
+        if $crate::kernel::sync::checks_enabled() {
+            $crate::kernel::sync::out_of_line(move || $($f)::+::<true>($($arg),*))
+        } else {
+            $($f)::+::<false>($($arg),*)
+        }
+    };
+}
+pub(crate) use with_order_check;
+
+/// Runs `f`, never inlined into the caller: for a rare path whose registers should not
+/// weigh on the caller's common one ([`with_order_check`]).
+#[cold]
+#[inline(never)]
+pub fn out_of_line<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
 /// A spinlock of a [`LockClass`].
 pub struct Lock<T> {
     class: &'static LockClass,
@@ -199,6 +229,24 @@ impl<T> Lock<T> {
     #[inline(always)]
     pub fn lock(&self) -> LockGuard<'_, T> {
         let bit = if CHECK_ORDER.load(Ordering::Relaxed) { self.check_order() } else { 0 };
+        self.acquire(bit)
+    }
+
+    /// [`Lock::lock`] for a caller that has read the order-check flag already, once for
+    /// its whole call, and passes it as the constant `CHECKED` (see
+    /// [`with_order_check`]). With `CHECKED` false the guard's rank bit is the constant
+    /// 0, so the acquisition has no flag test and the release no test of the bit: the
+    /// lock and unlock are the exclusive load and store and the release store alone.
+    #[inline(always)]
+    pub fn lock_checked<const CHECKED: bool>(&self) -> LockGuard<'_, T> {
+        let bit = if CHECKED { self.check_order() } else { 0 };
+        self.acquire(bit)
+    }
+
+    /// Takes the spinlock for a guard that clears `bit` from this CPU's held ranks on
+    /// release (0: nothing to clear).
+    #[inline(always)]
+    fn acquire(&self, bit: u64) -> LockGuard<'_, T> {
         let guard = match self.inner.try_lock() {
             Some(guard) => guard,
             None => self.spin(),

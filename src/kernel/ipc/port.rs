@@ -21,6 +21,7 @@ use crate::error::{ZxError, ZxResult};
 use crate::ipc::port_queue::{Fill, Offer, PortQueue};
 use crate::kernel::object::{KernelObject, ObjectBase, Observer};
 use crate::kernel::sched::{self, WaitNode, WakeReason};
+use crate::kernel::sync::LockGuard;
 use crate::kernel::task::Thread;
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
@@ -163,9 +164,10 @@ impl Port {
     /// the general path, a copy that resolves faults and [`Port::queue_user`], which
     /// reports those in order. The copy runs under the port lock, so it does not resolve
     /// a fault.
+    /// `CHECKED`: whether the lock-order check is on (`sync::Lock::lock_checked`).
     #[inline(always)]
-    pub fn queue_user_copied(&self, user: u64) -> bool {
-        let mut state = self.state.lock();
+    pub fn queue_user_copied<const CHECKED: bool>(&self, user: u64) -> bool {
+        let mut state = self.state.lock_checked::<CHECKED>();
         if state.queue.queue_user_in_place(FromUser(user)) != Ok(true) {
             return false;
         }
@@ -179,21 +181,43 @@ impl Port {
     /// (`None` when the out-pointer failed its checks). The copy runs under the port
     /// lock, so it does not resolve a fault: a packet it could not copy is taken all the
     /// same and given back (`Take::Taken`) for a copy that does.
+    /// `CHECKED` as for [`Port::queue_user_copied`].
     #[inline(always)]
-    pub fn take_copied(&self, out: Option<u64>) -> Take {
-        let mut state = self.state.lock();
-        let copied = state.queue.take_front_if(ToUser(out));
-        let taken = match copied {
-            None => return Take::Empty,
-            Some(true) => Take::Copied,
-            Some(false) => state.queue.pop().map_or(Take::Empty, Take::Taken),
-        };
-        super::account(-(PACKET_SIZE as i64));
-        // Another waiter may now find the next packet.
-        if !state.queue.is_empty() {
-            Self::wake_one(&mut state);
+    pub fn take_copied<const CHECKED: bool>(&self, out: Option<u64>) -> Take {
+        let mut state = self.state.lock_checked::<CHECKED>();
+        match state.queue.take_front_if(ToUser(out)) {
+            None => Take::Empty,
+            Some(true) => {
+                Self::after_take(&mut state);
+                Take::Copied
+            }
+            Some(false) => Self::take_uncopied(state),
         }
-        taken
+    }
+
+    /// [`Port::take_copied`] when the copy failed: the oldest packet taken and given
+    /// back. Out of line (with the lock guard moved in, released here), so that the
+    /// common path keeps no registers for the packet.
+    #[cold]
+    #[inline(never)]
+    fn take_uncopied(mut state: LockGuard<'_, PortState>) -> Take {
+        match state.queue.pop() {
+            Some(packet) => {
+                Self::after_take(&mut state);
+                Take::Taken(packet)
+            }
+            None => Take::Empty,
+        }
+    }
+
+    /// The bookkeeping after a packet was taken, under the port lock: its bytes leave
+    /// the IPC accounting, and another waiter may now find the next packet.
+    #[inline(always)]
+    fn after_take(state: &mut PortState) {
+        super::account(-(PACKET_SIZE as i64));
+        if !state.queue.is_empty() {
+            Self::wake_one(state);
+        }
     }
 
     /// `zx_port_wait`: the oldest packet, waiting for one until `deadline`.
@@ -203,11 +227,7 @@ impl Port {
             let node = {
                 let mut state = self.state.lock();
                 if let Some(packet) = state.queue.pop() {
-                    super::account(-(PACKET_SIZE as i64));
-                    // Another waiter may now find the next packet.
-                    if !state.queue.is_empty() {
-                        Self::wake_one(&mut state);
-                    }
+                    Self::after_take(&mut state);
                     return Ok(packet);
                 }
                 state.waiters.try_reserve(1).map_err(|_| ZxError::NoMemory)?;

@@ -570,12 +570,13 @@ pub fn port_create(c: &Caller, options: u32, out: u64) -> ZxResult {
 
 /// `zx_port_queue`: WRITE, then the packet is copied (a fault is INVALID_ARGS), then
 /// the port may refuse it (BAD_STATE, SHOULD_WAIT, NO_MEMORY). Inlined into its entry.
+/// `CHECKED`: whether the lock-order check is on (`sync::with_order_check`).
 #[inline(always)]
-pub fn port_queue(c: &Caller, port: u32, packet: u64) -> ZxResult {
+pub fn port_queue<const CHECKED: bool>(c: &Caller, port: u32, packet: u64) -> ZxResult {
     // On the port borrowed under the handle-table lock (no reference count): the copy's
     // fault needs only the VM lock and queueing takes the port and scheduler locks, all
     // ranked above the table's.
-    let handles = c.process().lookup();
+    let handles = c.process().lookup_checked::<CHECKED>();
     let (object, have, _) = handles.get(port)?;
     let port = object.as_port().ok_or(ZxError::WrongType)?;
     check_rights(have, rights::WRITE)?;
@@ -587,7 +588,7 @@ pub fn port_queue(c: &Caller, port: u32, packet: u64) -> ZxResult {
     // general path below, which reports errors in the order above.
     if user_ptr::check_range(packet, PACKET_SIZE as u64, false).is_ok()
         && crate::arch::aarch64::heap::has_headroom()
-        && port.queue_user_copied(packet)
+        && port.queue_user_copied::<CHECKED>(packet)
     {
         return Ok(());
     }
@@ -604,27 +605,25 @@ fn queue_after_copy(port: &Port, packet: u64) -> ZxResult {
 }
 
 /// `zx_port_wait`: READ, then the oldest packet (a faulting out-pointer loses it).
-/// Inlined into its entry.
+/// Inlined into its entry. `CHECKED` as for [`port_queue`].
 #[inline(always)]
-pub fn port_wait(c: &Caller, port: u32, deadline: i64, packet: u64) -> ZxResult {
+pub fn port_wait<const CHECKED: bool>(c: &Caller, handle: u32, deadline: i64, packet: u64) -> ZxResult {
     // Fast path: a packet is queued. It is copied out of its FIFO slot straight to the
     // user and taken, on the port borrowed under the handle-table lock; the copy runs
     // under the port lock, as in `port_queue`, without resolving a fault. A packet that
     // could not be copied so is taken all the same and copied out again with faults
-    // resolved (a bad out-pointer loses it, as before). Only a wait that must block
-    // takes a counted reference to the port, and its own packet is taken then.
-    let handles = c.process().lookup();
-    let (object, have, _) = handles.get(port)?;
+    // resolved (a bad out-pointer loses it, as before).
+    let handles = c.process().lookup_checked::<CHECKED>();
+    let (object, have, _) = handles.get(handle)?;
     let port = object.as_port().ok_or(ZxError::WrongType)?;
     check_rights(have, rights::READ)?;
     let out = user_ptr::check_out(packet, PACKET_SIZE as u64).ok().map(|()| packet);
-    match port.take_copied(out) {
+    match port.take_copied::<CHECKED>(out) {
         Take::Copied => Ok(()),
         Take::Taken(bytes) => put_packet(packet, &bytes),
         Take::Empty => {
-            let port = crate::kernel::object::downcast::<Port>(object)?;
             drop(handles);
-            wait_for_packet(c, port, deadline, packet)
+            wait_for_packet(handle, deadline, packet)
         }
     }
 }
@@ -636,8 +635,19 @@ fn put_packet(out: u64, bytes: &Packet) -> ZxResult {
 }
 
 /// [`port_wait`] when nothing was queued: waits for a packet, then copies it out.
+///
+/// The handle is looked up again, now for a counted reference to the port, with the
+/// same checks in the same order (BAD_HANDLE, WRONG_TYPE, ACCESS_DENIED), and the caller
+/// read again: so that `port_wait`'s common path keeps neither the object nor the caller
+/// in registers for this one. Sound because the look that found the port empty changed
+/// nothing (no packet taken, nothing copied): the call takes effect from this lookup on,
+/// as if it had started here; a handle closed in between gives BAD_HANDLE, as a close
+/// just before the call would, and `Port::wait` looks at the queue again, under the port
+/// lock, before it blocks.
 #[inline(never)]
-fn wait_for_packet(c: &Caller, port: Arc<Port>, deadline: i64, packet: u64) -> ZxResult {
+fn wait_for_packet(handle: u32, deadline: i64, packet: u64) -> ZxResult {
+    let c = Caller::current()?;
+    let port = c.process().get_object_with_rights::<Port>(handle, rights::READ)?;
     let bytes = port.wait(&c.thread, deadline)?;
     drop(port);
     user::put(packet, &bytes.0)

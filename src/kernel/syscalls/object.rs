@@ -316,14 +316,15 @@ pub fn set_property(c: &Caller, handle: u32, property: u32, value: u64, size: u6
 
 /// `zx_object_signal` / `zx_object_signal_peer`: SIGNAL (SIGNAL_PEER) right, then only
 /// user signals (and the object's own settable ones) may change. Inlined into the two
-/// entries, where `peer` is a constant.
+/// entries, where `peer` is a constant. `CHECKED`: whether the lock-order check is on
+/// (`sync::with_order_check`).
 #[inline(always)]
-pub fn signal(c: &Caller, handle: u32, clear_mask: u32, set_mask: u32, peer: bool) -> ZxResult {
+pub fn signal<const CHECKED: bool>(c: &Caller, handle: u32, clear_mask: u32, set_mask: u32, peer: bool) -> ZxResult {
     // The checks and, without `peer`, the update run on the object borrowed under the
     // handle-table lock (no reference count): the update takes only higher-ranked locks
     // (signals, then port and scheduler through observers, VM for a VMO), and whatever
     // it drops (finished observers) it drops under the signal lock already.
-    let handles = c.process().lookup();
+    let handles = c.process().lookup_checked::<CHECKED>();
     let (object, have, _) = handles.get(handle)?;
     check_rights(have, if peer { rights::SIGNAL_PEER } else { rights::SIGNAL })?;
     if !peer {

@@ -168,16 +168,17 @@ fn wait_single(
 /// union of the signals seen (plus HANDLE_CLOSED when cancelled). The satisfied case is
 /// inlined into the syscall's entry; a wait that blocks goes on in [`block_one`]. The
 /// caller comes by value (its thread is one pointer), so only a wait that blocks stores
-/// it to the stack, for `block_one`'s reference to it.
+/// it to the stack, for `block_one`'s reference to it. `CHECKED`: whether the
+/// lock-order check is on (`sync::with_order_check`).
 #[inline(always)]
-pub fn wait_one(c: Caller, handle: u32, signals: u32, deadline: i64, observed: u64) -> ZxResult {
+pub fn wait_one<const CHECKED: bool>(c: Caller, handle: u32, signals: u32, deadline: i64, observed: u64) -> ZxResult {
     // Fast path: already satisfied. The slow path would register an observer that is
     // told the current signals at once, is satisfied by them and is removed again, and
     // would report those same signals; so report them without an observer, a wait node
     // or any allocation. (Signals kept outside the base, a VMO's, are read the same way.)
     // The checks and the look at the signals borrow the object under the handle-table
     // lock; only a wait that must block takes a counted reference.
-    let handles = c.process().lookup();
+    let handles = c.process().lookup_checked::<CHECKED>();
     let (object, have, serial) = handles.get(handle)?;
     check_rights(have, rights::WAIT)?;
     // The waitable check and the signals, in one virtual call (a refusal laid out of

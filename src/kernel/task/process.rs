@@ -182,6 +182,13 @@ impl Process {
         HandleLookup { table: self.handles.lock() }
     }
 
+    /// [`Process::lookup`] with the lock-order check decided for the whole call
+    /// ([`Lock::lock_checked`](crate::kernel::sync::Lock::lock_checked)).
+    #[inline(always)]
+    pub fn lookup_checked<const CHECKED: bool>(&self) -> HandleLookup<'_> {
+        HandleLookup { table: self.handles.lock_checked::<CHECKED>() }
+    }
+
     /// Runs `f` on the object, rights and serial behind `handle` under a
     /// [`Process::lookup`] (BAD_HANDLE when it names none), with the same rules for `f`.
     #[inline(always)]

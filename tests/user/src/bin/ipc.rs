@@ -34,6 +34,7 @@ static TESTS: &[user::Test] = tests![
     port_cancel_and_handle_close_remove_registrations,
     port_and_wait_copies_through_faults_and_bad_pointers,
     port_queue_reads_a_packet_from_an_execute_only_page,
+    waits_that_start_over_race_a_handle_close,
     channel_copies_through_faults_and_bad_pointers,
     timers_fire_at_or_after_their_deadlines_under_load,
     wait_many_is_canceled_when_a_handle_is_closed,
@@ -496,6 +497,54 @@ fn port_and_wait_copies_through_faults_and_bad_pointers(ctx: &Ctx) -> TestResult
         check_eq(raw_wait_one(&event, SIGNALED, bad), INVALID_ARGS, what)?;
     }
     Ok(())
+}
+
+/// A `zx_port_wait` that finds its port empty starts over in the kernel (the handle
+/// looked up again, now for a counted reference, before the blocking wait), and a
+/// `zx_object_wait_one` whose signals do not match leaves its borrowed fast path for a
+/// counted one. Raced with a close of the handle by another thread at varying moments,
+/// each ends as a close before, during or after the call allows: BAD_HANDLE (closed
+/// before a lookup), CANCELED with HANDLE_CLOSED observed (a wait_one whose handle was
+/// closed while it waited), TIMED_OUT (closed after, or a port_wait, which a close does
+/// not end).
+fn waits_that_start_over_race_a_handle_close(ctx: &Ctx) -> TestResult {
+    const BAD_HANDLE: i32 = zx::ZX_ERR_BAD_HANDLE;
+    let event = event_create()?;
+    let port = port_create()?;
+    for round in 0..64 * rounds(ctx) {
+        let waited = zx::handle_duplicate(&event, zx::rights::SAME_RIGHTS)?.into_raw();
+        let ported = zx::handle_duplicate(&port, zx::rights::SAME_RIGHTS)?.into_raw();
+        let spins = (round % 16) * 200;
+        let closer = || {
+            for _ in 0..spins {
+                core::hint::spin_loop();
+            }
+            let _ = zx::handle_close(waited);
+            let _ = zx::handle_close(ported);
+        };
+        let t = Thread::spawn(ctx, &closer)?;
+        let mut observed = 0u32;
+        let args = [waited as u64, SIGNALED as u64, deadline_after(2 * MSEC) as u64, addr_of(&raw mut observed)];
+        // SAFETY: `observed` is ours; the kernel writes its 4 bytes.
+        let waited_status = unsafe { user::sys::call_status(zx::nr::OBJECT_WAIT_ONE, &args) };
+        let mut packet = Packet::default();
+        let args = [ported as u64, deadline_after(2 * MSEC) as u64, addr_of(&raw mut packet)];
+        // SAFETY: `packet` is ours; the kernel writes its 48 bytes.
+        let ported_status = unsafe { user::sys::call_status(zx::nr::PORT_WAIT, &args) };
+        check_ok(t.join(TIMEOUT), "join the closer")?;
+        match waited_status {
+            BAD_HANDLE | ZX_ERR_TIMED_OUT => {}
+            ZX_ERR_CANCELED => check(observed & SIGNAL_HANDLE_CLOSED != 0, "HANDLE_CLOSED observed")?,
+            other => fail!("wait_one raced with a close: status {other}"),
+        }
+        check(matches!(ported_status, BAD_HANDLE | ZX_ERR_TIMED_OUT), "port_wait raced with a close")?;
+        check_eq(raw_wait_one(waited, SIGNALED, 0), BAD_HANDLE, "the closed event handle")?;
+        check_eq(raw_port_wait(ported, addr_of(&raw mut packet)), BAD_HANDLE, "the closed port handle")?;
+    }
+    // The objects themselves were never closed: their own handles still work.
+    check_ok(zx::object_signal(&event, 0, SIGNALED), "signal")?;
+    check_eq(raw_wait_one(&event, SIGNALED, 0), ZX_OK, "the event")?;
+    check_status(port_wait(&port, 0), ZX_ERR_TIMED_OUT, "the port, empty")
 }
 
 /// The kernel's first attempt at a port packet, an out-pointer store or a futex load is
