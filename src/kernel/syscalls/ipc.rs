@@ -375,6 +375,9 @@ pub fn channel_read(
     let copy = ToUser { bytes, actual_bytes, actual_handles };
     let copied = channel.read_copied(num_bytes, copy);
     if let Copied::Done = copied {
+        // `Done` holds nothing: forgotten, since its drop would be an out-of-line call
+        // (the type's drop glue, for the message `Failed` holds).
+        core::mem::forget(copied);
         return Ok(());
     }
     let args = ReadArgs { num_bytes, num_handles, options, bytes, handles, actual_bytes, actual_handles };
