@@ -324,18 +324,10 @@ impl Channel {
         let txid = txid_of(&msg.bytes);
         let was_empty = match peer.queue.deliver(msg, txid)? {
             Delivery::Queued { was_empty } => was_empty,
-            Delivery::Reply(waiter, msg) => {
-                *waiter.reply.lock() = Some(msg);
-                if waiter.node.wake(WakeReason::Satisfied) {
-                    return Ok(());
-                }
-                // The call ended (deadline, kill) before its reply: an ordinary message.
-                let late = waiter.reply.lock().take();
-                match late {
-                    Some(msg) => peer.queue.requeue(msg)?,
-                    None => return Ok(()),
-                }
-            }
+            Delivery::Reply(waiter, msg) => match Self::hand_reply(&mut peer.queue, &waiter, msg)? {
+                Some(was_empty) => was_empty,
+                None => return Ok(()),
+            },
         };
         // The peer is open, so the pair holds it: signalled through that reference,
         // borrowed under the pair lock (no count taken or dropped).
@@ -343,6 +335,29 @@ impl Channel {
             object.base.update_signals(0, signal::CHANNEL_READABLE);
         }
         Ok(())
+    }
+
+    /// The part of [`Channel::deliver`] for the reply of a pending `zx_channel_call`:
+    /// handed to `waiter` (`None`), or queued in `queue` as an ordinary message when the
+    /// call ended before it (`Some(was_empty)`). Out of line and cold, so that the
+    /// delivery of an ordinary message carries none of it.
+    #[cold]
+    #[inline(never)]
+    fn hand_reply(
+        queue: &mut EndQueue<Message, Arc<CallWaiter>>,
+        waiter: &CallWaiter,
+        msg: Message,
+    ) -> Result<Option<bool>, (ZxError, Message)> {
+        *waiter.reply.lock() = Some(msg);
+        if waiter.node.wake(WakeReason::Satisfied) {
+            return Ok(None);
+        }
+        // The call ended (deadline, kill) before its reply: an ordinary message.
+        let late = waiter.reply.lock().take();
+        match late {
+            Some(msg) => queue.requeue(msg).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// `zx_channel_write` after its checks: the message goes to the peer. A refused
