@@ -669,7 +669,22 @@ enum Outcome<'a> {
 }
 
 /// Gives up this CPU. Returns (for Yield and Block) when the thread runs again.
+#[inline(never)]
 fn reschedule(outcome: Outcome) {
+    switch_away(outcome);
+}
+
+/// [`reschedule`] for a thread that blocks in the wait `node` until `deadline`: the
+/// same code, compiled for that outcome alone (a block is the switch of every blocking
+/// wait), so that the outcome is no value in memory tested three times.
+#[inline(never)]
+fn reschedule_blocked(node: WaitRef, deadline: i64) {
+    switch_away(Outcome::Block(node, deadline));
+}
+
+/// The body of [`reschedule`] and [`reschedule_blocked`].
+#[inline(always)]
+fn switch_away(outcome: Outcome) {
     let cpu = cpu_index();
     let local = cpu::this();
     let now = timer::ticks();
@@ -873,7 +888,7 @@ pub fn block(node: WaitRef, state: u32, deadline: i64) -> WakeReason {
         node.wake(WakeReason::TimedOut);
     }
     thread.set_blocked_state(state);
-    reschedule(Outcome::Block(node, deadline));
+    reschedule_blocked(node, deadline);
     thread.set_blocked_state(0);
     let reason = node.reason().unwrap_or(WakeReason::Satisfied);
     if reason == WakeReason::Killed || thread.kill_pending() {
