@@ -650,10 +650,18 @@ fn steal_victim(s: &Sched, cpu: usize) -> Option<usize> {
 
 /// The next thread for CPU `cpu`: its own queue first, else, as an idle CPU, the
 /// longest-waiting thread of the CPU the policy (`sched::run_queue::steal_from`) names.
+#[inline(always)]
 fn pick(s: &mut Sched, cpu: usize) -> Option<Arc<Thread>> {
     if let Some(t) = s.cpus[cpu].ready.pop_front() {
         return Some(t);
     }
+    steal(s, cpu)
+}
+
+/// The rest of [`pick`] for an empty queue: a thread taken from another CPU's. Out of
+/// line: `pick` is in line in both switch paths.
+#[inline(never)]
+fn steal(s: &mut Sched, cpu: usize) -> Option<Arc<Thread>> {
     let victim = steal_victim(s, cpu)?;
     s.cpus[victim].ready.pop_front()
 }
