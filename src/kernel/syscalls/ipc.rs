@@ -250,8 +250,11 @@ fn write_with_handles(
 /// signals is borrowed from the pair under the pair lock (no count to drop), and what it
 /// may free (a refused message) holds no handle, so it ends no object.
 ///
+/// In line in `zx_channel_write`'s entry (its general path and the write with handles
+/// are calls), so that a write sets up one frame, not two.
+///
 /// [`Process::lookup`]: crate::kernel::task::Process::lookup
-#[inline(never)]
+#[inline(always)]
 fn write_bytes_only(c: &Caller, handle: u32, bytes: u64, num_bytes: u32) -> Result<(), (ZxError, bool)> {
     let table = c.process().lookup();
     let (object, have, _) = table.get(handle).map_err(|e| (e, false))?;
