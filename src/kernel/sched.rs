@@ -690,7 +690,8 @@ fn reschedule_blocked(node: WaitRef, deadline: i64) {
     switch_away(Outcome::Block(node, deadline));
 }
 
-/// The body of [`reschedule`] and [`reschedule_blocked`].
+/// The body of [`reschedule`] and [`reschedule_blocked`], and of the switch of
+/// [`block_in_line`].
 #[inline(always)]
 fn switch_away(outcome: Outcome) {
     let cpu = cpu_index();
@@ -888,6 +889,22 @@ fn arm_timer_by(at: u64, now: u64) {
 /// returns to EL0).
 #[inline(always)]
 pub fn block(node: WaitRef, state: u32, deadline: i64) -> WakeReason {
+    block_with(node, state, deadline, false)
+}
+
+/// [`block`] with the switch itself in line (the rest of `reschedule` compiled into the
+/// caller): for the one blocking path that is the channel round trip's (`wait_one`),
+/// whose frame then serves the switch too, where a call set up a second one of twelve
+/// registers. Every other wait calls [`reschedule_blocked`] (one copy of the switch for
+/// them all; the futex round trip measured faster so).
+#[inline(always)]
+pub fn block_in_line(node: WaitRef, state: u32, deadline: i64) -> WakeReason {
+    block_with(node, state, deadline, true)
+}
+
+/// The body of [`block`] and [`block_in_line`]; `in_line` is a constant at each.
+#[inline(always)]
+fn block_with(node: WaitRef, state: u32, deadline: i64, in_line: bool) -> WakeReason {
     let thread = node.thread;
     if thread.kill_pending() {
         node.wake(WakeReason::Killed);
@@ -896,7 +913,11 @@ pub fn block(node: WaitRef, state: u32, deadline: i64) -> WakeReason {
         node.wake(WakeReason::TimedOut);
     }
     thread.set_blocked_state(state);
-    reschedule_blocked(node, deadline);
+    if in_line {
+        switch_away(Outcome::Block(node, deadline));
+    } else {
+        reschedule_blocked(node, deadline);
+    }
     thread.set_blocked_state(0);
     let reason = node.reason().unwrap_or(WakeReason::Satisfied);
     if reason == WakeReason::Killed || thread.kill_pending() {
