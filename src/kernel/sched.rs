@@ -734,7 +734,11 @@ fn switch_away(outcome: Outcome) {
     }
     let next = pick(&mut s, cpu);
     let (slice, _) = slice_ticks();
-    if let (Some(p), Some(n)) = (&prev, &next)
+    // Only a yield can pick the thread that leaves: a blocking or ended one is in no
+    // queue (its state was set under this lock, and only a wake under it queues a
+    // thread), so the test is compiled into the yield's switch alone.
+    if matches!(outcome, Outcome::Yield)
+        && let (Some(p), Some(n)) = (&prev, &next)
         && Arc::ptr_eq(p, n)
     {
         // Yielded with nothing else to run.
