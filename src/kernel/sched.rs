@@ -762,11 +762,16 @@ fn switch_away(outcome: Outcome) {
     // To the idle loop: it sleeps at once (see `idle_loop`), so flag this CPU idle now,
     // under the lock of this last look, unless a deadline is due already: then the
     // idle loop looks again first (`need_resched`) and ends it.
-    let overdue = next.is_none() && due <= now;
-    s.cpus[cpu].idle = next.is_none() && !overdue;
-    s.cpus[cpu].woken = overdue;
-    if overdue {
-        local.need_resched.store(true, Ordering::Relaxed);
+    if next.is_some() {
+        s.cpus[cpu].idle = false;
+        s.cpus[cpu].woken = false;
+    } else {
+        let overdue = due <= now;
+        s.cpus[cpu].idle = !overdue;
+        s.cpus[cpu].woken = overdue;
+        if overdue {
+            local.need_resched.store(true, Ordering::Relaxed);
+        }
     }
     drop(s);
 
