@@ -269,10 +269,8 @@ fn write_bytes_only(c: &Caller, handle: u32, bytes: u64, num_bytes: u32) -> Resu
     // (A message above `MAX_MSG_BYTES` is also above what `write_filled` copies under
     // the lock, which it tests first: so it needs no test of its own here.)
     let nb = num_bytes as usize;
-    if crate::arch::aarch64::heap::has_headroom()
-        && let Some(result) = channel.write_filled(nb, FromUser(bytes))
-    {
-        return result.map_err(|e| (e, true));
+    if crate::arch::aarch64::heap::has_headroom() && channel.write_filled(nb, FromUser(bytes)) {
+        return Ok(());
     }
     write_bytes_general(c, channel, bytes, num_bytes)
 }
