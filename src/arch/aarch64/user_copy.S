@@ -158,12 +158,15 @@ user_copy_small_begin:
     strb    w3, [x0], #1
     sub     x2, x2, #1
     b       10b
-// Copies of 64 to 127 bytes (entered from ferrite_copy_user after its SET_PAN 0 at
-// ferrite_copy_user_medium): 64 bytes with x registers as one chunk (x2 and the
-// pointers move only after its last store, so a fault in it reports all of it left),
-// then the rest, if any, by the steps above. (Within the small range: a fault resumes
-// at user_copy_small_fault.)
-12: ldp     x3, x4, [x1]
+// Copies of 64 to 127 bytes, from ferrite_copy_user: 64 bytes with x registers as one
+// chunk (x2 and the pointers move only after its last store, so a fault in it reports
+// all of it left), then the rest, if any, by the steps above. Its entry lies within the
+// small range, after the unconditional branch above (nothing falls into it); its
+// SET_PAN reads only a kernel flag, which cannot fault, and a fault in the chunk
+// resumes at user_copy_small_fault.
+ferrite_copy_user_medium:
+    SET_PAN 0
+    ldp     x3, x4, [x1]
     ldp     x5, x6, [x1, #16]
     ldp     x7, x8, [x1, #32]
     ldp     x10, x11, [x1, #48]
@@ -186,9 +189,6 @@ user_copy_small_fault:
 user_copy_small_done:
     SET_PAN 1
     ret
-ferrite_copy_user_medium:
-    SET_PAN 0
-    b       12b
 
 // Single values and 48-byte blocks between a register or kernel buffer and user memory,
 // with unprivileged loads and stores (ldtr/sttr): they check EL0's permissions, which
