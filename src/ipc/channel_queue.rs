@@ -110,6 +110,14 @@ impl<M> Ring<M> {
         if self.len == self.slots.len() && !self.grow() {
             return Err(msg);
         }
+        self.store_at_tail(msg);
+        Ok(())
+    }
+
+    /// Stores `msg` in the slot after the occupied ones (there is one: the caller made
+    /// sure) and counts it.
+    #[inline(always)]
+    fn store_at_tail(&mut self, msg: M) {
         let i = self.at(self.len);
         // The slot past the occupied ones is `None` (the ring's invariant: `pop_front`
         // and `grow` leave every slot outside the occupied run `None`), so there is
@@ -118,7 +126,6 @@ impl<M> Ring<M> {
         debug_assert!(self.slots[i].is_none());
         core::mem::forget(self.slots[i].replace(msg));
         self.len += 1;
-        Ok(())
     }
 
     /// True when a push needs no growth (a free slot).
@@ -132,12 +139,16 @@ impl<M> Ring<M> {
     #[inline(always)]
     pub fn push_into_room(&mut self, msg: M) {
         debug_assert!(self.has_room());
-        if let Err(msg) = self.push_back(msg) {
-            // Not reached with room (and with none, `push_back` grows the ring and fails
-            // only without memory): the message is dropped, never a panic.
+        if !self.has_room() {
+            // Not reached (the caller tested for room): the message goes the way of a
+            // full ring's, growing it, and is dropped only without memory; never a panic.
             core::hint::cold_path();
-            drop(msg);
+            if let Err(msg) = self.push_back(msg) {
+                drop(msg);
+            }
+            return;
         }
+        self.store_at_tail(msg);
     }
 
     /// Doubles the slots (at least 4), the messages moved to the front in order; false
