@@ -761,7 +761,8 @@ fn switch_away(outcome: Outcome) {
     let due = timer_due(&s.cpus[cpu], now);
     // To the idle loop: it sleeps at once (see `idle_loop`), so flag this CPU idle now,
     // under the lock of this last look, unless a deadline is due already: then the
-    // idle loop looks again first (`need_resched`) and ends it.
+    // idle loop looks again first (`need_resched`) and ends it. To a thread: neither
+    // flag (no overdue test to make).
     if next.is_some() {
         s.cpus[cpu].idle = false;
         s.cpus[cpu].woken = false;

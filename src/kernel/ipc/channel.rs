@@ -419,9 +419,9 @@ impl Channel {
         // message is no reply, a free slot). Anything else (PEER_CLOSED, SHOULD_WAIT, a
         // reply, a full ring) is the general path's, which copies the message resolving
         // faults and then delivers it with `Channel::write`: the same errors in the
-        // same order as if this path had tried (a bad pointer is found before the peer
-        // is looked at either way, since here nothing is copied before these tests
-        // send the write there).
+        // same order as when this path tried first (a bad pointer was INVALID_ARGS
+        // before the peer's state was reported then too, as a failed copy here went
+        // to the general path before any delivery).
         if !peer.open() || !peer.queue.takes_plain_message() {
             return false;
         }
