@@ -110,10 +110,45 @@ impl<M> Ring<M> {
         if self.len == self.slots.len() && !self.grow() {
             return Err(msg);
         }
-        let i = self.at(self.len);
-        self.slots[i] = Some(msg);
-        self.len += 1;
+        self.store_at_tail(msg);
         Ok(())
+    }
+
+    /// Stores `msg` in the slot after the occupied ones (there is one: the caller made
+    /// sure) and counts it.
+    #[inline(always)]
+    fn store_at_tail(&mut self, msg: M) {
+        let i = self.at(self.len);
+        // The slot past the occupied ones is `None` (the ring's invariant: `pop_front`
+        // and `grow` leave every slot outside the occupied run `None`), so there is
+        // nothing to drop: forgotten, which spares the call of the out-of-line drop glue
+        // (were the invariant broken, a message would leak, nothing worse).
+        debug_assert!(self.slots[i].is_none());
+        core::mem::forget(self.slots[i].replace(msg));
+        self.len += 1;
+    }
+
+    /// True when a push needs no growth (a free slot).
+    #[inline(always)]
+    pub fn has_room(&self) -> bool {
+        self.len < self.slots.len()
+    }
+
+    /// Appends `msg` into a free slot; the caller made sure there is one
+    /// ([`Ring::has_room`]), so this cannot fail (were there none, it would grow).
+    #[inline(always)]
+    pub fn push_into_room(&mut self, msg: M) {
+        debug_assert!(self.has_room());
+        if !self.has_room() {
+            // Not reached (the caller tested for room): the message goes the way of a
+            // full ring's, growing it, and is dropped only without memory; never a panic.
+            core::hint::cold_path();
+            if let Err(msg) = self.push_back(msg) {
+                drop(msg);
+            }
+            return;
+        }
+        self.store_at_tail(msg);
     }
 
     /// Doubles the slots (at least 4), the messages moved to the front in order; false
@@ -223,6 +258,25 @@ impl<M, W> EndQueue<M, W> {
         self.requeue(msg).map(|was_empty| Delivery::Queued { was_empty })
     }
 
+    /// True when a message would be queued as an ordinary one, with no growth and
+    /// nothing to refuse: not full, no call pending here (so it is no call's reply,
+    /// whatever its txid), a free slot.
+    #[inline(always)]
+    pub fn takes_plain_message(&self) -> bool {
+        !self.is_full() && self.calls.is_empty() && self.messages.has_room()
+    }
+
+    /// Queues `msg` when [`EndQueue::takes_plain_message`] said so (what
+    /// [`EndQueue::deliver`] would do then, which cannot fail); returns whether the
+    /// queue was empty.
+    #[inline(always)]
+    pub fn queue_plain(&mut self, msg: M) -> bool {
+        debug_assert!(self.takes_plain_message());
+        let was_empty = self.messages.is_empty();
+        self.messages.push_into_room(msg);
+        was_empty
+    }
+
     /// Queues `msg` as an ordinary message (a reply whose call had already ended);
     /// returns whether the queue was empty.
     #[inline(always)]
@@ -277,5 +331,10 @@ impl<M, W> EndQueue<M, W> {
     /// Sets the txid counter (tests of the wrap and of skipping).
     pub fn last_txid_for_test(&mut self, value: u32) {
         self.last_txid = value;
+    }
+
+    /// Message slots the queue has (tests that a plain message needs no growth).
+    pub fn capacity_for_test(&self) -> usize {
+        self.messages.capacity()
     }
 }

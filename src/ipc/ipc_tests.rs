@@ -102,6 +102,7 @@ fn requeue_and_take_all() {
 /// cap, unique kernel txids, replies only to pending calls and never queued.
 #[test]
 fn channel_queue_randomized_against_a_model() {
+    let mut plain_writes = 0;
     for seed in 1..=20u64 {
         let mut rng = Rng(0x5DEE_CE66_D000 + seed * 7919);
         let mut q: EndQueue<(u64, Option<u32>), u64> = EndQueue::new();
@@ -127,22 +128,36 @@ fn channel_queue_randomized_against_a_model() {
                         continue; // keep the small runs small
                     }
                     let msg = (next_id, txid);
-                    match q.deliver(msg, txid) {
-                        Err((e, back)) => {
-                            assert_eq!(e, ZxError::ShouldWait);
-                            assert_eq!(back, msg);
-                            assert_eq!(model.len(), MAX_PENDING_MESSAGES);
-                        }
-                        Ok(Delivery::Reply(w, m)) => {
-                            let t = txid.expect("a reply has a txid");
-                            assert_eq!(calls.remove(&t), Some(w), "the reply went to its call");
-                            assert_eq!(m, msg);
-                            replies += 1;
-                        }
-                        Ok(Delivery::Queued { was_empty }) => {
-                            assert!(txid.is_none_or(|t| !calls.contains_key(&t)), "a reply was queued");
-                            assert_eq!(was_empty, model.is_empty());
-                            model.push_back(msg);
+                    // The write's fast path: a plain message queued at once, only when
+                    // `deliver` could neither refuse it nor take it as a reply.
+                    let plain = q.takes_plain_message();
+                    if !calls.is_empty() || model.len() >= MAX_PENDING_MESSAGES {
+                        assert!(!plain, "a message that may be refused or a reply is not plain");
+                    }
+                    if plain && rng.chance(2) {
+                        let capacity_before = q.capacity_for_test();
+                        assert_eq!(q.queue_plain(msg), model.is_empty());
+                        assert_eq!(q.capacity_for_test(), capacity_before, "a plain message needs no growth");
+                        model.push_back(msg);
+                        plain_writes += 1;
+                    } else {
+                        match q.deliver(msg, txid) {
+                            Err((e, back)) => {
+                                assert_eq!(e, ZxError::ShouldWait);
+                                assert_eq!(back, msg);
+                                assert_eq!(model.len(), MAX_PENDING_MESSAGES);
+                            }
+                            Ok(Delivery::Reply(w, m)) => {
+                                let t = txid.expect("a reply has a txid");
+                                assert_eq!(calls.remove(&t), Some(w), "the reply went to its call");
+                                assert_eq!(m, msg);
+                                replies += 1;
+                            }
+                            Ok(Delivery::Queued { was_empty }) => {
+                                assert!(txid.is_none_or(|t| !calls.contains_key(&t)), "a reply was queued");
+                                assert_eq!(was_empty, model.is_empty());
+                                model.push_back(msg);
+                            }
                         }
                     }
                 }
@@ -184,6 +199,7 @@ fn channel_queue_randomized_against_a_model() {
         }
         assert!(replies > 0, "seed {seed}: no reply was ever matched");
     }
+    assert!(plain_writes > 500, "the plain path ran {plain_writes} times");
 }
 
 // ----- port queue -------------------------------------------------------------------
@@ -534,7 +550,14 @@ fn ring_keeps_order_across_wraps_and_growth() {
     let mut next = 0u64;
     for _ in 0..20_000 {
         if rng.below(100) < 52 || model.is_empty() {
-            assert_eq!(ring.push_back(next), Ok(()));
+            assert_eq!(ring.has_room(), ring.len() < ring.capacity());
+            if ring.has_room() && rng.chance(2) {
+                let capacity_before = ring.capacity();
+                ring.push_into_room(next);
+                assert_eq!(ring.capacity(), capacity_before, "a push into room does not grow");
+            } else {
+                assert_eq!(ring.push_back(next), Ok(()));
+            }
             model.push_back(next);
             next += 1;
         } else {

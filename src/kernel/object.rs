@@ -334,6 +334,9 @@ impl ObjectBase {
     /// of the thread: the waiting thread is borrowed by its own code until its wait is
     /// over and it has removed the entry ([`ObjectBase::remove_waiter`]), and its
     /// process's thread lists count it, so nothing is freed under the signal lock.
+    /// Inlined into its one caller (`wait_one`'s blocking path), whose frame already
+    /// saves the registers it needs: a call of its own saved and restored twelve.
+    #[inline(always)]
     pub fn add_waiter(&self, node: WaitNode, mask: u32, serial: u64) -> ZxResult<u32> {
         let mut observers = self.observers.lock();
         let now = self.register(&observers);

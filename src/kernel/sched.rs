@@ -650,10 +650,18 @@ fn steal_victim(s: &Sched, cpu: usize) -> Option<usize> {
 
 /// The next thread for CPU `cpu`: its own queue first, else, as an idle CPU, the
 /// longest-waiting thread of the CPU the policy (`sched::run_queue::steal_from`) names.
+#[inline(always)]
 fn pick(s: &mut Sched, cpu: usize) -> Option<Arc<Thread>> {
     if let Some(t) = s.cpus[cpu].ready.pop_front() {
         return Some(t);
     }
+    steal(s, cpu)
+}
+
+/// The rest of [`pick`] for an empty queue: a thread taken from another CPU's. Out of
+/// line: `pick` is in line in both switch paths.
+#[inline(never)]
+fn steal(s: &mut Sched, cpu: usize) -> Option<Arc<Thread>> {
     let victim = steal_victim(s, cpu)?;
     s.cpus[victim].ready.pop_front()
 }
@@ -669,7 +677,23 @@ enum Outcome<'a> {
 }
 
 /// Gives up this CPU. Returns (for Yield and Block) when the thread runs again.
+#[inline(never)]
 fn reschedule(outcome: Outcome) {
+    switch_away(outcome);
+}
+
+/// [`reschedule`] for a thread that blocks in the wait `node` until `deadline`: the
+/// same code, compiled for that outcome alone (a block is the switch of every blocking
+/// wait), so that the outcome is no value in memory tested three times.
+#[inline(never)]
+fn reschedule_blocked(node: WaitRef, deadline: i64) {
+    switch_away(Outcome::Block(node, deadline));
+}
+
+/// The body of [`reschedule`] and [`reschedule_blocked`], and of the switch of
+/// [`block_in_line`].
+#[inline(always)]
+fn switch_away(outcome: Outcome) {
     let cpu = cpu_index();
     let local = cpu::this();
     let now = timer::ticks();
@@ -710,7 +734,11 @@ fn reschedule(outcome: Outcome) {
     }
     let next = pick(&mut s, cpu);
     let (slice, _) = slice_ticks();
-    if let (Some(p), Some(n)) = (&prev, &next)
+    // Only a yield can pick the thread that leaves: a blocking or ended one is in no
+    // queue (its state was set under this lock, and only a wake under it queues a
+    // thread), so the test is compiled into the yield's switch alone.
+    if matches!(outcome, Outcome::Yield)
+        && let (Some(p), Some(n)) = (&prev, &next)
         && Arc::ptr_eq(p, n)
     {
         // Yielded with nothing else to run.
@@ -733,12 +761,18 @@ fn reschedule(outcome: Outcome) {
     let due = timer_due(&s.cpus[cpu], now);
     // To the idle loop: it sleeps at once (see `idle_loop`), so flag this CPU idle now,
     // under the lock of this last look, unless a deadline is due already: then the
-    // idle loop looks again first (`need_resched`) and ends it.
-    let overdue = next.is_none() && due <= now;
-    s.cpus[cpu].idle = next.is_none() && !overdue;
-    s.cpus[cpu].woken = overdue;
-    if overdue {
-        local.need_resched.store(true, Ordering::Relaxed);
+    // idle loop looks again first (`need_resched`) and ends it. To a thread: neither
+    // flag (no overdue test to make).
+    if next.is_some() {
+        s.cpus[cpu].idle = false;
+        s.cpus[cpu].woken = false;
+    } else {
+        let overdue = due <= now;
+        s.cpus[cpu].idle = !overdue;
+        s.cpus[cpu].woken = overdue;
+        if overdue {
+            local.need_resched.store(true, Ordering::Relaxed);
+        }
     }
     drop(s);
 
@@ -865,6 +899,22 @@ fn arm_timer_by(at: u64, now: u64) {
 /// returns to EL0).
 #[inline(always)]
 pub fn block(node: WaitRef, state: u32, deadline: i64) -> WakeReason {
+    block_with(node, state, deadline, false)
+}
+
+/// [`block`] with the switch itself in line (the rest of `reschedule` compiled into the
+/// caller): for the one blocking path that is the channel round trip's (`wait_one`),
+/// whose frame then serves the switch too, where a call set up a second one of twelve
+/// registers. Every other wait calls [`reschedule_blocked`] (one copy of the switch for
+/// them all; the futex round trip measured faster so).
+#[inline(always)]
+pub fn block_in_line(node: WaitRef, state: u32, deadline: i64) -> WakeReason {
+    block_with(node, state, deadline, true)
+}
+
+/// The body of [`block`] and [`block_in_line`]; `in_line` is a constant at each.
+#[inline(always)]
+fn block_with(node: WaitRef, state: u32, deadline: i64, in_line: bool) -> WakeReason {
     let thread = node.thread;
     if thread.kill_pending() {
         node.wake(WakeReason::Killed);
@@ -873,7 +923,11 @@ pub fn block(node: WaitRef, state: u32, deadline: i64) -> WakeReason {
         node.wake(WakeReason::TimedOut);
     }
     thread.set_blocked_state(state);
-    reschedule(Outcome::Block(node, deadline));
+    if in_line {
+        switch_away(Outcome::Block(node, deadline));
+    } else {
+        reschedule_blocked(node, deadline);
+    }
     thread.set_blocked_state(0);
     let reason = node.reason().unwrap_or(WakeReason::Satisfied);
     if reason == WakeReason::Killed || thread.kill_pending() {

@@ -8,7 +8,9 @@
 //
 //   size_t ferrite_copy_user(void *dst, const void *src, size_t len)  -> bytes left
 //
-// Speed: a copy shorter than 64 bytes takes the small path at the end (no q registers).
+// Speed: a copy shorter than 64 bytes takes the small path at the end (no q registers);
+// one of 64 to 127 bytes (a small channel message) its first 64 bytes with x registers
+// and the rest on the small path, so it saves and restores no q registers either.
 // The bulk of a longer copy moves 4 KiB per iteration with paired 128-bit loads and
 // stores of q0..q3 (265 instructions per 4 KiB), then 1 KiB per iteration (69), then
 // 64-byte, 8-byte and 1-byte steps finish the tail. The kernel is built soft-float and never touches FP/SIMD, so
@@ -52,6 +54,8 @@
 ferrite_copy_user:
     cmp     x2, #64
     b.lo    ferrite_copy_user_small
+    cmp     x2, #128
+    b.lo    ferrite_copy_user_medium
 // The same for any length with q registers, without the size test: the entry for the
 // page copies of vmo_read/vmo_write (arch::aarch64::user_copy::copy_kernel_page).
 .global ferrite_copy_user_q
@@ -154,6 +158,27 @@ user_copy_small_begin:
     strb    w3, [x0], #1
     sub     x2, x2, #1
     b       10b
+// Copies of 64 to 127 bytes, from ferrite_copy_user: 64 bytes with x registers as one
+// chunk (x2 and the pointers move only after its last store, so a fault in it reports
+// all of it left), then the rest, if any, by the steps above. Its entry lies within the
+// small range, after the unconditional branch above (nothing falls into it); its
+// SET_PAN reads only a kernel flag, which cannot fault, and a fault in the chunk
+// resumes at user_copy_small_fault.
+ferrite_copy_user_medium:
+    SET_PAN 0
+    ldp     x3, x4, [x1]
+    ldp     x5, x6, [x1, #16]
+    ldp     x7, x8, [x1, #32]
+    ldp     x10, x11, [x1, #48]
+    stp     x3, x4, [x0]
+    stp     x5, x6, [x0, #16]
+    stp     x7, x8, [x0, #32]
+    stp     x10, x11, [x0, #48]
+    subs    x2, x2, #64
+    b.eq    11f
+    add     x1, x1, #64
+    add     x0, x0, #64
+    b       user_copy_small_begin
 11: mov     x0, #0
     b       user_copy_small_done
 .global user_copy_small_end

@@ -324,25 +324,49 @@ impl Channel {
         let txid = txid_of(&msg.bytes);
         let was_empty = match peer.queue.deliver(msg, txid)? {
             Delivery::Queued { was_empty } => was_empty,
-            Delivery::Reply(waiter, msg) => {
-                *waiter.reply.lock() = Some(msg);
-                if waiter.node.wake(WakeReason::Satisfied) {
-                    return Ok(());
-                }
-                // The call ended (deadline, kill) before its reply: an ordinary message.
-                let late = waiter.reply.lock().take();
-                match late {
-                    Some(msg) => peer.queue.requeue(msg)?,
-                    None => return Ok(()),
-                }
-            }
+            Delivery::Reply(waiter, msg) => match Self::hand_reply(&mut peer.queue, &waiter, msg)? {
+                Some(was_empty) => was_empty,
+                None => return Ok(()),
+            },
         };
-        // The peer is open, so the pair holds it: signalled through that reference,
-        // borrowed under the pair lock (no count taken or dropped).
-        if was_empty && let Some(object) = &peer.object {
-            object.base.update_signals(0, signal::CHANNEL_READABLE);
+        if was_empty {
+            Self::announce(peer);
         }
         Ok(())
+    }
+
+    /// READABLE rises on `peer`, whose queue had no message before the one just queued
+    /// (the caller holds the pair lock). The peer is open, so the pair holds it:
+    /// signalled through that reference, borrowed under the pair lock (no count taken
+    /// or dropped).
+    #[inline(always)]
+    fn announce(peer: &End) {
+        if let Some(object) = &peer.object {
+            object.base.update_signals(0, signal::CHANNEL_READABLE);
+        }
+    }
+
+    /// The part of [`Channel::deliver`] for the reply of a pending `zx_channel_call`:
+    /// handed to `waiter` (`None`), or queued in `queue` as an ordinary message when the
+    /// call ended before it (`Some(was_empty)`). Out of line and cold, so that the
+    /// delivery of an ordinary message carries none of it.
+    #[cold]
+    #[inline(never)]
+    fn hand_reply(
+        queue: &mut EndQueue<Message, Arc<CallWaiter>>,
+        waiter: &CallWaiter,
+        msg: Message,
+    ) -> Result<Option<bool>, (ZxError, Message)> {
+        *waiter.reply.lock() = Some(msg);
+        if waiter.node.wake(WakeReason::Satisfied) {
+            return Ok(None);
+        }
+        // The call ended (deadline, kill) before its reply: an ordinary message.
+        let late = waiter.reply.lock().take();
+        match late {
+            Some(msg) => queue.requeue(msg).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// `zx_channel_write` after its checks: the message goes to the peer. A refused
@@ -369,38 +393,56 @@ impl Channel {
     }
 
     /// `zx_channel_write` of a message of `len` bytes without handles, filled in a
-    /// spare buffer by `fill` under the pair lock and delivered in the same critical
-    /// section: `None`, with nothing changed, when there is no spare of that size, the
-    /// message is bigger than `COPY_UNDER_LOCK_MAX`, or `fill` failed (the caller then takes the general path: [`Channel::buffer`], a copy
-    /// that resolves faults, [`Channel::write`]); else the write's result. `fill` runs
-    /// under the pair lock, so it must not resolve a fault (that takes the VM lock and
-    /// may take long): it is the lock-free attempt of a user copy, and its failure
-    /// leaves only the spare's bytes changed, which the next writer overwrites.
+    /// spare buffer by `fill` under the pair lock and queued in the same critical
+    /// section: true when it was written (the write's result is OK); false, with
+    /// nothing changed, when there is no spare of that size, the message is bigger
+    /// than `COPY_UNDER_LOCK_MAX`, the peer's queue does not take a plain message at
+    /// once (see below), or `fill` failed. The caller then takes the general path
+    /// ([`Channel::buffer`], a copy that resolves faults, [`Channel::write`]), which
+    /// reports every error. `fill` runs under the pair lock, so it must not resolve a
+    /// fault (that takes the VM lock and may take long): it is the lock-free attempt
+    /// of a user copy, and its failure leaves only the spare's bytes changed, which the
+    /// next writer overwrites. The delivery it makes cannot fail, so the fast path
+    /// carries no refused message and no error.
     #[inline(always)]
-    pub fn write_filled(&self, len: usize, fill: impl FillBytes) -> Option<ZxResult> {
+    pub fn write_filled(&self, len: usize, fill: impl FillBytes) -> bool {
         // The size test needs no lock: a message too big to copy under it (such as a
         // 64 KiB one) does not take the pair lock twice.
         if len > COPY_UNDER_LOCK_MAX {
-            return None;
+            return false;
         }
         let mut state = self.pair.state.lock();
-        let mut buf = match state.spare.last() {
-            Some(last) if last.capacity() >= len => state.spare.pop()?,
-            _ => return None,
+        let PairState { ends, spare } = &mut *state;
+        let peer = &mut ends[self.peer_side()];
+        // Only a delivery that cannot be refused and needs no growth is made here: an
+        // open peer whose queue takes a plain message (not full, no call pending, so the
+        // message is no reply, a free slot). Anything else (PEER_CLOSED, SHOULD_WAIT, a
+        // reply, a full ring) is the general path's, which copies the message resolving
+        // faults and then delivers it with `Channel::write`: the same errors in the
+        // same order as when this path tried first (a bad pointer was INVALID_ARGS
+        // before the peer's state was reported then too, as a failed copy here went
+        // to the general path before any delivery).
+        if !peer.open() || !peer.queue.takes_plain_message() {
+            return false;
+        }
+        let mut buf = match spare.last() {
+            Some(last) if last.capacity() >= len => match spare.pop() {
+                Some(buf) => buf,
+                None => return false,
+            },
+            _ => return false,
         };
         if buf.len() != len {
             Self::fit(&mut buf, len);
         }
         if !fill.fill(&mut buf) {
-            Self::put_back(&mut state.spare, buf);
-            return None;
+            Self::put_back(spare, buf);
+            return false;
         }
-        let refused = match self.deliver(&mut state, Message::new(buf, Vec::new())) {
-            Ok(()) => return Some(Ok(())),
-            Err(refused) => refused,
-        };
-        drop(state);
-        Some(Self::refuse(refused))
+        if peer.queue.queue_plain(Message::new(buf, Vec::new())) {
+            Self::announce(peer);
+        }
+        true
     }
 
     /// [`Channel::write_filled`] when the fill failed: the spare goes back where it was

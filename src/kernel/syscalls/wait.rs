@@ -146,7 +146,11 @@ fn wait_single(
     }
     base.add_waiter(node, mask, serial)?;
     let reason = if me.is_open() {
-        sched::block(me, thread_state::BLOCKED_WAIT_ONE, if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline })
+        sched::block_in_line(
+            me,
+            thread_state::BLOCKED_WAIT_ONE,
+            if deadline == ZX_TIME_INFINITE { i64::MAX } else { deadline },
+        )
     } else {
         me.reason().unwrap_or(WakeReason::Canceled)
     };

@@ -36,6 +36,7 @@ static TESTS: &[user::Test] = tests![
     port_queue_reads_a_packet_from_an_execute_only_page,
     waits_that_start_over_race_a_handle_close,
     channel_copies_through_faults_and_bad_pointers,
+    channel_messages_around_64_bytes_through_faults,
     timers_fire_at_or_after_their_deadlines_under_load,
     wait_many_is_canceled_when_a_handle_is_closed,
     kill_during_blocked_ipc,
@@ -658,6 +659,47 @@ fn channel_copies_through_faults_and_bad_pointers(ctx: &Ctx) -> TestResult {
     check_ok(channel_write(&b, &sent, &[]), "write back")?;
     check_eq(channel_read(&a, &mut buf, &mut []), (ZX_OK, 64, 0), "read back")?;
     check_eq(buf, sent, "the message back")?;
+    Ok(())
+}
+
+/// Messages of 63 to 128 bytes (the copy routine's small path, its 64-to-127-byte path
+/// with and without a tail, and its q-register path) written from and read into places
+/// where the copy faults part-way (a page not yet mapped, a boundary into one) arrive
+/// whole, with nothing written past their end; from or into a range whose second page
+/// is unmapped they are INVALID_ARGS (a write queues nothing, a read loses the message).
+fn channel_messages_around_64_bytes_through_faults(ctx: &Ctx) -> TestResult {
+    const PAGE: u64 = zx::PAGE_SIZE;
+    let (a, b) = channel_create()?;
+    let mut buf = [0u8; 128];
+    for len in [63u32, 64, 65, 72, 100, 127, 128] {
+        let mut sent = [0u8; 128];
+        for (i, byte) in sent.iter_mut().enumerate() {
+            *byte = (i as u8).wrapping_mul(7) ^ (len as u8);
+        }
+        // Three fresh pages each time: the source and the target straddle a boundary
+        // into a page not yet touched, so each copy faults after its first bytes.
+        let vmo = check_ok(zx::vmo_create(3 * PAGE, 0), "vmo")?;
+        check_ok(zx::vmo_write(&vmo, &sent[..len as usize], PAGE - 40), "vmo_write")?;
+        let mapping = check_ok(Mapping::new(ctx.root_vmar, zx::VM_RW, 0, &vmo, 0, 3 * PAGE), "map")?;
+        check_eq(raw_channel_write(&a, mapping.addr() + PAGE - 40, len), ZX_OK, "write across a boundary")?;
+        let target = mapping.addr() + 3 * PAGE - len as u64 - 24;
+        check_eq(raw_channel_read(&b, target, len, 0, 0), ZX_OK, "read across a boundary")?;
+        let mut got = [0u8; 160];
+        check_ok(zx::vmo_read(&vmo, &mut got[..len as usize + 24], 3 * PAGE - len as u64 - 24), "vmo_read")?;
+        check_eq(&got[..len as usize], &sent[..len as usize], "the message")?;
+        check_eq(got[len as usize..len as usize + 24].iter().all(|&x| x == 0), true, "nothing past its end")?;
+        // The second page of a two-page range unmapped: the copy faults in it for good.
+        let two = check_ok(zx::vmo_create(2 * PAGE, 0), "vmo of two pages")?;
+        let (edge, _) = check_ok(Mapping::new(ctx.root_vmar, zx::VM_RW, 0, &two, 0, 2 * PAGE), "map two pages")?.leak();
+        check_ok(zx::vmar_unmap(ctx.root_vmar, edge + PAGE, PAGE), "unmap the second page")?;
+        let near_end = edge + PAGE - 32;
+        check_eq(raw_channel_write(&a, near_end, len), zx::ZX_ERR_INVALID_ARGS, "write running off the mapping")?;
+        check_eq(channel_read(&b, &mut buf, &mut []).0, ZX_ERR_SHOULD_WAIT, "nothing was queued")?;
+        check_ok(channel_write(&a, &sent[..len as usize], &[]), "write")?;
+        check_eq(raw_channel_read(&b, near_end, len, 0, 0), zx::ZX_ERR_INVALID_ARGS, "read running off the mapping")?;
+        check_eq(channel_read(&b, &mut buf, &mut []).0, ZX_ERR_SHOULD_WAIT, "the message was lost")?;
+        check_ok(zx::vmar_unmap(ctx.root_vmar, edge, PAGE), "unmap the first page")?;
+    }
     Ok(())
 }
 
