@@ -7,14 +7,16 @@ use crate::error::{ZxError, ZxResult};
 use crate::kernel::aspace::apply_invalidations;
 use crate::kernel::memory::{FramePages, LinearMapCaches, alloc_unzeroed_frame};
 use crate::kernel::object::new_koid;
-use crate::kernel::{Kernel, with_kernel};
+use crate::kernel::{Kernel, with_kernel, with_kernel_checked};
 use crate::mm::PhysAddr;
 use crate::object::rights::{check_rights, vmo_child_rights};
 use crate::syscall::user_ptr::check_range;
 use crate::vm::vmo::{VmoId, WriteTarget};
 
-/// `zx_vmo_create`: options, then size, then the out-pointer.
-pub fn create(c: &Caller, size: u64, options: u32, out: u64) -> ZxResult {
+/// `zx_vmo_create`: options, then size, then the out-pointer. `CHECKED`: whether the
+/// lock-order check is on (`sync::with_order_check`), for the VM lock and the handle
+/// table's.
+pub fn create<const CHECKED: bool>(c: &Caller, size: u64, options: u32, out: u64) -> ZxResult {
     // Zircon's order: options, then size, then NO_MEMORY.
     if options & !crate::abi::VMO_RESIZABLE != 0 {
         return Err(ZxError::InvalidArgs);
@@ -22,8 +24,8 @@ pub fn create(c: &Caller, size: u64, options: u32, out: u64) -> ZxResult {
     crate::vm::vmo::round_size(size)?;
     super::ensure_heap_headroom()?;
     let koid = new_koid();
-    let (handle, vmo) = with_kernel(|k| k.vmo_objects.create(&mut k.vmos, koid, size, options))?;
-    give_vmo_handle_inline(c, handle, vmo, rights::DEFAULT_VMO, out)
+    let (handle, vmo) = with_kernel_checked::<CHECKED, _>(|k| k.vmo_objects.create(&mut k.vmos, koid, size, options))?;
+    give_vmo_handle_inline::<CHECKED>(c, handle, vmo, rights::DEFAULT_VMO, out)
 }
 
 /// `zx_vmo_read` / `zx_vmo_write`: handle, rights, then the VMO's checks (overflow,

@@ -264,16 +264,17 @@ impl Process {
     /// a VMO's handle ([`VmoId::tag`]), which [`Process::with_vmo_handle`] reads instead
     /// of asking the object.
     pub fn add_tagged_khandle(&self, handle: KHandle, rights: u32, tag: u32) -> ZxResult<u32> {
-        self.add_tagged_khandle_inline(handle, rights, tag)
+        crate::kernel::sync::with_order_check!(Self::add_tagged_khandle_inline(self, handle, rights, tag))
     }
 
     /// [`Process::add_tagged_khandle`], inlined where a call's own frame is already
     /// there to take it (`zx_vmo_create`'s): the table lock and the insert, the refusal
-    /// out of line.
+    /// out of line. `CHECKED`: whether the lock-order check is on
+    /// ([`Lock::lock_checked`](crate::kernel::sync::Lock::lock_checked)).
     #[inline(always)]
-    pub fn add_tagged_khandle_inline(&self, handle: KHandle, rights: u32, tag: u32) -> ZxResult<u32> {
+    pub fn add_tagged_khandle_inline<const CHECKED: bool>(&self, handle: KHandle, rights: u32, tag: u32) -> ZxResult<u32> {
         let refused = {
-            let mut table = self.handles.lock();
+            let mut table = self.handles.lock_checked::<CHECKED>();
             // The DEAD check without the state lock. `finish` sets `dead` before its
             // first look at the table (`len`, then the batches that close every handle),
             // and both look under this table lock: either this insert's critical section
