@@ -189,7 +189,7 @@ fn dispatch(call: Syscall) -> u64 {
         Nanosleep { deadline } => wait::nanosleep(deadline), // (answered above)
         DebugWrite { buf, len } => misc::debug_write(buf, len),
         ProcessExit { retcode } => task::process_exit(&c, retcode),
-        HandleClose { handle } => handle::close(&c, handle),
+        HandleClose { handle } => with_order_check!(handle::close(&c, handle)),
         HandleDuplicate { handle, rights, out } => handle::duplicate(&c, handle, rights, out),
         HandleReplace { handle, rights, out } => handle::replace(&c, handle, rights, out),
         HandleCloseMany { handles, count } => handle::close_many(&c, handles, count),
@@ -211,7 +211,8 @@ fn dispatch(call: Syscall) -> u64 {
             with_order_check!(wait::wait_one(c, handle, signals, deadline, observed))
         }
         ObjectWaitMany { items, count, deadline } => wait::wait_many(&c, items, count, deadline),
-        // The same for the VMO's create.
+        // The same for the VMO's create, and the close (whose VMO end, `on_zero_handles`,
+        // reads the flag once for itself).
         VmoCreate { size, options, out } => with_order_check!(vmo::create(&c, size, options, out)),
         VmoRead { handle, buf, offset, len } => vmo::read_write::<false>(&c, handle, buf, offset, len),
         VmoWrite { handle, buf, offset, len } => vmo::read_write::<true>(&c, handle, buf, offset, len),

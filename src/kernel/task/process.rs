@@ -311,11 +311,13 @@ impl Process {
 
     /// `zx_handle_close` of one handle: removes it (BAD_HANDLE when `handle` names none)
     /// and drops it after the table is unlocked, since closing may end the object.
+    /// `CHECKED`: whether the lock-order check is on
+    /// ([`Lock::lock_checked`](crate::kernel::sync::Lock::lock_checked)).
     #[inline]
-    pub fn close_handle(&self, handle: u32) -> ZxResult {
+    pub fn close_handle<const CHECKED: bool>(&self, handle: u32) -> ZxResult {
         // Only the kernel handle leaves the table (24 bytes, moved in registers): the
         // rights stay behind with the slot.
-        let removed = self.handles.lock().take(handle).map(|removed| removed.object);
+        let removed = self.handles.lock_checked::<CHECKED>().take(handle).map(|removed| removed.object);
         match removed {
             Some(handle) => {
                 drop(handle);
