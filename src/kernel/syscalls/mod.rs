@@ -211,11 +211,11 @@ fn dispatch(call: Syscall) -> u64 {
             with_order_check!(wait::wait_one(c, handle, signals, deadline, observed))
         }
         ObjectWaitMany { items, count, deadline } => wait::wait_many(&c, items, count, deadline),
-        // The same for the VMO's create, and the close (whose VMO end, `on_zero_handles`,
-        // reads the flag once for itself).
+        // The same for the VMO's create, read and write, and the close (whose VMO end,
+        // `on_zero_handles`, reads the flag once for itself).
         VmoCreate { size, options, out } => with_order_check!(vmo::create(&c, size, options, out)),
-        VmoRead { handle, buf, offset, len } => vmo::read_write::<false>(&c, handle, buf, offset, len),
-        VmoWrite { handle, buf, offset, len } => vmo::read_write::<true>(&c, handle, buf, offset, len),
+        VmoRead { handle, buf, offset, len } => with_order_check!(vmo::read(&c, handle, buf, offset, len)),
+        VmoWrite { handle, buf, offset, len } => with_order_check!(vmo::write(&c, handle, buf, offset, len)),
         VmoGetSize { handle, out } => vmo::get_size(&c, handle, out),
         VmoSetSize { handle, size } => vmo::set_size(&c, handle, size),
         VmoOpRange { handle, op, offset, size, buf, buf_size } => {

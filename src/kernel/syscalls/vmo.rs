@@ -32,8 +32,9 @@ pub fn create<const CHECKED: bool>(c: &Caller, size: u64, options: u32, out: u64
 /// cache policy, range), then the copy page by page. A write commits or forks exactly
 /// the pages it touches; a read commits nothing (uncommitted pages read as zeros).
 /// Compiled once for each direction (`WRITE`), so that neither tests it at run time
-/// nor keeps it in a register.
-pub fn read_write<const WRITE: bool>(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64) -> ZxResult {
+/// nor keeps it in a register. `CHECKED`: whether the lock-order check is on
+/// (`sync::with_order_check`), for the handle table's lock and the VM lock.
+fn read_write<const WRITE: bool, const CHECKED: bool>(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64) -> ZxResult {
     let write = WRITE;
     let need = if write { rights::WRITE } else { rights::READ };
     // Within one page (`offset % PAGE_SIZE + len` cannot overflow here): the VMO is
@@ -44,15 +45,36 @@ pub fn read_write<const WRITE: bool>(c: &Caller, handle: u32, buf: u64, offset: 
     // higher-ranked VM lock. Longer copies count a reference instead, so they do not
     // hold the handle table meanwhile.
     if len <= PAGE_SIZE && offset % PAGE_SIZE + len <= PAGE_SIZE {
-        return c.process().with_vmo_handle(handle, |vmo, have| {
+        return c.process().with_vmo_handle::<CHECKED, _>(handle, |vmo, have| {
             check_rights(have, need)?;
-            with_kernel(|k| {
-                if write { write_in_page(k, vmo, buf, offset, len) } else { copy_vmo(k, vmo, buf, offset, len, false) }
-            })
+            copy_in_page::<WRITE, CHECKED>(vmo, buf, offset, len)
         });
     }
     let (object, _) = lookup_vmo(c, handle, need)?;
-    with_kernel(|k| copy_vmo(k, object.id(), buf, offset, len, write))
+    with_kernel_checked::<CHECKED, _>(|k| copy_vmo(k, object.id(), buf, offset, len, write))
+}
+
+/// The copy of [`read_write`] within one page, once the handle and its rights are
+/// checked: under the VM lock. A function of its own, always inlined, so that the
+/// closure around it stays small enough for LLVM to inline into the syscall's entry (a
+/// closure holding it all was called out of line, with its captures through memory).
+#[inline(always)]
+fn copy_in_page<const WRITE: bool, const CHECKED: bool>(vmo: VmoId, buf: u64, offset: u64, len: u64) -> ZxResult {
+    with_kernel_checked::<CHECKED, _>(|k| {
+        if WRITE { write_in_page(k, vmo, buf, offset, len) } else { copy_vmo(k, vmo, buf, offset, len, false) }
+    })
+}
+
+/// `zx_vmo_read` ([`read_write`]).
+#[inline(always)]
+pub fn read<const CHECKED: bool>(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64) -> ZxResult {
+    read_write::<false, CHECKED>(c, handle, buf, offset, len)
+}
+
+/// `zx_vmo_write` ([`read_write`]).
+#[inline(always)]
+pub fn write<const CHECKED: bool>(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64) -> ZxResult {
+    read_write::<true, CHECKED>(c, handle, buf, offset, len)
 }
 
 /// A write that stays within one page, after the handle lookup: the VMO's checks and the

@@ -205,9 +205,15 @@ impl Process {
     /// id is set before any handle to it exists and never changes while one does (a
     /// kept object is renewed only with none); otherwise from the object
     /// (`vmo_id`, a virtual call). Same rules for `f` as for `with_handle`.
+    /// `CHECKED`: whether the lock-order check is on
+    /// ([`Lock::lock_checked`](crate::kernel::sync::Lock::lock_checked)).
     #[inline(always)]
-    pub fn with_vmo_handle<R>(&self, handle: u32, f: impl FnOnce(VmoId, u32) -> ZxResult<R>) -> ZxResult<R> {
-        let table = self.handles.lock();
+    pub fn with_vmo_handle<const CHECKED: bool, R>(
+        &self,
+        handle: u32,
+        f: impl FnOnce(VmoId, u32) -> ZxResult<R>,
+    ) -> ZxResult<R> {
+        let table = self.handles.lock_checked::<CHECKED>();
         let entry = table.get(handle)?;
         let vmo = match VmoId::from_tag(entry.tag) {
             Some(vmo) => vmo,
