@@ -325,7 +325,13 @@ fn give_vmo(c: &Caller, object: Arc<VmoObject>, rights: u32, out: u64) -> ZxResu
 /// inlined into `zx_vmo_create`, whose frame is already there to take it. `CHECKED`
 /// as for [`vmo::create`].
 #[inline(always)]
-fn give_vmo_handle_inline<const CHECKED: bool>(c: &Caller, handle: KHandle, vmo: VmoId, rights: u32, out: u64) -> ZxResult {
+fn give_vmo_handle_inline<const CHECKED: bool>(
+    c: &Caller,
+    handle: KHandle,
+    vmo: VmoId,
+    rights: u32,
+    out: u64,
+) -> ZxResult {
     let value = c.process().add_tagged_khandle_inline::<CHECKED>(handle, rights, vmo.tag())?;
     publish_handle_inline(c, value, out)
 }

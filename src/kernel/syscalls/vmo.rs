@@ -34,7 +34,13 @@ pub fn create<const CHECKED: bool>(c: &Caller, size: u64, options: u32, out: u64
 /// Compiled once for each direction (`WRITE`), so that neither tests it at run time
 /// nor keeps it in a register. `CHECKED`: whether the lock-order check is on
 /// (`sync::with_order_check`), for the handle table's lock and the VM lock.
-fn read_write<const WRITE: bool, const CHECKED: bool>(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64) -> ZxResult {
+fn read_write<const WRITE: bool, const CHECKED: bool>(
+    c: &Caller,
+    handle: u32,
+    buf: u64,
+    offset: u64,
+    len: u64,
+) -> ZxResult {
     let write = WRITE;
     let need = if write { rights::WRITE } else { rights::READ };
     // Within one page (`offset % PAGE_SIZE + len` cannot overflow here): the VMO is

@@ -278,7 +278,12 @@ impl Process {
     /// out of line. `CHECKED`: whether the lock-order check is on
     /// ([`Lock::lock_checked`](crate::kernel::sync::Lock::lock_checked)).
     #[inline(always)]
-    pub fn add_tagged_khandle_inline<const CHECKED: bool>(&self, handle: KHandle, rights: u32, tag: u32) -> ZxResult<u32> {
+    pub fn add_tagged_khandle_inline<const CHECKED: bool>(
+        &self,
+        handle: KHandle,
+        rights: u32,
+        tag: u32,
+    ) -> ZxResult<u32> {
         let refused = {
             let mut table = self.handles.lock_checked::<CHECKED>();
             // The DEAD check without the state lock. `finish` sets `dead` before its
