@@ -107,6 +107,11 @@ if [[ -x "$bins/fuzz" ]]; then
     run "fuzz/seed-1" --initrd "$bins/fuzz" --append "seed=1 calls=20000 $(machine_test_args virt)" --summary \
         --timeout 300 --expect 'still held 5 handles .* 0 VMOs remain'
 fi
+# Every other run of the EL0 suites passes lockcheck; the VMO calls and the close are
+# compiled with and without the lock-order check (`sync::with_order_check`), so the VMO
+# tests run once more on the copies without it.
+run "syscalls/vmo-unchecked" --initrd "$bins/syscalls" --append "filter=vmo mmio=0x9010000 ram=0x44000000" \
+    --summary --timeout 120
 # The task suite boots from its archive (bin/tasks and the child it starts, bin/tasks-child).
 # cpus= tells it the CPU count to expect; lockcheck, as everywhere, also makes the kernel
 # check the scheduler's idle flag each time a CPU goes to sleep. Only under MTTCG (-accel tcg,thread=multi) do

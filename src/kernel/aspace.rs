@@ -373,7 +373,8 @@ pub fn spaces_mapping(k: &Kernel, vmo: VmoId) -> usize {
 /// section. A debugging aid (it walks every user table each time, so it is slow).
 static VM_CHECK: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
-/// Turns on [`audit_leaves`] at the end of every `with_kernel`.
+/// Turns on [`audit_leaves`] at the end of every `with_kernel`. Boot turns the
+/// lock-order check on with it (`with_kernel_checked` relies on that).
 pub fn enable_vm_check() {
     VM_CHECK.store(true, core::sync::atomic::Ordering::Relaxed);
 }

@@ -123,10 +123,13 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     let zero_page = frames.alloc().unwrap_or_else(|e| early_fail("no memory for the zero page", &e));
     mmu::zero_page(zero_page);
     let initrd = machine.initrd;
-    if crate::platform::cmdline_flag(machine.bootargs.as_str(), "lockcheck") {
+    // `vmcheck` turns the order check on too: the calls that read the order-check flag
+    // once (`with_kernel_checked`) skip the audit when the order check is off.
+    let vm_check = crate::platform::cmdline_flag(machine.bootargs.as_str(), "vmcheck");
+    if vm_check || crate::platform::cmdline_flag(machine.bootargs.as_str(), "lockcheck") {
         super::sync::enable_order_check();
     }
-    if crate::platform::cmdline_flag(machine.bootargs.as_str(), "vmcheck") {
+    if vm_check {
         super::aspace::enable_vm_check();
     }
     if crate::platform::cmdline_flag(machine.bootargs.as_str(), "testinfo") {

@@ -39,7 +39,7 @@ use crate::mm::layout::MmioWindows;
 use crate::mm::page_table::PageTable;
 use crate::platform::Machine;
 use crate::vm::vmo::VmoStore;
-use sync::{Lock, class};
+use sync::{Lock, LockGuard, class};
 
 /// The memory-management state, behind the VM lock: physical frames, the kernel's
 /// tables, every VMO and every address space. Kernel code runs with interrupts masked
@@ -112,13 +112,33 @@ pub fn machine() -> &'static Machine {
 /// it, or when this CPU already holds the lock (a re-entry would deadlock).
 #[track_caller]
 pub fn with_kernel<R>(f: impl FnOnce(&mut Kernel) -> R) -> R {
-    let mut guard = KERNEL.lock();
+    run_locked(KERNEL.lock(), aspace::vm_check_enabled(), f)
+}
+
+/// [`with_kernel`] for a call that has read the order-check flag once for its whole
+/// call and passes it as `CHECKED` ([`sync::with_order_check`](crate::kernel::sync::with_order_check)):
+/// with `CHECKED` false the VM lock is taken and released with no flag test
+/// ([`Lock::lock_checked`]) and the `vmcheck` flag is not tested either. Sound because
+/// `vmcheck` is on only together with `lockcheck` (boot turns the order check on with
+/// it, `boot::start`), both are set only at boot before the first user thread runs and
+/// never cleared: the order check off means the audit off.
+#[track_caller]
+#[inline(always)]
+pub fn with_kernel_checked<const CHECKED: bool, R>(f: impl FnOnce(&mut Kernel) -> R) -> R {
+    run_locked(KERNEL.lock_checked::<CHECKED>(), CHECKED && aspace::vm_check_enabled(), f)
+}
+
+/// The VM-locked section of [`with_kernel`] and [`with_kernel_checked`]: `f` on the
+/// kernel state held by `guard`, then the `vmcheck` audit when `audit`.
+#[track_caller]
+#[inline(always)]
+fn run_locked<R>(mut guard: LockGuard<'_, Kernel>, audit: bool, f: impl FnOnce(&mut Kernel) -> R) -> R {
     let kernel = &mut *guard;
     if !kernel.booted {
         panic!("kernel state used before boot set it up");
     }
     let result = f(kernel);
-    if aspace::vm_check_enabled() {
+    if audit {
         aspace::audit_leaves(kernel, core::panic::Location::caller());
     }
     result

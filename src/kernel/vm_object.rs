@@ -3,7 +3,8 @@
 //! [`VmarObject`] names a region (the root VMAR or a sub-VMAR) of one address space.
 
 use super::object::{FirstHandle, KHandle, KernelObject, ObjectBase};
-use super::{Kernel, with_kernel};
+use super::sync::with_order_check;
+use super::{Kernel, with_kernel, with_kernel_checked};
 use crate::abi::{obj_type, signal};
 use crate::error::ZxResult;
 use crate::vm::region::RegionId;
@@ -49,6 +50,30 @@ impl VmoObject {
         let first = self.base.renew(koid)?;
         self.id.store(id.raw(), Ordering::Relaxed);
         Some(first)
+    }
+
+    /// The end of [`KernelObject::on_zero_handles`] for the kept object in slab entry
+    /// `at`: retired, its VMO parked or released (see [`VmoObjectSlab`]), or the entry
+    /// lets go of it. `CHECKED`: whether the lock-order check is on
+    /// (`with_kernel_checked`).
+    #[inline(always)]
+    fn retire_kept<const CHECKED: bool>(&self, at: usize) {
+        let unkept = with_kernel_checked::<CHECKED, _>(|k| match k.vmo_objects.retire(self, at) {
+            Ok(()) => {
+                // A VMO that nothing else names and that holds nothing stays with its
+                // object for the next create; any other is released as the drop would.
+                if k.vmos.parkable(self.id()) {
+                    k.vmo_objects.park(at);
+                } else {
+                    Self::release_in(k, self.id());
+                    k.vmo_objects.mark_released(at);
+                }
+                None
+            }
+            Err(unkept) => unkept,
+        });
+        // Not the last reference (the closing handle holds one): dropped with no lock.
+        drop(unkept);
     }
 
     /// Gives the VMO's store reference back (the object's end, or its retirement into
@@ -271,6 +296,9 @@ impl KernelObject for VmoObject {
     /// A kept object is retired here (see [`VmoObjectSlab`]), so that its end frees
     /// nothing; any other ends when its last reference goes.
     fn on_zero_handles(&self) {
+        // The order-check flag is read once here for the VM lock and the `vmcheck` audit
+        // (`with_kernel_checked`): the close that calls this passes it no flag (it comes
+        // through the object's virtual `drop_handle`).
         // NOT_KEPT (an object made while the slab was full) is past the last entry. The
         // entry is read once, before the VM lock, so that the slab indexes with it
         // unchecked (it never changes while a handle or a reference exists).
@@ -278,22 +306,7 @@ impl KernelObject for VmoObject {
         if at >= SLAB_ENTRIES {
             return;
         }
-        let unkept = with_kernel(|k| match k.vmo_objects.retire(self, at) {
-            Ok(()) => {
-                // A VMO that nothing else names and that holds nothing stays with its
-                // object for the next create; any other is released as the drop would.
-                if k.vmos.parkable(self.id()) {
-                    k.vmo_objects.park(at);
-                } else {
-                    Self::release_in(k, self.id());
-                    k.vmo_objects.mark_released(at);
-                }
-                None
-            }
-            Err(unkept) => unkept,
-        });
-        // Not the last reference (the closing handle holds one): dropped with no lock.
-        drop(unkept);
+        with_order_check!(Self::retire_kept(self, at))
     }
     fn name(&self) -> Option<[u8; 32]> {
         Some(with_kernel(|k| k.vmos.name(self.id())))

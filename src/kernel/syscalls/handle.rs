@@ -3,14 +3,18 @@
 use super::{Caller, publish_handle, user};
 use crate::abi::ZX_HANDLE_INVALID;
 use crate::error::{ZxError, ZxResult};
+use crate::kernel::sync::with_order_check;
 use crate::object::handle_table::derived_rights;
 
 /// `zx_handle_close`: closing ZX_HANDLE_INVALID is OK (like free(NULL)); no rights.
-pub fn close(c: &Caller, handle: u32) -> ZxResult {
+/// `CHECKED`: whether the lock-order check is on (`sync::with_order_check`), for the
+/// handle table's lock.
+#[inline(always)]
+pub fn close<const CHECKED: bool>(c: &Caller, handle: u32) -> ZxResult {
     if handle == ZX_HANDLE_INVALID {
         return Ok(());
     }
-    c.process().close_handle(handle)
+    c.process().close_handle::<CHECKED>(handle)
 }
 
 /// `zx_handle_close_many`: chunks of 64 entries; every entry is closed even when one
@@ -25,7 +29,7 @@ pub fn close_many(c: &Caller, handles: u64, count: u64) -> ZxResult {
         user::get(at, &mut raw[..n * 4])?;
         for i in 0..n {
             let value = u32::from_le_bytes([raw[i * 4], raw[i * 4 + 1], raw[i * 4 + 2], raw[i * 4 + 3]]);
-            if value != ZX_HANDLE_INVALID && close(c, value).is_err() {
+            if value != ZX_HANDLE_INVALID && with_order_check!(close(c, value)).is_err() {
                 result = Err(ZxError::BadHandle);
             }
         }

@@ -189,7 +189,7 @@ fn dispatch(call: Syscall) -> u64 {
         Nanosleep { deadline } => wait::nanosleep(deadline), // (answered above)
         DebugWrite { buf, len } => misc::debug_write(buf, len),
         ProcessExit { retcode } => task::process_exit(&c, retcode),
-        HandleClose { handle } => handle::close(&c, handle),
+        HandleClose { handle } => with_order_check!(handle::close(&c, handle)),
         HandleDuplicate { handle, rights, out } => handle::duplicate(&c, handle, rights, out),
         HandleReplace { handle, rights, out } => handle::replace(&c, handle, rights, out),
         HandleCloseMany { handles, count } => handle::close_many(&c, handles, count),
@@ -211,9 +211,11 @@ fn dispatch(call: Syscall) -> u64 {
             with_order_check!(wait::wait_one(c, handle, signals, deadline, observed))
         }
         ObjectWaitMany { items, count, deadline } => wait::wait_many(&c, items, count, deadline),
-        VmoCreate { size, options, out } => vmo::create(&c, size, options, out),
-        VmoRead { handle, buf, offset, len } => vmo::read_write::<false>(&c, handle, buf, offset, len),
-        VmoWrite { handle, buf, offset, len } => vmo::read_write::<true>(&c, handle, buf, offset, len),
+        // The same for the VMO's create, read and write, and the close (whose VMO end,
+        // `on_zero_handles`, reads the flag once for itself).
+        VmoCreate { size, options, out } => with_order_check!(vmo::create(&c, size, options, out)),
+        VmoRead { handle, buf, offset, len } => with_order_check!(vmo::read(&c, handle, buf, offset, len)),
+        VmoWrite { handle, buf, offset, len } => with_order_check!(vmo::write(&c, handle, buf, offset, len)),
         VmoGetSize { handle, out } => vmo::get_size(&c, handle, out),
         VmoSetSize { handle, size } => vmo::set_size(&c, handle, size),
         VmoOpRange { handle, op, offset, size, buf, buf_size } => {
@@ -315,14 +317,22 @@ fn give(c: &Caller, object: Arc<dyn KernelObject>, rights: u32, out: u64) -> ZxR
 /// [`Process::with_vmo_handle`](crate::kernel::task::Process::with_vmo_handle)).
 fn give_vmo(c: &Caller, object: Arc<VmoObject>, rights: u32, out: u64) -> ZxResult {
     let vmo = object.id();
-    give_vmo_handle_inline(c, KHandle::new(object), vmo, rights, out)
+    let handle = KHandle::new(object);
+    with_order_check!(give_vmo_handle_inline(c, handle, vmo, rights, out))
 }
 
 /// [`give_vmo`] of the handle `handle` already made to the object of the VMO `vmo`,
-/// inlined into `zx_vmo_create`, whose frame is already there to take it.
+/// inlined into `zx_vmo_create`, whose frame is already there to take it. `CHECKED`
+/// as for [`vmo::create`].
 #[inline(always)]
-fn give_vmo_handle_inline(c: &Caller, handle: KHandle, vmo: VmoId, rights: u32, out: u64) -> ZxResult {
-    let value = c.process().add_tagged_khandle_inline(handle, rights, vmo.tag())?;
+fn give_vmo_handle_inline<const CHECKED: bool>(
+    c: &Caller,
+    handle: KHandle,
+    vmo: VmoId,
+    rights: u32,
+    out: u64,
+) -> ZxResult {
+    let value = c.process().add_tagged_khandle_inline::<CHECKED>(handle, rights, vmo.tag())?;
     publish_handle_inline(c, value, out)
 }
 

@@ -7,14 +7,16 @@ use crate::error::{ZxError, ZxResult};
 use crate::kernel::aspace::apply_invalidations;
 use crate::kernel::memory::{FramePages, LinearMapCaches, alloc_unzeroed_frame};
 use crate::kernel::object::new_koid;
-use crate::kernel::{Kernel, with_kernel};
+use crate::kernel::{Kernel, with_kernel, with_kernel_checked};
 use crate::mm::PhysAddr;
 use crate::object::rights::{check_rights, vmo_child_rights};
 use crate::syscall::user_ptr::check_range;
 use crate::vm::vmo::{VmoId, WriteTarget};
 
-/// `zx_vmo_create`: options, then size, then the out-pointer.
-pub fn create(c: &Caller, size: u64, options: u32, out: u64) -> ZxResult {
+/// `zx_vmo_create`: options, then size, then the out-pointer. `CHECKED`: whether the
+/// lock-order check is on (`sync::with_order_check`), for the VM lock and the handle
+/// table's.
+pub fn create<const CHECKED: bool>(c: &Caller, size: u64, options: u32, out: u64) -> ZxResult {
     // Zircon's order: options, then size, then NO_MEMORY.
     if options & !crate::abi::VMO_RESIZABLE != 0 {
         return Err(ZxError::InvalidArgs);
@@ -22,16 +24,23 @@ pub fn create(c: &Caller, size: u64, options: u32, out: u64) -> ZxResult {
     crate::vm::vmo::round_size(size)?;
     super::ensure_heap_headroom()?;
     let koid = new_koid();
-    let (handle, vmo) = with_kernel(|k| k.vmo_objects.create(&mut k.vmos, koid, size, options))?;
-    give_vmo_handle_inline(c, handle, vmo, rights::DEFAULT_VMO, out)
+    let (handle, vmo) = with_kernel_checked::<CHECKED, _>(|k| k.vmo_objects.create(&mut k.vmos, koid, size, options))?;
+    give_vmo_handle_inline::<CHECKED>(c, handle, vmo, rights::DEFAULT_VMO, out)
 }
 
 /// `zx_vmo_read` / `zx_vmo_write`: handle, rights, then the VMO's checks (overflow,
 /// cache policy, range), then the copy page by page. A write commits or forks exactly
 /// the pages it touches; a read commits nothing (uncommitted pages read as zeros).
 /// Compiled once for each direction (`WRITE`), so that neither tests it at run time
-/// nor keeps it in a register.
-pub fn read_write<const WRITE: bool>(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64) -> ZxResult {
+/// nor keeps it in a register. `CHECKED`: whether the lock-order check is on
+/// (`sync::with_order_check`), for the handle table's lock and the VM lock.
+fn read_write<const WRITE: bool, const CHECKED: bool>(
+    c: &Caller,
+    handle: u32,
+    buf: u64,
+    offset: u64,
+    len: u64,
+) -> ZxResult {
     let write = WRITE;
     let need = if write { rights::WRITE } else { rights::READ };
     // Within one page (`offset % PAGE_SIZE + len` cannot overflow here): the VMO is
@@ -42,15 +51,36 @@ pub fn read_write<const WRITE: bool>(c: &Caller, handle: u32, buf: u64, offset: 
     // higher-ranked VM lock. Longer copies count a reference instead, so they do not
     // hold the handle table meanwhile.
     if len <= PAGE_SIZE && offset % PAGE_SIZE + len <= PAGE_SIZE {
-        return c.process().with_vmo_handle(handle, |vmo, have| {
+        return c.process().with_vmo_handle::<CHECKED, _>(handle, |vmo, have| {
             check_rights(have, need)?;
-            with_kernel(|k| {
-                if write { write_in_page(k, vmo, buf, offset, len) } else { copy_vmo(k, vmo, buf, offset, len, false) }
-            })
+            copy_in_page::<WRITE, CHECKED>(vmo, buf, offset, len)
         });
     }
     let (object, _) = lookup_vmo(c, handle, need)?;
-    with_kernel(|k| copy_vmo(k, object.id(), buf, offset, len, write))
+    with_kernel_checked::<CHECKED, _>(|k| copy_vmo(k, object.id(), buf, offset, len, write))
+}
+
+/// The copy of [`read_write`] within one page, once the handle and its rights are
+/// checked: under the VM lock. A function of its own, always inlined, so that the
+/// closure around it stays small enough for LLVM to inline into the syscall's entry (a
+/// closure holding it all was called out of line, with its captures through memory).
+#[inline(always)]
+fn copy_in_page<const WRITE: bool, const CHECKED: bool>(vmo: VmoId, buf: u64, offset: u64, len: u64) -> ZxResult {
+    with_kernel_checked::<CHECKED, _>(|k| {
+        if WRITE { write_in_page(k, vmo, buf, offset, len) } else { copy_vmo(k, vmo, buf, offset, len, false) }
+    })
+}
+
+/// `zx_vmo_read` ([`read_write`]).
+#[inline(always)]
+pub fn read<const CHECKED: bool>(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64) -> ZxResult {
+    read_write::<false, CHECKED>(c, handle, buf, offset, len)
+}
+
+/// `zx_vmo_write` ([`read_write`]).
+#[inline(always)]
+pub fn write<const CHECKED: bool>(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64) -> ZxResult {
+    read_write::<true, CHECKED>(c, handle, buf, offset, len)
 }
 
 /// A write that stays within one page, after the handle lookup: the VMO's checks and the

@@ -205,9 +205,15 @@ impl Process {
     /// id is set before any handle to it exists and never changes while one does (a
     /// kept object is renewed only with none); otherwise from the object
     /// (`vmo_id`, a virtual call). Same rules for `f` as for `with_handle`.
+    /// `CHECKED`: whether the lock-order check is on
+    /// ([`Lock::lock_checked`](crate::kernel::sync::Lock::lock_checked)).
     #[inline(always)]
-    pub fn with_vmo_handle<R>(&self, handle: u32, f: impl FnOnce(VmoId, u32) -> ZxResult<R>) -> ZxResult<R> {
-        let table = self.handles.lock();
+    pub fn with_vmo_handle<const CHECKED: bool, R>(
+        &self,
+        handle: u32,
+        f: impl FnOnce(VmoId, u32) -> ZxResult<R>,
+    ) -> ZxResult<R> {
+        let table = self.handles.lock_checked::<CHECKED>();
         let entry = table.get(handle)?;
         let vmo = match VmoId::from_tag(entry.tag) {
             Some(vmo) => vmo,
@@ -264,16 +270,22 @@ impl Process {
     /// a VMO's handle ([`VmoId::tag`]), which [`Process::with_vmo_handle`] reads instead
     /// of asking the object.
     pub fn add_tagged_khandle(&self, handle: KHandle, rights: u32, tag: u32) -> ZxResult<u32> {
-        self.add_tagged_khandle_inline(handle, rights, tag)
+        crate::kernel::sync::with_order_check!(Self::add_tagged_khandle_inline(self, handle, rights, tag))
     }
 
     /// [`Process::add_tagged_khandle`], inlined where a call's own frame is already
     /// there to take it (`zx_vmo_create`'s): the table lock and the insert, the refusal
-    /// out of line.
+    /// out of line. `CHECKED`: whether the lock-order check is on
+    /// ([`Lock::lock_checked`](crate::kernel::sync::Lock::lock_checked)).
     #[inline(always)]
-    pub fn add_tagged_khandle_inline(&self, handle: KHandle, rights: u32, tag: u32) -> ZxResult<u32> {
+    pub fn add_tagged_khandle_inline<const CHECKED: bool>(
+        &self,
+        handle: KHandle,
+        rights: u32,
+        tag: u32,
+    ) -> ZxResult<u32> {
         let refused = {
-            let mut table = self.handles.lock();
+            let mut table = self.handles.lock_checked::<CHECKED>();
             // The DEAD check without the state lock. `finish` sets `dead` before its
             // first look at the table (`len`, then the batches that close every handle),
             // and both look under this table lock: either this insert's critical section
@@ -310,11 +322,13 @@ impl Process {
 
     /// `zx_handle_close` of one handle: removes it (BAD_HANDLE when `handle` names none)
     /// and drops it after the table is unlocked, since closing may end the object.
+    /// `CHECKED`: whether the lock-order check is on
+    /// ([`Lock::lock_checked`](crate::kernel::sync::Lock::lock_checked)).
     #[inline]
-    pub fn close_handle(&self, handle: u32) -> ZxResult {
+    pub fn close_handle<const CHECKED: bool>(&self, handle: u32) -> ZxResult {
         // Only the kernel handle leaves the table (24 bytes, moved in registers): the
         // rights stay behind with the slot.
-        let removed = self.handles.lock().take(handle).map(|removed| removed.object);
+        let removed = self.handles.lock_checked::<CHECKED>().take(handle).map(|removed| removed.object);
         match removed {
             Some(handle) => {
                 drop(handle);
