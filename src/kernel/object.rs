@@ -170,10 +170,8 @@ impl ObjectBase {
     /// object of the same type (a retired VMO object, see `vm_object::VmoObjectSlab`,
     /// which stays in the live count while retired: the count reported leaves the
     /// retired ones out) made the base of a new object with `koid` and no signals, as
-    /// [`ObjectBase::with_koid`] would make it, except that it already counts its first
-    /// handle: the [`FirstHandle`] it gives back, which [`KHandle::first`] turns into
-    /// that handle (so the create makes no atomic read-modify-write of the count).
-    /// `None` (and nothing changed) if an observer is still registered, which a retired object with no handle, no other
+    /// [`ObjectBase::with_koid`] would make it. False (and nothing changed) if an
+    /// observer is still registered, which a retired object with no handle, no other
     /// reference and no weak one cannot have (every observer is tied to a handle and
     /// leaves when it closes), so the caller makes a new object instead.
     ///
@@ -187,25 +185,32 @@ impl ObjectBase {
     /// rules), and nobody can hold that lock on an object nothing reaches, so the bit
     /// answers for the list.
     #[inline(always)]
-    pub fn renew(&self, koid: u64) -> Option<FirstHandle> {
+    pub fn renew(&self, koid: u64) -> bool {
+        self.renew_counting(koid, 0)
+    }
+
+    /// [`ObjectBase::renew`] for a caller about to make the object's first handle: the
+    /// renewed base already counts it, and the [`FirstHandle`] it gives back is what
+    /// [`KHandle::first`] turns into that handle (so the create makes no atomic
+    /// read-modify-write of the count). `None` where `renew` gives false.
+    #[inline(always)]
+    pub fn renew_with_first_handle(&self, koid: u64) -> Option<FirstHandle> {
+        self.renew_counting(koid, 1).then_some(FirstHandle(FIRST_HANDLE_SERIAL | koid))
+    }
+
+    /// The body of [`ObjectBase::renew`], with `handles` counted.
+    #[inline(always)]
+    fn renew_counting(&self, koid: u64, handles: u32) -> bool {
         // Relaxed throughout: the renewed object reaches other CPUs only through a lock
         // (the VM lock the caller holds, then the handle table's), which orders these
         // stores before any use.
         if signal_word::observed(self.word.load(Ordering::Relaxed)) {
-            return None;
+            return false;
         }
         self.word.store(signal_word::new(0), Ordering::Relaxed);
-        self.handles.store(1, Ordering::Relaxed);
+        self.handles.store(handles, Ordering::Relaxed);
         self.koid.store(koid, Ordering::Relaxed);
-        Some(FirstHandle(FIRST_HANDLE_SERIAL | koid))
-    }
-
-    /// Gives back the count of the first handle a renewal made (`first`), for a caller
-    /// that makes that handle with [`KHandle::new`] after all. As [`ObjectBase::renew`],
-    /// only for an object that nothing else uses.
-    pub fn uncount_first(&self, first: FirstHandle) {
-        let FirstHandle(_) = first;
-        self.handles.store(0, Ordering::Relaxed);
+        true
     }
 
     /// The object's koid.

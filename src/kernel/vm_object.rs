@@ -39,15 +39,25 @@ impl VmoObject {
     }
 
     /// A retired object of the slab (which nothing but the slab uses any more, see
-    /// [`VmoObjectSlab`]) made the object of the VMO `id`, `koid`, counting its first
-    /// handle ([`ObjectBase::renew`]). `None` (nothing changed) if an observer is left
-    /// over, which cannot happen (see
-    /// [`ObjectBase::renew`]): then the entry stays out of use for good and the VMO
-    /// gets a new object. Relaxed, as the base's renewal: the VM lock held by the
-    /// caller and the handle table's lock publish it.
+    /// [`VmoObjectSlab`]) made the object of the VMO `id`, `koid`
+    /// ([`ObjectBase::renew`]). False (nothing changed) if an observer is left over,
+    /// which cannot happen (see [`ObjectBase::renew`]): then the entry stays out of use
+    /// for good and the VMO gets a new object. Relaxed, as the base's renewal: the VM
+    /// lock held by the caller and the handle table's lock publish it.
     #[inline(always)]
-    fn renew(&self, id: VmoId, koid: u64) -> Option<FirstHandle> {
-        let first = self.base.renew(koid)?;
+    fn renew(&self, id: VmoId, koid: u64) -> bool {
+        if !self.base.renew(koid) {
+            return false;
+        }
+        self.id.store(id.raw(), Ordering::Relaxed);
+        true
+    }
+
+    /// [`VmoObject::renew`] counting the object's first handle
+    /// ([`ObjectBase::renew_with_first_handle`]).
+    #[inline(always)]
+    fn renew_with_first_handle(&self, id: VmoId, koid: u64) -> Option<FirstHandle> {
+        let first = self.base.renew_with_first_handle(koid)?;
         self.id.store(id.raw(), Ordering::Relaxed);
         Some(first)
     }
@@ -173,7 +183,7 @@ impl VmoObjectSlab {
             if let Some(Some(entry)) = self.entries.get(at) {
                 let id = vmos.renew_parked(entry.id(), koid, size, options)?;
                 self.parked &= !(1 << at);
-                if let Some(first) = entry.renew(id, koid) {
+                if let Some(first) = entry.renew_with_first_handle(id, koid) {
                     return Ok((KHandle::first(entry.clone(), first), id));
                 }
                 return Ok((KHandle::new(Self::make(&mut self.entries, id, koid)), id));
@@ -190,10 +200,7 @@ impl VmoObjectSlab {
             let at = self.released.trailing_zeros() as usize;
             if let Some(Some(entry)) = self.entries.get(at) {
                 self.released &= !(1 << at);
-                if let Some(first) = entry.renew(id, koid) {
-                    // The count of the first handle is given back: the caller makes
-                    // that handle with `KHandle::new`, as for a new object.
-                    entry.base.uncount_first(first);
+                if entry.renew(id, koid) {
                     return entry.clone();
                 }
             }
