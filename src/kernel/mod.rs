@@ -125,18 +125,28 @@ pub fn with_kernel<R>(f: impl FnOnce(&mut Kernel) -> R) -> R {
 #[track_caller]
 #[inline(always)]
 pub fn with_kernel_checked<const CHECKED: bool, R>(f: impl FnOnce(&mut Kernel) -> R) -> R {
-    run_locked(KERNEL.lock_checked::<CHECKED>(), CHECKED && aspace::vm_check_enabled(), f)
+    // No `booted` test (3 instructions on the hottest VMO calls): only syscalls call
+    // this, and the VMO ends of objects they made (`VmoObject::on_zero_handles`); a
+    // syscall needs a user thread and a VMO needs frames, and boot makes neither before
+    // it has filled the state in.
+    run_audited(KERNEL.lock_checked::<CHECKED>(), CHECKED && aspace::vm_check_enabled(), f)
 }
 
-/// The VM-locked section of [`with_kernel`] and [`with_kernel_checked`]: `f` on the
-/// kernel state held by `guard`, then the `vmcheck` audit when `audit`.
+/// The VM-locked section of [`with_kernel`]: the `booted` test, then [`run_audited`].
 #[track_caller]
 #[inline(always)]
-fn run_locked<R>(mut guard: LockGuard<'_, Kernel>, audit: bool, f: impl FnOnce(&mut Kernel) -> R) -> R {
-    let kernel = &mut *guard;
-    if !kernel.booted {
+fn run_locked<R>(guard: LockGuard<'_, Kernel>, audit: bool, f: impl FnOnce(&mut Kernel) -> R) -> R {
+    if !guard.booted {
         panic!("kernel state used before boot set it up");
     }
+    run_audited(guard, audit, f)
+}
+
+/// `f` on the kernel state held by `guard`, then the `vmcheck` audit when `audit`.
+#[track_caller]
+#[inline(always)]
+fn run_audited<R>(mut guard: LockGuard<'_, Kernel>, audit: bool, f: impl FnOnce(&mut Kernel) -> R) -> R {
+    let kernel = &mut *guard;
     let result = f(kernel);
     if audit {
         aspace::audit_leaves(kernel, core::panic::Location::caller());

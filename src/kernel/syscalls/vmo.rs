@@ -12,6 +12,9 @@ use crate::mm::PhysAddr;
 use crate::object::rights::{check_rights, vmo_child_rights};
 use crate::syscall::user_ptr::check_range;
 use crate::vm::vmo::{VmoId, WriteTarget};
+use crate::kernel::task::Process;
+use crate::kernel::vm_object::VmoObject;
+use alloc::sync::Arc;
 
 /// `zx_vmo_create`: options, then size, then the out-pointer. `CHECKED`: whether the
 /// lock-order check is on (`sync::with_order_check`), for the VM lock and the handle
@@ -34,12 +37,16 @@ pub fn create<const CHECKED: bool>(c: &Caller, size: u64, options: u32, out: u64
 /// Compiled once for each direction (`WRITE`), so that neither tests it at run time
 /// nor keeps it in a register. `CHECKED`: whether the lock-order check is on
 /// (`sync::with_order_check`), for the handle table's lock and the VM lock.
+///
+/// The arguments come in the order of the user's registers (x0..x3), with the caller's
+/// process after them: the entry passes them on without moving any, and without
+/// building a `Caller` in memory for a call that needs only the process.
 fn read_write<const WRITE: bool, const CHECKED: bool>(
-    c: &Caller,
     handle: u32,
     buf: u64,
     offset: u64,
     len: u64,
+    process: &Arc<Process>,
 ) -> ZxResult {
     let write = WRITE;
     let need = if write { rights::WRITE } else { rights::READ };
@@ -51,12 +58,12 @@ fn read_write<const WRITE: bool, const CHECKED: bool>(
     // higher-ranked VM lock. Longer copies count a reference instead, so they do not
     // hold the handle table meanwhile.
     if len <= PAGE_SIZE && offset % PAGE_SIZE + len <= PAGE_SIZE {
-        return c.process().with_vmo_handle::<CHECKED, _>(handle, |vmo, have| {
+        return process.with_vmo_handle::<CHECKED, _>(handle, |vmo, have| {
             check_rights(have, need)?;
             copy_in_page::<WRITE, CHECKED>(vmo, buf, offset, len)
         });
     }
-    let (object, _) = lookup_vmo(c, handle, need)?;
+    let (object, _) = process.get_object_and_rights::<VmoObject>(handle, need)?;
     with_kernel_checked::<CHECKED, _>(|k| copy_vmo(k, object.id(), buf, offset, len, write))
 }
 
@@ -74,13 +81,13 @@ fn copy_in_page<const WRITE: bool, const CHECKED: bool>(vmo: VmoId, buf: u64, of
 /// `zx_vmo_read` ([`read_write`]).
 #[inline(always)]
 pub fn read<const CHECKED: bool>(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64) -> ZxResult {
-    read_write::<false, CHECKED>(c, handle, buf, offset, len)
+    read_write::<false, CHECKED>(handle, buf, offset, len, c.process())
 }
 
 /// `zx_vmo_write` ([`read_write`]).
 #[inline(always)]
 pub fn write<const CHECKED: bool>(c: &Caller, handle: u32, buf: u64, offset: u64, len: u64) -> ZxResult {
-    read_write::<true, CHECKED>(c, handle, buf, offset, len)
+    read_write::<true, CHECKED>(handle, buf, offset, len, c.process())
 }
 
 /// A write that stays within one page, after the handle lookup: the VMO's checks and the
