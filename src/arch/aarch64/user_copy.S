@@ -68,6 +68,8 @@ user_copy_begin:
 // 4 KiB per iteration (a page, the common copy): an offset reaches -1024..1008, so each
 // side uses three bases, +0 (x1, x0), +2 KiB (x3, x4) and +4 KiB (x5, x6), the last also
 // the next iteration's start. x0, x1 and x2 still move only after the chunk's last store.
+// A copy that ends with its last whole page leaves from the loop (one branch, where the
+// tail's tests below would take five).
     cmp     x2, #4096
     b.lo    8f
 1:  add     x3, x1, #2048
@@ -80,7 +82,8 @@ user_copy_begin:
     COPY_1K x5, x6, -1024
     mov     x1, x5
     mov     x0, x6
-    sub     x2, x2, #4096
+    subs    x2, x2, #4096
+    b.eq    5f                      // a whole page, the common copy: done
     cmp     x2, #4096
     b.hs    1b
 // Then 1 KiB per iteration.
