@@ -336,6 +336,83 @@ pub enum Syscall {
     },
 }
 
+impl Syscall {
+    /// Whether the call can leave its own thread marked to end before it returns to EL0:
+    /// the calls that end threads (`zx_process_exit`, `zx_task_kill`, `zx_thread_exit`)
+    /// and the calls that can block, since a thread killed while blocked learns it only
+    /// when it wakes. The others neither block nor end a thread, and a kill from another
+    /// thread while they run reaches this one through its own flag and an IPI taken on
+    /// the way back to EL0, so the syscall entry tests the end-of-thread flag only after
+    /// the calls named here. No wildcard: a new call must be placed on one side.
+    #[inline(always)]
+    pub const fn may_end_caller(&self) -> bool {
+        use Syscall::*;
+        match self {
+            ProcessExit { .. } | TaskKill { .. } | ThreadExit => true,
+            ObjectWaitOne { .. }
+            | ObjectWaitMany { .. }
+            | ChannelCall { .. }
+            | PortWait { .. }
+            | FutexWait { .. }
+            | Nanosleep { .. }
+            | DebugRead { .. } => true,
+            DebugWrite { .. }
+            | ClockGetMonotonic
+            | HandleClose { .. }
+            | HandleDuplicate { .. }
+            | HandleReplace { .. }
+            | ObjectGetInfo { .. }
+            | ObjectGetProperty { .. }
+            | ObjectSetProperty { .. }
+            | VmoCreate { .. }
+            | VmoRead { .. }
+            | VmoWrite { .. }
+            | VmoGetSize { .. }
+            | VmoSetSize { .. }
+            | VmoOpRange { .. }
+            | VmoCreateChild { .. }
+            | VmoSetCachePolicy { .. }
+            | VmoReplaceAsExecutable { .. }
+            | VmoCreatePhysical { .. }
+            | VmarMap { .. }
+            | VmarUnmap { .. }
+            | VmarProtect { .. }
+            | CacheFlush { .. }
+            | ObjectSignal { .. }
+            | ProcessCreate { .. }
+            | ProcessStart { .. }
+            | ProcessReadMemory { .. }
+            | ProcessWriteMemory { .. }
+            | ThreadCreate { .. }
+            | ThreadStart { .. }
+            | JobCreate { .. }
+            | HandleCloseMany { .. }
+            | ObjectWaitAsync { .. }
+            | ObjectSignalPeer { .. }
+            | EventCreate { .. }
+            | EventpairCreate { .. }
+            | ChannelCreate { .. }
+            | ChannelRead { .. }
+            | ChannelWrite { .. }
+            | PortCreate { .. }
+            | PortQueue { .. }
+            | PortCancel { .. }
+            | FutexWake { .. }
+            | FutexRequeue { .. }
+            | TimerCreate { .. }
+            | TimerSet { .. }
+            | TimerCancel { .. }
+            | DeadlineAfter { .. }
+            | TicksGet
+            | TicksPerSecond
+            | SystemGetNumCpus
+            | SystemGetPageSize
+            | VmarAllocate { .. }
+            | VmarDestroy { .. } => false,
+        }
+    }
+}
+
 /// The low 32 bits of a register.
 const fn lo(value: u64) -> u32 {
     value as u32
@@ -532,5 +609,26 @@ mod tests {
             decode(sys::OBJECT_WAIT_ONE, &w),
             Ok(Syscall::ObjectWaitOne { handle: 3, signals: 1, deadline: -5, observed: 0 })
         );
+    }
+
+    #[test]
+    fn only_blocking_and_ending_calls_may_end_the_caller() {
+        let a = [0; 8];
+        let ending = [
+            sys::PROCESS_EXIT,
+            sys::TASK_KILL,
+            sys::THREAD_EXIT,
+            sys::OBJECT_WAIT_ONE,
+            sys::OBJECT_WAIT_MANY,
+            sys::CHANNEL_CALL,
+            sys::PORT_WAIT,
+            sys::FUTEX_WAIT,
+            sys::NANOSLEEP,
+            sys::DEBUG_READ,
+        ];
+        for number in 1..=sys::LAST {
+            let Ok(call) = decode(number, &a) else { continue };
+            assert_eq!(call.may_end_caller(), ending.contains(&number), "syscall {number}: {call:?}");
+        }
     }
 }

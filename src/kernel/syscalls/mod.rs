@@ -99,9 +99,13 @@ fn close_call(handle: u32) -> i32 {
 /// Runs a decoded call and ends a killed thread.
 #[inline(always)]
 fn run_call(call: Syscall) -> u64 {
+    // Only a call that can block or end threads can leave the flag set
+    // (`Syscall::may_end_caller`); the flag is clear whenever EL0 runs. With the call a
+    // constant variant (each `entry::<N>`), the test is compiled only into those calls.
+    let may_end_caller = call.may_end_caller();
     let value = dispatch(call);
     // A thread killed while it was in the kernel ends here, with nothing held.
-    if cpu::this().exit_pending.load(Ordering::Relaxed) {
+    if may_end_caller && cpu::this().exit_pending.load(Ordering::Relaxed) {
         super::sched::exit_current();
     }
     value
