@@ -6,8 +6,9 @@
 //
 // The one exception: `svc` from EL0, the syscall path, is lean. The ABI (ABI.md section 4)
 // lets a syscall change only x0 (and NZCV); the Rust handlers follow the AAPCS64, so they
-// preserve x19..x28 and SP themselves and SP_EL0 is never touched by the kernel. The
-// entry therefore saves only what Rust may clobber (x0..x18, x29, x30) plus ELR/SPSR (a
+// preserve x19..x29 and SP themselves and SP_EL0 is never touched by the kernel. The
+// entry therefore saves only what Rust may clobber (x0..x18, x30; x29 shares x30's store,
+// for the full frame) plus ELR/SPSR (a
 // fault fixed up inside a syscall overwrites them), calls the handler from
 // `SYSCALL_TABLE` indexed by x16 with the user's x0..x7 still in place as its arguments,
 // and restores those registers around the result in x0. Any other synchronous exception
@@ -130,9 +131,10 @@
     lsr     x9, x9, #26
     cmp     x9, #EC_SVC64
     b.ne    el0_sync_not_svc
-    // A frame record so backtraces walk through the syscall into user code.
-    stp     x29, x10, [sp, #TF_RECORD]
-    add     x29, sp, #272
+    // No frame record (2 instructions per call): x29 keeps the user's frame pointer, which
+    // the handler preserves, so a backtrace of a panic in a call ends at the entry's own
+    // frame (panic.rs stops at any address below the kernel's); the user's PC, one line
+    // further, is in the panic report's elr_el1, which still holds it.
     // The handler for number x16 (entry 0 for any number past the table).
     cmp     x16, #SYSCALL_COUNT
     csel    x9, x16, xzr, lo
@@ -204,8 +206,7 @@ trap_return:
 el0_sync_not_svc:
     cmp     x9, #EC_DABT_LOW
     b.ne    el0_sync_full
-    stp     x29, x10, [sp, #TF_RECORD]
-    add     x29, sp, #272
+    // No frame record, as for a syscall (x29 is the user's, preserved by the callee).
     mrs     x0, esr_el1
     mrs     x1, far_el1
     bl      user_abort_lean
@@ -218,11 +219,10 @@ el0_sync_not_svc:
     eret
 el0_abort_not_resolved:
     // x0 = 1: not a fault the lean path handles, take the full path; x0 = 2: report the
-    // user fault with the full frame. x19..x28 still hold the user's values; x18, x29
-    // and x10 (ELR) are reloaded, as the paths below store them again.
+    // user fault with the full frame. x19..x28 and x29 still hold the user's values
+    // (callee-saved); x18 and x10 (ELR) are reloaded, as the paths below store them again.
     ldr     x10, [sp, #TF_ELR]
     ldr     x18, [sp, #TF_X + 8 * 18]
-    ldr     x29, [sp, #TF_X + 8 * 29]
     cmp     x0, #1
     b.eq    el0_sync_full
     mov     x11, #KIND_LOW_SYNC_UNRESOLVED
