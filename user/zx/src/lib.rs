@@ -7,6 +7,8 @@
 //! - [`Rights`], [`Signals`], [`VmarFlags`], [`VmoChildOptions`] as bit sets.
 //! - [`Status`]: the error of every call (the kernel's own `ZxError`, Zircon's values).
 //! - [`Time`] (monotonic nanoseconds) and [`Duration`].
+//! - [`sys`]: the raw call under all of them (and under the EL0 test programs of
+//!   tests/user): `sys::call(nr, [a0, .., aN-1])` sets x0..x(N-1) and no other register.
 //!
 //! Syscall numbers, rights, signals, topics and statuses are not copied here: `abi` and
 //! the status enum are the kernel's own `src/abi.rs` and `src/error.rs`, compiled into
