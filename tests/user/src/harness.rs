@@ -238,7 +238,7 @@ fn probe_vmo() -> Option<zx::Handle> {
 pub fn kernel_can_read(addr: u64) -> bool {
     let Some(vmo) = probe_vmo() else { return false };
     // SAFETY: the kernel only reads from `addr`.
-    let status = unsafe { crate::sys::call_status(zx::nr::VMO_WRITE, &[vmo.raw_u64(), addr, 0, 1]) };
+    let status = unsafe { crate::sys::call_status(zx::nr::VMO_WRITE, [zx::AsRaw::raw_u64(&vmo), addr, 0, 1]) };
     status == zx::ZX_OK
 }
 
@@ -249,17 +249,10 @@ pub fn kernel_can_write(addr: u64) -> bool {
     // SAFETY: the kernel reads the byte at `addr` into the VMO, then writes that same
     // byte back; nothing else runs in between in this single-threaded program.
     unsafe {
-        if crate::sys::call_status(zx::nr::VMO_WRITE, &[vmo.raw_u64(), addr, 0, 1]) != zx::ZX_OK {
+        if crate::sys::call_status(zx::nr::VMO_WRITE, [zx::AsRaw::raw_u64(&vmo), addr, 0, 1]) != zx::ZX_OK {
             return false;
         }
-        crate::sys::call_status(zx::nr::VMO_READ, &[vmo.raw_u64(), addr, 0, 1]) == zx::ZX_OK
-    }
-}
-
-impl zx::Handle {
-    /// The handle value as a syscall argument.
-    pub fn raw_u64(&self) -> u64 {
-        zx::AsRaw::raw(self) as u64
+        crate::sys::call_status(zx::nr::VMO_READ, [zx::AsRaw::raw_u64(&vmo), addr, 0, 1]) == zx::ZX_OK
     }
 }
 

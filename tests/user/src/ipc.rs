@@ -78,25 +78,25 @@ fn status_of(raw: u64) -> Status {
 /// `zx_deadline_after`.
 pub fn deadline_after(ns: i64) -> i64 {
     // SAFETY: no pointer arguments.
-    unsafe { call(nr::DEADLINE_AFTER, &[ns as u64]) as i64 }
+    unsafe { call(nr::DEADLINE_AFTER, [ns as u64]) as i64 }
 }
 
 /// `zx_nanosleep`.
 pub fn nanosleep(deadline: i64) {
     // SAFETY: no pointer arguments.
-    unsafe { call(nr::NANOSLEEP, &[deadline as u64]) };
+    unsafe { call(nr::NANOSLEEP, [deadline as u64]) };
 }
 
 /// `zx_system_get_num_cpus`.
 pub fn num_cpus() -> u32 {
     // SAFETY: no pointer arguments.
-    unsafe { call(nr::SYSTEM_GET_NUM_CPUS, &[]) as u32 }
+    unsafe { call(nr::SYSTEM_GET_NUM_CPUS, []) as u32 }
 }
 
 fn out_pair(nr: u64, options: u32) -> ZxResult<(Handle, Handle)> {
     let (mut a, mut b) = (0u32, 0u32);
     // SAFETY: both out-pointers are ours.
-    ok(unsafe { call_status(nr, &[options as u64, addr_of(&raw mut a), addr_of(&raw mut b)]) })?;
+    ok(unsafe { call_status(nr, [options as u64, addr_of(&raw mut a), addr_of(&raw mut b)]) })?;
     Ok((Handle::from_raw(a), Handle::from_raw(b)))
 }
 
@@ -104,7 +104,7 @@ fn out_pair(nr: u64, options: u32) -> ZxResult<(Handle, Handle)> {
 pub fn event_create() -> ZxResult<Handle> {
     let mut out = 0u32;
     // SAFETY: `out` is ours.
-    ok(unsafe { call_status(nr::EVENT_CREATE, &[0, addr_of(&raw mut out)]) })?;
+    ok(unsafe { call_status(nr::EVENT_CREATE, [0, addr_of(&raw mut out)]) })?;
     Ok(Handle::from_raw(out))
 }
 
@@ -129,7 +129,7 @@ pub fn channel_write(channel: impl AsRaw, bytes: &[u8], handles: &[u32]) -> ZxRe
         handles.len() as u64,
     ];
     // SAFETY: the kernel only reads both buffers.
-    ok(unsafe { call_status(nr::CHANNEL_WRITE, &args) })
+    ok(unsafe { call_status(nr::CHANNEL_WRITE, args) })
 }
 
 /// `zx_channel_read` into `bytes` and `handles`: (status, actual bytes, actual handles).
@@ -151,7 +151,7 @@ pub fn channel_read_opts(
         addr_of(&raw mut nh),
     ];
     // SAFETY: every pointer is to a buffer of ours with the length passed.
-    let status = unsafe { call_status(nr::CHANNEL_READ, &args) };
+    let status = unsafe { call_status(nr::CHANNEL_READ, args) };
     (status, nb, nh)
 }
 
@@ -180,7 +180,7 @@ pub fn channel_call(
     let regs =
         [channel.raw() as u64, 0, deadline as u64, addr_of(args.as_ptr()), addr_of(&raw mut nb), addr_of(&raw mut nh)];
     // SAFETY: the args block names our buffers with their lengths; the out-pointers are ours.
-    let status = unsafe { call_status(nr::CHANNEL_CALL, &regs) };
+    let status = unsafe { call_status(nr::CHANNEL_CALL, regs) };
     (status, nb, nh)
 }
 
@@ -209,35 +209,35 @@ impl Packet {
 pub fn port_create() -> ZxResult<Handle> {
     let mut out = 0u32;
     // SAFETY: `out` is ours.
-    ok(unsafe { call_status(nr::PORT_CREATE, &[0, addr_of(&raw mut out)]) })?;
+    ok(unsafe { call_status(nr::PORT_CREATE, [0, addr_of(&raw mut out)]) })?;
     Ok(Handle::from_raw(out))
 }
 
 /// `zx_port_queue`.
 pub fn port_queue(port: impl AsRaw, packet: &Packet) -> ZxResult {
     // SAFETY: the kernel reads the 48 bytes.
-    ok(unsafe { call_status(nr::PORT_QUEUE, &[port.raw() as u64, addr_of(packet)]) })
+    ok(unsafe { call_status(nr::PORT_QUEUE, [port.raw() as u64, addr_of(packet)]) })
 }
 
 /// `zx_port_wait`.
 pub fn port_wait(port: impl AsRaw, deadline: i64) -> ZxResult<Packet> {
     let mut packet = Packet::default();
     // SAFETY: the kernel writes the 48 bytes.
-    ok(unsafe { call_status(nr::PORT_WAIT, &[port.raw() as u64, deadline as u64, addr_of(&raw mut packet)]) })?;
+    ok(unsafe { call_status(nr::PORT_WAIT, [port.raw() as u64, deadline as u64, addr_of(&raw mut packet)]) })?;
     Ok(packet)
 }
 
 /// `zx_port_cancel`.
 pub fn port_cancel(port: impl AsRaw, source: impl AsRaw, key: u64) -> ZxResult {
     // SAFETY: no pointer arguments.
-    ok(unsafe { call_status(nr::PORT_CANCEL, &[port.raw() as u64, source.raw() as u64, key]) })
+    ok(unsafe { call_status(nr::PORT_CANCEL, [port.raw() as u64, source.raw() as u64, key]) })
 }
 
 /// `zx_object_wait_async`.
 pub fn wait_async(object: impl AsRaw, port: impl AsRaw, key: u64, signals: u32, options: u32) -> ZxResult {
     let args = [object.raw() as u64, port.raw() as u64, key, signals as u64, options as u64];
     // SAFETY: no pointer arguments.
-    ok(unsafe { call_status(nr::OBJECT_WAIT_ASYNC, &args) })
+    ok(unsafe { call_status(nr::OBJECT_WAIT_ASYNC, args) })
 }
 
 /// `zx_wait_item_t`.
@@ -252,27 +252,27 @@ pub struct WaitItem {
 /// `zx_object_wait_many`.
 pub fn wait_many(items: &mut [WaitItem], deadline: i64) -> Status {
     // SAFETY: the kernel reads and writes the items.
-    unsafe { call_status(nr::OBJECT_WAIT_MANY, &[addr_of(items.as_mut_ptr()), items.len() as u64, deadline as u64]) }
+    unsafe { call_status(nr::OBJECT_WAIT_MANY, [addr_of(items.as_mut_ptr()), items.len() as u64, deadline as u64]) }
 }
 
 /// `zx_timer_create`.
 pub fn timer_create(options: u32) -> ZxResult<Handle> {
     let mut out = 0u32;
     // SAFETY: `out` is ours.
-    ok(unsafe { call_status(nr::TIMER_CREATE, &[options as u64, 0, addr_of(&raw mut out)]) })?;
+    ok(unsafe { call_status(nr::TIMER_CREATE, [options as u64, 0, addr_of(&raw mut out)]) })?;
     Ok(Handle::from_raw(out))
 }
 
 /// `zx_timer_set`.
 pub fn timer_set(timer: impl AsRaw, deadline: i64, slack: i64) -> ZxResult {
     // SAFETY: no pointer arguments.
-    ok(unsafe { call_status(nr::TIMER_SET, &[timer.raw() as u64, deadline as u64, slack as u64]) })
+    ok(unsafe { call_status(nr::TIMER_SET, [timer.raw() as u64, deadline as u64, slack as u64]) })
 }
 
 /// `zx_timer_cancel`.
 pub fn timer_cancel(timer: impl AsRaw) -> ZxResult {
     // SAFETY: no pointer arguments.
-    ok(unsafe { call_status(nr::TIMER_CANCEL, &[timer.raw() as u64]) })
+    ok(unsafe { call_status(nr::TIMER_CANCEL, [timer.raw() as u64]) })
 }
 
 /// ZX_INFO_TIMER: (options, deadline, slack).
@@ -320,20 +320,20 @@ pub fn signals_of(handle: impl AsRaw) -> u32 {
 /// `zx_object_signal_peer`.
 pub fn object_signal_peer(handle: impl AsRaw, clear: u32, set: u32) -> ZxResult {
     // SAFETY: no pointer arguments.
-    ok(unsafe { call_status(nr::OBJECT_SIGNAL_PEER, &[handle.raw() as u64, clear as u64, set as u64]) })
+    ok(unsafe { call_status(nr::OBJECT_SIGNAL_PEER, [handle.raw() as u64, clear as u64, set as u64]) })
 }
 
 /// `zx_task_kill`.
 pub fn task_kill(task: impl AsRaw) -> ZxResult {
     // SAFETY: no pointer arguments.
-    ok(unsafe { call_status(nr::TASK_KILL, &[task.raw() as u64]) })
+    ok(unsafe { call_status(nr::TASK_KILL, [task.raw() as u64]) })
 }
 
 /// `zx_job_create`.
 pub fn job_create(parent: impl AsRaw) -> ZxResult<Handle> {
     let mut out = 0u32;
     // SAFETY: `out` is ours.
-    ok(unsafe { call_status(nr::JOB_CREATE, &[parent.raw() as u64, 0, addr_of(&raw mut out)]) })?;
+    ok(unsafe { call_status(nr::JOB_CREATE, [parent.raw() as u64, 0, addr_of(&raw mut out)]) })?;
     Ok(Handle::from_raw(out))
 }
 
@@ -342,7 +342,7 @@ pub fn debug_read(resource: impl AsRaw, buf: &mut [u8]) -> ZxResult<usize> {
     let mut actual = 0u64;
     let args = [resource.raw() as u64, addr_of(buf.as_mut_ptr()), buf.len() as u64, addr_of(&raw mut actual)];
     // SAFETY: the kernel writes at most `buf.len()` bytes and `actual`.
-    ok(unsafe { call_status(nr::DEBUG_READ, &args) })?;
+    ok(unsafe { call_status(nr::DEBUG_READ, args) })?;
     Ok(actual as usize)
 }
 
@@ -355,7 +355,7 @@ pub fn wait_terminated(task: impl AsRaw, timeout: i64) -> ZxResult {
 /// Ends the calling thread.
 pub fn thread_exit() -> ! {
     // SAFETY: no pointer arguments.
-    unsafe { call(nr::THREAD_EXIT, &[]) };
+    unsafe { call(nr::THREAD_EXIT, []) };
     zx::process_exit(99)
 }
 
@@ -363,7 +363,7 @@ fn thread_create(process: impl AsRaw, name: &[u8]) -> ZxResult<Handle> {
     let mut out = 0u32;
     let args = [process.raw() as u64, addr_of(name.as_ptr()), name.len() as u64, 0, addr_of(&raw mut out)];
     // SAFETY: the kernel reads the name and writes `out`.
-    ok(unsafe { call_status(nr::THREAD_CREATE, &args) })?;
+    ok(unsafe { call_status(nr::THREAD_CREATE, args) })?;
     Ok(Handle::from_raw(out))
 }
 
@@ -402,7 +402,7 @@ impl<'a> Thread<'a> {
         let handle = thread_create(ctx.process(), b"ipc-test")?;
         let args = [handle.raw() as u64, thread_trampoline as *const () as usize as u64, slot, slot, 0];
         // SAFETY: entry and stack are ours; the kernel touches no pointer here.
-        ok(unsafe { call_status(nr::THREAD_START, &args) })?;
+        ok(unsafe { call_status(nr::THREAD_START, args) })?;
         Ok(Thread { handle: Some(handle), _stack: stack, _closure: core::marker::PhantomData })
     }
 
@@ -510,7 +510,7 @@ pub fn spawn_copy_in(
         addr_of(&raw mut vmar_out),
     ];
     // SAFETY: the kernel reads the name and writes both out-pointers.
-    ok(unsafe { call_status(nr::PROCESS_CREATE, &args) })?;
+    ok(unsafe { call_status(nr::PROCESS_CREATE, args) })?;
     let (process, vmar) = (Handle::from_raw(proc_out), Handle::from_raw(vmar_out));
     // Linker symbols: only their addresses are taken.
     let bounds = {
@@ -550,12 +550,12 @@ pub fn spawn_copy_in(
         arg,
     ];
     // SAFETY: no pointer the kernel writes.
-    ok(unsafe { call_status(nr::PROCESS_START, &args) })?;
+    ok(unsafe { call_status(nr::PROCESS_START, args) })?;
     Ok(Spawned { process, channel: mine, vmar })
 }
 
 /// Sum of the status of a raw call (for the rare calls with no wrapper).
-pub fn raw_status(nr: u64, args: &[u64]) -> Status {
+pub fn raw_status<const N: usize>(nr: u64, args: [u64; N]) -> Status {
     // SAFETY: callers pass only arguments the kernel refuses or that point at their
     // own buffers.
     status_of(unsafe { call(nr, args) })

@@ -4,7 +4,8 @@
 //! as its initrd. This library gives them:
 //! - [`abi`], [`kernel_error`]: the kernel's own ABI numbers and status codes
 //!   (`src/abi.rs`, `src/error.rs`, compiled in here too),
-//! - [`sys`]: the raw `svc #0` call,
+//! - [`sys`]: the raw `svc #0` call: user/zx's own (`zx::sys`), which sets only the
+//!   registers a call has,
 //! - [`zx`]: ABI constants, owned handles and mappings, a safe wrapper per syscall,
 //! - [`console`]: `print!`/`println!` over `zx_debug_write`,
 //! - [`rt`]: `_start`, the command line ([`Ctx`]), counter and SP readers, the panic handler,
@@ -17,17 +18,18 @@
 // Without an allocator a failure carries its message inline, so `Err` is large on purpose.
 #![allow(clippy::result_large_err)]
 
-/// The kernel's ABI numbers: the very file the kernel compiles (`src/abi.rs`), so the
-/// syscall numbers, rights, topics and signals the tests use cannot drift from the
-/// kernel's. It is pure `core` code with no dependencies.
-#[path = "../../../src/abi.rs"]
-pub mod abi;
+/// The kernel's ABI numbers: the very file the kernel compiles (`src/abi.rs`), compiled
+/// into the `zx` crate of user/, so the syscall numbers, rights, topics and signals the
+/// tests use cannot drift from the kernel's (nor from the programs').
+pub use ::zx::abi;
 pub mod console;
 pub mod harness;
 pub mod ipc;
-/// The kernel's status codes (`src/error.rs`, pure `core` code), for the same reason.
-#[path = "../../../src/error.rs"]
-pub mod kernel_error;
+/// The kernel's status codes (`src/error.rs`, compiled into the `zx` crate), for the same
+/// reason.
+pub mod kernel_error {
+    pub use ::zx::Status as ZxError;
+}
 pub mod loader;
 pub mod proto;
 pub mod rng;

@@ -186,6 +186,11 @@ pub const VMO_FLAG_CONTIGUOUS: u32 = abi::info::VMO_CONTIGUOUS;
 pub trait AsRaw {
     /// The handle value passed to the kernel.
     fn raw(&self) -> u32;
+
+    /// The handle value as a syscall argument.
+    fn raw_u64(&self) -> u64 {
+        self.raw() as u64
+    }
 }
 
 impl AsRaw for u32 {
@@ -200,35 +205,13 @@ impl<T: AsRaw + ?Sized> AsRaw for &T {
     }
 }
 
-/// An owned handle: closed when dropped.
-#[derive(Debug)]
-pub struct Handle(u32);
-
-impl Handle {
-    /// Takes ownership of `value` (closed on drop).
-    pub fn from_raw(value: u32) -> Handle {
-        Handle(value)
-    }
-
-    /// Gives up ownership without closing (for handles a syscall consumes).
-    pub fn into_raw(self) -> u32 {
-        let value = self.0;
-        core::mem::forget(self);
-        value
-    }
-}
+/// An owned handle, closed when dropped: user/zx's own [`::zx::Handle`], so a test and a
+/// program hold handles the same way (`from_raw`, `into_raw`, `raw`).
+pub use ::zx::Handle;
 
 impl AsRaw for Handle {
     fn raw(&self) -> u32 {
-        self.0
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        // A handle the test already closed through a raw call gives BAD_HANDLE here,
-        // which is harmless.
-        let _ = handle_close(self.0);
+        Handle::raw(self)
     }
 }
 
@@ -237,22 +220,20 @@ pub fn ok(status: Status) -> ZxResult {
     if status == ZX_OK { Ok(()) } else { Err(status) }
 }
 
-/// `u64` view of a pointer, for syscall arguments.
-pub fn addr_of<T: ?Sized>(ptr: *const T) -> u64 {
-    ptr.cast::<u8>() as usize as u64
-}
+/// `u64` view of a pointer, for syscall arguments (user/zx's `sys::addr`).
+pub use ::zx::sys::addr as addr_of;
 
 /// Writes `bytes` to the console with `zx_debug_write` (at most 4096 bytes per call).
 pub fn debug_write(bytes: &[u8]) -> ZxResult {
     // SAFETY: the kernel only reads the buffer.
-    ok(unsafe { call_status(nr::DEBUG_WRITE, &[addr_of(bytes.as_ptr()), bytes.len() as u64]) })
+    ok(unsafe { call_status(nr::DEBUG_WRITE, [addr_of(bytes.as_ptr()), bytes.len() as u64]) })
 }
 
 /// Ends the process with `retcode`.
 pub fn process_exit(retcode: i64) -> ! {
     // SAFETY: no pointer arguments.
     unsafe {
-        crate::sys::call(nr::PROCESS_EXIT, &[retcode as u64]);
+        crate::sys::call(nr::PROCESS_EXIT, [retcode as u64]);
     }
     // The kernel never returns from process_exit; if it does, stop here loudly.
     loop {
@@ -264,13 +245,13 @@ pub fn process_exit(retcode: i64) -> ! {
 /// Nanoseconds since boot.
 pub fn clock_get_monotonic() -> i64 {
     // SAFETY: no pointer arguments.
-    unsafe { crate::sys::call(nr::CLOCK_GET_MONOTONIC, &[]) as i64 }
+    unsafe { crate::sys::call(nr::CLOCK_GET_MONOTONIC, []) as i64 }
 }
 
 /// Closes a handle value.
 pub fn handle_close(handle: impl AsRaw) -> ZxResult {
     // SAFETY: no pointer arguments.
-    ok(unsafe { call_status(nr::HANDLE_CLOSE, &[handle.raw() as u64]) })
+    ok(unsafe { call_status(nr::HANDLE_CLOSE, [handle.raw() as u64]) })
 }
 
 /// Duplicates a handle with `rights` (or SAME_RIGHTS).
@@ -278,8 +259,8 @@ pub fn handle_duplicate(handle: impl AsRaw, rights: u32) -> ZxResult<Handle> {
     let mut out = 0u32;
     // SAFETY: `out` is ours to overwrite.
     let args = [handle.raw() as u64, rights as u64, addr_of(&raw mut out)];
-    ok(unsafe { call_status(nr::HANDLE_DUPLICATE, &args) })?;
-    Ok(Handle(out))
+    ok(unsafe { call_status(nr::HANDLE_DUPLICATE, args) })?;
+    Ok(Handle::from_raw(out))
 }
 
 /// Replaces a handle (consumed) with one of `rights`.
@@ -287,8 +268,8 @@ pub fn handle_replace(handle: u32, rights: u32) -> ZxResult<Handle> {
     let mut out = 0u32;
     // SAFETY: `out` is ours to overwrite.
     let args = [handle as u64, rights as u64, addr_of(&raw mut out)];
-    ok(unsafe { call_status(nr::HANDLE_REPLACE, &args) })?;
-    Ok(Handle(out))
+    ok(unsafe { call_status(nr::HANDLE_REPLACE, args) })?;
+    Ok(Handle::from_raw(out))
 }
 
 /// `zx_object_get_info` into `buf`; returns (actual, avail).
@@ -303,7 +284,7 @@ pub fn object_get_info(handle: impl AsRaw, topic: u32, buf: &mut [u8]) -> ZxResu
         addr_of(&raw mut avail),
     ];
     // SAFETY: the buffer and the two counts are ours to overwrite.
-    let status = unsafe { call_status(nr::OBJECT_GET_INFO, &args) };
+    let status = unsafe { call_status(nr::OBJECT_GET_INFO, args) };
     ok(status).map(|()| (actual, avail))
 }
 
@@ -439,14 +420,14 @@ pub fn kmem_stats(resource: impl AsRaw) -> ZxResult<KmemStats> {
 pub fn object_get_property(handle: impl AsRaw, prop: u32, value: &mut [u8]) -> ZxResult {
     let args = [handle.raw() as u64, prop as u64, addr_of(value.as_mut_ptr()), value.len() as u64];
     // SAFETY: `value` is ours to overwrite.
-    ok(unsafe { call_status(nr::OBJECT_GET_PROPERTY, &args) })
+    ok(unsafe { call_status(nr::OBJECT_GET_PROPERTY, args) })
 }
 
 /// `zx_object_set_property` from `value`.
 pub fn object_set_property(handle: impl AsRaw, prop: u32, value: &[u8]) -> ZxResult {
     let args = [handle.raw() as u64, prop as u64, addr_of(value.as_ptr()), value.len() as u64];
     // SAFETY: the kernel only reads `value`.
-    ok(unsafe { call_status(nr::OBJECT_SET_PROPERTY, &args) })
+    ok(unsafe { call_status(nr::OBJECT_SET_PROPERTY, args) })
 }
 
 /// Reads ZX_PROP_NAME (32 bytes, NUL-terminated).
@@ -473,22 +454,22 @@ pub fn vmo_create(size: u64, options: u32) -> ZxResult<Handle> {
     let mut out = 0u32;
     // SAFETY: `out` is ours to overwrite.
     let args = [size, options as u64, addr_of(&raw mut out)];
-    ok(unsafe { call_status(nr::VMO_CREATE, &args) })?;
-    Ok(Handle(out))
+    ok(unsafe { call_status(nr::VMO_CREATE, args) })?;
+    Ok(Handle::from_raw(out))
 }
 
 /// Reads `buf.len()` bytes at `offset`.
 pub fn vmo_read(vmo: impl AsRaw, buf: &mut [u8], offset: u64) -> ZxResult {
     let args = [vmo.raw() as u64, addr_of(buf.as_mut_ptr()), offset, buf.len() as u64];
     // SAFETY: `buf` is ours to overwrite.
-    ok(unsafe { call_status(nr::VMO_READ, &args) })
+    ok(unsafe { call_status(nr::VMO_READ, args) })
 }
 
 /// Writes `buf` at `offset`.
 pub fn vmo_write(vmo: impl AsRaw, buf: &[u8], offset: u64) -> ZxResult {
     let args = [vmo.raw() as u64, addr_of(buf.as_ptr()), offset, buf.len() as u64];
     // SAFETY: the kernel only reads `buf`.
-    ok(unsafe { call_status(nr::VMO_WRITE, &args) })
+    ok(unsafe { call_status(nr::VMO_WRITE, args) })
 }
 
 /// Reads one byte at `offset`.
@@ -502,20 +483,20 @@ pub fn vmo_read_byte(vmo: impl AsRaw, offset: u64) -> ZxResult<u8> {
 pub fn vmo_get_size(vmo: impl AsRaw) -> ZxResult<u64> {
     let mut size = u64::MAX;
     // SAFETY: `size` is ours to overwrite.
-    ok(unsafe { call_status(nr::VMO_GET_SIZE, &[vmo.raw() as u64, addr_of(&raw mut size)]) })?;
+    ok(unsafe { call_status(nr::VMO_GET_SIZE, [vmo.raw() as u64, addr_of(&raw mut size)]) })?;
     Ok(size)
 }
 
 /// Resizes a VMO.
 pub fn vmo_set_size(vmo: impl AsRaw, size: u64) -> ZxResult {
     // SAFETY: no pointer arguments.
-    ok(unsafe { call_status(nr::VMO_SET_SIZE, &[vmo.raw() as u64, size]) })
+    ok(unsafe { call_status(nr::VMO_SET_SIZE, [vmo.raw() as u64, size]) })
 }
 
 /// `zx_vmo_op_range` with no buffer.
 pub fn vmo_op_range(vmo: impl AsRaw, op: u32, offset: u64, size: u64) -> ZxResult {
     // SAFETY: the buffer is NULL with size 0.
-    ok(unsafe { call_status(nr::VMO_OP_RANGE, &[vmo.raw() as u64, op as u64, offset, size, 0, 0]) })
+    ok(unsafe { call_status(nr::VMO_OP_RANGE, [vmo.raw() as u64, op as u64, offset, size, 0, 0]) })
 }
 
 /// Creates a child VMO.
@@ -523,14 +504,14 @@ pub fn vmo_create_child(vmo: impl AsRaw, options: u32, offset: u64, size: u64) -
     let mut out = 0u32;
     let args = [vmo.raw() as u64, options as u64, offset, size, addr_of(&raw mut out)];
     // SAFETY: `out` is ours to overwrite.
-    ok(unsafe { call_status(nr::VMO_CREATE_CHILD, &args) })?;
-    Ok(Handle(out))
+    ok(unsafe { call_status(nr::VMO_CREATE_CHILD, args) })?;
+    Ok(Handle::from_raw(out))
 }
 
 /// Sets the cache policy.
 pub fn vmo_set_cache_policy(vmo: impl AsRaw, policy: u32) -> ZxResult {
     // SAFETY: no pointer arguments.
-    ok(unsafe { call_status(nr::VMO_SET_CACHE_POLICY, &[vmo.raw() as u64, policy as u64]) })
+    ok(unsafe { call_status(nr::VMO_SET_CACHE_POLICY, [vmo.raw() as u64, policy as u64]) })
 }
 
 /// Replaces `vmo` (consumed) with an executable handle.
@@ -538,8 +519,8 @@ pub fn vmo_replace_as_executable(vmo: u32, vmex: impl AsRaw) -> ZxResult<Handle>
     let mut out = 0u32;
     let args = [vmo as u64, vmex.raw() as u64, addr_of(&raw mut out)];
     // SAFETY: `out` is ours to overwrite.
-    ok(unsafe { call_status(nr::VMO_REPLACE_AS_EXECUTABLE, &args) })?;
-    Ok(Handle(out))
+    ok(unsafe { call_status(nr::VMO_REPLACE_AS_EXECUTABLE, args) })?;
+    Ok(Handle::from_raw(out))
 }
 
 /// Creates a VMO over physical memory.
@@ -547,8 +528,8 @@ pub fn vmo_create_physical(resource: impl AsRaw, paddr: u64, size: u64) -> ZxRes
     let mut out = 0u32;
     let args = [resource.raw() as u64, paddr, size, addr_of(&raw mut out)];
     // SAFETY: `out` is ours to overwrite.
-    ok(unsafe { call_status(nr::VMO_CREATE_PHYSICAL, &args) })?;
-    Ok(Handle(out))
+    ok(unsafe { call_status(nr::VMO_CREATE_PHYSICAL, args) })?;
+    Ok(Handle::from_raw(out))
 }
 
 /// Maps `len` bytes of `vmo` from `vmo_offset`; returns the address. The mapping is not
@@ -565,7 +546,7 @@ pub fn vmar_map(
     let args =
         [vmar.raw() as u64, options as u64, vmar_offset, vmo.raw() as u64, vmo_offset, len, addr_of(&raw mut addr)];
     // SAFETY: `addr` is ours to overwrite.
-    ok(unsafe { call_status(nr::VMAR_MAP, &args) })?;
+    ok(unsafe { call_status(nr::VMAR_MAP, args) })?;
     Ok(addr)
 }
 
@@ -573,13 +554,13 @@ pub fn vmar_map(
 pub fn vmar_unmap(vmar: impl AsRaw, addr: u64, len: u64) -> ZxResult {
     // SAFETY: no pointer the kernel writes; unmapping our own live memory is the caller's
     // concern, and the tests only unmap their own mappings.
-    ok(unsafe { call_status(nr::VMAR_UNMAP, &[vmar.raw() as u64, addr, len]) })
+    ok(unsafe { call_status(nr::VMAR_UNMAP, [vmar.raw() as u64, addr, len]) })
 }
 
 /// Changes the protection of `[addr, addr+len)`.
 pub fn vmar_protect(vmar: impl AsRaw, options: u32, addr: u64, len: u64) -> ZxResult {
     // SAFETY: as for `vmar_unmap`.
-    ok(unsafe { call_status(nr::VMAR_PROTECT, &[vmar.raw() as u64, options as u64, addr, len]) })
+    ok(unsafe { call_status(nr::VMAR_PROTECT, [vmar.raw() as u64, options as u64, addr, len]) })
 }
 
 /// (v2) `zx_vmar_allocate`: a sub-region of `size` bytes in `parent` (at `offset` with
@@ -589,29 +570,29 @@ pub fn vmar_allocate(parent: impl AsRaw, options: u32, offset: u64, size: u64) -
     let (mut handle, mut addr) = (0u32, 0u64);
     let args = [parent.raw() as u64, options as u64, offset, size, addr_of(&raw mut handle), addr_of(&raw mut addr)];
     // SAFETY: `handle` and `addr` are ours to overwrite.
-    ok(unsafe { call_status(nr::VMAR_ALLOCATE, &args) })?;
-    Ok((Handle(handle), addr))
+    ok(unsafe { call_status(nr::VMAR_ALLOCATE, args) })?;
+    Ok((Handle::from_raw(handle), addr))
 }
 
 /// (v2) `zx_vmar_destroy`: unmaps everything in the region and destroys it and every
 /// region below it.
 pub fn vmar_destroy(vmar: impl AsRaw) -> ZxResult {
     // SAFETY: no pointer argument; the caller only destroys regions it made.
-    ok(unsafe { call_status(nr::VMAR_DESTROY, &[vmar.raw() as u64]) })
+    ok(unsafe { call_status(nr::VMAR_DESTROY, [vmar.raw() as u64]) })
 }
 
 /// `zx_cache_flush` over `[addr, addr+len)`.
 pub fn cache_flush(addr: u64, len: u64, options: u32) -> ZxResult {
     // SAFETY: cache maintenance never changes what memory holds (DATA|INVALIDATE cleans
     // first), and the kernel writes through no pointer.
-    ok(unsafe { call_status(nr::CACHE_FLUSH, &[addr, len, options as u64]) })
+    ok(unsafe { call_status(nr::CACHE_FLUSH, [addr, len, options as u64]) })
 }
 
 /// Clears then sets user signals on an object.
 pub fn object_signal(handle: impl AsRaw, clear_mask: u32, set_mask: u32) -> ZxResult {
     let args = [handle.raw() as u64, clear_mask as u64, set_mask as u64];
     // SAFETY: no pointer arguments.
-    ok(unsafe { call_status(nr::OBJECT_SIGNAL, &args) })
+    ok(unsafe { call_status(nr::OBJECT_SIGNAL, args) })
 }
 
 /// Waits for any of `signals` until `deadline`; returns the status and the observed set
@@ -620,7 +601,7 @@ pub fn object_wait_one(handle: impl AsRaw, signals: u32, deadline: i64) -> (Stat
     let mut observed = 0xDEAD_BEEFu32;
     let args = [handle.raw() as u64, signals as u64, deadline as u64, addr_of(&raw mut observed)];
     // SAFETY: `observed` is ours to overwrite.
-    let status = unsafe { call_status(nr::OBJECT_WAIT_ONE, &args) };
+    let status = unsafe { call_status(nr::OBJECT_WAIT_ONE, args) };
     (status, observed)
 }
 
@@ -735,8 +716,8 @@ pub fn process_create(job: impl AsRaw, name: &str, options: u32) -> ZxResult<(Ha
         addr_of(&raw mut vmar),
     ];
     // SAFETY: the kernel reads the name and writes the two handle values, all ours.
-    ok(unsafe { call_status(nr::PROCESS_CREATE, &args) })?;
-    Ok((Handle(process), Handle(vmar)))
+    ok(unsafe { call_status(nr::PROCESS_CREATE, args) })?;
+    Ok((Handle::from_raw(process), Handle::from_raw(vmar)))
 }
 
 /// (v2) `zx_process_start`. `arg1` is consumed whatever the result (ABI.md 4.2 call 27).
@@ -751,7 +732,7 @@ pub fn process_start(
     let args = [process.raw() as u64, thread.raw() as u64, entry, stack, arg1 as u64, arg2];
     // SAFETY: no pointer the kernel writes through in this process; `entry` and `stack`
     // are addresses in the other process.
-    ok(unsafe { call_status(nr::PROCESS_START, &args) })
+    ok(unsafe { call_status(nr::PROCESS_START, args) })
 }
 
 /// (v2) `zx_process_read_memory` into `buf`; returns the bytes read.
@@ -759,7 +740,7 @@ pub fn process_read_memory(process: impl AsRaw, vaddr: u64, buf: &mut [u8]) -> Z
     let mut actual = 0u64;
     let args = [process.raw() as u64, vaddr, addr_of(buf.as_mut_ptr()), buf.len() as u64, addr_of(&raw mut actual)];
     // SAFETY: `buf` and `actual` are ours to overwrite.
-    ok(unsafe { call_status(nr::PROCESS_READ_MEMORY, &args) })?;
+    ok(unsafe { call_status(nr::PROCESS_READ_MEMORY, args) })?;
     Ok(actual as usize)
 }
 
@@ -769,7 +750,7 @@ pub fn process_write_memory(process: impl AsRaw, vaddr: u64, buf: &[u8]) -> ZxRe
     let args = [process.raw() as u64, vaddr, addr_of(buf.as_ptr()), buf.len() as u64, addr_of(&raw mut actual)];
     // SAFETY: the kernel reads `buf` and writes `actual`, ours; the memory it writes is
     // the other process's.
-    ok(unsafe { call_status(nr::PROCESS_WRITE_MEMORY, &args) })?;
+    ok(unsafe { call_status(nr::PROCESS_WRITE_MEMORY, args) })?;
     Ok(actual as usize)
 }
 
@@ -778,22 +759,22 @@ pub fn thread_create(process: impl AsRaw, name: &str, options: u32) -> ZxResult<
     let mut out = 0u32;
     let args = [process.raw() as u64, addr_of(name.as_ptr()), name.len() as u64, options as u64, addr_of(&raw mut out)];
     // SAFETY: the kernel reads the name and writes `out`, ours.
-    ok(unsafe { call_status(nr::THREAD_CREATE, &args) })?;
-    Ok(Handle(out))
+    ok(unsafe { call_status(nr::THREAD_CREATE, args) })?;
+    Ok(Handle::from_raw(out))
 }
 
 /// (v2) `zx_thread_start`. The new thread runs at `entry` on `stack`: the caller vouches
 /// for both (see [`crate::thread`] for a safe way to start threads).
 pub fn thread_start(thread: impl AsRaw, entry: u64, stack: u64, arg1: u64, arg2: u64) -> ZxResult {
     // SAFETY: the kernel writes through no pointer of ours.
-    ok(unsafe { call_status(nr::THREAD_START, &[thread.raw() as u64, entry, stack, arg1, arg2]) })
+    ok(unsafe { call_status(nr::THREAD_START, [thread.raw() as u64, entry, stack, arg1, arg2]) })
 }
 
 /// (v2) `zx_thread_exit`: the calling thread ends.
 pub fn thread_exit() -> ! {
     // SAFETY: no arguments.
     unsafe {
-        crate::sys::call(nr::THREAD_EXIT, &[]);
+        crate::sys::call(nr::THREAD_EXIT, []);
     }
     loop {
         // SAFETY: `brk` only raises a debug exception, which ends the process.
@@ -804,21 +785,21 @@ pub fn thread_exit() -> ! {
 /// (v2) `zx_task_kill` of a job, process or thread.
 pub fn task_kill(task: impl AsRaw) -> ZxResult {
     // SAFETY: no pointer arguments.
-    ok(unsafe { call_status(nr::TASK_KILL, &[task.raw() as u64]) })
+    ok(unsafe { call_status(nr::TASK_KILL, [task.raw() as u64]) })
 }
 
 /// (v2) `zx_job_create`: a child job of `parent`.
 pub fn job_create(parent: impl AsRaw, options: u32) -> ZxResult<Handle> {
     let mut out = 0u32;
     // SAFETY: `out` is ours to overwrite.
-    ok(unsafe { call_status(nr::JOB_CREATE, &[parent.raw() as u64, options as u64, addr_of(&raw mut out)]) })?;
-    Ok(Handle(out))
+    ok(unsafe { call_status(nr::JOB_CREATE, [parent.raw() as u64, options as u64, addr_of(&raw mut out)]) })?;
+    Ok(Handle::from_raw(out))
 }
 
 /// (v2) `zx_handle_close_many`.
 pub fn handle_close_many(handles: &[u32]) -> ZxResult {
     // SAFETY: the kernel only reads the array.
-    ok(unsafe { call_status(nr::HANDLE_CLOSE_MANY, &[addr_of(handles.as_ptr()), handles.len() as u64]) })
+    ok(unsafe { call_status(nr::HANDLE_CLOSE_MANY, [addr_of(handles.as_ptr()), handles.len() as u64]) })
 }
 
 /// (v2) `zx_wait_item_t`.
@@ -840,44 +821,42 @@ impl WaitItem {
 /// (v2) `zx_object_wait_many`; `pending` of each item is written back.
 pub fn object_wait_many(items: &mut [WaitItem], deadline: i64) -> ZxResult {
     // SAFETY: `items` is ours; the kernel reads and rewrites exactly those 12-byte records.
-    ok(unsafe {
-        call_status(nr::OBJECT_WAIT_MANY, &[addr_of(items.as_mut_ptr()), items.len() as u64, deadline as u64])
-    })
+    ok(unsafe { call_status(nr::OBJECT_WAIT_MANY, [addr_of(items.as_mut_ptr()), items.len() as u64, deadline as u64]) })
 }
 
 /// (v2) `zx_object_signal_peer`.
 pub fn object_signal_peer(handle: impl AsRaw, clear_mask: u32, set_mask: u32) -> ZxResult {
     // SAFETY: no pointer arguments.
-    ok(unsafe { call_status(nr::OBJECT_SIGNAL_PEER, &[handle.raw() as u64, clear_mask as u64, set_mask as u64]) })
+    ok(unsafe { call_status(nr::OBJECT_SIGNAL_PEER, [handle.raw() as u64, clear_mask as u64, set_mask as u64]) })
 }
 
 /// (v2) `zx_event_create`.
 pub fn event_create(options: u32) -> ZxResult<Handle> {
     let mut out = 0u32;
     // SAFETY: `out` is ours to overwrite.
-    ok(unsafe { call_status(nr::EVENT_CREATE, &[options as u64, addr_of(&raw mut out)]) })?;
-    Ok(Handle(out))
+    ok(unsafe { call_status(nr::EVENT_CREATE, [options as u64, addr_of(&raw mut out)]) })?;
+    Ok(Handle::from_raw(out))
 }
 
 /// (v2) `zx_eventpair_create`.
 pub fn eventpair_create(options: u32) -> ZxResult<(Handle, Handle)> {
     let (mut a, mut b) = (0u32, 0u32);
     // SAFETY: `a` and `b` are ours to overwrite.
-    ok(unsafe { call_status(nr::EVENTPAIR_CREATE, &[options as u64, addr_of(&raw mut a), addr_of(&raw mut b)]) })?;
-    Ok((Handle(a), Handle(b)))
+    ok(unsafe { call_status(nr::EVENTPAIR_CREATE, [options as u64, addr_of(&raw mut a), addr_of(&raw mut b)]) })?;
+    Ok((Handle::from_raw(a), Handle::from_raw(b)))
 }
 
 /// (v2) `zx_futex_wait` on the word at `word`.
 pub fn futex_wait(word: &core::sync::atomic::AtomicI32, current: i32, new_owner: u32, deadline: i64) -> ZxResult {
     let args = [addr_of(word.as_ptr()), current as u32 as u64, new_owner as u64, deadline as u64];
     // SAFETY: the kernel only reads the futex word.
-    ok(unsafe { call_status(nr::FUTEX_WAIT, &args) })
+    ok(unsafe { call_status(nr::FUTEX_WAIT, args) })
 }
 
 /// (v2) `zx_futex_wake` of up to `count` waiters of `word` (u32::MAX: all).
 pub fn futex_wake(word: &core::sync::atomic::AtomicI32, count: u32) -> ZxResult {
     // SAFETY: the kernel never touches the memory.
-    ok(unsafe { call_status(nr::FUTEX_WAKE, &[addr_of(word.as_ptr()), count as u64]) })
+    ok(unsafe { call_status(nr::FUTEX_WAKE, [addr_of(word.as_ptr()), count as u64]) })
 }
 
 /// (v2) `zx_futex_requeue`.
@@ -898,13 +877,13 @@ pub fn futex_requeue(
         new_owner as u64,
     ];
     // SAFETY: the kernel only reads the first futex word.
-    ok(unsafe { call_status(nr::FUTEX_REQUEUE, &args) })
+    ok(unsafe { call_status(nr::FUTEX_REQUEUE, args) })
 }
 
 /// (v2) `zx_nanosleep` until `deadline` (≤ 0: yield).
 pub fn nanosleep(deadline: i64) -> ZxResult {
     // SAFETY: no pointer arguments.
-    ok(unsafe { call_status(nr::NANOSLEEP, &[deadline as u64]) })
+    ok(unsafe { call_status(nr::NANOSLEEP, [deadline as u64]) })
 }
 
 /// (v2) Sleeps for `nanoseconds`.
@@ -915,31 +894,31 @@ pub fn sleep_ns(nanoseconds: i64) {
 /// (v2) `zx_deadline_after`.
 pub fn deadline_after(nanoseconds: i64) -> i64 {
     // SAFETY: no pointer arguments.
-    unsafe { crate::sys::call(nr::DEADLINE_AFTER, &[nanoseconds as u64]) as i64 }
+    unsafe { crate::sys::call(nr::DEADLINE_AFTER, [nanoseconds as u64]) as i64 }
 }
 
 /// (v2) `zx_ticks_get`.
 pub fn ticks_get() -> i64 {
     // SAFETY: no arguments.
-    unsafe { crate::sys::call(nr::TICKS_GET, &[]) as i64 }
+    unsafe { crate::sys::call(nr::TICKS_GET, []) as i64 }
 }
 
 /// (v2) `zx_ticks_per_second`.
 pub fn ticks_per_second() -> i64 {
     // SAFETY: no arguments.
-    unsafe { crate::sys::call(nr::TICKS_PER_SECOND, &[]) as i64 }
+    unsafe { crate::sys::call(nr::TICKS_PER_SECOND, []) as i64 }
 }
 
 /// (v2) `zx_system_get_num_cpus` (the whole of x0, to see that it is zero-extended).
 pub fn system_get_num_cpus() -> u64 {
     // SAFETY: no arguments.
-    unsafe { crate::sys::call(nr::SYSTEM_GET_NUM_CPUS, &[]) }
+    unsafe { crate::sys::call(nr::SYSTEM_GET_NUM_CPUS, []) }
 }
 
 /// (v2) `zx_system_get_page_size` (the whole of x0).
 pub fn system_get_page_size() -> u64 {
     // SAFETY: no arguments.
-    unsafe { crate::sys::call(nr::SYSTEM_GET_PAGE_SIZE, &[]) }
+    unsafe { crate::sys::call(nr::SYSTEM_GET_PAGE_SIZE, []) }
 }
 
 /// (v2) ZX_INFO_PROCESS.
@@ -1052,7 +1031,7 @@ pub fn info_koids(handle: impl AsRaw, topic: u32, koids: &mut [u64]) -> ZxResult
         addr_of(&raw mut avail),
     ];
     // SAFETY: the array and the two counts are ours to overwrite.
-    ok(unsafe { call_status(nr::OBJECT_GET_INFO, &args) })?;
+    ok(unsafe { call_status(nr::OBJECT_GET_INFO, args) })?;
     Ok((actual as usize, avail as usize))
 }
 
@@ -1077,7 +1056,7 @@ pub fn info_process_handle_stats(process: impl AsRaw) -> ZxResult<[u32; 64]> {
 /// (v2) ZX_INFO_HANDLE_VALID: OK when the handle exists.
 pub fn handle_valid(handle: impl AsRaw) -> ZxResult {
     // SAFETY: the topic touches no buffer; all pointers are NULL.
-    ok(unsafe { call_status(nr::OBJECT_GET_INFO, &[handle.raw() as u64, info::HANDLE_VALID as u64, 0, 0, 0, 0]) })
+    ok(unsafe { call_status(nr::OBJECT_GET_INFO, [handle.raw() as u64, info::HANDLE_VALID as u64, 0, 0, 0, 0]) })
 }
 
 /// (v2) Waits until `handle` asserts TERMINATED (at most until `deadline`).

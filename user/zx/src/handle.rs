@@ -46,7 +46,7 @@ impl Drop for Handle {
     fn drop(&mut self) {
         if self.0 != 0 {
             // SAFETY: no pointers.
-            let _ = unsafe { call_ok(nr::HANDLE_CLOSE, &[self.0 as u64]) };
+            let _ = unsafe { call_ok(nr::HANDLE_CLOSE, [self.0 as u64]) };
         }
     }
 }
@@ -105,7 +105,7 @@ pub trait AsHandleRef {
         unsafe {
             call_ok(
                 nr::OBJECT_GET_INFO,
-                &[
+                [
                     self.raw_handle() as u64,
                     topic as u64,
                     addr(buf.as_mut_ptr()),
@@ -126,7 +126,7 @@ pub trait AsHandleRef {
         let result = unsafe {
             call_ok(
                 nr::OBJECT_WAIT_ONE,
-                &[
+                [
                     self.raw_handle() as u64,
                     signals.bits() as u64,
                     deadline.into_nanos() as u64,
@@ -152,7 +152,7 @@ pub trait AsHandleRef {
         unsafe {
             call_ok(
                 nr::OBJECT_WAIT_ASYNC,
-                &[self.raw_handle() as u64, port.raw_handle() as u64, key, signals.bits() as u64, options as u64],
+                [self.raw_handle() as u64, port.raw_handle() as u64, key, signals.bits() as u64, options as u64],
             )
         }
     }
@@ -160,7 +160,7 @@ pub trait AsHandleRef {
     /// `zx_object_signal`: clears then sets user signals (and SIGNALED on events).
     fn signal_handle(&self, clear: Signals, set: Signals) -> Result {
         // SAFETY: no pointers.
-        unsafe { call_ok(nr::OBJECT_SIGNAL, &[self.raw_handle() as u64, clear.bits() as u64, set.bits() as u64]) }
+        unsafe { call_ok(nr::OBJECT_SIGNAL, [self.raw_handle() as u64, clear.bits() as u64, set.bits() as u64]) }
     }
 
     /// `ZX_INFO_HANDLE_BASIC`.
@@ -193,7 +193,7 @@ pub trait AsHandleRef {
         unsafe {
             call_ok(
                 nr::OBJECT_GET_PROPERTY,
-                &[self.raw_handle() as u64, prop::NAME as u64, addr(buf.as_mut_ptr()), buf.len() as u64],
+                [self.raw_handle() as u64, prop::NAME as u64, addr(buf.as_mut_ptr()), buf.len() as u64],
             )?
         };
         let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
@@ -206,7 +206,7 @@ pub trait AsHandleRef {
         unsafe {
             call_ok(
                 nr::OBJECT_SET_PROPERTY,
-                &[self.raw_handle() as u64, prop::NAME as u64, addr(name.as_ptr()), name.len() as u64],
+                [self.raw_handle() as u64, prop::NAME as u64, addr(name.as_ptr()), name.len() as u64],
             )
         }
     }
@@ -215,9 +215,7 @@ pub trait AsHandleRef {
     fn duplicate_raw(&self, rights: Rights) -> Result<Handle> {
         let mut out = 0u32;
         // SAFETY: the kernel writes one u32.
-        unsafe {
-            call_ok(nr::HANDLE_DUPLICATE, &[self.raw_handle() as u64, rights.bits() as u64, addr(&raw mut out)])?
-        };
+        unsafe { call_ok(nr::HANDLE_DUPLICATE, [self.raw_handle() as u64, rights.bits() as u64, addr(&raw mut out)])? };
         Ok(Handle(out))
     }
 }
@@ -240,7 +238,7 @@ pub trait HandleBased: AsHandleRef + From<Handle> + Into<Handle> {
         let raw = self.into().into_raw();
         let mut out = 0u32;
         // SAFETY: the kernel writes one u32.
-        unsafe { call_ok(nr::HANDLE_REPLACE, &[raw as u64, rights.bits() as u64, addr(&raw mut out)])? };
+        unsafe { call_ok(nr::HANDLE_REPLACE, [raw as u64, rights.bits() as u64, addr(&raw mut out)])? };
         Ok(Self::from(Handle(out)))
     }
 

@@ -29,17 +29,15 @@ handle_type!(
 fn create_pair(nr: u64, options: u32) -> Result<(Handle, Handle)> {
     let (mut a, mut b) = (0u32, 0u32);
     // SAFETY: the kernel writes two u32s.
-    unsafe { call_ok(nr, &[options as u64, addr(&raw mut a), addr(&raw mut b)])? };
+    unsafe { call_ok(nr, [options as u64, addr(&raw mut a), addr(&raw mut b)])? };
     Ok((Handle::from_raw(a), Handle::from_raw(b)))
 }
 
-fn create_one(nr: u64, args: &[u64]) -> Result<Handle> {
+/// Runs a create call that writes one handle through its last argument: `call` gets the
+/// address to pass there.
+fn create_one(call: impl FnOnce(u64) -> Result) -> Result<Handle> {
     let mut out = 0u32;
-    let mut regs = [0u64; 4];
-    regs[..args.len()].copy_from_slice(args);
-    regs[args.len()] = addr(&raw mut out);
-    // SAFETY: the kernel writes one u32 through the last argument.
-    unsafe { call_ok(nr, &regs[..=args.len()])? };
+    call(addr(&raw mut out))?;
     Ok(Handle::from_raw(out))
 }
 
@@ -69,7 +67,7 @@ impl Channel {
         unsafe {
             call_ok(
                 nr::CHANNEL_WRITE,
-                &[self.raw() as u64, 0, addr(bytes.as_ptr()), bytes.len() as u64, addr(raw.as_ptr()), n as u64],
+                [self.raw() as u64, 0, addr(bytes.as_ptr()), bytes.len() as u64, addr(raw.as_ptr()), n as u64],
             )
         }
     }
@@ -84,7 +82,7 @@ impl Channel {
         unsafe {
             call_ok(
                 nr::CHANNEL_READ,
-                &[
+                [
                     self.raw() as u64,
                     0,
                     addr(bytes.as_mut_ptr()),
@@ -143,7 +141,7 @@ impl Channel {
         unsafe {
             call_ok(
                 nr::CHANNEL_CALL,
-                &[
+                [
                     self.raw() as u64,
                     0,
                     deadline.into_nanos() as u64,
@@ -163,7 +161,8 @@ impl Channel {
 impl Event {
     /// `zx_event_create`.
     pub fn create() -> Result<Event> {
-        create_one(nr::EVENT_CREATE, &[0]).map(Event)
+        // SAFETY: the kernel writes one u32 through `out`, a local of create_one.
+        create_one(|out| unsafe { call_ok(nr::EVENT_CREATE, [0, out]) }).map(Event)
     }
 }
 
@@ -188,7 +187,7 @@ impl Channel {
 
 fn signal_peer(raw: u32, clear: Signals, set: Signals) -> Result {
     // SAFETY: no pointers.
-    unsafe { call_ok(nr::OBJECT_SIGNAL_PEER, &[raw as u64, clear.bits() as u64, set.bits() as u64]) }
+    unsafe { call_ok(nr::OBJECT_SIGNAL_PEER, [raw as u64, clear.bits() as u64, set.bits() as u64]) }
 }
 
 /// A port packet (`zx_port_packet_t`, 48 bytes).
@@ -221,46 +220,48 @@ impl Packet {
 impl Port {
     /// `zx_port_create`.
     pub fn create() -> Result<Port> {
-        create_one(nr::PORT_CREATE, &[0]).map(Port)
+        // SAFETY: the kernel writes one u32 through `out`, a local of create_one.
+        create_one(|out| unsafe { call_ok(nr::PORT_CREATE, [0, out]) }).map(Port)
     }
 
     /// `zx_port_queue`: a user packet.
     pub fn queue(&self, packet: &Packet) -> Result {
         // SAFETY: the kernel reads 48 bytes.
-        unsafe { call_ok(nr::PORT_QUEUE, &[self.raw() as u64, addr(packet)]) }
+        unsafe { call_ok(nr::PORT_QUEUE, [self.raw() as u64, addr(packet)]) }
     }
 
     /// `zx_port_wait`: the oldest packet, waiting until `deadline`.
     pub fn wait(&self, deadline: Time) -> Result<Packet> {
         let mut packet = Packet::default();
         // SAFETY: the kernel writes 48 bytes.
-        unsafe { call_ok(nr::PORT_WAIT, &[self.raw() as u64, deadline.into_nanos() as u64, addr(&raw mut packet)])? };
+        unsafe { call_ok(nr::PORT_WAIT, [self.raw() as u64, deadline.into_nanos() as u64, addr(&raw mut packet)])? };
         Ok(packet)
     }
 
     /// `zx_port_cancel`: removes the registrations of `source` with `key`.
     pub fn cancel(&self, source: &impl AsHandleRef, key: u64) -> Result {
         // SAFETY: no pointers.
-        unsafe { call_ok(nr::PORT_CANCEL, &[self.raw() as u64, source.raw_handle() as u64, key]) }
+        unsafe { call_ok(nr::PORT_CANCEL, [self.raw() as u64, source.raw_handle() as u64, key]) }
     }
 }
 
 impl Timer {
     /// `zx_timer_create` on the monotonic clock (`slack_mode` 0 center, 1 early, 2 late).
     pub fn create(slack_mode: u32) -> Result<Timer> {
-        create_one(nr::TIMER_CREATE, &[slack_mode as u64, 0]).map(Timer)
+        // SAFETY: the kernel writes one u32 through `out`, a local of create_one.
+        create_one(|out| unsafe { call_ok(nr::TIMER_CREATE, [slack_mode as u64, 0, out]) }).map(Timer)
     }
 
     /// `zx_timer_set`: SIGNALED at `deadline`.
     pub fn set(&self, deadline: Time, slack: crate::Duration) -> Result {
         // SAFETY: no pointers.
-        unsafe { call_ok(nr::TIMER_SET, &[self.raw() as u64, deadline.into_nanos() as u64, slack.into_nanos() as u64]) }
+        unsafe { call_ok(nr::TIMER_SET, [self.raw() as u64, deadline.into_nanos() as u64, slack.into_nanos() as u64]) }
     }
 
     /// `zx_timer_cancel`.
     pub fn cancel(&self) -> Result {
         // SAFETY: no pointers.
-        unsafe { call_ok(nr::TIMER_CANCEL, &[self.raw() as u64]) }
+        unsafe { call_ok(nr::TIMER_CANCEL, [self.raw() as u64]) }
     }
 }
 
@@ -289,6 +290,6 @@ pub fn object_wait_many(items: &mut [WaitItem], deadline: Time) -> Result {
     // SAFETY: WaitItem is repr(C) 12 bytes (u32, Signals(u32), Signals(u32)); the kernel
     // reads and writes items.len() of them.
     unsafe {
-        call_ok(nr::OBJECT_WAIT_MANY, &[addr(items.as_mut_ptr()), items.len() as u64, deadline.into_nanos() as u64])
+        call_ok(nr::OBJECT_WAIT_MANY, [addr(items.as_mut_ptr()), items.len() as u64, deadline.into_nanos() as u64])
     }
 }

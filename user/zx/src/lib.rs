@@ -7,6 +7,8 @@
 //! - [`Rights`], [`Signals`], [`VmarFlags`], [`VmoChildOptions`] as bit sets.
 //! - [`Status`]: the error of every call (the kernel's own `ZxError`, Zircon's values).
 //! - [`Time`] (monotonic nanoseconds) and [`Duration`].
+//! - [`sys`]: the raw call under all of them (and under the EL0 test programs of
+//!   tests/user): `sys::call(nr, [a0, .., aN-1])` sets x0..x(N-1) and no other register.
 //!
 //! Syscall numbers, rights, signals, topics and statuses are not copied here: `abi` and
 //! the status enum are the kernel's own `src/abi.rs` and `src/error.rs`, compiled into
@@ -94,7 +96,7 @@ pub fn ok(raw: i32) -> Result {
 pub fn debug_write(bytes: &[u8]) {
     for chunk in bytes.chunks(4096) {
         // SAFETY: the kernel only reads the chunk.
-        let _ = unsafe { call(nr::DEBUG_WRITE, &[addr(chunk.as_ptr()), chunk.len() as u64]) };
+        let _ = unsafe { call(nr::DEBUG_WRITE, [addr(chunk.as_ptr()), chunk.len() as u64]) };
     }
 }
 
@@ -106,7 +108,7 @@ pub fn debug_read(resource: &Resource, buf: &mut [u8]) -> Result<usize> {
     unsafe {
         call_ok(
             nr::DEBUG_READ,
-            &[resource.raw_handle() as u64, addr(buf.as_mut_ptr()), buf.len() as u64, addr(&raw mut actual)],
+            [resource.raw_handle() as u64, addr(buf.as_mut_ptr()), buf.len() as u64, addr(&raw mut actual)],
         )?
     };
     Ok(actual)
@@ -115,32 +117,32 @@ pub fn debug_read(resource: &Resource, buf: &mut [u8]) -> Result<usize> {
 /// `zx_system_get_num_cpus`: the CPUs online.
 pub fn system_get_num_cpus() -> u32 {
     // SAFETY: no pointers.
-    unsafe { call(nr::SYSTEM_GET_NUM_CPUS, &[]) as u32 }
+    unsafe { call(nr::SYSTEM_GET_NUM_CPUS, []) as u32 }
 }
 
 /// `zx_system_get_page_size`: 4096.
 pub fn system_get_page_size() -> u32 {
     // SAFETY: no pointers.
-    unsafe { call(nr::SYSTEM_GET_PAGE_SIZE, &[]) as u32 }
+    unsafe { call(nr::SYSTEM_GET_PAGE_SIZE, []) as u32 }
 }
 
 /// `zx_cache_flush` over `[addr, addr + len)` of this process (`abi::cache_flush` options).
 pub fn cache_flush(address: usize, len: usize, options: u32) -> Result {
     // SAFETY: the kernel only maintains caches over the range; it writes no memory.
-    unsafe { call_ok(nr::CACHE_FLUSH, &[address as u64, len as u64, options as u64]) }
+    unsafe { call_ok(nr::CACHE_FLUSH, [address as u64, len as u64, options as u64]) }
 }
 
 /// `zx_futex_wait`: sleeps while `*futex == current` until woken or `deadline`.
 /// BAD_STATE when the value already differs.
 pub fn futex_wait(futex: &core::sync::atomic::AtomicI32, current: i32, deadline: Time) -> Result {
     // SAFETY: the kernel only reads the aligned word.
-    unsafe { call_ok(nr::FUTEX_WAIT, &[addr(futex.as_ptr()), current as u32 as u64, 0, deadline.into_nanos() as u64]) }
+    unsafe { call_ok(nr::FUTEX_WAIT, [addr(futex.as_ptr()), current as u32 as u64, 0, deadline.into_nanos() as u64]) }
 }
 
 /// `zx_futex_wake`: wakes up to `count` waiters (`u32::MAX`: all).
 pub fn futex_wake(futex: &core::sync::atomic::AtomicI32, count: u32) -> Result {
     // SAFETY: the kernel never touches the memory.
-    unsafe { call_ok(nr::FUTEX_WAKE, &[addr(futex.as_ptr()), count as u64]) }
+    unsafe { call_ok(nr::FUTEX_WAKE, [addr(futex.as_ptr()), count as u64]) }
 }
 
 /// `zx_futex_requeue`: wakes `wake_count` waiters of `futex` (if it still holds
@@ -156,7 +158,7 @@ pub fn futex_requeue(
     unsafe {
         call_ok(
             nr::FUTEX_REQUEUE,
-            &[
+            [
                 addr(futex.as_ptr()),
                 wake_count as u64,
                 current as u32 as u64,
@@ -176,7 +178,7 @@ pub fn handle_close_many(handles: &mut [Handle]) -> Result {
             *slot = core::mem::take(h).into_raw();
         }
         // SAFETY: the kernel reads chunk.len() handle values.
-        unsafe { call_ok(nr::HANDLE_CLOSE_MANY, &[addr(raw.as_ptr()), chunk.len() as u64])? };
+        unsafe { call_ok(nr::HANDLE_CLOSE_MANY, [addr(raw.as_ptr()), chunk.len() as u64])? };
     }
     Ok(())
 }

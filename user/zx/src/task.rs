@@ -29,7 +29,7 @@ pub trait Task: AsHandleRef {
     /// `zx_task_kill`: asynchronous for a started task (wait for TASK_TERMINATED).
     fn kill(&self) -> Result {
         // SAFETY: no pointers (killing ourselves does not return, which is fine).
-        unsafe { call_ok(nr::TASK_KILL, &[self.raw_handle() as u64]) }
+        unsafe { call_ok(nr::TASK_KILL, [self.raw_handle() as u64]) }
     }
 }
 impl Task for Process {}
@@ -126,7 +126,7 @@ impl Process {
         let (mut p, mut v) = (0u32, 0u32);
         let [np, nl] = name_args(name);
         // SAFETY: the kernel reads the name and writes two u32s.
-        unsafe { call_ok(nr::PROCESS_CREATE, &[job.raw() as u64, np, nl, 0, addr(&raw mut p), addr(&raw mut v)])? };
+        unsafe { call_ok(nr::PROCESS_CREATE, [job.raw() as u64, np, nl, 0, addr(&raw mut p), addr(&raw mut v)])? };
         Ok((Process(Handle::from_raw(p)), Vmar::from(Handle::from_raw(v))))
     }
 
@@ -137,7 +137,7 @@ impl Process {
         unsafe {
             call_ok(
                 nr::PROCESS_START,
-                &[
+                [
                     self.raw() as u64,
                     thread.raw() as u64,
                     entry as u64,
@@ -156,7 +156,7 @@ impl Process {
         unsafe {
             call_ok(
                 nr::PROCESS_READ_MEMORY,
-                &[self.raw() as u64, vaddr as u64, addr(buf.as_mut_ptr()), buf.len() as u64, addr(&raw mut actual)],
+                [self.raw() as u64, vaddr as u64, addr(buf.as_mut_ptr()), buf.len() as u64, addr(&raw mut actual)],
             )?
         };
         Ok(actual)
@@ -169,7 +169,7 @@ impl Process {
         unsafe {
             call_ok(
                 nr::PROCESS_WRITE_MEMORY,
-                &[self.raw() as u64, vaddr as u64, addr(data.as_ptr()), data.len() as u64, addr(&raw mut actual)],
+                [self.raw() as u64, vaddr as u64, addr(data.as_ptr()), data.len() as u64, addr(&raw mut actual)],
             )?
         };
         Ok(actual)
@@ -206,7 +206,7 @@ impl Thread {
         let mut out = 0u32;
         let [np, nl] = name_args(name);
         // SAFETY: the kernel reads the name and writes one u32.
-        unsafe { call_ok(nr::THREAD_CREATE, &[process.raw() as u64, np, nl, 0, addr(&raw mut out)])? };
+        unsafe { call_ok(nr::THREAD_CREATE, [process.raw() as u64, np, nl, 0, addr(&raw mut out)])? };
         Ok(Thread(Handle::from_raw(out)))
     }
 
@@ -217,7 +217,7 @@ impl Thread {
     /// (it runs concurrently with everything else).
     pub unsafe fn start(&self, entry: usize, stack: usize, arg1: usize, arg2: usize) -> Result {
         // SAFETY: the caller vouches for entry and stack.
-        unsafe { call_ok(nr::THREAD_START, &[self.raw() as u64, entry as u64, stack as u64, arg1 as u64, arg2 as u64]) }
+        unsafe { call_ok(nr::THREAD_START, [self.raw() as u64, entry as u64, stack as u64, arg1 as u64, arg2 as u64]) }
     }
 
     /// `ZX_INFO_THREAD`.
@@ -244,7 +244,7 @@ impl Job {
     pub fn create(parent: &Job) -> Result<Job> {
         let mut out = 0u32;
         // SAFETY: the kernel writes one u32.
-        unsafe { call_ok(nr::JOB_CREATE, &[parent.raw() as u64, 0, addr(&raw mut out)])? };
+        unsafe { call_ok(nr::JOB_CREATE, [parent.raw() as u64, 0, addr(&raw mut out)])? };
         Ok(Job(Handle::from_raw(out)))
     }
 
@@ -269,14 +269,14 @@ impl Job {
 /// `zx_process_exit`: ends this process with `retcode`.
 pub fn process_exit(retcode: i64) -> ! {
     // SAFETY: no pointers; the call does not return.
-    unsafe { call(nr::PROCESS_EXIT, &[retcode as u64]) };
+    unsafe { call(nr::PROCESS_EXIT, [retcode as u64]) };
     unreachable_loop()
 }
 
 /// `zx_thread_exit`: ends this thread.
 pub fn thread_exit() -> ! {
     // SAFETY: no pointers; the call does not return.
-    unsafe { call(nr::THREAD_EXIT, &[]) };
+    unsafe { call(nr::THREAD_EXIT, []) };
     unreachable_loop()
 }
 

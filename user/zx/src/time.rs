@@ -22,7 +22,7 @@ impl Time {
     /// `zx_clock_get_monotonic`.
     pub fn get_monotonic() -> Time {
         // SAFETY: no pointers.
-        Time(unsafe { call(nr::CLOCK_GET_MONOTONIC, &[]) } as i64)
+        Time(unsafe { call(nr::CLOCK_GET_MONOTONIC, []) } as i64)
     }
 
     /// Now plus `d` (`zx_deadline_after`), saturating.
@@ -105,23 +105,23 @@ impl core::ops::Add for Duration {
 /// `zx_deadline_after`: now plus `d`, saturating.
 pub fn deadline_after(d: Duration) -> Time {
     // SAFETY: no pointers.
-    Time(unsafe { call(nr::DEADLINE_AFTER, &[d.0 as u64]) } as i64)
+    Time(unsafe { call(nr::DEADLINE_AFTER, [d.0 as u64]) } as i64)
 }
 
 /// `zx_nanosleep`: returns once the clock is at or past `deadline` (a deadline ≤ 0 yields).
 pub fn nanosleep(deadline: Time) {
     // SAFETY: no pointers.
-    let _ = unsafe { call(nr::NANOSLEEP, &[deadline.0 as u64]) };
+    let _ = unsafe { call(nr::NANOSLEEP, [deadline.0 as u64]) };
 }
 
 /// `zx_ticks_get`: the counter (CNTVCT_EL0).
 pub fn ticks_get() -> i64 {
     // SAFETY: no pointers.
-    unsafe { call(nr::TICKS_GET, &[]) as i64 }
+    unsafe { call(nr::TICKS_GET, []) as i64 }
 }
 
 /// `zx_ticks_per_second`: the counter's frequency.
 pub fn ticks_per_second() -> i64 {
     // SAFETY: no pointers.
-    unsafe { call(nr::TICKS_PER_SECOND, &[]) as i64 }
+    unsafe { call(nr::TICKS_PER_SECOND, []) as i64 }
 }

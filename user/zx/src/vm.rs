@@ -77,34 +77,34 @@ impl Vmo {
     pub fn create_with_opts(options: VmoOptions, size: u64) -> Result<Vmo> {
         let mut out = 0u32;
         // SAFETY: the kernel writes one u32.
-        unsafe { call_ok(nr::VMO_CREATE, &[size, options.bits() as u64, addr(&raw mut out)])? };
+        unsafe { call_ok(nr::VMO_CREATE, [size, options.bits() as u64, addr(&raw mut out)])? };
         Ok(Vmo(Handle::from_raw(out)))
     }
 
     /// `zx_vmo_read` into `data` from `offset`.
     pub fn read(&self, data: &mut [u8], offset: u64) -> Result {
         // SAFETY: the kernel writes data.len() bytes into data.
-        unsafe { call_ok(nr::VMO_READ, &[self.raw() as u64, addr(data.as_mut_ptr()), offset, data.len() as u64]) }
+        unsafe { call_ok(nr::VMO_READ, [self.raw() as u64, addr(data.as_mut_ptr()), offset, data.len() as u64]) }
     }
 
     /// `zx_vmo_write` of `data` at `offset`.
     pub fn write(&self, data: &[u8], offset: u64) -> Result {
         // SAFETY: the kernel reads data.len() bytes.
-        unsafe { call_ok(nr::VMO_WRITE, &[self.raw() as u64, addr(data.as_ptr()), offset, data.len() as u64]) }
+        unsafe { call_ok(nr::VMO_WRITE, [self.raw() as u64, addr(data.as_ptr()), offset, data.len() as u64]) }
     }
 
     /// `zx_vmo_get_size`.
     pub fn get_size(&self) -> Result<u64> {
         let mut size = 0u64;
         // SAFETY: the kernel writes one u64.
-        unsafe { call_ok(nr::VMO_GET_SIZE, &[self.raw() as u64, addr(&raw mut size)])? };
+        unsafe { call_ok(nr::VMO_GET_SIZE, [self.raw() as u64, addr(&raw mut size)])? };
         Ok(size)
     }
 
     /// `zx_vmo_set_size` (RESIZABLE VMOs only).
     pub fn set_size(&self, size: u64) -> Result {
         // SAFETY: no pointers.
-        unsafe { call_ok(nr::VMO_SET_SIZE, &[self.raw() as u64, size]) }
+        unsafe { call_ok(nr::VMO_SET_SIZE, [self.raw() as u64, size]) }
     }
 
     /// `ZX_PROP_VMO_CONTENT_SIZE`.
@@ -114,7 +114,7 @@ impl Vmo {
         unsafe {
             call_ok(
                 nr::OBJECT_GET_PROPERTY,
-                &[self.raw() as u64, prop::VMO_CONTENT_SIZE as u64, addr(&raw mut size), 8],
+                [self.raw() as u64, prop::VMO_CONTENT_SIZE as u64, addr(&raw mut size), 8],
             )?
         };
         Ok(size)
@@ -123,7 +123,7 @@ impl Vmo {
     /// `zx_vmo_op_range` without a buffer (`abi::op`: COMMIT, DECOMMIT, ZERO, cache ops).
     pub fn op_range(&self, op: u32, offset: u64, size: u64) -> Result {
         // SAFETY: no buffer.
-        unsafe { call_ok(nr::VMO_OP_RANGE, &[self.raw() as u64, op as u64, offset, size, 0, 0]) }
+        unsafe { call_ok(nr::VMO_OP_RANGE, [self.raw() as u64, op as u64, offset, size, 0, 0]) }
     }
 
     /// `zx_vmo_create_child`.
@@ -131,10 +131,7 @@ impl Vmo {
         let mut out = 0u32;
         // SAFETY: the kernel writes one u32.
         unsafe {
-            call_ok(
-                nr::VMO_CREATE_CHILD,
-                &[self.raw() as u64, options.bits() as u64, offset, size, addr(&raw mut out)],
-            )?
+            call_ok(nr::VMO_CREATE_CHILD, [self.raw() as u64, options.bits() as u64, offset, size, addr(&raw mut out)])?
         };
         Ok(Vmo(Handle::from_raw(out)))
     }
@@ -142,7 +139,7 @@ impl Vmo {
     /// `zx_vmo_set_cache_policy`.
     pub fn set_cache_policy(&self, policy: u32) -> Result {
         // SAFETY: no pointers.
-        unsafe { call_ok(nr::VMO_SET_CACHE_POLICY, &[self.raw() as u64, policy as u64]) }
+        unsafe { call_ok(nr::VMO_SET_CACHE_POLICY, [self.raw() as u64, policy as u64]) }
     }
 
     /// `zx_vmo_replace_as_executable`: this handle plus EXECUTE (`vmex` may be `None`).
@@ -151,7 +148,7 @@ impl Vmo {
         let mut out = 0u32;
         let vmex = vmex.map_or(0, |r| r.raw_handle());
         // SAFETY: the kernel writes one u32.
-        unsafe { call_ok(nr::VMO_REPLACE_AS_EXECUTABLE, &[raw as u64, vmex as u64, addr(&raw mut out)])? };
+        unsafe { call_ok(nr::VMO_REPLACE_AS_EXECUTABLE, [raw as u64, vmex as u64, addr(&raw mut out)])? };
         Ok(Vmo(Handle::from_raw(out)))
     }
 
@@ -159,7 +156,7 @@ impl Vmo {
     pub fn create_physical(resource: &Resource, paddr: u64, size: u64) -> Result<Vmo> {
         let mut out = 0u32;
         // SAFETY: the kernel writes one u32.
-        unsafe { call_ok(nr::VMO_CREATE_PHYSICAL, &[resource.raw_handle() as u64, paddr, size, addr(&raw mut out)])? };
+        unsafe { call_ok(nr::VMO_CREATE_PHYSICAL, [resource.raw_handle() as u64, paddr, size, addr(&raw mut out)])? };
         Ok(Vmo(Handle::from_raw(out)))
     }
 
@@ -188,7 +185,7 @@ impl Vmar {
         unsafe {
             call_ok(
                 nr::VMAR_MAP,
-                &[
+                [
                     self.raw() as u64,
                     flags.bits() as u64,
                     vmar_offset as u64,
@@ -208,7 +205,7 @@ impl Vmar {
     /// Nothing may still refer to memory in the range.
     pub unsafe fn unmap(&self, address: usize, len: usize) -> Result {
         // SAFETY: the caller promises the range is unused.
-        unsafe { call_ok(nr::VMAR_UNMAP, &[self.raw() as u64, address as u64, len as u64]) }
+        unsafe { call_ok(nr::VMAR_UNMAP, [self.raw() as u64, address as u64, len as u64]) }
     }
 
     /// `zx_vmar_protect`.
@@ -217,7 +214,7 @@ impl Vmar {
     /// Nothing may rely on the range's old permissions.
     pub unsafe fn protect(&self, address: usize, len: usize, flags: VmarFlags) -> Result {
         // SAFETY: the caller promises the new permissions are fine.
-        unsafe { call_ok(nr::VMAR_PROTECT, &[self.raw() as u64, flags.bits() as u64, address as u64, len as u64]) }
+        unsafe { call_ok(nr::VMAR_PROTECT, [self.raw() as u64, flags.bits() as u64, address as u64, len as u64]) }
     }
 
     /// `zx_vmar_allocate`: a child region of `size` bytes; returns it and its address.
@@ -227,7 +224,7 @@ impl Vmar {
         unsafe {
             call_ok(
                 nr::VMAR_ALLOCATE,
-                &[
+                [
                     self.raw() as u64,
                     flags.bits() as u64,
                     offset as u64,
@@ -246,7 +243,7 @@ impl Vmar {
     /// Nothing may still refer to memory in the region.
     pub unsafe fn destroy(&self) -> Result {
         // SAFETY: the caller promises the region is unused.
-        unsafe { call_ok(nr::VMAR_DESTROY, &[self.raw() as u64]) }
+        unsafe { call_ok(nr::VMAR_DESTROY, [self.raw() as u64]) }
     }
 
     /// `ZX_INFO_VMAR`.

@@ -40,7 +40,7 @@ use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicI32, Ordering};
 use user::ipc::{self, CHANNEL_READABLE, PEER_CLOSED, SIGNALED, TASK_TERMINATED};
 use user::sys::call_status;
-use user::zx::{self, AsRaw, Handle, Mapping, Status, addr_of};
+use user::zx::{self, Handle, Mapping, Status, addr_of};
 use user::{Ctx, println};
 
 user::entry!(main);
@@ -442,13 +442,13 @@ const VMO_REPLACE_AS_EXECUTABLE: u64 = 18;
 /// `zx_futex_wait(value_ptr, current)` with no owner and no deadline.
 fn futex_wait(futex: &AtomicI32, current: i32) -> Status {
     // SAFETY: the kernel only reads the futex word.
-    unsafe { call_status(FUTEX_WAIT, &[addr_of(futex.as_ptr()), current as u32 as u64, 0, i64::MAX as u64]) }
+    unsafe { call_status(FUTEX_WAIT, [addr_of(futex.as_ptr()), current as u32 as u64, 0, i64::MAX as u64]) }
 }
 
 /// `zx_futex_wake(value_ptr, count)`.
 fn futex_wake(futex: &AtomicI32, count: u32) -> Status {
     // SAFETY: the kernel does not touch the word on a wake.
-    unsafe { call_status(FUTEX_WAKE, &[addr_of(futex.as_ptr()), count as u64]) }
+    unsafe { call_status(FUTEX_WAKE, [addr_of(futex.as_ptr()), count as u64]) }
 }
 
 /// Waits until `futex` holds `wanted` (a wait that finds another value tries again).
@@ -468,7 +468,7 @@ fn thread_create(ctx: &Ctx) -> BenchResult<Handle> {
     let mut out = 0u32;
     let args = [ctx.process() as u64, addr_of(name.as_ptr()), name.len() as u64, 0, addr_of(&raw mut out)];
     // SAFETY: the kernel reads the name and writes `out`.
-    check(unsafe { call_status(ipc::nr::THREAD_CREATE, &args) }, "thread_create")?;
+    check(unsafe { call_status(ipc::nr::THREAD_CREATE, args) }, "thread_create")?;
     Ok(Handle::from_raw(out))
 }
 
@@ -482,7 +482,7 @@ fn entry_of(entry: extern "C" fn(u64, u64) -> !) -> u64 {
 fn thread_start(thread: &Handle, entry: u64, sp: u64, arg1: u64, arg2: u64) -> BenchResult {
     let args = [thread.raw() as u64, entry, sp, arg1, arg2];
     // SAFETY: no pointer the kernel writes.
-    check(unsafe { call_status(ipc::nr::THREAD_START, &args) }, "thread_start")
+    check(unsafe { call_status(ipc::nr::THREAD_START, args) }, "thread_start")
 }
 
 /// A thread stack: a mapped VMO whose top is the initial SP.
@@ -649,7 +649,7 @@ fn spawn(ctx: &Ctx, elf: &[u8], arg1: u32) -> BenchResult<Spawned> {
         addr_of(&raw mut vmar_out),
     ];
     // SAFETY: the kernel reads the name and writes both out-pointers.
-    check(unsafe { call_status(ipc::nr::PROCESS_CREATE, &args) }, "process_create")?;
+    check(unsafe { call_status(ipc::nr::PROCESS_CREATE, args) }, "process_create")?;
     let (process, vmar) = (Handle::from_raw(proc_out), Handle::from_raw(vmar_out));
     for i in 0..phnum {
         let ph = elf.get(phoff + 56 * i..phoff + 56 * (i + 1)).ok_or(BAD)?;
@@ -676,7 +676,7 @@ fn spawn(ctx: &Ctx, elf: &[u8], arg1: u32) -> BenchResult<Spawned> {
             let mut out = 0u32;
             let args = [vmo.into_raw() as u64, ctx.root_resource as u64, addr_of(&raw mut out)];
             // SAFETY: the kernel writes `out`.
-            check(unsafe { call_status(VMO_REPLACE_AS_EXECUTABLE, &args) }, "vmo_replace_as_executable")?;
+            check(unsafe { call_status(VMO_REPLACE_AS_EXECUTABLE, args) }, "vmo_replace_as_executable")?;
             Handle::from_raw(out)
         } else {
             vmo
@@ -689,11 +689,11 @@ fn spawn(ctx: &Ctx, elf: &[u8], arg1: u32) -> BenchResult<Spawned> {
     let mut out = 0u32;
     let args = [process.raw() as u64, addr_of(name.as_ptr()), name.len() as u64, 0, addr_of(&raw mut out)];
     // SAFETY: the kernel reads the name and writes `out`.
-    check(unsafe { call_status(ipc::nr::THREAD_CREATE, &args) }, "thread_create")?;
+    check(unsafe { call_status(ipc::nr::THREAD_CREATE, args) }, "thread_create")?;
     let thread = Handle::from_raw(out);
     let args = [process.raw() as u64, thread.raw() as u64, entry, stack + STACK, arg1 as u64, 0];
     // SAFETY: no pointer the kernel writes.
-    check(unsafe { call_status(ipc::nr::PROCESS_START, &args) }, "process_start")?;
+    check(unsafe { call_status(ipc::nr::PROCESS_START, args) }, "process_start")?;
     Ok(Spawned { process, _vmar: vmar, _thread: thread })
 }
 
@@ -935,7 +935,7 @@ fn kmem_process(bench: &Bench, counts: &Counts, ctx: &Ctx) -> BenchResult {
             addr_of(&raw mut vmar_out),
         ];
         // SAFETY: the kernel reads the name and writes both out-pointers.
-        check(unsafe { call_status(ipc::nr::PROCESS_CREATE, &args) }, "process_create")?;
+        check(unsafe { call_status(ipc::nr::PROCESS_CREATE, args) }, "process_create")?;
         *slot = Some((Handle::from_raw(proc_out), Handle::from_raw(vmar_out)));
     }
     let after = checked(zx::kmem_stats(ctx.root_resource), "KMEM_STATS after")?;

@@ -119,7 +119,7 @@ fn bits(list: &[Status]) -> u64 {
 fn raw(nr: u64, args: [u64; 8]) -> u64 {
     // SAFETY: every pointer a fuzz call passes is invalid, read-only, or inside memory the
     // calling thread lets the kernel overwrite (its scratch pages, SINK, its own mappings).
-    unsafe { sys::syscall(nr, args) }
+    unsafe { sys::call(nr, args) }
 }
 
 fn valid(handle: u32) -> bool {

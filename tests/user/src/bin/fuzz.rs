@@ -868,7 +868,7 @@ impl<'a> Fuzzer<'a> {
         // SAFETY: every pointer argument is invalid, read-only, or inside the scratch
         // mapping, the arena or a mapping the kernel placed for the fuzzer: memory that
         // holds nothing the program relies on.
-        let ret = unsafe { sys::syscall(plan.nr, plan.args) };
+        let ret = unsafe { sys::call(plan.nr, plan.args) };
         self.calls_by_nr[(plan.nr as usize).min(26)] += 1;
         if plan.returns_value {
             if (ret as i64) < 0 {

@@ -400,20 +400,20 @@ fn port_cancel_and_handle_close_remove_registrations(_: &Ctx) -> TestResult {
 /// `zx_port_queue` with the packet at `packet` (any address).
 fn raw_port_queue(port: impl AsRaw, packet: u64) -> i32 {
     // SAFETY: the kernel only reads the 48 bytes at `packet`.
-    unsafe { user::sys::call_status(nr::PORT_QUEUE, &[port.raw() as u64, packet]) }
+    unsafe { user::sys::call_status(nr::PORT_QUEUE, [port.raw() as u64, packet]) }
 }
 
 /// `zx_port_wait` (deadline 0) writing the packet to `out` (any address).
 fn raw_port_wait(port: impl AsRaw, out: u64) -> i32 {
     // SAFETY: the tests point `out` at memory nothing in Rust refers to.
-    unsafe { user::sys::call_status(nr::PORT_WAIT, &[port.raw() as u64, 0, out]) }
+    unsafe { user::sys::call_status(nr::PORT_WAIT, [port.raw() as u64, 0, out]) }
 }
 
 /// `zx_object_wait_one` (deadline 0) writing the observed signals to `observed`.
 fn raw_wait_one(handle: impl AsRaw, signals: u32, observed: u64) -> i32 {
     let args = [handle.raw() as u64, signals as u64, 0, observed];
     // SAFETY: as for `raw_port_wait`.
-    unsafe { user::sys::call_status(zx::nr::OBJECT_WAIT_ONE, &args) }
+    unsafe { user::sys::call_status(zx::nr::OBJECT_WAIT_ONE, args) }
 }
 
 /// The 48 bytes of a packet as user space lays them out.
@@ -527,11 +527,11 @@ fn waits_that_start_over_race_a_handle_close(ctx: &Ctx) -> TestResult {
         let mut observed = 0u32;
         let args = [waited as u64, SIGNALED as u64, deadline_after(2 * MSEC) as u64, addr_of(&raw mut observed)];
         // SAFETY: `observed` is ours; the kernel writes its 4 bytes.
-        let waited_status = unsafe { user::sys::call_status(zx::nr::OBJECT_WAIT_ONE, &args) };
+        let waited_status = unsafe { user::sys::call_status(zx::nr::OBJECT_WAIT_ONE, args) };
         let mut packet = Packet::default();
         let args = [ported as u64, deadline_after(2 * MSEC) as u64, addr_of(&raw mut packet)];
         // SAFETY: `packet` is ours; the kernel writes its 48 bytes.
-        let ported_status = unsafe { user::sys::call_status(zx::nr::PORT_WAIT, &args) };
+        let ported_status = unsafe { user::sys::call_status(zx::nr::PORT_WAIT, args) };
         check_ok(t.join(TIMEOUT), "join the closer")?;
         match waited_status {
             BAD_HANDLE | ZX_ERR_TIMED_OUT => {}
@@ -573,7 +573,7 @@ fn port_queue_reads_a_packet_from_an_execute_only_page(ctx: &Ctx) -> TestResult 
 /// `zx_channel_write` from `bytes` (any address) of `len` bytes, no handles.
 fn raw_channel_write(channel: impl AsRaw, bytes: u64, len: u32) -> i32 {
     // SAFETY: the kernel only reads the `len` bytes at `bytes`.
-    unsafe { user::sys::call_status(zx::nr::CHANNEL_WRITE, &[channel.raw() as u64, 0, bytes, len as u64, 0, 0]) }
+    unsafe { user::sys::call_status(zx::nr::CHANNEL_WRITE, [channel.raw() as u64, 0, bytes, len as u64, 0, 0]) }
 }
 
 /// `zx_channel_read` of at most `len` bytes into `bytes`, the actual sizes written to
@@ -581,7 +581,7 @@ fn raw_channel_write(channel: impl AsRaw, bytes: u64, len: u32) -> i32 {
 fn raw_channel_read(channel: impl AsRaw, bytes: u64, len: u32, actual_bytes: u64, actual_handles: u64) -> i32 {
     let args = [channel.raw() as u64, 0, bytes, 0, len as u64, 0, actual_bytes, actual_handles];
     // SAFETY: the tests point every address at memory nothing in Rust refers to.
-    unsafe { user::sys::call_status(zx::nr::CHANNEL_READ, &args) }
+    unsafe { user::sys::call_status(zx::nr::CHANNEL_READ, args) }
 }
 
 /// A small message without handles is copied in and out under the channel's lock
@@ -1016,7 +1016,7 @@ fn garbage(seed: u64, own: u32) -> bool {
             // debug_read: only 0-byte reads (nothing may wait for console input).
             _ => args[..4].copy_from_slice(&[handle(&mut rng, &pool) as u64, ptr(&mut rng), 0, ptr(&mut rng)]),
         }
-        let status = raw_status(nr, &args);
+        let status = raw_status(nr, args);
         if status > 0 || status < -40 {
             return false;
         }

@@ -27,6 +27,7 @@ fn main(ctx: &Ctx) -> i64 {
 static TESTS: &[user::Test] = tests![
     // The calling convention itself.
     registers_preserved_across_svc,
+    unused_argument_registers_are_ignored,
     status_is_sign_extended_and_unknown_numbers_fail,
     u32_arguments_ignore_upper_bits,
     debug_write_checks_its_buffer,
@@ -190,7 +191,7 @@ fn rodata_addr() -> u64 {
 
 /// Issues a syscall whose pointer arguments are invalid, read-only, or point at memory
 /// the test owns and lets the kernel overwrite.
-fn raw(nr: u64, args: &[u64]) -> Status {
+fn raw<const N: usize>(nr: u64, args: [u64; N]) -> Status {
     // SAFETY: every caller passes only pointers described above; the tests are about the
     // kernel refusing the invalid ones.
     unsafe { sys::call_status(nr, args) }
@@ -384,20 +385,63 @@ fn registers_preserved_across_svc(_: &Ctx) -> TestResult {
     Ok(())
 }
 
+/// Issues `nr` with `args` in x0..x(N-1) and a pattern in every argument register past
+/// them that would be wrong as any argument: above user space as a pointer, a bogus handle,
+/// unknown option bits. Returns x0 as a status (or a small value).
+fn call_with_junk_after<const N: usize>(nr: u64, args: [u64; N]) -> Status {
+    let mut regs: [u64; 8] = core::array::from_fn(|n| register_pattern(n as u64));
+    regs[..N].copy_from_slice(&args);
+    // SAFETY: the callers' pointer arguments point at their own locals, which the kernel
+    // may overwrite; the patterns are not user addresses.
+    unsafe { sys::call(nr, regs) as i64 as Status }
+}
+
+/// The raw layer (`sys::call`) sets only the registers a call has, so the kernel must read
+/// no other: each call here, with junk in every argument register past its own, must do
+/// exactly what its own arguments ask.
+fn unused_argument_registers_are_ignored(_: &Ctx) -> TestResult {
+    // No arguments: the page size.
+    let page = call_with_junk_after(nr::SYSTEM_GET_PAGE_SIZE, []);
+    check_eq(page as u64, PAGE, "system_get_page_size with junk in x0..x7")?;
+    // One: the null close (a junk x0 would be BAD_HANDLE).
+    check_status(call_with_junk_after(nr::HANDLE_CLOSE, [0]), ZX_OK, "handle_close(0), junk in x1..x7")?;
+    // Three: vmo_create(size, options, out).
+    let mut out = 0u32;
+    let status = call_with_junk_after(nr::VMO_CREATE, [PAGE, 0, addr_of(&raw mut out)]);
+    check_status(status, ZX_OK, "vmo_create, junk in x3..x7")?;
+    let vmo = Handle::from_raw(out);
+    // Four: vmo_write and vmo_read(handle, buffer, offset, length).
+    let data = 0x0123_4567_89ab_cdefu64.to_le_bytes();
+    let status = call_with_junk_after(nr::VMO_WRITE, [vmo.raw_u64(), addr_of(data.as_ptr()), 8, 8]);
+    check_status(status, ZX_OK, "vmo_write, junk in x4..x7")?;
+    let mut back = [0u8; 8];
+    let status = call_with_junk_after(nr::VMO_READ, [vmo.raw_u64(), addr_of(back.as_mut_ptr()), 8, 8]);
+    check_status(status, ZX_OK, "vmo_read, junk in x4..x7")?;
+    check_eq(back, data, "bytes read back")?;
+    // Three, then four: object_signal and object_wait_one on an event.
+    let event = check_ok(event_create(0), "event_create")?;
+    let status = call_with_junk_after(nr::OBJECT_SIGNAL, [event.raw_u64(), 0, USER_SIGNAL_0 as u64]);
+    check_status(status, ZX_OK, "object_signal, junk in x3..x7")?;
+    let mut observed = 0u32;
+    let args = [event.raw_u64(), USER_SIGNAL_0 as u64, 0, addr_of(&raw mut observed)];
+    check_status(call_with_junk_after(nr::OBJECT_WAIT_ONE, args), ZX_OK, "object_wait_one, junk in x4..x7")?;
+    check_hex(observed as u64, USER_SIGNAL_0 as u64, "observed signals")
+}
+
 fn status_is_sign_extended_and_unknown_numbers_fail(_: &Ctx) -> TestResult {
     let bad_syscall = ZX_ERR_BAD_SYSCALL as i64 as u64;
     // 0, the first numbers past ABI v2's 63, and numbers whose low bits name a real
     // syscall (the number is compared as a full 64-bit value).
     for number in [0, 64, 65, 1000, (1 << 32) | nr::HANDLE_CLOSE, (1 << 63) | 3, u64::MAX] {
         // SAFETY: no argument is a valid pointer.
-        let ret = unsafe { sys::call(number, &[0, 0, 0, 0, 0, 0, 0, 0]) };
+        let ret = unsafe { sys::call(number, [0, 0, 0, 0, 0, 0, 0, 0]) };
         if ret != bad_syscall {
             fail!("syscall {number:#x}: x0 = {ret:#x}, want {bad_syscall:#x} (BAD_SYSCALL sign-extended)");
         }
     }
     // An error status from a real syscall is sign-extended too.
     // SAFETY: no pointer arguments.
-    let ret = unsafe { sys::call(nr::HANDLE_CLOSE, &[0xFFFF_FFFF]) };
+    let ret = unsafe { sys::call(nr::HANDLE_CLOSE, [0xFFFF_FFFF]) };
     check_hex(ret, ZX_ERR_BAD_HANDLE as i64 as u64, "handle_close(bogus) x0")?;
     // The process goes on: a real call still works.
     check_status(handle_close(0u32), ZX_OK, "handle_close(0) after bad syscalls")
@@ -406,47 +450,46 @@ fn status_is_sign_extended_and_unknown_numbers_fail(_: &Ctx) -> TestResult {
 fn u32_arguments_ignore_upper_bits(_: &Ctx) -> TestResult {
     let mut out = 0u32;
     // options = RESIZABLE with garbage above bit 31.
-    let status = raw(nr::VMO_CREATE, &[PAGE, 0xDEAD_BEEF_0000_0000 | VMO_RESIZABLE as u64, addr_of(&raw mut out)]);
+    let status = raw(nr::VMO_CREATE, [PAGE, 0xDEAD_BEEF_0000_0000 | VMO_RESIZABLE as u64, addr_of(&raw mut out)]);
     check_status(status, ZX_OK, "vmo_create with upper option bits")?;
     let vmo = Handle::from_raw(out);
     check_eq(info(&vmo)?.flags & VMO_FLAG_RESIZABLE, VMO_FLAG_RESIZABLE, "RESIZABLE taken from low bits")?;
     // A handle argument with upper bits set.
     let mut size = 0u64;
-    let status = raw(nr::VMO_GET_SIZE, &[0xABCD_0000_0000_0000 | vmo.raw_u64(), addr_of(&raw mut size)]);
+    let status = raw(nr::VMO_GET_SIZE, [0xABCD_0000_0000_0000 | vmo.raw_u64(), addr_of(&raw mut size)]);
     check_status(status, ZX_OK, "vmo_get_size with upper handle bits")?;
     check_eq(size, PAGE, "size")?;
     // Rights with upper bits set.
-    let status =
-        raw(nr::HANDLE_DUPLICATE, &[vmo.raw_u64(), 0xFFFF_FFFF_0000_0000 | READ as u64, addr_of(&raw mut out)]);
+    let status = raw(nr::HANDLE_DUPLICATE, [vmo.raw_u64(), 0xFFFF_FFFF_0000_0000 | READ as u64, addr_of(&raw mut out)]);
     check_status(status, ZX_OK, "handle_duplicate with upper rights bits")?;
     let copy = Handle::from_raw(out);
     check_eq(check_ok(rights_of(&copy), "rights")?, READ, "duplicate's rights")?;
     // Signals with upper bits set.
-    let status = raw(nr::OBJECT_SIGNAL, &[vmo.raw_u64(), 0xFFFF_0000_0000_0000, 0x1_0000_0000 | USER_SIGNAL_0 as u64]);
+    let status = raw(nr::OBJECT_SIGNAL, [vmo.raw_u64(), 0xFFFF_0000_0000_0000, 0x1_0000_0000 | USER_SIGNAL_0 as u64]);
     check_status(status, ZX_OK, "object_signal with upper mask bits")?;
     // ZX_HANDLE_INVALID with upper bits set is still the null close (OK), which the
     // kernel answers the long way (its quick test looks at the whole register).
-    check_status(raw(nr::HANDLE_CLOSE, &[0xFFFF_FFFF_0000_0000]), ZX_OK, "handle_close(0 with upper bits)")
+    check_status(raw(nr::HANDLE_CLOSE, [0xFFFF_FFFF_0000_0000]), ZX_OK, "handle_close(0 with upper bits)")
 }
 
 fn debug_write_checks_its_buffer(ctx: &Ctx) -> TestResult {
     // (An empty slice's pointer is dangling, not a user address: use a real one.)
     let text = [b' '; 4];
-    check_status(raw(nr::DEBUG_WRITE, &[addr_of(text.as_ptr()), 0]), ZX_OK, "0 bytes from a valid pointer")?;
-    check_status(raw(nr::DEBUG_WRITE, &[rodata_addr(), 0]), ZX_OK, "0 bytes from rodata")?;
-    check_status(raw(nr::DEBUG_WRITE, &[0, 0]), ZX_ERR_INVALID_ARGS, "debug_write(NULL, 0)")?;
-    check_status(raw(nr::DEBUG_WRITE, &[0, 5]), ZX_ERR_INVALID_ARGS, "debug_write(NULL, 5)")?;
-    check_status(raw(nr::DEBUG_WRITE, &[KERNEL_ADDR, 5]), ZX_ERR_INVALID_ARGS, "kernel pointer")?;
-    check_status(raw(nr::DEBUG_WRITE, &[KERNEL_ADDR, 0]), ZX_ERR_INVALID_ARGS, "kernel pointer, 0 bytes")?;
+    check_status(raw(nr::DEBUG_WRITE, [addr_of(text.as_ptr()), 0]), ZX_OK, "0 bytes from a valid pointer")?;
+    check_status(raw(nr::DEBUG_WRITE, [rodata_addr(), 0]), ZX_OK, "0 bytes from rodata")?;
+    check_status(raw(nr::DEBUG_WRITE, [0, 0]), ZX_ERR_INVALID_ARGS, "debug_write(NULL, 0)")?;
+    check_status(raw(nr::DEBUG_WRITE, [0, 5]), ZX_ERR_INVALID_ARGS, "debug_write(NULL, 5)")?;
+    check_status(raw(nr::DEBUG_WRITE, [KERNEL_ADDR, 5]), ZX_ERR_INVALID_ARGS, "kernel pointer")?;
+    check_status(raw(nr::DEBUG_WRITE, [KERNEL_ADDR, 0]), ZX_ERR_INVALID_ARGS, "kernel pointer, 0 bytes")?;
     let hole = check_ok(unmapped_range(ctx, 1), "unmapped range")?;
-    check_status(raw(nr::DEBUG_WRITE, &[hole, 5]), ZX_ERR_INVALID_ARGS, "unmapped pointer")?;
-    check_status(raw(nr::DEBUG_WRITE, &[USER_END - 2, 4]), ZX_ERR_INVALID_ARGS, "range past user space")?;
+    check_status(raw(nr::DEBUG_WRITE, [hole, 5]), ZX_ERR_INVALID_ARGS, "unmapped pointer")?;
+    check_status(raw(nr::DEBUG_WRITE, [USER_END - 2, 4]), ZX_ERR_INVALID_ARGS, "range past user space")?;
     // A range whose tail runs into an unmapped page.
     let vmo = new_vmo(2 * PAGE)?;
     fill(&vmo, 0, b' ', 2 * PAGE)?;
     let mapping = map(ctx, VM_PERM_READ, &vmo, 2 * PAGE)?;
     check_ok(vmar_unmap(ctx.root_vmar, mapping.addr() + PAGE, PAGE), "unmap second page")?;
-    check_status(raw(nr::DEBUG_WRITE, &[mapping.addr() + PAGE - 2, 4]), ZX_ERR_INVALID_ARGS, "range into unmapped page")
+    check_status(raw(nr::DEBUG_WRITE, [mapping.addr() + PAGE - 2, 4]), ZX_ERR_INVALID_ARGS, "range into unmapped page")
 }
 
 fn debug_write_cuts_length_at_4096(ctx: &Ctx) -> TestResult {
@@ -456,14 +499,10 @@ fn debug_write_cuts_length_at_4096(ctx: &Ctx) -> TestResult {
     fill(&vmo, 0, b' ', PAGE)?;
     let mapping = map(ctx, VM_PERM_READ, &vmo, 2 * PAGE)?;
     check_ok(vmar_unmap(ctx.root_vmar, mapping.addr() + PAGE, PAGE), "unmap second page")?;
-    check_status(raw(nr::DEBUG_WRITE, &[mapping.addr(), 10_000]), ZX_OK, "debug_write of 10000 bytes (cut to 4096)")?;
+    check_status(raw(nr::DEBUG_WRITE, [mapping.addr(), 10_000]), ZX_OK, "debug_write of 10000 bytes (cut to 4096)")?;
+    check_status(raw(nr::DEBUG_WRITE, [mapping.addr(), u64::MAX]), ZX_OK, "debug_write of 2^64-1 bytes (cut to 4096)")?;
     check_status(
-        raw(nr::DEBUG_WRITE, &[mapping.addr(), u64::MAX]),
-        ZX_OK,
-        "debug_write of 2^64-1 bytes (cut to 4096)",
-    )?;
-    check_status(
-        raw(nr::DEBUG_WRITE, &[mapping.addr() + 1, 4096]),
+        raw(nr::DEBUG_WRITE, [mapping.addr() + 1, 4096]),
         ZX_ERR_INVALID_ARGS,
         "4096 bytes crossing into the hole",
     )
@@ -594,7 +633,7 @@ fn handle_duplicate_errors(_: &Ctx) -> TestResult {
     check_status(handle_duplicate(0xFFFF_FFFFu32, SAME_RIGHTS), ZX_ERR_BAD_HANDLE, "bogus handle")?;
     check_status(handle_duplicate(0u32, SAME_RIGHTS), ZX_ERR_BAD_HANDLE, "ZX_HANDLE_INVALID")?;
     for out in [0, KERNEL_ADDR, rodata_addr()] {
-        let status = raw(nr::HANDLE_DUPLICATE, &[vmo.raw_u64(), SAME_RIGHTS as u64, out]);
+        let status = raw(nr::HANDLE_DUPLICATE, [vmo.raw_u64(), SAME_RIGHTS as u64, out]);
         check_status(status, ZX_ERR_INVALID_ARGS, "bad out-pointer")?;
     }
     check_status(vmo_get_size(&vmo), ZX_OK, "source still valid")
@@ -620,7 +659,7 @@ fn handle_replace_rules(_: &Ctx) -> TestResult {
     let _ = handle_close(extra);
     check_status(handle_replace(0xFFFF_FFFF, SAME_RIGHTS), ZX_ERR_BAD_HANDLE, "bogus handle")?;
     let victim = dup(&reduced, SAME_RIGHTS)?.into_raw();
-    let status = raw(nr::HANDLE_REPLACE, &[victim as u64, SAME_RIGHTS as u64, KERNEL_ADDR]);
+    let status = raw(nr::HANDLE_REPLACE, [victim as u64, SAME_RIGHTS as u64, KERNEL_ADDR]);
     check_status(status, ZX_ERR_INVALID_ARGS, "bad out-pointer")?;
     let _ = handle_close(victim);
     Ok(())
@@ -704,7 +743,7 @@ fn info_errors(ctx: &Ctx) -> TestResult {
             addr_of(&raw mut actual),
             addr_of(&raw mut avail),
         ];
-        check_status(raw(nr::OBJECT_GET_INFO, &args), ZX_ERR_BUFFER_TOO_SMALL, "buffer one byte short")?;
+        check_status(raw(nr::OBJECT_GET_INFO, args), ZX_ERR_BUFFER_TOO_SMALL, "buffer one byte short")?;
         check_eq((actual, avail), (0, 1), "(actual, avail) after BUFFER_TOO_SMALL")?;
     }
     // A bigger buffer is fine: actual = avail = 1.
@@ -713,12 +752,12 @@ fn info_errors(ctx: &Ctx) -> TestResult {
     // actual and avail may be NULL.
     let mut buf = [0u8; INFO_VMO_SIZE];
     let args = [vmo.raw_u64(), INFO_VMO as u64, addr_of(buf.as_mut_ptr()), buf.len() as u64, 0, 0];
-    check_status(raw(nr::OBJECT_GET_INFO, &args), ZX_OK, "NULL actual and avail")?;
+    check_status(raw(nr::OBJECT_GET_INFO, args), ZX_OK, "NULL actual and avail")?;
     // An unknown topic is refused before the handle is looked up.
     // (Topic 1 is ABI v2's HANDLE_VALID.)
     for topic in [0u32, 5, 9999, 0x1000_0017 + 1] {
         let args = [0xFFFF_FFFF, topic as u64, addr_of(buf.as_mut_ptr()), buf.len() as u64, 0, 0];
-        check_status(raw(nr::OBJECT_GET_INFO, &args), ZX_ERR_NOT_SUPPORTED, "unknown topic, bogus handle")?;
+        check_status(raw(nr::OBJECT_GET_INFO, args), ZX_ERR_NOT_SUPPORTED, "unknown topic, bogus handle")?;
     }
     // Handle, then type.
     check_status(object_get_info(0xFFFF_FFFFu32, INFO_VMO, &mut buf), ZX_ERR_BAD_HANDLE, "bogus handle")?;
@@ -734,13 +773,13 @@ fn info_errors(ctx: &Ctx) -> TestResult {
     let hole = check_ok(unmapped_range(ctx, 1), "unmapped range")?;
     for ptr in [0, KERNEL_ADDR, rodata_addr(), hole, USER_END - 8] {
         let args = [vmo.raw_u64(), INFO_VMO as u64, ptr, INFO_VMO_SIZE as u64, 0, 0];
-        check_status(raw(nr::OBJECT_GET_INFO, &args), ZX_ERR_INVALID_ARGS, "bad record buffer")?;
+        check_status(raw(nr::OBJECT_GET_INFO, args), ZX_ERR_INVALID_ARGS, "bad record buffer")?;
     }
     for ptr in [KERNEL_ADDR, rodata_addr(), hole] {
         let args = [vmo.raw_u64(), INFO_VMO as u64, addr_of(buf.as_mut_ptr()), buf.len() as u64, ptr, 0];
-        check_status(raw(nr::OBJECT_GET_INFO, &args), ZX_ERR_INVALID_ARGS, "bad actual pointer")?;
+        check_status(raw(nr::OBJECT_GET_INFO, args), ZX_ERR_INVALID_ARGS, "bad actual pointer")?;
         let args = [vmo.raw_u64(), INFO_VMO as u64, addr_of(buf.as_mut_ptr()), buf.len() as u64, 0, ptr];
-        check_status(raw(nr::OBJECT_GET_INFO, &args), ZX_ERR_INVALID_ARGS, "bad avail pointer")?;
+        check_status(raw(nr::OBJECT_GET_INFO, args), ZX_ERR_INVALID_ARGS, "bad avail pointer")?;
     }
     Ok(())
 }
@@ -918,7 +957,7 @@ fn property_errors(ctx: &Ctx) -> TestResult {
     }
     // set with a NULL value: INVALID_ARGS before the handle is looked up.
     for handle in [vmo.raw_u64(), 0xFFFF_FFFF, 0] {
-        let status = raw(nr::OBJECT_SET_PROPERTY, &[handle, PROP_NAME as u64, 0, 8]);
+        let status = raw(nr::OBJECT_SET_PROPERTY, [handle, PROP_NAME as u64, 0, 8]);
         check_status(status, ZX_ERR_INVALID_ARGS, "set_property(NULL value)")?;
     }
     check_status(object_get_property(0xFFFF_FFFFu32, PROP_NAME, &mut value), ZX_ERR_BAD_HANDLE, "get, bogus handle")?;
@@ -947,13 +986,13 @@ fn property_errors(ctx: &Ctx) -> TestResult {
     // Bad value buffers.
     let hole = check_ok(unmapped_range(ctx, 1), "unmapped range")?;
     for ptr in [0, KERNEL_ADDR, rodata_addr(), hole] {
-        let status = raw(nr::OBJECT_GET_PROPERTY, &[vmo.raw_u64(), PROP_NAME as u64, ptr, 32]);
+        let status = raw(nr::OBJECT_GET_PROPERTY, [vmo.raw_u64(), PROP_NAME as u64, ptr, 32]);
         check_status(status, ZX_ERR_INVALID_ARGS, "get into a bad buffer")?;
-        let status = raw(nr::OBJECT_GET_PROPERTY, &[vmo.raw_u64(), PROP_VMO_CONTENT_SIZE as u64, ptr, 8]);
+        let status = raw(nr::OBJECT_GET_PROPERTY, [vmo.raw_u64(), PROP_VMO_CONTENT_SIZE as u64, ptr, 8]);
         check_status(status, ZX_ERR_INVALID_ARGS, "get content size into a bad buffer")?;
     }
     for ptr in [KERNEL_ADDR, hole] {
-        let status = raw(nr::OBJECT_SET_PROPERTY, &[vmo.raw_u64(), PROP_NAME as u64, ptr, 8]);
+        let status = raw(nr::OBJECT_SET_PROPERTY, [vmo.raw_u64(), PROP_NAME as u64, ptr, 8]);
         check_status(status, ZX_ERR_INVALID_ARGS, "set from a bad buffer")?;
     }
     Ok(())
@@ -997,7 +1036,7 @@ fn vmo_create_out_of_range(_: &Ctx) -> TestResult {
 fn vmo_create_bad_out_pointer(ctx: &Ctx) -> TestResult {
     let hole = check_ok(unmapped_range(ctx, 1), "unmapped range")?;
     for out in [0, KERNEL_ADDR, rodata_addr(), hole, USER_END - 2] {
-        check_status(raw(nr::VMO_CREATE, &[PAGE, 0, out]), ZX_ERR_INVALID_ARGS, "bad out-pointer")?;
+        check_status(raw(nr::VMO_CREATE, [PAGE, 0, out]), ZX_ERR_INVALID_ARGS, "bad out-pointer")?;
     }
     Ok(())
 }
@@ -1010,7 +1049,7 @@ fn vmo_create_out_pointer_in_fresh_pages(ctx: &Ctx) -> TestResult {
         let vmo = new_vmo(2 * PAGE)?;
         let mapping = map(ctx, VM_PERM_READ | VM_PERM_WRITE, &vmo, 2 * PAGE)?;
         let out = mapping.addr() + offset;
-        check_status(raw(nr::VMO_CREATE, &[PAGE, 0, out]), ZX_OK, "vmo_create writing into a fresh page")?;
+        check_status(raw(nr::VMO_CREATE, [PAGE, 0, out]), ZX_OK, "vmo_create writing into a fresh page")?;
         // SAFETY: `out..out + 4` lies in the mapping, which the test owns.
         let value = unsafe { core::ptr::read_unaligned(out as usize as *const u32) };
         check_ok(handle_close(value), "close the handle written through the fresh page")?;
@@ -1177,23 +1216,23 @@ fn vmo_read_write_ranges(_: &Ctx) -> TestResult {
     check_ok(vmo_read(&vmo, &mut buf, size - 16), "the last 16 bytes")?;
     // Length 0: fine at any offset up to the size, and the pointer is never touched.
     for offset in [0, 10, size] {
-        check_status(raw(nr::VMO_READ, &[vmo.raw_u64(), 0, offset, 0]), ZX_OK, "read 0 bytes into NULL")?;
+        check_status(raw(nr::VMO_READ, [vmo.raw_u64(), 0, offset, 0]), ZX_OK, "read 0 bytes into NULL")?;
         check_status(
-            raw(nr::VMO_WRITE, &[vmo.raw_u64(), KERNEL_ADDR, offset, 0]),
+            raw(nr::VMO_WRITE, [vmo.raw_u64(), KERNEL_ADDR, offset, 0]),
             ZX_OK,
             "write 0 bytes from a kernel pointer",
         )?;
     }
-    check_status(raw(nr::VMO_READ, &[vmo.raw_u64(), 0, size + 1, 0]), ZX_ERR_OUT_OF_RANGE, "0 bytes past the end")?;
+    check_status(raw(nr::VMO_READ, [vmo.raw_u64(), 0, size + 1, 0]), ZX_ERR_OUT_OF_RANGE, "0 bytes past the end")?;
     check_status(
-        raw(nr::VMO_WRITE, &[vmo.raw_u64(), 0, size + 1, 0]),
+        raw(nr::VMO_WRITE, [vmo.raw_u64(), 0, size + 1, 0]),
         ZX_ERR_OUT_OF_RANGE,
         "write 0 bytes past the end",
     )?;
     // A zero-size VMO.
     let empty = new_vmo(0)?;
     check_status(vmo_read(&empty, &mut buf[..1], 0), ZX_ERR_OUT_OF_RANGE, "1 byte of a 0-byte VMO")?;
-    check_status(raw(nr::VMO_READ, &[empty.raw_u64(), 0, 0, 0]), ZX_OK, "0 bytes of a 0-byte VMO")
+    check_status(raw(nr::VMO_READ, [empty.raw_u64(), 0, 0, 0]), ZX_OK, "0 bytes of a 0-byte VMO")
 }
 
 fn vmo_read_write_rights_and_types(ctx: &Ctx) -> TestResult {
@@ -1223,7 +1262,7 @@ fn vmo_uncached_bad_state_before_range(_: &Ctx) -> TestResult {
     check_status(vmo_read(&vmo, &mut buf, 0), ZX_ERR_BAD_STATE, "read uncached")?;
     check_status(vmo_write(&vmo, &buf, 0), ZX_ERR_BAD_STATE, "write uncached")?;
     check_status(vmo_read(&vmo, &mut buf, 1 << 40), ZX_ERR_BAD_STATE, "uncached beats range past the end")?;
-    check_status(raw(nr::VMO_READ, &[vmo.raw_u64(), 0, 0, 0]), ZX_ERR_BAD_STATE, "uncached, length 0")?;
+    check_status(raw(nr::VMO_READ, [vmo.raw_u64(), 0, 0, 0]), ZX_ERR_BAD_STATE, "uncached, length 0")?;
     // Overflow of offset + len is checked before the cache policy.
     check_status(vmo_read(&vmo, &mut buf, u64::MAX - 1), ZX_ERR_OUT_OF_RANGE, "wrap beats uncached")
 }
@@ -1233,16 +1272,16 @@ fn vmo_read_write_bad_buffers(ctx: &Ctx) -> TestResult {
     fill(&vmo, 0, 0x77, 2 * PAGE)?;
     let hole = check_ok(unmapped_range(ctx, 2), "unmapped range")?;
     for ptr in [0, 8, KERNEL_ADDR, u64::MAX - 7, USER_END - 8, USER_END, 1 << 48, hole, rodata_addr()] {
-        check_status(raw(nr::VMO_READ, &[vmo.raw_u64(), ptr, 0, 16]), ZX_ERR_INVALID_ARGS, "read into a bad buffer")?;
+        check_status(raw(nr::VMO_READ, [vmo.raw_u64(), ptr, 0, 16]), ZX_ERR_INVALID_ARGS, "read into a bad buffer")?;
     }
     for ptr in [0, KERNEL_ADDR, u64::MAX - 7, USER_END - 8, hole] {
-        check_status(raw(nr::VMO_WRITE, &[vmo.raw_u64(), ptr, 0, 16]), ZX_ERR_INVALID_ARGS, "write from a bad buffer")?;
+        check_status(raw(nr::VMO_WRITE, [vmo.raw_u64(), ptr, 0, 16]), ZX_ERR_INVALID_ARGS, "write from a bad buffer")?;
     }
     // A read-only mapping as the destination.
     let other = new_vmo(PAGE)?;
     let ro = map(ctx, VM_PERM_READ, &other, PAGE)?;
     check_status(
-        raw(nr::VMO_READ, &[vmo.raw_u64(), ro.addr(), 0, 16]),
+        raw(nr::VMO_READ, [vmo.raw_u64(), ro.addr(), 0, 16]),
         ZX_ERR_INVALID_ARGS,
         "read into a read-only mapping",
     )?;
@@ -1251,7 +1290,7 @@ fn vmo_read_write_bad_buffers(ctx: &Ctx) -> TestResult {
     let rw = map(ctx, VM_RW, &other, 2 * PAGE)?;
     check_ok(vmar_unmap(ctx.root_vmar, rw.addr() + PAGE, PAGE), "unmap the tail")?;
     check_status(
-        raw(nr::VMO_READ, &[vmo.raw_u64(), rw.addr(), 0, 2 * PAGE]),
+        raw(nr::VMO_READ, [vmo.raw_u64(), rw.addr(), 0, 2 * PAGE]),
         ZX_ERR_INVALID_ARGS,
         "read running into a hole",
     )?;
@@ -1269,7 +1308,7 @@ fn vmo_copies_within_a_page_through_faults(ctx: &Ctx) -> TestResult {
     let src = new_vmo(2 * PAGE)?;
     let window = map(ctx, VM_PERM_READ, &src, 2 * PAGE)?;
     check_status(
-        raw(nr::VMO_WRITE, &[vmo.raw_u64(), window.addr() + PAGE - 50, 10, 100]),
+        raw(nr::VMO_WRITE, [vmo.raw_u64(), window.addr() + PAGE - 50, 10, 100]),
         ZX_OK,
         "write from two untouched pages",
     )?;
@@ -1279,7 +1318,7 @@ fn vmo_copies_within_a_page_through_faults(ctx: &Ctx) -> TestResult {
     let dst = new_vmo(2 * PAGE)?;
     let rw = map(ctx, VM_RW, &dst, 2 * PAGE)?;
     check_status(
-        raw(nr::VMO_READ, &[vmo.raw_u64(), rw.addr() + PAGE - 100, 200, 300]),
+        raw(nr::VMO_READ, [vmo.raw_u64(), rw.addr() + PAGE - 100, 200, 300]),
         ZX_OK,
         "read into two untouched pages",
     )?;
@@ -1287,12 +1326,12 @@ fn vmo_copies_within_a_page_through_faults(ctx: &Ctx) -> TestResult {
     check_eq(committed(&dst)?, 2 * PAGE, "both pages committed by the read")?;
     check_ok(vmar_unmap(ctx.root_vmar, rw.addr() + PAGE, PAGE), "unmap the second page")?;
     check_status(
-        raw(nr::VMO_WRITE, &[vmo.raw_u64(), rw.addr() + PAGE + 8, 0, 64]),
+        raw(nr::VMO_WRITE, [vmo.raw_u64(), rw.addr() + PAGE + 8, 0, 64]),
         ZX_ERR_INVALID_ARGS,
         "write from a hole",
     )?;
     check_status(
-        raw(nr::VMO_WRITE, &[vmo.raw_u64(), rw.addr() + PAGE - 8, 0, 64]),
+        raw(nr::VMO_WRITE, [vmo.raw_u64(), rw.addr() + PAGE - 8, 0, 64]),
         ZX_ERR_INVALID_ARGS,
         "write running into a hole",
     )?;
@@ -1310,7 +1349,7 @@ fn vmo_write_of_many_pages_through_faults(ctx: &Ctx) -> TestResult {
     fill(&src, 2 * PAGE, 0x23, PAGE)?;
     let window = map(ctx, VM_PERM_READ, &src, 4 * PAGE)?;
     check_status(
-        raw(nr::VMO_WRITE, &[vmo.raw_u64(), window.addr() + 100, 50, 3 * PAGE + 10]),
+        raw(nr::VMO_WRITE, [vmo.raw_u64(), window.addr() + 100, 50, 3 * PAGE + 10]),
         ZX_OK,
         "unaligned write from an untouched mapping over committed pages",
     )?;
@@ -1325,11 +1364,7 @@ fn vmo_write_of_many_pages_through_faults(ctx: &Ctx) -> TestResult {
     let sparse = new_vmo(6 * PAGE)?;
     fill(&sparse, PAGE, 0x44, PAGE)?;
     fill(&sparse, 4 * PAGE, 0x45, PAGE)?;
-    check_status(
-        raw(nr::VMO_WRITE, &[sparse.raw_u64(), window.addr(), 0, 4 * PAGE]),
-        ZX_OK,
-        "write over a sparse VMO",
-    )?;
+    check_status(raw(nr::VMO_WRITE, [sparse.raw_u64(), window.addr(), 0, 4 * PAGE]), ZX_OK, "write over a sparse VMO")?;
     expect_filled(&sparse, 0, 0x22, PAGE, "page 0")?;
     expect_filled(&sparse, PAGE, 0, PAGE, "page 1")?;
     expect_filled(&sparse, 2 * PAGE, 0x23, PAGE, "page 2")?;
@@ -1340,7 +1375,7 @@ fn vmo_write_of_many_pages_through_faults(ctx: &Ctx) -> TestResult {
     let rw = map(ctx, VM_RW, &src, 3 * PAGE)?;
     check_ok(vmar_unmap(ctx.root_vmar, rw.addr() + PAGE, PAGE), "unmap the middle")?;
     check_status(
-        raw(nr::VMO_WRITE, &[vmo.raw_u64(), rw.addr(), 0, 3 * PAGE]),
+        raw(nr::VMO_WRITE, [vmo.raw_u64(), rw.addr(), 0, 3 * PAGE]),
         ZX_ERR_INVALID_ARGS,
         "write running into a hole",
     )?;
@@ -1348,7 +1383,7 @@ fn vmo_write_of_many_pages_through_faults(ctx: &Ctx) -> TestResult {
     let own = map(ctx, VM_RW, &vmo, 4 * PAGE)?;
     fill(&vmo, 0, 0x55, 2 * PAGE)?;
     check_status(
-        raw(nr::VMO_WRITE, &[vmo.raw_u64(), own.addr(), 2 * PAGE, 2 * PAGE]),
+        raw(nr::VMO_WRITE, [vmo.raw_u64(), own.addr(), 2 * PAGE, 2 * PAGE]),
         ZX_OK,
         "write a VMO from its own mapping",
     )?;
@@ -1368,7 +1403,7 @@ fn vmo_write_of_a_whole_fresh_page(ctx: &Ctx) -> TestResult {
     let src = new_vmo(2 * PAGE)?;
     fill(&src, 0, 0x62, PAGE)?;
     let window = map(ctx, VM_PERM_READ, &src, 2 * PAGE)?;
-    check_status(raw(nr::VMO_WRITE, &[vmo.raw_u64(), window.addr(), 0, PAGE]), ZX_OK, "write from a mapping")?;
+    check_status(raw(nr::VMO_WRITE, [vmo.raw_u64(), window.addr(), 0, PAGE]), ZX_OK, "write from a mapping")?;
     expect_filled(&vmo, 0, 0x62, PAGE, "page 0")?;
     // A source that runs into a hole half-way: INVALID_ARGS, and the rest of the page
     // reads as zeros, as after a commit of a zero page.
@@ -1376,7 +1411,7 @@ fn vmo_write_of_a_whole_fresh_page(ctx: &Ctx) -> TestResult {
     rw.write(0, 0x62);
     check_ok(vmar_unmap(ctx.root_vmar, rw.addr() + PAGE, PAGE), "unmap the tail")?;
     check_status(
-        raw(nr::VMO_WRITE, &[vmo.raw_u64(), rw.addr() + PAGE / 2, 2 * PAGE, PAGE]),
+        raw(nr::VMO_WRITE, [vmo.raw_u64(), rw.addr() + PAGE / 2, 2 * PAGE, PAGE]),
         ZX_ERR_INVALID_ARGS,
         "write running into a hole",
     )?;
@@ -1389,7 +1424,7 @@ fn vmo_write_of_a_whole_fresh_page(ctx: &Ctx) -> TestResult {
     check_eq(shown.read(3 * PAGE + 5), 0x63, "page 3 through the mapping after the write")?;
     // Page 3 written from the mapping's own view of itself, once more: the same bytes.
     check_status(
-        raw(nr::VMO_WRITE, &[vmo.raw_u64(), shown.addr() + 3 * PAGE, 3 * PAGE, PAGE]),
+        raw(nr::VMO_WRITE, [vmo.raw_u64(), shown.addr() + 3 * PAGE, 3 * PAGE, PAGE]),
         ZX_OK,
         "a page written from its own mapping",
     )?;
@@ -1397,7 +1432,7 @@ fn vmo_write_of_a_whole_fresh_page(ctx: &Ctx) -> TestResult {
     // An uncommitted page written from a mapping that shows it as the zero page: zeros.
     check_eq(shown.read(4 * PAGE), 0, "page 4 reads as zero through the mapping")?;
     check_status(
-        raw(nr::VMO_WRITE, &[vmo.raw_u64(), shown.addr() + 4 * PAGE, 4 * PAGE, PAGE]),
+        raw(nr::VMO_WRITE, [vmo.raw_u64(), shown.addr() + 4 * PAGE, 4 * PAGE, PAGE]),
         ZX_OK,
         "an uncommitted page written from its own zero-page mapping",
     )?;
@@ -1414,7 +1449,7 @@ fn vmo_read_write_through_mappings(ctx: &Ctx) -> TestResult {
     let target = new_vmo(2 * PAGE)?;
     let window = map(ctx, VM_RW, &target, 2 * PAGE)?;
     check_status(
-        raw(nr::VMO_READ, &[source.raw_u64(), window.addr(), 0, 2 * PAGE]),
+        raw(nr::VMO_READ, [source.raw_u64(), window.addr(), 0, 2 * PAGE]),
         ZX_OK,
         "read into an untouched mapping",
     )?;
@@ -1425,7 +1460,7 @@ fn vmo_read_write_through_mappings(ctx: &Ctx) -> TestResult {
     let blank = new_vmo(PAGE)?;
     let blank_map = map(ctx, VM_PERM_READ, &blank, PAGE)?;
     check_status(
-        raw(nr::VMO_WRITE, &[source.raw_u64(), blank_map.addr(), 0, PAGE]),
+        raw(nr::VMO_WRITE, [source.raw_u64(), blank_map.addr(), 0, PAGE]),
         ZX_OK,
         "write from an untouched mapping",
     )?;
@@ -1433,7 +1468,7 @@ fn vmo_read_write_through_mappings(ctx: &Ctx) -> TestResult {
     // Within one VMO: page 1 copied onto page 0 through its own mapping.
     let own = map(ctx, VM_RW, &source, 2 * PAGE)?;
     check_status(
-        raw(nr::VMO_READ, &[source.raw_u64(), own.addr(), PAGE, PAGE]),
+        raw(nr::VMO_READ, [source.raw_u64(), own.addr(), PAGE, PAGE]),
         ZX_OK,
         "read a VMO into its own mapping",
     )?;
@@ -1495,7 +1530,7 @@ fn vmo_get_size_rights_and_errors(ctx: &Ctx) -> TestResult {
     let bare = dup(&vmo, 0)?;
     check_eq(check_ok(vmo_get_size(&bare), "get_size with no rights")?, 3 * PAGE, "size")?;
     for ptr in [0, KERNEL_ADDR, rodata_addr(), USER_END - 4] {
-        check_status(raw(nr::VMO_GET_SIZE, &[vmo.raw_u64(), ptr]), ZX_ERR_INVALID_ARGS, "bad size pointer")?;
+        check_status(raw(nr::VMO_GET_SIZE, [vmo.raw_u64(), ptr]), ZX_ERR_INVALID_ARGS, "bad size pointer")?;
     }
     check_status(vmo_get_size(ctx.root_vmar), ZX_ERR_WRONG_TYPE, "get_size of a VMAR")?;
     check_status(vmo_get_size(0xFFFF_FFFFu32), ZX_ERR_BAD_HANDLE, "bogus handle")
@@ -1667,7 +1702,7 @@ fn op_unknown_op_and_check_order(ctx: &Ctx) -> TestResult {
     check_status(vmo_op_range(&bare, 0, 0, PAGE), ZX_ERR_INVALID_ARGS, "bad op beats missing rights")?;
     check_status(vmo_op_range(&bare, OP_COMMIT, 0, PAGE), ZX_ERR_ACCESS_DENIED, "COMMIT with no rights")?;
     // op_range's buffer is unused by these ops: a bad pointer is ignored.
-    let status = raw(nr::VMO_OP_RANGE, &[vmo.raw_u64(), OP_COMMIT as u64, 0, PAGE, KERNEL_ADDR, 64]);
+    let status = raw(nr::VMO_OP_RANGE, [vmo.raw_u64(), OP_COMMIT as u64, 0, PAGE, KERNEL_ADDR, 64]);
     check_status(status, ZX_OK, "COMMIT ignores the buffer")
 }
 
@@ -1863,7 +1898,7 @@ fn child_options_invalid(_: &Ctx) -> TestResult {
     check_status(vmo_create_child(0xFFFF_FFFFu32, CHILD_SNAPSHOT, 0, PAGE), ZX_ERR_BAD_HANDLE, "bogus handle")?;
     check_status(vmo_create_child(0xFFFF_FFFFu32, 0, 0, PAGE), ZX_ERR_BAD_HANDLE, "bogus handle beats bad options")?;
     // A bad out-pointer drops the new child at once.
-    let status = raw(nr::VMO_CREATE_CHILD, &[vmo.raw_u64(), CHILD_SNAPSHOT as u64, 0, PAGE, KERNEL_ADDR]);
+    let status = raw(nr::VMO_CREATE_CHILD, [vmo.raw_u64(), CHILD_SNAPSHOT as u64, 0, PAGE, KERNEL_ADDR]);
     check_status(status, ZX_ERR_INVALID_ARGS, "bad out-pointer")?;
     check_eq(info(&vmo)?.num_children, 0, "no child left behind")?;
     check(zero_children(&vmo), "ZERO_CHILDREN still set")
@@ -2089,7 +2124,7 @@ fn replace_as_executable_vmex_checks(ctx: &Ctx) -> TestResult {
     check_status(vmo_replace_as_executable(vmar_copy, 0u32), ZX_ERR_WRONG_TYPE, "handle is a VMAR")?;
     let _ = handle_close(vmar_copy);
     let value = dup(&vmo, SAME_RIGHTS)?.into_raw();
-    let status = raw(nr::VMO_REPLACE_AS_EXECUTABLE, &[value as u64, 0, KERNEL_ADDR]);
+    let status = raw(nr::VMO_REPLACE_AS_EXECUTABLE, [value as u64, 0, KERNEL_ADDR]);
     check_status(status, ZX_ERR_INVALID_ARGS, "bad out-pointer")?;
     let _ = handle_close(value);
     Ok(())
@@ -2461,7 +2496,7 @@ fn map_bad_handles_and_out_pointer(ctx: &Ctx) -> TestResult {
     )?;
     for out in [0, KERNEL_ADDR, rodata_addr()] {
         let args = [ctx.root_vmar as u64, VM_PERM_READ as u64, 0, vmo.raw_u64(), 0, PAGE, out];
-        check_status(raw(nr::VMAR_MAP, &args), ZX_ERR_INVALID_ARGS, "bad mapped_addr pointer")?;
+        check_status(raw(nr::VMAR_MAP, args), ZX_ERR_INVALID_ARGS, "bad mapped_addr pointer")?;
     }
     check_eq(info(&vmo)?.num_mappings, 0, "refused maps leave no mapping")
 }
@@ -2477,7 +2512,7 @@ fn map_and_get_size_out_pointers_in_fresh_pages(ctx: &Ctx) -> TestResult {
         let mapping = map(ctx, VM_PERM_READ | VM_PERM_WRITE, &vmo, 2 * PAGE)?;
         let out = mapping.addr() + offset;
         let args = [ctx.root_vmar as u64, VM_PERM_READ as u64, 0, target.raw_u64(), 0, PAGE, out];
-        check_status(raw(nr::VMAR_MAP, &args), ZX_OK, "vmar_map writing into a fresh page")?;
+        check_status(raw(nr::VMAR_MAP, args), ZX_OK, "vmar_map writing into a fresh page")?;
         // SAFETY: `out..out + 8` lies in the mapping, which the test owns.
         let addr = unsafe { core::ptr::read_unaligned(out as usize as *const u64) };
         check_eq(info(&target)?.num_mappings, 1, "the mapping was made")?;
@@ -2488,7 +2523,7 @@ fn map_and_get_size_out_pointers_in_fresh_pages(ctx: &Ctx) -> TestResult {
         let fresh = new_vmo(2 * PAGE)?;
         let mapping = map(ctx, VM_PERM_READ | VM_PERM_WRITE, &fresh, 2 * PAGE)?;
         let out = mapping.addr() + offset;
-        check_status(raw(nr::VMO_GET_SIZE, &[sized.raw_u64(), out]), ZX_OK, "vmo_get_size into a fresh page")?;
+        check_status(raw(nr::VMO_GET_SIZE, [sized.raw_u64(), out]), ZX_OK, "vmo_get_size into a fresh page")?;
         // SAFETY: as above.
         let size = unsafe { core::ptr::read_unaligned(out as usize as *const u64) };
         check_eq(size, 3 * PAGE, "size written through the fresh page")?;
@@ -2565,7 +2600,7 @@ fn protect_downgrade_read_only(ctx: &Ctx) -> TestResult {
     mapping.write(0, 0x34);
     check_ok(vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr(), 2 * PAGE), "protect to read-only")?;
     check_status(
-        raw(nr::VMO_READ, &[vmo.raw_u64(), mapping.addr(), 0, 16]),
+        raw(nr::VMO_READ, [vmo.raw_u64(), mapping.addr(), 0, 16]),
         ZX_ERR_INVALID_ARGS,
         "vmo_read into a read-only mapping",
     )?;
@@ -2583,7 +2618,7 @@ fn protect_middle_page(ctx: &Ctx) -> TestResult {
     let vmo = new_vmo(3 * PAGE)?;
     let mapping = map(ctx, VM_RW, &vmo, 3 * PAGE)?;
     check_ok(vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr() + PAGE, PAGE), "protect the middle page")?;
-    let into = |page: u64| raw(nr::VMO_READ, &[vmo.raw_u64(), mapping.addr() + page * PAGE, 0, 8]);
+    let into = |page: u64| raw(nr::VMO_READ, [vmo.raw_u64(), mapping.addr() + page * PAGE, 0, 8]);
     check_status(into(0), ZX_OK, "first page writable")?;
     check_status(into(1), ZX_ERR_INVALID_ARGS, "middle page read-only")?;
     check_status(into(2), ZX_OK, "last page writable")
@@ -2647,7 +2682,7 @@ fn protect_invalid_args(ctx: &Ctx) -> TestResult {
     check_status(vmar_protect(ctx.root_vmar, VM_PERM_READ, mapping.addr(), 0), ZX_ERR_INVALID_ARGS, "length 0")?;
     check_status(vmar_protect(0xFFFF_FFFFu32, VM_PERM_READ, mapping.addr(), PAGE), ZX_ERR_BAD_HANDLE, "bogus VMAR")?;
     check_status(vmar_protect(&vmo, VM_PERM_READ, mapping.addr(), PAGE), ZX_ERR_WRONG_TYPE, "VMO as VMAR")?;
-    check_status(raw(nr::VMO_READ, &[vmo.raw_u64(), mapping.addr(), 0, 8]), ZX_OK, "mapping still writable")
+    check_status(raw(nr::VMO_READ, [vmo.raw_u64(), mapping.addr(), 0, 8]), ZX_OK, "mapping still writable")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2765,7 +2800,7 @@ fn sub_vmar_protect_and_unmap_respect_regions(ctx: &Ctx) -> TestResult {
     let inner = SubVmar::new(h, CAN_RW | VM_SPECIFIC, 2 * PAGE, 2 * PAGE)?;
     let nested = check_ok(Mapping::new(&inner.handle, VM_RW, 0, &vmo, 2 * PAGE, 2 * PAGE), "map in the nested")?;
     let high = check_ok(Mapping::new(h, VM_RW | VM_SPECIFIC, 4 * PAGE, &vmo, 4 * PAGE, 2 * PAGE), "map pages 4-5")?;
-    let writable = |addr: u64| raw(nr::VMO_READ, &[vmo.raw_u64(), addr, 0, 8]) == ZX_OK;
+    let writable = |addr: u64| raw(nr::VMO_READ, [vmo.raw_u64(), addr, 0, 8]) == ZX_OK;
     // Protect inside the region's own mappings works.
     check_ok(vmar_protect(h, VM_PERM_READ, low.addr(), 2 * PAGE), "protect in the region")?;
     check(!writable(low.addr()) && kernel_can_read(low.addr()), "read-only now")?;
@@ -2881,10 +2916,10 @@ fn sub_vmar_allocate_bad_out_pointers_leave_nothing(ctx: &Ctx) -> TestResult {
     let mut addr = 0u64;
     let handle_ptr = addr_of(&raw mut handle);
     for bad in [0, KERNEL_ADDR, rodata_addr()] {
-        let status = raw(nr::VMAR_ALLOCATE, &[p, CAN_R as u64, 0, PAGE, handle_ptr, bad]);
+        let status = raw(nr::VMAR_ALLOCATE, [p, CAN_R as u64, 0, PAGE, handle_ptr, bad]);
         check_status(status, ZX_ERR_INVALID_ARGS, "an unwritable child_addr")?;
         check_eq(handle, 0, "no handle written")?;
-        let status = raw(nr::VMAR_ALLOCATE, &[p, CAN_R as u64, 0, PAGE, bad, addr_of(&raw mut addr)]);
+        let status = raw(nr::VMAR_ALLOCATE, [p, CAN_R as u64, 0, PAGE, bad, addr_of(&raw mut addr)]);
         check_status(status, ZX_ERR_INVALID_ARGS, "an unwritable child_vmar")?;
     }
     let (child, child_addr) = check_ok(vmar_allocate(&parent.handle, CAN_R, 0, PAGE), "the parent is empty again")?;
@@ -3110,7 +3145,7 @@ fn wait_one_deadlines(_: &Ctx) -> TestResult {
         "any of two signals",
     )?;
     for ptr in [KERNEL_ADDR, rodata_addr()] {
-        let status = raw(nr::OBJECT_WAIT_ONE, &[vmo.raw_u64(), USER_SIGNAL_0 as u64, 0, ptr]);
+        let status = raw(nr::OBJECT_WAIT_ONE, [vmo.raw_u64(), USER_SIGNAL_0 as u64, 0, ptr]);
         check_status(status, ZX_ERR_INVALID_ARGS, "bad observed pointer")?;
     }
     Ok(())

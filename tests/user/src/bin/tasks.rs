@@ -672,7 +672,7 @@ fn thread_argument_errors(ctx: &Ctx) -> TestResult {
     check_status(thread_create(me, "x", 1), ZX_ERR_INVALID_ARGS, "options 1")?;
     // SAFETY: a NULL name; the out-pointer is ours.
     let mut out = 0u32;
-    let status = unsafe { sys::call_status(nr::THREAD_CREATE, &[me as u64, 0, 0, 0, addr_of(&raw mut out)]) };
+    let status = unsafe { sys::call_status(nr::THREAD_CREATE, [me as u64, 0, 0, 0, addr_of(&raw mut out)]) };
     check_status(status, ZX_ERR_INVALID_ARGS, "NULL name, size 0")?;
     check_status(thread_create(0x1234_5677u32, "x", 0), ZX_ERR_BAD_HANDLE, "bogus handle")?;
     let vmo = check_ok(vmo_create(PAGE_SIZE, 0), "vmo")?;
@@ -1081,7 +1081,7 @@ fn process_start_errors(ctx: &Ctx) -> TestResult {
     let (mut proc_out, mut vmar_out) = (0u32, 0u32);
     let args = [ctx.root_job() as u64, 0, 0, 0, addr_of(&raw mut proc_out), addr_of(&raw mut vmar_out)];
     // SAFETY: a NULL name; the out-pointers are ours.
-    check_status(unsafe { sys::call_status(nr::PROCESS_CREATE, &args) }, ZX_ERR_INVALID_ARGS, "NULL name")?;
+    check_status(unsafe { sys::call_status(nr::PROCESS_CREATE, args) }, ZX_ERR_INVALID_ARGS, "NULL name")?;
     drop(b);
     Ok(())
 }
@@ -1345,7 +1345,7 @@ fn handle_close_many_rules(_ctx: &Ctx) -> TestResult {
     check_status(handle_valid(d), ZX_ERR_BAD_HANDLE, "the good one still closed")?;
     check_ok(handle_close_many(&[]), "no handles")?;
     // SAFETY: the kernel only reads the array; these pointers name no memory of ours.
-    let raw = |p: u64, n: u64| unsafe { sys::call_status(nr::HANDLE_CLOSE_MANY, &[p, n]) };
+    let raw = |p: u64, n: u64| unsafe { sys::call_status(nr::HANDLE_CLOSE_MANY, [p, n]) };
     check_status(raw(0, 0), ZX_OK, "NULL with 0 entries")?;
     check_status(raw(USER_END - 8, 4), ZX_ERR_INVALID_ARGS, "an array past user space")?;
     Ok(())
@@ -1504,7 +1504,7 @@ fn info_process_thread_job(ctx: &Ctx) -> TestResult {
         addr_of(&raw mut avail),
     ];
     // SAFETY: the buffer and counts are ours.
-    let status = unsafe { sys::call_status(nr::OBJECT_GET_INFO, &args) };
+    let status = unsafe { sys::call_status(nr::OBJECT_GET_INFO, args) };
     check_status(status, ZX_ERR_BUFFER_TOO_SMALL, "a 15-byte PROCESS buffer")?;
     check_eq((actual, avail), (0, 1), "actual and avail")?;
     check_status(info_process(ctx.thread()), ZX_ERR_WRONG_TYPE, "INFO_PROCESS of a thread")?;
@@ -1642,7 +1642,7 @@ fn info_koid_lists(ctx: &Ctx) -> TestResult {
     let (mut actual, mut avail) = (9u64, 9u64);
     let args = [job.raw() as u64, info::JOB_CHILDREN as u64, 0, 0, addr_of(&raw mut actual), addr_of(&raw mut avail)];
     // SAFETY: a NULL buffer of 0 bytes; the counts are ours.
-    check_status(unsafe { sys::call_status(nr::OBJECT_GET_INFO, &args) }, ZX_OK, "NULL buffer, 0 bytes")?;
+    check_status(unsafe { sys::call_status(nr::OBJECT_GET_INFO, args) }, ZX_OK, "NULL buffer, 0 bytes")?;
     check_eq((actual, avail), (0, 3), "counts for a NULL buffer")?;
     let no_enum = check_ok(handle_duplicate(&job, rights::BASIC), "dup")?;
     check_status(info_koids(&no_enum, info::JOB_CHILDREN, &mut list), ZX_ERR_ACCESS_DENIED, "without ENUMERATE")?;
@@ -1683,7 +1683,7 @@ fn futex_errors_and_timeouts(ctx: &Ctx) -> TestResult {
     let ptr = addr_of(word.as_ptr());
     // SAFETY (raw calls below): the kernel only reads the futex words given.
     let raw_wait = |p: u64, v: i32, owner: u32, deadline: i64| unsafe {
-        sys::call_status(nr::FUTEX_WAIT, &[p, v as u32 as u64, owner as u64, deadline as u64])
+        sys::call_status(nr::FUTEX_WAIT, [p, v as u32 as u64, owner as u64, deadline as u64])
     };
     check_status(raw_wait(0, 0, 0, 0), ZX_ERR_INVALID_ARGS, "NULL")?;
     check_status(raw_wait(ptr + 1, 5, 0, 0), ZX_ERR_INVALID_ARGS, "misaligned")?;
@@ -1708,7 +1708,7 @@ fn futex_errors_and_timeouts(ctx: &Ctx) -> TestResult {
     check_status(futex_wait(&word, 5, ctx.thread(), 0), ZX_ERR_INVALID_ARGS, "ourselves as owner")?;
     check_status(futex_wait(&word, 6, ctx.thread(), 0), ZX_ERR_BAD_STATE, "value first, then owner")?;
     // SAFETY: wake never touches the memory.
-    let raw_wake = |p: u64, n: u32| unsafe { sys::call_status(nr::FUTEX_WAKE, &[p, n as u64]) };
+    let raw_wake = |p: u64, n: u32| unsafe { sys::call_status(nr::FUTEX_WAKE, [p, n as u64]) };
     check_status(raw_wake(0, 1), ZX_ERR_INVALID_ARGS, "wake NULL")?;
     check_status(raw_wake(ptr + 2, 1), ZX_ERR_INVALID_ARGS, "wake misaligned")?;
     check_status(raw_wake(0x7000_0000_0000, 1), ZX_OK, "wake an unmapped aligned address")?;
