@@ -61,7 +61,7 @@ pub fn sites() -> &'static [PatchSite] {
     let end = &raw const __patch_sites_end;
     let count = (end as usize - start as usize) / core::mem::size_of::<PatchSite>();
     // SAFETY: linker.ld puts the start and stop symbols around the section, in .rodata
-    // (read-only, never written), 8-aligned; the section holds only 24-byte records
+    // (read-only, never written), 8-aligned; the section holds only 32-byte records
     // the sites' assembly wrote in `PatchSite`'s layout (two `.quad`s, four 4-byte
     // words, after `.balign 8`).
     unsafe { core::slice::from_raw_parts(start, count) }
@@ -160,17 +160,17 @@ pub fn apply(on: impl Fn(Key) -> bool) {
     if APPLIED.swap(true, Ordering::AcqRel) {
         return;
     }
+    for site in sites() {
+        if Key::from_u32(site.key).is_none() || site.word_when_on().is_none() {
+            panic!("patch site {:#x}: ill-formed record {site:?}", site.site);
+        }
+    }
     let mut words = 0u32;
     for site in sites() {
-        let key =
-            Key::from_u32(site.key).unwrap_or_else(|| panic!("patch site {:#x}: unknown key {}", site.site, site.key));
-        if site.word_when_on().is_none() {
-            panic!("patch site {:#x}: cannot encode its instruction (target {:#x})", site.site, site.target);
-        }
+        let (Some(key), Some(word)) = (Key::from_u32(site.key), site.word_when_on()) else { continue };
         if !on(key) {
             continue;
         }
-        let Some(word) = site.word_when_on() else { continue };
         let alias = LINEAR_BASE + mmu::kernel_virt_to_phys(site.site);
         // SAFETY: `site.site` is a 4-aligned instruction in the image's text (the record
         // was written by the site's own assembly; checked aligned by `word_when_on`), so
