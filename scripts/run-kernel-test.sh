@@ -12,6 +12,9 @@
 #                        (default: -M virt -cpu cortex-a72 -m 512M)
 #   QEMU                 the QEMU binary (default: qemu-system-aarch64)
 #   KERNEL_TEST_TIMEOUT  seconds before the run is killed (default: 60)
+#   KERNEL_TEST_CMDLINE  the kernel command line (default: lockcheck, as every test run
+#                        passes: the flag is final at boot, where the kernel patches the
+#                        sites that test it, so an image cannot turn it on later)
 set -euo pipefail
 
 if [[ $# -lt 1 ]]; then
@@ -25,6 +28,7 @@ shift
 
 qemu=${QEMU:-qemu-system-aarch64}
 timeout_s=${KERNEL_TEST_TIMEOUT:-60}
+cmdline=${KERNEL_TEST_CMDLINE-lockcheck}
 read -r -a machine <<< "${MACHINE:--M virt -cpu cortex-a72 -m 512M}"
 
 host=$(rustc -vV | sed -n 's/^host: //p')
@@ -43,7 +47,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
 timeout --foreground "$timeout_s" \
-    "$qemu" "${machine[@]}" -nographic -nic none -semihosting -kernel "$image" \
+    "$qemu" "${machine[@]}" -nographic -nic none -semihosting -kernel "$image" -append "$cmdline" \
     </dev/null | tee "$log"
 status=${PIPESTATUS[0]}
 set -e

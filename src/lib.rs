@@ -41,6 +41,9 @@ pub mod elf;
 #[warn(missing_docs)]
 pub mod error;
 #[deny(unsafe_code)]
+#[warn(missing_docs)]
+pub mod insn;
+#[deny(unsafe_code)]
 pub mod ipc;
 #[deny(unsafe_code)]
 #[warn(missing_docs)]

@@ -61,6 +61,7 @@ mod image {
             load_from_guard_page_faults,
             user_half_is_closed_to_the_kernel,
             pan_is_on_when_the_cpu_has_it,
+            patched_sites_follow_the_boot_flags,
         ))
     }
 
@@ -450,6 +451,48 @@ mod image {
             check_eq!(SCTLR_EL1.get() >> 23 & 1, 0, "SCTLR_EL1.SPAN (0: exception entry sets PAN)");
         } else {
             check_eq!(SCTLR_EL1.get() >> 23 & 1, 1, "SCTLR_EL1.SPAN is RES1 without PAN");
+        }
+        Ok(())
+    }
+
+    /// Boot patched every static-key site (arch/aarch64/static_key.rs) as the flags say:
+    /// a `b` (or the record's instruction) where the flag is on, the assembled `nop` or
+    /// `movz wN, #0` where it is off, read back through the text mapping. This image
+    /// boots with `lockcheck` (scripts/run-kernel-test.sh) and without `vmcheck`, so
+    /// both states are present; on `-cpu max` the user copies' PAN sites are patched to
+    /// `msr pan`, on cortex-a72 they stay `nop`.
+    fn patched_sites_follow_the_boot_flags() -> TestResult {
+        use ferrite::arch::aarch64::static_key::{self, Key};
+        use ferrite::insn::NOP;
+        let on = |key: Key| match key {
+            Key::OrderCheck => ferrite::kernel::sync::checks_enabled(),
+            Key::VmCheck => ferrite::kernel::aspace::vm_check_flag(),
+            Key::Pan => ferrite::arch::aarch64::user_copy::pan_in_use(),
+        };
+        check!(ferrite::kernel::sync::checks_enabled());
+        check_eq!(ferrite::kernel::sync::order_check(), true, "the patched lock-order branch");
+        check_eq!(ferrite::kernel::sync::order_check_value(), true, "the patched lock-order value");
+        check_eq!(ferrite::kernel::aspace::vm_check_enabled(), false, "the unpatched vmcheck branch");
+        check_eq!(ferrite::arch::aarch64::user_copy::pan_in_use(), ferrite::arch::aarch64::cpu::has_pan());
+        let sites = static_key::sites();
+        let count = |key: Key| sites.iter().filter(|site| site.key == key as u32).count();
+        check!(count(Key::OrderCheck) > 10, "order-check sites: {}", count(Key::OrderCheck));
+        check!(count(Key::VmCheck) > 0);
+        // SET_PAN at the entry and exit of each of the copy routines.
+        check!(count(Key::Pan) >= 4, "PAN sites: {}", count(Key::Pan));
+        check_eq!(static_key::mismatched_sites(on), 0, "sites that disagree with their flag");
+        // And the check can fail: with every flag inverted, every site disagrees.
+        check_eq!(static_key::mismatched_sites(|key| !on(key)), sites.len());
+        let text = |va: u64| {
+            // SAFETY: `va` is a site in the kernel's text, mapped readable.
+            unsafe { core::ptr::read_volatile(va as *const u32) }
+        };
+        for site in sites.iter().filter(|site| site.key == Key::VmCheck as u32) {
+            check_eq!(text(site.site), NOP, "a vmcheck site");
+        }
+        for site in sites.iter().filter(|site| site.key == Key::OrderCheck as u32 && site.target != 0) {
+            let offset = ferrite::insn::branch_offset(text(site.site));
+            check_eq!(offset.map(|o| site.site.wrapping_add(o as u64)), Some(site.target), "an order-check branch");
         }
         Ok(())
     }

@@ -375,13 +375,20 @@ static VM_CHECK: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool
 
 /// Turns on [`audit_leaves`] at the end of every `with_kernel`. Boot turns the
 /// lock-order check on with it (`with_kernel_checked` relies on that).
-pub fn enable_vm_check() {
+pub(crate) fn enable_vm_check() {
     VM_CHECK.store(true, core::sync::atomic::Ordering::Relaxed);
 }
 
-/// Whether `vmcheck` is on.
-#[inline]
+/// Whether `vmcheck` is on. A site boot patched once (`static_key`): one `nop` with the
+/// audit off, on the path of every `with_kernel`; it agrees with the flag from boot's
+/// patching on, right after the command line is read.
+#[inline(always)]
 pub fn vm_check_enabled() -> bool {
+    crate::arch::aarch64::static_key::vm_check_enabled()
+}
+
+/// [`vm_check_enabled`] as the flag itself, for checks that the sites were patched.
+pub fn vm_check_flag() -> bool {
     VM_CHECK.load(core::sync::atomic::Ordering::Relaxed)
 }
 

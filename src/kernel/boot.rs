@@ -11,6 +11,7 @@
 use super::{KERNEL, Kernel, MACHINE};
 use crate::abi::PAGE_SIZE;
 use crate::arch::aarch64::mmu::{self, BootTableMemory, DeviceMapping, KernelTableMemory};
+use crate::arch::aarch64::static_key::Key;
 use crate::arch::aarch64::{cpu, heap, semihosting, timer, user_copy};
 use crate::drivers::attach::{self, ConsoleUart};
 use crate::error::{ZxError, ZxResult};
@@ -132,6 +133,13 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     if vm_check {
         super::aspace::enable_vm_check();
     }
+    // The flags are final: the hot sites that stand for them become `b`s (or `msr pan`)
+    // where a flag is on. Before the other CPUs start and before any user thread.
+    crate::arch::aarch64::static_key::apply(|key| match key {
+        Key::OrderCheck => super::sync::checks_enabled(),
+        Key::VmCheck => super::aspace::vm_check_flag(),
+        Key::Pan => user_copy::pan_in_use(),
+    });
     if crate::platform::cmdline_flag(machine.bootargs.as_str(), "testinfo") {
         super::object::enable_test_info();
     }

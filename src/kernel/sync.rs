@@ -5,7 +5,7 @@
 //! word `lockcheck`, which the test runners pass), each acquisition compares the class's
 //! rank with the ranks this CPU holds and panics, naming both locks, the first time an
 //! order that could deadlock is taken, rather than the day two CPUs race. Off, it costs
-//! one relaxed load per acquisition.
+//! one `nop` per acquisition: the test is a site boot patches once ([`order_check`]).
 //!
 //! Kernel code runs with interrupts masked, so a spinlock is never taken by an interrupt
 //! handler on a CPU that already holds it: no lock needs to mask interrupts itself.
@@ -159,15 +159,35 @@ static CHECK_ORDER: AtomicBool = AtomicBool::new(false);
 /// Bit `rank` set while this CPU holds a lock of that rank.
 static HELD: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
-/// Turns the lock-order check on (the `lockcheck` command-line word).
-pub fn enable_order_check() {
+/// Turns the lock-order check on (the `lockcheck` command-line word). Boot only, before
+/// it patches the hot sites that stand for the flag ([`order_check`]).
+pub(crate) fn enable_order_check() {
     CHECK_ORDER.store(true, Ordering::Release);
 }
 
 /// Whether `lockcheck` is on: the lock-order check, and the scheduler's check of its
-/// idle-flag protocol before a CPU sleeps (`sched::sleep_until_interrupt`).
+/// idle-flag protocol before a CPU sleeps (`sched::sleep_until_interrupt`). For cold
+/// code; hot paths ask [`order_check`].
 pub fn checks_enabled() -> bool {
     CHECK_ORDER.load(Ordering::Relaxed)
+}
+
+/// [`checks_enabled`] for hot paths: a site boot patched once (`static_key`), one `nop`
+/// with the check off (a `b` with it on), where the flag's load and test took three
+/// instructions. Agrees with [`checks_enabled`] from the patching on, which boot does
+/// right after reading the command line, before any other CPU or user thread runs; a
+/// lock taken earlier is taken unchecked, and its guard clears nothing on release.
+#[inline(always)]
+pub fn order_check() -> bool {
+    crate::arch::aarch64::static_key::order_check_enabled()
+}
+
+/// [`order_check`] as a patched `movz` of 0 or 1 and a test (two instructions, no
+/// branch site): for [`with_order_check`], whose checked call needs the call's
+/// arguments (see `static_key::order_check_value`).
+#[inline(always)]
+pub fn order_check_value() -> bool {
+    crate::arch::aarch64::static_key::order_check_value()
 }
 
 /// Runs `$call` (a path to a function with a `const CHECKED: bool` parameter, then its
@@ -175,15 +195,16 @@ pub fn checks_enabled() -> bool {
 /// once for the call instead of once per lock the call takes ([`Lock::lock_checked`]).
 ///
 /// Sound because the flag is set only at boot, from the command line, before the first
-/// user thread runs (`enable_order_check`), and never cleared: a syscall sees the same
-/// value at its start as each [`Lock::lock`] inside it would.
+/// user thread runs (`enable_order_check`, then the patching of [`order_check`]'s
+/// sites), and never cleared: a syscall sees the same value at its start as each
+/// [`Lock::lock`] inside it would.
 ///
 /// The checked copy runs out of line ([`out_of_line`]), so that the registers it needs
 /// (the call's arguments kept across `check_order`) do not enlarge the frame of the
 /// unchecked copy, the one a kernel without `lockcheck` runs.
 macro_rules! with_order_check {
     ($($f:ident)::+ ($($arg:expr),* $(,)?)) => {
-        if $crate::kernel::sync::checks_enabled() {
+        if $crate::kernel::sync::order_check_value() {
             $crate::kernel::sync::out_of_line(move || $($f)::+::<true>($($arg),*))
         } else {
             $($f)::+::<false>($($arg),*)
@@ -225,10 +246,11 @@ impl<T> Lock<T> {
     }
 
     /// Takes the lock, spinning; checks the order when the check is on. Always inlined:
-    /// uncontended, it is a flag test and an exclusive load and store.
+    /// uncontended, it is a patched `nop` ([`order_check`]) and an exclusive load and
+    /// store.
     #[inline(always)]
     pub fn lock(&self) -> LockGuard<'_, T> {
-        let bit = if CHECK_ORDER.load(Ordering::Relaxed) { self.check_order() } else { 0 };
+        let bit = if order_check() { self.check_order() } else { 0 };
         self.acquire(bit)
     }
 

@@ -11,6 +11,7 @@ pub mod percpu;
 pub mod psci;
 pub mod semihosting;
 pub mod smp;
+pub mod static_key;
 pub mod timer;
 pub mod user_copy;
 
@@ -31,6 +32,7 @@ core::arch::global_asm!(
 pub const KERNEL_STACK_BIT: u32 = 16;
 /// Bytes of one kernel stack (64 KiB); a slot is twice that.
 pub const KERNEL_STACK_BYTES: u64 = 1 << KERNEL_STACK_BIT;
-core::arch::global_asm!(include_str!("user_copy.S"));
+// The user copies' PAN sites are static-key sites (`static_key::Key::Pan`).
+core::arch::global_asm!(include_str!("user_copy.S"), key_pan = const static_key::Key::Pan as u32);
 // memcpy and memset (why they replace the portable ones, and why they are sound: mem.S).
 core::arch::global_asm!(include_str!("mem.S"));

@@ -23,14 +23,22 @@
 .arch_extension simd
 
 // PSTATE.PAN := on (0 lifts it for the routine's user accesses, 1 puts it back at its
-// end), when the CPU has PAN (PAN_IN_USE). `msr pan, #imm` is spelled as its encoding
-// (0xd500409f | imm << 8) for assemblers without ARMv8.1; x9 is the scratch register.
+// end), when the CPU has PAN: a static-key site (arch/aarch64/static_key.rs), a `nop`
+// that boot rewrites to `msr pan, #on` when PAN is in use, before any copy runs. The
+// record (insn::PatchSite) gives the key, the instruction to write, `msr pan, #imm` as
+// its encoding (0xd500409f | imm << 8, insn::msr_pan) for assemblers without ARMv8.1,
+// and the `nop` the site holds until then.
 .macro SET_PAN on
-    adrp    x9, PAN_IN_USE
-    ldrb    w9, [x9, :lo12:PAN_IN_USE]
-    cbz     w9, 99f
-    .inst   0xd500409f | (\on << 8)
-99:
+99: nop
+    .pushsection __ferrite_patch_sites, "a"
+    .balign 8
+    .quad   99b
+    .quad   0
+    .word   {key_pan}
+    .word   0xd500409f | (\on << 8)
+    .word   0xd503201f
+    .word   0
+    .popsection
 .endm
 
 // 64 bytes from [src + off] to [dst + off] through q0..q3.

@@ -5,12 +5,11 @@
 //! takes a fatal fault on a user pointer.
 
 use super::percpu::{MAX_CPUS, cpu_index};
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// Nonzero when PAN is on, so the copy routine lifts it around user accesses. Read by
-/// user_copy.S, hence the fixed name.
-#[unsafe(no_mangle)]
-static PAN_IN_USE: AtomicU8 = AtomicU8::new(0);
+/// Whether PAN is on, so the copy routine lifts it around user accesses: boot patches
+/// the routine's `SET_PAN` sites from it (`static_key::Key::Pan`).
+static PAN_IN_USE: AtomicBool = AtomicBool::new(false);
 
 /// The last user-copy fault of each CPU: where, and whether it was a store. Per CPU
 /// because copies run on several CPUs at once (small copies take no lock, see
@@ -80,9 +79,15 @@ macro_rules! call_unpriv_leaf {
     }};
 }
 
-/// Records that PAN is enabled (see `cpu::enable_pan`).
+/// Records that PAN is enabled (see `cpu::enable_pan`); boot then patches the copy
+/// routine's sites ([`static_key::apply`](super::static_key::apply)).
 pub fn set_pan_in_use(on: bool) {
-    PAN_IN_USE.store(on as u8, Ordering::Relaxed);
+    PAN_IN_USE.store(on, Ordering::Relaxed);
+}
+
+/// Whether PAN is enabled ([`set_pan_in_use`]).
+pub fn pan_in_use() -> bool {
+    PAN_IN_USE.load(Ordering::Relaxed)
 }
 
 /// If `pc` is inside the copy routine, records the fault and returns the address to
