@@ -331,7 +331,7 @@ pub fn signal<const CHECKED: bool>(c: &Caller, handle: u32, clear_mask: u32, set
         // Waitable, the mask, then the update (a VMO's store too), in one virtual call.
         return object.signal_user(clear_mask, set_mask);
     }
-    let header = object.header();
+    let header = object.as_dyn().header();
     if !matches!(header.facts.obj_type(), obj_type::CHANNEL | obj_type::EVENTPAIR) {
         return Err(ZxError::NotSupported);
     }
@@ -340,7 +340,7 @@ pub fn signal<const CHECKED: bool>(c: &Caller, handle: u32, clear_mask: u32, set
         return Err(ZxError::InvalidArgs);
     }
     // A counted reference, used (and perhaps dropped last) after the unlock.
-    let target = object.peer()?;
+    let target = object.as_dyn().peer()?;
     drop(handles);
     update_peer_signals(target, clear_mask, set_mask)
 }

@@ -7,13 +7,13 @@ use crate::error::{ZxError, ZxResult};
 use crate::kernel::aspace::apply_invalidations;
 use crate::kernel::memory::{FramePages, LinearMapCaches, alloc_unzeroed_frame};
 use crate::kernel::object::new_koid;
+use crate::kernel::task::Process;
+use crate::kernel::vm_object::VmoObject;
 use crate::kernel::{Kernel, with_kernel, with_kernel_checked};
 use crate::mm::PhysAddr;
 use crate::object::rights::{check_rights, vmo_child_rights};
 use crate::syscall::user_ptr::check_range;
 use crate::vm::vmo::{VmoId, WriteTarget};
-use crate::kernel::task::Process;
-use crate::kernel::vm_object::VmoObject;
 use alloc::sync::Arc;
 
 /// `zx_vmo_create`: options, then size, then the out-pointer. `CHECKED`: whether the

@@ -195,7 +195,7 @@ pub fn wait_one<const CHECKED: bool>(c: Caller, handle: u32, signals: u32, deadl
         }
     };
     if now & signals == 0 {
-        let object = object.clone();
+        let object = object.to_arc();
         drop(handles);
         return block_one(&c, object, serial, signals, deadline, observed);
     }
