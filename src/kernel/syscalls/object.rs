@@ -328,7 +328,8 @@ pub fn signal<const CHECKED: bool>(c: &Caller, handle: u32, clear_mask: u32, set
     let (object, have, _) = handles.get(handle)?;
     check_rights(have, if peer { rights::SIGNAL_PEER } else { rights::SIGNAL })?;
     if !peer {
-        // Waitable, the mask, then the update (a VMO's store too), in one virtual call.
+        // Waitable, the mask, then the update (a VMO's store too): for an event a compare
+        // of the handle's type tag and the event's own code inlined (`KHandle::signal_user`).
         return object.signal_user(clear_mask, set_mask);
     }
     let header = object.as_dyn().header();
