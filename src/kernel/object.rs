@@ -705,7 +705,10 @@ macro_rules! khandle {
                 }
             }
 
-            /// A counted reference to the object as a trait object.
+            /// A counted reference to the object as a trait object. Inlined: a wait that
+            /// blocks takes one under the table lock, where a call would add its frame
+            /// to the `match`.
+            #[inline(always)]
             pub fn to_arc(&self) -> Arc<dyn KernelObject> {
                 match self {
                     $(KHandle::$variant(handle) => handle.object.clone(),)*
@@ -858,6 +861,7 @@ impl KHandle {
         match self {
             KHandle::Event(event) => wait_signals_of(&*event.object),
             KHandle::EventPair(pair) => wait_signals_of(&*pair.object),
+            KHandle::Channel(channel) => wait_signals_of(&*channel.object),
             other => other.wait_signals_dyn(),
         }
     }
