@@ -48,6 +48,10 @@ pub struct CpuLocal {
     pub timer_irqs: AtomicU64,
     /// Reschedule SGIs this CPU has taken.
     pub reschedule_irqs: AtomicU64,
+    /// This CPU's share of KMEM_STATS' `ipc_bytes` (`kernel::ipc::account`): the bytes
+    /// queued on this CPU minus those taken on it, wrapping (so one CPU's share may be
+    /// "negative"); only this CPU writes it.
+    pub ipc_bytes: AtomicU64,
 }
 
 impl CpuLocal {
@@ -66,6 +70,7 @@ impl CpuLocal {
             timer_at: AtomicU64::new(0),
             timer_irqs: AtomicU64::new(0),
             reschedule_irqs: AtomicU64::new(0),
+            ipc_bytes: AtomicU64::new(0),
         }
     }
 

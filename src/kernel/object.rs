@@ -535,31 +535,14 @@ pub trait KernelObject: AsAny {
     /// signal is one virtual call, across which the syscall keeps nothing but its
     /// handle-table lock.
     fn signal_user(&self, clear: u32, set: u32) -> ZxResult {
-        let facts = TypeFacts::new(self.obj_type(), self.waitable(), self.user_settable_signals());
-        if !facts.waitable() {
-            return Err(ZxError::NotSupported);
-        }
-        if (clear | set) & !facts.signalable() != 0 {
-            return Err(ZxError::InvalidArgs);
-        }
-        if let Some(id) = self.vmo_id() {
-            crate::kernel::vm_object::vmo_store_signals(id, clear, set);
-        }
-        self.base().update_signals(clear, set);
-        Ok(())
+        signal_user_of(self, clear, set)
     }
     /// The signals `zx_object_wait_one` sees on this object now, once the handle's WAIT
     /// right is checked: NOT_SUPPORTED when it is not waitable; a VMO's ZERO_CHILDREN
     /// comes from the VMO store. One virtual call, like [`KernelObject::signal_user`],
     /// and not meant to be overridden either.
     fn wait_signals(&self) -> ZxResult<u32> {
-        if !self.waitable() {
-            return Err(ZxError::NotSupported);
-        }
-        match self.vmo_id() {
-            Some(id) => Ok(crate::kernel::vm_object::vmo_signals_of(id, self.base())),
-            None => Ok(self.base().signals()),
-        }
+        wait_signals_of(self)
     }
     /// The VMO a VMO object stands for, `None` for every other type: the type test of
     /// the borrowed `zx_vmo_read` / `zx_vmo_write` lookup in one virtual call (a
@@ -584,6 +567,38 @@ pub trait KernelObject: AsAny {
     /// [`KernelObject::vmo_id`] is for VMOs.
     fn as_vmar(&self) -> Option<&crate::kernel::vm_object::VmarObject> {
         None
+    }
+}
+
+/// The body of [`KernelObject::signal_user`] for the type `T`, where the type's facts
+/// are constants: inlined both into the default method and into [`ObjectRef`]'s direct
+/// paths, so the two cannot disagree.
+#[inline(always)]
+fn signal_user_of<T: KernelObject + ?Sized>(object: &T, clear: u32, set: u32) -> ZxResult {
+    let facts = TypeFacts::new(object.obj_type(), object.waitable(), object.user_settable_signals());
+    if !facts.waitable() {
+        return Err(ZxError::NotSupported);
+    }
+    if (clear | set) & !facts.signalable() != 0 {
+        return Err(ZxError::InvalidArgs);
+    }
+    if let Some(id) = object.vmo_id() {
+        crate::kernel::vm_object::vmo_store_signals(id, clear, set);
+    }
+    object.base().update_signals(clear, set);
+    Ok(())
+}
+
+/// The body of [`KernelObject::wait_signals`] for the type `T`, as [`signal_user_of`]
+/// is for `signal_user`.
+#[inline(always)]
+fn wait_signals_of<T: KernelObject + ?Sized>(object: &T) -> ZxResult<u32> {
+    if !object.waitable() {
+        return Err(ZxError::NotSupported);
+    }
+    match object.vmo_id() {
+        Some(id) => Ok(crate::kernel::vm_object::vmo_signals_of(id, object.base())),
+        None => Ok(object.base().signals()),
     }
 }
 
@@ -631,21 +646,168 @@ pub fn downcast_ref<T: KernelObject>(object: &Arc<dyn KernelObject>) -> ZxResult
 #[must_use = "the object counts this handle: make it with KHandle::first"]
 pub struct FirstHandle(u64);
 
-/// The object a handle names. Each `KHandle` counts as one handle of the object; the
-/// last one dropped calls `on_zero_handles`. Dropping one also ends the waits made
-/// through it. It must not be dropped while a lock is held that `on_zero_handles` or an
-/// observer could take (handle-table code removes handles under the table lock and drops
-/// them after releasing it).
-pub struct KHandle {
-    object: Arc<dyn KernelObject>,
+/// One handle to an object of the type `T`: the object and the handle's serial number.
+/// Dropping it is dropping the handle ([`KernelObject::drop_handle`], compiled for `T`:
+/// direct calls), then its reference to the object. Only [`KHandle`] holds one.
+pub struct HandleOf<T: KernelObject> {
+    object: Arc<T>,
     serial: u64,
 }
 
+impl<T: KernelObject> Drop for HandleOf<T> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.object.drop_handle(self.serial);
+    }
+}
+
+/// The object a handle names, by its concrete type. Each `KHandle` counts as one handle
+/// of the object; the last one dropped calls `on_zero_handles`. Dropping one also ends
+/// the waits made through it. It must not be dropped while a lock is held that
+/// `on_zero_handles` or an observer could take (handle-table code removes handles under
+/// the table lock and drops them after releasing it).
+///
+/// An enum with a variant per kernel object type, each a thin reference and the serial
+/// (24 bytes with the tag, as the `Arc<dyn KernelObject>` and serial it replaces, so a
+/// handle slot stays 32 bytes), instead of a trait object: the calls that are hot for
+/// one type (`zx_object_signal` and `zx_object_wait_one` on an event, `zx_port_queue`
+/// and `zx_port_wait`, the channel, VMAR and VMO lookups) compare the tag and reach the
+/// concrete code with direct, inlined calls, where a `dyn` call costs the data-pointer
+/// arithmetic, the vtable load, an indirect branch and the callee's own frame; and a
+/// close is one `match` that both drops the handle and the reference, each compiled for
+/// the type. Anything else reaches the object through [`KHandle::as_dyn`], a `match`
+/// whose arms are free coercions.
+macro_rules! khandle {
+    ($($variant:ident($ty:ty)),* $(,)?) => {
+        /// See the comment of the macro that makes it, above.
+        pub enum KHandle {
+            $(
+                #[doc = concat!("A handle to a `", stringify!($ty), "`.")]
+                $variant(HandleOf<$ty>),
+            )*
+        }
+
+        $(
+            impl HandleObject for $ty {
+                #[inline(always)]
+                fn into_handle(object: Arc<Self>, serial: u64) -> KHandle {
+                    KHandle::$variant(HandleOf { object, serial })
+                }
+            }
+        )*
+
+        impl KHandle {
+            /// The object as a trait object (a borrow: no reference count).
+            #[inline(always)]
+            pub fn as_dyn(&self) -> &dyn KernelObject {
+                match self {
+                    $(KHandle::$variant(handle) => &*handle.object,)*
+                }
+            }
+
+            /// A counted reference to the object as a trait object. Inlined: a wait that
+            /// blocks takes one under the table lock, where a call would add its frame
+            /// to the `match`.
+            #[inline(always)]
+            pub fn to_arc(&self) -> Arc<dyn KernelObject> {
+                match self {
+                    $(KHandle::$variant(handle) => handle.object.clone(),)*
+                }
+            }
+
+            /// This handle's serial number (which waits are made through it). The same
+            /// load in every arm, which the compiler merges.
+            #[inline(always)]
+            pub fn serial(&self) -> u64 {
+                match self {
+                    $(KHandle::$variant(handle) => handle.serial,)*
+                }
+            }
+
+            /// The object's base, read directly for its type (no virtual call).
+            #[inline(always)]
+            pub fn base(&self) -> &ObjectBase {
+                match self {
+                    $(KHandle::$variant(handle) => handle.object.base(),)*
+                }
+            }
+
+            /// The object as a `T`: WRONG_TYPE when it is another. Each arm's test is
+            /// on types known at compile time, so the whole test folds to a compare of
+            /// the tag (no `type_id` call).
+            #[inline(always)]
+            pub fn downcast_ref<T: KernelObject>(&self) -> ZxResult<&T> {
+                let typed = match self {
+                    $(KHandle::$variant(handle) => (&*handle.object as &dyn Any).downcast_ref::<T>(),)*
+                };
+                typed.ok_or(ZxError::WrongType)
+            }
+
+            /// [`KHandle::downcast_ref`] giving the reference itself, which the caller
+            /// may clone to keep the object.
+            #[inline(always)]
+            pub fn downcast_arc<T: KernelObject>(&self) -> ZxResult<&Arc<T>> {
+                let typed = match self {
+                    $(KHandle::$variant(handle) => (&handle.object as &dyn Any).downcast_ref::<Arc<T>>(),)*
+                };
+                typed.ok_or(ZxError::WrongType)
+            }
+        }
+
+        impl KHandle {
+            /// Drops the handle (as `drop` does), inlined into the caller: each arm
+            /// drops its type's handle and reference with the caller's frame, where the
+            /// drop glue of `KHandle` is a call that takes the handle through memory
+            /// and sets up a frame of its own (for `zx_handle_close`).
+            #[inline(always)]
+            pub fn close(self) {
+                match self {
+                    $(KHandle::$variant(handle) => drop(handle),)*
+                }
+            }
+        }
+
+        impl Clone for KHandle {
+            /// Another handle to the same object (a new serial).
+            fn clone(&self) -> Self {
+                match self {
+                    $(KHandle::$variant(handle) => KHandle::new(handle.object.clone()),)*
+                }
+            }
+        }
+    };
+}
+
+/// An object type a [`KHandle`] can name (every kernel object type: the `khandle!`
+/// list).
+pub trait HandleObject: KernelObject + Sized {
+    /// The handle with serial `serial` to `object`, already counted.
+    fn into_handle(object: Arc<Self>, serial: u64) -> KHandle;
+}
+
+khandle! {
+    Event(crate::kernel::ipc::event::Event),
+    EventPair(crate::kernel::ipc::event::EventPair),
+    Port(crate::kernel::ipc::port::Port),
+    Channel(crate::kernel::ipc::channel::Channel),
+    Timer(crate::kernel::ipc::timer::Timer),
+    Vmo(crate::kernel::vm_object::VmoObject),
+    Vmar(crate::kernel::vm_object::VmarObject),
+    Process(crate::kernel::task::Process),
+    Thread(crate::kernel::task::Thread),
+    Job(crate::kernel::task::Job),
+    Resource(Resource),
+}
+
+// A tag word, a thin reference and the serial: see `KHandle`.
+const _: () = assert!(core::mem::size_of::<KHandle>() == 24);
+
 impl KHandle {
     /// A new handle to `object`.
-    pub fn new(object: Arc<dyn KernelObject>) -> Self {
+    #[inline]
+    pub fn new<T: HandleObject>(object: Arc<T>) -> Self {
         object.base().handles.fetch_add(1, Ordering::AcqRel);
-        KHandle { object, serial: NEXT_HANDLE_SERIAL.fetch_add(1, Ordering::Relaxed) }
+        T::into_handle(object, NEXT_HANDLE_SERIAL.fetch_add(1, Ordering::Relaxed))
     }
 
     /// The first handle of `object`, which its renewal already counted (`first` is
@@ -653,37 +815,104 @@ impl KHandle {
     /// count's read-modify-write, and with the serial number that names the object's
     /// life instead of the next of the counter (no second read-modify-write).
     #[inline(always)]
-    pub fn first(object: Arc<dyn KernelObject>, first: FirstHandle) -> Self {
+    pub fn first<T: HandleObject>(object: Arc<T>, first: FirstHandle) -> Self {
         let FirstHandle(serial) = first;
-        KHandle { object, serial }
+        T::into_handle(object, serial)
     }
 
-    /// The object.
-    pub fn object(&self) -> &Arc<dyn KernelObject> {
-        &self.object
-    }
-
-    /// This handle's serial number (which waits are made through it).
-    pub fn serial(&self) -> u64 {
-        self.serial
+    /// The object, borrowed as a trait object.
+    #[inline(always)]
+    pub fn object(&self) -> &dyn KernelObject {
+        self.as_dyn()
     }
 
     /// The handle is moved to another table (`zx_process_start`'s arg1): the waits made
     /// through it end with CANCELED, as when it is closed, while the handle lives on.
     pub fn end_waits(&self) {
-        self.object.base().handle_closed(self.serial);
+        self.base().handle_closed(self.serial());
     }
-}
 
-impl Clone for KHandle {
-    fn clone(&self) -> Self {
-        KHandle::new(self.object.clone())
+    /// `zx_object_signal`'s checks and update ([`KernelObject::signal_user`]): for an
+    /// event or an eventpair the default method's body compiled for that type, inlined
+    /// (its type facts are constants there, so it is the mask test and the update); for
+    /// anything else the virtual call.
+    #[inline(always)]
+    pub fn signal_user(&self, clear: u32, set: u32) -> ZxResult {
+        match self {
+            KHandle::Event(event) => signal_user_of(&*event.object, clear, set),
+            KHandle::EventPair(pair) => signal_user_of(&*pair.object, clear, set),
+            other => other.signal_user_dyn(clear, set),
+        }
     }
-}
 
-impl Drop for KHandle {
-    fn drop(&mut self) {
-        self.object.drop_handle(self.serial);
+    /// [`KHandle::signal_user`] for the other types, out of line: inlined, its `as_dyn`
+    /// would join the tests above into one jump table, which the hot types would pay
+    /// for too (an indirect branch where a compare of the tag does).
+    #[inline(never)]
+    fn signal_user_dyn(&self, clear: u32, set: u32) -> ZxResult {
+        self.as_dyn().signal_user(clear, set)
+    }
+
+    /// [`KernelObject::wait_signals`]: for an event or an eventpair (always waitable,
+    /// their signals all in the base) one load of the base's signals; for anything else
+    /// the virtual call.
+    #[inline(always)]
+    pub fn wait_signals(&self) -> ZxResult<u32> {
+        match self {
+            KHandle::Event(event) => wait_signals_of(&*event.object),
+            KHandle::EventPair(pair) => wait_signals_of(&*pair.object),
+            KHandle::Channel(channel) => wait_signals_of(&*channel.object),
+            other => other.wait_signals_dyn(),
+        }
+    }
+
+    /// [`KHandle::wait_signals`] for the other types, out of line (as
+    /// [`KHandle::signal_user_dyn`]).
+    #[inline(never)]
+    fn wait_signals_dyn(&self) -> ZxResult<u32> {
+        self.as_dyn().wait_signals()
+    }
+
+    /// The object as a port, `None` for every other type (a compare of the tag).
+    #[inline(always)]
+    pub fn as_port(&self) -> Option<&crate::kernel::ipc::port::Port> {
+        match self {
+            KHandle::Port(port) => Some(&port.object),
+            _ => None,
+        }
+    }
+
+    /// The object as a channel endpoint, `None` for every other type.
+    #[inline(always)]
+    pub fn as_channel(&self) -> Option<&crate::kernel::ipc::channel::Channel> {
+        match self {
+            KHandle::Channel(channel) => Some(&channel.object),
+            _ => None,
+        }
+    }
+
+    /// The object as a VMAR, `None` for every other type.
+    #[inline(always)]
+    pub fn as_vmar(&self) -> Option<&crate::kernel::vm_object::VmarObject> {
+        match self {
+            KHandle::Vmar(vmar) => Some(&vmar.object),
+            _ => None,
+        }
+    }
+
+    /// The VMO a VMO object stands for, `None` for every other type.
+    #[inline(always)]
+    pub fn vmo_id(&self) -> Option<crate::vm::vmo::VmoId> {
+        match self {
+            KHandle::Vmo(vmo) => Some(vmo.object.id()),
+            _ => None,
+        }
+    }
+
+    /// Whether this names the object at `object` (the address of its data).
+    #[inline]
+    pub fn is_at(&self, object: *const ()) -> bool {
+        core::ptr::eq(self.as_dyn() as *const dyn KernelObject as *const (), object)
     }
 }
 

@@ -3,7 +3,7 @@
 //! The first thread starts with x0..x7 as section 2 lists them.
 
 use super::memory::FramePages;
-use super::object::{KernelObject, Resource, new_koid};
+use super::object::{Resource, new_koid};
 use super::task::{Job, Process, Thread, name_from};
 use super::vm_object::{VmarObject, VmoObject};
 use super::{Kernel, aspace, with_kernel};
@@ -95,7 +95,7 @@ pub fn start(image: &'static [u8], cmdline: &'static str) -> Result<(), Userboot
         build_stack(k, id, cmdline, plan.stack_top)
     })?;
 
-    let vmar: Arc<dyn KernelObject> = Arc::new(VmarObject::root(id));
+    let vmar = Arc::new(VmarObject::root(id));
     let x0 = process.add_handle(vmar, rights::ROOT_VMAR)?;
     let x1 = process.add_handle(Resource::root().clone(), rights::ROOT_RESOURCE)?;
     let x3 = process.add_handle(process.clone(), rights::DEFAULT_PROCESS)?;
@@ -120,7 +120,7 @@ pub fn start(image: &'static [u8], cmdline: &'static str) -> Result<(), Userboot
 
 /// The initrd as a read-only-handle VMO named `initrd`, every page committed, its
 /// content size the exact length.
-fn initrd_vmo(image: &[u8]) -> ZxResult<Arc<dyn KernelObject>> {
+fn initrd_vmo(image: &[u8]) -> ZxResult<Arc<VmoObject>> {
     let koid = new_koid();
     let id = with_kernel(|k| -> ZxResult<Arc<VmoObject>> {
         let id = k.vmos.create(koid, image.len() as u64, 0)?;

@@ -663,11 +663,8 @@ impl KernelObject for Channel {
             if let Some(p) = &peer_object {
                 p.base.update_signals(signal::CHANNEL_WRITABLE, signal::PEER_CLOSED);
                 let target = Arc::as_ptr(p) as *const ();
-                let inside: usize = peer
-                    .queue
-                    .iter()
-                    .map(|m| m.handles.iter().filter(|h| Arc::as_ptr(h.object.object()) as *const () == target).count())
-                    .sum();
+                let inside: usize =
+                    peer.queue.iter().map(|m| m.handles.iter().filter(|h| h.object.is_at(target)).count()).sum();
                 if inside > 0 && inside == p.base.handle_count() as usize {
                     orphaned = peer.queue.take_all();
                     if !orphaned.is_empty() {

@@ -41,13 +41,18 @@ pub fn close_many(c: &Caller, handles: u64, count: u64) -> ZxResult {
 /// `zx_handle_duplicate`: BAD_HANDLE → ACCESS_DENIED (no DUPLICATE) → INVALID_ARGS
 /// (rights not a subset) → the out-pointer.
 pub fn duplicate(c: &Caller, handle: u32, rights: u32, out: u64) -> ZxResult {
-    let (object, have, _) = c.process().get_handle(handle)?;
-    if have & crate::abi::rights::DUPLICATE == 0 {
-        return Err(ZxError::AccessDenied);
-    }
-    let new_rights = derived_rights(have, rights)?;
+    // The new handle is made under the table lock once the checks pass (a clone of the
+    // handle: the object's own type, no trait object to turn back into one), and added
+    // after it; on a later failure it is dropped with no lock held.
+    let (fresh, new_rights) = c.process().with_handle(handle, |object, have, _| {
+        if have & crate::abi::rights::DUPLICATE == 0 {
+            return Err(ZxError::AccessDenied);
+        }
+        let new_rights = derived_rights(have, rights)?;
+        Ok((object.clone(), new_rights))
+    })??;
     super::ensure_heap_headroom()?;
-    let value = c.process().add_handle(object, new_rights)?;
+    let value = c.process().add_khandle(fresh, new_rights)?;
     publish_handle(c, value, out)
 }
 

@@ -126,7 +126,7 @@ fn take_handles(c: &Caller, channel: &Channel, handles: u64, nh: usize) -> ZxRes
             let check = match table.get(value) {
                 Err(e) => Err(e),
                 Ok(h) if h.rights & rights::TRANSFER == 0 => Err(ZxError::AccessDenied),
-                Ok(h) if Arc::as_ptr(h.object.object()) as *const () == me => Err(ZxError::NotSupported),
+                Ok(h) if h.object.is_at(me) => Err(ZxError::NotSupported),
                 Ok(_) => Ok(()),
             };
             match check {
@@ -316,7 +316,7 @@ fn copy_out(c: &Caller, channel: Option<&Channel>, msg: &mut Message, bytes: u64
     for h in received {
         // A new handle (new serial) to the same object, then the old one dropped: waits
         // and async registrations made through the old one end.
-        let fresh = KHandle::new(h.object.object().clone());
+        let fresh = h.object.clone();
         let rights = h.rights;
         drop(h);
         if result.is_err() {
@@ -385,7 +385,7 @@ pub fn channel_read(
     match read_general(c, channel, copied, &args) {
         ReadRest::Finished(result) => result,
         ReadRest::Unlocked(outcome) => {
-            let object = object.clone();
+            let object = object.to_arc();
             drop(table);
             finish_read(c, &object, outcome, bytes, handles, actual_bytes, actual_handles)
         }

@@ -17,7 +17,7 @@ pub mod vmo;
 mod wait;
 
 use super::cpu;
-use super::object::{KHandle, KernelObject, Resource};
+use super::object::{HandleObject, KHandle, Resource};
 use super::sync::with_order_check;
 use super::task::{Process, Thread};
 use super::vm_object::{VmarObject, VmoObject};
@@ -312,7 +312,7 @@ fn lookup_resource(c: &Caller, handle: u32) -> ZxResult<u32> {
 
 /// Makes a handle to a new object and writes its value to `out`; on a failed copy the
 /// handle is removed again and the object dropped (INVALID_ARGS), as Zircon does.
-fn give(c: &Caller, object: Arc<dyn KernelObject>, rights: u32, out: u64) -> ZxResult {
+fn give<T: HandleObject>(c: &Caller, object: Arc<T>, rights: u32, out: u64) -> ZxResult {
     let value = c.process().add_handle(object, rights)?;
     publish_handle(c, value, out)
 }

@@ -328,10 +328,11 @@ pub fn signal<const CHECKED: bool>(c: &Caller, handle: u32, clear_mask: u32, set
     let (object, have, _) = handles.get(handle)?;
     check_rights(have, if peer { rights::SIGNAL_PEER } else { rights::SIGNAL })?;
     if !peer {
-        // Waitable, the mask, then the update (a VMO's store too), in one virtual call.
+        // Waitable, the mask, then the update (a VMO's store too): for an event a compare
+        // of the handle's type tag and the event's own code inlined (`KHandle::signal_user`).
         return object.signal_user(clear_mask, set_mask);
     }
-    let header = object.header();
+    let header = object.as_dyn().header();
     if !matches!(header.facts.obj_type(), obj_type::CHANNEL | obj_type::EVENTPAIR) {
         return Err(ZxError::NotSupported);
     }
@@ -340,7 +341,7 @@ pub fn signal<const CHECKED: bool>(c: &Caller, handle: u32, clear_mask: u32, set
         return Err(ZxError::InvalidArgs);
     }
     // A counted reference, used (and perhaps dropped last) after the unlock.
-    let target = object.peer()?;
+    let target = object.as_dyn().peer()?;
     drop(handles);
     update_peer_signals(target, clear_mask, set_mask)
 }

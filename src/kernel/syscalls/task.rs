@@ -3,7 +3,6 @@
 use super::{Caller, give, publish_handle, user};
 use crate::abi::{USER_BASE, USER_END, rights};
 use crate::error::{ZxError, ZxResult};
-use crate::kernel::object::KernelObject;
 use crate::kernel::task::{Job, Name, ProcLife, Process, Thread};
 use crate::kernel::vm_object::VmarObject;
 use crate::kernel::{aspace, with_kernel};
@@ -63,7 +62,7 @@ pub fn process_create(
     let job = job_with(c, job, rights::MANAGE_PROCESS)?;
     super::ensure_heap_headroom()?;
     let process = Process::create(&job, name)?;
-    let vmar: Arc<dyn KernelObject> = Arc::new(VmarObject::root(process.aspace_id()));
+    let vmar = Arc::new(VmarObject::root(process.aspace_id()));
     let proc_value = c.process().add_handle(process.clone(), rights::DEFAULT_PROCESS)?;
     let vmar_value = match c.process().add_handle(vmar, rights::DEFAULT_VMAR | rights::IO | rights::EXECUTE) {
         Ok(v) => v,

@@ -7,7 +7,7 @@ use super::{Caller, lookup_vmar, publish_handle, user};
 use crate::abi::{rights, vm};
 use crate::error::{ZxError, ZxResult};
 use crate::kernel::aspace::{self, clear_ptes, release_all_unmapped};
-use crate::kernel::object::KernelObject;
+use crate::kernel::object::KHandle;
 use crate::kernel::vm_object::VmarObject;
 use crate::kernel::with_kernel;
 use crate::object::rights::{check_rights, perms_allowed_by, rights_for_perms};
@@ -27,9 +27,10 @@ fn vmar_target(c: &Caller, vmar: u32) -> ZxResult<(u64, RegionId, u32)> {
 }
 
 /// [`vmar_target`]'s answer for a borrowed object: WRONG_TYPE unless it is a VMAR (one
-/// virtual call, `as_vmar`, instead of a downcast's `type_id` call and 128-bit compare).
+/// compare of the handle's tag, `as_vmar`, instead of a downcast's `type_id` call and
+/// 128-bit compare).
 #[inline(always)]
-fn vmar_names(object: &Arc<dyn KernelObject>, rights: u32) -> ZxResult<(u64, RegionId, u32)> {
+fn vmar_names(object: &KHandle, rights: u32) -> ZxResult<(u64, RegionId, u32)> {
     let region = object.as_vmar().ok_or(ZxError::WrongType)?;
     Ok((region.aspace(), region.region(), rights))
 }
@@ -194,7 +195,7 @@ pub fn allocate(
         Ok((child, base))
     })?;
     // 11. The handle.
-    let object: Arc<dyn KernelObject> = Arc::new(VmarObject::sub(id, child, base, size));
+    let object = Arc::new(VmarObject::sub(id, child, base, size));
     let handle_rights = rights::DEFAULT_VMAR | rights_for_perms(can_map_perms(request.flags));
     let published = c.process().add_handle(object, handle_rights).and_then(|value| publish_handle(c, value, vmar_out));
     if let Err(e) = published {

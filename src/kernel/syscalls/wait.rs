@@ -185,8 +185,8 @@ pub fn wait_one<const CHECKED: bool>(c: Caller, handle: u32, signals: u32, deadl
     let handles = c.process().lookup_checked::<CHECKED>();
     let (object, have, serial) = handles.get(handle)?;
     check_rights(have, rights::WAIT)?;
-    // The waitable check and the signals, in one virtual call (a refusal laid out of
-    // the straight path).
+    // The waitable check and the signals: for an event a compare of the handle's type
+    // tag and a load (`KHandle::wait_signals`; a refusal laid out of the straight path).
     let now = match object.wait_signals() {
         Ok(now) => now,
         Err(e) => {
@@ -195,7 +195,7 @@ pub fn wait_one<const CHECKED: bool>(c: Caller, handle: u32, signals: u32, deadl
         }
     };
     if now & signals == 0 {
-        let object = object.clone();
+        let object = object.to_arc();
         drop(handles);
         return block_one(&c, object, serial, signals, deadline, observed);
     }

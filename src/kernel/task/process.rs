@@ -7,7 +7,7 @@
 use super::{Job, Name, NameCell, Thread, ThreadLife};
 use crate::abi::{exit_status, obj_type, retcode, signal};
 use crate::error::{ZxError, ZxResult};
-use crate::kernel::object::{KHandle, KernelObject, ObjectBase};
+use crate::kernel::object::{HandleObject, KHandle, KernelObject, ObjectBase};
 use crate::kernel::sync::{Lock, class};
 use crate::kernel::with_kernel;
 use crate::object::handle_table::{Handle, HandleTable, UNTAGGED};
@@ -52,9 +52,9 @@ impl HandleLookup<'_> {
     /// The object, rights and serial behind `handle`, borrowed for as long as the table
     /// stays locked: BAD_HANDLE when it names none.
     #[inline(always)]
-    pub fn get(&self, handle: u32) -> ZxResult<(&Arc<dyn KernelObject>, u32, u64)> {
+    pub fn get(&self, handle: u32) -> ZxResult<(&KHandle, u32, u64)> {
         let entry = self.table.get(handle)?;
-        Ok((entry.object.object(), entry.rights, entry.object.serial()))
+        Ok((&entry.object, entry.rights, entry.object.serial()))
     }
 }
 
@@ -163,7 +163,7 @@ impl Process {
     pub fn get_handle(&self, handle: u32) -> ZxResult<(Arc<dyn KernelObject>, u32, u64)> {
         let table = self.handles.lock();
         let entry = table.get(handle)?;
-        Ok((entry.object.object().clone(), entry.rights, entry.object.serial()))
+        Ok((entry.object.to_arc(), entry.rights, entry.object.serial()))
     }
 
     /// The handle table locked for borrowed lookups ([`HandleLookup::get`]) until the
@@ -192,7 +192,7 @@ impl Process {
     /// Runs `f` on the object, rights and serial behind `handle` under a
     /// [`Process::lookup`] (BAD_HANDLE when it names none), with the same rules for `f`.
     #[inline(always)]
-    pub fn with_handle<R>(&self, handle: u32, f: impl FnOnce(&Arc<dyn KernelObject>, u32, u64) -> R) -> ZxResult<R> {
+    pub fn with_handle<R>(&self, handle: u32, f: impl FnOnce(&KHandle, u32, u64) -> R) -> ZxResult<R> {
         let handles = self.lookup();
         let (object, rights, serial) = handles.get(handle)?;
         Ok(f(object, rights, serial))
@@ -204,7 +204,7 @@ impl Process {
     /// duplicate or replacement of one), which names the object's VMO: an object's VMO
     /// id is set before any handle to it exists and never changes while one does (a
     /// kept object is renewed only with none); otherwise from the object
-    /// (`vmo_id`, a virtual call). Same rules for `f` as for `with_handle`.
+    /// (`vmo_id`, a compare of its tag). Same rules for `f` as for `with_handle`.
     /// `CHECKED`: whether the lock-order check is on
     /// ([`Lock::lock_checked`](crate::kernel::sync::Lock::lock_checked)).
     #[inline(always)]
@@ -217,7 +217,7 @@ impl Process {
         let entry = table.get(handle)?;
         let vmo = match VmoId::from_tag(entry.tag) {
             Some(vmo) => vmo,
-            None => entry.object.object().vmo_id().ok_or(ZxError::WrongType)?,
+            None => entry.object.vmo_id().ok_or(ZxError::WrongType)?,
         };
         f(vmo, entry.rights)
     }
@@ -234,7 +234,7 @@ impl Process {
     ) -> ZxResult<R> {
         let table = self.handles.lock();
         let entry = table.get(handle)?;
-        let typed = crate::kernel::object::downcast_ref::<T>(entry.object.object())?;
+        let typed = entry.object.downcast_ref::<T>()?;
         check_rights(entry.rights, rights)?;
         f(typed, entry.rights)
     }
@@ -246,17 +246,20 @@ impl Process {
 
     /// As [`Process::get_object_with_rights`], also giving the handle's rights.
     pub fn get_object_and_rights<T: KernelObject>(&self, handle: u32, rights: u32) -> ZxResult<(Arc<T>, u32)> {
-        let (object, have, _) = self.get_handle(handle)?;
-        let typed = crate::kernel::object::downcast_owned::<T>(object)?;
-        check_rights(have, rights)?;
-        Ok((typed, have))
+        // The type test is a compare of the handle's tag (`KHandle::downcast_arc`),
+        // and only a lookup that passes every check counts a reference.
+        let table = self.handles.lock();
+        let entry = table.get(handle)?;
+        let typed = entry.object.downcast_arc::<T>()?;
+        check_rights(entry.rights, rights)?;
+        Ok((typed.clone(), entry.rights))
     }
 
     /// Adds a handle to `object` with `rights`: NO_MEMORY when the table holds
     /// `MAX_HANDLES` handles or cannot grow, or the process is dead (ABI v2 section 4:
     /// a handle beyond the kernel's limit is NO_MEMORY; v1 said NO_RESOURCES).
     /// On failure the object loses this would-be handle, which may end it.
-    pub fn add_handle(&self, object: Arc<dyn KernelObject>, rights: u32) -> ZxResult<u32> {
+    pub fn add_handle<T: HandleObject>(&self, object: Arc<T>, rights: u32) -> ZxResult<u32> {
         self.add_khandle(KHandle::new(object), rights)
     }
 
@@ -331,7 +334,7 @@ impl Process {
         let removed = self.handles.lock_checked::<CHECKED>().take(handle).map(|removed| removed.object);
         match removed {
             Some(handle) => {
-                drop(handle);
+                handle.close();
                 Ok(())
             }
             None => Err(ZxError::BadHandle),
