@@ -669,7 +669,8 @@ impl<T: KernelObject> Drop for HandleOf<T> {
 ///
 /// An enum with a variant per kernel object type, each a thin reference and the serial
 /// (24 bytes with the tag, as the `Arc<dyn KernelObject>` and serial it replaces, so a
-/// handle slot stays 32 bytes), instead of a trait object: the calls that are hot for
+/// table's handle with its rights and tag stays 32 bytes and a slot 40), instead of a
+/// trait object: the calls that are hot for
 /// one type (`zx_object_signal` and `zx_object_wait_one` on an event, `zx_port_queue`
 /// and `zx_port_wait`, the channel, VMAR and VMO lookups) compare the tag and reach the
 /// concrete code with direct, inlined calls, where a `dyn` call costs the data-pointer
