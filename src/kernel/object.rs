@@ -550,28 +550,10 @@ pub trait KernelObject: AsAny {
     fn vmo_id(&self) -> Option<crate::vm::vmo::VmoId> {
         None
     }
-    /// The object as a port, `None` for every other type: the type test of the
-    /// borrowed `zx_port_queue` / `zx_port_wait` lookups in one virtual call, as
-    /// [`KernelObject::vmo_id`] is for VMOs.
-    fn as_port(&self) -> Option<&crate::kernel::ipc::port::Port> {
-        None
-    }
-    /// The object as a channel endpoint, `None` for every other type: the type test of
-    /// the borrowed `zx_channel_read` / `zx_channel_write` lookups, as
-    /// [`KernelObject::as_port`] is for ports.
-    fn as_channel(&self) -> Option<&crate::kernel::ipc::channel::Channel> {
-        None
-    }
-    /// The object as a VMAR, `None` for every other type: the type test of the
-    /// borrowed `zx_vmar_map` / `zx_vmar_unmap` lookups in one virtual call, as
-    /// [`KernelObject::vmo_id`] is for VMOs.
-    fn as_vmar(&self) -> Option<&crate::kernel::vm_object::VmarObject> {
-        None
-    }
 }
 
 /// The body of [`KernelObject::signal_user`] for the type `T`, where the type's facts
-/// are constants: inlined both into the default method and into [`ObjectRef`]'s direct
+/// are constants: inlined both into the default method and into [`KHandle`]'s direct
 /// paths, so the two cannot disagree.
 #[inline(always)]
 fn signal_user_of<T: KernelObject + ?Sized>(object: &T, clear: u32, set: u32) -> ZxResult {
@@ -819,12 +801,6 @@ impl KHandle {
     pub fn first<T: HandleObject>(object: Arc<T>, first: FirstHandle) -> Self {
         let FirstHandle(serial) = first;
         T::into_handle(object, serial)
-    }
-
-    /// The object, borrowed as a trait object.
-    #[inline(always)]
-    pub fn object(&self) -> &dyn KernelObject {
-        self.as_dyn()
     }
 
     /// The handle is moved to another table (`zx_process_start`'s arg1): the waits made

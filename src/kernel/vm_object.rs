@@ -405,7 +405,4 @@ impl KernelObject for VmarObject {
     fn waitable(&self) -> bool {
         false
     }
-    fn as_vmar(&self) -> Option<&VmarObject> {
-        Some(self)
-    }
 }

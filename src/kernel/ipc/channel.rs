@@ -632,9 +632,6 @@ impl KernelObject for Channel {
     fn related_koid(&self) -> u64 {
         self.peer_koid
     }
-    fn as_channel(&self) -> Option<&Channel> {
-        Some(self)
-    }
     fn peer(&self) -> ZxResult<Arc<dyn KernelObject>> {
         let state = self.pair.state.lock();
         match &state.ends[self.peer_side()].object {

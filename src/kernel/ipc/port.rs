@@ -327,9 +327,6 @@ impl KernelObject for Port {
     fn waitable(&self) -> bool {
         false
     }
-    fn as_port(&self) -> Option<&Port> {
-        Some(self)
-    }
     fn on_zero_handles(&self) {
         // Packets and registrations go; threads blocked in zx_port_wait stay until
         // their deadlines (ABI.md 4.3).

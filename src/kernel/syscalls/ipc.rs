@@ -385,9 +385,10 @@ pub fn channel_read(
     match read_general(c, channel, copied, &args) {
         ReadRest::Finished(result) => result,
         ReadRest::Unlocked(outcome) => {
-            let object = object.to_arc();
+            // A channel (checked above): the tag compare cannot fail here.
+            let channel = object.downcast_arc::<Channel>()?.clone();
             drop(table);
-            finish_read(c, &object, outcome, bytes, handles, actual_bytes, actual_handles)
+            finish_read(c, &channel, outcome, bytes, handles, actual_bytes, actual_handles)
         }
     }
 }
@@ -451,14 +452,14 @@ fn copy_out_without_handles(c: &Caller, channel: &Channel, msg: &mut Message, ar
 #[inline(never)]
 fn finish_read(
     c: &Caller,
-    object: &Arc<dyn KernelObject>,
+    channel: &Arc<Channel>,
     outcome: ReadOutcome,
     bytes: u64,
     handles: u64,
     actual_bytes: u64,
     actual_handles: u64,
 ) -> ZxResult {
-    let channel = object.as_channel();
+    let channel = Some(&**channel);
     let write_actuals = |nb: u32, nh: u32| -> ZxResult {
         if actual_bytes != 0 {
             user::put(actual_bytes, &nb.to_le_bytes())?;

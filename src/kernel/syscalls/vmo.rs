@@ -310,7 +310,7 @@ pub fn replace_as_executable(c: &Caller, handle: u32, vmex: u32, out: u64) -> Zx
         drop(source);
         return Err(e);
     }
-    if source.object.object().obj_type() != crate::abi::obj_type::VMO {
+    if source.object.as_dyn().obj_type() != crate::abi::obj_type::VMO {
         drop(source);
         return Err(ZxError::WrongType);
     }

@@ -343,7 +343,7 @@ impl Process {
 
     /// Handles in the table (for the exit line and PROCESS_HANDLE_STATS).
     pub fn handle_types(&self) -> Vec<u32> {
-        self.handles.lock().iter().map(|(_, h)| h.object.object().obj_type()).collect()
+        self.handles.lock().iter().map(|(_, h)| h.object.as_dyn().obj_type()).collect()
     }
 
     // ---- threads ----
