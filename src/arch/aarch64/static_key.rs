@@ -67,10 +67,11 @@ pub fn sites() -> &'static [PatchSite] {
     unsafe { core::slice::from_raw_parts(start, count) }
 }
 
-/// A branch site for `$key` that falls through (a `nop`) while the key is off and,
-/// patched at boot, jumps to `$on` when it is on.
-macro_rules! key_branch {
-    ($key:expr, $on:block) => {
+/// The body of a function that says whether `$key` is on: a branch site that falls
+/// through to `false` (a `nop`) while the key is off and, patched at boot, jumps to a
+/// cold `return true` when it is on.
+macro_rules! key_is_on {
+    ($key:expr) => {{
         // SAFETY: the assembly is a `nop` (patched at boot into a `b` to the `label`
         // operand, which is what `asm goto` permits) and a record in a read-only data
         // section; it touches no register, memory or flag.
@@ -86,23 +87,23 @@ macro_rules! key_branch {
                 ".word 0xd503201f",
                 ".word 0",
                 ".popsection",
-                on = label $on,
+                on = label {
+                    core::hint::cold_path();
+                    return true;
+                },
                 key = const $key as u32,
                 options(nomem, nostack, preserves_flags),
             )
         }
-    };
+        false
+    }};
 }
 
 /// Whether the lock-order check is on: what `kernel::sync::checks_enabled` says, as one
 /// `nop` (the flag off) or one `b` (on) instead of a load and a test.
 #[inline(always)]
 pub fn order_check_enabled() -> bool {
-    key_branch!(Key::OrderCheck, {
-        core::hint::cold_path();
-        return true;
-    });
-    false
+    key_is_on!(Key::OrderCheck)
 }
 
 /// [`order_check_enabled`] as a value in a register: one `movz wN, #0` that boot
@@ -140,11 +141,7 @@ pub fn order_check_value() -> bool {
 /// Whether the VM audit is on (`kernel::aspace::vm_check_enabled`), as a patched site.
 #[inline(always)]
 pub fn vm_check_enabled() -> bool {
-    key_branch!(Key::VmCheck, {
-        core::hint::cold_path();
-        return true;
-    });
-    false
+    key_is_on!(Key::VmCheck)
 }
 
 static APPLIED: AtomicBool = AtomicBool::new(false);
