@@ -40,8 +40,8 @@ pub fn from_user_sync(frame: &mut TrapFrame, esr: u64, far: u64) {
 }
 
 /// The lean path of a data abort from EL0 (vectors.S), which has saved only what a
-/// syscall saves (x0..x18, x29, x30, ELR, SPSR): like a syscall handler this preserves
-/// x19..x28 (AAPCS64) and never reads or changes the frame. A translation fault (a page
+/// syscall saves (x0..x18, x30, ELR, SPSR): like a syscall handler this preserves
+/// x19..x29 (AAPCS64) and never reads or changes the frame. A translation fault (a page
 /// not mapped yet: every first touch) is resolved here, exactly as [`from_user_sync`]
 /// resolves it. Returns 0 when it was (the thread goes back to EL0 through the lean
 /// return), 1 for any other ESR (vectors.S completes the frame and takes the full path,

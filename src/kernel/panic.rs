@@ -35,7 +35,7 @@ pub fn trap_panic(frame: &TrapFrame, cause: &dyn Display) -> ! {
     let esr = aarch64_cpu::registers::ESR_EL1.get();
     kprintln!("kernel panic: {cause} at ELR={:#018x} FAR={far:#018x} ESR={esr:#010x}", frame.elr);
     dump_registers(frame);
-    backtrace(frame.x[29]);
+    backtrace(frame.reg(29));
     finish()
 }
 
@@ -62,7 +62,7 @@ fn finish() -> ! {
 fn dump_registers(frame: &TrapFrame) {
     for row in 0..8 {
         let r = row * 4;
-        let reg = |i: usize| frame.x.get(i).copied().unwrap_or(0);
+        let reg = |i: usize| if i <= 30 { frame.reg(i) } else { 0 };
         if r + 3 < 31 {
             kprintln!(
                 "  x{:<2}={:#018x} x{:<2}={:#018x} x{:<2}={:#018x} x{:<2}={:#018x}",

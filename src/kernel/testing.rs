@@ -251,7 +251,7 @@ pub fn catch_expected_fault(frame: &mut TrapFrame, esr: u64) -> bool {
     CAUGHT_ELR.store(frame.elr, Ordering::SeqCst);
     CAUGHT.store(true, Ordering::SeqCst);
     frame.elr = match TrapCause::from_esr(esr) {
-        TrapCause::InstructionAbort { .. } => frame.x[30],
+        TrapCause::InstructionAbort { .. } => frame.x30,
         _ => frame.elr.wrapping_add(4),
     };
     true

@@ -6,17 +6,26 @@ use crate::trap::TrapCause;
 use aarch64_cpu::registers::*;
 
 /// The interrupted context, as vectors.S saves it (288 bytes, 16-byte aligned).
+///
+/// Laid out for the lean entries (a syscall, a resolved user page fault), which save only
+/// what a Rust call may change, x0..x18 and x30, and ELR/SPSR: those come first, so that
+/// they are eleven pairs (x18 and x30 share one store). The callee-saved x19..x29 and
+/// SP_EL0, which only the full path saves, follow.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TrapFrame {
-    /// x0..x30.
-    pub x: [u64; 31],
-    /// The user stack pointer.
-    pub sp_el0: u64,
+    /// x0..x18.
+    pub x: [u64; 19],
+    /// x30, the link register.
+    pub x30: u64,
     /// The return address.
     pub elr: u64,
     /// The saved PSTATE.
     pub spsr: u64,
+    /// x19..x29 (saved only on the full path: the lean paths' Rust callees preserve them).
+    pub x19_x29: [u64; 11],
+    /// The user stack pointer.
+    pub sp_el0: u64,
     /// A frame record (fp, pc) linking backtraces through the trap.
     frame_record: [u64; 2],
 }
@@ -27,18 +36,30 @@ const _: () = assert!(core::mem::size_of::<TrapFrame>() == 288);
 const _: () = assert!(core::mem::offset_of!(TrapFrame, x) == 0);
 
 impl TrapFrame {
-    /// Where x0 is (x_n at `X_OFFSET + 8 * n`); vectors.S gets these four offsets.
+    /// Where x0 is (x_n at `X_OFFSET + 8 * n` up to x18, then x30); vectors.S gets these
+    /// offsets.
     pub const X_OFFSET: usize = core::mem::offset_of!(TrapFrame, x);
-    /// SP_EL0, right after x30 (the assembly stores them as a pair).
-    pub const SP_EL0_OFFSET: usize = core::mem::offset_of!(TrapFrame, sp_el0);
     /// ELR, with SPSR right after it (a pair).
     pub const ELR_OFFSET: usize = core::mem::offset_of!(TrapFrame, elr);
+    /// x19, with x20..x29 and then SP_EL0 after it (x29 and SP_EL0 make a pair).
+    pub const X19_OFFSET: usize = core::mem::offset_of!(TrapFrame, x19_x29);
     /// The frame record (x29, ELR) linking backtraces through the trap.
     pub const RECORD_OFFSET: usize = core::mem::offset_of!(TrapFrame, frame_record);
+
+    /// General register `n` (0..=30), for reports.
+    pub fn reg(&self, n: usize) -> u64 {
+        match n {
+            0..=18 => self.x[n],
+            19..=29 => self.x19_x29[n - 19],
+            _ => self.x30,
+        }
+    }
 }
 
-const _: () = assert!(TrapFrame::SP_EL0_OFFSET == TrapFrame::X_OFFSET + 31 * 8);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, x30) == TrapFrame::X_OFFSET + 19 * 8);
+const _: () = assert!(TrapFrame::ELR_OFFSET == TrapFrame::X_OFFSET + 20 * 8);
 const _: () = assert!(core::mem::offset_of!(TrapFrame, spsr) == TrapFrame::ELR_OFFSET + 8);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, sp_el0) == TrapFrame::X19_OFFSET + 11 * 8);
 const _: () = assert!(TrapFrame::RECORD_OFFSET + 16 <= core::mem::size_of::<TrapFrame>());
 
 impl TrapFrame {
@@ -72,7 +93,7 @@ mod kind {
 }
 
 /// Called by vectors.S for a data abort from EL0 before the full frame is saved, with
-/// only x0..x18, x29, x30, ELR and SPSR on the stack: 0 when the fault was resolved
+/// only x0..x18, x30, ELR and SPSR on the stack: 0 when the fault was resolved
 /// (return through the lean path), 1 to take the full path, 2 when the user fault is to
 /// be reported (`kernel::exceptions::user_data_abort_lean`).
 #[unsafe(no_mangle)]

@@ -20,7 +20,7 @@ core::arch::global_asm!(
     include_str!("vectors.S"),
     frame_size = const core::mem::size_of::<exception::TrapFrame>(),
     tf_x = const exception::TrapFrame::X_OFFSET,
-    tf_sp_el0 = const exception::TrapFrame::SP_EL0_OFFSET,
+    tf_x19 = const exception::TrapFrame::X19_OFFSET,
     tf_elr = const exception::TrapFrame::ELR_OFFSET,
     tf_record = const exception::TrapFrame::RECORD_OFFSET,
     stack_bit = const KERNEL_STACK_BIT,

@@ -7,24 +7,27 @@
 // The one exception: `svc` from EL0, the syscall path, is lean. The ABI (ABI.md section 4)
 // lets a syscall change only x0 (and NZCV); the Rust handlers follow the AAPCS64, so they
 // preserve x19..x29 and SP themselves and SP_EL0 is never touched by the kernel. The
-// entry therefore saves only what Rust may clobber (x0..x18, x30; x29 shares x30's store,
-// for the full frame) plus ELR/SPSR (a
-// fault fixed up inside a syscall overwrites them), calls the handler from
+// entry therefore saves only what Rust may clobber (x0..x18 and x30, which the frame's
+// layout puts side by side for one pair store) plus ELR/SPSR (a fault fixed up inside a
+// syscall, or a switch to another thread, overwrites them), calls the handler from
 // `SYSCALL_TABLE` indexed by x16 with the user's x0..x7 still in place as its arguments,
 // and restores those registers around the result in x0. Any other synchronous exception
 // from EL0 completes the full frame and takes the common path, so fault dumps see every
 // register; except that a data abort first tries the same lean frame: `user_abort_lean`
 // resolves a translation fault (every first touch of a page) like a syscall handler
-// would, preserving x19..x28 and never touching the frame or SP_EL0, so the lean return
+// would, preserving x19..x29 and never touching the frame or SP_EL0, so the lean return
 // restores everything it could have changed. Anything else, or a fault it cannot
 // resolve, completes the frame and takes the common path.
 
 .equ FRAME_SIZE, {frame_size}
-// TrapFrame field offsets (exception.rs, via offset_of!): x0..x30 at TF_X + 8 * n, then
-// SP_EL0 (so x30 and SP_EL0 make a pair), ELR and SPSR (a pair), the frame record.
+// TrapFrame field offsets (exception.rs, via offset_of!): x0..x18 at TF_X + 8 * n and x30
+// right after them (so x18 and x30 make a pair), then ELR and SPSR (a pair), then
+// x19..x29 at TF_X19 + 8 * (n - 19) and SP_EL0 (so x29 and SP_EL0 make a pair), then the
+// frame record.
 .equ TF_X, {tf_x}
-.equ TF_SP_EL0, {tf_sp_el0}
 .equ TF_ELR, {tf_elr}
+.equ TF_X19, {tf_x19}
+.equ TF_X29, {tf_x19} + 8 * 10
 .equ TF_RECORD, {tf_record}
 // Valid kernel stack addresses have this bit set (kernel::kstack: stacks fill the upper
 // half of naturally aligned slots whose lower half is the unmapped guard).
@@ -64,6 +67,14 @@
     stp     x16, x17, [sp, #TF_X + 8 * 16]
 .endm
 
+.macro SAVE_X19_TO_X28
+    stp     x19, x20, [sp, #TF_X19]
+    stp     x21, x22, [sp, #TF_X19 + 8 * 2]
+    stp     x23, x24, [sp, #TF_X19 + 8 * 4]
+    stp     x25, x26, [sp, #TF_X19 + 8 * 6]
+    stp     x27, x28, [sp, #TF_X19 + 8 * 8]
+.endm
+
 .macro RESTORE_X2_TO_X17
     ldp     x2, x3, [sp, #TF_X + 8 * 2]
     ldp     x4, x5, [sp, #TF_X + 8 * 4]
@@ -77,15 +88,14 @@
 
 // The lean frame of a syscall or a resolved user data abort back into the registers,
 // but for x0 and x1 (each caller pops the frame with their load): ELR/SPSR (a fault
-// fixed up on the way, or a switch to another thread and back, rewrote them), x2..x18,
-// x29 and x30. x19..x28 were preserved by the Rust callee and SP_EL0 never changed.
+// fixed up on the way, or a switch to another thread and back, rewrote them), x2..x18
+// and x30. x19..x29 were preserved by the Rust callee and SP_EL0 never changed.
 .macro RESTORE_LEAN_FRAME
     ldp     x10, x11, [sp, #TF_ELR]
     msr     elr_el1, x10
     msr     spsr_el1, x11
     RESTORE_X2_TO_X17
-    ldr     x18, [sp, #TF_X + 8 * 18]
-    ldp     x29, x30, [sp, #TF_X + 8 * 29]
+    ldp     x18, x30, [sp, #TF_X + 8 * 18]
 .endm
 
 .macro ENTRY kind
@@ -122,24 +132,25 @@
     .balign 0x80
     stp     x0, x1, [sp, #-FRAME_SIZE]!     // the frame, and x0/x1 at its start (TF_X = 0)
     SAVE_X2_TO_X17
-    str     x18, [sp, #TF_X + 8 * 18]
-    stp     x29, x30, [sp, #TF_X + 8 * 29]
+    stp     x18, x30, [sp, #TF_X + 8 * 18]
     mrs     x10, elr_el1
     mrs     x11, spsr_el1
     stp     x10, x11, [sp, #TF_ELR]
+    // An SVC with a number inside the table goes straight to its handler; anything else
+    // (another exception, or an SVC numbered past the table) branches out: the `ccmp`
+    // compares the class only when the number is in range, and otherwise clears Z, so
+    // one `b.ne` takes both.
     mrs     x9, esr_el1
     lsr     x9, x9, #26
-    cmp     x9, #EC_SVC64
+    cmp     x16, #SYSCALL_COUNT
+    ccmp    x9, #EC_SVC64, #0b0000, lo
     b.ne    el0_sync_not_svc
     // No frame record (2 instructions per call): x29 keeps the user's frame pointer, which
     // the handler preserves, so a backtrace of a panic in a call ends at the entry's own
     // frame (panic.rs stops at any address below the kernel's); the user's PC, one line
     // further, is in the panic report's elr_el1, which still holds it.
-    // The handler for number x16 (entry 0 for any number past the table).
-    cmp     x16, #SYSCALL_COUNT
-    csel    x9, x16, xzr, lo
     adr     x10, SYSCALL_TABLE         // within 1 MiB: the kernel image is far smaller
-    ldr     x9, [x10, x9, lsl #3]
+    ldr     x9, [x10, x16, lsl #3]
     blr     x9
     b       syscall_return
 .endm
@@ -167,20 +178,16 @@ exception_vectors:
 
 trap_common:
     SAVE_X2_TO_X17
-    stp     x18, x19, [sp, #TF_X + 8 * 18]
-    stp     x20, x21, [sp, #TF_X + 8 * 20]
-    stp     x22, x23, [sp, #TF_X + 8 * 22]
-    stp     x24, x25, [sp, #TF_X + 8 * 24]
-    stp     x26, x27, [sp, #TF_X + 8 * 26]
-    stp     x28, x29, [sp, #TF_X + 8 * 28]
+    stp     x18, x30, [sp, #TF_X + 8 * 18]
+    SAVE_X19_TO_X28
     mrs     x10, sp_el0
-    stp     x30, x10, [sp, #TF_X + 8 * 30]
+    stp     x29, x10, [sp, #TF_X29]
     mrs     x11, elr_el1
     mrs     x12, spsr_el1
     stp     x11, x12, [sp, #TF_ELR]
     // A frame record so backtraces walk through the trap into the interrupted code.
     stp     x29, x11, [sp, #TF_RECORD]
-    add     x29, sp, #272
+    add     x29, sp, #TF_RECORD
     mov     x0, sp
     bl      handle_exception
     // fall through
@@ -189,59 +196,61 @@ trap_return:
     ldp     x11, x12, [sp, #TF_ELR]
     msr     elr_el1, x11
     msr     spsr_el1, x12
-    ldp     x30, x10, [sp, #TF_X + 8 * 30]
+    ldp     x29, x10, [sp, #TF_X29]
     msr     sp_el0, x10
     RESTORE_X2_TO_X17
-    ldp     x18, x19, [sp, #TF_X + 8 * 18]
-    ldp     x20, x21, [sp, #TF_X + 8 * 20]
-    ldp     x22, x23, [sp, #TF_X + 8 * 22]
-    ldp     x24, x25, [sp, #TF_X + 8 * 24]
-    ldp     x26, x27, [sp, #TF_X + 8 * 26]
-    ldp     x28, x29, [sp, #TF_X + 8 * 28]
+    ldp     x18, x30, [sp, #TF_X + 8 * 18]
+    ldp     x19, x20, [sp, #TF_X19]
+    ldp     x21, x22, [sp, #TF_X19 + 8 * 2]
+    ldp     x23, x24, [sp, #TF_X19 + 8 * 4]
+    ldp     x25, x26, [sp, #TF_X19 + 8 * 6]
+    ldp     x27, x28, [sp, #TF_X19 + 8 * 8]
     ldp     x0, x1, [sp], #FRAME_SIZE       // the last load pops the frame
     eret
 
-// The rest of a synchronous exception from EL0 that is not a syscall (x9: its EC, x10:
-// ELR). A data abort first tries the lean path, with the frame a syscall has.
+// The rest of a synchronous exception from EL0 that is not a syscall in the table (x9: its
+// EC, x10: ELR). An SVC numbered past the table gets entry 0's answer, ZX_ERR_BAD_SYSCALL.
+// A data abort first tries the lean path, with the frame a syscall has.
 el0_sync_not_svc:
-    cmp     x9, #EC_DABT_LOW
+    cmp     x9, #EC_SVC64
+    b.ne    1f
+    adr     x10, SYSCALL_TABLE
+    ldr     x9, [x10]
+    blr     x9
+    b       syscall_return
+1:  cmp     x9, #EC_DABT_LOW
     b.ne    el0_sync_full
     // No frame record, as for a syscall (x29 is the user's, preserved by the callee).
     mrs     x0, esr_el1
     mrs     x1, far_el1
     bl      user_abort_lean
     cbnz    x0, el0_abort_not_resolved
-    // Resolved: restore what a Rust call may change (x0..x18, x29, x30) and ELR/SPSR
-    // (a switch to another thread and back rewrote them); x19..x28 were preserved by
-    // the callee and SP_EL0 was never changed.
+    // Resolved: restore what a Rust call may change (x0..x18, x30) and ELR/SPSR (a
+    // switch to another thread and back rewrote them); x19..x29 were preserved by the
+    // callee and SP_EL0 was never changed.
     RESTORE_LEAN_FRAME
     ldp     x0, x1, [sp], #FRAME_SIZE       // the last load pops the frame
     eret
 el0_abort_not_resolved:
     // x0 = 1: not a fault the lean path handles, take the full path; x0 = 2: report the
-    // user fault with the full frame. x19..x28 and x29 still hold the user's values
-    // (callee-saved); x18 and x10 (ELR) are reloaded, as the paths below store them again.
+    // user fault with the full frame. x19..x29 still hold the user's values
+    // (callee-saved) and x0..x18, x30 are in the frame; x10 (ELR) is reloaded for the
+    // frame record.
     ldr     x10, [sp, #TF_ELR]
-    ldr     x18, [sp, #TF_X + 8 * 18]
     cmp     x0, #1
     b.eq    el0_sync_full
     mov     x11, #KIND_LOW_SYNC_UNRESOLVED
     b       el0_sync_complete
-// Complete the frame (x19..x28, SP_EL0, the frame record) and take the common path,
-// as exception kind x11 (x0..x18 are saved already, so x11 is free).
+// Complete the frame (x19..x29, SP_EL0, the frame record) and take the common path,
+// as exception kind x11 (x0..x18 and x30 are saved already, so x11 is free).
 el0_sync_full:
     mov     x11, #KIND_LOW_SYNC
 el0_sync_complete:
-    stp     x18, x19, [sp, #TF_X + 8 * 18]
-    stp     x20, x21, [sp, #TF_X + 8 * 20]
-    stp     x22, x23, [sp, #TF_X + 8 * 22]
-    stp     x24, x25, [sp, #TF_X + 8 * 24]
-    stp     x26, x27, [sp, #TF_X + 8 * 26]
-    str     x28, [sp, #TF_X + 8 * 28]
+    SAVE_X19_TO_X28
     mrs     x9, sp_el0
-    str     x9, [sp, #TF_SP_EL0]
+    stp     x29, x9, [sp, #TF_X29]
     stp     x29, x10, [sp, #TF_RECORD]
-    add     x29, sp, #272
+    add     x29, sp, #TF_RECORD
     mov     x0, sp
     mov     x1, x11
     bl      handle_exception
