@@ -213,31 +213,14 @@ user_copy_small_done:
 // ferrite_copy_user (resolving faults), so what a syscall returns would not change
 // (EL0 test port_queue_reads_a_packet_from_an_execute_only_page). A fault in
 // user_unpriv_begin..user_unpriv_end resumes at user_unpriv_fault, which returns all
-// ones: "nothing copied" for the stores and the block copies (callers only test for 0)
+// ones: "nothing copied" for the block copies (callers only test for 0)
 // and not a 32-bit value for the load (arch::aarch64::user_copy::fixup_for).
 
-// Stores the 32-bit value w1 at user address x0 (an out-pointer: a handle value, a
-// signal set). Returns 0, or nonzero when the store faulted.
-//
-//   size_t ferrite_store_user_u32(uint32_t *dst, uint32_t value)  -> 0, or nonzero
-.global ferrite_store_user_u32
-ferrite_store_user_u32:
+// (The 4- and 8-byte stores are inline in Rust, with records in the exception table:
+// user_copy.rs, store_to_user_inline.)
+
 .global user_unpriv_begin
 user_unpriv_begin:
-    sttr    w1, [x0]
-    mov     x0, #0
-    ret
-
-// Stores the 64-bit value x1 at user address x0 (an out-pointer: a mapping's address,
-// a size), as ferrite_store_user_u32 does for 4 bytes.
-//
-//   size_t ferrite_store_user_u64(uint64_t *dst, uint64_t value)  -> 0, or nonzero
-.global ferrite_store_user_u64
-ferrite_store_user_u64:
-    sttr    x1, [x0]
-    mov     x0, #0
-    ret
-
 // Loads the 32-bit value at user address x0 (a futex word). Returns the value
 // zero-extended, or a value above 32 bits when the load faulted.
 //

@@ -27,8 +27,6 @@ unsafe extern "C" {
     static user_copy_small_begin: u8;
     static user_copy_small_end: u8;
     static user_copy_small_fault: u8;
-    fn ferrite_store_user_u32(dst: *mut u32, value: u32) -> usize;
-    fn ferrite_store_user_u64(dst: *mut u64, value: u64) -> usize;
     fn ferrite_load_user_u32(src: *const u32) -> u64;
     // The 48-byte leaves, called through `call_unpriv_leaf!` (their arguments in x0 and
     // x1, their result in x0), not as Rust functions.
@@ -109,11 +107,38 @@ pub fn fixup_for(pc: u64, far: u64, write: bool) -> Option<u64> {
     } else if (unpriv_begin..unpriv_end).contains(&pc) {
         unpriv_fault
     } else {
-        return None;
+        inline_fixup_for(pc)?
     };
     FAULT_ADDR[cpu_index()].store(far, Ordering::Relaxed);
     FAULT_WRITE[cpu_index()].store(write, Ordering::Relaxed);
     Some(resume)
+}
+
+/// One record of the exception table (linker.ld's `.ex_table`): an inline user access
+/// (`store_to_user_inline!`) and where to resume when it faults.
+#[repr(C)]
+struct ExTableEntry {
+    site: u64,
+    fixup: u64,
+}
+
+unsafe extern "C" {
+    // linker.ld: the records of every inline user access, 16 bytes each.
+    static __ex_table_start: ExTableEntry;
+    static __ex_table_end: ExTableEntry;
+}
+
+/// The fixup of the inline user access at `pc`, if it is one. A linear search: there are
+/// a handful of records, and only a fault on a user address looks.
+fn inline_fixup_for(pc: u64) -> Option<u64> {
+    let start = &raw const __ex_table_start;
+    let end = &raw const __ex_table_end;
+    let count = (end as usize - start as usize) / core::mem::size_of::<ExTableEntry>();
+    // SAFETY: linker.ld puts the start and stop symbols around the section, in .rodata
+    // (read-only, never written), 8-aligned; the section holds only the 16-byte records
+    // (two `.quad`s after `.balign 8`) that `store_to_user_inline!` writes.
+    let table = unsafe { core::slice::from_raw_parts(start, count) };
+    table.iter().find(|entry| entry.site == pc).map(|entry| entry.fixup)
 }
 
 /// Where a copy stopped: the user address that faulted and whether it was a write.
@@ -200,30 +225,55 @@ pub fn copy_slice_to_user(user: u64, src: &[u8]) -> Result<(), CopyFault> {
     unsafe { copy(user, src.as_ptr() as u64, src.len(), true) }
 }
 
+/// One unprivileged store of `$value` (register width `$width`: `w` or `x`) to the user
+/// address `$user`, inline, with its fault fixed up through the exception table: `Ok`,
+/// or the recorded fault when the store faulted.
+///
+/// The `sttr` is recorded in `.ex_table` (linker.ld) with the address of the `label`
+/// block; a fault on it makes [`fixup_for`] resume there, with every register as the
+/// store left it (the EL1 exception path saves and restores them all), which is what
+/// `asm goto` promises the block. An unprivileged store needs no PAN switch (see
+/// user_copy.S). Inline rather than a call to a routine: the value and the address stay
+/// in whatever registers the compiler chose, where a call moved them into x0/x1 and
+/// cost the `bl`, the routine's status and its test (7 instructions per store).
+macro_rules! store_to_user_inline {
+    ($user:expr, $value:expr, $width:literal) => {{
+        // SAFETY: no kernel memory is involved: the store is unprivileged (EL0's
+        // permissions) to a user address the caller checked; a fault on it resumes at
+        // the label block, which reports it.
+        unsafe {
+            core::arch::asm!(
+                concat!("2: sttr {value:", $width, "}, [{user}]"),
+                ".pushsection .ex_table, \"a\"",
+                ".balign 8",
+                ".quad 2b",
+                ".quad {fault}",
+                ".popsection",
+                user = in(reg) $user,
+                value = in(reg) $value,
+                fault = label {
+                    core::hint::cold_path();
+                    return Err(recorded_fault(0));
+                },
+                options(nostack, preserves_flags),
+            )
+        }
+        Ok(())
+    }};
+}
+
 /// Stores `value` (little-endian, as every copy here) at user address `user`, which the
-/// caller checked to lie in user space with its 4 bytes: one store instruction in the
-/// fault-fixing routine instead of the copy loop.
+/// caller checked to lie in user space with its 4 bytes: one inline store instruction
+/// (`store_to_user_inline!`) instead of the copy loop.
 #[inline(always)]
 pub fn store_u32_to_user(user: u64, value: u32) -> Result<(), CopyFault> {
-    // SAFETY: no kernel memory is involved; a fault on the user address is fixed up and
-    // reported.
-    let left = unsafe { ferrite_store_user_u32(user as *mut u32, value) };
-    if left == 0 {
-        return Ok(());
-    }
-    Err(recorded_fault(0))
+    store_to_user_inline!(user, value, "w")
 }
 
 /// [`store_u32_to_user`] for a 64-bit value (8 bytes checked by the caller).
 #[inline(always)]
 pub fn store_u64_to_user(user: u64, value: u64) -> Result<(), CopyFault> {
-    // SAFETY: no kernel memory is involved; a fault on the user address is fixed up and
-    // reported.
-    let left = unsafe { ferrite_store_user_u64(user as *mut u64, value) };
-    if left == 0 {
-        return Ok(());
-    }
-    Err(recorded_fault(0))
+    store_to_user_inline!(user, value, "x")
 }
 
 /// Loads the 32-bit little-endian value at user address `user`, which the caller checked
