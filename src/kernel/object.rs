@@ -235,7 +235,9 @@ impl ObjectBase {
     /// nobody observes a compare-and-swap.
     #[inline(always)]
     pub fn update_signals(&self, clear: u32, set: u32) {
-        let seen = self.word.load(Ordering::Acquire);
+        // Relaxed: a no-op update publishes and learns nothing (no caller acts on what it
+        // read), and a change goes through the compare-and-swap below, which orders.
+        let seen = self.word.load(Ordering::Relaxed);
         // Nothing to change (setting a signal already set, as a producer signalling an
         // event again does): the update is a no-op at the moment of this load, which is
         // where it takes effect; observers are told only of changes, so none is missed.
@@ -820,6 +822,18 @@ impl KHandle {
             KHandle::EventPair(pair) => signal_user_of(&*pair.object, clear, set),
             other => other.signal_user_dyn(clear, set),
         }
+    }
+
+    /// [`KHandle::signal_user`] of an event handle.
+    #[inline(always)]
+    pub fn signal_event(event: &HandleOf<crate::kernel::ipc::event::Event>, clear: u32, set: u32) -> ZxResult {
+        signal_user_of(&*event.object, clear, set)
+    }
+
+    /// [`KHandle::wait_signals`] of an event handle (an event is always waitable).
+    #[inline(always)]
+    pub fn event_signals(event: &HandleOf<crate::kernel::ipc::event::Event>) -> u32 {
+        event.object.base().signals()
     }
 
     /// [`KHandle::signal_user`] for the other types, out of line: inlined, its `as_dyn`

@@ -659,9 +659,13 @@ fn put_packet(out: u64, bytes: &Packet) -> ZxResult {
 fn wait_for_packet(handle: u32, deadline: i64, packet: u64) -> ZxResult {
     let c = Caller::current()?;
     let port = c.process().get_object_with_rights::<Port>(handle, rights::READ)?;
-    let bytes = port.wait(&c.thread, deadline)?;
+    let waited = port.wait(&c.thread, deadline);
     drop(port);
-    user::put(packet, &bytes.0)
+    let result = waited.and_then(|bytes| user::put(packet, &bytes.0));
+    // Nothing is held any more (the port is dropped, the caller a borrow): a thread
+    // killed while it waited ends here (`Syscall::may_end_caller` leaves this call out).
+    super::end_if_killed();
+    result
 }
 
 /// Looks up the object of a wait: BAD_HANDLE, WAIT, waitable. Returns it, the handle's

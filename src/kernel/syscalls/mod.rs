@@ -104,11 +104,20 @@ fn run_call(call: Syscall) -> u64 {
     // constant variant (each `entry::<N>`), the test is compiled only into those calls.
     let may_end_caller = call.may_end_caller();
     let value = dispatch(call);
-    // A thread killed while it was in the kernel ends here, with nothing held.
-    if may_end_caller && cpu::this().exit_pending.load(Ordering::Relaxed) {
-        super::sched::exit_current();
+    if may_end_caller {
+        end_if_killed();
     }
     value
+}
+
+/// A thread killed while it was in the kernel ends here: at the end of a call, with
+/// nothing held. `run_call` calls it after the calls `Syscall::may_end_caller` names;
+/// `zx_object_wait_one` and `zx_port_wait` call it on their blocking paths only.
+#[inline(always)]
+fn end_if_killed() {
+    if cpu::this().exit_pending.load(Ordering::Relaxed) {
+        super::sched::exit_current();
+    }
 }
 
 /// Runs the syscall an `svc #0` from EL0 asked for, with the registers in `frame`, and

@@ -3,7 +3,7 @@
 use super::{Caller, lookup_vmo, user};
 use crate::abi::{info, obj_type, prop, rights};
 use crate::error::{ZxError, ZxResult};
-use crate::kernel::object::{KernelObject, downcast};
+use crate::kernel::object::{KHandle, KernelObject, downcast};
 use crate::kernel::task::{Job, Process, Thread};
 use crate::kernel::vm_object::{VmarObject, VmoObject};
 use crate::kernel::{Kernel, aspace, cpu, with_kernel};
@@ -325,7 +325,15 @@ pub fn signal<const CHECKED: bool>(c: &Caller, handle: u32, clear_mask: u32, set
     // (signals, then port and scheduler through observers, VM for a VMO), and whatever
     // it drops (finished observers) it drops under the signal lock already.
     let handles = c.process().lookup_checked::<CHECKED>();
-    let (object, have, _) = handles.get(handle)?;
+    let entry = handles.entry(handle)?;
+    // An event's tag is tested right after the slot's occupied test, which the compiler
+    // then folds into it (one compare of the tag for both); the rights test follows, and
+    // for an event (always signalable) the two orders give the same error.
+    if !peer && let KHandle::Event(event) = &entry.object {
+        check_rights(entry.rights, rights::SIGNAL)?;
+        return KHandle::signal_event(event, clear_mask, set_mask);
+    }
+    let (object, have) = (&entry.object, entry.rights);
     check_rights(have, if peer { rights::SIGNAL_PEER } else { rights::SIGNAL })?;
     if !peer {
         // Waitable, the mask, then the update (a VMO's store too): for an event a compare

@@ -6,7 +6,7 @@
 use super::{Caller, user};
 use crate::abi::{ZX_TIME_INFINITE, rights, signal, thread_state};
 use crate::error::{ZxError, ZxResult};
-use crate::kernel::object::{KernelObject, Observer};
+use crate::kernel::object::{KHandle, KernelObject, Observer};
 use crate::kernel::sched::{self, WaitNode, WakeReason};
 use crate::kernel::task::Thread;
 use crate::kernel::vm_object::{VmoObject, vmo_signals};
@@ -183,21 +183,32 @@ pub fn wait_one<const CHECKED: bool>(c: Caller, handle: u32, signals: u32, deadl
     // The checks and the look at the signals borrow the object under the handle-table
     // lock; only a wait that must block takes a counted reference.
     let handles = c.process().lookup_checked::<CHECKED>();
-    let (object, have, serial) = handles.get(handle)?;
-    check_rights(have, rights::WAIT)?;
-    // The waitable check and the signals: for an event a compare of the handle's type
-    // tag and a load (`KHandle::wait_signals`; a refusal laid out of the straight path).
-    let now = match object.wait_signals() {
-        Ok(now) => now,
-        Err(e) => {
-            core::hint::cold_path();
-            return Err(e);
+    let entry = handles.entry(handle)?;
+    // The rights, the waitable check and the signals. An event's tag is tested right
+    // after the slot's occupied test, which the compiler folds into it (one compare of
+    // the tag for both); an event is always waitable, so its signals are one load. Any
+    // other type: `KHandle::wait_signals`, a refusal laid out of the straight path.
+    let now = match &entry.object {
+        KHandle::Event(event) => {
+            check_rights(entry.rights, rights::WAIT)?;
+            KHandle::event_signals(event)
+        }
+        other => {
+            check_rights(entry.rights, rights::WAIT)?;
+            match other.wait_signals() {
+                Ok(now) => now,
+                Err(e) => {
+                    core::hint::cold_path();
+                    return Err(e);
+                }
+            }
         }
     };
     if now & signals == 0 {
-        let object = object.to_arc();
+        let object = entry.object.to_arc();
+        let serial = entry.object.serial();
         drop(handles);
-        return block_one(&c, object, serial, signals, deadline, observed);
+        return block_one(object, serial, signals, deadline, observed);
     }
     drop(handles);
     if observed != 0 {
@@ -207,24 +218,21 @@ pub fn wait_one<const CHECKED: bool>(c: Caller, handle: u32, signals: u32, deadl
 }
 
 /// The rest of [`wait_one`] when the signals do not match yet: waits on `object`,
-/// looked up through the handle with serial `serial`.
+/// looked up through the handle with serial `serial`. It reads the caller again
+/// (`Caller::current`), so that `wait_one`'s common path keeps none in memory for it.
 #[inline(never)]
-fn block_one(
-    c: &Caller,
-    object: Arc<dyn KernelObject>,
-    serial: u64,
-    signals: u32,
-    deadline: i64,
-    observed: u64,
-) -> ZxResult {
+fn block_one(object: Arc<dyn KernelObject>, serial: u64, signals: u32, deadline: i64, observed: u64) -> ZxResult {
+    let c = Caller::current()?;
     let (reason, mut seen_now) = wait_single(&c.thread, &object, serial, signals, deadline)?;
     drop(object);
     if reason == WakeReason::Canceled {
         seen_now |= signal::HANDLE_CLOSED;
     }
-    if observed != 0 {
-        user::put(observed, &seen_now.to_le_bytes())?;
-    }
+    let copied = if observed != 0 { user::put(observed, &seen_now.to_le_bytes()) } else { Ok(()) };
+    // Nothing is held any more (the object is dropped, the caller a borrow): a thread
+    // killed while it waited ends here (`Syscall::may_end_caller` leaves this call out).
+    super::end_if_killed();
+    copied?;
     match reason {
         WakeReason::Satisfied if seen_now & signals != 0 => Ok(()),
         WakeReason::Canceled => Err(ZxError::Canceled),

@@ -56,6 +56,12 @@ impl HandleLookup<'_> {
         let entry = self.table.get(handle)?;
         Ok((&entry.object, entry.rights, entry.object.serial()))
     }
+
+    /// The table's handle for `handle`: BAD_HANDLE when it names none.
+    #[inline(always)]
+    pub fn entry(&self, handle: u32) -> ZxResult<&Handle<KHandle>> {
+        self.table.get(handle)
+    }
 }
 
 // The handle's tag takes no room: rights and tag fill the last 8 bytes of a handle slot.
