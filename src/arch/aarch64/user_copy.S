@@ -201,73 +201,25 @@ user_copy_small_done:
     SET_PAN 1
     ret
 
-// Single values and 48-byte blocks between a register or kernel buffer and user memory,
-// with unprivileged loads and stores (ldtr/sttr): they check EL0's permissions, which
-// PAN does not restrict, so these routines need no PAN switch (6 of a store's 10
+// Unprivileged loads and stores (ldtr/sttr) check EL0's permissions, which PAN does not
+// restrict, so the code that uses them needs no PAN switch (6 of a store's 10
 // instructions). They succeed exactly where the copy routine's privileged accesses do
 // (mm::page_table, leaf_attribute_bits): a user page writable at EL0 is writable at EL1
 // and a read-only one at neither; EL0 and EL1 read the same user pages but for an
 // execute-only one, which EL1 may read and EL0 may not, and no user mapping is
 // execute-only (vm::vmar refuses EXECUTE without READ). Were one allowed, a load from
-// it would fault here, and every caller's fault path copies again with
-// ferrite_copy_user (resolving faults), so what a syscall returns would not change
-// (EL0 test port_queue_reads_a_packet_from_an_execute_only_page). A fault in
+// it would fault, and every caller's fault path copies again with ferrite_copy_user
+// (resolving faults), so what a syscall returns would not change (EL0 test
+// port_queue_reads_a_packet_from_an_execute_only_page).
+//
+// The single values and the 48-byte blocks are inline in Rust, each access with a
+// record in the exception table (user_copy.rs, store_to_user_inline). What stays here
+// is the routine below, which tail-calls the copy: a fault in
 // user_unpriv_begin..user_unpriv_end resumes at user_unpriv_fault, which returns all
-// ones: "nothing copied" for the block copies (callers only test for 0)
-// and not a 32-bit value for the load (arch::aarch64::user_copy::fixup_for).
-
-// (The 4- and 8-byte stores are inline in Rust, with records in the exception table:
-// user_copy.rs, store_to_user_inline.)
+// ones, "nothing copied" (arch::aarch64::user_copy::fixup_for).
 
 .global user_unpriv_begin
 user_unpriv_begin:
-// Loads the 32-bit value at user address x0 (a futex word). Returns the value
-// zero-extended, or a value above 32 bits when the load faulted.
-//
-//   uint64_t ferrite_load_user_u32(const uint32_t *src)  -> value, or >= 1 << 32
-.global ferrite_load_user_u32
-ferrite_load_user_u32:
-    ldtr    w0, [x0]
-    ret
-
-// Copies the 48 bytes at user address x1 to kernel address x0 (a port packet into its
-// FIFO slot): six loads, then the kernel stores, so a fault stores nothing. Returns 0,
-// or nonzero when a load faulted.
-//
-//   size_t ferrite_load_user_48(void *dst, const void *user_src)  -> 0, or nonzero
-.global ferrite_load_user_48
-ferrite_load_user_48:
-    ldtr    x2, [x1]
-    ldtr    x3, [x1, #8]
-    ldtr    x4, [x1, #16]
-    ldtr    x5, [x1, #24]
-    ldtr    x6, [x1, #32]
-    ldtr    x7, [x1, #40]
-    stp     x2, x3, [x0]
-    stp     x4, x5, [x0, #16]
-    stp     x6, x7, [x0, #32]
-    mov     x0, #0
-    ret
-
-// Copies 48 bytes from kernel address x1 to user address x0 (a port packet out of its
-// FIFO slot). Returns 0, or nonzero when a store faulted (the stores before it stay:
-// the caller copies the whole block again or gives up).
-//
-//   size_t ferrite_store_user_48(void *user_dst, const void *src)  -> 0, or nonzero
-.global ferrite_store_user_48
-ferrite_store_user_48:
-    ldp     x2, x3, [x1]
-    ldp     x4, x5, [x1, #16]
-    ldp     x6, x7, [x1, #32]
-    sttr    x2, [x0]
-    sttr    x3, [x0, #8]
-    sttr    x4, [x0, #16]
-    sttr    x5, [x0, #24]
-    sttr    x6, [x0, #32]
-    sttr    x7, [x0, #40]
-    mov     x0, #0
-    ret
-
 // A received message's result (zx_channel_read): the 32-bit size w2 at user address x3
 // and 0 at user address x4 (each skipped when the address is 0), with unprivileged
 // stores, then the w2 bytes at kernel address x1 to user address x0 through

@@ -27,11 +27,6 @@ unsafe extern "C" {
     static user_copy_small_begin: u8;
     static user_copy_small_end: u8;
     static user_copy_small_fault: u8;
-    fn ferrite_load_user_u32(src: *const u32) -> u64;
-    // The 48-byte leaves, called through `call_unpriv_leaf!` (their arguments in x0 and
-    // x1, their result in x0), not as Rust functions.
-    fn ferrite_load_user_48();
-    fn ferrite_store_user_48();
     fn ferrite_store_user_read(
         dst: *mut u8,
         src: *const u8,
@@ -42,39 +37,6 @@ unsafe extern "C" {
     static user_unpriv_begin: u8;
     static user_unpriv_end: u8;
     static user_unpriv_fault: u8;
-}
-
-/// Calls `$routine`, one of user_copy.S's unprivileged leaves (user_unpriv_begin ..
-/// user_unpriv_end), with `$x0` and `$x1` as its arguments, and gives back its x0.
-///
-/// As inline assembly rather than a Rust call, so that the compiler knows what the call
-/// changes: only x0..x7 and x30 (the `bl`). A Rust call would clobber every
-/// caller-saved register, and a syscall's fast path then keeps what lives across the
-/// copy (its locks, the FIFO's indices) in callee-saved registers it must save and
-/// restore. The leaves touch no other register, no stack and not NZCV, and a fault
-/// inside one changes nothing else either: the EL1 exception path saves and restores
-/// x0..x30 and SPSR around `handle_exception`, which only moves ELR to
-/// user_unpriv_fault (`mov x0, #-1; ret`). Memory is not declared untouched: the leaves
-/// read and write it.
-///
-/// Used for the 48-byte leaves (a port packet, copied under two locks with the FIFO's
-/// indices live across it). The 4- and 8-byte leaves stay Rust calls: through this
-/// macro the code around an out-pointer store or a futex load came out longer (moves
-/// into x0/x1 and out of them; event +1.6, futex ping-pong +2.4 per operation).
-macro_rules! call_unpriv_leaf {
-    ($routine:ident, $x0:expr, $x1:expr) => {{
-        let result: u64;
-        core::arch::asm!(
-            "bl {routine}",
-            routine = sym $routine,
-            inout("x0") $x0 => result,
-            inout("x1") $x1 => _,
-            out("x2") _, out("x3") _, out("x4") _, out("x5") _, out("x6") _, out("x7") _,
-            out("x30") _,
-            options(nostack, preserves_flags),
-        );
-        result
-    }};
 }
 
 /// Records that PAN is enabled (see `cpu::enable_pan`); boot then patches the copy
@@ -277,45 +239,142 @@ pub fn store_u64_to_user(user: u64, value: u64) -> Result<(), CopyFault> {
 }
 
 /// Loads the 32-bit little-endian value at user address `user`, which the caller checked
-/// to lie in user space with its 4 bytes and to be 4-byte aligned: one load instruction
-/// in the fault-fixing routine instead of the copy loop. The load is unprivileged (see
+/// to lie in user space with its 4 bytes and to be 4-byte aligned: one inline load with
+/// an exception-table record instead of the copy loop. The load is unprivileged (see
 /// user_copy.S: it would also fail on an execute-only page, which no user mapping is),
 /// so a caller takes the general copy on any failure.
+///
+/// A load has an output, which `asm goto` does not allow with a label (unstable), so
+/// its record resumes at a stub in `.text.ex_fixup` that sets the failure flag and
+/// branches back, as Linux's fixups do.
 #[inline(always)]
 pub fn load_u32_from_user(user: u64) -> Result<u32, CopyFault> {
-    // SAFETY: no kernel memory is involved; a fault on the user address is fixed up and
-    // reported (as a value above 32 bits, which no 32-bit value is).
-    let loaded = unsafe { ferrite_load_user_u32(user as *const u32) };
-    if loaded >> 32 == 0 {
-        return Ok(loaded as u32);
+    let (value, failed): (u32, u32);
+    // SAFETY: no kernel memory is involved: the load is unprivileged (EL0's permissions)
+    // from a user address the caller checked; a fault on it resumes at the stub, which
+    // only sets `failed` (the EL1 exception path restores every other register).
+    unsafe {
+        core::arch::asm!(
+            "2: ldtr {value:w}, [{user}]",
+            "mov {failed:w}, #0",
+            "3:",
+            ".pushsection .text.ex_fixup, \"ax\"",
+            "4: mov {failed:w}, #1",
+            "b 3b",
+            ".popsection",
+            ".pushsection .ex_table, \"a\"",
+            ".balign 8",
+            ".quad 2b, 4b",
+            ".popsection",
+            user = in(reg) user,
+            value = out(reg) value,
+            failed = out(reg) failed,
+            options(nostack, preserves_flags, readonly),
+        )
+    }
+    if failed == 0 {
+        return Ok(value);
     }
     Err(recorded_fault(0))
 }
 
 /// Copies the 48 bytes at user address `user`, which the caller checked to lie in user
-/// space with its 48 bytes, into `dst`: six unprivileged loads, no PAN switch, no length
-/// tests (a port packet into its FIFO slot). Unprivileged, as [`load_u32_from_user`], so
-/// a caller takes the general copy on any failure; on one, `dst` is as it was.
+/// space with its 48 bytes, into `dst`: six inline unprivileged loads, each with its
+/// exception-table record (resuming at a stub, as [`load_u32_from_user`]'s), then the
+/// kernel stores, so a fault stores nothing (a port packet into its FIFO slot).
+/// Unprivileged, as [`load_u32_from_user`], so a caller takes the general copy on any
+/// failure; on one, `dst` is as it was.
 #[inline(always)]
 pub fn load_48_from_user(dst: &mut [u8; 48], user: u64) -> Result<(), CopyFault> {
-    // SAFETY: `dst` is a live, exclusively borrowed kernel buffer of 48 bytes; a fault on
-    // the user address is fixed up and reported.
-    let left = unsafe { call_unpriv_leaf!(ferrite_load_user_48, dst.as_mut_ptr() as u64, user) };
-    if left == 0 {
+    let failed: u32;
+    // SAFETY: as `load_u32_from_user`, six loads from the user; then three stores to
+    // `dst`, a live, exclusively borrowed kernel buffer of 48 bytes, made only when no
+    // load faulted.
+    unsafe {
+        core::arch::asm!(
+            "20: ldtr {w0}, [{user}]",
+            "21: ldtr {w1}, [{user}, #8]",
+            "22: ldtr {w2}, [{user}, #16]",
+            "23: ldtr {w3}, [{user}, #24]",
+            "24: ldtr {w4}, [{user}, #32]",
+            "25: ldtr {w5}, [{user}, #40]",
+            "stp {w0}, {w1}, [{dst}]",
+            "stp {w2}, {w3}, [{dst}, #16]",
+            "stp {w4}, {w5}, [{dst}, #32]",
+            "mov {failed:w}, #0",
+            "3:",
+            ".pushsection .text.ex_fixup, \"ax\"",
+            "4: mov {failed:w}, #1",
+            "b 3b",
+            ".popsection",
+            ".pushsection .ex_table, \"a\"",
+            ".balign 8",
+            ".quad 20b, 4b",
+            ".quad 21b, 4b",
+            ".quad 22b, 4b",
+            ".quad 23b, 4b",
+            ".quad 24b, 4b",
+            ".quad 25b, 4b",
+            ".popsection",
+            user = in(reg) user,
+            dst = in(reg) dst.as_mut_ptr(),
+            w0 = out(reg) _, w1 = out(reg) _, w2 = out(reg) _,
+            w3 = out(reg) _, w4 = out(reg) _, w5 = out(reg) _,
+            failed = out(reg) failed,
+            options(nostack, preserves_flags),
+        )
+    }
+    if failed == 0 {
         return Ok(());
     }
     Err(recorded_fault(0))
 }
 
 /// Copies `src` to user address `user`, which the caller checked to lie in user space
-/// with its 48 bytes: six unprivileged stores (a port packet out of its FIFO slot). On a
+/// with its 48 bytes: the kernel loads, then six inline unprivileged stores, each with
+/// its exception-table record (resuming at a stub, as [`load_48_from_user`]'s: the
+/// loaded words are outputs of the assembly). A port packet out of its FIFO slot. On a
 /// fault some of the bytes may be stored; the caller copies the whole block again.
 #[inline(always)]
 pub fn store_48_to_user(user: u64, src: &[u8; 48]) -> Result<(), CopyFault> {
-    // SAFETY: `src` is a live kernel buffer of 48 bytes; a fault on the user address is
-    // fixed up and reported.
-    let left = unsafe { call_unpriv_leaf!(ferrite_store_user_48, user, src.as_ptr() as u64) };
-    if left == 0 {
+    let failed: u32;
+    // SAFETY: three loads from `src`, a live kernel buffer of 48 bytes, then six stores
+    // as `store_to_user_inline!`'s; no kernel memory is written.
+    unsafe {
+        core::arch::asm!(
+            "ldp {w0}, {w1}, [{src}]",
+            "ldp {w2}, {w3}, [{src}, #16]",
+            "ldp {w4}, {w5}, [{src}, #32]",
+            "20: sttr {w0}, [{user}]",
+            "21: sttr {w1}, [{user}, #8]",
+            "22: sttr {w2}, [{user}, #16]",
+            "23: sttr {w3}, [{user}, #24]",
+            "24: sttr {w4}, [{user}, #32]",
+            "25: sttr {w5}, [{user}, #40]",
+            "mov {failed:w}, #0",
+            "3:",
+            ".pushsection .text.ex_fixup, \"ax\"",
+            "4: mov {failed:w}, #1",
+            "b 3b",
+            ".popsection",
+            ".pushsection .ex_table, \"a\"",
+            ".balign 8",
+            ".quad 20b, 4b",
+            ".quad 21b, 4b",
+            ".quad 22b, 4b",
+            ".quad 23b, 4b",
+            ".quad 24b, 4b",
+            ".quad 25b, 4b",
+            ".popsection",
+            user = in(reg) user,
+            src = in(reg) src.as_ptr(),
+            w0 = out(reg) _, w1 = out(reg) _, w2 = out(reg) _,
+            w3 = out(reg) _, w4 = out(reg) _, w5 = out(reg) _,
+            failed = out(reg) failed,
+            options(nostack, preserves_flags),
+        )
+    }
+    if failed == 0 {
         return Ok(());
     }
     Err(recorded_fault(0))
