@@ -396,10 +396,16 @@ pub fn run_userboot(info: BootInfo) -> ! {
     }
 }
 
+/// How long the boot CPU waits for a started CPU to come up. Ample: a CPU comes up in
+/// well under a millisecond; only an emulator on a loaded host (MTTCG vCPUs compete for
+/// its cores) ever took more than one second.
+const START_WAIT_SECONDS: u64 = 5;
+
 /// Starts every other CPU the tree lists (ABI.md section 7), one at a time: PSCI
 /// `CPU_ON` through the tree's conduit, or the spin table. Each gets a kernel stack for
 /// its idle loop and the next CPU number once it reports itself online; one that has
-/// not within a second is reported and left out.
+/// not within [`START_WAIT_SECONDS`] is reported and left out, with every CPU after it
+/// (`cpu::give_up_on`).
 fn start_other_cpus() {
     use crate::arch::aarch64::smp::{StartMethod, start_cpu};
     use crate::platform::EnableMethod;
@@ -431,22 +437,30 @@ fn start_other_cpus() {
             kprintln!("cpus: cpu {:#x} did not start ({e:?}); left out", other.mpidr);
             continue;
         }
+        // The stack is the CPU's idle stack for good (or, if it is left out, the stack
+        // it parks on).
+        core::mem::forget(stack);
         let started = timer::ticks();
-        let second = timer::frequency();
-        while !super::cpu::get(next).online.load(core::sync::atomic::Ordering::Acquire) {
-            if timer::ticks().wrapping_sub(started) > second {
-                break;
-            }
+        let limit = START_WAIT_SECONDS * timer::frequency();
+        let online = || super::cpu::get(next).online.load(core::sync::atomic::Ordering::Acquire);
+        while !online() && timer::ticks().wrapping_sub(started) <= limit {
             crate::arch::aarch64::cpu::spin_wait_hint();
         }
-        if super::cpu::get(next).online.load(core::sync::atomic::Ordering::Acquire) {
-            // The stack is the CPU's idle stack for good.
-            core::mem::forget(stack);
-            next += 1;
-        } else {
-            kprintln!("cpus: cpu {:#x} did not come up within 1 s; left out", other.mpidr);
-            core::mem::forget(stack);
+        // A started CPU cannot be called back, and one that comes up late would run with
+        // this index: so the give-up is a handshake (it parks if it loses), and no CPU is
+        // started after it, so that the online CPUs stay 0..n with no index used twice.
+        if !online() && super::cpu::give_up_on(next) {
+            kprintln!(
+                "cpus: cpu {:#x} did not come up within {START_WAIT_SECONDS} s; it and any CPU after it are left out",
+                other.mpidr
+            );
+            break;
         }
+        while !online() {
+            // It won the handshake just now: it is marking itself online.
+            crate::arch::aarch64::cpu::spin_wait_hint();
+        }
+        next += 1;
     }
     log::info!("cpus: {} online", super::cpu::online_count());
 }
@@ -467,7 +481,10 @@ pub fn secondary_start(index: usize) -> ! {
         kprintln!("cpus: cpu {index} cannot take interrupts ({e}); left out");
         cpu::park()
     }
-    super::cpu::mark_online(index);
+    if !super::cpu::claim_online(index) {
+        // The boot CPU gave up waiting and counts this CPU out.
+        cpu::park()
+    }
     super::sched::idle_loop()
 }
 

@@ -10,7 +10,7 @@ use super::task::Thread;
 use crate::arch::aarch64::context::Context;
 use crate::arch::aarch64::percpu::{MAX_CPUS, Running, RunningCell};
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use spin::Mutex;
 
 /// One CPU's kernel state.
@@ -37,6 +37,10 @@ pub struct CpuLocal {
     pub current_aspace: AtomicU64,
     /// True once the CPU runs its scheduler.
     pub online: AtomicBool,
+    /// The start-up handshake of a secondary CPU ([`claim_online`], [`give_up_on`]):
+    /// whichever of the CPU and the boot CPU moves it from `START_PENDING` first decides
+    /// whether the CPU joins.
+    start: AtomicU8,
     /// The CPU's MPIDR affinity.
     pub mpidr: AtomicU64,
     /// How the GIC addresses this CPU for an SGI (GICv2 target bit, GICv3 MPIDR).
@@ -65,6 +69,7 @@ impl CpuLocal {
             exit_pending: AtomicBool::new(false),
             current_aspace: AtomicU64::new(0),
             online: AtomicBool::new(false),
+            start: AtomicU8::new(START_PENDING),
             mpidr: AtomicU64::new(0),
             gic_target: AtomicU64::new(0),
             timer_at: AtomicU64::new(0),
@@ -122,12 +127,38 @@ pub fn online_count() -> usize {
     ONLINE.load(Ordering::Acquire)
 }
 
-/// Records that CPU `index` came up (CPU 0 counts from the start).
+/// [`CpuLocal::start`]: the CPU was started and neither side has decided yet.
+const START_PENDING: u8 = 0;
+/// The CPU came up in time and runs its scheduler.
+const START_JOINED: u8 = 1;
+/// The boot CPU stopped waiting: the CPU must never run anything.
+const START_ABANDONED: u8 = 2;
+
+/// Records that CPU `index` came up (CPU 0 counts from the start). A secondary CPU
+/// calls [`claim_online`] instead.
 pub fn mark_online(index: usize) {
     get(index).online.store(true, Ordering::Release);
     if index != 0 {
         ONLINE.fetch_add(1, Ordering::AcqRel);
     }
+}
+
+/// A secondary CPU, at the end of its start-up: joins (true, and it is online) unless the
+/// boot CPU already gave up on it (false: it must park and never run anything, since
+/// the boot CPU started no CPU after it and counts it out).
+pub fn claim_online(index: usize) -> bool {
+    let joined =
+        get(index).start.compare_exchange(START_PENDING, START_JOINED, Ordering::AcqRel, Ordering::Acquire).is_ok();
+    if joined {
+        mark_online(index);
+    }
+    joined
+}
+
+/// The boot CPU, when CPU `index` did not come up in time: true when it is now left out
+/// for good (its [`claim_online`] will fail), false when it joined meanwhile.
+pub fn give_up_on(index: usize) -> bool {
+    get(index).start.compare_exchange(START_PENDING, START_ABANDONED, Ordering::AcqRel, Ordering::Acquire).is_ok()
 }
 
 /// The running thread, if any.
