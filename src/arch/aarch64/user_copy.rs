@@ -77,7 +77,7 @@ pub fn fixup_for(pc: u64, far: u64, write: bool) -> Option<u64> {
 }
 
 /// One record of the exception table (linker.ld's `.ex_table`): an inline user access
-/// (`store_to_user_inline!`) and where to resume when it faults.
+/// (`store_to_user_inline!`, `resume_at_stub!`) and where to resume when it faults.
 #[repr(C)]
 struct ExTableEntry {
     site: u64,
@@ -98,7 +98,8 @@ fn inline_fixup_for(pc: u64) -> Option<u64> {
     let count = (end as usize - start as usize) / core::mem::size_of::<ExTableEntry>();
     // SAFETY: linker.ld puts the start and stop symbols around the section, in .rodata
     // (read-only, never written), 8-aligned; the section holds only the 16-byte records
-    // (two `.quad`s after `.balign 8`) that `store_to_user_inline!` writes.
+    // (two `.quad`s after `.balign 8`) that `store_to_user_inline!` and
+    // `resume_at_stub!` write.
     let table = unsafe { core::slice::from_raw_parts(start, count) };
     table.iter().find(|entry| entry.site == pc).map(|entry| entry.fixup)
 }
@@ -238,6 +239,29 @@ pub fn store_u64_to_user(user: u64, value: u64) -> Result<(), CopyFault> {
     store_to_user_inline!(user, value, "x")
 }
 
+/// The end of an inline user access whose outputs rule out an `asm goto` label (a load,
+/// or the packet store, whose loaded words are outputs): sets the `failed` operand to 0,
+/// and records each numbered site (`"N"` for the instruction labelled `N:`) in the
+/// exception table with a stub in `.text.ex_fixup` as its resume address, which sets
+/// `failed` to 1 and branches back to the end, as Linux's fixups do. A fault changes no
+/// other register (the EL1 exception path restores them all).
+macro_rules! resume_at_stub {
+    ($($site:literal),+) => {
+        concat!(
+            "mov {failed:w}, #0\n",
+            "3:\n",
+            ".pushsection .text.ex_fixup, \"ax\"\n",
+            "4: mov {failed:w}, #1\n",
+            "b 3b\n",
+            ".popsection\n",
+            ".pushsection .ex_table, \"a\"\n",
+            ".balign 8\n",
+            $(".quad ", $site, "b, 4b\n",)+
+            ".popsection",
+        )
+    };
+}
+
 /// Loads the 32-bit little-endian value at user address `user`, which the caller checked
 /// to lie in user space with its 4 bytes and to be 4-byte aligned: one inline load with
 /// an exception-table record instead of the copy loop. The load is unprivileged (see
@@ -256,16 +280,7 @@ pub fn load_u32_from_user(user: u64) -> Result<u32, CopyFault> {
     unsafe {
         core::arch::asm!(
             "2: ldtr {value:w}, [{user}]",
-            "mov {failed:w}, #0",
-            "3:",
-            ".pushsection .text.ex_fixup, \"ax\"",
-            "4: mov {failed:w}, #1",
-            "b 3b",
-            ".popsection",
-            ".pushsection .ex_table, \"a\"",
-            ".balign 8",
-            ".quad 2b, 4b",
-            ".popsection",
+            resume_at_stub!("2"),
             user = in(reg) user,
             value = out(reg) value,
             failed = out(reg) failed,
@@ -301,21 +316,7 @@ pub fn load_48_from_user(dst: &mut [u8; 48], user: u64) -> Result<(), CopyFault>
             "stp {w0}, {w1}, [{dst}]",
             "stp {w2}, {w3}, [{dst}, #16]",
             "stp {w4}, {w5}, [{dst}, #32]",
-            "mov {failed:w}, #0",
-            "3:",
-            ".pushsection .text.ex_fixup, \"ax\"",
-            "4: mov {failed:w}, #1",
-            "b 3b",
-            ".popsection",
-            ".pushsection .ex_table, \"a\"",
-            ".balign 8",
-            ".quad 20b, 4b",
-            ".quad 21b, 4b",
-            ".quad 22b, 4b",
-            ".quad 23b, 4b",
-            ".quad 24b, 4b",
-            ".quad 25b, 4b",
-            ".popsection",
+            resume_at_stub!("20", "21", "22", "23", "24", "25"),
             user = in(reg) user,
             dst = in(reg) dst.as_mut_ptr(),
             w0 = out(reg) _, w1 = out(reg) _, w2 = out(reg) _,
@@ -351,21 +352,7 @@ pub fn store_48_to_user(user: u64, src: &[u8; 48]) -> Result<(), CopyFault> {
             "23: sttr {w3}, [{user}, #24]",
             "24: sttr {w4}, [{user}, #32]",
             "25: sttr {w5}, [{user}, #40]",
-            "mov {failed:w}, #0",
-            "3:",
-            ".pushsection .text.ex_fixup, \"ax\"",
-            "4: mov {failed:w}, #1",
-            "b 3b",
-            ".popsection",
-            ".pushsection .ex_table, \"a\"",
-            ".balign 8",
-            ".quad 20b, 4b",
-            ".quad 21b, 4b",
-            ".quad 22b, 4b",
-            ".quad 23b, 4b",
-            ".quad 24b, 4b",
-            ".quad 25b, 4b",
-            ".popsection",
+            resume_at_stub!("20", "21", "22", "23", "24", "25"),
             user = in(reg) user,
             src = in(reg) src.as_ptr(),
             w0 = out(reg) _, w1 = out(reg) _, w2 = out(reg) _,
