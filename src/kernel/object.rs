@@ -19,7 +19,6 @@ use crate::error::{ZxError, ZxResult};
 use crate::object::signal_word;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::any::Any;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 static NEXT_KOID: AtomicU64 = AtomicU64::new(1);
@@ -413,18 +412,6 @@ impl Drop for ObjectBase {
     }
 }
 
-/// Converts an `Arc` of a concrete object into `Arc<dyn Any>` for the typed lookup.
-pub trait AsAny: Any + Send + Sync {
-    /// `self` as `Any`.
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
-}
-
-impl<T: Any + Send + Sync> AsAny for T {
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-}
-
 /// What the checks of `zx_object_signal` and `zx_object_wait_one` need to know of an
 /// object's type, all fixed by the type (see [`KernelObject::header`]): its
 /// `ZX_OBJ_TYPE_*`, whether it is waitable and the signals `zx_object_signal` may set
@@ -470,7 +457,7 @@ pub struct Header<'a> {
 }
 
 /// A kernel object.
-pub trait KernelObject: AsAny {
+pub trait KernelObject: Send + Sync + 'static {
     /// Koid, handle count and signals.
     fn base(&self) -> &ObjectBase;
     /// `ZX_OBJ_TYPE_*`.
@@ -604,26 +591,6 @@ fn drop_handle_count<T: KernelObject + ?Sized>(object: &T) {
     }
 }
 
-/// Downcasts a kernel object to its concrete type: WRONG_TYPE when it is another.
-pub fn downcast<T: KernelObject>(object: &Arc<dyn KernelObject>) -> ZxResult<Arc<T>> {
-    downcast_owned(object.clone())
-}
-
-/// As [`downcast`], consuming the reference (no extra reference count traffic).
-pub fn downcast_owned<T: KernelObject>(object: Arc<dyn KernelObject>) -> ZxResult<Arc<T>> {
-    // Trait upcasting (`Any` is a supertrait through `AsAny`): the `Any` vtable comes
-    // from the object's own vtable, so the check is one `type_id` call, not two calls.
-    let any: Arc<dyn Any + Send + Sync> = object;
-    any.downcast::<T>().map_err(|_| ZxError::WrongType)
-}
-
-/// As [`downcast`], borrowing: no reference count (one `type_id` call).
-#[inline]
-pub fn downcast_ref<T: KernelObject>(object: &Arc<dyn KernelObject>) -> ZxResult<&T> {
-    let any: &(dyn Any + Send + Sync) = &**object;
-    any.downcast_ref::<T>().ok_or(ZxError::WrongType)
-}
-
 /// A handle that an object's base already counts but that is not made yet, with its
 /// serial number (`FIRST_HANDLE_SERIAL | koid`, see [`NEXT_HANDLE_SERIAL`]): given by
 /// [`ObjectBase::renew`], taken by [`KHandle::first`]. Only this module makes one.
@@ -678,6 +645,24 @@ macro_rules! khandle {
                 fn into_handle(object: Arc<Self>, serial: u64) -> KHandle {
                     KHandle::$variant(HandleOf { object, serial })
                 }
+
+                #[inline(always)]
+                fn of_handle(handle: &KHandle) -> Option<&Arc<Self>> {
+                    match handle {
+                        KHandle::$variant(handle) => Some(&handle.object),
+                        #[allow(unreachable_patterns)]
+                        _ => None,
+                    }
+                }
+
+                #[inline(always)]
+                fn of_object(object: &KObject) -> Option<&Arc<Self>> {
+                    match object {
+                        KObject::$variant(object) => Some(object),
+                        #[allow(unreachable_patterns)]
+                        _ => None,
+                    }
+                }
             }
         )*
 
@@ -717,25 +702,64 @@ macro_rules! khandle {
                 }
             }
 
-            /// The object as a `T`: WRONG_TYPE when it is another. Each arm's test is
-            /// on types known at compile time, so the whole test folds to a compare of
-            /// the tag (no `type_id` call).
+            /// The object as a `T`: WRONG_TYPE when it is another (a compare of the
+            /// tag with `T`'s variant, [`HandleObject::of_handle`]).
             #[inline(always)]
-            pub fn downcast_ref<T: KernelObject>(&self) -> ZxResult<&T> {
-                let typed = match self {
-                    $(KHandle::$variant(handle) => (&*handle.object as &dyn Any).downcast_ref::<T>(),)*
-                };
-                typed.ok_or(ZxError::WrongType)
+            pub fn downcast_ref<T: HandleObject>(&self) -> ZxResult<&T> {
+                T::of_handle(self).map(|object| &**object).ok_or(ZxError::WrongType)
             }
 
             /// [`KHandle::downcast_ref`] giving the reference itself, which the caller
             /// may clone to keep the object.
             #[inline(always)]
-            pub fn downcast_arc<T: KernelObject>(&self) -> ZxResult<&Arc<T>> {
-                let typed = match self {
-                    $(KHandle::$variant(handle) => (&handle.object as &dyn Any).downcast_ref::<Arc<T>>(),)*
-                };
-                typed.ok_or(ZxError::WrongType)
+            pub fn downcast_arc<T: HandleObject>(&self) -> ZxResult<&Arc<T>> {
+                T::of_handle(self).ok_or(ZxError::WrongType)
+            }
+
+            /// A counted reference to the object, by its type: what a lookup that keeps
+            /// the object gives ([`KObject`]).
+            pub fn to_object(&self) -> KObject {
+                match self {
+                    $(KHandle::$variant(handle) => KObject::$variant(handle.object.clone()),)*
+                }
+            }
+        }
+
+        /// A counted reference to a kernel object, by its concrete type: what a lookup
+        /// that keeps the object gives (`Process::get_handle`), as [`KHandle`] is what
+        /// the table holds. The type tests of the calls that use one (`zx_object_get_info`
+        /// and its properties, `zx_task_kill`) are compares of the tag, as a handle's
+        /// are ([`KObject::get`]); everything common to all types is on the trait
+        /// object it derefs to.
+        #[derive(Clone)]
+        pub enum KObject {
+            $(
+                #[doc = concat!("A `", stringify!($ty), "`.")]
+                $variant(Arc<$ty>),
+            )*
+        }
+
+        impl KObject {
+            /// The object as a `T`: WRONG_TYPE when it is another.
+            pub fn get<T: HandleObject>(&self) -> ZxResult<&Arc<T>> {
+                T::of_object(self).ok_or(ZxError::WrongType)
+            }
+
+            /// The reference as a trait object (for a wait, whose observers hold one).
+            pub fn into_dyn(self) -> Arc<dyn KernelObject> {
+                match self {
+                    $(KObject::$variant(object) => object,)*
+                }
+            }
+        }
+
+        impl core::ops::Deref for KObject {
+            type Target = dyn KernelObject;
+
+            fn deref(&self) -> &Self::Target {
+                match self {
+                    $(KObject::$variant(object) => &**object,)*
+                }
             }
         }
 
@@ -768,6 +792,10 @@ macro_rules! khandle {
 pub trait HandleObject: KernelObject + Sized {
     /// The handle with serial `serial` to `object`, already counted.
     fn into_handle(object: Arc<Self>, serial: u64) -> KHandle;
+    /// The object of `handle` when it is of this type (its variant's compare).
+    fn of_handle(handle: &KHandle) -> Option<&Arc<Self>>;
+    /// The object of `object` when it is of this type.
+    fn of_object(object: &KObject) -> Option<&Arc<Self>>;
 }
 
 khandle! {

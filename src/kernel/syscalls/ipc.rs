@@ -16,7 +16,7 @@ use crate::kernel::ipc::channel::{
 use crate::kernel::ipc::console_input;
 use crate::kernel::ipc::port::{PACKET_SIZE, Packet, Port, Take, WAIT_ASYNC_TIMESTAMP};
 use crate::kernel::ipc::timer::{MAX_SLACK_MODE, Timer};
-use crate::kernel::object::{KHandle, KernelObject, downcast};
+use crate::kernel::object::{KHandle, KernelObject};
 use crate::kernel::vm_object::{VmoObject, vmo_signals};
 use crate::object::handle_table::Handle;
 use crate::object::rights::check_rights;
@@ -676,11 +676,11 @@ fn waitable(c: &Caller, handle: u32) -> ZxResult<(Arc<dyn KernelObject>, u64, u3
     if !object.waitable() {
         return Err(ZxError::NotSupported);
     }
-    let extra = match downcast::<VmoObject>(&object) {
-        Ok(vmo) => vmo_signals(&vmo),
+    let extra = match object.get::<VmoObject>() {
+        Ok(vmo) => vmo_signals(vmo),
         Err(_) => 0,
     };
-    Ok((object, serial, extra))
+    Ok((object.into_dyn(), serial, extra))
 }
 
 /// `zx_port_cancel`: the port (WRITE), the source (WAIT, waitable), then NOT_FOUND when

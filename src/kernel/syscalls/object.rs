@@ -3,7 +3,7 @@
 use super::{Caller, lookup_vmo, user};
 use crate::abi::{info, obj_type, prop, rights};
 use crate::error::{ZxError, ZxResult};
-use crate::kernel::object::{KHandle, KernelObject, downcast};
+use crate::kernel::object::{KHandle, KernelObject};
 use crate::kernel::task::{Job, Process, Thread};
 use crate::kernel::vm_object::{VmarObject, VmoObject};
 use crate::kernel::{Kernel, aspace, cpu, with_kernel};
@@ -78,19 +78,19 @@ pub fn get_info(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, ac
                 .u32(24, props);
         }
         info::VMAR => {
-            let vmar = downcast::<VmarObject>(&object)?;
+            let vmar = object.get::<VmarObject>()?;
             let (base, len) = vmar.range();
             record.u64(0, base).u64(8, len);
         }
         info::KMEM_STATS => {
-            downcast::<crate::kernel::object::Resource>(&object)?;
+            object.get::<crate::kernel::object::Resource>()?;
             let stats = with_kernel(|k| kmem_stats(k));
             for (i, value) in stats.iter().enumerate() {
                 record.u64(i * 8, *value);
             }
         }
         info::FERRITE_OBJECT_COUNTS => {
-            downcast::<crate::kernel::object::Resource>(&object)?;
+            object.get::<crate::kernel::object::Resource>()?;
             let (store_vmos, retired_vmo_objects) =
                 with_kernel(|k| (crate::kernel::vm_object::vmo_count(k), k.vmo_objects.retired_count()));
             record.u64(0, store_vmos as u64);
@@ -118,7 +118,7 @@ pub fn get_info(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, ac
                 .u32(100, v.cache_policy);
         }
         info::PROCESS => {
-            let p = downcast::<Process>(&object)?;
+            let p = object.get::<Process>()?;
             check_rights(have, rights::INSPECT)?;
             let (code, started, exited) = p.info();
             record.u64(0, code as u64);
@@ -126,13 +126,13 @@ pub fn get_info(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, ac
             record.bytes[9] = exited as u8;
         }
         info::THREAD => {
-            let t = downcast::<Thread>(&object)?;
+            let t = object.get::<Thread>()?;
             check_rights(have, rights::INSPECT)?;
             let mask = (0..cpu::online_count()).fold(0u64, |m, i| m | (1 << i));
             record.u32(0, t.info_state()).u32(4, 0).u64(8, mask);
         }
         info::TASK_STATS => {
-            let p = downcast::<Process>(&object)?;
+            let p = object.get::<Process>()?;
             check_rights(have, rights::INSPECT)?;
             if p.life() == crate::kernel::task::ProcLife::Dead {
                 return Err(ZxError::BadState);
@@ -143,7 +143,7 @@ pub fn get_info(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, ac
             }
         }
         info::THREAD_STATS => {
-            let t = downcast::<Thread>(&object)?;
+            let t = object.get::<Thread>()?;
             check_rights(have, rights::INSPECT)?;
             let (runtime, last_cpu) = t.stats();
             record.u64(0, runtime).u32(8, last_cpu.map_or(u32::MAX, |c| c as u32));
@@ -153,7 +153,7 @@ pub fn get_info(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, ac
             record.u32(0, object.base().handle_count());
         }
         info::PROCESS_HANDLE_STATS => {
-            let p = downcast::<Process>(&object)?;
+            let p = object.get::<Process>()?;
             check_rights(have, rights::INSPECT)?;
             for kind in p.handle_types() {
                 let at = (kind as usize % 64) * 4;
@@ -167,13 +167,13 @@ pub fn get_info(c: &Caller, handle: u32, topic: u32, buf: u64, buf_size: u64, ac
             }
         }
         info::TIMER => {
-            let t = downcast::<crate::kernel::ipc::timer::Timer>(&object)?;
+            let t = object.get::<crate::kernel::ipc::timer::Timer>()?;
             check_rights(have, rights::INSPECT)?;
             let (options, deadline, slack) = t.info();
             record.u32(0, options).u32(4, 0).u64(8, deadline as u64).u64(16, slack as u64);
         }
         _ => {
-            let j = downcast::<Job>(&object)?;
+            let j = object.get::<Job>()?;
             check_rights(have, rights::INSPECT)?;
             let (code, exited) = j.info();
             record.u64(0, code as u64);
@@ -277,7 +277,7 @@ pub fn get_property(c: &Caller, handle: u32, property: u32, value: u64, size: u6
             if size < 8 {
                 return Err(ZxError::BufferTooSmall);
             }
-            let vmo = downcast::<VmoObject>(&object)?;
+            let vmo = object.get::<VmoObject>()?;
             let content = with_kernel(|k| k.vmos.content_size(vmo.id()));
             user::put(value, &content.to_le_bytes())
         }
@@ -304,7 +304,7 @@ pub fn set_property(c: &Caller, handle: u32, property: u32, value: u64, size: u6
             if size < 8 {
                 return Err(ZxError::BufferTooSmall);
             }
-            let vmo = downcast::<VmoObject>(&object)?;
+            let vmo = object.get::<VmoObject>()?;
             let mut bytes = [0u8; 8];
             user::get(value, &mut bytes)?;
             with_kernel(|k| k.vmos.set_content_size(vmo.id(), u64::from_le_bytes(bytes)));

@@ -181,11 +181,11 @@ pub fn thread_exit(_c: &Caller) -> ZxResult {
 pub fn task_kill(c: &Caller, task: u32) -> ZxResult {
     let (object, have, _) = c.process().get_handle(task)?;
     check_rights(have, rights::DESTROY)?;
-    if let Ok(job) = crate::kernel::object::downcast::<Job>(&object) {
+    if let Ok(job) = object.get::<Job>() {
         job.kill();
-    } else if let Ok(process) = crate::kernel::object::downcast::<Process>(&object) {
+    } else if let Ok(process) = object.get::<Process>() {
         process.kill();
-    } else if let Ok(thread) = crate::kernel::object::downcast::<Thread>(&object) {
+    } else if let Ok(thread) = object.get::<Thread>() {
         thread.kill();
     } else {
         return Err(ZxError::WrongType);

@@ -9,7 +9,7 @@ use crate::error::{ZxError, ZxResult};
 use crate::kernel::object::{KHandle, KernelObject, Observer};
 use crate::kernel::sched::{self, WaitNode, WakeReason};
 use crate::kernel::task::Thread;
-use crate::kernel::vm_object::{VmoObject, vmo_signals};
+use crate::kernel::vm_object::vmo_signals_of;
 use crate::object::rights::check_rights;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -43,15 +43,12 @@ impl Observer for SignalWaiter {
     }
 }
 
-/// The signals of `object` now (VMOs keep ZERO_CHILDREN in the VMO store). The type is
-/// read first so that other objects need no downcast (and no reference count traffic).
+/// The signals of `object` now (VMOs keep ZERO_CHILDREN in the VMO store: the object's
+/// `vmo_id` names its VMO there).
 fn current_signals(object: &Arc<dyn KernelObject>) -> u32 {
-    if object.obj_type() != crate::abi::obj_type::VMO {
-        return object.base().signals();
-    }
-    match crate::kernel::object::downcast_ref::<VmoObject>(object) {
-        Ok(vmo) => vmo_signals(vmo),
-        Err(_) => object.base().signals(),
+    match object.vmo_id() {
+        Some(id) => vmo_signals_of(id, object.base()),
+        None => object.base().signals(),
     }
 }
 
@@ -273,7 +270,7 @@ pub fn wait_many(c: &Caller, items: u64, count: u64, deadline: i64) -> ZxResult 
         if !object.waitable() {
             return Err(ZxError::NotSupported);
         }
-        list.push((object, serial, word(&raw, i, 4)));
+        list.push((object.into_dyn(), serial, word(&raw, i, 4)));
     }
     let mut seen = [0u32; WAIT_MANY_MAX as usize];
     let reason = wait_on(&c.thread, &list, deadline, thread_state::BLOCKED_WAIT_MANY, &mut seen)?;

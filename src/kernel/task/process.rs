@@ -7,7 +7,7 @@
 use super::{Job, Name, NameCell, Thread, ThreadLife};
 use crate::abi::{exit_status, obj_type, retcode, signal};
 use crate::error::{ZxError, ZxResult};
-use crate::kernel::object::{HandleObject, KHandle, KernelObject, ObjectBase};
+use crate::kernel::object::{HandleObject, KHandle, KObject, KernelObject, ObjectBase};
 use crate::kernel::sync::{Lock, class};
 use crate::kernel::with_kernel;
 use crate::object::handle_table::{Handle, HandleTable, UNTAGGED};
@@ -165,11 +165,12 @@ impl Process {
         f(&mut self.handles.lock())
     }
 
-    /// The object and rights behind `handle`: BAD_HANDLE when it names none.
-    pub fn get_handle(&self, handle: u32) -> ZxResult<(Arc<dyn KernelObject>, u32, u64)> {
+    /// The object (a counted reference, by its type), rights and serial behind `handle`:
+    /// BAD_HANDLE when it names none.
+    pub fn get_handle(&self, handle: u32) -> ZxResult<(KObject, u32, u64)> {
         let table = self.handles.lock();
         let entry = table.get(handle)?;
-        Ok((entry.object.to_arc(), entry.rights, entry.object.serial()))
+        Ok((entry.object.to_object(), entry.rights, entry.object.serial()))
     }
 
     /// The handle table locked for borrowed lookups ([`HandleLookup::get`]) until the
@@ -232,7 +233,7 @@ impl Process {
     /// ACCESS_DENIED for `rights`, then `f` on the object (with the handle's rights)
     /// under the table lock, with the same rules for `f`.
     #[inline(always)]
-    pub fn with_object<T: KernelObject, R>(
+    pub fn with_object<T: HandleObject, R>(
         &self,
         handle: u32,
         rights: u32,
@@ -246,12 +247,12 @@ impl Process {
     }
 
     /// The typed lookup: BAD_HANDLE, then WRONG_TYPE, then ACCESS_DENIED for `rights`.
-    pub fn get_object_with_rights<T: KernelObject>(&self, handle: u32, rights: u32) -> ZxResult<Arc<T>> {
+    pub fn get_object_with_rights<T: HandleObject>(&self, handle: u32, rights: u32) -> ZxResult<Arc<T>> {
         self.get_object_and_rights::<T>(handle, rights).map(|(object, _)| object)
     }
 
     /// As [`Process::get_object_with_rights`], also giving the handle's rights.
-    pub fn get_object_and_rights<T: KernelObject>(&self, handle: u32, rights: u32) -> ZxResult<(Arc<T>, u32)> {
+    pub fn get_object_and_rights<T: HandleObject>(&self, handle: u32, rights: u32) -> ZxResult<(Arc<T>, u32)> {
         // The type test is a compare of the handle's tag (`KHandle::downcast_arc`),
         // and only a lookup that passes every check counts a reference.
         let table = self.handles.lock();
