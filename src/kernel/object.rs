@@ -650,7 +650,6 @@ macro_rules! khandle {
                 fn of_handle(handle: &KHandle) -> Option<&Arc<Self>> {
                     match handle {
                         KHandle::$variant(handle) => Some(&handle.object),
-                        #[allow(unreachable_patterns)]
                         _ => None,
                     }
                 }
@@ -659,7 +658,6 @@ macro_rules! khandle {
                 fn of_object(object: &KObject) -> Option<&Arc<Self>> {
                     match object {
                         KObject::$variant(object) => Some(object),
-                        #[allow(unreachable_patterns)]
                         _ => None,
                     }
                 }
