@@ -63,8 +63,23 @@ fn read_write<const WRITE: bool, const CHECKED: bool>(
             copy_in_page::<WRITE, CHECKED>(vmo, buf, offset, len)
         });
     }
+    read_write_pages::<WRITE, CHECKED>(handle, buf, offset, len, process)
+}
+
+/// [`read_write`] of more than one page: out of line, so that the one-page path keeps
+/// its arguments where they came (the counted lookup, inlined, would make the compiler
+/// keep them in callee-saved registers on every call).
+#[inline(never)]
+fn read_write_pages<const WRITE: bool, const CHECKED: bool>(
+    handle: u32,
+    buf: u64,
+    offset: u64,
+    len: u64,
+    process: &Arc<Process>,
+) -> ZxResult {
+    let need = if WRITE { rights::WRITE } else { rights::READ };
     let (object, _) = process.get_object_and_rights::<VmoObject>(handle, need)?;
-    with_kernel_checked::<CHECKED, _>(|k| copy_vmo(k, object.id(), buf, offset, len, write))
+    with_kernel_checked::<CHECKED, _>(|k| copy_vmo(k, object.id(), buf, offset, len, WRITE))
 }
 
 /// The copy of [`read_write`] within one page, once the handle and its rights are

@@ -252,6 +252,7 @@ impl Process {
     }
 
     /// As [`Process::get_object_with_rights`], also giving the handle's rights.
+    #[inline]
     pub fn get_object_and_rights<T: HandleObject>(&self, handle: u32, rights: u32) -> ZxResult<(Arc<T>, u32)> {
         // The type test is a compare of the handle's tag (`KHandle::downcast_arc`),
         // and only a lookup that passes every check counts a reference.
