@@ -850,13 +850,9 @@ impl KHandle {
         }
     }
 
-    /// [`KHandle::signal_user`] of an event handle.
-    #[inline(always)]
-    pub fn signal_event(event: &HandleOf<crate::kernel::ipc::event::Event>, clear: u32, set: u32) -> ZxResult {
-        signal_user_of(&*event.object, clear, set)
-    }
-
-    /// [`KHandle::wait_signals`] of an event handle (an event is always waitable).
+    /// [`KHandle::wait_signals`] of an event handle (an event is always waitable): for
+    /// `zx_object_wait_one`, which tests the event's tag on its own so that the compiler
+    /// folds it into the slot's occupied test.
     #[inline(always)]
     pub fn event_signals(event: &HandleOf<crate::kernel::ipc::event::Event>) -> u32 {
         event.object.base().signals()

@@ -329,9 +329,10 @@ pub fn signal<const CHECKED: bool>(c: &Caller, handle: u32, clear_mask: u32, set
     // An event's tag is tested right after the slot's occupied test, which the compiler
     // then folds into it (one compare of the tag for both); the rights test follows, and
     // for an event (always signalable) the two orders give the same error.
-    if !peer && let KHandle::Event(event) = &entry.object {
+    // (`signal_user` then knows the type: the event's own code, inlined.)
+    if !peer && let KHandle::Event(_) = &entry.object {
         check_rights(entry.rights, rights::SIGNAL)?;
-        return KHandle::signal_event(event, clear_mask, set_mask);
+        return entry.object.signal_user(clear_mask, set_mask);
     }
     let (object, have) = (&entry.object, entry.rights);
     check_rights(have, if peer { rights::SIGNAL_PEER } else { rights::SIGNAL })?;
