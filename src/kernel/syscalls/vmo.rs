@@ -48,8 +48,7 @@ fn read_write<const WRITE: bool, const CHECKED: bool>(
     len: u64,
     process: &Arc<Process>,
 ) -> ZxResult {
-    let write = WRITE;
-    let need = if write { rights::WRITE } else { rights::READ };
+    let need = needed_right::<WRITE>();
     // Within one page (`offset % PAGE_SIZE + len` cannot overflow here): the VMO is
     // borrowed under the handle-table lock instead of counted, with the errors of
     // `lookup_vmo` in its order (BAD_HANDLE, WRONG_TYPE, ACCESS_DENIED). Sound by the
@@ -66,6 +65,11 @@ fn read_write<const WRITE: bool, const CHECKED: bool>(
     read_write_pages::<WRITE, CHECKED>(handle, buf, offset, len, process)
 }
 
+/// The right a read (`WRITE` false) or a write needs of the VMO handle.
+const fn needed_right<const WRITE: bool>() -> u32 {
+    if WRITE { rights::WRITE } else { rights::READ }
+}
+
 /// [`read_write`] of more than one page: out of line, so that the one-page path keeps
 /// its arguments where they came (the counted lookup, inlined, would make the compiler
 /// keep them in callee-saved registers on every call).
@@ -77,8 +81,7 @@ fn read_write_pages<const WRITE: bool, const CHECKED: bool>(
     len: u64,
     process: &Arc<Process>,
 ) -> ZxResult {
-    let need = if WRITE { rights::WRITE } else { rights::READ };
-    let (object, _) = process.get_object_and_rights::<VmoObject>(handle, need)?;
+    let (object, _) = process.get_object_and_rights::<VmoObject>(handle, needed_right::<WRITE>())?;
     with_kernel_checked::<CHECKED, _>(|k| copy_vmo(k, object.id(), buf, offset, len, WRITE))
 }
 
