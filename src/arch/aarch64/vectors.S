@@ -209,17 +209,12 @@ trap_return:
     eret
 
 // The rest of a synchronous exception from EL0 that is not a syscall in the table (x9: its
-// EC, x10: ELR). An SVC numbered past the table gets entry 0's answer, ZX_ERR_BAD_SYSCALL.
-// A data abort first tries the lean path, with the frame a syscall has.
+// EC, x10: ELR). A data abort (every first touch of a page: tested first) tries the lean
+// path, with the frame a syscall has; an SVC numbered past the table gets entry 0's
+// answer, ZX_ERR_BAD_SYSCALL.
 el0_sync_not_svc:
-    cmp     x9, #EC_SVC64
-    b.ne    1f
-    adr     x10, SYSCALL_TABLE
-    ldr     x9, [x10]
-    blr     x9
-    b       syscall_return
-1:  cmp     x9, #EC_DABT_LOW
-    b.ne    el0_sync_full
+    cmp     x9, #EC_DABT_LOW
+    b.ne    el0_sync_not_abort
     // No frame record, as for a syscall (x29 is the user's, preserved by the callee).
     mrs     x0, esr_el1
     mrs     x1, far_el1
@@ -231,6 +226,13 @@ el0_sync_not_svc:
     RESTORE_LEAN_FRAME
     ldp     x0, x1, [sp], #FRAME_SIZE       // the last load pops the frame
     eret
+el0_sync_not_abort:
+    cmp     x9, #EC_SVC64
+    b.ne    el0_sync_full
+    adr     x10, SYSCALL_TABLE
+    ldr     x9, [x10]
+    blr     x9
+    b       syscall_return
 el0_abort_not_resolved:
     // x0 = 1: not a fault the lean path handles, take the full path; x0 = 2: report the
     // user fault with the full frame. x19..x29 still hold the user's values
