@@ -268,13 +268,19 @@ fn a_user_packet_in_place_keeps_the_registrations_slots() {
         p.register(id, 100, id, "r").unwrap();
     }
     for i in 0..40 {
-        assert_eq!(
-            p.queue_user_in_place(|slot: &mut u64| {
-                *slot = i;
-                true
-            }),
-            Ok(true)
-        );
+        // In place while a slot is free beyond the registrations' (it never grows the
+        // FIFO); else, as the kernel's general path, through `queue_user`, which grows it.
+        let room = p.capacity_for_test() > p.len() + p.registrations();
+        let cap = p.capacity_for_test();
+        let filled = p.queue_user_in_place(|slot: &mut u64| {
+            *slot = i;
+            true
+        });
+        assert_eq!(filled, Ok(room));
+        assert_eq!(p.capacity_for_test(), cap, "an in-place queue allocated");
+        if !room {
+            p.queue_user(i).unwrap();
+        }
         assert!(p.capacity_for_test() >= p.len() + p.registrations(), "slot invariant");
     }
     let cap = p.capacity_for_test();
@@ -282,6 +288,35 @@ fn a_user_packet_in_place_keeps_the_registrations_slots() {
         assert_eq!(p.fire(id, 1000 + id), Some("r"));
     }
     assert_eq!(p.capacity_for_test(), cap, "a fire allocated");
+}
+
+/// The slots' bytes (what the kernel counts in `ipc_bytes`) change only when the FIFO
+/// grows (a user packet through `queue_user`, a registration) and when the port closes;
+/// queueing in place, taking, firing and cancelling move no memory.
+#[test]
+fn slot_bytes_change_only_when_the_fifo_grows_or_closes() {
+    let mut p = Port::new();
+    assert_eq!(p.slot_bytes(), 0);
+    p.queue_user(1).unwrap();
+    let grown = p.slot_bytes();
+    assert!(grown >= p.capacity_for_test() * core::mem::size_of::<u64>() && grown > 0);
+    assert_eq!(
+        p.queue_user_in_place(|slot: &mut u64| {
+            *slot = 2;
+            true
+        }),
+        Ok(true)
+    );
+    assert_eq!((p.pop(), p.take_front_if(|_: &u64| true)), (Some(1), Some(true)));
+    assert_eq!(p.slot_bytes(), grown, "queue in place and take");
+    p.register(1, 100, 7, "a").unwrap();
+    let registered = p.slot_bytes();
+    assert_eq!(p.fire(1, 11), Some("a"));
+    p.register(2, 100, 7, "b").unwrap();
+    assert_eq!(p.cancel(100, 7).map(|r| r.map(|v| v.len())), Ok(Some(1)));
+    assert_eq!(p.slot_bytes(), registered, "fire and cancel");
+    let _ = p.close();
+    assert_eq!(p.slot_bytes(), 0, "closed");
 }
 
 #[test]
@@ -368,14 +403,16 @@ fn port_queue_randomized_against_a_model() {
                     // fails to be (a faulting copy): nothing changes then.
                     let (r, fills) = match rng.below(4) {
                         0 | 1 => (p.queue_user(Pkt::User(next)), true),
-                        2 => (
-                            p.queue_user_in_place(|slot: &mut Pkt| {
+                        // In place only into a free slot (it never grows the FIFO):
+                        // without one, nothing changes, as when the fill fails.
+                        2 => {
+                            let room = p.capacity_for_test() > p.len() + p.registrations();
+                            let r = p.queue_user_in_place(|slot: &mut Pkt| {
                                 *slot = Pkt::User(next);
                                 true
-                            })
-                            .map(|filled| assert!(filled)),
-                            true,
-                        ),
+                            });
+                            (r.map(|filled| assert_eq!(filled, room)), room)
+                        }
                         _ => (p.queue_user_in_place(|_: &mut Pkt| false).map(|filled| assert!(!filled)), false),
                     };
                     if users >= MAX_USER_PACKETS {

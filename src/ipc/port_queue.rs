@@ -242,23 +242,37 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
         self.closed
     }
 
+    /// Bytes of kernel memory the FIFO's slots take: every slot, queued or not, from
+    /// the FIFO's growth until the port closes (the kernel counts them in KMEM_STATS'
+    /// `ipc_bytes`). Only [`PortQueue::queue_user`], [`PortQueue::register`] and
+    /// [`PortQueue::close`] change it.
+    pub fn slot_bytes(&self) -> usize {
+        self.packets.capacity() * core::mem::size_of::<(Origin, P)>()
+    }
+
+    /// Whether the FIFO has a free slot for `extra` more packets beyond those queued and
+    /// those the live registrations hold, without growing.
+    #[inline(always)]
+    fn has_room(&self, extra: usize) -> bool {
+        self.packets.capacity() - self.packets.len() >= self.regs.len() + extra
+    }
+
     /// Reserves room for `extra` more packets beyond those queued and those the live
     /// registrations hold. Inlined: when the FIFO has the room already (a warm port),
     /// it is a compare.
     #[inline(always)]
     fn reserve(&mut self, extra: usize) -> ZxResult {
-        let needed = self.regs.len() + extra;
-        if self.packets.capacity() - self.packets.len() >= needed {
+        if self.has_room(extra) {
             return Ok(());
         }
-        self.packets.try_reserve(needed, &(None, P::default()))
+        self.packets.try_reserve(self.regs.len() + extra, &(None, P::default()))
     }
 
     /// Queues a user packet: SHOULD_WAIT when [`MAX_USER_PACKETS`] are queued,
     /// NO_MEMORY when the FIFO cannot grow, BAD_STATE once closed.
     pub fn queue_user(&mut self, packet: P) -> ZxResult {
         self.admit_user()?;
-        // Room was made by `admit_user`, as in `queue_user_in_place`.
+        // Room was made by `admit_user`.
         if let Some(slot) = self.packets.push_reserved_slot() {
             *slot = (None, packet);
             self.user += 1;
@@ -270,24 +284,36 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     /// its order), with the room for it reserved.
     #[inline(always)]
     fn admit_user(&mut self) -> ZxResult {
+        self.check_user_limit()?;
+        self.reserve(1)
+    }
+
+    /// BAD_STATE once closed, SHOULD_WAIT while [`MAX_USER_PACKETS`] are queued.
+    #[inline(always)]
+    fn check_user_limit(&self) -> ZxResult {
         // One compare for both refusals: a closed port counts as full (`close` sets
         // `user` to the limit, and nothing changes it after that), and closed comes first.
         if self.user >= MAX_USER_PACKETS {
             return Err(if self.closed { ZxError::BadState } else { ZxError::ShouldWait });
         }
-        self.reserve(1)
+        Ok(())
     }
 
-    /// Queues a user packet written in its FIFO slot: `fill` writes the whole packet in
-    /// place (the slot holds a stale one; the kernel copies the packet from user memory
-    /// straight into it). `Ok(true)` when it is queued; `Ok(false)` when `fill` said it
-    /// could not write it, and nothing changed; the errors of [`PortQueue::queue_user`],
+    /// Queues a user packet written in its FIFO slot, never allocating: `fill` writes
+    /// the whole packet in place (the slot holds a stale one; the kernel copies the
+    /// packet from user memory straight into it). `Ok(true)` when it is queued;
+    /// `Ok(false)`, with nothing changed, when `fill` said it could not write it or when
+    /// the FIFO has no free slot without growing (the caller's general path,
+    /// [`PortQueue::queue_user`], grows it); the errors of [`PortQueue::queue_user`],
     /// without calling `fill`, when a user packet cannot be queued now.
     #[inline(always)]
     pub fn queue_user_in_place(&mut self, fill: impl Fill<P>) -> ZxResult<bool> {
-        self.admit_user()?;
-        // `admit_user` made room for this packet beyond those queued and those the
-        // registrations hold, so the ring is not full.
+        self.check_user_limit()?;
+        if !self.has_room(1) {
+            return Ok(false);
+        }
+        // There is room for this packet beyond those queued and those the registrations
+        // hold, so the ring is not full.
         let Some(slot) = self.packets.push_reserved_slot() else { return Ok(false) };
         slot.0 = None;
         if !fill.fill(&mut slot.1) {

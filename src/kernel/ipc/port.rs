@@ -100,16 +100,6 @@ impl Offer<Packet> for ToUser {
     }
 }
 
-/// What [`Port::take_copied`] did.
-pub enum Take {
-    /// The oldest packet was copied out and taken.
-    Copied,
-    /// The oldest packet was taken without being copied out: here it is.
-    Taken(Packet),
-    /// Nothing was queued.
-    Empty,
-}
-
 /// A port object.
 pub struct Port {
     base: ObjectBase,
@@ -147,23 +137,27 @@ impl Port {
         }
     }
 
-    /// `zx_port_queue` after its checks: the packet with `type` forced to USER.
+    /// `zx_port_queue` after its checks: the packet with `type` forced to USER. The one
+    /// path that grows the FIFO for a user packet (the caller checked the heap's headroom).
     pub fn queue_user(&self, mut packet: Packet) -> ZxResult {
         packet.set_type(PKT_TYPE_USER);
         let mut state = self.state.lock();
-        state.queue.queue_user(packet)?;
-        super::account(PACKET_SIZE as i64);
+        let before = state.queue.slot_bytes();
+        let queued = state.queue.queue_user(packet);
+        account_slots(before, &state);
+        queued?;
         Self::wake_one(&mut state);
         Ok(())
     }
 
     /// `zx_port_queue` after its checks, with the packet copied from user address `user`
-    /// (checked to lie in user space) straight into its FIFO slot, then `type` forced to
-    /// USER: true when it is queued. False, with nothing changed, when the copy faulted
-    /// or the port refuses the packet now (closed, full, no room); the caller then takes
-    /// the general path, a copy that resolves faults and [`Port::queue_user`], which
-    /// reports those in order. The copy runs under the port lock, so it does not resolve
-    /// a fault.
+    /// (checked to lie in user space) straight into a free FIFO slot, then `type` forced
+    /// to USER: true when it is queued. False, with nothing changed, when the copy
+    /// faulted, when the port refuses the packet now (closed, full) or when the FIFO
+    /// has no free slot; the caller then takes the general path, a copy that resolves
+    /// faults and [`Port::queue_user`], which grows the FIFO or reports those errors in
+    /// order. The copy runs under the port lock, so it does not resolve a fault; and
+    /// nothing is allocated, so the heap's headroom is not asked.
     /// `CHECKED`: whether the lock-order check is on (`sync::Lock::lock_checked`).
     #[inline(always)]
     pub fn queue_user_copied<const CHECKED: bool>(&self, user: u64) -> bool {
@@ -171,50 +165,53 @@ impl Port {
         if state.queue.queue_user_in_place(FromUser(user)) != Ok(true) {
             return false;
         }
-        super::account(PACKET_SIZE as i64);
         Self::wake_one(&mut state);
         true
     }
 
     /// `zx_port_wait`'s path that does not block: takes the oldest packet if one is
     /// queued, after copying it straight from its FIFO slot to user address `out`
-    /// (`None` when the out-pointer failed its checks). The copy runs under the port
-    /// lock, so it does not resolve a fault: a packet it could not copy is taken all the
-    /// same and given back (`Take::Taken`) for a copy that does.
+    /// (`None` when the out-pointer failed its checks), and says how that went; `None`
+    /// when nothing is queued. The copy runs under the port lock, so it does not resolve
+    /// a fault: a packet it could not copy is taken all the same and, with the lock
+    /// released, handed to `put`, a copy that does (or that reports the bad pointer).
     /// `CHECKED` as for [`Port::queue_user_copied`].
     #[inline(always)]
-    pub fn take_copied<const CHECKED: bool>(&self, out: Option<u64>) -> Take {
+    pub fn take_copied<const CHECKED: bool>(
+        &self,
+        out: Option<u64>,
+        put: impl FnOnce(&Packet) -> ZxResult,
+    ) -> Option<ZxResult> {
         let mut state = self.state.lock_checked::<CHECKED>();
         match state.queue.take_front_if(ToUser(out)) {
-            None => Take::Empty,
+            None => None,
             Some(true) => {
                 Self::after_take(&mut state);
-                Take::Copied
+                Some(Ok(()))
             }
-            Some(false) => Self::take_uncopied(state),
+            Some(false) => Self::take_uncopied(state, put),
         }
     }
 
-    /// [`Port::take_copied`] when the copy failed: the oldest packet taken and given
-    /// back. Out of line (with the lock guard moved in, released here), so that the
-    /// common path keeps no registers for the packet.
+    /// [`Port::take_copied`] when the copy failed: the oldest packet taken, the lock
+    /// released (the guard is moved in), then `put` copies it out; a failing copy loses
+    /// it, as ABI.md says for a faulting out-pointer. Out of line, so that the common
+    /// path keeps no registers for the packet or for `put`. (The packet is there: the
+    /// port lock is held since the look that found it.)
     #[cold]
     #[inline(never)]
-    fn take_uncopied(mut state: LockGuard<'_, PortState>) -> Take {
-        match state.queue.pop() {
-            Some(packet) => {
-                Self::after_take(&mut state);
-                Take::Taken(packet)
-            }
-            None => Take::Empty,
-        }
+    fn take_uncopied(mut state: LockGuard<'_, PortState>, put: impl FnOnce(&Packet) -> ZxResult) -> Option<ZxResult> {
+        let packet = state.queue.pop()?;
+        Self::after_take(&mut state);
+        drop(state);
+        Some(put(&packet))
     }
 
-    /// The bookkeeping after a packet was taken, under the port lock: its bytes leave
-    /// the IPC accounting, and another waiter may now find the next packet.
+    /// The bookkeeping after a packet was taken, under the port lock: another waiter may
+    /// now find the next packet. (Its slot stays the port's, and counted, until the
+    /// port closes.)
     #[inline(always)]
     fn after_take(state: &mut PortState) {
-        super::account(-(PACKET_SIZE as i64));
         if !state.queue.is_empty() {
             Self::wake_one(state);
         }
@@ -272,7 +269,10 @@ impl Port {
                 // The port's last handle went while this call ran: nothing to do.
                 return Ok(());
             }
-            state.queue.register(reg.id, serial, key, reg.clone())?;
+            let before = state.queue.slot_bytes();
+            let registered = state.queue.register(reg.id, serial, key, reg.clone());
+            account_slots(before, &state);
+            registered?;
         }
         if extra & signals != 0 {
             reg.hooked.store(false, Ordering::Release);
@@ -295,14 +295,22 @@ impl Port {
     pub fn cancel(&self, serial: u64, key: u64) -> ZxResult {
         let removed = {
             let mut state = self.state.lock();
-            let before = state.queue.len();
-            let removed = state.queue.cancel(serial, key)?;
-            super::account(-(((before - state.queue.len()) * PACKET_SIZE) as i64));
-            removed
+            state.queue.cancel(serial, key)?
         };
         let removed = removed.ok_or(ZxError::NotFound)?;
         unhook(removed);
         Ok(())
+    }
+}
+
+/// Counts a change of the FIFO's slots (it grew or was freed; `before` is what its
+/// slots took before) in KMEM_STATS' `ipc_bytes`, under the port lock. A port counts
+/// the kernel memory of its slots, not the packets queued in them: queueing and taking a
+/// packet moves no memory, so the hot paths count nothing (ARCHITECTURE.md section 15).
+fn account_slots(before: usize, state: &PortState) {
+    let after = state.queue.slot_bytes();
+    if after != before {
+        super::account(after as i64 - before as i64);
     }
 }
 
@@ -332,8 +340,9 @@ impl KernelObject for Port {
         // their deadlines (ABI.md 4.3).
         let regs = {
             let mut state = self.state.lock();
-            let (dropped, regs) = state.queue.close();
-            super::account(-((dropped * PACKET_SIZE) as i64));
+            let before = state.queue.slot_bytes();
+            let (_, regs) = state.queue.close();
+            account_slots(before, &state);
             regs
         };
         unhook(regs);
@@ -370,7 +379,6 @@ impl Registration {
         }
         let mut state = self.port.state.lock();
         if let Some(me) = state.queue.fire(self.id, packet) {
-            super::account(PACKET_SIZE as i64);
             Port::wake_one(&mut state);
             // `me` is this registration's own Arc from the port's list; the caller (an
             // object's observer list) still holds another, so this is not the last.

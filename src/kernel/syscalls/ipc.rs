@@ -14,7 +14,7 @@ use crate::kernel::ipc::channel::{
     Channel, Copied, CopyOut, FillBytes, MAX_MSG_BYTES, MAX_MSG_HANDLES, Message, READ_MAY_DISCARD, ReadOutcome,
 };
 use crate::kernel::ipc::console_input;
-use crate::kernel::ipc::port::{PACKET_SIZE, Packet, Port, Take, WAIT_ASYNC_TIMESTAMP};
+use crate::kernel::ipc::port::{PACKET_SIZE, Packet, Port, WAIT_ASYNC_TIMESTAMP};
 use crate::kernel::ipc::timer::{MAX_SLACK_MODE, Timer};
 use crate::kernel::object::{KHandle, KernelObject};
 use crate::kernel::vm_object::{VmoObject, vmo_signals};
@@ -591,16 +591,14 @@ pub fn port_queue<const CHECKED: bool>(c: &Caller, port: u32, packet: u64) -> Zx
     let (object, have, _) = handles.get(port)?;
     let port = object.as_port().ok_or(ZxError::WrongType)?;
     check_rights(have, rights::WRITE)?;
-    // Fast path: the packet is copied from the user straight into its FIFO slot, with no
-    // copy through the stack. The copy runs under the port lock and so must not resolve
-    // a fault (that needs the VM lock and may take long): it is the lock-free attempt
-    // that `user::get` makes first (see there why that is sound), and any failure (a
-    // fault, a refusal by the port, a low heap) leaves the port as it was and takes the
-    // general path below, which reports errors in the order above.
-    if user_ptr::check_range(packet, PACKET_SIZE as u64, false).is_ok()
-        && crate::arch::aarch64::heap::has_headroom()
-        && port.queue_user_copied::<CHECKED>(packet)
-    {
+    // Fast path: the packet is copied from the user straight into a free FIFO slot, with
+    // no copy through the stack and no allocation. The copy runs under the port lock and
+    // so must not resolve a fault (that needs the VM lock and may take long): it is the
+    // lock-free attempt that `user::get` makes first (see there why that is sound), and
+    // any failure (a fault, a refusal by the port, no free slot) leaves the port as it
+    // was and takes the general path below, which grows the FIFO (after the heap's
+    // headroom check) and reports errors in the order above.
+    if user_ptr::check_range(packet, PACKET_SIZE as u64, false).is_ok() && port.queue_user_copied::<CHECKED>(packet) {
         return Ok(());
     }
     queue_after_copy(port, packet)
@@ -629,10 +627,9 @@ pub fn port_wait<const CHECKED: bool>(c: &Caller, handle: u32, deadline: i64, pa
     let port = object.as_port().ok_or(ZxError::WrongType)?;
     check_rights(have, rights::READ)?;
     let out = user_ptr::check_out(packet, PACKET_SIZE as u64).ok().map(|()| packet);
-    match port.take_copied::<CHECKED>(out) {
-        Take::Copied => Ok(()),
-        Take::Taken(bytes) => put_packet(packet, &bytes),
-        Take::Empty => {
+    match port.take_copied::<CHECKED>(out, move |bytes| put_packet(packet, bytes)) {
+        Some(taken) => taken,
+        None => {
             drop(handles);
             wait_for_packet(handle, deadline, packet)
         }
