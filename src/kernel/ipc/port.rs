@@ -21,7 +21,6 @@ use crate::error::{ZxError, ZxResult};
 use crate::ipc::port_queue::{Fill, Offer, PortQueue};
 use crate::kernel::object::{KernelObject, ObjectBase, Observer};
 use crate::kernel::sched::{self, WaitNode, WakeReason};
-use crate::kernel::sync::LockGuard;
 use crate::kernel::task::Thread;
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
@@ -169,42 +168,21 @@ impl Port {
         true
     }
 
-    /// `zx_port_wait`'s path that does not block: takes the oldest packet if one is
-    /// queued, after copying it straight from its FIFO slot to user address `out`
-    /// (`None` when the out-pointer failed its checks), and says how that went; `None`
-    /// when nothing is queued. The copy runs under the port lock, so it does not resolve
-    /// a fault: a packet it could not copy is taken all the same and, with the lock
-    /// released, handed to `put`, a copy that does (or that reports the bad pointer).
+    /// `zx_port_wait`'s path that does not block: true when the oldest packet was
+    /// copied straight from its FIFO slot to user address `out` and taken. False, with
+    /// nothing changed, when nothing is queued, when the out-pointer failed its checks
+    /// (`out` is `None`) or when the copy faulted: the copy runs under the port lock, so
+    /// it does not resolve a fault, and the caller's general path ([`Port::wait`], then
+    /// a copy that does) takes over.
     /// `CHECKED` as for [`Port::queue_user_copied`].
     #[inline(always)]
-    pub fn take_copied<const CHECKED: bool>(
-        &self,
-        out: Option<u64>,
-        put: impl FnOnce(&Packet) -> ZxResult,
-    ) -> Option<ZxResult> {
+    pub fn take_copied<const CHECKED: bool>(&self, out: Option<u64>) -> bool {
         let mut state = self.state.lock_checked::<CHECKED>();
-        match state.queue.take_front_if(ToUser(out)) {
-            None => None,
-            Some(true) => {
-                Self::after_take(&mut state);
-                Some(Ok(()))
-            }
-            Some(false) => Self::take_uncopied(state, put),
+        if state.queue.take_front_if(ToUser(out)) != Some(true) {
+            return false;
         }
-    }
-
-    /// [`Port::take_copied`] when the copy failed: the oldest packet taken, the lock
-    /// released (the guard is moved in), then `put` copies it out; a failing copy loses
-    /// it, as ABI.md says for a faulting out-pointer. Out of line, so that the common
-    /// path keeps no registers for the packet or for `put`. (The packet is there: the
-    /// port lock is held since the look that found it.)
-    #[cold]
-    #[inline(never)]
-    fn take_uncopied(mut state: LockGuard<'_, PortState>, put: impl FnOnce(&Packet) -> ZxResult) -> Option<ZxResult> {
-        let packet = state.queue.pop()?;
         Self::after_take(&mut state);
-        drop(state);
-        Some(put(&packet))
+        true
     }
 
     /// The bookkeeping after a packet was taken, under the port lock: another waiter may

@@ -619,39 +619,33 @@ fn queue_after_copy(port: &Port, packet: u64) -> ZxResult {
 pub fn port_wait<const CHECKED: bool>(c: &Caller, handle: u32, deadline: i64, packet: u64) -> ZxResult {
     // Fast path: a packet is queued. It is copied out of its FIFO slot straight to the
     // user and taken, on the port borrowed under the handle-table lock; the copy runs
-    // under the port lock, as in `port_queue`, without resolving a fault. A packet that
-    // could not be copied so is taken all the same and copied out again with faults
-    // resolved (a bad out-pointer loses it, as before).
+    // under the port lock, as in `port_queue`, without resolving a fault. Anything else
+    // (nothing queued, a bad or faulting out-pointer) changed nothing and takes the
+    // general path.
     let handles = c.process().lookup_checked::<CHECKED>();
     let (object, have, _) = handles.get(handle)?;
     let port = object.as_port().ok_or(ZxError::WrongType)?;
     check_rights(have, rights::READ)?;
     let out = user_ptr::check_out(packet, PACKET_SIZE as u64).ok().map(|()| packet);
-    match port.take_copied::<CHECKED>(out, move |bytes| put_packet(packet, bytes)) {
-        Some(taken) => taken,
-        None => {
-            drop(handles);
-            wait_for_packet(handle, deadline, packet)
-        }
+    if port.take_copied::<CHECKED>(out) {
+        return Ok(());
     }
+    drop(handles);
+    wait_for_packet(handle, deadline, packet)
 }
 
-/// Copies a taken packet out, resolving faults.
-#[inline(never)]
-fn put_packet(out: u64, bytes: &Packet) -> ZxResult {
-    user::put(out, &bytes.0)
-}
-
-/// [`port_wait`] when nothing was queued: waits for a packet, then copies it out.
+/// [`port_wait`]'s general path: waits for a packet (none may be queued), then copies
+/// it out resolving faults; a bad out-pointer loses the packet, as ABI.md says.
 ///
 /// The handle is looked up again, now for a counted reference to the port, with the
 /// same checks in the same order (BAD_HANDLE, WRONG_TYPE, ACCESS_DENIED), and the caller
 /// read again: so that `port_wait`'s common path keeps neither the object nor the caller
-/// in registers for this one. Sound because the look that found the port empty changed
-/// nothing (no packet taken, nothing copied): the call takes effect from this lookup on,
-/// as if it had started here; a handle closed in between gives BAD_HANDLE, as a close
-/// just before the call would, and `Port::wait` looks at the queue again, under the port
-/// lock, before it blocks.
+/// in registers for this one. Sound because the fast path that gave up changed nothing
+/// (no packet taken, nothing copied): the call takes effect from this lookup on, as if
+/// it had started here; a handle closed in between gives BAD_HANDLE, as a close just
+/// before the call would, a packet another thread took in between is one it took
+/// first, and `Port::wait` looks at the queue again, under the port lock, before it
+/// blocks.
 #[inline(never)]
 fn wait_for_packet(handle: u32, deadline: i64, packet: u64) -> ZxResult {
     let c = Caller::current()?;
