@@ -199,10 +199,14 @@ impl<T: Clone> Fifo<T> {
 /// The state of one port.
 pub struct PortQueue<P, R> {
     packets: Fifo<(Origin, P)>,
-    /// Queued user packets; [`MAX_USER_PACKETS`] once closed.
-    user: usize,
+    /// Queued signal packets; the rest of the queue is user packets. Counted on the
+    /// rare side, so that queueing and taking a user packet (the hot paths) count
+    /// nothing: the user packets are the queue's length less this.
+    signal: usize,
+    /// User packets the port accepts: [`MAX_USER_PACKETS`] while open, 0 once closed,
+    /// so that one compare refuses both.
+    user_limit: usize,
     regs: Vec<Registration<R>>,
-    closed: bool,
 }
 
 impl<P: Clone + Default, R> Default for PortQueue<P, R> {
@@ -214,7 +218,7 @@ impl<P: Clone + Default, R> Default for PortQueue<P, R> {
 impl<P: Clone + Default, R> PortQueue<P, R> {
     /// An empty, open port.
     pub const fn new() -> Self {
-        PortQueue { packets: Fifo::new(), user: 0, regs: Vec::new(), closed: false }
+        PortQueue { packets: Fifo::new(), signal: 0, user_limit: MAX_USER_PACKETS, regs: Vec::new() }
     }
 
     /// Queued packets.
@@ -228,8 +232,9 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     }
 
     /// Queued user packets.
+    #[inline(always)]
     pub fn user_packets(&self) -> usize {
-        if self.closed { 0 } else { self.user }
+        self.packets.len() - self.signal
     }
 
     /// Live registrations.
@@ -239,7 +244,7 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
 
     /// True once [`PortQueue::close`] ran.
     pub fn is_closed(&self) -> bool {
-        self.closed
+        self.user_limit == 0
     }
 
     /// Bytes of kernel memory the FIFO's slots take: every slot, queued or not, from
@@ -275,7 +280,6 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
         // Room was made by `admit_user`.
         if let Some(slot) = self.packets.push_reserved_slot() {
             *slot = (None, packet);
-            self.user += 1;
         }
         Ok(())
     }
@@ -291,10 +295,9 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     /// BAD_STATE once closed, SHOULD_WAIT while [`MAX_USER_PACKETS`] are queued.
     #[inline(always)]
     fn check_user_limit(&self) -> ZxResult {
-        // One compare for both refusals: a closed port counts as full (`close` sets
-        // `user` to the limit, and nothing changes it after that), and closed comes first.
-        if self.user >= MAX_USER_PACKETS {
-            return Err(if self.closed { ZxError::BadState } else { ZxError::ShouldWait });
+        // One compare for both refusals: a closed port's limit is 0, and closed comes first.
+        if self.user_packets() >= self.user_limit {
+            return Err(if self.is_closed() { ZxError::BadState } else { ZxError::ShouldWait });
         }
         Ok(())
     }
@@ -320,7 +323,6 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
             self.packets.unpush();
             return Ok(false);
         }
-        self.user += 1;
         Ok(true)
     }
 
@@ -328,7 +330,7 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     /// with its packet slot. BAD_STATE once closed; INVALID_ARGS for serial 0, which no
     /// handle has (the kernel's serials count from 1); NO_MEMORY when there is no room.
     pub fn register(&mut self, id: u64, source: u64, key: u64, reg: R) -> ZxResult {
-        if self.closed {
+        if self.is_closed() {
             return Err(ZxError::BadState);
         }
         let source = NonZeroU64::new(source).ok_or(ZxError::InvalidArgs)?;
@@ -348,6 +350,7 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
         debug_assert!(self.packets.capacity() > self.packets.len());
         if let Some(slot) = self.packets.push_slot() {
             *slot = (Some((r.source, r.key)), packet);
+            self.signal += 1;
         }
         Some(r.reg)
     }
@@ -370,13 +373,13 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     #[inline(always)]
     pub fn take_front_if(&mut self, take: impl Offer<P>) -> Option<bool> {
         let (origin, packet) = self.packets.front()?;
-        let user = origin.is_none();
+        let signal = origin.is_some();
         if !take.offer(packet) {
             return Some(false);
         }
         self.packets.drop_front();
-        if user {
-            self.user -= 1;
+        if signal {
+            self.signal -= 1;
         }
         Some(true)
     }
@@ -385,8 +388,8 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     #[inline(always)]
     pub fn pop(&mut self) -> Option<P> {
         let (origin, packet) = self.packets.pop_front()?;
-        if origin.is_none() {
-            self.user -= 1;
+        if origin.is_some() {
+            self.signal -= 1;
         }
         Some(packet.clone())
     }
@@ -411,6 +414,8 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
         let before = self.packets.len();
         self.packets.retain(|(origin, _)| !origin.is_some_and(|(s, k)| matches(s.get(), k)));
         let packets_removed = before - self.packets.len();
+        // Only signal packets have an origin to match.
+        self.signal -= packets_removed;
         if count == 0 && packets_removed == 0 { Ok(None) } else { Ok(Some(removed)) }
     }
 
@@ -418,9 +423,9 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     /// the queued packets are freed (their number comes back) and the live
     /// registrations are given back for the caller to unhook (no allocation).
     pub fn close(&mut self) -> (usize, impl Iterator<Item = R> + use<P, R>) {
-        self.closed = true;
-        // Refused by `admit_user`'s one compare from now on (`user_packets` says 0).
-        self.user = MAX_USER_PACKETS;
+        // Refused by `check_user_limit`'s one compare from now on.
+        self.user_limit = 0;
+        self.signal = 0;
         let dropped = self.packets.clear();
         (dropped, core::mem::take(&mut self.regs).into_iter().map(|r| r.reg))
     }
