@@ -77,7 +77,7 @@ pub fn fixup_for(pc: u64, far: u64, write: bool) -> Option<u64> {
 }
 
 /// One record of the exception table (linker.ld's `.ex_table`): an inline user access
-/// (`store_to_user_inline!`, `resume_at_stub!`) and where to resume when it faults.
+/// (`resume_at_label!`, `resume_at_stub!`) and where to resume when it faults.
 #[repr(C)]
 struct ExTableEntry {
     site: u64,
@@ -98,7 +98,7 @@ fn inline_fixup_for(pc: u64) -> Option<u64> {
     let count = (end as usize - start as usize) / core::mem::size_of::<ExTableEntry>();
     // SAFETY: linker.ld puts the start and stop symbols around the section, in .rodata
     // (read-only, never written), 8-aligned; the section holds only the 16-byte records
-    // (two `.quad`s after `.balign 8`) that `store_to_user_inline!` and
+    // (two `.quad`s after `.balign 8`) that `resume_at_label!` and
     // `resume_at_stub!` write.
     let table = unsafe { core::slice::from_raw_parts(start, count) };
     table.iter().find(|entry| entry.site == pc).map(|entry| entry.fixup)
@@ -188,6 +188,22 @@ pub fn copy_slice_to_user(user: u64, src: &[u8]) -> Result<(), CopyFault> {
     unsafe { copy(user, src.as_ptr() as u64, src.len(), true) }
 }
 
+/// Records each numbered site (`"N"` for the instruction labelled `N:`) of an inline
+/// user access in the exception table with the assembly's `fault` label operand as its
+/// resume address. For an access whose only outputs are scratch registers it discards
+/// (`out(reg) _`), which stable Rust allows beside a label; a fault changes no other
+/// register (the EL1 exception path restores them all), as `asm goto` requires.
+macro_rules! resume_at_label {
+    ($($site:literal),+) => {
+        concat!(
+            ".pushsection .ex_table, \"a\"\n",
+            ".balign 8\n",
+            $(".quad ", $site, "b, {fault}\n",)+
+            ".popsection",
+        )
+    };
+}
+
 /// One unprivileged store of `$value` (register width `$width`: `w` or `x`) to the user
 /// address `$user`, inline, with its fault fixed up through the exception table: `Ok`,
 /// or the recorded fault when the store faulted.
@@ -207,11 +223,7 @@ macro_rules! store_to_user_inline {
         unsafe {
             core::arch::asm!(
                 concat!("2: sttr {value:", $width, "}, [{user}]"),
-                ".pushsection .ex_table, \"a\"",
-                ".balign 8",
-                ".quad 2b",
-                ".quad {fault}",
-                ".popsection",
+                resume_at_label!("2"),
                 user = in(reg) $user,
                 value = in(reg) $value,
                 fault = label {
@@ -240,7 +252,7 @@ pub fn store_u64_to_user(user: u64, value: u64) -> Result<(), CopyFault> {
 }
 
 /// The end of an inline user access whose outputs rule out an `asm goto` label (a load,
-/// or the packet store, whose loaded words are outputs): sets the `failed` operand to 0,
+/// whose value is an output): sets the `failed` operand to 0,
 /// and records each numbered site (`"N"` for the instruction labelled `N:`) in the
 /// exception table with a stub in `.text.ex_fixup` as its resume address, which sets
 /// `failed` to 1 and branches back to the end, as Linux's fixups do. A fault changes no
@@ -295,16 +307,16 @@ pub fn load_u32_from_user(user: u64) -> Result<u32, CopyFault> {
 
 /// Copies the 48 bytes at user address `user`, which the caller checked to lie in user
 /// space with its 48 bytes, into `dst`: six inline unprivileged loads, each with its
-/// exception-table record (resuming at a stub, as [`load_u32_from_user`]'s), then the
-/// kernel stores, so a fault stores nothing (a port packet into its FIFO slot).
-/// Unprivileged, as [`load_u32_from_user`], so a caller takes the general copy on any
-/// failure; on one, `dst` is as it was.
+/// exception-table record (resuming at the label block: the loaded words go straight to
+/// `dst`, so the assembly has no output to keep), then the kernel stores, so a fault
+/// stores nothing (a port packet into its FIFO slot). Unprivileged, as
+/// [`load_u32_from_user`], so a caller takes the general copy on any failure; on one,
+/// `dst` is as it was.
 #[inline(always)]
 pub fn load_48_from_user(dst: &mut [u8; 48], user: u64) -> Result<(), CopyFault> {
-    let failed: u32;
-    // SAFETY: as `load_u32_from_user`, six loads from the user; then three stores to
-    // `dst`, a live, exclusively borrowed kernel buffer of 48 bytes, made only when no
-    // load faulted.
+    // SAFETY: as `load_u32_from_user`, six loads from the user (a fault resumes at the
+    // label block, which reports it); then three stores to `dst`, a live, exclusively
+    // borrowed kernel buffer of 48 bytes, made only when no load faulted.
     unsafe {
         core::arch::asm!(
             "20: ldtr {w0}, [{user}]",
@@ -316,29 +328,28 @@ pub fn load_48_from_user(dst: &mut [u8; 48], user: u64) -> Result<(), CopyFault>
             "stp {w0}, {w1}, [{dst}]",
             "stp {w2}, {w3}, [{dst}, #16]",
             "stp {w4}, {w5}, [{dst}, #32]",
-            resume_at_stub!("20", "21", "22", "23", "24", "25"),
+            resume_at_label!("20", "21", "22", "23", "24", "25"),
             user = in(reg) user,
             dst = in(reg) dst.as_mut_ptr(),
             w0 = out(reg) _, w1 = out(reg) _, w2 = out(reg) _,
             w3 = out(reg) _, w4 = out(reg) _, w5 = out(reg) _,
-            failed = out(reg) failed,
+            fault = label {
+                core::hint::cold_path();
+                return Err(recorded_fault(0));
+            },
             options(nostack, preserves_flags),
         )
     }
-    if failed == 0 {
-        return Ok(());
-    }
-    Err(recorded_fault(0))
+    Ok(())
 }
 
 /// Copies `src` to user address `user`, which the caller checked to lie in user space
 /// with its 48 bytes: the kernel loads, then six inline unprivileged stores, each with
-/// its exception-table record (resuming at a stub, as [`load_48_from_user`]'s: the
-/// loaded words are outputs of the assembly). A port packet out of its FIFO slot. On a
-/// fault some of the bytes may be stored; the caller copies the whole block again.
+/// its exception-table record (resuming at the label block, as [`load_48_from_user`]'s).
+/// A port packet out of its FIFO slot. On a fault some of the bytes may be stored; the
+/// caller copies the whole block again.
 #[inline(always)]
 pub fn store_48_to_user(user: u64, src: &[u8; 48]) -> Result<(), CopyFault> {
-    let failed: u32;
     // SAFETY: three loads from `src`, a live kernel buffer of 48 bytes, then six stores
     // as `store_to_user_inline!`'s; no kernel memory is written.
     unsafe {
@@ -352,19 +363,19 @@ pub fn store_48_to_user(user: u64, src: &[u8; 48]) -> Result<(), CopyFault> {
             "23: sttr {w3}, [{user}, #24]",
             "24: sttr {w4}, [{user}, #32]",
             "25: sttr {w5}, [{user}, #40]",
-            resume_at_stub!("20", "21", "22", "23", "24", "25"),
+            resume_at_label!("20", "21", "22", "23", "24", "25"),
             user = in(reg) user,
             src = in(reg) src.as_ptr(),
             w0 = out(reg) _, w1 = out(reg) _, w2 = out(reg) _,
             w3 = out(reg) _, w4 = out(reg) _, w5 = out(reg) _,
-            failed = out(reg) failed,
+            fault = label {
+                core::hint::cold_path();
+                return Err(recorded_fault(0));
+            },
             options(nostack, preserves_flags),
         )
     }
-    if failed == 0 {
-        return Ok(());
-    }
-    Err(recorded_fault(0))
+    Ok(())
 }
 
 /// A received message's result in one call of the fault-fixing routines: `src.len()` as
