@@ -29,6 +29,16 @@ pub const MAX_USER_PACKETS: usize = 2049;
 /// the slot's address takes a shift to reach instead of a multiply.
 type Origin = Option<(NonZeroU64, u64)>;
 
+/// One FIFO slot: a packet and where it came from. The packet first (`repr(C)`), so
+/// that the slot's address is the packet's and the kernel's inline copies into and out
+/// of it need no offset added.
+#[derive(Clone, Default)]
+#[repr(C)]
+struct Slot<P> {
+    packet: P,
+    origin: Origin,
+}
+
 struct Registration<R> {
     id: u64,
     source: NonZeroU64,
@@ -198,7 +208,7 @@ impl<T: Clone> Fifo<T> {
 
 /// The state of one port.
 pub struct PortQueue<P, R> {
-    packets: Fifo<(Origin, P)>,
+    packets: Fifo<Slot<P>>,
     /// Queued signal packets; the rest of the queue is user packets. Counted on the
     /// rare side, so that queueing and taking a user packet (the hot paths) count
     /// nothing: the user packets are the queue's length less this.
@@ -252,7 +262,7 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     /// `ipc_bytes`). Only [`PortQueue::queue_user`], [`PortQueue::register`] and
     /// [`PortQueue::close`] change it.
     pub fn slot_bytes(&self) -> usize {
-        self.packets.capacity() * core::mem::size_of::<(Origin, P)>()
+        self.packets.capacity() * core::mem::size_of::<Slot<P>>()
     }
 
     /// Whether the FIFO has a free slot for `extra` more packets beyond those queued and
@@ -270,7 +280,7 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
         if self.has_room(extra) {
             return Ok(());
         }
-        self.packets.try_reserve(self.regs.len() + extra, &(None, P::default()))
+        self.packets.try_reserve(self.regs.len() + extra, &Slot::default())
     }
 
     /// Queues a user packet: SHOULD_WAIT when [`MAX_USER_PACKETS`] are queued,
@@ -279,7 +289,7 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
         self.admit_user()?;
         // Room was made by `admit_user`.
         if let Some(slot) = self.packets.push_reserved_slot() {
-            *slot = (None, packet);
+            *slot = Slot { packet, origin: None };
         }
         Ok(())
     }
@@ -318,8 +328,8 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
         // There is room for this packet beyond those queued and those the registrations
         // hold, so the ring is not full.
         let Some(slot) = self.packets.push_reserved_slot() else { return Ok(false) };
-        slot.0 = None;
-        if !fill.fill(&mut slot.1) {
+        slot.origin = None;
+        if !fill.fill(&mut slot.packet) {
             self.packets.unpush();
             return Ok(false);
         }
@@ -349,7 +359,7 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
         // The slot this registration held: capacity > len, so no allocation.
         debug_assert!(self.packets.capacity() > self.packets.len());
         if let Some(slot) = self.packets.push_slot() {
-            *slot = (Some((r.source, r.key)), packet);
+            *slot = Slot { packet, origin: Some((r.source, r.key)) };
             self.signal += 1;
         }
         Some(r.reg)
@@ -364,7 +374,7 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     /// The oldest packet, left in place.
     #[inline(always)]
     pub fn front(&self) -> Option<&P> {
-        self.packets.front().map(|(_, packet)| packet)
+        self.packets.front().map(|slot| &slot.packet)
     }
 
     /// Offers the oldest packet to `take` in place (a reader that copies it out first)
@@ -372,7 +382,7 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     /// `take` declined and nothing changed, `None` when nothing is queued.
     #[inline(always)]
     pub fn take_front_if(&mut self, take: impl Offer<P>) -> Option<bool> {
-        let (origin, packet) = self.packets.front()?;
+        let Slot { packet, origin } = self.packets.front()?;
         let signal = origin.is_some();
         if !take.offer(packet) {
             return Some(false);
@@ -387,7 +397,7 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
     /// Takes the oldest packet.
     #[inline(always)]
     pub fn pop(&mut self) -> Option<P> {
-        let (origin, packet) = self.packets.pop_front()?;
+        let Slot { packet, origin } = self.packets.pop_front()?;
         if origin.is_some() {
             self.signal -= 1;
         }
@@ -412,7 +422,7 @@ impl<P: Clone + Default, R> PortQueue<P, R> {
             }
         }
         let before = self.packets.len();
-        self.packets.retain(|(origin, _)| !origin.is_some_and(|(s, k)| matches(s.get(), k)));
+        self.packets.retain(|slot| !slot.origin.is_some_and(|(s, k)| matches(s.get(), k)));
         let packets_removed = before - self.packets.len();
         // Only signal packets have an origin to match.
         self.signal -= packets_removed;
