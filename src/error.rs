@@ -4,9 +4,11 @@
 //! error into the `zx_status_t` that user space sees in x0.
 
 /// A Zircon error status (ABI.md §5). `ZX_OK` is not an error and so is not a variant:
-/// success is `Ok(..)`.
+/// success is `Ok(..)`. Held as a 64-bit value (`repr(i64)`): a `ZxResult` is then
+/// already the sign-extended word a syscall returns in x0 (0 for `Ok(())`, the status
+/// otherwise), so the syscall exit does not widen it (`status_word`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(i32)]
+#[repr(i64)]
 pub enum ZxError {
     /// `ZX_ERR_INTERNAL`: a kernel invariant broke.
     Internal = -1,
@@ -58,7 +60,7 @@ pub type ZxResult<T = ()> = Result<T, ZxError>;
 impl ZxError {
     /// The `zx_status_t` value.
     pub const fn status(self) -> i32 {
-        self as i32
+        self as i64 as i32
     }
 
     /// The name Zircon gives the status, for log lines.
@@ -99,7 +101,7 @@ impl core::fmt::Display for ZxError {
 pub fn status_word(result: ZxResult) -> u64 {
     match result {
         Ok(()) => 0,
-        Err(e) => e.status() as i64 as u64,
+        Err(e) => e as i64 as u64,
     }
 }
 
