@@ -265,6 +265,24 @@ impl<T> Lock<T> {
         self.acquire(bit)
     }
 
+    /// [`Lock::lock_checked`] without waiting: `None`, with nothing changed, when the
+    /// lock is held (by another CPU: a CPU never takes a lock it holds). For a fast path
+    /// that gives up to its general path rather than wait, so that it makes no call it
+    /// would have to keep registers across.
+    #[inline(always)]
+    pub fn try_lock_checked<const CHECKED: bool>(&self) -> Option<LockGuard<'_, T>> {
+        let bit = if CHECKED { self.check_order() } else { 0 };
+        match self.inner.try_lock() {
+            Some(guard) => Some(LockGuard { guard, bit }),
+            None => {
+                if CHECKED {
+                    HELD[cpu_index()].fetch_and(!bit, Ordering::Relaxed);
+                }
+                None
+            }
+        }
+    }
+
     /// Takes the spinlock for a guard that clears `bit` from this CPU's held ranks on
     /// release (0: nothing to clear).
     #[inline(always)]

@@ -149,40 +149,34 @@ impl Port {
         Ok(())
     }
 
-    /// `zx_port_queue` after its checks, with the packet copied from user address `user`
-    /// (checked to lie in user space) straight into a free FIFO slot, then `type` forced
-    /// to USER: true when it is queued. False, with nothing changed, when the copy
-    /// faulted, when the port refuses the packet now (closed, full) or when the FIFO
-    /// has no free slot; the caller then takes the general path, a copy that resolves
-    /// faults and [`Port::queue_user`], which grows the FIFO or reports those errors in
-    /// order. The copy runs under the port lock, so it does not resolve a fault; and
-    /// nothing is allocated, so the heap's headroom is not asked.
+    /// `zx_port_queue`'s fast path after its checks: the packet copied from user address
+    /// `user` (checked to lie in user space) straight into a free FIFO slot, then `type`
+    /// forced to USER; true when it is queued. False, with nothing changed, whenever
+    /// anything is out of the ordinary: the port lock held by another CPU, a thread
+    /// waiting for a packet (to be woken), the port refusing the packet now (closed,
+    /// full), no free slot, or a faulting copy. The caller's general path then makes the
+    /// whole call again with a lock that waits, a copy that resolves faults and
+    /// [`Port::queue_user`], which wakes, grows or reports those errors in order. So this
+    /// path never waits, allocates, resolves a fault or calls out.
     /// `CHECKED`: whether the lock-order check is on (`sync::Lock::lock_checked`).
     #[inline(always)]
-    pub fn queue_user_copied<const CHECKED: bool>(&self, user: u64) -> bool {
-        let mut state = self.state.lock_checked::<CHECKED>();
-        if state.queue.queue_user_in_place(FromUser(user)) != Ok(true) {
-            return false;
-        }
-        Self::wake_one(&mut state);
-        true
+    pub fn try_queue_user_copied<const CHECKED: bool>(&self, user: u64) -> bool {
+        let Some(mut state) = self.state.try_lock_checked::<CHECKED>() else { return false };
+        state.waiters.is_empty() && state.queue.queue_user_in_place(FromUser(user)) == Ok(true)
     }
 
-    /// `zx_port_wait`'s path that does not block: true when the oldest packet was
-    /// copied straight from its FIFO slot to user address `out` and taken. False, with
-    /// nothing changed, when nothing is queued, when the out-pointer failed its checks
-    /// (`out` is `None`) or when the copy faulted: the copy runs under the port lock, so
-    /// it does not resolve a fault, and the caller's general path ([`Port::wait`], then
-    /// a copy that does) takes over.
-    /// `CHECKED` as for [`Port::queue_user_copied`].
+    /// `zx_port_wait`'s fast path: true when the oldest packet was copied straight from
+    /// its FIFO slot to user address `out` and taken. False, with nothing changed,
+    /// whenever anything is out of the ordinary: the port lock held by another CPU,
+    /// another thread waiting (a packet it may take next must wake it), nothing queued,
+    /// an out-pointer that failed its checks (`out` is `None`) or a faulting copy; the
+    /// caller's general path ([`Port::wait`], then a copy that resolves faults) takes
+    /// over. With no thread waiting, taking a packet wakes nothing.
+    /// `CHECKED` as for [`Port::try_queue_user_copied`].
     #[inline(always)]
-    pub fn take_copied<const CHECKED: bool>(&self, out: Option<u64>) -> bool {
-        let mut state = self.state.lock_checked::<CHECKED>();
-        if state.queue.take_front_if(ToUser(out)) != Some(true) {
-            return false;
-        }
-        Self::after_take(&mut state);
-        true
+    pub fn try_take_copied<const CHECKED: bool>(&self, out: Option<u64>) -> bool {
+        let Some(mut state) = self.state.try_lock_checked::<CHECKED>() else { return false };
+        state.waiters.is_empty() && state.queue.take_front_if(ToUser(out)) == Some(true)
     }
 
     /// The bookkeeping after a packet was taken, under the port lock: another waiter may

@@ -584,29 +584,37 @@ pub fn port_create(c: &Caller, options: u32, out: u64) -> ZxResult {
 /// `CHECKED`: whether the lock-order check is on (`sync::with_order_check`).
 #[inline(always)]
 pub fn port_queue<const CHECKED: bool>(c: &Caller, port: u32, packet: u64) -> ZxResult {
-    // On the port borrowed under the handle-table lock (no reference count): the copy's
-    // fault needs only the VM lock and queueing takes the port and scheduler locks, all
-    // ranked above the table's.
-    let handles = c.process().lookup_checked::<CHECKED>();
-    let (object, have, _) = handles.get(port)?;
-    let port = object.as_port().ok_or(ZxError::WrongType)?;
-    check_rights(have, rights::WRITE)?;
-    // Fast path: the packet is copied from the user straight into a free FIFO slot, with
-    // no copy through the stack and no allocation. The copy runs under the port lock and
-    // so must not resolve a fault (that needs the VM lock and may take long): it is the
-    // lock-free attempt that `user::get` makes first (see there why that is sound), and
-    // any failure (a fault, a refusal by the port, no free slot) leaves the port as it
-    // was and takes the general path below, which grows the FIFO (after the heap's
-    // headroom check) and reports errors in the order above.
-    if user_ptr::check_range(packet, PACKET_SIZE as u64, false).is_ok() && port.queue_user_copied::<CHECKED>(packet) {
-        return Ok(());
+    // Fast path: the packet is copied from the user straight into a free FIFO slot, on
+    // the port borrowed under the handle-table lock (no reference count), with no copy
+    // through the stack, no allocation and no call: each lock is only tried, the copy
+    // does not resolve a fault (that needs the VM lock and may take long; it is the
+    // lock-free attempt that `user::get` makes first, see there why that is sound), and
+    // anything out of the ordinary leaves everything as it was and makes the whole call
+    // again on the general path. So the common path keeps nothing across a call and
+    // needs no saved registers. Its errors are the general path's, in the same order.
+    if let Some(handles) = c.process().try_lookup_checked::<CHECKED>() {
+        let (object, have, _) = handles.get(port)?;
+        let port = object.as_port().ok_or(ZxError::WrongType)?;
+        check_rights(have, rights::WRITE)?;
+        if user_ptr::check_range(packet, PACKET_SIZE as u64, false).is_ok()
+            && port.try_queue_user_copied::<CHECKED>(packet)
+        {
+            return Ok(());
+        }
     }
-    queue_after_copy(port, packet)
+    queue_general(port, packet)
 }
 
-/// [`port_queue`]'s general path: the packet copied with faults resolved, then queued.
+/// [`port_queue`]'s general path, the whole call: the handle looked up (for a counted
+/// reference to the port), the packet copied with faults resolved, then queued.
+///
+/// Sound after a fast path that gave up because that changed nothing: the call takes
+/// effect from this lookup on, as if it had started here (a handle closed in between
+/// gives BAD_HANDLE, as a close just before the call would).
 #[inline(never)]
-fn queue_after_copy(port: &Port, packet: u64) -> ZxResult {
+fn queue_general(port: u32, packet: u64) -> ZxResult {
+    let c = Caller::current()?;
+    let port = c.process().get_object_with_rights::<Port>(port, rights::WRITE)?;
     let mut bytes = Packet([0u8; PACKET_SIZE]);
     user::get(packet, &mut bytes.0)?;
     ensure_heap_headroom()?;
@@ -617,25 +625,26 @@ fn queue_after_copy(port: &Port, packet: u64) -> ZxResult {
 /// Inlined into its entry. `CHECKED` as for [`port_queue`].
 #[inline(always)]
 pub fn port_wait<const CHECKED: bool>(c: &Caller, handle: u32, deadline: i64, packet: u64) -> ZxResult {
-    // Fast path: a packet is queued. It is copied out of its FIFO slot straight to the
-    // user and taken, on the port borrowed under the handle-table lock; the copy runs
-    // under the port lock, as in `port_queue`, without resolving a fault. Anything else
-    // (nothing queued, a bad or faulting out-pointer) changed nothing and takes the
-    // general path.
-    let handles = c.process().lookup_checked::<CHECKED>();
-    let (object, have, _) = handles.get(handle)?;
-    let port = object.as_port().ok_or(ZxError::WrongType)?;
-    check_rights(have, rights::READ)?;
-    let out = user_ptr::check_out(packet, PACKET_SIZE as u64).ok().map(|()| packet);
-    if port.take_copied::<CHECKED>(out) {
-        return Ok(());
+    // Fast path: a packet is queued and no other thread waits. It is copied out of its
+    // FIFO slot straight to the user and taken, on the port borrowed under the
+    // handle-table lock, as in `port_queue`: locks only tried, a copy that does not
+    // resolve a fault, no call. Anything else (nothing queued, a bad or faulting
+    // out-pointer, a lock held elsewhere) changed nothing and takes the general path.
+    if let Some(handles) = c.process().try_lookup_checked::<CHECKED>() {
+        let (object, have, _) = handles.get(handle)?;
+        let port = object.as_port().ok_or(ZxError::WrongType)?;
+        check_rights(have, rights::READ)?;
+        let out = user_ptr::check_out(packet, PACKET_SIZE as u64).ok().map(|()| packet);
+        if port.try_take_copied::<CHECKED>(out) {
+            return Ok(());
+        }
     }
-    drop(handles);
     wait_for_packet(handle, deadline, packet)
 }
 
-/// [`port_wait`]'s general path: waits for a packet (none may be queued), then copies
-/// it out resolving faults; a bad out-pointer loses the packet, as ABI.md says.
+/// [`port_wait`]'s general path, the whole call: waits for a packet (none may be
+/// queued), then copies it out resolving faults; a bad out-pointer loses the packet, as
+/// ABI.md says.
 ///
 /// The handle is looked up again, now for a counted reference to the port, with the
 /// same checks in the same order (BAD_HANDLE, WRONG_TYPE, ACCESS_DENIED), and the caller

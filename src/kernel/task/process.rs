@@ -196,6 +196,13 @@ impl Process {
         HandleLookup { table: self.handles.lock_checked::<CHECKED>() }
     }
 
+    /// [`Process::lookup_checked`] without waiting: `None` when another CPU holds the
+    /// table's lock ([`Lock::try_lock_checked`](crate::kernel::sync::Lock::try_lock_checked)).
+    #[inline(always)]
+    pub fn try_lookup_checked<const CHECKED: bool>(&self) -> Option<HandleLookup<'_>> {
+        Some(HandleLookup { table: self.handles.try_lock_checked::<CHECKED>()? })
+    }
+
     /// Runs `f` on the object, rights and serial behind `handle` under a
     /// [`Process::lookup`] (BAD_HANDLE when it names none), with the same rules for `f`.
     #[inline(always)]
