@@ -472,6 +472,7 @@ mod image {
         check!(ferrite::kernel::sync::checks_enabled());
         check_eq!(ferrite::kernel::sync::order_check(), true, "the patched lock-order branch");
         check_eq!(ferrite::kernel::sync::order_check_value(), true, "the patched lock-order value");
+        check!(ferrite::kernel::syscalls::lock_checking_table_in_use(), "syscalls through the lock-checking table");
         check_eq!(ferrite::kernel::aspace::vm_check_enabled(), false, "the unpatched vmcheck branch");
         check_eq!(ferrite::arch::aarch64::user_copy::pan_in_use(), ferrite::arch::aarch64::cpu::has_pan());
         let sites = static_key::sites();

@@ -129,6 +129,7 @@ pub fn start(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     let vm_check = crate::platform::cmdline_flag(machine.bootargs.as_str(), "vmcheck");
     if vm_check || crate::platform::cmdline_flag(machine.bootargs.as_str(), "lockcheck") {
         super::sync::enable_order_check();
+        super::syscalls::use_checked_table();
     }
     if vm_check {
         super::aspace::enable_vm_check();

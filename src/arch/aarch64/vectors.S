@@ -10,7 +10,8 @@
 // entry therefore saves only what Rust may clobber (x0..x18 and x30, which the frame's
 // layout puts side by side for one pair store) plus ELR/SPSR (a fault fixed up inside a
 // syscall, or a switch to another thread, overwrites them), calls the handler from
-// `SYSCALL_TABLE` indexed by x16 with the user's x0..x7 still in place as its arguments,
+// the table in use (`SYSCALL_TABLE_IN_USE`: `SYSCALL_TABLE`, or its lock-checking twin
+// under `lockcheck`) indexed by x16 with the user's x0..x7 still in place as its arguments,
 // and restores those registers around the result in x0. Any other synchronous exception
 // from EL0 completes the full frame and takes the common path, so fault dumps see every
 // register; except that a data abort first tries the same lean frame: `user_abort_lean`
@@ -149,7 +150,9 @@
     // the handler preserves, so a backtrace of a panic in a call ends at the entry's own
     // frame (panic.rs stops at any address below the kernel's); the user's PC, one line
     // further, is in the panic report's elr_el1, which still holds it.
-    adr     x10, SYSCALL_TABLE         // within 1 MiB: the kernel image is far smaller
+    // The table in use (the lock-order check's, with `lockcheck`): a PC-relative load
+    // of its address, within 1 MiB as `adr` is (the kernel image is far smaller).
+    ldr     x10, SYSCALL_TABLE_IN_USE
     ldr     x9, [x10, x16, lsl #3]
     blr     x9
     b       syscall_return

@@ -7,7 +7,7 @@ use crate::kernel::sync::with_order_check;
 use crate::object::handle_table::derived_rights;
 
 /// `zx_handle_close`: closing ZX_HANDLE_INVALID is OK (like free(NULL)); no rights.
-/// `CHECKED`: whether the lock-order check is on (`sync::with_order_check`), for the
+/// `CHECKED`: whether the lock-order check is on (its entry's table, `SYSCALL_TABLE_IN_USE`), for the
 /// handle table's lock.
 #[inline(always)]
 pub fn close<const CHECKED: bool>(c: &Caller, handle: u32) -> ZxResult {

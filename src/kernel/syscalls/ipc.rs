@@ -581,7 +581,7 @@ pub fn port_create(c: &Caller, options: u32, out: u64) -> ZxResult {
 
 /// `zx_port_queue`: WRITE, then the packet is copied (a fault is INVALID_ARGS), then
 /// the port may refuse it (BAD_STATE, SHOULD_WAIT, NO_MEMORY). Inlined into its entry.
-/// `CHECKED`: whether the lock-order check is on (`sync::with_order_check`).
+/// `CHECKED`: whether the lock-order check is on (its entry's table, `SYSCALL_TABLE_IN_USE`).
 #[inline(always)]
 pub fn port_queue<const CHECKED: bool>(c: &Caller, port: u32, packet: u64) -> ZxResult {
     // Fast path: the packet is copied from the user straight into a free FIFO slot, on

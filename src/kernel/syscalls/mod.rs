@@ -28,7 +28,7 @@ use crate::error::{ZxError, ZxResult, status_word};
 use crate::syscall::{Syscall, decode};
 use crate::vm::vmo::VmoId;
 use alloc::sync::Arc;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 /// Entries in [`SYSCALL_TABLE`]: numbers 0..=LAST (vectors.S gets this constant).
 pub const SYSCALL_COUNT: usize = 64;
@@ -38,38 +38,85 @@ const _: () = assert!(SYSCALL_COUNT as u64 == crate::abi::sys::LAST + 1);
 /// for x0 as the result.
 pub type SyscallEntry = extern "C" fn(u64, u64, u64, u64, u64, u64, u64, u64) -> u64;
 
-/// Entry `N` of the table for each `N` below `SYSCALL_COUNT`.
+/// Entry `N` of a table for each `N` below `SYSCALL_COUNT`, with the lock-order check
+/// `$checked`.
 macro_rules! syscall_table {
-    ($($n:literal)*) => { [$(table_entry::<$n>()),*] };
+    ($checked:literal: $($n:literal)*) => { [$(table_entry::<$n, $checked>()),*] };
 }
 
 /// The handler for each syscall number, indexed by x16 in vectors.S: a table rather than
-/// a chain of checks. Entry `N` is `entry::<N>`, in which the decoding of number `N` and
-/// the dispatch fold to the one handler (`zx_handle_close` first answers the null
+/// a chain of checks. Entry `N` is `entry::<N, false>`, in which the decoding of number
+/// `N` and the dispatch fold to the one handler (`zx_handle_close` first answers the null
 /// syscall in [`close_entry`]). Entry 0 (which vectors.S also uses for every number past
-/// the table) answers ZX_ERR_BAD_SYSCALL.
-#[allow(unsafe_code)] // exported by name: vectors.S loads it
+/// the table) answers ZX_ERR_BAD_SYSCALL. This table's entries take their locks without
+/// the lock-order check; [`SYSCALL_TABLE_CHECKED`]'s with it.
+#[allow(unsafe_code)] // exported by name: vectors.S takes entry 0 from it
 #[unsafe(no_mangle)]
-static SYSCALL_TABLE: [SyscallEntry; SYSCALL_COUNT] = syscall_table!(
+static SYSCALL_TABLE: [SyscallEntry; SYSCALL_COUNT] = syscall_table!(false:
     0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
     32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63
 );
 
-/// The table's entry for number `N`.
-const fn table_entry<const N: u64>() -> SyscallEntry {
-    if N == crate::abi::sys::HANDLE_CLOSE { close_entry } else { entry::<N> }
+/// [`SYSCALL_TABLE`] with the lock-order check on (`lockcheck`): each entry is
+/// `entry::<N, true>`, whose hot calls take their locks with the check (`CHECKED`).
+static SYSCALL_TABLE_CHECKED: [SyscallEntry; SYSCALL_COUNT] = syscall_table!(true:
+    0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
+    32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63
+);
+
+/// The table vectors.S calls through (one PC-relative `ldr` of this word, where an
+/// `adr` of the table was one instruction too): [`SYSCALL_TABLE`], or
+/// [`SYSCALL_TABLE_CHECKED`] from the moment boot turns the lock-order check on
+/// ([`use_checked_table`]). So the hot calls learn whether the check is on from the
+/// table they were called through, as a constant, instead of testing a flag each call
+/// (as `sync::with_order_check` does for the calls' inner steps that still need it).
+#[allow(unsafe_code)] // exported by name: vectors.S loads it
+#[unsafe(no_mangle)]
+static SYSCALL_TABLE_IN_USE: AtomicPtr<SyscallEntry> = AtomicPtr::new(SYSCALL_TABLE.as_ptr().cast_mut());
+
+/// Makes every later syscall go through [`SYSCALL_TABLE_CHECKED`]. Boot only, when it
+/// turns the lock-order check on, before any other CPU or user thread runs (the other
+/// CPUs start after it with barriers, so they read the new word).
+pub(crate) fn use_checked_table() {
+    SYSCALL_TABLE_IN_USE.store(SYSCALL_TABLE_CHECKED.as_ptr().cast_mut(), Ordering::Release);
 }
 
-/// Syscall number `N` with the user's argument registers.
+/// Whether syscalls go through [`SYSCALL_TABLE_CHECKED`] (for the kernel tests, which
+/// boot with `lockcheck`).
+pub fn lock_checking_table_in_use() -> bool {
+    core::ptr::eq(SYSCALL_TABLE_IN_USE.load(Ordering::Acquire), SYSCALL_TABLE_CHECKED.as_ptr())
+}
+
+/// The table in use (see [`SYSCALL_TABLE_IN_USE`]).
+fn table_in_use() -> &'static [SyscallEntry; SYSCALL_COUNT] {
+    if super::sync::checks_enabled() { &SYSCALL_TABLE_CHECKED } else { &SYSCALL_TABLE }
+}
+
+/// A table's entry for number `N`, with the lock-order check `CHECKED`.
+const fn table_entry<const N: u64, const CHECKED: bool>() -> SyscallEntry {
+    if N == crate::abi::sys::HANDLE_CLOSE { close_entry::<CHECKED> } else { entry::<N, CHECKED> }
+}
+
+/// Syscall number `N` with the user's argument registers; `CHECKED`: whether its locks
+/// are taken with the lock-order check (the table it is in, [`SYSCALL_TABLE_IN_USE`]).
 ///
 /// With `N` a constant, the decoding folds to one `Syscall` variant and [`dispatch`]'s
 /// match to its one arm, so each entry is its handler's own prologue: it reads the
 /// caller, calls (or inlines) the handler with the arguments still in registers and
 /// checks for a kill, with no decoded call built in memory and no second jump table.
 #[allow(clippy::too_many_arguments)]
-extern "C" fn entry<const N: u64>(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64, a6: u64, a7: u64) -> u64 {
+extern "C" fn entry<const N: u64, const CHECKED: bool>(
+    a0: u64,
+    a1: u64,
+    a2: u64,
+    a3: u64,
+    a4: u64,
+    a5: u64,
+    a6: u64,
+    a7: u64,
+) -> u64 {
     match decode(N, &[a0, a1, a2, a3, a4, a5, a6, a7]) {
-        Ok(call) => run_call(call),
+        Ok(call) => run_call::<CHECKED>(call),
         Err(e) => status_word(Err(e)),
     }
 }
@@ -79,31 +126,31 @@ extern "C" fn entry<const N: u64>(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a
 /// handle goes on to [`close_call`]. (Its status comes back as an `i32` and is widened
 /// here: with a tail call instead, the compiler sets up the frame before the test.)
 #[allow(clippy::too_many_arguments)]
-extern "C" fn close_entry(a0: u64, _: u64, _: u64, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+extern "C" fn close_entry<const CHECKED: bool>(a0: u64, _: u64, _: u64, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
     // The whole register is tested: when it is 0, x0 already holds the answer (OK), so
     // the test and the return are all. A handle of 0 with stray upper bits (the handle
     // is the low 32) is the same null close, answered by `handle::close` the long way.
     if a0 == u64::from(ZX_HANDLE_INVALID) {
         return a0;
     }
-    close_call(a0 as u32) as i64 as u64
+    close_call::<CHECKED>(a0 as u32) as i64 as u64
 }
 
 /// `zx_handle_close` of a handle other than ZX_HANDLE_INVALID: its status.
 #[inline(never)]
-fn close_call(handle: u32) -> i32 {
+fn close_call<const CHECKED: bool>(handle: u32) -> i32 {
     // A status word is a sign-extended `zx_status_t`, so it fits.
-    run_call(Syscall::HandleClose { handle }) as i32
+    run_call::<CHECKED>(Syscall::HandleClose { handle }) as i32
 }
 
 /// Runs a decoded call and ends a killed thread.
 #[inline(always)]
-fn run_call(call: Syscall) -> u64 {
+fn run_call<const CHECKED: bool>(call: Syscall) -> u64 {
     // Only a call that can block or end threads can leave the flag set
     // (`Syscall::may_end_caller`); the flag is clear whenever EL0 runs. With the call a
     // constant variant (each `entry::<N>`), the test is compiled only into those calls.
     let may_end_caller = call.may_end_caller();
-    let value = dispatch(call);
+    let value = dispatch::<CHECKED>(call);
     if may_end_caller {
         end_if_killed();
     }
@@ -127,7 +174,7 @@ pub fn handle(frame: &mut TrapFrame) {
     let number = frame.x[16];
     let index = if number < SYSCALL_COUNT as u64 { number as usize } else { 0 };
     let a = &frame.x;
-    frame.x[0] = SYSCALL_TABLE[index](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+    frame.x[0] = table_in_use()[index](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
 }
 
 /// The thread making the call.
@@ -174,9 +221,9 @@ fn without_caller(call: &Syscall) -> Option<u64> {
 }
 
 /// Runs one decoded call; returns the value for x0. Inlined into each entry, where the
-/// call is a constant variant (see [`entry`]).
+/// call is a constant variant (see [`entry`]). `CHECKED` as for [`entry`].
 #[inline(always)]
-fn dispatch(call: Syscall) -> u64 {
+fn dispatch<const CHECKED: bool>(call: Syscall) -> u64 {
     use Syscall::*;
     // A yield finds the thread itself: tested first (one compare for the other calls)
     // so that a yield with nothing else to run stays as short as it was.
@@ -202,7 +249,7 @@ fn dispatch(call: Syscall) -> u64 {
         Nanosleep { deadline } => wait::nanosleep(deadline), // (answered above)
         DebugWrite { buf, len } => misc::debug_write(buf, len),
         ProcessExit { retcode } => task::process_exit(&c, retcode),
-        HandleClose { handle } => with_order_check!(handle::close(&c, handle)),
+        HandleClose { handle } => handle::close::<CHECKED>(&c, handle),
         HandleDuplicate { handle, rights, out } => handle::duplicate(&c, handle, rights, out),
         HandleReplace { handle, rights, out } => handle::replace(&c, handle, rights, out),
         HandleCloseMany { handles, count } => handle::close_many(&c, handles, count),
@@ -211,24 +258,24 @@ fn dispatch(call: Syscall) -> u64 {
         }
         ObjectGetProperty { handle, property, value, size } => object::get_property(&c, handle, property, value, size),
         ObjectSetProperty { handle, property, value, size } => object::set_property(&c, handle, property, value, size),
-        // The short object calls take their locks with the order-check flag read once for
-        // the call (`with_order_check`), not once per lock: their fast paths have no lock
-        // bookkeeping left to pay when the check is off.
+        // The short object calls take their locks with the order check as the entry's
+        // constant `CHECKED`, not with the flag read once per lock: their fast paths have
+        // no lock bookkeeping left to pay when the check is off.
         ObjectSignal { handle, clear_mask, set_mask } => {
-            with_order_check!(object::signal(&c, handle, clear_mask, set_mask, false))
+            object::signal::<CHECKED>(&c, handle, clear_mask, set_mask, false)
         }
         ObjectSignalPeer { handle, clear_mask, set_mask } => {
-            with_order_check!(object::signal(&c, handle, clear_mask, set_mask, true))
+            object::signal::<CHECKED>(&c, handle, clear_mask, set_mask, true)
         }
         ObjectWaitOne { handle, signals, deadline, observed } => {
-            with_order_check!(wait::wait_one(c, handle, signals, deadline, observed))
+            wait::wait_one::<CHECKED>(c, handle, signals, deadline, observed)
         }
         ObjectWaitMany { items, count, deadline } => wait::wait_many(&c, items, count, deadline),
         // The same for the VMO's create, read and write, and the close (whose VMO end,
         // `on_zero_handles`, reads the flag once for itself).
-        VmoCreate { size, options, out } => with_order_check!(vmo::create(&c, size, options, out)),
-        VmoRead { handle, buf, offset, len } => with_order_check!(vmo::read(&c, handle, buf, offset, len)),
-        VmoWrite { handle, buf, offset, len } => with_order_check!(vmo::write(&c, handle, buf, offset, len)),
+        VmoCreate { size, options, out } => vmo::create::<CHECKED>(&c, size, options, out),
+        VmoRead { handle, buf, offset, len } => vmo::read::<CHECKED>(&c, handle, buf, offset, len),
+        VmoWrite { handle, buf, offset, len } => vmo::write::<CHECKED>(&c, handle, buf, offset, len),
         VmoGetSize { handle, out } => vmo::get_size(&c, handle, out),
         VmoSetSize { handle, size } => vmo::set_size(&c, handle, size),
         VmoOpRange { handle, op, offset, size, buf, buf_size } => {
@@ -292,8 +339,8 @@ fn dispatch(call: Syscall) -> u64 {
             ipc::wait_async(&c, handle, port, key, signals, options)
         }
         PortCreate { options, out } => ipc::port_create(&c, options, out),
-        PortQueue { port, packet } => with_order_check!(ipc::port_queue(&c, port, packet)),
-        PortWait { port, deadline, packet } => with_order_check!(ipc::port_wait(&c, port, deadline, packet)),
+        PortQueue { port, packet } => ipc::port_queue::<CHECKED>(&c, port, packet),
+        PortWait { port, deadline, packet } => ipc::port_wait::<CHECKED>(&c, port, deadline, packet),
         PortCancel { port, source, key } => ipc::port_cancel(&c, port, source, key),
         TimerCreate { options, clock_id, out } => ipc::timer_create(&c, options, clock_id, out),
         TimerSet { timer, deadline, slack } => ipc::timer_set(&c, timer, deadline, slack),

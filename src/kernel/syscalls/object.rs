@@ -317,7 +317,7 @@ pub fn set_property(c: &Caller, handle: u32, property: u32, value: u64, size: u6
 /// `zx_object_signal` / `zx_object_signal_peer`: SIGNAL (SIGNAL_PEER) right, then only
 /// user signals (and the object's own settable ones) may change. Inlined into the two
 /// entries, where `peer` is a constant. `CHECKED`: whether the lock-order check is on
-/// (`sync::with_order_check`).
+/// (its entry's table, `SYSCALL_TABLE_IN_USE`).
 #[inline(always)]
 pub fn signal<const CHECKED: bool>(c: &Caller, handle: u32, clear_mask: u32, set_mask: u32, peer: bool) -> ZxResult {
     // The checks and, without `peer`, the update run on the object borrowed under the

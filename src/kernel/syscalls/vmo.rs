@@ -17,7 +17,7 @@ use crate::vm::vmo::{VmoId, WriteTarget};
 use alloc::sync::Arc;
 
 /// `zx_vmo_create`: options, then size, then the out-pointer. `CHECKED`: whether the
-/// lock-order check is on (`sync::with_order_check`), for the VM lock and the handle
+/// lock-order check is on (its entry's table, `SYSCALL_TABLE_IN_USE`), for the VM lock and the handle
 /// table's.
 pub fn create<const CHECKED: bool>(c: &Caller, size: u64, options: u32, out: u64) -> ZxResult {
     // Zircon's order: options, then size, then NO_MEMORY.
@@ -36,7 +36,7 @@ pub fn create<const CHECKED: bool>(c: &Caller, size: u64, options: u32, out: u64
 /// the pages it touches; a read commits nothing (uncommitted pages read as zeros).
 /// Compiled once for each direction (`WRITE`), so that neither tests it at run time
 /// nor keeps it in a register. `CHECKED`: whether the lock-order check is on
-/// (`sync::with_order_check`), for the handle table's lock and the VM lock.
+/// (its entry's table, `SYSCALL_TABLE_IN_USE`), for the handle table's lock and the VM lock.
 ///
 /// The arguments come in the order of the user's registers (x0..x3), with the caller's
 /// process after them: the entry passes them on without moving any, and without

@@ -170,7 +170,7 @@ fn wait_single(
 /// inlined into the syscall's entry; a wait that blocks goes on in [`block_one`]. The
 /// caller comes by value (its thread is one pointer), so only a wait that blocks stores
 /// it to the stack, for `block_one`'s reference to it. `CHECKED`: whether the
-/// lock-order check is on (`sync::with_order_check`).
+/// lock-order check is on (its entry's table, `SYSCALL_TABLE_IN_USE`).
 #[inline(always)]
 pub fn wait_one<const CHECKED: bool>(c: Caller, handle: u32, signals: u32, deadline: i64, observed: u64) -> ZxResult {
     // Fast path: already satisfied. The slow path would register an observer that is
