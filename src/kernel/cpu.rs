@@ -56,6 +56,9 @@ pub struct CpuLocal {
     /// queued on this CPU minus those taken on it, wrapping (so one CPU's share may be
     /// "negative"); only this CPU writes it.
     pub ipc_bytes: AtomicU64,
+    /// The lean syscall this CPU runs, plus one (0: none), marked only with the
+    /// lock-order check on (`kernel::syscalls::LeanCallMark`).
+    pub lean_call: AtomicU64,
 }
 
 impl CpuLocal {
@@ -76,6 +79,7 @@ impl CpuLocal {
             timer_irqs: AtomicU64::new(0),
             reschedule_irqs: AtomicU64::new(0),
             ipc_bytes: AtomicU64::new(0),
+            lean_call: AtomicU64::new(0),
         }
     }
 

@@ -694,6 +694,11 @@ fn reschedule_blocked(node: WaitRef, deadline: i64) {
 /// [`block_in_line`].
 #[inline(always)]
 fn switch_away(outcome: Outcome) {
+    if super::sync::order_check() && !matches!(outcome, Outcome::Exit) {
+        // Another thread's return to EL0 would rewrite ELR/SPSR: not allowed inside a
+        // lean syscall. (A thread that ends never returns through them.)
+        super::syscalls::check_not_in_lean_call("a switch to another thread");
+    }
     let cpu = cpu_index();
     let local = cpu::this();
     let now = timer::ticks();

@@ -336,6 +336,31 @@ pub enum Syscall {
     },
 }
 
+/// Whether syscall `number` leaves ELR_EL1 and SPSR_EL1 (the caller's return address and
+/// state) as its `svc` set them, on every path: it touches no user memory (a fault taken
+/// at EL1 on a user access would overwrite them), and it never blocks, yields or
+/// switches threads (another thread's return to EL0 would); a thread it kills, itself
+/// included, ends without returning. The syscall entry then neither saves nor restores
+/// them (vectors.S): a "lean" call. The list is short on purpose: only calls whose every
+/// path is plainly so, the null syscall and the event's signal among them; any other
+/// number, a new one included, gets them saved. Under `lockcheck` the kernel checks each
+/// lean call against both rules as it runs (`kernel::syscalls`, the checked table).
+pub const fn keeps_return_state(number: u64) -> bool {
+    matches!(
+        number,
+        // Entry 0 (and every unknown number) answers BAD_SYSCALL.
+        0 | sys::HANDLE_CLOSE
+            | sys::OBJECT_SIGNAL
+            | sys::OBJECT_SIGNAL_PEER
+            | sys::CLOCK_GET_MONOTONIC
+            | sys::TICKS_GET
+            | sys::TICKS_PER_SECOND
+            | sys::SYSTEM_GET_NUM_CPUS
+            | sys::SYSTEM_GET_PAGE_SIZE
+            | sys::DEADLINE_AFTER
+    )
+}
+
 impl Syscall {
     /// Whether the call can leave its own thread marked to end before it returns to EL0:
     /// the calls that end threads (`zx_process_exit`, `zx_task_kill`, `zx_thread_exit`)
@@ -607,6 +632,36 @@ mod tests {
             decode(sys::OBJECT_WAIT_ONE, &w),
             Ok(Syscall::ObjectWaitOne { handle: 3, signals: 1, deadline: -5, observed: 0 })
         );
+    }
+
+    #[test]
+    fn lean_calls_neither_block_nor_end_the_caller_nor_take_user_pointers() {
+        // A lean call must not block (a switch would rewrite ELR/SPSR): none may end or
+        // block its caller; and none decodes a user address (a fault at EL1 would
+        // rewrite them). Both are necessary, not sufficient: the kernel checks the rest
+        // (no switch, no exception at EL1) under `lockcheck` as each call runs.
+        let lean: alloc::vec::Vec<u64> = (0..=sys::LAST).filter(|&n| keeps_return_state(n)).collect();
+        assert!(lean.contains(&0) && lean.contains(&sys::HANDLE_CLOSE) && lean.contains(&sys::OBJECT_SIGNAL));
+        assert!(!keeps_return_state(sys::LAST + 1) && !keeps_return_state(u64::MAX));
+        for number in lean.into_iter().filter(|&n| n != 0) {
+            let call = decode(number, &[u64::MAX; 8]).unwrap_or_else(|e| panic!("syscall {number}: {e:?}"));
+            assert!(!call.may_end_caller(), "syscall {number}: {call:?}");
+            // The variants with no `UserAddr` field.
+            use Syscall::*;
+            let no_user_address = matches!(
+                call,
+                HandleClose { .. }
+                    | ObjectSignal { .. }
+                    | ObjectSignalPeer { .. }
+                    | ClockGetMonotonic
+                    | TicksGet
+                    | TicksPerSecond
+                    | SystemGetNumCpus
+                    | SystemGetPageSize
+                    | DeadlineAfter { .. }
+            );
+            assert!(no_user_address, "syscall {number} takes a user address: {call:?}");
+        }
     }
 
     #[test]

@@ -5,4 +5,4 @@
 pub mod decode;
 pub mod user_ptr;
 
-pub use decode::{Syscall, decode};
+pub use decode::{Syscall, decode, keeps_return_state};

@@ -108,6 +108,10 @@ extern "C" fn user_abort_lean(esr: u64, far: u64) -> u64 {
 #[unsafe(no_mangle)]
 extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
     use crate::kernel::exceptions as k;
+    if matches!(kind, kind::CUR_SPX_SYNC | kind::CUR_SPX_IRQ) && crate::kernel::sync::order_check() {
+        // An exception at EL1 rewrote ELR/SPSR: not allowed inside a lean syscall.
+        crate::kernel::syscalls::check_not_in_lean_call("an exception at EL1");
+    }
     match kind {
         kind::LOW_SYNC => k::from_user_sync(frame, ESR_EL1.get(), FAR_EL1.get()),
         kind::LOW_IRQ => k::from_user_irq(),

@@ -8,11 +8,14 @@
 // lets a syscall change only x0 (and NZCV); the Rust handlers follow the AAPCS64, so they
 // preserve x19..x29 and SP themselves and SP_EL0 is never touched by the kernel. The
 // entry therefore saves only what Rust may clobber (x0..x18 and x30, which the frame's
-// layout puts side by side for one pair store) plus ELR/SPSR (a fault fixed up inside a
-// syscall, or a switch to another thread, overwrites them), calls the handler from
-// the table in use (`SYSCALL_TABLE_IN_USE`: `SYSCALL_TABLE`, or its lock-checking twin
-// under `lockcheck`) indexed by x16 with the user's x0..x7 still in place as its arguments,
-// and restores those registers around the result in x0. Any other synchronous exception
+// layout puts side by side for one pair store), reads the handler's row of the table in
+// use (`SYSCALL_TABLE_IN_USE`: `SYSCALL_TABLE`, or its lock-checking twin under
+// `lockcheck`) indexed by x16, and calls it with the user's x0..x7 still in place as its
+// arguments; then it restores those registers around the result in x0. ELR/SPSR are
+// saved and restored around the call only when the row says so: a fault fixed up inside
+// a syscall, or a switch to another thread, overwrites them, and only the lean calls
+// (`syscall::keeps_return_state`: no user memory, no block or switch) are sure to do
+// neither; those return from inside the vector slot. Any other synchronous exception
 // from EL0 completes the full frame and takes the common path, so fault dumps see every
 // register; except that a data abort first tries the same lean frame: `user_abort_lean`
 // resolves a translation fault (every first touch of a page) like a syscall handler
@@ -131,12 +134,10 @@
 // on to complete the frame.
 .macro ENTRY_EL0_SYNC
     .balign 0x80
+el0_sync_vector:
     stp     x0, x1, [sp, #-FRAME_SIZE]!     // the frame, and x0/x1 at its start (TF_X = 0)
     SAVE_X2_TO_X17
     stp     x18, x30, [sp, #TF_X + 8 * 18]
-    mrs     x10, elr_el1
-    mrs     x11, spsr_el1
-    stp     x10, x11, [sp, #TF_ELR]
     // An SVC with a number inside the table goes straight to its handler; anything else
     // (another exception, or an SVC numbered past the table) branches out: the `ccmp`
     // compares the class only when the number is in range, and otherwise clears Z, so
@@ -151,11 +152,23 @@
     // frame (panic.rs stops at any address below the kernel's); the user's PC, one line
     // further, is in the panic report's elr_el1, which still holds it.
     // The table in use (the lock-order check's, with `lockcheck`): a PC-relative load
-    // of its address, within 1 MiB as `adr` is (the kernel image is far smaller).
+    // of its address, within 1 MiB as `adr` is (the kernel image is far smaller). Its
+    // row x16 (16 bytes, `SyscallSlot`): the handler, and whether to save ELR/SPSR.
     ldr     x10, SYSCALL_TABLE_IN_USE
-    ldr     x9, [x10, x16, lsl #3]
+    add     x10, x10, x16, lsl #4
+    ldp     x9, x10, [x10]
+    cbnz    x10, syscall_saving_return_state
     blr     x9
-    b       syscall_return
+    // A lean call: ELR/SPSR are as the `svc` left them. Restore x2..x18 and x30 (x19..x29
+    // were preserved by the handler and SP_EL0 never changed), pop the frame with x1 and
+    // keep x0 (the result; xzr discards the saved x0).
+    RESTORE_X2_TO_X17
+    ldp     x18, x30, [sp, #TF_X + 8 * 18]
+    ldp     xzr, x1, [sp], #FRAME_SIZE
+    eret
+    .if . - el0_sync_vector > 0x80
+    .error "the EL0 synchronous vector outgrew its 128-byte slot"
+    .endif
 .endm
 
 .section .text.vectors, "ax"
@@ -211,11 +224,23 @@ trap_return:
     ldp     x0, x1, [sp], #FRAME_SIZE       // the last load pops the frame
     eret
 
+// A syscall whose row says to save ELR/SPSR (x9: the handler): they are saved in the
+// frame, and the return restores them.
+syscall_saving_return_state:
+    mrs     x10, elr_el1
+    mrs     x11, spsr_el1
+    stp     x10, x11, [sp, #TF_ELR]
+    blr     x9
+    b       syscall_return
+
 // The rest of a synchronous exception from EL0 that is not a syscall in the table (x9: its
-// EC, x10: ELR). A data abort (every first touch of a page: tested first) tries the lean
-// path, with the frame a syscall has; an SVC numbered past the table gets entry 0's
-// answer, ZX_ERR_BAD_SYSCALL.
+// EC). ELR/SPSR join the frame first (x10: ELR). A data abort (every first touch of a
+// page: tested first) tries the lean path, with the frame a syscall has; an SVC numbered
+// past the table gets entry 0's answer, ZX_ERR_BAD_SYSCALL.
 el0_sync_not_svc:
+    mrs     x10, elr_el1
+    mrs     x11, spsr_el1
+    stp     x10, x11, [sp, #TF_ELR]
     cmp     x9, #EC_DABT_LOW
     b.ne    el0_sync_not_abort
     // No frame record, as for a syscall (x29 is the user's, preserved by the callee).
@@ -233,7 +258,7 @@ el0_sync_not_abort:
     cmp     x9, #EC_SVC64
     b.ne    el0_sync_full
     adr     x10, SYSCALL_TABLE
-    ldr     x9, [x10]
+    ldr     x9, [x10]                       // row 0's handler
     blr     x9
     b       syscall_return
 el0_abort_not_resolved:
@@ -261,8 +286,8 @@ el0_sync_complete:
     bl      handle_exception
     b       trap_return
 
-// Back to EL0 from a syscall: x0 holds the result; x19..x28 were preserved by the
-// handler (AAPCS64) and SP_EL0 was never changed.
+// Back to EL0 from a syscall that saved ELR/SPSR: x0 holds the result; x19..x28 were
+// preserved by the handler (AAPCS64) and SP_EL0 was never changed.
 syscall_return:
     RESTORE_LEAN_FRAME
     // x1 and the frame popped in one load; x0 (the result) stays: xzr discards the

@@ -25,7 +25,7 @@ use crate::abi::ZX_HANDLE_INVALID;
 use crate::arch::aarch64::exception::TrapFrame;
 use crate::arch::aarch64::percpu::Running;
 use crate::error::{ZxError, ZxResult, status_word};
-use crate::syscall::{Syscall, decode};
+use crate::syscall::{Syscall, decode, keeps_return_state};
 use crate::vm::vmo::VmoId;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -38,10 +38,20 @@ const _: () = assert!(SYSCALL_COUNT as u64 == crate::abi::sys::LAST + 1);
 /// for x0 as the result.
 pub type SyscallEntry = extern "C" fn(u64, u64, u64, u64, u64, u64, u64, u64) -> u64;
 
-/// Entry `N` of a table for each `N` below `SYSCALL_COUNT`, with the lock-order check
+/// One row of a syscall table as vectors.S reads it (one `ldp`): the handler, then
+/// whether the entry must save ELR_EL1 and SPSR_EL1 around it (nonzero) or may leave them
+/// in place, the call being lean (`syscall::keeps_return_state`).
+#[repr(C)]
+pub struct SyscallSlot {
+    entry: SyscallEntry,
+    saves_return_state: u64,
+}
+const _: () = assert!(core::mem::size_of::<SyscallSlot>() == 16); // vectors.S: `lsl #4`
+
+/// Row `N` of a table for each `N` below `SYSCALL_COUNT`, with the lock-order check
 /// `$checked`.
 macro_rules! syscall_table {
-    ($checked:literal: $($n:literal)*) => { [$(table_entry::<$n, $checked>()),*] };
+    ($checked:literal: $($n:literal)*) => { [$(table_slot::<$n, $checked>()),*] };
 }
 
 /// The handler for each syscall number, indexed by x16 in vectors.S: a table rather than
@@ -52,14 +62,14 @@ macro_rules! syscall_table {
 /// the lock-order check; [`SYSCALL_TABLE_CHECKED`]'s with it.
 #[allow(unsafe_code)] // exported by name: vectors.S takes entry 0 from it
 #[unsafe(no_mangle)]
-static SYSCALL_TABLE: [SyscallEntry; SYSCALL_COUNT] = syscall_table!(false:
+static SYSCALL_TABLE: [SyscallSlot; SYSCALL_COUNT] = syscall_table!(false:
     0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
     32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63
 );
 
 /// [`SYSCALL_TABLE`] with the lock-order check on (`lockcheck`): each entry is
 /// `entry::<N, true>`, whose hot calls take their locks with the check (`CHECKED`).
-static SYSCALL_TABLE_CHECKED: [SyscallEntry; SYSCALL_COUNT] = syscall_table!(true:
+static SYSCALL_TABLE_CHECKED: [SyscallSlot; SYSCALL_COUNT] = syscall_table!(true:
     0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
     32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63
 );
@@ -72,7 +82,7 @@ static SYSCALL_TABLE_CHECKED: [SyscallEntry; SYSCALL_COUNT] = syscall_table!(tru
 /// (as `sync::with_order_check` does for the calls' inner steps that still need it).
 #[allow(unsafe_code)] // exported by name: vectors.S loads it
 #[unsafe(no_mangle)]
-static SYSCALL_TABLE_IN_USE: AtomicPtr<SyscallEntry> = AtomicPtr::new(SYSCALL_TABLE.as_ptr().cast_mut());
+static SYSCALL_TABLE_IN_USE: AtomicPtr<SyscallSlot> = AtomicPtr::new(SYSCALL_TABLE.as_ptr().cast_mut());
 
 /// Makes every later syscall go through [`SYSCALL_TABLE_CHECKED`]. Boot only, when it
 /// turns the lock-order check on, before any other CPU or user thread runs (the other
@@ -88,14 +98,18 @@ pub fn lock_checking_table_in_use() -> bool {
 }
 
 /// The table in use (see [`SYSCALL_TABLE_IN_USE`]).
-fn table_in_use() -> &'static [SyscallEntry; SYSCALL_COUNT] {
+fn table_in_use() -> &'static [SyscallSlot; SYSCALL_COUNT] {
     if super::sync::checks_enabled() { &SYSCALL_TABLE_CHECKED } else { &SYSCALL_TABLE }
 }
 
-/// A table's entry for number `N`, with the lock-order check `CHECKED`.
-const fn table_entry<const N: u64, const CHECKED: bool>() -> SyscallEntry {
-    if N == crate::abi::sys::HANDLE_CLOSE { close_entry::<CHECKED> } else { entry::<N, CHECKED> }
+/// A table's row for number `N`, with the lock-order check `CHECKED`.
+const fn table_slot<const N: u64, const CHECKED: bool>() -> SyscallSlot {
+    let entry: SyscallEntry =
+        if N == crate::abi::sys::HANDLE_CLOSE { close_entry::<CHECKED> } else { entry::<N, CHECKED> };
+    SyscallSlot { entry, saves_return_state: !keeps_return_state(N) as u64 }
 }
+// vectors.S's path for an SVC numbered past the table calls row 0 after saving them.
+const _: () = assert!(keeps_return_state(0));
 
 /// Syscall number `N` with the user's argument registers; `CHECKED`: whether its locks
 /// are taken with the lock-order check (the table it is in, [`SYSCALL_TABLE_IN_USE`]).
@@ -116,7 +130,7 @@ extern "C" fn entry<const N: u64, const CHECKED: bool>(
     a7: u64,
 ) -> u64 {
     match decode(N, &[a0, a1, a2, a3, a4, a5, a6, a7]) {
-        Ok(call) => run_call::<CHECKED>(call),
+        Ok(call) => run_call::<CHECKED>(call, N),
         Err(e) => status_word(Err(e)),
     }
 }
@@ -140,21 +154,65 @@ extern "C" fn close_entry<const CHECKED: bool>(a0: u64, _: u64, _: u64, _: u64, 
 #[inline(never)]
 fn close_call<const CHECKED: bool>(handle: u32) -> i32 {
     // A status word is a sign-extended `zx_status_t`, so it fits.
-    run_call::<CHECKED>(Syscall::HandleClose { handle }) as i32
+    run_call::<CHECKED>(Syscall::HandleClose { handle }, crate::abi::sys::HANDLE_CLOSE) as i32
 }
 
-/// Runs a decoded call and ends a killed thread.
+/// Runs decoded call number `number` and ends a killed thread. A lean call (its entry
+/// leaves ELR/SPSR unsaved: `syscall::keeps_return_state`) runs with this CPU marked
+/// when the lock-order check is on ([`LeanCallMark`]).
 #[inline(always)]
-fn run_call<const CHECKED: bool>(call: Syscall) -> u64 {
+fn run_call<const CHECKED: bool>(call: Syscall, number: u64) -> u64 {
     // Only a call that can block or end threads can leave the flag set
     // (`Syscall::may_end_caller`); the flag is clear whenever EL0 runs. With the call a
     // constant variant (each `entry::<N>`), the test is compiled only into those calls.
     let may_end_caller = call.may_end_caller();
-    let value = dispatch::<CHECKED>(call);
+    let value = if CHECKED && keeps_return_state(number) {
+        let _mark = LeanCallMark::set(number);
+        dispatch::<CHECKED>(call)
+    } else {
+        dispatch::<CHECKED>(call)
+    };
     if may_end_caller {
         end_if_killed();
     }
     value
+}
+
+/// This CPU runs a lean call (its entry did not save ELR/SPSR) under the lock-order
+/// check: from [`LeanCallMark::set`] until the mark is dropped, an exception taken at
+/// EL1 or a switch to another thread, either of which would rewrite the unsaved
+/// registers, panics naming the call ([`check_not_in_lean_call`]). So the test suites,
+/// which run with `lockcheck`, check `syscall::keeps_return_state`'s list on every lean
+/// call they make; without the check the mark costs nothing.
+struct LeanCallMark;
+
+impl LeanCallMark {
+    /// Marks this CPU for call number `number` (stored plus one: 0 is "none").
+    #[cold]
+    fn set(number: u64) -> Self {
+        cpu::this().lean_call.store(number + 1, Ordering::Relaxed);
+        LeanCallMark
+    }
+}
+
+impl Drop for LeanCallMark {
+    fn drop(&mut self) {
+        cpu::this().lean_call.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Panics when this CPU runs a lean call (see [`LeanCallMark`]): `what` is about to
+/// rewrite ELR_EL1 and SPSR_EL1, which that call's entry did not save. Called where an
+/// exception is taken at EL1 and where a thread switches away, with the check on.
+pub fn check_not_in_lean_call(what: &str) {
+    let marked = cpu::this().lean_call.load(Ordering::Relaxed);
+    if marked != 0 {
+        panic!(
+            "syscall {} is listed as lean (syscall::keeps_return_state) but met {what}, which rewrites \
+             the ELR/SPSR its entry did not save",
+            marked - 1
+        );
+    }
 }
 
 /// A thread killed while it was in the kernel ends here: at the end of a call, with
@@ -174,7 +232,7 @@ pub fn handle(frame: &mut TrapFrame) {
     let number = frame.x[16];
     let index = if number < SYSCALL_COUNT as u64 { number as usize } else { 0 };
     let a = &frame.x;
-    frame.x[0] = table_in_use()[index](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+    frame.x[0] = (table_in_use()[index].entry)(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
 }
 
 /// The thread making the call.
