@@ -109,8 +109,8 @@ pub fn order_check_enabled() -> bool {
 /// [`order_check_enabled`] as a value in a register: one `movz wN, #0` that boot
 /// patches to `movz wN, #1`, where the flag's load took two instructions, and no
 /// `asm goto`. For a site whose "on" path needs values of its own: a label block makes
-/// the compiler compute them before the site, on the common path too (the syscalls'
-/// `with_order_check`, where that cost more than the branch saved).
+/// the compiler compute them before the site, on the common path too
+/// (`sync::with_order_check`, where that cost more than the branch saved).
 #[inline(always)]
 pub fn order_check_value() -> bool {
     let flag: u32;

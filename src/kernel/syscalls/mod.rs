@@ -97,9 +97,10 @@ pub fn lock_checking_table_in_use() -> bool {
     core::ptr::eq(SYSCALL_TABLE_IN_USE.load(Ordering::Acquire), SYSCALL_TABLE_CHECKED.as_ptr())
 }
 
-/// The table in use (see [`SYSCALL_TABLE_IN_USE`]).
+/// The table in use: the one [`SYSCALL_TABLE_IN_USE`] points to, so that a syscall
+/// taken through a full frame ([`handle`]) runs the same entries as the vector's.
 fn table_in_use() -> &'static [SyscallSlot; SYSCALL_COUNT] {
-    if super::sync::checks_enabled() { &SYSCALL_TABLE_CHECKED } else { &SYSCALL_TABLE }
+    if lock_checking_table_in_use() { &SYSCALL_TABLE_CHECKED } else { &SYSCALL_TABLE }
 }
 
 /// A table's row for number `N`, with the lock-order check `CHECKED`.
